@@ -1,0 +1,108 @@
+/**
+ * @module node/store/db
+ * Opening an encrypted database, the one way every database in the node is
+ * opened: SQLite3MultipleCiphers with ChaCha20-Poly1305 and a raw 256-bit key
+ * (no key derivation per open), WAL, synchronous=FULL so a commit is on disk
+ * before we acknowledge anything. Replication hooks in here: it needs to see
+ * every database open, every commit and every close.
+ */
+import Database from 'better-sqlite3-multiple-ciphers';
+import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CorruptDatabaseError, WrongKeyError } from './errors.js';
+
+export type Db = Database.Database;
+
+/** Observers of database lifecycles; replication registers one. */
+export interface DbObserver {
+  /** Called once after open and migration; may change pragmas (e.g. wal_autocheckpoint=0). */
+  opened(path: string, db: Db, key: Buffer): void;
+  /** Called after a write transaction committed. Must not throw. */
+  committed(path: string, db: Db): void;
+  /** Called before close. */
+  closing(path: string, db: Db): void;
+}
+
+const observers = new Set<DbObserver>();
+
+export function addDbObserver(o: DbObserver): () => void {
+  observers.add(o);
+  return () => observers.delete(o);
+}
+
+export function notifyCommitted(path: string, db: Db): void {
+  for (const o of observers) o.committed(path, db);
+}
+
+export interface OpenOptions {
+  readonly?: boolean;
+  /** Create the file when missing (default true). */
+  create?: boolean;
+}
+
+/**
+ * Opens and unlocks an encrypted database. A wrong key and a damaged file are
+ * told apart where SQLite allows: both read as "not a database", so a file
+ * whose header decrypts under no key is reported as damaged only when the
+ * caller knows the key is right (see verifyKey in callers).
+ */
+export function openEncrypted(path: string, key: Buffer, opts: OpenOptions = {}): Db {
+  if (key.length !== 32) throw new Error('database keys are 32 bytes');
+  if (opts.create === false && !existsSync(path)) throw new CorruptDatabaseError(path, 'the file is missing');
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.create === false });
+  } catch (err) {
+    throw new CorruptDatabaseError(path, (err as Error).message);
+  }
+  try {
+    db.pragma(`cipher='chacha20'`);
+    db.pragma(`key="x'${key.toString('hex')}'"`);
+    // First real read: fails here when the key is wrong or the file is damaged.
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+    }
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('temp_store = MEMORY');
+  } catch (err) {
+    db.close();
+    const e = err as { code?: string; message: string };
+    if (e.code === 'SQLITE_NOTADB') throw new WrongKeyError(path);
+    throw new CorruptDatabaseError(path, e.message);
+  }
+  return db;
+}
+
+/** Hands an opened database to the observers (after migrations ran). */
+export function announceOpened(path: string, db: Db, key: Buffer): void {
+  for (const o of observers) o.opened(path, db, key);
+}
+
+export function closeDb(path: string, db: Db): void {
+  if (!db.open) return;
+  for (const o of observers) o.closing(path, db);
+  db.close();
+}
+
+/** fsync a directory so a newly created file's name is durable too. */
+export function fsyncDir(file: string): void {
+  const fd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Runs fn in an IMMEDIATE transaction and tells observers about the commit.
+ * Every write in the store goes through here, so replication never misses one.
+ */
+export function write<T>(path: string, db: Db, fn: () => T): T {
+  const result = db.transaction(fn).immediate();
+  notifyCommitted(path, db);
+  return result;
+}

@@ -1,0 +1,215 @@
+/**
+ * @module node/store/mailbox/dav
+ * Calendars and address books with their objects, ETags and sync state
+ * (RFC 6578): every change takes a modseq from the mailbox counter, deletions
+ * leave tombstones, and a collection's sync token is its latest modseq.
+ * Parsing and validation of iCalendar/vCard happen in node/dav before a call
+ * here; this module stores text and the indexed fields it is given.
+ */
+import { createHash } from 'node:crypto';
+import { ConflictError, MailboxExistsError, NotFoundError, QuotaExceededError } from '../errors.js';
+import type { MailboxContext } from './context.js';
+
+export type CollectionKind = 'calendar' | 'addressbook';
+
+export interface Collection {
+  id: number;
+  kind: CollectionKind;
+  name: string;
+  displayName: string | null;
+  description: string | null;
+  color: string | null;
+  components: string[];
+  timezone: string | null;
+  props: Record<string, string>;
+  modseq: number;
+}
+
+export interface DavObject {
+  collectionId: number;
+  name: string;
+  uid: string;
+  etag: string;
+  component: string | null;
+  data: string;
+  firstStart: number | null;
+  lastEnd: number | null;
+  modseq: number;
+  updatedAt: number;
+}
+
+export interface PutObject {
+  name: string;
+  uid: string;
+  data: string;
+  component?: string | null;
+  /** Time span covered (ms since epoch) for time-range prefiltering; null = unbounded. */
+  firstStart?: number | null;
+  lastEnd?: number | null;
+  /** If-Match: the ETag the client saw; '*' = must exist. */
+  ifMatch?: string;
+  /** If-None-Match: '*' = must not exist. */
+  ifNoneMatch?: string;
+}
+
+export class PreconditionFailedError extends ConflictError {}
+export class UidConflictError extends ConflictError {
+  constructor(readonly existingName: string) {
+    super(`another object in this collection already has this UID (${existingName})`);
+  }
+}
+
+type Row = Record<string, unknown>;
+const toCollection = (r: Row): Collection => ({
+  id: r.id as number,
+  kind: r.kind as CollectionKind,
+  name: r.name as string,
+  displayName: (r.display_name as string) ?? null,
+  description: (r.description as string) ?? null,
+  color: (r.color as string) ?? null,
+  components: r.components ? (r.components as string).split(',') : [],
+  timezone: (r.timezone as string) ?? null,
+  props: JSON.parse(r.props as string),
+  modseq: r.modseq as number,
+});
+const toObject = (r: Row): DavObject => ({
+  collectionId: r.collection_id as number,
+  name: r.name as string,
+  uid: r.uid as string,
+  etag: r.etag as string,
+  component: (r.component as string) ?? null,
+  data: r.data as string,
+  firstStart: (r.first_start as number) ?? null,
+  lastEnd: (r.last_end as number) ?? null,
+  modseq: r.modseq as number,
+  updatedAt: r.updated_at as number,
+});
+
+export function etagOf(data: string): string {
+  return '"' + createHash('sha256').update(data).digest('base64url').slice(0, 27) + '"';
+}
+
+export class DavRepo {
+  quotaBytes = 0;
+  constructor(private readonly ctx: MailboxContext) {}
+
+  collections(kind?: CollectionKind): Collection[] {
+    const rows = kind
+      ? this.ctx.db.prepare('SELECT * FROM collections WHERE kind = ? ORDER BY name').all(kind)
+      : this.ctx.db.prepare('SELECT * FROM collections ORDER BY kind, name').all();
+    return (rows as Row[]).map(toCollection);
+  }
+
+  collection(kind: CollectionKind, name: string): Collection | null {
+    const r = this.ctx.db.prepare('SELECT * FROM collections WHERE kind = ? AND name = ?').get(kind, name) as Row | undefined;
+    return r ? toCollection(r) : null;
+  }
+
+  createCollection(kind: CollectionKind, name: string, p: Partial<Pick<Collection, 'displayName' | 'description' | 'color' | 'components' | 'timezone' | 'props'>> = {}): Collection {
+    return this.ctx.write(() => {
+      if (this.collection(kind, name)) throw new MailboxExistsError(`a ${kind} named "${name}" already exists`);
+      const modseq = this.ctx.nextModseq();
+      this.ctx.db
+        .prepare('INSERT INTO collections(kind, name, display_name, description, color, components, timezone, props, modseq, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(kind, name, p.displayName ?? null, p.description ?? null, p.color ?? null, p.components?.join(',') ?? null, p.timezone ?? null, JSON.stringify(p.props ?? {}), modseq, Date.now());
+      return this.collection(kind, name)!;
+    });
+  }
+
+  updateCollection(id: number, p: Partial<Pick<Collection, 'displayName' | 'description' | 'color' | 'timezone' | 'props'>>): void {
+    this.ctx.write(() => {
+      const set = (col: string, v: unknown) => this.ctx.db.prepare(`UPDATE collections SET ${col} = ? WHERE id = ?`).run(v, id);
+      if (p.displayName !== undefined) set('display_name', p.displayName);
+      if (p.description !== undefined) set('description', p.description);
+      if (p.color !== undefined) set('color', p.color);
+      if (p.timezone !== undefined) set('timezone', p.timezone);
+      if (p.props !== undefined) set('props', JSON.stringify(p.props));
+    });
+  }
+
+  deleteCollection(id: number): void {
+    this.ctx.write(() => {
+      const size = this.ctx.db.prepare('SELECT coalesce(sum(length(data)), 0) FROM dav_objects WHERE collection_id = ?').pluck().get(id) as number;
+      this.ctx.db.prepare('DELETE FROM collections WHERE id = ?').run(id);
+      this.ctx.addUsage(-size);
+    });
+  }
+
+  objects(collectionId: number, range?: { start: number; end: number }): DavObject[] {
+    const rows = range
+      ? this.ctx.db
+          .prepare('SELECT * FROM dav_objects WHERE collection_id = ? AND (first_start IS NULL OR first_start < ?) AND (last_end IS NULL OR last_end > ?) ORDER BY name')
+          .all(collectionId, range.end, range.start)
+      : this.ctx.db.prepare('SELECT * FROM dav_objects WHERE collection_id = ? ORDER BY name').all(collectionId);
+    return (rows as Row[]).map(toObject);
+  }
+
+  object(collectionId: number, name: string): DavObject | null {
+    const r = this.ctx.db.prepare('SELECT * FROM dav_objects WHERE collection_id = ? AND name = ?').get(collectionId, name) as Row | undefined;
+    return r ? toObject(r) : null;
+  }
+
+  objectByUid(collectionId: number, uid: string): DavObject | null {
+    const r = this.ctx.db.prepare('SELECT * FROM dav_objects WHERE collection_id = ? AND uid = ?').get(collectionId, uid) as Row | undefined;
+    return r ? toObject(r) : null;
+  }
+
+  /** PUT with If-Match / If-None-Match; returns the new ETag and whether it was created. */
+  put(collectionId: number, o: PutObject, origin?: string): { etag: string; created: boolean } {
+    return this.ctx.write(() => {
+      const existing = this.object(collectionId, o.name);
+      if (o.ifNoneMatch === '*' && existing) throw new PreconditionFailedError('the object already exists (If-None-Match: *)');
+      if (o.ifMatch && (!existing || (o.ifMatch !== '*' && o.ifMatch !== existing.etag))) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
+      const sameUid = this.objectByUid(collectionId, o.uid);
+      if (sameUid && sameUid.name !== o.name) throw new UidConflictError(sameUid.name);
+      const delta = o.data.length - (existing?.data.length ?? 0);
+      if (this.quotaBytes > 0 && delta > 0 && this.ctx.meta('used_bytes') + delta > this.quotaBytes) throw new QuotaExceededError(this.ctx.meta('used_bytes'), this.quotaBytes);
+      const modseq = this.ctx.nextModseq();
+      const etag = etagOf(o.data);
+      const now = Date.now();
+      if (existing) {
+        this.ctx.db
+          .prepare('UPDATE dav_objects SET uid = ?, etag = ?, component = ?, data = ?, first_start = ?, last_end = ?, modseq = ?, updated_at = ? WHERE collection_id = ? AND name = ?')
+          .run(o.uid, etag, o.component ?? null, o.data, o.firstStart ?? null, o.lastEnd ?? null, modseq, now, collectionId, o.name);
+      } else {
+        this.ctx.db
+          .prepare('INSERT INTO dav_objects(collection_id, name, uid, etag, component, data, first_start, last_end, modseq, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(collectionId, o.name, o.uid, etag, o.component ?? null, o.data, o.firstStart ?? null, o.lastEnd ?? null, modseq, now, now);
+        this.ctx.db.prepare('DELETE FROM dav_tombstones WHERE collection_id = ? AND name = ?').run(collectionId, o.name);
+      }
+      this.ctx.addUsage(delta);
+      this.ctx.db.prepare('UPDATE collections SET modseq = ? WHERE id = ?').run(modseq, collectionId);
+      this.ctx.emit({ type: 'dav', collectionId, modseq, origin });
+      return { etag, created: !existing };
+    });
+  }
+
+  delete(collectionId: number, name: string, ifMatch?: string, origin?: string): void {
+    this.ctx.write(() => {
+      const existing = this.object(collectionId, name);
+      if (!existing) throw new NotFoundError(`no object named ${name}`);
+      if (ifMatch && ifMatch !== '*' && ifMatch !== existing.etag) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
+      const modseq = this.ctx.nextModseq();
+      this.ctx.db.prepare('DELETE FROM dav_objects WHERE collection_id = ? AND name = ?').run(collectionId, name);
+      this.ctx.db.prepare('INSERT OR REPLACE INTO dav_tombstones(collection_id, name, modseq) VALUES (?, ?, ?)').run(collectionId, name, modseq);
+      this.ctx.addUsage(-existing.data.length);
+      this.ctx.db.prepare('UPDATE collections SET modseq = ? WHERE id = ?').run(modseq, collectionId);
+      this.ctx.emit({ type: 'dav', collectionId, modseq, origin });
+    });
+  }
+
+  /** sync-collection: objects changed and names deleted after `since`. */
+  changesSince(collectionId: number, since: number): { changed: DavObject[]; deleted: string[]; modseq: number } {
+    const changed = (this.ctx.db.prepare('SELECT * FROM dav_objects WHERE collection_id = ? AND modseq > ? ORDER BY modseq').all(collectionId, since) as Row[]).map(toObject);
+    const deleted = this.ctx.db.prepare('SELECT name FROM dav_tombstones WHERE collection_id = ? AND modseq > ? ORDER BY modseq').pluck().all(collectionId, since) as string[];
+    const modseq = this.ctx.db.prepare('SELECT modseq FROM collections WHERE id = ?').pluck().get(collectionId) as number;
+    return { changed, deleted, modseq };
+  }
+
+  ensureDefaults(): void {
+    if (this.collections().length > 0) return;
+    this.createCollection('calendar', 'default', { displayName: 'Calendar', components: ['VEVENT'] });
+    this.createCollection('calendar', 'tasks', { displayName: 'Tasks', components: ['VTODO'] });
+    this.createCollection('addressbook', 'default', { displayName: 'Contacts' });
+  }
+}

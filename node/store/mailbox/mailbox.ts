@@ -1,0 +1,87 @@
+/**
+ * @module node/store/mailbox/mailbox
+ * One account's open, unlocked mailbox database and its repositories. Opened
+ * only by the store's handle cache, which owns its key and its lifetime.
+ */
+import { announceOpened, closeDb, openEncrypted } from '../db.js';
+import { migrate } from '../migrate.js';
+import { MailboxContext, type MailboxChange } from './context.js';
+import { DavRepo } from './dav.js';
+import { FolderRepo } from './folders.js';
+import { MessageRepo } from './messages.js';
+import { mailboxMigrations } from './schema.js';
+
+export class Mailbox {
+  readonly folders: FolderRepo;
+  readonly messages: MessageRepo;
+  readonly dav: DavRepo;
+  private readonly ctx: MailboxContext;
+
+  private constructor(
+    readonly accountId: string,
+    readonly path: string,
+    ctx: MailboxContext,
+  ) {
+    this.ctx = ctx;
+    this.folders = new FolderRepo(ctx);
+    this.messages = new MessageRepo(ctx);
+    this.dav = new DavRepo(ctx);
+  }
+
+  static open(accountId: string, path: string, key: Buffer, opts: { create?: boolean } = {}): Mailbox {
+    const db = openEncrypted(path, key, { create: opts.create ?? false });
+    try {
+      migrate(path, db, mailboxMigrations);
+      const mb = new Mailbox(accountId, path, new MailboxContext(path, db, accountId));
+      mb.folders.ensureDefaults();
+      mb.dav.ensureDefaults();
+      announceOpened(path, db, key);
+      return mb;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Subscribe to committed changes; returns the unsubscribe function. */
+  onChange(fn: (c: MailboxChange) => void): () => void {
+    this.ctx.bus.on('change', fn);
+    return () => this.ctx.bus.off('change', fn);
+  }
+
+  setQuota(bytes: number): void {
+    this.messages.quotaBytes = bytes;
+    this.dav.quotaBytes = bytes;
+  }
+
+  usedBytes(): number {
+    return this.ctx.meta('used_bytes');
+  }
+
+  highestModseq(): number {
+    return this.ctx.meta('modseq');
+  }
+
+  lastSpoolSeq(): number {
+    return this.ctx.meta('last_spool_seq');
+  }
+
+  /** Records a drained spool entry inside the transaction that stored it. */
+  markSpoolSeq(seq: number): void {
+    this.ctx.setMetaValue('last_spool_seq', seq);
+  }
+
+  integrityCheck(): string {
+    return this.ctx.db.pragma('integrity_check', { simple: true }) as string;
+  }
+
+  get isOpen(): boolean {
+    return this.ctx.db.open;
+  }
+
+  close(): void {
+    closeDb(this.path, this.ctx.db);
+  }
+}
+
+export type { MailboxChange };

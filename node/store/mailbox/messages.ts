@@ -1,0 +1,319 @@
+/**
+ * @module node/store/mailbox/messages
+ * Messages in folders: append (parse once, index once), flags with modseq,
+ * expunge with tombstones for QRESYNC, copy and move sharing one blob, and
+ * the reads FETCH needs. Every write bumps the folder's HIGHESTMODSEQ in the
+ * same transaction as the change it describes.
+ */
+import { parseMessage, type ParsedMessage } from '../../mime/index.js';
+import { NoSuchMailboxError, QuotaExceededError } from '../errors.js';
+import type { MailboxContext } from './context.js';
+import { DELETED, joinFlags, mergeKeywords, splitFlags } from './flags.js';
+import { releaseBlobs, type Folder } from './folders.js';
+
+export interface MessageMeta {
+  uid: number;
+  modseq: number;
+  flags: string[];
+  internalDate: number;
+  size: number;
+  blobId: number;
+  threadId: number;
+}
+
+export interface AppendOptions {
+  flags?: string[];
+  internalDate?: number;
+  /** Already parsed (delivery parses once for spam checks); parsed here otherwise. */
+  parsed?: ParsedMessage;
+  /** Session id of the writer, so its own session can ignore the echo. */
+  origin?: string;
+  /** Skip the quota check (system messages such as bounces). */
+  ignoreQuota?: boolean;
+}
+
+export interface AppendResult {
+  uid: number;
+  uidValidity: number;
+  modseq: number;
+  folderId: number;
+}
+
+export type FlagMode = 'set' | 'add' | 'remove';
+
+type Row = Record<string, unknown>;
+const toMeta = (r: Row): MessageMeta => ({
+  uid: r.uid as number,
+  modseq: r.modseq as number,
+  flags: joinFlags(r.flags as number, r.keywords as string),
+  internalDate: r.internal_date as number,
+  size: r.size as number,
+  blobId: r.blob_id as number,
+  threadId: r.thread_id as number,
+});
+
+const META_COLS = 'm.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.blob_id, b.thread_id';
+
+export class MessageRepo {
+  private readonly s;
+  /** Quota in bytes (0 = none); set by the owner of the handle from the directory. */
+  quotaBytes = 0;
+
+  constructor(private readonly ctx: MailboxContext) {
+    const p = (sql: string) => ctx.db.prepare(sql);
+    this.s = {
+      folder: p('SELECT * FROM folders WHERE id = ?'),
+      insertBlob: p('INSERT INTO blobs(raw, size, parsed, refs, thread_id, sent_at, created_at) VALUES (?, ?, ?, 0, ?, ?, ?)'),
+      setThread: p('UPDATE blobs SET thread_id = ? WHERE id = ?'),
+      threadOf: p('SELECT thread_id FROM msgids WHERE message_id = ?').pluck(),
+      insertMsgid: p('INSERT OR IGNORE INTO msgids(message_id, thread_id) VALUES (?, ?)'),
+      insertFts: p('INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)'),
+      ref: p('UPDATE blobs SET refs = refs + 1 WHERE id = ?'),
+      insertMsg: p('INSERT INTO messages(folder_id, uid, blob_id, modseq, flags, keywords, internal_date, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      bumpFolder: p('UPDATE folders SET uidnext = ?, highestmodseq = ? WHERE id = ?'),
+      touchFolder: p('UPDATE folders SET highestmodseq = ? WHERE id = ?'),
+      uids: p('SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid').pluck(),
+      metaAll: p(`SELECT ${META_COLS} FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? ORDER BY m.uid`),
+      metaRange: p(`SELECT ${META_COLS} FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`),
+      metaOne: p(`SELECT ${META_COLS}, m.id AS row_id FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? AND m.uid = ?`),
+      changedSince: p(`SELECT ${META_COLS} FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? AND m.modseq > ? ORDER BY m.uid`),
+      expungedSince: p('SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid').pluck(),
+      setFlags: p('UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE folder_id = ? AND uid = ?'),
+      raw: p('SELECT raw FROM blobs WHERE id = ?').pluck(),
+      parsed: p('SELECT parsed FROM blobs WHERE id = ?').pluck(),
+      deleteMsg: p('DELETE FROM messages WHERE folder_id = ? AND uid = ?'),
+      tombstone: p('INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)'),
+      deletedUids: p('SELECT uid FROM messages WHERE folder_id = ? AND (flags & 8) != 0 ORDER BY uid').pluck(),
+      pop3List: p('SELECT uid, size FROM messages WHERE folder_id = ? AND pop3_hidden = 0 ORDER BY uid'),
+      pop3Hide: p('UPDATE messages SET pop3_hidden = 1 WHERE folder_id = ? AND uid = ?'),
+    };
+  }
+
+  private folder(folderId: number): Folder & { uidnext: number } {
+    const r = this.s.folder.get(folderId) as Row | undefined;
+    if (!r) throw new NoSuchMailboxError('folder no longer exists');
+    return { id: r.id as number, name: r.name as string, specialUse: r.special_use as string, uidValidity: r.uidvalidity as number, uidNext: r.uidnext as number, uidnext: r.uidnext as number, highestModseq: r.highestmodseq as number, subscribed: r.subscribed === 1 };
+  }
+
+  usedBytes(): number {
+    return this.ctx.meta('used_bytes');
+  }
+
+  private checkQuota(extra: number): void {
+    if (this.quotaBytes > 0 && this.usedBytes() + extra > this.quotaBytes) throw new QuotaExceededError(this.usedBytes(), this.quotaBytes);
+  }
+
+  /** Stores a new blob with its parse result, thread and full-text entry; call inside a write. */
+  private insertBlob(raw: Buffer, parsed: ParsedMessage, now: number): { blobId: number; threadId: number } {
+    const { headerText, bodyText, ...stored } = parsed;
+    let threadId: number | null = null;
+    for (const id of [...parsed.references, ...parsed.inReplyTo]) {
+      const t = this.s.threadOf.get(id) as number | undefined;
+      if (t !== undefined) {
+        threadId = t;
+        break;
+      }
+    }
+    const blobId = Number(this.s.insertBlob.run(raw, raw.length, JSON.stringify(stored), threadId ?? 0, parsed.sentAt, now).lastInsertRowid);
+    if (threadId === null) {
+      threadId = blobId;
+      this.s.setThread.run(threadId, blobId);
+    }
+    for (const id of [parsed.messageId, ...parsed.references, ...parsed.inReplyTo]) if (id) this.s.insertMsgid.run(id, threadId);
+    this.s.insertFts.run(blobId, headerText, bodyText);
+    this.ctx.addUsage(raw.length);
+    return { blobId, threadId };
+  }
+
+  /** Appends one message; durable when this returns. */
+  append(folderId: number, raw: Buffer, opts: AppendOptions = {}): AppendResult {
+    return this.appendMany(folderId, [{ raw, ...opts }], opts.origin)[0];
+  }
+
+  /** MULTIAPPEND and spool drains: all or nothing in one transaction. */
+  appendMany(folderId: number, items: ({ raw: Buffer } & AppendOptions)[], origin?: string, inTx?: () => void): AppendResult[] {
+    const prepared = items.map((it) => ({ ...it, parsed: it.parsed ?? parseMessage(it.raw) }));
+    return this.ctx.write(() => {
+      const f = this.folder(folderId);
+      if (!prepared.every((p) => p.ignoreQuota)) this.checkQuota(prepared.reduce((n, p) => n + p.raw.length, 0));
+      const now = Date.now();
+      const modseq = this.ctx.nextModseq();
+      let uid = f.uidnext;
+      const out: AppendResult[] = [];
+      for (const p of prepared) {
+        const { blobId } = this.insertBlob(p.raw, p.parsed, now);
+        this.s.ref.run(blobId);
+        const { bits, keywords } = splitFlags(p.flags ?? []);
+        this.s.insertMsg.run(folderId, uid, blobId, modseq, bits, keywords.join(' '), p.internalDate ?? now, p.raw.length);
+        out.push({ uid, uidValidity: f.uidValidity, modseq, folderId });
+        uid++;
+      }
+      this.s.bumpFolder.run(uid, modseq, folderId);
+      inTx?.();
+      this.ctx.emit({ type: 'exists', folderId, uids: out.map((o) => o.uid), modseq, origin });
+      return out;
+    });
+  }
+
+  uids(folderId: number): number[] {
+    return this.s.uids.all(folderId) as number[];
+  }
+
+  list(folderId: number, range?: { from: number; to: number }): MessageMeta[] {
+    const rows = range ? this.s.metaRange.all(folderId, range.from, range.to) : this.s.metaAll.all(folderId);
+    return (rows as Row[]).map(toMeta);
+  }
+
+  get(folderId: number, uid: number): MessageMeta | null {
+    const r = this.s.metaOne.get(folderId, uid) as Row | undefined;
+    return r ? toMeta(r) : null;
+  }
+
+  changedSince(folderId: number, modseq: number): MessageMeta[] {
+    return (this.s.changedSince.all(folderId, modseq) as Row[]).map(toMeta);
+  }
+
+  expungedSince(folderId: number, modseq: number): number[] {
+    return this.s.expungedSince.all(folderId, modseq) as number[];
+  }
+
+  raw(blobId: number): Buffer {
+    return this.s.raw.get(blobId) as Buffer;
+  }
+
+  /** The stored parse result (without the full-text fields). */
+  parsed(blobId: number): Omit<ParsedMessage, 'headerText' | 'bodyText'> {
+    return JSON.parse(this.s.parsed.get(blobId) as string);
+  }
+
+  /**
+   * STORE: changes flags on the given UIDs. With unchangedSince (CONDSTORE),
+   * messages modified after it are left alone and returned in `failed`.
+   */
+  storeFlags(
+    folderId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    opts: { unchangedSince?: number; origin?: string } = {},
+  ): { updated: MessageMeta[]; failed: number[] } {
+    const { bits, keywords } = splitFlags(flags);
+    return this.ctx.write(() => {
+      const updated: MessageMeta[] = [];
+      const failed: number[] = [];
+      let modseq = 0;
+      for (const uid of uids) {
+        const r = this.s.metaOne.get(folderId, uid) as Row | undefined;
+        if (!r) continue;
+        if (opts.unchangedSince !== undefined && (r.modseq as number) > opts.unchangedSince) {
+          failed.push(uid);
+          continue;
+        }
+        const cur = r.flags as number;
+        const next = mode === 'set' ? bits : mode === 'add' ? cur | bits : cur & ~bits;
+        const kw = mergeKeywords(r.keywords as string, mode, keywords);
+        if (next === cur && kw === r.keywords) continue;
+        if (!modseq) modseq = this.ctx.nextModseq();
+        this.s.setFlags.run(next, kw, modseq, folderId, uid);
+        updated.push({ ...toMeta(r), flags: joinFlags(next, kw), modseq });
+      }
+      if (modseq) {
+        this.s.touchFolder.run(modseq, folderId);
+        this.ctx.emit({ type: 'flags', folderId, uids: updated.map((u) => u.uid), modseq, origin: opts.origin });
+      }
+      return { updated, failed };
+    });
+  }
+
+  /** Removes the given UIDs (all of them, flagged or not), leaving tombstones. */
+  remove(folderId: number, uids: number[], origin?: string): number[] {
+    if (uids.length === 0) return [];
+    return this.ctx.write(() => this.removeInTx(folderId, uids, origin));
+  }
+
+  private removeInTx(folderId: number, uids: number[], origin?: string): number[] {
+    const modseq = this.ctx.nextModseq();
+    const gone: number[] = [];
+    const blobs: number[] = [];
+    for (const uid of uids) {
+      const r = this.s.metaOne.get(folderId, uid) as Row | undefined;
+      if (!r) continue;
+      this.s.deleteMsg.run(folderId, uid);
+      this.s.tombstone.run(folderId, uid, modseq);
+      blobs.push(r.blob_id as number);
+      gone.push(uid);
+    }
+    releaseBlobs(this.ctx, blobs);
+    this.s.touchFolder.run(modseq, folderId);
+    if (gone.length) this.ctx.emit({ type: 'expunge', folderId, uids: gone, modseq, origin });
+    return gone;
+  }
+
+  /** EXPUNGE / UID EXPUNGE: removes messages flagged \Deleted (limited to `only` when given). */
+  expunge(folderId: number, only?: number[], origin?: string): number[] {
+    return this.ctx.write(() => {
+      let uids = this.s.deletedUids.all(folderId) as number[];
+      if (only) {
+        const keep = new Set(only);
+        uids = uids.filter((u) => keep.has(u));
+      }
+      return uids.length ? this.removeInTx(folderId, uids, origin) : [];
+    });
+  }
+
+  /** COPY: new UIDs in the target, same blob. Returns [sourceUid, targetUid] pairs. */
+  copy(fromFolder: number, uids: number[], toFolder: number, origin?: string): { uidValidity: number; pairs: [number, number][] } {
+    return this.ctx.write(() => this.copyInTx(fromFolder, uids, toFolder, origin));
+  }
+
+  private copyInTx(fromFolder: number, uids: number[], toFolder: number, origin?: string): { uidValidity: number; pairs: [number, number][] } {
+    const dst = this.folder(toFolder);
+    const rows = uids.map((u) => this.s.metaOne.get(fromFolder, u) as Row | undefined).filter((r): r is Row => !!r);
+    const pairs: [number, number][] = [];
+    if (rows.length === 0) return { uidValidity: dst.uidValidity, pairs };
+    const modseq = this.ctx.nextModseq();
+    let uid = dst.uidnext;
+    for (const r of rows) {
+      this.s.ref.run(r.blob_id);
+      this.s.insertMsg.run(toFolder, uid, r.blob_id, modseq, r.flags, r.keywords, r.internal_date, r.size);
+      pairs.push([r.uid as number, uid++]);
+    }
+    this.s.bumpFolder.run(uid, modseq, toFolder);
+    this.ctx.emit({ type: 'exists', folderId: toFolder, uids: pairs.map((p) => p[1]), modseq, origin });
+    return { uidValidity: dst.uidValidity, pairs };
+  }
+
+  /** MOVE: copy and remove in one transaction, so a crash leaves the message in exactly one place. */
+  move(fromFolder: number, uids: number[], toFolder: number, origin?: string): { uidValidity: number; pairs: [number, number][] } {
+    return this.ctx.write(() => {
+      const res = this.copyInTx(fromFolder, uids, toFolder, origin);
+      this.removeInTx(fromFolder, res.pairs.map((p) => p[0]), origin);
+      return res;
+    });
+  }
+
+  // ---- POP3
+
+  /** The POP3 maildrop: INBOX messages not hidden from POP3. */
+  pop3List(folderId: number): { uid: number; size: number }[] {
+    return this.s.pop3List.all(folderId) as { uid: number; size: number }[];
+  }
+
+  /** POP3 UPDATE state: all deletions in one transaction (delete for good, or hide in keep mode). */
+  pop3Commit(folderId: number, uids: number[], keep: boolean): void {
+    if (uids.length === 0) return;
+    if (!keep) {
+      this.remove(folderId, uids);
+      return;
+    }
+    this.ctx.write(() => {
+      for (const uid of uids) this.s.pop3Hide.run(folderId, uid);
+    });
+  }
+
+  isDeleted(meta: MessageMeta): boolean {
+    return meta.flags.includes('\\Deleted') || false;
+  }
+}
+
+export { DELETED };

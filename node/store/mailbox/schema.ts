@@ -1,0 +1,107 @@
+/**
+ * @module node/store/mailbox/schema
+ * One database per account, encrypted with that account's mailbox key.
+ * Holds everything IMAP (CONDSTORE/QRESYNC), POP3, CalDAV and CardDAV need.
+ * Append-only list of migrations; never edit a shipped one.
+ */
+import type { Migration } from '../migrate.js';
+
+export const mailboxMigrations: readonly Migration[] = [
+  (db) =>
+    db.exec(`
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO meta(key, value) VALUES ('modseq', 1), ('last_spool_seq', 0), ('used_bytes', 0), ('next_uidvalidity', 0);
+
+    CREATE TABLE folders(
+      id INTEGER PRIMARY KEY,
+      name TEXT NOT NULL UNIQUE,
+      special_use TEXT,
+      uidvalidity INTEGER NOT NULL,
+      uidnext INTEGER NOT NULL DEFAULT 1,
+      highestmodseq INTEGER NOT NULL DEFAULT 1,
+      subscribed INTEGER NOT NULL DEFAULT 1,
+      created_at INTEGER NOT NULL
+    );
+
+    -- Raw bytes once per message; folder copies reference them.
+    CREATE TABLE blobs(
+      id INTEGER PRIMARY KEY,
+      raw BLOB NOT NULL,
+      size INTEGER NOT NULL,
+      parsed TEXT NOT NULL,
+      refs INTEGER NOT NULL DEFAULT 0,
+      thread_id INTEGER NOT NULL,
+      sent_at INTEGER,
+      created_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE messages(
+      id INTEGER PRIMARY KEY,
+      folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+      uid INTEGER NOT NULL,
+      blob_id INTEGER NOT NULL REFERENCES blobs(id),
+      modseq INTEGER NOT NULL,
+      flags INTEGER NOT NULL DEFAULT 0,
+      keywords TEXT NOT NULL DEFAULT '',
+      internal_date INTEGER NOT NULL,
+      size INTEGER NOT NULL,
+      pop3_hidden INTEGER NOT NULL DEFAULT 0,
+      UNIQUE(folder_id, uid)
+    );
+    CREATE INDEX messages_modseq ON messages(folder_id, modseq);
+    CREATE INDEX messages_blob ON messages(blob_id);
+
+    CREATE TABLE expunged(
+      folder_id INTEGER NOT NULL,
+      uid INTEGER NOT NULL,
+      modseq INTEGER NOT NULL,
+      PRIMARY KEY(folder_id, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX expunged_modseq ON expunged(folder_id, modseq);
+
+    CREATE TABLE msgids(message_id TEXT PRIMARY KEY, thread_id INTEGER NOT NULL) WITHOUT ROWID;
+
+    -- Full-text index over decoded headers and text parts; rowid = blobs.id.
+    CREATE VIRTUAL TABLE fts USING fts5(headers, body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+
+    CREATE TABLE collections(
+      id INTEGER PRIMARY KEY,
+      kind TEXT NOT NULL CHECK(kind IN ('calendar','addressbook')),
+      name TEXT NOT NULL,
+      display_name TEXT,
+      description TEXT,
+      color TEXT,
+      components TEXT,            -- calendars: comma list of VEVENT,VTODO,...
+      timezone TEXT,
+      props TEXT NOT NULL DEFAULT '{}',
+      modseq INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      UNIQUE(kind, name)
+    );
+
+    CREATE TABLE dav_objects(
+      id INTEGER PRIMARY KEY,
+      collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+      name TEXT NOT NULL,
+      uid TEXT NOT NULL,
+      etag TEXT NOT NULL,
+      component TEXT,
+      data TEXT NOT NULL,
+      first_start INTEGER,
+      last_end INTEGER,
+      modseq INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      UNIQUE(collection_id, name),
+      UNIQUE(collection_id, uid)
+    );
+    CREATE INDEX dav_objects_modseq ON dav_objects(collection_id, modseq);
+
+    CREATE TABLE dav_tombstones(
+      collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+      name TEXT NOT NULL,
+      modseq INTEGER NOT NULL,
+      PRIMARY KEY(collection_id, name)
+    ) WITHOUT ROWID;
+  `),
+];

@@ -1,0 +1,498 @@
+/**
+ * @module node/store/store
+ * The store's front door: the directory, the sealed spool and the cache of
+ * unlocked mailboxes. It is the only place that holds mailbox keys, and it
+ * decides where each delivery lands: straight into an unlocked mailbox, or
+ * sealed into the spool when the owner has not logged in (zero-access mode).
+ *
+ * Leases: every session that uses a mailbox holds a lease; the mailbox stays
+ * open (and its key in memory) while any lease is held, plus a short grace
+ * period so per-request clients (DAV) do not pay a key derivation each time.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DecryptError,
+  generateBoxKeyPair,
+  newAppPassword,
+  newId,
+  newRecoveryKey,
+  normalizeSecret,
+  open as aeadOpen,
+  openSealed,
+  seal as aeadSeal,
+  sealTo,
+  unwrapKey,
+  wrapKey,
+  type BoxKeyPair,
+  type WrapKind,
+  type WrappedKey,
+} from '../crypto/index.js';
+import { randomBytes } from 'node:crypto';
+import type { ParsedMessage } from '../mime/index.js';
+import { fsyncDir, openEncrypted, announceOpened } from './db.js';
+import { Directory, type Account, type KeyWrapRecord } from './directory/directory.js';
+import { directoryMigrations } from './directory/schema.js';
+import { AuthFailedError, MailboxLockedError, NotFoundError, QuotaExceededError, WeakPasswordError } from './errors.js';
+import { Mailbox } from './mailbox/mailbox.js';
+import { migrate } from './migrate.js';
+import { Spool } from './spool.js';
+
+export type KeyMode = 'zero-access' | 'managed';
+
+export interface StoreOptions {
+  dataDir: string;
+  masterKey: Buffer;
+  keyMode?: KeyMode;
+  /** How long an unused unlocked mailbox stays open (ms). */
+  idleCloseMs?: number;
+  /** Most mailboxes kept open at once; least recently used idle ones close first. */
+  maxOpen?: number;
+}
+
+export interface Lease {
+  readonly account: Account;
+  readonly mailbox: Mailbox;
+  /** How the login was proven. */
+  readonly via: 'password' | 'app' | 'recovery' | 'master' | 'cached';
+  release(): void;
+}
+
+export type Credential = { password: string } | { recoveryKey: string };
+
+interface OpenEntry {
+  mailbox: Mailbox;
+  key: Buffer;
+  box: BoxKeyPair;
+  refs: number;
+  idleTimer: NodeJS.Timeout | null;
+  lastUsed: number;
+}
+
+export interface DeliveryOptions {
+  folder?: string;
+  flags?: string[];
+  parsed?: ParsedMessage;
+  internalDate?: number;
+}
+
+export type DeliveryResult = { accountId: string; where: 'mailbox' | 'spool'; uid?: number };
+
+const BOX_PRIVATE_AAD = Buffer.from('haven-box-private-v1');
+const AUTH_CACHE_MS = 5 * 60_000;
+
+export class Store {
+  readonly directory: Directory;
+  readonly spool: Spool;
+  readonly dataDir: string;
+  readonly keyMode: KeyMode;
+  private readonly masterKey: Buffer;
+  private readonly open = new Map<string, OpenEntry>();
+  /** sha256(account id, secret) -> expiry; lets a repeat login skip the KDF while the key is in memory. */
+  private readonly authCache = new Map<string, { accountId: string; expires: number }>();
+  private readonly idleCloseMs: number;
+  private readonly maxOpen: number;
+  private closed = false;
+
+  private constructor(opts: StoreOptions, directory: Directory, spool: Spool) {
+    this.dataDir = opts.dataDir;
+    this.masterKey = opts.masterKey;
+    this.keyMode = opts.keyMode ?? 'zero-access';
+    this.idleCloseMs = opts.idleCloseMs ?? 5 * 60_000;
+    this.maxOpen = opts.maxOpen ?? 500;
+    this.directory = directory;
+    this.spool = spool;
+  }
+
+  static open(opts: StoreOptions): Store {
+    mkdirSync(join(opts.dataDir, 'mailboxes'), { recursive: true, mode: 0o700 });
+    const dirPath = join(opts.dataDir, 'directory.sqlite');
+    const db = openEncrypted(dirPath, opts.masterKey);
+    try {
+      migrate(dirPath, db, directoryMigrations);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    announceOpened(dirPath, db, opts.masterKey);
+    const spool = Spool.open(join(opts.dataDir, 'spool.sqlite'), opts.masterKey);
+    return new Store(opts, new Directory(dirPath, db), spool);
+  }
+
+  mailboxPath(accountId: string): string {
+    return join(this.dataDir, 'mailboxes', `${accountId}.sqlite`);
+  }
+
+  // ---------------------------------------------------------------- accounts
+
+  async createAccount(
+    address: string,
+    password: string,
+    opts: { displayName?: string | null; quotaBytes?: number; keyMode?: KeyMode } = {},
+  ): Promise<{ account: Account; recoveryKey: string }> {
+    checkPassword(password);
+    const keyMode = opts.keyMode ?? this.keyMode;
+    const key = randomBytes(32);
+    const box = generateBoxKeyPair();
+    const recoveryKey = newRecoveryKey();
+    const wraps: { id: string; kind: WrapKind; wrapped: WrappedKey }[] = [
+      { id: newId(), kind: 'password' as const, wrapped: await wrapKey('password', password, key) },
+      { id: newId(), kind: 'recovery' as const, wrapped: await wrapKey('recovery', normalizeSecret(recoveryKey), key) },
+    ];
+    if (keyMode === 'managed') wraps.push({ id: newId(), kind: 'master' as const, wrapped: await wrapKey('master', this.masterKey, key) });
+    const id = newId();
+    // The mailbox file exists before the directory names it, so a crash between
+    // the two leaves an orphan file, never an account without a mailbox.
+    const path = this.mailboxPath(id);
+    Mailbox.open(id, path, key, { create: true }).close();
+    fsyncDir(path);
+    const account = this.directory.insertAccount({
+      id,
+      address,
+      displayName: opts.displayName,
+      keyMode,
+      quotaBytes: opts.quotaBytes,
+      boxPublic: box.publicKey,
+      boxPrivateSealed: aeadSeal(key, box.privateKey, BOX_PRIVATE_AAD),
+      wraps,
+    });
+    return { account, recoveryKey };
+  }
+
+  private requireAccount(address: string): Account {
+    const a = this.directory.getAccount(address);
+    if (!a) throw new NotFoundError(`no account ${address}; see \`haven account list\``);
+    return a;
+  }
+
+  /**
+   * Proves a secret against an account's wraps and returns the mailbox key.
+   * App passwords are tried first: they are cheap (HKDF) and most logins from
+   * mail clients use them. A wrong secret costs one scrypt either way.
+   */
+  private async unlockKey(account: Account, secret: string, allowRecovery = false): Promise<{ key: Buffer; via: Lease['via']; wrap: KeyWrapRecord }> {
+    const wraps = this.directory.wraps(account.id);
+    const norm = normalizeSecret(secret);
+    for (const w of wraps.filter((x) => x.kind === 'app' || (allowRecovery && x.kind === 'recovery'))) {
+      try {
+        return { key: await unwrapKey(w.wrapped, norm), via: w.kind === 'app' ? 'app' : 'recovery', wrap: w };
+      } catch (err) {
+        if (!(err instanceof DecryptError)) throw err;
+      }
+    }
+    for (const w of wraps.filter((x) => x.kind === 'password')) {
+      try {
+        return { key: await unwrapKey(w.wrapped, secret), via: 'password', wrap: w };
+      } catch (err) {
+        if (!(err instanceof DecryptError)) throw err;
+      }
+    }
+    throw new AuthFailedError();
+  }
+
+  private cacheKey(accountId: string, secret: string): string {
+    return createHash('sha256').update(accountId).update('\0').update(secret).digest('base64');
+  }
+
+  /** Logs in with a password or app password; unlocks and drains the mailbox. */
+  async authenticate(address: string, secret: string): Promise<Lease> {
+    const account = this.directory.getAccount(address);
+    if (!account || account.disabled) {
+      // Spend the same effort as a real attempt so timing does not reveal which addresses exist.
+      await wrapKey('password', secret, randomBytes(32)).catch(() => undefined);
+      throw new AuthFailedError();
+    }
+    const ck = this.cacheKey(account.id, secret);
+    const cached = this.authCache.get(ck);
+    if (cached && cached.expires > Date.now() && this.open.has(account.id)) {
+      return this.lease(account, 'cached');
+    }
+    const { key, via, wrap } = await this.unlockKey(account, secret);
+    if (via === 'app') this.directory.touchWrap(wrap.id);
+    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS });
+    this.ensureOpen(account, key);
+    return this.lease(account, via);
+  }
+
+  /**
+   * Opens a mailbox without a login: possible while it is unlocked by a
+   * session, or at any time in managed mode. Otherwise MailboxLockedError.
+   */
+  async openMailbox(accountId: string): Promise<Lease> {
+    const account = this.directory.getAccountById(accountId);
+    if (!account) throw new NotFoundError(`no account with id ${accountId}`);
+    if (!this.open.has(accountId)) {
+      const master = this.directory.wraps(accountId).find((w) => w.kind === 'master');
+      if (!master) throw new MailboxLockedError(accountId);
+      this.ensureOpen(account, await unwrapKey(master.wrapped, this.masterKey));
+    }
+    return this.lease(account, 'master');
+  }
+
+  isUnlocked(accountId: string): boolean {
+    return this.open.has(accountId);
+  }
+
+  private ensureOpen(account: Account, key: Buffer): OpenEntry {
+    let e = this.open.get(account.id);
+    if (e) return e;
+    const mailbox = Mailbox.open(account.id, this.mailboxPath(account.id), key);
+    const box = { publicKey: account.boxPublic, privateKey: aeadOpen(key, account.boxPrivateSealed, BOX_PRIVATE_AAD) };
+    mailbox.setQuota(account.quotaBytes);
+    e = { mailbox, key, box, refs: 0, idleTimer: null, lastUsed: Date.now() };
+    this.open.set(account.id, e);
+    this.drainSpool(account.id, e);
+    this.evictIfNeeded();
+    return e;
+  }
+
+  private lease(account: Account, via: Lease['via']): Lease {
+    const e = this.open.get(account.id)!;
+    e.refs++;
+    e.lastUsed = Date.now();
+    if (e.idleTimer) {
+      clearTimeout(e.idleTimer);
+      e.idleTimer = null;
+    }
+    let released = false;
+    return {
+      account,
+      mailbox: e.mailbox,
+      via,
+      release: () => {
+        if (released) return;
+        released = true;
+        e.refs--;
+        e.lastUsed = Date.now();
+        if (e.refs === 0 && !this.closed) {
+          e.idleTimer = setTimeout(() => this.closeEntry(account.id), this.idleCloseMs);
+          e.idleTimer.unref();
+        }
+      },
+    };
+  }
+
+  private closeEntry(accountId: string): void {
+    const e = this.open.get(accountId);
+    if (!e || e.refs > 0) return;
+    if (e.idleTimer) clearTimeout(e.idleTimer);
+    this.open.delete(accountId);
+    try {
+      this.directory.setUsage(accountId, e.mailbox.usedBytes());
+    } finally {
+      e.mailbox.close();
+      e.key.fill(0);
+      e.box.privateKey.fill(0);
+      for (const [k, v] of this.authCache) if (v.accountId === accountId) this.authCache.delete(k);
+    }
+  }
+
+  /** Locks a mailbox now (closing it) if no session holds it. */
+  lock(accountId: string): void {
+    this.closeEntry(accountId);
+  }
+
+  private evictIfNeeded(): void {
+    if (this.open.size <= this.maxOpen) return;
+    const idle = [...this.open.entries()].filter(([, e]) => e.refs === 0).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    for (const [id] of idle.slice(0, this.open.size - this.maxOpen)) this.closeEntry(id);
+  }
+
+  /**
+   * Moves sealed mail into the mailbox in arrival order. Each message and the
+   * spool sequence it came from commit together, so a crash at any point
+   * neither loses nor duplicates: the next drain starts after the last
+   * recorded sequence.
+   */
+  private drainSpool(accountId: string, e: OpenEntry): number {
+    let moved = 0;
+    const inbox = e.mailbox.folders.require('INBOX');
+    for (;;) {
+      const batch = this.spool.pending(accountId, e.mailbox.lastSpoolSeq(), 50);
+      if (batch.length === 0) break;
+      for (const entry of batch) {
+        const { meta, raw } = unpackSealed(openSealed(e.box, entry.sealed));
+        const folder = (meta.folder && e.mailbox.folders.get(meta.folder)) || inbox;
+        e.mailbox.messages.appendMany(folder.id, [{ raw, flags: meta.flags, internalDate: meta.receivedAt, ignoreQuota: true }], undefined, () =>
+          e.mailbox.markSpoolSeq(entry.seq),
+        );
+        moved++;
+      }
+    }
+    if (moved > 0 || this.spool.stats(accountId).messages > 0) this.spool.drop(accountId, e.mailbox.lastSpoolSeq());
+    return moved;
+  }
+
+  /**
+   * Changes a password given the current password or the recovery key. The
+   * mailbox key stays the same, so no mail is rewritten.
+   */
+  async changePassword(address: string, cred: Credential, newPassword: string): Promise<void> {
+    checkPassword(newPassword);
+    const account = this.requireAccount(address);
+    const { key } =
+      'password' in cred
+        ? await this.unlockKey(account, cred.password)
+        : await this.unlockKey(account, cred.recoveryKey, true).then((r) => {
+            if (r.via !== 'recovery') throw new AuthFailedError();
+            return r;
+          });
+    const wrapped = await wrapKey('password', newPassword, key);
+    this.directory.replaceWraps(account.id, ['password'], [{ id: newId(), kind: 'password', wrapped }]);
+    for (const [k, v] of this.authCache) if (v.accountId === account.id) this.authCache.delete(k);
+  }
+
+  /**
+   * Admin reset without the old password. In managed mode the key is
+   * re-wrapped and all mail stays. In zero-access mode the server cannot read
+   * the old key: the account starts a new, empty mailbox, and the old one is
+   * set aside (readable again only with the recovery key).
+   */
+  async resetPassword(address: string, newPassword: string): Promise<{ keptMail: boolean; recoveryKey?: string; setAside?: string }> {
+    checkPassword(newPassword);
+    const account = this.requireAccount(address);
+    const master = this.directory.wraps(account.id).find((w) => w.kind === 'master');
+    if (master) {
+      const key = await unwrapKey(master.wrapped, this.masterKey);
+      this.directory.replaceWraps(account.id, ['password'], [{ id: newId(), kind: 'password', wrapped: await wrapKey('password', newPassword, key) }]);
+      return { keptMail: true };
+    }
+    const e = this.open.get(account.id);
+    if (e && e.refs > 0) throw new MailboxLockedError(account.id);
+    this.closeEntry(account.id);
+    const path = this.mailboxPath(account.id);
+    const aside = `${path}.set-aside-${Date.now()}`;
+    if (existsSync(path)) renameSync(path, aside);
+    for (const ext of ['-wal', '-shm']) if (existsSync(path + ext)) renameSync(path + ext, aside + ext);
+    const key = randomBytes(32);
+    const box = generateBoxKeyPair();
+    const recoveryKey = newRecoveryKey();
+    Mailbox.open(account.id, path, key, { create: true }).close();
+    this.directory.replaceWraps(
+      account.id,
+      ['password', 'recovery', 'app'],
+      [
+        { id: newId(), kind: 'password', wrapped: await wrapKey('password', newPassword, key) },
+        { id: newId(), kind: 'recovery', wrapped: await wrapKey('recovery', normalizeSecret(recoveryKey), key) },
+      ],
+      { boxPublic: box.publicKey, boxPrivateSealed: aeadSeal(key, box.privateKey, BOX_PRIVATE_AAD) },
+    );
+    this.spool.dropAll(account.id);
+    return { keptMail: false, recoveryKey, setAside: aside };
+  }
+
+  /** Creates an app password; needs the account's password (or an unlocked mailbox) to wrap the key. */
+  async addAppPassword(address: string, label: string, password?: string): Promise<{ id: string; password: string }> {
+    const account = this.requireAccount(address);
+    const key = this.open.get(account.id)?.key ?? (password !== undefined ? (await this.unlockKey(account, password)).key : null);
+    if (!key) throw new MailboxLockedError(account.id);
+    const secret = newAppPassword();
+    const id = newId();
+    this.directory.addWrap(account.id, { id, kind: 'app', label, wrapped: await wrapKey('app', normalizeSecret(secret), key) });
+    return { id, password: secret };
+  }
+
+  listAppPasswords(address: string): { id: string; label: string | null; createdAt: number; lastUsedAt: number | null }[] {
+    const account = this.requireAccount(address);
+    return this.directory
+      .wraps(account.id)
+      .filter((w) => w.kind === 'app')
+      .map((w) => ({ id: w.id, label: w.label, createdAt: w.createdAt, lastUsedAt: w.lastUsedAt }));
+  }
+
+  revokeAppPassword(address: string, id: string): void {
+    const account = this.requireAccount(address);
+    if (!this.directory.removeWrap(account.id, id)) throw new NotFoundError(`no app password ${id} for ${address}; see \`haven app-password list ${address}\``);
+    // A revoked password must stop working at once, even for cached logins.
+    for (const [k, v] of this.authCache) if (v.accountId === account.id) this.authCache.delete(k);
+  }
+
+  removeAccount(address: string): void {
+    const account = this.requireAccount(address);
+    const e = this.open.get(account.id);
+    if (e && e.refs > 0) throw new MailboxLockedError(account.id);
+    this.closeEntry(account.id);
+    this.directory.removeAccount(account.id);
+    this.spool.dropAll(account.id);
+    const path = this.mailboxPath(account.id);
+    for (const ext of ['', '-wal', '-shm']) rmSync(path + ext, { force: true });
+  }
+
+  // ---------------------------------------------------------------- delivery
+
+  /** Bytes used, counting sealed mail not yet drained. */
+  usage(account: Account): number {
+    const e = this.open.get(account.id);
+    if (e) return e.mailbox.usedBytes();
+    return account.usedBytes + this.spool.stats(account.id).bytes;
+  }
+
+  /** Throws QuotaExceededError when `size` more bytes would not fit. */
+  checkQuota(account: Account, size: number): void {
+    if (account.quotaBytes > 0) {
+      const used = this.usage(account);
+      if (used + size > account.quotaBytes) throw new QuotaExceededError(used, account.quotaBytes);
+    }
+  }
+
+  /**
+   * Delivers one message to one account: into the open mailbox, or sealed
+   * into the spool. Durable when it returns; that is what lets SMTP say 250.
+   */
+  async deliver(accountId: string, raw: Buffer, opts: DeliveryOptions = {}): Promise<DeliveryResult> {
+    const account = this.directory.getAccountById(accountId);
+    if (!account) throw new NotFoundError(`no account with id ${accountId}`);
+    if (!this.open.has(accountId) && account.keyMode === 'managed') {
+      (await this.openMailbox(accountId)).release();
+    }
+    const e = this.open.get(accountId);
+    const receivedAt = opts.internalDate ?? Date.now();
+    if (e) {
+      const folder = (opts.folder && e.mailbox.folders.get(opts.folder)) || e.mailbox.folders.require('INBOX');
+      const r = e.mailbox.messages.append(folder.id, raw, { flags: opts.flags, parsed: opts.parsed, internalDate: receivedAt, ignoreQuota: true });
+      return { accountId, where: 'mailbox', uid: r.uid };
+    }
+    this.spool.add(accountId, sealTo(account.boxPublic, packSealed({ folder: opts.folder, flags: opts.flags, receivedAt }, raw)), receivedAt);
+    return { accountId, where: 'spool' };
+  }
+
+  /** Open mailboxes (for health and memory accounting). */
+  openCount(): number {
+    return this.open.size;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.open.keys()]) {
+      const e = this.open.get(id)!;
+      e.refs = 0;
+      this.closeEntry(id);
+    }
+    this.spool.close();
+    this.directory.db.close();
+  }
+}
+
+interface SealedMeta {
+  folder?: string;
+  flags?: string[];
+  receivedAt: number;
+}
+
+/** Sealed payload: u32 length of a JSON header, the header, then the raw message. */
+function packSealed(meta: SealedMeta, raw: Buffer): Buffer {
+  const head = Buffer.from(JSON.stringify(meta));
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(head.length);
+  return Buffer.concat([len, head, raw]);
+}
+
+function unpackSealed(buf: Buffer): { meta: SealedMeta; raw: Buffer } {
+  const n = buf.readUInt32BE(0);
+  return { meta: JSON.parse(buf.subarray(4, 4 + n).toString()), raw: buf.subarray(4 + n) };
+}
+
+function checkPassword(pw: string): void {
+  if (typeof pw !== 'string' || pw.length < 8) throw new WeakPasswordError('a password needs at least 8 characters; choose a longer one');
+}
