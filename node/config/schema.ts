@@ -1,0 +1,239 @@
+/**
+ * @module node/config/schema
+ * Every option Haven has, once: name, type, default, help text. The zod
+ * schema, the `Config` type, the environment variable names, the docs table
+ * and the example file are all derived from `OPTIONS`. The defaults are the
+ * local run's: unprivileged ports on 127.0.0.1, a data directory beside the
+ * checkout, a self-signed certificate. Production overrides them in a file.
+ */
+import { z } from 'zod';
+import { bool, bytes, checkHostname, checkIp, int, list, num, oneOf, port, seconds, str, parseUrl, type Opt } from './options.js';
+import { checkReplicaUrl, checkSmarthostUrl } from './urls.js';
+
+function checkMasterKey(v: string): string | undefined {
+  const t = v.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, 'hex') : /^[A-Za-z0-9+/_-]+={0,2}$/.test(t) ? Buffer.from(t, /[-_]/.test(t) ? 'base64url' : 'base64') : Buffer.alloc(0);
+  return key.length === 32 ? undefined : '64 hex characters or base64 of 32 bytes (make one with: openssl rand -hex 32)';
+}
+
+function checkHttpsUrl(v: string): string | undefined {
+  return parseUrl(v)?.protocol === 'https:' ? undefined : 'an https:// URL';
+}
+
+function checkEmail(v: string): string | undefined {
+  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v) ? undefined : 'an email address like postmaster@example.com';
+}
+
+export const OPTIONS = {
+  dataDir: str('./data', {
+    isPath: true,
+    allowEmpty: false,
+    expect: 'a directory path',
+    help: 'Where the encrypted databases, the spool and (locally) the generated certificate and keys live. Relative paths resolve against the config file\'s directory, or the working directory when set by default or environment.',
+  }),
+  hostname: str('localhost', {
+    check: checkHostname,
+    allowEmpty: false,
+    expect: 'a DNS hostname like mail.example.com',
+    help: 'The node\'s public mail hostname: SMTP greeting, HELO for outbound mail, certificate name.',
+  }),
+  listenAddress: str('127.0.0.1', {
+    check: checkIp,
+    allowEmpty: false,
+    expect: 'an IP address like 127.0.0.1, 0.0.0.0 or ::',
+    help: 'Address every listener binds to. 127.0.0.1 keeps a local run private; use :: (or 0.0.0.0) on a server.',
+  }),
+  ports: {
+    smtp: port(2525, { help: 'Inbound MX (SMTP, STARTTLS offered). 25 in production.' }),
+    submission: port(2587, { help: 'Message submission with STARTTLS required before AUTH. 587 in production.' }),
+    submissions: port(2465, { help: 'Message submission over implicit TLS. 465 in production.' }),
+    imap: port(2143, { help: 'IMAP with STARTTLS. 143 in production.' }),
+    imaps: port(2993, { help: 'IMAP over implicit TLS. 993 in production.' }),
+    pop3: port(2110, { help: 'POP3 with STLS (only when pop3.enabled). 110 in production.' }),
+    pop3s: port(2995, { help: 'POP3 over implicit TLS (only when pop3.enabled). 995 in production.' }),
+    http: port(8080, { help: 'Plain HTTP: ACME http-01 challenges and redirects to HTTPS. 80 in production.' }),
+    https: port(8443, { help: 'HTTPS: CalDAV, CardDAV, autoconfig, the admin API, health. 443 in production.' }),
+    admin: port(8081, { help: 'The admin UI (the edge app served from Node) on a local run; on Cloudflare the Worker serves it instead.' }),
+  },
+  keyMode: oneOf(['zero-access', 'managed'] as const, 'zero-access', {
+    help: 'zero-access: a mailbox opens only with its owner\'s password, app password or recovery key; mail for a locked mailbox is sealed to it. managed: the master key also wraps mailbox keys, so the server can open any mailbox (server-side search and filtering while logged out, admin password resets).',
+  }),
+  masterKey: str('', {
+    secret: true,
+    check: checkMasterKey,
+    expect: '64 hex characters or base64 of 32 bytes',
+    help: 'The master key (encrypts the directory and the spool) as 64 hex characters or base64. Prefer masterKeyFile. When both are empty a local run generates one into the data directory, with a warning.',
+  }),
+  masterKeyFile: str('', {
+    isPath: true,
+    expect: 'a file path',
+    help: 'File holding the master key (e.g. a systemd credential), kept outside the data directory so a copy of the data alone is useless.',
+  }),
+  replicaUrl: str('', {
+    check: checkReplicaUrl,
+    type: 'url',
+    expect: 's3://bucket/prefix?endpoint=…&region=… or file:///path',
+    help: 'Off-site replica: s3://bucket/prefix?endpoint=https://…&region=… for any S3-compatible store (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), or file:///absolute/path. Empty turns replication off.',
+  }),
+  tls: {
+    certFile: str('', {
+      isPath: true,
+      expect: 'a PEM certificate chain file path',
+      help: 'PEM certificate chain. Empty: ACME when tls.acme.enabled, otherwise a self-signed certificate made in <dataDir>/tls on first run. Watched: a replaced file is picked up without a restart.',
+    }),
+    keyFile: str('', {
+      isPath: true,
+      expect: 'a PEM private key file path',
+      help: 'PEM private key for tls.certFile.',
+    }),
+    acme: {
+      enabled: bool(false, { help: 'Obtain and renew the certificate from an ACME CA (Let\'s Encrypt by default).' }),
+      directoryUrl: str('https://acme-v02.api.letsencrypt.org/directory', {
+        check: checkHttpsUrl,
+        allowEmpty: false,
+        type: 'url',
+        expect: 'an https:// ACME directory URL',
+        help: 'ACME directory. Let\'s Encrypt staging: https://acme-staging-v02.api.letsencrypt.org/directory.',
+      }),
+      email: str('', {
+        check: checkEmail,
+        expect: 'an email address',
+        help: 'Contact address for the ACME account (expiry warnings). Empty registers without one.',
+      }),
+      challenge: oneOf(['http-01', 'dns-01'] as const, 'http-01', {
+        help: 'http-01 needs ports.http reachable as port 80 from the internet; dns-01 uses the Cloudflare API (tls.acme.cloudflareToken).',
+      }),
+      cloudflareToken: str('', {
+        secret: true,
+        expect: 'a Cloudflare API token',
+        help: 'Cloudflare API token with Zone.DNS edit rights, for dns-01.',
+      }),
+      renewDaysBefore: int(30, { min: 1, max: 89, help: 'Renew when the certificate expires within this many days.' }),
+    },
+  },
+  smarthost: str('', {
+    secret: true,
+    check: checkSmarthostUrl,
+    type: 'url',
+    expect: 'smtp://user:password@host:587 or smtps://user:password@host:465',
+    help: 'Relay all outbound mail through this host (many providers block outbound port 25): smtp://user:password@host:587 (STARTTLS) or smtps://…:465. Empty delivers directly to each domain\'s MX.',
+  }),
+  limits: {
+    maxMessageBytes: bytes(50 * 1024 * 1024, { min: 1024, help: 'Largest message accepted (SMTP SIZE, IMAP APPEND).' }),
+    maxRecipients: int(100, { min: 1, help: 'Recipients per message (RCPT TO per transaction).' }),
+    maxConnectionsPerIp: int(20, { min: 1, help: 'Concurrent connections from one IP address per protocol; more are refused.' }),
+    imapMaxLineBytes: bytes(64 * 1024, { min: 1024, help: 'Longest IMAP command line, literals excluded.' }),
+    imapMaxLiteralBytes: bytes(0, { min: 0, defaultDoc: 'limits.maxMessageBytes', help: 'Largest IMAP literal. 0 means the same as limits.maxMessageBytes.' }),
+    idleTimeoutSeconds: seconds(30 * 60, { min: 1, help: 'Close a connection idle this long (IMAP IDLE included: clients re-issue IDLE within 29 minutes).' }),
+    authFailuresBeforeLockout: int(10, { min: 1, help: 'Failed logins from one IP (or for one account) before it is locked out.' }),
+    lockoutSeconds: seconds(15 * 60, { min: 1, help: 'How long a lockout lasts.' }),
+    messagesPerHourPerAccount: int(500, { min: 1, help: 'Messages an account may submit per hour; more get a temporary 451 so a stolen password cannot spray spam.' }),
+  },
+  allowPlaintextAuthOnLoopback: bool(true, {
+    help: 'Allow AUTH/LOGIN without TLS from 127.0.0.1 and ::1 (local clients and tests). Elsewhere TLS is always required first.',
+  }),
+  pop3: {
+    enabled: bool(true, { help: 'Serve POP3 on ports.pop3 and ports.pop3s.' }),
+  },
+  log: {
+    level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info', {
+      help: 'Log level. trace adds protocol transcripts (AUTH and bodies redacted).',
+    }),
+  },
+  admin: {
+    secret: str('', {
+      secret: true,
+      expect: 'a random string of at least 32 characters',
+      check: (v) => (v.length >= 32 ? undefined : 'at least 32 characters (make one with: openssl rand -hex 32)'),
+      defaultDoc: 'generated',
+      help: 'Shared secret the edge signs admin API requests with (HMAC). Empty on a local run: one is generated into the data directory.',
+    }),
+  },
+  dnsbl: list(['zen.spamhaus.org'], {
+    item: 'DNS blocklist zones',
+    check: checkHostname,
+    help: 'DNS blocklists checked for each connecting IP. Spamhaus refuses queries sent through public resolvers: run a local resolver or empty this list.',
+  }),
+  spam: {
+    junkScore: num(5, { min: 0, help: 'Spam score at or above which a message is delivered to Junk.' }),
+    rejectScore: num(15, { min: 0, help: 'Spam score at or above which a message is refused at SMTP time (550 5.7.1).' }),
+  },
+} as const;
+
+// ---- derived: type, zod schema, flattened list -----------------------------
+
+type Tree = { readonly [k: string]: Opt<unknown> | Tree };
+type ValuesOf<T> = { readonly [K in keyof T]: T[K] extends Opt<infer V> ? V : ValuesOf<T[K]> };
+
+/** The loaded, validated, frozen configuration. */
+export type Config = ValuesOf<typeof OPTIONS>;
+
+export interface OptionInfo {
+  /** Dotted path as written in the file: "limits.maxMessageBytes". */
+  readonly path: string;
+  readonly keys: readonly string[];
+  /** "HAVEN_LIMITS_MAX_MESSAGE_BYTES". */
+  readonly env: string;
+  readonly opt: Opt<unknown>;
+}
+
+export function isOpt(v: unknown): v is Opt<unknown> {
+  return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'opt';
+}
+
+export function envName(keys: readonly string[]): string {
+  return 'HAVEN_' + keys.map((k) => k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+}
+
+function flatten(tree: Tree, prefix: readonly string[], out: OptionInfo[]): OptionInfo[] {
+  for (const [k, v] of Object.entries(tree)) {
+    const keys = [...prefix, k];
+    if (isOpt(v)) out.push({ path: keys.join('.'), keys, env: envName(keys), opt: v });
+    else flatten(v, keys, out);
+  }
+  return out;
+}
+
+/** Every option in declaration order. */
+export const OPTION_LIST: readonly OptionInfo[] = Object.freeze(flatten(OPTIONS, [], []));
+
+function buildSchema(tree: Tree): z.ZodType {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [k, v] of Object.entries(tree)) {
+    shape[k] = isOpt(v) ? v.schema.describe(v.help) : buildSchema(v);
+  }
+  return z.strictObject(shape);
+}
+
+const ALL_PORTS = Object.keys(OPTIONS.ports) as (keyof typeof OPTIONS.ports)[];
+
+/**
+ * The one schema: each leaf is the option's own zod schema described by its
+ * help text; the refinement holds the rules that span options.
+ */
+export const configSchema = (buildSchema(OPTIONS) as z.ZodType<Config>).superRefine((c, ctx) => {
+  const seen = new Map<number, string>();
+  for (const name of ALL_PORTS) {
+    if (name.startsWith('pop3') && !c.pop3.enabled) continue;
+    const p = c.ports[name];
+    if (p === 0) continue;
+    const other = seen.get(p);
+    if (other) ctx.addIssue({ code: 'custom', path: ['ports', name], message: `a port not already used by ports.${other}` });
+    else seen.set(p, name);
+  }
+  if (c.masterKey && c.masterKeyFile) {
+    ctx.addIssue({ code: 'custom', path: ['masterKeyFile'], message: 'masterKey or masterKeyFile, not both: unset one' });
+  }
+  if ((c.tls.certFile === '') !== (c.tls.keyFile === '')) {
+    ctx.addIssue({ code: 'custom', path: ['tls', c.tls.certFile ? 'keyFile' : 'certFile'], message: 'tls.certFile and tls.keyFile set together (or both empty)' });
+  }
+  if (c.tls.acme.enabled && c.tls.certFile) {
+    ctx.addIssue({ code: 'custom', path: ['tls', 'acme', 'enabled'], message: 'tls.acme.enabled or tls.certFile, not both: ACME manages its own certificate' });
+  }
+  if (c.tls.acme.enabled && c.tls.acme.challenge === 'dns-01' && !c.tls.acme.cloudflareToken) {
+    ctx.addIssue({ code: 'custom', path: ['tls', 'acme', 'cloudflareToken'], message: 'a Cloudflare API token, required by the dns-01 challenge' });
+  }
+  if (c.spam.rejectScore < c.spam.junkScore) {
+    ctx.addIssue({ code: 'custom', path: ['spam', 'rejectScore'], message: `a score >= spam.junkScore (${c.spam.junkScore})` });
+  }
+});
