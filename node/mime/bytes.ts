@@ -1,0 +1,138 @@
+/**
+ * @module node/mime/bytes
+ * Byte-level helpers shared by the parser and the section resolver: turning
+ * header bytes into strings without mangling 8-bit input, line counting,
+ * and the two transfer decodings (base64, quoted-printable). Everything here
+ * works on Buffers so the raw message is never re-encoded.
+ */
+import { isUtf8 } from 'node:buffer';
+import { TextDecoder } from 'node:util';
+import { decode as iconvDecode } from 'libmime/lib/charset.js';
+
+export const LF = 0x0a;
+export const CR = 0x0d;
+export const SP = 0x20;
+export const HT = 0x09;
+
+/**
+ * Header bytes to a string. RFC 6532 allows raw UTF-8 in headers; anything
+ * else 8-bit is legacy junk, read as latin1 so every byte survives as one
+ * code point instead of becoming U+FFFD.
+ */
+export function headerString(buf: Buffer, start: number, end: number): string {
+  for (let i = start; i < end; i++) {
+    if (buf[i] >= 0x80) {
+      const sub = buf.subarray(start, end);
+      return isUtf8(sub) ? sub.toString('utf8') : sub.toString('latin1');
+    }
+  }
+  return buf.toString('latin1', start, end);
+}
+
+/**
+ * IMAP's line count: the number of LFs, plus one for a last line that has
+ * no line break (a multipart body part loses its final CRLF to the boundary,
+ * and "Hello" is still one line).
+ */
+export function countLines(buf: Buffer, start: number, end: number): number {
+  if (end <= start) return 0;
+  const view = buf.subarray(0, end);
+  let n = 0;
+  let p = view.indexOf(LF, start);
+  while (p !== -1) {
+    n++;
+    p = view.indexOf(LF, p + 1);
+  }
+  return buf[end - 1] === LF ? n : n + 1;
+}
+
+/** Lenient base64: Node skips whitespace and characters outside the alphabet. */
+export function decodeBase64(bytes: Buffer): Buffer {
+  return Buffer.from(bytes.toString('latin1'), 'base64');
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+/**
+ * Quoted-printable per RFC 2045 §6.7: `=XX` escapes, soft line breaks
+ * (`=` then optional whitespace then a line break), and trailing
+ * whitespace on a line dropped because transports add it. A stray `=` is
+ * kept as is rather than rejected: broken encoders are common. Works a line
+ * at a time and copies the runs between `=` in bulk, since most of a
+ * quoted-printable body is literal.
+ */
+export function decodeQuotedPrintable(bytes: Buffer): Buffer {
+  const n = bytes.length;
+  const out = Buffer.allocUnsafe(n);
+  let o = 0;
+  let ls = 0;
+  // Next '=' at or after the scan position, found once and reused across
+  // lines, so lines without any '=' cost no search at all.
+  let eqAt = -2;
+  while (ls < n) {
+    const nl = bytes.indexOf(LF, ls);
+    const next = nl === -1 ? n : nl + 1;
+    let le = nl === -1 ? n : nl > ls && bytes[nl - 1] === CR ? nl - 1 : nl;
+    const breakStart = le;
+    while (le > ls && (bytes[le - 1] === SP || bytes[le - 1] === HT)) le--;
+    const soft = le > ls && bytes[le - 1] === 0x3d;
+    const contentEnd = soft ? le - 1 : le;
+    let p = ls;
+    while (p < contentEnd) {
+      if (eqAt !== -1 && eqAt < p) eqAt = bytes.indexOf(0x3d, p);
+      const eq = eqAt === -1 || eqAt > contentEnd ? contentEnd : eqAt;
+      if (eq - p > 16) {
+        o += bytes.copy(out, o, p, eq);
+      } else {
+        for (let k = p; k < eq; k++) out[o++] = bytes[k];
+      }
+      if (eq >= contentEnd) break;
+      const h1 = eq + 1 < contentEnd ? hexValue(bytes[eq + 1]) : -1;
+      const h2 = h1 >= 0 && eq + 2 < contentEnd ? hexValue(bytes[eq + 2]) : -1;
+      if (h2 >= 0) {
+        out[o++] = (h1 << 4) | h2;
+        p = eq + 3;
+      } else {
+        out[o++] = 0x3d;
+        p = eq + 1;
+      }
+    }
+    if (!soft) for (let k = breakStart; k < next; k++) out[o++] = bytes[k];
+    ls = next;
+  }
+  return out.subarray(0, o);
+}
+
+const decoders = new Map<string, TextDecoder | null>();
+
+/**
+ * Bytes in a declared charset to a string. WHATWG labels go through the
+ * built-in TextDecoder (ICU); the rest through iconv-lite via libmime, which
+ * also refuses UTF-7 (a known filter-evasion trick) by reading it as UTF-8.
+ */
+export function decodeCharset(bytes: Buffer, charset: string | undefined): string {
+  const label = (charset ?? '').trim().toLowerCase();
+  if (label === '' || label === 'utf-8' || label === 'utf8' || label === 'us-ascii' || label === 'ascii') {
+    return bytes.toString('utf8');
+  }
+  let dec = decoders.get(label);
+  if (dec === undefined) {
+    try {
+      dec = new TextDecoder(label);
+    } catch {
+      dec = null;
+    }
+    if (decoders.size < 256) decoders.set(label, dec);
+  }
+  if (dec) return dec.decode(bytes);
+  try {
+    return iconvDecode(bytes, label);
+  } catch {
+    return bytes.toString('utf8');
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * @module node/mime
+ * Parse once at delivery, serve FETCH from the stored result: parseMessage
+ * for the structure, envelope, threading ids and search text; the section
+ * helpers for BODY[...] / BINARY[...] byte ranges on the raw message.
+ */
+export type { Address, Envelope, MimePart, ParsedMessage } from './types.js';
+export { parseMessage, MAX_DEPTH, MAX_PARTS } from './parse.js';
+export {
+  decodeBody,
+  headerFields,
+  resolvePart,
+  sectionBytes,
+  sectionRange,
+  UnknownEncodingError,
+  type ByteRange,
+  type ResolvedPart,
+  type Section,
+  type SectionText,
+} from './section.js';
+export { baseSubject, parseDate, messageIds } from './envelope.js';
+export { parseAddressList } from './address.js';

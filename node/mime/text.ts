@@ -1,0 +1,128 @@
+/**
+ * @module node/mime/text
+ * The searchable text of a message for the FTS5 index: header text with
+ * encoded words decoded, and the body's text parts decoded from their
+ * transfer encoding and charset, HTML reduced to text. Everything is capped
+ * so one huge message costs bounded time and index space.
+ */
+import { decodeBase64, decodeCharset, decodeQuotedPrintable } from './bytes.js';
+import { fieldValue, type RawField } from './header.js';
+import type { MimePart } from './types.js';
+import { decodeWords } from './words.js';
+
+/** Cap on each of headerText and bodyText, in UTF-16 code units. */
+export const TEXT_CAP = 256 * 1024;
+/** Raw bytes of one part looked at; enough to fill TEXT_CAP from base64 or bloated HTML. */
+const PART_INPUT_CAP = 2 * 1024 * 1024;
+
+export function headerText(buf: Buffer, fields: RawField[]): string {
+  let out = '';
+  for (const f of fields) {
+    const name = buf.toString('latin1', f.start, f.valueStart - 1).trim();
+    out += name + ': ' + decodeWords(fieldValue(buf, f)) + '\n';
+    if (out.length >= TEXT_CAP) return out.slice(0, TEXT_CAP);
+  }
+  return out;
+}
+
+/** A part's body bytes with its transfer encoding undone (unknown encodings pass through). */
+function transferDecoded(buf: Buffer, part: MimePart): Buffer {
+  const body = buf.subarray(part.bodyStart, Math.min(part.end, part.bodyStart + PART_INPUT_CAP));
+  if (part.encoding === 'BASE64') return decodeBase64(body);
+  if (part.encoding === 'QUOTED-PRINTABLE') return decodeQuotedPrintable(body);
+  return body;
+}
+
+const ENTITIES: Record<string, string> = {
+  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', copy: '©', reg: '®', hellip: '…',
+  mdash: '—', ndash: '–', lsquo: '‘', rsquo: '’', ldquo: '“', rdquo: '”', euro: '€', bull: '•',
+};
+
+const BLOCK_TAGS = new Set(['p', 'br', 'div', 'li', 'tr', 'td', 'th', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'blockquote', 'hr', 'pre', 'ul', 'ol', 'title']);
+
+function decodeEntities(s: string): string {
+  if (s.indexOf('&') === -1) return s;
+  return s.replace(/&(#[0-9]{1,7}|#x[0-9a-f]{1,6}|[a-z]{2,8});/gi, (m, e: string) => {
+    if (e[0] === '#') {
+      const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return cp > 0 && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff) ? String.fromCodePoint(cp) : ' ';
+    }
+    return ENTITIES[e.toLowerCase()] ?? m;
+  });
+}
+
+/**
+ * HTML to plain text by a single forward scan (no backtracking regex over
+ * the document, so a hostile page stays linear): tags dropped, block tags
+ * become line breaks, script/style/head contents and comments skipped.
+ */
+export function htmlToText(html: string): string {
+  const lower = html.toLowerCase();
+  let out = '';
+  let i = 0;
+  const n = html.length;
+  while (i < n) {
+    const lt = html.indexOf('<', i);
+    if (lt === -1) {
+      out += html.slice(i);
+      break;
+    }
+    out += html.slice(i, lt);
+    if (lower.startsWith('<!--', lt)) {
+      const e = html.indexOf('-->', lt + 4);
+      i = e === -1 ? n : e + 3;
+      continue;
+    }
+    const gt = html.indexOf('>', lt + 1);
+    if (gt === -1) break;
+    const m = /^<\/?([a-z0-9]+)/.exec(lower.slice(lt, Math.min(gt, lt + 20)));
+    const tag = m ? m[1] : '';
+    i = gt + 1;
+    if ((tag === 'script' || tag === 'style' || tag === 'head') && lower[lt + 1] !== '/') {
+      const close = lower.indexOf('</' + tag, i);
+      const e = close === -1 ? -1 : html.indexOf('>', close);
+      i = e === -1 ? n : e + 1;
+      continue;
+    }
+    if (BLOCK_TAGS.has(tag)) out += '\n';
+    else out += ' ';
+  }
+  return decodeEntities(out)
+    .replace(/[ \t\u00a0]+/g, ' ')
+    .replace(/ ?\n[\s]*/g, '\n')
+    .trim();
+}
+
+/** Picks what to index from a multipart/alternative: the plain version when there is one. */
+function alternativeChoice(parts: MimePart[]): MimePart[] {
+  const plain = parts.find((p) => p.type === 'text' && p.subtype === 'plain');
+  if (plain) return [plain];
+  return parts.length > 0 ? [parts[parts.length - 1]] : [];
+}
+
+export function bodyText(buf: Buffer, root: MimePart): string {
+  const chunks: string[] = [];
+  let total = 0;
+  const walk = (p: MimePart): void => {
+    if (total >= TEXT_CAP) return;
+    if (p.parts) {
+      const list = p.subtype === 'alternative' ? alternativeChoice(p.parts) : p.parts;
+      for (const c of list) walk(c);
+      return;
+    }
+    if (p.message) {
+      walk(p.message.structure);
+      return;
+    }
+    if (p.type !== 'text' || p.end <= p.bodyStart) return;
+    let text = decodeCharset(transferDecoded(buf, p), p.params.charset);
+    if (p.subtype === 'html') text = htmlToText(text);
+    text = text.replace(/\r\n?/g, '\n').trim();
+    if (text === '') return;
+    chunks.push(text);
+    total += text.length + 1;
+  };
+  walk(root);
+  const out = chunks.join('\n');
+  return out.length > TEXT_CAP ? out.slice(0, TEXT_CAP) : out;
+}
