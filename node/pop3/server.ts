@@ -1,0 +1,212 @@
+/**
+ * @module node/pop3/server
+ * The POP3 listener: accepts connections (plain with STLS, or implicit TLS),
+ * enforces connection limits, feeds socket bytes through the receiver into a
+ * session, and implements the session's I/O: backpressure-aware writes and
+ * the in-place TLS upgrade. TLS material comes from deps.tls on every
+ * handshake, so a renewed certificate applies to the next connection.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Store } from '../store/index.js';
+import type { AuthLimiter } from '../util/auth-limiter.js';
+import { connectionId, type Logger } from '../util/log.js';
+import type { Pop3Backend } from './port.js';
+import { Receiver } from './receiver.js';
+import { Pop3Session, type Pop3Io } from './session.js';
+import { DEFAULT_LIMITS, type Pop3Limits } from './state.js';
+import { StoreMaildrops } from './store-maildrop.js';
+
+export interface Pop3Deps {
+  store: Store;
+  log: Logger;
+  authLimiter: AuthLimiter;
+  tls: { secureContext(): tls.SecureContext };
+  hostname: string;
+  limits?: Partial<Pop3Limits>;
+  /** Replaces the store-backed maildrops (tests of failure paths). */
+  backend?: Pop3Backend;
+}
+
+export interface Pop3Listen {
+  host: string;
+  port: number;
+  implicitTls: boolean;
+}
+
+export interface Pop3Server {
+  port: number;
+  close(): Promise<void>;
+}
+
+function normalizeIp(addr: string | undefined): string {
+  if (!addr) return 'unknown';
+  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
+function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.');
+}
+
+export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop3Server> {
+  const limits: Pop3Limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const backend = deps.backend ?? new StoreMaildrops(deps.store);
+  /** Every open connection's destroyer: close() ends sessions without UPDATE. */
+  const conns = new Set<() => void>();
+  const perIp = new Map<string, number>();
+
+  const tlsOptions = (): tls.TLSSocketOptions => ({
+    isServer: true,
+    secureContext: deps.tls.secureContext(),
+    SNICallback: (_name, cb) => cb(null, deps.tls.secureContext()),
+  });
+
+  /** Resolves when the server-side handshake on `raw` completes; destroys the socket when it fails. */
+  function handshake(raw: net.Socket): Promise<tls.TLSSocket> {
+    const secure = new tls.TLSSocket(raw, tlsOptions());
+    return new Promise((resolve, reject) => {
+      const failed = (err?: Error) => {
+        secure.destroy();
+        reject(err ?? new Error('connection closed during the TLS handshake'));
+      };
+      secure.once('secure', () => {
+        secure.off('error', failed).off('close', failed);
+        resolve(secure);
+      });
+      secure.once('error', failed).once('close', failed);
+    });
+  }
+
+  function accept(raw: net.Socket): void {
+    const remote = normalizeIp(raw.remoteAddress);
+    const cid = connectionId();
+    const log = deps.log.child({ proto: 'pop3', cid, remote });
+    raw.on('error', () => raw.destroy());
+    if (conns.size >= limits.maxConnections || (perIp.get(remote) ?? 0) >= limits.maxConnectionsPerIp) {
+      log.warn('pop3 connection refused: too many connections');
+      // Plain text even on the TLS port: the client gets a readable reason or a failed handshake, either way it goes.
+      raw.end('-ERR [SYS/TEMP] too many connections from your address; close some and retry\r\n');
+      return;
+    }
+    const destroy = () => {
+      socket.destroy();
+      raw.destroy();
+    };
+    conns.add(destroy);
+    perIp.set(remote, (perIp.get(remote) ?? 0) + 1);
+    raw.setNoDelay(true);
+
+    let socket: net.Socket = raw;
+    const receiver = new Receiver(limits.maxLineBytes);
+    const onData = (chunk: Buffer) => session.receive(receiver.push(chunk));
+    let gone = false;
+    const onClose = () => {
+      if (gone) return;
+      gone = true;
+      conns.delete(destroy);
+      const n = (perIp.get(remote) ?? 1) - 1;
+      if (n > 0) perIp.set(remote, n);
+      else perIp.delete(remote);
+      session.closedByPeer();
+      log.debug('pop3 connection closed');
+    };
+    const attach = (s: net.Socket) => {
+      socket = s;
+      s.on('data', onData);
+      s.on('error', (err) => {
+        log.debug({ err: err.message }, 'pop3 socket error');
+        s.destroy();
+      });
+      s.once('close', onClose);
+      s.setTimeout(limits.idleTimeoutMs, () => void session.timeout());
+    };
+
+    const io: Pop3Io = {
+      write(reply) {
+        return new Promise((resolve) => {
+          if (socket.destroyed || !socket.writable) return resolve();
+          if (socket.write(reply)) return resolve();
+          const done = () => {
+            socket.off('drain', done).off('close', done);
+            resolve();
+          };
+          socket.on('drain', done).on('close', done);
+        });
+      },
+      async upgrade(reply) {
+        // Stop reading plaintext before the +OK leaves, so the ClientHello stays
+        // buffered on the socket for the TLS layer instead of reaching the receiver.
+        raw.off('data', onData);
+        raw.off('close', onClose);
+        raw.setTimeout(0);
+        raw.pause();
+        receiver.reset();
+        await new Promise<void>((resolve) => raw.write(reply, () => resolve()));
+        raw.once('close', onClose);
+        const secure = await handshake(raw).catch((err: Error) => {
+          log.debug({ err: err.message }, 'pop3 STLS handshake failed');
+          throw err;
+        });
+        attach(secure);
+      },
+      pause: () => socket.pause(),
+      resume: () => socket.resume(),
+      end: () => {
+        socket.end();
+        // A client that never reads its last reply must not hold the connection open.
+        setTimeout(() => socket.destroy(), 5_000).unref();
+      },
+    };
+
+    const session: Pop3Session = new Pop3Session(io, {
+      id: cid,
+      remote,
+      loopback: isLoopback(remote),
+      secure: listen.implicitTls,
+      hostname: deps.hostname,
+      limits,
+      backend,
+      authLimiter: deps.authLimiter,
+      log,
+    });
+    log.debug('pop3 connection');
+
+    if (!listen.implicitTls) {
+      attach(raw);
+      void session.greet();
+      return;
+    }
+    raw.once('close', onClose);
+    raw.setTimeout(limits.idleTimeoutMs, () => raw.destroy());
+    handshake(raw).then(
+      (secure) => {
+        raw.setTimeout(0);
+        attach(secure);
+        void session.greet();
+      },
+      (err: Error) => log.debug({ err: err.message }, 'pop3 TLS handshake failed'),
+    );
+  }
+
+  const server = net.createServer(accept);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => deps.log.error({ err }, 'pop3 listener error'));
+  const port = (server.address() as net.AddressInfo).port;
+  deps.log.info({ host: listen.host, port, implicitTls: listen.implicitTls }, 'pop3 listening');
+
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Open sessions end without UPDATE: nothing they marked is deleted.
+        for (const destroy of conns) destroy();
+      }),
+  };
+}
