@@ -143,11 +143,13 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
         receiver.reset();
         await new Promise<void>((resolve) => raw.write(reply, () => resolve()));
         raw.once('close', onClose);
-        const secure = await handshake(raw).catch((err: Error) => {
-          log.debug({ err: err.message }, 'pop3 STLS handshake failed');
-          throw err;
-        });
-        attach(secure);
+        try {
+          attach(await handshake(raw));
+          return true;
+        } catch (err) {
+          log.debug({ err: (err as Error).message }, 'pop3 STLS handshake failed');
+          return false;
+        }
       },
       pause: () => socket.pause(),
       resume: () => socket.resume(),

@@ -50,8 +50,8 @@ const COMMANDS: { [V in Verb]: CommandSpec<V> } = {
 /** What the session needs from its connection. */
 export interface Pop3Io {
   write(reply: Buffer): Promise<void>;
-  /** Writes `reply`, then runs the TLS handshake on the same connection; rejects (and closes) when it fails. */
-  upgrade(reply: Buffer): Promise<void>;
+  /** Writes `reply`, then runs the TLS handshake on the same connection; false (connection closed) when it fails. */
+  upgrade(reply: Buffer): Promise<boolean>;
   pause(): void;
   resume(): void;
   /** Close after what was written is flushed. */
@@ -128,12 +128,11 @@ export class Pop3Session implements Pop3Context {
     // executed after it, so queued lines are dropped and new ones ignored.
     this.upgrading = true;
     this.queue = [];
-    try {
-      await this.io.upgrade(reply);
-      this.secure = true;
-    } finally {
-      this.upgrading = false;
-    }
+    const upgraded = await this.io.upgrade(reply);
+    this.upgrading = false;
+    // A failed handshake is an I/O failure: the connection is already gone, nothing to answer.
+    if (upgraded) this.secure = true;
+    else this.end();
   }
 
   end(): void {
