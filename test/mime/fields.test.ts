@@ -1,0 +1,170 @@
+/**
+ * @module test/mime/fields
+ * The field-level rules on their own: RFC 5256 §2.1 base subjects (cases
+ * from the RFC's grammar), RFC 5322 address lists as IMAP envelopes,
+ * dates, message ids, and Content-Type parameters (RFC 2045, RFC 2231).
+ */
+import { describe, expect, it } from 'vitest';
+import { baseSubject, messageIds, parseAddressList, parseDate, parseMessage } from '../../node/mime/index.js';
+
+describe('baseSubject (RFC 5256 §2.1)', () => {
+  it.each([
+    ['Re: test', 'test'],
+    ['RE: re: Re: test', 'test'],
+    ['Fw: test', 'test'],
+    ['FWD: test', 'test'],
+    ['Re[2]: test', 'test'],
+    ['re :test', 'test'],
+    ['[list] Re: test', 'test'],
+    ['Re: [list] Fwd: [other] test', 'test'],
+    ['test (fwd)', 'test'],
+    ['test (FWD) (fwd)  ', 'test'],
+    ['[fwd: test]', 'test'],
+    ['Re: [fwd: re: hi (fwd)]', 'hi'],
+    ['  many   spaces\there  ', 'many spaces here'],
+    // A blob is kept when removing it would leave nothing.
+    ['[list]', '[list]'],
+    ['Re: [list]', '[list]'],
+    ['Re:', ''],
+    ['', ''],
+    // "Reply" is not a leader; neither is a colon without re/fw.
+    ['Reply: test', 'Reply: test'],
+    ['Note: test', 'Note: test'],
+  ])('%j → %j', (input, expected) => {
+    expect(baseSubject(input)).toBe(expected);
+  });
+});
+
+describe('parseAddressList', () => {
+  it('reads display names from phrases, quoted strings and comments', () => {
+    expect(parseAddressList('"Doe, John" <john@example.com>, Jane Q. Public <jane@example.com>')).toEqual([
+      { name: 'Doe, John', mailbox: 'john', host: 'example.com' },
+      { name: 'Jane Q. Public', mailbox: 'jane', host: 'example.com' },
+    ]);
+    expect(parseAddressList('john@example.com (John Doe)')).toEqual([{ name: 'John Doe', mailbox: 'john', host: 'example.com' }]);
+    expect(parseAddressList('"Esc\\"aped" <e@x.org>')).toEqual([{ name: 'Esc"aped', mailbox: 'e', host: 'x.org' }]);
+  });
+
+  it('decodes encoded-word names, adjacent words joined', () => {
+    expect(parseAddressList('=?UTF-8?Q?J=C3=B6rg?= =?UTF-8?Q?_M=C3=BCller?= <j@x.de>')).toEqual([
+      { name: 'Jörg Müller', mailbox: 'j', host: 'x.de' },
+    ]);
+    expect(parseAddressList('=?ISO-8859-1?B?QW5kcuk=?= <a@x.fr>')).toEqual([{ name: 'André', mailbox: 'a', host: 'x.fr' }]);
+  });
+
+  it('keeps a quoted local part quoted so mailbox@host stays an address', () => {
+    expect(parseAddressList('"john doe"@example.com')).toEqual([{ name: null, mailbox: '"john doe"', host: 'example.com' }]);
+  });
+
+  it('represents groups, empty groups and an unterminated group', () => {
+    expect(parseAddressList('A Team: a@x, b@x;, c@x')).toEqual([
+      { name: null, mailbox: 'A Team', host: null },
+      { name: null, mailbox: 'a', host: 'x' },
+      { name: null, mailbox: 'b', host: 'x' },
+      { name: null, mailbox: null, host: null },
+      { name: null, mailbox: 'c', host: 'x' },
+    ]);
+    expect(parseAddressList('empty:;')).toEqual([
+      { name: null, mailbox: 'empty', host: null },
+      { name: null, mailbox: null, host: null },
+    ]);
+    expect(parseAddressList('open: a@x')).toEqual([
+      { name: null, mailbox: 'open', host: null },
+      { name: null, mailbox: 'a', host: 'x' },
+      { name: null, mailbox: null, host: null },
+    ]);
+  });
+
+  it('tolerates empty entries, missing brackets and missing domains', () => {
+    expect(parseAddressList('a@x, , b@y,')).toEqual([
+      { name: null, mailbox: 'a', host: 'x' },
+      { name: null, mailbox: 'b', host: 'y' },
+    ]);
+    expect(parseAddressList('Name <a@x')).toEqual([{ name: 'Name', mailbox: 'a', host: 'x' }]);
+    expect(parseAddressList('MAILER-DAEMON')).toEqual([{ name: null, mailbox: 'MAILER-DAEMON', host: '' }]);
+    expect(parseAddressList('')).toEqual([]);
+  });
+});
+
+describe('parseDate', () => {
+  it('reads RFC 5322 dates with numeric and obsolete zones', () => {
+    expect(parseDate('Tue, 1 Jul 2003 10:52:37 +0200')).toBe(Date.UTC(2003, 6, 1, 8, 52, 37));
+    expect(parseDate('Tue, 1 Jul 2003 10:52:37 +0200 (CEST)')).toBe(Date.UTC(2003, 6, 1, 8, 52, 37));
+    expect(parseDate('01 Jul 2003 10:52:37 EDT')).toBe(Date.UTC(2003, 6, 1, 14, 52, 37));
+    expect(parseDate('1 Jul 03 10:52 GMT')).toBe(Date.UTC(2003, 6, 1, 10, 52, 0));
+    expect(parseDate('Thu, 13 Feb 1969 23:32 -0330')).toBe(Date.UTC(1969, 1, 14, 3, 2, 0));
+  });
+
+  it('returns null for what is not a date', () => {
+    expect(parseDate('next tuesday-ish')).toBeNull();
+    expect(parseDate('')).toBeNull();
+    expect(parseDate(null)).toBeNull();
+  });
+});
+
+describe('messageIds', () => {
+  it('extracts bracketed ids in order and tolerates junk between them', () => {
+    expect(messageIds('<a@x> (comment) <b@y>\t<c@z>')).toEqual(['a@x', 'b@y', 'c@z']);
+    expect(messageIds('bare@id.example')).toEqual(['bare@id.example']);
+    expect(messageIds('<unterminated@x')).toEqual([]);
+    expect(messageIds(null)).toEqual([]);
+  });
+});
+
+describe('Content-Type and friends', () => {
+  const part = (headers: string) => parseMessage(Buffer.from(headers + '\r\n\r\nbody')).structure;
+
+  it('lower-cases type and parameter names but keeps parameter values', () => {
+    const p = part('Content-Type: Text/HTML; Charset="UTF-8"; Format=Flowed (comment)');
+    expect([p.type, p.subtype]).toEqual(['text', 'html']);
+    expect(p.params).toEqual({ charset: 'UTF-8', format: 'Flowed' });
+  });
+
+  it('falls back to text/plain for an unusable Content-Type', () => {
+    const p = part('Content-Type: garbage');
+    expect([p.type, p.subtype]).toEqual(['text', 'plain']);
+    expect(p.params.charset).toBe('us-ascii');
+  });
+
+  it('joins RFC 2231 continuations out of order, mixing plain and encoded segments', () => {
+    const p = part(
+      "Content-Type: application/octet-stream;\r\n title*1*=%20Teil%202;\r\n title*0*=iso-8859-1'fr'Vol%E9;\r\n title*2=\" fin\"",
+    );
+    expect(p.params.title).toBe('Volé Teil 2 fin');
+  });
+
+  it('prefers the RFC 2231 value over a plain one with the same name', () => {
+    const p = part("Content-Disposition: attachment; filename=fallback.txt; filename*=UTF-8''%C3%A9t%C3%A9.txt");
+    expect(p.disposition).toEqual({ type: 'attachment', params: { filename: 'été.txt' } });
+  });
+
+  it('takes an unquoted value with spaces up to the next semicolon', () => {
+    const p = part('Content-Type: application/pdf; name=my report.pdf; x=1');
+    expect(p.params).toEqual({ name: 'my report.pdf', x: '1' });
+  });
+
+  it('reads language, location, md5 and encoding', () => {
+    const p = part(
+      'Content-Type: text/plain\r\nContent-Language: en, de (German)\r\nContent-Location: http://x.example/a\r\nContent-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\nContent-Transfer-Encoding: Quoted-Printable',
+    );
+    expect(p.language).toEqual(['en', 'de']);
+    expect(p.location).toBe('http://x.example/a');
+    expect(p.md5).toBe('Q2hlY2sgSW50ZWdyaXR5IQ==');
+    expect(p.encoding).toBe('QUOTED-PRINTABLE');
+  });
+});
+
+describe('bodyText', () => {
+  it('strips HTML, skipping scripts, styles and comments, and decodes entities', () => {
+    const raw = Buffer.from(
+      'Content-Type: text/html; charset=windows-1252\r\n\r\n<html><head><title>T</title><style>p{x:1}</style></head><body><!-- hidden --><script>var a="<p>";</script><p>caf\xe9 &amp; cr&egrave;me &#8364;5</p><br>next</body></html>',
+      'latin1',
+    );
+    expect(parseMessage(raw).bodyText).toBe('café & crème €5\nnext');
+  });
+
+  it('decodes base64 text in a legacy charset', () => {
+    const raw = Buffer.from('Content-Type: text/plain; charset=koi8-r\r\nContent-Transfer-Encoding: base64\r\n\r\n8NLJ18XU\r\n');
+    expect(parseMessage(raw).bodyText).toBe('Привет');
+  });
+});
