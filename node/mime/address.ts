@@ -129,7 +129,8 @@ function mailbox(tokens: Token[]): Address | null {
       break;
     }
   }
-  const local = (at === -1 ? spec : spec.slice(0, at)).map((t) => t.raw).join('');
+  // Without an '@' there is no local part to rebuild, only words (`To: John Smith`, `MAILER-DAEMON`).
+  const local = at === -1 ? spec.map((t) => t.raw).join(' ') : spec.slice(0, at).map((t) => t.raw).join('');
   const host = at === -1 ? '' : spec.slice(at + 1).map((t) => t.raw).join('');
   if (name !== null) name = decodeWords(name);
   if (local === '' && host === '' && name === null) return null;

@@ -63,16 +63,15 @@ function hexValue(c: number): number {
  * (`=` then optional whitespace then a line break), and trailing
  * whitespace on a line dropped because transports add it. A stray `=` is
  * kept as is rather than rejected: broken encoders are common. Works a line
- * at a time and copies the runs between `=` in bulk, since most of a
- * quoted-printable body is literal.
+ * at a time; lines without `=` are copied in bulk.
  */
 export function decodeQuotedPrintable(bytes: Buffer): Buffer {
   const n = bytes.length;
   const out = Buffer.allocUnsafe(n);
   let o = 0;
   let ls = 0;
-  // Next '=' at or after the scan position, found once and reused across
-  // lines, so lines without any '=' cost no search at all.
+  // Next '=' at or after the current line, found once and reused, so a run
+  // of lines without any '=' costs one search in total.
   let eqAt = -2;
   while (ls < n) {
     const nl = bytes.indexOf(LF, ls);
@@ -82,24 +81,26 @@ export function decodeQuotedPrintable(bytes: Buffer): Buffer {
     while (le > ls && (bytes[le - 1] === SP || bytes[le - 1] === HT)) le--;
     const soft = le > ls && bytes[le - 1] === 0x3d;
     const contentEnd = soft ? le - 1 : le;
-    let p = ls;
-    while (p < contentEnd) {
-      if (eqAt !== -1 && eqAt < p) eqAt = bytes.indexOf(0x3d, p);
-      const eq = eqAt === -1 || eqAt > contentEnd ? contentEnd : eqAt;
-      if (eq - p > 16) {
-        o += bytes.copy(out, o, p, eq);
-      } else {
-        for (let k = p; k < eq; k++) out[o++] = bytes[k];
-      }
-      if (eq >= contentEnd) break;
-      const h1 = eq + 1 < contentEnd ? hexValue(bytes[eq + 1]) : -1;
-      const h2 = h1 >= 0 && eq + 2 < contentEnd ? hexValue(bytes[eq + 2]) : -1;
-      if (h2 >= 0) {
-        out[o++] = (h1 << 4) | h2;
-        p = eq + 3;
-      } else {
-        out[o++] = 0x3d;
-        p = eq + 1;
+    if (eqAt !== -1 && eqAt < ls) eqAt = bytes.indexOf(0x3d, ls);
+    if (eqAt === -1 || eqAt >= contentEnd) {
+      // No escapes on this line: copy it whole.
+      if (contentEnd - ls > 16) o += bytes.copy(out, o, ls, contentEnd);
+      else for (let k = ls; k < contentEnd; k++) out[o++] = bytes[k];
+    } else {
+      for (let k = ls; k < contentEnd; k++) {
+        const c = bytes[k];
+        if (c !== 0x3d) {
+          out[o++] = c;
+          continue;
+        }
+        const h1 = k + 1 < contentEnd ? hexValue(bytes[k + 1]) : -1;
+        const h2 = h1 >= 0 && k + 2 < contentEnd ? hexValue(bytes[k + 2]) : -1;
+        if (h2 >= 0) {
+          out[o++] = (h1 << 4) | h2;
+          k += 2;
+        } else {
+          out[o++] = c;
+        }
       }
     }
     if (!soft) for (let k = breakStart; k < next; k++) out[o++] = bytes[k];

@@ -243,7 +243,7 @@ export function parseStructured(raw: string): StructuredValue {
       i = end;
     }
     if (name === '' || name.length > 200) continue;
-    const star = /^(.*?)\*(?:(\d+)(\*)?)?$/.exec(name);
+    const star = name.indexOf('*') === -1 ? null : /^(.*?)\*(?:(\d+)(\*)?)?$/.exec(name);
     if (star) {
       const base = star[1];
       const index = star[2] === undefined ? 0 : Number(star[2]);

@@ -82,6 +82,7 @@ describe('parseAddressList', () => {
     ]);
     expect(parseAddressList('Name <a@x')).toEqual([{ name: 'Name', mailbox: 'a', host: 'x' }]);
     expect(parseAddressList('MAILER-DAEMON')).toEqual([{ name: null, mailbox: 'MAILER-DAEMON', host: '' }]);
+    expect(parseAddressList('John Smith')).toEqual([{ name: null, mailbox: 'John Smith', host: '' }]);
     expect(parseAddressList('')).toEqual([]);
   });
 });
