@@ -10,11 +10,14 @@ import { DavRepo } from './dav.js';
 import { FolderRepo } from './folders.js';
 import { MessageRepo } from './messages.js';
 import { mailboxMigrations } from './schema.js';
+import { SearchRepo } from './search.js';
 
 export class Mailbox {
   readonly folders: FolderRepo;
   readonly messages: MessageRepo;
   readonly dav: DavRepo;
+  /** IMAP SEARCH/SORT/THREAD queries (owned by node/imap's author). */
+  readonly search: SearchRepo;
   private readonly ctx: MailboxContext;
 
   private constructor(
@@ -26,6 +29,7 @@ export class Mailbox {
     this.folders = new FolderRepo(ctx);
     this.messages = new MessageRepo(ctx);
     this.dav = new DavRepo(ctx);
+    this.search = new SearchRepo(ctx);
   }
 
   static open(accountId: string, path: string, key: Buffer, opts: { create?: boolean } = {}): Mailbox {

@@ -1,0 +1,28 @@
+/**
+ * @module node/imap/commands/append
+ * RFC 9051 §6.3.12 APPEND with MULTIAPPEND (RFC 3502: all or nothing),
+ * APPENDUID (RFC 4315), APPENDLIMIT (RFC 7889) and UTF8 (RFC 6855). OK is
+ * sent only after the store's transaction is durable.
+ */
+import { ImapError } from '../errors.js';
+import { formatList } from '../seqset.js';
+import type { Handler } from '../session.js';
+
+export const append: Handler<'APPEND'> = {
+  states: ['auth', 'selected'],
+  handle(s, cmd) {
+    const f = s.port.folders.require(cmd.mailbox);
+    for (const m of cmd.messages) {
+      if (m.data.length > s.ctx.limits.appendLimit)
+        throw new ImapError('NO', 'TOOBIG', `the message is ${m.data.length} bytes; this server takes up to ${s.ctx.limits.appendLimit}`);
+      if (m.data.length === 0) throw new ImapError('NO', 'CANNOT', 'an empty message cannot be appended');
+      if (m.flags.some((fl) => fl.toLowerCase() === '\\recent')) throw new ImapError('BAD', null, '\\Recent cannot be set');
+    }
+    const res = s.port.messages.appendMany(
+      f.id,
+      cmd.messages.map((m) => ({ raw: m.data, flags: m.flags, internalDate: m.date ?? undefined })),
+      s.id,
+    );
+    return { code: `APPENDUID ${res[0].uidValidity} ${formatList(res.map((r) => r.uid))}`, text: 'APPEND completed' };
+  },
+};

@@ -1,0 +1,22 @@
+/**
+ * @module node/imap/commands/expunge
+ * RFC 9051 §6.4.3 EXPUNGE and UID EXPUNGE (RFC 4315 UIDPLUS, in rev2 core):
+ * removes \Deleted messages (only those in the UID set for UID EXPUNGE) and
+ * reports each as EXPUNGE, or as VANISHED once QRESYNC is enabled.
+ */
+import { ImapError } from '../errors.js';
+import type { Handler } from '../session.js';
+
+export const expunge: Handler<'EXPUNGE' | 'UIDEXPUNGE'> = {
+  states: ['selected'],
+  handle(s, cmd) {
+    const sel = s.sel;
+    if (sel.readOnly) throw new ImapError('NO', 'CANNOT', 'the mailbox is read-only (EXAMINE); SELECT it to expunge');
+    const only = cmd.name === 'UIDEXPUNGE' ? sel.resolve(cmd.set, true) : undefined;
+    if (only && !only.length) return;
+    const gone = s.port.messages.expunge(sel.folderId, only, s.id);
+    s.expunged(sel, gone.filter((u) => sel.seqOf(u) > 0));
+    const st = s.port.folders.status(sel.folderId);
+    if (s.condstore) return { code: `HIGHESTMODSEQ ${st.highestModseq}`, text: 'EXPUNGE completed' };
+  },
+};

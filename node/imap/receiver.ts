@@ -1,0 +1,146 @@
+/**
+ * @module node/imap/receiver
+ * Bytes to whole IMAP requests. A request is the command line with its
+ * literals: line segments (text between literals) and literal bodies in
+ * order. Resumable across any split of the input; enforces the line length
+ * and literal size limits before buffering, so a hostile client cannot make
+ * us hold more than one limit's worth of bytes. Synchronizing literals
+ * (`{n}`) ask the caller to send a continuation; LITERAL+ (`{n+}`) and
+ * BINARY's `~{n}` do not. Pure: no I/O.
+ */
+
+export type Part = string | Buffer;
+
+export interface ReceiverLimits {
+  /** Longest line segment (between literals) in bytes. */
+  maxLine: number;
+  /** Largest single literal in bytes. */
+  maxLiteral: number;
+  /** Most bytes of literals in one request (MULTIAPPEND). */
+  maxRequest: number;
+}
+
+export type ReceiverEvent =
+  | { type: 'request'; parts: Part[] }
+  /** A synchronizing literal is announced: send `+ ...` to let the client go on. */
+  | { type: 'continue'; size: number }
+  /** The request cannot be taken; `fatal` means the stream is out of step and must be closed. */
+  | { type: 'reject'; tag: string | null; code: 'TOOBIG' | 'PARSE'; text: string; fatal: boolean };
+
+export const DEFAULT_LIMITS: ReceiverLimits = { maxLine: 64 * 1024, maxLiteral: 64 * 1024 * 1024, maxRequest: 256 * 1024 * 1024 };
+
+const LITERAL_RE = /(~?)\{(\d{1,20})(\+|-)?\}$/;
+
+export class Receiver {
+  private buf: Buffer = Buffer.alloc(0);
+  private parts: Part[] = [];
+  private requestBytes = 0;
+  /** Bytes of literal still to read; -1 while reading a line. */
+  private literalLeft = -1;
+  private literalChunks: Buffer[] = [];
+  /** Bytes of an oversized non-synchronizing literal to throw away. */
+  private scanFrom = 0;
+
+  constructor(readonly limits: ReceiverLimits = DEFAULT_LIMITS) {}
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+  }
+
+  /** Drops everything buffered (after STARTTLS, so no plaintext command survives into TLS). */
+  reset(): void {
+    this.buf = Buffer.alloc(0);
+    this.parts = [];
+    this.requestBytes = 0;
+    this.literalLeft = -1;
+    this.literalChunks = [];
+    this.scanFrom = 0;
+  }
+
+  /** Takes the bytes not yet consumed (after COMPRESS they are compressed and must be inflated). */
+  drain(): Buffer {
+    const b = this.buf;
+    this.buf = Buffer.alloc(0);
+    this.scanFrom = 0;
+    return b;
+  }
+
+  /** Bytes buffered beyond what has been turned into events. */
+  get pending(): number {
+    return this.buf.length;
+  }
+
+  /** Whether a request has begun (some of it arrived) and is not complete. */
+  get midRequest(): boolean {
+    return this.parts.length > 0 || this.literalLeft >= 0 || this.buf.length > 0;
+  }
+
+  /** The next event from what has arrived, or null when more bytes are needed. */
+  next(): ReceiverEvent | null {
+    for (;;) {
+      if (this.literalLeft >= 0) {
+        if (this.buf.length === 0 && this.literalLeft > 0) return null;
+        const take = Math.min(this.literalLeft, this.buf.length);
+        if (take > 0) {
+          this.literalChunks.push(this.buf.subarray(0, take));
+          this.buf = this.buf.subarray(take);
+          this.literalLeft -= take;
+        }
+        if (this.literalLeft > 0) return null;
+        this.parts.push(this.literalChunks.length === 1 ? Buffer.from(this.literalChunks[0]) : Buffer.concat(this.literalChunks));
+        this.literalChunks = [];
+        this.literalLeft = -1;
+        this.scanFrom = 0;
+        continue;
+      }
+      const lf = this.buf.indexOf(0x0a, this.scanFrom);
+      if (lf === -1) {
+        this.scanFrom = this.buf.length;
+        if (this.buf.length > this.limits.maxLine) return this.fatal('line too long');
+        return null;
+      }
+      if (lf > this.limits.maxLine) return this.fatal('line too long');
+      const end = lf > 0 && this.buf[lf - 1] === 0x0d ? lf - 1 : lf;
+      const line = this.buf.toString('utf8', 0, end);
+      this.buf = this.buf.subarray(lf + 1);
+      this.scanFrom = 0;
+      const m = LITERAL_RE.exec(line);
+      if (!m) {
+        const parts = this.parts;
+        parts.push(line);
+        this.parts = [];
+        this.requestBytes = 0;
+        return { type: 'request', parts };
+      }
+      const size = Number(m[2]);
+      const sync = m[3] === undefined;
+      const segment = line.slice(0, m.index) + (m[1] ? '~' : '');
+      this.parts.push(segment);
+      this.requestBytes += size;
+      if (size > this.limits.maxLiteral || this.requestBytes > this.limits.maxRequest) {
+        const tag = this.tag();
+        this.parts = [];
+        this.requestBytes = 0;
+        const text = `literal of ${size} bytes is over the limit of ${this.limits.maxLiteral}; send a smaller message`;
+        // A synchronizing literal was never sent: the stream stays in step.
+        if (sync) return { type: 'reject', tag, code: 'TOOBIG', text, fatal: false };
+        return { type: 'reject', tag, code: 'TOOBIG', text, fatal: true };
+      }
+      this.literalLeft = size;
+      if (sync) return { type: 'continue', size };
+    }
+  }
+
+  private tag(): string | null {
+    const first = this.parts[0];
+    if (typeof first !== 'string') return null;
+    const t = /^([^\s(){%*"\\\]]+) /.exec(first);
+    return t ? t[1] : null;
+  }
+
+  private fatal(text: string): ReceiverEvent {
+    const tag = this.parts.length ? this.tag() : /^([^\s(){%*"\\\]]+) /.exec(this.buf.toString('latin1', 0, 64))?.[1] ?? null;
+    this.reset();
+    return { type: 'reject', tag, code: 'TOOBIG', text: `${text}; the limit is ${this.limits.maxLine} bytes per line`, fatal: true };
+  }
+}

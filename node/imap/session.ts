@@ -1,0 +1,269 @@
+/**
+ * @module node/imap/session
+ * One connection's IMAP state machine (RFC 9051 §3): the state as a union
+ * whose variants carry their own data, the dispatch table of
+ * `{ states, handle }`, the one catch per command that turns errors into
+ * tagged replies, and the delivery of other sessions' changes at the
+ * moments the RFC allows.
+ */
+import type { Logger } from '../util/log.js';
+import { reportUnexpected } from '../util/unexpected.js';
+import { COMMANDS } from './commands/index.js';
+import { ImapError, toImapError } from './errors.js';
+import { parseCommand, type Command, type CommandName } from './parse.js';
+import type { MailPort, MailboxChange } from './port.js';
+import type { Part } from './receiver.js';
+import { flagList, toBuffer, type Chunk } from './respond.js';
+import { Selected } from './selected.js';
+import { formatSet } from './seqset.js';
+import type { ServerContext } from './server-context.js';
+
+export type State =
+  | { kind: 'notauth' }
+  | { kind: 'auth'; port: MailPort }
+  | { kind: 'selected'; port: MailPort; sel: Selected }
+  | { kind: 'logout' };
+export type StateKind = State['kind'];
+
+/** What a handler returns: the tagged OK's response code and text. */
+export type Done = { code?: string; text?: string } | void;
+
+type Narrow<C, N> = C extends { name: infer M } ? ([Extract<M, N>] extends [never] ? never : C) : never;
+/** The command variant(s) a name belongs to. */
+export type CommandOf<N extends CommandName> = Narrow<Command, N>;
+
+export interface Handler<N extends CommandName = CommandName> {
+  states: StateKind[];
+  handle(s: Session, cmd: CommandOf<N>): Promise<Done> | Done;
+}
+
+/** Connection operations a session asks of its transport. */
+export interface Transport {
+  write(data: Buffer): void;
+  startTls(): Promise<void>;
+  startCompression(): void;
+  close(): void;
+  readonly secure: boolean;
+  readonly compressed: boolean;
+  readonly remoteAddress: string;
+}
+
+export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+const NO_EXPUNGE = new Set<CommandName>(['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD']);
+
+export class Session {
+  state: State = { kind: 'notauth' };
+  readonly enabled = new Set<string>();
+  /** CONDSTORE is on once the client used any of its features (RFC 7162 §3.1). */
+  condstore = false;
+  /** A line the session waits for (AUTHENTICATE response, IDLE's DONE). */
+  continuation: ((line: string) => Promise<void> | void) | null = null;
+  idling = false;
+  notify = false;
+  /** Set by a handler that already sent its own tagged reply (STARTTLS, COMPRESS). */
+  suppressTagged = false;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly ctx: ServerContext,
+    readonly io: Transport,
+    readonly log: Logger,
+  ) {}
+
+  get port(): MailPort {
+    if (this.state.kind !== 'auth' && this.state.kind !== 'selected') throw new ImapError('BAD', null, 'log in first');
+    return this.state.port;
+  }
+
+  get sel(): Selected {
+    if (this.state.kind !== 'selected') throw new ImapError('BAD', null, 'select a mailbox first');
+    return this.state.sel;
+  }
+
+  get utf8(): boolean {
+    return this.enabled.has('UTF8=ACCEPT') || this.enabled.has('IMAP4REV2');
+  }
+
+  get rev2(): boolean {
+    return this.enabled.has('IMAP4REV2');
+  }
+
+  send(...chunks: Chunk[]): void {
+    this.io.write(toBuffer(chunks));
+  }
+
+  /** `* <text>` */
+  untagged(...chunks: Chunk[]): void {
+    this.send('* ', ...chunks, '\r\n');
+  }
+
+  greet(): void {
+    this.untagged(`OK [CAPABILITY ${this.ctx.capabilities(this).join(' ')}] Haven IMAP ready`);
+  }
+
+  authenticated(port: MailPort): void {
+    this.state = { kind: 'auth', port };
+    this.unsubscribe = port.onChange((c) => this.onChange(c));
+  }
+
+  select(sel: Selected | null): void {
+    if (this.state.kind !== 'auth' && this.state.kind !== 'selected') return;
+    const port = this.state.port;
+    this.state = sel ? { kind: 'selected', port, sel } : { kind: 'auth', port };
+  }
+
+  /** Ends the session: releases the mailbox lease exactly once. */
+  end(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.state.kind === 'auth' || this.state.kind === 'selected') {
+      this.state.port.release();
+      this.ctx.loggedOut(this.state.port.accountId);
+    }
+    this.state = { kind: 'logout' };
+  }
+
+  /** Handles one whole request from the receiver. */
+  async request(parts: Part[]): Promise<void> {
+    if (this.continuation) {
+      const k = this.continuation;
+      this.continuation = null;
+      await k(typeof parts[0] === 'string' && parts.length === 1 ? parts[0] : '');
+      return;
+    }
+    let cmd: Command;
+    try {
+      cmd = parseCommand(parts);
+    } catch (err) {
+      if (!(err instanceof ImapError)) {
+        reportUnexpected(err);
+        this.send(`${(err as { tag?: string }).tag ?? '*'} BAD [SERVERBUG] the command could not be read\r\n`);
+        return;
+      }
+      this.reply(err.tag ?? '*', err);
+      return;
+    }
+    await this.run(cmd);
+  }
+
+  private async run(cmd: Command): Promise<void> {
+    const started = Date.now();
+    const h = COMMANDS[cmd.name] as Handler | undefined;
+    const label = (cmd.uid ? 'UID ' : '') + (cmd.name === 'UIDEXPUNGE' ? 'EXPUNGE' : cmd.name);
+    let result = 'OK';
+    try {
+      if (!h) throw new ImapError('BAD', null, `${label} is not supported`);
+      if (!h.states.includes(this.state.kind)) throw new ImapError('BAD', null, this.wrongState(label));
+      this.ctx.rateCheck(this);
+      const done = await h.handle(this, cmd as never);
+      if (this.continuation) return; // the handler waits for a line (AUTHENTICATE, IDLE)
+      if (this.suppressTagged) {
+        this.suppressTagged = false;
+        return;
+      }
+      if ((this.state.kind as StateKind) === 'logout') return;
+      this.flush(!NO_EXPUNGE.has(cmd.name) || !!cmd.uid);
+      const d = done ?? {};
+      this.send(`${cmd.tag} OK ${d.code ? `[${d.code}] ` : ''}${d.text ?? `${label} completed`}\r\n`);
+    } catch (err) {
+      result = this.fail(cmd.tag, err, cmd);
+    } finally {
+      this.log.debug({ cmd: label, ms: Date.now() - started, result }, 'command');
+    }
+  }
+
+  /** The one place a failed command becomes a tagged reply; returns the result for the log. */
+  fail(tag: string, err: unknown, cmd?: Command): string {
+    const e = toImapError(err, { tryCreate: cmd?.name === 'APPEND' || cmd?.name === 'COPY' || cmd?.name === 'MOVE' });
+    if (e) {
+      if (this.state.kind === 'selected' && e.status === 'NO' && cmd) this.flush(!NO_EXPUNGE.has(cmd.name) || !!cmd.uid);
+      this.reply(tag, e);
+      return e.status;
+    }
+    reportUnexpected(err);
+    this.log.error({ err, cmd: cmd?.name }, 'command failed');
+    this.send(`${tag} NO [SERVERBUG] internal error; the administrator can find it in the log, try again later\r\n`);
+    return 'SERVERBUG';
+  }
+
+  reply(tag: string, e: ImapError): void {
+    this.send(`${tag} ${e.status} ${e.code ? `[${e.code}] ` : ''}${e.message}\r\n`);
+  }
+
+  private wrongState(label: string): string {
+    switch (this.state.kind) {
+      case 'notauth':
+        return `${label} needs a login first`;
+      case 'auth':
+        return `${label} needs a selected mailbox; SELECT one first`;
+      default:
+        return `${label} is not allowed in this state`;
+    }
+  }
+
+  private onChange(c: MailboxChange): void {
+    if (this.state.kind !== 'selected') return;
+    const sel = this.state.sel;
+    if (c.type === 'folders' || c.type === 'dav' || c.folderId !== sel.folderId) return;
+    if (c.type === 'exists') {
+      const last = sel.lastUid;
+      for (const u of c.uids) if (u > last) sel.pendingNew.push(u);
+    } else if (c.origin === this.id) return;
+    else if (c.type === 'flags') for (const u of c.uids) sel.pendingFlags.add(u);
+    else if (c.type === 'expunge') {
+      let uids = c.uids;
+      if (!uids.length) {
+        // A folder-wide change (INBOX renamed): whatever is no longer there.
+        const now = new Set(this.port.messages.uids(sel.folderId));
+        uids = [...sel.uids, ...sel.pendingNew].filter((u) => !now.has(u));
+      }
+      for (const u of uids) sel.pendingExpunge.add(u);
+    }
+    if (this.idling) this.flush(true);
+  }
+
+  /** Tells the client what changed, as far as the current moment allows. */
+  flush(allowExpunge: boolean): void {
+    if (this.state.kind !== 'selected') return;
+    const sel = this.state.sel;
+    if (allowExpunge && sel.pendingExpunge.size) {
+      const gone = [...sel.pendingExpunge];
+      const newGone = new Set(gone.filter((u) => sel.pendingNew.includes(u)));
+      if (newGone.size) {
+        const keep = sel.pendingNew.filter((u) => !newGone.has(u));
+        sel.pendingNew.length = 0;
+        sel.pendingNew.push(...keep);
+      }
+      const known = gone.filter((u) => sel.seqOf(u) > 0);
+      this.expunged(sel, known);
+      sel.pendingExpunge.clear();
+    }
+    if (sel.pendingNew.length) {
+      sel.uids.push(...sel.pendingNew);
+      sel.pendingNew.length = 0;
+      this.untagged(`${sel.uids.length} EXISTS`);
+    }
+    if (sel.pendingFlags.size) {
+      const uids = [...sel.pendingFlags].sort((a, b) => a - b);
+      sel.pendingFlags.clear();
+      for (const uid of uids) {
+        const seq = sel.seqOf(uid);
+        if (!seq || sel.pendingExpunge.has(uid)) continue;
+        const m = this.port.messages.get(sel.folderId, uid);
+        if (m) this.untagged(`${seq} FETCH (UID ${uid} FLAGS ${flagList(m.flags)}${this.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
+      }
+    }
+  }
+
+  /** Announces expunged messages: VANISHED under QRESYNC, else EXPUNGE per message. */
+  expunged(sel: Selected, uids: number[]): void {
+    if (!uids.length) return;
+    if (this.enabled.has('QRESYNC')) {
+      sel.remove(uids);
+      this.untagged(`VANISHED ${formatSet(uids)}`);
+      return;
+    }
+    for (const seq of sel.remove(uids)) this.untagged(`${seq} EXPUNGE`);
+  }
+}
