@@ -1,0 +1,62 @@
+/**
+ * @module node/smtp/context
+ * Everything a session handler needs, resolved once per listener from the
+ * deps: defaults filled in, the shared queue and SRS key found or created.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Store } from '../store/index.js';
+import { Queue } from '../store/queue.js';
+import type { AuthLimiter } from '../util/auth-limiter.js';
+import type { Logger } from '../util/log.js';
+import { systemResolver, type Resolver } from './dns.js';
+import { DEFAULT_SPAM, type SpamOptions } from './spam.js';
+import { Srs } from './srs.js';
+import { DEFAULT_LIMITS, type SmtpDeps, type SmtpLimits } from './types.js';
+
+export interface Context {
+  store: Store;
+  log: Logger;
+  authLimiter: AuthLimiter;
+  hostname: string;
+  resolver: Resolver;
+  queue: Queue;
+  srs: Srs;
+  limits: SmtpLimits;
+  spam: SpamOptions;
+}
+
+const queues = new WeakMap<Store, Queue>();
+
+/** One Queue per store, so listeners and the runner share its enqueue notifications. */
+export function queueFor(store: Store): Queue {
+  let q = queues.get(store);
+  if (!q) {
+    q = new Queue(store.directory.path, store.directory.db);
+    queues.set(store, q);
+  }
+  return q;
+}
+
+/** The SRS key lives in the (encrypted) directory so every node and restart agrees on it. */
+export function srsFor(store: Store): Srs {
+  let secret = store.directory.getSetting('srs.secret');
+  if (!secret) {
+    secret = randomBytes(32).toString('base64');
+    store.directory.setSetting('srs.secret', secret);
+  }
+  return new Srs(Buffer.from(secret, 'base64'));
+}
+
+export function makeContext(deps: SmtpDeps & { queue?: Queue }): Context {
+  return {
+    store: deps.store,
+    log: deps.log,
+    authLimiter: deps.authLimiter,
+    hostname: deps.hostname,
+    resolver: deps.resolver ?? systemResolver,
+    queue: deps.queue ?? queueFor(deps.store),
+    srs: deps.srs ?? srsFor(deps.store),
+    limits: { ...DEFAULT_LIMITS, ...deps.limits },
+    spam: { ...DEFAULT_SPAM, ...deps.spam },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * @module node/smtp/dns
+ * The one DNS surface SMTP uses: a resolver function shaped like
+ * `dns.promises.resolve(name, rrtype)` (what mailauth takes too), injectable
+ * so tests point everything — SPF, DKIM, DMARC, MX, DNSBL, MTA-STS — at a
+ * real DNS server on loopback. Also the small lookups built on it.
+ */
+import { promises as dnsPromises } from 'node:dns';
+import { isIPv4, isIPv6 } from 'node:net';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Resolver = (name: string, rrtype: string) => Promise<any>;
+
+export const systemResolver: Resolver = (name, rrtype) => dnsPromises.resolve(name, rrtype);
+
+/** A resolver that asks the given servers ("127.0.0.1:5353"), through node:dns. */
+export function resolverFor(servers: string[], opts: { timeoutMs?: number } = {}): Resolver {
+  const r = new dnsPromises.Resolver({ timeout: opts.timeoutMs ?? 2000, tries: 2 });
+  r.setServers(servers);
+  return (name, rrtype) => r.resolve(name, rrtype);
+}
+
+/** True for "no such name / no such record", the answers that are not errors. */
+export function isNoData(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'ENOTFOUND' || code === 'ENODATA' || code === 'NXDOMAIN';
+}
+
+/** The DNSBL query name for an IP in a zone (RFC 5782 §2.1, §2.4). */
+export function dnsblName(ip: string, zone: string): string | null {
+  if (isIPv4(ip)) return `${ip.split('.').reverse().join('.')}.${zone}`;
+  if (isIPv6(ip)) {
+    const full = expandIPv6(ip);
+    return `${full.replace(/:/g, '').split('').reverse().join('.')}.${zone}`;
+  }
+  return null;
+}
+
+function expandIPv6(ip: string): string {
+  const [head, tail = ''] = ip.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const fill = ip.includes('::') ? Array(8 - h.length - t.length).fill('0') : [];
+  return [...h, ...fill, ...t].map((g) => g.padStart(4, '0')).join(':');
+}
+
+/** Zones that list the IP (an A answer in 127.0.0.0/8, per RFC 5782). */
+export async function dnsblListings(resolver: Resolver, ip: string, zones: readonly string[]): Promise<string[]> {
+  const mapped = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  const hits = await Promise.all(
+    zones.map(async (zone) => {
+      const name = dnsblName(mapped, zone);
+      if (!name) return null;
+      try {
+        const answers = (await resolver(name, 'A')) as string[];
+        return answers.some((a) => a.startsWith('127.')) ? zone : null;
+      } catch {
+        // An unreachable or refusing list is no evidence either way.
+        return null;
+      }
+    }),
+  );
+  return hits.filter((z): z is string => z !== null);
+}

@@ -1,0 +1,102 @@
+/**
+ * @module node/smtp/errors
+ * SMTP replies as values: `SmtpError(code, enhanced, text)` carries its wire
+ * reply (RFC 5321 §4.2 code, RFC 3463 enhanced code), the named reply codes,
+ * and `toSmtpError`, the one place store errors become SMTP replies. Unknown
+ * errors become `451 4.3.0`, logged with their stack and reported as
+ * unexpected, because a tidy temporary failure still hides a bug.
+ */
+import type { Logger } from '../util/log.js';
+import { reportUnexpected } from '../util/unexpected.js';
+import {
+  AuthFailedError,
+  CorruptDatabaseError,
+  DiskFullError,
+  MailboxLockedError,
+  NotFoundError,
+  QuotaExceededError,
+  WrongKeyError,
+} from '../store/index.js';
+
+/** Reply codes (RFC 5321 §4.2.2), named for what they say. */
+export const Reply = {
+  Ok: 250,
+  ServiceUnavailable: 421,
+  MailboxBusy: 450,
+  LocalError: 451,
+  InsufficientStorage: 452,
+  TempAuthFailure: 454,
+  SyntaxError: 501,
+  BadSequence: 503,
+  AuthRequired: 530,
+  AuthFailed: 535,
+  MailboxUnavailable: 550,
+  ExceededStorage: 552,
+  MailboxNameNotAllowed: 553,
+  TransactionFailed: 554,
+} as const;
+
+export class SmtpError extends Error {
+  /** smtp-server reads this to choose the reply code. */
+  readonly responseCode: number;
+
+  constructor(
+    readonly code: number,
+    readonly enhanced: string,
+    readonly text: string,
+  ) {
+    // smtp-server sends err.message after the code; our patched send() (server.ts)
+    // lifts the enhanced code from the front so the library does not guess one.
+    super(`${enhanced} ${text}`);
+    this.name = 'SmtpError';
+    this.responseCode = code;
+  }
+
+  get temporary(): boolean {
+    return this.code >= 400 && this.code < 500;
+  }
+}
+
+// The replies Haven sends, each saying what to do next.
+export const replies = {
+  unknownUser: (addr: string) => new SmtpError(Reply.MailboxUnavailable, '5.1.1', `<${addr}>: no such user here; check the address`),
+  relayDenied: (addr: string) =>
+    new SmtpError(Reply.MailboxUnavailable, '5.7.1', `<${addr}>: relay access denied; this server accepts mail only for its own domains (authenticate on the submission port to send)`),
+  badAddress: (addr: string) => new SmtpError(Reply.MailboxNameNotAllowed, '5.1.3', `<${addr}>: address syntax not accepted; use a plain local@domain address`),
+  overQuota: () => new SmtpError(Reply.InsufficientStorage, '4.2.2', 'mailbox full; try again later'),
+  tooManyRecipients: (max: number) => new SmtpError(Reply.InsufficientStorage, '4.5.3', `too many recipients (at most ${max} per message); send the rest in another transaction`),
+  bareNewline: () =>
+    new SmtpError(Reply.TransactionFailed, '5.6.11', 'message refused: bare CR or LF in DATA (RFC 5321 §2.3.8); send lines ending in CRLF'),
+  tooBig: (max: number) => new SmtpError(Reply.ExceededStorage, '5.3.4', `message larger than the limit of ${max} bytes; send a smaller message`),
+  dmarcReject: (domain: string) => new SmtpError(Reply.MailboxUnavailable, '5.7.1', `message refused: DMARC policy of ${domain} says reject and authentication failed; ask the sender to fix SPF/DKIM`),
+  spam: () => new SmtpError(Reply.MailboxUnavailable, '5.7.1', 'message refused as spam; contact the postmaster if this is wrong'),
+  tempFailed: (why: string) => new SmtpError(Reply.LocalError, '4.3.0', `${why}; try again later`),
+  authRequired: () => new SmtpError(Reply.AuthRequired, '5.7.0', 'authentication required; log in with AUTH first'),
+  tlsRequired: () => new SmtpError(Reply.AuthRequired, '5.7.0', 'must issue STARTTLS first; this port sends passwords only over TLS'),
+  authFailed: () => new SmtpError(Reply.AuthFailed, '5.7.8', 'authentication failed; check the address and password (or app password)'),
+  authLocked: (seconds: number) => new SmtpError(Reply.TempAuthFailure, '4.7.0', `too many failed logins; try again in ${Math.ceil(seconds / 60)} minute(s)`),
+  notOwner: (addr: string) => new SmtpError(Reply.MailboxUnavailable, '5.7.1', `<${addr}>: sender address not owned by this account; send as one of your own addresses`),
+  rateLimited: (n: number) => new SmtpError(Reply.LocalError, '4.7.0', `sending limit of ${n} messages per hour reached; try again later`),
+  tooManyConnections: () => new SmtpError(Reply.ServiceUnavailable, '4.7.0', 'too many connections from your address; close some and retry'),
+  nullSenderOnly: (addr: string) => new SmtpError(Reply.MailboxUnavailable, '5.7.1', `<${addr}>: this return address only accepts bounces`),
+};
+
+/**
+ * The single mapping from anything thrown below a command to an SMTP reply.
+ * Unknown errors are bugs: logged with stack, reported, answered 451 4.3.0.
+ */
+export function toSmtpError(err: unknown, log?: Logger): SmtpError {
+  if (err instanceof SmtpError) return err;
+  if (err instanceof QuotaExceededError) return replies.overQuota();
+  if (err instanceof DiskFullError) return new SmtpError(Reply.InsufficientStorage, '4.3.1', 'mail system full; try again later');
+  if (err instanceof MailboxLockedError) return new SmtpError(Reply.MailboxBusy, '4.2.1', 'mailbox temporarily unavailable; try again later');
+  if (err instanceof AuthFailedError) return replies.authFailed();
+  if (err instanceof NotFoundError) return new SmtpError(Reply.MailboxUnavailable, '5.1.1', 'no such user here; check the address');
+  if (err instanceof CorruptDatabaseError || err instanceof WrongKeyError) {
+    log?.error({ err }, 'storage failure');
+    return replies.tempFailed('local storage error');
+  }
+  log?.error({ err }, 'unexpected error in SMTP command');
+  reportUnexpected(err);
+  return replies.tempFailed('local error in processing');
+}

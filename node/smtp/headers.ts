@@ -1,0 +1,55 @@
+/**
+ * @module node/smtp/headers
+ * The few header operations SMTP needs on raw bytes, without a MIME parse:
+ * splitting the header block off, reading a field's unfolded values,
+ * formatting dates and a Received line. Raw bytes stay untouched otherwise,
+ * so DKIM signatures made upstream keep verifying.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** Offset of the first body byte (after the blank line), or raw.length when there is none. */
+export function headerEnd(raw: Buffer): number {
+  if (raw.subarray(0, 2).toString('latin1') === '\r\n') return 2;
+  const i = raw.indexOf('\r\n\r\n');
+  return i === -1 ? raw.length : i + 4;
+}
+
+/** Unfolded values of every field with this name, in order. */
+export function headerValues(raw: Buffer, name: string): string[] {
+  const head = raw.subarray(0, headerEnd(raw)).toString('utf8');
+  const lines = head.split('\r\n');
+  const out: string[] = [];
+  const want = name.toLowerCase() + ':';
+  let cur: string | null = null;
+  for (const line of lines) {
+    if (/^[ \t]/.test(line)) {
+      if (cur !== null) cur += ' ' + line.trim();
+      continue;
+    }
+    if (cur !== null) out.push(cur);
+    cur = line.toLowerCase().startsWith(want) ? line.slice(want.length).trim() : null;
+  }
+  if (cur !== null) out.push(cur);
+  return out;
+}
+
+export function hasHeader(raw: Buffer, name: string): boolean {
+  return headerValues(raw, name).length > 0;
+}
+
+/** RFC 5322 §3.3 date-time in UTC. */
+export function rfc5322Date(d = new Date()): string {
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${days[d.getUTCDay()]}, ${d.getUTCDate()} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+export function newMessageId(hostname: string): string {
+  return `<${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${hostname}>`;
+}
+
+/** Strips anything that could break a header line out of client-supplied text. */
+export function clean(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f()\\]/g, '').slice(0, 255);
+}

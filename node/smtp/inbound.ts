@@ -1,0 +1,163 @@
+/**
+ * @module node/smtp/inbound
+ * The MX transaction (RFC 5321 §3.3): recipients checked at RCPT against
+ * what we host (never a relay), DATA read with bare CR/LF refused, then
+ * SPF/DKIM/DMARC/ARC, the DMARC reject decision and the spam verdict, and
+ * finally every recipient's copy made durable — in the mailbox or its sealed
+ * spool, or in the outbound queue for forwards — before the 250.
+ */
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { LineEndingCheck, parseEnvelopeAddress } from './address.js';
+import { replies, SmtpError, toSmtpError } from './errors.js';
+import { clean, rfc5322Date } from './headers.js';
+import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.js';
+import { scoreMessage, spamHeader } from './spam.js';
+import { verifyMessage } from './verify.js';
+import type { Context } from './context.js';
+
+interface MxState {
+  routes: Map<string, RcptRoute>;
+}
+
+const states = new WeakMap<SMTPServerSession, MxState>();
+
+function state(session: SMTPServerSession): MxState {
+  let s = states.get(session);
+  if (!s) {
+    s = { routes: new Map() };
+    states.set(session, s);
+  }
+  return s;
+}
+
+/** Reads DATA into memory, enforcing line endings; resolves null when oversized. */
+export function readData(stream: SMTPServerDataStream): Promise<{ raw: Buffer | null; bareNewline: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const check = new LineEndingCheck();
+    stream.on('data', (chunk: Buffer) => {
+      if (stream.sizeExceeded || check.bad) return;
+      check.push(chunk);
+      chunks.push(chunk);
+    });
+    stream.on('error', reject);
+    stream.on('end', () => {
+      if (stream.sizeExceeded) return resolve({ raw: null, bareNewline: false });
+      const ok = check.end();
+      resolve({ raw: ok ? Buffer.concat(chunks) : null, bareNewline: !ok });
+    });
+  });
+}
+
+export function receivedHeader(ctx: Context, session: SMTPServerSession, rcpt?: string): string {
+  const ip = session.remoteAddress.replace(/^::ffff:/, '');
+  const helo = clean(session.hostNameAppearsAs || 'unknown');
+  const rdns = clean(session.clientHostname || `[${ip}]`);
+  const tlsInfo = session.tlsOptions ? ` (${session.tlsOptions.version} ${session.tlsOptions.name})` : '';
+  const forPart = rcpt ? `\r\n\tfor <${clean(rcpt)}>` : '';
+  return `Received: from ${helo} (${rdns} [${ip}])\r\n\tby ${ctx.hostname} (Haven) with ${session.transmissionType}${tlsInfo} id ${session.id}${forPart};\r\n\t${rfc5322Date()}\r\n`;
+}
+
+export function mxHandlers(ctx: Context) {
+  return {
+    onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+      state(session).routes.clear();
+      if (address.address === '') return cb();
+      const parsed = parseEnvelopeAddress(address.address, { utf8: !!session.envelope.smtpUtf8 });
+      // A sender address with routing tricks is refused too: we would bounce to it.
+      cb(parsed instanceof SmtpError ? parsed : null);
+    },
+
+    onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+      try {
+        const parsed = parseEnvelopeAddress(address.address, { utf8: !!session.envelope.smtpUtf8 });
+        if (parsed instanceof SmtpError) return cb(parsed);
+        const route = resolveRecipient(ctx.store, ctx.srs, parsed.address);
+        if (route === undefined) return cb(replies.relayDenied(parsed.address));
+        if (route === null) return cb(replies.unknownUser(parsed.address));
+        if (route.kind === 'srs' && session.envelope.mailFrom && session.envelope.mailFrom.address !== '') {
+          return cb(replies.nullSenderOnly(parsed.address));
+        }
+        if (route.kind === 'account') {
+          const account = ctx.store.directory.getAccountById(route.accountId);
+          if (!account || account.disabled) return cb(replies.unknownUser(parsed.address));
+          const declared = Number((session.envelope.mailFrom && session.envelope.mailFrom.args && session.envelope.mailFrom.args.SIZE) || 0);
+          ctx.store.checkQuota(account, Number.isFinite(declared) ? declared : 0);
+        }
+        state(session).routes.set(address.address.toLowerCase(), route);
+        cb();
+      } catch (err) {
+        cb(toSmtpError(err, ctx.log));
+      }
+    },
+
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
+      const started = Date.now();
+      const log = ctx.log.child({ cid: session.id });
+      readData(stream)
+        .then(async ({ raw, bareNewline }) => {
+          if (bareNewline) throw replies.bareNewline();
+          if (!raw) throw replies.tooBig(ctx.limits.maxMessageBytes);
+          return acceptMessage(ctx, session, raw);
+        })
+        .then(
+          (id) => {
+            log.info({ ms: Date.now() - started, rcpts: session.envelope.rcptTo.length }, 'message accepted');
+            cb(null, `Ok: queued as ${id}`);
+          },
+          (err) => {
+            const e = toSmtpError(err, log);
+            log.info({ ms: Date.now() - started, code: e.code, reply: e.enhanced }, 'message refused');
+            cb(e);
+          },
+        );
+    },
+  };
+}
+
+/** Verifies, scores and delivers one message; resolves when every copy is durable. */
+async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buffer): Promise<string> {
+  const routes = state(session).routes;
+  const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const plan = emptyPlan();
+  for (const rcpt of session.envelope.rcptTo) {
+    const route = routes.get(rcpt.address.toLowerCase());
+    if (route) addToPlan(ctx.store, ctx.srs, plan, route);
+  }
+  // Seal with the key of the domain that forwards, so the next hop can trust our verdict (RFC 8617).
+  let seal: { signingDomain: string; selector: string; privateKey: string } | undefined;
+  const fwdDomain = plan.forwards.size > 0 ? [...plan.forwards.values()][0] : undefined;
+  if (fwdDomain) {
+    const key = ctx.store.directory.dkimKeys(fwdDomain).find((k) => k.algorithm === 'rsa');
+    if (key) seal = { signingDomain: fwdDomain, selector: key.selector, privateKey: key.privateKeyPem };
+  }
+  const verdict = await verifyMessage({
+    raw,
+    ip: session.remoteAddress,
+    helo: session.hostNameAppearsAs || '',
+    mailFrom,
+    hostname: ctx.hostname,
+    resolver: ctx.resolver,
+    seal,
+  });
+  if (verdict.dmarcReject) throw replies.dmarcReject(verdict.fromDomain ?? 'the sender');
+  const spam = await scoreMessage(
+    { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom, raw, auth: verdict.result, resolver: ctx.resolver },
+    ctx.spam,
+  );
+  if (spam.action === 'reject') throw replies.spam();
+  const single = session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : undefined;
+  const full = Buffer.concat([Buffer.from(receivedHeader(ctx, session, single) + verdict.headers + spamHeader(spam)), raw]);
+
+  for (const [accountId, tag] of plan.locals) {
+    await ctx.store.deliver(accountId, full, { folder: spam.action === 'junk' ? 'Junk' : (tag ?? undefined) });
+  }
+  const byDomain = new Map<string, string[]>();
+  for (const [target, domain] of plan.forwards) byDomain.set(domain, [...(byDomain.get(domain) ?? []), target]);
+  for (const [domain, targets] of byDomain) {
+    ctx.queue.enqueue({ accountId: null, mailFrom: ctx.srs.forward(mailFrom, domain), raw: full }, targets.map((rcpt) => ({ rcpt })));
+  }
+  // A bounce that came back to one of our SRS addresses goes on to the original sender, still with a null sender.
+  if (plan.bounces.size > 0) ctx.queue.enqueue({ accountId: null, mailFrom: '', raw: full }, [...plan.bounces].map((rcpt) => ({ rcpt })));
+  return session.id;
+}

@@ -1,0 +1,13 @@
+/**
+ * @module node/smtp
+ * SMTP for Haven: the inbound MX, submission (587/465), the outbound queue
+ * runner and the mail-authentication pieces they share.
+ */
+export { startSmtp } from './server.js';
+export { startQueueRunner, DEFAULT_OUTBOUND, type QueueRunnerDeps, type QueueRunner, type OutboundOptions, type RunnerEvent } from './outbound/runner.js';
+export { SmtpError, Reply, replies, toSmtpError } from './errors.js';
+export { systemResolver, resolverFor, type Resolver } from './dns.js';
+export { Srs } from './srs.js';
+export { queueFor, srsFor } from './context.js';
+export type { SmtpDeps, SmtpLimits, SmtpListen, SmtpServerHandle } from './types.js';
+export type { SpamOptions, SpamScorer, SpamSignal } from './spam.js';

@@ -1,0 +1,84 @@
+/**
+ * @module node/smtp/outbound/mta-sts
+ * MTA-STS (RFC 8461) for outbound delivery: the `_mta-sts` TXT record names
+ * a policy id; the policy is fetched over HTTPS (validated) from
+ * `mta-sts.<domain>`, cached until max_age and refetched when the id
+ * changes; in enforce mode only MX hosts the policy lists are used, and only
+ * over TLS with a certificate valid for the MX name. The fetcher is
+ * injectable so tests serve a policy from loopback.
+ */
+import https from 'node:https';
+import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
+import type { Resolver } from '../dns.js';
+
+export interface StsPolicy {
+  id: string;
+  mode: 'enforce' | 'testing' | 'none';
+  mx: string[];
+  maxAge: number;
+  expiresAt: number;
+}
+
+/** Fetches the policy text for a domain; null when there is none. */
+export type PolicyFetcher = (domain: string) => Promise<string | null>;
+
+export const httpsPolicyFetcher: PolicyFetcher = (domain) =>
+  new Promise((resolve, reject) => {
+    const req = https.get(
+      { host: `mta-sts.${domain}`, path: '/.well-known/mta-sts.txt', timeout: 15_000, headers: { 'user-agent': 'Haven' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          // RFC 8461 §3.3: policies are small; refuse anything silly.
+          if (size > 64 * 1024) req.destroy(new Error('MTA-STS policy too large'));
+          else chunks.push(c);
+        });
+        res.on('end', () => {
+          if (res.statusCode !== 200) return resolve(null);
+          resolve(Buffer.concat(chunks).toString('utf8'));
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('MTA-STS policy fetch timed out')));
+    req.on('error', reject);
+  });
+
+export class MtaSts {
+  private readonly cache = new Map<string, StsPolicy>();
+
+  constructor(
+    private readonly resolver: Resolver,
+    private readonly fetcher: PolicyFetcher = httpsPolicyFetcher,
+  ) {}
+
+  /** The policy in force for a domain, or null (no policy: opportunistic TLS). */
+  async policy(domain: string, now = Date.now()): Promise<StsPolicy | null> {
+    const cached = this.cache.get(domain);
+    let id: string | false;
+    try {
+      id = await resolvePolicy(domain, { resolver: this.resolver });
+    } catch {
+      // DNS trouble: keep honouring a cached policy (RFC 8461 §5.1).
+      return cached && cached.expiresAt > now ? cached : null;
+    }
+    if (!id) return cached && cached.expiresAt > now ? cached : null;
+    if (cached && cached.id === id && cached.expiresAt > now) return cached;
+    try {
+      const text = await this.fetcher(domain);
+      if (!text) return cached && cached.expiresAt > now ? cached : null;
+      const p = parsePolicy(text);
+      const policy: StsPolicy = { id, mode: p.mode, mx: p.mx ?? [], maxAge: p.maxAge ?? 86400, expiresAt: now + (p.maxAge ?? 86400) * 1000 };
+      this.cache.set(domain, policy);
+      return policy;
+    } catch {
+      return cached && cached.expiresAt > now ? cached : null;
+    }
+  }
+
+  static allows(policy: StsPolicy, mxHost: string): boolean {
+    return validateMx(mxHost, { mode: policy.mode, mx: policy.mx }).valid;
+  }
+}

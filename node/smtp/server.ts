@@ -1,0 +1,132 @@
+/**
+ * @module node/smtp/server
+ * `startSmtp`: one smtp-server listener in MX or submission mode, with the
+ * EHLO extensions (SIZE, PIPELINING, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES,
+ * STARTTLS, DSN), TLS material fetched from deps.tls on every handshake,
+ * per-IP connection limits and timeouts. Session logic lives in inbound.ts
+ * and submission.ts.
+ */
+import type tls from 'node:tls';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { connectionId } from '../util/log.js';
+import { makeContext } from './context.js';
+import { replies } from './errors.js';
+import { mxHandlers } from './inbound.js';
+import { submissionHandlers } from './submission.js';
+import type { SmtpDeps, SmtpListen, SmtpServerHandle } from './types.js';
+
+const ENHANCED_PREFIX = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
+const HAVEN = Symbol.for('haven.smtp');
+
+/**
+ * smtp-server derives the enhanced status code from the reply code alone
+ * (550 is always 5.1.1), which would mislabel "relay denied" (5.7.1) and
+ * friends. Our SmtpError messages start with their enhanced code; for servers
+ * we created, send() uses that code instead of the library's guess.
+ */
+function patchEnhancedCodes(): void {
+  const proto = SMTPConnection.prototype as unknown as {
+    send(code: number, data?: unknown, context?: unknown): void;
+    [HAVEN]?: true;
+    _server: { options: Record<symbol, unknown> };
+  };
+  if (proto[HAVEN]) return;
+  const original = proto.send;
+  proto.send = function (this: typeof proto, code: number, data?: unknown, context?: unknown) {
+    if (this._server?.options?.[HAVEN] && typeof data === 'string') {
+      const m = ENHANCED_PREFIX.exec(data);
+      if (m && m[1][0] === String(code)[0]) return original.call(this, code, `${m[1]} ${m[2]}`, false);
+    }
+    return original.call(this, code, data, context);
+  };
+  proto[HAVEN] = true;
+}
+
+/** A Map stand-in so every handshake (STARTTLS, implicit TLS, with or without SNI) asks deps.tls for the current context. */
+class LiveContexts extends Map<string, tls.SecureContext> {
+  constructor(private readonly source: { secureContext(): tls.SecureContext }) {
+    super();
+  }
+  override get(): tls.SecureContext {
+    return this.source.secureContext();
+  }
+}
+
+export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<SmtpServerHandle> {
+  patchEnhancedCodes();
+  const ctx = makeContext(deps);
+  const { limits } = ctx;
+  const perIp = new Map<string, number>();
+  const counted = new WeakSet<SMTPServerSession>();
+  const log = deps.log.child({ proto: listen.mode === 'mx' ? 'smtp' : 'submission' });
+  ctx.log = log;
+  const handlers = listen.mode === 'mx' ? { ...mxHandlers(ctx), onAuth: undefined, onClose: undefined } : submissionHandlers(ctx);
+
+  const options: SMTPServerOptions & Record<symbol, unknown> = {
+    [HAVEN]: true,
+    name: deps.hostname,
+    secure: listen.implicitTls,
+    logger: false,
+    size: limits.maxMessageBytes,
+    rejectOversized: true,
+    maxRecipients: limits.maxRecipients,
+    maxClients: limits.maxClients,
+    socketTimeout: limits.socketTimeoutMs,
+    closeTimeout: 5_000,
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: false,
+    hideREQUIRETLS: true,
+    disableReverseLookup: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: listen.mode === 'mx',
+    disabledCommands: listen.mode === 'mx' ? ['AUTH'] : [],
+    minVersion: 'TLSv1.2',
+    SNICallback: (_name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => {
+      try {
+        cb(null, deps.tls.secureContext());
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+    onConnect(session, cb) {
+      const ip = session.remoteAddress;
+      const n = (perIp.get(ip) ?? 0) + 1;
+      if (n > limits.maxConnectionsPerIp) return cb(replies.tooManyConnections());
+      perIp.set(ip, n);
+      counted.add(session);
+      cb();
+    },
+    onClose(session) {
+      if (counted.has(session)) {
+        counted.delete(session);
+        const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
+        if (n <= 0) perIp.delete(session.remoteAddress);
+        else perIp.set(session.remoteAddress, n);
+      }
+      handlers.onClose?.(session);
+    },
+    onMailFrom: handlers.onMailFrom,
+    onRcptTo: handlers.onRcptTo,
+    onData: handlers.onData,
+    ...(handlers.onAuth ? { onAuth: handlers.onAuth } : {}),
+  };
+  const server = new SMTPServer(options);
+  (server as unknown as { secureContext: Map<string, tls.SecureContext> }).secureContext = new LiveContexts(deps.tls);
+  server.on('error', (err) => log.warn({ err: (err as Error).message }, 'smtp connection error'));
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const net = (server as unknown as { server: import('node:net').Server }).server;
+    net.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      net.off('error', reject);
+      const addr = net.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : listen.port);
+    });
+  });
+  log.info({ port, host: listen.host, id: connectionId() }, `${listen.mode} listening`);
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * @module node/smtp/types
+ * What the SMTP listeners and the queue runner are given (the server shape
+ * every Haven listener follows, plus SMTP's own extras) and their limits.
+ */
+import type tls from 'node:tls';
+import type { Store } from '../store/index.js';
+import type { Queue } from '../store/queue.js';
+import type { AuthLimiter } from '../util/auth-limiter.js';
+import type { Logger } from '../util/log.js';
+import type { Resolver } from './dns.js';
+import type { SpamOptions } from './spam.js';
+import type { Srs } from './srs.js';
+
+export interface SmtpLimits {
+  maxMessageBytes: number;
+  maxRecipients: number;
+  maxConnectionsPerIp: number;
+  /** Most connections in all (smtp-server maxClients). */
+  maxClients: number;
+  /** Idle socket timeout. */
+  socketTimeoutMs: number;
+  messagesPerHourPerAccount: number;
+}
+
+export const DEFAULT_LIMITS: SmtpLimits = {
+  maxMessageBytes: 50 * 1024 * 1024,
+  maxRecipients: 100,
+  maxConnectionsPerIp: 20,
+  maxClients: 1000,
+  socketTimeoutMs: 5 * 60_000,
+  messagesPerHourPerAccount: 500,
+};
+
+export interface SmtpDeps {
+  store: Store;
+  log: Logger;
+  authLimiter: AuthLimiter;
+  tls: { secureContext(): tls.SecureContext };
+  hostname: string;
+  limits?: Partial<SmtpLimits>;
+  /** DNS for SPF/DKIM/DMARC/ARC, DNSBL (node:dns by default). */
+  resolver?: Resolver;
+  /** The outbound queue; one per store unless given. */
+  queue?: Queue;
+  spam?: Partial<SpamOptions>;
+  /** SRS rewriter; keyed from the directory's `srs.secret` setting unless given. */
+  srs?: Srs;
+}
+
+export interface SmtpListen {
+  host: string;
+  port: number;
+  implicitTls: boolean;
+  mode: 'mx' | 'submission';
+}
+
+export interface SmtpServerHandle {
+  port: number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,252 @@
+/**
+ * The inbound MX with real clients: extensions, recipient checks (unknown,
+ * quota, aliases, plus-addressing, catch-all), Authentication-Results,
+ * DMARC p=reject against forged DKIM, the spam hook, smuggling, size,
+ * recipient and connection limits.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { dkimSign } from 'mailauth';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../node/store/index.js';
+import { queueFor } from '../../node/smtp/index.js';
+import { startTestDns, type TestDns } from '../helpers/dns-server.js';
+import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
+import { baseDeps, client, publishDomain, rawSession, startMx } from './harness.js';
+
+let t: TestStore;
+let store: Store;
+let dns: TestDns;
+let mx: { port: number; close(): Promise<void> };
+const PW = 'correct horse battery';
+
+async function inbox(address: string, folder = 'INBOX'): Promise<string[]> {
+  const lease = await store.authenticate(address, PW);
+  try {
+    const f = lease.mailbox.folders.require(folder);
+    return lease.mailbox.messages.list(f.id).map((m) => lease.mailbox.messages.raw(m.blobId).toString('utf8'));
+  } finally {
+    lease.release();
+  }
+}
+
+beforeAll(async () => {
+  t = makeTestStore();
+  store = t.store;
+  dns = await startTestDns();
+  await addAccount(store, 'alice@example.test', PW);
+  await addAccount(store, 'bob@example.test', PW);
+  await addAccount(store, 'carol@example.test', PW);
+  await addAccount(store, 'full@example.test', PW);
+  store.directory.updateAccount(store.directory.getAccount('full@example.test')!.id, { quotaBytes: 1000 });
+  store.directory.addAlias('team@example.test', ['alice@example.test', 'bob@example.test', 'alice@example.test']);
+  store.directory.addDomain('catchall.test');
+  await store.createAccount('owner@catchall.test', PW);
+  store.directory.addAlias('*@catchall.test', ['owner@catchall.test']);
+  publishDomain(dns, store, 'example.test');
+  dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
+  dns.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] });
+  mx = await startMx(baseDeps(store, dns, { limits: { maxMessageBytes: 64 * 1024, maxRecipients: 3, maxConnectionsPerIp: 4 } }));
+});
+
+afterAll(async () => {
+  await mx?.close();
+  await dns?.close();
+  t?.cleanup();
+});
+
+describe('EHLO', () => {
+  it('advertises the extensions of issue 3', async () => {
+    const s = await rawSession(mx.port);
+    expect(await s.reply()).toMatch(/^220 mx\.haven\.test ESMTP/);
+    const ehlo = await s.cmd('EHLO client.remote.test');
+    for (const ext of ['PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'DSN', 'STARTTLS', 'SIZE 65536']) expect(ehlo).toContain(ext);
+    expect(ehlo).not.toContain('AUTH');
+    s.close();
+  });
+});
+
+describe('delivery', () => {
+  it('delivers into the (locked) mailbox with Received and Authentication-Results, 250 only after', async () => {
+    const info = await client(mx.port).sendMail({
+      envelope: { from: 'someone@sender.test', to: ['alice@example.test'] },
+      raw: sampleMessage({ from: 'someone@sender.test', subject: 'first delivery', body: 'marker-first-delivery' }),
+    });
+    expect(info.response).toMatch(/^250 2\.6\.0 /);
+    const msgs = await inbox('alice@example.test');
+    const m = msgs.find((x) => x.includes('marker-first-delivery'));
+    expect(m).toBeDefined();
+    expect(m).toMatch(/^Received: from client\.remote\.test \(\[127\.0\.0\.1\] \[127\.0\.0\.1\]\)\r\n\tby mx\.haven\.test/);
+    expect(m).toMatch(/Authentication-Results: mx\.haven\.test;[\s\S]*spf=pass/);
+    expect(m).toContain('X-Haven-Spam: no');
+  });
+
+  it('expands aliases to one copy per account, and honours plus-addressing and catch-all', async () => {
+    await client(mx.port).sendMail({
+      envelope: { from: 'someone@sender.test', to: ['team@example.test', 'alice+news@example.test', 'whoever@catchall.test'] },
+      raw: sampleMessage({ from: 'someone@sender.test', body: 'marker-alias' }),
+    });
+    expect((await inbox('alice@example.test')).filter((x) => x.includes('marker-alias'))).toHaveLength(1);
+    expect((await inbox('bob@example.test')).filter((x) => x.includes('marker-alias'))).toHaveLength(1);
+    expect((await inbox('owner@catchall.test')).filter((x) => x.includes('marker-alias'))).toHaveLength(1);
+  });
+
+  it('refuses unknown users with 550 5.1.1 and full mailboxes with 452 4.2.2 at RCPT', async () => {
+    const s = await rawSession(mx.port);
+    await s.reply();
+    await s.cmd('EHLO client.remote.test');
+    expect(await s.cmd('MAIL FROM:<someone@sender.test> SIZE=5000')).toMatch(/^250/);
+    expect(await s.cmd('RCPT TO:<nobody@example.test>')).toMatch(/^550 5\.1\.1 /);
+    expect(await s.cmd('RCPT TO:<full@example.test>')).toMatch(/^452 4\.2\.2 /);
+    expect(await s.cmd('RCPT TO:<carol@example.test>')).toMatch(/^250/);
+    s.close();
+  });
+});
+
+describe('open relay', () => {
+  // Every classic trick; each must be refused at RCPT and nothing may reach the queue.
+  const tricks = [
+    'victim@outside.test',
+    'victim%outside.test@example.test',
+    'outside.test!victim@example.test',
+    '@example.test:victim@outside.test',
+    '"victim@outside.test"@example.test',
+    'victim@outside.test.',
+    'victim@outside.test@example.test',
+    'alice@example.test.',
+    'victim@[127.0.0.1]',
+    '"victim%outside.test"@example.test',
+    'victim@outside.test (comment)',
+  ];
+  it.each(tricks)('refuses RCPT TO:<%s>', async (addr) => {
+    const before = queueFor(store).stats().queued;
+    const s = await rawSession(mx.port);
+    await s.reply();
+    await s.cmd('EHLO client.remote.test');
+    await s.cmd('MAIL FROM:<someone@sender.test>');
+    const r = await s.cmd(`RCPT TO:<${addr}>`);
+    expect(r).toMatch(/^5\d\d /);
+    expect(await s.cmd('DATA')).toMatch(/^503 /);
+    s.close();
+    expect(queueFor(store).stats().queued).toBe(before);
+  });
+});
+
+describe('smuggling', () => {
+  const bodies: [string, string][] = [
+    ['bare LF line', 'Subject: x\r\n\r\nline one\nline two\r\n'],
+    ['\\n.\\n smuggled end', 'Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@outside.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nsmuggled-marker\r\n'],
+    ['\\r.\\r smuggled end', 'Subject: x\r\n\r\nhello\r.\rMAIL FROM:<evil@outside.test>\r\n'],
+    ['\\r\\n.\\n end', 'Subject: x\r\n\r\nhello\r\n.\nRCPT TO:<bob@example.test>\r\n'],
+  ];
+  it.each(bodies)('refuses %s and delivers nothing', async (_name, body) => {
+    const s = await rawSession(mx.port);
+    await s.reply();
+    await s.cmd('EHLO client.remote.test');
+    await s.cmd('MAIL FROM:<someone@sender.test>');
+    await s.cmd('RCPT TO:<carol@example.test>');
+    expect(await s.cmd('DATA')).toMatch(/^354/);
+    s.send(body + '\r\n.\r\n');
+    expect(await s.reply()).toMatch(/^554 5\.6\.11 /);
+    // The session goes on in command mode, with nothing smuggled into it.
+    expect(await s.cmd('NOOP')).toMatch(/^250/);
+    s.close();
+    const carol = await inbox('carol@example.test');
+    expect(carol.filter((m) => m.includes('hello') || m.includes('smuggled-marker') || m.includes('line one'))).toHaveLength(0);
+  });
+});
+
+describe('limits', () => {
+  it('refuses an oversized message with 552 5.3.4', async () => {
+    const big = sampleMessage({ body: 'x'.repeat(70 * 1024) });
+    await expect(client(mx.port).sendMail({ envelope: { from: 'someone@sender.test', to: ['carol@example.test'] }, raw: big })).rejects.toMatchObject({
+      responseCode: 552,
+    });
+  });
+
+  it('refuses recipients past the limit with 452 4.5.3', async () => {
+    const s = await rawSession(mx.port);
+    await s.reply();
+    await s.cmd('EHLO client.remote.test');
+    await s.cmd('MAIL FROM:<someone@sender.test>');
+    for (const u of ['alice', 'bob', 'carol']) expect(await s.cmd(`RCPT TO:<${u}@example.test>`)).toMatch(/^250/);
+    expect(await s.cmd('RCPT TO:<team@example.test>')).toMatch(/^452 4\.5\.3 /);
+    s.close();
+  });
+
+  it('refuses connections past the per-IP limit with 421', async () => {
+    const open = await Promise.all([0, 1, 2, 3].map(() => rawSession(mx.port)));
+    for (const s of open) expect(await s.reply()).toMatch(/^220/);
+    const fifth = await rawSession(mx.port);
+    expect(await fifth.reply()).toMatch(/^421 4\.7\.0 /);
+    for (const s of [...open, fifth]) s.close();
+  });
+});
+
+describe('DMARC and DKIM', () => {
+  beforeAll(() => {
+    const real = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pub = (real.publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
+    dns.add('bank.test', { TXT: ['v=spf1 -all'] });
+    dns.add('sel._domainkey.bank.test', { TXT: [`v=DKIM1; k=rsa; p=${pub}`] });
+    dns.add('_dmarc.bank.test', { TXT: ['v=DMARC1; p=reject'] });
+    (globalThis as Record<string, unknown>).bankKey = real.privateKey.export({ type: 'pkcs8', format: 'pem' });
+  });
+
+  async function signed(key: string, body: string): Promise<Buffer> {
+    const msg = sampleMessage({ from: 'Bank <alerts@bank.test>', to: 'carol@example.test', body });
+    const r = await dkimSign(msg, {
+      signingDomain: 'bank.test',
+      selector: 'sel',
+      privateKey: key,
+      signatureData: [{ signingDomain: 'bank.test', selector: 'sel', privateKey: key, canonicalization: 'relaxed/relaxed' }],
+    });
+    expect(r.signatures).toMatch(/^DKIM-Signature: .*d=bank\.test/s);
+    return Buffer.concat([Buffer.from(r.signatures), msg]);
+  }
+
+  it('refuses a forged DKIM signature from a p=reject domain with 550 5.7.1', async () => {
+    const forger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const raw = await signed(forger, 'marker-forged');
+    await expect(client(mx.port).sendMail({ envelope: { from: 'alerts@bank.test', to: ['carol@example.test'] }, raw })).rejects.toMatchObject({
+      responseCode: 550,
+      response: expect.stringMatching(/^550 5\.7\.1 .*DMARC/),
+    });
+    expect((await inbox('carol@example.test')).some((m) => m.includes('marker-forged'))).toBe(false);
+  });
+
+  it('accepts the same domain correctly signed, recording dkim=pass and dmarc=pass', async () => {
+    const raw = await signed((globalThis as Record<string, string>).bankKey, 'marker-genuine');
+    await client(mx.port).sendMail({ envelope: { from: 'alerts@bank.test', to: ['carol@example.test'] }, raw });
+    const m = (await inbox('carol@example.test')).find((x) => x.includes('marker-genuine'));
+    expect(m).toMatch(/dkim=pass/);
+    expect(m).toMatch(/dmarc=pass/);
+  });
+});
+
+describe('spam hook', () => {
+  it('junks a message from a DNSBL-listed IP and rejects on a scorer past the threshold', async () => {
+    dns.add('1.0.0.127.bl.test', { A: ['127.0.0.2'] });
+    const junkMx = await startMx(
+      baseDeps(store, dns, {
+        spam: {
+          dnsbl: ['bl.test'],
+          junkScore: 5,
+          rejectScore: 15,
+          scorers: [(i) => (i.raw.includes('buy-now-marker') ? [{ score: 20, reason: 'test-scorer' }] : [])],
+        },
+      }),
+    );
+    try {
+      await client(junkMx.port).sendMail({ envelope: { from: 'someone@sender.test', to: ['bob@example.test'] }, raw: sampleMessage({ from: 'someone@sender.test', body: 'marker-junk' }) });
+      const junk = (await inbox('bob@example.test', 'Junk')).find((m) => m.includes('marker-junk'));
+      expect(junk).toMatch(/X-Haven-Spam: yes; score=5\.0; dnsbl=bl\.test\(5\)\r\n/);
+      expect((await inbox('bob@example.test')).some((m) => m.includes('marker-junk'))).toBe(false);
+      expect(dns.queries).toContain('1.0.0.127.bl.test');
+      await expect(
+        client(junkMx.port).sendMail({ envelope: { from: 'someone@sender.test', to: ['bob@example.test'] }, raw: sampleMessage({ from: 'someone@sender.test', body: 'buy-now-marker' }) }),
+      ).rejects.toMatchObject({ responseCode: 550 });
+    } finally {
+      await junkMx.close();
+    }
+  });
+});
