@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ConflictError, MailboxExistsError, NotFoundError, QuotaExceededError } from '../errors.js';
+import type { Statement } from 'better-sqlite3';
 import type { MailboxContext } from './context.js';
 
 export type CollectionKind = 'calendar' | 'addressbook';
@@ -36,6 +37,8 @@ export interface DavObject {
   lastEnd: number | null;
   modseq: number;
   updatedAt: number;
+  /** Bytes of data; set by objectMetas, where data is left out. */
+  size?: number;
 }
 
 export interface PutObject {
@@ -101,7 +104,7 @@ export class DavRepo {
   }
 
   collection(kind: CollectionKind, name: string): Collection | null {
-    const r = this.ctx.db.prepare('SELECT * FROM collections WHERE kind = ? AND name = ?').get(kind, name) as Row | undefined;
+    const r = this.stmt('coll', 'SELECT * FROM collections WHERE kind = ? AND name = ?').get(kind, name) as Row | undefined;
     return r ? toCollection(r) : null;
   }
 
@@ -145,57 +148,102 @@ export class DavRepo {
   }
 
   object(collectionId: number, name: string): DavObject | null {
-    const r = this.ctx.db.prepare('SELECT * FROM dav_objects WHERE collection_id = ? AND name = ?').get(collectionId, name) as Row | undefined;
+    const r = this.stmt('byName', 'SELECT * FROM dav_objects WHERE collection_id = ? AND name = ?').get(collectionId, name) as Row | undefined;
     return r ? toObject(r) : null;
   }
 
   objectByUid(collectionId: number, uid: string): DavObject | null {
-    const r = this.ctx.db.prepare('SELECT * FROM dav_objects WHERE collection_id = ? AND uid = ?').get(collectionId, uid) as Row | undefined;
+    const r = this.stmt('byUid', 'SELECT * FROM dav_objects WHERE collection_id = ? AND uid = ?').get(collectionId, uid) as Row | undefined;
     return r ? toObject(r) : null;
   }
 
   /** PUT with If-Match / If-None-Match; returns the new ETag and whether it was created. */
   put(collectionId: number, o: PutObject, origin?: string): { etag: string; created: boolean } {
-    return this.ctx.write(() => {
-      const existing = this.object(collectionId, o.name);
-      if (o.ifNoneMatch === '*' && existing) throw new PreconditionFailedError('the object already exists (If-None-Match: *)');
-      if (o.ifMatch && (!existing || (o.ifMatch !== '*' && o.ifMatch !== existing.etag))) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
-      const sameUid = this.objectByUid(collectionId, o.uid);
-      if (sameUid && sameUid.name !== o.name) throw new UidConflictError(sameUid.name);
-      const delta = o.data.length - (existing?.data.length ?? 0);
-      if (this.quotaBytes > 0 && delta > 0 && this.ctx.meta('used_bytes') + delta > this.quotaBytes) throw new QuotaExceededError(this.ctx.meta('used_bytes'), this.quotaBytes);
-      const modseq = this.ctx.nextModseq();
-      const etag = etagOf(o.data);
-      const now = Date.now();
-      if (existing) {
-        this.ctx.db
-          .prepare('UPDATE dav_objects SET uid = ?, etag = ?, component = ?, data = ?, first_start = ?, last_end = ?, modseq = ?, updated_at = ? WHERE collection_id = ? AND name = ?')
-          .run(o.uid, etag, o.component ?? null, o.data, o.firstStart ?? null, o.lastEnd ?? null, modseq, now, collectionId, o.name);
-      } else {
-        this.ctx.db
-          .prepare('INSERT INTO dav_objects(collection_id, name, uid, etag, component, data, first_start, last_end, modseq, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(collectionId, o.name, o.uid, etag, o.component ?? null, o.data, o.firstStart ?? null, o.lastEnd ?? null, modseq, now, now);
-        this.ctx.db.prepare('DELETE FROM dav_tombstones WHERE collection_id = ? AND name = ?').run(collectionId, o.name);
-      }
-      this.ctx.addUsage(delta);
-      this.ctx.db.prepare('UPDATE collections SET modseq = ? WHERE id = ?').run(modseq, collectionId);
-      this.ctx.emit({ type: 'dav', collectionId, modseq, origin });
-      return { etag, created: !existing };
-    });
+    return this.ctx.write(() => this.putTx(collectionId, o, origin));
   }
 
   delete(collectionId: number, name: string, ifMatch?: string, origin?: string): void {
-    this.ctx.write(() => {
-      const existing = this.object(collectionId, name);
-      if (!existing) throw new NotFoundError(`no object named ${name}`);
-      if (ifMatch && ifMatch !== '*' && ifMatch !== existing.etag) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
-      const modseq = this.ctx.nextModseq();
-      this.ctx.db.prepare('DELETE FROM dav_objects WHERE collection_id = ? AND name = ?').run(collectionId, name);
-      this.ctx.db.prepare('INSERT OR REPLACE INTO dav_tombstones(collection_id, name, modseq) VALUES (?, ?, ?)').run(collectionId, name, modseq);
-      this.ctx.addUsage(-existing.data.length);
-      this.ctx.db.prepare('UPDATE collections SET modseq = ? WHERE id = ?').run(modseq, collectionId);
-      this.ctx.emit({ type: 'dav', collectionId, modseq, origin });
+    this.ctx.write(() => this.deleteTx(collectionId, name, ifMatch, origin));
+  }
+
+  /**
+   * MOVE of one object, in one transaction: the destination is written (with
+   * its own preconditions) and the source deleted, or neither.
+   */
+  move(
+    from: { collectionId: number; name: string; ifMatch?: string },
+    to: { collectionId: number; name: string; overwrite: boolean },
+    origin?: string,
+  ): { etag: string; created: boolean } {
+    return this.ctx.write(() => {
+      const src = this.object(from.collectionId, from.name);
+      if (!src) throw new NotFoundError(`no object named ${from.name}`);
+      if (from.ifMatch && from.ifMatch !== '*' && from.ifMatch !== src.etag) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
+      if (from.collectionId === to.collectionId && from.name === to.name) throw new ConflictError('source and destination are the same resource');
+      // Same collection: the UID moves with the object, so drop the source first.
+      if (from.collectionId === to.collectionId) this.deleteTx(from.collectionId, from.name, undefined, origin);
+      const r = this.putTx(
+        to.collectionId,
+        { name: to.name, uid: src.uid, data: src.data, component: src.component, firstStart: src.firstStart, lastEnd: src.lastEnd, ifNoneMatch: to.overwrite ? undefined : '*' },
+        origin,
+      );
+      if (from.collectionId !== to.collectionId) this.deleteTx(from.collectionId, from.name, undefined, origin);
+      return r;
     });
+  }
+
+  /** Names, ETags and types without the data: PROPFIND Depth 1 over a large collection. */
+  objectMetas(collectionId: number): Omit<DavObject, 'data'>[] {
+    const rows = this.stmt('metas', 'SELECT collection_id, name, uid, etag, component, length(CAST(data AS BLOB)) AS size, first_start, last_end, modseq, updated_at FROM dav_objects WHERE collection_id = ? ORDER BY name').all(collectionId) as Row[];
+    return rows.map((r) => ({ ...toObject({ ...r, data: '' }), size: r.size as number }));
+  }
+
+  private readonly stmts = new Map<string, Statement<unknown[]>>();
+  private stmt(key: string, sql: string): Statement<unknown[]> {
+    let s = this.stmts.get(key);
+    if (!s) {
+      s = this.ctx.db.prepare(sql);
+      this.stmts.set(key, s);
+    }
+    return s;
+  }
+
+  private putTx(collectionId: number, o: PutObject, origin?: string): { etag: string; created: boolean } {
+    const existing = this.object(collectionId, o.name);
+    if (o.ifNoneMatch === '*' && existing) throw new PreconditionFailedError('the object already exists (If-None-Match: *)');
+    if (o.ifNoneMatch && o.ifNoneMatch !== '*' && existing && o.ifNoneMatch === existing.etag) throw new PreconditionFailedError('the object still has that ETag (If-None-Match)');
+    if (o.ifMatch && (!existing || (o.ifMatch !== '*' && o.ifMatch !== existing.etag))) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
+    const sameUid = this.objectByUid(collectionId, o.uid);
+    if (sameUid && sameUid.name !== o.name) throw new UidConflictError(sameUid.name);
+    const delta = o.data.length - (existing?.data.length ?? 0);
+    if (this.quotaBytes > 0 && delta > 0 && this.ctx.meta('used_bytes') + delta > this.quotaBytes) throw new QuotaExceededError(this.ctx.meta('used_bytes'), this.quotaBytes);
+    const modseq = this.ctx.nextModseq();
+    const etag = etagOf(o.data);
+    const now = Date.now();
+    if (existing) {
+      this.stmt('update', 'UPDATE dav_objects SET uid = ?, etag = ?, component = ?, data = ?, first_start = ?, last_end = ?, modseq = ?, updated_at = ? WHERE collection_id = ? AND name = ?')
+        .run(o.uid, etag, o.component ?? null, o.data, o.firstStart ?? null, o.lastEnd ?? null, modseq, now, collectionId, o.name);
+    } else {
+      this.stmt('insert', 'INSERT INTO dav_objects(collection_id, name, uid, etag, component, data, first_start, last_end, modseq, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(collectionId, o.name, o.uid, etag, o.component ?? null, o.data, o.firstStart ?? null, o.lastEnd ?? null, modseq, now, now);
+      this.stmt('untomb', 'DELETE FROM dav_tombstones WHERE collection_id = ? AND name = ?').run(collectionId, o.name);
+    }
+    this.ctx.addUsage(delta);
+    this.stmt('bump', 'UPDATE collections SET modseq = ? WHERE id = ?').run(modseq, collectionId);
+    this.ctx.emit({ type: 'dav', collectionId, modseq, origin });
+    return { etag, created: !existing };
+  }
+
+  private deleteTx(collectionId: number, name: string, ifMatch?: string, origin?: string): void {
+    const existing = this.object(collectionId, name);
+    if (!existing) throw new NotFoundError(`no object named ${name}`);
+    if (ifMatch && ifMatch !== '*' && ifMatch !== existing.etag) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
+    const modseq = this.ctx.nextModseq();
+    this.stmt('del', 'DELETE FROM dav_objects WHERE collection_id = ? AND name = ?').run(collectionId, name);
+    this.stmt('tomb', 'INSERT OR REPLACE INTO dav_tombstones(collection_id, name, modseq) VALUES (?, ?, ?)').run(collectionId, name, modseq);
+    this.ctx.addUsage(-existing.data.length);
+    this.stmt('bump', 'UPDATE collections SET modseq = ? WHERE id = ?').run(modseq, collectionId);
+    this.ctx.emit({ type: 'dav', collectionId, modseq, origin });
   }
 
   /** sync-collection: objects changed and names deleted after `since`. */

@@ -1,0 +1,163 @@
+/**
+ * @module node/dav/filters
+ * The query filters of calendar-query (RFC 4791 §9.7) and addressbook-query
+ * (RFC 6352 §10.5): comp-filter, prop-filter, param-filter, text-match and
+ * time-range, evaluated against parsed ical.js components.
+ */
+import ICAL from 'ical.js';
+import { DavError, pre } from './errors.js';
+import { instancesIn, overlaps, parseUtc, toMs, type Range } from './ical.js';
+import { CALDAV, CARDDAV, child, childrenOf, type XmlElement } from './xml.js';
+
+type Comp = InstanceType<typeof ICAL.Component>;
+type Prop = InstanceType<typeof ICAL.Property>;
+
+const COLLATIONS = new Set(['i;ascii-casemap', 'i;unicode-casemap', 'i;octet']);
+
+function fold(s: string, collation: string): string {
+  if (collation === 'i;octet') return s;
+  if (collation === 'i;ascii-casemap') return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return s.normalize('NFKC').toLowerCase();
+}
+
+/** RFC 4790 collations and RFC 6352 match types; negate-condition flips the result. */
+export function textMatch(el: XmlElement, values: string[], ns: string): boolean {
+  const collation = el.attrs['collation'] ?? (ns === CARDDAV ? 'i;unicode-casemap' : 'i;ascii-casemap');
+  if (!COLLATIONS.has(collation))
+    throw new DavError(403, (ns === CARDDAV ? pre.card : pre.cal)('supported-collation'), `collation ${collation} is not supported; use i;ascii-casemap, i;unicode-casemap or i;octet`);
+  const type = el.attrs['match-type'] ?? 'contains';
+  const needle = fold(el.text, collation);
+  const test = (v: string): boolean => {
+    const h = fold(v, collation);
+    switch (type) {
+      case 'equals':
+        return h === needle;
+      case 'starts-with':
+        return h.startsWith(needle);
+      case 'ends-with':
+        return h.endsWith(needle);
+      case 'contains':
+        return h.includes(needle);
+      default:
+        throw new DavError(400, null, `match-type "${type}" is unknown; use equals, contains, starts-with or ends-with`);
+    }
+  };
+  const negate = el.attrs['negate-condition'] === 'yes';
+  // A negated match over several values is true when no value matches.
+  const any = values.some(test);
+  return negate ? !any : any;
+}
+
+function propText(p: Prop): string[] {
+  return p.getValues().map((v) => (Array.isArray(v) ? v.flat().join(';') : typeof v === 'object' && v !== null ? v.toString() : String(v)));
+}
+
+function paramMatches(f: XmlElement, p: Prop, ns: string): boolean {
+  const name = (f.attrs['name'] ?? '').toLowerCase();
+  const raw = p.getParameter(name) as string | string[] | undefined;
+  if (child(f, ns, 'is-not-defined')) return raw === undefined;
+  if (raw === undefined) return false;
+  const tm = child(f, ns, 'text-match');
+  return tm ? textMatch(tm, Array.isArray(raw) ? raw : [raw], ns) : true;
+}
+
+function timeRangeOf(el: XmlElement): Range {
+  const r = { start: parseUtc(el.attrs['start'], -8.64e15), end: parseUtc(el.attrs['end'], 8.64e15) };
+  if (el.attrs['start'] === undefined && el.attrs['end'] === undefined)
+    throw new DavError(400, pre.cal('valid-filter'), 'time-range needs a start or an end attribute');
+  return r;
+}
+
+function calPropMatches(f: XmlElement, c: Comp): boolean {
+  const name = (f.attrs['name'] ?? '').toLowerCase();
+  const props = c.getAllProperties(name);
+  if (child(f, CALDAV, 'is-not-defined')) return props.length === 0;
+  if (props.length === 0) return false;
+  return props.some((p) => {
+    const tr = child(f, CALDAV, 'time-range');
+    if (tr) {
+      const v = p.getFirstValue() as InstanceType<typeof ICAL.Time> | null;
+      if (!v || typeof v !== 'object' || !('toUnixTime' in v)) return false;
+      if (!overlaps(toMs(v), toMs(v), timeRangeOf(tr))) return false;
+    }
+    const tm = child(f, CALDAV, 'text-match');
+    if (tm && !textMatch(tm, propText(p), CALDAV)) return false;
+    return childrenOf(f, CALDAV, 'param-filter').every((pf) => paramMatches(pf, p, CALDAV));
+  });
+}
+
+/** Does one comp-filter match within `parent` (RFC 4791 §9.7.1)? */
+function compFilterMatches(f: XmlElement, parent: Comp, isRoot: boolean): boolean {
+  const name = (f.attrs['name'] ?? '').toLowerCase();
+  const candidates = isRoot ? (parent.name === name ? [parent] : []) : parent.getAllSubcomponents(name);
+  if (child(f, CALDAV, 'is-not-defined')) return candidates.length === 0;
+  if (candidates.length === 0) return false;
+  const tr = child(f, CALDAV, 'time-range');
+  let inRange: Set<Comp> | null = null;
+  if (tr) {
+    if (isRoot) throw new DavError(400, pre.cal('valid-filter'), 'time-range cannot apply to VCALENDAR; put it inside a VEVENT or VTODO comp-filter');
+    inRange = new Set(instancesIn(parent, name, timeRangeOf(tr)).map((i) => i.item));
+    if (name === 'valarm') inRange = new Set(candidates.filter((a) => alarmInRange(a, parent, timeRangeOf(tr))));
+  }
+  return candidates.some(
+    (c) =>
+      (!inRange || inRange.has(c)) &&
+      childrenOf(f, CALDAV, 'prop-filter').every((pf) => calPropMatches(pf, c)) &&
+      childrenOf(f, CALDAV, 'comp-filter').every((cf) => compFilterMatches(cf, c, false)),
+  );
+}
+
+/** VALARM time-range: the trigger time of a non-recurring parent (RFC 4791 §9.9). */
+function alarmInRange(alarm: Comp, parent: Comp, r: Range): boolean {
+  const trig = alarm.getFirstProperty('trigger');
+  if (!trig) return false;
+  const v = trig.getFirstValue() as unknown;
+  let at: number;
+  if (v instanceof ICAL.Duration) {
+    const rel = trig.getParameter('related') === 'END' ? 'dtend' : 'dtstart';
+    const base = parent.getFirstPropertyValue(rel) as InstanceType<typeof ICAL.Time> | null;
+    if (!base) return false;
+    at = toMs(base) + v.toSeconds() * 1000;
+  } else if (v instanceof ICAL.Time) at = toMs(v);
+  else return false;
+  return overlaps(at, at, r);
+}
+
+/** The calendar-query filter: exactly one comp-filter for VCALENDAR. */
+export function calendarFilterMatches(filter: XmlElement, vcal: Comp): boolean {
+  const top = childrenOf(filter, CALDAV, 'comp-filter');
+  if (top.length !== 1 || (top[0].attrs['name'] ?? '').toUpperCase() !== 'VCALENDAR')
+    throw new DavError(403, pre.cal('valid-filter'), 'a calendar-query filter holds one comp-filter named VCALENDAR');
+  return compFilterMatches(top[0], vcal, true);
+}
+
+/** The widest time range a filter asks for, for the store's range prefilter; null = any time. */
+export function filterRange(filter: XmlElement): { range: Range | null; component: string | null } {
+  const top = child(filter, CALDAV, 'comp-filter');
+  const inner = top ? childrenOf(top, CALDAV, 'comp-filter') : [];
+  if (inner.length !== 1 || child(inner[0], CALDAV, 'is-not-defined')) return { range: null, component: null };
+  const tr = child(inner[0], CALDAV, 'time-range');
+  return { range: tr ? timeRangeOf(tr) : null, component: (inner[0].attrs['name'] ?? '').toUpperCase() };
+}
+
+// ---------------------------------------------------------------- CardDAV
+
+function cardPropMatches(f: XmlElement, card: Comp): boolean {
+  const name = (f.attrs['name'] ?? '').toLowerCase();
+  const props = card.getAllProperties(name);
+  if (child(f, CARDDAV, 'is-not-defined')) return props.length === 0;
+  if (props.length === 0) return false;
+  const tests = [...childrenOf(f, CARDDAV, 'text-match'), ...childrenOf(f, CARDDAV, 'param-filter')];
+  if (tests.length === 0) return true;
+  const allof = f.attrs['test'] === 'allof';
+  return props.some((p) => {
+    const r = (t: XmlElement) => (t.local === 'text-match' ? textMatch(t, propText(p), CARDDAV) : paramMatches(t, p, CARDDAV));
+    return allof ? tests.every(r) : tests.some(r);
+  });
+}
+
+export function addressFilterMatches(filter: XmlElement, card: Comp): boolean {
+  const pfs = childrenOf(filter, CARDDAV, 'prop-filter');
+  if (pfs.length === 0) return true;
+  return filter.attrs['test'] === 'allof' ? pfs.every((f) => cardPropMatches(f, card)) : pfs.some((f) => cardPropMatches(f, card));
+}

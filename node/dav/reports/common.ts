@@ -1,0 +1,37 @@
+/**
+ * @module node/dav/reports/common
+ * What the REPORTs share: the requested properties (with the data
+ * property's own request element, for <expand>) and one <response> per object.
+ */
+import type { CollectionKind, DavObject } from '../../store/index.js';
+import type { Ctx, Resource } from '../context.js';
+import { href } from '../paths.js';
+import { evaluateProps, type PropRequest } from '../props.js';
+import { propResponse } from '../respond.js';
+import { DAV, XmlWriter, child, type XmlElement } from '../xml.js';
+import { dataProp } from './data.js';
+import type { Collection } from '../../store/index.js';
+
+export interface ReportProps {
+  req: PropRequest;
+  /** The request elements by `{ns}local`, so calendar-data can read <expand>. */
+  elements: Map<string, XmlElement>;
+}
+
+export function reportProps(root: XmlElement): ReportProps {
+  const prop = child(root, DAV, 'prop');
+  if (!prop) {
+    if (child(root, DAV, 'allprop')) return { req: { kind: 'allprop', names: [] }, elements: new Map() };
+    return { req: { kind: 'prop', names: [{ ns: DAV, local: 'getetag' }] }, elements: new Map() };
+  }
+  return {
+    req: { kind: 'prop', names: prop.children.map((c) => ({ ns: c.ns, local: c.local })) },
+    elements: new Map(prop.children.map((c) => [`{${c.ns}}${c.local}`, c])),
+  };
+}
+
+export function objectResponse(ctx: Ctx, w: XmlWriter, p: ReportProps, kind: CollectionKind, col: Collection, obj: DavObject, address: string): string {
+  const r: Resource = { t: 'object', kind, address, col, name: obj.name, obj };
+  const { ok, missing } = evaluateProps(r, p.req, ctx, w, (ns, local) => dataProp(kind, obj, ns, local, p.elements.get(`{${ns}}${local}`) ?? null, w));
+  return propResponse(w, href.object(kind, address, col.name, obj.name), ok, missing);
+}

@@ -1,0 +1,31 @@
+/**
+ * @module node/dav/reports/multiget
+ * calendar-multiget (RFC 4791 §7.9) and addressbook-multiget (RFC 6352
+ * §8.7): the named objects of this collection; any other href, including
+ * another account's, answers 404 in its own <response>.
+ */
+import type { Ctx, Resource } from '../context.js';
+import { DavError, pre } from '../errors.js';
+import { parseHref } from '../paths.js';
+import { multistatus, statusResponse } from '../respond.js';
+import { DAV, XmlWriter, childrenOf, type XmlElement } from '../xml.js';
+import { objectResponse, reportProps } from './common.js';
+
+export function multiget(ctx: Ctx, res: Resource, root: XmlElement, kind: 'calendar' | 'addressbook'): Response {
+  if ((res.t !== 'collection' && res.t !== 'object') || res.kind !== kind) throw new DavError(403, pre.dav('supported-report'), `${root.local} runs on ${kind === 'calendar' ? 'a calendar' : 'an address book'}`);
+  const hrefs = childrenOf(root, DAV, 'href').map((h) => h.text.trim());
+  if (hrefs.length > ctx.limits.maxMultiget) throw new DavError(403, pre.dav('number-of-matches-within-limits'), `at most ${ctx.limits.maxMultiget} hrefs per multiget; split the request`);
+  const props = reportProps(root);
+  const w = new XmlWriter();
+  const out: string[] = [];
+  for (const h of hrefs) {
+    const t = parseHref(h);
+    if (!t || t.t !== 'object' || t.kind !== kind || t.address !== res.address || t.collection !== res.col.name) {
+      out.push(statusResponse(w, h, 404));
+      continue;
+    }
+    const obj = ctx.lease.mailbox.dav.object(res.col.id, t.name);
+    out.push(obj ? objectResponse(ctx, w, props, kind, res.col, obj, res.address) : statusResponse(w, h, 404));
+  }
+  return multistatus(w, out);
+}

@@ -1,0 +1,57 @@
+/**
+ * @module node/dav/respond
+ * Encoders for DAV replies: multistatus (RFC 4918 §13), propstat groups,
+ * DAV:error bodies with their precondition, and plain status replies.
+ */
+import { DavError } from './errors.js';
+import { DAV, XmlWriter, escapeXml } from './xml.js';
+
+export const XML_TYPE = 'application/xml; charset=utf-8';
+
+const REASONS: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  204: 'No Content',
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  424: 'Failed Dependency',
+  507: 'Insufficient Storage',
+};
+export const statusLine = (code: number): string => `HTTP/1.1 ${code} ${REASONS[code] ?? ''}`.trimEnd();
+
+export function propstat(w: XmlWriter, props: string[], status: number): string {
+  return w.el(DAV, 'propstat', w.el(DAV, 'prop', props.join('')) + w.text(DAV, 'status', statusLine(status)));
+}
+
+/** One <response> with propstats for found (200) and missing (404) properties. */
+export function propResponse(w: XmlWriter, href: string, ok: string[], missing: string[], missingStatus = 404): string {
+  let inner = w.text(DAV, 'href', href);
+  if (ok.length || !missing.length) inner += propstat(w, ok, 200);
+  if (missing.length) inner += propstat(w, missing, missingStatus);
+  return w.el(DAV, 'response', inner);
+}
+
+export function statusResponse(w: XmlWriter, href: string, status: number): string {
+  return w.el(DAV, 'response', w.text(DAV, 'href', href) + w.text(DAV, 'status', statusLine(status)));
+}
+
+export function multistatus(w: XmlWriter, responses: string[], extra = ''): Response {
+  return new Response(w.document(DAV, 'multistatus', responses.join('') + extra), { status: 207, headers: { 'Content-Type': XML_TYPE } });
+}
+
+/** The reply for a DavError: a DAV:error body when a precondition applies, plain text otherwise. */
+export function errorResponse(err: DavError): Response {
+  const headers: Record<string, string> = { ...err.headers };
+  if (err.precondition) {
+    const w = new XmlWriter();
+    const p = err.precondition;
+    const body = w.document(DAV, 'error', w.el(p.ns, p.name, p.inner ?? '') + `<message xmlns="urn:haven:dav">${escapeXml(err.message)}</message>`);
+    headers['Content-Type'] = XML_TYPE;
+    return new Response(body, { status: err.status, headers });
+  }
+  headers['Content-Type'] = 'text/plain; charset=utf-8';
+  return new Response(err.message + '\n', { status: err.status, headers });
+}

@@ -1,0 +1,56 @@
+/**
+ * @module node/dav/server
+ * davApp over HTTPS on its own listener, for tests and for a node that
+ * serves DAV on a dedicated port. Each TLS handshake takes the current
+ * context from deps.tls, so a renewed certificate applies without restart,
+ * for SNI and non-SNI clients alike.
+ */
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server as HttpServer } from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { DavDeps } from './context.js';
+import { davApp } from './app.js';
+
+export interface DavServerDeps extends DavDeps {
+  tls: { secureContext(): tls.SecureContext };
+  hostname: string;
+}
+
+export async function startDavServer(
+  deps: DavServerDeps,
+  listen: { host: string; port: number; implicitTls?: boolean },
+): Promise<{ port: number; close(): Promise<void> }> {
+  const app = davApp(deps);
+  const http = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
+  http.keepAliveTimeout = 30_000;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((raw) => {
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+    raw.setTimeout(60_000, () => raw.destroy());
+    const sock = new tls.TLSSocket(raw, {
+      isServer: true,
+      secureContext: deps.tls.secureContext(),
+      SNICallback: (_name, cb) => cb(null, deps.tls.secureContext()),
+      ALPNProtocols: ['http/1.1'],
+    });
+    // Handshake failures and resets are the client's business: close quietly.
+    sock.on('error', () => sock.destroy());
+    sock.once('secure', () => http.emit('connection', sock));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        http.closeAllConnections?.();
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
