@@ -221,6 +221,13 @@ export class Cursor {
     this.pos += m[0].length;
     return n;
   }
+  /** mod-sequence-value: up to 2^63-1; values past 2^53 only ever compare as "very large". */
+  modseq(): number {
+    const m = /^\d{1,19}/.exec(this.seg.slice(this.pos, this.pos + 20));
+    if (!m) bad('expected a modseq');
+    this.pos += m[0].length;
+    return Math.min(Number(m[0]), Number.MAX_SAFE_INTEGER);
+  }
   nzNumber(what = 'number'): number {
     const n = this.number(what);
     if (n === 0) bad(`${what} must not be zero`);
@@ -244,9 +251,9 @@ export class Cursor {
   seqSet(): SeqSet {
     const s = this.seg;
     let j = this.pos;
-    while (j < s.length && /[0-9:*,$]/.test(s[j])) j++;
+    while (j < s.length && s[j] !== ' ' && s[j] !== ')' && s[j] !== '(') j++;
     const set = parseSeqSet(s.slice(this.pos, j));
-    if (!set) bad(`"${s.slice(this.pos, j) || s.slice(this.pos, this.pos + 10)}" is not a valid sequence set; use forms like 1:5,7,9:*`);
+    if (!set) bad(`"${s.slice(this.pos, Math.min(j, this.pos + 40))}" is not a valid sequence set; use forms like 1:5,7,9:*`);
     this.pos = j;
     return set;
   }
@@ -380,7 +387,7 @@ for (const n of ['SELECT', 'EXAMINE'] as const) {
           c.expect('(');
           const uidValidity = c.nzNumber('uidvalidity');
           c.sp();
-          const q: QresyncParams = { uidValidity, modseq: c.number('modseq') };
+          const q: QresyncParams = { uidValidity, modseq: c.modseq() };
           if (c.take(' ')) {
             if (c.peek() !== '(') {
               q.knownUids = c.seqSet();
@@ -594,7 +601,7 @@ register(['FETCH'], (c, tag) => {
       const m = c.atom('modifier').toUpperCase();
       if (m === 'CHANGEDSINCE') {
         c.sp();
-        changedSince = c.number('modseq');
+        changedSince = c.modseq();
       } else if (m === 'VANISHED') vanished = true;
       else bad(`unknown FETCH modifier ${m}`);
     }, false);
@@ -610,7 +617,7 @@ register(['STORE'], (c, tag) => {
   if (c.peek() === '(') {
     c.list(() => {
       if (!c.takeCi('UNCHANGEDSINCE ')) bad('the only STORE modifier is UNCHANGEDSINCE');
-      unchangedSince = c.number('modseq');
+      unchangedSince = c.modseq();
     }, false);
     c.sp();
   }
@@ -699,7 +706,7 @@ export function searchKey(c: Cursor): SearchKey {
       c.atom('entry type');
       c.sp();
     }
-    return { op: 'modseq', modseq: c.number('modseq') };
+    return { op: 'modseq', modseq: c.modseq() };
   }
   bad(`unknown search key ${k}`);
 }

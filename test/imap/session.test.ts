@@ -1,0 +1,114 @@
+/**
+ * Session state machine over raw sockets: TLS gates on login, STARTTLS and
+ * implicit TLS, LOGIN and AUTHENTICATE PLAIN (SASL-IR and continuation),
+ * wrong-state and malformed commands answered BAD without a state change.
+ */
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Raw, login, startFixture, type ImapFixture } from './helpers.js';
+
+let f: ImapFixture;
+let strict: ImapFixture;
+let implicit: ImapFixture;
+beforeAll(async () => {
+  [f, strict, implicit] = await Promise.all([startFixture(), startFixture({ allowPlaintextOnLoopback: false }), startFixture({ implicitTls: true })]);
+});
+afterAll(async () => Promise.all([f.close(), strict.close(), implicit.close()]));
+
+const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64');
+
+describe('before TLS', () => {
+  it('advertises STARTTLS and LOGINDISABLED and refuses passwords', async () => {
+    const raw = await Raw.connect(strict.port);
+    const cap = await raw.cmd('c', 'CAPABILITY');
+    expect(cap).toMatch(/\* CAPABILITY .*STARTTLS.*LOGINDISABLED/);
+    expect(cap).not.toContain('AUTH=PLAIN');
+    expect(await raw.cmd('l', `LOGIN ${strict.address} x`)).toContain('l NO [PRIVACYREQUIRED]');
+    expect(await raw.cmd('a', `AUTHENTICATE PLAIN ${plain(strict.address, strict.password)}`)).toContain('a NO [PRIVACYREQUIRED]');
+    raw.close();
+  });
+
+  it('upgrades with STARTTLS, drops pipelined plaintext, then logs in with SASL-IR', async () => {
+    const raw = await Raw.connect(strict.port);
+    // The NOOP pipelined behind STARTTLS must never be executed.
+    raw.write('s STARTTLS\r\nevil NOOP\r\n');
+    expect(await raw.reply('s')).toBe('s OK begin TLS now\r\n');
+    raw.take();
+    await raw.startTls();
+    const cap = await raw.cmd('c', 'CAPABILITY');
+    expect(cap).toContain('AUTH=PLAIN');
+    expect(cap).not.toContain('STARTTLS');
+    expect(cap).not.toContain('evil');
+    const bad = await raw.cmd('a0', `AUTHENTICATE PLAIN ${plain(strict.address, 'wrong')}`);
+    expect(bad).toBe('a0 NO [AUTHENTICATIONFAILED] wrong address or password; check them, or use an app password\r\n');
+    const ok = await raw.cmd('a1', `AUTHENTICATE PLAIN ${plain(strict.address, strict.password)}`);
+    expect(ok).toMatch(/^a1 OK \[CAPABILITY IMAP4rev2 .*CONDSTORE.*\] logged in\r\n$/);
+    expect(await raw.cmd('a2', 'STARTTLS')).toContain('a2 BAD');
+    raw.close();
+  });
+});
+
+describe('implicit TLS', () => {
+  it('greets over TLS and takes AUTHENTICATE with a continuation', async () => {
+    const s = tls.connect({ port: implicit.port, host: '127.0.0.1', rejectUnauthorized: false, servername: 'localhost' });
+    let buf = '';
+    const wait = (re: RegExp) =>
+      new Promise<void>((resolve) => {
+        const check = () => (re.test(buf) ? resolve() : s.once('data', (b) => ((buf += b), check())));
+        check();
+      });
+    await wait(/\* OK \[CAPABILITY [^\]]*AUTH=PLAIN[^\]]*\] Haven IMAP ready\r\n/);
+    expect(s.getProtocol()).toMatch(/TLSv1\.[23]/);
+    s.write('a AUTHENTICATE PLAIN\r\n');
+    await wait(/\+ \r\n/);
+    s.write(plain(implicit.address, implicit.password) + '\r\n');
+    await wait(/a OK \[CAPABILITY/);
+    s.write('b LOGOUT\r\n');
+    await wait(/b OK LOGOUT completed\r\n/);
+    expect(buf).toContain('* BYE logging out\r\n');
+    s.destroy();
+  });
+});
+
+describe('states and errors', () => {
+  it('answers wrong-state and malformed commands BAD and keeps going', async () => {
+    const raw = await Raw.connect(f.port);
+    expect(await raw.cmd('x1', 'SELECT INBOX')).toBe('x1 BAD SELECT needs a login first\r\n');
+    expect(await raw.cmd('x2', 'FROBNICATE')).toMatch(/^x2 BAD unknown command FROBNICATE/);
+    await login(raw, f);
+    expect(await raw.cmd('x3', 'FETCH 1 FLAGS')).toBe('x3 BAD FETCH needs a selected mailbox; SELECT one first\r\n');
+    await raw.cmd('s', 'SELECT INBOX');
+    expect(await raw.cmd('x4', 'FETCH 1:x FLAGS')).toMatch(/^x4 BAD "1:x" is not a valid sequence set/);
+    expect(await raw.cmd('x5', 'FETCH 5 FLAGS')).toMatch(/^x5 BAD message 5 does not exist/);
+    // Still selected: a valid command works.
+    expect(await raw.cmd('x6', 'UID FETCH 1:* FLAGS')).toBe('x6 OK FETCH completed\r\n'.replace('FETCH', 'UID FETCH'));
+    expect(await raw.cmd('x7', 'SELECT Nope')).toMatch(/^\* OK \[CLOSED\] previous mailbox closed\r\nx7 NO \[NONEXISTENT\]/);
+    expect(await raw.cmd('x8', 'FETCH 1 FLAGS')).toMatch(/^x8 BAD FETCH needs a selected mailbox/);
+    raw.close();
+  });
+
+  it('answers ID, NAMESPACE, ENABLE and NOOP', async () => {
+    const raw = await Raw.connect(f.port);
+    expect(await raw.cmd('i', 'ID ("name" "test")')).toBe('* ID ("name" "Haven")\r\ni OK ID completed\r\n');
+    await login(raw, f);
+    expect(await raw.cmd('n', 'NAMESPACE')).toBe('* NAMESPACE (("" "/")) NIL NIL\r\nn OK NAMESPACE completed\r\n');
+    expect(await raw.cmd('e', 'ENABLE QRESYNC X-UNKNOWN')).toBe('* ENABLED QRESYNC\r\ne OK ENABLE completed\r\n');
+    expect(await raw.cmd('e2', 'ENABLE QRESYNC CONDSTORE')).toBe('* ENABLED\r\ne2 OK ENABLE completed\r\n');
+    expect(await raw.cmd('o', 'NOOP')).toBe('o OK NOOP completed\r\n');
+    raw.close();
+  });
+
+  it('refuses an oversized literal with TOOBIG and stays usable', async () => {
+    const small = await startFixture({ limits: { maxLiteral: 100, appendLimit: 100 } });
+    try {
+      const raw = await Raw.connect(small.port);
+      await login(raw, small);
+      expect(await raw.cmd('a', 'APPEND INBOX {500}')).toMatch(/^a NO \[TOOBIG\]/);
+      expect(await raw.cmd('b', 'NOOP')).toBe('b OK NOOP completed\r\n');
+      expect((await raw.cmd('c', 'CAPABILITY')).includes('APPENDLIMIT=100')).toBe(true);
+      raw.close();
+    } finally {
+      await small.close();
+    }
+  });
+});
