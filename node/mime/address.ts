@@ -148,6 +148,9 @@ export function parseAddressList(value: string): Address[] {
   const tokens = tokenize(value);
   const out: Address[] = [];
   let current: Token[] = [];
+  // Whether `current` already holds an '@' or '<', kept as we go so a run of
+  // colons does not rescan it each time.
+  let currentIsAddress = false;
   let inAngle = false;
   let inGroup = false;
   const flush = () => {
@@ -156,6 +159,7 @@ export function parseAddressList(value: string): Address[] {
       if (a) out.push(a);
     }
     current = [];
+    currentIsAddress = false;
   };
   for (const t of tokens) {
     if (t.kind === 'special') {
@@ -164,7 +168,7 @@ export function parseAddressList(value: string): Address[] {
       else if (!inAngle && t.text === ',') {
         flush();
         continue;
-      } else if (!inAngle && t.text === ':' && !inGroup && !current.some((c) => isSpecial(c, '@') || isSpecial(c, '<'))) {
+      } else if (!inAngle && t.text === ':' && !inGroup && !currentIsAddress) {
         // `group-name: member, member;`
         out.push({ name: null, mailbox: phrase(current) ?? '', host: null });
         current = [];
@@ -177,6 +181,7 @@ export function parseAddressList(value: string): Address[] {
         continue;
       }
     }
+    if (t.kind === 'special' && (t.text === '@' || t.text === '<')) currentIsAddress = true;
     current.push(t);
   }
   flush();

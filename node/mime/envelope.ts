@@ -13,9 +13,17 @@ function value(buf: Buffer, fields: Map<string, RawField>, name: string): string
   return f ? fieldValue(buf, f) : null;
 }
 
+/**
+ * Address headers longer than this are cut before parsing: room for about
+ * a thousand recipients, and a bound on what a hostile header can cost in
+ * parse time and stored JSON.
+ */
+const ADDRESS_HEADER_CAP = 64 * 1024;
+
 function addresses(buf: Buffer, fields: Map<string, RawField>, name: string): Address[] {
   const v = value(buf, fields, name);
-  return v ? parseAddressList(v) : [];
+  if (!v) return [];
+  return parseAddressList(v.length > ADDRESS_HEADER_CAP ? v.slice(0, ADDRESS_HEADER_CAP) : v);
 }
 
 /** Builds the envelope from an entity's first-occurrence header fields. */

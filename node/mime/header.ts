@@ -214,12 +214,15 @@ export function parseStructured(raw: string): StructuredValue {
   const value = (i === -1 ? s : s.slice(0, i)).replace(/\s+/g, '').toLowerCase();
   const params: Record<string, string> = Object.create(null);
   const continued = new Map<string, Continuation[]>();
+  // Next '=' at or after i, reused across parameters so `a;a;a;...` stays linear.
+  let eq = -2;
   while (i !== -1 && i < s.length) {
     i++; // past ';'
     while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++;
-    const eq = s.indexOf('=', i);
+    if (eq !== -1 && eq < i) eq = s.indexOf('=', i);
+    if (eq === -1) break;
     const semi = s.indexOf(';', i);
-    if (eq === -1 || (semi !== -1 && semi < eq)) {
+    if (semi !== -1 && semi < eq) {
       i = semi;
       continue;
     }

@@ -276,7 +276,9 @@ export function parseMessageUnguarded(raw: Buffer): ParsedMessage {
   const root = parseEntity(ctx, 0, raw.length, 0, false);
   const fields = firstFields(root.fields);
   const envelope: Envelope = buildEnvelope(raw, fields);
-  const subject = envelope.subject === null ? '' : decodeWords(envelope.subject);
+  const rawSubject = envelope.subject ?? '';
+  // Decode no more than can matter for SUBJECT_CAP decoded characters.
+  const subject = decodeWords(rawSubject.length > 4 * SUBJECT_CAP ? rawSubject.slice(0, 4 * SUBJECT_CAP) : rawSubject);
   const irt = messageIds(envelope.inReplyTo);
   return {
     size: raw.length,

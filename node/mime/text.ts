@@ -13,13 +13,14 @@ import { decodeWords } from './words.js';
 /** Cap on each of headerText and bodyText, in UTF-16 code units. */
 export const TEXT_CAP = 256 * 1024;
 /** Raw bytes of one part looked at; enough to fill TEXT_CAP from base64 or bloated HTML. */
-const PART_INPUT_CAP = 2 * 1024 * 1024;
+const PART_INPUT_CAP = 1024 * 1024;
 
 export function headerText(buf: Buffer, fields: RawField[]): string {
   let out = '';
   for (const f of fields) {
     const name = buf.toString('latin1', f.start, f.valueStart - 1).trim();
-    out += name + ': ' + decodeWords(fieldValue(buf, f)) + '\n';
+    const v = fieldValue(buf, f);
+    out += name + ': ' + decodeWords(v.length > TEXT_CAP ? v.slice(0, TEXT_CAP) : v) + '\n';
     if (out.length >= TEXT_CAP) return out.slice(0, TEXT_CAP);
   }
   return out;
@@ -122,6 +123,9 @@ export function bodyText(buf: Buffer, root: MimePart): string {
     }
     if (p.type !== 'text' || p.end <= p.bodyStart) return;
     let text = decodeCharset(transferDecoded(buf, p), p.params.charset);
+    // Cut before the whitespace and markup passes; HTML gets room for its tags.
+    const room = (TEXT_CAP - total) * (p.subtype === 'html' ? 4 : 1) + 1;
+    if (text.length > room) text = text.slice(0, room);
     if (p.subtype === 'html') text = htmlToText(text);
     text = text.replace(/\r\n?/g, '\n').trim();
     if (text === '') return;
