@@ -357,6 +357,48 @@ describe('8-bit headers and bodies', () => {
   });
 });
 
+describe('message/global', () => {
+  it('parses an enclosed RFC 6532 message with raw UTF-8 headers', () => {
+    const inner = 'From: Zoë <zoë@exämple.de>\r\nSubject: Grüße\r\n\r\nHallo\r\n';
+    const raw = Buffer.from(`Content-Type: multipart/report; boundary=r\r\n\r\n--r\r\nContent-Type: message/global\r\n\r\n${inner}--r--\r\n`);
+    const m = parseMessage(raw);
+    const [g] = m.structure.parts!;
+    expect([g.type, g.subtype]).toEqual(['message', 'global']);
+    expect(raw.subarray(g.bodyStart, g.end).toString('utf8')).toBe(inner.slice(0, -2));
+    expect(g.lines).toBe(4);
+    expect(g.message!.envelope.from).toEqual([{ name: 'Zoë', mailbox: 'zoë', host: 'exämple.de' }]);
+    expect(g.message!.envelope.subject).toBe('Grüße');
+    expect(raw.subarray(g.message!.structure.bodyStart, g.message!.structure.end).toString()).toBe('Hallo');
+    expect(m.damaged).toBe(false);
+  });
+
+  it('keeps a transfer-encoded message/global opaque without calling it damaged', () => {
+    const raw = Buffer.from('Content-Type: message/global\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA==\r\n');
+    const m = parseMessage(raw);
+    expect(m.damaged).toBe(false);
+    expect(m.structure.message!.structure.type).toBe('text');
+    expect(m.structure.message!.structure.start).toBe(m.structure.bodyStart);
+  });
+});
+
+describe('NUL bytes and odd header lines', () => {
+  it('keeps NUL bytes in header values and skips a leading continuation line', () => {
+    const raw = Buffer.from(' stray continuation\r\nSubject: a\0b\r\nFrom: x@y\r\n\r\nbody', 'latin1');
+    const m = parseMessage(raw);
+    expect(m.damaged).toBe(true);
+    expect(m.envelope.subject).toBe('a\0b');
+    expect(m.envelope.from).toEqual([{ name: null, mailbox: 'x', host: 'y' }]);
+    expect(body(raw, m.structure)).toBe('body');
+  });
+
+  it('accepts obsolete whitespace before the colon', () => {
+    const raw = Buffer.from('Subject : spaced\r\n\r\n');
+    const m = parseMessage(raw);
+    expect(m.damaged).toBe(false);
+    expect(m.envelope.subject).toBe('spaced');
+  });
+});
+
 describe('hostile shapes', () => {
   it('caps nesting depth and keeps deeper parts as leaves', () => {
     let msg = 'Content-Type: text/plain\r\n\r\ndeepest\r\n';
