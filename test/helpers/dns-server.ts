@@ -51,14 +51,15 @@ export async function startTestDns(): Promise<TestDns> {
       queries.push(name);
       const rec = zone.get(name);
       if (!rec) {
-        response.header.rcode = Packet.RCODE.NXDOMAIN;
+        response.header.rcode = 3; // NXDOMAIN
         return send(response);
       }
       const base = { name: q.name, class: Packet.CLASS.IN, ttl: 60 };
-      if (q.type === Packet.TYPE.A) for (const address of rec.A ?? []) response.answers.push({ ...base, type: Packet.TYPE.A, address });
-      if (q.type === Packet.TYPE.AAAA) for (const address of rec.AAAA ?? []) response.answers.push({ ...base, type: Packet.TYPE.AAAA, address });
-      if (q.type === Packet.TYPE.MX) for (const mx of rec.MX ?? []) response.answers.push({ ...base, type: Packet.TYPE.MX, exchange: mx.exchange, priority: mx.priority });
-      if (q.type === Packet.TYPE.TXT) for (const t of rec.TXT ?? []) response.answers.push({ ...base, type: Packet.TYPE.TXT, data: chunks(t) });
+      const answers = response.answers as unknown[];
+      if (q.type === Packet.TYPE.A) for (const address of rec.A ?? []) answers.push({ ...base, type: Packet.TYPE.A, address });
+      if (q.type === Packet.TYPE.AAAA) for (const address of rec.AAAA ?? []) answers.push({ ...base, type: Packet.TYPE.AAAA, address });
+      if (q.type === Packet.TYPE.MX) for (const mx of rec.MX ?? []) answers.push({ ...base, type: Packet.TYPE.MX, exchange: mx.exchange, priority: mx.priority });
+      if (q.type === Packet.TYPE.TXT) for (const t of rec.TXT ?? []) answers.push({ ...base, type: Packet.TYPE.TXT, data: chunks(t) });
       send(response);
   };
   const udp = dns2.createServer({ udp: true, handle });

@@ -183,13 +183,14 @@ describe('limits', () => {
 });
 
 describe('DMARC and DKIM', () => {
+  let bankKey = '';
   beforeAll(() => {
     const real = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pub = (real.publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
     dns.add('bank.test', { TXT: ['v=spf1 -all'] });
     dns.add('sel._domainkey.bank.test', { TXT: [`v=DKIM1; k=rsa; p=${pub}`] });
     dns.add('_dmarc.bank.test', { TXT: ['v=DMARC1; p=reject'] });
-    (globalThis as Record<string, unknown>).bankKey = real.privateKey.export({ type: 'pkcs8', format: 'pem' });
+    bankKey = real.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   });
 
   async function signed(key: string, body: string): Promise<Buffer> {
@@ -215,7 +216,7 @@ describe('DMARC and DKIM', () => {
   });
 
   it('accepts the same domain correctly signed, recording dkim=pass and dmarc=pass', async () => {
-    const raw = await signed((globalThis as Record<string, string>).bankKey, 'marker-genuine');
+    const raw = await signed(bankKey, 'marker-genuine');
     await client(mx.port).sendMail({ envelope: { from: 'alerts@bank.test', to: ['carol@example.test'] }, raw });
     const m = (await inbox('carol@example.test')).find((x) => x.includes('marker-genuine'));
     expect(m).toMatch(/dkim=pass/);
