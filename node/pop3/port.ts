@@ -30,5 +30,5 @@ export interface Pop3Backend {
    * Proves the credentials, unlocks the mailbox and takes the maildrop's
    * exclusive lock. Throws AuthFailedError or MaildropInUseError.
    */
-  open(user: string, secret: string, sessionId: string): Promise<Maildrop>;
+  open(user: string, secret: string): Promise<Maildrop>;
 }

@@ -30,7 +30,7 @@ export function uidlOf(uidValidity: number, uid: number): string {
 export class StoreMaildrops implements Pop3Backend {
   constructor(private readonly store: Store) {}
 
-  async open(user: string, secret: string, sessionId: string): Promise<Maildrop> {
+  async open(user: string, secret: string): Promise<Maildrop> {
     const lease = await this.store.authenticate(user, secret);
     const held = heldBy(this.store);
     if (held.has(lease.account.id)) {
@@ -38,24 +38,39 @@ export class StoreMaildrops implements Pop3Backend {
       throw new MaildropInUseError();
     }
     held.add(lease.account.id);
+    const { messages, folders } = lease.mailbox;
+    /** INBOX UIDs other sessions (IMAP) removed since login: their blob ids may be reused, so never read them. */
+    const gone = new Set<number>();
+    let allGone = false;
+    let inboxId = -1;
+    const off = lease.mailbox.onChange((c) => {
+      if (c.type !== 'expunge' || c.folderId !== inboxId) return;
+      // Renaming INBOX moves every message out and reports no UIDs.
+      if (c.uids.length === 0) allGone = true;
+      for (const u of c.uids) gone.add(u);
+    });
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
+      off();
       held.delete(lease.account.id);
       lease.release();
     };
     try {
-      const { messages, folders } = lease.mailbox;
       const inbox = folders.require('INBOX');
-      const entries: MaildropEntry[] = messages.pop3List(inbox.id).map((m) => ({ uid: m.uid, size: m.size, uidl: uidlOf(inbox.uidValidity, m.uid) }));
+      inboxId = inbox.id;
+      const list = messages.pop3List(inbox.id);
+      const blobs = new Map(list.map((m) => [m.uid, m.blobId]));
+      const entries: MaildropEntry[] = list.map((m) => ({ uid: m.uid, size: m.size, uidl: uidlOf(inbox.uidValidity, m.uid) }));
       const keep = lease.account.pop3Keep;
       return {
         account: lease.account.address,
         entries,
         read(uid) {
-          const meta = messages.get(inbox.id, uid);
-          return meta ? messages.raw(meta.blobId) : null;
+          const blobId = blobs.get(uid);
+          if (blobId === undefined || allGone || gone.has(uid)) return null;
+          return messages.raw(blobId) ?? null;
         },
         commit(uids) {
           messages.pop3Commit(inbox.id, [...uids], keep);

@@ -25,7 +25,7 @@ export async function login(ctx: Pop3Context, user: string, secret: string): Pro
   if (gate.delayMs > 0) await sleep(gate.delayMs);
   let drop;
   try {
-    drop = await ctx.backend.open(user, secret, ctx.id);
+    drop = await ctx.backend.open(user, secret);
   } finally {
     ctx.state = { kind: 'authorization', user: null };
   }

@@ -84,7 +84,7 @@ export class MessageRepo {
       deleteMsg: p('DELETE FROM messages WHERE folder_id = ? AND uid = ?'),
       tombstone: p('INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)'),
       deletedUids: p('SELECT uid FROM messages WHERE folder_id = ? AND (flags & 8) != 0 ORDER BY uid').pluck(),
-      pop3List: p('SELECT uid, size FROM messages WHERE folder_id = ? AND pop3_hidden = 0 ORDER BY uid'),
+      pop3List: p('SELECT uid, size, blob_id AS blobId FROM messages WHERE folder_id = ? AND pop3_hidden = 0 ORDER BY uid'),
       pop3Hide: p('UPDATE messages SET pop3_hidden = 1 WHERE folder_id = ? AND uid = ?'),
     };
   }
@@ -294,9 +294,12 @@ export class MessageRepo {
 
   // ---- POP3
 
-  /** The POP3 maildrop: INBOX messages not hidden from POP3. */
-  pop3List(folderId: number): { uid: number; size: number }[] {
-    return this.s.pop3List.all(folderId) as { uid: number; size: number }[];
+  /**
+   * The POP3 maildrop: INBOX messages not hidden from POP3, with blobId so
+   * RETR reads raw bytes directly (get() would read each blob once more for thread_id).
+   */
+  pop3List(folderId: number): { uid: number; size: number; blobId: number }[] {
+    return this.s.pop3List.all(folderId) as { uid: number; size: number; blobId: number }[];
   }
 
   /** POP3 UPDATE state: all deletions in one transaction (delete for good, or hide in keep mode). */
