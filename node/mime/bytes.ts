@@ -14,6 +14,20 @@ export const CR = 0x0d;
 export const SP = 0x20;
 export const HT = 0x09;
 
+interface FastSlices {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+}
+
+/**
+ * buf.toString('latin1', start, end) without its argument checks, which cost
+ * as much as the copy for the short slices headers are made of. Callers pass
+ * ranges already inside the buffer.
+ */
+export function latin1(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as FastSlices).latin1Slice(start, end);
+}
+
 /**
  * Header bytes to a string. RFC 6532 allows raw UTF-8 in headers; anything
  * else 8-bit is legacy junk, read as latin1 so every byte survives as one
@@ -22,11 +36,10 @@ export const HT = 0x09;
 export function headerString(buf: Buffer, start: number, end: number): string {
   for (let i = start; i < end; i++) {
     if (buf[i] >= 0x80) {
-      const sub = buf.subarray(start, end);
-      return isUtf8(sub) ? sub.toString('utf8') : sub.toString('latin1');
+      return isUtf8(buf.subarray(start, end)) ? (buf as unknown as FastSlices).utf8Slice(start, end) : latin1(buf, start, end);
     }
   }
-  return buf.toString('latin1', start, end);
+  return latin1(buf, start, end);
 }
 
 /**

@@ -7,7 +7,7 @@
  * line, bare LF line endings and 8-bit bytes all parse, and the caller is
  * told when the input was not valid so the message can be marked damaged.
  */
-import { CR, HT, LF, SP, decodeCharset, headerString } from './bytes.js';
+import { CR, HT, LF, SP, decodeCharset, headerString, latin1 } from './bytes.js';
 
 /** One header field as byte offsets into the raw message. */
 export interface RawField {
@@ -86,7 +86,7 @@ export function scanHeader(buf: Buffer, start: number, limit: number): HeaderBlo
     if (fields.length < MAX_FIELDS) {
       let nameEnd = colon;
       while (nameEnd > pos && (buf[nameEnd - 1] === SP || buf[nameEnd - 1] === HT)) nameEnd--;
-      last = { name: buf.toString('latin1', pos, nameEnd).toLowerCase(), start: pos, valueStart: colon + 1, end: next };
+      last = { name: latin1(buf, pos, nameEnd).toLowerCase(), start: pos, valueStart: colon + 1, end: next, value: undefined };
       fields.push(last);
     } else {
       last = null;

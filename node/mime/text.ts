@@ -5,7 +5,7 @@
  * transfer encoding and charset, HTML reduced to text. Everything is capped
  * so one huge message costs bounded time and index space.
  */
-import { decodeBase64, decodeCharset, decodeQuotedPrintable } from './bytes.js';
+import { decodeBase64, decodeCharset, decodeQuotedPrintable, latin1 } from './bytes.js';
 import { fieldValue, type RawField } from './header.js';
 import type { MimePart } from './types.js';
 import { decodeWords } from './words.js';
@@ -18,7 +18,7 @@ const PART_INPUT_CAP = 1024 * 1024;
 export function headerText(buf: Buffer, fields: RawField[]): string {
   let out = '';
   for (const f of fields) {
-    const name = buf.toString('latin1', f.start, f.valueStart - 1).trim();
+    const name = latin1(buf, f.start, f.valueStart - 1).trim();
     const v = fieldValue(buf, f);
     out += name + ': ' + decodeWords(v.length > TEXT_CAP ? v.slice(0, TEXT_CAP) : v) + '\n';
     if (out.length >= TEXT_CAP) return out.slice(0, TEXT_CAP);
