@@ -1,0 +1,829 @@
+/**
+ * @module node/replication/replicator
+ * Continuous replication of every database in the node, the way Litestream
+ * does it but in-process (Litestream cannot open SQLite3MultipleCiphers
+ * files). Registered as a DbObserver, it:
+ *
+ * - turns off SQLite's automatic checkpoints, so WAL frames stay put until
+ *   they are shipped;
+ * - after commits, cuts the new committed frames out of the WAL (byte for
+ *   byte; they are ciphertext) into chain objects and uploads them in order,
+ *   one upload at a time per database, so batches form by themselves while
+ *   an upload is in flight;
+ * - checkpoints (TRUNCATE) only when every frame in the WAL is shipped —
+ *   or, when the replica has been away long enough that the WAL passes its
+ *   ceiling, after the unshipped objects are written durably to a local
+ *   outbox (ciphertext only) that is uploaded first when the replica is back;
+ * - starts a new generation (a snapshot of the database file at a
+ *   checkpoint) whenever continuity is lost: no state, a WAL it did not see
+ *   reset, a file replaced or restored; takes scheduled snapshots; prunes.
+ *
+ * Work is driven by commits only: a database nobody writes to costs nothing.
+ * Closing a database spills its unshipped objects to the outbox first,
+ * because SQLite checkpoints and deletes the WAL on close.
+ *
+ * Local state (`<dataDir>/.replication/`): per database the last durable
+ * chain position (generation, index, checksum, WAL salt/offset/checksum, the
+ * database file's stat after our last checkpoint), and the outbox.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { addDbObserver, type Db, type DbObserver } from '../store/db.js';
+import type { Logger } from '../util/log.js';
+import { reportUnexpected } from '../util/unexpected.js';
+import { dbNameForPath, decodeObject, encodeObject, generationTime, newGeneration, objectKey, parseKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
+import type { ReplicaTarget } from './target.js';
+import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, parseWalHeader, scanFrames } from './wal.js';
+
+export interface ReplicatorOptions {
+  target: ReplicaTarget;
+  dataDir: string;
+  log: Logger;
+  /** Checkpoint once this many shipped bytes sit in a WAL (default 4 MiB). */
+  checkpointBytes?: number;
+  /** Alarm (status + warning) when unshipped WAL bytes pass this (default 64 MiB). */
+  walAlarmBytes?: number;
+  /** Spill to the outbox and checkpoint when unshipped WAL bytes pass this (default 256 MiB). */
+  walCeilingBytes?: number;
+  /** A new snapshot after this long (default 24 h), taken at the next checkpoint of an active database. */
+  snapshotIntervalMs?: number;
+  /** ...or after this many WAL bytes since the last snapshot (default 256 MiB). */
+  snapshotBytes?: number;
+  /** Keep point-in-time history this long (default 7 days). */
+  retentionMs?: number;
+  /** How often retention runs (default 1 h; 0 disables). */
+  retentionCheckMs?: number;
+  /** Longest wait between upload attempts (default 30 s). */
+  maxBackoffMs?: number;
+  minBackoffMs?: number;
+  /** Uploads in flight across all databases (default 8). */
+  concurrency?: number;
+  /** Largest WAL object payload (default 16 MiB). */
+  maxObjectBytes?: number;
+}
+
+interface WalPos {
+  /** Salts of the WAL epoch shipped so far; null when the next epoch starts fresh (after our checkpoint). */
+  salt: [number, number] | null;
+  header: string | null;
+  /** Offset in the WAL just past the last shipped frame (0 when salt is null). */
+  offset: number;
+  cksum: [number, number] | null;
+}
+
+interface FileStat {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+interface Persisted {
+  v: 1;
+  db: string;
+  generation: string;
+  /** Last durable object (uploaded, or in the outbox); -1 when the generation has none yet. */
+  index: number;
+  checksum: string | null;
+  pos: WalPos;
+  dbStat: FileStat | null;
+  lastSnapshotAt: number;
+  bytesSinceSnapshot: number;
+}
+
+interface Pending {
+  obj: ReplicaObject;
+  key: string;
+  after: { generation: string; index: number; checksum: string; pos: WalPos };
+  outbox: string | null;
+  oldestAt: number | null;
+}
+
+const RESET_POS: WalPos = { salt: null, header: null, offset: 0, cksum: null };
+
+class Tracker {
+  db: Db | null = null;
+  pageSize = 4096;
+  generation = '';
+  index = -1;
+  checksum: string | null = null;
+  pos: WalPos = RESET_POS;
+  dbStat: FileStat | null = null;
+  lastSnapshotAt = 0;
+  bytesSinceSnapshot = 0;
+  q: Pending[] = [];
+  commits: { end: number; at: number }[] = [];
+  running = false;
+  dirty = false;
+  wantGeneration: string | null = null;
+  alarmed = false;
+  retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly path: string,
+  ) {}
+
+  get walPath(): string {
+    return `${this.path}-wal`;
+  }
+}
+
+export interface ReplicationStatus {
+  target: string;
+  /** now − oldest commit not yet in the replica (0 when caught up). */
+  lagMs: number;
+  oldestUnshippedAt: number | null;
+  databases: number;
+  open: number;
+  /** Objects waiting for upload (in memory or in the outbox). */
+  pendingObjects: number;
+  /** Unshipped bytes: WAL not yet cut plus objects waiting. */
+  pendingBytes: number;
+  outboxObjects: number;
+  walAlarm: boolean;
+  healthy: boolean;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  lastUploadAt: number | null;
+  uploads: number;
+  uploadedBytes: number;
+  generationsStarted: number;
+}
+
+export class Replicator implements DbObserver {
+  private readonly trackers = new Map<string, Tracker>();
+  private readonly stateDir: string;
+  private readonly outboxDir: string;
+  private readonly o: Required<Omit<ReplicatorOptions, 'target' | 'dataDir' | 'log'>>;
+  private unregister: (() => void) | null = null;
+  private stopped = false;
+  private slots: number;
+  private readonly slotWaiters: (() => void)[] = [];
+  private readonly idleWaiters = new Set<() => void>();
+  private readonly sleepers = new Set<() => void>();
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private lastError: string | null = null;
+  private lastErrorAt: number | null = null;
+  private lastUploadAt: number | null = null;
+  private uploads = 0;
+  private uploadedBytes = 0;
+  private generationsStarted = 0;
+  private failing = false;
+
+  constructor(
+    private readonly target: ReplicaTarget,
+    private readonly dataDir: string,
+    private readonly log: Logger,
+    opts: Omit<ReplicatorOptions, 'target' | 'dataDir' | 'log'> = {},
+  ) {
+    this.o = {
+      checkpointBytes: opts.checkpointBytes ?? 4 << 20,
+      walAlarmBytes: opts.walAlarmBytes ?? 64 << 20,
+      walCeilingBytes: opts.walCeilingBytes ?? 256 << 20,
+      snapshotIntervalMs: opts.snapshotIntervalMs ?? 24 * 3600_000,
+      snapshotBytes: opts.snapshotBytes ?? 256 << 20,
+      retentionMs: opts.retentionMs ?? 7 * 24 * 3600_000,
+      retentionCheckMs: opts.retentionCheckMs ?? 3600_000,
+      maxBackoffMs: opts.maxBackoffMs ?? 30_000,
+      minBackoffMs: opts.minBackoffMs ?? 100,
+      concurrency: opts.concurrency ?? 8,
+      maxObjectBytes: opts.maxObjectBytes ?? 16 << 20,
+    };
+    this.slots = this.o.concurrency;
+    this.stateDir = join(dataDir, '.replication', 'state');
+    this.outboxDir = join(dataDir, '.replication', 'outbox');
+  }
+
+  /** Loads outbox objects left by an earlier run and starts observing databases. */
+  start(): void {
+    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.outboxDir, { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(this.outboxDir)) {
+      const files = readdirSync(join(this.outboxDir, name)).filter((f) => !f.includes('.tmp')).sort();
+      if (files.length === 0) continue;
+      const t = this.trackerFor(name, null);
+      if (!t) continue;
+      for (const f of files) {
+        const file = join(this.outboxDir, name, f);
+        try {
+          const obj = decodeObject(f, readFileSync(file));
+          const h = obj.header;
+          t.q.push({
+            obj,
+            key: objectKey('', name, h.generation, h.index, h.kind),
+            after: { generation: h.generation, index: h.index, checksum: obj.checksum, pos: RESET_POS },
+            outbox: file,
+            oldestAt: h.commits?.[0]?.at ?? h.createdAt,
+          });
+        } catch (err) {
+          // A damaged outbox file cannot be shipped; the next open starts a new generation.
+          this.log.error({ err, file }, 'replication: unreadable outbox object dropped; a new generation will start');
+          rmSync(file, { force: true });
+          t.wantGeneration = 'outbox object unreadable';
+        }
+      }
+      this.schedule(t);
+    }
+    this.unregister = addDbObserver(this);
+    if (this.o.retentionCheckMs > 0) {
+      this.retentionTimer = setInterval(() => {
+        this.runRetention().catch((err) => this.log.warn({ err }, 'replication: retention failed; it will run again'));
+      }, this.o.retentionCheckMs);
+      this.retentionTimer.unref();
+    }
+  }
+
+  // ------------------------------------------------------------ observer
+
+  opened(path: string, db: Db, _key: Buffer): void {
+    try {
+      const rel = relative(this.dataDir, path).split(sep).join('/');
+      if (rel.startsWith('..')) return;
+      const name = dbNameForPath(rel);
+      if (!name) return;
+      db.pragma('wal_autocheckpoint = 0');
+      const t = this.trackerFor(name, path);
+      if (!t) return;
+      t.db = db;
+      t.pageSize = db.pragma('page_size', { simple: true }) as number;
+      if (!t.wantGeneration && !this.continuous(t)) t.wantGeneration ??= 'no continuous history for this file';
+      this.schedule(t);
+    } catch (err) {
+      reportUnexpected(err);
+    }
+  }
+
+  committed(path: string, _db: Db): void {
+    const t = this.trackers.get(path);
+    if (!t || this.stopped) return;
+    try {
+      const end = fileSize(t.walPath);
+      t.commits.push({ end, at: Date.now() });
+      const unshipped = end - t.pos.offset;
+      if (unshipped > this.o.walAlarmBytes && !t.alarmed) {
+        t.alarmed = true;
+        this.log.warn({ db: t.name, unshippedBytes: unshipped }, 'replication: WAL is growing because the replica is not taking uploads; check the replica');
+      }
+      if (unshipped > this.o.walCeilingBytes) this.spillAndCheckpoint(t, 'WAL ceiling');
+      this.schedule(t);
+    } catch (err) {
+      reportUnexpected(err);
+    }
+  }
+
+  closing(path: string, db: Db): void {
+    const t = this.trackers.get(path);
+    if (!t || t.db !== db) return;
+    try {
+      // A database closed before its first upload (a new mailbox, a locked
+      // one) would otherwise not reach the replica until it opens again.
+      if (t.wantGeneration) this.startGeneration(t);
+      // SQLite checkpoints and deletes the WAL on close: keep every frame it holds.
+      if (!t.wantGeneration) this.spillAndCheckpoint(t, 'close');
+    } catch (err) {
+      t.wantGeneration = 'frames could not be kept at close';
+      this.log.error({ err, db: t.name }, 'replication: could not keep unshipped frames at close; a new generation will start');
+    } finally {
+      t.db = null;
+    }
+  }
+
+  // ------------------------------------------------------------ state
+
+  private trackerFor(name: string, path: string | null): Tracker | null {
+    const p = path ?? join(this.dataDir, nameToRel(name));
+    let t = this.trackers.get(p);
+    if (t) return t;
+    t = new Tracker(name, p);
+    const st = this.loadState(name);
+    if (st) {
+      t.generation = st.generation;
+      t.index = st.index;
+      t.checksum = st.checksum;
+      t.pos = st.pos;
+      t.dbStat = st.dbStat;
+      t.lastSnapshotAt = st.lastSnapshotAt;
+      t.bytesSinceSnapshot = st.bytesSinceSnapshot;
+    }
+    this.trackers.set(p, t);
+    return t;
+  }
+
+  private loadState(name: string): Persisted | null {
+    try {
+      const s = JSON.parse(readFileSync(join(this.stateDir, `${name}.json`), 'utf8')) as Persisted;
+      return s.v === 1 && s.db === name ? s : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private persist(t: Tracker, head: { generation: string; index: number; checksum: string | null; pos: WalPos }): void {
+    const s: Persisted = {
+      v: 1,
+      db: t.name,
+      generation: head.generation,
+      index: head.index,
+      checksum: head.checksum,
+      pos: head.pos,
+      dbStat: t.dbStat,
+      lastSnapshotAt: t.lastSnapshotAt,
+      bytesSinceSnapshot: t.bytesSinceSnapshot,
+    };
+    writeDurable(join(this.stateDir, `${t.name}.json`), Buffer.from(JSON.stringify(s)));
+  }
+
+  /**
+   * Whether the file on disk continues the chain we hold: the WAL still has
+   * our epoch up to the shipped frame, or (after our checkpoint) the
+   * database file is exactly as we left it.
+   */
+  private continuous(t: Tracker): boolean {
+    if (!t.generation || t.index < 0) return false;
+    if (t.pos.salt) {
+      const hdr = readWalHeader(t.walPath);
+      if (!hdr || hdr.salt1 !== t.pos.salt[0] || hdr.salt2 !== t.pos.salt[1]) return false;
+      if (fileSize(t.walPath) < t.pos.offset) return false;
+      if (t.pos.offset === WAL_HEADER_SIZE) return hdr.cksum[0] === t.pos.cksum![0] && hdr.cksum[1] === t.pos.cksum![1];
+      const frame = readAt(t.walPath, t.pos.offset - FRAME_HEADER_SIZE - hdr.pageSize, FRAME_HEADER_SIZE);
+      return frame.readUInt32BE(16) === t.pos.cksum![0] && frame.readUInt32BE(20) === t.pos.cksum![1];
+    }
+    const s = statOf(t.path);
+    return !!s && !!t.dbStat && s.size === t.dbStat.size && s.mtimeMs === t.dbStat.mtimeMs && s.ino === t.dbStat.ino;
+  }
+
+  // ------------------------------------------------------------ cutting
+
+  /** Cuts committed frames past the shipped position into one object. Returns false when there was nothing. */
+  private cut(t: Tracker): boolean {
+    if (!t.db || !t.db.open || t.wantGeneration) return false;
+    const size = fileSize(t.walPath);
+    if (size < WAL_HEADER_SIZE) return false;
+    const hdr = readWalHeader(t.walPath);
+    if (!hdr) return false;
+    let start: number;
+    let seed: [number, number];
+    if (t.pos.salt === null) {
+      start = WAL_HEADER_SIZE;
+      seed = hdr.cksum;
+    } else {
+      if (hdr.salt1 !== t.pos.salt[0] || hdr.salt2 !== t.pos.salt[1]) {
+        t.wantGeneration = 'the WAL was reset by someone else';
+        return false;
+      }
+      start = t.pos.offset;
+      seed = t.pos.cksum!;
+    }
+    if (size <= start) return false;
+    const frameSize = FRAME_HEADER_SIZE + hdr.pageSize;
+    const maxLen = Math.max(frameSize, Math.floor(this.o.maxObjectBytes / frameSize) * frameSize);
+    const buf = readAt(t.walPath, start, Math.min(size - start, maxLen));
+    const scan = scanFrames(hdr, buf, seed);
+    if (scan.frames.length === 0) {
+      // Frames we were told are committed but that do not check out: we lost track.
+      if (scan.stopped && t.commits.some((c) => c.end > start)) t.wantGeneration = `WAL frames at offset ${start} do not continue the chain (${scan.stopped})`;
+      return false;
+    }
+    const now = Date.now();
+    const commits: CommitMark[] = [];
+    scan.frames.forEach((f, i) => {
+      if (f.commit === 0) return;
+      const frameEnd = start + (i + 1) * frameSize;
+      const seen = t.commits.find((c) => c.end >= frameEnd);
+      commits.push({ frame: i, at: seen ? seen.at : now, pages: f.commit });
+    });
+    const end = start + scan.end;
+    t.commits = t.commits.filter((c) => c.end > end);
+    const header: ObjectHeader = {
+      v: 1,
+      db: t.name,
+      generation: t.generation,
+      index: t.index + 1,
+      kind: 'wal',
+      prev: t.checksum,
+      createdAt: now,
+      pageSize: hdr.pageSize,
+      payloadLength: scan.end,
+      walHeader: hdr.raw.toString('hex'),
+      walOffset: start,
+      walSeed: seed,
+      walEnd: scan.cksum,
+      frames: scan.frames.length,
+      commits,
+    };
+    const pos: WalPos = { salt: [hdr.salt1, hdr.salt2], header: hdr.raw.toString('hex'), offset: end, cksum: scan.cksum };
+    this.enqueue(t, encodeObject(header, buf.subarray(0, scan.end)), pos, commits[0]?.at ?? now);
+    t.bytesSinceSnapshot += scan.end;
+    return true;
+  }
+
+  private enqueue(t: Tracker, obj: ReplicaObject, pos: WalPos, oldestAt: number | null): void {
+    const h = obj.header;
+    t.index = h.index;
+    t.checksum = obj.checksum;
+    t.pos = pos;
+    t.q.push({
+      obj,
+      key: objectKey('', t.name, h.generation, h.index, h.kind),
+      after: { generation: h.generation, index: h.index, checksum: obj.checksum, pos },
+      outbox: null,
+      oldestAt,
+    });
+  }
+
+  /** TRUNCATE checkpoint; true when the WAL is now empty. */
+  private checkpoint(t: Tracker): boolean {
+    if (!t.db || !t.db.open || t.db.inTransaction) return false;
+    const r = t.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    if (r[0]?.busy) return false;
+    t.pos = RESET_POS;
+    t.commits = [];
+    t.dbStat = statOf(t.path);
+    t.alarmed = false;
+    return true;
+  }
+
+  private allDurable(t: Tracker): boolean {
+    return t.q.every((p) => p.outbox !== null);
+  }
+
+  /** Writes every object not yet in the replica to the outbox, then checkpoints. */
+  private spillAndCheckpoint(t: Tracker, why: string): void {
+    while (this.cut(t)) {
+      /* cut everything committed */
+    }
+    if (t.wantGeneration) return;
+    const dir = join(this.outboxDir, t.name);
+    let wrote = 0;
+    for (const p of t.q) {
+      if (p.outbox) continue;
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${p.obj.header.generation}-${p.obj.header.index.toString(16).padStart(16, '0')}.${p.obj.header.kind}`);
+      writeDurable(file, p.obj.bytes);
+      p.outbox = file;
+      wrote++;
+    }
+    if (t.index >= 0) this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
+    if (wrote > 0) this.log.info({ db: t.name, objects: wrote, why }, 'replication: unshipped objects kept in the local outbox');
+    if (fileSize(t.walPath) > 0 && this.checkpoint(t)) this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
+  }
+
+  /** Checkpoints a fully shipped WAL, and takes a snapshot when one is due. */
+  private maybeCheckpoint(t: Tracker): void {
+    if (!t.db || !t.db.open || t.q.length > 0 || t.index < 0) return;
+    const size = fileSize(t.walPath);
+    if (size !== t.pos.offset) return; // frames not cut yet (or none)
+    const snapshotDue = Date.now() - t.lastSnapshotAt >= this.o.snapshotIntervalMs || t.bytesSinceSnapshot >= this.o.snapshotBytes;
+    if (!snapshotDue && size < this.o.checkpointBytes) return;
+    if (size > 0 && !this.checkpoint(t)) return;
+    if (size === 0) t.dbStat = statOf(t.path);
+    this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
+    if (snapshotDue) this.snapshot(t, false);
+  }
+
+  /** Snapshot of the database file, which must be fully checkpointed (empty WAL). */
+  private snapshot(t: Tracker, newGen: boolean): void {
+    const bytes = readFileSync(t.path);
+    const now = Date.now();
+    const header: ObjectHeader = {
+      v: 1,
+      db: t.name,
+      generation: t.generation,
+      index: newGen ? 0 : t.index + 1,
+      kind: 'snapshot',
+      prev: newGen ? null : t.checksum,
+      createdAt: now,
+      pageSize: t.pageSize,
+      payloadLength: bytes.length,
+      pages: Math.floor(bytes.length / t.pageSize),
+    };
+    t.lastSnapshotAt = now;
+    t.bytesSinceSnapshot = 0;
+    this.enqueue(t, encodeObject(header, bytes), RESET_POS, null);
+  }
+
+  private startGeneration(t: Tracker): boolean {
+    if (!t.db || !t.db.open || t.db.inTransaction) return false;
+    // Objects of the old chain that never left memory cannot be placed any more.
+    t.q = t.q.filter((p) => p.outbox !== null);
+    const r = t.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    if (r[0]?.busy) return false;
+    const why = t.wantGeneration;
+    t.generation = newGeneration();
+    t.index = -1;
+    t.checksum = null;
+    t.pos = RESET_POS;
+    t.commits = [];
+    t.dbStat = statOf(t.path);
+    // Until snapshot 0 is durable, a restart must start yet another generation.
+    this.persist(t, { generation: t.generation, index: -1, checksum: null, pos: RESET_POS });
+    this.snapshot(t, true);
+    t.wantGeneration = null;
+    this.generationsStarted++;
+    this.log.info({ db: t.name, generation: t.generation, why }, 'replication: new generation');
+    return true;
+  }
+
+  // ------------------------------------------------------------ shipping
+
+  private schedule(t: Tracker): void {
+    if (this.stopped) return;
+    if (t.running) {
+      t.dirty = true;
+      return;
+    }
+    t.running = true;
+    t.dirty = false;
+    void this.run(t).finally(() => {
+      t.running = false;
+      if (t.dirty && !this.stopped) this.schedule(t);
+      else this.checkIdle();
+    });
+  }
+
+  private async run(t: Tracker): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        if (t.wantGeneration && t.db?.open) {
+          if (!this.startGeneration(t)) {
+            // A reader in another process holds the WAL; try again shortly.
+            await this.sleep(this.backoff(++failures));
+            continue;
+          }
+        } else if (t.q.length === 0) {
+          t.dirty = false;
+          if (!this.cut(t)) {
+            if (t.wantGeneration && t.db?.open) continue;
+            this.maybeCheckpoint(t);
+            if (t.q.length === 0) return;
+          }
+        }
+      } catch (err) {
+        this.noteError(err, t);
+        await this.sleep(this.backoff(++failures));
+        continue;
+      }
+      const p = t.q[0];
+      await this.acquire();
+      try {
+        await this.target.put(p.key, p.obj.bytes);
+      } catch (err) {
+        this.release();
+        this.noteError(err, t);
+        await this.sleep(this.backoff(++failures));
+        continue;
+      }
+      this.release();
+      failures = 0;
+      if (this.failing) {
+        this.failing = false;
+        this.log.info({ target: this.target.description }, 'replication: the replica takes uploads again');
+      }
+      this.uploads++;
+      this.uploadedBytes += p.obj.bytes.length;
+      this.lastUploadAt = Date.now();
+      t.q.shift();
+      try {
+        if (p.outbox) rmSync(p.outbox, { force: true });
+        else this.persist(t, p.after);
+      } catch (err) {
+        this.noteError(err, t);
+      }
+    }
+  }
+
+  private backoff(failures: number): number {
+    const base = Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** Math.min(failures - 1, 20));
+    return Math.round(base * (0.75 + Math.random() * 0.5));
+  }
+
+  private noteError(err: unknown, t: Tracker): void {
+    const msg = (err as Error)?.message ?? String(err);
+    this.lastError = `${t.name}: ${msg}`;
+    this.lastErrorAt = Date.now();
+    if (!this.failing) {
+      this.failing = true;
+      this.log.warn({ err, db: t.name, target: this.target.description }, 'replication: upload failed; retrying with backoff (mail keeps flowing)');
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
+    });
+  }
+
+  private acquire(): Promise<void> {
+    if (this.slots > 0) {
+      this.slots--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.slotWaiters.shift();
+    if (next) next();
+    else this.slots++;
+  }
+
+  private isIdle(): boolean {
+    for (const t of this.trackers.values()) {
+      if (t.running || t.q.length > 0) return false;
+      if (t.db?.open && (t.wantGeneration || fileSize(t.walPath) > t.pos.offset)) return false;
+    }
+    return true;
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle()) return;
+    for (const w of [...this.idleWaiters]) w();
+  }
+
+  // ------------------------------------------------------------ API
+
+  /** Resolves once everything committed so far is in the replica. */
+  async flush(timeoutMs = 60_000): Promise<void> {
+    for (const t of this.trackers.values()) if (t.db?.open || t.q.length > 0) this.schedule(t);
+    if (this.isIdle()) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.idleWaiters.delete(done);
+        reject(new Error(`replication did not catch up within ${timeoutMs} ms (${this.lastError ?? 'no error recorded'}); check the replica with \`haven replicate status\``));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.idleWaiters.delete(done);
+        resolve();
+      };
+      this.idleWaiters.add(done);
+    });
+  }
+
+  status(): ReplicationStatus {
+    const now = Date.now();
+    let oldest: number | null = null;
+    let pendingObjects = 0;
+    let pendingBytes = 0;
+    let outboxObjects = 0;
+    let open = 0;
+    let alarm = false;
+    for (const t of this.trackers.values()) {
+      if (t.db?.open) {
+        open++;
+        pendingBytes += Math.max(0, fileSize(t.walPath) - t.pos.offset);
+      }
+      if (t.commits.length > 0) oldest = Math.min(oldest ?? Infinity, t.commits[0].at);
+      for (const p of t.q) {
+        pendingObjects++;
+        pendingBytes += p.obj.bytes.length;
+        if (p.outbox) outboxObjects++;
+        if (p.oldestAt !== null) oldest = Math.min(oldest ?? Infinity, p.oldestAt);
+      }
+      if (t.alarmed) alarm = true;
+    }
+    const lagMs = oldest === null ? 0 : Math.max(0, now - oldest);
+    return {
+      target: this.target.description,
+      lagMs,
+      oldestUnshippedAt: oldest,
+      databases: this.trackers.size,
+      open,
+      pendingObjects,
+      pendingBytes,
+      outboxObjects,
+      walAlarm: alarm || pendingBytes > this.o.walAlarmBytes,
+      healthy: !this.failing && !alarm,
+      lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt,
+      lastUploadAt: this.lastUploadAt,
+      uploads: this.uploads,
+      uploadedBytes: this.uploadedBytes,
+      generationsStarted: this.generationsStarted,
+    };
+  }
+
+  /**
+   * Deletes history older than the retention window: whole generations
+   * superseded before the window began, and within a generation every
+   * object before the newest snapshot that is itself older than the window.
+   */
+  async runRetention(now = Date.now()): Promise<{ deleted: number }> {
+    const cutoff = now - this.o.retentionMs;
+    const listing = await this.target.list();
+    const byDb = new Map<string, Map<string, { key: string; index: number; kind: string; modified: number }[]>>();
+    for (const o of listing) {
+      const k = parseKey(o.key);
+      if (!k) continue;
+      let gens = byDb.get(k.db);
+      if (!gens) byDb.set(k.db, (gens = new Map()));
+      let objs = gens.get(k.generation);
+      if (!objs) gens.set(k.generation, (objs = []));
+      objs.push({ key: o.key, index: k.index, kind: k.kind, modified: o.modified ?? now });
+    }
+    const doomed: string[] = [];
+    for (const [, gens] of byDb) {
+      const ids = [...gens.keys()].sort();
+      ids.forEach((g, i) => {
+        const objs = gens.get(g)!.sort((a, b) => a.index - b.index);
+        const next = ids[i + 1];
+        if (next && generationTime(next) < cutoff) {
+          doomed.push(...objs.map((o) => o.key));
+          return;
+        }
+        const oldSnaps = objs.filter((o) => o.kind === 'snapshot' && o.modified < cutoff);
+        const keepFrom = oldSnaps.length > 0 ? oldSnaps[oldSnaps.length - 1].index : 0;
+        doomed.push(...objs.filter((o) => o.index < keepFrom).map((o) => o.key));
+      });
+    }
+    if (doomed.length > 0) await this.target.delete(doomed);
+    return { deleted: doomed.length };
+  }
+
+  /** Stops after shipping what it can within `timeoutMs`; what is left resumes on the next start. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.flush(timeoutMs);
+    } catch (err) {
+      this.log.warn({ err }, 'replication: stopping with objects not yet shipped; they ship on the next start');
+    }
+    this.stopped = true;
+    this.unregister?.();
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    for (const s of [...this.sleepers]) s();
+    // Let the upload loops see `stopped` and leave.
+    while ([...this.trackers.values()].some((t) => t.running)) await new Promise((r) => setTimeout(r, 5));
+    this.target.close();
+  }
+}
+
+function nameToRel(name: string): string {
+  if (name === 'directory') return 'directory.sqlite';
+  if (name === 'spool') return 'spool.sqlite';
+  return `mailboxes/${name.slice('mailbox-'.length)}.sqlite`;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function statOf(path: string): FileStat | null {
+  try {
+    const s = statSync(path);
+    return { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
+  } catch {
+    return null;
+  }
+}
+
+function readAt(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, buf, got, length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readWalHeader(walPath: string) {
+  if (!existsSync(walPath)) return null;
+  return parseWalHeader(readAt(walPath, 0, WAL_HEADER_SIZE));
+}
+
+/** Write to a temporary name, fsync, rename, fsync the directory: the file is whole or absent. */
+export function writeDurable(path: string, data: Buffer): void {
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dfd = openSync(join(path, '..'), 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}

@@ -1,0 +1,533 @@
+/**
+ * @module node/replication/restore
+ * Restoring databases from the replica: plan from one flat listing, fetch
+ * each database's chain from its newest usable snapshot, check every link
+ * (object checksum, place in the chain, the WAL's own frame checksums), and
+ * rebuild the file by writing each committed frame's page into the snapshot
+ * — byte for byte, no key needed, which is what lets a zero-access mailbox
+ * be restored by a server that cannot read it. Then verify: databases whose
+ * key we hold are opened and pass `PRAGMA integrity_check`; the others are
+ * checked for SQLite's page structure (plain header fields, size = pages).
+ */
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { unwrapKey } from '../crypto/index.js';
+import { closeDb, openEncrypted } from '../store/db.js';
+import { Directory } from '../store/directory/directory.js';
+import type { Logger } from '../util/log.js';
+import { NothingToRestoreError, ReplicaCorruptError, RestoreRefusedError, RestoreVerifyError, type ChainProblem } from './errors.js';
+import { ObjectFormatError, decodeObject, generationTime, objectKey, parseKey, pathForDbName, type ObjectKind, type ReplicaObject } from './object.js';
+import { openTarget, type ReplicaTarget } from './target.js';
+import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, dbHeaderInfo, parseWalHeader, scanFrames } from './wal.js';
+
+export interface RestoreProgress {
+  phase: 'plan' | 'fetch' | 'verify' | 'done';
+  db?: string;
+  objectsDone: number;
+  objectsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  elapsedMs: number;
+  /** Estimated time left, from the throughput so far; null until something was fetched. */
+  etaMs: number | null;
+}
+
+export interface RestoreOptions {
+  /** A replica URL or an open target. */
+  target: string | ReplicaTarget;
+  /** Directory to restore into (a data directory layout). */
+  into: string;
+  /** One database: 'directory', 'spool' or an account id. Default: the whole node. */
+  only?: string;
+  /** Point in time; default: the latest state in the replica. */
+  at?: Date;
+  /** Overwrite existing databases in `into`. */
+  force?: boolean;
+  /** Verifies directory and spool (and managed-mode mailboxes) by opening them. */
+  masterKey?: Buffer;
+  /** Keys for mailboxes (account id → key), e.g. unwrapped with a recovery key. */
+  mailboxKeys?: Record<string, Buffer>;
+  onProgress?: (p: RestoreProgress) => void;
+  log?: Logger;
+  /** Objects fetched ahead of the one being applied (default 8). */
+  prefetch?: number;
+}
+
+export interface RestoredDatabase {
+  db: string;
+  path: string;
+  generation: string;
+  objects: number;
+  bytes: number;
+  pages: number;
+  pageSize: number;
+  /** Time of the last commit restored (or the snapshot's time). */
+  stateAt: number;
+  verified: 'integrity_check' | 'structure';
+}
+
+export interface RestoreResult {
+  databases: RestoredDatabase[];
+  /** Databases in the replica that did not exist yet at `at`. */
+  skipped: string[];
+  bytes: number;
+  ms: number;
+}
+
+interface Listed {
+  key: string;
+  size: number;
+  modified: number;
+  index: number;
+  kind: ObjectKind;
+}
+
+interface Plan {
+  db: string;
+  generation: string;
+  objects: Listed[];
+}
+
+/** Plans, fetches, checks, rebuilds and verifies. Throws ReplicaCorruptError naming every broken link it found. */
+export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const target = typeof opts.target === 'string' ? openTarget(opts.target) : opts.target;
+  try {
+    const listing = await target.list();
+    const { plans, skipped, problems } = planRestore(listing, opts.only, opts.at);
+    if (problems.length > 0) throw new ReplicaCorruptError(problems);
+    if (plans.length === 0) {
+      throw new NothingToRestoreError(
+        opts.only
+          ? `the replica ${target.description} holds nothing for ${opts.only}${opts.at ? ` at ${opts.at.toISOString()}` : ''}; check the id with \`haven account list\` or pick a later --at`
+          : `the replica ${target.description} is empty${opts.at ? ` before ${opts.at.toISOString()}` : ''}; check HAVEN_REPLICA_URL`,
+      );
+    }
+    if (!opts.force) {
+      const clash = plans.map((p) => join(opts.into, pathForDbName(p.db))).filter((f) => existsSync(f));
+      if (clash.length > 0) {
+        throw new RestoreRefusedError(`${clash.length} database(s) already exist in ${opts.into} (e.g. ${clash[0]}); restore elsewhere, or stop the node and pass --force to overwrite`);
+      }
+    }
+    const bytesTotal = plans.reduce((n, p) => n + p.objects.reduce((m, o) => m + o.size, 0), 0);
+    const objectsTotal = plans.reduce((n, p) => n + p.objects.length, 0);
+    const progress = { objectsDone: 0, bytesDone: 0 };
+    const report = (phase: RestoreProgress['phase'], db?: string) => {
+      if (!opts.onProgress) return;
+      const elapsedMs = Date.now() - started;
+      const rate = progress.bytesDone > 0 ? progress.bytesDone / Math.max(1, elapsedMs) : 0;
+      opts.onProgress({ phase, db, objectsTotal, bytesTotal, ...progress, elapsedMs, etaMs: rate > 0 ? Math.round((bytesTotal - progress.bytesDone) / rate) : null });
+    };
+    report('plan');
+    mkdirSync(join(opts.into, 'mailboxes'), { recursive: true, mode: 0o700 });
+    const out: RestoredDatabase[] = [];
+    // The directory first: managed-mode mailboxes are verified with keys it holds.
+    plans.sort((a, b) => (a.db === 'directory' ? -1 : b.db === 'directory' ? 1 : a.db < b.db ? -1 : 1));
+    for (const plan of plans) {
+      out.push(await restoreOne(target, plan, opts, progress, report));
+    }
+    // A restored data directory starts new generations: drop replication state left there.
+    if (opts.force && !opts.only) rmSync(join(opts.into, '.replication'), { recursive: true, force: true });
+    report('done');
+    return { databases: out, skipped, bytes: progress.bytesDone, ms: Date.now() - started };
+  } finally {
+    if (typeof opts.target === 'string') target.close();
+  }
+}
+
+/** Chooses, per database, the generation and the objects to apply. */
+export function planRestore(listing: { key: string; size: number; modified?: number }[], only?: string, at?: Date): { plans: Plan[]; skipped: string[]; problems: ChainProblem[] } {
+  const wanted = only === undefined ? null : only === 'directory' || only === 'spool' ? only : `mailbox-${only}`;
+  const byDb = new Map<string, Map<string, Listed[]>>();
+  for (const o of listing) {
+    const k = parseKey(o.key);
+    if (!k || (wanted && k.db !== wanted)) continue;
+    let gens = byDb.get(k.db);
+    if (!gens) byDb.set(k.db, (gens = new Map()));
+    let objs = gens.get(k.generation);
+    if (!objs) gens.set(k.generation, (objs = []));
+    objs.push({ key: o.key, size: o.size, modified: o.modified ?? 0, index: k.index, kind: k.kind });
+  }
+  const plans: Plan[] = [];
+  const skipped: string[] = [];
+  const problems: ChainProblem[] = [];
+  const t = at?.getTime();
+  for (const [db, gens] of byDb) {
+    const ids = [...gens.keys()].sort().filter((g) => t === undefined || generationTime(g) <= t);
+    if (ids.length === 0) {
+      skipped.push(db);
+      continue;
+    }
+    const generation = ids[ids.length - 1];
+    const objs = gens.get(generation)!.sort((a, b) => a.index - b.index);
+    const snaps = objs.filter((o) => o.kind === 'snapshot');
+    if (snaps.length === 0) {
+      problems.push({ db, key: objectKey('', db, generation, 0, 'snapshot'), problem: 'missing: the generation has no snapshot to start from' });
+      continue;
+    }
+    // A snapshot uploaded before `at` was certainly taken before it.
+    const usable = t === undefined ? snaps : snaps.filter((s) => s.modified <= t || s === snaps[0]);
+    const start = usable[usable.length - 1];
+    const chain = objs.filter((o) => o.index >= start.index);
+    for (let i = 1; i < chain.length; i++) {
+      for (let missing = chain[i - 1].index + 1; missing < chain[i].index; missing++) {
+        problems.push({ db, key: objectKey('', db, generation, missing, 'wal'), problem: `missing: object ${missing} of generation ${generation} is not in the replica (have ${chain[i - 1].index} and ${chain[i].index})` });
+      }
+    }
+    plans.push({ db, generation, objects: chain });
+  }
+  return { plans, skipped, problems };
+}
+
+async function restoreOne(
+  target: ReplicaTarget,
+  plan: Plan,
+  opts: RestoreOptions,
+  progress: { objectsDone: number; bytesDone: number },
+  report: (phase: RestoreProgress['phase'], db?: string) => void,
+): Promise<RestoredDatabase> {
+  const dest = join(opts.into, pathForDbName(plan.db));
+  mkdirSync(dirname(dest), { recursive: true });
+  const tmp = `${dest}.restoring`;
+  const fd = openSync(tmp, 'w', 0o600);
+  const t = opts.at?.getTime();
+  const problems: ChainProblem[] = [];
+  let pageSize = 0;
+  let pages = 0;
+  let stateAt = 0;
+  let prev: ReplicaObject | null = null;
+  let prevWal: ReplicaObject | null = null;
+  let applied = 0;
+  let bytes = 0;
+  let done = false;
+  try {
+    const ahead = Math.max(1, opts.prefetch ?? 8);
+    const fetches: Promise<Buffer>[] = [];
+    const fetchAt = (i: number) => {
+      if (i < plan.objects.length && !fetches[i]) {
+        fetches[i] = target.get(plan.objects[i].key);
+        fetches[i].catch(() => undefined);
+      }
+    };
+    for (let i = 0; i < plan.objects.length && !done; i++) {
+      for (let j = i; j < i + ahead; j++) fetchAt(j);
+      const listed = plan.objects[i];
+      let obj: ReplicaObject;
+      try {
+        obj = decodeObject(listed.key, await fetches[i]);
+      } catch (err) {
+        if (err instanceof ObjectFormatError) {
+          problems.push({ db: plan.db, key: listed.key, problem: err.message.replace(/^replica object \S+: /, '') });
+          break;
+        }
+        throw err;
+      }
+      delete fetches[i];
+      const h = obj.header;
+      const linkProblem =
+        h.db !== plan.db || h.generation !== plan.generation
+          ? `belongs to ${h.db}/${h.generation}, not here (moved or replaced object)`
+          : h.index !== listed.index || h.kind !== listed.kind
+            ? `holds object ${h.index} (${h.kind}) but is stored as ${listed.index} (${listed.kind}): reordered`
+            : prev && h.prev !== prev.checksum
+              ? `does not follow object ${prev.header.index}: its previous-checksum differs (an object was replaced or reordered)`
+              : null;
+      if (linkProblem) {
+        problems.push({ db: plan.db, key: listed.key, problem: linkProblem });
+        break;
+      }
+      if (h.kind === 'snapshot') {
+        if (prev === null) {
+          pageSize = h.pageSize;
+          writeAll(fd, obj.payload, 0);
+          pages = h.pages ?? Math.floor(obj.payload.length / pageSize);
+          stateAt = h.createdAt;
+          applied++;
+        }
+        // A later snapshot in the chain equals the state we have rebuilt; it only carries the chain on.
+      } else {
+        if (prev === null) {
+          problems.push({ db: plan.db, key: listed.key, problem: 'the chain starts with WAL frames, not a snapshot' });
+          break;
+        }
+        const walProblem = applyWal(fd, obj, prevWal, prev, t);
+        if (typeof walProblem === 'string') {
+          problems.push({ db: plan.db, key: listed.key, problem: walProblem });
+          break;
+        }
+        if (walProblem.applied > 0) {
+          pages = walProblem.pages;
+          stateAt = walProblem.lastAt;
+          applied++;
+        }
+        if (walProblem.stop) done = true;
+        prevWal = obj;
+      }
+      prev = obj;
+      bytes += listed.size;
+      progress.objectsDone++;
+      progress.bytesDone += listed.size;
+      report('fetch', plan.db);
+    }
+    if (problems.length > 0) throw new ReplicaCorruptError(problems);
+    ftruncateSync(fd, pages * pageSize);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  report('verify', plan.db);
+  const verified = await verifyRestored(plan.db, tmp, pageSize, pages, opts);
+  for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
+  renameSync(tmp, dest);
+  const dfd = openSync(dirname(dest), 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+  return { db: plan.db, path: dest, generation: plan.generation, objects: applied, bytes, pages, pageSize, stateAt, verified };
+}
+
+/** Checks one WAL object's frames and writes the commits up to `t` into the file. */
+function applyWal(fd: number, obj: ReplicaObject, prevWal: ReplicaObject | null, prev: ReplicaObject, t: number | undefined): string | { applied: number; pages: number; lastAt: number; stop: boolean } {
+  const h = obj.header;
+  const hdr = parseWalHeader(Buffer.from(h.walHeader ?? '', 'hex'));
+  if (!hdr) return 'its WAL header is not valid';
+  if (hdr.pageSize !== h.pageSize) return `page size ${hdr.pageSize} differs from ${h.pageSize}`;
+  if (h.walOffset === WAL_HEADER_SIZE) {
+    if (h.walSeed?.[0] !== hdr.cksum[0] || h.walSeed?.[1] !== hdr.cksum[1]) return 'the first frames do not start from their WAL header';
+  } else {
+    // Frames continuing an epoch must follow the previous object's frames exactly.
+    const p = prevWal?.header;
+    if (!p || prev.header.kind !== 'wal' || p.walHeader !== h.walHeader) return 'continues a WAL epoch whose start is not in the chain';
+    if (p.walOffset! + p.payloadLength !== h.walOffset) return `starts at WAL offset ${h.walOffset}, previous ended at ${p.walOffset! + p.payloadLength} (a gap)`;
+    if (p.walEnd?.[0] !== h.walSeed?.[0] || p.walEnd?.[1] !== h.walSeed?.[1]) return 'its first frame does not continue the previous frames (checksum chain broken)';
+  }
+  const scan = scanFrames(hdr, obj.payload, h.walSeed as [number, number]);
+  const frameSize = FRAME_HEADER_SIZE + hdr.pageSize;
+  if (scan.end !== obj.payload.length) return `frame ${scan.frames.length} fails the WAL ${scan.stopped ?? 'commit'} check`;
+  let from = 0;
+  let applied = 0;
+  let pages = 0;
+  let lastAt = 0;
+  for (const c of h.commits ?? []) {
+    if (t !== undefined && c.at > t) return { applied, pages, lastAt, stop: true };
+    for (let i = from; i <= c.frame; i++) {
+      const off = i * frameSize;
+      const pgno = obj.payload.readUInt32BE(off);
+      writeAll(fd, obj.payload.subarray(off + FRAME_HEADER_SIZE, off + frameSize), (pgno - 1) * hdr.pageSize);
+    }
+    from = c.frame + 1;
+    applied++;
+    pages = c.pages;
+    lastAt = c.at;
+  }
+  return { applied, pages, lastAt, stop: false };
+}
+
+function writeAll(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
+}
+
+async function verifyRestored(db: string, file: string, pageSize: number, pages: number, opts: RestoreOptions): Promise<'integrity_check' | 'structure'> {
+  const key = await keyFor(db, opts);
+  if (key) {
+    let conn;
+    try {
+      conn = openEncrypted(file, key, { readonly: true, create: false });
+    } catch (err) {
+      throw new RestoreVerifyError(db, `it does not open with its key (${(err as Error).message})`);
+    }
+    try {
+      const r = conn.pragma('integrity_check', { simple: true });
+      if (r !== 'ok') throw new RestoreVerifyError(db, `PRAGMA integrity_check says ${String(r)}`);
+    } finally {
+      conn.close();
+    }
+    return 'integrity_check';
+  }
+  const head = readFileSync(file).subarray(0, 100);
+  const info = dbHeaderInfo(head);
+  if (!info) throw new RestoreVerifyError(db, 'page 1 does not carry an SQLite header');
+  if (info.pageSize !== pageSize) throw new RestoreVerifyError(db, `header page size ${info.pageSize} differs from the replica's ${pageSize}`);
+  if (pages < 1) throw new RestoreVerifyError(db, 'no pages');
+  return 'structure';
+}
+
+async function keyFor(db: string, opts: RestoreOptions): Promise<Buffer | null> {
+  if (db === 'directory' || db === 'spool') return opts.masterKey ?? null;
+  const accountId = db.slice('mailbox-'.length);
+  const given = opts.mailboxKeys?.[accountId];
+  if (given) return given;
+  if (!opts.masterKey) return null;
+  const dirPath = join(opts.into, 'directory.sqlite');
+  if (!existsSync(dirPath)) return null;
+  // Managed-mode accounts hold a copy of their key wrapped with the master key.
+  const conn = openEncrypted(dirPath, opts.masterKey, { readonly: true, create: false });
+  try {
+    const w = new Directory(dirPath, conn).wraps(accountId).find((x) => x.kind === 'master');
+    return w ? await unwrapKey(w.wrapped, opts.masterKey) : null;
+  } finally {
+    conn.close();
+  }
+}
+
+// ------------------------------------------------------------------ verify
+
+export interface VerifyOptions {
+  target: string | ReplicaTarget;
+  dataDir: string;
+  masterKey: Buffer;
+  mailboxKeys?: Record<string, Buffer>;
+  /** Where to restore; default a fresh temporary directory, removed afterwards. */
+  scratch?: string;
+  /** A running replication: flushed first so the replica is as new as the live files. */
+  replication?: { flush(timeoutMs?: number): Promise<void> };
+  onProgress?: (p: RestoreProgress) => void;
+}
+
+export interface VerifyEntry {
+  db: string;
+  result: 'same' | 'differs' | 'missing-in-replica' | 'missing-live' | 'pages-match';
+  detail?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  databases: VerifyEntry[];
+  restore: RestoreResult;
+}
+
+/**
+ * Restores the latest state of every database into a scratch directory and
+ * compares it with the live one: page by page on the decrypted pages where
+ * the key is known (ciphertext differs after every checkpoint, plaintext
+ * must not), page counts where it is not.
+ */
+export async function verifyBackup(opts: VerifyOptions): Promise<VerifyReport> {
+  await opts.replication?.flush();
+  const scratch = opts.scratch ?? mkdtempSync(join(tmpdir(), 'haven-verify-'));
+  try {
+    const r = await restore({ target: opts.target, into: scratch, masterKey: opts.masterKey, mailboxKeys: opts.mailboxKeys, onProgress: opts.onProgress, force: true });
+    const entries: VerifyEntry[] = [];
+    const live = liveDatabases(opts.dataDir);
+    const restored = new Map(r.databases.map((d) => [d.db, d]));
+    for (const name of live) if (!restored.has(name)) entries.push({ db: name, result: 'missing-in-replica', detail: 'the live database has no copy in the replica; is replication running?' });
+    for (const d of r.databases) {
+      const livePath = join(opts.dataDir, pathForDbName(d.db));
+      if (!existsSync(livePath)) {
+        entries.push({ db: d.db, result: 'missing-live', detail: 'in the replica but not in the live data directory (a removed account?)' });
+        continue;
+      }
+      // The live state is the file plus its committed WAL frames; build it as a copy so the live files are never opened.
+      const image = join(scratch, `${pathForDbName(d.db).replace('/', '-')}.live`);
+      const livePages = liveImage(livePath, image);
+      const key = await keyFor(d.db, { ...opts, into: scratch, target: opts.target });
+      if (!key) {
+        entries.push(livePages === d.pages ? { db: d.db, result: 'pages-match' } : { db: d.db, result: 'differs', detail: `live has ${livePages} pages, replica ${d.pages}` });
+        continue;
+      }
+      const diff = comparePlain(image, d.path, key);
+      entries.push(diff === null ? { db: d.db, result: 'same' } : { db: d.db, result: 'differs', detail: diff });
+    }
+    return { ok: entries.every((e) => e.result === 'same' || e.result === 'pages-match'), databases: entries, restore: r };
+  } finally {
+    if (!opts.scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function liveDatabases(dataDir: string): string[] {
+  const out: string[] = [];
+  if (existsSync(join(dataDir, 'directory.sqlite'))) out.push('directory');
+  if (existsSync(join(dataDir, 'spool.sqlite'))) out.push('spool');
+  const mb = join(dataDir, 'mailboxes');
+  if (existsSync(mb)) for (const f of readdirSync(mb)) if (/^[A-Za-z0-9_-]+\.sqlite$/.test(f)) out.push(`mailbox-${f.slice(0, -'.sqlite'.length)}`);
+  return out;
+}
+
+/** Copies a live database with its committed WAL frames applied; returns its page count. */
+export function liveImage(path: string, out: string): number {
+  const base = readFileSync(path);
+  const info = dbHeaderInfo(base);
+  const pageSize = info?.pageSize ?? 4096;
+  let pages = Math.floor(base.length / pageSize);
+  const fd = openSync(out, 'w', 0o600);
+  try {
+    writeAll(fd, base, 0);
+    const wal = existsSync(`${path}-wal`) ? readFileSync(`${path}-wal`) : Buffer.alloc(0);
+    const hdr = parseWalHeader(wal);
+    if (hdr) {
+      const scan = scanFrames(hdr, wal.subarray(WAL_HEADER_SIZE), hdr.cksum);
+      const frameSize = FRAME_HEADER_SIZE + hdr.pageSize;
+      scan.frames.forEach((f, i) => {
+        const off = WAL_HEADER_SIZE + i * frameSize;
+        writeAll(fd, wal.subarray(off + FRAME_HEADER_SIZE, off + frameSize), (f.pgno - 1) * hdr.pageSize);
+        if (f.commit) pages = f.commit;
+      });
+    }
+    ftruncateSync(fd, pages * pageSize);
+  } finally {
+    closeSync(fd);
+  }
+  return pages;
+}
+
+/** Compares two databases' decrypted pages, ignoring the reserved bytes (nonce and tag differ per write). */
+function comparePlain(a: string, b: string, key: Buffer): string | null {
+  const ca = openEncrypted(a, key, { readonly: true, create: false });
+  const cb = openEncrypted(b, key, { readonly: true, create: false });
+  try {
+    const pa = ca.serialize();
+    const pb = cb.serialize();
+    const info = dbHeaderInfo(pa);
+    if (!info) return 'page 1 has no SQLite header';
+    if (pa.length !== pb.length) return `live has ${pa.length / info.pageSize} pages, replica ${pb.length / info.pageSize}`;
+    const usable = info.pageSize - info.reserved;
+    const differing: number[] = [];
+    for (let p = 0; p * info.pageSize < pa.length; p++) {
+      const off = p * info.pageSize;
+      if (!pa.subarray(off, off + usable).equals(pb.subarray(off, off + usable))) differing.push(p + 1);
+    }
+    return differing.length === 0 ? null : `${differing.length} page(s) differ (first: ${differing.slice(0, 5).join(', ')})`;
+  } finally {
+    closeDb(a, ca);
+    closeDb(b, cb);
+  }
+}
+
+// ------------------------------------------------------------------ first boot
+
+export interface RestoreIfEmptyOptions {
+  url: string;
+  dataDir: string;
+  masterKey: Buffer;
+  log: Logger;
+  onProgress?: (p: RestoreProgress) => void;
+}
+
+/**
+ * First boot of a rebuilt server: an empty data directory and a configured
+ * replica mean "restore before any listener opens". Returns what happened.
+ */
+export async function restoreIfEmpty(opts: RestoreIfEmptyOptions): Promise<{ restored: false; reason: 'not-empty' | 'replica-empty' } | { restored: true; result: RestoreResult }> {
+  if (existsSync(join(opts.dataDir, 'directory.sqlite'))) return { restored: false, reason: 'not-empty' };
+  const target = openTarget(opts.url);
+  try {
+    const listing = await target.list();
+    if (!listing.some((o) => parseKey(o.key))) {
+      opts.log.info({ target: target.description }, 'replication: empty data directory and an empty replica; starting fresh');
+      return { restored: false, reason: 'replica-empty' };
+    }
+    opts.log.info({ target: target.description, dataDir: opts.dataDir }, 'replication: empty data directory; restoring from the replica before serving');
+    const result = await restore({ target, into: opts.dataDir, masterKey: opts.masterKey, onProgress: opts.onProgress, log: opts.log, force: true });
+    opts.log.info({ databases: result.databases.length, bytes: result.bytes, ms: result.ms }, 'replication: restored from the replica');
+    return { restored: true, result };
+  } finally {
+    target.close();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * @module node/replication/target
+ * Where replica objects live, named by one URL:
+ *
+ *   s3://bucket/prefix?endpoint=https://…&region=auto&path_style=1
+ *   file:///var/backups/haven
+ *
+ * S3 credentials come from options, then HAVEN_REPLICA_ACCESS_KEY_ID /
+ * HAVEN_REPLICA_SECRET_ACCESS_KEY, then the AWS SDK's usual chain; they are
+ * never part of the URL we log. Both targets offer the same four calls; a
+ * put is durable when it resolves (the filesystem target fsyncs).
+ */
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ReplicaConfigError } from './errors.js';
+
+export interface ListedObject {
+  /** Key relative to the target's prefix. */
+  key: string;
+  size: number;
+  /** Last modified (ms since epoch). */
+  modified?: number;
+}
+
+export interface ReplicaTarget {
+  /** The URL without credentials, for logs and status. */
+  readonly description: string;
+  put(key: string, body: Buffer): Promise<void>;
+  get(key: string): Promise<Buffer>;
+  /** Every object under the prefix (keys relative to it). */
+  list(): Promise<ListedObject[]>;
+  delete(keys: string[]): Promise<void>;
+  close(): void;
+}
+
+export interface TargetCredentials {
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+}
+
+export function openTarget(url: string, creds: TargetCredentials = {}): ReplicaTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ReplicaConfigError(`replica URL ${JSON.stringify(url)} is not a URL; use s3://bucket/prefix?endpoint=…&region=… or file:///path`);
+  }
+  if (u.protocol === 'file:') return new FileTarget(fileURLToPath(u));
+  if (u.protocol === 's3:') return S3Target.fromUrl(u, creds);
+  throw new ReplicaConfigError(`replica URL scheme ${u.protocol} is not supported; use s3:// or file://`);
+}
+
+export class FileTarget implements ReplicaTarget {
+  readonly description: string;
+  constructor(readonly root: string) {
+    this.description = `file://${root}`;
+  }
+
+  async put(key: string, body: Buffer): Promise<void> {
+    const path = join(this.root, key);
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = `${path}.tmp-${process.pid}`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, body);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    await rename(tmp, path);
+    const dfd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    return readFile(join(this.root, key));
+  }
+
+  async list(): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    let entries: string[];
+    try {
+      entries = (await readdir(this.root, { recursive: true })) as string[];
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    for (const e of entries) {
+      if (e.includes('.tmp-')) continue;
+      const full = join(this.root, e);
+      const s = await stat(full).catch(() => null);
+      if (!s || !s.isFile()) continue;
+      out.push({ key: relative(this.root, full).split(sep).join('/'), size: s.size, modified: s.mtimeMs });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    for (const k of keys) await rm(join(this.root, k), { force: true });
+  }
+
+  close(): void {}
+}
+
+export class S3Target implements ReplicaTarget {
+  readonly description: string;
+  private readonly client: S3Client;
+
+  constructor(
+    private readonly bucket: string,
+    private readonly prefix: string,
+    opts: { endpoint?: string; region: string; pathStyle: boolean; creds: TargetCredentials; timeoutMs?: number },
+  ) {
+    const accessKeyId = opts.creds.accessKeyId ?? process.env.HAVEN_REPLICA_ACCESS_KEY_ID;
+    const secretAccessKey = opts.creds.secretAccessKey ?? process.env.HAVEN_REPLICA_SECRET_ACCESS_KEY;
+    this.client = new S3Client({
+      endpoint: opts.endpoint,
+      region: opts.region,
+      forcePathStyle: opts.pathStyle,
+      credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken: opts.creds.sessionToken } : undefined,
+      // The replicator retries with its own backoff and never gives up; the SDK's retries would only hide an outage.
+      maxAttempts: 1,
+      // R2, MinIO and older S3 servers reject the newer default checksum headers.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    const q = new URLSearchParams();
+    if (opts.endpoint) q.set('endpoint', opts.endpoint);
+    q.set('region', opts.region);
+    if (opts.pathStyle) q.set('path_style', '1');
+    this.description = `s3://${bucket}/${prefix}?${q.toString()}`;
+  }
+
+  static fromUrl(u: URL, creds: TargetCredentials): S3Target {
+    const bucket = u.hostname;
+    if (!bucket) throw new ReplicaConfigError('replica URL s3:// needs a bucket: s3://bucket/prefix');
+    let prefix = decodeURIComponent(u.pathname.replace(/^\/+/, ''));
+    if (prefix && !prefix.endsWith('/')) prefix += '/';
+    const p = u.searchParams;
+    const pathStyle = ['1', 'true', 'yes'].includes((p.get('path_style') ?? p.get('force_path_style') ?? '').toLowerCase());
+    return new S3Target(bucket, prefix, {
+      endpoint: p.get('endpoint') ?? undefined,
+      region: p.get('region') ?? process.env.AWS_REGION ?? 'us-east-1',
+      pathStyle,
+      creds,
+    });
+  }
+
+  async put(key: string, body: Buffer): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentLength: body.length }));
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+    return Buffer.from(await r.Body!.transformToByteArray());
+  }
+
+  async list(): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, ContinuationToken: token }));
+      for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, modified: o.LastModified?.getTime() });
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    // One request per key: DeleteObjects needs a Content-MD5 that not every S3-compatible server accepts from this SDK.
+    for (const k of keys) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + k }));
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}
