@@ -11,7 +11,7 @@ import { authenticate, type AuthenticateResult } from 'mailauth';
 import nodemailer from 'nodemailer';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import type { Store } from '../../node/store/index.js';
-import { startSmtp, type SmtpDeps } from '../../node/smtp/index.js';
+import { startSmtp, type QueueRunner, type RunnerEvent, type SmtpDeps } from '../../node/smtp/index.js';
 import { AuthLimiter } from '../../node/util/auth-limiter.js';
 import { silentLogger } from '../../node/util/log.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
@@ -52,6 +52,7 @@ export interface Received {
   raw: Buffer;
   auth: AuthenticateResult;
   remoteAddress: string;
+  secure: boolean;
 }
 
 export interface RemoteMx {
@@ -113,7 +114,7 @@ export async function startRemoteMx(dns: TestDns, hostname = 'mx.remote.test'): 
           resolver: dns.resolver,
           disableBimi: true,
         });
-        mx.received.push({ mailFrom, rcptTo: session.envelope.rcptTo.map((r) => r.address), raw, auth, remoteAddress: session.remoteAddress });
+        mx.received.push({ mailFrom, rcptTo: session.envelope.rcptTo.map((r) => r.address), raw, auth, remoteAddress: session.remoteAddress, secure: session.secure });
         for (const w of [...waiters]) if (mx.received.length >= w.count) {
           waiters.splice(waiters.indexOf(w), 1);
           w.resolve();
@@ -129,6 +130,29 @@ export async function startRemoteMx(dns: TestDns, hostname = 'mx.remote.test'): 
 
 export async function startMx(deps: SmtpDeps) {
   return startSmtp(deps, { host: '127.0.0.1', port: 0, implicitTls: false, mode: 'mx' });
+}
+
+/** Resolves with the first runner event that matches. */
+export function waitEvent(runner: QueueRunner, pred: (e: RunnerEvent) => boolean): Promise<RunnerEvent> {
+  return new Promise((resolve) => {
+    const on = (e: RunnerEvent) => {
+      if (!pred(e)) return;
+      runner.events.off('event', on);
+      resolve(e);
+    };
+    runner.events.on('event', on);
+  });
+}
+
+/** Raw messages in an account's folder (logging in drains its sealed spool). */
+export async function folderRaws(store: Store, address: string, password: string, folder = 'INBOX'): Promise<string[]> {
+  const lease = await store.authenticate(address, password);
+  try {
+    const f = lease.mailbox.folders.require(folder);
+    return lease.mailbox.messages.list(f.id).map((m) => lease.mailbox.messages.raw(m.blobId).toString('utf8'));
+  } finally {
+    lease.release();
+  }
 }
 
 /** nodemailer transport to one of our listeners. */

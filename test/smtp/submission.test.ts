@@ -160,7 +160,7 @@ describe('retry and bounce', () => {
   it('remote 4xx then 250: retried and delivered exactly once', async () => {
     const before = remote.received.length;
     let calls = 0;
-    remote.onData = (_n, raw) => (raw.includes('marker-retry') && ++calls === 1 ? { code: 451, message: '4.3.0 try later' } : null);
+    remote.onData = (_n, raw) => (raw.includes('marker-retry') && ++calls === 1 ? { code: 451, message: 'try later' } : null);
     const deferred = nextResult((e) => e.type === 'result' && e.outcome === 'deferred');
     const sent = nextResult((e) => e.type === 'result' && e.outcome === 'sent' && e.rcpt === 'retry@remote.test');
     await client(sub587.port, { auth: alice }).sendMail({ from: 'alice@example.test', to: 'retry@remote.test', text: 'marker-retry' });
@@ -174,7 +174,7 @@ describe('retry and bounce', () => {
   });
 
   it('remote 5xx: one RFC 3464 DSN in the sender\'s INBOX', async () => {
-    remote.onRcpt = (rcpt) => (rcpt === 'nobody@remote.test' ? { code: 550, message: '5.1.1 no such user' } : null);
+    remote.onRcpt = (rcpt) => (rcpt === 'nobody@remote.test' ? { code: 550, message: 'no such user' } : null);
     const dsn = nextResult((e) => e.type === 'dsn');
     await client(sub587.port, { auth: alice }).sendMail({ from: 'alice@example.test', to: 'nobody@remote.test', subject: 'will bounce', text: 'marker-bounce' });
     expect(await dsn).toMatchObject({ action: 'failed', to: 'alice@example.test' });
