@@ -20,3 +20,7 @@ export {
 } from './section.js';
 export { baseSubject, parseDate, messageIds } from './envelope.js';
 export { parseAddressList } from './address.js';
+// Header access for SEARCH HEADER and similar, on the raw bytes.
+export { scanHeader, fieldValue, type RawField, type HeaderBlock } from './header.js';
+export { headerString } from './bytes.js';
+export { decodeWords } from './words.js';
