@@ -48,12 +48,21 @@ function isLoopback(ip: string): boolean {
   return ip === '::1' || ip.startsWith('127.');
 }
 
+/** Per-IP connection counts shared by every POP3 listener on one store (110 and 995 count together). */
+const ipCounts = new WeakMap<Store, Map<string, number>>();
+
+function connectionsPerIp(store: Store): Map<string, number> {
+  let m = ipCounts.get(store);
+  if (!m) ipCounts.set(store, (m = new Map()));
+  return m;
+}
+
 export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop3Server> {
   const limits: Pop3Limits = { ...DEFAULT_LIMITS, ...deps.limits };
   const backend = deps.backend ?? new StoreMaildrops(deps.store);
   /** Every open connection's destroyer: close() ends sessions without UPDATE. */
   const conns = new Set<() => void>();
-  const perIp = new Map<string, number>();
+  const perIp = connectionsPerIp(deps.store);
 
   const tlsOptions = (): tls.TLSSocketOptions => ({
     isServer: true,

@@ -183,3 +183,42 @@ describe('plaintext policy', () => {
     expect(await c.cmd('QUIT')).toMatch(/^\+OK/);
   });
 });
+
+describe('connection limits and autologout', () => {
+  let f: Pop3Fixture;
+  beforeAll(async () => {
+    f = await startFixture({ limits: { maxConnectionsPerIp: 2, idleTimeoutMs: 300 } });
+  });
+  afterAll(() => f.close());
+
+  it('refuses connections past the per-IP limit with SYS/TEMP', async () => {
+    const a = await RawClient.connect(f.plain.port);
+    const b = await RawClient.connect(f.implicit.port, { tls: true });
+    expect(await a.line()).toMatch(/^\+OK/);
+    expect(await b.line()).toMatch(/^\+OK/);
+    const c = await RawClient.connect(f.plain.port);
+    expect(await c.line()).toBe('-ERR [SYS/TEMP] too many connections from your address; close some and retry');
+    await c.closed();
+    a.destroy();
+    b.destroy();
+  });
+
+  it('logs out an idle session without applying its deletions', async () => {
+    const [uid] = await f.deliver([numberedMessage(1)]);
+    let c: RawClient;
+    // The previous test's connections may still be counted for a moment after they closed.
+    for (;;) {
+      c = await RawClient.connect(f.plain.port);
+      if ((await c.line()).startsWith('+OK')) break;
+      await c.closed();
+    }
+    expect(await c.cmd(`USER ${f.address}`)).toBe('+OK send PASS');
+    expect(await c.cmd(`PASS ${f.password}`)).toMatch(/^\+OK maildrop has 1/);
+    expect(await c.cmd('DELE 1')).toMatch(/^\+OK/);
+    expect(await c.line()).toBe('-ERR autologout: idle for too long; nothing was deleted');
+    await c.closed();
+    const lease = await f.t.store.openMailbox(f.accountId);
+    expect(lease.mailbox.messages.uids(lease.mailbox.folders.require('INBOX').id)).toEqual([uid]);
+    lease.release();
+  });
+});
