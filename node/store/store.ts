@@ -31,7 +31,7 @@ import {
 } from '../crypto/index.js';
 import { randomBytes } from 'node:crypto';
 import type { ParsedMessage } from '../mime/index.js';
-import { fsyncDir, openEncrypted, announceOpened } from './db.js';
+import { closeDb, fsyncDir, openEncrypted, announceOpened } from './db.js';
 import { Directory, type Account, type KeyWrapRecord } from './directory/directory.js';
 import { directoryMigrations } from './directory/schema.js';
 import { AuthFailedError, MailboxLockedError, NotFoundError, QuotaExceededError, WeakPasswordError } from './errors.js';
@@ -470,7 +470,8 @@ export class Store {
       this.closeEntry(id);
     }
     this.spool.close();
-    this.directory.db.close();
+    // Through closeDb like every other database, so replication keeps the directory's last frames.
+    closeDb(this.directory.path, this.directory.db);
   }
 }
 
