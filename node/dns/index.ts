@@ -1,0 +1,25 @@
+/**
+ * @module node/dns
+ * The DNS records a Haven mail domain needs and the MTA-STS policy, shared by
+ * the Pulumi program (infra/), the node's admin API and `haven doctor`.
+ */
+export {
+  DKIM_SELECTOR_RE,
+  DnsInputError,
+  dkimTxt,
+  formatRecord,
+  mailDnsRecords,
+  mtaStsPolicy,
+  mtaStsPolicyFor,
+  mtaStsPolicyId,
+  publicKeyBase64,
+  spfTxt,
+  srvServices,
+  type DkimKey,
+  type DmarcPolicy,
+  type DnsRecord,
+  type MailDnsInput,
+  type MailDomain,
+  type MtaStsMode,
+  type MtaStsPolicyInput,
+} from './records.js';
