@@ -8,6 +8,7 @@
  * told when the input was not valid so the message can be marked damaged.
  */
 import { CR, HT, LF, SP, decodeCharset, headerString, latin1 } from './bytes.js';
+import { decodeWords } from './words.js';
 
 /** One header field as byte offsets into the raw message. */
 export interface RawField {
@@ -21,6 +22,8 @@ export interface RawField {
   end: number;
   /** The unfolded value, filled in by fieldValue the first time it is asked for. */
   value?: string;
+  /** The value with encoded words decoded, filled in by decodedValue. */
+  decoded?: string;
 }
 
 export interface HeaderBlock {
@@ -86,7 +89,7 @@ export function scanHeader(buf: Buffer, start: number, limit: number): HeaderBlo
     if (fields.length < MAX_FIELDS) {
       let nameEnd = colon;
       while (nameEnd > pos && (buf[nameEnd - 1] === SP || buf[nameEnd - 1] === HT)) nameEnd--;
-      last = { name: latin1(buf, pos, nameEnd).toLowerCase(), start: pos, valueStart: colon + 1, end: next, value: undefined };
+      last = { name: latin1(buf, pos, nameEnd).toLowerCase(), start: pos, valueStart: colon + 1, end: next, value: undefined, decoded: undefined };
       fields.push(last);
     } else {
       last = null;
@@ -105,6 +108,16 @@ export function fieldValue(buf: Buffer, f: RawField): string {
   if (cut !== -1 && cut < s.length - 1) s = s.replace(/[\r\n]+/g, '');
   else if (s.indexOf('\r') !== -1 && s.indexOf('\r') < s.length - 2) s = s.replace(/[\r\n]+/g, '');
   return (f.value = s.trim());
+}
+
+/** Longest value handed to encoded-word decoding; beyond it is hostile. */
+export const DECODE_CAP = 256 * 1024;
+
+/** The unfolded value with RFC 2047 encoded words decoded (cut at DECODE_CAP), cached on the field. */
+export function decodedValue(buf: Buffer, f: RawField): string {
+  if (f.decoded !== undefined) return f.decoded;
+  const v = fieldValue(buf, f);
+  return (f.decoded = decodeWords(v.length > DECODE_CAP ? v.slice(0, DECODE_CAP) : v));
 }
 
 /** First occurrence of each field name. */

@@ -19,10 +19,9 @@
  */
 import { CR, HT, LF, SP, countLines } from './bytes.js';
 import { baseSubject, buildEnvelope, emptyEnvelope, messageIds, parseDate } from './envelope.js';
-import { fieldValue, firstFields, parseStructured, scanHeader, stripComments, type RawField } from './header.js';
+import { decodedValue, fieldValue, firstFields, parseStructured, scanHeader, stripComments, type RawField } from './header.js';
 import { bodyText, headerText } from './text.js';
 import type { Address, Envelope, MimePart, ParsedMessage } from './types.js';
-import { decodeWords } from './words.js';
 import { reportUnexpected } from '../util/unexpected.js';
 
 /** Multipart and message nesting deeper than this is not descended into. */
@@ -276,9 +275,8 @@ export function parseMessageUnguarded(raw: Buffer): ParsedMessage {
   const root = parseEntity(ctx, 0, raw.length, 0, false);
   const fields = firstFields(root.fields);
   const envelope: Envelope = buildEnvelope(raw, fields);
-  const rawSubject = envelope.subject ?? '';
-  // Decode no more than can matter for SUBJECT_CAP decoded characters.
-  const subject = decodeWords(rawSubject.length > 4 * SUBJECT_CAP ? rawSubject.slice(0, 4 * SUBJECT_CAP) : rawSubject);
+  const subjectField = fields.get('subject');
+  const subject = subjectField ? decodedValue(raw, subjectField) : '';
   const irt = messageIds(envelope.inReplyTo);
   return {
     size: raw.length,

@@ -6,9 +6,8 @@
  * so one huge message costs bounded time and index space.
  */
 import { decodeBase64, decodeCharset, decodeQuotedPrintable, latin1 } from './bytes.js';
-import { fieldValue, type RawField } from './header.js';
+import { decodedValue, type RawField } from './header.js';
 import type { MimePart } from './types.js';
-import { decodeWords } from './words.js';
 
 /** Cap on each of headerText and bodyText, in UTF-16 code units. */
 export const TEXT_CAP = 256 * 1024;
@@ -19,8 +18,7 @@ export function headerText(buf: Buffer, fields: RawField[]): string {
   let out = '';
   for (const f of fields) {
     const name = latin1(buf, f.start, f.valueStart - 1).trim();
-    const v = fieldValue(buf, f);
-    out += name + ': ' + decodeWords(v.length > TEXT_CAP ? v.slice(0, TEXT_CAP) : v) + '\n';
+    out += name + ': ' + decodedValue(buf, f) + '\n';
     if (out.length >= TEXT_CAP) return out.slice(0, TEXT_CAP);
   }
   return out;
