@@ -24,7 +24,7 @@ export async function put(ctx: Ctx): Promise<Response> {
   const res = resolve(ctx);
   if (res.t !== 'object') throw new DavError(405, null, 'PUT creates objects inside a calendar or address book; collections are made with MKCALENDAR or MKCOL');
   const p = res.kind === 'calendar' ? pre.cal : pre.card;
-  const body = await readBody(ctx.req, ctx.limits.maxResourceSize, () => new DavError(413, p('max-resource-size'), `the object is larger than ${ctx.limits.maxResourceSize} bytes; remove attachments or split it`));
+  const body = await readBody(ctx.req, ctx.limits.maxResourceSize, () => new DavError(403, p('max-resource-size'), `the object is larger than ${ctx.limits.maxResourceSize} bytes; remove attachments or split it`));
   const type = (ctx.req.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
   let uid: string;
   let component: string | null = null;
