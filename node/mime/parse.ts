@@ -37,7 +37,10 @@ interface Ctx {
 
 interface Entity {
   part: MimePart;
+  /** All header fields in order (for header text). */
   fields: RawField[];
+  /** First occurrence of each field (for the envelope). */
+  first: Map<string, RawField>;
 }
 
 function optional(buf: Buffer, fields: Map<string, RawField>, name: string): string | null {
@@ -154,7 +157,7 @@ function parseEntity(ctx: Ctx, start: number, end: number, depth: number, inDige
       leaf(part);
     } else if (encoding === '7BIT' || encoding === '8BIT' || encoding === 'BINARY') {
       const inner = parseEntity(ctx, bodyStart, end, depth + 1, false);
-      part.message = { envelope: buildEnvelope(buf, firstFields(inner.fields)), structure: inner.part };
+      part.message = { envelope: buildEnvelope(buf, inner.first), structure: inner.part };
     } else {
       // RFC 2046 forbids encoding message/rfc822 (RFC 6532 allows it for message/global);
       // offsets into encoded bytes would mean nothing, so the body stays opaque.
@@ -163,7 +166,7 @@ function parseEntity(ctx: Ctx, start: number, end: number, depth: number, inDige
     }
   }
   if (part.type === 'text' || part.message) part.lines = countLines(buf, bodyStart, end);
-  return { part, fields: header.fields };
+  return { part, fields: header.fields, first: fields };
 }
 
 /**
@@ -273,7 +276,7 @@ const SUBJECT_CAP = 4096;
 export function parseMessageUnguarded(raw: Buffer): ParsedMessage {
   const ctx: Ctx = { buf: raw, parts: 0, damaged: false };
   const root = parseEntity(ctx, 0, raw.length, 0, false);
-  const fields = firstFields(root.fields);
+  const fields = root.first;
   const envelope: Envelope = buildEnvelope(raw, fields);
   const subjectField = fields.get('subject');
   const subject = subjectField ? decodedValue(raw, subjectField) : '';
