@@ -43,9 +43,9 @@ export function headerString(buf: Buffer, start: number, end: number): string {
 }
 
 /**
- * IMAP's line count: the number of LFs, plus one for a last line that has
- * no line break (a multipart body part loses its final CRLF to the boundary,
- * and "Hello" is still one line).
+ * IMAP's body line count: the number of LFs in the body. A last line
+ * without a line break is not counted; in a multipart it lost its CRLF to
+ * the boundary. Dovecot and Cyrus count the same way, and clients compare.
  */
 export function countLines(buf: Buffer, start: number, end: number): number {
   if (end <= start) return 0;
@@ -56,7 +56,7 @@ export function countLines(buf: Buffer, start: number, end: number): number {
     n++;
     p = view.indexOf(LF, p + 1);
   }
-  return buf[end - 1] === LF ? n : n + 1;
+  return n;
 }
 
 /** Lenient base64: Node skips whitespace and characters outside the alphabet. */

@@ -99,7 +99,8 @@ describe('nested multiparts, RFC 2231 parameters, base64 attachment', () => {
     const [plain, html] = alt.parts!;
     expect(header(raw, plain)).toBe('Content-Type: text/plain; charset=utf-8\r\n\r\n');
     expect(body(raw, plain)).toBe('Hello plain');
-    expect(plain.lines).toBe(1);
+    // Lines are LFs in the body; the CRLF before the delimiter is not the part's.
+    expect(plain.lines).toBe(0);
     expect(plain.size).toBe(11);
     expect(body(raw, html)).toBe('<p>Hello <b>html</b> &amp; more</p>');
     expect(html.subtype).toBe('html');
@@ -137,8 +138,8 @@ describe('message/rfc822 inside a multipart', () => {
     expect(header(raw, fwd)).toBe('Content-Type: message/rfc822\r\n\r\n');
     expect(body(raw, fwd).startsWith('From: Grace <grace@example.com>\r\n')).toBe(true);
     expect(body(raw, fwd).endsWith('<p>Noon?</p>\r\n--b2--')).toBe(true);
-    // 15 line breaks plus the last line, which lost its CRLF to the outer boundary.
-    expect(fwd.lines).toBe(16);
+    // 15 line breaks; the last line lost its CRLF to the outer boundary.
+    expect(fwd.lines).toBe(15);
     const env = fwd.message!.envelope;
     expect(env.subject).toBe('lunch');
     expect(env.from).toEqual([{ name: 'Grace', mailbox: 'grace', host: 'example.com' }]);
@@ -163,13 +164,13 @@ describe('message/rfc822 inside a multipart', () => {
 
   it('handles a single-part enclosed message with default content type', () => {
     expect(body(raw, single)).toBe('Subject: single\r\n\r\nJust text.');
-    expect(single.lines).toBe(3);
+    expect(single.lines).toBe(2);
     const inner = single.message!.structure;
     expect(inner.type).toBe('text');
     expect(inner.subtype).toBe('plain');
     expect(inner.params).toEqual({ charset: 'us-ascii' });
     expect(body(raw, inner)).toBe('Just text.');
-    expect(inner.lines).toBe(1);
+    expect(inner.lines).toBe(0);
     expect(single.message!.envelope.subject).toBe('single');
     expect(single.message!.envelope.from).toEqual([]);
   });
@@ -283,9 +284,9 @@ describe('line endings and empty bodies', () => {
     const [plain, html] = m.structure.parts!;
     expect(header(raw, plain)).toBe('Content-Type: text/plain\n\n');
     expect(body(raw, plain)).toBe('line one\nline two');
-    expect(plain.lines).toBe(2);
+    expect(plain.lines).toBe(1);
     expect(body(raw, html)).toBe('<i>two</i>');
-    expect(html.lines).toBe(1);
+    expect(html.lines).toBe(0);
     expect(m.envelope.subject).toBe('bare LF');
   });
 
@@ -365,7 +366,7 @@ describe('message/global', () => {
     const [g] = m.structure.parts!;
     expect([g.type, g.subtype]).toEqual(['message', 'global']);
     expect(raw.subarray(g.bodyStart, g.end).toString('utf8')).toBe(inner.slice(0, -2));
-    expect(g.lines).toBe(4);
+    expect(g.lines).toBe(3);
     expect(g.message!.envelope.from).toEqual([{ name: 'Zoë', mailbox: 'zoë', host: 'exämple.de' }]);
     expect(g.message!.envelope.subject).toBe('Grüße');
     expect(raw.subarray(g.message!.structure.bodyStart, g.message!.structure.end).toString()).toBe('Hallo');
