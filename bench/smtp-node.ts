@@ -1,0 +1,60 @@
+/**
+ * @module bench/smtp-node
+ * The node side of bench/smtp.ts, in its own process so its peak RSS is its
+ * own: opens the store, optionally logs every account in (unlocked
+ * mailboxes, the common case while mail clients are connected), starts the
+ * MX against the loopback DNS and prints `PORT <n>`.
+ *
+ *   tsx bench/smtp-node.ts <dataDir> <masterKeyHex> <dnsPort> <password> <unlock:0|1> <address...>
+ */
+import { createSecureContext } from 'node:tls';
+import { Store, type Lease } from '../node/store/index.js';
+import { resolverFor, startSmtp } from '../node/smtp/index.js';
+import { AuthLimiter } from '../node/util/auth-limiter.js';
+import { silentLogger } from '../node/util/log.js';
+import { testTls } from '../test/helpers/store.js';
+
+const [dataDir, keyHex, dnsPort, password, unlock, ...addresses] = process.argv.slice(2);
+const store = Store.open({ dataDir, masterKey: Buffer.from(keyHex, 'hex') });
+const leases: Lease[] = [];
+if (unlock === '1') for (const a of addresses) leases.push(await store.authenticate(a, password));
+const { key, cert } = testTls();
+const server = await startSmtp(
+  {
+    store,
+    log: silentLogger,
+    authLimiter: new AuthLimiter(),
+    tls: { secureContext: () => createSecureContext({ key, cert }) },
+    hostname: 'mx.haven.test',
+    resolver: resolverFor([`127.0.0.1:${dnsPort}`]),
+    spam: { dnsbl: [] },
+    limits: { maxConnectionsPerIp: 1000 },
+  },
+  { host: '127.0.0.1', port: 0, implicitTls: false, mode: 'mx' },
+);
+// HAVEN_BENCH_PROFILE=<file>: write a CPU profile of the node (open it in Chrome DevTools).
+let profiler: import('node:inspector').Session | null = null;
+if (process.env.HAVEN_BENCH_PROFILE) {
+  const { Session } = await import('node:inspector');
+  profiler = new Session();
+  profiler.connect();
+  await new Promise((r) => profiler!.post('Profiler.enable', () => profiler!.post('Profiler.start', r)));
+}
+const elu0 = performance.eventLoopUtilization();
+console.log(`PORT ${server.port}`);
+process.on('SIGTERM', async () => {
+  console.error(`event loop utilization ${(performance.eventLoopUtilization(elu0).utilization * 100).toFixed(0)}%`);
+  if (profiler) {
+    const { writeFileSync } = await import('node:fs');
+    await new Promise<void>((r) =>
+      profiler!.post('Profiler.stop', (_e, res) => {
+        writeFileSync(process.env.HAVEN_BENCH_PROFILE!, JSON.stringify((res as { profile: unknown }).profile));
+        r();
+      }),
+    );
+  }
+  await server.close();
+  for (const l of leases) l.release();
+  store.close();
+  process.exit(0);
+});
