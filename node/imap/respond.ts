@@ -26,8 +26,8 @@ export function qstr(s: string | null | undefined): string {
   return c.length === 1 ? (c[0] as string) : (c[0] as string) + (c[1] as Buffer).toString('utf8');
 }
 
-export function astr(s: string): Chunk[] {
-  return /^[^(){ %*"\\\]\x00-\x1f\x7f-\uffff]+$/.test(s) ? [s] : str(s);
+export function astr(s: string, utf8 = false): Chunk[] {
+  return /^[^(){ %*"\\\]\x00-\x1f\x7f-\uffff]+$/.test(s) ? [s] : str(s, utf8);
 }
 
 export function flagList(flags: readonly string[]): string {

@@ -13,10 +13,11 @@ import { ImapError, toImapError } from './errors.js';
 import { parseCommand, type Command, type CommandName } from './parse.js';
 import type { MailPort, MailboxChange } from './port.js';
 import type { Part } from './receiver.js';
-import { flagList, toBuffer, type Chunk } from './respond.js';
+import { astr, flagList, toBuffer, type Chunk } from './respond.js';
 import { Selected } from './selected.js';
 import { formatSet } from './seqset.js';
 import type { ServerContext } from './server-context.js';
+import { decodeMailbox, encodeMailbox } from './utf7.js';
 
 export type State =
   | { kind: 'notauth' }
@@ -89,6 +90,20 @@ export class Session {
     return this.enabled.has('IMAP4REV2');
   }
 
+  /** A stored (UTF-8) mailbox name as this client reads it: modified UTF-7 unless UTF8=ACCEPT. */
+  wireName(name: string): Chunk[] {
+    return astr(this.utf8 ? name : encodeMailbox(name), this.utf8);
+  }
+
+  /** Converts the mailbox names of a command from modified UTF-7 for a client that is not in UTF-8 mode. */
+  private decodeNames(cmd: Command): void {
+    if (this.utf8) return;
+    const c = cmd as unknown as Record<string, unknown>;
+    for (const k of ['mailbox', 'from', 'to', 'ref']) if (typeof c[k] === 'string') c[k] = decodeMailbox(c[k] as string);
+    if (cmd.name === 'GETQUOTAROOT') cmd.root = decodeMailbox(cmd.root);
+    if (cmd.name === 'LIST' || cmd.name === 'LSUB') cmd.patterns = cmd.patterns.map(decodeMailbox);
+  }
+
   send(...chunks: Chunk[]): void {
     this.io.write(toBuffer(chunks));
   }
@@ -156,6 +171,7 @@ export class Session {
       if (!h) throw new ImapError('BAD', null, `${label} is not supported`);
       if (!h.states.includes(this.state.kind)) throw new ImapError('BAD', null, this.wrongState(label));
       this.ctx.rateCheck(this);
+      this.decodeNames(cmd);
       const done = await h.handle(this, cmd as never);
       if (this.continuation) return; // the handler waits for a line (AUTHENTICATE, IDLE)
       if (this.suppressTagged) {

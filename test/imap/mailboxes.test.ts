@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleMessage } from '../helpers/store.js';
+import { decodeMailbox, encodeMailbox } from '../../node/imap/utf7.js';
 import { flow, Raw, login, startFixture, type ImapFixture } from './helpers.js';
 
 let f: ImapFixture;
@@ -74,6 +75,19 @@ describe('folders', () => {
       `* STATUS INBOX (MESSAGES 1 UNSEEN 1 DELETED 1 SIZE ${msg.length} UIDNEXT 2 UIDVALIDITY ${st.uidValidity} HIGHESTMODSEQ ${st.highestModseq})\r\ns OK STATUS completed\r\n`,
     );
     expect(await raw.cmd('s2', 'STATUS Nope (MESSAGES)')).toMatch(/^s2 NO \[NONEXISTENT\]/);
+  });
+
+  it('speaks modified UTF-7 to IMAP4rev1 clients and UTF-8 after ENABLE UTF8=ACCEPT', async () => {
+    expect(encodeMailbox('日本語 & Co')).toBe('&ZeVnLIqe- &- Co');
+    expect(decodeMailbox('&ZeVnLIqe- &- Co')).toBe('日本語 & Co');
+    expect(await raw.cmd('u1', 'CREATE "Caf&AOk-"')).toBe('u1 OK CREATE completed\r\n');
+    expect(await raw.cmd('u2', 'LIST "" "Caf*"')).toBe('* LIST (\\HasNoChildren) "/" Caf&AOk-\r\nu2 OK LIST completed\r\n');
+    const other = await Raw.connect(f.port);
+    await login(other, f);
+    await other.cmd('e', 'ENABLE UTF8=ACCEPT');
+    expect(await other.cmd('u3', 'LIST "" "Caf*"')).toBe(Buffer.from('* LIST (\\HasNoChildren) "/" "Café"\r\nu3 OK LIST completed\r\n').toString('latin1'));
+    expect(await other.cmd('u4', 'SELECT "Café"')).toContain('u4 OK');
+    other.close();
   });
 
   it('works for imapflow', async () => {

@@ -5,7 +5,7 @@
  * and RFC 3501 §6.3.9 LSUB for IMAP4rev1 clients.
  */
 import type { Folder } from '../port.js';
-import { astr, toBuffer } from '../respond.js';
+import { toBuffer } from '../respond.js';
 import type { Handler, Session } from '../session.js';
 import { statusLine } from './status.js';
 
@@ -34,7 +34,7 @@ function listFolders(s: Session, verb: 'LIST' | 'LSUB', ref: string, patterns: s
     if (verb === 'LIST') attrs.push(hasKids ? '\\HasChildren' : '\\HasNoChildren');
     if (f.subscribed && (ret.subscribed || onlySubscribed) && verb === 'LIST') attrs.push('\\Subscribed');
     if (f.specialUse && verb === 'LIST') attrs.push(f.specialUse);
-    s.send(toBuffer([`* ${verb} (${attrs.join(' ')}) "/" `, ...astr(f.name), '\r\n']));
+    s.send(toBuffer([`* ${verb} (${attrs.join(' ')}) "/" `, ...s.wireName(f.name), '\r\n']));
     if (ret.status) s.io.write(statusLine(s, f, ret.status));
   }
 }

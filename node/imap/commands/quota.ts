@@ -26,7 +26,7 @@ export const getquotaroot: Handler<'GETQUOTAROOT'> = {
   states: ['auth', 'selected'],
   handle(s, cmd) {
     const f = s.port.folders.require(cmd.root);
-    s.untagged(`QUOTAROOT "${f.name.replace(/[\\"]/g, '\\$&')}" ""`);
+    s.untagged('QUOTAROOT ', ...s.wireName(f.name), ' ""');
     s.untagged(quotaLine(s));
   },
 };

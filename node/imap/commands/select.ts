@@ -31,7 +31,7 @@ export const select: Handler<'SELECT' | 'EXAMINE'> = {
     s.untagged(`OK [UIDVALIDITY ${st.uidValidity}] UIDs valid`);
     s.untagged(`OK [UIDNEXT ${st.uidNext}] predicted next UID`);
     s.untagged(`OK [HIGHESTMODSEQ ${st.highestModseq}] highest`);
-    if (s.rev2) s.untagged(`LIST () "/" "${f.name.replace(/[\\"]/g, '\\$&')}"`);
+    if (s.rev2) s.untagged('LIST () "/" ', ...s.wireName(f.name));
     s.select(sel);
     const q = cmd.qresync;
     if (q && q.uidValidity === st.uidValidity) {

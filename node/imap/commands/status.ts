@@ -6,7 +6,7 @@
  * allowed and answered from the store, which the view never runs ahead of.
  */
 import type { Folder } from '../port.js';
-import { astr, toBuffer } from '../respond.js';
+import { toBuffer } from '../respond.js';
 import type { Handler, Session } from '../session.js';
 
 export function statusLine(s: Session, f: Folder, items: string[]): Buffer {
@@ -26,7 +26,7 @@ export function statusLine(s: Session, f: Folder, items: string[]): Buffer {
         return `HIGHESTMODSEQ ${st.highestModseq}`;
     }
   });
-  return toBuffer(['* STATUS ', ...astr(f.name), ` (${out.join(' ')})\r\n`]);
+  return toBuffer(['* STATUS ', ...s.wireName(f.name), ` (${out.join(' ')})\r\n`]);
 }
 
 export const status: Handler<'STATUS'> = {
