@@ -107,11 +107,25 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
 
     let socket: net.Socket = raw;
     const receiver = new Receiver(limits.maxLineBytes);
-    const onData = (chunk: Buffer) => session.receive(receiver.push(chunk));
+    // RFC 1939 autologout, our own timer rather than socket.setTimeout: it must
+    // survive a busy command and restart on every line received and reply sent.
+    // A TLS handshake that stalls that long is dropped without a word (no plaintext into a TLS stream).
+    let handshaking = listen.implicitTls;
+    const idle = setTimeout(() => {
+      if (handshaking) destroy();
+      else if (session.busy) idle.refresh();
+      else void session.timeout();
+    }, limits.idleTimeoutMs);
+    idle.unref();
+    const onData = (chunk: Buffer) => {
+      idle.refresh();
+      session.receive(receiver.push(chunk));
+    };
     let gone = false;
     const onClose = () => {
       if (gone) return;
       gone = true;
+      clearTimeout(idle);
       conns.delete(destroy);
       const n = (perIp.get(remote) ?? 1) - 1;
       if (n > 0) perIp.set(remote, n);
@@ -127,11 +141,11 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
         s.destroy();
       });
       s.once('close', onClose);
-      s.setTimeout(limits.idleTimeoutMs, () => void session.timeout());
     };
 
     const io: Pop3Io = {
       write(reply) {
+        idle.refresh();
         return new Promise((resolve) => {
           if (socket.destroyed || !socket.writable) return resolve();
           if (socket.write(reply)) return resolve();
@@ -147,17 +161,20 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
         // buffered on the socket for the TLS layer instead of reaching the receiver.
         raw.off('data', onData);
         raw.off('close', onClose);
-        raw.setTimeout(0);
         raw.pause();
         receiver.reset();
         await new Promise<void>((resolve) => raw.write(reply, () => resolve()));
         raw.once('close', onClose);
+        handshaking = true;
+        idle.refresh();
         try {
           attach(await handshake(raw));
           return true;
         } catch (err) {
           log.debug({ err: (err as Error).message }, 'pop3 STLS handshake failed');
           return false;
+        } finally {
+          handshaking = false;
         }
       },
       pause: () => socket.pause(),
@@ -188,10 +205,9 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
       return;
     }
     raw.once('close', onClose);
-    raw.setTimeout(limits.idleTimeoutMs, () => raw.destroy());
     handshake(raw).then(
       (secure) => {
-        raw.setTimeout(0);
+        handshaking = false;
         attach(secure);
         void session.greet();
       },

@@ -211,9 +211,12 @@ export class Pop3Session implements Pop3Context {
   }
 
   /** RFC 1939 §3 autologout: the session ends without entering UPDATE. */
+  /** A command is being handled: time spent here (a login's key derivation) is not idleness. */
+  get busy(): boolean {
+    return this.running;
+  }
+
   async timeout(): Promise<void> {
-    // A slow command (a login's key derivation) is not idleness; its reply re-arms the timer.
-    if (this.running) return;
     await this.send(fail(new Pop3Error(null, 'autologout: idle for too long; nothing was deleted')));
     this.end();
   }

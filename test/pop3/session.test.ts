@@ -221,4 +221,16 @@ describe('connection limits and autologout', () => {
     expect(lease.mailbox.messages.uids(lease.mailbox.folders.require('INBOX').id)).toEqual([uid]);
     lease.release();
   });
+
+  it('drops a connection whose TLS handshake never starts after STLS', async () => {
+    let c: RawClient;
+    for (;;) {
+      c = await RawClient.connect(f.plain.port);
+      if ((await c.line()).startsWith('+OK')) break;
+      await c.closed();
+    }
+    expect(await c.cmd('STLS')).toBe('+OK begin TLS negotiation');
+    await c.closed();
+    expect(c.isClosed).toBe(true);
+  });
 });
