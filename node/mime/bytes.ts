@@ -6,7 +6,6 @@
  * works on Buffers so the raw message is never re-encoded.
  */
 import { isUtf8 } from 'node:buffer';
-import { TextDecoder } from 'node:util';
 import { decode as iconvDecode } from 'libmime/lib/charset.js';
 
 export const LF = 0x0a;
@@ -122,28 +121,19 @@ export function decodeQuotedPrintable(bytes: Buffer): Buffer {
   return out.subarray(0, o);
 }
 
-const decoders = new Map<string, TextDecoder | null>();
-
 /**
- * Bytes in a declared charset to a string. WHATWG labels go through the
- * built-in TextDecoder (ICU); the rest through iconv-lite via libmime, which
- * also refuses UTF-7 (a known filter-evasion trick) by reading it as UTF-8.
+ * Bytes in a declared charset to a string, through iconv-lite via libmime:
+ * it resolves WHATWG aliases (iso-8859-1 means windows-1252, as in every
+ * mail client), handles the Japanese charsets, and refuses UTF-7 (a known
+ * filter-evasion trick) by reading it as UTF-8. Not TextDecoder: Node 20's
+ * windows-1252 decoder drops bytes 0x80-0x9F (€, curly quotes), which are
+ * everywhere in Western mail.
  */
 export function decodeCharset(bytes: Buffer, charset: string | undefined): string {
   const label = (charset ?? '').trim().toLowerCase();
   if (label === '' || label === 'utf-8' || label === 'utf8' || label === 'us-ascii' || label === 'ascii') {
     return bytes.toString('utf8');
   }
-  let dec = decoders.get(label);
-  if (dec === undefined) {
-    try {
-      dec = new TextDecoder(label);
-    } catch {
-      dec = null;
-    }
-    if (decoders.size < 256) decoders.set(label, dec);
-  }
-  if (dec) return dec.decode(bytes);
   try {
     return iconvDecode(bytes, label);
   } catch {

@@ -5,7 +5,7 @@
  * dates, message ids, and Content-Type parameters (RFC 2045, RFC 2231).
  */
 import { describe, expect, it } from 'vitest';
-import { baseSubject, messageIds, parseAddressList, parseDate, parseMessage } from '../../node/mime/index.js';
+import { baseSubject, decodeWords, messageIds, parseAddressList, parseDate, parseMessage } from '../../node/mime/index.js';
 
 describe('baseSubject (RFC 5256 §2.1)', () => {
   it.each([
@@ -167,5 +167,34 @@ describe('bodyText', () => {
   it('decodes base64 text in a legacy charset', () => {
     const raw = Buffer.from('Content-Type: text/plain; charset=koi8-r\r\nContent-Transfer-Encoding: base64\r\n\r\n8NLJ18XU\r\n');
     expect(parseMessage(raw).bodyText).toBe('Привет');
+  });
+});
+
+describe('decodeWords (RFC 2047)', () => {
+  it('joins adjacent words before decoding, so a character split across words survives', () => {
+    expect(decodeWords('=?utf-8?q?split_=E2=82?= =?utf-8?q?=AC_end?=')).toBe('split € end');
+    expect(decodeWords('=?UTF-8?B?4oKs?=\r\n =?ISO-8859-1?Q?=E9?=')).toBe('€é');
+  });
+
+  it('keeps text and whitespace between a word and plain text', () => {
+    expect(decodeWords('a =?utf-8?q?b?= c')).toBe('a b c');
+    expect(decodeWords('=?utf-8?q?a?=  x  =?utf-8?q?b?=')).toBe('a  x  b');
+  });
+
+  it('reads iso-8859-1 as windows-1252, as mail clients do', () => {
+    expect(decodeWords('=?iso-8859-1?Q?=93quoted=94_=80?=')).toBe('“quoted” €');
+  });
+
+  it('refuses UTF-7 and leaves malformed words alone', () => {
+    expect(decodeWords('=?utf-7?Q?+ADw-script+AD4-?=')).toBe('+ADw-script+AD4-');
+    expect(decodeWords('=?UTF-8?B?unterminated')).toBe('=?UTF-8?B?unterminated');
+    expect(decodeWords('=?utf-8*en?q?with_language?=')).toBe('with language');
+  });
+});
+
+describe('body charsets', () => {
+  it('decodes windows-1252 bytes in an iso-8859-1 body', () => {
+    const raw = Buffer.from('Content-Type: text/plain; charset=ISO-8859-1\r\n\r\n\x93Hi\x94 \x80 caf\xe9\r\n', 'latin1');
+    expect(parseMessage(raw).bodyText).toBe('“Hi” € café');
   });
 });
