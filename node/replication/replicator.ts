@@ -584,6 +584,7 @@ export class Replicator implements DbObserver {
       this.uploadedBytes += p.obj.bytes.length;
       this.lastUploadAt = Date.now();
       t.q.shift();
+      if (t.q.length === 0) t.alarmed = false;
       try {
         if (p.outbox) rmSync(p.outbox, { force: true });
         else this.persist(t, p.after);
@@ -676,18 +677,20 @@ export class Replicator implements DbObserver {
     let open = 0;
     let alarm = false;
     for (const t of this.trackers.values()) {
+      let mine = 0;
       if (t.db?.open) {
         open++;
-        pendingBytes += Math.max(0, fileSize(t.walPath) - t.pos.offset);
+        mine += Math.max(0, fileSize(t.walPath) - t.pos.offset);
       }
       if (t.commits.length > 0) oldest = Math.min(oldest ?? Infinity, t.commits[0].at);
       for (const p of t.q) {
         pendingObjects++;
-        pendingBytes += p.obj.bytes.length;
+        mine += p.obj.bytes.length;
         if (p.outbox) outboxObjects++;
         if (p.oldestAt !== null) oldest = Math.min(oldest ?? Infinity, p.oldestAt);
       }
-      if (t.alarmed) alarm = true;
+      pendingBytes += mine;
+      if (mine > this.o.walAlarmBytes) alarm = true;
     }
     const lagMs = oldest === null ? 0 : Math.max(0, now - oldest);
     return {
@@ -699,7 +702,7 @@ export class Replicator implements DbObserver {
       pendingObjects,
       pendingBytes,
       outboxObjects,
-      walAlarm: alarm || pendingBytes > this.o.walAlarmBytes,
+      walAlarm: alarm,
       healthy: !this.failing && !alarm,
       lastError: this.lastError,
       lastErrorAt: this.lastErrorAt,

@@ -128,6 +128,8 @@ export class S3Target implements ReplicaTarget {
       credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken: opts.creds.sessionToken } : undefined,
       // The replicator retries with its own backoff and never gives up; the SDK's retries would only hide an outage.
       maxAttempts: 1,
+      // A replica that stops answering must fail the attempt, not hang the chain behind it.
+      requestHandler: { connectionTimeout: opts.timeoutMs ?? 5_000, requestTimeout: (opts.timeoutMs ?? 5_000) * 6 },
       // R2, MinIO and older S3 servers reject the newer default checksum headers.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
