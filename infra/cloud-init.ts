@@ -1,0 +1,291 @@
+/**
+ * @module infra/cloud-init
+ * Renders the node's cloud-config: Debian's Node.js, the Haven release, a
+ * `haven` system user, the data volume mounted at the data directory, the
+ * node's config, its secrets as root-only files handed to the service as
+ * systemd credentials / an EnvironmentFile, a hardened systemd unit, a guard
+ * that hides the metadata service from every non-root process, and unattended
+ * security upgrades. Pure: same input, same text (the test runs
+ * `cloud-init schema` and shellcheck on it).
+ *
+ * Why secrets are in user data at all: a replacement server must come up and
+ * restore itself from the replica with nobody logged in, so it needs the
+ * master key and the replica credentials at first boot. Hetzner serves user
+ * data to any local process at 169.254.169.254, so the guard drops those
+ * packets for every uid but root before Haven is installed, and the unit
+ * denies the address again. The server ignores later user-data changes
+ * (see infra/node.ts): a changed secret never replaces the server.
+ */
+import { stringify } from 'yaml';
+
+export const DATA_DIR = '/var/lib/haven';
+export const CONFIG_PATH = '/etc/haven/haven.yaml';
+export const ENV_PATH = '/etc/haven/haven.env';
+export const CREDENTIALS_DIR = '/etc/haven/credentials';
+/** Where systemd exposes LoadCredential= files to the service (only the service's user can read them). */
+export const RUNTIME_CREDENTIALS_DIR = '/run/credentials/haven.service';
+export const SETUP_SCRIPT = '/usr/local/sbin/haven-setup';
+export const HAVEN_BIN = '/usr/local/bin/haven';
+const METADATA_IP = '169.254.169.254';
+
+export interface DkimPrivateKey {
+  domain: string;
+  selector: string;
+  /** PKCS#8 or PKCS#1 PEM. */
+  privateKeyPem: string;
+}
+
+export interface CloudInitInput {
+  mailHost: string;
+  /** Hetzner volume id: the device is /dev/disk/by-id/scsi-0HC_Volume_<id>. */
+  volumeId: string;
+  /** What `npm install --global` installs: a tarball URL, a git URL or a registry spec. */
+  havenRelease: string;
+  pop3: boolean;
+  acmeEmail: string;
+  /** s3://… replica URL, or '' for none. */
+  replicaUrl: string;
+  dkimKeys: readonly DkimPrivateKey[];
+  secrets: {
+    masterKey: string;
+    edgeSecret: string;
+    smarthost: string;
+    replicaAccessKeyId: string;
+    replicaSecretAccessKey: string;
+  };
+}
+
+export class CloudInitError extends Error {
+  override name = 'CloudInitError';
+}
+
+/** Quotes a value for POSIX sh: single quotes, embedded quotes closed and escaped. */
+export function shQuote(v: string): string {
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A systemd EnvironmentFile line. Double-quoted: systemd unescapes \\ and \" and expands nothing. */
+function envLine(name: string, value: string): string {
+  if (/[\r\n\0]/.test(value)) throw new CloudInitError(`${name} contains a line break: secrets must be one line`);
+  return `${name}="${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"\n`;
+}
+
+export function volumeDevice(volumeId: string): string {
+  if (!/^\d+$/.test(volumeId)) throw new CloudInitError(`volume id "${volumeId}" is not a Hetzner volume id (digits)`);
+  return `/dev/disk/by-id/scsi-0HC_Volume_${volumeId}`;
+}
+
+/** The credential name the node finds a domain's DKIM key under in $CREDENTIALS_DIRECTORY. */
+export function dkimCredentialName(k: Pick<DkimPrivateKey, 'domain' | 'selector'>): string {
+  return `dkim.${k.selector}.${k.domain}`;
+}
+
+/** The node's config file (non-secret options only; secrets come from credentials and the environment). */
+export function nodeConfig(input: Pick<CloudInitInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl'>): Record<string, unknown> {
+  return {
+    dataDir: DATA_DIR,
+    hostname: input.mailHost,
+    listenAddress: '::',
+    ports: { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, http: 80, https: 443, admin: 8081 },
+    masterKeyFile: `${RUNTIME_CREDENTIALS_DIR}/master-key`,
+    replicaUrl: input.replicaUrl,
+    tls: { acme: { enabled: true, email: input.acmeEmail, challenge: 'http-01' } },
+    allowPlaintextAuthOnLoopback: false,
+    pop3: { enabled: input.pop3 },
+    log: { level: 'info' },
+  };
+}
+
+/** The EnvironmentFile: secrets the node reads from its environment (HAVEN_* and the S3 client's AWS_*). */
+export function nodeEnvironment(input: Pick<CloudInitInput, 'secrets'>): string {
+  const s = input.secrets;
+  return (
+    '# Read by systemd (as root) for haven.service; mode 0600, root only.\n' +
+    envLine('HAVEN_ADMIN_SECRET', s.edgeSecret) +
+    (s.smarthost ? envLine('HAVEN_SMARTHOST', s.smarthost) : '') +
+    (s.replicaAccessKeyId ? envLine('AWS_ACCESS_KEY_ID', s.replicaAccessKeyId) + envLine('AWS_SECRET_ACCESS_KEY', s.replicaSecretAccessKey) : '')
+  );
+}
+
+export function systemdUnit(input: Pick<CloudInitInput, 'dkimKeys'>): string {
+  const creds = [
+    `LoadCredential=master-key:${CREDENTIALS_DIR}/master-key`,
+    ...input.dkimKeys.map((k) => `LoadCredential=${dkimCredentialName(k)}:${CREDENTIALS_DIR}/${dkimCredentialName(k)}.pem`),
+  ];
+  return `[Unit]
+Description=Haven mail, calendar and contacts server
+After=network-online.target haven-metadata-guard.service
+Wants=network-online.target
+Requires=haven-metadata-guard.service
+# Never run on the root disk: without the volume an "empty" data dir would trigger a restore there.
+RequiresMountsFor=${DATA_DIR}
+AssertPathIsMountPoint=${DATA_DIR}
+
+[Service]
+Type=simple
+User=haven
+Group=haven
+ExecStart=${HAVEN_BIN} start --config ${CONFIG_PATH}
+Environment=NODE_ENV=production
+EnvironmentFile=${ENV_PATH}
+# Credentials: systemd (as root) copies these root-only files to ${RUNTIME_CREDENTIALS_DIR}, readable by
+# this service's user alone. LoadCredentialEncrypted= would add nothing here: the host key it uses sits on
+# the same disk with the same root-only mode, and Hetzner servers have no TPM.
+${creds.join('\n')}
+Restart=on-failure
+RestartSec=5s
+# First boot may restore every mailbox from the replica before listening.
+TimeoutStartSec=infinity
+TimeoutStopSec=60s
+LimitNOFILE=65536
+UMask=0077
+
+# Hardening: the only privilege is binding ports below 1024; the only writable path is the data dir
+# (plus a private /tmp). MemoryDenyWriteExecute is left off: V8's JIT needs writable code pages.
+NoNewPrivileges=yes
+AmbientCapabilities=CAP_NET_BIND_SERVICE
+CapabilityBoundingSet=CAP_NET_BIND_SERVICE
+ProtectSystem=strict
+ReadWritePaths=${DATA_DIR}
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+ProcSubset=pid
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RemoveIPC=yes
+KeyringMode=private
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallErrorNumber=EPERM
+# The metadata service serves user data, which holds secrets: this service never needs it.
+IPAddressDeny=${METADATA_IP}/32
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+const GUARD_NFT = `#!/usr/sbin/nft -f
+# Hetzner's metadata service (${METADATA_IP}) serves this server's user data, which holds Haven's
+# secrets, to any local process. Only root (cloud-init, hc-utils) may reach it.
+table inet haven_guard
+flush table inet haven_guard
+table inet haven_guard {
+\tchain output {
+\t\ttype filter hook output priority filter; policy accept;
+\t\tip daddr ${METADATA_IP} meta skuid != 0 counter reject
+\t}
+}
+`;
+
+const GUARD_UNIT = `[Unit]
+Description=Hide the cloud metadata service from non-root processes
+DefaultDependencies=no
+Before=network-pre.target
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f /etc/haven/metadata-guard.nft
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+const AUTO_UPGRADES = `APT::Periodic::Update-Package-Lists "1";
+APT::Periodic::Unattended-Upgrade "1";
+APT::Periodic::AutocleanInterval "7";
+`;
+
+// Kernel and libc fixes need a reboot; a short one at night beats running a vulnerable kernel for months.
+// Senders retry for days, so a minute of downtime loses no mail.
+const UNATTENDED_REBOOT = `Unattended-Upgrade::Automatic-Reboot "true";
+Unattended-Upgrade::Automatic-Reboot-Time "04:30";
+`;
+
+/** The first-boot script run from runcmd. Idempotent, so a re-run after a failure is safe. */
+export function setupScript(input: Pick<CloudInitInput, 'havenRelease'>): string {
+  const mountUnit = 'var-lib-haven.mount';
+  return `#!/bin/sh
+# Haven first-boot setup, run once by cloud-init (runcmd). Safe to run again by hand.
+set -eu
+
+DATA_DIR=${shQuote(DATA_DIR)}
+RELEASE=${shQuote(input.havenRelease)}
+
+# 1. Hide the metadata service (it serves user data, which holds secrets) from non-root processes.
+systemctl daemon-reload
+systemctl enable --now haven-metadata-guard.service
+
+# 2. Install the Haven release once; upgrades are deliberate, by hand or by replacing the server.
+if ! command -v haven >/dev/null 2>&1; then
+  npm install --global --omit=dev --no-audit --no-fund "$RELEASE"
+fi
+test -x ${shQuote(HAVEN_BIN)} || { echo "haven-setup: ${HAVEN_BIN} missing after npm install; check the release in haven:havenRelease" >&2; exit 1; }
+
+# 3. The data volume may attach after first boot starts: wait for its mount (fstab: nofail, 5 minute device timeout).
+systemctl start ${mountUnit} || true
+if ! mountpoint -q "$DATA_DIR"; then
+  echo "haven-setup: the data volume is not mounted at $DATA_DIR; check the volume attachment in the Hetzner console, then run $0 again" >&2
+  exit 1
+fi
+chown haven:haven "$DATA_DIR"
+chmod 0700 "$DATA_DIR"
+
+# 4. Start Haven. On an empty data directory with a replica configured, \`haven start\` restores first.
+systemctl enable --now haven.service
+`;
+}
+
+/** The complete cloud-config document. */
+export function renderCloudInit(input: CloudInitInput): string {
+  const device = volumeDevice(input.volumeId);
+  const dot = input.mailHost.indexOf('.');
+  if (dot <= 0) throw new CloudInitError(`mail host "${input.mailHost}" is not fully qualified: use e.g. mail.example.com`);
+  const file = (path: string, content: string, permissions: string) => ({ path, content, owner: 'root:root', permissions });
+  const doc = {
+    hostname: input.mailHost.slice(0, dot),
+    fqdn: input.mailHost,
+    prefer_fqdn_over_hostname: true,
+    manage_etc_hosts: true,
+    ssh_pwauth: false,
+    package_update: true,
+    package_upgrade: true,
+    // Debian's nodejs (20.x on Debian 13) gets security fixes through unattended-upgrades for the release's life.
+    packages: ['nodejs', 'npm', 'nftables', 'unattended-upgrades', 'ca-certificates'],
+    groups: ['haven'],
+    users: [
+      'default',
+      { name: 'haven', system: true, primary_group: 'haven', homedir: DATA_DIR, no_create_home: true, shell: '/usr/sbin/nologin', lock_passwd: true },
+    ],
+    mounts: [[device, DATA_DIR, 'ext4', 'defaults,nofail,nodev,nosuid,noexec,x-systemd.device-timeout=300s', '0', '2']],
+    // npm on a small server needs more than RAM alone.
+    swap: { filename: '/var/swapfile', size: 1073741824, maxsize: 1073741824 },
+    write_files: [
+      file(CONFIG_PATH, stringify(nodeConfig(input)), '0644'),
+      file(ENV_PATH, nodeEnvironment(input), '0600'),
+      file(`${CREDENTIALS_DIR}/master-key`, input.secrets.masterKey + '\n', '0600'),
+      ...input.dkimKeys.map((k) => file(`${CREDENTIALS_DIR}/${dkimCredentialName(k)}.pem`, k.privateKeyPem.trimEnd() + '\n', '0600')),
+      file('/etc/haven/metadata-guard.nft', GUARD_NFT, '0644'),
+      file('/etc/systemd/system/haven-metadata-guard.service', GUARD_UNIT, '0644'),
+      file('/etc/systemd/system/haven.service', systemdUnit(input), '0644'),
+      file('/etc/apt/apt.conf.d/20auto-upgrades', AUTO_UPGRADES, '0644'),
+      file('/etc/apt/apt.conf.d/52haven-reboot', UNATTENDED_REBOOT, '0644'),
+      file(SETUP_SCRIPT, setupScript(input), '0700'),
+    ],
+    runcmd: [[SETUP_SCRIPT]],
+  };
+  return '#cloud-config\n' + stringify(doc, { lineWidth: 0 });
+}

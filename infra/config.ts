@@ -1,0 +1,140 @@
+/**
+ * @module infra/config
+ * The stack's configuration, read once from Pulumi config into a typed,
+ * checked object. `CONFIG_KEYS` is the list Pulumi.yaml declares (a test
+ * keeps the two equal); defaults live in Pulumi.yaml, and the fallbacks here
+ * only cover a program run without that file (unit tests).
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { DKIM_SELECTOR_RE, type DmarcPolicy } from '../node/dns/index.js';
+
+export interface HavenStackConfig {
+  domains: string[];
+  mailHost: string;
+  cloudflareAccountId: string;
+  location: string;
+  serverType: string;
+  image: string;
+  volumeSizeGb: number;
+  sshPublicKeys: string[];
+  adminSourceIps: string[];
+  pop3: boolean;
+  replicaLocation: string;
+  havenRelease: string;
+  acmeEmail: string;
+  dmarcPolicy: DmarcPolicy;
+  dkimSelector: string;
+  adminHost: string;
+  edgeEntry: string;
+  retainData: boolean;
+  /** Secrets: always Outputs marked secret, never plain strings. */
+  masterKey: pulumi.Output<string>;
+  edgeSecret: pulumi.Output<string>;
+  adminPasswordHash: pulumi.Output<string>;
+  smarthost: pulumi.Output<string>;
+  alertWebhook: pulumi.Output<string>;
+  /** Whether an alert webhook is configured (decides a binding; the URL itself stays secret). */
+  hasAlertWebhook: boolean;
+}
+
+/** Every key Pulumi.yaml declares under `config:` (project namespace `haven`). */
+export const CONFIG_KEYS = [
+  'domains',
+  'mailHost',
+  'cloudflareAccountId',
+  'location',
+  'serverType',
+  'image',
+  'volumeSizeGb',
+  'sshPublicKeys',
+  'adminSourceIps',
+  'pop3',
+  'replicaLocation',
+  'havenRelease',
+  'acmeEmail',
+  'dmarcPolicy',
+  'dkimSelector',
+  'adminHost',
+  'edgeEntry',
+  'retainData',
+  'masterKey',
+  'edgeSecret',
+  'adminPasswordHash',
+  'smarthost',
+  'alertWebhook',
+] as const;
+
+/** Keys whose values are secrets (read with getSecret/requireSecret). */
+export const SECRET_KEYS = ['masterKey', 'edgeSecret', 'adminPasswordHash', 'smarthost', 'alertWebhook'] as const;
+
+export class StackConfigError extends Error {
+  override name = 'StackConfigError';
+}
+
+function list(cfg: pulumi.Config, key: string, required: boolean): string[] {
+  const v = required ? cfg.requireObject<unknown>(key) : (cfg.getObject<unknown>(key) ?? []);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+    throw new StackConfigError(`haven:${key} must be a list of strings: set it with \`pulumi config set --path 'haven:${key}[0]' <value>\``);
+  }
+  return v.map((x) => x.trim()).filter((x) => x !== '');
+}
+
+function checkCidr(v: string): string {
+  const [ip, bits, extra] = v.split('/');
+  const v4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
+  const v6 = ip.includes(':') && /^[0-9a-fA-F:]+$/.test(ip);
+  const max = v4 ? 32 : 128;
+  if (extra !== undefined || (!v4 && !v6) || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
+    throw new StackConfigError(`haven:adminSourceIps entry "${v}" is not an address or CIDR: use e.g. 198.51.100.7/32 or 2001:db8::/48`);
+  }
+  // Hetzner's firewall wants CIDR notation.
+  return bits === undefined ? `${ip}/${max}` : v;
+}
+
+/** Reads and checks the stack's `haven:*` config. Throws StackConfigError with the fix in its message. */
+export function readStackConfig(cfg: pulumi.Config = new pulumi.Config('haven')): HavenStackConfig {
+  const domains = list(cfg, 'domains', true).map((d) => d.toLowerCase());
+  if (domains.length === 0) throw new StackConfigError('haven:domains is empty: list at least one mail domain, e.g. `pulumi config set --path "haven:domains[0]" example.com`');
+  const mailHost = (cfg.get('mailHost') || `mail.${domains[0]}`).toLowerCase();
+  const dmarcPolicy = cfg.get('dmarcPolicy') ?? 'quarantine';
+  if (!['none', 'quarantine', 'reject'].includes(dmarcPolicy)) throw new StackConfigError(`haven:dmarcPolicy "${dmarcPolicy}" must be none, quarantine or reject`);
+  const dkimSelector = cfg.get('dkimSelector') ?? 'haven';
+  if (!DKIM_SELECTOR_RE.test(dkimSelector)) throw new StackConfigError(`haven:dkimSelector "${dkimSelector}" must be one DNS label (letters, digits, hyphens)`);
+  const sshPublicKeys = list(cfg, 'sshPublicKeys', true);
+  if (sshPublicKeys.length === 0) throw new StackConfigError('haven:sshPublicKeys is empty: add your public key (`pulumi config set --path "haven:sshPublicKeys[0]" "$(cat ~/.ssh/id_ed25519.pub)"`)');
+  const edgeSecret = cfg.requireSecret('edgeSecret').apply((s) => {
+    if (s.length < 32) throw new StackConfigError('haven:edgeSecret must be at least 32 characters: `pulumi config set --secret haven:edgeSecret "$(openssl rand -hex 32)"`');
+    return s;
+  });
+  const masterKey = cfg.requireSecret('masterKey').apply((s) => {
+    if (!/^[0-9a-fA-F]{64}$/.test(s.trim())) throw new StackConfigError('haven:masterKey must be 64 hex characters: `pulumi config set --secret haven:masterKey "$(openssl rand -hex 32)"`');
+    return s.trim();
+  });
+  return {
+    domains,
+    mailHost,
+    cloudflareAccountId: cfg.require('cloudflareAccountId'),
+    location: cfg.get('location') ?? 'fsn1',
+    serverType: cfg.get('serverType') ?? 'cx23',
+    image: cfg.get('image') ?? 'debian-13',
+    volumeSizeGb: cfg.getNumber('volumeSizeGb') ?? 10,
+    sshPublicKeys,
+    adminSourceIps: list(cfg, 'adminSourceIps', false).map(checkCidr),
+    pop3: cfg.getBoolean('pop3') ?? false,
+    replicaLocation: cfg.get('replicaLocation') ?? 'weur',
+    havenRelease: cfg.require('havenRelease'),
+    acmeEmail: cfg.get('acmeEmail') || `postmaster@${domains[0]}`,
+    dmarcPolicy: dmarcPolicy as DmarcPolicy,
+    dkimSelector,
+    adminHost: (cfg.get('adminHost') || `admin.${domains[0]}`).toLowerCase(),
+    edgeEntry: cfg.get('edgeEntry') ?? 'edge/worker.ts',
+    retainData: cfg.getBoolean('retainData') ?? true,
+    masterKey,
+    edgeSecret,
+    adminPasswordHash: cfg.requireSecret('adminPasswordHash'),
+    smarthost: pulumi.secret(cfg.getSecret('smarthost') ?? ''),
+    alertWebhook: pulumi.secret(cfg.getSecret('alertWebhook') ?? ''),
+    // Read raw so Pulumi does not warn about reading a secret in plain text; only its emptiness is used.
+    hasAlertWebhook: (pulumi.runtime.getConfig('haven:alertWebhook') ?? '') !== '',
+  };
+}

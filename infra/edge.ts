@@ -1,0 +1,111 @@
+/**
+ * @module infra/edge
+ * The edge Worker: `edge/worker.ts` bundled with esbuild for workerd, its
+ * secrets and settings as bindings, a KV namespace, the admin custom domain
+ * and the cron trigger that probes the node from outside.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as cloudflare from '@pulumi/cloudflare';
+import * as pulumi from '@pulumi/pulumi';
+import { build } from 'esbuild';
+
+/** The repository root: esbuild resolves the entry, node_modules and tsconfig.json from here. */
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const DEFAULT_EDGE_ENTRY = 'edge/worker.ts';
+/** Workers runtime semantics the bundle is built and deployed for. */
+export const COMPATIBILITY_DATE = '2025-09-01';
+export const PROBE_CRON = '*/5 * * * *';
+
+export function edgeEntryExists(entry: string = DEFAULT_EDGE_ENTRY): boolean {
+  return existsSync(resolve(REPO_ROOT, entry));
+}
+
+/**
+ * Bundles the Worker into one ES module. Workers resolve package exports the
+ * way browsers do (`workerd`, `worker`, `browser` conditions) and have no
+ * Node built-ins unless asked, hence platform neutral.
+ */
+export async function buildEdgeWorker(entry: string = DEFAULT_EDGE_ENTRY): Promise<string> {
+  const path = resolve(REPO_ROOT, entry);
+  if (!existsSync(path)) throw new Error(`the edge Worker entry ${path} does not exist: build the edge app or set haven:edgeEntry`);
+  const out = await build({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: [path],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    tsconfig: resolve(REPO_ROOT, 'tsconfig.json'),
+    logLevel: 'silent',
+    legalComments: 'none',
+  });
+  const js = out.outputFiles[0]?.text;
+  if (!js) throw new Error(`esbuild produced no output for ${path}`);
+  return js;
+}
+
+export interface EdgeWorkerArgs {
+  accountId: string;
+  scriptName: string;
+  /** The admin UI's hostname (a Worker custom domain; Cloudflare makes its DNS record and certificate). */
+  adminHost: string;
+  adminZoneId: pulumi.Input<string>;
+  /** The bundled Worker (from buildEdgeWorker). */
+  content: pulumi.Input<string>;
+  nodeUrl: string;
+  mailHost: string;
+  domains: string[];
+  edgeSecret: pulumi.Input<string>;
+  adminPasswordHash: pulumi.Input<string>;
+  /** Undefined when no webhook is configured. */
+  alertWebhook?: pulumi.Input<string>;
+}
+
+export class EdgeWorker extends pulumi.ComponentResource {
+  readonly scriptName: pulumi.Output<string>;
+  readonly adminUrl: pulumi.Output<string>;
+
+  constructor(name: string, args: EdgeWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('haven:infra:EdgeWorker', name, {}, opts);
+    const child = { parent: this };
+    const kv = new cloudflare.WorkersKvNamespace(`${name}-kv`, { accountId: args.accountId, title: `${args.scriptName}-state` }, child);
+    const secret = (bindingName: string, text: pulumi.Input<string>) => ({ type: 'secret_text', name: bindingName, text: pulumi.secret(text) });
+    const plain = (bindingName: string, text: string) => ({ type: 'plain_text', name: bindingName, text });
+    const bindings = [
+      { type: 'kv_namespace', name: 'KV', namespaceId: kv.id },
+      plain('NODE_URL', args.nodeUrl),
+      plain('MAIL_HOST', args.mailHost),
+      plain('MAIL_DOMAINS', args.domains.join(',')),
+      secret('EDGE_SECRET', args.edgeSecret),
+      secret('ADMIN_PASSWORD_HASH', args.adminPasswordHash),
+      // Cloudflare refuses an empty secret: bind the webhook only when one is configured.
+      ...(args.alertWebhook ? [secret('ALERT_WEBHOOK', args.alertWebhook)] : []),
+    ];
+    const script = new cloudflare.WorkersScript(
+      `${name}-script`,
+      {
+        accountId: args.accountId,
+        scriptName: args.scriptName,
+        content: args.content,
+        mainModule: 'worker.js',
+        compatibilityDate: COMPATIBILITY_DATE,
+        bindings,
+      },
+      child,
+    );
+    new cloudflare.WorkersCustomDomain(
+      `${name}-admin-domain`,
+      { accountId: args.accountId, hostname: args.adminHost, service: script.scriptName, zoneId: args.adminZoneId },
+      child,
+    );
+    new cloudflare.WorkersCronTrigger(`${name}-probe`, { accountId: args.accountId, scriptName: script.scriptName, schedules: [{ cron: PROBE_CRON }] }, child);
+    this.scriptName = script.scriptName;
+    this.adminUrl = pulumi.output(`https://${args.adminHost}/`);
+    this.registerOutputs({ scriptName: this.scriptName, adminUrl: this.adminUrl });
+  }
+}

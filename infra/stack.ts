@@ -1,0 +1,133 @@
+/**
+ * @module infra/stack
+ * Wires one Haven deployment together: DKIM keys, the replica bucket, the
+ * Hetzner node with its cloud-init, the DNS records and the edge Worker, and
+ * returns the stack outputs. infra/index.ts calls it with the stack's config.
+ */
+import * as cloudflare from '@pulumi/cloudflare';
+import * as pulumi from '@pulumi/pulumi';
+import * as tls from '@pulumi/tls';
+import { mtaStsPolicyFor } from '../node/dns/index.js';
+import { renderCloudInit } from './cloud-init.js';
+import type { HavenStackConfig } from './config.js';
+import { HavenDns } from './dns.js';
+import { buildEdgeWorker, edgeEntryExists, EdgeWorker } from './edge.js';
+import { HavenNode } from './node.js';
+import { ReplicaBucket } from './replica.js';
+
+export interface HavenOutputs {
+  ipv4: pulumi.Output<string>;
+  ipv6: pulumi.Output<string>;
+  mailHost: string;
+  adminUrl: pulumi.Output<string> | undefined;
+  dnsRecords: pulumi.Output<string[]>;
+  mtaStsPolicy: string;
+  replicaUrl: pulumi.Output<string>;
+  ssh: pulumi.Output<string>;
+  logs: pulumi.Output<string>;
+  /** Secret: the S3 credentials the node replicates with, for a manual restore elsewhere. */
+  replicaAccessKeyId: pulumi.Output<string>;
+  replicaSecretAccessKey: pulumi.Output<string>;
+}
+
+function zoneOf(host: string, domains: readonly string[]): string {
+  const zone = [...domains].sort((a, b) => b.length - a.length).find((d) => host === d || host.endsWith('.' + d));
+  if (!zone) throw new Error(`${host} is not under any of haven:domains (${domains.join(', ')}): use a host in one of them`);
+  return zone;
+}
+
+export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs {
+  const stack = pulumi.getStack();
+  const zoneIds: Record<string, pulumi.Output<string>> = Object.fromEntries(
+    cfg.domains.map((d) => [d, cloudflare.getZoneOutput({ filter: { name: d, account: { id: cfg.cloudflareAccountId } } }).apply((z) => z.id)]),
+  );
+
+  // One RSA key per domain, kept in Pulumi state (stable across runs). RSA-2048: every verifier supports it.
+  const dkim = cfg.domains.map((domain) => ({ domain, key: new tls.PrivateKey(`${name}-dkim-${domain}`, { algorithm: 'RSA', rsaBits: 2048 }) }));
+
+  const replica = new ReplicaBucket(`${name}-replica`, {
+    accountId: cfg.cloudflareAccountId,
+    bucketName: `haven-${stack}-replica`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63),
+    location: cfg.replicaLocation,
+    prefix: 'node-1',
+    retainData: cfg.retainData,
+  });
+
+  const node = new HavenNode(name, {
+    mailHost: cfg.mailHost,
+    location: cfg.location,
+    serverType: cfg.serverType,
+    image: cfg.image,
+    volumeSizeGb: cfg.volumeSizeGb,
+    sshPublicKeys: cfg.sshPublicKeys,
+    adminSourceIps: cfg.adminSourceIps,
+    pop3: cfg.pop3,
+    retainData: cfg.retainData,
+    userData: (volumeId) =>
+      pulumi
+        .all([volumeId, replica.url, replica.accessKeyId, replica.secretAccessKey, cfg.masterKey, cfg.edgeSecret, cfg.smarthost, pulumi.all(dkim.map((d) => d.key.privateKeyPemPkcs8))])
+        .apply(([vid, url, keyId, secretKey, masterKey, edgeSecret, smarthost, pems]) =>
+          renderCloudInit({
+            mailHost: cfg.mailHost,
+            volumeId: vid,
+            havenRelease: cfg.havenRelease,
+            pop3: cfg.pop3,
+            acmeEmail: cfg.acmeEmail,
+            replicaUrl: url,
+            dkimKeys: dkim.map((d, i) => ({ domain: d.domain, selector: cfg.dkimSelector, privateKeyPem: pems[i] })),
+            secrets: { masterKey, edgeSecret, smarthost, replicaAccessKeyId: keyId, replicaSecretAccessKey: secretKey },
+          }),
+        ),
+  });
+
+  const dnsLayout = {
+    domains: cfg.domains.map((d) => ({ name: d, selector: cfg.dkimSelector })),
+    mailHost: cfg.mailHost,
+    pop3: cfg.pop3,
+    dmarcPolicy: cfg.dmarcPolicy,
+  };
+  const dns = new HavenDns(`${name}-dns`, {
+    layout: dnsLayout,
+    values: pulumi.all([node.ipv4, node.ipv6, pulumi.all(dkim.map((d) => d.key.publicKeyPem))]).apply(([ipv4, ipv6, pubs]) => ({
+      ipv4,
+      ipv6,
+      dkimPublicKeys: Object.fromEntries(dkim.map((d, i) => [d.domain, pubs[i]])),
+    })),
+    zoneIds,
+  });
+
+  let adminUrl: pulumi.Output<string> | undefined;
+  if (edgeEntryExists(cfg.edgeEntry)) {
+    const edge = new EdgeWorker(`${name}-edge`, {
+      accountId: cfg.cloudflareAccountId,
+      scriptName: `haven-${stack}-edge`.toLowerCase().replace(/[^a-z0-9-]/g, '-'),
+      adminHost: cfg.adminHost,
+      adminZoneId: zoneIds[zoneOf(cfg.adminHost, cfg.domains)],
+      content: pulumi.output(buildEdgeWorker(cfg.edgeEntry)),
+      nodeUrl: `https://${cfg.mailHost}`,
+      mailHost: cfg.mailHost,
+      domains: cfg.domains,
+      edgeSecret: cfg.edgeSecret,
+      adminPasswordHash: cfg.adminPasswordHash,
+      alertWebhook: cfg.hasAlertWebhook ? cfg.alertWebhook : undefined,
+    });
+    adminUrl = edge.adminUrl;
+  } else {
+    // Not an error: the program must load (and its tests run) before the edge app exists.
+    void pulumi.log.warn(`${cfg.edgeEntry} not found: the edge Worker (admin UI, outside probe) is not deployed`);
+  }
+
+  return {
+    ipv4: node.ipv4,
+    ipv6: node.ipv6,
+    mailHost: cfg.mailHost,
+    adminUrl,
+    dnsRecords: dns.zoneLines,
+    mtaStsPolicy: mtaStsPolicyFor({ mailHost: cfg.mailHost }),
+    replicaUrl: replica.url,
+    ssh: pulumi.interpolate`ssh root@${node.ipv4}`,
+    logs: pulumi.interpolate`ssh root@${node.ipv4} journalctl -u haven -f`,
+    replicaAccessKeyId: pulumi.secret(replica.accessKeyId),
+    replicaSecretAccessKey: replica.secretAccessKey,
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * @module test/infra/cloud-init
+ * The node's rendered cloud-config, checked by the real tools: Debian's
+ * `cloud-init schema` validates the document and `shellcheck` every shell
+ * script in it (CI installs the Debian packages cloud-init and shellcheck).
+ * The node's own config loader accepts the config file and environment it
+ * writes, and the service unit is locked down.
+ */
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { CloudInitError, renderCloudInit, shQuote, type CloudInitInput } from '../../infra/cloud-init.js';
+import { loadConfig } from '../../node/config/index.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'haven-cloud-init-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// Generated once: RSA key generation is the slowest thing in this file.
+const pem = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+const KEYS = [pem(), pem()];
+
+function input(over: Partial<CloudInitInput> = {}): CloudInitInput {
+  return {
+    mailHost: 'mail.example.com',
+    volumeId: '4242',
+    havenRelease: "https://releases.example.net/haven 0.1.0's.tgz",
+    pop3: true,
+    acmeEmail: 'postmaster@example.com',
+    replicaUrl: 's3://haven-replica/node-1?endpoint=https%3A%2F%2Facct.r2.cloudflarestorage.com&region=auto',
+    dkimKeys: [
+      { domain: 'example.com', selector: 'haven', privateKeyPem: KEYS[0] },
+      { domain: 'example.org', selector: 'haven', privateKeyPem: KEYS[1] },
+    ],
+    secrets: {
+      masterKey: 'ab'.repeat(32),
+      edgeSecret: 'edge"secret\\with$quotes`and-backslash-0123456789',
+      smarthost: 'smtp://relay-user:pa%24%24@relay.example.net:587',
+      replicaAccessKeyId: 'f00dface',
+      replicaSecretAccessKey: 'c0ffee'.repeat(10),
+    },
+    ...over,
+  };
+}
+
+let n = 0;
+function save(text: string, name = `file-${n++}`): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+async function exitCode(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await run(cmd, args);
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number | string; stdout?: string; stderr?: string };
+    if (typeof e.code !== 'number') throw err; // ENOENT: the tool is missing, which must fail the test
+    return { code: e.code, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+type Doc = { write_files: { path: string; content: string; owner: string; permissions: string }[]; runcmd: unknown[]; [k: string]: unknown };
+const doc = (i = input()): Doc => parseYaml(renderCloudInit(i));
+const file = (d: Doc, path: string) => {
+  const f = d.write_files.find((w) => w.path === path);
+  if (!f) throw new Error(`no ${path}`);
+  return f;
+};
+
+/** Every shell script the document carries: shebang files and shell-string runcmd/bootcmd entries. */
+function shellScripts(d: Doc): { name: string; text: string }[] {
+  const scripts = d.write_files.filter((f) => /^#!\s*\/(usr\/)?bin\/(env\s+)?(ba)?sh\b/.test(f.content)).map((f) => ({ name: f.path, text: f.content }));
+  for (const key of ['runcmd', 'bootcmd'] as const) {
+    const cmds = (d[key] as unknown[] | undefined) ?? [];
+    cmds.forEach((c, i) => {
+      if (typeof c === 'string') scripts.push({ name: `${key}[${i}]`, text: `#!/bin/sh\n${c}\n` });
+    });
+  }
+  return scripts;
+}
+
+describe('cloud-init schema', () => {
+  it('the rendered document is valid cloud-config, with and without POP3', async () => {
+    for (const pop3 of [true, false]) {
+      const r = await exitCode('cloud-init', ['schema', '--config-file', save(renderCloudInit(input({ pop3 })), `user-data-${pop3}.yaml`)]);
+      expect(r.out).toContain('Valid cloud-config');
+      expect(r.code).toBe(0);
+    }
+  });
+
+  it('the validator does reject a broken document (so the check above means something)', async () => {
+    const broken = renderCloudInit(input()).replace('permissions: "0600"', 'permissions: 600');
+    const r = await exitCode('cloud-init', ['schema', '--config-file', save(broken)]);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/permissions/);
+  });
+});
+
+describe('shell scripts', () => {
+  it('every shell script in the document passes shellcheck', async () => {
+    const scripts = shellScripts(doc());
+    expect(scripts.map((s) => s.name)).toContain('/usr/local/sbin/haven-setup');
+    for (const s of scripts) {
+      const r = await exitCode('shellcheck', ['--severity=style', save(s.text)]);
+      expect(r.out, s.name).toBe('');
+      expect(r.code, s.name).toBe(0);
+    }
+  });
+
+  it('shellcheck does flag a bad script (so the check above means something)', async () => {
+    const r = await exitCode('shellcheck', [save('#!/bin/sh\nrm -rf $1/data\n')]);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('SC2086');
+  });
+
+  it('runcmd runs only the setup script, which is root-only and quotes the release', async () => {
+    const d = doc();
+    expect(d.runcmd).toEqual([['/usr/local/sbin/haven-setup']]);
+    const setup = file(d, '/usr/local/sbin/haven-setup');
+    expect([setup.owner, setup.permissions]).toEqual(['root:root', '0700']);
+    // The release string survives the shell verbatim, quotes and spaces included.
+    const { stdout } = await run('sh', ['-c', `RELEASE=${shQuote(input().havenRelease)}; printf %s "$RELEASE"`]);
+    expect(stdout).toBe(input().havenRelease);
+    expect(setup.content).toContain(`RELEASE=${shQuote(input().havenRelease)}`);
+  });
+});
+
+describe('the node', () => {
+  it('accepts the config file and environment it is given', () => {
+    const d = doc();
+    const env = Object.fromEntries(
+      file(d, '/etc/haven/haven.env')
+        .content.split('\n')
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => {
+          const [, k, v] = /^([A-Z_]+)="(.*)"$/.exec(l)!;
+          return [k, v.replace(/\\(["\\])/g, '$1')];
+        }),
+    );
+    expect(env.HAVEN_ADMIN_SECRET).toBe(input().secrets.edgeSecret);
+    const cfg = loadConfig({ env, file: save(file(d, '/etc/haven/haven.yaml').content, 'haven.yaml') });
+    expect(cfg).toMatchObject({
+      dataDir: '/var/lib/haven',
+      hostname: 'mail.example.com',
+      listenAddress: '::',
+      masterKeyFile: '/run/credentials/haven.service/master-key',
+      smarthost: input().secrets.smarthost,
+      replicaUrl: input().replicaUrl,
+      pop3: { enabled: true },
+      tls: { acme: { enabled: true, email: 'postmaster@example.com', challenge: 'http-01' } },
+    });
+    expect(cfg.ports).toMatchObject({ smtp: 25, submission: 587, submissions: 465, imaps: 993, pop3s: 995, http: 80, https: 443 });
+    expect(cfg.admin.secret).toBe(input().secrets.edgeSecret);
+  });
+
+  it('keeps secrets in root-only files and out of the world-readable config', () => {
+    const d = doc();
+    const secretFiles = d.write_files.filter((f) => f.path.startsWith('/etc/haven/credentials/') || f.path === '/etc/haven/haven.env');
+    expect(secretFiles.map((f) => f.path).sort()).toEqual([
+      '/etc/haven/credentials/dkim.haven.example.com.pem',
+      '/etc/haven/credentials/dkim.haven.example.org.pem',
+      '/etc/haven/credentials/master-key',
+      '/etc/haven/haven.env',
+    ]);
+    for (const f of secretFiles) expect([f.path, f.owner, f.permissions]).toEqual([f.path, 'root:root', '0600']);
+    const everythingElse = d.write_files.filter((f) => !secretFiles.includes(f)).map((f) => f.content).join('\n');
+    for (const s of Object.values(input().secrets)) expect(everythingElse).not.toContain(s);
+  });
+
+  it('runs as the haven user under a locked-down unit, on the mounted volume only', () => {
+    const d = doc();
+    const unit = file(d, '/etc/systemd/system/haven.service').content;
+    for (const line of [
+      'User=haven',
+      'ExecStart=/usr/local/bin/haven start --config /etc/haven/haven.yaml',
+      'NoNewPrivileges=yes',
+      'AmbientCapabilities=CAP_NET_BIND_SERVICE',
+      'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
+      'ProtectSystem=strict',
+      'ReadWritePaths=/var/lib/haven',
+      'ProtectHome=yes',
+      'PrivateDevices=yes',
+      'RequiresMountsFor=/var/lib/haven',
+      'AssertPathIsMountPoint=/var/lib/haven',
+      'IPAddressDeny=169.254.169.254/32',
+      'Requires=haven-metadata-guard.service',
+      'LoadCredential=master-key:/etc/haven/credentials/master-key',
+      'EnvironmentFile=/etc/haven/haven.env',
+    ]) {
+      expect(unit.split('\n'), line).toContain(line);
+    }
+    expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=/var/lib/haven']);
+    expect(d.users).toContainEqual(expect.objectContaining({ name: 'haven', system: true, shell: '/usr/sbin/nologin', lock_passwd: true }));
+    expect(d.mounts).toEqual([['/dev/disk/by-id/scsi-0HC_Volume_4242', '/var/lib/haven', 'ext4', 'defaults,nofail,nodev,nosuid,noexec,x-systemd.device-timeout=300s', '0', '2']]);
+  });
+
+  it('hides the metadata service from every non-root process and upgrades itself', () => {
+    const d = doc();
+    expect(file(d, '/etc/haven/metadata-guard.nft').content).toMatch(/ip daddr 169\.254\.169\.254 meta skuid != 0 counter reject/);
+    expect(file(d, '/etc/systemd/system/haven-metadata-guard.service').content).toContain('ExecStart=/usr/sbin/nft -f /etc/haven/metadata-guard.nft');
+    // The guard goes up before Haven is even installed.
+    const setup = file(d, '/usr/local/sbin/haven-setup').content;
+    expect(setup.indexOf('haven-metadata-guard')).toBeLessThan(setup.indexOf('npm install'));
+    expect(d.packages).toEqual(expect.arrayContaining(['nodejs', 'npm', 'nftables', 'unattended-upgrades']));
+    expect(file(d, '/etc/apt/apt.conf.d/20auto-upgrades').content).toContain('APT::Periodic::Unattended-Upgrade "1";');
+  });
+
+  it('is deterministic and refuses input it cannot render safely', () => {
+    const i = input();
+    expect(renderCloudInit(i)).toBe(renderCloudInit(i));
+    expect(() => renderCloudInit(input({ volumeId: '42; rm -rf /' }))).toThrow(CloudInitError);
+    expect(() => renderCloudInit(input({ mailHost: 'localhost' }))).toThrow(/not fully qualified/);
+    expect(() => renderCloudInit(input({ secrets: { ...input().secrets, smarthost: 'smtp://a\nEVIL=1' } }))).toThrow(/line break/);
+  });
+});

@@ -1,0 +1,171 @@
+/**
+ * @module test/infra/harness
+ * Pulumi unit-test mocks for the infra suites: records every resource the
+ * program registers (type, name, inputs as the engine would see them, secrets
+ * still wrapped), answers the provider functions the program calls, and
+ * gives resources the computed outputs real providers would (addresses, ids,
+ * real RSA keys for tls.PrivateKey). Set config and mocks first, import the
+ * program after, as pulumi/examples testing-unit-ts does.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import * as pulumi from '@pulumi/pulumi';
+
+/** How the mock monitor hands a secret input over: { [SIG_KEY]: SECRET_SIG, value }. */
+const SIG_KEY = '4dabf18193072939515e22adb298388d';
+const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
+
+export interface Recorded {
+  type: string;
+  name: string;
+  id: string;
+  /** Inputs with secrets still wrapped. */
+  raw: Record<string, unknown>;
+  /** Inputs with secrets unwrapped. */
+  inputs: Record<string, any>;
+}
+
+export const IPV4 = '203.0.113.10';
+export const IPV6_NETWORK = '2001:db8:1234:5678::/64';
+export const IPV6_HOST = '2001:db8:1234:5678::1';
+export const VOLUME_ID = '4242';
+export const TOKEN_ID = 'f00dfacef00dfacef00dfacef00dface';
+export const TOKEN_VALUE = 'cf-token-value-never-in-plaintext';
+export const R2_GROUP_ID = '2efd5506f9c8494dacb1fa10a3e7d5b6';
+
+export const SECRETS = {
+  masterKey: 'ab'.repeat(32),
+  edgeSecret: 'edge-secret-'.padEnd(48, 'x'),
+  adminPasswordHash: '$scrypt$N=16384,r=8,p=1$c2FsdA$aGFzaA',
+  smarthost: 'smtp://relay-user:relay-pass@relay.example.net:587',
+  alertWebhook: 'https://hooks.example.net/services/T0/B0/webhook-token',
+};
+
+export function baseConfig(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    'haven:domains': JSON.stringify(['example.com', 'example.org']),
+    'haven:mailHost': 'mail.example.com',
+    'haven:cloudflareAccountId': 'acct0123456789',
+    'haven:sshPublicKeys': JSON.stringify(['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE0b8kTq0ZC1QoXyJzKc admin@laptop']),
+    'haven:adminSourceIps': JSON.stringify(['198.51.100.7', '2001:db8:beef::/48']),
+    'haven:pop3': 'true',
+    'haven:havenRelease': 'https://releases.example.net/haven-0.1.0.tgz',
+    'haven:edgeEntry': 'test/infra/fixtures/worker.ts',
+    'haven:masterKey': SECRETS.masterKey,
+    'haven:edgeSecret': SECRETS.edgeSecret,
+    'haven:adminPasswordHash': SECRETS.adminPasswordHash,
+    'haven:smarthost': SECRETS.smarthost,
+    'haven:alertWebhook': SECRETS.alertWebhook,
+    ...overrides,
+  };
+}
+
+export function isSecretWrapped(v: unknown): v is { value: unknown } {
+  return typeof v === 'object' && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+export function reveal(v: unknown): any {
+  if (isSecretWrapped(v)) return reveal(v.value);
+  if (Array.isArray(v)) return v.map(reveal);
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
+  return v;
+}
+
+/** Every string in `v` that is not inside a secret wrapper, with its path. */
+export function plainStrings(v: unknown, path = ''): { path: string; value: string }[] {
+  if (isSecretWrapped(v)) return [];
+  if (typeof v === 'string') return [{ path, value: v }];
+  if (Array.isArray(v)) return v.flatMap((x, i) => plainStrings(x, `${path}[${i}]`));
+  if (typeof v === 'object' && v !== null) return Object.entries(v).flatMap(([k, x]) => plainStrings(x, path ? `${path}.${k}` : k));
+  return [];
+}
+
+export interface MockWorld {
+  resources: Recorded[];
+  /** PEM keys handed out for tls.PrivateKey, by resource name. */
+  keys: Map<string, { privateKeyPem: string; publicKeyPem: string }>;
+  byType(type: string): Recorded[];
+  one(type: string, name?: string): Recorded;
+}
+
+/** Installs config and mocks. Call before importing the program. */
+export async function installMocks(config: Record<string, string>, secretKeys = Object.keys(SECRETS).map((k) => `haven:${k}`)): Promise<MockWorld> {
+  const resources: Recorded[] = [];
+  const keys = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
+  pulumi.runtime.setAllConfig(config, secretKeys);
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+        const inputs = args.inputs as Record<string, unknown>;
+        let id = `${args.name}-id`;
+        let extra: Record<string, unknown> = {};
+        switch (args.type) {
+          case 'hcloud:index/primaryIp:PrimaryIp':
+            id = reveal(inputs.type) === 'ipv4' ? '1001' : '1002';
+            extra = reveal(inputs.type) === 'ipv4' ? { ipAddress: IPV4 } : { ipAddress: IPV6_NETWORK.split('/')[0], ipNetwork: IPV6_NETWORK };
+            break;
+          case 'hcloud:index/volume:Volume':
+            id = VOLUME_ID;
+            break;
+          case 'hcloud:index/firewall:Firewall':
+            id = '3003';
+            break;
+          case 'hcloud:index/server:Server':
+            id = '5005';
+            extra = { ipv4Address: IPV4, ipv6Network: IPV6_NETWORK, ipv6Address: IPV6_HOST, status: 'running' };
+            break;
+          case 'tls:index/privateKey:PrivateKey': {
+            const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+            const k = {
+              privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }) as string,
+              privateKeyPemPkcs8: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+              publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+            };
+            keys.set(args.name, { privateKeyPem: k.privateKeyPemPkcs8, publicKeyPem: k.publicKeyPem });
+            extra = k;
+            break;
+          }
+          case 'cloudflare:index/accountToken:AccountToken':
+            id = TOKEN_ID;
+            extra = { value: TOKEN_VALUE };
+            break;
+        }
+        resources.push({ type: args.type, name: args.name, id, raw: inputs, inputs: reveal(inputs) });
+        return { id, state: { ...inputs, ...extra } };
+      },
+      call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        const inputs = reveal(args.inputs);
+        switch (args.token) {
+          case 'cloudflare:index/getZone:getZone':
+            return { id: `zone-${inputs.filter.name}`, name: inputs.filter.name };
+          case 'cloudflare:index/getAccountApiTokenPermissionGroupsList:getAccountApiTokenPermissionGroupsList':
+            return { results: [{ id: R2_GROUP_ID, name: 'Workers R2 Storage Bucket Item Write', scopes: ['com.cloudflare.edge.r2.bucket'] }] };
+          default:
+            throw new Error(`unmocked provider function ${args.token}`);
+        }
+      },
+    },
+    'haven',
+    'test',
+  );
+  const world: MockWorld = {
+    resources,
+    keys,
+    byType: (type) => resources.filter((r) => r.type === type),
+    one(type, name) {
+      const found = resources.filter((r) => r.type === type && (name === undefined || r.name === name));
+      if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` named ${name}` : ''}, found ${found.length}: ${found.map((r) => r.name).join(', ')}`);
+      return found[0];
+    },
+  };
+  return world;
+}
+
+/** Resolves an Output's value (mocks resolve everything). */
+export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply((v) => resolve(v)));
+}
+
+/** Waits until every registration the program started has reached the mocks. */
+export async function settle(): Promise<void> {
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+}

@@ -1,0 +1,70 @@
+/**
+ * @module test/infra/program-minimal
+ * The program with the switches the other way: POP3 off, no admin addresses,
+ * no smarthost or webhook, `retainData: false`, and no edge Worker entry yet.
+ * The program must still load and deploy the node and DNS.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { baseConfig, installMocks, reveal, SECRETS, settle, valueOf, type MockWorld } from './harness.js';
+
+let world: MockWorld;
+let program: typeof import('../../infra/index.js');
+const options = new Map<string, pulumi.CustomResourceOptions>();
+
+beforeAll(async () => {
+  const config = baseConfig({
+    'haven:domains': JSON.stringify(['example.com']),
+    'haven:mailHost': '',
+    'haven:pop3': 'false',
+    'haven:adminSourceIps': JSON.stringify([]),
+    'haven:edgeEntry': 'test/infra/fixtures/no-such-worker.ts',
+    'haven:retainData': 'false',
+  });
+  delete config['haven:smarthost'];
+  delete config['haven:alertWebhook'];
+  world = await installMocks(config);
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      options.set(args.name, args.opts);
+      return undefined;
+    });
+    program = await import('../../infra/index.js');
+    return {};
+  });
+  await valueOf(program.dnsRecords);
+  await settle();
+});
+
+describe('minimal stack', () => {
+  it('loads without an edge entry and deploys no Worker', () => {
+    expect(program.adminUrl).toBeUndefined();
+    expect(world.resources.filter((r) => r.type.startsWith('cloudflare:index/workers'))).toEqual([]);
+    expect(world.byType('hcloud:index/server:Server')).toHaveLength(1);
+  });
+
+  it('defaults the mail host to mail.<first domain>', () => {
+    expect(world.one('hcloud:index/rdns:Rdns', 'haven-ptr-ipv4').inputs.dnsPtr).toBe('mail.example.com');
+    expect(program.mailHost).toBe('mail.example.com');
+  });
+
+  it('opens no POP3 and no SSH port, and publishes no POP3 record', () => {
+    const ports = (world.one('hcloud:index/firewall:Firewall').inputs.rules as { port?: string; protocol: string }[]).map((r) => r.port ?? r.protocol);
+    expect(ports).toEqual(['25', '465', '587', '993', '80', '443', 'icmp']);
+    expect(world.byType('cloudflare:index/dnsRecord:DnsRecord').filter((r) => r.inputs.name.startsWith('_pop3'))).toEqual([]);
+    const cfg = parseYaml(parseYaml(world.one('hcloud:index/server:Server').inputs.userData).write_files.find((f: { path: string }) => f.path === '/etc/haven/haven.yaml').content);
+    expect(cfg.pop3.enabled).toBe(false);
+  });
+
+  it('leaves the smarthost out of the node environment when none is set', () => {
+    const env = parseYaml(world.one('hcloud:index/server:Server').inputs.userData).write_files.find((f: { path: string }) => f.path === '/etc/haven/haven.env').content as string;
+    expect(env).not.toContain('HAVEN_SMARTHOST');
+    expect(env).toContain(`HAVEN_ADMIN_SECRET="${SECRETS.edgeSecret}"`);
+  });
+
+  it('retainData false lets destroy delete the volume, addresses and bucket', () => {
+    for (const name of ['haven-data', 'haven-ipv4', 'haven-ipv6', 'haven-replica-bucket']) expect(options.get(name)?.retainOnDelete, name).toBe(false);
+    expect(reveal(world.one('cloudflare:index/r2Bucket:R2Bucket').raw).name).toBe('haven-test-replica');
+  });
+});
