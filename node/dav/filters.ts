@@ -131,6 +131,23 @@ export function calendarFilterMatches(filter: XmlElement, vcal: Comp): boolean {
   return compFilterMatches(top[0], vcal, true);
 }
 
+/**
+ * The filter clients send most (VCALENDAR > one component > time-range,
+ * nothing else), which the span cache answers without parsing; null for
+ * any other shape.
+ */
+export function simpleTimeRange(filter: XmlElement): { component: string; range: Range } | null {
+  const top = childrenOf(filter, CALDAV, 'comp-filter');
+  if (top.length !== 1 || filter.children.length !== 1 || (top[0].attrs['name'] ?? '').toUpperCase() !== 'VCALENDAR' || top[0].children.length !== 1) return null;
+  const inner = top[0].children[0];
+  if (inner.ns !== CALDAV || inner.local !== 'comp-filter' || inner.children.length !== 1) return null;
+  const tr = inner.children[0];
+  if (tr.ns !== CALDAV || tr.local !== 'time-range') return null;
+  const component = (inner.attrs['name'] ?? '').toUpperCase();
+  if (!['VEVENT', 'VTODO', 'VJOURNAL'].includes(component)) return null;
+  return { component, range: timeRangeOf(tr) };
+}
+
 /** The widest time range a filter asks for, for the store's range prefilter; null = any time. */
 export function filterRange(filter: XmlElement): { range: Range | null; component: string | null } {
   const top = child(filter, CALDAV, 'comp-filter');

@@ -21,6 +21,9 @@ export interface Range {
 
 export interface ParsedCalendar {
   vcal: Comp;
+  /** Lowercase component name, as ical.js names it. */
+  type: string;
+  spans: Spans;
   uid: string;
   component: string;
   firstStart: number | null;
@@ -89,17 +92,8 @@ export function parseCalendarObject(text: string, supported: string[]): ParsedCa
     throw new DavError(403, pre.cal('supported-calendar-component'), `this calendar holds only ${supported.join(', ')}; put a ${type.toUpperCase()} into a calendar that supports it`);
   for (const c of comps) checkDates(c);
   if (type === 'vevent' && comps.some((c) => !c.getFirstProperty('dtstart'))) throw invalid('VEVENT without DTSTART');
-  const span = spanOf(vcal, type);
-  return { vcal, uid, component: type.toUpperCase(), ...span };
-}
-
-/** The master component and its RECURRENCE-ID overrides, related for ical.js. */
-function events(vcal: Comp, type: string): InstanceType<typeof ICAL.Event>[] {
-  const comps = vcal.getAllSubcomponents(type);
-  const masters = comps.filter((c) => !c.getFirstProperty('recurrence-id'));
-  const overrides = comps.filter((c) => c.getFirstProperty('recurrence-id'));
-  if (masters.length === 0) return overrides.map((c) => new ICAL.Event(c));
-  return masters.map((m) => new ICAL.Event(m, { exceptions: overrides, strictExceptions: false }));
+  const spans = ['vevent', 'vtodo', 'vjournal'].includes(type) ? computeSpans(vcal, type) : { spans: new Float64Array(), complete: false, until: -Infinity };
+  return { vcal, type, spans, uid, component: type.toUpperCase(), ...spanOf(spans) };
 }
 
 /** Start and end of a non-recurring component (RFC 4791 §9.9 rules for missing ends). */
@@ -129,54 +123,6 @@ function componentSpan(c: Comp): { start: number; end: number } | null {
   return { start: toMs(ev.startDate), end: toMs(ev.endDate) };
 }
 
-/** First start and last end across all instances; lastEnd null when the rule never ends. */
-function spanOf(vcal: Comp, type: string): { firstStart: number | null; lastEnd: number | null } {
-  if (type !== 'vevent' && type !== 'vtodo' && type !== 'vjournal') return { firstStart: null, lastEnd: null };
-  let first = Infinity;
-  let last = -Infinity;
-  let unbounded = false;
-  for (const c of vcal.getAllSubcomponents(type)) {
-    const s = componentSpan(c);
-    if (!s) {
-      unbounded = true; // no dates: matches every time range (RFC 4791 §9.9 VTODO without dates)
-      first = -Infinity;
-      continue;
-    }
-    first = Math.min(first, s.start);
-    last = Math.max(last, s.end);
-    const rrule = c.getFirstPropertyValue('rrule') as InstanceType<typeof ICAL.Recur> | null;
-    if (rrule && !c.getFirstProperty('recurrence-id')) {
-      if (!rrule.until && !rrule.count) {
-        unbounded = true;
-        continue;
-      }
-      const dur = s.end - s.start;
-      const ev = new ICAL.Event(c);
-      const it = ev.iterator();
-      let n = 0;
-      for (let t = it.next(); t; t = it.next()) {
-        last = Math.max(last, toMs(t) + dur);
-        if (++n > MAX_INSTANCES) {
-          unbounded = true;
-          break;
-        }
-      }
-    }
-    for (const p of c.getAllProperties('rdate')) {
-      for (const v of p.getValues()) {
-        const t = (v && typeof v === 'object' && 'start' in v ? (v as { start: Time }).start : v) as Time;
-        if (t && typeof t === 'object' && 'toUnixTime' in t) last = Math.max(last, toMs(t) + (s.end - s.start));
-      }
-    }
-  }
-  return { firstStart: Number.isFinite(first) ? first : null, lastEnd: unbounded || !Number.isFinite(last) ? null : last };
-}
-
-/** RFC 4791 §9.9 overlap: a zero-length instance matches a range that contains its start. */
-export function overlaps(s: number, e: number, r: Range): boolean {
-  return e > s ? r.start < e && r.end > s : r.start <= s && r.end > s;
-}
-
 export interface Instance {
   start: number;
   end: number;
@@ -186,49 +132,85 @@ export interface Instance {
 }
 
 /**
- * Instances of one component type overlapping a range, recurrences expanded
- * and RECURRENCE-ID overrides applied (an override may move an instance into
- * or out of the range).
+ * Every instance of one component type, in slot order: masters expanded
+ * (RRULE, RDATE, EXDATE through ical.js), each slot replaced by its
+ * RECURRENCE-ID override when there is one, overrides without a master as
+ * they are. Ordinary slots are computed as slot + the master's duration
+ * rather than through getOccurrenceDetails, which is several times slower.
+ * Components without dates yield one instance spanning all time.
+ */
+export function* occurrences(vcal: Comp, type: string): Generator<Instance> {
+  const comps = vcal.getAllSubcomponents(type);
+  const masters = comps.filter((c) => !c.getFirstProperty('recurrence-id'));
+  const overrides = new Map<number, Comp>();
+  for (const c of comps) {
+    const rid = c.getFirstPropertyValue('recurrence-id') as Time | null;
+    if (rid) overrides.set(toMs(rid), c);
+  }
+  const used = new Set<number>();
+  for (const m of masters) {
+    const span = componentSpan(m);
+    if (!span) {
+      yield { start: -Infinity, end: Infinity, item: m, recurrenceId: null, startTime: ICAL.Time.epochTime };
+      continue;
+    }
+    const recurring = type !== 'vtodo' || m.getFirstProperty('dtstart');
+    if (!recurring || (!m.getFirstProperty('rrule') && !m.getFirstProperty('rdate'))) {
+      yield { ...span, item: m, recurrenceId: null, startTime: (m.getFirstPropertyValue('dtstart') ?? m.getFirstPropertyValue('due')) as Time };
+      continue;
+    }
+    const dur = span.end - span.start;
+    const it = new ICAL.Event(m).iterator();
+    let n = 0;
+    for (let t = it.next(); t; t = it.next()) {
+      if (++n > MAX_INSTANCES) return;
+      const slot = toMs(t);
+      const o = overrides.get(slot);
+      if (o) {
+        used.add(slot);
+        const os = componentSpan(o);
+        if (os) yield { ...os, item: o, recurrenceId: t, startTime: o.getFirstPropertyValue('dtstart') as Time };
+      } else yield { start: slot, end: slot + dur, item: m, recurrenceId: t, startTime: t };
+    }
+  }
+  // Overrides for slots the series does not produce (or with no master at all).
+  for (const [slot, o] of overrides) {
+    if (used.has(slot)) continue;
+    const os = componentSpan(o);
+    if (os) yield { ...os, item: o, recurrenceId: o.getFirstPropertyValue('recurrence-id') as Time, startTime: o.getFirstPropertyValue('dtstart') as Time };
+  }
+}
+
+/** First start and last end across all instances (from the spans); lastEnd null when the list is open-ended. */
+function spanOf(sp: Spans): { firstStart: number | null; lastEnd: number | null } {
+  let first = Infinity;
+  let last = -Infinity;
+  const a = sp.spans;
+  for (let k = 0; k < a.length; k += 2) {
+    first = Math.min(first, a[k]);
+    last = Math.max(last, a[k + 1]);
+  }
+  return { firstStart: Number.isFinite(first) ? first : null, lastEnd: sp.complete && Number.isFinite(last) ? last : null };
+}
+
+/** RFC 4791 §9.9 overlap: a zero-length instance matches a range that contains its start. */
+export function overlaps(s: number, e: number, r: Range): boolean {
+  return e > s ? r.start < e && r.end > s : r.start <= s && r.end > s;
+}
+
+/**
+ * Instances of one component type overlapping a range. Walks slots in
+ * order and stops past the range end, except that overrides (which may
+ * move an instance back into the range) are always looked at.
  */
 export function instancesIn(vcal: Comp, type: string, r: Range): Instance[] {
   const out: Instance[] = [];
-  if (type !== 'vevent') {
-    for (const c of vcal.getAllSubcomponents(type)) {
-      const s = componentSpan(c);
-      if (!s) out.push({ start: -Infinity, end: Infinity, item: c, recurrenceId: null, startTime: ICAL.Time.epochTime });
-      else if (overlaps(s.start, s.end, r)) out.push({ ...s, item: c, recurrenceId: null, startTime: c.getFirstPropertyValue('dtstart') as Time });
-    }
-    return out;
-  }
-  for (const ev of events(vcal, type)) {
-    if (!ev.isRecurring()) {
-      const s = toMs(ev.startDate);
-      const e = toMs(ev.endDate);
-      if (overlaps(s, e, r)) out.push({ start: s, end: e, item: ev.component, recurrenceId: null, startTime: ev.startDate });
-      // Overrides whose master is missing are standalone instances.
-      continue;
-    }
-    const it = ev.iterator();
-    let n = 0;
-    // Overrides can move an instance earlier than its slot; the longest move
-    // we look back for is bounded by scanning from the series start.
-    for (let t = it.next(); t; t = it.next()) {
-      if (++n > MAX_INSTANCES) break;
-      const d = ev.getOccurrenceDetails(t);
-      const s = toMs(d.startDate);
-      const e = toMs(d.endDate);
-      if (overlaps(s, e, r)) out.push({ start: s, end: e, item: d.item.component, recurrenceId: d.recurrenceId, startTime: d.startDate });
-      // Stop once slots are past the range and no override can pull one back.
-      if (toMs(t) >= r.end && !hasLaterOverride(ev, t)) break;
-    }
+  const hasOverrides = vcal.getAllSubcomponents(type).some((c) => c.getFirstProperty('recurrence-id'));
+  for (const i of occurrences(vcal, type)) {
+    if (overlaps(i.start, i.end, r)) out.push(i);
+    else if (!hasOverrides && i.recurrenceId && i.start >= r.end) break;
   }
   return out;
-}
-
-function hasLaterOverride(ev: InstanceType<typeof ICAL.Event>, t: Time): boolean {
-  const key = t.toString();
-  for (const k of Object.keys(ev.exceptions)) if (k > key) return true;
-  return false;
 }
 
 /** Parses a CalDAV time-range attribute value (UTC date-time, "20060104T000000Z"). */
@@ -242,4 +224,62 @@ export function parseUtc(v: string | undefined, fallback: number): number {
 /** Formats ms as an iCalendar UTC date-time. */
 export function formatUtc(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+// ------------------------------------------------------------ span cache
+
+/**
+ * Instance spans per object, keyed by ETag (a hash of the content, so an
+ * entry can never be stale). ical.js walks a recurrence at tens of
+ * microseconds per step; time-range queries over a few hundred recurring
+ * events would otherwise re-walk every series on every query.
+ */
+export interface Spans {
+  /** start0, end0, start1, end1, ... in slot order. */
+  spans: Float64Array;
+  /** Every instance is listed; otherwise only those with a slot before `until`. */
+  complete: boolean;
+  until: number;
+}
+const CACHE_MAX = 50_000;
+const CACHED_INSTANCES = 2_000;
+const spanCache = new Map<string, Spans>();
+
+function computeSpans(vcal: Comp, type: string): Spans {
+  const out: number[] = [];
+  let complete = true;
+  let until = Infinity;
+  let n = 0;
+  for (const i of occurrences(vcal, type)) {
+    if (++n > CACHED_INSTANCES) {
+      complete = false;
+      until = i.recurrenceId ? toMs(i.recurrenceId) : i.start;
+      break;
+    }
+    out.push(i.start, i.end);
+  }
+  return { spans: Float64Array.from(out), complete, until };
+}
+
+function remember(etag: string, s: Spans): Spans {
+  spanCache.delete(etag);
+  spanCache.set(etag, s);
+  if (spanCache.size > CACHE_MAX) spanCache.delete(spanCache.keys().next().value as string);
+  return s;
+}
+
+/** Primes the cache at PUT time with the spans computed while validating. */
+export function primeSpans(etag: string, parsed: ParsedCalendar): void {
+  if (parsed.spans.spans.length) remember(etag, parsed.spans);
+}
+
+/** Whether any instance of the object overlaps the range, from the cache when it can. */
+export function objectOverlaps(etag: string, data: string, type: string, r: Range): boolean {
+  const t = type.toLowerCase();
+  let s = spanCache.get(etag);
+  if (!s) s = remember(etag, computeSpans(parseVCalendar(data), t));
+  if (!s.complete && r.end > s.until) return instancesIn(parseVCalendar(data), t, r).length > 0;
+  const a = s.spans;
+  for (let k = 0; k < a.length; k += 2) if (overlaps(a[k], a[k + 1], r)) return true;
+  return false;
 }

@@ -13,7 +13,7 @@ const SECRET = 'SECRET-SUMMARY-7731';
 let h: DavHarness;
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ maxFailures: 3 });
   const r = await dav(h, 'PUT', A_CAL + 'private.ics', { body: event('private-1', '20260301T100000Z', '20260301T110000Z', [`SUMMARY:${SECRET}`]), headers: { 'Content-Type': 'text/calendar' } });
   expect(r.status).toBe(201);
   const b = await dav(h, 'PUT', B_CAL + 'bobs.ics', { user: BOB, body: event('bob-1', '20260301T100000Z', '20260301T110000Z'), headers: { 'Content-Type': 'text/calendar' } });

@@ -55,11 +55,13 @@ export const tlsFetch: typeof globalThis.fetch = (async (input: string | URL | R
   });
 }) as typeof globalThis.fetch;
 
-export async function startHarness(opts: { limits?: Partial<DavLimits>; accounts?: { address: string; password: string }[]; quotaBytes?: number } = {}): Promise<DavHarness> {
+export async function startHarness(
+  opts: { limits?: Partial<DavLimits>; accounts?: { address: string; password: string }[]; maxFailures?: number } = {},
+): Promise<DavHarness> {
   const t = makeTestStore();
   for (const a of opts.accounts ?? [ALICE, BOB]) await addAccount(t.store, a.address, a.password);
   const ctx = tls.createSecureContext({ key, cert });
-  const limiter = new AuthLimiter({ stepDelayMs: 0 });
+  const limiter = new AuthLimiter({ stepDelayMs: 0, maxFailures: opts.maxFailures ?? 10 });
   const srv = await startDavServer(
     { store: t.store, log: silentLogger, authLimiter: limiter, tls: { secureContext: () => ctx }, hostname: 'localhost', limits: opts.limits },
     { host: '127.0.0.1', port: 0, implicitTls: true },

@@ -8,7 +8,7 @@
 import type { Ctx } from '../context.js';
 import { readBody, resolve } from '../context.js';
 import { DavError, pre } from '../errors.js';
-import { parseCalendarObject } from '../ical.js';
+import { parseCalendarObject, primeSpans } from '../ical.js';
 import { parseVCard } from '../vcard.js';
 
 export function conditionalHeaders(req: Request): { ifMatch?: string; ifNoneMatch?: string } {
@@ -30,9 +30,10 @@ export async function put(ctx: Ctx): Promise<Response> {
   let component: string | null = null;
   let firstStart: number | null = null;
   let lastEnd: number | null = null;
+  let parsed: ReturnType<typeof parseCalendarObject> | null = null;
   if (res.kind === 'calendar') {
     if (type && type !== 'text/calendar') throw new DavError(403, pre.cal('supported-calendar-data'), `a calendar accepts text/calendar, not ${type}`);
-    const parsed = parseCalendarObject(body, res.col.components);
+    parsed = parseCalendarObject(body, res.col.components);
     ({ uid, component, firstStart, lastEnd } = parsed);
   } else {
     if (type && type !== 'text/vcard' && type !== 'text/x-vcard' && type !== 'text/directory')
@@ -41,5 +42,6 @@ export async function put(ctx: Ctx): Promise<Response> {
   }
   const cond = conditionalHeaders(ctx.req);
   const r = ctx.lease.mailbox.dav.put(res.col.id, { name: res.name, uid, data: body, component, firstStart, lastEnd, ...cond }, ctx.origin);
+  if (parsed) primeSpans(r.etag, parsed);
   return new Response(null, { status: r.created ? 201 : 204, headers: { ETag: r.etag } });
 }

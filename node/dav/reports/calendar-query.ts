@@ -6,8 +6,8 @@
  */
 import type { Ctx, Resource } from '../context.js';
 import { DavError, pre } from '../errors.js';
-import { calendarFilterMatches, filterRange } from '../filters.js';
-import { parseVCalendar } from '../ical.js';
+import { calendarFilterMatches, filterRange, simpleTimeRange } from '../filters.js';
+import { objectOverlaps, parseVCalendar } from '../ical.js';
 import { multistatus } from '../respond.js';
 import { CALDAV, XmlWriter, child, type XmlElement } from '../xml.js';
 import { objectResponse, reportProps } from './common.js';
@@ -20,11 +20,14 @@ export function calendarQuery(ctx: Ctx, res: Resource, root: XmlElement): Respon
   const { range, component } = filterRange(filter);
   const dav = ctx.lease.mailbox.dav;
   const candidates = res.t === 'object' ? (res.obj ? [res.obj] : []) : dav.objects(res.col.id, range ?? undefined);
+  const simple = simpleTimeRange(filter);
   const w = new XmlWriter();
   const out: string[] = [];
   for (const obj of candidates) {
     if (component && obj.component && obj.component !== component) continue;
-    if (!calendarFilterMatches(filter, parseVCalendar(obj.data))) continue;
+    if (simple && obj.component === simple.component) {
+      if (!objectOverlaps(obj.etag, obj.data, simple.component, simple.range)) continue;
+    } else if (!calendarFilterMatches(filter, parseVCalendar(obj.data))) continue;
     out.push(objectResponse(ctx, w, props, 'calendar', res.col, obj, res.address));
   }
   return multistatus(w, out);

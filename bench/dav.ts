@@ -1,0 +1,198 @@
+/**
+ * @module bench/dav
+ * CalDAV load: PUT 10,000 events (a tenth of them weekly recurring) from 20
+ * concurrent clients, calendar-query time ranges over them (recurrences
+ * expanded), sync-collection after 100 changes, and a mixed workload from 20
+ * concurrent clients. Prints requests per second and p50/p99 latency per
+ * phase. With `--radicale http://127.0.0.1:5232` it runs the same client
+ * against Radicale (e.g. Debian's `radicale`, auth none) for a side-by-side
+ * figure.
+ *
+ *   npx tsx bench/dav.ts [--events 10000] [--clients 20] [--seconds 10] [--radicale URL]
+ */
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { startDavServer } from '../node/dav/index.js';
+import { AuthLimiter } from '../node/util/auth-limiter.js';
+import { silentLogger } from '../node/util/log.js';
+import { addAccount, makeTestStore, testTls } from '../test/helpers/store.js';
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '10000' },
+    clients: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '10' },
+    radicale: { type: 'string' },
+  },
+});
+const EVENTS = Number(args.events);
+const CLIENTS = Number(args.clients);
+const SECONDS = Number(args.seconds);
+
+interface Target {
+  name: string;
+  base: string;
+  cal: string;
+  auth: string;
+  agent: http.Agent;
+  mod: typeof http | typeof https;
+}
+
+function request(t: Target, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string; etag?: string }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(t.base + path);
+    const req = t.mod.request(
+      { host: url.hostname, port: url.port, path: url.pathname, method, agent: t.agent, servername: 'localhost', headers: { Authorization: t.auth, ...headers, ...(body ? { 'Content-Length': Buffer.byteLength(body) } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString(), etag: res.headers.etag }));
+      },
+    );
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 0, 1);
+const fmt = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+
+function eventText(i: number, version = 0): string {
+  const start = T0 + (i % 365) * DAY + ((i * 37) % 10) * 3_600_000 + 8 * 3_600_000;
+  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Haven bench//EN', 'BEGIN:VEVENT', `UID:bench-${i}@example.test`, 'DTSTAMP:20260101T000000Z', `DTSTART:${fmt(start)}`, `DTEND:${fmt(start + 3_600_000)}`, `SUMMARY:Event ${i} v${version}`, `DESCRIPTION:${'Agenda item. '.repeat(10)}`];
+  if (i % 10 === 0) lines.push('RRULE:FREQ=WEEKLY;COUNT=52');
+  lines.push('END:VEVENT', 'END:VCALENDAR', '');
+  return lines.join('\r\n');
+}
+
+function stats(lat: number[], wallMs: number) {
+  const s = [...lat].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
+  return { n: s.length, rps: Math.round((s.length / wallMs) * 1000), p50: +q(0.5).toFixed(2), p99: +q(0.99).toFixed(2) };
+}
+
+/** Runs `total` jobs across `clients` workers; returns per-request latencies. */
+async function pool(clients: number, total: number, job: (i: number) => Promise<void>) {
+  const lat: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < total) {
+        const i = next++;
+        const s = performance.now();
+        await job(i);
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  return stats(lat, performance.now() - t0);
+}
+
+const check = (ok: boolean, what: string) => {
+  if (!ok) throw new Error(`bench: ${what}`);
+};
+
+async function run(t: Target) {
+  console.log(`\n== ${t.name} (${t.base})`);
+  const put = await pool(CLIENTS, EVENTS, async (i) => {
+    const r = await request(t, 'PUT', `${t.cal}e${i}.ics`, eventText(i), { 'Content-Type': 'text/calendar; charset=utf-8' });
+    check(r.status === 201 || r.status === 204, `PUT e${i} -> ${r.status} ${r.text.slice(0, 200)}`);
+  });
+  console.log(`PUT ${EVENTS} events, ${CLIENTS} clients:`, put);
+
+  const query = (start: number, end: number) =>
+    `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="${fmt(start)}" end="${fmt(end)}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+  let matches = 0;
+  const q = await pool(CLIENTS, 200, async (i) => {
+    const start = T0 + (i % 50) * 7 * DAY;
+    const r = await request(t, 'REPORT', t.cal, query(start, start + 7 * DAY), { Depth: '1', 'Content-Type': 'application/xml' });
+    check(r.status === 207, `REPORT -> ${r.status} ${r.text.slice(0, 200)}`);
+    matches = (r.text.match(/<[a-zA-Z0-9]*:?response>/g) ?? []).length;
+  });
+  console.log(`calendar-query, one week (≈${matches} matches incl. recurrences), ${CLIENTS} clients:`, q);
+
+  const syncBody = (token: string) => `<D:sync-collection xmlns:D="DAV:"><D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`;
+  const initial = await request(t, 'REPORT', t.cal, syncBody(''), { 'Content-Type': 'application/xml' });
+  const token = /<[^>]*sync-token>([^<]+)</.exec(initial.text)?.[1] ?? '';
+  check(!!token, 'no sync token');
+  for (let i = 0; i < 100; i++) await request(t, 'PUT', `${t.cal}e${i * 7}.ics`, eventText(i * 7, 1), { 'Content-Type': 'text/calendar; charset=utf-8' });
+  let changed = 0;
+  const sync = await pool(1, 20, async () => {
+    const r = await request(t, 'REPORT', t.cal, syncBody(token), { 'Content-Type': 'application/xml' });
+    check(r.status === 207, `sync -> ${r.status}`);
+    changed = (r.text.match(/<[a-zA-Z0-9]*:?response>/g) ?? []).length;
+  });
+  console.log(`sync-collection after 100 changes (${changed} responses):`, sync);
+
+  // Mixed: what a calendar app does on a refresh and an edit.
+  const lat: number[] = [];
+  const until = performance.now() + SECONDS * 1000;
+  const t0 = performance.now();
+  let k = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, c) => {
+      while (performance.now() < until) {
+        const i = (c * 7919 + k++) % EVENTS;
+        const s = performance.now();
+        switch (k % 4) {
+          case 0:
+            check((await request(t, 'GET', `${t.cal}e${i}.ics`)).status === 200, 'GET');
+            break;
+          case 1:
+            check((await request(t, 'PROPFIND', t.cal, '<D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><D:prop><CS:getctag/><D:sync-token/></D:prop></D:propfind>', { Depth: '0', 'Content-Type': 'application/xml' })).status === 207, 'PROPFIND');
+            break;
+          case 2:
+            check([201, 204].includes((await request(t, 'PUT', `${t.cal}e${i}.ics`, eventText(i, k), { 'Content-Type': 'text/calendar; charset=utf-8' })).status), 'PUT');
+            break;
+          default: {
+            const start = T0 + (i % 50) * 7 * DAY;
+            check((await request(t, 'REPORT', t.cal, query(start, start + DAY), { Depth: '1', 'Content-Type': 'application/xml' })).status === 207, 'REPORT');
+          }
+        }
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
+  console.log(`mixed GET/PROPFIND/PUT/REPORT, ${CLIENTS} clients, ${SECONDS}s:`, stats(lat, performance.now() - t0));
+}
+
+async function main() {
+  if (args.radicale) {
+    const base = args.radicale.replace(/\/$/, '');
+    const t: Target = { name: 'Radicale', base, cal: '/bench/cal/', auth: 'Basic ' + Buffer.from('bench:bench').toString('base64'), agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }), mod: http };
+    const mk = await request(t, 'MKCALENDAR', t.cal);
+    check(mk.status === 201 || mk.status === 405 || mk.status === 409, `MKCALENDAR on Radicale -> ${mk.status} ${mk.text}`);
+    await run(t);
+    return;
+  }
+  const ts = makeTestStore();
+  try {
+    await addAccount(ts.store, 'bench@example.test', 'bench password 123');
+    const { key, cert } = testTls();
+    const ctx = tls.createSecureContext({ key, cert });
+    const srv = await startDavServer(
+      { store: ts.store, log: silentLogger, authLimiter: new AuthLimiter(), tls: { secureContext: () => ctx }, hostname: 'localhost' },
+      { host: '127.0.0.1', port: 0, implicitTls: true },
+    );
+    const t: Target = {
+      name: 'Haven (HTTPS)',
+      base: `https://127.0.0.1:${srv.port}`,
+      cal: '/dav/calendars/bench@example.test/default/',
+      auth: 'Basic ' + Buffer.from('bench@example.test:bench password 123').toString('base64'),
+      agent: new https.Agent({ keepAlive: true, maxSockets: CLIENTS, ca: cert }),
+      mod: https,
+    };
+    await run(t);
+    await srv.close();
+  } finally {
+    ts.cleanup();
+  }
+}
+
+await main();
