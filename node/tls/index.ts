@@ -1,15 +1,19 @@
 /**
  * @module node/tls
- * Certificates: a self-signed leaf for a local run, operator-supplied files
- * in production (ACME to follow), one `CertificateStore` every listener reads
- * so a new certificate applies without a restart or dropped connections.
+ * Certificates: a self-signed leaf for a local run, ACME (HTTP-01) or
+ * operator-supplied files in production, one `CertificateStore` every
+ * listener reads so a new certificate applies without a restart or dropped
+ * connections.
  */
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { ensureLocalCertificate } from './self-signed.js';
 import { CertificateStore } from './store.js';
+import { AcmeManager, Http01Responder } from './acme.js';
+import { CertificateError } from './errors.js';
 
 export { CertificateError } from './errors.js';
+export { AcmeManager, ACME_CHALLENGE_PREFIX, createCsr, Http01Responder, type AcmeOptions, type IssuedCertificate } from './acme.js';
 export { CertificateStore, MIN_TLS_VERSION, MAX_TLS_VERSION, type CertificateInfo } from './store.js';
 export {
   certificateCovers,
@@ -28,23 +32,60 @@ export interface OpenedCertificates {
   store: CertificateStore;
   certFile: string;
   keyFile: string;
-  /** 'files': tls.certFile/keyFile; 'self-signed': made or reused in <dataDir>/tls. */
-  source: 'files' | 'self-signed';
+  /** 'files': tls.certFile/keyFile; 'acme': the stored ACME certificate; 'self-signed': made or reused in <dataDir>/tls. */
+  source: 'files' | 'acme' | 'self-signed';
   /** A self-signed certificate was made on this start. */
   created: boolean;
+  /**
+   * With tls.acme.enabled: call `acme.start()` once ports.http serves
+   * `responder` (it issues at once when due, then checks every 12 hours).
+   */
+  acme?: AcmeManager;
 }
 
 /**
  * The store the node's listeners share, chosen from the config: the given
- * files when tls.certFile is set, otherwise the self-signed certificate in
- * <dataDir>/tls (made on first run). Both are watched for replacement.
+ * files when tls.certFile is set; with tls.acme.enabled the stored ACME
+ * certificate, or the self-signed one until the first issuance; otherwise the
+ * self-signed certificate in <dataDir>/tls (made on first run). Files are
+ * watched for replacement.
  */
-export async function openCertificateStore(config: Config): Promise<OpenedCertificates> {
+export interface OpenCertificateOptions {
+  /** The challenge map the node's plain HTTP server serves (ACME only). */
+  responder?: Http01Responder;
+  /** Extra CA for the ACME directory's HTTPS (a private CA, Pebble in tests). */
+  acmeDirectoryCa?: string;
+  /** First poll delay while the CA validates, ms. */
+  acmePollMs?: number;
+}
+
+export async function openCertificateStore(config: Config, opts: OpenCertificateOptions = {}): Promise<OpenedCertificates> {
   if (config.tls.certFile) {
     const store = await CertificateStore.fromFiles(config.tls.certFile, config.tls.keyFile, { watch: true });
     return { store, certFile: config.tls.certFile, keyFile: config.tls.keyFile, source: 'files', created: false };
   }
+  let acme: AcmeManager | undefined;
+  if (config.tls.acme.enabled) {
+    if (config.tls.acme.challenge !== 'http-01') throw new CertificateError('tls.acme.challenge dns-01 is not available yet; use http-01 (HAVEN_TLS_ACME_CHALLENGE=http-01) with ports.http reachable as port 80');
+    acme = new AcmeManager({
+      directoryUrl: config.tls.acme.directoryUrl,
+      email: config.tls.acme.email || undefined,
+      domains: [config.hostname],
+      dir: join(config.dataDir, 'tls', 'acme'),
+      responder: opts.responder ?? new Http01Responder(),
+      renewDaysBefore: config.tls.acme.renewDaysBefore,
+      directoryCa: opts.acmeDirectoryCa,
+      pollMs: opts.acmePollMs,
+    });
+    const issued = acme.current();
+    if (issued) {
+      const store = await CertificateStore.fromFiles(issued.certFile, issued.keyFile, { watch: true });
+      acme.attachStore(store);
+      return { store, certFile: issued.certFile, keyFile: issued.keyFile, source: 'acme', created: false, acme };
+    }
+  }
   const local = await ensureLocalCertificate(join(config.dataDir, 'tls'), { hostname: config.hostname });
   const store = await CertificateStore.fromFiles(local.certFile, local.keyFile, { watch: true });
-  return { store, certFile: local.certFile, keyFile: local.keyFile, source: 'self-signed', created: local.created };
+  acme?.attachStore(store);
+  return { store, certFile: local.certFile, keyFile: local.keyFile, source: 'self-signed', created: local.created, acme };
 }

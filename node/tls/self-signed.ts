@@ -131,7 +131,8 @@ export function certificateCovers(cert: X509Certificate, host: string): boolean 
   return isIP(host) ? cert.checkIP(host) !== undefined : cert.checkHost(host) !== undefined;
 }
 
-function writeAtomic(path: string, text: string, mode: number): void {
+/** Writes a file whole or not at all, with `mode` even when it existed. */
+export function writeAtomic(path: string, text: string, mode: number): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, text, { mode, flag: 'w' });

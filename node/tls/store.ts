@@ -84,7 +84,7 @@ export class CertificateStore extends EventEmitter<CertificateStoreEvents> {
   }
 
   get info(): CertificateInfo {
-    return describe(this.#current.cert);
+    return describeCertificate(this.#current.cert);
   }
 
   /** The options a `tls.createSecureContext` / `setSecureContext` needs for the current certificate. */
@@ -125,7 +125,7 @@ export class CertificateStore extends EventEmitter<CertificateStoreEvents> {
     this.#current = next;
     const options = this.secureContextOptions();
     for (const server of this.#servers) server.setSecureContext(options);
-    const info = describe(next.cert);
+    const info = describeCertificate(next.cert);
     this.emit('reload', info);
     return info;
   }
@@ -222,7 +222,7 @@ function build(certPem: string, keyPem: string): Current {
   return { certPem, keyPem, cert, context };
 }
 
-function describe(cert: X509Certificate): CertificateInfo {
+export function describeCertificate(cert: X509Certificate): CertificateInfo {
   return {
     fingerprint256: cert.fingerprint256,
     subject: cert.subject,

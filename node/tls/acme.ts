@@ -1,0 +1,251 @@
+/**
+ * @module node/tls/acme
+ * Certificates from an ACME CA (Let's Encrypt in production, Pebble in
+ * tests) with the HTTP-01 challenge: the node's plain HTTP server answers
+ * `/.well-known/acme-challenge/<token>` from an `Http01Responder`, and an
+ * `AcmeManager` issues, stores (<dir>/cert.pem, key.pem, account-key.pem,
+ * keys 0600) and renews the certificate ahead of expiry, handing each new
+ * one to the CertificateStore so every listener switches without a restart.
+ *
+ * acme-client does the protocol; the CSR is built with node-forge and the
+ * keys with node:crypto, because acme-client's own CSR helper goes through
+ * @peculiar/x509, which mailauth's exact pins of @peculiar/asn1-* split into
+ * two incompatible copies in this tree.
+ */
+import { createPrivateKey, generateKeyPair, X509Certificate } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdirSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as acme from 'acme-client';
+import forge from 'node-forge';
+import { CertificateError } from './errors.js';
+import { certificateCovers, writeAtomic } from './self-signed.js';
+import { describeCertificate, type CertificateInfo, type CertificateStore } from './store.js';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+
+/**
+ * Pending HTTP-01 challenges: token → key authorization. The plain HTTP
+ * server serves them (RFC 8555 §8.3) before any redirect to HTTPS.
+ */
+export class Http01Responder {
+  readonly #tokens = new Map<string, string>();
+
+  set(token: string, keyAuthorization: string): void {
+    this.#tokens.set(token, keyAuthorization);
+  }
+
+  delete(token: string): void {
+    this.#tokens.delete(token);
+  }
+
+  get(token: string): string | undefined {
+    return this.#tokens.get(token);
+  }
+
+  /** The body for a request path, or undefined when the path is no pending challenge. */
+  respond(path: string): string | undefined {
+    if (!path.startsWith(ACME_CHALLENGE_PREFIX)) return undefined;
+    return this.#tokens.get(path.slice(ACME_CHALLENGE_PREFIX.length));
+  }
+
+  /** A node:http handler step: answers and returns true for a pending challenge, else returns false. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const body = this.respond((req.url ?? '').split('?')[0]);
+    if (body === undefined) return false;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(body) });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  }
+}
+
+export interface AcmeOptions {
+  directoryUrl: string;
+  /** Contact for the account; optional. */
+  email?: string;
+  /** Names the certificate covers; the first is its subject. */
+  domains: readonly string[];
+  /** Holds account-key.pem, cert.pem and key.pem. */
+  dir: string;
+  responder: Http01Responder;
+  /** Renew when fewer days than this remain. */
+  renewDaysBefore: number;
+  /** Extra CA (PEM) trusted for the directory's HTTPS, e.g. Pebble's. */
+  directoryCa?: string;
+  /** First poll delay while the CA validates (ms); acme-client's default is 5 s. */
+  pollMs?: number;
+}
+
+export interface IssuedCertificate {
+  certPem: string;
+  keyPem: string;
+  certFile: string;
+  keyFile: string;
+}
+
+export const ACME_CERT_FILE = 'cert.pem';
+export const ACME_KEY_FILE = 'key.pem';
+export const ACME_ACCOUNT_KEY_FILE = 'account-key.pem';
+
+export interface AcmeManagerEvents {
+  issued: [CertificateInfo];
+  /** An issuance or renewal failed; the current certificate stays. */
+  warning: [CertificateError];
+}
+
+/**
+ * Issues and renews one certificate. `renewIfDue()` does one check;
+ * `start()` repeats it (every 12 h by default) until `stop()`.
+ */
+export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
+  readonly #opts: AcmeOptions;
+  #store?: CertificateStore;
+  #timer?: NodeJS.Timeout;
+  #running?: Promise<'issued' | 'current'>;
+
+  constructor(opts: AcmeOptions, store?: CertificateStore) {
+    super();
+    if (opts.domains.length === 0) throw new CertificateError('ACME needs at least one domain: set hostname (HAVEN_HOSTNAME)');
+    this.#opts = opts;
+    this.#store = store;
+  }
+
+  /** Where issued certificates go from now on. */
+  attachStore(store: CertificateStore): void {
+    this.#store = store;
+  }
+
+  get certFile(): string {
+    return join(this.#opts.dir, ACME_CERT_FILE);
+  }
+
+  get keyFile(): string {
+    return join(this.#opts.dir, ACME_KEY_FILE);
+  }
+
+  /** The stored ACME certificate, if there is one that covers every domain. */
+  current(): IssuedCertificate | undefined {
+    try {
+      const certPem = readFileSync(this.certFile, 'utf8');
+      const keyPem = readFileSync(this.keyFile, 'utf8');
+      const cert = new X509Certificate(certPem);
+      if (!cert.checkPrivateKey(createPrivateKey(keyPem))) return undefined;
+      if (!this.#opts.domains.every((d) => certificateCovers(cert, d))) return undefined;
+      return { certPem, keyPem, certFile: this.certFile, keyFile: this.keyFile };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** True when there is no usable certificate or it expires within renewDaysBefore. */
+  isDue(now: Date = new Date()): boolean {
+    const cur = this.current();
+    if (!cur) return true;
+    const validTo = new Date(new X509Certificate(cur.certPem).validTo).getTime();
+    return validTo - now.getTime() < this.#opts.renewDaysBefore * 86400_000;
+  }
+
+  /** Issues a certificate when due and installs it in the store. */
+  renewIfDue(now: Date = new Date()): Promise<'issued' | 'current'> {
+    this.#running ??= (async () => {
+      if (!this.isDue(now)) return 'current' as const;
+      const issued = await this.issue();
+      const info = this.#store ? this.#store.reload(issued.certPem, issued.keyPem) : describeCertificate(new X509Certificate(issued.certPem));
+      this.emit('issued', info);
+      return 'issued' as const;
+    })().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  start(intervalMs = 12 * 3600_000): void {
+    if (this.#timer) return;
+    const tick = () => {
+      this.renewIfDue().catch((err: unknown) => this.emit('warning', asCertificateError(err)));
+    };
+    tick();
+    this.#timer = setInterval(tick, intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Runs one order to completion: account, HTTP-01 for each name, CSR, download. */
+  async issue(): Promise<IssuedCertificate> {
+    const o = this.#opts;
+    mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+    if (o.directoryCa) acme.axios.defaults.httpsAgent = new https.Agent({ ca: o.directoryCa });
+    const client = new acme.Client({
+      directoryUrl: o.directoryUrl,
+      accountKey: await this.#accountKey(),
+      backoffMin: o.pollMs ?? 5000,
+      backoffMax: Math.max(o.pollMs ?? 5000, 30_000),
+    });
+    try {
+      await client.createAccount({ termsOfServiceAgreed: true, ...(o.email ? { contact: [`mailto:${o.email}`] } : {}) });
+      const order = await client.createOrder({ identifiers: o.domains.map((value) => ({ type: 'dns', value })) });
+      for (const authz of await client.getAuthorizations(order)) {
+        // A name the account proved recently may come back already valid (authorization reuse).
+        if (authz.status === 'valid') continue;
+        const challenge = authz.challenges.find((c) => c.type === 'http-01');
+        if (!challenge) throw new CertificateError(`the CA offered no http-01 challenge for ${authz.identifier.value}; use tls.acme.challenge dns-01`);
+        const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
+        o.responder.set(challenge.token, keyAuthorization);
+        try {
+          await client.completeChallenge(challenge);
+          await client.waitForValidStatus(challenge);
+        } finally {
+          o.responder.delete(challenge.token);
+        }
+      }
+      const { keyPem, csrPem } = await createCsr(o.domains);
+      const finalized = await client.finalizeOrder(order, csrPem);
+      const certPem = await client.getCertificate(finalized);
+      writeAtomic(this.keyFile, keyPem, 0o600);
+      writeAtomic(this.certFile, certPem, 0o644);
+      return { certPem, keyPem, certFile: this.certFile, keyFile: this.keyFile };
+    } catch (err) {
+      throw asCertificateError(err);
+    }
+  }
+
+  async #accountKey(): Promise<string> {
+    const file = join(this.#opts.dir, ACME_ACCOUNT_KEY_FILE);
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw asCertificateError(err);
+    }
+    const { privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    writeAtomic(file, pem, 0o600);
+    return pem;
+  }
+}
+
+/** An RSA 2048 key and a CSR naming every domain (first as CN), SHA-256. */
+export async function createCsr(domains: readonly string[]): Promise<{ keyPem: string; csrPem: string }> {
+  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+  const csr = forge.pki.createCertificationRequest();
+  csr.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  csr.setSubject([{ shortName: 'CN', value: domains[0] }]);
+  csr.setAttributes([{ name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: domains.map((value) => ({ type: 2, value })) }] }]);
+  csr.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string), forge.md.sha256.create());
+  return { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, csrPem: forge.pki.certificationRequestToPem(csr) };
+}
+
+function asCertificateError(err: unknown): CertificateError {
+  if (err instanceof CertificateError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new CertificateError(`ACME certificate request failed: ${msg}; check that ports.http is reachable as port 80 for every name, and tls.acme.directoryUrl`);
+}
