@@ -473,7 +473,8 @@ export class Replicator implements DbObserver {
     if (!t.db || !t.db.open || t.q.length > 0 || t.index < 0) return;
     const size = fileSize(t.walPath);
     if (size !== t.pos.offset) return; // frames not cut yet (or none)
-    const snapshotDue = Date.now() - t.lastSnapshotAt >= this.o.snapshotIntervalMs || t.bytesSinceSnapshot >= this.o.snapshotBytes;
+    // Only a database that changed since its last snapshot needs another.
+    const snapshotDue = t.bytesSinceSnapshot > 0 && (Date.now() - t.lastSnapshotAt >= this.o.snapshotIntervalMs || t.bytesSinceSnapshot >= this.o.snapshotBytes);
     if (!snapshotDue && size < this.o.checkpointBytes) return;
     if (size > 0 && !this.checkpoint(t)) return;
     if (size === 0) t.dbStat = statOf(t.path);

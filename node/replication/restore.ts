@@ -238,6 +238,11 @@ async function restoreOne(
         break;
       }
       if (h.kind === 'snapshot') {
+        if (prev === null && t !== undefined && h.createdAt > t) {
+          throw new RestoreRefusedError(
+            `${plan.db}: the oldest history kept for generation ${plan.generation} starts at ${new Date(h.createdAt).toISOString()}, after the requested ${new Date(t).toISOString()} (pruned by retention); pick a later --at`,
+          );
+        }
         if (prev === null) {
           pageSize = h.pageSize;
           writeAll(fd, obj.payload, 0);
