@@ -83,7 +83,24 @@ class Connection implements Transport {
     } else this.stream.write(data);
   }
 
+  backpressure(): Promise<void> | null {
+    const out = this.deflate ?? this.stream;
+    if (this.closed || out.writableLength < 1024 * 1024) return null;
+    if (this.stream.writableCorked) this.stream.uncork();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        out.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      out.once('drain', done);
+      this.socket.once('close', done);
+    });
+  }
+
   startTls(): Promise<void> {
+    // The OK to STARTTLS must reach the client in plaintext before the handshake.
+    while (this.socket.writableCorked) this.socket.uncork();
     this.stream.off('data', this.onData);
     // Nothing pipelined in plaintext may survive into the TLS session.
     this.receiver.reset();
@@ -140,7 +157,13 @@ class Connection implements Transport {
             this.close();
           }
         } else {
-          await this.session.request(ev.parts);
+          // One syscall for a command's responses instead of one per line.
+          this.stream.cork();
+          try {
+            await this.session.request(ev.parts);
+          } finally {
+            while (this.stream.writableCorked) this.stream.uncork();
+          }
           if (this.session.state.kind === 'logout') break;
         }
       }

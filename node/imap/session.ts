@@ -44,6 +44,8 @@ export interface Transport {
   startTls(): Promise<void>;
   startCompression(): void;
   close(): void;
+  /** A promise to await when the client is not reading fast enough, else null. */
+  backpressure(): Promise<void> | null;
   readonly secure: boolean;
   readonly compressed: boolean;
   readonly remoteAddress: string;

@@ -78,8 +78,8 @@ describe('APPEND and FETCH', () => {
     const r = await raw.cmd('b', 'FETCH 1 (ENVELOPE BODYSTRUCTURE BODY)');
     expect(r).toBe(
       '* 1 FETCH (UID 1 ENVELOPE ("Fri, 27 Nov 2026 09:00:00 +0000" "Parts" (("Carol" NIL "carol" "example.org")) (("Carol" NIL "carol" "example.org")) (("Carol" NIL "carol" "example.org")) ((NIL NIL "alice" "example.test")) NIL NIL NIL "<parts@example.org>")' +
-        ' BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 10 1 NIL NIL NIL NIL)("APPLICATION" "OCTET-STREAM" ("NAME" "a.bin") NIL NIL "BASE64" 8 NIL ("ATTACHMENT" ("FILENAME" "a.bin")) NIL NIL) "MIXED" ("BOUNDARY" "b1") NIL NIL NIL)' +
-        ' BODY (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 10 1)("APPLICATION" "OCTET-STREAM" ("NAME" "a.bin") NIL NIL "BASE64" 8) "MIXED"))\r\nb OK FETCH completed\r\n',
+        ' BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 10 0 NIL NIL NIL NIL)("APPLICATION" "OCTET-STREAM" ("NAME" "a.bin") NIL NIL "BASE64" 8 NIL ("ATTACHMENT" ("FILENAME" "a.bin")) NIL NIL) "MIXED" ("BOUNDARY" "b1") NIL NIL NIL)' +
+        ' BODY (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 10 0)("APPLICATION" "OCTET-STREAM" ("NAME" "a.bin") NIL NIL "BASE64" 8) "MIXED"))\r\nb OK FETCH completed\r\n',
     );
   });
 

@@ -62,7 +62,7 @@ function items(s: Session, m: MessageMeta, atts: FetchAtt[], withModseq: boolean
 
 export const fetch: Handler<'FETCH'> = {
   states: ['selected'],
-  handle(s, cmd) {
+  async handle(s, cmd) {
     const sel = s.sel;
     if (cmd.vanished && (!cmd.uid || !s.enabled.has('QRESYNC') || cmd.changedSince === null))
       throw new ImapError('BAD', null, 'VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
@@ -91,7 +91,18 @@ export const fetch: Handler<'FETCH'> = {
     }
     for (const m of metas) {
       const seq = sel.seqOf(m.uid);
-      if (seq) s.send(`* ${seq} FETCH (`, ...items(s, m, atts, wantModseq || (s.condstore && atts.some((a) => a.kind === 'FLAGS'))), ')\r\n');
+      if (!seq) continue;
+      let line;
+      try {
+        line = items(s, m, atts, wantModseq || (s.condstore && atts.some((a) => a.kind === 'FLAGS')));
+      } catch (err) {
+        // Expunged by another session while we waited for the client to read: skip it.
+        if (!(err instanceof ImapError) && !s.port.messages.get(sel.folderId, m.uid)) continue;
+        throw err;
+      }
+      s.send(`* ${seq} FETCH (`, ...line, ')\r\n');
+      const wait = s.io.backpressure();
+      if (wait) await wait;
     }
   },
 };
