@@ -8,7 +8,8 @@ import type { Store } from '../store/index.js';
 import { Queue } from '../store/queue.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
-import { systemResolver, type Resolver } from './dns.js';
+import { cachingResolver, systemResolver, type Resolver } from './dns.js';
+import { DeliveryBatcher } from './batch.js';
 import { DEFAULT_SPAM, type SpamOptions } from './spam.js';
 import { Srs } from './srs.js';
 import { DEFAULT_LIMITS, type SmtpDeps, type SmtpLimits } from './types.js';
@@ -23,6 +24,7 @@ export interface Context {
   srs: Srs;
   limits: SmtpLimits;
   spam: SpamOptions;
+  batcher: DeliveryBatcher;
 }
 
 const queues = new WeakMap<Store, Queue>();
@@ -53,10 +55,11 @@ export function makeContext(deps: SmtpDeps & { queue?: Queue }): Context {
     log: deps.log,
     authLimiter: deps.authLimiter,
     hostname: deps.hostname,
-    resolver: deps.resolver ?? systemResolver,
+    resolver: cachingResolver(deps.resolver ?? systemResolver),
     queue: deps.queue ?? queueFor(deps.store),
     srs: deps.srs ?? srsFor(deps.store),
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
     spam: { ...DEFAULT_SPAM, ...deps.spam },
+    batcher: new DeliveryBatcher(deps.store),
   };
 }

@@ -20,6 +20,36 @@ export function resolverFor(servers: string[], opts: { timeoutMs?: number } = {}
   return (name, rrtype) => r.resolve(name, rrtype);
 }
 
+/**
+ * A small in-process cache in front of a resolver. Every inbound message
+ * costs several lookups (SPF and its includes, DMARC, DKIM keys) and most
+ * senders repeat; node:dns does not cache and gives no TTLs for TXT, so
+ * answers are kept for a fixed short time, "no data" answers for less.
+ * In-flight lookups are shared.
+ */
+export function cachingResolver(inner: Resolver, opts: { ttlMs?: number; negativeTtlMs?: number; max?: number } = {}): Resolver {
+  const ttl = opts.ttlMs ?? 60_000;
+  const negTtl = opts.negativeTtlMs ?? 15_000;
+  const max = opts.max ?? 10_000;
+  const cache = new Map<string, { expires: number; value: Promise<unknown> }>();
+  return (name, rrtype) => {
+    const key = `${rrtype} ${name.toLowerCase()}`;
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && hit.expires > now) return hit.value as Promise<never>;
+    const value = inner(name, rrtype);
+    const entry = { expires: now + ttl, value };
+    cache.set(key, entry);
+    if (cache.size > max) cache.delete(cache.keys().next().value as string);
+    value.catch((err) => {
+      // Failures other than "no data" (timeouts, SERVFAIL) are not cached at all.
+      if (isNoData(err)) entry.expires = Date.now() + negTtl;
+      else if (cache.get(key) === entry) cache.delete(key);
+    });
+    return value;
+  };
+}
+
 /** True for "no such name / no such record", the answers that are not errors. */
 export function isNoData(err: unknown): boolean {
   const code = (err as { code?: string }).code;

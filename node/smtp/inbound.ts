@@ -149,9 +149,7 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
   const single = session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : undefined;
   const full = Buffer.concat([Buffer.from(receivedHeader(ctx, session, single) + verdict.headers + spamHeader(spam)), raw]);
 
-  for (const [accountId, tag] of plan.locals) {
-    await ctx.store.deliver(accountId, full, { folder: spam.action === 'junk' ? 'Junk' : (tag ?? undefined) });
-  }
+  await Promise.all([...plan.locals].map(([accountId, tag]) => ctx.batcher.deliver(accountId, full, spam.action === 'junk' ? 'Junk' : (tag ?? undefined))));
   const byDomain = new Map<string, string[]>();
   for (const [target, domain] of plan.forwards) byDomain.set(domain, [...(byDomain.get(domain) ?? []), target]);
   for (const [domain, targets] of byDomain) {
