@@ -81,10 +81,24 @@ function tokenize(s: string): Token[] {
   return out;
 }
 
+/**
+ * A display name from its words, one space between words. An unquoted '@'
+ * is kept and glued to its neighbours: `user@example.com <user@example.com>`
+ * is a common (invalid) way to write a name, and the name is the address.
+ */
 function phrase(tokens: Token[]): string | null {
-  const words: string[] = [];
-  for (const t of tokens) if (t.kind === 'atom' || t.kind === 'quoted' || t.kind === 'literal') words.push(t.text);
-  const s = words.join(' ').trim();
+  let s = '';
+  let glue = false;
+  for (const t of tokens) {
+    if (t.kind === 'special' && t.text === '@') {
+      s += '@';
+      glue = true;
+    } else if (t.kind === 'atom' || t.kind === 'quoted' || t.kind === 'literal') {
+      s += (glue || s === '' ? '' : ' ') + t.text;
+      glue = false;
+    }
+  }
+  s = s.trim();
   return s === '' ? null : s;
 }
 

@@ -43,6 +43,9 @@ describe('parseAddressList', () => {
     ]);
     expect(parseAddressList('john@example.com (John Doe)')).toEqual([{ name: 'John Doe', mailbox: 'john', host: 'example.com' }]);
     expect(parseAddressList('"Esc\\"aped" <e@x.org>')).toEqual([{ name: 'Esc"aped', mailbox: 'e', host: 'x.org' }]);
+    expect(parseAddressList('user@example.com <user@example.com>')).toEqual([
+      { name: 'user@example.com', mailbox: 'user', host: 'example.com' },
+    ]);
   });
 
   it('decodes encoded-word names, adjacent words joined', () => {
