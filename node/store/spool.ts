@@ -11,7 +11,7 @@ import { announceOpened, closeDb, openEncrypted, write, type Db } from './db.js'
 import { translateSqliteError } from './errors.js';
 import { migrate, type Migration } from './migrate.js';
 
-const migrations: readonly Migration[] = [
+export const spoolMigrations: readonly Migration[] = [
   (db) =>
     db.exec(`
     CREATE TABLE spool(
@@ -49,7 +49,7 @@ export class Spool {
 
   static open(path: string, key: Buffer): Spool {
     const db = openEncrypted(path, key);
-    migrate(path, db, migrations);
+    migrate(path, db, spoolMigrations);
     announceOpened(path, db, key);
     return new Spool(path, db);
   }
