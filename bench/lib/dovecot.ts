@@ -1,0 +1,143 @@
+/**
+ * @module bench/lib/dovecot
+ * A throwaway Dovecot (Debian's dovecot-pop3d / dovecot-imapd) for the
+ * side-by-side POP3 and IMAP figures: its own config, base dir and Maildir
+ * under a temporary directory, plaintext and TLS on loopback, a passwd-file
+ * with one user. Nothing of the system's Dovecot is touched. Lives under
+ * lib/ so bench/run.ts does not take it for a bench.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+export const DOVECOT = '/usr/sbin/dovecot';
+
+export type DovecotProtocol = 'pop3' | 'imap';
+
+/** Whether the Dovecot binary and the protocol's login/mail binaries are installed. */
+export function dovecotAvailable(protocol: DovecotProtocol): boolean {
+  return existsSync(DOVECOT) && existsSync(`/usr/lib/dovecot/${protocol}`) && existsSync(`/usr/lib/dovecot/${protocol}-login`);
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function ids(name: string): { uid: number; gid: number } {
+  const r = spawnSync('id', ['-u', name]);
+  const g = spawnSync('id', ['-g', name]);
+  return { uid: Number(r.stdout.toString()), gid: Number(g.stdout.toString()) };
+}
+
+export interface Dovecot {
+  port: number;
+  tlsPort: number;
+  user: string;
+  pass: string;
+  version: string;
+  stop(): void;
+}
+
+/** Starts Dovecot with `messages` in the user's Maildir; resolves once it accepts connections. */
+export async function startDovecot(protocol: DovecotProtocol, messages: Buffer[]): Promise<Dovecot> {
+  const dir = mkdtempSync(join(tmpdir(), 'haven-dovecot-'));
+  // Dovecot's auth and mail processes run as other users: they need to traverse this directory.
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const tlsPort = await freePort();
+  const tlsDir = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tls');
+  const user = 'bench';
+  const pass = 'bench-password';
+  // Mail processes may not run as root; use the unprivileged 'nobody' when we are root.
+  const owner = userInfo().uid === 0 ? ids('nobody') : { uid: userInfo().uid, gid: userInfo().gid };
+  const home = join(dir, 'home');
+  const maildir = join(home, 'Maildir');
+  for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, d), { recursive: true });
+  messages.forEach((m, i) => writeFileSync(join(maildir, 'cur', `${1_700_000_000 + i}.M${i}P1.bench,S=${m.length}:2,S`), m));
+  if (userInfo().uid === 0) spawnSync('chown', ['-R', `${owner.uid}:${owner.gid}`, home]);
+  writeFileSync(join(dir, 'passwd'), `${user}:{PLAIN}${pass}::::::\n`);
+  mkdirSync(join(dir, 'run'));
+  const conf = `
+base_dir = ${dir}/run
+state_dir = ${dir}/state
+log_path = ${dir}/dovecot.log
+protocols = ${protocol}
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <${tlsDir}/cert.pem
+ssl_key = <${tlsDir}/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain
+first_valid_uid = ${owner.uid}
+last_valid_uid = ${owner.uid}
+first_valid_gid = 0
+mail_location = maildir:${maildir}
+pop3_uidl_format = %08Xu%08Xv
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u ${dir}/passwd
+}
+userdb {
+  driver = static
+  args = uid=${owner.uid} gid=${owner.gid} home=${home}
+}
+service ${protocol}-login {
+  inet_listener ${protocol} {
+    address = 127.0.0.1
+    port = ${port}
+  }
+  inet_listener ${protocol}s {
+    address = 127.0.0.1
+    port = ${tlsPort}
+    ssl = yes
+  }
+}
+service stats {
+  unix_listener stats-writer {
+    mode = 0666
+  }
+}
+`;
+  mkdirSync(join(dir, 'state'));
+  writeFileSync(join(dir, 'dovecot.conf'), conf);
+  const version = spawnSync(DOVECOT, ['--version']).stdout.toString().trim();
+  const child: ChildProcess = spawn(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`dovecot exited with ${code}; see ${dir}/dovecot.log`))));
+  // Ready when the listener accepts and greets.
+  await Promise.race([
+    exited,
+    (async () => {
+      for (let tries = 0; ; tries++) {
+        const ok = await new Promise<boolean>((resolve) => {
+          const s = net.connect(port, '127.0.0.1');
+          s.once('data', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.once('error', () => resolve(false));
+        });
+        if (ok) return;
+        if (tries > 200) throw new Error(`dovecot did not start; see ${dir}/dovecot.log`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })(),
+  ]);
+  exited.catch(() => undefined);
+  return {
+    port,
+    tlsPort,
+    user,
+    pass,
+    version,
+    stop() {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
