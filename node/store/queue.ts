@@ -113,6 +113,9 @@ export class Queue {
       pendingCount: p("SELECT count(*) FROM queue_recipients WHERE message_id = ? AND state = 'queued'").pluck(),
       deleteMessage: p('DELETE FROM queue_messages WHERE id = ?'),
       stats: p('SELECT state, count(*) AS n FROM queue_recipients GROUP BY state'),
+      list: p('SELECT id, account_id, mail_from, size, envid, ret, created_at FROM queue_messages ORDER BY created_at, id LIMIT ?'),
+      retryNow: p("UPDATE queue_recipients SET next_attempt_at = ?, updated_at = ? WHERE message_id = ? AND state = 'queued'"),
+      depth: p("SELECT count(*) AS n, min(m.created_at) AS oldest FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id WHERE r.state = 'queued'"),
     };
   }
 
@@ -200,6 +203,29 @@ export class Queue {
       this.s.deleteMessage.run(messageId);
       return true;
     });
+  }
+
+  /** Messages in the queue, oldest first (the admin queue view). */
+  list(limit = 500): QueuedMessage[] {
+    return (this.s.list.all(limit) as Row[]).map(toMessage);
+  }
+
+  /** Makes every still-queued recipient of a message due now (admin "retry"); returns how many. */
+  retryNow(messageId: string, now = Date.now()): number {
+    const n = this.w(() => this.s.retryNow.run(now, now, messageId).changes);
+    if (n > 0) for (const fn of this.listeners) fn();
+    return n;
+  }
+
+  /** Deletes a message and its recipients whatever their state (admin "delete"); false when there was none. */
+  remove(messageId: string): boolean {
+    return this.w(() => this.s.deleteMessage.run(messageId).changes > 0);
+  }
+
+  /** Recipients still queued and when the oldest of their messages was queued (health, metrics). */
+  depth(): { queued: number; oldestAt: number | null } {
+    const r = this.s.depth.get() as { n: number; oldest: number | null };
+    return { queued: r.n, oldestAt: r.oldest ?? null };
   }
 
   stats(): Record<RecipientState, number> {
