@@ -1,11 +1,13 @@
 /**
  * @module node/tls/acme
  * Certificates from an ACME CA (Let's Encrypt in production, Pebble in
- * tests) with the HTTP-01 challenge: the node's plain HTTP server answers
- * `/.well-known/acme-challenge/<token>` from an `Http01Responder`, and an
- * `AcmeManager` issues, stores (<dir>/cert.pem, key.pem, account-key.pem,
- * keys 0600) and renews the certificate ahead of expiry, handing each new
- * one to the CertificateStore so every listener switches without a restart.
+ * tests). A `ChallengeSolver` proves control of each name: HTTP-01 through
+ * an `Http01Responder` the node's plain HTTP server answers
+ * `/.well-known/acme-challenge/<token>` from, or DNS-01 through the
+ * Cloudflare API (`CloudflareDns01Solver`). An `AcmeManager` issues, stores
+ * (<dir>/cert.pem, key.pem, account-key.pem, keys 0600) and renews the
+ * certificate ahead of expiry, handing each new one to the CertificateStore
+ * so every listener switches without a restart.
  *
  * acme-client does the protocol; the CSR is built with node-forge and the
  * keys with node:crypto, because acme-client's own CSR helper goes through
@@ -18,9 +20,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { Resolver } from 'node:dns/promises';
 import { promisify } from 'node:util';
 import * as acme from 'acme-client';
 import forge from 'node-forge';
+import type { CloudflareDns } from './cloudflare.js';
 import { CertificateError } from './errors.js';
 import { certificateCovers, writeAtomic } from './self-signed.js';
 import { describeCertificate, type CertificateInfo, type CertificateStore } from './store.js';
@@ -29,11 +33,26 @@ const generateKeyPairAsync = promisify(generateKeyPair);
 
 export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
+/** Publishes and withdraws the proof for one challenge type (RFC 8555 §8). */
+export interface ChallengeSolver {
+  readonly type: 'http-01' | 'dns-01';
+  /** `keyAuthorization` is acme-client's: the token.thumbprint for http-01, its SHA-256 base64url for dns-01. */
+  present(identifier: string, token: string, keyAuthorization: string): Promise<void>;
+  cleanup(identifier: string, token: string): Promise<void>;
+}
+
+/** What the node's HTTP server needs to answer `GET /.well-known/acme-challenge/:token`. */
+export interface ChallengeStore {
+  /** The key authorization for a pending token, or undefined (answer 404). */
+  get(token: string): string | undefined;
+}
+
 /**
  * Pending HTTP-01 challenges: token → key authorization. The plain HTTP
  * server serves them (RFC 8555 §8.3) before any redirect to HTTPS.
  */
-export class Http01Responder {
+export class Http01Responder implements ChallengeSolver, ChallengeStore {
+  readonly type = 'http-01' as const;
   readonly #tokens = new Map<string, string>();
 
   set(token: string, keyAuthorization: string): void {
@@ -46,6 +65,14 @@ export class Http01Responder {
 
   get(token: string): string | undefined {
     return this.#tokens.get(token);
+  }
+
+  async present(_identifier: string, token: string, keyAuthorization: string): Promise<void> {
+    this.set(token, keyAuthorization);
+  }
+
+  async cleanup(_identifier: string, token: string): Promise<void> {
+    this.delete(token);
   }
 
   /** The body for a request path, or undefined when the path is no pending challenge. */
@@ -65,6 +92,65 @@ export class Http01Responder {
   }
 }
 
+export interface Dns01Options {
+  /**
+   * Where to look for the new TXT record before asking the CA to validate
+   * (Cloudflare's own resolvers by default); the CA is asked anyway once
+   * `timeoutMs` passes.
+   */
+  resolver?: Pick<Resolver, 'resolveTxt'>;
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+/** DNS-01 (RFC 8555 §8.4): a TXT record at _acme-challenge.<name>, through the Cloudflare API. */
+export class CloudflareDns01Solver implements ChallengeSolver {
+  readonly type = 'dns-01' as const;
+  readonly #api: CloudflareDns;
+  readonly #opts: Dns01Options;
+  readonly #created = new Map<string, { zoneId: string; recordId: string }>();
+
+  constructor(api: CloudflareDns, opts: Dns01Options = {}) {
+    this.#api = api;
+    this.#opts = opts;
+  }
+
+  async present(identifier: string, token: string, keyAuthorization: string): Promise<void> {
+    const name = `_acme-challenge.${identifier.replace(/^\*\./, '')}`;
+    const zone = await this.#api.zoneFor(name);
+    const record = await this.#api.createTxt(zone.id, name, keyAuthorization);
+    this.#created.set(token, { zoneId: zone.id, recordId: record.id });
+    await this.#waitVisible(name, keyAuthorization);
+  }
+
+  async cleanup(_identifier: string, token: string): Promise<void> {
+    const r = this.#created.get(token);
+    if (!r) return;
+    this.#created.delete(token);
+    await this.#api.deleteRecord(r.zoneId, r.recordId);
+  }
+
+  async #waitVisible(name: string, value: string): Promise<void> {
+    const resolver = this.#opts.resolver ?? cloudflareResolver();
+    const deadline = Date.now() + (this.#opts.timeoutMs ?? 120_000);
+    for (;;) {
+      try {
+        if ((await resolver.resolveTxt(name)).some((chunks) => chunks.join('') === value)) return;
+      } catch {
+        // NXDOMAIN or no answer yet: keep looking until the deadline.
+      }
+      if (Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, this.#opts.intervalMs ?? 2000));
+    }
+  }
+}
+
+function cloudflareResolver(): Resolver {
+  const r = new Resolver({ timeout: 3000, tries: 2 });
+  r.setServers(['1.1.1.1', '1.0.0.1']);
+  return r;
+}
+
 export interface AcmeOptions {
   directoryUrl: string;
   /** Contact for the account; optional. */
@@ -73,7 +159,8 @@ export interface AcmeOptions {
   domains: readonly string[];
   /** Holds account-key.pem, cert.pem and key.pem. */
   dir: string;
-  responder: Http01Responder;
+  /** Http01Responder (http-01) or CloudflareDns01Solver (dns-01). */
+  solver: ChallengeSolver;
   /** Renew when fewer days than this remain. */
   renewDaysBefore: number;
   /** Extra CA (PEM) trusted for the directory's HTTPS, e.g. Pebble's. */
@@ -180,7 +267,7 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
     this.#timer = undefined;
   }
 
-  /** Runs one order to completion: account, HTTP-01 for each name, CSR, download. */
+  /** Runs one order to completion: account, a challenge for each name, CSR, download. */
   async issue(): Promise<IssuedCertificate> {
     const o = this.#opts;
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
@@ -197,15 +284,20 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
       for (const authz of await client.getAuthorizations(order)) {
         // A name the account proved recently may come back already valid (authorization reuse).
         if (authz.status === 'valid') continue;
-        const challenge = authz.challenges.find((c) => c.type === 'http-01');
-        if (!challenge) throw new CertificateError(`the CA offered no http-01 challenge for ${authz.identifier.value}; use tls.acme.challenge dns-01`);
+        const challenge = authz.challenges.find((c) => c.type === o.solver.type);
+        if (!challenge) {
+          const other = o.solver.type === 'http-01' ? 'dns-01' : 'http-01';
+          throw new CertificateError(`the CA offered no ${o.solver.type} challenge for ${authz.identifier.value}; use tls.acme.challenge ${other}`);
+        }
         const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-        o.responder.set(challenge.token, keyAuthorization);
+        const name = authz.identifier.value;
         try {
+          await o.solver.present(name, challenge.token, keyAuthorization);
           await client.completeChallenge(challenge);
           await client.waitForValidStatus(challenge);
         } finally {
-          o.responder.delete(challenge.token);
+          // A leftover token or TXT record is harmless; do not let it hide why the order failed.
+          await o.solver.cleanup(name, challenge.token).catch((err: unknown) => this.emit('warning', asCertificateError(err)));
         }
       }
       const { keyPem, csrPem } = await createCsr(o.domains);
@@ -247,5 +339,5 @@ export async function createCsr(domains: readonly string[]): Promise<{ keyPem: s
 function asCertificateError(err: unknown): CertificateError {
   if (err instanceof CertificateError) return err;
   const msg = err instanceof Error ? err.message : String(err);
-  return new CertificateError(`ACME certificate request failed: ${msg}; check that ports.http is reachable as port 80 for every name, and tls.acme.directoryUrl`);
+  return new CertificateError(`ACME certificate request failed: ${msg}; for http-01 check that ports.http is reachable as port 80 for every name, for dns-01 the Cloudflare token and zone, and tls.acme.directoryUrl`);
 }

@@ -1,6 +1,7 @@
 /**
  * @module node/tls
- * Certificates: a self-signed leaf for a local run, ACME (HTTP-01) or
+ * Certificates: a self-signed leaf for a local run, ACME (HTTP-01 or
+ * DNS-01 through Cloudflare) or
  * operator-supplied files in production, one `CertificateStore` every
  * listener reads so a new certificate applies without a restart or dropped
  * connections.
@@ -9,12 +10,24 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { ensureLocalCertificate } from './self-signed.js';
 import { CertificateStore } from './store.js';
-import { AcmeManager, Http01Responder } from './acme.js';
-import { CertificateError } from './errors.js';
+import { AcmeManager, CloudflareDns01Solver, Http01Responder, type ChallengeSolver, type Dns01Options } from './acme.js';
+import { CloudflareDns } from './cloudflare.js';
 
 export { CertificateError } from './errors.js';
-export { AcmeManager, ACME_CHALLENGE_PREFIX, createCsr, Http01Responder, type AcmeOptions, type IssuedCertificate } from './acme.js';
-export { CertificateStore, MIN_TLS_VERSION, MAX_TLS_VERSION, type CertificateInfo } from './store.js';
+export {
+  AcmeManager,
+  ACME_CHALLENGE_PREFIX,
+  CloudflareDns01Solver,
+  createCsr,
+  Http01Responder,
+  type AcmeOptions,
+  type ChallengeSolver,
+  type ChallengeStore,
+  type Dns01Options,
+  type IssuedCertificate,
+} from './acme.js';
+export { CloudflareDns, CLOUDFLARE_API, type CloudflareDnsOptions, type CloudflareRecord, type CloudflareZone } from './cloudflare.js';
+export { CertificateStore, describeCertificate, MIN_TLS_VERSION, MAX_TLS_VERSION, type CertificateInfo } from './store.js';
 export {
   certificateCovers,
   createSelfSignedCertificate,
@@ -38,7 +51,8 @@ export interface OpenedCertificates {
   created: boolean;
   /**
    * With tls.acme.enabled: call `acme.start()` once ports.http serves
-   * `responder` (it issues at once when due, then checks every 12 hours).
+   * `responder` (http-01), or at once (dns-01); it issues when due, then
+   * checks every 12 hours.
    */
   acme?: AcmeManager;
 }
@@ -51,8 +65,12 @@ export interface OpenedCertificates {
  * watched for replacement.
  */
 export interface OpenCertificateOptions {
-  /** The challenge map the node's plain HTTP server serves (ACME only). */
+  /** The challenge map the node's plain HTTP server serves (ACME http-01 only). */
   responder?: Http01Responder;
+  /** Cloudflare API root (ACME dns-01 only); a local stand-in in tests. */
+  cloudflareApiBase?: string;
+  /** How dns-01 waits for its TXT record to be visible. */
+  dns01?: Dns01Options;
   /** Extra CA for the ACME directory's HTTPS (a private CA, Pebble in tests). */
   acmeDirectoryCa?: string;
   /** First poll delay while the CA validates, ms. */
@@ -66,13 +84,16 @@ export async function openCertificateStore(config: Config, opts: OpenCertificate
   }
   let acme: AcmeManager | undefined;
   if (config.tls.acme.enabled) {
-    if (config.tls.acme.challenge !== 'http-01') throw new CertificateError('tls.acme.challenge dns-01 is not available yet; use http-01 (HAVEN_TLS_ACME_CHALLENGE=http-01) with ports.http reachable as port 80');
+    const solver: ChallengeSolver =
+      config.tls.acme.challenge === 'dns-01'
+        ? new CloudflareDns01Solver(new CloudflareDns({ token: config.tls.acme.cloudflareToken, apiBase: opts.cloudflareApiBase }), opts.dns01)
+        : (opts.responder ?? new Http01Responder());
     acme = new AcmeManager({
       directoryUrl: config.tls.acme.directoryUrl,
       email: config.tls.acme.email || undefined,
       domains: [config.hostname],
       dir: join(config.dataDir, 'tls', 'acme'),
-      responder: opts.responder ?? new Http01Responder(),
+      solver,
       renewDaysBefore: config.tls.acme.renewDaysBefore,
       directoryCa: opts.acmeDirectoryCa,
       pollMs: opts.acmePollMs,

@@ -79,6 +79,15 @@ export class CertificateStore extends EventEmitter<CertificateStoreEvents> {
     return this.#current.context;
   }
 
+  /**
+   * The current context, asked for at every handshake: the shape
+   * (`{ secureContext(): tls.SecureContext }`) the IMAP, POP3, SMTP and DAV
+   * servers take as `deps.tls`, so a store can be passed to them directly.
+   */
+  secureContext(): tls.SecureContext {
+    return this.#current.context;
+  }
+
   get certificate(): X509Certificate {
     return this.#current.cert;
   }

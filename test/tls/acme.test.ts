@@ -77,7 +77,7 @@ async function roundTrip(sock: tls.TLSSocket, text: string): Promise<string> {
 describe('ACME against Pebble', () => {
   it('issues over HTTP-01, installs without a restart, renews only when due', async () => {
     const manager = new AcmeManager(
-      { directoryUrl: pebble.directoryUrl, directoryCa: pebble.tlsCa, domains: ['mail.haven.test', 'haven.test'], dir, responder, renewDaysBefore: 30, pollMs: 50, email: 'postmaster@haven.test' },
+      { directoryUrl: pebble.directoryUrl, directoryCa: pebble.tlsCa, domains: ['mail.haven.test', 'haven.test'], dir, solver: responder, renewDaysBefore: 30, pollMs: 50, email: 'postmaster@haven.test' },
       store,
     );
     const before = await connect({ ca: local.certPem, servername: 'localhost' });
@@ -124,7 +124,7 @@ describe('ACME against Pebble', () => {
 
   it('a validation the CA cannot complete is a CertificateError naming the fix; the old certificate stays', async () => {
     const current = store.info.fingerprint256;
-    const broken = new AcmeManager({ directoryUrl: pebble.directoryUrl, directoryCa: pebble.tlsCa, domains: ['other.haven.test'], dir: join(dir, 'broken'), responder: new Http01Responder(), renewDaysBefore: 30, pollMs: 50 }, store);
+    const broken = new AcmeManager({ directoryUrl: pebble.directoryUrl, directoryCa: pebble.tlsCa, domains: ['other.haven.test'], dir: join(dir, 'broken'), solver: new Http01Responder(), renewDaysBefore: 30, pollMs: 50 }, store);
     await expect(broken.renewIfDue()).rejects.toThrow(/ACME certificate request failed: .*ports\.http is reachable/);
     expect(store.info.fingerprint256).toBe(current);
   });

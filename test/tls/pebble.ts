@@ -17,6 +17,10 @@ export interface Pebble {
   directoryUrl: string;
   /** Pebble's own HTTPS certificate, to trust for the directory. */
   tlsCa: string;
+  /** pebble-challtestsrv's DNS server (what Pebble resolves and dns-01 validates against). */
+  dns: { host: string; port: number };
+  /** pebble-challtestsrv's management API (POST /set-txt, /clear-txt). */
+  challtestsrvUrl: string;
   /** The root that signs issued certificates (new on every Pebble start). */
   issuerRoot(): Promise<string>;
   stop(): void;
@@ -92,6 +96,8 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
   }
   return {
     directoryUrl: `https://127.0.0.1:${listen}/dir`,
+    dns: { host: '127.0.0.1', port: dns },
+    challtestsrvUrl: `http://127.0.0.1:${dnsMgmt}`,
     tlsCa: own.certPem,
     issuerRoot: () =>
       new Promise((resolve, reject) => {
