@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// The `haven` executable. A release (npm install --omit=dev, as the server's
+// cloud-init does) ships the compiled dist/ and has no tsx, so dist wins when
+// it is there. A checkout runs the TypeScript directly through tsx's loader,
+// registered in this process (no child to forward signals to), so
+// `npm install` is the only set-up step and edits need no rebuild.
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const built = `${root}dist/node/cli.js`;
+
+if (existsSync(built) && process.env.HAVEN_FROM_SOURCE === undefined) {
+  await import(pathToFileURL(built).href);
+} else {
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    process.stderr.write('haven: neither dist/ (run `npm run build`) nor tsx (run `npm install`) is available\n');
+    process.exit(1);
+  }
+  register();
+  await import(pathToFileURL(`${root}node/cli.ts`).href);
+}

@@ -1,0 +1,11 @@
+/**
+ * @module node/cli/commands
+ * Every `haven` command, in the order `haven help` lists them. One file per
+ * group; a new group is one import and one spread here.
+ */
+import type { Command } from '../types.js';
+import { domainCommands } from './domain.js';
+
+export const COMMANDS: readonly Command[] = [
+  ...domainCommands,
+];

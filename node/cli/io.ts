@@ -1,0 +1,118 @@
+/**
+ * @module node/cli/io
+ * The two `CliIo`s: the process's own streams (with a hidden-input password
+ * prompt on a terminal) and an in-memory one that tests script with answers
+ * and standard input, and stop on demand.
+ */
+import { once } from 'node:events';
+import type { CliIo } from './types.js';
+
+/** The real terminal: stdout/stderr, prompts on stdin, SIGTERM/SIGINT to stop. */
+export function processIo(): CliIo {
+  return {
+    out: (line) => void process.stdout.write(line + '\n'),
+    err: (line) => void process.stderr.write(line + '\n'),
+    prompt: (question, opts) => promptTerminal(question, opts?.hidden ?? false),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    interactive: process.stdin.isTTY === true,
+    env: process.env,
+    cwd: process.cwd(),
+    waitForStop: () =>
+      new Promise((resolve) => {
+        const on = (sig: string) => {
+          process.off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt);
+          resolve(sig);
+        };
+        const onTerm = () => on('SIGTERM');
+        const onInt = () => on('SIGINT');
+        process.once('SIGTERM', onTerm);
+        process.once('SIGINT', onInt);
+      }),
+  };
+}
+
+/**
+ * Reads one line from the terminal. With `hidden`, the terminal is put in raw
+ * mode and nothing typed is echoed; Ctrl-C aborts the command (exit 130), as
+ * a person pressing it at a password prompt expects.
+ */
+async function promptTerminal(question: string, hidden: boolean): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  if (!hidden || !stdin.isTTY) {
+    const { createInterface } = await import('node:readline');
+    const rl = createInterface({ input: stdin, terminal: false });
+    try {
+      const [line] = (await once(rl, 'line')) as [string];
+      return line;
+    } finally {
+      rl.close();
+    }
+  }
+  return new Promise((resolve) => {
+    let value = '';
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    const done = (result: string | null) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (result === null) process.exit(130);
+      resolve(result);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return done(value);
+        if (ch === '\u0003') return done(null);
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else if (ch >= ' ') value += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+export interface MemoryIo extends CliIo {
+  readonly stdout: string[];
+  readonly stderr: string[];
+  /** Questions asked, in order. */
+  readonly asked: string[];
+  /** Makes `waitForStop()` resolve, as SIGTERM would. */
+  stop(signal?: string): void;
+}
+
+/** For tests: captured output, scripted prompt answers and stdin, a manual stop. */
+export function memoryIo(opts: { answers?: string[]; stdin?: string; interactive?: boolean; env?: Record<string, string | undefined>; cwd?: string } = {}): MemoryIo {
+  const answers = [...(opts.answers ?? [])];
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const asked: string[] = [];
+  let stopWith: (sig: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => (stopWith = resolve));
+  return {
+    stdout,
+    stderr,
+    asked,
+    out: (line) => void stdout.push(line),
+    err: (line) => void stderr.push(line),
+    prompt: async (question) => {
+      asked.push(question);
+      const a = answers.shift();
+      if (a === undefined) throw new Error(`test io: no answer scripted for "${question}"`);
+      return a;
+    },
+    readStdin: async () => opts.stdin ?? '',
+    interactive: opts.interactive ?? answers.length > 0,
+    env: opts.env ?? {},
+    cwd: opts.cwd ?? process.cwd(),
+    waitForStop: () => stopped,
+    stop: (sig = 'SIGTERM') => stopWith(sig),
+  };
+}
