@@ -280,6 +280,10 @@ export class Store {
     this.open.delete(accountId);
     try {
       this.directory.setUsage(accountId, e.mailbox.usedBytes());
+    } catch {
+      // The directory's usage figure is a cache for quota checks while the
+      // mailbox is locked; failing to refresh it (a full disk) must not stop
+      // the mailbox from closing. It is refreshed at the next close.
     } finally {
       e.mailbox.close();
       e.key.fill(0);
