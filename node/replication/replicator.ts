@@ -117,6 +117,10 @@ class Tracker {
   wantGeneration: string | null = null;
   alarmed = false;
   retryTimer: NodeJS.Timeout | null = null;
+  /** `haven backup`: take a snapshot at the next checkpoint even if none is due. */
+  forceSnapshot = false;
+  /** Last object known to be in the replica, and when it got there. */
+  shipped: { generation: string; index: number; at: number } | null = null;
 
   constructor(
     readonly name: string,
@@ -148,6 +152,19 @@ export interface ReplicationStatus {
   uploads: number;
   uploadedBytes: number;
   generationsStarted: number;
+}
+
+/** One database's place in the replica, for `haven replicate status`. */
+export interface DatabaseStatus {
+  db: string;
+  generation: string | null;
+  /** Index of the last object in the replica (this run), or the last durable one from saved state. */
+  shippedIndex: number | null;
+  lastShippedAt: number | null;
+  pendingObjects: number;
+  pendingBytes: number;
+  open: boolean;
+  lagMs: number;
 }
 
 export class Replicator implements DbObserver {
@@ -474,12 +491,16 @@ export class Replicator implements DbObserver {
     const size = fileSize(t.walPath);
     if (size !== t.pos.offset) return; // frames not cut yet (or none)
     // Only a database that changed since its last snapshot needs another.
-    const snapshotDue = t.bytesSinceSnapshot > 0 && (Date.now() - t.lastSnapshotAt >= this.o.snapshotIntervalMs || t.bytesSinceSnapshot >= this.o.snapshotBytes);
+    const snapshotDue =
+      t.forceSnapshot || (t.bytesSinceSnapshot > 0 && (Date.now() - t.lastSnapshotAt >= this.o.snapshotIntervalMs || t.bytesSinceSnapshot >= this.o.snapshotBytes));
     if (!snapshotDue && size < this.o.checkpointBytes) return;
     if (size > 0 && !this.checkpoint(t)) return;
     if (size === 0) t.dbStat = statOf(t.path);
     this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
-    if (snapshotDue) this.snapshot(t, false);
+    if (snapshotDue) {
+      t.forceSnapshot = false;
+      this.snapshot(t, false);
+    }
   }
 
   /** Snapshot of the database file, which must be fully checkpointed (empty WAL). */
@@ -584,6 +605,7 @@ export class Replicator implements DbObserver {
       this.uploads++;
       this.uploadedBytes += p.obj.bytes.length;
       this.lastUploadAt = Date.now();
+      t.shipped = { generation: p.obj.header.generation, index: p.obj.header.index, at: this.lastUploadAt };
       t.q.shift();
       if (t.q.length === 0) t.alarmed = false;
       try {
@@ -639,7 +661,7 @@ export class Replicator implements DbObserver {
   private isIdle(): boolean {
     for (const t of this.trackers.values()) {
       if (t.running || t.q.length > 0) return false;
-      if (t.db?.open && (t.wantGeneration || fileSize(t.walPath) > t.pos.offset)) return false;
+      if (t.db?.open && (t.wantGeneration || t.forceSnapshot || fileSize(t.walPath) > t.pos.offset)) return false;
     }
     return true;
   }
@@ -667,6 +689,55 @@ export class Replicator implements DbObserver {
       };
       this.idleWaiters.add(done);
     });
+  }
+
+  /**
+   * A database the store opened before replication started (the node opens
+   * its store first when it restored on boot): treated as if just opened.
+   */
+  adopt(path: string, db: Db): void {
+    if (db.open) this.opened(path, db, Buffer.alloc(0));
+  }
+
+  /**
+   * `haven backup`: a fresh snapshot of every open database (checkpointed
+   * first, so it holds everything committed), then waits until the replica
+   * has every object, including any waiting in the outbox.
+   */
+  async backupNow(timeoutMs = 120_000): Promise<{ snapshots: number }> {
+    let snapshots = 0;
+    for (const t of this.trackers.values()) {
+      if (!t.db?.open) continue;
+      // A database still waiting for its first generation gets snapshot 0 anyway.
+      if (!t.wantGeneration && t.index >= 0) t.forceSnapshot = true;
+      snapshots++;
+    }
+    await this.flush(timeoutMs);
+    return { snapshots };
+  }
+
+  databases(): DatabaseStatus[] {
+    const now = Date.now();
+    const out: DatabaseStatus[] = [];
+    for (const t of this.trackers.values()) {
+      let pendingBytes = t.db?.open ? Math.max(0, fileSize(t.walPath) - t.pos.offset) : 0;
+      let oldest = t.commits[0]?.at ?? null;
+      for (const p of t.q) {
+        pendingBytes += p.obj.bytes.length;
+        if (p.oldestAt !== null) oldest = Math.min(oldest ?? Infinity, p.oldestAt);
+      }
+      out.push({
+        db: t.name,
+        generation: t.shipped?.generation ?? (t.generation || null),
+        shippedIndex: t.shipped?.index ?? (t.index >= 0 && t.q.length === 0 ? t.index : null),
+        lastShippedAt: t.shipped?.at ?? null,
+        pendingObjects: t.q.length,
+        pendingBytes,
+        open: !!t.db?.open,
+        lagMs: oldest === null ? 0 : Math.max(0, now - oldest),
+      });
+    }
+    return out.sort((a, b) => (a.db < b.db ? -1 : 1));
   }
 
   status(): ReplicationStatus {

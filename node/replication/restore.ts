@@ -510,7 +510,9 @@ function comparePlain(a: string, b: string, key: Buffer): string | null {
 export interface RestoreIfEmptyOptions {
   url: string;
   dataDir: string;
-  masterKey: Buffer;
+  /** Null when not configured: fine for an empty replica, an error (missingKey) for a full one. */
+  masterKey: Buffer | null;
+  missingKey?: () => Error;
   log: Logger;
   onProgress?: (p: RestoreProgress) => void;
 }
@@ -528,6 +530,7 @@ export async function restoreIfEmpty(opts: RestoreIfEmptyOptions): Promise<{ res
       opts.log.info({ target: target.description }, 'replication: empty data directory and an empty replica; starting fresh');
       return { restored: false, reason: 'replica-empty' };
     }
+    if (!opts.masterKey) throw opts.missingKey?.() ?? new NothingToRestoreError('the replica holds a node but no master key was given to restore it with');
     opts.log.info({ target: target.description, dataDir: opts.dataDir }, 'replication: empty data directory; restoring from the replica before serving');
     const result = await restore({ target, into: opts.dataDir, masterKey: opts.masterKey, onProgress: opts.onProgress, log: opts.log, force: true });
     opts.log.info({ databases: result.databases.length, bytes: result.bytes, ms: result.ms }, 'replication: restored from the replica');

@@ -2,8 +2,13 @@
  * @module node/replication/target
  * Where replica objects live, named by one URL:
  *
- *   s3://bucket/prefix?endpoint=https://…&region=auto&path_style=1
+ *   s3://bucket/prefix?endpoint=https://…&region=auto[&forcePathStyle=false]
  *   file:///var/backups/haven
+ *
+ * The URL is parsed by node/config (the same check that ran at start-up), so
+ * a URL the config accepted always opens here. Path-style addressing is the
+ * default when an endpoint is given (MinIO, s3rver and most self-hosted
+ * stores need it; R2, AWS and Hetzner take either).
  *
  * S3 credentials come from options, then HAVEN_REPLICA_ACCESS_KEY_ID /
  * HAVEN_REPLICA_SECRET_ACCESS_KEY, then the AWS SDK's usual chain; they are
@@ -14,7 +19,7 @@ import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { parseReplicaUrl } from '../config/urls.js';
 import { ReplicaConfigError } from './errors.js';
 
 export interface ListedObject {
@@ -43,15 +48,26 @@ export interface TargetCredentials {
 }
 
 export function openTarget(url: string, creds: TargetCredentials = {}): ReplicaTarget {
-  let u: URL;
+  let parsed;
   try {
-    u = new URL(url);
-  } catch {
-    throw new ReplicaConfigError(`replica URL ${JSON.stringify(url)} is not a URL; use s3://bucket/prefix?endpoint=…&region=… or file:///path`);
+    parsed = parseReplicaUrl(url);
+  } catch (err) {
+    throw new ReplicaConfigError(`replica URL ${JSON.stringify(redactUrl(url))}: expected ${(err as Error).message}`);
   }
-  if (u.protocol === 'file:') return new FileTarget(fileURLToPath(u));
-  if (u.protocol === 's3:') return S3Target.fromUrl(u, creds);
-  throw new ReplicaConfigError(`replica URL scheme ${u.protocol} is not supported; use s3:// or file://`);
+  if (parsed.kind === 'file') return new FileTarget(parsed.path);
+  let prefix = parsed.prefix;
+  if (prefix && !prefix.endsWith('/')) prefix += '/';
+  return new S3Target(parsed.bucket, prefix, {
+    endpoint: parsed.endpoint,
+    region: parsed.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    pathStyle: parsed.forcePathStyle,
+    creds,
+  });
+}
+
+/** A URL with any user:password part removed, for messages. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//');
 }
 
 export class FileTarget implements ReplicaTarget {
@@ -137,23 +153,8 @@ export class S3Target implements ReplicaTarget {
     const q = new URLSearchParams();
     if (opts.endpoint) q.set('endpoint', opts.endpoint);
     q.set('region', opts.region);
-    if (opts.pathStyle) q.set('path_style', '1');
+    if (opts.endpoint && !opts.pathStyle) q.set('forcePathStyle', 'false');
     this.description = `s3://${bucket}/${prefix}?${q.toString()}`;
-  }
-
-  static fromUrl(u: URL, creds: TargetCredentials): S3Target {
-    const bucket = u.hostname;
-    if (!bucket) throw new ReplicaConfigError('replica URL s3:// needs a bucket: s3://bucket/prefix');
-    let prefix = decodeURIComponent(u.pathname.replace(/^\/+/, ''));
-    if (prefix && !prefix.endsWith('/')) prefix += '/';
-    const p = u.searchParams;
-    const pathStyle = ['1', 'true', 'yes'].includes((p.get('path_style') ?? p.get('force_path_style') ?? '').toLowerCase());
-    return new S3Target(bucket, prefix, {
-      endpoint: p.get('endpoint') ?? undefined,
-      region: p.get('region') ?? process.env.AWS_REGION ?? 'us-east-1',
-      pathStyle,
-      creds,
-    });
   }
 
   async put(key: string, body: Buffer): Promise<void> {

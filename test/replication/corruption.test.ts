@@ -7,7 +7,7 @@
 import { cpSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReplicaCorruptError, restore, startReplication } from '../../node/replication/index.js';
+import { ReplicaCorruptError, restore, replicate } from '../../node/replication/index.js';
 import { silentLogger } from '../../node/util/log.js';
 import { makeTestStore, sampleMessage } from '../helpers/store.js';
 import { tempDir } from './helpers.js';
@@ -21,7 +21,7 @@ beforeAll(async () => {
   replica = tempDir('corrupt-replica');
   const t = makeTestStore();
   masterKey = t.masterKey;
-  const rep = startReplication({ url: `file://${replica}`, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0 });
+  const rep = replicate({ url: `file://${replica}`, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0 });
   const store = t.reopen();
   store.directory.addDomain('example.test');
   const bob = await store.createAccount('bob@example.test', 'bob password long', { keyMode: 'managed' });

@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { restore, startReplication } from '../../node/replication/index.js';
+import { restore, replicate } from '../../node/replication/index.js';
 import { Store } from '../../node/store/index.js';
 import { silentLogger } from '../../node/util/log.js';
 import { startS3, tempDir, type TestS3 } from './helpers.js';
@@ -51,7 +51,7 @@ describe('SIGKILL during replication', () => {
     expect(second[0]).toBe(`account ${accountId}`);
 
     // Restart in this process: replication picks up where the killed node left off.
-    const rep = startReplication({ url: s3.url, dataDir, log: silentLogger, retentionCheckMs: 0 });
+    const rep = replicate({ url: s3.url, dataDir, log: silentLogger, retentionCheckMs: 0 });
     const store = Store.open({ dataDir, masterKey });
     const lease = await store.openMailbox(accountId);
     const inbox = lease.mailbox.folders.require('INBOX');

@@ -48,7 +48,7 @@ export async function startS3(prefix = 'node1'): Promise<TestS3> {
   };
   return {
     get url() {
-      return `s3://${S3_BUCKET}/${prefix}?endpoint=http://127.0.0.1:${port}&region=us-east-1&path_style=1`;
+      return `s3://${S3_BUCKET}/${prefix}?endpoint=http://127.0.0.1:${port}&region=us-east-1`;
     },
     get port() {
       return port;

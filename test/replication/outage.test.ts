@@ -7,7 +7,7 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { restore, startReplication } from '../../node/replication/index.js';
+import { restore, replicate } from '../../node/replication/index.js';
 import { Store } from '../../node/store/index.js';
 import { silentLogger } from '../../node/util/log.js';
 import { makeTestStore, sampleMessage } from '../helpers/store.js';
@@ -24,7 +24,7 @@ describe('replica outage', () => {
 
   it('loses nothing, recovers its lag and leaves no gap', async () => {
     const t = makeTestStore();
-    const rep = startReplication({
+    const rep = replicate({
       url: s3.url,
       dataDir: t.dataDir,
       log: silentLogger,
@@ -82,7 +82,7 @@ describe('replica outage', () => {
   it('raises the WAL alarm while frames wait and clears it once shipped', async () => {
     const t = makeTestStore();
     const url = s3.url.replace('/outage?', '/alarm?');
-    const rep = startReplication({ url, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0, minBackoffMs: 20, maxBackoffMs: 100, walAlarmBytes: 50_000 });
+    const rep = replicate({ url, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0, minBackoffMs: 20, maxBackoffMs: 100, walAlarmBytes: 50_000 });
     const store = t.reopen();
     store.directory.addDomain('example.test');
     const bob = await store.createAccount('bob@example.test', 'bob password long', { keyMode: 'managed' });

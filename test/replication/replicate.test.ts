@@ -10,7 +10,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unwrapKey } from '../../node/crypto/index.js';
-import { restore, restoreIfEmpty, startReplication, verifyBackup, RestoreRefusedError, type RestoreProgress } from '../../node/replication/index.js';
+import { restore, restoreIfEmpty, replicate, verifyBackup, RestoreRefusedError, type RestoreProgress } from '../../node/replication/index.js';
 import { Store } from '../../node/store/index.js';
 import { silentLogger } from '../../node/util/log.js';
 import { addAccount, makeTestStore, sampleMessage } from '../helpers/store.js';
@@ -42,7 +42,7 @@ describe.each(['file', 's3'] as const)('replication to a %s replica', (kind) => 
 
   it('restores a wiped node with every message byte for byte, same UIDs, flags and modseqs; no plaintext in the replica', async () => {
     const t = makeTestStore();
-    const rep = startReplication({ url, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0 });
+    const rep = replicate({ url, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0 });
     let store = t.reopen();
     const alice = await addAccount(store, 'alice@example.test');
     const bob = await store.createAccount('bob@example.test', 'bob password long', { keyMode: 'managed' });
@@ -130,7 +130,7 @@ describe.each(['file', 's3'] as const)('replication to a %s replica', (kind) => 
   it('restores to a point in time between two deliveries', async () => {
     const t = makeTestStore();
     const target = targetFor('node-pitr');
-    const rep = startReplication({ url: target, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0 });
+    const rep = replicate({ url: target, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0 });
     const store = t.reopen();
     store.directory.addDomain('example.test');
     const bob = await store.createAccount('bob@example.test', 'bob password long', { keyMode: 'managed' });
@@ -169,7 +169,7 @@ describe.each(['file', 's3'] as const)('replication to a %s replica', (kind) => 
   it('restores a new node on first boot from an empty data directory', async () => {
     const target = targetFor('node-boot');
     const t = makeTestStore();
-    const rep = startReplication({ url: target, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0 });
+    const rep = replicate({ url: target, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0 });
     const store = t.reopen();
     const alice = await addAccount(store, 'alice@example.test');
     await store.deliver(alice.account.id, sampleMessage({ body: 'boot' }));

@@ -8,7 +8,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RestoreRefusedError, restore, startReplication } from '../../node/replication/index.js';
+import { RestoreRefusedError, restore, replicate } from '../../node/replication/index.js';
 import { Store } from '../../node/store/index.js';
 import { silentLogger } from '../../node/util/log.js';
 import { makeTestStore, sampleMessage } from '../helpers/store.js';
@@ -40,7 +40,7 @@ describe('snapshots and retention', () => {
     const url = `file://${replica}`;
     const t = makeTestStore();
     // A snapshot at every checkpoint, a checkpoint whenever the WAL is fully shipped.
-    const rep = startReplication({ url, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0, snapshotIntervalMs: 0, checkpointBytes: 1, retentionMs: 60_000 });
+    const rep = replicate({ url, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0, snapshotIntervalMs: 0, checkpointBytes: 1, retentionMs: 60_000 });
     const store = t.reopen();
     store.directory.addDomain('example.test');
     const bob = await store.createAccount('bob@example.test', 'bob password long', { keyMode: 'managed' });
@@ -73,7 +73,7 @@ describe('snapshots and retention', () => {
     await check(new Date(afterOne), ['one']);
 
     // Retention with a window of zero: everything before each generation's newest snapshot goes.
-    const pruner = startReplication({ url, dataDir: tempDir('pruner'), log: silentLogger, retentionCheckMs: 0, retentionMs: 0 });
+    const pruner = replicate({ url, dataDir: tempDir('pruner'), log: silentLogger, retentionCheckMs: 0, retentionMs: 0 });
     const { deleted } = await pruner.runRetention();
     await pruner.stop();
     expect(deleted).toBeGreaterThan(0);
