@@ -5,7 +5,9 @@
  */
 import type { Command } from '../types.js';
 import { domainCommands } from './domain.js';
+import { replicationCommands } from './replication.js';
 
 export const COMMANDS: readonly Command[] = [
   ...domainCommands,
+  ...replicationCommands,
 ];
