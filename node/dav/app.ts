@@ -4,7 +4,8 @@
  * through the shared AuthLimiter, a dispatch table of one handler per HTTP
  * method, and the one catch that turns errors into replies. The lease taken
  * at login is released when the request ends; the store's unlock cache keeps
- * repeat requests from paying the key derivation again.
+ * repeat requests from paying the key derivation again. While the mailbox is
+ * open, iTIP mail that reached INBOX is applied to the calendars first.
  */
 import { Hono, type Context } from 'hono';
 import { performance } from 'node:perf_hooks';
@@ -18,12 +19,14 @@ import { del } from './methods/delete.js';
 import { get } from './methods/get.js';
 import { mkcol } from './methods/mkcol.js';
 import { move } from './methods/move.js';
+import { post } from './methods/post.js';
 import { propfind } from './methods/propfind.js';
 import { proppatch } from './methods/proppatch.js';
 import { put } from './methods/put.js';
 import { report } from './methods/report.js';
 import { parsePath, ROOT, type Target } from './paths.js';
 import { errorResponse } from './respond.js';
+import { applyInbox } from './scheduling/index.js';
 
 type Handler = (ctx: Ctx) => Promise<Response>;
 
@@ -38,11 +41,12 @@ const HANDLERS: Record<string, Handler> = {
   DELETE: del,
   MOVE: move,
   REPORT: report,
+  POST: post,
 };
 
 const ALLOW = ['OPTIONS', ...Object.keys(HANDLERS)].join(', ');
-/** RFC 4918 §10.1 classes, RFC 4791 §5.1, RFC 6352 §6.1, RFC 5689 §3, RFC 6578. */
-export const DAV_CLASSES = '1, 3, extended-mkcol, calendar-access, addressbook, sync-collection';
+/** RFC 4918 §10.1 classes, RFC 4791 §5.1, RFC 6638 §2, RFC 6352 §6.1, RFC 5689 §3, RFC 6578. */
+export const DAV_CLASSES = '1, 3, extended-mkcol, calendar-access, calendar-auto-schedule, addressbook, sync-collection';
 
 const unauthorized = (why: string): DavError =>
   new DavError(401, null, why, { 'WWW-Authenticate': 'Basic realm="Haven", charset="UTF-8"' });
@@ -108,7 +112,10 @@ export function davApp(deps: DavDeps): Hono {
         const h = HANDLERS[method];
         if (!h) throw new DavError(405, null, `method ${method} is not supported here; allowed: ${ALLOW}`, { Allow: ALLOW });
         lease = await login(c, req);
-        const ctx: Ctx = { req, url, target, lease, address: normalizeAddress(lease.account.address), limits, log, origin: `dav-${cid}` };
+        const address = normalizeAddress(lease.account.address);
+        // The mailbox is open now: apply invitations and replies that arrived by mail since the last request.
+        applyInbox(lease, address, log);
+        const ctx: Ctx = { req, url, target, lease, address, limits, log, origin: `dav-${cid}`, store: deps.store, imip: deps.imip };
         res = await h(ctx);
       }
     } catch (err) {

@@ -8,7 +8,7 @@
 import type { Lease, Collection, CollectionKind, DavObject, Store } from '../store/index.js';
 import type { Logger } from '../util/log.js';
 import { DavError, notFound } from './errors.js';
-import type { Target } from './paths.js';
+import type { ScheduleBox, Target } from './paths.js';
 
 export interface DavLimits {
   /** Largest calendar or address object accepted by PUT (bytes). */
@@ -45,11 +45,16 @@ export interface Ctx {
   log: Logger;
   /** Origin tag for store change events (this request). */
   origin: string;
+  /** The whole store: free-busy lookups of other local accounts (RFC 6638 §5). */
+  store: Store;
+  /** Where implicit scheduling sends iTIP messages; none means scheduling messages are not sent. */
+  imip?: ImipSender;
 }
 
 export type Resource =
   | { t: 'root' }
   | { t: 'principal'; address: string }
+  | { t: 'schedule'; box: ScheduleBox; address: string }
   | { t: 'home'; kind: CollectionKind; address: string }
   | { t: 'collection'; kind: CollectionKind; address: string; col: Collection }
   | { t: 'object'; kind: CollectionKind; address: string; col: Collection; name: string; obj: DavObject | null };
@@ -58,7 +63,7 @@ export type Resource =
 export function resolve(ctx: Ctx, target: Target = ctx.target): Resource {
   if (target.t === 'root') return target;
   if (target.address !== ctx.address) throw notFound(`no such resource`);
-  if (target.t === 'principal' || target.t === 'home') return target;
+  if (target.t === 'principal' || target.t === 'home' || target.t === 'schedule') return target;
   const col = ctx.lease.mailbox.dav.collection(target.kind, target.collection);
   if (target.t === 'collection') {
     if (!col) throw notFound(`no ${target.kind} named "${target.collection}"`);

@@ -4,6 +4,8 @@
  *
  *   /dav/                                          root (current-user-principal)
  *   /dav/principals/<address>/                     principal
+ *   /dav/principals/<address>/inbox/               scheduling inbox (RFC 6638 §2.2)
+ *   /dav/principals/<address>/outbox/              scheduling outbox (RFC 6638 §2.1)
  *   /dav/calendars/<address>/                      calendar home
  *   /dav/calendars/<address>/<calendar>/           calendar
  *   /dav/calendars/<address>/<calendar>/<name>     calendar object
@@ -17,9 +19,12 @@ import type { CollectionKind } from '../store/index.js';
 
 export const ROOT = '/dav/';
 
+export type ScheduleBox = 'inbox' | 'outbox';
+
 export type Target =
   | { t: 'root' }
   | { t: 'principal'; address: string }
+  | { t: 'schedule'; box: ScheduleBox; address: string }
   | { t: 'home'; kind: CollectionKind; address: string }
   | { t: 'collection'; kind: CollectionKind; address: string; collection: string }
   | { t: 'object'; kind: CollectionKind; address: string; collection: string; name: string };
@@ -51,7 +56,9 @@ export function parsePath(pathname: string): Target | null {
   const [top, address, collection, name, ...rest] = seg;
   if (rest.length) return null;
   if (top === 'principals') {
-    if (!address || collection) return null;
+    if (!address || name) return null;
+    if (collection === 'inbox' || collection === 'outbox') return { t: 'schedule', box: collection, address: address.toLowerCase() };
+    if (collection) return null;
     return { t: 'principal', address: address.toLowerCase() };
   }
   const kind = HOMES[top];
@@ -68,6 +75,7 @@ export function enc(s: string): string {
 
 export const href = {
   principal: (address: string) => `${ROOT}principals/${enc(address)}/`,
+  schedule: (box: ScheduleBox, address: string) => `${ROOT}principals/${enc(address)}/${box}/`,
   home: (kind: CollectionKind, address: string) => `${ROOT}${HOME_OF[kind]}/${enc(address)}/`,
   collection: (kind: CollectionKind, address: string, name: string) => `${ROOT}${HOME_OF[kind]}/${enc(address)}/${enc(name)}/`,
   object: (kind: CollectionKind, address: string, collection: string, name: string) =>
@@ -80,6 +88,8 @@ export function hrefOf(t: Target): string {
       return ROOT;
     case 'principal':
       return href.principal(t.address);
+    case 'schedule':
+      return href.schedule(t.box, t.address);
     case 'home':
       return href.home(t.kind, t.address);
     case 'collection':

@@ -29,6 +29,12 @@ function objectSize(o: DavObject): number {
   return o.size ?? Buffer.byteLength(o.data);
 }
 
+/** RFC 6638 §6.1: what the owner may do with their inbox and outbox. */
+const SCHEDULE_PRIVILEGES = {
+  inbox: ['schedule-deliver', 'schedule-deliver-invite', 'schedule-deliver-reply', 'schedule-query-freebusy'],
+  outbox: ['schedule-send', 'schedule-send-invite', 'schedule-send-reply', 'schedule-send-freebusy'],
+};
+
 const PRIVILEGES = ['read', 'write', 'write-properties', 'write-content', 'bind', 'unbind', 'read-current-user-privilege-set'];
 
 const live: Record<string, Getter> = {
@@ -38,6 +44,8 @@ const live: Record<string, Getter> = {
         return '';
       case 'principal':
         return w.el(DAV, 'collection') + w.el(DAV, 'principal');
+      case 'schedule':
+        return w.el(DAV, 'collection') + w.el(CALDAV, r.box === 'inbox' ? 'schedule-inbox' : 'schedule-outbox');
       case 'collection':
         return w.el(DAV, 'collection') + (r.kind === 'calendar' ? w.el(CALDAV, 'calendar') : w.el(CARDDAV, 'addressbook'));
       default:
@@ -57,7 +65,9 @@ const live: Record<string, Getter> = {
   [key(DAV, 'principal-URL')]: (r, ctx, w) => (r.t === 'principal' ? hrefEl(w, href.principal(ctx.address)) : undefined),
   [key(DAV, 'owner')]: (r, ctx, w) => (r.t === 'root' ? undefined : hrefEl(w, href.principal(ctx.address))),
   [key(DAV, 'principal-collection-set')]: (_r, _c, w) => hrefEl(w, '/dav/principals/'),
-  [key(DAV, 'current-user-privilege-set')]: (_r, _c, w) => PRIVILEGES.map((p) => w.el(DAV, 'privilege', w.el(DAV, p))).join(''),
+  [key(DAV, 'current-user-privilege-set')]: (r, _c, w) =>
+    PRIVILEGES.map((p) => w.el(DAV, 'privilege', w.el(DAV, p))).join('') +
+    (r.t === 'schedule' ? SCHEDULE_PRIVILEGES[r.box].map((p) => w.el(DAV, 'privilege', w.el(CALDAV, p))).join('') : ''),
   [key(DAV, 'supported-report-set')]: (r, _c, w) => {
     const rep = (ns: string, n: string) => w.el(DAV, 'supported-report', w.el(DAV, 'report', w.el(ns, n)));
     if (r.t === 'collection' || r.t === 'object') {
@@ -79,6 +89,15 @@ const live: Record<string, Getter> = {
   [key(CALDAV, 'calendar-home-set')]: (r, ctx, w) => (r.t === 'principal' || r.t === 'root' ? hrefEl(w, href.home('calendar', ctx.address)) : undefined),
   [key(CALDAV, 'calendar-user-address-set')]: (r, ctx, w) => (r.t === 'principal' ? hrefEl(w, `mailto:${ctx.address}`) + hrefEl(w, href.principal(ctx.address)) : undefined),
   [key(CALDAV, 'calendar-user-type')]: (r) => (r.t === 'principal' ? 'INDIVIDUAL' : undefined),
+  // RFC 6638 §2.1-2.3: where scheduling happens, and where invitations land.
+  [key(CALDAV, 'schedule-inbox-URL')]: (r, ctx, w) => (r.t === 'principal' ? hrefEl(w, href.schedule('inbox', ctx.address)) : undefined),
+  [key(CALDAV, 'schedule-outbox-URL')]: (r, ctx, w) => (r.t === 'principal' ? hrefEl(w, href.schedule('outbox', ctx.address)) : undefined),
+  [key(CALDAV, 'schedule-default-calendar-URL')]: (r, ctx, w) => {
+    if (r.t !== 'schedule' || r.box !== 'inbox') return undefined;
+    const def = ctx.lease.mailbox.dav.collection('calendar', 'default') ?? ctx.lease.mailbox.dav.collections('calendar')[0];
+    return def ? hrefEl(w, href.collection('calendar', ctx.address, def.name)) : '';
+  },
+  [key(CALDAV, 'schedule-calendar-transp')]: (r, _c, w) => (r.t === 'collection' && r.kind === 'calendar' ? w.el(CALDAV, 'opaque') : undefined),
   [key(CALDAV, 'supported-calendar-component-set')]: (r, _c, w) =>
     r.t === 'collection' && r.kind === 'calendar' ? (r.col.components.length ? r.col.components : ['VEVENT', 'VTODO', 'VJOURNAL']).map((c) => `<cal:comp name="${escapeXml(c)}"/>`).join('') : undefined,
   [key(CALDAV, 'supported-calendar-data')]: (r) =>
@@ -119,9 +138,19 @@ export const COLUMN_PROPS: Record<string, 'displayName' | 'description' | 'color
   [key(CALDAV, 'calendar-timezone')]: 'timezone',
 };
 
+/** Dead properties the server keeps for itself (scheduling markers): never shown, never settable. */
+export const INTERNAL_NS = 'urn:haven:internal';
+const isInternal = (k: string): boolean => k.startsWith(`{${INTERNAL_NS}}`);
+
+function visibleDead(props: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(props)) if (!isInternal(k)) out[k] = v;
+  return out;
+}
+
 /** Live properties a client may not set. */
 export function isProtected(k: string): boolean {
-  return k in live && !(k in COLUMN_PROPS);
+  return isInternal(k) || (k in live && !(k in COLUMN_PROPS));
 }
 
 export interface PropResult {
@@ -138,7 +167,7 @@ export interface PropRequest {
 export function evaluateProps(r: Resource, req: PropRequest, ctx: Ctx, w: XmlWriter, extra?: (ns: string, local: string) => string | undefined): PropResult {
   const ok: string[] = [];
   const missing: string[] = [];
-  const dead = r.t === 'collection' ? r.col.props : {};
+  const dead = r.t === 'collection' ? visibleDead(r.col.props) : {};
   if (req.kind === 'propname') {
     for (const k of Object.keys(live)) {
       const m = /^\{(.*)\}(.*)$/.exec(k)!;

@@ -8,7 +8,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { createDAVClient } from 'tsdav';
 import { startDavServer } from '../../node/dav/index.js';
-import type { DavLimits } from '../../node/dav/index.js';
+import type { DavLimits, ImipSender } from '../../node/dav/index.js';
 import { AuthLimiter } from '../../node/util/auth-limiter.js';
 import { silentLogger } from '../../node/util/log.js';
 import { addAccount, makeTestStore, testTls, type TestStore } from '../helpers/store.js';
@@ -56,14 +56,14 @@ export const tlsFetch: typeof globalThis.fetch = (async (input: string | URL | R
 }) as typeof globalThis.fetch;
 
 export async function startHarness(
-  opts: { limits?: Partial<DavLimits>; accounts?: { address: string; password: string }[]; maxFailures?: number } = {},
+  opts: { limits?: Partial<DavLimits>; accounts?: { address: string; password: string }[]; maxFailures?: number; imip?: (t: TestStore) => ImipSender } = {},
 ): Promise<DavHarness> {
   const t = makeTestStore();
   for (const a of opts.accounts ?? [ALICE, BOB]) await addAccount(t.store, a.address, a.password);
   const ctx = tls.createSecureContext({ key, cert });
   const limiter = new AuthLimiter({ stepDelayMs: 0, maxFailures: opts.maxFailures ?? 10 });
   const srv = await startDavServer(
-    { store: t.store, log: silentLogger, authLimiter: limiter, tls: { secureContext: () => ctx }, hostname: 'localhost', limits: opts.limits },
+    { store: t.store, log: silentLogger, authLimiter: limiter, tls: { secureContext: () => ctx }, hostname: 'localhost', limits: opts.limits, imip: opts.imip?.(t) },
     { host: '127.0.0.1', port: 0, implicitTls: true },
   );
   const base = `https://localhost:${srv.port}`;

@@ -6,6 +6,7 @@
 import type { Ctx } from '../context.js';
 import { resolve } from '../context.js';
 import { DavError } from '../errors.js';
+import { sendFor } from '../scheduling/index.js';
 import { conditionalHeaders } from './put.js';
 
 export async function del(ctx: Ctx): Promise<Response> {
@@ -14,6 +15,8 @@ export async function del(ctx: Ctx): Promise<Response> {
   if (res.t === 'object') {
     if (!res.obj) throw new DavError(404, null, 'no such object; it may have been deleted already');
     ctx.lease.mailbox.dav.delete(res.col.id, res.name, ifMatch, ctx.origin);
+    // RFC 6638 §3.2: an organizer's delete cancels, an attendee's declines.
+    if (res.kind === 'calendar') await sendFor(ctx.imip, ctx.log, ctx.address, res.obj.data, null);
     return new Response(null, { status: 204 });
   }
   if (res.t === 'collection') {

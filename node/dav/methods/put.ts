@@ -3,12 +3,14 @@
  * PUT of a calendar object (RFC 4791 §5.3.2) or address object (RFC 6352
  * §6.3.2): size limit, content validation, If-Match / If-None-Match, UID
  * uniqueness per collection; 201 with the new strong ETag, 204 on update.
- * The reply comes after the store's durable commit.
+ * The reply comes after the store's durable commit, and after the iTIP
+ * messages the change implies are queued (RFC 6638 implicit scheduling).
  */
 import type { Ctx } from '../context.js';
 import { readBody, resolve } from '../context.js';
 import { DavError, pre } from '../errors.js';
 import { parseCalendarObject, primeSpans } from '../ical.js';
+import { sendFor } from '../scheduling/index.js';
 import { parseVCard } from '../vcard.js';
 
 export function conditionalHeaders(req: Request): { ifMatch?: string; ifNoneMatch?: string } {
@@ -41,7 +43,12 @@ export async function put(ctx: Ctx): Promise<Response> {
     uid = parseVCard(body).uid;
   }
   const cond = conditionalHeaders(ctx.req);
+  const before = res.obj?.data ?? null;
   const r = ctx.lease.mailbox.dav.put(res.col.id, { name: res.name, uid, data: body, component, firstStart, lastEnd, ...cond }, ctx.origin);
-  if (parsed) primeSpans(r.etag, parsed);
+  if (parsed) {
+    primeSpans(r.etag, parsed);
+    // RFC 6638 §3.2: the organizer's save invites, the attendee's answer replies. After the durable commit.
+    if (before !== body) await sendFor(ctx.imip, ctx.log, ctx.address, before, body);
+  }
   return new Response(null, { status: r.created ? 201 : 204, headers: { ETag: r.etag } });
 }

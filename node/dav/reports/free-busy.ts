@@ -4,6 +4,7 @@
  * non-cancelled events in the range, merged, as one VFREEBUSY in UTC.
  */
 import ICAL from 'ical.js';
+import type { DavRepo } from '../../store/index.js';
 import type { Ctx, Resource } from '../context.js';
 import { DavError, pre } from '../errors.js';
 import { formatUtc, instancesIn, parseUtc, parseVCalendar } from '../ical.js';
@@ -11,9 +12,10 @@ import { CALDAV, child, type XmlElement } from '../xml.js';
 
 type Period = { start: number; end: number; type: string };
 
-export function busyPeriods(ctx: Ctx, colId: number, range: { start: number; end: number }): Period[] {
+/** Busy periods over the given calendars (one collection for the REPORT; all of them for a scheduling request). */
+export function busyPeriods(dav: DavRepo, colIds: number[], range: { start: number; end: number }): Period[] {
   const periods: Period[] = [];
-  for (const obj of ctx.lease.mailbox.dav.objects(colId, range)) {
+  for (const obj of colIds.flatMap((id) => dav.objects(id, range))) {
     if (obj.component !== 'VEVENT') continue;
     const vcal = parseVCalendar(obj.data);
     for (const inst of instancesIn(vcal, 'vevent', range)) {
@@ -44,7 +46,7 @@ export function freeBusyQuery(ctx: Ctx, res: Resource, root: XmlElement): Respon
   fb.addPropertyWithValue('dtstamp', ICAL.Time.fromJSDate(new Date(), true));
   fb.addPropertyWithValue('dtstart', ICAL.Time.fromJSDate(new Date(range.start), true));
   fb.addPropertyWithValue('dtend', ICAL.Time.fromJSDate(new Date(Math.min(range.end, 253402300799000)), true));
-  const lines = busyPeriods(ctx, res.col.id, range).map((p) => `FREEBUSY;FBTYPE=${p.type}:${formatUtc(p.start)}/${formatUtc(p.end)}`);
+  const lines = busyPeriods(ctx.lease.mailbox.dav, [res.col.id], range).map((p) => `FREEBUSY;FBTYPE=${p.type}:${formatUtc(p.start)}/${formatUtc(p.end)}`);
   const head = fb.toString().replace(/\r\nEND:VFREEBUSY$/, '');
   const body = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Haven//DAV//EN', head, ...lines, 'END:VFREEBUSY', 'END:VCALENDAR', ''].join('\r\n');
   return new Response(body, { status: 200, headers: { 'Content-Type': 'text/calendar; charset=utf-8' } });

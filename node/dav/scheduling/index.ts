@@ -1,0 +1,145 @@
+/**
+ * @module node/dav/scheduling
+ * Scheduling (RFC 6638) on top of the store, with iMIP (RFC 6047) as the
+ * transport for every attendee, local or not: in zero-access mode another
+ * account's mailbox is closed while its owner is away, so an invitation
+ * travels as mail and lands in the attendee's INBOX (sealed if need be).
+ *
+ * - `sendFor`: after a PUT or DELETE, the REQUEST, CANCEL or REPLY messages
+ *   the change implies go out through the ImipSender (the SMTP queue).
+ * - `applyInbox`: whenever the owner's mailbox is open for a DAV request,
+ *   iTIP messages that arrived in INBOX since the last look are applied to
+ *   their calendars: invitations added or updated, cancellations marked,
+ *   replies recorded on the organizer's copy. A marker (INBOX UID validity
+ *   and UID) kept on the default calendar makes each message apply once.
+ */
+import type { Collection, DavRepo, Lease } from '../../store/index.js';
+import type { Logger } from '../../util/log.js';
+import type { ImipSender } from '../context.js';
+import { DavError } from '../errors.js';
+import { parseCalendarObject, primeSpans } from '../ical.js';
+import { INTERNAL_NS } from '../props.js';
+import { buildImipMessage, extractItip, hasItipPart } from './imip.js';
+import { applyIncoming, ItipError, outgoing, parseItip } from './itip.js';
+
+export { buildImipMessage, extractItip, type ImipOutgoing } from './imip.js';
+export { applyIncoming, outgoing, parseItip, participants, ItipError, type ItipMessage } from './itip.js';
+
+const MARKER = `{${INTERNAL_NS}}imip-seen`;
+/** On the first look, only invitations from the last 30 days are applied (older ones are history). */
+const FIRST_LOOK_MS = 30 * 86_400_000;
+
+/** Sends what a change by `actor` to a calendar object implies; failures are logged, the change stands. */
+export async function sendFor(imip: ImipSender | undefined, log: Logger, actor: string, before: string | null, after: string | null): Promise<number> {
+  if (!imip) return 0;
+  let msgs;
+  try {
+    msgs = outgoing(actor, before, after);
+  } catch (err) {
+    if (err instanceof ItipError || err instanceof DavError) return 0;
+    throw err;
+  }
+  for (const m of msgs) {
+    try {
+      await imip.send({ from: actor, to: m.to, method: m.method, ics: m.ics });
+    } catch (err) {
+      // The calendar change is already durable; a queue failure must not turn it into an error.
+      log.warn({ err, method: m.method, recipients: m.to.length }, 'iMIP message could not be queued');
+    }
+  }
+  return msgs.length;
+}
+
+function markerCollection(dav: DavRepo): Collection | null {
+  const cals = dav.collections('calendar');
+  return cals.find((c) => c.name === 'default') ?? cals[0] ?? null;
+}
+
+function safeName(uid: string): string {
+  const base = uid.replace(/[^A-Za-z0-9._@-]/g, '_').replace(/^\.+/, '_').slice(0, 180);
+  return `${base || 'event'}.ics`;
+}
+
+/** Stores text as an object of `col` (replacing `name` when given), with spans for time-range queries. */
+function store(dav: DavRepo, col: Collection, name: string, text: string, ifMatch: string | undefined, origin: string): void {
+  const parsed = parseCalendarObject(text, col.components);
+  const r = dav.put(col.id, { name, uid: parsed.uid, data: text, component: parsed.component, firstStart: parsed.firstStart, lastEnd: parsed.lastEnd, ifMatch, ifNoneMatch: ifMatch ? undefined : '*' }, origin);
+  primeSpans(r.etag, parsed);
+}
+
+/** Applies one received iTIP message for `recipient`; returns whether a calendar changed. */
+export function applyItip(dav: DavRepo, recipient: string, ics: string, sender: string, origin = 'imip'): boolean {
+  const msg = parseItip(ics);
+  const cals = dav.collections('calendar');
+  let col: Collection | undefined;
+  let obj = null;
+  for (const c of cals) {
+    obj = dav.objectByUid(c.id, msg.uid);
+    if (obj) {
+      col = c;
+      break;
+    }
+  }
+  const next = applyIncoming(obj?.data ?? null, msg, sender, recipient);
+  if (next === null) return false;
+  if (obj && col) {
+    store(dav, col, obj.name, next, obj.etag, origin);
+    return true;
+  }
+  const target = cals.find((c) => c.name === 'default' && (c.components.length === 0 || c.components.includes(msg.component))) ?? cals.find((c) => c.components.length === 0 || c.components.includes(msg.component));
+  if (!target) return false;
+  let name = safeName(msg.uid);
+  if (dav.object(target.id, name)) name = `${name.slice(0, -4)}-${Date.now().toString(36)}.ics`;
+  store(dav, target, name, next, undefined, origin);
+  return true;
+}
+
+/**
+ * Applies the iTIP messages that reached INBOX since the last look. Cheap
+ * when nothing arrived: one indexed range query.
+ */
+export function applyInbox(lease: Lease, recipient: string, log: Logger): number {
+  const mb = lease.mailbox;
+  const holder = markerCollection(mb.dav);
+  const inbox = mb.folders.get('INBOX');
+  if (!holder || !inbox) return 0;
+  const raw = typeof holder.props[MARKER] === 'string' ? holder.props[MARKER] : '';
+  const [validity, seen] = raw.split(':').map(Number);
+  const fresh = validity !== inbox.uidValidity || !Number.isInteger(seen);
+  const from = fresh ? 1 : seen + 1;
+  if (from >= inbox.uidNext) return 0;
+  const since = Date.now() - FIRST_LOOK_MS;
+  let applied = 0;
+  let last = fresh ? 0 : seen;
+  for (const m of mb.messages.list(inbox.id, { from, to: inbox.uidNext })) {
+    last = Math.max(last, m.uid);
+    if (fresh && m.internalDate < since) continue;
+    const parsed = mb.messages.parsed(m.blobId);
+    if (!hasItipPart(parsed)) continue;
+    const it = extractItip(mb.messages.raw(m.blobId), parsed);
+    if (!it) continue;
+    try {
+      if (applyItip(mb.dav, recipient, it.ics, it.from)) applied++;
+    } catch (err) {
+      if (!(err instanceof ItipError || err instanceof DavError)) throw err;
+      // Forged, out of order or broken: leave the calendar alone, keep the mail.
+      log.info({ uid: m.uid, why: err.message }, 'iMIP message not applied');
+    }
+  }
+  if (last !== (fresh ? -1 : seen)) {
+    const current = mb.dav.collection('calendar', holder.name);
+    if (current) mb.dav.updateCollection(current.id, { props: { ...current.props, [MARKER]: `${inbox.uidValidity}:${last}` } });
+  }
+  return applied;
+}
+
+/**
+ * An ImipSender over any mail submission function (node/main passes the SMTP
+ * outbound queue, which also delivers to local recipients): builds the RFC
+ * 6047 message and hands it over with its envelope.
+ */
+export function imipMailSender(submit: (envelope: { from: string; to: string[] }, raw: Buffer) => Promise<void>): ImipSender {
+  return {
+    send: (m) => submit({ from: m.from, to: m.to }, buildImipMessage(m)),
+  };
+}
