@@ -10,10 +10,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig, parseSize, type Config } from '../config/index.js';
 import { loadMasterKey, type LoadedMasterKey } from '../crypto/index.js';
 import { Store } from '../store/index.js';
-import { CommandError, type Args, type CliIo } from './types.js';
+import { CommandError, UsageError, type Args, type CliIo, type OptionSpec } from './types.js';
 
 /** Where a local run keeps its generated master key (never used in production: masterKeyFile is set there). */
 export const LOCAL_MASTER_KEY_FILE = 'master.key';
@@ -61,6 +61,21 @@ export async function withStore<T>(args: Args, io: CliIo, fn: (store: Store, con
   }
 }
 
+const stdinLines = new WeakMap<CliIo, Promise<string[]>>();
+
+/**
+ * The next line of standard input. Several `--*-stdin` flags in one command
+ * read successive lines, in the order the command asks (documented per command).
+ */
+async function stdinLine(io: CliIo): Promise<string | undefined> {
+  let lines = stdinLines.get(io);
+  if (!lines) {
+    lines = io.readStdin().then((t) => t.split(/\r?\n/));
+    stdinLines.set(io, lines);
+  }
+  return (await lines).shift();
+}
+
 /**
  * A secret from --<flag>, --<flag>-stdin or a hidden prompt, in that order.
  * Scripts never hit the prompt: with no flag and no terminal it is an error.
@@ -75,9 +90,9 @@ export async function readSecret(
   if (typeof given === 'string' && fromStdin) throw new CommandError(`give --${o.flag} or --${o.flag}-stdin, not both`, 2);
   if (typeof given === 'string') return given;
   if (fromStdin) {
-    // One secret per invocation: the first line, without its line ending.
-    const text = await io.readStdin();
-    return text.split(/\r?\n/)[0];
+    const line = await stdinLine(io);
+    if (line === undefined) throw new CommandError(`--${o.flag}-stdin: standard input ended before a line with the ${o.prompt.toLowerCase()}`, 2);
+    return line;
   }
   if (!io.interactive) throw new CommandError(`no ${o.prompt.toLowerCase()}: give --${o.flag} <value> or --${o.flag}-stdin (standard input is not a terminal, so there is no prompt)`, 2);
   const first = await io.prompt(`${o.prompt}: `, { hidden: true });
@@ -86,4 +101,31 @@ export async function readSecret(
     if (again !== first) throw new CommandError('the two entries differ; run the command again');
   }
   return first;
+}
+
+/** The pair of options `readSecret` reads: --<flag> <value> and --<flag>-stdin. */
+export function secretOptions(flag: string, what: string): Record<string, OptionSpec> {
+  return {
+    [flag]: { type: 'string', value: flag, help: `The ${what} (visible in the process list and shell history: prefer --${flag}-stdin in scripts).` },
+    [`${flag}-stdin`]: { type: 'boolean', help: `Read the ${what} from the next line of standard input.` },
+  };
+}
+
+/** Sizes like 1G, 500MB or 1048576 (bytes; K/M/G are 1024-based, as config sizes are). */
+export function sizeFlag(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = parseSize(String(value));
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${flag} expects a size like 1G, 500MB or 0 for unlimited, got "${String(value)}"`);
+  return n;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }

@@ -4,10 +4,18 @@
  * group; a new group is one import and one spread here.
  */
 import type { Command } from '../types.js';
+import { accountCommands } from './account.js';
+import { aliasCommands } from './alias.js';
+import { appPasswordCommands } from './app-password.js';
 import { domainCommands } from './domain.js';
 import { replicationCommands } from './replication.js';
+import { statusCommands } from './status.js';
 
 export const COMMANDS: readonly Command[] = [
+  ...statusCommands,
   ...domainCommands,
+  ...accountCommands,
+  ...aliasCommands,
+  ...appPasswordCommands,
   ...replicationCommands,
 ];

@@ -1,0 +1,92 @@
+/**
+ * @module node/cli/commands/status
+ * `haven status`: what this node is configured to be and what it holds, read
+ * without changing anything (no listener is contacted; for liveness use the
+ * node's /health or `haven doctor`).
+ */
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseReplicaUrl, type Config } from '../../config/index.js';
+import { queueFor } from '../../smtp/index.js';
+import { CERT_FILE } from '../../tls/index.js';
+import { cliConfig, hasDirectory, withStore } from '../context.js';
+import type { Command } from '../types.js';
+
+interface Summary {
+  hostname: string;
+  dataDir: string;
+  listenAddress: string;
+  keyMode: string;
+  ports: Record<string, number | 'off'>;
+  tls: { source: string; notAfter?: string };
+  replication: { enabled: boolean; target?: string };
+  initialised: boolean;
+  domains?: number;
+  accounts?: number;
+  aliases?: number;
+  queue?: { queued: number; oldest?: string };
+}
+
+function replicaText(config: Config): string | undefined {
+  if (!config.replicaUrl) return undefined;
+  const t = parseReplicaUrl(config.replicaUrl);
+  return t.kind === 'file' ? `directory ${t.path}` : `s3 bucket ${t.bucket}${t.prefix ? `/${t.prefix}` : ''}${t.endpoint ? ` at ${new URL(t.endpoint).host}` : ''}`;
+}
+
+function tlsSummary(config: Config): Summary['tls'] {
+  const file = config.tls.certFile || join(config.dataDir, 'tls', CERT_FILE);
+  const source = config.tls.certFile ? 'files' : config.tls.acme.enabled ? 'acme' : 'self-signed';
+  if (!existsSync(file)) return { source: `${source} (not made yet)` };
+  try {
+    return { source, notAfter: new Date(new X509Certificate(readFileSync(file)).validTo).toISOString() };
+  } catch {
+    return { source: `${source} (${file} is unreadable)` };
+  }
+}
+
+export const statusCommands: Command[] = [
+  {
+    name: 'status',
+    summary: 'Show the configuration summary and counts of domains, accounts, aliases and queued mail.',
+    options: { json: { type: 'boolean', help: 'Print JSON instead of text.' } },
+    async run(args, io) {
+      const config = cliConfig(args, io);
+      const ports: Summary['ports'] = { ...config.ports };
+      if (!config.pop3.enabled) ports.pop3 = ports.pop3s = 'off';
+      const s: Summary = {
+        hostname: config.hostname,
+        dataDir: config.dataDir,
+        listenAddress: config.listenAddress,
+        keyMode: config.keyMode,
+        ports,
+        tls: tlsSummary(config),
+        replication: { enabled: config.replicaUrl !== '', target: replicaText(config) },
+        initialised: hasDirectory(config),
+      };
+      if (s.initialised) {
+        await withStore(args, io, (store) => {
+          s.domains = store.directory.listDomains().length;
+          s.accounts = store.directory.listAccounts().length;
+          s.aliases = store.directory.listAliases().length;
+          const depth = queueFor(store).depth();
+          s.queue = { queued: depth.queued, oldest: depth.oldestAt ? new Date(depth.oldestAt).toISOString() : undefined };
+        });
+      }
+      if (args.flags.json) return io.out(JSON.stringify(s));
+      io.out(`hostname      ${s.hostname}`);
+      io.out(`data          ${s.dataDir}${s.initialised ? '' : ' (empty: `haven start` initialises it)'}`);
+      io.out(`listening on  ${s.listenAddress}`);
+      io.out(`ports         ${Object.entries(s.ports).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      io.out(`key mode      ${s.keyMode}`);
+      io.out(`certificate   ${s.tls.source}${s.tls.notAfter ? `, valid until ${s.tls.notAfter}` : ''}`);
+      io.out(`replication   ${s.replication.enabled ? `on, to ${s.replication.target}` : 'off (set replicaUrl to stream every change off-site)'}`);
+      if (s.initialised) {
+        io.out(`domains       ${s.domains}`);
+        io.out(`accounts      ${s.accounts}`);
+        io.out(`aliases       ${s.aliases}`);
+        io.out(`queue         ${s.queue!.queued} recipient(s) waiting${s.queue!.oldest ? `, oldest since ${s.queue!.oldest}` : ''}`);
+      }
+    },
+  },
+];
