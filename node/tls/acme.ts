@@ -5,7 +5,7 @@
  * an `Http01Responder` the node's plain HTTP server answers
  * `/.well-known/acme-challenge/<token>` from, or DNS-01 through the
  * Cloudflare API (`CloudflareDns01Solver`). An `AcmeManager` issues, stores
- * (<dir>/cert.pem, key.pem, account-key.pem, keys 0600) and renews the
+ * (<dir>/cert.pem, key.pem, account-key.pem, account.json, keys 0600) and renews the
  * certificate ahead of expiry, handing each new one to the CertificateStore
  * so every listener switches without a restart.
  *
@@ -157,7 +157,7 @@ export interface AcmeOptions {
   email?: string;
   /** Names the certificate covers; the first is its subject. */
   domains: readonly string[];
-  /** Holds account-key.pem, cert.pem and key.pem. */
+  /** Holds account-key.pem, account.json, cert.pem and key.pem. */
   dir: string;
   /** Http01Responder (http-01) or CloudflareDns01Solver (dns-01). */
   solver: ChallengeSolver;
@@ -179,6 +179,8 @@ export interface IssuedCertificate {
 export const ACME_CERT_FILE = 'cert.pem';
 export const ACME_KEY_FILE = 'key.pem';
 export const ACME_ACCOUNT_KEY_FILE = 'account-key.pem';
+/** The CA's directory and the account URL it gave on registration. */
+export const ACME_ACCOUNT_FILE = 'account.json';
 
 export interface AcmeManagerEvents {
   issued: [CertificateInfo];
@@ -275,11 +277,17 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
     const client = new acme.Client({
       directoryUrl: o.directoryUrl,
       accountKey: await this.#accountKey(),
+      accountUrl: this.#accountUrl(),
       backoffMin: o.pollMs ?? 5000,
       backoffMax: Math.max(o.pollMs ?? 5000, 30_000),
     });
     try {
-      await client.createAccount({ termsOfServiceAgreed: true, ...(o.email ? { contact: [`mailto:${o.email}`] } : {}) });
+      // Register once and remember the account URL: acme-client turns a repeated
+      // registration into an account update, which CAs refuse when it changes nothing.
+      if (!this.#accountUrl()) {
+        await client.createAccount({ termsOfServiceAgreed: true, contact: o.email ? [`mailto:${o.email}`] : [] });
+        writeAtomic(join(o.dir, ACME_ACCOUNT_FILE), JSON.stringify({ directoryUrl: o.directoryUrl, url: client.getAccountUrl() }) + '\n', 0o644);
+      }
       const order = await client.createOrder({ identifiers: o.domains.map((value) => ({ type: 'dns', value })) });
       for (const authz of await client.getAuthorizations(order)) {
         // A name the account proved recently may come back already valid (authorization reuse).
@@ -308,6 +316,16 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
       return { certPem, keyPem, certFile: this.certFile, keyFile: this.keyFile };
     } catch (err) {
       throw asCertificateError(err);
+    }
+  }
+
+  #accountUrl(): string | undefined {
+    try {
+      // An account belongs to one CA: a changed tls.acme.directoryUrl registers afresh.
+      const saved = JSON.parse(readFileSync(join(this.#opts.dir, ACME_ACCOUNT_FILE), 'utf8')) as { directoryUrl?: string; url?: string };
+      return saved.directoryUrl === this.#opts.directoryUrl && typeof saved.url === 'string' ? saved.url : undefined;
+    } catch {
+      return undefined;
     }
   }
 
