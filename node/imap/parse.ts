@@ -45,6 +45,15 @@ export interface QresyncParams {
   knownUids?: SeqSet;
   seqMatch?: { seqs: SeqSet; uids: SeqSet };
 }
+export interface NotifyGroup {
+  filter: 'SELECTED' | 'SELECTED-DELAYED' | 'INBOXES' | 'PERSONAL' | 'SUBSCRIBED' | 'SUBTREE' | 'MAILBOXES';
+  /** SUBTREE and MAILBOXES: the mailboxes named. */
+  mailboxes: string[];
+  /** Event names as the RFC spells them (unknown ones as sent); empty for NONE. */
+  events: string[];
+  /** MessageNew's fetch attributes, if any. */
+  fetch: FetchAtt[] | null;
+}
 export interface AppendMessage {
   flags: string[];
   date: number | null;
@@ -78,7 +87,7 @@ export type Command = Base &
     | { name: 'THREAD'; algorithm: 'REFERENCES' | 'ORDEREDSUBJECT'; key: SearchKey }
     | { name: 'GETQUOTA' | 'GETQUOTAROOT'; root: string }
     | { name: 'SETQUOTA'; root: string }
-    | { name: 'NOTIFY'; none: boolean }
+    | { name: 'NOTIFY'; set: { status: boolean; groups: NotifyGroup[] } | null }
   );
 export type CommandName = Command['name'];
 
@@ -120,6 +129,10 @@ export class Cursor {
       return true;
     }
     return false;
+  }
+  /** Whether the text at the cursor starts with `s` (no move). */
+  lookingAt(s: string): boolean {
+    return this.seg.startsWith(s, this.pos);
   }
   takeCi(s: string): boolean {
     if (this.seg.slice(this.pos, this.pos + s.length).toUpperCase() === s.toUpperCase()) {
@@ -795,21 +808,49 @@ register(['SETQUOTA'], (c, tag) => {
   return { tag, name: 'SETQUOTA', root };
 });
 
+// RFC 5465 §8: NOTIFY NONE, or SET [(STATUS)] followed by event groups of
+// a mailbox filter and its events (or NONE). Which events are supported is
+// the handler's call (it answers BADEVENT); this only checks the grammar.
+const NOTIFY_FILTERS = ['SELECTED-DELAYED', 'SELECTED', 'INBOXES', 'PERSONAL', 'SUBSCRIBED', 'SUBTREE', 'MAILBOXES'] as const;
+const NOTIFY_EVENTS = ['MessageNew', 'MessageExpunge', 'FlagChange', 'AnnotationChange', 'MailboxName', 'SubscriptionChange', 'MailboxMetadataChange', 'ServerMetadataChange'];
+
+function notifyGroup(c: Cursor): NotifyGroup {
+  c.expect('(');
+  const word = c.atom('mailbox filter').toUpperCase();
+  const filter = NOTIFY_FILTERS.find((f) => f === word);
+  if (!filter) bad(`${word} is not a NOTIFY mailbox filter; use SELECTED, SELECTED-DELAYED, INBOXES, PERSONAL, SUBSCRIBED, SUBTREE or MAILBOXES`);
+  let mailboxes: string[] = [];
+  if (filter === 'SUBTREE' || filter === 'MAILBOXES') {
+    c.sp();
+    mailboxes = c.peek() === '(' ? c.list(() => c.mailbox(), false) : [c.mailbox()];
+  }
+  c.sp();
+  let events: string[] = [];
+  let fetch: FetchAtt[] | null = null;
+  if (!c.takeCi('NONE')) {
+    events = c.list(() => {
+      const name = c.atom('event');
+      const known = NOTIFY_EVENTS.find((e) => e.toUpperCase() === name.toUpperCase()) ?? name;
+      if (known === 'MessageNew' && c.lookingAt(' (')) {
+        c.sp();
+        fetch = c.list(() => fetchAtt(c), false);
+      }
+      return known;
+    }, false);
+  }
+  c.expect(')');
+  return { filter, mailboxes, events, fetch };
+}
+
 register(['NOTIFY'], (c, tag) => {
   c.sp();
-  if (c.takeCi('NONE')) return { tag, name: 'NOTIFY', none: true };
+  if (c.takeCi('NONE')) return { tag, name: 'NOTIFY', set: null };
   if (!c.takeCi('SET')) bad('NOTIFY takes SET or NONE');
-  // The event groups are accepted and acted on as "selected mailbox, all events".
-  while (c.take(' ')) {
-    if (c.peek() === '(') c.list(function skip(): number {
-      while (c.peek() && c.peek() !== ')' && c.peek() !== ' ') {
-        if (c.peek() === '(') c.list(skip);
-        else if (c.peek() === '"') c.quoted();
-        else c.astringChars();
-      }
-      return 0;
-    });
-    else c.atom('status indicator');
-  }
-  return { tag, name: 'NOTIFY', none: false };
+  const status = c.takeCi(' (STATUS)');
+  const groups: NotifyGroup[] = [];
+  do {
+    c.sp();
+    groups.push(notifyGroup(c));
+  } while (!c.atEnd());
+  return { tag, name: 'NOTIFY', set: { status, groups } };
 });

@@ -10,7 +10,9 @@ import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
 import { COMMANDS } from './commands/index.js';
 import { ImapError, toImapError } from './errors.js';
-import { parseCommand, type Command, type CommandName } from './parse.js';
+import { fetchItems } from './commands/fetch.js';
+import { parseCommand, type Command, type CommandName, type FetchAtt } from './parse.js';
+import type { Notifier } from './notify.js';
 import type { MailPort, MailboxChange } from './port.js';
 import type { Part } from './receiver.js';
 import { astr, flagList, toBuffer, type Chunk } from './respond.js';
@@ -62,7 +64,10 @@ export class Session {
   /** A line the session waits for (AUTHENTICATE response, IDLE's DONE). */
   continuation: ((line: string) => Promise<void> | void) | null = null;
   idling = false;
-  notify = false;
+  /** What NOTIFY asked for (RFC 5465), or null. */
+  notifier: Notifier | null = null;
+  /** The command running now; changes from elsewhere wait for its end unless pushed by IDLE or NOTIFY. */
+  current: CommandName | null = null;
   /** Set by a handler that already sent its own tagged reply (STARTTLS, COMPRESS). */
   suppressTagged = false;
   private unsubscribe: (() => void) | null = null;
@@ -104,6 +109,7 @@ export class Session {
     for (const k of ['mailbox', 'from', 'to', 'ref']) if (typeof c[k] === 'string') c[k] = decodeMailbox(c[k] as string);
     if (cmd.name === 'GETQUOTAROOT') cmd.root = decodeMailbox(cmd.root);
     if (cmd.name === 'LIST' || cmd.name === 'LSUB') cmd.patterns = cmd.patterns.map(decodeMailbox);
+    if (cmd.name === 'NOTIFY') for (const g of cmd.set?.groups ?? []) g.mailboxes = g.mailboxes.map(decodeMailbox);
   }
 
   send(...chunks: Chunk[]): void {
@@ -169,6 +175,7 @@ export class Session {
     const h = COMMANDS[cmd.name] as Handler | undefined;
     const label = (cmd.uid ? 'UID ' : '') + (cmd.name === 'UIDEXPUNGE' ? 'EXPUNGE' : cmd.name);
     let result = 'OK';
+    this.current = cmd.name;
     try {
       if (!h) throw new ImapError('BAD', null, `${label} is not supported`);
       if (!h.states.includes(this.state.kind)) throw new ImapError('BAD', null, this.wrongState(label));
@@ -187,6 +194,7 @@ export class Session {
     } catch (err) {
       result = this.fail(cmd.tag, err, cmd);
     } finally {
+      this.current = null;
       this.log.debug({ cmd: label, ms: Date.now() - started, result }, 'command');
     }
   }
@@ -221,9 +229,17 @@ export class Session {
   }
 
   private onChange(c: MailboxChange): void {
-    if (this.state.kind !== 'selected') return;
+    if (c.type === 'dav' || this.state.kind === 'notauth' || this.state.kind === 'logout') return;
+    const n = this.notifier;
+    if (c.type === 'folders') {
+      if (n?.foldersChanged(this.current) && this.current === null) this.pushNotifications();
+      return;
+    }
+    if (this.state.kind !== 'selected' || c.folderId !== this.state.sel.folderId) {
+      if (n?.messageChanged(c) && this.current === null) this.pushNotifications();
+      return;
+    }
     const sel = this.state.sel;
-    if (c.type === 'folders' || c.type === 'dav' || c.folderId !== sel.folderId) return;
     if (c.type === 'exists') {
       const last = sel.lastUid;
       for (const u of c.uids) if (u > last) sel.pendingNew.push(u);
@@ -239,10 +255,22 @@ export class Session {
       for (const u of uids) sel.pendingExpunge.add(u);
     }
     if (this.idling) this.flush(true);
+    else if (n && this.current === null) {
+      // RFC 5465 §5: SELECTED tells at once, expunges included; SELECTED-DELAYED keeps expunges for a command.
+      const push = n.selectedPush(c);
+      if (push) this.flush(push === 'immediate');
+    }
+  }
+
+  /** Writes STATUS and LIST responses NOTIFY has queued. */
+  private pushNotifications(): void {
+    const out = this.notifier?.take(this.state.kind === 'selected' ? this.state.sel.folderId : null, this.condstore);
+    if (out) this.io.write(out);
   }
 
   /** Tells the client what changed, as far as the current moment allows. */
   flush(allowExpunge: boolean): void {
+    this.pushNotifications();
     if (this.state.kind !== 'selected') return;
     const sel = this.state.sel;
     if (allowExpunge && sel.pendingExpunge.size) {
@@ -258,9 +286,11 @@ export class Session {
       sel.pendingExpunge.clear();
     }
     if (sel.pendingNew.length) {
-      sel.uids.push(...sel.pendingNew);
-      sel.pendingNew.length = 0;
+      const fresh = sel.pendingNew.splice(0);
+      sel.uids.push(...fresh);
       this.untagged(`${sel.uids.length} EXISTS`);
+      const atts = this.notifier?.newFetch;
+      if (atts) this.fetchNew(sel, fresh, atts);
     }
     if (sel.pendingFlags.size) {
       const uids = [...sel.pendingFlags].sort((a, b) => a - b);
@@ -271,6 +301,14 @@ export class Session {
         const m = this.port.messages.get(sel.folderId, uid);
         if (m) this.untagged(`${seq} FETCH (UID ${uid} FLAGS ${flagList(m.flags)}${this.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
       }
+    }
+  }
+
+  /** RFC 5465 §5.2: MessageNew's fetch attributes for each new message, never setting \Seen. */
+  private fetchNew(sel: Selected, uids: number[], atts: FetchAtt[]): void {
+    for (const uid of uids) {
+      const m = this.port.messages.get(sel.folderId, uid);
+      if (m) this.send(`* ${sel.seqOf(uid)} FETCH (`, ...fetchItems(this, m, atts, this.condstore), ')\r\n');
     }
   }
 

@@ -23,7 +23,8 @@ function partial(b: Buffer, att: { partial?: { start: number; length: number } }
   return [b.subarray(Math.min(start, b.length), Math.min(start + length, b.length)), `<${start}>`];
 }
 
-function items(s: Session, m: MessageMeta, atts: FetchAtt[], withModseq: boolean): Chunk[] {
+/** One message's FETCH items (read only: setting \\Seen is the handler's business). */
+export function fetchItems(s: Session, m: MessageMeta, atts: FetchAtt[], withModseq: boolean): Chunk[] {
   const out: Chunk[] = [];
   let raw: Buffer | null = null;
   let parsed: Stored | null = null;
@@ -94,7 +95,7 @@ export const fetch: Handler<'FETCH'> = {
       if (!seq) continue;
       let line;
       try {
-        line = items(s, m, atts, wantModseq || (s.condstore && atts.some((a) => a.kind === 'FLAGS')));
+        line = fetchItems(s, m, atts, wantModseq || (s.condstore && atts.some((a) => a.kind === 'FLAGS')));
       } catch (err) {
         // Expunged by another session while we waited for the client to read: skip it.
         if (!(err instanceof ImapError) && !s.port.messages.get(sel.folderId, m.uid)) continue;

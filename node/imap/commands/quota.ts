@@ -2,8 +2,6 @@
  * @module node/imap/commands/quota
  * RFC 9208 QUOTA: one root ("") per account covering all folders, with the
  * STORAGE resource in KiB. SETQUOTA is refused: quotas are the admin's.
- * RFC 5465 NOTIFY is accepted as "tell me about the selected mailbox at
- * once", which is what IDLE already gives; NONE turns that off.
  */
 import { ImapError } from '../errors.js';
 import type { Handler, Session } from '../session.js';
@@ -35,12 +33,5 @@ export const setquota: Handler<'SETQUOTA'> = {
   states: ['auth', 'selected'],
   handle() {
     throw new ImapError('NO', 'NOPERM', 'quotas are set by the administrator (haven account quota)');
-  },
-};
-
-export const notify: Handler<'NOTIFY'> = {
-  states: ['auth', 'selected'],
-  handle(s, cmd) {
-    s.notify = !cmd.none;
   },
 };

@@ -186,6 +186,7 @@ export class FolderRepo {
     this.ctx.write(() => {
       const f = this.require(name);
       this.ctx.db.prepare('UPDATE folders SET subscribed = ? WHERE id = ?').run(subscribed ? 1 : 0, f.id);
+      this.ctx.emit({ type: 'folders' }); // IMAP NOTIFY SubscriptionChange
     });
   }
 
