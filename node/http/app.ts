@@ -1,0 +1,134 @@
+/**
+ * @module node/http/app
+ * The node's HTTPS app: `/health` and `/metrics` (unsigned), the signed admin
+ * API under `/api/v1`, and everything else handed to the DAV app exactly as
+ * it would answer on its own (well-known redirects, `/dav/…`).
+ */
+import { readFileSync } from 'node:fs';
+import { Hono } from 'hono';
+import type { Config } from '../config/index.js';
+import { davApp, type ImipSender } from '../dav/index.js';
+import type { Resolver } from '../smtp/dns.js';
+import { systemResolver } from '../smtp/dns.js';
+import { queueFor } from '../smtp/context.js';
+import type { Store } from '../store/index.js';
+import type { Queue } from '../store/queue.js';
+import type { AuthLimiter } from '../util/auth-limiter.js';
+import type { Logger } from '../util/log.js';
+import { metrics, PROMETHEUS_CONTENT_TYPE, registry } from '../util/metrics.js';
+import { adminApp, type AdminDeps } from './admin.js';
+import type { PublicAddresses } from './dns-records.js';
+import { checkHealth, type CertificateSource, type HealthSource, type HealthThresholds } from './health.js';
+import { adminSecret } from './secret.js';
+import type { NonceCache } from './signature.js';
+
+export interface HttpAppDeps {
+  store: Store;
+  /** The CertificateStore (node/tls): its expiry for /health, its context for handshakes. */
+  tls: CertificateSource;
+  config: Config;
+  log: Logger;
+  /** The failed-login policy shared with SMTP, IMAP and POP3 (DAV logins count too). */
+  authLimiter: AuthLimiter;
+  /** What /health reports beyond the store, certificate and disk. */
+  health?: HealthSource;
+  healthThresholds?: Partial<HealthThresholds>;
+  /** Defaults to config admin.secret, or the generated <dataDir>/admin-secret on a local run. */
+  adminSecret?: string;
+  /** The outbound queue; defaults to the one SMTP shares for this store. */
+  queue?: Queue;
+  resolver?: Resolver;
+  publicAddresses?: PublicAddresses | (() => Promise<PublicAddresses>);
+  doctor?: () => Promise<unknown>;
+  imip?: ImipSender;
+  version?: string;
+  /** Tests: a fixed clock (unix seconds) and nonce cache for signature checks. */
+  adminClock?: () => number;
+  nonces?: NonceCache;
+}
+
+let cachedVersion: string | undefined;
+/** The package version, from package.json next to the source or the build. */
+export function packageVersion(): string {
+  if (cachedVersion) return cachedVersion;
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'haven' && pkg.version) return (cachedVersion = pkg.version);
+    } catch {
+      // try the next layout
+    }
+  }
+  return (cachedVersion = 'unknown');
+}
+
+function area(path: string): string {
+  if (path.startsWith('/api/')) return 'api';
+  if (path === '/health') return 'health';
+  if (path === '/metrics') return 'metrics';
+  if (path === '/dav' || path.startsWith('/dav/') || path.startsWith('/.well-known/')) return 'dav';
+  return 'other';
+}
+
+/** Points the scrape-time gauges at this node's sources (the latest app wins). */
+function collectGauges(deps: HttpAppDeps, queue: Queue): void {
+  metrics.queueDepth.collect((g) => g.set(undefined, queue.depth().queued));
+  metrics.queueOldest.collect((g) => {
+    const d = queue.depth();
+    g.set(undefined, d.oldestAt === null ? 0 : Math.max(0, (Date.now() - d.oldestAt) / 1000));
+  });
+  metrics.replicationLag.collect((g) => g.set(undefined, (deps.health?.replication?.()?.lagMs ?? 0) / 1000));
+  metrics.replicationHealthy.collect((g) => {
+    const st = deps.health?.replication?.();
+    g.set(undefined, !st || st.healthy ? 1 : 0);
+  });
+  metrics.certificateDays.collect((g) => g.set(undefined, deps.tls.daysUntilExpiry()));
+  metrics.lockouts.collect((g) => g.set(undefined, deps.authLimiter.lockedCount()));
+}
+
+export function httpsApp(deps: HttpAppDeps): Hono {
+  const app = new Hono();
+  const queue = deps.queue ?? deps.health?.queue as Queue | undefined ?? queueFor(deps.store);
+  const version = deps.version ?? packageVersion();
+  collectGauges(deps, queue);
+
+  app.use('*', async (c, next) => {
+    await next();
+    metrics.httpRequests.inc({ area: area(c.req.path), status: `${Math.floor(c.res.status / 100)}xx` });
+  });
+
+  app.get('/health', async (c) => {
+    const h = await checkHealth({
+      store: deps.store,
+      tls: deps.tls,
+      dataDir: deps.config.dataDir,
+      version,
+      source: { queue, ...deps.health },
+      thresholds: deps.healthThresholds,
+    });
+    return c.json(h, h.ok ? 200 : 503, { 'Cache-Control': 'no-store' });
+  });
+
+  app.get('/metrics', (c) => c.body(registry.render(), 200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' }));
+
+  const admin: AdminDeps = {
+    store: deps.store,
+    queue,
+    secret: deps.adminSecret ?? adminSecret(deps.config).secret,
+    log: deps.log,
+    mailHost: deps.config.hostname,
+    pop3: deps.config.pop3.enabled,
+    publicAddresses: deps.publicAddresses,
+    resolver: deps.resolver ?? systemResolver,
+    replication: deps.health?.replication,
+    doctor: deps.doctor,
+    nonces: deps.nonces,
+    now: deps.adminClock,
+  };
+  app.route('/api/v1', adminApp(admin));
+  app.all('/api', (c) => c.json({ error: 'the admin API lives under /api/v1; see docs/admin-api.md' }, 404));
+  app.all('/api/*', (c) => c.json({ error: 'the admin API lives under /api/v1; see docs/admin-api.md' }, 404));
+
+  app.route('/', davApp({ store: deps.store, log: deps.log, authLimiter: deps.authLimiter, imip: deps.imip }));
+  return app;
+}
