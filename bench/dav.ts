@@ -4,13 +4,20 @@
  * concurrent clients, calendar-query time ranges over them (recurrences
  * expanded), sync-collection after 100 changes, and a mixed workload from 20
  * concurrent clients. Prints requests per second and p50/p99 latency per
- * phase. With `--radicale http://127.0.0.1:5232` it runs the same client
- * against Radicale (e.g. Debian's `radicale`, auth none) for a side-by-side
- * figure.
+ * phase. Then, when Radicale is installed (Debian's `radicale`), it starts
+ * one on a free loopback port with a scratch storage folder and runs the
+ * same client against it, and prints the ratio per phase. Radicale absent,
+ * or `--no-radicale`: Haven's figures alone. `--radicale URL` uses a
+ * Radicale already running (auth none).
  *
- *   npx tsx bench/dav.ts [--events 10000] [--clients 20] [--seconds 10] [--radicale URL]
+ *   npm run bench -- dav [--events 10000] [--clients 20] [--seconds 10] [--queries 200] [--no-radicale] [--radicale URL]
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import https from 'node:https';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
@@ -25,9 +32,12 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '10000' },
     clients: { type: 'string', default: '20' },
     seconds: { type: 'string', default: '10' },
+    queries: { type: 'string', default: '200' },
     radicale: { type: 'string' },
+    'no-radicale': { type: 'boolean', default: false },
   },
 });
+const QUERIES = Number(args.queries);
 const EVENTS = Number(args.events);
 const CLIENTS = Number(args.clients);
 const SECONDS = Number(args.seconds);
@@ -98,7 +108,9 @@ const check = (ok: boolean, what: string) => {
   if (!ok) throw new Error(`bench: ${what}`);
 };
 
-async function run(t: Target) {
+type Figures = Record<string, ReturnType<typeof stats>>;
+
+async function run(t: Target): Promise<Figures> {
   console.log(`\n== ${t.name} (${t.base})`);
   const put = await pool(CLIENTS, EVENTS, async (i) => {
     const r = await request(t, 'PUT', `${t.cal}e${i}.ics`, eventText(i), { 'Content-Type': 'text/calendar; charset=utf-8' });
@@ -109,13 +121,13 @@ async function run(t: Target) {
   const query = (start: number, end: number) =>
     `<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="${fmt(start)}" end="${fmt(end)}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
   let matches = 0;
-  const q = await pool(CLIENTS, 200, async (i) => {
+  const q = await pool(CLIENTS, QUERIES, async (i) => {
     const start = T0 + (i % 50) * 7 * DAY;
     const r = await request(t, 'REPORT', t.cal, query(start, start + 7 * DAY), { Depth: '1', 'Content-Type': 'application/xml' });
     check(r.status === 207, `REPORT -> ${r.status} ${r.text.slice(0, 200)}`);
-    matches = (r.text.match(/<[a-zA-Z0-9]*:?response>/g) ?? []).length;
+    if (i === 0) matches = (r.text.match(/<[a-zA-Z0-9]*:?response>/g) ?? []).length;
   });
-  console.log(`calendar-query, one week (≈${matches} matches incl. recurrences), ${CLIENTS} clients:`, q);
+  console.log(`calendar-query, one week (the first week: ${matches} matches incl. recurrences), ${CLIENTS} clients:`, q);
 
   const syncBody = (token: string) => `<D:sync-collection xmlns:D="DAV:"><D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`;
   const initial = await request(t, 'REPORT', t.cal, syncBody(''), { 'Content-Type': 'application/xml' });
@@ -159,18 +171,74 @@ async function run(t: Target) {
       }
     }),
   );
-  console.log(`mixed GET/PROPFIND/PUT/REPORT, ${CLIENTS} clients, ${SECONDS}s:`, stats(lat, performance.now() - t0));
+  const mixed = stats(lat, performance.now() - t0);
+  console.log(`mixed GET/PROPFIND/PUT/REPORT, ${CLIENTS} clients, ${SECONDS}s:`, mixed);
+  return { put, query: q, sync, mixed };
 }
 
-async function main() {
-  if (args.radicale) {
-    const base = args.radicale.replace(/\/$/, '');
-    const t: Target = { name: 'Radicale', base, cal: '/bench/cal/', auth: 'Basic ' + Buffer.from('bench:bench').toString('base64'), agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }), mod: http };
-    const mk = await request(t, 'MKCALENDAR', t.cal);
-    check(mk.status === 201 || mk.status === 405 || mk.status === 409, `MKCALENDAR on Radicale -> ${mk.status} ${mk.text}`);
-    await run(t);
-    return;
+/** The Radicale binary, or null when it is not installed. */
+function radicaleBinary(): string | null {
+  for (const bin of ['/usr/bin/radicale', 'radicale']) {
+    const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    if (r.status === 0) return bin;
   }
+  return null;
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** Starts Radicale (auth none, scratch storage) and resolves once it answers HTTP. */
+async function startRadicale(bin: string): Promise<{ url: string; stop(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'haven-bench-radicale-'));
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    bin,
+    ['--config', '', '--server-hosts', `127.0.0.1:${port}`, '--auth-type', 'none', '--rights-type', 'owner_only', '--storage-filesystem-folder', join(dir, 'collections'), '--logging-level', 'warning', '--server-max-content-length', '100000000'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const stop = () => {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`radicale exited (${code}) before answering`))));
+  const ready = (async () => {
+    for (;;) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/' }, (res) => {
+          res.resume();
+          resolve(true);
+        });
+        req.on('error', () => resolve(false));
+      });
+      if (ok) return;
+      // Radicale needs a moment to import; poll its port rather than guess a delay.
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    await Promise.race([ready, exited]);
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  return { url: `http://127.0.0.1:${port}`, stop };
+}
+
+async function runRadicale(url: string): Promise<Figures> {
+  const base = url.replace(/\/$/, '');
+  const t: Target = { name: 'Radicale', base, cal: '/bench/cal/', auth: 'Basic ' + Buffer.from('bench:bench').toString('base64'), agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }), mod: http };
+  const mk = await request(t, 'MKCALENDAR', t.cal);
+  check(mk.status === 201 || mk.status === 405 || mk.status === 409, `MKCALENDAR on Radicale -> ${mk.status} ${mk.text}`);
+  return run(t);
+}
+
+async function runHaven(): Promise<Figures> {
   const ts = makeTestStore();
   try {
     await addAccount(ts.store, 'bench@example.test', 'bench password 123');
@@ -188,10 +256,36 @@ async function main() {
       agent: new https.Agent({ keepAlive: true, maxSockets: CLIENTS, ca: cert }),
       mod: https,
     };
-    await run(t);
+    const f = await run(t);
     await srv.close();
+    return f;
   } finally {
     ts.cleanup();
+  }
+}
+
+async function main() {
+  const haven = await runHaven();
+  let radicale: Figures | null = null;
+  if (args.radicale) radicale = await runRadicale(args.radicale);
+  else if (!args['no-radicale']) {
+    const bin = radicaleBinary();
+    if (!bin) console.log('\nRadicale is not installed (Debian: apt install radicale): Haven figures only.');
+    else {
+      const r = await startRadicale(bin);
+      try {
+        radicale = await runRadicale(r.url);
+      } finally {
+        r.stop();
+      }
+    }
+  }
+  if (radicale) {
+    console.log('\n== Haven / Radicale (requests per second; target at least 5x)');
+    for (const k of Object.keys(haven)) {
+      const ratio = radicale[k].rps > 0 ? (haven[k].rps / radicale[k].rps).toFixed(1) : 'inf';
+      console.log(`${k.padEnd(6)} Haven ${String(haven[k].rps).padStart(6)} rps p99 ${haven[k].p99} ms | Radicale ${String(radicale[k].rps).padStart(6)} rps p99 ${radicale[k].p99} ms | ${ratio}x`);
+    }
   }
 }
 
