@@ -9,6 +9,7 @@ import { aliasCommands } from './alias.js';
 import { appPasswordCommands } from './app-password.js';
 import { domainCommands } from './domain.js';
 import { replicationCommands } from './replication.js';
+import { upgradeCommands } from './upgrade.js';
 import { statusCommands } from './status.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -18,4 +19,5 @@ export const COMMANDS: readonly Command[] = [
   ...aliasCommands,
   ...appPasswordCommands,
   ...replicationCommands,
+  ...upgradeCommands,
 ];
