@@ -179,6 +179,21 @@ function listing(commands: readonly Command[]): string {
   return commands.map((c) => `  ${c.name.padEnd(width)} ${c.summary}`).join('\n');
 }
 
+/**
+ * Errors from other modules that already say what to do, matched by name so
+ * the dispatcher need not load those modules (the node's listeners, TLS,
+ * replication) for every command.
+ */
+const EXPECTED = new Set([
+  'ListenError',
+  'CertificateError',
+  'ReplicaConfigError',
+  'ReplicaCorruptError',
+  'RestoreRefusedError',
+  'RestoreVerifyError',
+  'NothingToRestoreError',
+]);
+
 /** The one catch: every error becomes one line (ConfigError: one per problem) and an exit code. */
 function report(err: unknown, io: CliIo, cmd: Command | undefined): number {
   if (err instanceof UsageError) {
@@ -193,7 +208,7 @@ function report(err: unknown, io: CliIo, cmd: Command | undefined): number {
     io.err(`haven: ${err.message}`);
     return err.exitCode;
   }
-  if (err instanceof StoreError || err instanceof MasterKeyError) {
+  if (err instanceof StoreError || err instanceof MasterKeyError || (err instanceof Error && EXPECTED.has(err.name))) {
     io.err(`haven: ${err.message}`);
     return EXIT.failed;
   }

@@ -8,12 +8,16 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export function createLogger(level = process.env.HAVEN_LOG_LEVEL ?? 'info'): Logger {
-  return pino({
-    level,
-    base: undefined,
-    redact: { paths: ['password', 'secret', 'pass', '*.password', '*.secret', 'auth', 'body', 'raw'], censor: '[redacted]' },
-  });
+/** `fd` 2 keeps logs on stderr so `haven start` can print its banner alone on stdout. */
+export function createLogger(level = process.env.HAVEN_LOG_LEVEL ?? 'info', fd: 1 | 2 = 1): Logger {
+  return pino(
+    {
+      level,
+      base: undefined,
+      redact: { paths: ['password', 'secret', 'pass', '*.password', '*.secret', 'auth', 'body', 'raw'], censor: '[redacted]' },
+    },
+    pino.destination(fd),
+  );
 }
 
 /** A logger that drops everything, for tests and tools. */

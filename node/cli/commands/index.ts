@@ -9,10 +9,12 @@ import { aliasCommands } from './alias.js';
 import { appPasswordCommands } from './app-password.js';
 import { domainCommands } from './domain.js';
 import { replicationCommands } from './replication.js';
+import { startCommands } from './start.js';
 import { upgradeCommands } from './upgrade.js';
 import { statusCommands } from './status.js';
 
 export const COMMANDS: readonly Command[] = [
+  ...startCommands,
   ...statusCommands,
   ...domainCommands,
   ...accountCommands,

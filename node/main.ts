@@ -1,0 +1,328 @@
+/**
+ * @module node/main
+ * Wires one mail node together: master key, restore-on-first-boot and
+ * replication, the store, certificates, then every listener (SMTP MX and
+ * submission, the outbound queue, IMAP, POP3, HTTPS with DAV + admin API +
+ * health, plain HTTP for ACME, the local admin UI). `startNode` returns the
+ * bound ports and one `close()` that stops everything in reverse order.
+ *
+ * Order matters: a replica is restored into an empty data directory before
+ * the store opens, and replication starts before the store opens (it must
+ * see every database open), and stops after the store has closed (so the
+ * final frames of each close are shipped).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config/index.js';
+import { parseSmarthostUrl } from './config/index.js';
+import { loadMasterKey, type LoadedMasterKey } from './crypto/index.js';
+import { startHttp } from './http/index.js';
+import { startImap } from './imap/index.js';
+import { startPop3 } from './pop3/index.js';
+import { restoreOnEmptyDataDir, startReplication, type Replication } from './replication/index.js';
+import { queueFor, startQueueRunner, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
+import { startSmtp } from './smtp/index.js';
+import { Store } from './store/index.js';
+import { Http01Responder, openCertificateStore, type OpenedCertificates } from './tls/index.js';
+import { AuthLimiter } from './util/auth-limiter.js';
+import { silentLogger, type Logger } from './util/log.js';
+
+/** Where a local run keeps its generated master key. */
+export const LOCAL_MASTER_KEY_FILE = 'master.key';
+const DIRECTORY_FILE = 'directory.sqlite';
+
+export interface StartNodeOptions {
+  log?: Logger;
+  /**
+   * May a missing master key be generated into the data directory (a local
+   * run)? Default: only when neither masterKey nor masterKeyFile is configured
+   * and the data directory holds no directory database yet.
+   */
+  allowGeneratedKey?: boolean;
+  /** DNS for mail authentication, DNSBL and outbound MX lookups (tests). */
+  resolver?: Resolver;
+  /** Outbound delivery tuning (tests point it at a local MX). */
+  outbound?: Partial<OutboundOptions>;
+  /** Start the local admin UI on ports.admin (default true; it is skipped when edge/ offers no local server). */
+  adminUi?: boolean;
+}
+
+export type ListenerName = 'smtp' | 'submission' | 'submissions' | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'http' | 'https' | 'admin';
+
+export interface NodeHandle {
+  readonly config: Config;
+  readonly store: Store;
+  /** Every bound port (the OS's choice where the config said 0); absent when that listener is off. */
+  readonly ports: Readonly<Partial<Record<ListenerName, number>>>;
+  readonly masterKey: { origin: LoadedMasterKey['origin']; warning?: string };
+  readonly certificate: { source: OpenedCertificates['source']; created: boolean; certFile: string };
+  /** The data directory held no directory database before this start and nothing was restored. */
+  readonly fresh: boolean;
+  /** A replica was restored into the empty data directory on this start. */
+  readonly restored: boolean;
+  readonly replication: Replication | null;
+  /** The local admin UI, when it runs: its URL and how to log in. */
+  readonly admin: { url: string; login?: string } | null;
+  close(): Promise<void>;
+}
+
+/** A listener that failed to bind, named by its option so the fix is obvious. */
+export class ListenError extends Error {
+  constructor(readonly listener: ListenerName, readonly port: number, cause: NodeJS.ErrnoException) {
+    const env = `HAVEN_PORTS_${listener.toUpperCase()}`;
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? `port ${port} is already in use (another Haven or mail server?): stop it, or choose another port with ports.${listener} / ${env}`
+        : cause.code === 'EACCES'
+          ? `port ${port} needs privileges: run as root with CAP_NET_BIND_SERVICE, or choose a port above 1023 with ports.${listener} / ${env}`
+          : `cannot listen on port ${port} (${cause.code ?? cause.message}); check listenAddress and ports.${listener} / ${env}`;
+    super(`${listener}: ${why}`);
+    this.name = 'ListenError';
+  }
+}
+
+interface Closer {
+  name: string;
+  close(): Promise<void> | void;
+}
+
+function isLocalKey(config: Config): boolean {
+  return !config.masterKey && !config.masterKeyFile;
+}
+
+function loadKey(config: Config, allowGenerate: boolean): LoadedMasterKey {
+  return loadMasterKey({
+    value: config.masterKey || undefined,
+    file: config.masterKeyFile || undefined,
+    localFile: join(config.dataDir, LOCAL_MASTER_KEY_FILE),
+    allowGenerate,
+  });
+}
+
+export async function startNode(config: Config, opts: StartNodeOptions = {}): Promise<NodeHandle> {
+  const log = opts.log ?? silentLogger;
+  const closers: Closer[] = [];
+  const closeAll = async () => {
+    for (const c of closers.splice(0).reverse()) {
+      try {
+        await c.close();
+      } catch (err) {
+        log.error({ err, part: c.name }, 'close failed');
+      }
+    }
+  };
+  try {
+    return await boot(config, opts, log, closers, closeAll);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers: Closer[], closeAll: () => Promise<void>): Promise<NodeHandle> {
+  const hadDirectory = existsSync(join(config.dataDir, DIRECTORY_FILE));
+
+  // 1. First boot of a rebuilt server: restore before anything opens a database.
+  const restore = await restoreOnEmptyDataDir(config, log);
+  const restored = restore.restored;
+
+  // 2. The master key. Generated only for a local run on an empty data directory.
+  const allowGenerate = (opts.allowGeneratedKey ?? isLocalKey(config)) && !restored && !existsSync(join(config.dataDir, DIRECTORY_FILE));
+  const mk = loadKey(config, allowGenerate);
+  if (mk.warning) log.warn(mk.warning);
+
+  // 3. The store, then replication (which adopts the databases the store opened).
+  // Replication's closer is registered first so it runs last: it ships the frames of every close.
+  let replication: Replication | null = null;
+  closers.push({ name: 'replication', close: () => replication?.stop() });
+  const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
+  closers.push({ name: 'store', close: () => store.close() });
+  replication = startReplication(config, store, log);
+  const queue = queueFor(store);
+
+  // 5. Certificates, shared by every TLS listener and hot-reloaded.
+  const responder = new Http01Responder();
+  const certs = await openCertificateStore(config, { responder });
+  closers.push({ name: 'certificates', close: () => certs.store.close() });
+  if (certs.created) log.info({ certFile: certs.certFile }, 'made a self-signed certificate for this local run');
+
+  const authLimiter = new AuthLimiter({ maxFailures: config.limits.authFailuresBeforeLockout, lockoutMs: config.limits.lockoutSeconds * 1000 });
+  const host = config.listenAddress;
+  const ports: Partial<Record<ListenerName, number>> = {};
+  const bind = async <T extends { close(): Promise<void> }>(name: ListenerName, port: number, start: () => Promise<T>, portOf: (h: T) => number): Promise<T> => {
+    let h: T;
+    try {
+      h = await start();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') throw new ListenError(name, port, e);
+      throw err;
+    }
+    ports[name] = portOf(h);
+    closers.push({ name, close: () => h.close() });
+    return h;
+  };
+
+  // 6. Mail listeners.
+  const smtpDeps = {
+    store,
+    log,
+    authLimiter,
+    tls: certs.store,
+    hostname: config.hostname,
+    queue,
+    resolver: opts.resolver,
+    limits: {
+      maxMessageBytes: config.limits.maxMessageBytes,
+      maxRecipients: config.limits.maxRecipients,
+      maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+      messagesPerHourPerAccount: config.limits.messagesPerHourPerAccount,
+    },
+    spam: { junkScore: config.spam.junkScore, rejectScore: config.spam.rejectScore, dnsbl: config.dnsbl },
+  };
+  await bind('smtp', config.ports.smtp, () => startSmtp(smtpDeps, { host, port: config.ports.smtp, implicitTls: false, mode: 'mx' }), (h) => h.port);
+  await bind('submission', config.ports.submission, () => startSmtp(smtpDeps, { host, port: config.ports.submission, implicitTls: false, mode: 'submission' }), (h) => h.port);
+  await bind('submissions', config.ports.submissions, () => startSmtp(smtpDeps, { host, port: config.ports.submissions, implicitTls: true, mode: 'submission' }), (h) => h.port);
+
+  const smarthost = config.smarthost ? parseSmarthostUrl(config.smarthost) : undefined;
+  const runner: QueueRunner = startQueueRunner({
+    store,
+    log,
+    hostname: config.hostname,
+    queue,
+    resolver: opts.resolver,
+    outbound: {
+      ...opts.outbound,
+      ...(smarthost ? { smarthost: { host: smarthost.host, port: smarthost.port, secure: smarthost.secure, auth: smarthost.user ? { user: smarthost.user, pass: smarthost.pass ?? '' } : undefined } } : {}),
+    },
+  });
+  closers.push({ name: 'queue', close: () => runner.close() });
+
+  const imapDeps = {
+    store,
+    log,
+    authLimiter,
+    tls: certs.store,
+    hostname: config.hostname,
+    allowPlaintextOnLoopback: config.allowPlaintextAuthOnLoopback,
+    limits: {
+      maxLine: config.limits.imapMaxLineBytes,
+      maxLiteral: config.limits.imapMaxLiteralBytes,
+      appendLimit: config.limits.maxMessageBytes,
+      maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+      idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+    },
+  };
+  await bind('imap', config.ports.imap, () => startImap(imapDeps, { host, port: config.ports.imap, implicitTls: false }), (h) => h.port);
+  await bind('imaps', config.ports.imaps, () => startImap(imapDeps, { host, port: config.ports.imaps, implicitTls: true }), (h) => h.port);
+
+  if (config.pop3.enabled) {
+    const pop3Deps = {
+      store,
+      log,
+      authLimiter,
+      tls: certs.store,
+      hostname: config.hostname,
+      limits: { maxConnectionsPerIp: config.limits.maxConnectionsPerIp, allowPlaintextOnLoopback: config.allowPlaintextAuthOnLoopback },
+    };
+    await bind('pop3', config.ports.pop3, () => startPop3(pop3Deps, { host, port: config.ports.pop3, implicitTls: false }), (h) => h.port);
+    await bind('pop3s', config.ports.pop3s, () => startPop3(pop3Deps, { host, port: config.ports.pop3s, implicitTls: true }), (h) => h.port);
+  }
+
+  // 7. HTTPS (DAV, admin API, /health, /metrics) and plain HTTP (ACME http-01, redirect).
+  const probeHost = host;
+  const http = await bind(
+    'https',
+    config.ports.https,
+    () =>
+      startHttp(
+        {
+          store,
+          tls: certs.store,
+          config,
+          log,
+          authLimiter,
+          queue,
+          resolver: opts.resolver,
+          challenges: responder,
+          health: {
+            listeners: () => Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, { host: probeHost, port: port! }])),
+            replication: replication ? () => replication!.status() : undefined,
+            queue,
+          },
+        },
+        { host, https: config.ports.https, http: config.ports.http },
+      ),
+    (h) => h.httpsPort,
+  );
+  if (http.httpPort !== null) ports.http = http.httpPort;
+  if (certs.acme) {
+    const acme = certs.acme;
+    acme.start();
+    closers.push({ name: 'acme', close: () => acme.stop() });
+  }
+
+  // 8. The local admin UI (the edge app served from Node), when edge/ provides one.
+  let admin: NodeHandle['admin'] = null;
+  if (opts.adminUi !== false) {
+    const ui = await startLocalAdmin(config, { log, httpsPort: ports.https!, certFile: certs.certFile });
+    if (ui) {
+      ports.admin = ui.port;
+      closers.push({ name: 'admin', close: () => ui.close() });
+      const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+      admin = { url: `http://${shown}:${ui.port}/`, login: ui.login };
+    }
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    config,
+    store,
+    ports,
+    masterKey: { origin: mk.origin, warning: mk.warning },
+    certificate: { source: certs.source, created: certs.created, certFile: certs.certFile },
+    fresh: !hadDirectory && !restored,
+    restored,
+    replication,
+    admin,
+    close: () => (closing ??= closeAll()),
+  };
+}
+
+/** What a local admin UI server module offers (edge/local.ts; see startLocalAdmin). */
+interface LocalAdminModule {
+  startLocalEdge(opts: {
+    host: string;
+    port: number;
+    /** The node's HTTPS base URL (self-signed locally). */
+    nodeUrl: string;
+    /** PEM of the node's certificate, to trust it. */
+    nodeCertFile: string;
+    config: Config;
+    log: Logger;
+  }): Promise<{ port: number; close(): Promise<void>; login?: string }>;
+}
+
+/**
+ * HOOK (edge helper): the admin UI for a local run is the edge app served
+ * from Node. When `edge/local.ts` exists and exports `startLocalEdge`, it is
+ * started on ports.admin; its `login` text is printed by `haven start`.
+ * Until then the node runs without a local admin UI.
+ */
+async function startLocalAdmin(config: Config, o: { log: Logger; httpsPort: number; certFile: string }) {
+  const here = new URL('.', import.meta.url);
+  const candidates = ['../edge/local.ts', '../edge/local.js'].map((p) => new URL(p, here));
+  const found = candidates.find((u) => existsSync(u));
+  if (!found) return null;
+  const mod = (await import(found.href)) as Partial<LocalAdminModule>;
+  if (typeof mod.startLocalEdge !== 'function') return null;
+  const nodeHost = config.listenAddress === '0.0.0.0' || config.listenAddress === '::' ? '127.0.0.1' : config.listenAddress;
+  const nodeUrl = `https://${nodeHost.includes(':') ? `[${nodeHost}]` : nodeHost}:${o.httpsPort}`;
+  try {
+    return await mod.startLocalEdge({ host: config.listenAddress, port: config.ports.admin, nodeUrl, nodeCertFile: o.certFile, config, log: o.log });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') throw new ListenError('admin', config.ports.admin, e);
+    throw err;
+  }
+}
