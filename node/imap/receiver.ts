@@ -6,7 +6,10 @@
  * and literal size limits before buffering, so a hostile client cannot make
  * us hold more than one limit's worth of bytes. Synchronizing literals
  * (`{n}`) ask the caller to send a continuation; LITERAL+ (`{n+}`) and
- * BINARY's `~{n}` do not. Pure: no I/O.
+ * BINARY's `~{n}` do not. A non-synchronizing literal the server will not
+ * take was sent anyway, so it is read and thrown away (RFC 7888 §4) along
+ * with the rest of its command, and the command is refused; only one past
+ * `maxDiscard` closes the connection. Pure: no I/O.
  */
 
 export type Part = string | Buffer;
@@ -16,8 +19,12 @@ export interface ReceiverLimits {
   maxLine: number;
   /** Largest single literal in bytes. */
   maxLiteral: number;
-  /** Most bytes of literals in one request (MULTIAPPEND). */
+  /** Most bytes of literals in one request (MULTIAPPEND); also the most a refused request may make us discard. */
   maxRequest: number;
+  /** Largest non-synchronizing literal (4096 under LITERAL-, RFC 7888 §5); unlimited when absent. */
+  maxNonSync?: number;
+  /** Most literal bytes a refused command may make us read and throw away; maxRequest when absent. */
+  maxDiscard?: number;
 }
 
 export type ReceiverEvent =
@@ -25,7 +32,7 @@ export type ReceiverEvent =
   /** A synchronizing literal is announced: send `+ ...` to let the client go on. */
   | { type: 'continue'; size: number }
   /** The request cannot be taken; `fatal` means the stream is out of step and must be closed. */
-  | { type: 'reject'; tag: string | null; code: 'TOOBIG' | 'PARSE'; text: string; fatal: boolean };
+  | { type: 'reject'; tag: string | null; code: 'TOOBIG' | 'PARSE'; text: string; fatal: boolean; status?: 'BAD' | 'NO' };
 
 export const DEFAULT_LIMITS: ReceiverLimits = { maxLine: 64 * 1024, maxLiteral: 64 * 1024 * 1024, maxRequest: 256 * 1024 * 1024 };
 
@@ -38,8 +45,10 @@ export class Receiver {
   /** Bytes of literal still to read; -1 while reading a line. */
   private literalLeft = -1;
   private literalChunks: Buffer[] = [];
-  /** Bytes of an oversized non-synchronizing literal to throw away. */
+  /** Where to resume looking for LF in buf. */
   private scanFrom = 0;
+  /** A refused command whose non-synchronizing literals are being thrown away. */
+  private skip: { left: number; total: number; reject: ReceiverEvent } | null = null;
 
   constructor(readonly limits: ReceiverLimits = DEFAULT_LIMITS) {}
 
@@ -55,6 +64,7 @@ export class Receiver {
     this.literalLeft = -1;
     this.literalChunks = [];
     this.scanFrom = 0;
+    this.skip = null;
   }
 
   /** Takes the bytes not yet consumed (after COMPRESS they are compressed and must be inflated). */
@@ -72,12 +82,18 @@ export class Receiver {
 
   /** Whether a request has begun (some of it arrived) and is not complete. */
   get midRequest(): boolean {
-    return this.parts.length > 0 || this.literalLeft >= 0 || this.buf.length > 0;
+    return this.parts.length > 0 || this.literalLeft >= 0 || this.buf.length > 0 || this.skip !== null;
   }
 
   /** The next event from what has arrived, or null when more bytes are needed. */
   next(): ReceiverEvent | null {
     for (;;) {
+      if (this.skip && this.skip.left > 0) {
+        const take = Math.min(this.skip.left, this.buf.length);
+        this.buf = this.buf.subarray(take);
+        this.skip.left -= take;
+        if (this.skip.left > 0) return null;
+      }
       if (this.literalLeft >= 0) {
         if (this.buf.length === 0 && this.literalLeft > 0) return null;
         const take = Math.min(this.literalLeft, this.buf.length);
@@ -105,6 +121,20 @@ export class Receiver {
       this.buf = this.buf.subarray(lf + 1);
       this.scanFrom = 0;
       const m = LITERAL_RE.exec(line);
+      if (this.skip) {
+        // The rest of a refused command: more non-synchronizing literals are thrown away too;
+        // a synchronizing one is never sent (the client gets the refusal instead of "+").
+        if (m && m[3] !== undefined) {
+          const size = Number(m[2]);
+          this.skip.total += size;
+          if (this.skip.total > this.discardCap) return this.fatal('too much literal data');
+          this.skip.left = size;
+          continue;
+        }
+        const ev = this.skip.reject;
+        this.skip = null;
+        return ev;
+      }
       if (!m) {
         const parts = this.parts;
         parts.push(line);
@@ -117,18 +147,28 @@ export class Receiver {
       const segment = line.slice(0, m.index) + (m[1] ? '~' : '');
       this.parts.push(segment);
       this.requestBytes += size;
-      if (size > this.limits.maxLiteral || this.requestBytes > this.limits.maxRequest) {
+      const overNonSync = !sync && size > (this.limits.maxNonSync ?? Infinity);
+      if (size > this.limits.maxLiteral || this.requestBytes > this.limits.maxRequest || overNonSync) {
         const tag = this.tag();
         this.parts = [];
         this.requestBytes = 0;
-        const text = `literal of ${size} bytes is over the limit of ${this.limits.maxLiteral}; send a smaller message`;
+        const reject: ReceiverEvent =
+          overNonSync && size <= this.limits.maxLiteral
+            ? { type: 'reject', tag, code: 'TOOBIG', status: 'BAD', fatal: false, text: `a non-synchronizing literal may be at most ${this.limits.maxNonSync} bytes (LITERAL-); send {${size}} and wait for "+"` }
+            : { type: 'reject', tag, code: 'TOOBIG', fatal: false, text: `literal of ${size} bytes is over the limit of ${this.limits.maxLiteral}; send a smaller message` };
         // A synchronizing literal was never sent: the stream stays in step.
-        if (sync) return { type: 'reject', tag, code: 'TOOBIG', text, fatal: false };
-        return { type: 'reject', tag, code: 'TOOBIG', text, fatal: true };
+        if (sync) return reject;
+        this.skip = { left: size, total: size, reject };
+        if (size > this.discardCap) return this.fatal('too much literal data');
+        continue;
       }
       this.literalLeft = size;
       if (sync) return { type: 'continue', size };
     }
+  }
+
+  private get discardCap(): number {
+    return this.limits.maxDiscard ?? this.limits.maxRequest;
   }
 
   private tag(): string | null {
@@ -139,8 +179,9 @@ export class Receiver {
   }
 
   private fatal(text: string): ReceiverEvent {
-    const tag = this.parts.length ? this.tag() : /^([^\s(){%*"\\\]]+) /.exec(this.buf.toString('latin1', 0, 64))?.[1] ?? null;
+    const tag = this.skip?.reject.type === 'reject' ? this.skip.reject.tag : this.parts.length ? this.tag() : /^([^\s(){%*"\\\]]+) /.exec(this.buf.toString('latin1', 0, 64))?.[1] ?? null;
+    const limit = text === 'line too long' ? `${this.limits.maxLine} bytes per line` : `${this.discardCap} bytes of literals per refused command`;
     this.reset();
-    return { type: 'reject', tag, code: 'TOOBIG', text: `${text}; the limit is ${this.limits.maxLine} bytes per line`, fatal: true };
+    return { type: 'reject', tag, code: 'TOOBIG', text: `${text}; the limit is ${limit}`, fatal: true };
   }
 }

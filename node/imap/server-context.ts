@@ -22,6 +22,12 @@ export interface ImapLimits {
   idleTimeoutMs: number;
   /** Idle time allowed before login. */
   preauthTimeoutMs: number;
+  /**
+   * Advertise LITERAL- instead of LITERAL+ (RFC 7888): clients then send any
+   * literal over 4096 bytes synchronizing, so an oversized APPEND is refused
+   * before its bytes cross the network. For a node on a slow or metered link.
+   */
+  literalMinus: boolean;
 }
 
 export const DEFAULT_IMAP_LIMITS: ImapLimits = {
@@ -33,10 +39,11 @@ export const DEFAULT_IMAP_LIMITS: ImapLimits = {
   commandsPerSecond: 500,
   idleTimeoutMs: 30 * 60_000,
   preauthTimeoutMs: 60_000,
+  literalMinus: false,
 };
 
 const AFTER_LOGIN = [
-  'IMAP4rev2', 'IMAP4rev1', 'LITERAL+', 'ENABLE', 'IDLE', 'NAMESPACE', 'ID', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN',
+  'IMAP4rev2', 'IMAP4rev1', 'ENABLE', 'IDLE', 'NAMESPACE', 'ID', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN',
   'SPECIAL-USE', 'CREATE-SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES',
   'SORT', 'SORT=DISPLAY', 'THREAD=REFERENCES', 'THREAD=ORDEREDSUBJECT', 'QUOTA', 'QUOTA=RES-STORAGE', 'MULTIAPPEND', 'BINARY',
   'UTF8=ACCEPT', 'STATUS=SIZE', 'NOTIFY', 'WITHIN',
@@ -61,15 +68,19 @@ export class ServerContext {
     return this.allowPlaintextOnLoopback && (ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1');
   }
 
+  get literalCap(): string {
+    return this.limits.literalMinus ? 'LITERAL-' : 'LITERAL+';
+  }
+
   capabilities(s: Session): string[] {
     if (s.state.kind === 'notauth') {
-      const caps = ['IMAP4rev2', 'IMAP4rev1', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE'];
+      const caps = ['IMAP4rev2', 'IMAP4rev1', this.literalCap, 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE'];
       if (!s.io.secure) caps.push('STARTTLS');
       if (this.loginAllowed(s)) caps.push('AUTH=PLAIN');
       else caps.push('LOGINDISABLED');
       return caps;
     }
-    const caps = [...AFTER_LOGIN, `APPENDLIMIT=${this.limits.appendLimit}`];
+    const caps = [...AFTER_LOGIN.slice(0, 2), this.literalCap, ...AFTER_LOGIN.slice(2), `APPENDLIMIT=${this.limits.appendLimit}`];
     if (!s.io.compressed) caps.push('COMPRESS=DEFLATE');
     return caps;
   }

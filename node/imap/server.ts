@@ -54,7 +54,14 @@ class Connection implements Transport {
   ) {
     this.stream = socket;
     this.remoteAddress = socket.remoteAddress ?? '';
-    this.receiver = new Receiver({ maxLine: ctx.limits.maxLine, maxLiteral: Math.max(ctx.limits.maxLiteral, ctx.limits.appendLimit), maxRequest: ctx.limits.maxLiteral * 4 });
+    this.receiver = new Receiver({
+      maxLine: ctx.limits.maxLine,
+      maxLiteral: Math.max(ctx.limits.maxLiteral, ctx.limits.appendLimit),
+      maxRequest: ctx.limits.maxLiteral * 4,
+      maxNonSync: ctx.limits.literalMinus ? 4096 : undefined,
+      // A client that sent a literal we refuse under LITERAL+ cannot take it back: read and drop it.
+      maxDiscard: Math.max(ctx.limits.maxLiteral * 4, 256 * 1024 * 1024),
+    });
     const cid = connectionId();
     this.session = new Session(cid, ctx, this, log.child({ proto: 'imap', cid, remote: this.remoteAddress }));
     socket.setTimeout(ctx.limits.preauthTimeoutMs);
@@ -151,7 +158,8 @@ class Connection implements Transport {
         if (!ev) break;
         if (ev.type === 'continue') this.write(Buffer.from('+ go ahead\r\n'));
         else if (ev.type === 'reject') {
-          this.write(Buffer.from(`${ev.tag ?? '*'} ${ev.code === 'TOOBIG' ? 'NO [TOOBIG]' : 'BAD'} ${ev.text}\r\n`));
+          const status = ev.status ?? (ev.code === 'TOOBIG' ? 'NO' : 'BAD');
+          this.write(Buffer.from(`${ev.tag ?? '*'} ${status}${ev.code === 'TOOBIG' ? ' [TOOBIG]' : ''} ${ev.text}\r\n`));
           if (ev.fatal) {
             this.write(Buffer.from('* BYE the connection is out of step; reconnect\r\n'));
             this.close();

@@ -60,9 +60,32 @@ describe('receiver', () => {
     expect(ev[1]).toEqual({ type: 'request', parts: ['y NOOP'] });
   });
 
-  it('closes on an oversized non-synchronizing literal and on a long line', () => {
+  it('throws away an oversized non-synchronizing literal with the rest of its command, whole or split at every byte', () => {
+    const limits = { maxLine: 100, maxLiteral: 10, maxRequest: 100 };
+    const bytes = Buffer.from('x APPEND INBOX {11+}\r\nhello world {3+}\r\nabc\r\ny NOOP\r\n');
+    const expected = [
+      { type: 'reject', tag: 'x', code: 'TOOBIG', fatal: false, text: 'literal of 11 bytes is over the limit of 10; send a smaller message' },
+      { type: 'request', parts: ['y NOOP'] },
+    ];
+    expect(feed(new Receiver(limits), [bytes])).toEqual(expected);
+    for (let i = 1; i < bytes.length; i++) expect(feed(new Receiver(limits), [bytes.subarray(0, i), bytes.subarray(i)]), `split at ${i}`).toEqual(expected);
+  });
+
+  it('holds non-synchronizing literals to 4096 bytes under LITERAL-, and refuses them with BAD', () => {
+    const r = new Receiver({ maxLine: 1000, maxLiteral: 10_000, maxRequest: 40_000, maxNonSync: 4096 });
+    const ev = feed(r, [Buffer.from(`x APPEND INBOX {4097+}\r\n${'a'.repeat(4097)}\r\ny APPEND INBOX {4096+}\r\n${'b'.repeat(4096)}\r\n`)]);
+    expect(ev[0]).toMatchObject({ type: 'reject', tag: 'x', code: 'TOOBIG', status: 'BAD', fatal: false });
+    expect(ev[1]).toMatchObject({ type: 'request', parts: ['y APPEND INBOX ', Buffer.from('b'.repeat(4096)), ''] });
+    // Synchronizing literals of any size up to the limit still ask for "+".
+    expect(feed(r, [Buffer.from('z APPEND INBOX {9000}\r\n')])).toEqual([{ type: 'continue', size: 9000 }]);
+  });
+
+  it('closes when a refused command would make it discard more than a request may carry, and on a long line', () => {
     const r = new Receiver({ maxLine: 100, maxLiteral: 10, maxRequest: 100 });
-    expect(feed(r, [Buffer.from('x APPEND INBOX {11+}\r\n')])[0]).toMatchObject({ type: 'reject', fatal: true });
+    expect(feed(r, [Buffer.from('x APPEND INBOX {101+}\r\n')])[0]).toMatchObject({ type: 'reject', tag: 'x', fatal: true });
+    const r1 = new Receiver({ maxLine: 100, maxLiteral: 10, maxRequest: 100 });
+    const many = 'x APPEND INBOX {60+}\r\n' + 'a'.repeat(60) + ' {60+}\r\n';
+    expect(feed(r1, [Buffer.from(many)])[0]).toMatchObject({ type: 'reject', tag: 'x', fatal: true });
     const r2 = new Receiver({ maxLine: 100, maxLiteral: 10, maxRequest: 100 });
     expect(feed(r2, [Buffer.from('y ' + 'a'.repeat(200))])[0]).toMatchObject({ type: 'reject', tag: 'y', fatal: true });
   });

@@ -111,4 +111,42 @@ describe('states and errors', () => {
       await small.close();
     }
   });
+
+  it('throws away a non-synchronizing literal over the limit and refuses only that command', async () => {
+    const small = await startFixture({ limits: { maxLiteral: 100, appendLimit: 100 } });
+    try {
+      const raw = await Raw.connect(small.port);
+      await login(raw, small);
+      raw.write(`a APPEND INBOX {500+}\r\n${'x'.repeat(500)}\r\n`);
+      expect(await raw.reply('a')).toBe('a NO [TOOBIG] literal of 500 bytes is over the limit of 100; send a smaller message\r\n');
+      expect(await raw.cmd('b', 'STATUS INBOX (MESSAGES)')).toBe('* STATUS INBOX (MESSAGES 0)\r\nb OK STATUS completed\r\n');
+      raw.close();
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('advertises LITERAL- when configured and holds clients to 4096-byte non-synchronizing literals', async () => {
+    const g = await startFixture({ limits: { literalMinus: true } });
+    try {
+      const raw = await Raw.connect(g.port);
+      const caps = await raw.cmd('c', 'CAPABILITY');
+      expect(caps).toContain(' LITERAL- ');
+      expect(caps).not.toContain('LITERAL+');
+      await login(raw, g);
+      const big = `Subject: big\r\n\r\n${'y'.repeat(6000)}\r\n`;
+      raw.write(`a APPEND INBOX {${big.length}+}\r\n${big}\r\n`);
+      expect(await raw.reply('a')).toMatch(/^a BAD \[TOOBIG\] a non-synchronizing literal may be at most 4096 bytes \(LITERAL-\)/);
+      // The same message as a synchronizing literal goes in; a small one may stay non-synchronizing.
+      raw.write(`b APPEND INBOX {${big.length}}\r\n`);
+      await raw.until((x) => x.includes('+ '));
+      raw.take();
+      raw.write(`${big}\r\n`);
+      expect(await raw.reply('b')).toMatch(/^b OK \[APPENDUID \d+ 1\]/);
+      expect(await raw.cmd('d', 'APPEND INBOX {19+}\r\nSubject: s\r\n\r\nsmall')).toMatch(/^d OK \[APPENDUID \d+ 2\]/);
+      raw.close();
+    } finally {
+      await g.close();
+    }
+  });
 });
