@@ -60,10 +60,37 @@ export interface EdgeWorkerArgs {
   nodeUrl: string;
   mailHost: string;
   domains: string[];
+  /** Whether the node offers POP3 (the edge's DNS check and autoconfig follow it). */
+  pop3: boolean;
   edgeSecret: pulumi.Input<string>;
   adminPasswordHash: pulumi.Input<string>;
   /** Undefined when no webhook is configured. */
   alertWebhook?: pulumi.Input<string>;
+}
+
+/** One text binding of the Worker (edge/worker.ts reads them from its env). */
+export interface TextBinding<T> {
+  name: string;
+  text: T;
+  secret: boolean;
+}
+
+/**
+ * The Worker's text bindings, as a pure function so a test can hand the
+ * same names and values to the built bundle. The names are the ones
+ * edge/worker.ts's WorkerEnv reads.
+ */
+export function edgeTextBindings<T>(args: Pick<EdgeWorkerArgs, 'nodeUrl' | 'mailHost' | 'domains' | 'pop3'> & { edgeSecret: T; adminPasswordHash: T; alertWebhook?: T }): TextBinding<T | string>[] {
+  return [
+    { name: 'NODE_URL', text: args.nodeUrl, secret: false },
+    { name: 'MAIL_HOST', text: args.mailHost, secret: false },
+    { name: 'MAIL_DOMAINS', text: args.domains.join(','), secret: false },
+    { name: 'POP3', text: String(args.pop3), secret: false },
+    { name: 'EDGE_SECRET', text: args.edgeSecret, secret: true },
+    { name: 'ADMIN_PASSWORD_HASH', text: args.adminPasswordHash, secret: true },
+    // Cloudflare refuses an empty secret: bind the webhook only when one is configured.
+    ...(args.alertWebhook ? [{ name: 'ALERT_WEBHOOK', text: args.alertWebhook, secret: true }] : []),
+  ];
 }
 
 export class EdgeWorker extends pulumi.ComponentResource {
@@ -74,17 +101,9 @@ export class EdgeWorker extends pulumi.ComponentResource {
     super('haven:infra:EdgeWorker', name, {}, opts);
     const child = { parent: this };
     const kv = new cloudflare.WorkersKvNamespace(`${name}-kv`, { accountId: args.accountId, title: `${args.scriptName}-state` }, child);
-    const secret = (bindingName: string, text: pulumi.Input<string>) => ({ type: 'secret_text', name: bindingName, text: pulumi.secret(text) });
-    const plain = (bindingName: string, text: string) => ({ type: 'plain_text', name: bindingName, text });
     const bindings = [
       { type: 'kv_namespace', name: 'KV', namespaceId: kv.id },
-      plain('NODE_URL', args.nodeUrl),
-      plain('MAIL_HOST', args.mailHost),
-      plain('MAIL_DOMAINS', args.domains.join(',')),
-      secret('EDGE_SECRET', args.edgeSecret),
-      secret('ADMIN_PASSWORD_HASH', args.adminPasswordHash),
-      // Cloudflare refuses an empty secret: bind the webhook only when one is configured.
-      ...(args.alertWebhook ? [secret('ALERT_WEBHOOK', args.alertWebhook)] : []),
+      ...edgeTextBindings(args).map((b) => ({ type: b.secret ? 'secret_text' : 'plain_text', name: b.name, text: b.secret ? pulumi.secret(b.text) : b.text })),
     ];
     const script = new cloudflare.WorkersScript(
       `${name}-script`,

@@ -107,6 +107,7 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
       nodeUrl: `https://${cfg.mailHost}`,
       mailHost: cfg.mailHost,
       domains: cfg.domains,
+      pop3: cfg.pop3,
       edgeSecret: cfg.edgeSecret,
       adminPasswordHash: cfg.adminPasswordHash,
       alertWebhook: cfg.hasAlertWebhook ? cfg.alertWebhook : undefined,

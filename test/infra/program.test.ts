@@ -152,10 +152,12 @@ describe('resources', () => {
       NODE_URL: 'plain_text',
       MAIL_HOST: 'plain_text',
       MAIL_DOMAINS: 'plain_text',
+      POP3: 'plain_text',
       EDGE_SECRET: 'secret_text',
       ADMIN_PASSWORD_HASH: 'secret_text',
       ALERT_WEBHOOK: 'secret_text',
     });
+    expect((script.bindings as { name: string; text?: string }[]).find((b) => b.name === 'POP3')?.text).toBe('true');
     expect(world.one(T.customDomain).inputs).toMatchObject({ hostname: 'admin.example.com', service: 'haven-test-edge', zoneId: 'zone-example.com' });
     expect(world.one(T.cron).inputs).toMatchObject({ scriptName: 'haven-test-edge', schedules: [{ cron: '*/5 * * * *' }] });
     expect(await valueOf(program.adminUrl!)).toBe('https://admin.example.com/');
