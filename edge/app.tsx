@@ -1,0 +1,79 @@
+/**
+ * @module edge/app
+ * `createEdgeApp(deps)`: the whole edge as one Hono app, the same in a
+ * Cloudflare Worker (edge/worker.ts) and in Node next to a local node
+ * (edge/node.ts). Order matters: security headers on everything; set-up
+ * documents and public pages before the session; then login; then the admin
+ * pages behind the session and CSRF checks.
+ */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { EdgeDeps, EdgeEnv } from './context.js';
+import { Edge, errorText } from './edge.js';
+import { runProbe, type ProbeOutcome } from './probe.js';
+import { registerAccounts } from './routes/accounts.js';
+import { loadSession, registerAuth, requireAdmin } from './routes/auth.js';
+import { registerDashboard } from './routes/dashboard.js';
+import { registerDomains } from './routes/domains.js';
+import { registerMail } from './routes/mail.js';
+import { registerPublic } from './routes/public.js';
+import { errorPage } from './routes/render.js';
+import { registerSetup } from './routes/setup.js';
+
+const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export interface EdgeApp {
+  app: Hono<EdgeEnv>;
+  edge: Edge;
+  /** One scheduled probe run (the Worker's cron handler; a timer in the local run). */
+  probe(): Promise<ProbeOutcome>;
+}
+
+export function createEdgeApp(deps: EdgeDeps): EdgeApp {
+  const edge = new Edge(deps);
+  const app = new Hono<EdgeEnv>();
+
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('content-security-policy', CSP);
+    c.header('x-content-type-options', 'nosniff');
+    c.header('x-frame-options', 'DENY');
+    c.header('referrer-policy', 'no-referrer');
+    if (new URL(c.req.url).protocol === 'https:') c.header('strict-transport-security', 'max-age=31536000');
+  });
+
+  // mta-sts.<domain>, autoconfig.<domain> and autodiscover.<domain> serve set-up documents and nothing else.
+  app.use('*', async (c, next) => {
+    const host = new URL(c.req.url).hostname.toLowerCase();
+    await next();
+    if (/^(mta-sts|autoconfig|autodiscover)\./.test(host) && c.res.status === 200 && (c.res.headers.get('content-type') ?? '').startsWith('text/html')) {
+      c.res = new Response('not found: this host serves mail client set-up only\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    }
+  });
+
+  registerSetup(app, edge);
+  registerPublic(app, edge);
+  app.use('*', loadSession(edge));
+  registerAuth(app, edge);
+  app.use('*', requireAdmin(edge));
+  registerDashboard(app, edge);
+  registerDomains(app, edge);
+  registerAccounts(app, edge);
+  registerMail(app, edge);
+
+  app.notFound((c) => errorPage(c, edge, 404, 'Not found', `There is no page at ${new URL(c.req.url).pathname}.`));
+
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return errorPage(c, edge, err.status as 400, 'Configuration needed', err.message);
+    const text = errorText(err);
+    if (text !== null) return errorPage(c, edge, 502, 'The node could not do that', text);
+    console.error('edge: unexpected error', err);
+    return errorPage(c, edge, 500, 'Something went wrong', 'The edge hit an unexpected error; it is in the Worker\'s log (`wrangler tail`) or the local run\'s output. Reload to try again.');
+  });
+
+  return {
+    app,
+    edge,
+    probe: () => runProbe({ kv: deps.kv, node: edge.node(), alertWebhook: deps.alertWebhook, fetch: deps.fetch, now: edge.now }),
+  };
+}
