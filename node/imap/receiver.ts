@@ -25,6 +25,8 @@ export interface ReceiverLimits {
   maxNonSync?: number;
   /** Most literal bytes a refused command may make us read and throw away; maxRequest when absent. */
   maxDiscard?: number;
+  /** A lower limit for literals of an APPEND (APPENDLIMIT, RFC 7889), so a too-big message is refused before it is sent. */
+  maxAppend?: number;
 }
 
 export type ReceiverEvent =
@@ -148,14 +150,15 @@ export class Receiver {
       this.parts.push(segment);
       this.requestBytes += size;
       const overNonSync = !sync && size > (this.limits.maxNonSync ?? Infinity);
-      if (size > this.limits.maxLiteral || this.requestBytes > this.limits.maxRequest || overNonSync) {
+      const max = this.limits.maxAppend !== undefined && /^\S+ APPEND /i.test(this.parts[0] as string) ? Math.min(this.limits.maxAppend, this.limits.maxLiteral) : this.limits.maxLiteral;
+      if (size > max || this.requestBytes > this.limits.maxRequest || overNonSync) {
         const tag = this.tag();
         this.parts = [];
         this.requestBytes = 0;
         const reject: ReceiverEvent =
-          overNonSync && size <= this.limits.maxLiteral
+          overNonSync && size <= max
             ? { type: 'reject', tag, code: 'TOOBIG', status: 'BAD', fatal: false, text: `a non-synchronizing literal may be at most ${this.limits.maxNonSync} bytes (LITERAL-); send {${size}} and wait for "+"` }
-            : { type: 'reject', tag, code: 'TOOBIG', fatal: false, text: `literal of ${size} bytes is over the limit of ${this.limits.maxLiteral}; send a smaller message` };
+            : { type: 'reject', tag, code: 'TOOBIG', fatal: false, text: `literal of ${size} bytes is over the limit of ${max}; send a smaller message` };
         // A synchronizing literal was never sent: the stream stays in step.
         if (sync) return reject;
         this.skip = { left: size, total: size, reject };

@@ -57,6 +57,7 @@ class Connection implements Transport {
     this.receiver = new Receiver({
       maxLine: ctx.limits.maxLine,
       maxLiteral: Math.max(ctx.limits.maxLiteral, ctx.limits.appendLimit),
+      maxAppend: ctx.limits.appendLimit,
       maxRequest: ctx.limits.maxLiteral * 4,
       maxNonSync: ctx.limits.literalMinus ? 4096 : undefined,
       // A client that sent a literal we refuse under LITERAL+ cannot take it back: read and drop it.
