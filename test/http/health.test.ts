@@ -42,7 +42,7 @@ describe('/health', () => {
     const res = await h.app.request('/health');
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body).toEqual({
       ok: true,
       listeners: { smtp: true, custom: true },
@@ -64,7 +64,7 @@ describe('/health', () => {
     await smtp.close();
     const res = await h.app.request('/health');
     expect(res.status).toBe(503);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body.ok).toBe(false);
     expect(body.listeners).toEqual({ smtp: false, imaps: false });
   });
@@ -76,12 +76,12 @@ describe('/health', () => {
     const h2 = app({ tls: short });
     let res = await h2.app.request('/health');
     expect(res.status).toBe(503);
-    expect((await res.json()).certificate).toMatchObject({ ok: false, daysLeft: 2 });
+    expect(((await res.json()) as any).certificate).toMatchObject({ ok: false, daysLeft: 2 });
 
     const h3 = app({ healthThresholds: { minFreeBytes: Number.MAX_SAFE_INTEGER } });
     res = await h3.app.request('/health');
     expect(res.status).toBe(503);
-    expect((await res.json()).disk.ok).toBe(false);
+    expect(((await res.json()) as any).disk.ok).toBe(false);
     expect((await h.app.request('/health')).status).toBe(200);
   });
 
@@ -90,7 +90,7 @@ describe('/health', () => {
     h.t.store.close();
     const res = await h.app.request('/health');
     expect(res.status).toBe(503);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body.store.ok).toBe(false);
     expect(body.store.error).toMatch(/does not answer/);
   });
@@ -106,9 +106,9 @@ describe('/health', () => {
     h.t.store.directory.setSetting('touch', '1');
     await rep!.flush(10_000);
     const res = await h.app.request('/health');
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body.replication).toEqual({ enabled: true, lagSeconds: 0, ok: true, error: null });
-    const r = await (await h.call('GET', '/api/v1/replication')).json();
+    const r = (await (await h.call('GET', '/api/v1/replication')).json()) as any;
     expect(r).toMatchObject({ enabled: true, target: expect.stringContaining(replica), lagSeconds: 0, errors: [], healthy: true });
     expect(r.databases).toBeGreaterThanOrEqual(1);
     expect(new Date(r.lastShippedAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
