@@ -1,10 +1,11 @@
 /**
  * @module node/smtp/batch
  * Group commit for local delivery. Each commit to a mailbox costs an fsync
- * and a WAL append whatever its size, and better-sqlite3 blocks the event
- * loop while it runs; so deliveries that arrive together for the same open
- * mailbox are written in one transaction (MessageRepo.appendMany) and each
- * caller is answered only after that transaction is durable. Mail for a
+ * whatever its size, and better-sqlite3 would block the event loop for it;
+ * so deliveries that arrive together for the same open mailbox are written
+ * in one transaction, whose fsync runs on the thread pool
+ * (Messages.appendManyDeferred) alongside those of other mailboxes, and each
+ * caller is answered only once that transaction is durable. Mail for a
  * locked mailbox goes through Store.deliver (sealed into the spool) as is.
  */
 import type { Store } from '../store/index.js';
@@ -64,8 +65,11 @@ export class DeliveryBatcher {
         }
         for (const [folderId, group] of byFolder) {
           try {
-            messages.appendMany(folderId, group.map((g) => ({ raw: g.raw, ignoreQuota: true })));
-            for (const g of group) g.resolve();
+            const { durable } = messages.appendManyDeferred(folderId, group.map((g) => ({ raw: g.raw, ignoreQuota: true })));
+            durable.then(
+              () => group.forEach((g) => g.resolve()),
+              (err) => group.forEach((g) => g.reject(err)),
+            );
           } catch (err) {
             for (const g of group) g.reject(err);
           }

@@ -7,7 +7,7 @@
  * every database open, every commit and every close.
  */
 import Database from 'better-sqlite3-multiple-ciphers';
-import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { CorruptDatabaseError, WrongKeyError } from './errors.js';
 
@@ -105,4 +105,39 @@ export function write<T>(path: string, db: Db, fn: () => T): T {
   const result = db.transaction(fn).immediate();
   notifyCommitted(path, db);
   return result;
+}
+
+/**
+ * Like write, but SQLite does not fsync the commit (synchronous=NORMAL for
+ * this one transaction); the WAL file is fsynced afterwards on libuv's thread
+ * pool. The transaction is durable when `durable` resolves, not before. Used
+ * for group-committed mail delivery: commits to many mailbox files then share
+ * the disk's flushes instead of blocking the event loop one fsync at a time.
+ */
+export function writeDeferred<T>(path: string, db: Db, fn: () => T): { result: T; durable: Promise<void> } {
+  db.pragma('synchronous = NORMAL');
+  let result: T;
+  try {
+    result = write(path, db, fn);
+  } finally {
+    db.pragma('synchronous = FULL');
+  }
+  return { result, durable: fsyncWal(`${path}-wal`) };
+}
+
+async function fsyncWal(file: string): Promise<void> {
+  let fh;
+  try {
+    fh = await fsp.open(file, 'r');
+  } catch (err) {
+    // No WAL file: the database was closed meanwhile, and closing checkpoints
+    // every frame into the main file and syncs it before removing the WAL.
+    if ((err as { code?: string }).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }

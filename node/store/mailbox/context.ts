@@ -7,7 +7,7 @@
  * could still undo.
  */
 import { EventEmitter } from 'node:events';
-import { write, type Db } from '../db.js';
+import { write, writeDeferred, type Db } from '../db.js';
 import { translateSqliteError } from '../errors.js';
 
 export type MailboxChange =
@@ -20,6 +20,8 @@ export type MailboxChange =
 export class MailboxContext {
   readonly bus = new EventEmitter();
   private pending: MailboxChange[] = [];
+  /** Events of deferred-sync writes, per write in commit order, held until durable. */
+  private held: MailboxChange[][] = [];
   private readonly getMeta;
   private readonly setMeta;
 
@@ -65,9 +67,41 @@ export class MailboxContext {
       this.pending = [];
       translateSqliteError(err, this.path);
     }
+    // A synchronous commit fsyncs the whole WAL: earlier deferred writes are durable now too.
+    this.release(this.held.length - 1);
     const out = this.pending;
     this.pending = [];
     for (const c of out) this.bus.emit('change', c);
     return result;
+  }
+
+  /**
+   * A write whose commit is fsynced off the event loop (db.writeDeferred).
+   * Its events are emitted once it is durable, after those of earlier writes.
+   */
+  writeDeferred<T>(fn: () => T): { result: T; durable: Promise<void> } {
+    let r: { result: T; durable: Promise<void> };
+    try {
+      r = writeDeferred(this.path, this.db, fn);
+    } catch (err) {
+      this.pending = [];
+      translateSqliteError(err, this.path);
+    }
+    const batch = this.pending;
+    this.pending = [];
+    this.held.push(batch);
+    return {
+      result: r.result,
+      durable: r.durable.then(
+        () => this.release(this.held.indexOf(batch)),
+        (err) => translateSqliteError(err, this.path),
+      ),
+    };
+  }
+
+  /** Emits held events up to and including batch i (one fsync of the WAL covers every earlier frame). */
+  private release(i: number): void {
+    if (i < 0) return;
+    for (const b of this.held.splice(0, i + 1)) for (const c of b) this.bus.emit('change', c);
   }
 }

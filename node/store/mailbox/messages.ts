@@ -133,26 +133,38 @@ export class MessageRepo {
   /** MULTIAPPEND and spool drains: all or nothing in one transaction. */
   appendMany(folderId: number, items: ({ raw: Buffer } & AppendOptions)[], origin?: string, inTx?: () => void): AppendResult[] {
     const prepared = items.map((it) => ({ ...it, parsed: it.parsed ?? parseMessage(it.raw) }));
-    return this.ctx.write(() => {
-      const f = this.folder(folderId);
-      if (!prepared.every((p) => p.ignoreQuota)) this.checkQuota(prepared.reduce((n, p) => n + p.raw.length, 0));
-      const now = Date.now();
-      const modseq = this.ctx.nextModseq();
-      let uid = f.uidnext;
-      const out: AppendResult[] = [];
-      for (const p of prepared) {
-        const { blobId } = this.insertBlob(p.raw, p.parsed, now);
-        this.s.ref.run(blobId);
-        const { bits, keywords } = splitFlags(p.flags ?? []);
-        this.s.insertMsg.run(folderId, uid, blobId, modseq, bits, keywords.join(' '), p.internalDate ?? now, p.raw.length);
-        out.push({ uid, uidValidity: f.uidValidity, modseq, folderId });
-        uid++;
-      }
-      this.s.bumpFolder.run(uid, modseq, folderId);
-      inTx?.();
-      this.ctx.emit({ type: 'exists', folderId, uids: out.map((o) => o.uid), modseq, origin });
-      return out;
-    });
+    return this.ctx.write(() => this.appendInTx(folderId, prepared, origin, inTx));
+  }
+
+  /**
+   * appendMany for group-committed mail delivery: the commit is fsynced off
+   * the event loop; durable (and announced to sessions) when `durable` resolves.
+   */
+  appendManyDeferred(folderId: number, items: ({ raw: Buffer } & AppendOptions)[], origin?: string): { results: AppendResult[]; durable: Promise<void> } {
+    const prepared = items.map((it) => ({ ...it, parsed: it.parsed ?? parseMessage(it.raw) }));
+    const { result, durable } = this.ctx.writeDeferred(() => this.appendInTx(folderId, prepared, origin));
+    return { results: result, durable };
+  }
+
+  private appendInTx(folderId: number, prepared: ({ raw: Buffer; parsed: ParsedMessage } & AppendOptions)[], origin?: string, inTx?: () => void): AppendResult[] {
+    const f = this.folder(folderId);
+    if (!prepared.every((p) => p.ignoreQuota)) this.checkQuota(prepared.reduce((n, p) => n + p.raw.length, 0));
+    const now = Date.now();
+    const modseq = this.ctx.nextModseq();
+    let uid = f.uidnext;
+    const out: AppendResult[] = [];
+    for (const p of prepared) {
+      const { blobId } = this.insertBlob(p.raw, p.parsed, now);
+      this.s.ref.run(blobId);
+      const { bits, keywords } = splitFlags(p.flags ?? []);
+      this.s.insertMsg.run(folderId, uid, blobId, modseq, bits, keywords.join(' '), p.internalDate ?? now, p.raw.length);
+      out.push({ uid, uidValidity: f.uidValidity, modseq, folderId });
+      uid++;
+    }
+    this.s.bumpFolder.run(uid, modseq, folderId);
+    inTx?.();
+    this.ctx.emit({ type: 'exists', folderId, uids: out.map((o) => o.uid), modseq, origin });
+    return out;
   }
 
   uids(folderId: number): number[] {
