@@ -8,15 +8,25 @@
  * Prints messages per second, p50/p99 time to the final 250, and the node's
  * peak RSS (VmHWM).
  *
- *   npx tsx bench/smtp.ts [--messages 2000] [--sessions 10] [--locked]
+ * Then, when Debian's postfix and dovecot-lmtpd are installed (and we are
+ * root), the same load goes to the peer the issue names: Postfix accepting
+ * for the domain and delivering over LMTP to Dovecot's Maildirs. Postfix says
+ * 250 once the message is in its queue, before Dovecot has it, so its rate is
+ * given twice: to the last 250, and until Dovecot has stored every message
+ * (Haven's 250 already means "in the mailbox"). `--client smtp-source` drives
+ * both with Postfix's smtp-source instead of our Node client.
+ *
+ *   npm run bench -- smtp [--messages 2000] [--sessions 10] [--locked] [--no-peer] [--client node|smtp-source]
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { runChild } from '../test/helpers/child.js';
 import { startTestDns } from '../test/helpers/dns-server.js';
 import { addAccount, makeTestStore } from '../test/helpers/store.js';
+import { postfixAvailable, startPostfixDovecot } from './lib/postfix.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -24,12 +34,17 @@ const { values: args } = parseArgs({
     sessions: { type: 'string', default: '10' },
     accounts: { type: 'string', default: '10' },
     locked: { type: 'boolean', default: false },
+    'no-peer': { type: 'boolean', default: false },
+    client: { type: 'string', default: 'node' },
   },
 });
 const COUNT = Number(args.messages);
 const SESSIONS = Number(args.sessions);
 const ACCOUNTS = Number(args.accounts);
 const PASSWORD = 'correct horse battery';
+const SMTP_SOURCE = '/usr/sbin/smtp-source';
+if (args.client !== 'node' && args.client !== 'smtp-source') throw new Error('--client is node or smtp-source');
+if (args.client === 'smtp-source' && !existsSync(SMTP_SOURCE)) throw new Error('--client smtp-source needs Debian\'s postfix package (apt-get install postfix)');
 
 function message(i: number, to: string): Buffer {
   const head = [
@@ -67,55 +82,98 @@ function reset(c: SMTPConnection): Promise<void> {
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
+interface Load {
+  seconds: number;
+  /** Per-message MAIL FROM to final 250, sorted (empty with smtp-source, which does not report them). */
+  latencies: number[];
+}
+
+/** Sends the whole load to a port and resolves after the last 250. */
+async function drive(port: number, addresses: string[]): Promise<Load> {
+  if (args.client === 'smtp-source') {
+    // smtp-source sends a generated message of -l bytes to one recipient, -d keeps each session's connection.
+    const started = performance.now();
+    const r = spawnSync(SMTP_SOURCE, ['-d', '-s', String(SESSIONS), '-m', String(COUNT), '-l', String(message(0, addresses[0]).length), '-f', 'sender@sender.test', '-t', addresses[0], '-S', 'Benchmark', `127.0.0.1:${port}`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`smtp-source failed: ${r.stderr}`);
+    return { seconds: (performance.now() - started) / 1000, latencies: [] };
+  }
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: SESSIONS }, async () => {
+      const c = await connect(port);
+      for (;;) {
+        const i = next++;
+        if (i >= COUNT) break;
+        const to = addresses[i % addresses.length];
+        const raw = message(i, to);
+        const t0 = performance.now();
+        const res = await send(c, `sender${i}@sender.test`, to, raw);
+        latencies.push(performance.now() - t0);
+        if (!res.startsWith('250')) throw new Error(`unexpected reply: ${res}`);
+        await reset(c);
+      }
+      c.quit();
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return { seconds: (performance.now() - started) / 1000, latencies };
+}
+
+function describeLoad(l: Load, what: string): string {
+  const lat = l.latencies.length ? `   p50 ${pct(l.latencies, 50).toFixed(1)} ms   p99 ${pct(l.latencies, 99).toFixed(1)} ms` : '';
+  return `${(COUNT / l.seconds).toFixed(0).padStart(5)} msgs/s${lat}   (${what}, ${l.seconds.toFixed(1)} s)`;
+}
+
+const sizeKb = (message(0, 'user0@example.test').length / 1024).toFixed(1);
+const users = Array.from({ length: args.client === 'smtp-source' ? 1 : ACCOUNTS }, (_, i) => `user${i}`);
+const addresses = users.map((u) => `${u}@example.test`);
+
+// ---- Haven
 const t = makeTestStore();
 const dns = await startTestDns();
 dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
 dns.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] });
-const addresses: string[] = [];
-for (let i = 0; i < ACCOUNTS; i++) {
-  addresses.push(`user${i}@example.test`);
-  await addAccount(t.store, addresses[i], PASSWORD);
-}
+for (const a of addresses) await addAccount(t.store, a, PASSWORD);
 t.store.close();
 const child = runChild(join(import.meta.dirname, 'smtp-node.ts'), [t.dataDir, t.masterKey.toString('hex'), String(dns.port), PASSWORD, args.locked ? '0' : '1', ...addresses]);
 const line = await child.waitFor((l) => l.startsWith('PORT ') || l.startsWith('__exit__'));
 if (!line.startsWith('PORT ')) throw new Error(`node failed to start: ${line}`);
-const port = Number(line.split(' ')[1]);
-
-const latencies: number[] = [];
-let next = 0;
-const started = performance.now();
-await Promise.all(
-  Array.from({ length: SESSIONS }, async () => {
-    const c = await connect(port);
-    for (;;) {
-      const i = next++;
-      if (i >= COUNT) break;
-      const to = addresses[i % addresses.length];
-      const raw = message(i, to);
-      const t0 = performance.now();
-      const res = await send(c, `sender${i}@sender.test`, to, raw);
-      latencies.push(performance.now() - t0);
-      if (!res.startsWith('250')) throw new Error(`unexpected reply: ${res}`);
-      await reset(c);
-    }
-    c.quit();
-  }),
-);
-const seconds = (performance.now() - started) / 1000;
-const status = readFileSync(`/proc/${child.proc.pid}/status`, 'utf8');
-const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-// tsx runs the node as a grandchild: report the biggest process in the tree.
-let peakKb = hwm;
-for (const pid of readFileSync(`/proc/${child.proc.pid}/task/${child.proc.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0));
-}
-latencies.sort((a, b) => a - b);
-console.log(`smtp ingest: ${COUNT} messages (~${(message(0, addresses[0]).length / 1024).toFixed(1)} KB) over ${SESSIONS} sessions into ${ACCOUNTS} ${args.locked ? 'locked (sealed spool)' : 'unlocked'} mailboxes`);
-console.log(`  ${(COUNT / seconds).toFixed(0)} msgs/s   p50 ${pct(latencies, 50).toFixed(1)} ms   p99 ${pct(latencies, 99).toFixed(1)} ms   (MAIL FROM to final 250)`);
-console.log(`  node peak RSS ${(peakKb / 1024).toFixed(0)} MB   total ${seconds.toFixed(1)} s`);
+const haven = await drive(Number(line.split(' ')[1]), addresses);
+const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.proc.pid}/status`, 'utf8'))?.[1] ?? 0);
 child.proc.kill('SIGTERM');
 await child.exited;
 await dns.close();
 t.cleanup();
+
+console.log(`smtp ingest: ${COUNT} messages (~${sizeKb} KB) over ${SESSIONS} sessions into ${addresses.length} ${args.locked ? 'locked (sealed spool)' : 'unlocked'} mailboxes, client ${args.client}`);
+console.log(`  haven            ${describeLoad(haven, 'to the last 250 = stored durably; SPF/DKIM/DMARC checked')}`);
+console.log(`                   peak RSS ${(hwm / 1024).toFixed(0)} MB (one process)`);
+
+// ---- Postfix -> LMTP -> Dovecot
+if (args['no-peer']) process.exit(0);
+if (!postfixAvailable()) {
+  console.log('  postfix+dovecot  skipped: needs root and Debian\'s postfix and dovecot-lmtpd (apt-get install postfix dovecot-lmtpd)');
+  process.exit(0);
+}
+const peer = await startPostfixDovecot('example.test', users);
+try {
+  let peakKb = peer.memoryKb();
+  const sampler = setInterval(() => (peakKb = Math.max(peakKb, peer.memoryKb())), 100);
+  const started = performance.now();
+  const accepted = await drive(peer.port, addresses);
+  const stored = () => users.reduce((n, u) => n + peer.stored(u), 0);
+  while (stored() < COUNT) {
+    if (performance.now() - started > 600_000) throw new Error(`Dovecot stored only ${stored()} of ${COUNT} after 10 minutes`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const delivered = { seconds: (performance.now() - started) / 1000, latencies: [] };
+  clearInterval(sampler);
+  peakKb = Math.max(peakKb, peer.memoryKb());
+  console.log(`  postfix          ${describeLoad(accepted, 'to the last 250 = in Postfix\'s queue; no SPF/DKIM/DMARC')}`);
+  console.log(`  postfix+dovecot  ${describeLoad(delivered, 'until Dovecot stored all over LMTP')}`);
+  console.log(`                   peak memory ${(peakKb / 1024).toFixed(0)} MB (sum of PSS over every process)   ${peer.versions}`);
+} finally {
+  peer.stop();
+}
