@@ -23,6 +23,8 @@ export interface HavenStackConfig {
   havenRelease: string;
   acmeEmail: string;
   dmarcPolicy: DmarcPolicy;
+  /** SPF mechanisms before -all (a relay's include while Hetzner blocks port 25). */
+  spfExtra: string[];
   dkimSelector: string;
   adminHost: string;
   edgeEntry: string;
@@ -53,6 +55,7 @@ export const CONFIG_KEYS = [
   'havenRelease',
   'acmeEmail',
   'dmarcPolicy',
+  'spfExtra',
   'dkimSelector',
   'adminHost',
   'edgeEntry',
@@ -91,6 +94,14 @@ function checkCidr(v: string): string {
   return bits === undefined ? `${ip}/${max}` : v;
 }
 
+function checkSpfMechanism(v: string): string {
+  // RFC 7208 §5: the mechanisms a relay's instructions use; no spaces, no "all" (the record ends with -all).
+  if (!/^[+?~-]?(include|a|mx|ip4|ip6|exists)(:[^\s]+)?(\/\d+)?$/i.test(v) || /^[+?~-]?all$/i.test(v)) {
+    throw new StackConfigError(`haven:spfExtra entry "${v}" is not an SPF mechanism: use e.g. include:spf.relay.example or ip4:192.0.2.0/24`);
+  }
+  return v;
+}
+
 /** Reads and checks the stack's `haven:*` config. Throws StackConfigError with the fix in its message. */
 export function readStackConfig(cfg: pulumi.Config = new pulumi.Config('haven')): HavenStackConfig {
   const domains = list(cfg, 'domains', true).map((d) => d.toLowerCase());
@@ -125,6 +136,7 @@ export function readStackConfig(cfg: pulumi.Config = new pulumi.Config('haven'))
     havenRelease: cfg.require('havenRelease'),
     acmeEmail: cfg.get('acmeEmail') || `postmaster@${domains[0]}`,
     dmarcPolicy: dmarcPolicy as DmarcPolicy,
+    spfExtra: list(cfg, 'spfExtra', false).map(checkSpfMechanism),
     dkimSelector,
     adminHost: (cfg.get('adminHost') || `admin.${domains[0]}`).toLowerCase(),
     edgeEntry: cfg.get('edgeEntry') ?? 'edge/worker.ts',

@@ -85,6 +85,7 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
     mailHost: cfg.mailHost,
     pop3: cfg.pop3,
     dmarcPolicy: cfg.dmarcPolicy,
+    spfExtra: cfg.spfExtra,
   };
   const dns = new HavenDns(`${name}-dns`, {
     layout: dnsLayout,

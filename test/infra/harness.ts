@@ -48,6 +48,7 @@ export function baseConfig(overrides: Record<string, string> = {}): Record<strin
     'haven:sshPublicKeys': JSON.stringify(['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE0b8kTq0ZC1QoXyJzKc admin@laptop']),
     'haven:adminSourceIps': JSON.stringify(['198.51.100.7', '2001:db8:beef::/48']),
     'haven:pop3': 'true',
+    'haven:spfExtra': JSON.stringify(['include:spf.relay.example']),
     'haven:havenRelease': 'https://releases.example.net/haven-0.1.0.tgz',
     'haven:edgeEntry': 'test/infra/fixtures/worker.ts',
     'haven:masterKey': SECRETS.masterKey,

@@ -178,10 +178,10 @@ describe('addresses, reverse DNS and EHLO name agree', () => {
     expect(cloudInit.fqdn).toBe('mail.example.com');
   });
 
-  it('SPF in every domain covers both server addresses', () => {
+  it('SPF in every domain covers both server addresses and the relay named in spfExtra', () => {
     for (const domain of ['example.com', 'example.org']) {
       const spf = world.one(T.dns, `haven-dns-TXT-${domain}`).inputs.content as string;
-      expect(spf.split(' ')).toEqual(expect.arrayContaining(['v=spf1', `ip4:${IPV4}`, `ip6:${IPV6_HOST}`, '-all']));
+      expect(spf).toBe(`v=spf1 ip4:${IPV4} ip6:${IPV6_HOST} include:spf.relay.example -all`);
     }
   });
 
@@ -277,6 +277,7 @@ describe('DNS records', () => {
       ipv4: IPV4,
       ipv6: IPV6_HOST,
       pop3: true,
+      spfExtra: ['include:spf.relay.example'],
     });
   }
 

@@ -76,6 +76,14 @@ describe('stacks/Pulumi.example.yaml', () => {
     expect(cfg.domains).toEqual(['example.com', 'example.org']);
     expect(cfg.adminSourceIps).toEqual(['198.51.100.7/32']);
     expect(cfg.pop3).toBe(false);
+    expect(cfg.spfExtra).toEqual(['include:spf.relay.example']);
+  });
+
+  it('refuses an spfExtra entry that is not an SPF mechanism', () => {
+    for (const bad of ['+all', 'include:a b', 'v=spf1', 'redirect=_spf.example']) {
+      pulumi.runtime.setAllConfig({ ...baseConfig(), 'haven:spfExtra': JSON.stringify([bad]) }, SECRET_KEYS.map((k) => `haven:${k}`));
+      expect(() => readStackConfig(), bad).toThrow(/spfExtra/);
+    }
   });
 });
 
