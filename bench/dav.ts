@@ -194,7 +194,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts Radicale (auth none, scratch storage) and resolves once it answers HTTP. */
-async function startRadicale(bin: string): Promise<{ url: string; stop(): void }> {
+async function startRadicale(bin: string): Promise<{ url: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-bench-radicale-'));
   const port = await freePort();
   const child: ChildProcess = spawn(
@@ -202,11 +202,16 @@ async function startRadicale(bin: string): Promise<{ url: string; stop(): void }
     ['--config', '', '--server-hosts', `127.0.0.1:${port}`, '--auth-type', 'none', '--rights-type', 'owner_only', '--storage-filesystem-folder', join(dir, 'collections'), '--logging-level', 'warning', '--server-max-content-length', '100000000'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const stop = () => {
-    child.kill('SIGTERM');
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Radicale may still be writing its cache: remove its folder only once it has exited.
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await gone;
     rmSync(dir, { recursive: true, force: true });
   };
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`radicale exited (${code}) before answering`))));
+  const exited = gone.then(() => {
+    throw new Error(`radicale exited (${child.exitCode ?? child.signalCode}) before answering`);
+  });
   const ready = (async () => {
     for (;;) {
       const ok = await new Promise<boolean>((resolve) => {
@@ -224,7 +229,7 @@ async function startRadicale(bin: string): Promise<{ url: string; stop(): void }
   try {
     await Promise.race([ready, exited]);
   } catch (err) {
-    stop();
+    await stop();
     throw err;
   }
   return { url: `http://127.0.0.1:${port}`, stop };
@@ -276,7 +281,7 @@ async function main() {
       try {
         radicale = await runRadicale(r.url);
       } finally {
-        r.stop();
+        await r.stop();
       }
     }
   }
