@@ -220,7 +220,8 @@ export function registerAccounts(app: Hono<EdgeEnv>, edge: Edge): void {
     const back = `/accounts/${enc(address)}`;
     return act(c, edge, back, async () => {
       const quota = quotaOf(field(form, 'quota'));
-      await edge.node().patch(`/api/v1/accounts/${enc(address)}`, { quotaBytes: quota });
+      // The node takes 0 as "no quota".
+      await edge.node().patch(`/api/v1/accounts/${enc(address)}`, { quotaBytes: quota ?? 0 });
       return redirectWith(c, edge, back, 'ok', quota ? `Quota for ${address} is now ${bytes(quota)}.` : `${address} has no quota now.`);
     });
   });
