@@ -10,7 +10,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const built = `${root}dist/node/cli.js`;
 
-if (existsSync(built) && process.env.HAVEN_FROM_SOURCE === undefined) {
+// HAVEN_FROM_SOURCE=1 runs the TypeScript even when dist/ exists (development, tests).
+// It is not a config option, so it is removed before the config sees the environment.
+const fromSource = process.env.HAVEN_FROM_SOURCE !== undefined;
+delete process.env.HAVEN_FROM_SOURCE;
+
+if (existsSync(built) && !fromSource) {
   await import(pathToFileURL(built).href);
 } else {
   let register;

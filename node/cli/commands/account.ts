@@ -35,6 +35,9 @@ export const accountCommands: Command[] = [
       await withStore(args, io, async (store) => {
         // Checked before the password is asked for (and before the key derivation runs), so a typo fails fast.
         if (store.directory.getAccount(address)) throw new CommandError(`account ${address} already exists; see \`haven account list\``);
+        // Also before createAccount: it makes the mailbox file before the directory refuses an unknown domain.
+        const domain = address.slice(address.lastIndexOf('@') + 1);
+        if (!store.directory.getDomain(domain)) throw new CommandError(`no domain ${domain}; add it first with \`haven domain add ${domain}\``);
         const password = generate ? newAppPassword() : await readSecret(args, io, { flag: 'password', prompt: `Password for ${address}`, confirm: true });
         const { account, recoveryKey } = await store.createAccount(address, password, {
           displayName: typeof args.flags.name === 'string' ? args.flags.name : undefined,

@@ -8,7 +8,6 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseReplicaUrl, type Config } from '../../config/index.js';
-import { queueFor } from '../../smtp/index.js';
 import { CERT_FILE } from '../../tls/index.js';
 import { cliConfig, hasDirectory, withStore } from '../context.js';
 import type { Command } from '../types.js';
@@ -65,6 +64,8 @@ export const statusCommands: Command[] = [
         initialised: hasDirectory(config),
       };
       if (s.initialised) {
+        // The queue lives in node/smtp; loaded only here so other commands start faster.
+        const { queueFor } = await import('../../smtp/index.js');
         await withStore(args, io, (store) => {
           s.domains = store.directory.listDomains().length;
           s.accounts = store.directory.listAccounts().length;

@@ -1,0 +1,73 @@
+/**
+ * The real `haven` executable (bin/haven.js, the TypeScript through tsx as
+ * a fresh checkout runs it) in a child process: exit codes, stdout/stderr
+ * separation, secrets from a piped standard input.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'haven.js');
+const root = mkdtempSync(join(tmpdir(), 'haven-bin-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** The parent's environment without HAVEN_* (a developer's own settings must not leak in). */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HAVEN_')) env[k] = v;
+  // Force the source path even if someone ran `npm run build` in this checkout.
+  return { ...env, HAVEN_FROM_SOURCE: '1', ...extra };
+}
+
+function haven(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], { env: cleanEnv({ HAVEN_DATA_DIR: join(root, 'data'), ...opts.env }), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    p.stdin.end(opts.stdin ?? '');
+  });
+}
+
+describe('bin/haven.js', () => {
+  it('runs commands with exit codes a script can rely on', async () => {
+    const unknown = await haven(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toBe('haven: unknown command "frobnicate"; run `haven help` for the list of commands\n');
+
+    const config = await haven(['status'], { env: { HAVEN_LIMITS_MAX_RECIPIENTS: '0' } });
+    expect(config.code).toBe(78);
+    expect(config.stderr.trim().split('\n')).toEqual([
+      'haven: config: limits.maxRecipients (HAVEN_LIMITS_MAX_RECIPIENTS): got "0" from the environment; expected an integer >= 1',
+    ]);
+
+    const dom = await haven(['domain', 'add', 'example.org']);
+    expect(dom.code).toBe(0);
+    expect(dom.stdout).toMatch(/^added domain example\.org\n/);
+    expect(dom.stderr).toMatch(/warning: generated a master key/);
+
+    const acct = await haven(['account', 'add', 'alice@example.org', '--password-stdin', '--json'], { stdin: 'correct horse battery\n' });
+    expect(acct.code).toBe(0);
+    expect(acct.stderr).toBe('');
+    expect(JSON.parse(acct.stdout)).toEqual({ address: 'alice@example.org', recoveryKey: expect.stringMatching(/^[a-z0-9]{4}(-[a-z0-9]{4}){7}$/) });
+
+    // No terminal and no flag: an error, never a prompt that would hang a script.
+    const noPw = await haven(['account', 'add', 'bob@example.org']);
+    expect(noPw.code).toBe(2);
+    expect(noPw.stderr).toMatch(/^haven: no password for bob@example\.org: give --password <value> or --password-stdin/);
+
+    const wrong = await haven(['account', 'passwd', 'alice@example.org', '--current-password-stdin', '--password-stdin'], { stdin: 'wrong horse\nnew horse battery\n' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toBe('haven: the current password for alice@example.org is wrong; nothing was changed\n');
+
+    const list = await haven(['account', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toBe('alice@example.org\tzero-access\t0 B (no quota)\n');
+  }, 60_000);
+});
