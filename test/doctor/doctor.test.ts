@@ -1,0 +1,259 @@
+/**
+ * @module test/doctor/doctor
+ * `runDoctor` against a real authoritative DNS server (Knot) on loopback.
+ * Every scenario is its own mail domain, mail host and pair of addresses in
+ * one Knot instance: a correct zone made from node/dns's list passes every
+ * check; each broken zone, and each fault outside DNS (port 25 blocked, a
+ * bad certificate, replication lag, a stuck queue), fails exactly the
+ * checks it should, each with a fix that names what to do.
+ */
+import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatRecord, mailDnsRecords, mtaStsPolicyFor, type DnsRecord } from '../../node/dns/index.js';
+import { arpaName, doctorDnsInput, formatDoctorReport, reversedName, runDoctor, type DoctorDeps, type DoctorDkimKey } from '../../node/doctor/index.js';
+import { resolverFor, type Resolver } from '../../node/smtp/index.js';
+import { makeDkimKey } from '../../node/store/index.js';
+import { createSelfSignedCertificate } from '../../node/tls/index.js';
+import { startKnot, txtData, type Knot } from '../helpers/knot.js';
+import { TestCa } from './pki.js';
+
+const rsa = makeDkimKey('rsa');
+const ed = makeDkimKey('ed25519');
+const otherRsa = makeDkimKey('rsa');
+const KEYS: DoctorDkimKey[] = [
+  { selector: 'h2026a', algorithm: 'rsa', publicKeyDns: rsa.publicKeyDns },
+  { selector: 'h2026e', algorithm: 'ed25519', publicKeyDns: ed.publicKeyDns },
+];
+
+interface Scenario {
+  /** Its own mail domain: <name>.test, mail host mail.<name>.test, addresses 192.0.2.<n> and 2001:db8::<n>. */
+  n: number;
+  /** Changes to the correct record list. */
+  records?: (recs: DnsRecord[], s: Names) => DnsRecord[];
+  /** PTR targets (null: no PTR). */
+  ptr4?: string | null;
+  ptr6?: string | null;
+  /** Serve this policy instead of the right one. */
+  policy?: (s: Names) => string;
+}
+
+interface Names {
+  domain: string;
+  mailHost: string;
+  ipv4: string;
+  ipv6: string;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  good: { n: 1 },
+  'a-wrong': { n: 2, records: (r, s) => r.map((x) => (x.type === 'A' ? { ...x, content: '192.0.2.200' } : x)) },
+  'aaaa-missing': { n: 3, records: (r) => r.filter((x) => x.type !== 'AAAA') },
+  'mx-wrong': { n: 4, records: (r) => r.map((x) => (x.type === 'MX' ? { ...x, content: 'mx.elsewhere.example' } : x)) },
+  'ptr4-missing': { n: 5, ptr4: null },
+  'ptr6-wrong': { n: 6, ptr6: 'host.ptr6-wrong.test' },
+  'spf-no-ipv6': { n: 7, records: (r, s) => r.map((x) => (x.type === 'TXT' && x.name === s.domain ? { ...x, content: `v=spf1 ip4:${s.ipv4} -all` } : x)) },
+  'dkim-wrong': { n: 8, records: (r) => r.map((x) => (x.type === 'TXT' && x.name.startsWith('h2026a._domainkey.') ? { ...x, content: `v=DKIM1; k=rsa; p=${otherRsa.publicKeyDns}` } : x)) },
+  'dmarc-missing': { n: 9, records: (r) => r.filter((x) => !x.name.startsWith('_dmarc.')) },
+  'mta-sts-missing': { n: 10, records: (r) => r.filter((x) => !x.name.startsWith('_mta-sts.')) },
+  'mta-sts-policy': { n: 11, policy: () => mtaStsPolicyFor({ mailHost: 'mx.elsewhere.example' }) },
+  'tls-rpt-missing': { n: 12, records: (r) => r.filter((x) => !x.name.startsWith('_smtp._tls.')) },
+  'srv-missing': { n: 13, records: (r) => r.filter((x) => !x.name.startsWith('_imaps._tcp.')) },
+  'caa-wrong': { n: 14, records: (r) => r.map((x) => (x.type === 'CAA' ? { ...x, value: 'pki.goog' } : x)) },
+  'dnsbl-listed': { n: 15 },
+};
+
+function names(name: string): Names {
+  const n = SCENARIOS[name].n;
+  return { domain: `${name}.test`, mailHost: `mail.${name}.test`, ipv4: `192.0.2.${n}`, ipv6: `2001:db8::${n.toString(16)}` };
+}
+
+function zoneLine(r: DnsRecord): string {
+  return r.type === 'TXT' ? `${r.name}. ${r.ttl} IN TXT ${txtData(r.content)}` : formatRecord(r);
+}
+
+const ca = new TestCa();
+let knot: Knot;
+let knotResolver: Resolver;
+let policyServer: https.Server;
+let policyPort: number;
+let smtpProbe: net.Server;
+let smtpPort: number;
+let closedPort: number;
+
+function deps(name: string, over: Partial<DoctorDeps> = {}): DoctorDeps {
+  const s = names(name);
+  return {
+    resolver: (n, t) => knotResolver(n, t),
+    mailHost: s.mailHost,
+    ipv4: s.ipv4,
+    ipv6: s.ipv6,
+    domains: [{ name: s.domain, dkim: KEYS }],
+    pop3: true,
+    certificate: new X509Certificate(ca.issue([s.mailHost]).certPem),
+    outbound: { host: '127.0.0.1', port: smtpPort, timeoutMs: 2000 },
+    blocklists: ['bl.test'],
+    mtaSts: { port: policyPort, ca: ca.certPem, address: '127.0.0.1', timeoutMs: 2000 },
+    replication: () => ({ lagMs: 120, healthy: true, lastError: null }),
+    queue: () => ({ queued: 2, oldestAt: Date.now() - 60_000 }),
+    ...over,
+  };
+}
+
+beforeAll(async () => {
+  const zones: Record<string, string[]> = {
+    '2.0.192.in-addr.arpa': [],
+    // 2001:db8::/64
+    '0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa': [],
+    'bl.test': [],
+  };
+  const policies = new Map<string, string>();
+  for (const [name, sc] of Object.entries(SCENARIOS)) {
+    const s = names(name);
+    const d = deps(name, { resolver: () => Promise.reject(new Error('unused')) });
+    let recs = mailDnsRecords(doctorDnsInput(d));
+    recs.push({ type: 'TXT', name: `h2026e._domainkey.${s.domain}`, zone: s.domain, ttl: 3600, content: `v=DKIM1; k=ed25519; p=${ed.publicKeyDns}`, purpose: 'second key' });
+    if (sc.records) recs = sc.records(recs, s);
+    zones[s.domain] = recs.map(zoneLine);
+    if (sc.ptr4 !== null) zones['2.0.192.in-addr.arpa'].push(`${arpaName(s.ipv4)}. 300 IN PTR ${sc.ptr4 ?? s.mailHost}.`);
+    if (sc.ptr6 !== null) zones['0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa'].push(`${arpaName(s.ipv6)}. 300 IN PTR ${sc.ptr6 ?? s.mailHost}.`);
+    policies.set(`mta-sts.${s.domain}`, sc.policy ? sc.policy(s) : mtaStsPolicyFor({ mailHost: s.mailHost }));
+  }
+  const listed = names('dnsbl-listed').ipv4;
+  zones['bl.test'].push(`${reversedName(listed, 'bl.test')}. 300 IN A 127.0.0.2`, `${reversedName(listed, 'bl.test')}. 300 IN TXT "Listed: see https://bl.test/lookup?ip=${listed}"`);
+  knot = await startKnot(zones);
+  knotResolver = resolverFor([knot.server]);
+
+  // The MTA-STS policy hosts, one certificate each from the test CA, chosen by SNI.
+  const pair = (host: string) => {
+    const { certPem, keyPem } = ca.issue([host]);
+    return { cert: certPem, key: keyPem };
+  };
+  const contexts = new Map([...policies.keys()].map((host) => [host, tls.createSecureContext(pair(host))]));
+  policyServer = https.createServer({ ...pair('localhost'), SNICallback: (name, cb) => cb(null, contexts.get(name)) }, (req, res) => {
+    const body = policies.get(String(req.headers.host));
+    if (req.url !== '/.well-known/mta-sts.txt' || body === undefined) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
+  });
+  policyServer.listen(0, '127.0.0.1');
+  await once(policyServer, 'listening');
+  policyPort = (policyServer.address() as net.AddressInfo).port;
+
+  // Someone's MX, greeting as MXs do.
+  smtpProbe = net.createServer((sock) => sock.end('220 mx.remote.test ESMTP\r\n'));
+  smtpProbe.listen(0, '127.0.0.1');
+  await once(smtpProbe, 'listening');
+  smtpPort = (smtpProbe.address() as net.AddressInfo).port;
+  const closed = net.createServer().listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  closedPort = (closed.address() as net.AddressInfo).port;
+  closed.close();
+}, 30_000);
+
+afterAll(async () => {
+  policyServer?.close();
+  smtpProbe?.close();
+  await knot?.stop();
+});
+
+describe('haven doctor against Knot on loopback', () => {
+  it('a correct zone: every check OK', async () => {
+    const report = await runDoctor(deps('good'));
+    expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+    expect(report.ok).toBe(true);
+    const ids = report.checks.map((c) => c.id).sort();
+    expect(ids).toEqual(
+      [
+        'a:mail.good.test',
+        'aaaa:mail.good.test',
+        'caa:good.test',
+        'caa:mail.good.test',
+        'certificate',
+        'dkim:h2026a._domainkey.good.test',
+        'dkim:h2026e._domainkey.good.test',
+        'dmarc:good.test',
+        'dnsbl:192.0.2.1',
+        'dnsbl:2001:db8::1',
+        'mta-sts-policy:good.test',
+        'mta-sts-txt:good.test',
+        'mx:good.test',
+        'ptr:ipv4',
+        'ptr:ipv6',
+        'queue',
+        'replication',
+        'spf:good.test',
+        'srv:good.test',
+        'tls-rpt:good.test',
+        'outbound-smtp',
+      ].sort(),
+    );
+    expect(report.checks.find((c) => c.id === 'ptr:ipv6')!.detail).toBe('2001:db8::1 → mail.good.test → 2001:db8::1 (forward-confirmed)');
+    expect(report.summary).toEqual({ ok: ids.length, warn: 0, fail: 0 });
+    const text = formatDoctorReport(report);
+    expect(text.at(-1)).toBe(`${ids.length} OK, 0 warnings, 0 failed`);
+    expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+  });
+
+  const faults: [string, Partial<DoctorDeps> | ((d: DoctorDeps) => Partial<DoctorDeps>), Record<string, RegExp>][] = [
+    ['a-wrong', {}, { 'a:mail.a-wrong.test': /^publish mail\.a-wrong\.test\. 3600 IN A 192\.0\.2\.2 and remove the others$/, 'ptr:ipv4': /^publish mail\.a-wrong\.test\. IN A 192\.0\.2\.2$/ }],
+    ['aaaa-missing', {}, { 'aaaa:mail.aaaa-missing.test': /^publish mail\.aaaa-missing\.test\. 3600 IN AAAA 2001:db8::3$/, 'ptr:ipv6': /IN AAAA 2001:db8::3/ }],
+    ['mx-wrong', {}, { 'mx:mx-wrong.test': /^publish mx-wrong\.test\. 3600 IN MX 10 mail\.mx-wrong\.test\. and remove the others$/ }],
+    ['ptr4-missing', {}, { 'ptr:ipv4': /^set the reverse DNS of 192\.0\.2\.5 to mail\.ptr4-missing\.test where the address is hosted/ }],
+    ['ptr6-wrong', {}, { 'ptr:ipv6': /^set the reverse DNS of 2001:db8::6 to mail\.ptr6-wrong\.test/ }],
+    ['spf-no-ipv6', {}, { 'spf:spf-no-ipv6.test': /^publish spf-no-ipv6\.test\. 3600 IN TXT "v=spf1 ip4:192\.0\.2\.7 ip6:2001:db8::7 -all" \(or add ip4:192\.0\.2\.7 ip6:2001:db8::7 before the all\)$/ }],
+    ['dkim-wrong', {}, { 'dkim:h2026a._domainkey.dkim-wrong.test': /^replace it: h2026a\._domainkey\.dkim-wrong\.test\. 3600 IN TXT "v=DKIM1; k=rsa; p=MII/ }],
+    ['dmarc-missing', {}, { 'dmarc:dmarc-missing.test': /^publish _dmarc\.dmarc-missing\.test\. 3600 IN TXT "v=DMARC1; p=quarantine; rua=mailto:postmaster@dmarc-missing\.test; adkim=s; aspf=s"$/ }],
+    ['mta-sts-missing', {}, { 'mta-sts-txt:mta-sts-missing.test': /^publish _mta-sts\.mta-sts-missing\.test\. 3600 IN TXT "v=STSv1; id=[0-9a-f]{16}" as the only one$/ }],
+    ['mta-sts-policy', {}, { 'mta-sts-policy:mta-sts-policy.test': /^serve this at https:\/\/mta-sts\.mta-sts-policy\.test\/\.well-known\/mta-sts\.txt .*\nversion: STSv1\nmode: enforce\nmx: mail\.mta-sts-policy\.test\nmax_age: 604800$/ }],
+    ['tls-rpt-missing', {}, { 'tls-rpt:tls-rpt-missing.test': /^publish _smtp\._tls\.tls-rpt-missing\.test\. 3600 IN TXT "v=TLSRPTv1; rua=mailto:postmaster@tls-rpt-missing\.test"$/ }],
+    ['srv-missing', {}, { 'srv:srv-missing.test': /^publish:\n_imaps\._tcp\.srv-missing\.test\. 3600 IN SRV 0 1 993 mail\.srv-missing\.test\.$/ }],
+    ['caa-wrong', {}, { 'caa:caa-wrong.test': /^publish:\ncaa-wrong\.test\. 3600 IN CAA 0 issue "letsencrypt\.org"$/, 'caa:mail.caa-wrong.test': /CAA 0 issue "letsencrypt\.org"/ }],
+    ['dnsbl-listed', {}, { 'dnsbl:192.0.2.15': /^find and stop what sent spam from 192\.0\.2\.15, then ask each list to delist it/ }],
+    ['good', { outbound: { host: '127.0.0.1', port: 0, timeoutMs: 2000 } }, { 'outbound-smtp': /Hetzner new accounts must ask support to lift the block \(or set smarthost/ }],
+    ['good', { certificate: new X509Certificate(new TestCa().issue(['mail.good.test'], { notBefore: new Date(Date.now() - 100 * 86400_000), notAfter: new Date(Date.now() - 86400_000) }).certPem) }, { certificate: /^run `haven certs renew`/ }],
+    ['good', { certificate: new X509Certificate(new TestCa().issue(['mail.other.test']).certPem) }, { certificate: /^set hostname to mail\.good\.test and run `haven certs renew`/ }],
+    ['good', { replication: () => ({ lagMs: 180_000, healthy: false, lastError: 'S3 PUT: connect ECONNREFUSED', target: 's3://bucket/node' }) }, { replication: /^check the replica \(s3:\/\/bucket\/node\) is reachable/ }],
+    ['good', { queue: () => ({ queued: 7, oldestAt: Date.now() - 48 * 3600_000 }) }, { queue: /outbound port 25 is blocked or a remote server refuses the node/ }],
+  ];
+
+  it.each(faults)('%s %#: each fault is a FAIL with its fix, nothing else fails', async (name, over, expected) => {
+    const base = deps(name);
+    const d = { ...base, ...(typeof over === 'function' ? over(base) : over) };
+    if (d.outbound?.port === 0) d.outbound = { ...d.outbound, port: closedPort };
+    const report = await runDoctor(d);
+    const failed = Object.fromEntries(report.checks.filter((c) => c.status === 'fail').map((c) => [c.id, c.fix]));
+    expect(Object.keys(failed).sort()).toEqual(Object.keys(expected).sort());
+    for (const [id, re] of Object.entries(expected)) expect(failed[id]).toMatch(re);
+    expect(report.checks.filter((c) => c.status === 'warn')).toEqual([]);
+    expect(report.ok).toBe(false);
+    expect(formatDoctorReport(report).some((l) => l.startsWith('FAIL  '))).toBe(true);
+  });
+
+  it('a certificate due for renewal and replication switched off are warnings; a self-signed certificate fails', async () => {
+    const soon = new X509Certificate(ca.issue(['mail.good.test'], { notAfter: new Date(Date.now() + 10 * 86400_000) }).certPem);
+    const r1 = await runDoctor(deps('good', { certificate: soon, replication: () => null }));
+    expect(r1.checks.filter((c) => c.status !== 'ok').map((c) => [c.id, c.status])).toEqual([
+      ['certificate', 'warn'],
+      ['replication', 'warn'],
+    ]);
+    expect(r1.ok).toBe(true);
+    const self = new X509Certificate((await createSelfSignedCertificate({ hostname: 'mail.good.test' })).certPem);
+    const r2 = await runDoctor(deps('good', { certificate: self }));
+    expect(r2.checks.find((c) => c.id === 'certificate')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/tls\.acme\.enabled/) });
+  });
+
+  it('a DNS server that does not answer is reported, not thrown', async () => {
+    const dead = net.createServer().listen(0, '127.0.0.1');
+    await once(dead, 'listening');
+    const port = (dead.address() as net.AddressInfo).port;
+    dead.close();
+    const report = await runDoctor(deps('good', { resolver: resolverFor([`127.0.0.1:${port}`], { timeoutMs: 200 }) }));
+    const a = report.checks.find((c) => c.id === 'a:mail.good.test')!;
+    expect(a.status).toBe('fail');
+    expect(a.detail).toMatch(/^lookup failed: A mail\.good\.test: E[A-Z]+/);
+    expect(a.fix).toMatch(/dig \+trace mail\.good\.test/);
+  });
+});
