@@ -11,6 +11,7 @@ import zlib from 'node:zlib';
 import type { Store } from '../store/index.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import { connectionId, type Logger } from '../util/log.js';
+import { metrics } from '../util/metrics.js';
 import { reportUnexpected } from '../util/unexpected.js';
 import { Receiver } from './receiver.js';
 import { DEFAULT_IMAP_LIMITS, ServerContext, type ImapLimits } from './server-context.js';
@@ -203,6 +204,7 @@ export async function startImap(deps: ImapDeps, listen: ImapListen): Promise<{ p
   const conns = new Set<Connection>();
   const perIp = new Map<string, number>();
   const server = net.createServer((socket) => {
+    metrics.connections.inc({ protocol: 'imap' });
     const ip = socket.remoteAddress ?? '';
     const n = perIp.get(ip) ?? 0;
     if (n >= limits.maxConnectionsPerIp) {

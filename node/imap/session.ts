@@ -6,6 +6,7 @@
  * tagged replies, and the delivery of other sessions' changes at the
  * moments the RFC allows.
  */
+import { recordCommand } from '../util/metrics.js';
 import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
 import { COMMANDS } from './commands/index.js';
@@ -196,6 +197,7 @@ export class Session {
     } finally {
       this.current = null;
       this.log.debug({ cmd: label, ms: Date.now() - started, result }, 'command');
+      recordCommand('imap', result, (Date.now() - started) / 1000);
     }
   }
 

@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import type { Store } from '../store/index.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import { connectionId, type Logger } from '../util/log.js';
+import { metrics } from '../util/metrics.js';
 import type { Pop3Backend } from './port.js';
 import { Receiver } from './receiver.js';
 import { Pop3Session, type Pop3Io } from './session.js';
@@ -89,6 +90,7 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
   function accept(raw: net.Socket): void {
     const remote = normalizeIp(raw.remoteAddress);
     const cid = connectionId();
+    metrics.connections.inc({ protocol: 'pop3' });
     const log = deps.log.child({ proto: 'pop3', cid, remote });
     raw.on('error', () => raw.destroy());
     if (conns.size >= limits.maxConnections || (perIp.get(remote) ?? 0) >= limits.maxConnectionsPerIp) {

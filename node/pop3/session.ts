@@ -8,6 +8,7 @@
  */
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
+import { recordCommand } from '../util/metrics.js';
 import { reportUnexpected } from '../util/unexpected.js';
 import { auth, saslResponse } from './commands/auth.js';
 import { capa } from './commands/capa.js';
@@ -185,6 +186,7 @@ export class Pop3Session implements Pop3Context {
       await this.reply(err);
     } finally {
       this.log.debug({ cmd: verb, ms: Math.round((performance.now() - started) * 10) / 10, result }, 'pop3 command');
+      recordCommand('pop3', result, (performance.now() - started) / 1000);
     }
   }
 

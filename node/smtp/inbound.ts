@@ -14,6 +14,7 @@ import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.
 import { scoreMessage, spamHeader } from './spam.js';
 import { verifyMessage } from './verify.js';
 import type { Context } from './context.js';
+import { metrics } from '../util/metrics.js';
 
 interface MxState {
   routes: Map<string, RcptRoute>;
@@ -150,12 +151,18 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
   const full = Buffer.concat([Buffer.from(receivedHeader(ctx, session, single) + verdict.headers + spamHeader(spam)), raw]);
 
   await Promise.all([...plan.locals].map(([accountId, tag]) => ctx.batcher.deliver(accountId, full, spam.action === 'junk' ? 'Junk' : (tag ?? undefined))));
+  // Counted after the fact: a locked managed mailbox is opened by the delivery itself, so it lands locally.
+  for (const [accountId] of plan.locals) metrics.deliveries.inc({ kind: ctx.store.isUnlocked(accountId) ? 'local' : 'spool' });
   const byDomain = new Map<string, string[]>();
   for (const [target, domain] of plan.forwards) byDomain.set(domain, [...(byDomain.get(domain) ?? []), target]);
   for (const [domain, targets] of byDomain) {
     ctx.queue.enqueue({ accountId: null, mailFrom: ctx.srs.forward(mailFrom, domain), raw: full }, targets.map((rcpt) => ({ rcpt })));
+    metrics.deliveries.inc({ kind: 'forward' }, targets.length);
   }
   // A bounce that came back to one of our SRS addresses goes on to the original sender, still with a null sender.
-  if (plan.bounces.size > 0) ctx.queue.enqueue({ accountId: null, mailFrom: '', raw: full }, [...plan.bounces].map((rcpt) => ({ rcpt })));
+  if (plan.bounces.size > 0) {
+    ctx.queue.enqueue({ accountId: null, mailFrom: '', raw: full }, [...plan.bounces].map((rcpt) => ({ rcpt })));
+    metrics.deliveries.inc({ kind: 'forward' }, plan.bounces.size);
+  }
   return session.id;
 }

@@ -10,6 +10,7 @@ import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { connectionId } from '../util/log.js';
+import { metrics, recordCommand } from '../util/metrics.js';
 import { makeContext } from './context.js';
 import { replies } from './errors.js';
 import { mxHandlers } from './inbound.js';
@@ -43,6 +44,24 @@ function patchEnhancedCodes(): void {
   proto[HAVEN] = true;
 }
 
+/**
+ * Wraps a session hook so its outcome is counted as a command for /metrics:
+ * ok, no (a reply code: refused), or error (a failure without one).
+ */
+function countReplies(protocol: string) {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return <F extends (...args: any[]) => unknown>(fn: F): F =>
+    ((...args: unknown[]) => {
+      const started = performance.now();
+      const cb = args[args.length - 1] as (err?: (Error & { responseCode?: number }) | null, ...rest: unknown[]) => void;
+      args[args.length - 1] = (err?: (Error & { responseCode?: number }) | null, ...rest: unknown[]) => {
+        recordCommand(protocol, !err ? 'ok' : err.responseCode ? 'no' : 'error', (performance.now() - started) / 1000);
+        cb(err, ...rest);
+      };
+      return fn(...args);
+    }) as F;
+}
+
 /** A Map stand-in so every handshake (STARTTLS, implicit TLS, with or without SNI) asks deps.tls for the current context. */
 class LiveContexts extends Map<string, tls.SecureContext> {
   constructor(private readonly source: { secureContext(): tls.SecureContext }) {
@@ -58,10 +77,12 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
   const ctx = makeContext(deps);
   const { limits } = ctx;
   const perIp = new Map<string, number>();
-  const counted = new WeakSet<SMTPServerSession>();
+  const limited = new WeakSet<SMTPServerSession>();
   const log = deps.log.child({ proto: listen.mode === 'mx' ? 'smtp' : 'submission' });
   ctx.log = log;
   const handlers = listen.mode === 'mx' ? { ...mxHandlers(ctx), onAuth: undefined, onClose: undefined } : submissionHandlers(ctx);
+  const protocol = listen.mode === 'mx' ? 'smtp' : 'submission';
+  const counted = countReplies(protocol);
 
   const options: SMTPServerOptions & Record<symbol, unknown> = {
     [HAVEN]: true,
@@ -90,26 +111,27 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
       }
     },
     onConnect(session, cb) {
+      metrics.connections.inc({ protocol });
       const ip = session.remoteAddress;
       const n = (perIp.get(ip) ?? 0) + 1;
       if (n > limits.maxConnectionsPerIp) return cb(replies.tooManyConnections());
       perIp.set(ip, n);
-      counted.add(session);
+      limited.add(session);
       cb();
     },
     onClose(session) {
-      if (counted.has(session)) {
-        counted.delete(session);
+      if (limited.has(session)) {
+        limited.delete(session);
         const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
         if (n <= 0) perIp.delete(session.remoteAddress);
         else perIp.set(session.remoteAddress, n);
       }
       handlers.onClose?.(session);
     },
-    onMailFrom: handlers.onMailFrom,
-    onRcptTo: handlers.onRcptTo,
-    onData: handlers.onData,
-    ...(handlers.onAuth ? { onAuth: handlers.onAuth } : {}),
+    onMailFrom: counted(handlers.onMailFrom),
+    onRcptTo: counted(handlers.onRcptTo),
+    onData: counted(handlers.onData),
+    ...(handlers.onAuth ? { onAuth: counted(handlers.onAuth) } : {}),
   };
   const server = new SMTPServer(options);
   (server as unknown as { secureContext: Map<string, tls.SecureContext> }).secureContext = new LiveContexts(deps.tls);

@@ -6,6 +6,8 @@
  * a restart forgives, which is what an operator who locked themselves out
  * expects, and nothing about attempts is written to disk.
  */
+import { metrics } from './metrics.js';
+
 export interface AuthLimiterOptions {
   /** Failures before lockout, per IP and per account. */
   maxFailures: number;
@@ -56,6 +58,7 @@ export class AuthLimiter {
   }
 
   fail(ip: string, account?: string, now = Date.now()): void {
+    metrics.failedLogins.inc();
     for (const [map, key] of [[this.ips, ip], [this.accounts, account?.toLowerCase()]] as const) {
       if (!key) continue;
       const c = this.get(map, key, now);

@@ -239,3 +239,24 @@ export const metrics = {
   certificateDays: registry.gauge('haven_certificate_days_left', 'Whole days until the served TLS certificate expires.'),
   httpRequests: registry.counter('haven_http_requests_total', 'HTTPS requests per area (dav, api, health, metrics, other) and status class.', ['area', 'status']),
 };
+
+/** Maps a protocol's own result word (IMAP OK/NO/BAD, POP3 ok/err, SERVERBUG) to the bounded label. */
+export function commandResult(result: string): CommandResult {
+  switch (result.toLowerCase()) {
+    case 'ok':
+      return 'ok';
+    case 'no':
+    case 'err':
+      return 'no';
+    case 'bad':
+      return 'bad';
+    default:
+      return 'error';
+  }
+}
+
+/** One handled command: the counter and the duration histogram, in one line at the dispatch point. */
+export function recordCommand(protocol: string, result: string, seconds: number): void {
+  metrics.commands.inc({ protocol, result: commandResult(result) });
+  metrics.commandSeconds.observe({ protocol }, seconds);
+}
