@@ -1,26 +1,30 @@
 /**
  * @module node/imap/commands/thread
- * RFC 5256 §3 THREAD: ORDEREDSUBJECT groups by base subject, parent first;
- * REFERENCES links each message to its nearest referenced ancestor present
- * in the result (steps 1-4 of the RFC algorithm; the subject merge of step 5
- * is not done). Threads and siblings are ordered by sent date.
+ * RFC 5256 §3 THREAD over the search result: ORDEREDSUBJECT groups by base
+ * subject, the earliest message the parent of the rest, threads by the date
+ * of their first message; REFERENCES is the whole §4 algorithm in
+ * ../thread-references.ts. Dates are sent dates, the internal date when the
+ * Date header is missing or unreadable (§2.2).
  */
-import type { ParsedMessage } from '../../mime/index.js';
+import { decodeWords, type ParsedMessage } from '../../mime/index.js';
 import { SearchEval } from '../search-eval.js';
 import type { Handler } from '../session.js';
+import { renderThreads, threadReferences, type ThreadMessage, type ThreadNode } from '../thread-references.js';
 
 type Stored = Omit<ParsedMessage, 'headerText' | 'bodyText'>;
-interface Node { n: number; date: number; kids: Node[] }
 
-function render(node: Node): string {
-  let out = String(node.n);
-  let cur = node;
-  while (cur.kids.length === 1) {
-    cur = cur.kids[0];
-    out += ' ' + cur.n;
-  }
-  if (cur.kids.length > 1) out += ' ' + cur.kids.map((k) => '(' + render(k) + ')').join('');
-  return out;
+/** Whether base subject extraction takes a reply or forward marker off (not just a [list] tag). */
+function isReply(subject: string): boolean {
+  return /^\s*(\[[^\]]*\]\s*)*(re|fwd?)\s*(\[[^\]]*\]\s*)?:/i.test(subject) || /\(fwd\)\s*$/i.test(subject) || /^\s*\[fwd:/i.test(subject);
+}
+
+function orderedSubject(messages: ThreadMessage[]): ThreadNode[] {
+  const byDate = (a: ThreadMessage, b: ThreadMessage) => a.date - b.date || a.n - b.n;
+  const groups = new Map<string, ThreadMessage[]>();
+  for (const m of messages) groups.set(m.baseSubject, [...(groups.get(m.baseSubject) ?? []), m]);
+  const threads = [...groups.values()].map((g) => g.sort(byDate));
+  threads.sort((a, b) => byDate(a[0], b[0]));
+  return threads.map(([first, ...rest]) => ({ msg: first, kids: rest.map((m) => ({ msg: m, kids: [] })) }));
 }
 
 export const thread: Handler<'THREAD'> = {
@@ -28,28 +32,22 @@ export const thread: Handler<'THREAD'> = {
   handle(s, cmd) {
     const sel = s.sel;
     const want = new Set(new SearchEval(s.port, sel).run(cmd.key).map((m) => m.uid));
-    const rows = s.port.search.sortFields(sel.folderId).filter((r) => want.has(r.uid));
-    const nodes = rows.map((r) => ({ r, p: JSON.parse(r.parsed) as Stored, node: { n: cmd.uid ? r.uid : sel.seqOf(r.uid), date: r.sentAt ?? r.internalDate, kids: [] } as Node }));
-    const byDate = (a: Node, b: Node) => a.date - b.date || a.n - b.n;
-    const roots: Node[] = [];
-    if (cmd.algorithm === 'ORDEREDSUBJECT') {
-      const groups = new Map<string, Node[]>();
-      for (const x of nodes) groups.set(x.p.baseSubject ?? '', [...(groups.get(x.p.baseSubject ?? '') ?? []), x.node]);
-      for (const g of groups.values()) {
-        g.sort(byDate);
-        roots.push({ ...g[0], kids: g.slice(1) });
-      }
-    } else {
-      const byId = new Map<string, Node>();
-      for (const x of nodes) if (x.p.messageId && !byId.has(x.p.messageId)) byId.set(x.p.messageId, x.node);
-      for (const x of nodes) {
-        const refs = [...(x.p.references ?? []), ...(x.p.inReplyTo ?? [])];
-        const parent = refs.reverse().map((id) => byId.get(id)).find((p) => p && p !== x.node);
-        (parent ? parent.kids : roots).push(x.node);
-      }
-      for (const x of nodes) x.node.kids.sort(byDate);
-    }
-    roots.sort(byDate);
-    s.untagged(`THREAD ${roots.map((r) => '(' + render(r) + ')').join('')}`);
+    const messages: ThreadMessage[] = s.port.search
+      .sortFields(sel.folderId)
+      .filter((r) => want.has(r.uid))
+      .map((r) => {
+        const p = JSON.parse(r.parsed) as Stored;
+        return {
+          n: cmd.uid ? r.uid : sel.seqOf(r.uid),
+          date: r.sentAt ?? r.internalDate,
+          messageId: p.messageId,
+          references: p.references ?? [],
+          inReplyTo: p.inReplyTo ?? [],
+          baseSubject: p.baseSubject ?? '',
+          isReply: isReply(decodeWords(p.envelope.subject ?? '')),
+        };
+      });
+    const roots = cmd.algorithm === 'ORDEREDSUBJECT' ? orderedSubject(messages) : threadReferences(messages);
+    s.untagged(`THREAD ${renderThreads(roots)}`);
   },
 };
