@@ -117,7 +117,8 @@ export function applyInbox(lease: Lease, recipient: string, log: Logger): number
     const parsed = mb.messages.parsed(m.blobId);
     if (!hasItipPart(parsed)) continue;
     const it = extractItip(mb.messages.raw(m.blobId), parsed);
-    if (!it) continue;
+    // A copy of one's own iTIP mail (Bcc, a list) carries nothing new: the calendar already has it.
+    if (!it || it.from === recipient) continue;
     try {
       if (applyItip(mb.dav, recipient, it.ics, it.from)) applied++;
     } catch (err) {
