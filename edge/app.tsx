@@ -22,6 +22,8 @@ import { registerSetup } from './routes/setup.js';
 
 const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+const SETUP_PATHS = new Set(['/.well-known/mta-sts.txt', '/mail/config-v1.1.xml', '/.well-known/autoconfig/mail/config-v1.1.xml', '/autodiscover/autodiscover.xml', '/health']);
+
 export interface EdgeApp {
   app: Hono<EdgeEnv>;
   edge: Edge;
@@ -42,13 +44,14 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     if (new URL(c.req.url).protocol === 'https:') c.header('strict-transport-security', 'max-age=31536000');
   });
 
-  // mta-sts.<domain>, autoconfig.<domain> and autodiscover.<domain> serve set-up documents and nothing else.
+  // mta-sts.<domain>, autoconfig.<domain> and autodiscover.<domain> serve set-up documents and nothing else:
+  // the admin UI stays on its own host name.
   app.use('*', async (c, next) => {
-    const host = new URL(c.req.url).hostname.toLowerCase();
-    await next();
-    if (/^(mta-sts|autoconfig|autodiscover)\./.test(host) && c.res.status === 200 && (c.res.headers.get('content-type') ?? '').startsWith('text/html')) {
-      c.res = new Response('not found: this host serves mail client set-up only\n', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    const u = new URL(c.req.url);
+    if (/^(mta-sts|autoconfig|autodiscover)\./i.test(u.hostname) && !SETUP_PATHS.has(u.pathname.toLowerCase())) {
+      return c.text('not found: this host serves mail client set-up only\n', 404);
     }
+    await next();
   });
 
   registerSetup(app, edge);
