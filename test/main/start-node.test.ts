@@ -1,0 +1,163 @@
+/**
+ * startNode on port 0 with every listener: real clients prove each one
+ * accepts (nodemailer to the MX and to submission, imapflow over IMAP and
+ * IMAPS, POP3 greetings, a DAV PROPFIND and /health over HTTPS, the plain
+ * HTTP listener), all trusting the node's own self-signed certificate, and
+ * close() releases every port.
+ */
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testConfig } from '../../node/config/index.js';
+import { startNode, ListenError, type NodeHandle } from '../../node/main.js';
+import { startTestDns, type TestDns } from '../helpers/dns-server.js';
+
+const ADDRESS = 'alice@example.org';
+const PASSWORD = 'alice-password-1';
+let dir: string;
+let dns: TestDns;
+let node: NodeHandle;
+let ca: Buffer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'haven-main-'));
+  dns = await startTestDns();
+  node = await startNode(testConfig(join(dir, 'data'), { dnsbl: [] }), { resolver: dns.resolver, adminUi: false });
+  node.store.directory.addDomain('example.org');
+  await node.store.createAccount(ADDRESS, PASSWORD);
+  ca = readFileSync(node.certificate.certFile);
+});
+
+afterAll(async () => {
+  await node?.close();
+  await dns?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function greeting(port: number, secure: boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = secure ? tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }) : net.connect({ host: '127.0.0.1', port });
+    sock.once('data', (d) => {
+      resolve(d.toString());
+      sock.destroy();
+    });
+    sock.once('error', reject);
+  });
+}
+
+function request(o: { port: number; method: string; path: string; secure: boolean; headers?: Record<string, string>; body?: string }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const lib = o.secure ? https : http;
+    const req = lib.request({ host: '127.0.0.1', port: o.port, method: o.method, path: o.path, headers: o.headers, ca, servername: 'localhost' }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}
+
+describe('startNode', () => {
+  it('binds every listener on the ports the OS picked', () => {
+    for (const name of ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http', 'https'] as const) {
+      expect(node.ports[name], name).toBeGreaterThan(0);
+    }
+    expect(new Set(Object.values(node.ports)).size).toBe(Object.keys(node.ports).length);
+    expect(node.fresh).toBe(true);
+    expect(node.masterKey.origin).toBe('generated');
+    expect(node.certificate).toMatchObject({ source: 'self-signed', created: true });
+  });
+
+  it('accepts mail on the MX and on submission (STARTTLS and implicit TLS), readable over IMAP and IMAPS', async () => {
+    const mx = nodemailer.createTransport({ host: '127.0.0.1', port: node.ports.smtp, secure: false, tls: { ca, servername: 'localhost' } });
+    const r1 = await mx.sendMail({ from: 'someone@outside.test', to: ADDRESS, subject: 'via the MX', text: 'hello from outside' });
+    expect(r1.accepted).toEqual([ADDRESS]);
+
+    for (const [port, secure] of [[node.ports.submission!, false], [node.ports.submissions!, true]] as const) {
+      const sub = nodemailer.createTransport({ host: '127.0.0.1', port, secure, requireTLS: !secure, auth: { user: ADDRESS, pass: PASSWORD }, tls: { ca, servername: 'localhost' } });
+      const r = await sub.sendMail({ from: ADDRESS, to: ADDRESS, subject: `via submission ${port}`, text: 'hello from me' });
+      expect(r.accepted).toEqual([ADDRESS]);
+    }
+
+    for (const [port, secure] of [[node.ports.imap!, false], [node.ports.imaps!, true]] as const) {
+      const client = new ImapFlow({ host: '127.0.0.1', port, secure, auth: { user: ADDRESS, pass: PASSWORD }, tls: { ca, servername: 'localhost' }, logger: false });
+      await client.connect();
+      const lock = await client.getMailboxLock('INBOX');
+      const subjects: string[] = [];
+      for await (const m of client.fetch('1:*', { envelope: true })) subjects.push(m.envelope!.subject!);
+      lock.release();
+      await client.logout();
+      expect(subjects.sort()).toEqual(['via submission ' + node.ports.submission, 'via submission ' + node.ports.submissions, 'via the MX'].sort());
+    }
+  });
+
+  it('greets on POP3 and POP3S', async () => {
+    expect(await greeting(node.ports.pop3!, false)).toMatch(/^\+OK /);
+    expect(await greeting(node.ports.pop3s!, true)).toMatch(/^\+OK /);
+  });
+
+  it('answers a DAV PROPFIND, /health over HTTPS and plain HTTP', async () => {
+    const auth = 'Basic ' + Buffer.from(`${ADDRESS}:${PASSWORD}`).toString('base64');
+    const pf = await request({
+      port: node.ports.https!,
+      method: 'PROPFIND',
+      path: '/dav/',
+      secure: true,
+      headers: { Authorization: auth, Depth: '0', 'Content-Type': 'application/xml' },
+      body: '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>',
+    });
+    expect(pf.status).toBe(207);
+    expect(pf.body).toMatch(/current-user-principal>\s*<[^>]*href>[^<]*alice/i);
+
+    const health = await request({ port: node.ports.https!, method: 'GET', path: '/health', secure: true });
+    const h = JSON.parse(health.body) as { listeners: Record<string, boolean>; store: { ok: boolean } };
+    expect(h.store.ok).toBe(true);
+    for (const name of ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'https']) expect(h.listeners[name], name).toBe(true);
+
+    const plain = await request({ port: node.ports.http!, method: 'GET', path: '/.well-known/acme-challenge/unknown-token', secure: false });
+    expect(plain.status).toBe(404);
+  });
+
+  it('refuses to start on a port in use, naming the option, and leaves nothing open', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'haven-main-busy-'));
+    try {
+      const cfg = testConfig(join(other, 'data'), { dnsbl: [], ports: { imap: node.ports.imap } });
+      const err = await startNode(cfg, { resolver: dns.resolver, adminUi: false }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ListenError);
+      expect((err as Error).message).toBe(`imap: port ${node.ports.imap} is already in use (another Haven or mail server?): stop it, or choose another port with ports.imap / HAVEN_PORTS_IMAP`);
+      // The failed node closed its store: the directory opens again at once.
+      const again = await startNode(testConfig(join(other, 'data'), { dnsbl: [] }), { resolver: dns.resolver, adminUi: false });
+      expect(again.fresh).toBe(false);
+      await again.close();
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('close() stops every listener', async () => {
+    const second = await startNode(testConfig(join(dir, 'data2'), { dnsbl: [] }), { resolver: dns.resolver, adminUi: false });
+    const ports = Object.values(second.ports);
+    expect(await refused(second.ports.imap!)).toBe(false);
+    await second.close();
+    for (const p of ports) expect(await refused(p!), `port ${p}`).toBe(true);
+  });
+});
