@@ -60,6 +60,8 @@ export interface ReplicatorOptions {
   concurrency?: number;
   /** Largest WAL object payload (default 16 MiB). */
   maxObjectBytes?: number;
+  /** Told the commit times an uploaded object carried (the lag benchmark measures commit-to-replica with it). */
+  onShipped?: (commitTimes: number[], shippedAt: number) => void;
 }
 
 interface WalPos {
@@ -171,7 +173,8 @@ export class Replicator implements DbObserver {
   private readonly trackers = new Map<string, Tracker>();
   private readonly stateDir: string;
   private readonly outboxDir: string;
-  private readonly o: Required<Omit<ReplicatorOptions, 'target' | 'dataDir' | 'log'>>;
+  private readonly o: Required<Omit<ReplicatorOptions, 'target' | 'dataDir' | 'log' | 'onShipped'>>;
+  private readonly onShipped: ReplicatorOptions['onShipped'];
   private unregister: (() => void) | null = null;
   private stopped = false;
   private slots: number;
@@ -206,6 +209,7 @@ export class Replicator implements DbObserver {
       concurrency: opts.concurrency ?? 8,
       maxObjectBytes: opts.maxObjectBytes ?? 16 << 20,
     };
+    this.onShipped = opts.onShipped;
     this.slots = this.o.concurrency;
     this.stateDir = join(dataDir, '.replication', 'state');
     this.outboxDir = join(dataDir, '.replication', 'outbox');
@@ -606,6 +610,7 @@ export class Replicator implements DbObserver {
       this.uploadedBytes += p.obj.bytes.length;
       this.lastUploadAt = Date.now();
       t.shipped = { generation: p.obj.header.generation, index: p.obj.header.index, at: this.lastUploadAt };
+      if (this.onShipped && p.obj.header.commits) this.onShipped(p.obj.header.commits.map((c) => c.at), this.lastUploadAt);
       t.q.shift();
       if (t.q.length === 0) t.alarmed = false;
       try {
