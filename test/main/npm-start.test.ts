@@ -85,6 +85,7 @@ async function imapLogin(port: number, user: string, pass: string): Promise<numb
   await client.connect();
   const status = await client.status('INBOX', { messages: true });
   await client.logout();
+  if (!status) throw new Error('STATUS INBOX failed');
   return status.messages!;
 }
 
