@@ -97,6 +97,16 @@ describe('CalDAV with tsdav', () => {
     expect(byName['c.ics']).not.toBe(404);
   });
 
+  it('answers free-busy-query with the busy time of the calendar', async () => {
+    const c = await client(h);
+    const [cal] = (await c.fetchCalendars()).filter((x) => x.url.endsWith('/default/'));
+    await c.createCalendarObject({ calendar: cal, filename: 'fb.ics', iCalString: event('fb-1', '20280110T100000Z', '20280110T113000Z') });
+    const r = await c.freeBusyQuery({ url: cal.url, timeRange: { start: '2028-01-01T00:00:00Z', end: '2028-02-01T00:00:00Z' } });
+    expect(r.status).toBe(200);
+    const lines = String(r.raw).split('\r\n').filter((l) => l.startsWith('FREEBUSY'));
+    expect(lines).toEqual(['FREEBUSY;FBTYPE=BUSY:20280110T100000Z/20280110T113000Z']);
+  });
+
   it('syncCalendars reports a changed ctag after a change', async () => {
     const c = await client(h);
     const before = await c.fetchCalendars();
@@ -133,5 +143,21 @@ describe('CardDAV with tsdav', () => {
     const mg = await c.addressBookMultiGet({ url: book.url, props: { 'd:getetag': {}, 'card:address-data': {} }, objectUrls: [book.url + 'ann.vcf'], depth: '1' });
     expect(mg).toHaveLength(1);
     expect(String(mg[0].props?.addressData?._cdata ?? mg[0].props?.addressData)).toContain('FN:Ann Example');
+  });
+
+  it('syncs an address book: a new contact and a tombstone for a deleted one', async () => {
+    const c = await client(h, ALICE, 'carddav');
+    const [book] = await c.fetchAddressBooks();
+    const first = await c.syncCollection({ url: book.url, props: { 'd:getetag': {} }, syncLevel: 1, syncToken: '' });
+    const token = (first as unknown as { raw?: { multistatus?: { syncToken?: string } } }[]).find((r) => r.raw?.multistatus?.syncToken)?.raw?.multistatus?.syncToken;
+    expect(token).toMatch(/sync\/\d+$/);
+    const bob = (await c.fetchVCards({ addressBook: book })).find((v) => v.url.endsWith('bob.vcf'))!;
+    await c.deleteVCard({ vCard: { url: bob.url, etag: bob.etag } });
+    await c.createVCard({ addressBook: book, filename: 'cy.vcf', vCardString: vcard('cy', 'Cy Young') });
+    const next = await c.syncCollection({ url: book.url, props: { 'd:getetag': {} }, syncLevel: 1, syncToken: token });
+    const byName = Object.fromEntries(next.filter((r) => r.href).map((r) => [r.href!.split('/').pop(), r.status]));
+    expect(Object.keys(byName).sort()).toEqual(['bob.vcf', 'cy.vcf']);
+    expect(byName['bob.vcf']).toBe(404);
+    expect(byName['cy.vcf']).not.toBe(404);
   });
 });
