@@ -166,6 +166,7 @@ export class Session {
         return;
       }
       this.reply(err.tag ?? '*', err);
+      recordCommand('imap', err.status, 0);
       return;
     }
     await this.run(cmd);
