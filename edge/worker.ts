@@ -14,11 +14,13 @@
  *   ACCESS_AUD, ACCESS_TEAM  optional Cloudflare Access application audience tag and team name
  *   MAIL_HOST, MAIL_DOMAINS  optional: mail host (default NODE_URL's host), comma-separated domains
  *   POP3                  "false" when the node offers no POP3 (default true)
- *   DNS_CHECK             "off" to skip the DNS-over-HTTPS liveness check of DNS records
+ *   DNS_CHECK             "off" to skip the liveness check of DNS records, or a DNS-over-HTTPS JSON
+ *                         endpoint to use instead of https://cloudflare-dns.com/dns-query
  *   MTA_STS_MODE, MTA_STS_MAX_AGE  must match what node/dns publishes (default enforce, 604800)
  */
 import { createEdgeApp, type EdgeApp } from './app.js';
 import type { EdgeDeps } from './context.js';
+import { createDohChecker } from './dns-check.js';
 import { MemoryKv, type EdgeKv } from './kv.js';
 import type { MtaStsMode } from '../node/dns/index.js';
 
@@ -59,7 +61,7 @@ export function depsFromEnv(env: WorkerEnv): EdgeDeps {
     mailHost: env.MAIL_HOST || undefined,
     mailDomains: env.MAIL_DOMAINS ? env.MAIL_DOMAINS.split(',').map((d) => d.trim()).filter(Boolean) : undefined,
     pop3: env.POP3 === undefined ? true : !/^(false|0|no|off)$/i.test(env.POP3),
-    dnsChecker: env.DNS_CHECK === 'off' ? null : undefined,
+    dnsChecker: env.DNS_CHECK === 'off' ? null : env.DNS_CHECK?.startsWith('http') ? createDohChecker({ endpoint: env.DNS_CHECK }) : undefined,
     mtaSts: { mode: (env.MTA_STS_MODE as MtaStsMode) || undefined, maxAgeSeconds: env.MTA_STS_MAX_AGE ? Number(env.MTA_STS_MAX_AGE) : undefined },
     version: env.VERSION,
   };

@@ -9,7 +9,6 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { Hono } from 'hono';
 import { hashPassword } from '../../edge/auth/password.js';
 import { makeTestApp, type TestApp } from '../http/harness.js';
 import { testTls } from '../helpers/store.js';
@@ -169,11 +168,16 @@ export async function startHook(): Promise<Hook> {
 }
 
 /** A cookie-keeping client for app.request(), like a browser on one site. */
+export interface Requester {
+  request(input: string, init?: RequestInit): Response | Promise<Response>;
+}
+
 export class Client {
   readonly cookies = new Map<string, string>();
   ip = '198.51.100.7';
 
-  constructor(readonly app: Hono<any>, readonly origin = 'https://admin.example.org') {}
+  /** `app`: a Hono app, or anything with the same request() (the miniflare test passes workerd). */
+  constructor(readonly app: Requester, readonly origin = 'https://admin.example.org') {}
 
   async fetch(path: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
@@ -184,7 +188,7 @@ export class Client {
       body = new URLSearchParams(init.form).toString();
       headers.set('content-type', 'application/x-www-form-urlencoded');
     }
-    const res = await this.app.request(new URL(path, this.origin).toString(), { ...init, method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body });
+    const res = await this.app.request(new URL(path, this.origin).toString(), { ...init, method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
     for (const sc of res.headers.getSetCookie()) {
       const [pair, ...attrs] = sc.split(';');
       const i = pair.indexOf('=');
