@@ -52,6 +52,22 @@ function toAsciiDomain(d: string): string | null {
   }
 }
 
+/** ESMTP parameters we advertise (RFC 1870 SIZE, 6152 BODY, 6531 SMTPUTF8, 3461 DSN, 4954 AUTH). */
+export const MAIL_PARAMS: ReadonlySet<string> = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
+export const RCPT_PARAMS: ReadonlySet<string> = new Set(['NOTIFY', 'ORCPT']);
+
+/**
+ * RFC 5321 §4.1.1.11: a parameter we do not recognise gets 555. smtp-server
+ * passes unknown ones through silently; a client relying on one (say, an
+ * extension we never offered) must learn it was not honoured.
+ */
+export function unknownParam(args: Record<string, unknown> | false | undefined, known: ReadonlySet<string>): SmtpError | null {
+  for (const key of Object.keys(args || {})) {
+    if (!known.has(key.toUpperCase())) return replies.unknownParam(key);
+  }
+  return null;
+}
+
 /**
  * Tracks CR and LF across DATA chunks and reports the first bare one: a CR
  * not followed by LF, or an LF not preceded by CR. Refusing such messages is

@@ -65,10 +65,13 @@ export const replies = {
   badAddress: (addr: string) => new SmtpError(Reply.MailboxNameNotAllowed, '5.1.3', `<${addr}>: address syntax not accepted; use a plain local@domain address`),
   overQuota: () => new SmtpError(Reply.InsufficientStorage, '4.2.2', 'mailbox full; try again later'),
   tooManyRecipients: (max: number) => new SmtpError(Reply.InsufficientStorage, '4.5.3', `too many recipients (at most ${max} per message); send the rest in another transaction`),
+  unknownParam: (name: string) => new SmtpError(555, '5.5.4', `parameter ${name.replace(/[^\w-]/g, '').slice(0, 40)} not recognised; send the command without it`),
   bareNewline: () =>
     new SmtpError(Reply.TransactionFailed, '5.6.11', 'message refused: bare CR or LF in DATA (RFC 5321 §2.3.8); send lines ending in CRLF'),
   tooBig: (max: number) => new SmtpError(Reply.ExceededStorage, '5.3.4', `message larger than the limit of ${max} bytes; send a smaller message`),
   dmarcReject: (domain: string) => new SmtpError(Reply.MailboxUnavailable, '5.7.1', `message refused: DMARC policy of ${domain} says reject and authentication failed; ask the sender to fix SPF/DKIM`),
+  dnsTempFail: (domain: string) =>
+    new SmtpError(Reply.LocalError, '4.4.3', `could not look up the DMARC policy of ${domain} (DNS error); try again later`),
   spam: () => new SmtpError(Reply.MailboxUnavailable, '5.7.1', 'message refused as spam; contact the postmaster if this is wrong'),
   tempFailed: (why: string) => new SmtpError(Reply.LocalError, '4.3.0', `${why}; try again later`),
   authRequired: () => new SmtpError(Reply.AuthRequired, '5.7.0', 'authentication required; log in with AUTH first'),

@@ -7,7 +7,7 @@
  * spool, or in the outbound queue for forwards — before the 250.
  */
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import { LineEndingCheck, parseEnvelopeAddress } from './address.js';
+import { LineEndingCheck, MAIL_PARAMS, parseEnvelopeAddress, RCPT_PARAMS, unknownParam } from './address.js';
 import { replies, SmtpError, toSmtpError } from './errors.js';
 import { clean, rfc5322Date } from './headers.js';
 import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.js';
@@ -63,6 +63,8 @@ export function mxHandlers(ctx: Context) {
   return {
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
       state(session).routes.clear();
+      const bad = unknownParam(address.args, MAIL_PARAMS);
+      if (bad) return cb(bad);
       if (address.address === '') return cb();
       const parsed = parseEnvelopeAddress(address.address, { utf8: !!session.envelope.smtpUtf8 });
       // A sender address with routing tricks is refused too: we would bounce to it.
@@ -71,6 +73,8 @@ export function mxHandlers(ctx: Context) {
 
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
       try {
+        const bad = unknownParam(address.args, RCPT_PARAMS);
+        if (bad) return cb(bad);
         const parsed = parseEnvelopeAddress(address.address, { utf8: !!session.envelope.smtpUtf8 });
         if (parsed instanceof SmtpError) return cb(parsed);
         const route = resolveRecipient(ctx.store, ctx.srs, parsed.address);
@@ -142,6 +146,7 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
     seal,
   });
   if (verdict.dmarcReject) throw replies.dmarcReject(verdict.fromDomain ?? 'the sender');
+  if (verdict.dmarcTempError) throw replies.dnsTempFail(verdict.fromDomain ?? 'the sender');
   const spam = await scoreMessage(
     { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom, raw, auth: verdict.result, resolver: ctx.resolver },
     ctx.spam,

@@ -11,7 +11,7 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { AuthFailedError, type Lease } from '../store/index.js';
-import { parseEnvelopeAddress } from './address.js';
+import { MAIL_PARAMS, parseEnvelopeAddress, RCPT_PARAMS, unknownParam } from './address.js';
 import type { Context } from './context.js';
 import { signMessage } from './dkim.js';
 import { replies, SmtpError, toSmtpError } from './errors.js';
@@ -97,6 +97,8 @@ export function submissionHandlers(ctx: Context) {
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
       const st = states.get(session);
       if (!st) return cb(replies.authRequired());
+      const bad = unknownParam(address.args, MAIL_PARAMS);
+      if (bad) return cb(bad);
       if (address.address === '') return cb(replies.notOwner('<>'));
       const parsed = parseEnvelopeAddress(address.address, { utf8: !!session.envelope.smtpUtf8 });
       if (parsed instanceof SmtpError) return cb(parsed);
@@ -105,6 +107,8 @@ export function submissionHandlers(ctx: Context) {
     },
 
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+      const bad = unknownParam(address.args, RCPT_PARAMS);
+      if (bad) return cb(bad);
       const parsed = parseEnvelopeAddress(address.address, { utf8: !!session.envelope.smtpUtf8 });
       if (parsed instanceof SmtpError) return cb(parsed);
       // Our own domains are checked now, so a typo fails at RCPT rather than after DATA.

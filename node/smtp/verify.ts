@@ -25,6 +25,8 @@ export interface Verdict {
   headers: string;
   /** The From domain's DMARC policy says reject and the message failed it. */
   dmarcReject: boolean;
+  /** The DMARC policy could not be looked up (DNS timeout or SERVFAIL): ask the sender to retry. */
+  dmarcTempError: boolean;
   fromDomain: string | null;
 }
 
@@ -44,5 +46,10 @@ export async function verifyMessage(input: VerifyInput): Promise<Verdict> {
   // not keep a trusted-forwarder list yet, so reject stays reject.
   const policy = dmarc ? (dmarc.policy ?? dmarc.p) : null;
   const dmarcReject = !!dmarc && dmarc.status.result === 'fail' && policy === 'reject';
-  return { result, headers: result.headers, dmarcReject, fromDomain: dmarc ? dmarc.domain : null };
+  // RFC 7489 leaves DNS errors to the receiver. Accepting would let a forged
+  // p=reject sender through whenever DNS is down; a 4xx costs an honest sender
+  // only a retry, which every MTA makes for days.
+  const dmarcTempError = !!dmarc && dmarc.status.result === 'temperror';
+  const fromDomain = dmarc ? (dmarc.domain ?? (dmarc.status.header as { from?: string } | undefined)?.from ?? null) : null;
+  return { result, headers: result.headers, dmarcReject, dmarcTempError, fromDomain };
 }
