@@ -82,7 +82,8 @@ describe('the Worker bundle in workerd', () => {
   });
 
   it('runs the probe from the cron trigger and keeps the result in KV', async () => {
-    const worker = await mf.getWorker();
+    // miniflare's Fetcher type needs @cloudflare/workers-types, which this project does not install.
+    const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string }): Promise<{ outcome: string }> };
     const r = await worker.scheduled({ cron: '*/5 * * * *' });
     expect(r.outcome).toBe('ok');
     const status = await mf.dispatchFetch('https://admin.example.org/status?format=json');
