@@ -102,6 +102,24 @@ describe('delivery', () => {
   });
 });
 
+describe('SMTPUTF8 and 8BITMIME', () => {
+  it('accepts a UTF-8 sender and headers with SMTPUTF8, and refuses the UTF-8 sender without it', async () => {
+    const s = await rawSession(mx.port);
+    await s.reply();
+    await s.cmd('EHLO client.remote.test');
+    expect(await s.cmd('MAIL FROM:<jürgen@sender.test>')).toMatch(/^5\d\d /);
+    expect(await s.cmd('MAIL FROM:<jürgen@sender.test> SMTPUTF8 BODY=8BITMIME')).toMatch(/^250 /);
+    expect(await s.cmd('RCPT TO:<carol@example.test>')).toMatch(/^250 /);
+    expect(await s.cmd('DATA')).toMatch(/^354 /);
+    s.send(Buffer.from('From: Jürgen <jürgen@sender.test>\r\nTo: carol@example.test\r\nSubject: Grüße marker-utf8\r\n\r\n8-bit body: naïve café\r\n.\r\n', 'utf8'));
+    expect(await s.reply()).toMatch(/^250 /);
+    s.close();
+    const m = (await inbox('carol@example.test')).find((x) => x.includes('marker-utf8'));
+    expect(m).toContain('Subject: Grüße marker-utf8');
+    expect(m).toContain('naïve café');
+  });
+});
+
 describe('open relay', () => {
   // Every classic trick; each must be refused at RCPT and nothing may reach the queue.
   const tricks = [
@@ -173,6 +191,21 @@ describe('limits', () => {
     s.close();
   });
 
+  it('closes an idle connection with 421 after the socket timeout', async () => {
+    const quick = await startMx(baseDeps(store, dns, { limits: { socketTimeoutMs: 300 } }));
+    try {
+      const s = await rawSession(quick.port);
+      expect(await s.reply()).toMatch(/^220 /);
+      await s.cmd('EHLO client.remote.test');
+      const started = Date.now();
+      expect(await s.reply()).toMatch(/^421 /);
+      expect(await s.reply()).toBe(''); // closed
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('refuses connections past the per-IP limit with 421', async () => {
     const open = await Promise.all([0, 1, 2, 3].map(() => rawSession(mx.port)));
     for (const s of open) expect(await s.reply()).toMatch(/^220/);
@@ -225,6 +258,31 @@ describe('DMARC and DKIM', () => {
 });
 
 describe('spam hook', () => {
+  it('scores authentication results: SPF fail plus DMARC quarantine goes to Junk, with every reason in the header', async () => {
+    dns.add('spoofy.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] });
+    dns.add('_dmarc.spoofy.test', { TXT: ['v=DMARC1; p=quarantine'] });
+    await client(mx.port).sendMail({
+      envelope: { from: 'news@spoofy.test', to: ['carol@example.test'] },
+      raw: sampleMessage({ from: 'news@spoofy.test', body: 'marker-quarantine' }),
+    });
+    const junk = (await inbox('carol@example.test', 'Junk')).find((m) => m.includes('marker-quarantine'));
+    expect(junk).toMatch(/X-Haven-Spam: yes; score=9\.0; spf=fail\(3\) unauthenticated\(1\) dmarc=fail\(p=quarantine\)\(5\)/);
+    expect((await inbox('carol@example.test')).some((m) => m.includes('marker-quarantine'))).toBe(false);
+  });
+
+  it('accepts into INBOX when the operator raises the junk threshold', async () => {
+    const lenient = await startMx(baseDeps(store, dns, { spam: { dnsbl: [], junkScore: 50, rejectScore: 100 } }));
+    try {
+      await client(lenient.port).sendMail({
+        envelope: { from: 'news@spoofy.test', to: ['carol@example.test'] },
+        raw: sampleMessage({ from: 'news@spoofy.test', body: 'marker-lenient' }),
+      });
+      expect((await inbox('carol@example.test')).find((m) => m.includes('marker-lenient'))).toMatch(/X-Haven-Spam: no; score=9\.0/);
+    } finally {
+      await lenient.close();
+    }
+  });
+
   it('junks a message from a DNSBL-listed IP and rejects on a scorer past the threshold', async () => {
     dns.add('1.0.0.127.bl.test', { A: ['127.0.0.2'] });
     const junkMx = await startMx(

@@ -5,6 +5,7 @@
  * that server's mailauth sees SPF, DKIM and DMARC pass against the loopback
  * DNS. Also: ownership of envelope and From, AUTH lockout, hourly limit.
  */
+import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../node/store/index.js';
 import { startQueueRunner, startSmtp, type QueueRunner, type RunnerEvent } from '../../node/smtp/index.js';
@@ -135,6 +136,28 @@ describe('abuse limits', () => {
         await expect(client(s.port, { secure: true, auth: { user: 'alice@example.test', pass: `wrong-${i}-password` } }).verify()).rejects.toMatchObject({ responseCode: 535 });
       }
       await expect(client(s.port, { secure: true, auth: alice }).verify()).rejects.toMatchObject({ responseCode: 454, response: expect.stringMatching(/^454 4\.7\.0 /) });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('slows failures per account across IPs, then locks the account while other accounts still log in', async () => {
+    const limiter = new AuthLimiter({ maxFailures: 3, stepDelayMs: 150, maxDelayMs: 1000, lockoutMs: 60_000 });
+    const s = await startSmtp(baseDeps(store, dns, { authLimiter: limiter }), { host: '127.0.0.1', port: 0, implicitTls: true, mode: 'submission' });
+    // Each attempt from its own loopback address, so only the per-account counter can link them.
+    const from = (ip: string, auth: { user: string; pass: string }) =>
+      nodemailer.createTransport({ host: '127.0.0.1', port: s.port, secure: true, localAddress: ip, auth, tls: { rejectUnauthorized: false } });
+    try {
+      const took: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now();
+        await expect(from(`127.0.0.${10 + i}`, { user: 'bob@example.test', pass: `wrong-${i}-password` }).verify()).rejects.toMatchObject({ responseCode: 535 });
+        took.push(Date.now() - started);
+      }
+      // The third attempt waited for the two earlier failures.
+      expect(took[2]).toBeGreaterThanOrEqual(2 * 150);
+      await expect(from('127.0.0.20', { user: 'bob@example.test', pass: PW }).verify()).rejects.toMatchObject({ responseCode: 454 });
+      await expect(from('127.0.0.21', alice).verify()).resolves.toBe(true);
     } finally {
       await s.close();
     }
