@@ -10,3 +10,4 @@ export { migrateAll, HealthCheckError, type MigrateReport, type MigratedDb } fro
 export { stageRelease, readRelease, linkedRelease, runningRelease, setLink, pruneReleases, ReleaseError, type ReleaseInfo } from './release.js';
 export { takeSnapshot, takeVerifiedSnapshot, restoreSnapshot, readManifest, databaseFiles, SnapshotError, type SnapshotManifest, type SnapshotFile } from './snapshot.js';
 export { upgradeUnits, type TimerOptions } from './timer.js';
+export { actAsDataOwner, dataOwner, chownTo, type Owner } from './owner.js';

@@ -18,6 +18,7 @@ import { unwrapKey } from '../crypto/index.js';
 import { liveImage } from '../replication/index.js';
 import { dbHeaderInfo } from '../replication/wal.js';
 import { Directory, openEncrypted } from '../store/index.js';
+import { chownTo, dataOwner } from './owner.js';
 
 export interface SnapshotFile {
   /** Path relative to the data directory. */
@@ -112,10 +113,13 @@ export function restoreSnapshot(snapshotDir: string, dataDir: string): SnapshotM
     if (!existsSync(src) || sha256(src) !== f.sha256) throw new SnapshotError(`snapshot file ${src} is missing or changed since it was checked; keep the data directory as it is and restore from the replica (haven restore)`);
   }
   mkdirSync(join(dataDir, 'mailboxes'), { recursive: true, mode: 0o700 });
+  // Run as root (systemctl needs it), but the node's user must own what is put back.
+  const owner = dataOwner(dataDir);
   for (const f of m.files) {
     const dest = join(dataDir, f.rel);
     const tmp = `${dest}.rollback`;
     writeDurable(tmp, readFileSync(join(snapshotDir, f.rel)));
+    chownTo(tmp, owner);
     for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
     renameSync(tmp, dest);
   }

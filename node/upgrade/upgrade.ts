@@ -21,6 +21,7 @@ import { askNode } from '../replication/index.js';
 import { linkedRelease, pruneReleases, runningRelease, setLink, stageRelease, type ReleaseInfo, type StageOptions } from './release.js';
 import { restoreSnapshot, takeVerifiedSnapshot, type SnapshotManifest } from './snapshot.js';
 import type { MigrateReport } from './migrate.js';
+import { dataOwner } from './owner.js';
 
 export interface UpgradeOptions extends StageOptions {
   /** Where releases live (`<root>/releases`, `<root>/current`). */
@@ -97,7 +98,7 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
   };
 
   say(`upgrade: running ${to.version}'s migrations and checks`);
-  const m = runRelease(to, ['migrate', '--json'], o);
+  const m = runRelease(to, ['migrate', '--json'], o, dataOwner(o.dataDir));
   let report: MigrateReport;
   try {
     if (m.status !== 0) return await rollback(`haven migrate exited ${m.status ?? m.signal}: ${lastLine(m.stderr)}`);
@@ -124,9 +125,10 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
 }
 
 /** Runs a release's own `haven` with the node's settings. */
-export function runRelease(rel: ReleaseInfo, args: string[], o: Pick<UpgradeOptions, 'env' | 'configFile'>) {
+/** Runs a release's own `haven` with the node's settings, as the data's owner when that is not us. */
+export function runRelease(rel: ReleaseInfo, args: string[], o: Pick<UpgradeOptions, 'env' | 'configFile'>, owner: { uid: number; gid: number } | null = null) {
   const argv = [join(rel.dir, 'bin', 'haven.js'), ...args, ...(o.configFile ? ['--config', o.configFile] : [])];
-  return spawnSync(process.execPath, argv, { cwd: rel.dir, env: { ...process.env, ...o.env }, encoding: 'utf8', timeout: 300_000 });
+  return spawnSync(process.execPath, argv, { cwd: rel.dir, env: { ...process.env, ...o.env }, encoding: 'utf8', timeout: 300_000, ...(owner ?? {}) });
 }
 
 function systemctl(verb: 'start' | 'stop', unit: string, quiet = false): void {

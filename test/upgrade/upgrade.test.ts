@@ -16,9 +16,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { upgradeCommands } from '../../node/cli/commands/upgrade.js';
 import { memoryIo, runCli } from '../../node/cli/index.js';
 import { Store, openEncrypted } from '../../node/store/index.js';
-import { readManifest, upgradeUnits } from '../../node/upgrade/index.js';
+import { readManifest, upgradeUnits, waitHealthy } from '../../node/upgrade/index.js';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { unwrapKey } from '../../node/crypto/index.js';
-import { addAccount, makeTestStore, sampleMessage } from '../helpers/store.js';
+import { addAccount, makeTestStore, sampleMessage, testTls } from '../helpers/store.js';
 import { dumpMailbox } from '../replication/helpers.js';
 
 const REPO = realpathSync(join(import.meta.dirname, '..', '..'));
@@ -154,5 +156,24 @@ describe('haven upgrade', () => {
     expect(service).toContain('EnvironmentFile=/etc/haven/haven.env');
     expect(readFileSync(join(dir, 'haven-upgrade.timer'), 'utf8')).toMatch(/OnCalendar=\*-\*-\* 03:30:00\nRandomizedDelaySec=30min\nPersistent=true/);
     expect(upgradeUnits({ source: 'a b', bin: '/x', root: '/r', service: 's' })['haven-upgrade.service']).toContain('upgrade "a b" --root /r');
+  });
+
+  it('waits for /health over HTTPS (self-signed accepted) and reports what it last saw when it never turns healthy', async () => {
+    let calls = 0;
+    let healthyAfter = 2;
+    const server = createServer(testTls(), (req, res) => {
+      calls++;
+      res.writeHead(req.url === '/health' && calls > healthyAfter ? 200 : 503).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+    try {
+      expect(await waitHealthy(url, 10_000)).toBe(true);
+      expect(calls).toBe(3);
+      healthyAfter = Infinity;
+      expect(await waitHealthy(url, 1_500)).toMatch(/not healthy within 2 s \(last: HTTP 503\)/);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -7,7 +7,7 @@
  * the data directory and the replica directly.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Config } from '../../config/index.js';
 import {
   NothingToRestoreError,
@@ -25,6 +25,7 @@ import {
   type RestoreProgress,
 } from '../../replication/index.js';
 import { accountInReplica } from '../../replication/lookup.js';
+import { actAsDataOwner } from '../../upgrade/owner.js';
 import { Store } from '../../store/index.js';
 import { silentLogger } from '../../util/log.js';
 import { cliConfig } from '../context.js';
@@ -110,6 +111,8 @@ export const replicationCommands: Command[] = [
       const at = typeof args.flags.at === 'string' ? parseAt(args.flags.at) : undefined;
       const into = typeof args.flags.to === 'string' ? resolve(io.cwd, args.flags.to) : config.dataDir;
       const masterKey = needKey(config);
+      // Files root restores into the node's directory must stay the node's.
+      actAsDataOwner(into === config.dataDir ? config.dataDir : dirname(into));
       if (into === config.dataDir && !isEmptyDir(into) && (await askNode(config.dataDir, { cmd: 'status' }, 5_000))) {
         throw new CommandError(`the node is running on ${config.dataDir}; stop it first (systemctl stop haven), or restore elsewhere with --to <dir>`);
       }
@@ -147,6 +150,7 @@ export const replicationCommands: Command[] = [
         via = 'node';
       } else {
         const masterKey = needKey(config);
+        actAsDataOwner(config.dataDir);
         if (!existsSync(resolve(config.dataDir, 'directory.sqlite'))) throw new CommandError(`no Haven data in ${config.dataDir} to back up`);
         const rep = replicate({ url: config.replicaUrl, dataDir: config.dataDir, log: silentLogger, retentionCheckMs: 0 });
         try {

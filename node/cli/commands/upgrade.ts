@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configuredMasterKey } from '../../replication/index.js';
-import { HealthCheckError, ReleaseError, SnapshotError, UpgradeError, migrateAll, runningRelease, upgrade, upgradeUnits } from '../../upgrade/index.js';
+import { HealthCheckError, ReleaseError, SnapshotError, UpgradeError, actAsDataOwner, migrateAll, runningRelease, upgrade, upgradeUnits } from '../../upgrade/index.js';
 import { cliConfig, hasDirectory } from '../context.js';
 import { CommandError, type Command } from '../types.js';
 
@@ -111,6 +111,7 @@ export const upgradeCommands: Command[] = [
       if (!hasDirectory(config)) throw new CommandError(`no Haven data in ${config.dataDir}; check --config / HAVEN_DATA_DIR`);
       const masterKey = configuredMasterKey(config);
       if (!masterKey) throw new CommandError('no master key: set HAVEN_MASTER_KEY_FILE (or HAVEN_MASTER_KEY)');
+      actAsDataOwner(config.dataDir);
       const r = await guard(() => migrateAll({ dataDir: config.dataDir, masterKey, keyMode: config.keyMode }));
       if (args.flags.json) return io.out(JSON.stringify({ ...r, version: runningRelease().version }));
       for (const d of r.databases) io.out(`${d.db}\tschema ${d.userVersion}\tintegrity ${d.integrity}`);
