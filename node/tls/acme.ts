@@ -16,7 +16,7 @@
  */
 import { createPrivateKey, generateKeyPair, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -47,24 +47,52 @@ export interface ChallengeStore {
   get(token: string): string | undefined;
 }
 
+/** RFC 8555 §8.1: tokens are base64url; anything else is never a file name. */
+const TOKEN_RE = /^[A-Za-z0-9_-]{1,256}$/;
+
 /**
  * Pending HTTP-01 challenges: token → key authorization. The plain HTTP
  * server serves them (RFC 8555 §8.3) before any redirect to HTTPS.
+ *
+ * With a challenge directory (`serveFrom`), tokens are also files there, so
+ * two processes share them: `haven certs renew` writes a token while the
+ * running node, which holds port 80, answers the CA from the same directory.
  */
 export class Http01Responder implements ChallengeSolver, ChallengeStore {
   readonly type = 'http-01' as const;
   readonly #tokens = new Map<string, string>();
+  #dir?: string;
+
+  constructor(opts: { dir?: string } = {}) {
+    this.#dir = opts.dir;
+  }
+
+  /** Also answer (and write) tokens in `dir`. */
+  serveFrom(dir: string): void {
+    this.#dir = dir;
+  }
 
   set(token: string, keyAuthorization: string): void {
     this.#tokens.set(token, keyAuthorization);
+    if (this.#dir && TOKEN_RE.test(token)) {
+      mkdirSync(this.#dir, { recursive: true, mode: 0o755 });
+      writeAtomic(join(this.#dir, token), keyAuthorization, 0o644);
+    }
   }
 
   delete(token: string): void {
     this.#tokens.delete(token);
+    if (this.#dir && TOKEN_RE.test(token)) rmSync(join(this.#dir, token), { force: true });
   }
 
   get(token: string): string | undefined {
-    return this.#tokens.get(token);
+    const mine = this.#tokens.get(token);
+    if (mine !== undefined || !this.#dir || !TOKEN_RE.test(token)) return mine;
+    try {
+      return readFileSync(join(this.#dir, token), 'utf8');
+    } catch {
+      return undefined;
+    }
   }
 
   async present(_identifier: string, token: string, keyAuthorization: string): Promise<void> {
@@ -78,7 +106,7 @@ export class Http01Responder implements ChallengeSolver, ChallengeStore {
   /** The body for a request path, or undefined when the path is no pending challenge. */
   respond(path: string): string | undefined {
     if (!path.startsWith(ACME_CHALLENGE_PREFIX)) return undefined;
-    return this.#tokens.get(path.slice(ACME_CHALLENGE_PREFIX.length));
+    return this.get(path.slice(ACME_CHALLENGE_PREFIX.length));
   }
 
   /** A node:http handler step: answers and returns true for a pending challenge, else returns false. */
@@ -196,6 +224,7 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
   readonly #opts: AcmeOptions;
   #store?: CertificateStore;
   #timer?: NodeJS.Timeout;
+  #watcher?: FSWatcher;
   #running?: Promise<'issued' | 'current'>;
 
   constructor(opts: AcmeOptions, store?: CertificateStore) {
@@ -243,7 +272,10 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
   /** Issues a certificate when due and installs it in the store. */
   renewIfDue(now: Date = new Date()): Promise<'issued' | 'current'> {
     this.#running ??= (async () => {
-      if (!this.isDue(now)) return 'current' as const;
+      if (!this.isDue(now)) {
+        this.syncStore();
+        return 'current' as const;
+      }
       const issued = await this.issue();
       const info = this.#store ? this.#store.reload(issued.certPem, issued.keyPem) : describeCertificate(new X509Certificate(issued.certPem));
       this.emit('issued', info);
@@ -254,6 +286,20 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
     return this.#running;
   }
 
+  /**
+   * Puts the stored certificate into the store when it is not the one
+   * served, e.g. after `haven certs renew` replaced the files from another
+   * process. True when it switched.
+   */
+  syncStore(): boolean {
+    const cur = this.current();
+    if (!cur || !this.#store) return false;
+    if (new X509Certificate(cur.certPem).fingerprint256 === this.#store.info.fingerprint256) return false;
+    this.emit('issued', this.#store.reload(cur.certPem, cur.keyPem));
+    return true;
+  }
+
+  /** Checks now and every `intervalMs` (12 h), and follows the stored files for renewals made by another process. */
   start(intervalMs = 12 * 3600_000): void {
     if (this.#timer) return;
     const tick = () => {
@@ -262,11 +308,28 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
     tick();
     this.#timer = setInterval(tick, intervalMs);
     this.#timer.unref();
+    try {
+      mkdirSync(this.#opts.dir, { recursive: true, mode: 0o700 });
+      // Renewal tools replace files by rename: watch the directory, not the files.
+      this.#watcher = watch(this.#opts.dir, { persistent: false }, (_event, name) => {
+        if (name !== ACME_CERT_FILE && name !== ACME_KEY_FILE) return;
+        try {
+          this.syncStore();
+        } catch (err) {
+          this.emit('warning', asCertificateError(err));
+        }
+      });
+      this.#watcher.on('error', (err) => this.emit('warning', new CertificateError(`stopped watching ${this.#opts.dir}: ${err.message}; restart to pick up certificates renewed by haven certs renew`)));
+    } catch (err) {
+      this.emit('warning', asCertificateError(err));
+    }
   }
 
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#watcher?.close();
+    this.#watcher = undefined;
   }
 
   /** Runs one order to completion: account, a challenge for each name, CSR, download. */

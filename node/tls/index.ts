@@ -1,18 +1,11 @@
 /**
  * @module node/tls
  * Certificates: a self-signed leaf for a local run, ACME (HTTP-01 or
- * DNS-01 through Cloudflare) or
- * operator-supplied files in production, one `CertificateStore` every
- * listener reads so a new certificate applies without a restart or dropped
- * connections.
+ * DNS-01 through Cloudflare) or operator-supplied files in production, one
+ * `CertificateStore` every listener reads so a new certificate applies
+ * without a restart or dropped connections, and `renewCertificate` for
+ * `haven certs renew`.
  */
-import { join } from 'node:path';
-import type { Config } from '../config/index.js';
-import { ensureLocalCertificate } from './self-signed.js';
-import { CertificateStore } from './store.js';
-import { AcmeManager, CloudflareDns01Solver, Http01Responder, type ChallengeSolver, type Dns01Options } from './acme.js';
-import { CloudflareDns } from './cloudflare.js';
-
 export { CertificateError } from './errors.js';
 export {
   AcmeManager,
@@ -40,73 +33,5 @@ export {
   type LocalCertificate,
   type SelfSignedOptions,
 } from './self-signed.js';
-
-export interface OpenedCertificates {
-  store: CertificateStore;
-  certFile: string;
-  keyFile: string;
-  /** 'files': tls.certFile/keyFile; 'acme': the stored ACME certificate; 'self-signed': made or reused in <dataDir>/tls. */
-  source: 'files' | 'acme' | 'self-signed';
-  /** A self-signed certificate was made on this start. */
-  created: boolean;
-  /**
-   * With tls.acme.enabled: call `acme.start()` once ports.http serves
-   * `responder` (http-01), or at once (dns-01); it issues when due, then
-   * checks every 12 hours.
-   */
-  acme?: AcmeManager;
-}
-
-/**
- * The store the node's listeners share, chosen from the config: the given
- * files when tls.certFile is set; with tls.acme.enabled the stored ACME
- * certificate, or the self-signed one until the first issuance; otherwise the
- * self-signed certificate in <dataDir>/tls (made on first run). Files are
- * watched for replacement.
- */
-export interface OpenCertificateOptions {
-  /** The challenge map the node's plain HTTP server serves (ACME http-01 only). */
-  responder?: Http01Responder;
-  /** Cloudflare API root (ACME dns-01 only); a local stand-in in tests. */
-  cloudflareApiBase?: string;
-  /** How dns-01 waits for its TXT record to be visible. */
-  dns01?: Dns01Options;
-  /** Extra CA for the ACME directory's HTTPS (a private CA, Pebble in tests). */
-  acmeDirectoryCa?: string;
-  /** First poll delay while the CA validates, ms. */
-  acmePollMs?: number;
-}
-
-export async function openCertificateStore(config: Config, opts: OpenCertificateOptions = {}): Promise<OpenedCertificates> {
-  if (config.tls.certFile) {
-    const store = await CertificateStore.fromFiles(config.tls.certFile, config.tls.keyFile, { watch: true });
-    return { store, certFile: config.tls.certFile, keyFile: config.tls.keyFile, source: 'files', created: false };
-  }
-  let acme: AcmeManager | undefined;
-  if (config.tls.acme.enabled) {
-    const solver: ChallengeSolver =
-      config.tls.acme.challenge === 'dns-01'
-        ? new CloudflareDns01Solver(new CloudflareDns({ token: config.tls.acme.cloudflareToken, apiBase: opts.cloudflareApiBase }), opts.dns01)
-        : (opts.responder ?? new Http01Responder());
-    acme = new AcmeManager({
-      directoryUrl: config.tls.acme.directoryUrl,
-      email: config.tls.acme.email || undefined,
-      domains: [config.hostname],
-      dir: join(config.dataDir, 'tls', 'acme'),
-      solver,
-      renewDaysBefore: config.tls.acme.renewDaysBefore,
-      directoryCa: opts.acmeDirectoryCa,
-      pollMs: opts.acmePollMs,
-    });
-    const issued = acme.current();
-    if (issued) {
-      const store = await CertificateStore.fromFiles(issued.certFile, issued.keyFile, { watch: true });
-      acme.attachStore(store);
-      return { store, certFile: issued.certFile, keyFile: issued.keyFile, source: 'acme', created: false, acme };
-    }
-  }
-  const local = await ensureLocalCertificate(join(config.dataDir, 'tls'), { hostname: config.hostname });
-  const store = await CertificateStore.fromFiles(local.certFile, local.keyFile, { watch: true });
-  acme?.attachStore(store);
-  return { store, certFile: local.certFile, keyFile: local.keyFile, source: 'self-signed', created: local.created, acme };
-}
+export { acmeDir, acmeManagerFor, challengeDir, openCertificateStore, type OpenCertificateOptions, type OpenedCertificates } from './from-config.js';
+export { renewCertificate, type RenewOptions, type RenewResult } from './renew.js';

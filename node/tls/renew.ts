@@ -1,0 +1,81 @@
+/**
+ * @module node/tls/renew
+ * `haven certs renew` as a function: renews the node's certificate from
+ * another process than the node. With ACME http-01 it answers the CA on
+ * ports.http itself when the port is free, and otherwise leaves the token
+ * in the shared challenge directory for the running node to answer. The
+ * new files are picked up by a running node without a restart (it watches
+ * them); a stopped node uses them on its next start.
+ */
+import { X509Certificate } from 'node:crypto';
+import http from 'node:http';
+import { join } from 'node:path';
+import type { Config } from '../config/index.js';
+import { Http01Responder } from './acme.js';
+import { CertificateError } from './errors.js';
+import { acmeManagerFor, type OpenCertificateOptions } from './from-config.js';
+import { ensureLocalCertificate } from './self-signed.js';
+import { describeCertificate, type CertificateInfo } from './store.js';
+
+export interface RenewOptions extends OpenCertificateOptions {
+  /** Issue even when the certificate is not due. */
+  force?: boolean;
+  now?: Date;
+}
+
+export interface RenewResult {
+  /** 'issued': a new certificate; 'current': not due (nothing done); 'external': tls.certFile is managed elsewhere. */
+  result: 'issued' | 'current' | 'external';
+  source: 'acme' | 'self-signed' | 'files';
+  certFile: string;
+  info?: CertificateInfo;
+  /** For http-01: who answered the CA on ports.http. */
+  answeredBy?: 'this-process' | 'running-node';
+}
+
+/** Listens on ports.http for the CA, or returns null when something (the node) already does. */
+async function listenForChallenges(config: Config, responder: Http01Responder): Promise<http.Server | null> {
+  const server = http.createServer((req, res) => {
+    if (!responder.handle(req, res)) res.writeHead(404).end();
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.ports.http, config.listenAddress, () => resolve());
+    });
+    return server;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return null;
+    throw new CertificateError(`cannot listen on ${config.listenAddress}:${config.ports.http} for the ACME http-01 challenge (${(err as Error).message}); run as a user allowed to bind it, or use tls.acme.challenge dns-01`);
+  }
+}
+
+export async function renewCertificate(config: Config, opts: RenewOptions = {}): Promise<RenewResult> {
+  if (config.tls.certFile) return { result: 'external', source: 'files', certFile: config.tls.certFile };
+  if (!config.tls.acme.enabled) {
+    const local = await ensureLocalCertificate(join(config.dataDir, 'tls'), { hostname: config.hostname, now: opts.now });
+    return { result: local.created ? 'issued' : 'current', source: 'self-signed', certFile: local.certFile, info: describeCertificate(new X509Certificate(local.certPem)) };
+  }
+  const responder = opts.responder ?? new Http01Responder();
+  const manager = acmeManagerFor(config, { ...opts, responder });
+  const httpServer = config.tls.acme.challenge === 'http-01' ? await listenForChallenges(config, responder) : undefined;
+  try {
+    let result: 'issued' | 'current';
+    if (opts.force) {
+      await manager.issue();
+      result = 'issued';
+    } else {
+      result = await manager.renewIfDue(opts.now);
+    }
+    const cur = manager.current()!;
+    return {
+      result,
+      source: 'acme',
+      certFile: cur.certFile,
+      info: describeCertificate(new X509Certificate(cur.certPem)),
+      ...(httpServer === undefined ? {} : { answeredBy: httpServer ? ('this-process' as const) : ('running-node' as const) }),
+    };
+  } finally {
+    if (httpServer) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+  }
+}
