@@ -11,12 +11,12 @@
  * see every database open), and stops after the store has closed (so the
  * final frames of each close are shipped).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/index.js';
 import { parseSmarthostUrl } from './config/index.js';
 import { loadMasterKey, type LoadedMasterKey } from './crypto/index.js';
-import { startHttp } from './http/index.js';
+import { adminSecret, packageVersion, startHttp } from './http/index.js';
 import { startImap } from './imap/index.js';
 import { startPop3 } from './pop3/index.js';
 import { restoreOnEmptyDataDir, startReplication, type Replication } from './replication/index.js';
@@ -262,16 +262,14 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     closers.push({ name: 'acme', close: () => acme.stop() });
   }
 
-  // 8. The local admin UI (the edge app served from Node), when edge/ provides one.
+  // 8. The local admin UI: the edge app served from Node, on loopback only
+  // (it is plain HTTP with a password login; on a server the Worker serves it).
   let admin: NodeHandle['admin'] = null;
-  if (opts.adminUi !== false) {
-    const ui = await startLocalAdmin(config, { log, httpsPort: ports.https!, certFile: certs.certFile });
-    if (ui) {
-      ports.admin = ui.port;
-      closers.push({ name: 'admin', close: () => ui.close() });
-      const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-      admin = { url: `http://${shown}:${ui.port}/`, login: ui.login };
-    }
+  if (opts.adminUi !== false && isLoopback(host)) {
+    const ui = await bind('admin', config.ports.admin, () => startLocalAdmin(config, { host, httpsPort: ports.https!, certFile: certs.certFile, ports }), (h) => h.port);
+    admin = { url: ui.url, login: ui.login };
+  } else if (opts.adminUi !== false) {
+    log.info({ listenAddress: host }, 'local admin UI not started: it serves only on a loopback listenAddress; the edge Worker serves the admin UI for a server');
   }
 
   let closing: Promise<void> | null = null;
@@ -289,40 +287,37 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   };
 }
 
-/** What a local admin UI server module offers (edge/local.ts; see startLocalAdmin). */
-interface LocalAdminModule {
-  startLocalEdge(opts: {
-    host: string;
-    port: number;
-    /** The node's HTTPS base URL (self-signed locally). */
-    nodeUrl: string;
-    /** PEM of the node's certificate, to trust it. */
-    nodeCertFile: string;
-    config: Config;
-    log: Logger;
-  }): Promise<{ port: number; close(): Promise<void>; login?: string }>;
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.');
 }
 
 /**
- * HOOK (edge helper): the admin UI for a local run is the edge app served
- * from Node. When `edge/local.ts` exists and exports `startLocalEdge`, it is
- * started on ports.admin; its `login` text is printed by `haven start`.
- * Until then the node runs without a local admin UI.
+ * The edge app (edge/node.ts) next to the node: it calls the node's admin
+ * API over HTTPS with the shared admin secret, trusting the node's own
+ * certificate. Its password is made on first start (only a hash is kept) and
+ * returned here once so `haven start` can print it.
  */
-async function startLocalAdmin(config: Config, o: { log: Logger; httpsPort: number; certFile: string }) {
-  const here = new URL('.', import.meta.url);
-  const candidates = ['../edge/local.ts', '../edge/local.js'].map((p) => new URL(p, here));
-  const found = candidates.find((u) => existsSync(u));
-  if (!found) return null;
-  const mod = (await import(found.href)) as Partial<LocalAdminModule>;
-  if (typeof mod.startLocalEdge !== 'function') return null;
-  const nodeHost = config.listenAddress === '0.0.0.0' || config.listenAddress === '::' ? '127.0.0.1' : config.listenAddress;
-  const nodeUrl = `https://${nodeHost.includes(':') ? `[${nodeHost}]` : nodeHost}:${o.httpsPort}`;
-  try {
-    return await mod.startLocalEdge({ host: config.listenAddress, port: config.ports.admin, nodeUrl, nodeCertFile: o.certFile, config, log: o.log });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') throw new ListenError('admin', config.ports.admin, e);
-    throw err;
-  }
+async function startLocalAdmin(
+  config: Config,
+  o: { host: string; httpsPort: number; certFile: string; ports: Partial<Record<ListenerName, number>> },
+): Promise<{ port: number; url: string; login: string; close(): Promise<void> }> {
+  const { createLocalEdge, localAdminPassword } = await import('../edge/node.js');
+  const pw = await localAdminPassword(config.dataDir);
+  const hostText = o.host.includes(':') ? `[${o.host}]` : o.host;
+  const edge = createLocalEdge({
+    nodeUrl: `https://${hostText}:${o.httpsPort}`,
+    secret: adminSecret(config).secret,
+    adminPasswordHash: pw.hash,
+    ca: readFileSync(o.certFile),
+    mailHost: config.hostname,
+    ports: { imaps: o.ports.imaps, submissions: o.ports.submissions, submission: o.ports.submission, pop3s: o.ports.pop3s, https: o.httpsPort },
+    pop3: config.pop3.enabled,
+    version: packageVersion(),
+  });
+  const { port, url } = await edge.listen(config.ports.admin, o.host);
+  const file = join(config.dataDir, 'admin-password.hash');
+  const login = pw.newPassword
+    ? `password ${pw.newPassword} (shown once; only its hash is kept)`
+    : `the password printed on the first run (forgot it? delete ${file} and restart for a new one)`;
+  return { port, url: url + '/', login, close: () => edge.close() };
 }

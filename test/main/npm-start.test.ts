@@ -78,6 +78,24 @@ function ports(lines: string[]): Record<string, number> {
   return out;
 }
 
+/** Logs in to the admin UI with the printed password and returns the domains page, which the UI fills from the node's signed admin API. */
+async function adminDomains(url: string, password: string): Promise<string> {
+  const form = await fetch(new URL('/login', url));
+  const cookie = form.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
+  const login = await fetch(new URL('/login', url), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: new URL(url).origin },
+    body: new URLSearchParams({ _csrf: csrf, password, next: '/domains' }),
+  });
+  expect(login.status).toBe(303);
+  const session = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const page = await fetch(new URL('/domains', url), { headers: { cookie: session } });
+  expect(page.status).toBe(200);
+  return page.text();
+}
+
 async function imapLogin(port: number, user: string, pass: string): Promise<number> {
   // imapflow upgrades with STARTTLS when offered: trust the node's own self-signed certificate.
   const ca = readFileSync(join(dir, 'data', 'tls', 'cert.pem'));
@@ -101,7 +119,10 @@ describe('npm start on a fresh checkout', () => {
     expect(address).toBe('me@haven.localhost');
     expect(password).toMatch(/^[a-z0-9]{5}(-[a-z0-9]{5}){3}$/);
     expect(recovery).toMatch(/^[a-z0-9]{4}(-[a-z0-9]{4}){7}$/);
-    expect(field(lines, 'admin UI')).not.toBe('');
+    const adminUrl = field(lines, 'admin UI');
+    expect(adminUrl).toBe(`http://127.0.0.1:${p.admin}/`);
+    const adminPassword = /^password (\S+) \(shown once/.exec(field(lines, 'admin login'))![1];
+    expect(await adminDomains(adminUrl, adminPassword)).toContain('haven.localhost');
     expect(field(lines, 'certificate')).toMatch(/^self-signed/);
 
     expect(await imapLogin(p.imap, address, password)).toBe(0);
@@ -114,12 +135,14 @@ describe('npm start on a fresh checkout', () => {
     for (const e of readdirSync(join(dir, 'data'), { recursive: true, withFileTypes: true })) {
       if (!e.isFile()) continue;
       const bytes = readFileSync(join(e.parentPath, e.name));
-      for (const needle of [password, 'haven.localhost', recovery]) expect(bytes.includes(needle), `${needle} in ${e.name}`).toBe(false);
+      for (const needle of [password, 'haven.localhost', recovery, adminPassword]) expect(bytes.includes(needle), `${needle} in ${e.name}`).toBe(false);
     }
 
     const second = start();
     const again = await second.ready;
     expect(again.join('\n')).not.toContain(password);
+    expect(again.join('\n')).not.toContain(adminPassword);
+    expect(field(again, 'admin login')).toMatch(/^the password printed on the first run/);
     expect(field(again, 'accounts')).toMatch(/^1 exist \(me@haven\.localhost\); their passwords are not shown again/);
     expect(await imapLogin(ports(again).imap, address, password)).toBe(0);
     second.proc.kill('SIGINT');

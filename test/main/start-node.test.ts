@@ -154,8 +154,12 @@ describe('startNode', () => {
   });
 
   it('close() stops every listener', async () => {
-    const second = await startNode(testConfig(join(dir, 'data2'), { dnsbl: [] }), { resolver: dns.resolver, adminUi: false });
+    // With the local admin UI this time, so its listener is shown to close too.
+    const second = await startNode(testConfig(join(dir, 'data2'), { dnsbl: [] }), { resolver: dns.resolver });
+    expect(second.ports.admin).toBeGreaterThan(0);
+    expect(second.admin?.url).toBe(`http://127.0.0.1:${second.ports.admin}/`);
     const ports = Object.values(second.ports);
+    expect(ports).toHaveLength(10);
     expect(await refused(second.ports.imap!)).toBe(false);
     await second.close();
     for (const p of ports) expect(await refused(p!), `port ${p}`).toBe(true);

@@ -65,7 +65,7 @@ function printBanner(io: CliIo, node: NodeHandle, first: FirstAccount | null): v
     io.out(`admin UI:     ${node.admin.url}`);
     io.out(`admin login:  ${node.admin.login ?? 'see the admin UI'}`);
   } else {
-    io.out('admin UI:     not part of this build yet; use the `haven` commands (haven help)');
+    io.out('admin UI:     not served here (only on a loopback listenAddress; a server uses the edge Worker); the `haven` commands do the same (haven help)');
   }
   io.out(`certificate:  ${node.certificate.source}${node.certificate.source === 'self-signed' ? ` (${node.certificate.certFile}); mail clients ask once to trust it` : ''}`);
   if (node.masterKey.warning) io.out(`master key:   ${node.masterKey.warning}`);
