@@ -3,7 +3,8 @@
  * MTA-STS (RFC 8461) for outbound delivery: the `_mta-sts` TXT record names
  * a policy id; the policy is fetched over HTTPS (validated) from
  * `mta-sts.<domain>`, cached until max_age and refetched when the id
- * changes; in enforce mode only MX hosts the policy lists are used, and only
+ * changes — kept in durable storage too, so a restart does not reopen the
+ * first-contact downgrade window RFC 8461 §10.2 warns about; in enforce mode only MX hosts the policy lists are used, and only
  * over TLS with a certificate valid for the MX name. The fetcher is
  * injectable so tests serve a policy from loopback.
  */
@@ -46,17 +47,41 @@ export const httpsPolicyFetcher: PolicyFetcher = (domain) =>
     req.on('error', reject);
   });
 
+/** Where policies outlive the process (the directory's settings in the node). */
+export interface PolicyStore {
+  load(domain: string): string | null;
+  save(domain: string, json: string): void;
+}
+
 export class MtaSts {
   private readonly cache = new Map<string, StsPolicy>();
 
   constructor(
     private readonly resolver: Resolver,
     private readonly fetcher: PolicyFetcher = httpsPolicyFetcher,
+    private readonly persist?: PolicyStore,
   ) {}
+
+  private cached(domain: string): StsPolicy | undefined {
+    let p = this.cache.get(domain);
+    if (!p && this.persist) {
+      const json = this.persist.load(domain);
+      if (json) {
+        try {
+          p = JSON.parse(json) as StsPolicy;
+          this.cache.set(domain, p);
+        } catch {
+          // A damaged entry is as good as none; the next fetch replaces it.
+        }
+      }
+    }
+    return p;
+  }
 
   /** The policy in force for a domain, or null (no policy: opportunistic TLS). */
   async policy(domain: string, now = Date.now()): Promise<StsPolicy | null> {
-    const cached = this.cache.get(domain);
+    domain = domain.toLowerCase();
+    const cached = this.cached(domain);
     let id: string | false;
     try {
       id = await resolvePolicy(domain, { resolver: this.resolver });
@@ -72,6 +97,7 @@ export class MtaSts {
       const p = parsePolicy(text);
       const policy: StsPolicy = { id, mode: p.mode, mx: p.mx ?? [], maxAge: p.maxAge ?? 86400, expiresAt: now + (p.maxAge ?? 86400) * 1000 };
       this.cache.set(domain, policy);
+      this.persist?.save(domain, JSON.stringify(policy));
       return policy;
     } catch {
       return cached && cached.expiresAt > now ? cached : null;

@@ -90,7 +90,10 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
   const queue = deps.queue ?? queueFor(deps.store);
   const srs = deps.srs ?? srsFor(deps.store);
   const resolver = deps.resolver ?? systemResolver;
-  const sts = new MtaSts(resolver, opts.mtaStsFetch);
+  const sts = new MtaSts(resolver, opts.mtaStsFetch, {
+    load: (domain) => deps.store.directory.getSetting(`mta-sts.policy.${domain}`),
+    save: (domain, json) => deps.store.directory.setSetting(`mta-sts.policy.${domain}`, json),
+  });
   const log = deps.log.child({ proto: 'queue' });
   const events = new EventEmitter();
   const inflight = new Set<number>();
