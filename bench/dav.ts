@@ -193,13 +193,17 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts Radicale (auth none, scratch storage) and resolves once it answers HTTP. */
+/**
+ * Starts Radicale (auth none, scratch storage) and resolves once it answers
+ * HTTP. Its default of 8 connections would leave most of our keep-alive
+ * clients hanging in connect, so it gets room for all of them.
+ */
 async function startRadicale(bin: string): Promise<{ url: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-bench-radicale-'));
   const port = await freePort();
   const child: ChildProcess = spawn(
     bin,
-    ['--config', '', '--server-hosts', `127.0.0.1:${port}`, '--auth-type', 'none', '--rights-type', 'owner_only', '--storage-filesystem-folder', join(dir, 'collections'), '--logging-level', 'warning', '--server-max-content-length', '100000000'],
+    ['--config', '', '--server-hosts', `127.0.0.1:${port}`, '--auth-type', 'none', '--rights-type', 'owner_only', '--storage-filesystem-folder', join(dir, 'collections'), '--logging-level', 'warning', '--server-max-content-length', '100000000', '--server-max-connections', String(CLIENTS * 2)],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
