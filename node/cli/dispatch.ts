@@ -6,6 +6,7 @@
  * and turns every failure into one line on stderr and an exit code. This is
  * the CLI's one catch.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/index.js';
 import { MasterKeyError } from '../crypto/index.js';
@@ -24,8 +25,8 @@ export async function dispatch(rawArgv: readonly string[], io: CliIo, commands: 
     const argv = hoistConfig(rawArgv);
     const words = leadingWords(argv);
     const wantsHelp = argv.includes('--help') || argv.includes('-h');
-    if (argv[0] === '--version') {
-      io.out('haven 0.1.0');
+    if (argv[0] === '--version' || argv[0] === 'version') {
+      io.out(`haven ${version()}`);
       return EXIT.ok;
     }
     if (words.length === 0) {
@@ -55,6 +56,19 @@ export async function dispatch(rawArgv: readonly string[], io: CliIo, commands: 
   } catch (err) {
     return report(err, io, cmd);
   }
+}
+
+/** The package version, from package.json beside the source (node/cli/) or the build (dist/node/cli/). */
+function version(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'haven' && pkg.version) return pkg.version;
+    } catch {
+      // try the other layout
+    }
+  }
+  return 'unknown';
 }
 
 /** `haven --config f account list` reads as `haven account list --config f`. */

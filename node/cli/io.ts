@@ -21,6 +21,7 @@ export function processIo(): CliIo {
     interactive: process.stdin.isTTY === true,
     env: process.env,
     cwd: process.cwd(),
+    // The handlers go after the first signal, so a second Ctrl-C during a slow shutdown ends the process at once.
     waitForStop: () =>
       new Promise((resolve) => {
         const on = (sig: string) => {
@@ -112,6 +113,7 @@ export function memoryIo(opts: { answers?: string[]; stdin?: string; interactive
     interactive: opts.interactive ?? answers.length > 0,
     env: opts.env ?? {},
     cwd: opts.cwd ?? process.cwd(),
+    // The handlers go after the first signal, so a second Ctrl-C during a slow shutdown ends the process at once.
     waitForStop: () => stopped,
     stop: (sig = 'SIGTERM') => stopWith(sig),
   };

@@ -54,6 +54,8 @@ describe('help and usage errors', () => {
     expect(add.out.join('\n')).toMatch(/^usage: haven account add <address> .*\[--password-stdin\]/m);
     expect((await h.run(['help', 'alias'])).out.join('\n')).toMatch(/alias add[\s\S]*alias list[\s\S]*alias remove/);
     expect((await h.run([])).out[0]).toMatch(/^usage: haven <command>/);
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    expect((await h.run(['--version'])).out).toEqual([`haven ${pkg.version}`]);
   });
 
   it('unknown commands, flags and missing arguments exit 2 with one line', async () => {

@@ -101,6 +101,9 @@ export const startCommands: Command[] = [
     async run(args, io) {
       const config = cliConfig(args, io);
       const log = createLogger(config.log.level, 2);
+      // Listen for the stop signal before booting: a SIGTERM during a long first-boot restore
+      // then ends the node once it is consistent, instead of killing it halfway.
+      const stop = io.waitForStop();
       // Loaded here, not at the top: the other commands should not pay for loading every server.
       const { startNode } = await import('../../main.js');
       const node = await startNode(config, { log });
@@ -113,7 +116,7 @@ export const startCommands: Command[] = [
         await node.close();
         throw err;
       }
-      const signal = await io.waitForStop();
+      const signal = await stop;
       log.info({ signal }, 'shutting down');
       await node.close();
       io.err(`haven: stopped (${signal})`);
