@@ -9,5 +9,6 @@ export { SmtpError, Reply, replies, toSmtpError } from './errors.js';
 export { systemResolver, resolverFor, type Resolver } from './dns.js';
 export { Srs } from './srs.js';
 export { queueFor, srsFor } from './context.js';
+export { smtpSettings, type SmtpSettings } from './settings.js';
 export type { SmtpDeps, SmtpLimits, SmtpListen, SmtpServerHandle } from './types.js';
 export type { SpamOptions, SpamScorer, SpamSignal } from './spam.js';
