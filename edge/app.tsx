@@ -40,7 +40,8 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     c.header('content-security-policy', CSP);
     c.header('x-content-type-options', 'nosniff');
     c.header('x-frame-options', 'DENY');
-    c.header('referrer-policy', 'no-referrer');
+    // same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on our own form POSTs.
+    c.header('referrer-policy', 'same-origin');
     if (new URL(c.req.url).protocol === 'https:') c.header('strict-transport-security', 'max-age=31536000');
   });
 

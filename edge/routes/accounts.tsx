@@ -199,7 +199,11 @@ export function registerAccounts(app: Hono<EdgeEnv>, edge: Edge): void {
         <h2>Reset password</h2>
         <form class="stack card" method="post" action={`${base}/reset-password`}>
           <Csrf token={csrf} />
-          <p class="warning">{ZERO_ACCESS_WARNING}</p>
+          {a.keyMode === 'managed' ? (
+            <p class="muted">This account is in managed mode: the server holds a key to the mailbox, so the mail stays in place and the owner simply uses the new password.</p>
+          ) : (
+            <p class="warning">{ZERO_ACCESS_WARNING}</p>
+          )}
           <label>
             New password (at least 12 characters)
             <input name="password" type="password" autocomplete="new-password" minlength={12} required />

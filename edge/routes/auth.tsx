@@ -82,7 +82,10 @@ export function requireAdmin(edge: Edge): MiddlewareHandler<EdgeEnv> {
 async function loginForm(c: Ctx, edge: Edge, opts: { status?: 200 | 401 | 403 | 429 | 503; message?: string } = {}) {
   const problem = edge.configProblem();
   const passwordLogin = !!edge.deps.adminPasswordHash;
-  const token = randomId(16);
+  // Reuse the token a browser already holds: a second login tab, or a stray request that was
+  // sent to the login page (a favicon), must not invalidate the form already on screen.
+  const held = getCookie(c, LOGIN_COOKIE);
+  const token = held && /^[A-Za-z0-9_-]{22}$/.test(held) ? held : randomId(16);
   setAppCookie(c, LOGIN_COOKIE, token, 1800);
   const csrf = await hmac((await edge.macKeys()).csrf, `login\n${token}`);
   const next = safeNext(c.req.query('next') ?? field(c.get('form') ?? {}, 'next'));

@@ -30,7 +30,7 @@ const Parts = ({ h }: { h: NodeHealth }) => (
       <Stat label="Free disk" kind={h.disk ? (h.disk.ok ? 'ok' : 'bad') : 'unk'}>{bytes(h.disk?.freeBytes)}</Stat>
       <Stat label="Version">{h.version ?? '—'}</Stat>
     </div>
-    {h.listeners ? (
+    {h.listeners && Object.keys(h.listeners).length ? (
       <>
         <h2>Listeners</h2>
         <p>

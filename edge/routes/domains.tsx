@@ -108,7 +108,7 @@ export function registerDomains(app: Hono<EdgeEnv>, edge: Edge): void {
               <tr>
                 <td><LiveBadge live={live[i]} /></td>
                 <td>{r.type}</td>
-                <td class="mono">{r.name}</td>
+                <td class="mono name">{r.name}</td>
                 <td class="mono">{r.priority !== undefined && !r.value.startsWith(`${r.priority} `) ? `${r.priority} ${r.value}` : r.value}</td>
                 <td class="small">{r.purpose ?? ''}</td>
               </tr>

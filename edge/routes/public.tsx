@@ -19,6 +19,12 @@ export function registerPublic(app: Hono<EdgeEnv>, edge: Edge): void {
     return c.json({ ok: true, service: 'haven-edge', version: edge.deps.version ?? null, time: new Date(edge.now()).toISOString() });
   });
 
+  // Browsers ask for it on every site; without this it would redirect to the login page.
+  app.get('/favicon.ico', (c) => {
+    c.header('cache-control', 'public, max-age=86400');
+    return c.body(null, 204);
+  });
+
   app.get('/assets/app.css', (c) => {
     c.header('content-type', 'text/css; charset=utf-8');
     c.header('cache-control', 'public, max-age=3600');

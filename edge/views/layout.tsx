@@ -32,7 +32,7 @@ export const Page: FC<PageProps> = ({ title, path, vars, version, children }) =>
     <head>
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <meta name="referrer" content="no-referrer" />
+      <meta name="referrer" content="same-origin" />
       <title>{title} · Haven admin</title>
       <link rel="stylesheet" href="/assets/app.css" />
     </head>
