@@ -90,6 +90,14 @@ describe('help and usage errors', () => {
     expect(typo.err).toHaveLength(1);
     expect(typo.err[0]).toMatch(/unknown environment variable HAVEN_DATADIR; did you mean HAVEN_DATA_DIR\?/);
 
+    // start refuses a bad value before anything is written.
+    const start = await h.run(['start'], { env: { HAVEN_PORTS_SMTP: '70000', HAVEN_KEY_MODE: 'open' } });
+    expect(start.code).toBe(78);
+    expect(start.err).toEqual([
+      'haven: config: ports.smtp (HAVEN_PORTS_SMTP): got "70000" from the environment; expected a port number 0-65535 (0 picks a free port)',
+      'haven: config: keyMode (HAVEN_KEY_MODE): got "open" from the environment; expected one of zero-access, managed',
+    ]);
+
     const missing = await h.run(['status', '--config', join(h.dataDir, 'nope.yaml')]);
     expect(missing.code).toBe(78);
     expect(missing.err[0]).toMatch(/config file .*nope\.yaml \(given by --config\) cannot be read \(ENOENT\)/);
