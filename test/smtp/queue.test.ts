@@ -39,7 +39,7 @@ interface Mx {
 }
 
 /** A remote MX on one address; `onData` may delay or refuse. */
-async function remoteMx(host: string, opts: { port?: number; onRcpt?: (rcpt: string) => number | null; dataDelayMs?: number; onSession?: (delta: 1 | -1, rcpts: string[]) => void } = {}): Promise<Mx> {
+async function remoteMx(host: string, opts: { noTls?: boolean; port?: number; onRcpt?: (rcpt: string) => number | null; dataDelayMs?: number; onSession?: (delta: 1 | -1, rcpts: string[]) => void } = {}): Promise<Mx> {
   const { key, cert } = testTls();
   const got: Mx['got'] = [];
   const server = new SMTPServer({
@@ -47,7 +47,7 @@ async function remoteMx(host: string, opts: { port?: number; onRcpt?: (rcpt: str
     cert,
     logger: false,
     authOptional: true,
-    disabledCommands: ['AUTH'],
+    disabledCommands: opts.noTls ? ['AUTH', 'STARTTLS'] : ['AUTH'],
     onRcptTo(address, _s, cb) {
       const code = opts.onRcpt?.(address.address) ?? null;
       cb(code ? Object.assign(new Error('not now'), { responseCode: code }) : undefined);
@@ -213,6 +213,39 @@ describe('MTA-STS cache', () => {
     } finally {
       await r2.close();
       await mx.close();
+    }
+  });
+});
+
+describe('opportunistic TLS', () => {
+  it('uses STARTTLS when offered, even with a certificate nobody vouches for, and plaintext when not offered', async () => {
+    const tlsMx = await remoteMx('127.0.0.1');
+    const plainMx = await remoteMx('127.0.0.1', { noTls: true });
+    dns.add('tls-yes.test', { MX: [{ exchange: 'mx.tls.test', priority: 10 }] });
+    dns.add('mx.tls.test', { A: ['127.0.0.1'] });
+    // No extra CA: the test certificate is untrusted, which only MTA-STS (or DANE) would make fatal.
+    const untrusted = { store, log: silentLogger, hostname: HOST, resolver: dns.resolver };
+    // One runner at a time: two on one queue would race for the same recipients.
+    const r1 = startQueueRunner({ ...untrusted, outbound: { port: tlsMx.port, families: [4] } });
+    let r2: QueueRunner | undefined;
+    try {
+      const a = waitEvent(r1, (e) => e.type === 'result' && e.rcpt === 'u@tls-yes.test');
+      queueFor(store).enqueue({ accountId: aliceId, mailFrom: 'alice@example.test', raw: sampleMessage() }, [{ rcpt: 'u@tls-yes.test' }]);
+      expect(await a).toMatchObject({ outcome: 'sent' });
+      await r1.close();
+      r2 = startQueueRunner({ ...untrusted, outbound: { port: plainMx.port, families: [4] } });
+      const b = waitEvent(r2, (e) => e.type === 'result' && e.rcpt === 'v@tls-yes.test');
+      queueFor(store).enqueue({ accountId: aliceId, mailFrom: 'alice@example.test', raw: sampleMessage() }, [{ rcpt: 'v@tls-yes.test' }]);
+      expect(await b).toMatchObject({ outcome: 'sent' });
+      // (Recipients still deferred by earlier tests may reach these servers too: look at ours only.)
+      const ours = (mx: Mx) => mx.got.filter((g) => g.rcpts.some((r) => r.endsWith('@tls-yes.test')));
+      expect(ours(tlsMx)).toEqual([expect.objectContaining({ rcpts: ['u@tls-yes.test'], secure: true })]);
+      expect(ours(plainMx)).toEqual([expect.objectContaining({ rcpts: ['v@tls-yes.test'], secure: false })]);
+    } finally {
+      await r1.close();
+      await r2?.close();
+      await tlsMx.close();
+      await plainMx.close();
     }
   });
 });

@@ -77,6 +77,8 @@ describe('submission', () => {
     expect(got.raw.toString()).toContain('marker-587');
     expect(got.mailFrom).toBe('alice@example.test');
     expect(got.rcptTo).toEqual(['dest@remote.test']);
+    // Opportunistic STARTTLS on the way out: the remote MX offers it, so it is used.
+    expect(got.secure).toBe(true);
     expect(got.auth.spf && got.auth.spf.status.result).toBe('pass');
     const dkim = got.auth.dkim.results.map((r) => [r.signingDomain, r.status.result, /header\.a=([\w-]+)/.exec(r.info)?.[1]]);
     expect(dkim).toEqual(
