@@ -11,3 +11,4 @@ export { stageRelease, readRelease, linkedRelease, runningRelease, setLink, prun
 export { takeSnapshot, takeVerifiedSnapshot, restoreSnapshot, readManifest, databaseFiles, SnapshotError, type SnapshotManifest, type SnapshotFile } from './snapshot.js';
 export { upgradeUnits, type TimerOptions } from './timer.js';
 export { actAsDataOwner, dataOwner, chownTo, type Owner } from './owner.js';
+export { nodeRunning } from './running.js';

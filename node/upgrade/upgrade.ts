@@ -39,6 +39,8 @@ export interface UpgradeOptions extends StageOptions {
   /** Where the started node answers /health (https://127.0.0.1:8443/health). */
   healthUrl?: string;
   healthTimeoutMs?: number;
+  /** Says whether a node is still running on the data (see running.ts); default: its control socket only. */
+  isRunning?: () => Promise<string | null>;
   /** Upgrade even when the new release has the same version. */
   force?: boolean;
   say?: (line: string) => void;
@@ -61,6 +63,8 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
   mkdirSync(o.root, { recursive: true });
   const from = linkedRelease(o.root, 'current') ?? runningRelease();
   say(`upgrade: current release ${from.version} (${from.dir})`);
+  // Without a service to stop, a running node is a mistake: say so before downloading anything.
+  if (!o.service) await refuseIfRunning(o);
   const to = stageRelease(o.root, o.source, o);
   say(`upgrade: staged release ${to.version} (${to.dir})`);
   if (to.version === from.version && !o.force) {
@@ -72,9 +76,7 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     say(`upgrade: stopping ${o.service}`);
     systemctl('stop', o.service);
   }
-  if (await askNode(o.dataDir, { cmd: 'status' }, 5_000)) {
-    throw new UpgradeError(`a node is still running on ${o.dataDir}; stop it first, or pass --service <unit> so the upgrade stops and starts it`);
-  }
+  await refuseIfRunning(o);
 
   const snapshot = join(o.root, 'snapshots', new Date().toISOString().replace(/[:.]/g, '-'));
   let manifest: SnapshotManifest;
@@ -124,7 +126,13 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
   return { outcome: 'upgraded', from, to, snapshot, migrate: report };
 }
 
-/** Runs a release's own `haven` with the node's settings. */
+async function refuseIfRunning(o: UpgradeOptions): Promise<void> {
+  const running = o.isRunning ? await o.isRunning() : (await askNode(o.dataDir, { cmd: 'status' }, 5_000)) ? 'its control socket' : null;
+  if (running) {
+    throw new UpgradeError(`a node is still running on ${o.dataDir} (${running} answers); stop it first, or pass --service <unit> so the upgrade stops and starts it`);
+  }
+}
+
 /** Runs a release's own `haven` with the node's settings, as the data's owner when that is not us. */
 export function runRelease(rel: ReleaseInfo, args: string[], o: Pick<UpgradeOptions, 'env' | 'configFile'>, owner: { uid: number; gid: number } | null = null) {
   const argv = [join(rel.dir, 'bin', 'haven.js'), ...args, ...(o.configFile ? ['--config', o.configFile] : [])];

@@ -31,7 +31,8 @@ describe('replication in the node and on the command line', () => {
 
   it('status, backup, verify and restore through the CLI; a rebuilt node restores itself on first boot', async () => {
     const t = makeTestStore();
-    const env = { HAVEN_DATA_DIR: t.dataDir, HAVEN_REPLICA_URL: s3.url, HAVEN_MASTER_KEY: t.masterKey.toString('hex') };
+    // Ports 0: the "is a node listening?" probe is left to the control socket here.
+    const env = { HAVEN_DATA_DIR: t.dataDir, HAVEN_REPLICA_URL: s3.url, HAVEN_MASTER_KEY: t.masterKey.toString('hex'), HAVEN_PORTS_SMTP: '0', HAVEN_PORTS_HTTPS: '0' };
     const cli = async (...argv: string[]) => {
       const io = memoryIo({ env });
       const code = await runCli(argv, io, replicationCommands);

@@ -18,7 +18,8 @@ import { memoryIo, runCli } from '../../node/cli/index.js';
 import { Store, openEncrypted } from '../../node/store/index.js';
 import { readManifest, upgradeUnits, waitHealthy } from '../../node/upgrade/index.js';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { unwrapKey } from '../../node/crypto/index.js';
 import { addAccount, makeTestStore, sampleMessage, testTls } from '../helpers/store.js';
 import { dumpMailbox } from '../replication/helpers.js';
@@ -81,18 +82,31 @@ describe('haven upgrade', () => {
     const before = { directory: tables(dirPath, t.masterKey), bob: tables(bobPath, bobKey), alice: readFileSync(alicePath) };
 
     const root = join(work, 'root');
-    const env = { HAVEN_DATA_DIR: t.dataDir, HAVEN_MASTER_KEY: t.masterKey.toString('hex') };
+    const env = { HAVEN_DATA_DIR: t.dataDir, HAVEN_MASTER_KEY: t.masterKey.toString('hex'), HAVEN_PORTS_SMTP: '0', HAVEN_PORTS_HTTPS: '0' };
     const cli = async (...argv: string[]) => {
-      const io = memoryIo({ env });
+      const io = memoryIo({ env: { ...env } });
       const code = await runCli(argv, io, upgradeCommands);
       return { code, out: io.stdout.join('\n'), err: io.stderr.join('\n') };
     };
 
-    // 1. An unhealthy release: its directory migration succeeds, its mailbox migration throws.
     const broken = makeRelease('broken', '0.3.0', {
       directory: "(db) => db.exec('CREATE TABLE upgrade_probe(id INTEGER PRIMARY KEY)')",
       mailbox: "() => { throw new Error('broken release: mailbox migration fails') }",
     });
+
+    // 0. A node still listening on the data (here: something on its SMTP port) stops the upgrade before it starts.
+    const squatter = createNetServer().listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const busyPort = (squatter.address() as AddressInfo).port;
+    const busy = memoryIo({ env: { ...env, HAVEN_PORTS_SMTP: String(busyPort) } });
+    expect(await runCli(['upgrade', broken, '--root', root], busy, upgradeCommands)).toBe(1);
+    expect(busy.stderr.join('\n')).toMatch(new RegExp(`node is still running .*port ${busyPort} answers`));
+    const busyMigrate = memoryIo({ env: { ...env, HAVEN_PORTS_SMTP: String(busyPort) } });
+    expect(await runCli(['migrate'], busyMigrate, upgradeCommands)).toBe(1);
+    squatter.close();
+    expect(tables(dirPath, t.masterKey)).toEqual(before.directory);
+
+    // 1. An unhealthy release: its directory migration succeeds, its mailbox migration throws.
     const failed = await cli('upgrade', broken, '--root', root, '--json');
     expect(failed.code, failed.err).toBe(1);
     const rb = JSON.parse(failed.out);
@@ -145,7 +159,7 @@ describe('haven upgrade', () => {
     expect(again.out).toMatch(/already running 0.2.0/);
     expect(existsSync(join(root, 'releases'))).toBe(true);
     t.cleanup();
-  });
+  }, 60_000);
 
   it('writes a systemd service and timer that run the upgrade', async () => {
     const dir = join(work, 'units');

@@ -26,6 +26,7 @@ import {
 } from '../../replication/index.js';
 import { accountInReplica } from '../../replication/lookup.js';
 import { actAsDataOwner } from '../../upgrade/owner.js';
+import { nodeRunning } from '../../upgrade/running.js';
 import { Store } from '../../store/index.js';
 import { silentLogger } from '../../util/log.js';
 import { cliConfig } from '../context.js';
@@ -113,8 +114,9 @@ export const replicationCommands: Command[] = [
       const masterKey = needKey(config);
       // Files root restores into the node's directory must stay the node's.
       actAsDataOwner(into === config.dataDir ? config.dataDir : dirname(into));
-      if (into === config.dataDir && !isEmptyDir(into) && (await askNode(config.dataDir, { cmd: 'status' }, 5_000))) {
-        throw new CommandError(`the node is running on ${config.dataDir}; stop it first (systemctl stop haven), or restore elsewhere with --to <dir>`);
+      const running = into === config.dataDir && !isEmptyDir(into) ? await nodeRunning(config) : null;
+      if (running) {
+        throw new CommandError(`the node is running on ${config.dataDir} (${running} answers); stop it first (systemctl stop haven), or restore elsewhere with --to <dir>`);
       }
       const result = await guard(async () => {
         const target = openTarget(url);

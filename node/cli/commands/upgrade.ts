@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { configuredMasterKey } from '../../replication/index.js';
-import { HealthCheckError, ReleaseError, SnapshotError, UpgradeError, actAsDataOwner, migrateAll, runningRelease, upgrade, upgradeUnits } from '../../upgrade/index.js';
+import { HealthCheckError, ReleaseError, SnapshotError, UpgradeError, actAsDataOwner, migrateAll, nodeRunning, runningRelease, upgrade, upgradeUnits } from '../../upgrade/index.js';
 import { cliConfig, hasDirectory } from '../context.js';
 import { CommandError, type Command } from '../types.js';
 
@@ -59,6 +59,7 @@ export const upgradeCommands: Command[] = [
           service: typeof args.flags.service === 'string' ? args.flags.service : undefined,
           healthUrl: typeof args.flags['health-url'] === 'string' ? args.flags['health-url'] : `https://${host}:${config.ports.https}/health`,
           force: args.flags.force === true,
+          isRunning: () => nodeRunning(config),
           say: (line) => io.err(line),
         }),
       );
@@ -112,6 +113,8 @@ export const upgradeCommands: Command[] = [
       const masterKey = configuredMasterKey(config);
       if (!masterKey) throw new CommandError('no master key: set HAVEN_MASTER_KEY_FILE (or HAVEN_MASTER_KEY)');
       actAsDataOwner(config.dataDir);
+      const running = await nodeRunning(config);
+      if (running) throw new CommandError(`a node is running on ${config.dataDir} (${running} answers); stop it before migrating`);
       const r = await guard(() => migrateAll({ dataDir: config.dataDir, masterKey, keyMode: config.keyMode }));
       if (args.flags.json) return io.out(JSON.stringify({ ...r, version: runningRelease().version }));
       for (const d of r.databases) io.out(`${d.db}\tschema ${d.userVersion}\tintegrity ${d.integrity}`);
