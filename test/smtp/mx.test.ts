@@ -5,7 +5,7 @@
  * recipient and connection limits.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { dkimSign } from 'mailauth';
+import { authenticate, dkimSign } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../node/store/index.js';
 import { queueFor } from '../../node/smtp/index.js';
@@ -55,12 +55,16 @@ afterAll(async () => {
 });
 
 describe('EHLO', () => {
-  it('advertises the extensions of issue 3', async () => {
+  it('advertises the extensions of issue 3 (all but CHUNKING)', async () => {
     const s = await rawSession(mx.port);
     expect(await s.reply()).toMatch(/^220 mx\.haven\.test ESMTP/);
     const ehlo = await s.cmd('EHLO client.remote.test');
     for (const ext of ['PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'DSN', 'STARTTLS', 'SIZE 65536']) expect(ehlo).toContain(ext);
     expect(ehlo).not.toContain('AUTH');
+    // CHUNKING (RFC 3030 BDAT) is the one extension of the list smtp-server cannot do:
+    // it has no BDAT command, so we do not advertise it, and BDAT is an unknown command.
+    expect(ehlo).not.toContain('CHUNKING');
+    expect(await s.cmd('BDAT 5 LAST')).toMatch(/^500 /);
     s.close();
   });
 });
@@ -254,6 +258,29 @@ describe('DMARC and DKIM', () => {
     const m = (await inbox('carol@example.test')).find((x) => x.includes('marker-genuine'));
     expect(m).toMatch(/dkim=pass/);
     expect(m).toMatch(/dmarc=pass/);
+  });
+});
+
+describe('ARC', () => {
+  it('verifies an upstream forwarder\'s ARC seal and records arc=pass in Authentication-Results', async () => {
+    const fwd = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    dns.add('fwd.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
+    dns.add('arc._domainkey.fwd.test', { TXT: [`v=DKIM1; k=rsa; p=${(fwd.publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64')}`] });
+    const original = sampleMessage({ from: 'someone@sender.test', to: 'carol@example.test', body: 'marker-arc' });
+    // The forwarder authenticates what it received and seals it, as mailing lists and forwarders do.
+    const sealed = await authenticate(original, {
+      ip: '127.0.0.1',
+      helo: 'client.sender.test',
+      sender: 'someone@sender.test',
+      mta: 'mx.fwd.test',
+      resolver: dns.resolver,
+      disableBimi: true,
+      seal: { signingDomain: 'fwd.test', selector: 'arc', privateKey: fwd.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string },
+    });
+    expect(sealed.headers).toMatch(/^ARC-Seal: i=1;/m);
+    await client(mx.port).sendMail({ envelope: { from: 'list@fwd.test', to: ['carol@example.test'] }, raw: Buffer.concat([Buffer.from(sealed.headers), original]) });
+    const m = (await inbox('carol@example.test')).find((x) => x.includes('marker-arc'));
+    expect(m).toMatch(/Authentication-Results: mx\.haven\.test;[\s\S]*arc=pass/);
   });
 });
 
