@@ -65,7 +65,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
   registerAccounts(app, edge);
   registerMail(app, edge);
 
-  app.notFound((c) => errorPage(c, edge, 404, 'Not found', `There is no page at ${new URL(c.req.url).pathname}.`));
+  app.notFound((c) => errorPage(c, edge, 404, 'Not found', `There is no page at ${new URL(c.req.url).pathname}: pick one from the menu above.`));
 
   app.onError((err, c) => {
     if (err instanceof HTTPException) return errorPage(c, edge, err.status as 400, 'Configuration needed', err.message);

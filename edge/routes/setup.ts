@@ -9,7 +9,7 @@
  * Only for domains this server serves, so the edge is not an open oracle.
  */
 import type { Context, Hono } from 'hono';
-import { mtaStsPolicyFor } from '../../node/dns/index.js';
+import { DnsInputError, mtaStsPolicyFor } from '../../node/dns/index.js';
 import type { EdgeEnv } from '../context.js';
 import type { Edge } from '../edge.js';
 import { thunderbirdConfig } from '../setup/autoconfig.js';
@@ -41,7 +41,13 @@ export function registerSetup(app: Hono<EdgeEnv>, edge: Edge): void {
     const k = await known(edge, domain);
     if (k === 'unknown') return text(c, 503, `could not confirm that ${domain} is served here (the node did not answer): set MAIL_DOMAINS on the edge so the policy never depends on the node`);
     if (!k) return text(c, 404, `${domain} is not a mail domain of this server: add it in the admin UI or to MAIL_DOMAINS`);
-    const policy = mtaStsPolicyFor({ mailHost: edge.setup(domain).mailHost, mtaStsMode: edge.deps.mtaSts?.mode, mtaStsMaxAgeSeconds: edge.deps.mtaSts?.maxAgeSeconds });
+    let policy: string;
+    try {
+      policy = mtaStsPolicyFor({ mailHost: edge.setup(domain).mailHost, mtaStsMode: edge.deps.mtaSts?.mode, mtaStsMaxAgeSeconds: edge.deps.mtaSts?.maxAgeSeconds });
+    } catch (err) {
+      if (!(err instanceof DnsInputError)) throw err;
+      return text(c, 503, `no MTA-STS policy: ${err.message} (set MAIL_HOST)`);
+    }
     c.header('content-type', 'text/plain; charset=utf-8');
     c.header('cache-control', 'public, max-age=300');
     return c.body(policy);
