@@ -236,6 +236,17 @@ export function adminApp(deps: AdminDeps): Hono<Env> {
     });
   });
 
+  app.delete('/domains/:name/dkim/:selector', (c) => {
+    const d = requireDomain(c.req.param('name'));
+    const selector = c.req.param('selector');
+    const active = dir.dkimKeys(d.name);
+    if (!active.some((k) => k.selector === selector)) throw new ApiError(404, `no active DKIM key with that selector for ${d.name}; the DNS records list the active ones`);
+    if (active.length === 1) throw new ApiError(409, `that is the only active DKIM key of ${d.name}; rotate first (POST /api/v1/domains/${d.name}/dkim/rotate), publish the new record, then retire this one`);
+    dir.retireDkimKey(d.name, selector);
+    log.info({ domain: d.name, selector }, 'admin: DKIM key retired');
+    return c.body(null, 204);
+  });
+
   // ---- accounts
 
   const requireAccount = (raw: string) => {

@@ -18,7 +18,7 @@ import type { Logger } from '../util/log.js';
 import { metrics, PROMETHEUS_CONTENT_TYPE, registry } from '../util/metrics.js';
 import { adminApp, type AdminDeps } from './admin.js';
 import type { PublicAddresses } from './dns-records.js';
-import { checkHealth, type CertificateSource, type HealthSource, type HealthThresholds } from './health.js';
+import { checkHealth, type CertificateSource, type Health, type HealthSource, type HealthThresholds } from './health.js';
 import { adminSecret } from './secret.js';
 import type { NonceCache } from './signature.js';
 
@@ -33,6 +33,8 @@ export interface HttpAppDeps {
   /** What /health reports beyond the store, certificate and disk. */
   health?: HealthSource;
   healthThresholds?: Partial<HealthThresholds>;
+  /** How long one /health result is reused, ms (default 2000). */
+  healthCacheMs?: number;
   /** Defaults to config admin.secret, or the generated <dataDir>/admin-secret on a local run. */
   adminSecret?: string;
   /** The outbound queue; defaults to the one SMTP shares for this store. */
@@ -97,15 +99,18 @@ export function httpsApp(deps: HttpAppDeps): Hono {
     metrics.httpRequests.inc({ area: area(c.req.path), status: `${Math.floor(c.res.status / 100)}xx` });
   });
 
+  // /health is public: a burst of requests shares one round of listener probes instead of opening a connection to every listener per request.
+  let lastHealth: { at: number; value: Promise<Health> } | null = null;
+  const health = (): Promise<Health> => {
+    const now = Date.now();
+    if (lastHealth && now - lastHealth.at < (deps.healthCacheMs ?? 2000)) return lastHealth.value;
+    const value = checkHealth({ store: deps.store, tls: deps.tls, dataDir: deps.config.dataDir, version, source: { queue, ...deps.health }, thresholds: deps.healthThresholds });
+    lastHealth = { at: now, value };
+    return value;
+  };
+
   app.get('/health', async (c) => {
-    const h = await checkHealth({
-      store: deps.store,
-      tls: deps.tls,
-      dataDir: deps.config.dataDir,
-      version,
-      source: { queue, ...deps.health },
-      thresholds: deps.healthThresholds,
-    });
+    const h = await health();
     return c.json(h, h.ok ? 200 : 503, { 'Cache-Control': 'no-store' });
   });
 

@@ -8,13 +8,19 @@
  */
 import { statfs } from 'node:fs/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { ReplicationStatus } from '../replication/index.js';
 import type { Store } from '../store/index.js';
 
 export interface ListenerAddress {
   host: string;
   port: number;
+  /** Implicit TLS: the probe completes a handshake (a bare TCP close makes TLS servers log an error). Default: by name. */
+  tls?: boolean;
 }
+
+/** Listener names that speak TLS from the first byte. */
+const IMPLICIT_TLS = new Set(['submissions', 'smtps', 'imaps', 'pop3s', 'https']);
 
 /** A listener is probed by connecting to its address, or by a check of its own. */
 export type ListenerProbe = ListenerAddress | (() => boolean | Promise<boolean>);
@@ -62,19 +68,24 @@ export interface Health {
   version: string;
 }
 
-/** True when something accepts a TCP connection at the address within the timeout. */
+/**
+ * True when the listener accepts a connection within the timeout (and, for
+ * implicit TLS, completes a handshake; the certificate is not judged here:
+ * its expiry has its own check).
+ */
 export function tcpProbe(addr: ListenerAddress, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     // A wildcard bind is reached through loopback.
     const host = addr.host === '0.0.0.0' ? '127.0.0.1' : addr.host === '::' ? '::1' : addr.host;
-    const sock = net.connect({ host, port: addr.port });
+    const sock = addr.tls ? tls.connect({ host, port: addr.port, rejectUnauthorized: false, servername: host.includes(':') || /^[\d.]+$/.test(host) ? undefined : host }) : net.connect({ host, port: addr.port });
     const done = (ok: boolean) => {
       clearTimeout(timer);
-      sock.destroy();
+      if (ok && addr.tls) sock.end();
+      else sock.destroy();
       resolve(ok);
     };
     const timer = setTimeout(() => done(false), timeoutMs);
-    sock.once('connect', () => done(true));
+    sock.once(addr.tls ? 'secureConnect' : 'connect', () => done(true));
     sock.once('error', () => done(false));
   });
 }
@@ -95,7 +106,7 @@ export async function checkHealth(deps: HealthDeps, now = Date.now()): Promise<H
   const listenerEntries = await Promise.all(
     Object.entries(probes).map(async ([name, p]): Promise<[string, boolean]> => {
       try {
-        return [name, typeof p === 'function' ? await p() : await tcpProbe(p, t.probeTimeoutMs)];
+        return [name, typeof p === 'function' ? await p() : await tcpProbe({ ...p, tls: p.tls ?? IMPLICIT_TLS.has(name) }, t.probeTimeoutMs)];
       } catch {
         return [name, false];
       }

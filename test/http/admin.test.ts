@@ -41,6 +41,7 @@ describe('signatures', () => {
     ['DELETE', '/api/v1/domains/example.org'],
     ['GET', '/api/v1/domains/example.org/dns'],
     ['POST', '/api/v1/domains/example.org/dkim/rotate'],
+    ['DELETE', '/api/v1/domains/example.org/dkim/sel1'],
     ['GET', '/api/v1/accounts'],
     ['POST', '/api/v1/accounts'],
     ['PATCH', '/api/v1/accounts/a%40example.org'],
@@ -172,6 +173,13 @@ describe('domains', () => {
     const after = (await json(await h.call('GET', '/api/v1/domains/example.org/dns'))).records;
     const selectors = after.filter((r: any) => r.name.includes('._domainkey.')).map((r: any) => r.name.split('.')[0]).sort();
     expect(selectors).toEqual([key.selector, rot.selector, rot2.selector].sort());
+
+    // Retiring: the old key leaves the records; the last active key cannot go.
+    expect((await h.call('DELETE', `/api/v1/domains/example.org/dkim/${key.selector}`)).status).toBe(204);
+    expect(h.t.store.directory.dkimKeys('example.org').map((k) => k.selector).sort()).toEqual([rot.selector, rot2.selector].sort());
+    await expectError(await h.call('DELETE', `/api/v1/domains/example.org/dkim/${key.selector}`), 404, /no active DKIM key/);
+    expect((await h.call('DELETE', `/api/v1/domains/example.org/dkim/${rot.selector}`)).status).toBe(204);
+    await expectError(await h.call('DELETE', `/api/v1/domains/example.org/dkim/${rot2.selector}`), 409, /only active DKIM key/);
 
     await expectError(await h.call('GET', '/api/v1/domains/nope.org/dns'), 404, /no domain nope\.org/);
     await expectError(await h.call('POST', '/api/v1/domains/nope.org/dkim/rotate'), 404);

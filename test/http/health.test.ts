@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,7 +14,8 @@ import { startReplication } from '../../node/replication/index.js';
 import { queueFor } from '../../node/smtp/context.js';
 import { CertificateStore, createSelfSignedCertificate } from '../../node/tls/index.js';
 import { silentLogger } from '../../node/util/log.js';
-import { sampleMessage } from '../helpers/store.js';
+import { tcpProbe } from '../../node/http/health.js';
+import { sampleMessage, testTls } from '../helpers/store.js';
 import { makeTestApp, type TestApp } from './harness.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -22,7 +24,8 @@ afterEach(async () => {
 });
 
 async function listener(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer((s) => s.end());
+  // resume(): a socket nobody reads never sees the peer's FIN, and close() would wait for it forever.
+  const server = net.createServer((s) => s.resume().end());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { port: (server.address() as net.AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
 }
@@ -112,5 +115,36 @@ describe('/health', () => {
     expect(r).toMatchObject({ enabled: true, target: expect.stringContaining(replica), lagSeconds: 0, errors: [], healthy: true });
     expect(r.databases).toBeGreaterThanOrEqual(1);
     expect(new Date(r.lastShippedAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
+
+describe('/health probes', () => {
+  it('completes a TLS handshake on implicit-TLS listeners and fails one that never answers it', async () => {
+    const { key, cert } = testTls();
+    const tlsServer = tls.createServer({ key, cert }, (s) => s.end());
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => tlsServer.close(() => r())));
+    const silent = await listener(); // accepts TCP, never speaks TLS
+    cleanups.push(() => silent.close());
+    const port = (tlsServer.address() as net.AddressInfo).port;
+    expect(await tcpProbe({ host: '127.0.0.1', port, tls: true }, 2000)).toBe(true);
+    expect(await tcpProbe({ host: '127.0.0.1', port: silent.port, tls: false }, 2000)).toBe(true);
+    const h = app({ healthThresholds: { probeTimeoutMs: 300 }, health: { listeners: { imaps: { host: '127.0.0.1', port }, pop3s: { host: '127.0.0.1', port: silent.port } } } });
+    const body = (await (await h.app.request('/health')).json()) as any;
+    expect(body.listeners).toEqual({ imaps: true, pop3s: false });
+  });
+
+  it('reuses one result for a burst of requests, then probes again', async () => {
+    const smtp = await listener();
+    let probes = 0;
+    const h = app({ healthCacheMs: 60_000, health: { listeners: { smtp: { host: '127.0.0.1', port: smtp.port }, counted: () => (probes++, true) } } });
+    const first = await Promise.all([h.app.request('/health'), h.app.request('/health'), h.app.request('/health')]);
+    expect(first.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(probes).toBe(1);
+    await smtp.close();
+    expect((await h.app.request('/health')).status).toBe(200);
+    expect(probes).toBe(1);
+    const fresh = app({ healthCacheMs: 0, health: { listeners: { smtp: { host: '127.0.0.1', port: smtp.port } } } });
+    expect((await fresh.app.request('/health')).status).toBe(503);
   });
 });
