@@ -11,7 +11,7 @@
  * see every database open), and stops after the store has closed (so the
  * final frames of each close are shipped).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/index.js';
 import { parseSmarthostUrl } from './config/index.js';
@@ -20,8 +20,8 @@ import { adminSecret, packageVersion, startHttp } from './http/index.js';
 import { startImap } from './imap/index.js';
 import { startPop3 } from './pop3/index.js';
 import { restoreOnEmptyDataDir, startReplication, type Replication } from './replication/index.js';
-import { queueFor, startQueueRunner, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
-import { startSmtp } from './smtp/index.js';
+import { imipMailSender, type ImipSender } from './dav/index.js';
+import { queueFor, signMessage, startQueueRunner, startSmtp, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
 import { Store } from './store/index.js';
 import { Http01Responder, openCertificateStore, type OpenedCertificates } from './tls/index.js';
 import { AuthLimiter } from './util/auth-limiter.js';
@@ -61,6 +61,8 @@ export interface NodeHandle {
   /** A replica was restored into the empty data directory on this start. */
   readonly restored: boolean;
   readonly replication: Replication | null;
+  /** The outbound queue runner: `events` reports each delivery attempt, `kick()` looks for due work now. */
+  readonly queueRunner: QueueRunner;
   /** The local admin UI, when it runs: its URL and how to log in. */
   readonly admin: { url: string; login?: string } | null;
   close(): Promise<void>;
@@ -97,6 +99,26 @@ function loadKey(config: Config, allowGenerate: boolean): LoadedMasterKey {
     localFile: join(config.dataDir, LOCAL_MASTER_KEY_FILE),
     allowGenerate,
   });
+}
+
+/**
+ * DKIM keys handed over as systemd credentials named dkim.<selector>.<domain>
+ * (infra/cloud-init.ts): the infra keeps each key in its state and publishes
+ * its DNS record, so the node hosts the domain and signs with that key.
+ */
+export function importDkimCredentials(store: Store, dir: string | undefined, log: Logger): number {
+  if (!dir || !existsSync(dir)) return 0;
+  let n = 0;
+  for (const name of readdirSync(dir).sort()) {
+    const m = /^dkim\.([A-Za-z0-9-]+)\.(.+)$/.exec(name);
+    if (!m) continue;
+    const [, selector, domain] = m;
+    if (!store.directory.getDomain(domain)) store.directory.addDomain(domain, { dkimSelector: selector });
+    store.directory.importDkimKey(domain, selector, readFileSync(join(dir, name), 'utf8'));
+    n++;
+  }
+  if (n > 0) log.info({ keys: n }, 'DKIM keys from the service credentials installed');
+  return n;
 }
 
 export async function startNode(config: Config, opts: StartNodeOptions = {}): Promise<NodeHandle> {
@@ -138,6 +160,8 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
   closers.push({ name: 'store', close: () => store.close() });
   replication = startReplication(config, store, log);
+  // 3b. DKIM keys the infra delivers as systemd credentials (none in a local run).
+  importDkimCredentials(store, process.env.CREDENTIALS_DIRECTORY, log);
   const queue = queueFor(store);
 
   // 5. Certificates, shared by every TLS listener and hot-reloaded.
@@ -245,6 +269,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
           queue,
           resolver: opts.resolver,
           challenges: responder,
+          imip: imipSender(store, queue),
           health: {
             listeners: () => Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, { host: probeHost, port: port! }])),
             replication: replication ? () => replication!.status() : undefined,
@@ -282,9 +307,39 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     fresh: !hadDirectory && !restored,
     restored,
     replication,
+    queueRunner: runner,
     admin,
     close: () => (closing ??= closeAll()),
   };
+}
+
+/**
+ * iMIP (RFC 6047) for DAV scheduling: an invitation, reply or cancellation
+ * leaves as mail from the organizer or attendee, DKIM-signed with the From
+ * domain's keys like submitted mail. Recipients on this node get it at once
+ * (aliases followed), others through the outbound queue.
+ */
+function imipSender(store: Store, queue: ReturnType<typeof queueFor>): ImipSender {
+  return imipMailSender(async (env, raw) => {
+    const domain = env.from.slice(env.from.lastIndexOf('@') + 1).toLowerCase();
+    const sig = await signMessage(raw, domain, store.directory.dkimKeys(domain));
+    const signed = sig ? Buffer.concat([Buffer.from(sig.endsWith('\r\n') ? sig : sig + '\r\n'), raw]) : raw;
+    const locals = new Set<string>();
+    const outside = new Set<string>();
+    const visit = (address: string, depth: number): void => {
+      const route = store.directory.resolve(address);
+      if (route === undefined) outside.add(address.toLowerCase());
+      else if (route?.kind === 'account') locals.add(route.account.id);
+      else if (route?.kind === 'alias' && depth < 5) for (const t of route.alias.targets) visit(t, depth + 1);
+      // null: no such address on a domain we host; nobody to tell.
+    };
+    for (const to of env.to) visit(to, 0);
+    for (const id of locals) await store.deliver(id, signed);
+    if (outside.size > 0) {
+      const sender = store.directory.getAccount(env.from);
+      queue.enqueue({ accountId: sender?.id ?? null, mailFrom: env.from, raw: signed }, [...outside].map((rcpt) => ({ rcpt })));
+    }
+  });
 }
 
 function isLoopback(host: string): boolean {

@@ -4,6 +4,7 @@
  * runner and the mail-authentication pieces they share.
  */
 export { startSmtp } from './server.js';
+export { signMessage } from './dkim.js';
 export { startQueueRunner, DEFAULT_OUTBOUND, type QueueRunnerDeps, type QueueRunner, type OutboundOptions, type RunnerEvent } from './outbound/runner.js';
 export { SmtpError, Reply, replies, toSmtpError } from './errors.js';
 export { systemResolver, resolverFor, type Resolver } from './dns.js';

@@ -17,10 +17,13 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../node/config/index.js';
 import { startNode, ListenError, type NodeHandle } from '../../node/main.js';
+import type { RunnerEvent } from '../../node/smtp/index.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 
 const ADDRESS = 'alice@example.org';
 const PASSWORD = 'alice-password-1';
+const BOB = 'bob@example.org';
+const BOB_PASSWORD = 'bob-password-1';
 let dir: string;
 let dns: TestDns;
 let node: NodeHandle;
@@ -32,6 +35,7 @@ beforeAll(async () => {
   node = await startNode(testConfig(join(dir, 'data'), { dnsbl: [] }), { resolver: dns.resolver, adminUi: false });
   node.store.directory.addDomain('example.org');
   await node.store.createAccount(ADDRESS, PASSWORD);
+  await node.store.createAccount(BOB, BOB_PASSWORD);
   ca = readFileSync(node.certificate.certFile);
 });
 
@@ -135,6 +139,59 @@ describe('startNode', () => {
 
     const plain = await request({ port: node.ports.http!, method: 'GET', path: '/.well-known/acme-challenge/unknown-token', secure: false });
     expect(plain.status).toBe(404);
+  });
+
+  it('sends DAV scheduling invitations as DKIM-signed mail: local attendees at once, others through the queue', async () => {
+    const ics = [
+      'BEGIN:VCALENDAR',
+      'VERSION:2.0',
+      'PRODID:-//Haven test//EN',
+      'BEGIN:VEVENT',
+      'UID:main-wiring-1@example.org',
+      'DTSTAMP:20260101T000000Z',
+      'DTSTART:20270315T140000Z',
+      'DTEND:20270315T150000Z',
+      'SUMMARY:Wiring review',
+      `ORGANIZER:mailto:${ADDRESS}`,
+      `ATTENDEE;PARTSTAT=ACCEPTED:mailto:${ADDRESS}`,
+      `ATTENDEE;RSVP=TRUE;PARTSTAT=NEEDS-ACTION:mailto:${BOB}`,
+      'ATTENDEE;RSVP=TRUE;PARTSTAT=NEEDS-ACTION:mailto:carol@remote.test',
+      'END:VEVENT',
+      'END:VCALENDAR',
+      '',
+    ].join('\r\n');
+    // The outside attendee goes through the queue: its runner reports the attempt (remote.test has no MX here).
+    const attempted = new Promise<RunnerEvent>((resolve) => {
+      const on = (e: RunnerEvent) => {
+        if (e.type === 'result' && e.rcpt === 'carol@remote.test') {
+          node.queueRunner.events.off('event', on);
+          resolve(e);
+        }
+      };
+      node.queueRunner.events.on('event', on);
+    });
+    const put = await request({
+      port: node.ports.https!,
+      method: 'PUT',
+      path: `/dav/calendars/${ADDRESS}/default/wiring.ics`,
+      secure: true,
+      headers: { Authorization: 'Basic ' + Buffer.from(`${ADDRESS}:${PASSWORD}`).toString('base64'), 'Content-Type': 'text/calendar; charset=utf-8' },
+      body: ics,
+    });
+    expect(put.status).toBe(201);
+    expect((await attempted).type).toBe('result');
+
+    const client = new ImapFlow({ host: '127.0.0.1', port: node.ports.imaps!, secure: true, auth: { user: BOB, pass: BOB_PASSWORD }, tls: { ca, servername: 'localhost' }, logger: false });
+    await client.connect();
+    const lock = await client.getMailboxLock('INBOX');
+    const raws: string[] = [];
+    for await (const m of client.fetch('1:*', { source: true })) raws.push(m.source!.toString());
+    lock.release();
+    await client.logout();
+    expect(raws).toHaveLength(1);
+    expect(raws[0]).toMatch(/^DKIM-Signature: [^]*d=example\.org/);
+    expect(raws[0]).toMatch(/method=REQUEST/i);
+    expect(raws[0]).toContain('Wiring review');
   });
 
   it('refuses to start on a port in use, naming the option, and leaves nothing open', async () => {
