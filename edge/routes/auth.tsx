@@ -162,6 +162,7 @@ export function registerAuth(app: Hono<EdgeEnv>, edge: Edge): void {
     }
     clearAppCookie(c, SESSION_COOKIE);
     c.set('session', null);
-    return c.redirect('/login', 303);
+    // Access would log the browser straight back in with its own cookie: end that session too.
+    return c.redirect(s?.via === 'access' ? '/cdn-cgi/access/logout' : '/login', 303);
   });
 }

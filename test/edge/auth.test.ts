@@ -226,6 +226,9 @@ describe('Cloudflare Access', () => {
     const res = await c.fetch('/', { headers: { 'cf-access-jwt-assertion': await jwt(keys.privateKey, good) } });
     expect(res.status).toBe(200);
     expect(c.cookies.has('haven_session')).toBe(true);
+    // Logging out also ends the Access session, or Access would log the browser straight back in.
+    const out = await c.submit('/', '/logout', {});
+    expect(out.headers.get('location')).toBe('/cdn-cgi/access/logout');
     const bad = [
       await jwt(keys.privateKey, { ...good, aud: ['other-app'] }),
       await jwt(keys.privateKey, { ...good, iss: 'https://evil.cloudflareaccess.com' }),
