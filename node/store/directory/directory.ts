@@ -4,7 +4,7 @@
  * statement against the directory database except the outbound queue's.
  * Knows nothing of key derivation; the account service passes wrapped keys in.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import type { WrappedKey, WrapKind } from '../../crypto/index.js';
 import { write, type Db } from '../db.js';
 import {
@@ -233,6 +233,34 @@ export class Directory {
         .run(d.id, sel, algorithm, k.privateKeyPem, k.publicKeyDns, now),
     );
     return this.dkimKeys(domain).find((x) => x.selector === sel)!;
+  }
+
+  /**
+   * Installs a DKIM key made elsewhere (the infra keeps one per domain in its
+   * state, publishes its DNS record, and hands the private key to the node):
+   * the key under `selector` becomes this one, active and newest, so it signs
+   * and is the key the DNS records list. Idempotent.
+   */
+  importDkimKey(domain: string, selector: string, privateKeyPem: string): DkimKey {
+    const d = this.requireDomain(domain);
+    const key = createPrivateKey(privateKeyPem);
+    const algorithm = key.asymmetricKeyType === 'rsa' ? 'rsa' : key.asymmetricKeyType === 'ed25519' ? 'ed25519' : null;
+    if (!algorithm) throw new Error(`the DKIM key for ${domain} is ${key.asymmetricKeyType}; use RSA or Ed25519`);
+    const pem = key.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const spki = createPublicKey(key).export({ type: 'spki', format: 'der' }) as Buffer;
+    const publicKeyDns = (algorithm === 'rsa' ? spki : spki.subarray(spki.length - 32)).toString('base64');
+    const current = this.db.prepare('SELECT private_key, active FROM dkim_keys WHERE domain_id = ? AND selector = ?').get(d.id, selector) as Row | undefined;
+    if (!current || current.private_key !== pem || !current.active) {
+      this.w(() =>
+        this.db
+          .prepare(
+            'INSERT INTO dkim_keys(domain_id, selector, algorithm, private_key, public_key, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?) ' +
+              'ON CONFLICT(domain_id, selector) DO UPDATE SET algorithm = excluded.algorithm, private_key = excluded.private_key, public_key = excluded.public_key, active = 1, created_at = excluded.created_at',
+          )
+          .run(d.id, selector, algorithm, pem, publicKeyDns, Date.now()),
+      );
+    }
+    return this.dkimKeys(domain).find((k) => k.selector === selector)!;
   }
 
   retireDkimKey(domain: string, selector: string): void {
