@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startImap } from '../../node/imap/server.js';
+import { startPop3 } from '../../node/pop3/index.js';
 import { queueFor } from '../../node/smtp/index.js';
 import { Registry } from '../../node/util/metrics.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
@@ -225,6 +226,7 @@ describe('/metrics while mail flows', () => {
   let dns: TestDns;
   let mx: { port: number; close(): Promise<void> };
   let imap: { port: number; close(): Promise<void> };
+  let pop3: { port: number; close(): Promise<void> };
 
   beforeAll(async () => {
     h = makeTestApp();
@@ -236,15 +238,38 @@ describe('/metrics while mail flows', () => {
     dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
     const deps = baseDeps(h.t.store, dns);
     mx = await startMx(deps);
+    pop3 = await startPop3({ store: h.t.store, log: deps.log, authLimiter: deps.authLimiter, tls: tlsDeps(), hostname: 'mx.haven.test', limits: { allowPlaintextOnLoopback: true } }, { host: '127.0.0.1', port: 0, implicitTls: false });
     imap = await startImap({ store: h.t.store, log: deps.log, authLimiter: deps.authLimiter, tls: tlsDeps(), hostname: 'mx.haven.test', allowPlaintextOnLoopback: true }, { host: '127.0.0.1', port: 0, implicitTls: false });
   });
 
   afterAll(async () => {
     await mx?.close();
     await imap?.close();
+    await pop3?.close();
     await dns?.close();
     h?.cleanup();
   });
+
+  /** A raw line conversation: write, then wait until the transcript matches. */
+  function converse(port: number) {
+    const sock = net.connect(port, '127.0.0.1');
+    let buf = '';
+    sock.on('data', (d: Buffer) => (buf += d.toString()));
+    const waitFor = (re: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!re.test(buf)) return;
+          sock.off('data', check);
+          sock.off('close', closed);
+          resolve();
+        };
+        const closed = () => reject(new Error(`connection closed before ${re}: ${buf}`));
+        sock.on('data', check);
+        sock.on('close', closed);
+        check();
+      });
+    return { sock, waitFor };
+  }
 
   async function scrape(): Promise<Map<string, Family>> {
     const res = await h.app.request('/metrics');
@@ -284,23 +309,7 @@ describe('/metrics while mail flows', () => {
 
   it('counts IMAP commands by result and failed logins from IMAP and DAV', async () => {
     const before = await scrape();
-    const sock = net.connect(imap.port, '127.0.0.1');
-    let buf = '';
-    const waitFor = (re: RegExp) =>
-      new Promise<void>((resolve) => {
-        const check = () => {
-          if (re.test(buf)) {
-            sock.off('data', on);
-            resolve();
-          }
-        };
-        const on = (d: Buffer) => {
-          buf += d.toString();
-          check();
-        };
-        sock.on('data', on);
-        check();
-      });
+    const { sock, waitFor } = converse(imap.port);
     await waitFor(/^\* OK/m);
     sock.write('a1 LOGIN alice@example.test "wrong password"\r\n');
     await waitFor(/^a1 NO/m);
@@ -323,5 +332,22 @@ describe('/metrics while mail flows', () => {
     expect(d('haven_failed_logins_total')).toBe(2);
     expect(d('haven_http_requests_total', { area: 'dav', status: '4xx' })).toBe(1);
     expect(d('haven_http_requests_total', { area: 'metrics', status: '2xx' })).toBe(1);
+  });
+
+  it('counts POP3 connections, commands and failed logins', async () => {
+    const before = await scrape();
+    const { sock, waitFor } = converse(pop3.port);
+    await waitFor(/^\+OK/m);
+    sock.write('USER bob@example.test\r\nPASS not-his-password\r\n');
+    await waitFor(/^-ERR/m);
+    sock.write('QUIT\r\n');
+    await waitFor(/\+OK[^\n]*\n[\s\S]*\+OK[^\n]*\n[\s\S]*-ERR[^\n]*\n[\s\S]*\+OK/);
+    sock.destroy();
+    const after = await scrape();
+    const d = (name: string, labels: Record<string, string> = {}) => value(after, name, labels) - value(before, name, labels);
+    expect(d('haven_connections_total', { protocol: 'pop3' })).toBe(1);
+    expect(d('haven_commands_total', { protocol: 'pop3', result: 'ok' })).toBe(2);
+    expect(d('haven_commands_total', { protocol: 'pop3', result: 'no' })).toBe(1);
+    expect(d('haven_failed_logins_total')).toBe(1);
   });
 });
