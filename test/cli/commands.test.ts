@@ -104,6 +104,23 @@ describe('help and usage errors', () => {
     expect(existsSync(h.dataDir)).toBe(false);
   });
 
+  it('reads the data directory from --config or HAVEN_CONFIG (relative to the file), with HAVEN_* on top', async () => {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const etc = join(h.dataDir, '..', 'etc');
+    mkdirSync(etc);
+    const file = join(etc, 'haven.yaml');
+    writeFileSync(file, 'dataDir: ../from-file\nhostname: mail.example.org\n');
+    const viaFlag = await h.run(['domain', 'add', 'example.org', '--config', file], { env: { HAVEN_DATA_DIR: '' } });
+    expect(viaFlag.code, viaFlag.err.join('\n')).toBe(78);
+    expect(viaFlag.err[0]).toMatch(/^haven: config: dataDir \(HAVEN_DATA_DIR\): got "" from the environment; expected a directory path$/);
+
+    const ok = await h.run(['--config', file, 'domain', 'add', 'example.org'], { env: { HAVEN_DATA_DIR: undefined } });
+    expect(ok.code, ok.err.join('\n')).toBe(0);
+    expect(existsSync(join(etc, '..', 'from-file', 'directory.sqlite'))).toBe(true);
+    const viaEnv = await h.run(['status', '--json'], { env: { HAVEN_DATA_DIR: undefined, HAVEN_CONFIG: file, HAVEN_HOSTNAME: 'mx.example.org' } });
+    expect(JSON.parse(viaEnv.out[0])).toMatchObject({ hostname: 'mx.example.org', dataDir: join(etc, '..', 'from-file'), domains: 1 });
+  });
+
   it('commands other than domain add refuse a data directory with no Haven data', async () => {
     const r = await h.run(['account', 'list']);
     expect(r.code).toBe(1);
@@ -171,7 +188,7 @@ describe('domains, accounts, aliases and app passwords', () => {
     expect(script.err).toHaveLength(1);
     expect(script.err[0]).toMatch(/give --password <value> or --password-stdin/);
 
-    const gen = await h.run(['account', 'add', 'gen@example.org', '--generate-password', '--json']);
+    const gen = await h.run(['account', 'add', 'gen@example.org', '--generate-password', '--json', '--quota', '1G', '--name', 'Gen Eral']);
     expect(gen.code).toBe(0);
     const genOut = JSON.parse(gen.out[0]) as { address: string; password: string; recoveryKey: string };
     expect(genOut.password).toMatch(/^[a-z0-9]{5}(-[a-z0-9]{5}){3}$/);
@@ -187,7 +204,9 @@ describe('domains, accounts, aliases and app passwords', () => {
     expect(noDomain.err[0]).toMatch(/no domain elsewhere\.net; add it first with `haven domain add elsewhere\.net`/);
 
     const list = await h.run(['account', 'list', '--json']);
-    expect(JSON.parse(list.out[0]).map((x: { address: string }) => x.address)).toEqual(['alice@example.org', 'bob@example.org', 'carol@example.org', 'gen@example.org']);
+    const listed = JSON.parse(list.out[0]) as { address: string; quotaBytes: number }[];
+    expect(listed.map((x) => x.address)).toEqual(['alice@example.org', 'bob@example.org', 'carol@example.org', 'gen@example.org']);
+    expect(listed.map((x) => x.quotaBytes)).toEqual([0, 0, 0, 1024 ** 3]);
     // Only the successful adds left mailbox files behind.
     expect(readdirSync(join(h.dataDir, 'mailboxes')).filter((f) => f.endsWith('.sqlite'))).toHaveLength(4);
 

@@ -20,7 +20,7 @@ export interface CliResult {
 export interface CliHarness {
   dataDir: string;
   env: Record<string, string>;
-  run(argv: string[], opts?: { answers?: string[]; stdin?: string; interactive?: boolean; env?: Record<string, string> }): Promise<CliResult>;
+  run(argv: string[], opts?: { answers?: string[]; stdin?: string; interactive?: boolean; env?: Record<string, string | undefined> }): Promise<CliResult>;
   /** Opens the store under the generated local master key (close it when done). */
   openStore(): Store;
   cleanup(): void;

@@ -1,0 +1,149 @@
+/**
+ * @module test/cli/setup
+ * `haven setup` driven through piped standard input: every menu item runs
+ * its plain subcommand (init, certs renew, backup + replicate status,
+ * upgrade timer, restore) with real effects on a temporary config, data
+ * directory and file replica; end of input ends the menu; a failing item
+ * makes the exit status 1. The real binary runs the menu too, and renews
+ * an ACME certificate from Pebble through it.
+ */
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { memoryIo, runCli } from '../../node/cli/index.js';
+import { Store } from '../../node/store/index.js';
+import { startPebble } from '../tls/pebble.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'haven.js');
+const root = mkdtempSync(join(tmpdir(), 'haven-setup-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function setup(dir: string, stdin: string) {
+  const io = memoryIo({ stdin, env: {}, cwd: dir, interactive: false });
+  const code = await runCli(['setup', '--config', join(dir, 'haven.yaml')], io);
+  return { code, out: io.stdout, err: io.stderr };
+}
+
+describe('haven setup, answers piped on standard input', () => {
+  it('runs each item as its plain subcommand', async () => {
+    const dir = join(root, 'menu');
+    const answers = [
+      '6', // help
+      '1', 'mail.example.test', '', join(dir, 'data'), 'n', `file://${join(dir, 'replica')}`, // initial setup
+      '4', // certificate renewal
+      '2', // backups
+      '3', 'haven@1.2.3', join(dir, 'units'), // automatic upgrades
+      '5', '', join(dir, 'restored'), 'restore', // restore
+      '9',
+      'q',
+    ];
+    const r = await setup(root, answers.join('\n') + '\n');
+    expect(r.code).toBe(0);
+    const out = r.out.join('\n');
+
+    // 6: help names the plain commands.
+    expect(out).toMatch(/  4\) Certificate renewal +haven certs renew \[--force\]/);
+    // 1: init with what was answered; the config, the master key (0600, outside the data dir), the domain.
+    expect(r.out).toContain(`$ haven init --hostname mail.example.test --domain example.test --data-dir ${join(dir, 'data')} --self-signed --replica-url file://${join(dir, 'replica')}`);
+    expect(r.out).toContain(`wrote ${join(root, 'haven.yaml')}`);
+    expect(r.out).toContain('added the mail domain example.test');
+    const cfg = parse(readFileSync(join(root, 'haven.yaml'), 'utf8'));
+    expect(cfg).toMatchObject({ hostname: 'mail.example.test', dataDir: join(dir, 'data'), masterKeyFile: join(root, 'master.key'), replicaUrl: `file://${join(dir, 'replica')}`, listenAddress: '::', tls: { acme: { enabled: false } }, ports: { smtp: 25, https: 443 } });
+    expect(statSync(join(root, 'master.key')).mode & 0o777).toBe(0o600);
+    const store = Store.open({ dataDir: join(dir, 'data'), masterKey: Buffer.from(readFileSync(join(root, 'master.key'), 'utf8').trim(), 'hex') });
+    expect(store.directory.getDomain('example.test')).toBeTruthy();
+    expect(store.directory.dkimKeys('example.test')).toHaveLength(1);
+    store.close();
+    // 4: certs renew made the self-signed certificate for the host.
+    expect(r.out).toContain('$ haven certs renew');
+    const cert = new X509Certificate(readFileSync(join(dir, 'data', 'tls', 'cert.pem')));
+    expect(cert.checkHost('mail.example.test')).toBe('mail.example.test');
+    expect(out).toMatch(/made a new self-signed certificate for .*mail\.example\.test/);
+    // 2: backup to the file replica, then its status.
+    expect(r.out).toContain('$ haven backup');
+    expect(out).toMatch(/backup complete: \d+ database snapshot\(s\) taken from the stopped data directory/);
+    expect(r.out).toContain('$ haven replicate status');
+    // 3: the upgrade timer's units.
+    expect(r.out).toContain(`$ haven upgrade timer haven@1.2.3 --dir ${join(dir, 'units')}`);
+    expect(readFileSync(join(dir, 'units', 'haven-upgrade.service'), 'utf8')).toContain('haven@1.2.3');
+    expect(existsSync(join(dir, 'units', 'haven-upgrade.timer'))).toBe(true);
+    // 5: restored from the replica into another directory, checked.
+    expect(r.out).toContain(`$ haven restore --to ${join(dir, 'restored')}`);
+    expect(existsSync(join(dir, 'restored', 'directory.sqlite'))).toBe(true);
+    expect(out).toMatch(/restored \d+ database\(s\)/);
+    // Anything else: say so and ask again.
+    expect(r.out).toContain('"9" is not on the menu: choose 1-6, or q to quit');
+    // The questions and the answers read are on stderr, in order.
+    expect(r.err.filter((l) => l.startsWith('Choose: ')).map((l) => l.slice(8))).toEqual(['6', '1', '4', '2', '3', '5', '9', 'q']);
+  }, 60_000);
+
+  it('ends at the end of input; a failed item makes the exit status 1; a wrong confirmation restores nothing', async () => {
+    const dir = join(root, 'eof');
+    mkdirSync(dir);
+    const none = await setup(dir, '4\n');
+    expect(none.out).toContain(`there is no config at ${join(dir, 'haven.yaml')} yet: choose 1) Initial setup first, or pass --config <path>`);
+    writeFileSync(join(dir, 'haven.yaml'), `dataDir: ${join(dir, 'data')}\n`);
+    const r = await setup(dir, ['5', '', '', 'no', '2', ''].join('\n'));
+    expect(r.out).toContain('nothing restored');
+    expect(r.code).toBe(0);
+    const failing = await setup(dir, ['5', '', join(dir, 'x'), 'restore'].join('\n'));
+    expect(failing.out).toContain('(exit status 1)');
+    expect(failing.err).toContain('haven: no replica configured: set replicaUrl (HAVEN_REPLICA_URL) or pass --from <url>');
+    expect(failing.code).toBe(1);
+  });
+});
+
+describe('bin/haven.js setup', () => {
+  function haven(args: string[], stdin: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const clean: NodeJS.ProcessEnv = {};
+      for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HAVEN_')) clean[k] = v;
+      const p = spawn(process.execPath, [BIN, ...args], { env: { ...clean, HAVEN_FROM_SOURCE: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('error', reject);
+      p.on('close', (code) => resolve({ code, stdout, stderr }));
+      p.stdin.end(stdin);
+    });
+  }
+
+  it('renews an ACME certificate from Pebble through the menu, answering the CA on ports.http itself', async () => {
+    const dir = join(root, 'acme');
+    const probe = net.createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const httpPort = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const pebble = await startPebble(httpPort);
+    try {
+      writeFileSync(join(root, 'pebble-ca.pem'), pebble.tlsCa);
+      const config = join(root, 'acme.yaml');
+      writeFileSync(
+        config,
+        [`dataDir: ${dir}`, 'hostname: mail.acme.test', `ports:`, `  http: ${httpPort}`, 'tls:', '  acme:', '    enabled: true', `    directoryUrl: ${pebble.directoryUrl}`, ''].join('\n'),
+      );
+      const r = await haven(['setup', '--config', config], '4\nq\n', { NODE_EXTRA_CA_CERTS: join(root, 'pebble-ca.pem') });
+      expect(r.stderr).toBe('Choose: 4\nChoose: q\n');
+      expect(r.stdout).toContain('  4) Certificate renewal\n');
+      expect(r.stdout).toContain('$ haven certs renew\n');
+      expect(r.stdout).toMatch(/renewed certificate for mail\.acme\.test, valid until \S+ \(\d+ days\): .*acme\/cert\.pem\n/);
+      expect(r.code).toBe(0);
+      const chain = readFileSync(join(dir, 'tls', 'acme', 'cert.pem'), 'utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)!.map((p) => new X509Certificate(p));
+      expect(chain[0].checkHost('mail.acme.test')).toBe('mail.acme.test');
+      expect(chain.at(-1)!.verify(new X509Certificate(await pebble.issuerRoot()).publicKey)).toBe(true);
+
+      const again = await haven(['certs', 'renew', '--config', config], '', { NODE_EXTRA_CA_CERTS: join(root, 'pebble-ca.pem') });
+      expect(again.code).toBe(0);
+      expect(again.stdout).toMatch(/^the acme certificate for mail\.acme\.test is valid until .* not due yet \(renewal starts 30 days before expiry\), nothing to do \(--force renews anyway\)\n$/);
+    } finally {
+      pebble.stop();
+    }
+  }, 60_000);
+});
