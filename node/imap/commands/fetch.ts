@@ -45,12 +45,14 @@ export function fetchItems(s: Session, m: MessageMeta, atts: FetchAtt[], withMod
       case 'RFC822.HEADER': add('RFC822.HEADER ', ...str(sectionBytes(getRaw(), getParsed().structure, { path: [], text: 'HEADER' }))); break;
       case 'RFC822.TEXT': add('RFC822.TEXT ', ...str(sectionBytes(getRaw(), getParsed().structure, { path: [], text: 'TEXT' }))); break;
       case 'BODY[]': {
-        const [b, origin] = partial(sectionBytes(getRaw(), getParsed().structure, a.section), a);
+        // BODY[] is the stored bytes: no need to read the structure.
+        const whole = !a.section.path.length && !a.section.text;
+        const [b, origin] = partial(whole ? getRaw() : sectionBytes(getRaw(), getParsed().structure, a.section), a);
         add(`BODY[${sectionLabel(a.section)}]${origin} `, ...str(b));
         break;
       }
       case 'BINARY[]': {
-        const [b, origin] = partial(binaryBytes(getRaw(), getParsed().structure, a.section.path), a);
+        const [b, origin] = partial(a.section.path.length ? binaryBytes(getRaw(), getParsed().structure, a.section.path) : getRaw(), a);
         // RFC 3516 §4.3: binary content goes in a literal8 when it has NULs.
         add(`BINARY[${a.section.path.join('.')}]${origin} `, ...(b.includes(0) ? [`~{${b.length}}\r\n`, b] : str(b)));
         break;

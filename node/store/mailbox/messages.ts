@@ -53,6 +53,8 @@ const toMeta = (r: Row): MessageMeta => ({
 });
 
 const META_COLS = 'm.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.blob_id, b.thread_id';
+/** The thread id from the covering index: the blobs row itself sits behind the raw bytes' overflow pages. */
+const THREAD_JOIN = 'JOIN blobs b INDEXED BY blobs_thread ON b.id = m.blob_id';
 
 export class MessageRepo {
   private readonly s;
@@ -73,10 +75,10 @@ export class MessageRepo {
       bumpFolder: p('UPDATE folders SET uidnext = ?, highestmodseq = ? WHERE id = ?'),
       touchFolder: p('UPDATE folders SET highestmodseq = ? WHERE id = ?'),
       uids: p('SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid').pluck(),
-      metaAll: p(`SELECT ${META_COLS} FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? ORDER BY m.uid`),
-      metaRange: p(`SELECT ${META_COLS} FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`),
-      metaOne: p(`SELECT ${META_COLS}, m.id AS row_id FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? AND m.uid = ?`),
-      changedSince: p(`SELECT ${META_COLS} FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? AND m.modseq > ? ORDER BY m.uid`),
+      metaAll: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? ORDER BY m.uid`),
+      metaRange: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`),
+      metaOne: p(`SELECT ${META_COLS}, m.id AS row_id FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.uid = ?`),
+      changedSince: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.modseq > ? ORDER BY m.uid`),
       expungedSince: p('SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid').pluck(),
       setFlags: p('UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE folder_id = ? AND uid = ?'),
       raw: p('SELECT raw FROM blobs WHERE id = ?').pluck(),
