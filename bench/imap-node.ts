@@ -1,0 +1,38 @@
+/**
+ * @module bench/imap-node
+ * The node side of bench/imap.ts, in its own process so its RSS is its own:
+ * opens the store the bench filled, starts the IMAP listener (plaintext on
+ * loopback, limits raised for 50 sessions on one account) and prints
+ * `PORT <n>`. SIGTERM closes everything.
+ *
+ *   tsx bench/imap-node.ts <dataDir> <masterKeyHex>
+ */
+import { createSecureContext } from 'node:tls';
+import { startImap } from '../node/imap/index.js';
+import { Store } from '../node/store/index.js';
+import { AuthLimiter } from '../node/util/auth-limiter.js';
+import { silentLogger } from '../node/util/log.js';
+import { testTls } from '../test/helpers/store.js';
+
+const [dataDir, keyHex] = process.argv.slice(2);
+const store = Store.open({ dataDir, masterKey: Buffer.from(keyHex, 'hex'), keyMode: 'managed' });
+const { key, cert } = testTls();
+const ctx = createSecureContext({ key, cert });
+const server = await startImap(
+  {
+    store,
+    log: silentLogger,
+    authLimiter: new AuthLimiter(),
+    tls: { secureContext: () => ctx },
+    hostname: 'localhost',
+    allowPlaintextOnLoopback: true,
+    limits: { maxConnectionsPerIp: 1000, maxConnectionsPerAccount: 1000, commandsPerSecond: 1_000_000 },
+  },
+  { host: '127.0.0.1', port: 0, implicitTls: false },
+);
+console.log(`PORT ${server.port}`);
+process.on('SIGTERM', async () => {
+  await server.close();
+  store.close();
+  process.exit(0);
+});

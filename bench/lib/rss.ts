@@ -1,0 +1,55 @@
+/**
+ * @module bench/lib/rss
+ * Resident memory of a process tree from /proc (Linux): peak (VmHWM) and
+ * current (VmRSS) per process, summed over a process and its descendants,
+ * and a reset of the peak (clear_refs 5) so a phase can be measured alone.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+export function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(Number(d), ppid);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) for (const [c, p] of parent) if (p === out[i]) out.push(c);
+  return out;
+}
+
+function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sum of peak RSS in MB over the tree (each process's own peak; they need not coincide). */
+export function peakRssMb(pid: number): number {
+  return descendants(pid).reduce((n, p) => n + statusKb(p, 'VmHWM'), 0) / 1024;
+}
+
+export function rssMb(pid: number): number {
+  return descendants(pid).reduce((n, p) => n + statusKb(p, 'VmRSS'), 0) / 1024;
+}
+
+/** Resets the peak of every process in the tree to its current RSS; false when not permitted. */
+export function resetPeak(pid: number): boolean {
+  let ok = true;
+  for (const p of descendants(pid)) {
+    try {
+      writeFileSync(`/proc/${p}/clear_refs`, '5');
+    } catch {
+      ok = false;
+    }
+  }
+  return ok;
+}
