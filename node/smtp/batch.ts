@@ -1,24 +1,35 @@
 /**
  * @module node/smtp/batch
- * Group commit for local delivery. Each commit to a mailbox costs an fsync
- * whatever its size, and better-sqlite3 would block the event loop for it;
- * so deliveries that arrive together for the same open mailbox are written
- * in one transaction, whose fsync runs on the thread pool
- * (Messages.appendManyDeferred) alongside those of other mailboxes, and each
- * caller is answered only once that transaction is durable. Mail for a
- * locked mailbox goes through Store.deliver (sealed into the spool) as is.
+ * Group commit for local delivery. Each commit costs an fsync whatever its
+ * size, and better-sqlite3 would block the event loop for it; so deliveries
+ * that arrive within a short window are written together and their fsyncs
+ * run on the thread pool, side by side:
+ * - for an open mailbox, one transaction per mailbox and folder
+ *   (Messages.appendManyDeferred);
+ * - for locked zero-access mailboxes, one spool transaction for all of them
+ *   (Store.sealMany).
+ * Each caller is answered only once its transaction is durable. A locked
+ * mailbox in managed mode goes through Store.deliver, which opens it.
  */
 import type { Store } from '../store/index.js';
 
 interface Pending {
+  accountId: string;
   raw: Buffer;
   folder?: string;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
+function settle(items: Pending[], p: Promise<unknown>): void {
+  p.then(
+    () => items.forEach((it) => it.resolve()),
+    (err) => items.forEach((it) => it.reject(err)),
+  );
+}
+
 export class DeliveryBatcher {
-  private pending = new Map<string, Pending[]>();
+  private pending: Pending[] = [];
   private scheduled = false;
 
   constructor(
@@ -28,55 +39,64 @@ export class DeliveryBatcher {
 
   /** Durable when it resolves. */
   deliver(accountId: string, raw: Buffer, folder?: string): Promise<void> {
-    if (!this.store.isUnlocked(accountId)) return this.store.deliver(accountId, raw, { folder }).then(() => undefined);
     return new Promise((resolve, reject) => {
-      const list = this.pending.get(accountId) ?? [];
-      list.push({ raw, folder, resolve, reject });
-      this.pending.set(accountId, list);
+      this.pending.push({ accountId, raw, folder, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        // A short window lets deliveries from concurrent sessions share one commit;
+        // A short window lets deliveries from concurrent sessions share commits;
         // it costs each message at most this much latency.
-        setTimeout(() => void this.flush(), this.windowMs);
+        setTimeout(() => this.flush(), this.windowMs);
       }
     });
   }
 
-  private async flush(): Promise<void> {
+  private flush(): void {
     this.scheduled = false;
-    const batches = this.pending;
-    this.pending = new Map();
-    for (const [accountId, items] of batches) {
-      let lease;
+    const items = this.pending;
+    this.pending = [];
+    const open = new Map<string, Pending[]>();
+    const seal: Pending[] = [];
+    // Decided and written in this one synchronous turn, so a mailbox cannot be
+    // opened (and its spool drained) between the check and the sealing.
+    for (const it of items) {
+      if (this.store.isUnlocked(it.accountId)) open.set(it.accountId, [...(open.get(it.accountId) ?? []), it]);
+      else if (this.store.directory.getAccountById(it.accountId)?.keyMode === 'managed') settle([it], this.store.deliver(it.accountId, it.raw, { folder: it.folder }));
+      else seal.push(it);
+    }
+    if (seal.length > 0) {
       try {
-        lease = await this.store.openMailbox(accountId);
-      } catch {
-        // Locked between the check and now: seal each into the spool instead.
-        for (const it of items) this.store.deliver(accountId, it.raw, { folder: it.folder }).then(() => it.resolve(), it.reject);
-        continue;
-      }
-      try {
-        const { folders, messages } = lease.mailbox;
-        const inbox = folders.require('INBOX');
-        const byFolder = new Map<number, Pending[]>();
-        for (const it of items) {
-          const f = (it.folder && folders.get(it.folder)) || inbox;
-          byFolder.set(f.id, [...(byFolder.get(f.id) ?? []), it]);
-        }
-        for (const [folderId, group] of byFolder) {
-          try {
-            const { durable } = messages.appendManyDeferred(folderId, group.map((g) => ({ raw: g.raw, ignoreQuota: true })));
-            durable.then(
-              () => group.forEach((g) => g.resolve()),
-              (err) => group.forEach((g) => g.reject(err)),
-            );
-          } catch (err) {
-            for (const g of group) g.reject(err);
-          }
-        }
-      } finally {
-        lease.release();
+        settle(seal, this.store.sealMany(seal.map(({ accountId, raw, folder }) => ({ accountId, raw, folder }))));
+      } catch (err) {
+        seal.forEach((it) => it.reject(err));
       }
     }
+    for (const [accountId, group] of open) this.writeOpen(accountId, group);
+  }
+
+  private writeOpen(accountId: string, items: Pending[]): void {
+    this.store.openMailbox(accountId).then(
+      (lease) => {
+        try {
+          const { folders, messages } = lease.mailbox;
+          const inbox = folders.require('INBOX');
+          const byFolder = new Map<number, Pending[]>();
+          for (const it of items) {
+            const f = (it.folder && folders.get(it.folder)) || inbox;
+            byFolder.set(f.id, [...(byFolder.get(f.id) ?? []), it]);
+          }
+          for (const [folderId, group] of byFolder) {
+            try {
+              settle(group, messages.appendManyDeferred(folderId, group.map((g) => ({ raw: g.raw, ignoreQuota: true }))).durable);
+            } catch (err) {
+              group.forEach((g) => g.reject(err));
+            }
+          }
+        } finally {
+          lease.release();
+        }
+      },
+      // Locked between the check and now: Store.deliver seals each into the spool.
+      () => items.forEach((it) => settle([it], this.store.deliver(it.accountId, it.raw, { folder: it.folder }))),
+    );
   }
 }

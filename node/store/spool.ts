@@ -7,7 +7,7 @@
  * what makes draining exactly-once: the mailbox records the last sequence it
  * took in the same transaction as the message.
  */
-import { announceOpened, closeDb, openEncrypted, write, type Db } from './db.js';
+import { announceOpened, closeDb, openEncrypted, write, writeDeferred, type Db } from './db.js';
 import { translateSqliteError } from './errors.js';
 import { migrate, type Migration } from './migrate.js';
 
@@ -70,6 +70,17 @@ export class Spool {
     } catch (err) {
       translateSqliteError(err, this.path);
     }
+  }
+
+  /** addMany with the fsync off the event loop (db.writeDeferred): durable when `durable` resolves. */
+  addManyDeferred(entries: { accountId: string; sealed: Buffer }[], receivedAt = Date.now()): { seqs: number[]; durable: Promise<void> } {
+    let r: { result: number[]; durable: Promise<void> };
+    try {
+      r = writeDeferred(this.path, this.db, () => entries.map((e) => Number(this.s.insert.run(e.accountId, e.sealed, e.sealed.length, receivedAt).lastInsertRowid)));
+    } catch (err) {
+      translateSqliteError(err, this.path);
+    }
+    return { seqs: r.result, durable: r.durable.catch((err) => translateSqliteError(err, this.path)) };
   }
 
   pending(accountId: string, afterSeq: number, limit = 100): SpoolEntry[] {

@@ -461,6 +461,22 @@ export class Store {
     return { accountId, where: 'spool' };
   }
 
+  /**
+   * Seals deliveries for locked mailboxes into the spool, all in one
+   * transaction whose fsync runs off the event loop (group commit for the MX):
+   * durable when the promise resolves. Callers check isUnlocked first, in the
+   * same tick, so nothing is sealed for a mailbox that is open.
+   */
+  sealMany(items: { accountId: string; raw: Buffer; folder?: string }[]): Promise<void> {
+    const receivedAt = Date.now();
+    const entries = items.map((it) => {
+      const account = this.directory.getAccountById(it.accountId);
+      if (!account) throw new NotFoundError(`no account with id ${it.accountId}`);
+      return { accountId: it.accountId, sealed: sealTo(account.boxPublic, packSealed({ folder: it.folder, receivedAt }, it.raw)) };
+    });
+    return this.spool.addManyDeferred(entries, receivedAt).durable;
+  }
+
   /** Open mailboxes (for health and memory accounting). */
   openCount(): number {
     return this.open.size;

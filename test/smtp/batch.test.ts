@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeliveryBatcher } from '../../node/smtp/batch.js';
+import { addDbObserver } from '../../node/store/db.js';
 import type { MailboxChange } from '../../node/store/index.js';
 import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
 
@@ -59,6 +60,43 @@ describe('DeliveryBatcher', () => {
     expect(bodies('Junk').join()).not.toContain('to-nowhere');
     expect(bodies('INBOX').join()).toContain('to-nowhere');
     lease.release();
+  });
+
+  it('seals concurrent mail for several locked mailboxes in one spool transaction', async () => {
+    const accounts = [];
+    for (const u of ['a', 'b', 'c']) accounts.push((await addAccount(t.store, `${u}@example.test`, PW)).account);
+    const commits: string[] = [];
+    const off = addDbObserver({ opened() {}, closing() {}, committed: (path) => commits.push(path) });
+    try {
+      const batcher = new DeliveryBatcher(t.store);
+      await Promise.all(Array.from({ length: 12 }, (_, i) => batcher.deliver(accounts[i % 3].id, sampleMessage({ body: `sealed-${i}` }))));
+    } finally {
+      off();
+    }
+    expect(commits.filter((p) => p.includes('spool'))).toHaveLength(1);
+    for (const [i, u] of ['a', 'b', 'c'].entries()) {
+      const lease = await t.store.authenticate(`${u}@example.test`, PW);
+      const inbox = lease.mailbox.folders.require('INBOX');
+      const bodies = lease.mailbox.messages.list(inbox.id).map((m) => /sealed-\d+/.exec(lease.mailbox.messages.raw(m.blobId).toString())?.[0]);
+      expect(bodies.sort()).toEqual([0, 1, 2, 3].map((k) => `sealed-${k * 3 + i}`).sort());
+      lease.release();
+    }
+  });
+
+  it('opens a locked managed-mode mailbox and delivers into it', async () => {
+    const m = makeTestStore({ keyMode: 'managed' });
+    try {
+      const { account } = await addAccount(m.store, 'carol@example.test', PW);
+      expect(m.store.isUnlocked(account.id)).toBe(false);
+      await new DeliveryBatcher(m.store).deliver(account.id, sampleMessage({ body: 'managed-marker' }));
+      expect(m.store.isUnlocked(account.id)).toBe(true);
+      const lease = await m.store.openMailbox(account.id);
+      const inbox = lease.mailbox.folders.require('INBOX');
+      expect(lease.mailbox.messages.list(inbox.id).map((x) => lease.mailbox.messages.raw(x.blobId).toString()).join()).toContain('managed-marker');
+      lease.release();
+    } finally {
+      m.cleanup();
+    }
   });
 
   it('seals mail for a locked mailbox into the spool, drained at the next login', async () => {
