@@ -230,6 +230,7 @@ export const metrics = {
   commands: registry.counter('haven_commands_total', 'Protocol commands handled, per protocol and result (ok, no, bad, error).', ['protocol', 'result']),
   commandSeconds: registry.histogram('haven_command_duration_seconds', 'Time to handle one protocol command, per protocol.', ['protocol']),
   deliveries: registry.counter('haven_deliveries_total', 'Inbound deliveries per recipient: local (into an open mailbox), spool (sealed for a locked mailbox), forward (queued to an outside address).', ['kind']),
+  outbound: registry.counter('haven_outbound_attempts_total', 'Outbound delivery attempts per recipient, by outcome (sent, deferred, failed).', ['outcome']),
   failedLogins: registry.counter('haven_failed_logins_total', 'Failed logins over every protocol (wrong password, unknown account).'),
   lockouts: registry.gauge('haven_auth_lockouts', 'IP addresses and accounts currently locked out after repeated failed logins.'),
   queueDepth: registry.gauge('haven_queue_depth', 'Outbound recipients waiting in the queue.'),

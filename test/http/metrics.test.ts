@@ -7,11 +7,12 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startImap } from '../../node/imap/server.js';
 import { startPop3 } from '../../node/pop3/index.js';
-import { queueFor } from '../../node/smtp/index.js';
+import { queueFor, startQueueRunner, type QueueRunner } from '../../node/smtp/index.js';
+import { silentLogger } from '../../node/util/log.js';
 import { Registry } from '../../node/util/metrics.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { addAccount, sampleMessage } from '../helpers/store.js';
-import { baseDeps, client, publishDomain, startMx, tlsDeps } from '../smtp/harness.js';
+import { baseDeps, client, publishDomain, startMx, startRemoteMx, tlsDeps, waitEvent, type RemoteMx } from '../smtp/harness.js';
 import { makeTestApp, type TestApp } from './harness.js';
 
 // ---- a Prometheus text-format (0.0.4) parser, strict about what it accepts
@@ -305,6 +306,28 @@ describe('/metrics while mail flows', () => {
     expect(value(after, 'haven_queue_depth')).toBeGreaterThanOrEqual(1);
     expect(value(after, 'haven_certificate_days_left')).toBeGreaterThan(30_000);
     expect(after.get('haven_replication_lag_seconds')?.type).toBe('gauge');
+  });
+
+  it('counts outbound attempts by outcome, and the queue gauge falls as the runner delivers', async () => {
+    const before = await scrape();
+    expect(value(before, 'haven_queue_depth')).toBeGreaterThanOrEqual(1);
+    dns.add('elsewhere.test', { MX: [{ exchange: 'mx.remote.test', priority: 10 }] });
+    dns.add('mx.remote.test', { A: ['127.0.0.1'] });
+    const remote: RemoteMx = await startRemoteMx(dns);
+    let runner: QueueRunner | null = null;
+    try {
+      runner = startQueueRunner({ store: h.t.store, log: silentLogger, hostname: 'mx.haven.test', resolver: dns.resolver, outbound: { port: remote.port, families: [4] } });
+      const sent = waitEvent(runner, (e) => e.type === 'result' && e.rcpt === 'someone@elsewhere.test');
+      runner.kick();
+      expect(await sent).toMatchObject({ outcome: 'sent' });
+      await runner.idle();
+    } finally {
+      await runner?.close();
+      await remote.close();
+    }
+    const after = await scrape();
+    expect(value(after, 'haven_outbound_attempts_total', { outcome: 'sent' }) - value(before, 'haven_outbound_attempts_total', { outcome: 'sent' })).toBe(1);
+    expect(value(after, 'haven_queue_depth')).toBe(value(before, 'haven_queue_depth') - 1);
   });
 
   it('counts IMAP commands by result and failed logins from IMAP and DAV', async () => {

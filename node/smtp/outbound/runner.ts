@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events';
 import type { Store } from '../../store/index.js';
 import type { AttemptResult, Queue, QueuedMessage, QueuedRecipient } from '../../store/queue.js';
 import type { Logger } from '../../util/log.js';
+import { metrics } from '../../util/metrics.js';
 import { reportUnexpected } from '../../util/unexpected.js';
 import { queueFor, srsFor } from '../context.js';
 import { systemResolver, type Resolver } from '../dns.js';
@@ -205,6 +206,7 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
       const r = rcpts.find((x) => x.id === res.id)!;
       log.info({ msg: msg.id, domain, outcome: res.outcome, attempts: r.attempts + 1, response: res.response.slice(0, 200) }, 'delivery attempt');
       emit({ type: 'result', messageId: msg.id, rcpt: r.rcpt, outcome: res.outcome, response: res.response, attempts: r.attempts + 1 });
+      metrics.outbound.inc({ outcome: res.outcome });
     }
     const wants = (r: QueuedRecipient | undefined, what: string) => !r?.notify || r.notify.toUpperCase().split(',').includes(what);
     const failNotice = failed.filter((d) => wants(rcpts.find((r) => r.rcpt === d.rcpt), 'FAILURE'));
