@@ -9,7 +9,8 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { EdgeDeps, EdgeEnv } from './context.js';
-import { Edge, errorText } from './edge.js';
+import { Edge, errorText, InputError } from './edge.js';
+import { NodeApiError } from './node-api.js';
 import { runProbe, type ProbeOutcome } from './probe.js';
 import { registerAccounts } from './routes/accounts.js';
 import { loadSession, registerAuth, requireAdmin } from './routes/auth.js';
@@ -69,6 +70,9 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
 
   app.onError((err, c) => {
     if (err instanceof HTTPException) return errorPage(c, edge, err.status as 400, 'Configuration needed', err.message);
+    if (err instanceof InputError) return errorPage(c, edge, 404, 'Not found', err.message);
+    // The node's 4xx (no such domain, bad name) are the admin's to fix; anything else is the node's trouble.
+    if (err instanceof NodeApiError && err.status >= 400 && err.status < 500 && err.status !== 401) return errorPage(c, edge, err.status as 400, 'The node could not do that', err.message);
     const text = errorText(err);
     if (text !== null) return errorPage(c, edge, 502, 'The node could not do that', text);
     console.error('edge: unexpected error', err);

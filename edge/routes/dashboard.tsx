@@ -6,12 +6,16 @@
 import type { Hono } from 'hono';
 import type { EdgeEnv } from '../context.js';
 import type { Edge } from '../edge.js';
-import type { NodeHealth } from '../node-api.js';
+import type { DomainInfo, NodeHealth } from '../node-api.js';
 import { readProbeState } from '../probe.js';
 import { HistoryChart } from '../views/chart.js';
 import { bytes, seconds } from '../views/format.js';
 import { Badge, Stat, type Health } from '../views/layout.js';
 import { render } from './render.js';
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
 
 function certKind(days: number | null | undefined): Health {
   if (days == null) return 'unk';
@@ -49,6 +53,8 @@ export function registerDashboard(app: Hono<EdgeEnv>, edge: Edge): void {
   app.get('/', async (c) => {
     const probe = await edge.node().health(edge.now);
     const state = await readProbeState(edge.deps.kv);
+    // Counts only from a healthy node: an unhealthy one should not turn the dashboard into an error page.
+    const domains = probe.ok ? (await edge.node().get<{ domains: DomainInfo[] }>('/api/v1/domains')).domains : null;
     return render(
       c,
       edge,
@@ -63,6 +69,13 @@ export function registerDashboard(app: Hono<EdgeEnv>, edge: Edge): void {
           </p>
           {probe.error ? <p class="flash error">{probe.error}</p> : null}
         </div>
+        {domains ? (
+          <p>
+            <a href="/domains">{plural(domains.length, 'domain')}</a> · <a href="/accounts">{plural(domains.reduce((n, d) => n + (d.accounts ?? 0), 0), 'account')}</a> ·{' '}
+            <a href="/aliases">{plural(domains.reduce((n, d) => n + (d.aliases ?? 0), 0), 'alias', 'aliases')}</a>
+            {domains.length === 0 ? <> — start by <a href="/domains">adding your domain</a>.</> : null}
+          </p>
+        ) : null}
         {probe.health ? <Parts h={probe.health} /> : null}
         <h2>Recent history</h2>
         <HistoryChart history={state.history} />

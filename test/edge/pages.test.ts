@@ -64,6 +64,11 @@ describe('domains', () => {
     // The list shows the domain with its counts.
     const list = await (await c.fetch('/domains')).text();
     expect(list).toContain('href="/domains/example.org"');
+    expect(await (await c.fetch('/')).text()).toContain('>1 domain</a>');
+    // A domain the node does not have is a 404 with the node's advice.
+    const unknown = await c.fetch('/domains/unknown.example');
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).toContain('no domain unknown.example');
   });
 
   it('says when DNS could not be checked', async () => {
@@ -213,7 +218,7 @@ describe('hostile input and failures', () => {
     const evil = '<script>alert(1)</script>';
     const page = await c.fetch(`/domains/${encodeURIComponent(evil)}`);
     const html = await page.text();
-    expect(page.status).toBe(502);
+    expect(page.status).toBe(400);
     expect(html).not.toContain(evil);
     expect(html).toContain('only letters, digits, hyphens and dots');
     // The confirmation pages render the name from the path without asking the node.
