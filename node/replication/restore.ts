@@ -96,7 +96,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
   const target = typeof opts.target === 'string' ? openTarget(opts.target) : opts.target;
   try {
-    const listing = await target.list();
+    const listing = await withRetry(() => target.list());
     const { plans, skipped, problems } = planRestore(listing, opts.only, opts.at);
     if (problems.length > 0) throw new ReplicaCorruptError(problems);
     if (plans.length === 0) {
@@ -224,7 +224,7 @@ async function restoreOne(
     const fetches: Promise<Buffer>[] = [];
     const fetchAt = (i: number) => {
       if (i < plan.objects.length && !fetches[i]) {
-        fetches[i] = target.get(plan.objects[i].key);
+        fetches[i] = getWithRetry(target, plan.objects[i].key);
         fetches[i].catch(() => undefined);
       }
     };
@@ -350,6 +350,27 @@ function applyWal(fd: number, obj: ReplicaObject, prevWal: ReplicaObject | null,
     lastAt = c.at;
   }
   return { applied, pages, lastAt, stop: false };
+}
+
+/**
+ * Object stores answer 500 and 503 now and then (S3's SlowDown, a busy
+ * MinIO); a restore of thousands of objects must not fail on one of them.
+ * A missing object is not retried: it is a finding, not a hiccup.
+ */
+async function withRetry<T>(fn: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = err as { name?: string; code?: string };
+      if (i >= attempts || e.name === 'NoSuchKey' || e.code === 'ENOENT') throw err;
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** (i - 1)) * (0.75 + Math.random() * 0.5)));
+    }
+  }
+}
+
+function getWithRetry(target: ReplicaTarget, key: string): Promise<Buffer> {
+  return withRetry(() => target.get(key));
 }
 
 function readAt(file: string, length: number): Buffer {
@@ -553,7 +574,7 @@ export async function restoreIfEmpty(opts: RestoreIfEmptyOptions): Promise<{ res
   if (existsSync(join(opts.dataDir, 'directory.sqlite'))) return { restored: false, reason: 'not-empty' };
   const target = openTarget(opts.url);
   try {
-    const listing = await target.list();
+    const listing = await withRetry(() => target.list());
     if (!listing.some((o) => parseKey(o.key))) {
       opts.log.info({ target: target.description }, 'replication: empty data directory and an empty replica; starting fresh');
       return { restored: false, reason: 'replica-empty' };
