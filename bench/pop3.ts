@@ -2,19 +2,22 @@
  * @module bench/pop3
  * RETR throughput: 10,000 messages of about 10 KB in one maildrop, fetched
  * over a loopback POP3 connection one at a time and pipelined (RFC 2449
- * PIPELINING), over TCP and TLS. Prints messages per second and MB/s. When
+ * PIPELINING), over TCP and TLS, from a server in its own process
+ * (bench/pop3-node.ts). Prints messages per second and MB/s. When
  * Debian's dovecot-pop3d is installed (apt-get install dovecot-pop3d), the
  * same client then runs against a throwaway Dovecot serving the same
  * messages from a Maildir, for the side-by-side figure.
  *
  *   npm run bench -- pop3 [--messages 10000] [--window 32] [--no-dovecot]
+ *
+ * HAVEN_BENCH_CPU_PROF=<dir> writes a CPU profile of the Haven server there.
  */
+import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
-import { startPop3 } from '../node/pop3/index.js';
-import { AuthLimiter } from '../node/util/auth-limiter.js';
-import { silentLogger } from '../node/util/log.js';
 import { addAccount, makeTestStore, testTls } from '../test/helpers/store.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 
@@ -165,25 +168,27 @@ try {
   const f0 = performance.now();
   for (let i = 0; i < COUNT; i += 500) lease.mailbox.messages.appendMany(inbox, messages.slice(i, i + 500).map((raw) => ({ raw })));
   lease.release();
+  t.store.close();
   console.log(`filled the Haven INBOX in ${((performance.now() - f0) / 1000).toFixed(1)} s`);
 
-  const { key, cert } = testTls();
-  const ctx = tls.createSecureContext({ key, cert });
-  const deps = {
-    store: t.store,
-    log: silentLogger,
-    authLimiter: new AuthLimiter(),
-    tls: { secureContext: () => ctx },
-    hostname: 'localhost',
-    limits: { allowPlaintextOnLoopback: true },
-  };
-  const plain = await startPop3(deps, { host: '127.0.0.1', port: 0, implicitTls: false });
-  const secure = await startPop3(deps, { host: '127.0.0.1', port: 0, implicitTls: true });
-  report('Haven: RETR one at a time (TCP)', await retrAll(plain.port, acct.address, acct.password, COUNT, 1));
-  report(`Haven: RETR pipelined, ${WINDOW} in flight (TCP)`, await retrAll(plain.port, acct.address, acct.password, COUNT, WINDOW));
-  report(`Haven: RETR pipelined, ${WINDOW} in flight (TLS)`, await retrAll(secure.port, acct.address, acct.password, COUNT, WINDOW, true));
-  await plain.close();
-  await secure.close();
+  // The server in its own process, as Dovecot's is: client and server do not share an event loop.
+  const child = spawn(process.execPath, [...(process.env.HAVEN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.HAVEN_BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, 'pop3-node.ts'), t.dataDir, t.masterKey.toString('hex')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    const [plain, secure] = await new Promise<number[]>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (l) => {
+        const m = /^PORTS (\d+) (\d+)/.exec(l);
+        if (m) resolve([Number(m[1]), Number(m[2])]);
+      });
+      void exited.then((code) => reject(new Error(`pop3-node exited with ${code}`)));
+    });
+    report('Haven: RETR one at a time (TCP)', await retrAll(plain, acct.address, acct.password, COUNT, 1));
+    report(`Haven: RETR pipelined, ${WINDOW} in flight (TCP)`, await retrAll(plain, acct.address, acct.password, COUNT, WINDOW));
+    report(`Haven: RETR pipelined, ${WINDOW} in flight (TLS)`, await retrAll(secure, acct.address, acct.password, COUNT, WINDOW, true));
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
 } finally {
   t.cleanup();
 }
