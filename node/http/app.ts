@@ -90,7 +90,8 @@ function collectGauges(deps: HttpAppDeps, queue: Queue): void {
 
 export function httpsApp(deps: HttpAppDeps): Hono {
   const app = new Hono();
-  const queue = deps.queue ?? deps.health?.queue as Queue | undefined ?? queueFor(deps.store);
+  // queueFor gives the one Queue SMTP shares for this store, so admin retries wake the runner.
+  const queue = deps.queue ?? queueFor(deps.store);
   const version = deps.version ?? packageVersion();
   collectGauges(deps, queue);
 
