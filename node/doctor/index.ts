@@ -22,6 +22,7 @@ export { DEFAULT_BLOCKLISTS, type OutboundProbe, type ReplicationSnapshot } from
 export { fetchMtaStsPolicy, parseMtaStsPolicy, type PolicyFetchOptions } from './mta-sts.js';
 export { checkSpf, type SpfOutcome, type SpfResult } from './spf.js';
 export { arpaName, reversedName } from './lookup.js';
+export { DEFAULT_OUTBOUND_PROBE, DoctorInputError, doctorDepsFor, publicAddresses, servedCertificateFile, type NodeDoctorOptions } from './from-node.js';
 
 /** A DKIM key the node signs with, as the directory holds it. */
 export interface DoctorDkimKey {
@@ -44,6 +45,8 @@ export interface DoctorDeps {
   dns?: Omit<Partial<MailDnsInput>, 'domains' | 'mailHost' | 'ipv4' | 'ipv6' | 'pop3'>;
   /** The certificate the node serves. */
   certificate?: X509Certificate;
+  /** Where it was looked for (named when it is missing). */
+  certificateFile?: string;
   renewDaysBefore?: number;
   /** Where to test outbound SMTP; undefined skips it with a warning. */
   outbound?: OutboundProbe;
@@ -115,7 +118,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
   // The certificate is for the mail host: its CAA set (possibly inherited) must allow the CA too.
   if (!input.domains.some((d) => d.name.toLowerCase() === mailHost)) jobs.push(checkCaa(l, mailHost, byType(recs, 'CAA', (r) => mailHost.endsWith(`.${r.zone}`)).slice(0, 1)));
   jobs.push(checkOutbound(deps.outbound));
-  jobs.push(Promise.resolve(checkCertificate(deps.certificate, mailHost, deps.renewDaysBefore ?? 30, now)));
+  jobs.push(Promise.resolve(checkCertificate(deps.certificate, mailHost, deps.renewDaysBefore ?? 30, now, deps.certificateFile)));
   for (const ip of addresses) jobs.push(checkBlocklists(l, ip, deps.blocklists ?? DEFAULT_BLOCKLISTS));
   jobs.push(Promise.resolve(checkReplication(deps.replication ? deps.replication() : undefined)));
   jobs.push(Promise.resolve(checkQueue(deps.queue?.(), now)));

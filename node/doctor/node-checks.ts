@@ -6,13 +6,18 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
+import tls from 'node:tls';
 import { fail, ok, warn, type DoctorCheck } from './types.js';
 import { type Lookup, reversedName } from './lookup.js';
 
-export function checkCertificate(cert: X509Certificate | undefined, mailHost: string, renewDaysBefore: number, now: Date): DoctorCheck {
+export function checkCertificate(cert: X509Certificate | undefined, mailHost: string, renewDaysBefore: number, now: Date, file?: string): DoctorCheck {
   const id = 'certificate';
   const title = `TLS certificate for ${mailHost}`;
-  if (!cert) return warn(id, title, 'not checked: no certificate was given', 'run haven doctor on the node itself');
+  if (!cert) {
+    return file
+      ? warn(id, title, `no readable certificate at ${file} yet`, 'run `haven certs renew` (or start the node once)')
+      : warn(id, title, 'not checked: no certificate was given', 'run haven doctor on the node itself');
+  }
   const renew = 'run `haven certs renew` and read its error; with ACME check tls.acme (port 80 reachable for http-01, the Cloudflare token for dns-01)';
   const from = new Date(cert.validFrom);
   const to = new Date(cert.validTo);
@@ -32,13 +37,15 @@ export interface OutboundProbe {
   port: number;
   /** The probe goes to the configured relay (smarthost), not straight to an MX. */
   relay?: boolean;
+  /** TLS from the first byte (smtps on 465). */
+  tls?: boolean;
   timeoutMs?: number;
 }
 
 /** Connects and waits for the 220 greeting; resolves with the first line or rejects. */
-function greet(host: string, port: number, timeoutMs: number): Promise<string> {
+function greet(host: string, port: number, timeoutMs: number, implicitTls: boolean): Promise<string> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port });
+    const sock = implicitTls ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }) : net.connect({ host, port });
     let buf = '';
     const done = (err: Error | null, line?: string) => {
       sock.destroy();
@@ -64,7 +71,7 @@ export async function checkOutbound(probe: OutboundProbe | undefined): Promise<D
     ? `check the smarthost URL and that the node can reach ${probe.host}:${probe.port}`
     : `outbound port ${probe.port} is blocked: on Hetzner new accounts must ask support to lift the block (or set smarthost to relay through a provider on 587/465)`;
   try {
-    const line = await greet(probe.host, probe.port, probe.timeoutMs ?? 10_000);
+    const line = await greet(probe.host, probe.port, probe.timeoutMs ?? 10_000, probe.tls ?? false);
     if (!line.startsWith('220')) return fail(id, title, `${probe.host}:${probe.port} greeted with "${line}"`, fix);
     return ok(id, title, `${probe.host}:${probe.port} answered "${line.slice(0, 60)}"`);
   } catch (err) {

@@ -193,7 +193,7 @@ export interface AcmeOptions {
   renewDaysBefore: number;
   /** Extra CA (PEM) trusted for the directory's HTTPS, e.g. Pebble's. */
   directoryCa?: string;
-  /** First poll delay while the CA validates (ms); acme-client's default is 5 s. */
+  /** First poll delay while the CA validates (ms); default 2 s (Let's Encrypt usually validates within that; acme-client's own default is 5 s). */
   pollMs?: number;
 }
 
@@ -341,8 +341,8 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
       directoryUrl: o.directoryUrl,
       accountKey: await this.#accountKey(),
       accountUrl: this.#accountUrl(),
-      backoffMin: o.pollMs ?? 5000,
-      backoffMax: Math.max(o.pollMs ?? 5000, 30_000),
+      backoffMin: o.pollMs ?? 2000,
+      backoffMax: Math.max(o.pollMs ?? 2000, 30_000),
     });
     try {
       // Register once and remember the account URL: acme-client turns a repeated

@@ -63,7 +63,7 @@ describe('haven doctor', () => {
     expect(Object.entries(status).filter(([id]) => id.startsWith('dkim:'))).toEqual([[expect.stringMatching(/^dkim:[a-z0-9-]+\._domainkey\.doctor\.test$/), 'ok']]);
     // No replica configured; the local self-signed certificate does not exist yet; mta-sts.doctor.test is nowhere.
     expect(status.replication).toBe('warn');
-    expect(report.checks.find((c) => c.id === 'certificate')).toMatchObject({ status: 'warn' });
+    expect(report.checks.find((c) => c.id === 'certificate')).toMatchObject({ status: 'warn', detail: `no readable certificate at ${h.dataDir}/tls/cert.pem yet`, fix: 'run `haven certs renew` (or start the node once)' });
     expect(report.checks.find((c) => c.id === 'mta-sts-policy:doctor.test')).toMatchObject({ status: 'fail', fix: expect.stringContaining('mx: mail.doctor.test') });
     expect(report.ok).toBe(false);
     expect(r.code).toBe(1);

@@ -8,12 +8,15 @@ import { accountCommands } from './account.js';
 import { aliasCommands } from './alias.js';
 import { appPasswordCommands } from './app-password.js';
 import { domainCommands } from './domain.js';
+import { opsCommands } from './ops.js';
 import { replicationCommands } from './replication.js';
+import { setupCommands } from './setup.js';
 import { startCommands } from './start.js';
 import { upgradeCommands } from './upgrade.js';
 import { statusCommands } from './status.js';
 
 export const COMMANDS: readonly Command[] = [
+  ...setupCommands,
   ...startCommands,
   ...statusCommands,
   ...domainCommands,
@@ -22,4 +25,5 @@ export const COMMANDS: readonly Command[] = [
   ...appPasswordCommands,
   ...replicationCommands,
   ...upgradeCommands,
+  ...opsCommands,
 ];

@@ -1,0 +1,122 @@
+/**
+ * @module node/cli/commands/ops
+ * `haven doctor` (is everything outside the node right: DNS, reverse DNS,
+ * port 25, the certificate, blocklists; and inside: replication lag, the
+ * queue) and `haven certs renew`. The doctor's report is the same data the
+ * admin API serves; certificates renewed here reach a running node without
+ * a restart.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import type { Config } from '../../config/index.js';
+import { cliConfig, withStore } from '../context.js';
+import { CommandError, UsageError, type Args, type Command } from '../types.js';
+
+const json = { type: 'boolean', help: 'Print JSON instead of text.' } as const;
+
+function str(args: Args, name: string): string | undefined {
+  const v = args.flags[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function ipFlag(args: Args, name: 'ipv4' | 'ipv6'): string | undefined {
+  const v = str(args, name);
+  if (v !== undefined && !(name === 'ipv4' ? isIPv4(v) : isIPv6(v))) throw new UsageError(`--${name} expects an ${name === 'ipv4' ? 'IPv4' : 'IPv6'} address, got "${v}"`);
+  return v;
+}
+
+/** "host:port", "[v6]:port" or "host" (port 25). */
+function hostPort(v: string, flag: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(v);
+  if (!m) throw new UsageError(`--${flag} expects host:port, got "${v}"`);
+  return { host: m[1] ?? m[2], port: m[3] ? Number(m[3]) : 25 };
+}
+
+/** The running node's replication status, or null when replication is off; undefined when the node is not running. */
+async function liveReplication(config: Config) {
+  if (!config.replicaUrl) return null;
+  const { askNode } = await import('../../replication/index.js');
+  const reply = await askNode(config.dataDir, { cmd: 'status' }, 5_000);
+  if (!reply) return undefined;
+  if (!reply.ok) return { lagMs: Number.POSITIVE_INFINITY, healthy: false, lastError: reply.error };
+  return { lagMs: reply.status.lagMs, healthy: reply.status.healthy, lastError: reply.status.lastError, target: reply.status.target };
+}
+
+export const opsCommands: Command[] = [
+  {
+    name: 'doctor',
+    summary: 'Check DNS, reverse DNS, port 25, the certificate, blocklists, replication and the queue; each OK, WARN or FAIL with its fix.',
+    details:
+      'The records expected are the ones `haven` publishes through Pulumi (node/dns). The server\'s public addresses are read from its network interfaces unless given. ' +
+      'Exit status 1 when any check fails, so it can run from a timer or CI.',
+    options: {
+      json,
+      ipv4: { type: 'string', value: 'address', help: 'The server\'s public IPv4 address (default: from the network interfaces).' },
+      ipv6: { type: 'string', value: 'address', help: 'The IPv6 address the node sends mail from (default: from the interfaces, preferring <prefix>::1).' },
+      dns: { type: 'string', value: 'server', help: 'Ask this DNS server (ip or ip:port, comma-separated) instead of the system resolver, e.g. a zone\'s authoritative server.' },
+      probe: { type: 'string', value: 'host:port', help: 'Where to test outbound SMTP (default: the smarthost, else gmail-smtp-in.l.google.com:25).' },
+      blocklist: { type: 'string', multiple: true, value: 'zone', help: 'DNS blocklist to look the addresses up in (repeatable; default zen.spamhaus.org, bl.spamcop.net, b.barracudacentral.org).' },
+    },
+    async run(args, io) {
+      const { DoctorInputError, doctorDepsFor, formatDoctorReport, runDoctor } = await import('../../doctor/index.js');
+      const { queueFor, resolverFor } = await import('../../smtp/index.js');
+      const config = cliConfig(args, io);
+      const replication = await liveReplication(config);
+      const dns = str(args, 'dns');
+      const probe = str(args, 'probe');
+      const lists = args.flags.blocklist;
+      const report = await withStore(args, io, async (store) => {
+        try {
+          const deps = doctorDepsFor({
+            config,
+            directory: store.directory,
+            resolver: dns ? resolverFor(dns.split(',').map((s) => s.trim()), { timeoutMs: 3000 }) : undefined,
+            ipv4: ipFlag(args, 'ipv4'),
+            ipv6: ipFlag(args, 'ipv6'),
+            outbound: probe ? { ...hostPort(probe, 'probe'), timeoutMs: 10_000 } : undefined,
+            blocklists: Array.isArray(lists) ? lists : undefined,
+            replication: replication === undefined ? undefined : () => replication,
+            queue: () => queueFor(store).depth(),
+          });
+          return await runDoctor(deps);
+        } catch (err) {
+          if (err instanceof DoctorInputError || (err as Error).name === 'DnsInputError') throw new CommandError((err as Error).message);
+          throw err;
+        }
+      });
+      if (args.flags.json) io.out(JSON.stringify(report));
+      else for (const line of formatDoctorReport(report)) io.out(line);
+      return report.ok ? 0 : 1;
+    },
+  },
+  {
+    name: 'certs renew',
+    summary: 'Renew the node\'s certificate now if it is due (ACME), or make the local self-signed one; a running node picks it up without a restart.',
+    details:
+      'With tls.acme.challenge http-01 the CA must reach ports.http as port 80: a running node answers it; a stopped node\'s port is served by this command. ' +
+      'With dns-01 the TXT record goes through the Cloudflare API (tls.acme.cloudflareToken).',
+    options: {
+      force: { type: 'boolean', help: 'Renew even when the certificate is not due yet.' },
+      json,
+    },
+    async run(args, io) {
+      const { renewCertificate } = await import('../../tls/index.js');
+      const config = cliConfig(args, io);
+      const r = await renewCertificate(config, { force: args.flags.force === true });
+      if (args.flags.json) return io.out(JSON.stringify(r));
+      if (r.result === 'external') {
+        io.out(`the certificate comes from tls.certFile (${r.certFile}): renew it with the tool that writes that file; the node picks up a replaced file by itself`);
+        return;
+      }
+      const until = r.info ? `${r.info.validTo.toISOString()} (${Math.floor((r.info.validTo.getTime() - Date.now()) / 86400_000)} days)` : '?';
+      const names = r.info?.subjectAltName.replace(/DNS:/g, '') ?? config.hostname;
+      if (r.result === 'current') {
+        io.out(`the ${r.source} certificate for ${names} is valid until ${until}; not due yet${r.source === 'acme' ? ` (renewal starts ${config.tls.acme.renewDaysBefore} days before expiry)` : ''}, nothing to do${r.source === 'acme' ? ' (--force renews anyway)' : ''}`);
+        return;
+      }
+      io.out(`${r.source === 'acme' ? 'renewed' : 'made a new self-signed'} certificate for ${names}, valid until ${until}: ${r.certFile}`);
+      if (r.answeredBy === 'running-node') io.out('the running node answered the CA and now serves the new certificate');
+      else io.out('a running node switches to it without a restart; a stopped one uses it when it starts');
+      if (r.source === 'self-signed') io.out('mail clients and other servers do not trust a self-signed certificate: enable ACME (tls.acme.enabled) for a public server');
+    },
+  },
+];
