@@ -63,7 +63,7 @@ describe('DeliveryBatcher', () => {
   });
 
   it('seals concurrent mail for several locked mailboxes in one spool transaction', async () => {
-    const accounts = [];
+    const accounts: { id: string }[] = [];
     for (const u of ['a', 'b', 'c']) accounts.push((await addAccount(t.store, `${u}@example.test`, PW)).account);
     const commits: string[] = [];
     const off = addDbObserver({ opened() {}, closing() {}, committed: (path) => commits.push(path) });

@@ -4,11 +4,13 @@
  * policies cached across lookups and across a restart, and IPv6 first with
  * IPv4 fallback. Remote MXes are real smtp-server instances on loopback.
  */
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OUTBOUND, queueFor, startQueueRunner, type OutboundOptions, type QueueRunner, type RunnerEvent } from '../../node/smtp/index.js';
 import type { Store } from '../../node/store/index.js';
+import { createSelfSignedCertificate } from '../../node/tls/self-signed.js';
 import { silentLogger } from '../../node/util/log.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { addAccount, makeTestStore, sampleMessage, testTls, type TestStore } from '../helpers/store.js';
@@ -213,6 +215,47 @@ describe('MTA-STS cache', () => {
     } finally {
       await r2.close();
       await mx.close();
+    }
+  });
+});
+
+describe('MTA-STS over HTTPS', () => {
+  it('fetches the policy from https://mta-sts.<domain> with a validated certificate and enforces it', async () => {
+    const sts = await createSelfSignedCertificate({ hostname: 'mta-sts.real.test' });
+    const hosts: string[] = [];
+    const web = https.createServer({ key: sts.keyPem, cert: sts.certPem }, (req, res) => {
+      hosts.push(`${req.headers.host} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('version: STSv1\nmode: enforce\nmx: localhost\nmax_age: 86400\n');
+    });
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+    const mx = await remoteMx('127.0.0.1');
+    dns.add('real.test', { MX: [{ exchange: 'localhost', priority: 10 }] });
+    dns.add('_mta-sts.real.test', { TXT: ['v=STSv1; id=real1'] });
+    dns.add('mta-sts.real.test', { A: ['127.0.0.1'] });
+    dns.add('localhost', { A: ['127.0.0.1'] });
+    const r = startQueueRunner({
+      store,
+      log: silentLogger,
+      hostname: HOST,
+      resolver: dns.resolver,
+      outbound: { port: mx.port, families: [4], mtaStsPort: (web.address() as AddressInfo).port, ca: [testTls().cert, sts.certPem] },
+    });
+    try {
+      const sent = waitEvent(r, (e) => e.type === 'result' && e.rcpt === 'u@real.test');
+      enqueue('u@real.test');
+      expect(await sent).toMatchObject({ outcome: 'sent' });
+      expect(hosts).toEqual([`mta-sts.real.test:${(web.address() as AddressInfo).port} /.well-known/mta-sts.txt`]);
+      expect(mx.got.find((g) => g.rcpts.includes('u@real.test'))?.secure).toBe(true);
+      // Enforced: an MX the policy does not name is not used.
+      dns.set('real.test', { MX: [{ exchange: 'mx.unlisted.test', priority: 10 }] });
+      dns.add('mx.unlisted.test', { A: ['127.0.0.1'] });
+      const refused = waitEvent(r, (e) => e.type === 'result' && e.rcpt === 'v@real.test');
+      enqueue('v@real.test');
+      expect(await refused).toMatchObject({ outcome: 'deferred', response: expect.stringContaining('MTA-STS') });
+    } finally {
+      await r.close();
+      await mx.close();
+      await new Promise<void>((res) => web.close(() => res()));
     }
   });
 });

@@ -10,7 +10,9 @@
  */
 import https from 'node:https';
 import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
+import { isIPv6 } from 'node:net';
 import type { Resolver } from '../dns.js';
+import { hostAddresses } from './mx.js';
 
 export interface StsPolicy {
   id: string;
@@ -23,29 +25,67 @@ export interface StsPolicy {
 /** Fetches the policy text for a domain; null when there is none. */
 export type PolicyFetcher = (domain: string) => Promise<string | null>;
 
-export const httpsPolicyFetcher: PolicyFetcher = (domain) =>
-  new Promise((resolve, reject) => {
-    const req = https.get(
-      { host: `mta-sts.${domain}`, path: '/.well-known/mta-sts.txt', timeout: 15_000, headers: { 'user-agent': 'Haven' } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          // RFC 8461 §3.3: policies are small; refuse anything silly.
-          if (size > 64 * 1024) req.destroy(new Error('MTA-STS policy too large'));
-          else chunks.push(c);
-        });
-        res.on('end', () => {
-          if (res.statusCode !== 200) return resolve(null);
-          resolve(Buffer.concat(chunks).toString('utf8'));
-        });
-        res.on('error', reject);
+export interface HttpsFetcherOptions {
+  /** Resolves `mta-sts.<domain>` (the same injectable resolver as every other lookup). */
+  resolver: Resolver;
+  /** 443; tests serve the policy from a loopback port. */
+  port?: number;
+  /** Extra trust anchors (tests); the system's CAs otherwise. */
+  ca?: string | Buffer | (string | Buffer)[];
+}
+
+/**
+ * Fetches `https://mta-sts.<domain>/.well-known/mta-sts.txt` with a validated
+ * certificate for that name (RFC 8461 §3.3), no redirects, at most 64 KB.
+ */
+export function httpsPolicyFetcher(opts: HttpsFetcherOptions): PolicyFetcher {
+  const lookup = (host: string, options: { all?: boolean }, cb: (...args: unknown[]) => void) => {
+    hostAddresses(opts.resolver, host, [6, 4]).then(
+      (addrs) => {
+        if (addrs.length === 0) return cb(Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' }));
+        const all = addrs.map((address) => ({ address, family: isIPv6(address) ? 6 : 4 }));
+        if (options.all) cb(null, all);
+        else cb(null, all[0].address, all[0].family);
       },
+      (err) => cb(err),
     );
-    req.on('timeout', () => req.destroy(new Error('MTA-STS policy fetch timed out')));
-    req.on('error', reject);
-  });
+  };
+  return (domain) =>
+    new Promise((resolve, reject) => {
+      const host = `mta-sts.${domain}`;
+      const req = https.get(
+        {
+          host,
+          servername: host,
+          port: opts.port ?? 443,
+          path: '/.well-known/mta-sts.txt',
+          timeout: 15_000,
+          headers: { 'user-agent': 'Haven' },
+          lookup: lookup as never,
+          ...(opts.ca ? { ca: opts.ca } : {}),
+          minVersion: 'TLSv1.2',
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            // RFC 8461 §3.3: policies are small; refuse anything silly.
+            if (size > 64 * 1024) req.destroy(new Error('MTA-STS policy too large'));
+            else chunks.push(c);
+          });
+          res.on('end', () => {
+            // §3.3: a redirect is not followed, and only a 200 is a policy.
+            if (res.statusCode !== 200) return resolve(null);
+            resolve(Buffer.concat(chunks).toString('utf8'));
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('MTA-STS policy fetch timed out')));
+      req.on('error', reject);
+    });
+}
 
 /** Where policies outlive the process (the directory's settings in the node). */
 export interface PolicyStore {
@@ -58,7 +98,7 @@ export class MtaSts {
 
   constructor(
     private readonly resolver: Resolver,
-    private readonly fetcher: PolicyFetcher = httpsPolicyFetcher,
+    private readonly fetcher: PolicyFetcher = httpsPolicyFetcher({ resolver }),
     private readonly persist?: PolicyStore,
   ) {}
 

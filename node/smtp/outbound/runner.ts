@@ -21,7 +21,7 @@ import { systemResolver, type Resolver } from '../dns.js';
 import { resolveRecipient } from '../route.js';
 import type { Srs } from '../srs.js';
 import { buildDsn, type DsnRecipient } from './dsn.js';
-import { MtaSts, type PolicyFetcher } from './mta-sts.js';
+import { httpsPolicyFetcher, MtaSts, type PolicyFetcher } from './mta-sts.js';
 import { hostAddresses, mxHosts, NoMailDomainError } from './mx.js';
 import { sendOnce, type RcptOutcome, type SendTarget } from './send.js';
 
@@ -45,9 +45,11 @@ export interface OutboundOptions {
   /** Relay everything through this host instead of the MX. */
   smarthost?: { host: string; port: number; secure: boolean; auth?: { user: string; pass: string }; ca?: string | Buffer };
   /** Extra CAs to trust when validating MX certificates (tests). */
-  ca?: string | Buffer;
+  ca?: string | Buffer | (string | Buffer)[];
   /** MTA-STS policy fetcher (HTTPS by default). */
   mtaStsFetch?: PolicyFetcher;
+  /** Port the policy hosts listen on (443; tests use a loopback port). */
+  mtaStsPort?: number;
 }
 
 export const DEFAULT_OUTBOUND: OutboundOptions = {
@@ -91,7 +93,7 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
   const queue = deps.queue ?? queueFor(deps.store);
   const srs = deps.srs ?? srsFor(deps.store);
   const resolver = deps.resolver ?? systemResolver;
-  const sts = new MtaSts(resolver, opts.mtaStsFetch, {
+  const sts = new MtaSts(resolver, opts.mtaStsFetch ?? httpsPolicyFetcher({ resolver, port: opts.mtaStsPort, ca: opts.ca }), {
     load: (domain) => deps.store.directory.getSetting(`mta-sts.policy.${domain}`),
     save: (domain, json) => deps.store.directory.setSetting(`mta-sts.policy.${domain}`, json),
   });
