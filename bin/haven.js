@@ -1,30 +1,38 @@
 #!/usr/bin/env node
-// The `haven` executable. A release (npm install --omit=dev, as the server's
-// cloud-init does) ships the compiled dist/ and has no tsx, so dist wins when
-// it is there. A checkout runs the TypeScript directly through tsx's loader,
-// registered in this process (no child to forward signals to), so
-// `npm install` is the only set-up step and edits need no rebuild.
+// The `haven` executable.
+//
+// A checkout after `npm install` has tsx (a dev dependency): the TypeScript
+// runs directly through tsx's loader, registered in this process (no child
+// process to forward signals to), so `npm install` is the only set-up step
+// and a stale dist/ from an old `npm run build` can never shadow the source.
+// A release installed with --omit=dev (the server's cloud-init does that)
+// has no tsx and runs the compiled dist/ instead.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const built = `${root}dist/node/cli.js`;
-
-// HAVEN_FROM_SOURCE=1 runs the TypeScript even when dist/ exists (development, tests).
-// It is not a config option, so it is removed before the config sees the environment.
-const fromSource = process.env.HAVEN_FROM_SOURCE !== undefined;
+// Older scripts set HAVEN_FROM_SOURCE=1 to prefer the source, which is now the
+// default; it is no config option, so it must not reach the config loader.
 delete process.env.HAVEN_FROM_SOURCE;
 
-if (existsSync(built) && !fromSource) {
-  await import(pathToFileURL(built).href);
-} else {
-  let register;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const source = `${root}node/cli.ts`;
+const built = `${root}dist/node/cli.js`;
+
+let register = null;
+if (existsSync(source)) {
   try {
     ({ register } = await import('tsx/esm/api'));
   } catch {
-    process.stderr.write('haven: neither dist/ (run `npm run build`) nor tsx (run `npm install`) is available\n');
-    process.exit(1);
+    // no tsx: a production install; use the build
   }
+}
+
+if (register) {
   register();
-  await import(pathToFileURL(`${root}node/cli.ts`).href);
+  await import(pathToFileURL(source).href);
+} else if (existsSync(built)) {
+  await import(pathToFileURL(built).href);
+} else {
+  process.stderr.write('haven: found neither tsx (run `npm install`) nor a build in dist/ (run `npm run build`)\n');
+  process.exit(1);
 }

@@ -7,9 +7,10 @@
  * bound ports and one `close()` that stops everything in reverse order.
  *
  * Order matters: a replica is restored into an empty data directory before
- * the store opens, and replication starts before the store opens (it must
- * see every database open), and stops after the store has closed (so the
- * final frames of each close are shipped).
+ * the store opens; replication starts right after the store opens (adopting
+ * the databases it opened, and seeing every later open), before any
+ * listener; and it stops after the store has closed, so the final frames of
+ * each close are shipped.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import { loadMasterKey, type LoadedMasterKey } from './crypto/index.js';
 import { adminSecret, packageVersion, startHttp } from './http/index.js';
 import { startImap } from './imap/index.js';
 import { startPop3 } from './pop3/index.js';
-import { restoreOnEmptyDataDir, startReplication, type Replication } from './replication/index.js';
+import type { Replication } from './replication/index.js';
 import { imipMailSender, type ImipSender } from './dav/index.js';
 import { queueFor, signMessage, startQueueRunner, startSmtp, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
 import { Store } from './store/index.js';
@@ -145,8 +146,9 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   const hadDirectory = existsSync(join(config.dataDir, DIRECTORY_FILE));
 
   // 1. First boot of a rebuilt server: restore before anything opens a database.
-  const restore = await restoreOnEmptyDataDir(config, log);
-  const restored = restore.restored;
+  // Loaded only with a replica configured: the S3 client is a large share of an idle node's memory.
+  const replicationModule = config.replicaUrl ? await import('./replication/index.js') : null;
+  const restored = replicationModule ? (await replicationModule.restoreOnEmptyDataDir(config, log)).restored : false;
 
   // 2. The master key. Generated only for a local run on an empty data directory.
   const allowGenerate = (opts.allowGeneratedKey ?? isLocalKey(config)) && !restored && !existsSync(join(config.dataDir, DIRECTORY_FILE));
@@ -159,7 +161,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   closers.push({ name: 'replication', close: () => replication?.stop() });
   const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
   closers.push({ name: 'store', close: () => store.close() });
-  replication = startReplication(config, store, log);
+  replication = replicationModule?.startReplication(config, store, log) ?? null;
   // 3b. DKIM keys the infra delivers as systemd credentials (none in a local run).
   importDkimCredentials(store, process.env.CREDENTIALS_DIRECTORY, log);
   const queue = queueFor(store);
