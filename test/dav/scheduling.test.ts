@@ -11,6 +11,8 @@ import { parseMessage } from '../../node/mime/index.js';
 import { extractItip } from '../../node/dav/scheduling/imip.js';
 import { ALICE, BOB, client, dav, startHarness, type DavHarness } from './helpers.js';
 
+const CAROL = { address: 'carol@example.test', password: 'carol password long' };
+
 interface Sent {
   from: string;
   to: string[];
@@ -21,6 +23,7 @@ let h: DavHarness;
 
 beforeAll(async () => {
   h = await startHarness({
+    accounts: [ALICE, BOB, CAROL],
     imip: (t) =>
       imipMailSender(async (env, raw) => {
         sent.push({ ...env, raw });
@@ -277,6 +280,14 @@ describe('free-busy over POST to the outbox', () => {
     expect(responses[0]).toContain('FREEBUSY;FBTYPE=BUSY:20270401T090000Z/20270401T103000Z');
     expect(responses[1]).toContain('<cal:request-status>3.7;Invalid calendar user</cal:request-status>');
     expect(responses[1]).not.toContain('calendar-data');
+  });
+
+  it('answers 5.1 for a local attendee whose zero-access mailbox is locked: nobody can read it', async () => {
+    h.t.store.lock(h.t.store.directory.getAccount(CAROL.address)!.id);
+    const r = await post(fbRequest('alice@example.test', ['carol@example.test']));
+    expect(r.status).toBe(200);
+    expect(r.text).toContain('<cal:request-status>5.1;Service unavailable</cal:request-status>');
+    expect(r.text).not.toContain('calendar-data');
   });
 
   it('refuses a request whose ORGANIZER is not the caller, and invitations by POST', async () => {

@@ -23,11 +23,17 @@ const MAX_ATTENDEES = 100;
 
 type Time = InstanceType<typeof ICAL.Time>;
 
-async function leaseFor(ctx: Ctx, address: string): Promise<Lease | null> {
-  if (address === ctx.address) return null;
+/** The attendee's mailbox: the caller's own, another local one (open or locked), or none here. */
+async function mailboxOf(ctx: Ctx, address: string): Promise<{ t: 'own' } | { t: 'other'; lease: Lease } | { t: 'locked' } | { t: 'unknown' }> {
+  if (address === ctx.address) return { t: 'own' };
   const account = ctx.store.directory.getAccount(address);
-  if (!account) throw new RangeError('not local');
-  return ctx.store.openMailbox(account.id);
+  if (!account) return { t: 'unknown' };
+  try {
+    return { t: 'other', lease: await ctx.store.openMailbox(account.id) };
+  } catch (err) {
+    if (err instanceof MailboxLockedError) return { t: 'locked' };
+    throw err;
+  }
 }
 
 function freeBusyReply(dav: Lease['mailbox']['dav'], uid: string, organizer: string, attendee: string, range: { start: number; end: number }): string {
@@ -79,20 +85,17 @@ export async function post(ctx: Ctx): Promise<Response> {
   for (const a of attendees) {
     let status: string;
     let data = '';
-    if (!a.address) status = '3.7;Invalid calendar user';
+    const mb = a.address ? await mailboxOf(ctx, a.address) : ({ t: 'unknown' } as const);
+    if (mb.t === 'unknown') status = '3.7;Invalid calendar user';
+    // In zero-access mode a signed-out owner's calendars cannot be read by anyone, the server included.
+    else if (mb.t === 'locked') status = '5.1;Service unavailable';
     else {
-      let lease: Lease | null = null;
       try {
-        lease = await leaseFor(ctx, a.address);
-        data = freeBusyReply((lease ?? ctx.lease).mailbox.dav, uid, organizer, a.address, range);
-        status = '2.0;Success';
-      } catch (err) {
-        if (err instanceof RangeError) status = '3.7;Invalid calendar user';
-        else if (err instanceof MailboxLockedError) status = '5.1;Service unavailable';
-        else throw err;
+        data = freeBusyReply((mb.t === 'own' ? ctx.lease : mb.lease).mailbox.dav, uid, organizer, a.address!, range);
       } finally {
-        lease?.release();
+        if (mb.t === 'other') mb.lease.release();
       }
+      status = '2.0;Success';
     }
     responses.push(
       w.el(
