@@ -109,6 +109,18 @@ describe('submission', () => {
     }
   });
 
+  it('accepts AUTH LOGIN and PLAIN with an app password, and refuses it once revoked', async () => {
+    const app = await store.addAppPassword('alice@example.test', 'phone', PW);
+    for (const authMethod of ['LOGIN', 'PLAIN']) {
+      const t = nodemailer.createTransport({ host: '127.0.0.1', port: sub587.port, requireTLS: true, authMethod, auth: { user: 'alice@example.test', pass: app.password }, tls: { rejectUnauthorized: false } });
+      const info = await t.sendMail({ from: 'alice@example.test', to: 'bob@example.test', text: `marker-app-${authMethod}` });
+      expect(info.response).toMatch(/^250 /);
+    }
+    store.revokeAppPassword('alice@example.test', app.id);
+    const revoked = nodemailer.createTransport({ host: '127.0.0.1', port: sub587.port, requireTLS: true, auth: { user: 'alice@example.test', pass: app.password }, tls: { rejectUnauthorized: false } });
+    await expect(revoked.verify()).rejects.toMatchObject({ responseCode: 535 });
+  });
+
   it('refuses AUTH before STARTTLS on 587, and MAIL before AUTH', async () => {
     const s = await rawSession(sub587.port);
     await s.reply();
