@@ -215,7 +215,7 @@ async function haven(): Promise<Result> {
     const fillSecs = (performance.now() - f0) / 1000;
     console.log(`Haven: filled INBOX with ${COUNT} messages in ${fillSecs.toFixed(1)} s`);
 
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'imap-node.ts'), t.dataDir, t.masterKey.toString('hex')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...(process.env.HAVEN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.HAVEN_BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, 'imap-node.ts'), t.dataDir, t.masterKey.toString('hex')], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const port = await new Promise<number>((resolve, reject) => {

@@ -6,7 +6,7 @@
  * SEARCH; at once under IDLE).
  */
 import { ImapError } from './errors.js';
-import { inRanges, resolveRanges, type SeqSet } from './seqset.js';
+import { resolveRanges, type SeqSet } from './seqset.js';
 
 export class Selected {
   /** UIDs in sequence order, as the client knows them. */
@@ -32,6 +32,18 @@ export class Selected {
     return p ?? this.uids[this.uids.length - 1] ?? 0;
   }
 
+  /** Index of the first UID >= uid in the view. */
+  private lowerBound(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.uids[mid] < uid) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** 1-based sequence number of a UID in the client's view, or 0. */
   seqOf(uid: number): number {
     let lo = 0;
@@ -54,8 +66,12 @@ export class Selected {
     }
     if (uid) {
       if (!this.uids.length) return [];
-      const r = resolveRanges(set.ranges, this.uids[this.uids.length - 1]);
-      return this.uids.filter((u) => inRanges(r, u));
+      // Ranges come back sorted and merged: walk each from its first UID, found by bisection.
+      const out: number[] = [];
+      for (const [a, b] of resolveRanges(set.ranges, this.uids[this.uids.length - 1])) {
+        for (let i = this.lowerBound(a); i < this.uids.length && this.uids[i] <= b; i++) out.push(this.uids[i]);
+      }
+      return out;
     }
     const r = resolveRanges(set.ranges, this.uids.length);
     const out: number[] = [];
@@ -69,10 +85,17 @@ export class Selected {
   /** Removes expunged UIDs from the view; returns their sequence numbers at removal time, in order. */
   remove(uids: Iterable<number>): number[] {
     const gone = new Set(uids);
-    const seqs: number[] = [];
     // Highest first keeps each number valid when it is sent.
-    for (let i = this.uids.length - 1; i >= 0; i--) if (gone.has(this.uids[i])) seqs.push(i + 1);
-    this.uids = this.uids.filter((u) => !gone.has(u));
+    let seqs: number[];
+    if (gone.size * 32 < this.uids.length) {
+      // A few messages out of many: find each by bisection rather than scanning the view.
+      seqs = [...gone].map((u) => this.seqOf(u)).filter((n) => n > 0).sort((a, b) => b - a);
+      for (const n of seqs) this.uids.splice(n - 1, 1);
+    } else {
+      seqs = [];
+      for (let i = this.uids.length - 1; i >= 0; i--) if (gone.has(this.uids[i])) seqs.push(i + 1);
+      this.uids = this.uids.filter((u) => !gone.has(u));
+    }
     for (const u of gone) {
       this.pendingFlags.delete(u);
       this.pendingExpunge.delete(u);

@@ -21,7 +21,8 @@ export const select: Handler<'SELECT' | 'EXAMINE'> = {
     }
     const f = s.port.folders.require(cmd.mailbox);
     if (cmd.condstore) s.condstore = true;
-    const st = s.port.folders.status(f.id);
+    // The folder row carries UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ; counting (status) would scan every message.
+    const st = f;
     const readOnly = cmd.name === 'EXAMINE';
     const sel = new Selected(f.id, f.name, readOnly, st.uidValidity, s.port.messages.uids(f.id));
     s.untagged(`${sel.uids.length} EXISTS`);
