@@ -30,8 +30,10 @@ export interface AdminDeps {
   /** config.hostname: the MX target and the host the DNS records name. */
   mailHost: string;
   pop3: boolean;
-  /** The node's public addresses for the DNS records; looked up from mailHost when absent. */
+  /** The node's public addresses for the DNS records; when absent, the machine's interfaces, then mailHost's A/AAAA. */
   publicAddresses?: PublicAddresses | (() => Promise<PublicAddresses>);
+  /** Public addresses found on the machine's interfaces (node/doctor's publicAddresses). */
+  interfaceAddresses?: () => Partial<PublicAddresses> | Promise<Partial<PublicAddresses>>;
   /** For `?live=1` on the DNS records and the address lookup (default: the system resolver). */
   resolver: Resolver;
   replication?: () => ReplicationStatus | null;
@@ -193,15 +195,27 @@ export function adminApp(deps: AdminDeps): Hono<Env> {
     return c.body(null, 204);
   });
 
+  /**
+   * The interfaces come first: the records are most needed before DNS is
+   * published (a Hetzner server has both public addresses on eth0). Behind
+   * NAT the mail host's own A/AAAA records fill what the interfaces lack.
+   */
   const addresses = async (): Promise<PublicAddresses> => {
     const p = deps.publicAddresses;
     if (p) return typeof p === 'function' ? p() : p;
-    try {
-      const [v4, v6] = await Promise.all([deps.resolver(deps.mailHost, 'A'), deps.resolver(deps.mailHost, 'AAAA')]);
-      return { ipv4: (v4 as string[])[0], ipv6: (v6 as string[])[0] };
-    } catch {
-      throw new ApiError(409, `the node cannot tell its public addresses: ${deps.mailHost} has no A and AAAA records yet; publish them (the A and AAAA records for the mail host) and retry`);
-    }
+    const found = (await deps.interfaceAddresses?.()) ?? {};
+    const lookup = async (type: 'A' | 'AAAA') => {
+      try {
+        return ((await deps.resolver(deps.mailHost, type)) as string[])[0];
+      } catch {
+        return undefined;
+      }
+    };
+    const ipv4 = found.ipv4 ?? (await lookup('A'));
+    const ipv6 = found.ipv6 ?? (await lookup('AAAA'));
+    if (ipv4 && ipv6) return { ipv4, ipv6 };
+    const missing = [!ipv4 && 'IPv4', !ipv6 && 'IPv6'].filter(Boolean).join(' and ');
+    throw new ApiError(409, `the node cannot tell its public ${missing} address: the machine has none on its interfaces and ${deps.mailHost} has no ${!ipv4 ? 'A' : ''}${!ipv4 && !ipv6 ? ' and ' : ''}${!ipv6 ? 'AAAA' : ''} record yet; publish the mail host's A and AAAA records and retry`);
   };
 
   app.get('/domains/:name/dns', async (c) => {

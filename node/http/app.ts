@@ -17,6 +17,7 @@ import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
 import { metrics, PROMETHEUS_CONTENT_TYPE, registry } from '../util/metrics.js';
 import { adminApp, type AdminDeps } from './admin.js';
+import { ApiError } from './errors.js';
 import type { PublicAddresses } from './dns-records.js';
 import { checkHealth, type CertificateSource, type Health, type HealthSource, type HealthThresholds } from './health.js';
 import { adminSecret } from './secret.js';
@@ -41,6 +42,9 @@ export interface HttpAppDeps {
   queue?: Queue;
   resolver?: Resolver;
   publicAddresses?: PublicAddresses | (() => Promise<PublicAddresses>);
+  /** Default: node/doctor's publicAddresses() (the machine's interfaces). */
+  interfaceAddresses?: () => Partial<PublicAddresses> | Promise<Partial<PublicAddresses>>;
+  /** GET /api/v1/doctor; default: node/doctor's runDoctor for this node. */
   doctor?: () => Promise<unknown>;
   imip?: ImipSender;
   version?: string;
@@ -88,6 +92,29 @@ function collectGauges(deps: HttpAppDeps, queue: Queue): void {
   metrics.lockouts.collect((g) => g.set(undefined, deps.authLimiter.lockedCount()));
 }
 
+/** `haven doctor` for this node, as data (node/doctor), loaded on first use. */
+async function nodeDoctor(deps: HttpAppDeps, queue: Queue): Promise<unknown> {
+  const doctor = await import('../doctor/index.js');
+  const fixed = typeof deps.publicAddresses === 'object' ? deps.publicAddresses : await deps.publicAddresses?.();
+  const replication = deps.health?.replication;
+  try {
+    return await doctor.runDoctor(
+      doctor.doctorDepsFor({
+        config: deps.config,
+        directory: deps.store.directory,
+        resolver: deps.resolver,
+        ipv4: fixed?.ipv4,
+        ipv6: fixed?.ipv6,
+        replication: replication ? () => replication() : undefined,
+        queue: () => queue.depth(),
+      }),
+    );
+  } catch (err) {
+    if (err instanceof doctor.DoctorInputError) throw new ApiError(409, err.message);
+    throw err;
+  }
+}
+
 export function httpsApp(deps: HttpAppDeps): Hono {
   const app = new Hono();
   // queueFor gives the one Queue SMTP shares for this store, so admin retries wake the runner.
@@ -125,9 +152,10 @@ export function httpsApp(deps: HttpAppDeps): Hono {
     mailHost: deps.config.hostname,
     pop3: deps.config.pop3.enabled,
     publicAddresses: deps.publicAddresses,
+    interfaceAddresses: deps.interfaceAddresses ?? (async () => (await import('../doctor/index.js')).publicAddresses()),
     resolver: deps.resolver ?? systemResolver,
     replication: deps.health?.replication,
-    doctor: deps.doctor,
+    doctor: deps.doctor ?? (() => nodeDoctor(deps, queue)),
     nonces: deps.nonces,
     now: deps.adminClock,
   };

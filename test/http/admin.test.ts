@@ -225,15 +225,24 @@ describe('domains', () => {
     }
   });
 
-  it('finds its public addresses from the mail host A/AAAA records when none are configured', async () => {
+  it('finds its public addresses on its interfaces, then from the mail host A/AAAA records', async () => {
     const dns: TestDns = await startTestDns();
-    const bare = makeTestApp({ resolver: dns.resolver, publicAddresses: undefined });
+    let iface: { ipv4?: string; ipv6?: string } = {};
+    const bare = makeTestApp({ resolver: dns.resolver, publicAddresses: undefined, interfaceAddresses: () => iface });
     try {
       await bare.call('POST', '/api/v1/domains', { name: 'example.org' });
-      await expectError(await bare.call('GET', '/api/v1/domains/example.org/dns'), 409, /has no A and AAAA records/);
-      dns.add(MAIL_HOST, { A: ['198.51.100.7'], AAAA: ['2001:db8::7'] });
-      const { records } = await json(await bare.call('GET', '/api/v1/domains/example.org/dns'));
+      await expectError(await bare.call('GET', '/api/v1/domains/example.org/dns'), 409, /public IPv4 and IPv6 address.*no A and AAAA record/);
+      dns.add(MAIL_HOST, { A: ['198.51.100.7'] });
+      await expectError(await bare.call('GET', '/api/v1/domains/example.org/dns'), 409, /public IPv6 address.*no AAAA record/);
+      dns.add(MAIL_HOST, { AAAA: ['2001:db8::7'] });
+      let { records } = await json(await bare.call('GET', '/api/v1/domains/example.org/dns'));
+      expect(records).toContainEqual(expect.objectContaining({ type: 'A', name: MAIL_HOST, value: '198.51.100.7' }));
       expect(records).toContainEqual(expect.objectContaining({ type: 'AAAA', name: MAIL_HOST, value: '2001:db8::7' }));
+      // Interfaces win over DNS (the records are for publishing, so DNS may still be stale).
+      iface = { ipv4: '203.0.113.5', ipv6: '2001:db8:5::1' };
+      ({ records } = await json(await bare.call('GET', '/api/v1/domains/example.org/dns')));
+      expect(records).toContainEqual(expect.objectContaining({ type: 'A', name: MAIL_HOST, value: '203.0.113.5' }));
+      expect(records).toContainEqual(expect.objectContaining({ type: 'TXT', name: 'example.org', value: 'v=spf1 ip4:203.0.113.5 ip6:2001:db8:5::1 -all' }));
     } finally {
       bare.cleanup();
       await dns.close();
@@ -406,9 +415,9 @@ describe('queue, replication, doctor', () => {
     await expectError(await h.call('DELETE', `/api/v1/queue/${id}`), 404);
   });
 
-  it('reports replication as off when it is not configured, and doctor as not yet available', async () => {
+  it('reports replication as off when it is not configured, and runs node/doctor (saying what is missing first)', async () => {
     expect(await json(await h.call('GET', '/api/v1/replication'))).toEqual({ enabled: false, target: null, lagSeconds: null, databases: 0, lastShippedAt: null, errors: [] });
-    await expectError(await h.call('GET', '/api/v1/doctor'), 501, /haven doctor/);
+    await expectError(await h.call('GET', '/api/v1/doctor'), 409, /no mail domains yet/);
   });
 
   it('serves the doctor report when one is wired', async () => {

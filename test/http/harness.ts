@@ -41,6 +41,8 @@ export function makeTestApp(extra: Partial<HttpAppDeps> = {}, opts: { keyMode?: 
     authLimiter: new AuthLimiter({ stepDelayMs: 1, maxDelayMs: 5 }),
     adminSecret: SECRET,
     publicAddresses: ADDRESSES,
+    // The test machine's own interfaces must not leak into the records.
+    interfaceAddresses: () => ({}),
     ...extra,
   });
   const signed = (method: string, path: string, body = '', o: { secret?: string; now?: number } = {}) =>
