@@ -10,8 +10,10 @@ const W = 720;
 const H = 170;
 const PAD = { l: 44, r: 10, t: 10, b: 24 };
 
-function hhmm(ms: number): string {
-  return new Date(ms).toISOString().slice(11, 16);
+/** HH:MM, with the date once the history spans more than a day's worth of hours. */
+function label(ms: number, long: boolean): string {
+  const iso = new Date(ms).toISOString();
+  return long ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);
 }
 
 export const HistoryChart: FC<{ history: ProbeRecord[] }> = ({ history }) => {
@@ -20,6 +22,7 @@ export const HistoryChart: FC<{ history: ProbeRecord[] }> = ({ history }) => {
   }
   const t0 = history[0].t;
   const t1 = Math.max(history[history.length - 1].t, t0 + 60_000);
+  const long = t1 - t0 > 20 * 3600_000;
   const okMs = history.filter((h) => h.ok).map((h) => h.ms);
   const max = Math.max(50, ...okMs) * 1.1;
   const iw = W - PAD.l - PAD.r;
@@ -37,8 +40,8 @@ export const HistoryChart: FC<{ history: ProbeRecord[] }> = ({ history }) => {
         <line class="axis" x1={PAD.l} y1={PAD.t} x2={PAD.l} y2={PAD.t + ih} />
         <text x={PAD.l - 6} y={PAD.t + 10} text-anchor="end">{Math.round(max)} ms</text>
         <text x={PAD.l - 6} y={PAD.t + ih} text-anchor="end">0</text>
-        <text x={PAD.l} y={H - 6}>{hhmm(t0)} UTC</text>
-        <text x={W - PAD.r} y={H - 6} text-anchor="end">{hhmm(t1)} UTC</text>
+        <text x={PAD.l} y={H - 6}>{label(t0, long)} UTC</text>
+        <text x={W - PAD.r} y={H - 6} text-anchor="end">{label(t1, long)} UTC</text>
         {down.map((h) => (
           <rect class="down" x={(x(h.t) - bar / 2).toFixed(1)} y={PAD.t} width={bar.toFixed(1)} height={ih}>
             <title>{`${new Date(h.t).toISOString()}: ${h.error ?? `status ${h.status}`}`}</title>

@@ -51,6 +51,7 @@ describe('domains', () => {
     const page = await c.fetch(added.headers.get('location')!);
     const html = await page.text();
     expect(page.status).toBe(200);
+    expect(html.startsWith('<!DOCTYPE html><html lang="en">')).toBe(true);
     expect(html).toContain('Added example.org');
     const b = badges(html).filter((x) => /:(live|missing|not checked)$/.test(x));
     expect(b).toHaveLength(records.length);

@@ -3,6 +3,8 @@
  * probe: bounded history in KV, the webhook called once when the node goes
  * down and once when it comes back, retried if the webhook failed.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEdgeApp, MAX_HISTORY, MemoryKv, readProbeState } from '../../edge/index.js';
 import { PROBE_KEY } from '../../edge/probe.js';
@@ -112,6 +114,29 @@ describe('scheduled probe', () => {
       expect(hook.received.length).toBe(start + 2);
     } finally {
       hook.status = 200;
+    }
+  });
+
+  it('counts a node that answers 503 as down and names what is wrong', async () => {
+    const sick = createServer((_req, res) => {
+      res.statusCode = 503;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ ok: false, listeners: { smtp: true, imaps: false }, store: { ok: true }, disk: { freeBytes: 1000, ok: false } }));
+    });
+    sick.listen(0, '127.0.0.1');
+    await new Promise((r) => sick.once('listening', r));
+    try {
+      const e = edge(`http://127.0.0.1:${(sick.address() as AddressInfo).port}`);
+      const first = await e.probe();
+      expect(first.probe).toMatchObject({ ok: false, status: 503 });
+      expect(first.probe.error).toBe('imaps listener down, disk nearly full: see the dashboard and the node\'s log');
+      const c = new Client(e.app);
+      await c.login();
+      const html = await (await c.fetch('/')).text();
+      expect(html).toContain('unhealthy');
+      expect(html).toContain('imaps down');
+    } finally {
+      await new Promise((r) => sick.close(r));
     }
   });
 
