@@ -1,5 +1,5 @@
 /**
- * `npm start` as a fresh checkout runs it (`tsx node/cli.ts start`, nothing
+ * `npm start` as a fresh checkout runs it (node/cli.ts through tsx, nothing
  * configured but a temporary data directory and every port 0): the banner
  * names every port and a first account whose printed password logs in over
  * IMAP; SIGTERM stops it with exit 0; a second run reports the account
@@ -15,7 +15,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OPTIONS } from '../../node/config/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const dir = mkdtempSync(join(tmpdir(), 'haven-npm-start-'));
 const running = new Set<ChildProcess>();
 
@@ -42,7 +41,9 @@ interface Run {
 }
 
 function start(): Run {
-  const proc = spawn(TSX, ['node/cli.ts', 'start'], { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  // `npm start` is `tsx node/cli.ts start`; the same loader is used here in one process (the tsx CLI
+  // runs the program in a second one), so a SIGKILL after a failed assertion leaves no orphan behind.
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'node/cli.ts', 'start'], { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   const stdout: string[] = [];
   let stderr = '';
