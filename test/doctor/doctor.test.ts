@@ -64,6 +64,15 @@ const SCENARIOS: Record<string, Scenario> = {
   'srv-missing': { n: 13, records: (r) => r.filter((x) => !x.name.startsWith('_imaps._tcp.')) },
   'caa-wrong': { n: 14, records: (r) => r.map((x) => (x.type === 'CAA' ? { ...x, value: 'pki.goog' } : x)) },
   'dnsbl-listed': { n: 15 },
+  lenient: {
+    n: 16,
+    records: (r, s) =>
+      r
+        .filter((x) => x.type !== 'CAA')
+        .map((x) => (x.type === 'TXT' && x.name === s.domain ? { ...x, content: x.content.replace('-all', '~all') } : x))
+        .map((x) => (x.type === 'TXT' && x.name.startsWith('_dmarc.') ? { ...x, content: 'v=DMARC1; p=none' } : x)),
+    policy: (s) => mtaStsPolicyFor({ mailHost: s.mailHost, mtaStsMode: 'testing' }),
+  },
 };
 
 function names(name: string): Names {
@@ -230,6 +239,19 @@ describe('haven doctor against Knot on loopback', () => {
     expect(report.checks.filter((c) => c.status === 'warn')).toEqual([]);
     expect(report.ok).toBe(false);
     expect(formatDoctorReport(report).some((l) => l.startsWith('FAIL  '))).toBe(true);
+  });
+
+  it('a lenient zone: each weakness is a WARN with its fix, nothing fails', async () => {
+    const report = await runDoctor(deps('lenient'));
+    const warned = Object.fromEntries(report.checks.filter((c) => c.status !== 'ok').map((c) => [c.id, [c.status, c.fix]]));
+    expect(warned).toEqual({
+      'spf:lenient.test': ['warn', 'publish lenient.test. 3600 IN TXT "v=spf1 ip4:192.0.2.16 ip6:2001:db8::10 -all"'],
+      'dmarc:lenient.test': ['warn', expect.stringMatching(/^publish _dmarc\.lenient\.test\. 3600 IN TXT "v=DMARC1; p=quarantine;/)],
+      'mta-sts-policy:lenient.test': ['warn', expect.stringMatching(/\nmode: enforce\n/)],
+      'caa:lenient.test': ['warn', 'publish:\nlenient.test. 3600 IN CAA 0 issue "letsencrypt.org"'],
+      'caa:mail.lenient.test': ['warn', 'publish:\nlenient.test. 3600 IN CAA 0 issue "letsencrypt.org"'],
+    });
+    expect(report.ok).toBe(true);
   });
 
   it('a certificate due for renewal and replication switched off are warnings; a self-signed certificate fails', async () => {

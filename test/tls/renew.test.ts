@@ -1,19 +1,22 @@
 /**
  * @module test/tls/renew
  * `renewCertificate` (what `haven certs renew` runs) against Pebble: while
- * the node holds ports.http it answers the CA from the shared challenge
- * directory and switches to the renewed files by itself; with the port free
+ * the node holds ports.http (node/http's plain app) it answers the CA from
+ * the shared challenge directory and switches to the renewed files by
+ * itself; with the port free
  * the command answers the CA on its own. Self-signed and operator-file
  * setups say what they did.
  */
 import { once } from 'node:events';
-import http from 'node:http';
+import type http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdaptorServer } from '@hono/node-server';
 import { testConfig } from '../../node/config/index.js';
+import { plainHttpApp } from '../../node/http/index.js';
 import { createSelfSignedCertificate, Http01Responder, openCertificateStore, renewCertificate, type CertificateInfo } from '../../node/tls/index.js';
 import { startPebble, type Pebble } from './pebble.js';
 
@@ -45,14 +48,18 @@ function config(sub: string, acme = true) {
 describe('haven certs renew (renewCertificate)', () => {
   it('with the node running: the node answers the CA from the challenge directory and switches to the new files', async () => {
     const cfg = config('running');
-    // The node: its store, its ACME manager and its plain HTTP listener on ports.http.
+    // The node: its store, its ACME manager and node/http's plain HTTP app on ports.http.
     const responder = new Http01Responder();
     const node = await openCertificateStore(cfg, { responder, acmeDirectoryCa: pebble.tlsCa, acmePollMs: 50 });
     const served: string[] = [];
-    const plain = http.createServer((req, res) => {
-      if (responder.handle(req, res)) served.push(req.url!);
-      else res.writeHead(404).end();
-    });
+    const app = plainHttpApp({ challenges: responder, hostname: cfg.hostname, httpsPort: 443 });
+    const plain = createAdaptorServer({
+      fetch: async (req: Request) => {
+        const res = await app.fetch(req);
+        if (res.status === 200) served.push(new URL(req.url).pathname);
+        return res;
+      },
+    }) as http.Server;
     plain.listen(httpPort, '127.0.0.1');
     await once(plain, 'listening');
     const first = once(node.acme!, 'issued') as Promise<[CertificateInfo]>;
