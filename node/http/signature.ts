@@ -74,8 +74,18 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
 
-async function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<HmacKey> {
-  return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
+/** Imported keys per secret: importKey costs as much as the HMAC itself. A node and an edge hold one secret (two while rotating). */
+const keys = new Map<string, Promise<HmacKey>>();
+
+function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<HmacKey> {
+  const id = `${usage}:${secret}`;
+  let k = keys.get(id);
+  if (!k) {
+    if (keys.size >= 8) keys.clear();
+    k = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
+    keys.set(id, k);
+  }
+  return k;
 }
 
 /** The exact text both sides sign. */
