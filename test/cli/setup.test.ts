@@ -99,6 +99,38 @@ describe('haven setup, answers piped on standard input', () => {
   });
 });
 
+describe('haven init', () => {
+  it('keeps what the config file already says (comments too), is safe to run again, prints the records to publish', async () => {
+    const dir = join(root, 'init');
+    mkdirSync(dir);
+    const file = join(dir, 'haven.yaml');
+    writeFileSync(file, `# my node\ndataDir: ${join(dir, 'data')}\nlimits:\n  maxRecipients: 42 # keep this\n`);
+    const argv = ['init', '--config', file, '--hostname', 'mail.init.test', '--domain', 'init.test', '--acme-email', 'me@init.test', '--challenge', 'dns-01', '--cloudflare-token', 'cf-token', '--ipv4', '203.0.113.7', '--ipv6', '2001:db8:7::1'];
+    const io = memoryIo({ env: {}, cwd: dir });
+    expect(await runCli(argv, io)).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toMatch(/^# my node\n/);
+    expect(text).toContain('maxRecipients: 42 # keep this');
+    expect(parse(text)).toMatchObject({ hostname: 'mail.init.test', dataDir: join(dir, 'data'), tls: { acme: { enabled: true, challenge: 'dns-01', email: 'me@init.test', cloudflareToken: 'cf-token' } } });
+    const out = io.stdout.join('\n');
+    expect(out).toContain('  mail.init.test. 3600 IN A 203.0.113.7');
+    expect(out).toContain('  init.test. 3600 IN MX 10 mail.init.test.');
+    expect(out).toMatch(/  [a-z0-9-]+\._domainkey\.init\.test\. 3600 IN TXT "v=DKIM1; k=rsa; p=MII/);
+    expect(out).toContain('and set the reverse DNS (PTR) of 203.0.113.7 and 2001:db8:7::1 to mail.init.test at your hosting provider');
+    const key = readFileSync(join(dir, 'master.key'), 'utf8');
+
+    const again = memoryIo({ env: {}, cwd: dir });
+    expect(await runCli(argv, again)).toBe(0);
+    expect(readFileSync(join(dir, 'master.key'), 'utf8')).toBe(key);
+    expect(again.stdout).not.toContain('added the mail domain init.test');
+    expect(again.stdout.join('\n')).not.toContain('master key:');
+
+    const missing = memoryIo({ env: {}, cwd: dir });
+    expect(await runCli(['init', '--config', file, '--hostname', 'mail.init.test', '--domain', 'init.test', '--challenge', 'dns-02'], missing)).toBe(2);
+    expect(missing.stderr).toEqual(['haven: --challenge is http-01 or dns-01, not "dns-02"']);
+  });
+});
+
 describe('bin/haven.js setup', () => {
   function haven(args: string[], stdin: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
