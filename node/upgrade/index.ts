@@ -5,7 +5,7 @@
  * data, the new release's own migrations and checks as the health check,
  * and a rollback (snapshot and release) when it is unhealthy.
  */
-export { upgrade, runRelease, waitHealthy, UpgradeError, type UpgradeOptions, type UpgradeResult } from './upgrade.js';
+export { upgrade, runRelease, trialStart, waitHealthy, UpgradeError, type UpgradeOptions, type UpgradeResult } from './upgrade.js';
 export { migrateAll, HealthCheckError, type MigrateReport, type MigratedDb } from './migrate.js';
 export { stageRelease, readRelease, linkedRelease, runningRelease, setLink, pruneReleases, ReleaseError, type ReleaseInfo } from './release.js';
 export { takeSnapshot, takeVerifiedSnapshot, restoreSnapshot, readManifest, databaseFiles, SnapshotError, type SnapshotManifest, type SnapshotFile } from './snapshot.js';

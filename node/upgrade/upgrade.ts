@@ -9,11 +9,14 @@
  *  4. run the NEW release's `haven migrate --json`: its own code migrates and
  *     integrity-checks every database it can open — the health check of the
  *     data under the new code, in a separate process so a crash counts too;
- *  5. switch `current` to it; with --service start it and wait for /health;
+ *  5. start it and wait for /health: without --service as a trial run of
+ *     its own `haven start` (stopped again afterwards), then switch
+ *     `current`; with --service switch `current` and start the unit;
  *  6. anything unhealthy: stop it, put the snapshot back, switch `current`
  *     back, start the old release again, and report why.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -41,6 +44,8 @@ export interface UpgradeOptions extends StageOptions {
   healthTimeoutMs?: number;
   /** Says whether a node is still running on the data (see running.ts); default: its control socket only. */
   isRunning?: () => Promise<string | null>;
+  /** Without a service: skip the trial `haven start` + /health of the new release (migrations are still checked). */
+  noTrialStart?: boolean;
   /** Upgrade even when the new release has the same version. */
   force?: boolean;
   say?: (line: string) => void;
@@ -111,6 +116,12 @@ export async function upgrade(o: UpgradeOptions): Promise<UpgradeResult> {
   }
   say(`upgrade: migrated ${report.databases.map((d) => `${d.db}@${d.userVersion}`).join(', ')}${report.deferred ? `; ${report.deferred} zero-access mailbox(es) migrate at their owners' next login` : ''}`);
 
+  if (!o.service && !o.noTrialStart) {
+    say(`upgrade: trial start of ${to.version}`);
+    const trial = await trialStart(to, o, dataOwner(o.dataDir), o.healthTimeoutMs ?? 60_000);
+    if (trial !== true) return rollback(`trial start: ${trial}`);
+    say(`upgrade: ${to.version} started and answered /health`);
+  }
   setLink(o.root, 'previous', from.dir);
   setLink(o.root, 'current', to.dir);
   if (o.service) {
@@ -137,6 +148,42 @@ async function refuseIfRunning(o: UpgradeOptions): Promise<void> {
 export function runRelease(rel: ReleaseInfo, args: string[], o: Pick<UpgradeOptions, 'env' | 'configFile'>, owner: { uid: number; gid: number } | null = null) {
   const argv = [join(rel.dir, 'bin', 'haven.js'), ...args, ...(o.configFile ? ['--config', o.configFile] : [])];
   return spawnSync(process.execPath, argv, { cwd: rel.dir, env: { ...process.env, ...o.env }, encoding: 'utf8', timeout: 300_000, ...(owner ?? {}) });
+}
+
+/**
+ * Runs the release's `haven start` with the node's settings until its
+ * HTTPS listener (read from the banner, so port 0 works too) answers
+ * /health, then stops it with SIGTERM. True, or why not.
+ */
+export async function trialStart(rel: ReleaseInfo, o: Pick<UpgradeOptions, 'env' | 'configFile'>, owner: { uid: number; gid: number } | null, timeoutMs: number): Promise<true | string> {
+  const argv = [join(rel.dir, 'bin', 'haven.js'), 'start', ...(o.configFile ? ['--config', o.configFile] : [])];
+  const child = spawn(process.execPath, argv, { cwd: rel.dir, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], ...(owner ?? {}) });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const url = await new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), timeoutMs);
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const m = /^\s+https\s+(\S+):(\d+)\s/.exec(line);
+        if (!m) return;
+        clearTimeout(timer);
+        const host = m[1] === '0.0.0.0' || m[1] === '[::]' ? '127.0.0.1' : m[1];
+        resolve(`https://${host}:${m[2]}/health`);
+      });
+      void exited.then(() => resolve(null));
+    });
+    if (!url) return `it did not start (${child.exitCode !== null ? `exit ${child.exitCode}` : 'no HTTPS listener announced'}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
+    const healthy = await waitHealthy(url, timeoutMs);
+    return healthy === true ? true : `${url}: ${healthy}`;
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(killer);
+    }
+  }
 }
 
 function systemctl(verb: 'start' | 'stop', unit: string, quiet = false): void {

@@ -31,13 +31,15 @@ export const upgradeCommands: Command[] = [
     details:
       'The release is anything npm installs — an `npm pack` tarball (path or URL), git+https://…/haven.git#<ref>, a registry spec — or a directory holding a prepared release. ' +
       'Releases live side by side under --root with a `current` symlink; point the node\'s unit at <root>/current/bin/haven.js. ' +
-      'With --service the node is stopped for the migration and started again, and must answer /health; without it the node must already be stopped.',
+      'With --service the node is stopped for the migration and started again, and must answer /health; without it the node must already be stopped, ' +
+      'and the new release is started once on trial (its own `haven start`) and must answer /health before it becomes current.',
     params: ['release'],
     options: {
       root: { type: 'string', value: 'dir', help: `Where releases are kept (default HAVEN_UPGRADE_ROOT or ${DEFAULT_ROOT}).` },
       service: { type: 'string', value: 'unit', help: 'systemd unit to stop, start and health-check (e.g. haven.service).' },
       'health-url': { type: 'string', value: 'url', help: 'Health URL of the started node (default https://127.0.0.1:<ports.https>/health).' },
       force: { type: 'boolean', help: 'Install even when the release has the version already running.' },
+      'no-trial-start': { type: 'boolean', help: 'Without --service: skip the trial `haven start` and /health of the new release.' },
       json,
     },
     async run(args, io) {
@@ -60,6 +62,7 @@ export const upgradeCommands: Command[] = [
           healthUrl: typeof args.flags['health-url'] === 'string' ? args.flags['health-url'] : `https://${host}:${config.ports.https}/health`,
           force: args.flags.force === true,
           isRunning: () => nodeRunning(config),
+          noTrialStart: args.flags['no-trial-start'] === true,
           say: (line) => io.err(line),
         }),
       );
