@@ -123,6 +123,15 @@ describe('STORE, COPY, MOVE, EXPUNGE', () => {
     expect(await raw.cmd('n', 'NOOP')).toBe('n OK NOOP completed\r\n');
   });
 
+  it('UID EXPUNGE takes only the named messages that carry \\Deleted', async () => {
+    await raw.cmd('c', 'CREATE Expunge-check');
+    for (const n of [1, 2, 3]) await raw.cmd('a', `APPEND Expunge-check {19+}\r\nSubject: ${n}\r\n\r\nbody`);
+    await raw.cmd('s', 'SELECT Expunge-check');
+    await raw.cmd('d', 'UID STORE 1,3 +FLAGS.SILENT (\\Deleted)');
+    expect(await raw.cmd('u', 'UID EXPUNGE 1:2')).toBe('* 1 EXPUNGE\r\nu OK UID EXPUNGE completed\r\n');
+    expect(await raw.cmd('f', 'FETCH 1:* (UID FLAGS)')).toBe('* 1 FETCH (UID 2 FLAGS ())\r\n* 2 FETCH (UID 3 FLAGS (\\Deleted))\r\nf OK FETCH completed\r\n');
+  });
+
   it('refuses changes in a mailbox opened with EXAMINE', async () => {
     expect(await raw.cmd('x', 'EXAMINE Trash')).toMatch(/\* 3 EXISTS[\s\S]*x OK \[READ-ONLY\] EXAMINE completed\r\n$/);
     expect(await raw.cmd('x1', 'STORE 1 +FLAGS (\\Seen)')).toMatch(/^x1 NO \[CANNOT\]/);

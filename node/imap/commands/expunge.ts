@@ -16,7 +16,7 @@ export const expunge: Handler<'EXPUNGE' | 'UIDEXPUNGE'> = {
     if (only && !only.length) return;
     const gone = s.port.messages.expunge(sel.folderId, only, s.id);
     s.expunged(sel, gone.filter((u) => sel.seqOf(u) > 0));
-    const st = s.port.folders.status(sel.folderId);
-    if (s.condstore) return { code: `HIGHESTMODSEQ ${st.highestModseq}`, text: 'EXPUNGE completed' };
+    // The folder row has HIGHESTMODSEQ; status() would count every message.
+    if (s.condstore) return { code: `HIGHESTMODSEQ ${s.port.folders.byId(sel.folderId)!.highestModseq}`, text: 'EXPUNGE completed' };
   },
 };

@@ -266,10 +266,16 @@ export class MessageRepo {
   /** EXPUNGE / UID EXPUNGE: removes messages flagged \Deleted (limited to `only` when given). */
   expunge(folderId: number, only?: number[], origin?: string): number[] {
     return this.ctx.write(() => {
-      let uids = this.s.deletedUids.all(folderId) as number[];
-      if (only) {
-        const keep = new Set(only);
-        uids = uids.filter((u) => keep.has(u));
+      let uids: number[];
+      if (only && only.length < 64) {
+        // UID EXPUNGE of a few: look each up instead of scanning the folder for \Deleted.
+        uids = only.filter((u) => ((this.s.metaOne.get(folderId, u) as Row | undefined)?.flags as number) & 8);
+      } else {
+        uids = this.s.deletedUids.all(folderId) as number[];
+        if (only) {
+          const keep = new Set(only);
+          uids = uids.filter((u) => keep.has(u));
+        }
       }
       return uids.length ? this.removeInTx(folderId, uids, origin) : [];
     });
