@@ -6,25 +6,10 @@
  * without TLS.
  */
 import { Hono } from 'hono';
+import type { ChallengeStore } from '../tls/index.js';
 
-/** Pending http-01 challenges: token → key authorization. node/tls's Http01Responder satisfies it. */
-export interface ChallengeStore {
-  get(token: string): string | undefined;
-}
-
-/** A ChallengeStore backed by a Map, for callers that have none of their own. */
-export class MapChallengeStore implements ChallengeStore {
-  readonly tokens = new Map<string, string>();
-  get(token: string): string | undefined {
-    return this.tokens.get(token);
-  }
-  set(token: string, keyAuthorization: string): void {
-    this.tokens.set(token, keyAuthorization);
-  }
-  delete(token: string): void {
-    this.tokens.delete(token);
-  }
-}
+/** Pending http-01 challenges (token → key authorization); node/tls owns the type and its Http01Responder fills it. */
+export type { ChallengeStore } from '../tls/index.js';
 
 /** RFC 8555 §8.1: tokens are base64url. Anything else is no token we issued. */
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,256}$/;

@@ -6,7 +6,7 @@
  */
 export { startHttp, type HttpDeps, type HttpHandle, type HttpListen } from './server.js';
 export { httpsApp, packageVersion, type HttpAppDeps } from './app.js';
-export { plainHttpApp, MapChallengeStore, type ChallengeStore, type PlainHttpOptions } from './challenge.js';
+export { plainHttpApp, type ChallengeStore, type PlainHttpOptions } from './challenge.js';
 export { adminApp, type AdminDeps } from './admin.js';
 export { checkHealth, tcpProbe, DEFAULT_HEALTH_THRESHOLDS, type Health, type HealthSource, type HealthThresholds, type ListenerProbe, type ListenerAddress, type CertificateSource } from './health.js';
 export { adminSecret, ADMIN_SECRET_FILE } from './secret.js';
