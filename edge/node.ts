@@ -117,7 +117,12 @@ export function createLocalEdge(opts: LocalEdgeOptions): LocalEdge {
       await running;
       const s = server;
       server = null;
-      if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+      if (s) {
+        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+        // A browser tab's keep-alive connection would otherwise hold shutdown open until it times out.
+        (s as { closeAllConnections?: () => void }).closeAllConnections?.();
+        await closed;
+      }
     },
   };
 }
