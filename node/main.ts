@@ -162,7 +162,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
   closers.push({ name: 'store', close: () => store.close() });
   replication = replicationModule?.startReplication(config, store, log) ?? null;
-  // 3b. DKIM keys the infra delivers as systemd credentials (none in a local run).
+  // 4. DKIM keys the infra delivers as systemd credentials (none in a local run).
   importDkimCredentials(store, process.env.CREDENTIALS_DIRECTORY, log);
   const queue = queueFor(store);
 

@@ -46,7 +46,12 @@ export function masterKeyFor(config: Config, opts: { allowGenerate: boolean }): 
  * be initialised (domain add on a new machine); other commands refuse an
  * empty one with advice, so a typo in dataDir does not silently start over.
  */
-export async function withStore<T>(args: Args, io: CliIo, fn: (store: Store, config: Config) => Promise<T> | T, opts: { create?: boolean } = {}): Promise<T> {
+export async function withStore<T>(
+  args: Args,
+  io: CliIo,
+  fn: (store: Store, config: Config) => Promise<T> | T,
+  opts: { create?: boolean; readOnly?: boolean } = {},
+): Promise<T> {
   const config = cliConfig(args, io);
   if (!opts.create && !hasDirectory(config)) {
     throw new CommandError(`no Haven data in ${config.dataDir}: run \`haven start\` once (or \`haven domain add <domain>\`), or point --config / HAVEN_DATA_DIR at the data directory`);
@@ -54,10 +59,30 @@ export async function withStore<T>(args: Args, io: CliIo, fn: (store: Store, con
   const mk = masterKeyFor(config, { allowGenerate: opts.create ?? false });
   if (mk.origin === 'generated' && mk.warning) io.err(`haven: warning: ${mk.warning}`);
   const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
+  let result: T;
   try {
-    return await fn(store, config);
+    result = await fn(store, config);
   } finally {
     store.close();
+  }
+  if (!opts.readOnly && config.replicaUrl) await shipThroughNode(config, io);
+  return result;
+}
+
+/**
+ * This process wrote to databases a running node replicates. Its replicator
+ * cuts frames from the WAL files when told of commits in its own process, so
+ * ask it (over its control socket) to flush now: the change reaches the
+ * replica at once instead of with the node's next write to that database.
+ * No node running: the next start's replicator finds the change itself.
+ */
+async function shipThroughNode(config: Config, io: CliIo): Promise<void> {
+  const { askNode } = await import('../replication/index.js');
+  try {
+    const reply = await askNode(config.dataDir, { cmd: 'flush', timeoutMs: 15_000 }, 20_000);
+    if (reply && !reply.ok) io.err(`haven: warning: the change is saved, but the running node could not replicate it yet (${reply.error}); check \`haven replicate status\``);
+  } catch (err) {
+    io.err(`haven: warning: the change is saved, but the running node did not confirm replicating it (${(err as Error).message}); check \`haven replicate status\``);
   }
 }
 

@@ -77,7 +77,7 @@ export const accountCommands: Command[] = [
           const quota = r.quotaBytes > 0 ? `${formatBytes(r.usedBytes)} of ${formatBytes(r.quotaBytes)}` : `${formatBytes(r.usedBytes)} (no quota)`;
           io.out(`${r.address}\t${r.keyMode}\t${quota}${r.disabled ? '\tdisabled' : ''}`);
         }
-      });
+      }, { readOnly: true });
     },
   },
   {

@@ -34,7 +34,7 @@ export const aliasCommands: Command[] = [
         if (args.flags.json) return io.out(JSON.stringify(aliases.map((a) => ({ address: a.address, targets: a.targets }))));
         if (aliases.length === 0) return io.out('no aliases; add one with `haven alias add <address> <target>...`');
         for (const a of aliases) io.out(`${a.address}\t${a.targets.join(', ')}`);
-      });
+      }, { readOnly: true });
     },
   },
   {

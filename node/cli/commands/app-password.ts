@@ -50,7 +50,7 @@ export const appPasswordCommands: Command[] = [
           const used = p.lastUsedAt ? `last used ${new Date(p.lastUsedAt).toISOString()}` : 'never used';
           io.out(`${p.id}\t${p.label ?? ''}\tcreated ${new Date(p.createdAt).toISOString()}\t${used}`);
         }
-      });
+      }, { readOnly: true });
     },
   },
   {

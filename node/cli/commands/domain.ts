@@ -43,7 +43,7 @@ export const domainCommands: Command[] = [
         if (args.flags.json) return io.out(JSON.stringify(rows));
         if (rows.length === 0) return io.out('no domains yet; add one with `haven domain add <domain>`');
         for (const r of rows) io.out(`${r.name}\t${r.accounts} account(s)\t${r.aliases} alias(es)`);
-      });
+      }, { readOnly: true });
     },
   },
   {

@@ -72,7 +72,7 @@ export const statusCommands: Command[] = [
           s.aliases = store.directory.listAliases().length;
           const depth = queueFor(store).depth();
           s.queue = { queued: depth.queued, oldest: depth.oldestAt ? new Date(depth.oldestAt).toISOString() : undefined };
-        });
+        }, { readOnly: true });
       }
       if (args.flags.json) return io.out(JSON.stringify(s));
       io.out(`hostname      ${s.hostname}`);

@@ -1,0 +1,84 @@
+/**
+ * The `haven` CLI against a running node: an account added from another
+ * process logs in on the running node at once, and reaches the replica
+ * before the command returns (the CLI asks the node's replicator to flush;
+ * the replicator only hears of commits made in its own process).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ImapFlow } from 'imapflow';
+import { afterAll, describe, expect, it } from 'vitest';
+import { testConfig } from '../../node/config/index.js';
+import { startNode } from '../../node/main.js';
+import { restore } from '../../node/replication/index.js';
+import { Store } from '../../node/store/index.js';
+import { startTestDns } from '../helpers/dns-server.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'haven.js');
+const dir = mkdtempSync(join(tmpdir(), 'haven-cli-live-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function haven(args: string[], env: Record<string, string>, stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const clean: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HAVEN_')) clean[k] = v;
+    const p = spawn(process.execPath, [BIN, ...args], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    p.stdin.end(stdin);
+  });
+}
+
+describe('haven CLI next to a running node', () => {
+  it('adds an account the node serves at once and the replica holds when the command returns', async () => {
+    const dns = await startTestDns();
+    const masterKey = randomBytes(32).toString('hex');
+    const dataDir = join(dir, 'data');
+    const replicaUrl = pathToFileURL(join(dir, 'replica')).href;
+    const node = await startNode(testConfig(dataDir, { dnsbl: [], masterKey, replicaUrl }), { resolver: dns.resolver, adminUi: false });
+    try {
+      node.store.directory.addDomain('example.org');
+      await node.replication!.flush(20_000);
+
+      const r = await haven(['account', 'add', 'bob@example.org', '--password-stdin'], { HAVEN_DATA_DIR: dataDir, HAVEN_MASTER_KEY: masterKey, HAVEN_REPLICA_URL: replicaUrl }, 'bob-password-1\n');
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^created account bob@example\.org\n/);
+
+      // The replica alone (restored elsewhere) already has the account.
+      const copy = join(dir, 'restored');
+      await restore({ target: replicaUrl, into: copy, masterKey: Buffer.from(masterKey, 'hex') });
+      const restored = Store.open({ dataDir: copy, masterKey: Buffer.from(masterKey, 'hex') });
+      try {
+        expect(restored.directory.getAccount('bob@example.org')?.address).toBe('bob@example.org');
+      } finally {
+        restored.close();
+      }
+
+      // The running node serves it without a restart.
+      const client = new ImapFlow({
+        host: '127.0.0.1',
+        port: node.ports.imaps!,
+        secure: true,
+        auth: { user: 'bob@example.org', pass: 'bob-password-1' },
+        tls: { ca: readFileSync(node.certificate.certFile), servername: 'localhost' },
+        logger: false,
+      });
+      await client.connect();
+      const status = await client.status('INBOX', { messages: true });
+      await client.logout();
+      expect(status && status.messages).toBe(0);
+    } finally {
+      await node.close();
+      await dns.close();
+    }
+  }, 60_000);
+});
