@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import type { Config } from '../config/index.js';
 import { davApp, type ImipSender } from '../dav/index.js';
+import { DnsInputError, mtaStsPolicyFor } from '../dns/index.js';
 import type { Resolver } from '../smtp/dns.js';
 import { systemResolver } from '../smtp/dns.js';
 import { queueFor } from '../smtp/context.js';
@@ -140,6 +141,22 @@ export function httpsApp(deps: HttpAppDeps): Hono {
   app.get('/health', async (c) => {
     const h = await health();
     return c.json(h, h.ok ? 200 : 503, { 'Cache-Control': 'no-store' });
+  });
+
+  // node/dns points mta-sts.<domain> at the mail host (unless a web host is set), so the node answers the
+  // policy itself: the same text whose hash is the _mta-sts TXT id, for hosted domains only.
+  app.get('/.well-known/mta-sts.txt', (c) => {
+    const host = new URL(c.req.url).hostname.toLowerCase();
+    const domain = host.startsWith('mta-sts.') ? host.slice('mta-sts.'.length) : null;
+    const plain = { 'Content-Type': 'text/plain; charset=utf-8' };
+    if (!domain) return c.body('the MTA-STS policy is served on mta-sts.<mail domain>\n', 404, plain);
+    if (!deps.store.directory.getDomain(domain)) return c.body(`${domain} is not a mail domain of this server\n`, 404, plain);
+    try {
+      return c.body(mtaStsPolicyFor({ mailHost: deps.config.hostname }), 200, { ...plain, 'Cache-Control': 'public, max-age=300' });
+    } catch (err) {
+      if (!(err instanceof DnsInputError)) throw err;
+      return c.body(`no MTA-STS policy: ${err.message}\n`, 503, plain);
+    }
   });
 
   app.get('/metrics', (c) => c.body(registry.render(), 200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' }));

@@ -171,3 +171,20 @@ describe('plain HTTP listener', () => {
     expect(post.status).toBe(301);
   });
 });
+
+describe('MTA-STS policy', () => {
+  it('serves the policy node/dns hashes into the TXT id, on mta-sts.<hosted domain> only', async () => {
+    const { mailDnsRecords, mtaStsPolicyFor, mtaStsPolicyId } = await import('../../node/dns/index.js');
+    if (!t.store.directory.getDomain('example.org')) t.store.directory.addDomain('example.org');
+    const res = await request({ path: '/.well-known/mta-sts.txt', headers: { Host: 'mta-sts.example.org' } });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(res.body).toBe('version: STSv1\r\nmode: enforce\r\nmx: mail.example.org\r\nmax_age: 604800\r\n');
+    const key = t.store.directory.dkimKeys('example.org')[0];
+    const txt = mailDnsRecords({ domains: [{ name: 'example.org', dkim: { selector: key.selector, publicKey: key.publicKeyDns } }], mailHost: 'mail.example.org', ipv4: '192.0.2.10', ipv6: '2001:db8::10', pop3: true }).find((r) => r.name === '_mta-sts.example.org');
+    expect(txt && 'content' in txt && txt.content).toBe(`v=STSv1; id=${mtaStsPolicyId(res.body)}`);
+    expect(res.body).toBe(mtaStsPolicyFor({ mailHost: 'mail.example.org' }));
+    expect((await request({ path: '/.well-known/mta-sts.txt', headers: { Host: 'mta-sts.not-hosted.org' } })).status).toBe(404);
+    expect((await request({ path: '/.well-known/mta-sts.txt', headers: { Host: 'mail.example.org' } })).status).toBe(404);
+  });
+});
