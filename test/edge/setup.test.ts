@@ -139,6 +139,9 @@ describe('Outlook autodiscover', () => {
     expect(Number(tag(xml, smtp, 'Port'))).toBe(srv('_submissions._tcp')[0]);
     expect(tag(xml, imap, 'SSL')).toBe('on');
     expect(tag(xml, imap, 'LoginName')).toBe('alice@example.org');
+    // Outlook capitalises the path on some versions.
+    const caps = await edge().request('https://autodiscover.example.org/Autodiscover/Autodiscover.xml', { method: 'POST', body: body('alice@example.org') });
+    expect(tag(await caps.text(), imap, 'Port')).toBe(String(srv('_imaps._tcp')[0]));
     const stranger = await (await edge().request('https://autodiscover.example.org/autodiscover/autodiscover.xml', { method: 'POST', body: body('x@stranger.example') })).text();
     expect(stranger).toContain('<ErrorCode>600</ErrorCode>');
     const hostile = await (await edge().request('https://autodiscover.example.org/autodiscover/autodiscover.xml', { method: 'POST', body: body('<x>@example.org') })).text();

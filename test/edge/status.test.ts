@@ -33,6 +33,20 @@ describe('/health and /status', () => {
     expect(await res.json()).toMatchObject({ ok: true, service: 'haven-edge' });
   });
 
+  it('serves the stylesheet and an empty favicon without a session', async () => {
+    const { app } = edge(node.url);
+    const css = await app.request('https://admin.example.org/assets/app.css');
+    expect(css.status).toBe(200);
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect(await css.text()).toContain('.badge.ok');
+    const icon = await app.request('https://admin.example.org/favicon.ico');
+    expect(icon.status).toBe(204);
+    // Every answer carries the security headers; pages allow no script at all.
+    expect(css.headers.get('content-security-policy')).toBe("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    expect(css.headers.get('strict-transport-security')).toBe('max-age=31536000');
+    expect(css.headers.get('x-frame-options')).toBe('DENY');
+  });
+
   it('/status probes the node: JSON for monitors, a page for people, nothing internal', async () => {
     const { app } = edge(node.url);
     const json = await app.request('https://admin.example.org/status', { headers: { accept: 'application/json' } });
