@@ -33,6 +33,39 @@ export function headerValues(raw: Buffer, name: string): string[] {
   return out;
 }
 
+/**
+ * The message without the header fields `drop` picks (given the field's
+ * lower-case name and unfolded value). Everything else, body included, is
+ * kept byte for byte; returns `raw` itself when nothing matched.
+ */
+export function withoutFields(raw: Buffer, drop: (name: string, value: string) => boolean): Buffer {
+  const end = headerEnd(raw);
+  const head = raw.subarray(0, end).toString('latin1');
+  const lines = head.split('\r\n');
+  const keep: string[] = [];
+  let field: string[] = [];
+  let removed = false;
+  const flush = () => {
+    if (field.length === 0) return;
+    const first = field[0];
+    const colon = first.indexOf(':');
+    const name = colon > 0 ? first.slice(0, colon).trim().toLowerCase() : '';
+    const value = colon > 0 ? [first.slice(colon + 1), ...field.slice(1)].map((l) => l.trim()).join(' ') : '';
+    if (name && drop(name, value)) removed = true;
+    else keep.push(...field);
+    field = [];
+  };
+  for (const line of lines) {
+    if (/^[ \t]/.test(line) && field.length > 0) field.push(line);
+    else {
+      flush();
+      field.push(line);
+    }
+  }
+  flush();
+  return removed ? Buffer.concat([Buffer.from(keep.join('\r\n'), 'latin1'), raw.subarray(end)]) : raw;
+}
+
 export function hasHeader(raw: Buffer, name: string): boolean {
   return headerValues(raw, name).length > 0;
 }

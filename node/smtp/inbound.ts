@@ -9,7 +9,7 @@
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { LineEndingCheck, MAIL_PARAMS, parseEnvelopeAddress, RCPT_PARAMS, unknownParam } from './address.js';
 import { replies, SmtpError, toSmtpError } from './errors.js';
-import { clean, rfc5322Date } from './headers.js';
+import { clean, rfc5322Date, withoutFields } from './headers.js';
 import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.js';
 import { scoreMessage, spamHeader } from './spam.js';
 import { verifyMessage } from './verify.js';
@@ -120,6 +120,17 @@ export function mxHandlers(ctx: Context) {
   };
 }
 
+/**
+ * RFC 8601 §5: a border MTA removes Authentication-Results fields that claim
+ * its own authserv-id, or a sender could pre-write "dmarc=pass" for us. Our
+ * X-Haven-Spam verdict is dropped from incoming mail for the same reason.
+ * Verification already ran on the bytes as received.
+ */
+export function withoutForgedVerdicts(raw: Buffer, hostname: string): Buffer {
+  const us = hostname.toLowerCase();
+  return withoutFields(raw, (name, value) => name === 'x-haven-spam' || (name === 'authentication-results' && value.split(';')[0].trim().split(/\s+/)[0].toLowerCase() === us));
+}
+
 /** Verifies, scores and delivers one message; resolves when every copy is durable. */
 async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buffer): Promise<string> {
   const routes = state(session).routes;
@@ -153,7 +164,7 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
   );
   if (spam.action === 'reject') throw replies.spam();
   const single = session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : undefined;
-  const full = Buffer.concat([Buffer.from(receivedHeader(ctx, session, single) + verdict.headers + spamHeader(spam)), raw]);
+  const full = Buffer.concat([Buffer.from(receivedHeader(ctx, session, single) + verdict.headers + spamHeader(spam)), withoutForgedVerdicts(raw, ctx.hostname)]);
 
   await Promise.all([...plan.locals].map(([accountId, tag]) => ctx.batcher.deliver(accountId, full, spam.action === 'junk' ? 'Junk' : (tag ?? undefined))));
   // Counted after the fact: a locked managed mailbox is opened by the delivery itself, so it lands locally.

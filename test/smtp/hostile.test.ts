@@ -102,6 +102,25 @@ describe('malformed commands', () => {
   });
 });
 
+describe('forged verdicts', () => {
+  it('removes Authentication-Results claiming our name and any X-Haven-Spam, keeping everything else byte for byte', async () => {
+    const forged =
+      'Authentication-Results: mx.haven.test;\r\n dkim=pass; dmarc=pass header.from=bank.test\r\n' +
+      'X-Haven-Spam: no; score=0.0\r\n' +
+      'Authentication-Results: other.example; spf=pass\r\n' +
+      'x-haven-spam:no\r\n';
+    const rest = sampleMessage({ from: 'someone@sender.test', body: 'marker-forged-ar' });
+    const raw = Buffer.concat([Buffer.from(forged), rest]);
+    await client(mx.port).sendMail({ envelope: { from: 'someone@sender.test', to: ['alice@example.test'] }, raw });
+    const m = (await folderRaws(store, 'alice@example.test', PW)).find((x) => x.includes('marker-forged-ar'))!;
+    expect(m.match(/^Authentication-Results: mx\.haven\.test;/gim)).toHaveLength(1); // ours
+    expect(m).not.toContain('header.from=bank.test');
+    expect(m.match(/^x-haven-spam:/gim)).toHaveLength(1); // ours
+    expect(m).toContain('\r\nAuthentication-Results: other.example; spf=pass\r\n');
+    expect(m.endsWith(rest.toString())).toBe(true);
+  });
+});
+
 describe('oversized messages', () => {
   it('refuses a declared SIZE over the limit at MAIL FROM', async () => {
     const s = await greeted();
