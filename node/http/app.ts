@@ -73,7 +73,7 @@ function area(path: string): string {
   if (path.startsWith('/api/')) return 'api';
   if (path === '/health') return 'health';
   if (path === '/metrics') return 'metrics';
-  if (path === '/dav' || path.startsWith('/dav/') || path.startsWith('/.well-known/')) return 'dav';
+  if (path === '/dav' || path.startsWith('/dav/') || path === '/.well-known/caldav' || path === '/.well-known/carddav') return 'dav';
   return 'other';
 }
 

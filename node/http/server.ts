@@ -58,11 +58,26 @@ export async function startHttp(deps: HttpDeps, listen: HttpListen = {}): Promis
   const http = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
   http.keepAliveTimeout = 30_000;
   const sockets = new Set<net.Socket>();
+  // The same per-IP cap as the mail protocols: one address cannot hold every slot of the HTTPS port.
+  const perIp = new Map<string, number>();
+  const maxPerIp = deps.config.limits.maxConnectionsPerIp;
   const tlsServer = net.createServer((raw) => {
-    sockets.add(raw);
-    raw.once('close', () => sockets.delete(raw));
-    raw.setTimeout(IDLE_MS, () => raw.destroy());
     metrics.connections.inc({ protocol: 'https' });
+    const ip = raw.remoteAddress ?? '';
+    const n = perIp.get(ip) ?? 0;
+    if (n >= maxPerIp) {
+      raw.destroy();
+      return;
+    }
+    perIp.set(ip, n + 1);
+    sockets.add(raw);
+    raw.once('close', () => {
+      sockets.delete(raw);
+      const m = (perIp.get(ip) ?? 1) - 1;
+      if (m <= 0) perIp.delete(ip);
+      else perIp.set(ip, m);
+    });
+    raw.setTimeout(IDLE_MS, () => raw.destroy());
     const sock = new tls.TLSSocket(raw, {
       isServer: true,
       secureContext: deps.tls.context,

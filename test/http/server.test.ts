@@ -6,6 +6,7 @@
  * responder, redirect to HTTPS).
  */
 import http from 'node:http';
+import netModule from 'node:net';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -188,3 +189,55 @@ describe('MTA-STS policy', () => {
     expect((await request({ path: '/.well-known/mta-sts.txt', headers: { Host: 'mail.example.org' } })).status).toBe(404);
   });
 });
+
+describe('connection limits', () => {
+  it('caps HTTPS connections per IP like the mail listeners, and frees the slot on close', async () => {
+    const lt = makeTestStore();
+    const { key } = testTls();
+    const store2 = new CertificateStore(cert.toString(), key.toString());
+    const limited = await startHttp(
+      { store: lt.store, tls: store2, config: testConfig(lt.dataDir, { limits: { maxConnectionsPerIp: 2 } }), log: silentLogger, authLimiter: new AuthLimiter(), adminSecret: SECRET },
+      { http: false },
+    );
+    const open = () =>
+      new Promise<import('node:net').Socket>((resolve, reject) => {
+        const s = netModule.connect(limited.httpsPort, '127.0.0.1');
+        s.once('connect', () => resolve(s));
+        s.once('error', reject);
+      });
+    const closedSoon = (s: import('node:net').Socket) => new Promise<boolean>((resolve) => s.once('close', () => resolve(true)));
+    try {
+      const a = await open();
+      const b = await open();
+      const c = await open();
+      expect(await closedSoon(c)).toBe(true);
+      a.destroy();
+      await new Promise<void>((r) => a.once('close', () => r()));
+      // The server sees the close asynchronously: retry until a new connection is kept.
+      const res = await fetchHealth(limited.httpsPort);
+      expect(res).toBe(200);
+      b.destroy();
+    } finally {
+      await limited.close();
+      store2.close();
+      lt.cleanup();
+    }
+  });
+});
+
+async function fetchHealth(port: number): Promise<number> {
+  for (;;) {
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        const req = https.request({ host: '127.0.0.1', port, path: '/health', ca: cert, servername: 'localhost', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    } catch {
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
