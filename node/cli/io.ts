@@ -44,8 +44,8 @@ export function processIo(): CliIo {
  */
 async function promptTerminal(question: string, hidden: boolean): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
   if (!hidden || !stdin.isTTY) {
+    process.stderr.write(question);
     const { createInterface } = await import('node:readline');
     const rl = createInterface({ input: stdin, terminal: false });
     try {
@@ -57,7 +57,9 @@ async function promptTerminal(question: string, hidden: boolean): Promise<string
   }
   return new Promise((resolve) => {
     let value = '';
+    // Echo goes off before the question shows, so nothing typed (or pasted) right after it is echoed.
     stdin.setRawMode(true);
+    process.stderr.write(question);
     stdin.resume();
     stdin.setEncoding('utf8');
     const done = (result: string | null) => {
