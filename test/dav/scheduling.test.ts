@@ -223,6 +223,26 @@ describe('forged and stray messages', () => {
     expect(applied.text.replace(/\r\n /g, '')).toContain('PARTSTAT=DECLINED;SCHEDULE-STATUS=2.0:mailto:bob@example.test');
   });
 
+  it('mail from outside is applied only when our MX found DMARC or aligned DKIM pass (the topmost verdict)', async () => {
+    const ev = meeting({ attendees: ['dan@remote.example'] }).replace(/meeting-1@/g, 'outside-1@');
+    expect((await put(ALICE, ALICE_CAL + 'outside.ics', ev)).status).toBe(201);
+    const alice = h.t.store.directory.getAccount(ALICE.address)!;
+    const reply = (partstat: string) =>
+      ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//x//EN', 'METHOD:REPLY', 'BEGIN:VEVENT', 'UID:outside-1@example.test', 'DTSTAMP:20260101T000000Z', 'DTSTART:20270315T140000Z', 'ORGANIZER:mailto:alice@example.test', `ATTENDEE;PARTSTAT=${partstat}:mailto:dan@remote.example`, 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+    const withAr = (ar: string[], partstat: string) => Buffer.concat([Buffer.from(ar.map((a) => `Authentication-Results: ${a}\r\n`).join('')), forge('dan@remote.example', reply(partstat))]);
+    const partstat = async () => /PARTSTAT=([A-Z-]+)[^:]*:mailto:dan@remote\.example/.exec((await dav(h, 'GET', ALICE_CAL + 'outside.ics')).text.replace(/\r\n /g, ''))![1];
+
+    await h.t.store.deliver(alice.id, withAr(['mail.example.test;\r\n spf=pass smtp.mailfrom=dan@remote.example;\r\n dmarc=fail (p=REJECT) header.from=remote.example'], 'ACCEPTED'));
+    expect(await partstat()).toBe('NEEDS-ACTION');
+    // A pass written by the sender sits below our verdict and counts for nothing.
+    await h.t.store.deliver(alice.id, withAr(['mail.example.test; dmarc=none header.from=remote.example', 'mail.example.test; dmarc=pass header.from=remote.example'], 'ACCEPTED'));
+    expect(await partstat()).toBe('NEEDS-ACTION');
+    await h.t.store.deliver(alice.id, withAr(['mail.example.test;\r\n dkim=pass header.i=@mail.remote.example header.s=s1 header.a=rsa-sha256;\r\n dmarc=none header.from=remote.example'], 'TENTATIVE'));
+    expect(await partstat()).toBe('TENTATIVE');
+    await h.t.store.deliver(alice.id, withAr(['mail.example.test;\r\n dkim=none;\r\n dmarc=pass (p=NONE) header.from=remote.example'], 'ACCEPTED'));
+    expect(await partstat()).toBe('ACCEPTED');
+  });
+
   it('a CANCEL from someone who is not the organizer leaves the attendee\'s copy alone', async () => {
     const c = await dav(h, 'GET', BOB_CAL + 'forged-1@example.test.ics', { user: BOB });
     expect(c.status).toBe(200);

@@ -7,7 +7,7 @@
  * SMTP outbound queue through an ImipSender.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeBody, type MimePart, type ParsedMessage } from '../../mime/index.js';
+import { decodeBody, fieldValue, scanHeader, type MimePart, type ParsedMessage } from '../../mime/index.js';
 
 export interface ImipOutgoing {
   from: string;
@@ -85,6 +85,35 @@ function findCalendarPart(p: MimePart, depth = 0): MimePart | null {
 /** Whether a stored message carries an iTIP part (from the parse kept at delivery, without reading the body). */
 export function hasItipPart(parsed: Pick<ParsedMessage, 'structure'>): boolean {
   return findCalendarPart(parsed.structure) !== null;
+}
+
+/**
+ * Whether the From address of a received message can be believed. Mail from
+ * outside passes the node's MX, which prepends its Authentication-Results
+ * (and strips any that claim its name), so the topmost such field is ours:
+ * it must show DMARC pass for the From domain, or a DKIM pass aligned with
+ * it. Mail with no Authentication-Results never crossed the
+ * MX: local submission (From ownership checked there) or the node's own
+ * iMIP, both trustworthy.
+ */
+export function fromIsAuthentic(raw: Buffer, from: string): boolean {
+  const block = scanHeader(raw, 0, Math.min(raw.length, 256 * 1024));
+  const ar = block.fields.find((f) => f.name === 'authentication-results');
+  if (!ar) return true;
+  const domain = from.slice(from.lastIndexOf('@') + 1).toLowerCase();
+  // Relaxed alignment (RFC 7489 §3.1.1), approximated: one domain is the other or a subdomain of it.
+  const covers = (d: string) => d === domain || domain.endsWith('.' + d) || d.endsWith('.' + domain);
+  // authserv-id; resinfo; resinfo … (RFC 8601 §2.2); comments in parentheses carry nothing we need.
+  const results = fieldValue(raw, ar).replace(/\([^)]*\)/g, ' ').split(';').slice(1);
+  for (const r of results) {
+    const m = /^\s*(dmarc|dkim)\s*=\s*pass\b(.*)$/i.exec(r);
+    if (!m) continue;
+    const props = Object.fromEntries([...m[2].matchAll(/([a-z]+\.[a-z]+)\s*=\s*"?([^\s";]+)"?/gi)].map((x) => [x[1].toLowerCase(), x[2].toLowerCase()]));
+    if (m[1].toLowerCase() === 'dmarc' && props['header.from'] === domain) return true;
+    const d = props['header.d'] ?? props['header.i']?.slice(props['header.i'].lastIndexOf('@') + 1);
+    if (m[1].toLowerCase() === 'dkim' && d && d.includes('.') && covers(d)) return true;
+  }
+  return false;
 }
 
 /** The iTIP text and the From address of a received message; null when it carries no iTIP part. */

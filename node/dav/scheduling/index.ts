@@ -19,10 +19,10 @@ import type { ImipSender } from '../context.js';
 import { DavError } from '../errors.js';
 import { parseCalendarObject, primeSpans } from '../ical.js';
 import { INTERNAL_NS } from '../props.js';
-import { buildImipMessage, extractItip, hasItipPart } from './imip.js';
+import { buildImipMessage, extractItip, fromIsAuthentic, hasItipPart } from './imip.js';
 import { applyIncoming, ItipError, outgoing, parseItip } from './itip.js';
 
-export { buildImipMessage, extractItip, type ImipOutgoing } from './imip.js';
+export { buildImipMessage, extractItip, fromIsAuthentic, type ImipOutgoing } from './imip.js';
 export { applyIncoming, outgoing, parseItip, participants, ItipError, type ItipMessage } from './itip.js';
 
 const MARKER = `{${INTERNAL_NS}}imip-seen`;
@@ -103,8 +103,8 @@ export function applyInbox(lease: Lease, recipient: string, log: Logger): number
   const holder = markerCollection(mb.dav);
   const inbox = mb.folders.get('INBOX');
   if (!holder || !inbox) return 0;
-  const raw = typeof holder.props[MARKER] === 'string' ? holder.props[MARKER] : '';
-  const [validity, seen] = raw.split(':').map(Number);
+  const mark = typeof holder.props[MARKER] === 'string' ? holder.props[MARKER] : '';
+  const [validity, seen] = mark.split(':').map(Number);
   const fresh = validity !== inbox.uidValidity || !Number.isInteger(seen);
   const from = fresh ? 1 : seen + 1;
   if (from >= inbox.uidNext) return 0;
@@ -116,9 +116,15 @@ export function applyInbox(lease: Lease, recipient: string, log: Logger): number
     if (fresh && m.internalDate < since) continue;
     const parsed = mb.messages.parsed(m.blobId);
     if (!hasItipPart(parsed)) continue;
-    const it = extractItip(mb.messages.raw(m.blobId), parsed);
+    const raw = mb.messages.raw(m.blobId);
+    const it = extractItip(raw, parsed);
     // A copy of one's own iTIP mail (Bcc, a list) carries nothing new: the calendar already has it.
     if (!it || it.from === recipient) continue;
+    if (!fromIsAuthentic(raw, it.from)) {
+      // Unauthenticated mail could name anyone as organizer or attendee: leave it to the owner's mail client.
+      log.info({ uid: m.uid }, 'iMIP message not applied: its sender is not authenticated');
+      continue;
+    }
     try {
       if (applyItip(mb.dav, recipient, it.ics, it.from)) applied++;
     } catch (err) {
