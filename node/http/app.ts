@@ -148,9 +148,10 @@ export function httpsApp(deps: HttpAppDeps): Hono {
   app.get('/.well-known/mta-sts.txt', (c) => {
     const host = new URL(c.req.url).hostname.toLowerCase();
     const domain = host.startsWith('mta-sts.') ? host.slice('mta-sts.'.length) : null;
-    const plain = { 'Content-Type': 'text/plain; charset=utf-8' };
+    const plain = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
     if (!domain) return c.body('the MTA-STS policy is served on mta-sts.<mail domain>\n', 404, plain);
-    if (!deps.store.directory.getDomain(domain)) return c.body(`${domain} is not a mail domain of this server\n`, 404, plain);
+    // The Host header is the client's: not echoed.
+    if (!deps.store.directory.getDomain(domain)) return c.body('that is not a mail domain of this server\n', 404, plain);
     try {
       return c.body(mtaStsPolicyFor({ mailHost: deps.config.hostname }), 200, { ...plain, 'Cache-Control': 'public, max-age=300' });
     } catch (err) {
