@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderConfigDocs, renderExampleYaml } from '../node/config/index.js';
-import { fillReadme } from './readme.js';
+import { deploySection, fillReadme } from './readme.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const docs = join(root, 'docs');
@@ -20,7 +20,12 @@ const readmePath = join(root, 'README.md');
 const files: [string, string][] = [
   [join(docs, 'configuration.md'), renderConfigDocs()],
   [join(docs, 'haven.example.yaml'), renderExampleYaml()],
-  [readmePath, fillReadme(readFileSync(readmePath, 'utf8'))],
+  [
+    readmePath,
+    fillReadme(readFileSync(readmePath, 'utf8'), {
+      deploy: () => deploySection(readFileSync(join(docs, 'deploy.md'), 'utf8')),
+    }),
+  ],
 ];
 const check = process.argv.includes('--check');
 let stale = 0;

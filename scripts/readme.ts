@@ -37,10 +37,19 @@ function cliSection(): string {
   return out.join('\n');
 }
 
+/** docs/deploy.md under the README's "Deployment" heading: its title dropped, headings one level down, links kept working. */
+export function deploySection(deployMd: string): string {
+  return deployMd
+    .replace(/^# [^\n]*\n+/, '')
+    .replace(/^(#{2,5}) /gm, '#$1 ')
+    .replace(/\]\((?!https?:|#|\/)([^)]+)\)/g, (_m, target: string) => `](${target.startsWith('../') ? target.slice(3) : `docs/${target}`})`)
+    .trimEnd();
+}
+
 /** Replaces each `<!-- name -->…<!-- /name -->` block (or a bare `<!-- name -->`) with its generated text. */
-export function fillReadme(readme: string, sections: Record<string, () => string> = { config: configSection, cli: cliSection }): string {
+export function fillReadme(readme: string, extra: Record<string, () => string> = {}): string {
   let text = readme;
-  for (const [name, render] of Object.entries(sections)) {
+  for (const [name, render] of Object.entries({ config: configSection, cli: cliSection, ...extra })) {
     const block = new RegExp(`<!-- ${name} -->[\\s\\S]*?<!-- /${name} -->|<!-- ${name} -->`);
     if (!block.test(text)) throw new Error(`README.md has no <!-- ${name} --> marker`);
     text = text.replace(block, () => `<!-- ${name} -->\n${render()}\n<!-- /${name} -->`);
