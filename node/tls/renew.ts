@@ -21,6 +21,12 @@ export interface RenewOptions extends OpenCertificateOptions {
   /** Issue even when the certificate is not due. */
   force?: boolean;
   now?: Date;
+  /**
+   * Called once ports.http is bound (or at once when it is not needed):
+   * the CLI drops from root to the data directory's owner here, so port 80
+   * can still be bound but the files written stay readable by the node.
+   */
+  afterBind?: () => void;
 }
 
 export interface RenewResult {
@@ -53,6 +59,7 @@ async function listenForChallenges(config: Config, responder: Http01Responder): 
 export async function renewCertificate(config: Config, opts: RenewOptions = {}): Promise<RenewResult> {
   if (config.tls.certFile) return { result: 'external', source: 'files', certFile: config.tls.certFile };
   if (!config.tls.acme.enabled) {
+    opts.afterBind?.();
     const local = await ensureLocalCertificate(join(config.dataDir, 'tls'), { hostname: config.hostname, now: opts.now });
     return { result: local.created ? 'issued' : 'current', source: 'self-signed', certFile: local.certFile, info: describeCertificate(new X509Certificate(local.certPem)) };
   }
@@ -60,6 +67,7 @@ export async function renewCertificate(config: Config, opts: RenewOptions = {}):
   const manager = acmeManagerFor(config, { ...opts, responder });
   const httpServer = config.tls.acme.challenge === 'http-01' ? await listenForChallenges(config, responder) : undefined;
   try {
+    opts.afterBind?.();
     let result: 'issued' | 'current';
     if (opts.force) {
       await manager.issue();

@@ -89,7 +89,10 @@ describe('haven certs renew (renewCertificate)', () => {
 
   it('with the node stopped: the command answers the CA on ports.http itself', async () => {
     const cfg = config('stopped');
-    const r = await renewCertificate(cfg, { acmeDirectoryCa: pebble.tlsCa, acmePollMs: 50 });
+    let bound = 0;
+    // Where the CLI drops root: after ports.http is bound, before anything is written.
+    const r = await renewCertificate(cfg, { acmeDirectoryCa: pebble.tlsCa, acmePollMs: 50, afterBind: () => void bound++ });
+    expect(bound).toBe(1);
     expect(r).toMatchObject({ result: 'issued', source: 'acme', answeredBy: 'this-process' });
     expect(r.info!.subjectAltName).toBe('DNS:mail.renew.test');
     expect(r.info!.selfSigned).toBe(false);

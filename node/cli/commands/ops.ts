@@ -59,7 +59,10 @@ export const opsCommands: Command[] = [
     async run(args, io) {
       const { DoctorInputError, doctorDepsFor, formatDoctorReport, runDoctor } = await import('../../doctor/index.js');
       const { queueFor, resolverFor } = await import('../../smtp/index.js');
+      const { actAsDataOwner } = await import('../../upgrade/owner.js');
       const config = cliConfig(args, io);
+      // Opening the store as root would leave root-owned WAL files the node cannot open.
+      actAsDataOwner(config.dataDir);
       const replication = await liveReplication(config);
       const dns = str(args, 'dns');
       const probe = str(args, 'probe');
@@ -101,7 +104,9 @@ export const opsCommands: Command[] = [
     async run(args, io) {
       const { renewCertificate } = await import('../../tls/index.js');
       const config = cliConfig(args, io);
-      const r = await renewCertificate(config, { force: args.flags.force === true });
+      const { actAsDataOwner } = await import('../../upgrade/owner.js');
+      // Bind port 80 as root if need be, then write the files as the node's user.
+      const r = await renewCertificate(config, { force: args.flags.force === true, afterBind: () => void actAsDataOwner(config.dataDir) });
       if (args.flags.json) return io.out(JSON.stringify(r));
       if (r.result === 'external') {
         io.out(`the certificate comes from tls.certFile (${r.certFile}): renew it with the tool that writes that file; the node picks up a replaced file by itself`);

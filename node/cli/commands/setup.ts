@@ -150,6 +150,9 @@ export const setupCommands: Command[] = [
         io.out(`and set the reverse DNS (PTR) of ${ipv4} and ${ipv6} to ${config.hostname} at your hosting provider`);
       }
       io.out('');
+      if (process.getuid?.() === 0) {
+        io.out(`the node should not run as root: create its user (useradd --system --home ${config.dataDir} haven), give it the data (chown -R haven: ${config.dataDir}${config.masterKeyFile ? ` ${config.masterKeyFile}` : ''}) and run it as that user`);
+      }
       io.out(`next: start the node (haven start --config ${file}, or its systemd unit), add an account (haven account add you@${domain}), then run haven doctor`);
     },
   },
