@@ -18,7 +18,7 @@
  *
  *   npm run bench -- smtp [--messages 2000] [--sessions 10] [--locked] [--no-peer] [--client node|smtp-source]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -92,9 +92,13 @@ interface Load {
 async function drive(port: number, addresses: string[]): Promise<Load> {
   if (args.client === 'smtp-source') {
     // smtp-source sends a generated message of -l bytes to one recipient, -d keeps each session's connection.
+    // Spawned asynchronously: the loopback DNS server lives in this process and must keep answering.
     const started = performance.now();
-    const r = spawnSync(SMTP_SOURCE, ['-d', '-s', String(SESSIONS), '-m', String(COUNT), '-l', String(message(0, addresses[0]).length), '-f', 'sender@sender.test', '-t', addresses[0], '-S', 'Benchmark', `127.0.0.1:${port}`], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`smtp-source failed: ${r.stderr}`);
+    const child = spawn(SMTP_SOURCE, ['-d', '-s', String(SESSIONS), '-m', String(COUNT), '-l', String(message(0, addresses[0]).length), '-f', 'sender@sender.test', '-t', addresses[0], '-S', 'Benchmark', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    if (code !== 0) throw new Error(`smtp-source failed: ${stderr}`);
     return { seconds: (performance.now() - started) / 1000, latencies: [] };
   }
   const latencies: number[] = [];
