@@ -15,7 +15,7 @@
  * never part of the URL we log. Both targets offer the same four calls; a
  * put is durable when it resolves (the filesystem target fsyncs).
  */
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -168,12 +168,18 @@ export class S3Target implements ReplicaTarget {
 
   async list(): Promise<ListedObject[]> {
     const out: ListedObject[] = [];
-    let token: string | undefined;
-    do {
-      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, ContinuationToken: token }));
-      for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, modified: o.LastModified?.getTime() });
-      token = r.IsTruncated ? r.NextContinuationToken : undefined;
-    } while (token);
+    // ListObjects (v1) paged by marker = the last key: AWS, R2, MinIO and Ceph (Hetzner) all serve
+    // it, and it needs no continuation token — s3rver (our test server) cannot make one under
+    // OpenSSL 3, so its v2 listings fail past 1,000 keys.
+    let after: string | undefined;
+    for (;;) {
+      const r = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.prefix, Marker: after }));
+      const page = r.Contents ?? [];
+      for (const o of page) if (o.Key) out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0, modified: o.LastModified?.getTime() });
+      const last = page[page.length - 1]?.Key;
+      if (!r.IsTruncated || !last) break;
+      after = last;
+    }
     return out;
   }
 

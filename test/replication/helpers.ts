@@ -33,7 +33,7 @@ export async function startS3(prefix = 'node1'): Promise<TestS3> {
   let server: S3rver | null = null;
   let port = 0;
   const run = async () => {
-    server = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: S3_BUCKET, configs: [] }] });
+    server = new S3rver({ port, address: '127.0.0.1', silent: !process.env.HAVEN_S3RVER_LOG, directory: dir, configureBuckets: [{ name: S3_BUCKET, configs: [] }] });
     const addr = (await server.run()) as AddressInfo;
     port = addr.port;
   };
