@@ -114,6 +114,14 @@ describe('replication in the node and on the command line', () => {
       rmSync(elsewhere, { recursive: true, force: true });
     }
 
+    // An unreachable replica is something to check, not a bug: exit 1 with advice.
+    const gone = memoryIo({ env: { ...env, HAVEN_REPLICA_URL: 's3://haven-replica/cli?endpoint=http://127.0.0.1:1&region=us-east-1' } });
+    expect(await runCli(['replicate', 'status'], gone, replicationCommands)).toBe(1);
+    expect(gone.stderr.join('\n')).toMatch(/the replica could not be read .*check replicaUrl/);
+    const goneBackup = memoryIo({ env: { ...env, HAVEN_REPLICA_URL: 's3://haven-replica/cli?endpoint=http://127.0.0.1:1&region=us-east-1' } });
+    expect(await runCli(['backup', '--timeout', '2'], goneBackup, replicationCommands)).toBe(1);
+    expect(goneBackup.stderr.join('\n')).toMatch(/backup incomplete: replication did not catch up/);
+
     // A rebuilt server: empty data directory, same config. It restores before anything opens.
     rmSync(t.dataDir, { recursive: true, force: true });
     const boot = await restoreOnEmptyDataDir(config, silentLogger);

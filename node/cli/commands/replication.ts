@@ -42,6 +42,11 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
     if (err instanceof ReplicaCorruptError || err instanceof RestoreRefusedError || err instanceof RestoreVerifyError || err instanceof NothingToRestoreError || err instanceof ReplicaConfigError) {
       throw new CommandError(err.message);
     }
+    // The object store refused or could not be reached: not a bug, something to check.
+    const e = err as { $metadata?: unknown; code?: string; name?: string; message?: string };
+    if (e.$metadata !== undefined || ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EACCES', 'ENOENT'].includes(e.code ?? '')) {
+      throw new CommandError(`the replica could not be read (${e.name ?? e.code}: ${e.message}); check replicaUrl, its credentials and the network, then try again`);
+    }
     throw err;
   }
 }
@@ -163,8 +168,11 @@ export const replicationCommands: Command[] = [
             store.close();
           }
           await rep.flush(timeoutMs);
+        } catch (err) {
+          // What could not be shipped stays in the outbox and ships with the node's next start.
+          throw new CommandError(`backup incomplete: ${(err as Error).message}`);
         } finally {
-          await rep.stop();
+          await rep.stop(1_000);
         }
         via = 'offline';
       }
