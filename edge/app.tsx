@@ -28,8 +28,12 @@ const SETUP_PATHS = new Set(['/.well-known/mta-sts.txt', '/mail/config-v1.1.xml'
 export interface EdgeApp {
   app: Hono<EdgeEnv>;
   edge: Edge;
-  /** One scheduled probe run (the Worker's cron handler; a timer in the local run). */
-  probe(): Promise<ProbeOutcome>;
+  /**
+   * One scheduled probe run (the Worker's cron handler; a timer in the local
+   * run). `scheduledTime` is the cron's planned time in unix ms, which decides
+   * the five-minute KV writes (edge/probe.ts).
+   */
+  probe(opts?: { scheduledTime?: number }): Promise<ProbeOutcome>;
 }
 
 export function createEdgeApp(deps: EdgeDeps): EdgeApp {
@@ -82,6 +86,6 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
   return {
     app,
     edge,
-    probe: () => runProbe({ kv: deps.kv, node: edge.node(), alertWebhook: deps.alertWebhook, fetch: deps.fetch, now: edge.now }),
+    probe: (opts) => runProbe({ kv: deps.kv, node: edge.node(), alertWebhook: deps.alertWebhook, fetch: deps.fetch, now: edge.now, scheduledTime: opts?.scheduledTime }),
   };
 }

@@ -1,9 +1,15 @@
 /**
  * @module edge/probe
- * The outside view of the node: each scheduled run fetches its /health, keeps
- * the result in KV (bounded; one KV write per run, because KV's free tier
- * allows 1,000 writes a day) and calls the alert webhook when the node goes
- * down and when it comes back — once each, not every run.
+ * The outside view of the node: each scheduled run (every minute) fetches its
+ * /health and calls the alert webhook when the node goes down and when it
+ * comes back — once each, not every run.
+ *
+ * KV is written only when something changed (the probe's verdict flipped, an
+ * alert went out) and otherwise once every KEEP_EVERY_MINUTES: one write a
+ * minute would be 1,440 a day, above the 1,000 KV writes a day of the
+ * Workers free plan, while a steady node needs no more than one point per
+ * five minutes. So the history holds every transition at once and steady
+ * stretches at five-minute resolution (about 290 writes a day).
  *
  * "Down" means DOWN_AFTER failed probes in a row, so one lost packet does not
  * page anyone. A webhook call that fails is retried on the next run.
@@ -12,9 +18,12 @@ import type { EdgeKv } from './kv.js';
 import type { HealthProbe, NodeApi } from './node-api.js';
 
 export const PROBE_KEY = 'probe:v1';
-/** A day of history at one probe a minute. */
+/** Five days of history at one kept point per five minutes. */
 export const MAX_HISTORY = 1440;
 export const DOWN_AFTER = 2;
+/** Steady runs are kept when the scheduled minute is a multiple of this. */
+export const KEEP_EVERY_MINUTES = 5;
+const MINUTE = 60_000;
 
 export interface ProbeRecord {
   /** Unix milliseconds. */
@@ -55,12 +64,20 @@ export interface ProbeDeps {
   alertWebhook?: string;
   fetch?: typeof fetch;
   now?: () => number;
+  /**
+   * When the cron trigger meant this run to happen (the Worker's
+   * controller.scheduledTime), so a run that starts a few seconds late still
+   * counts for its minute; default now().
+   */
+  scheduledTime?: number;
 }
 
 export interface ProbeOutcome {
   probe: HealthProbe;
   alert: 'down' | 'up' | null;
   alertError?: string;
+  /** Whether this run wrote its result to KV (see the module header). */
+  kept: boolean;
 }
 
 async function notify(deps: ProbeDeps, event: 'down' | 'up', text: string, probe: HealthProbe, at: number): Promise<string | undefined> {
@@ -91,6 +108,10 @@ export async function runProbe(deps: ProbeDeps): Promise<ProbeOutcome> {
   const probe = await deps.node.health(now);
   const at = now();
   const s = await readProbeState(deps.kv);
+  const last = s.history.at(-1);
+  const minute = Math.floor((deps.scheduledTime ?? at) / MINUTE);
+  // The age check covers a skipped cron run or a local timer that drifted past the minute.
+  let keep = !last || last.ok !== probe.ok || minute % KEEP_EVERY_MINUTES === 0 || at - last.t >= KEEP_EVERY_MINUTES * MINUTE;
   s.history.push({ t: at, ok: probe.ok, status: probe.status, ms: probe.ms, ...(probe.error ? { error: probe.error.slice(0, 300) } : {}) });
   if (s.history.length > MAX_HISTORY) s.history.splice(0, s.history.length - MAX_HISTORY);
 
@@ -103,6 +124,7 @@ export async function runProbe(deps: ProbeDeps): Promise<ProbeOutcome> {
       if (!alertError) {
         s.alerted = 'up';
         alert = 'up';
+        keep = true;
       }
     }
     if (s.alerted !== 'down') s.downSince = null;
@@ -115,9 +137,12 @@ export async function runProbe(deps: ProbeDeps): Promise<ProbeOutcome> {
       if (!alertError) {
         s.alerted = 'down';
         alert = 'down';
+        keep = true;
       }
     }
   }
-  await deps.kv.put(PROBE_KEY, JSON.stringify(s));
-  return { probe, alert, alertError };
+  // A run that is not kept leaves KV as it was: its failure count is re-derived
+  // next run from the last kept one, which is exact while nothing changes.
+  if (keep) await deps.kv.put(PROBE_KEY, JSON.stringify(s));
+  return { probe, alert, alertError, kept: keep };
 }

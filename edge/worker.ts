@@ -78,10 +78,10 @@ export default {
   fetch(request: Request, env: WorkerEnv, ctx: ExecutionContextLike): Response | Promise<Response> {
     return edgeFor(env).app.fetch(request, env, ctx as never);
   },
-  scheduled(_controller: unknown, env: WorkerEnv, ctx: ExecutionContextLike): void {
+  scheduled(controller: { scheduledTime?: number } | undefined, env: WorkerEnv, ctx: ExecutionContextLike): void {
     ctx.waitUntil(
       edgeFor(env)
-        .probe()
+        .probe({ scheduledTime: controller?.scheduledTime })
         .then((o) => {
           if (o.alertError) console.error(`edge probe: ${o.alertError}`);
         }),

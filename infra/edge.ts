@@ -16,7 +16,8 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DEFAULT_EDGE_ENTRY = 'edge/worker.ts';
 /** Workers runtime semantics the bundle is built and deployed for. */
 export const COMPATIBILITY_DATE = '2025-09-01';
-export const PROBE_CRON = '*/5 * * * *';
+/** Every minute; edge/probe.ts writes KV only on a change and every fifth minute (the free plan allows 1,000 KV writes a day). */
+export const PROBE_CRON = '* * * * *';
 
 export function edgeEntryExists(entry: string = DEFAULT_EDGE_ENTRY): boolean {
   return existsSync(resolve(REPO_ROOT, entry));

@@ -18,7 +18,7 @@ function label(ms: number, long: boolean): string {
 
 export const HistoryChart: FC<{ history: ProbeRecord[] }> = ({ history }) => {
   if (history.length === 0) {
-    return <p class="muted">No probe results yet. The scheduled probe runs every few minutes (the Worker's cron trigger); the first result appears after its first run.</p>;
+    return <p class="muted">No probe results yet. The scheduled probe runs every minute (the Worker's cron trigger) and keeps a point every five minutes and at every change; the first appears after its first run.</p>;
   }
   const t0 = history[0].t;
   const t1 = Math.max(history[history.length - 1].t, t0 + 60_000);

@@ -1,7 +1,8 @@
 /**
  * The edge's /health, the public /status (JSON and page), and the scheduled
- * probe: bounded history in KV, the webhook called once when the node goes
- * down and once when it comes back, retried if the webhook failed.
+ * probe: run every minute, written to KV at each change and every fifth
+ * minute (bounded history), the webhook called at once when the node goes
+ * down and when it comes back, retried if the webhook failed.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -64,52 +65,89 @@ describe('/health and /status', () => {
   });
 });
 
+/** The real in-memory KV, counting the probe's writes so a test can see which runs wrote. */
+class CountingKv extends MemoryKv {
+  probeWrites = 0;
+  override async put(key: string, value: string, options?: { expirationTtl?: number }): Promise<void> {
+    if (key === PROBE_KEY) this.probeWrites++;
+    await super.put(key, value, options);
+  }
+}
+
 describe('scheduled probe', () => {
-  it('keeps history, alerts once on down and once on recovery', async () => {
-    const kv = new MemoryKv();
+  it('runs every minute but writes KV only on a change and every fifth minute; alerts at once', async () => {
+    const kv = new CountingKv();
     let t = Date.parse('2026-12-01T10:00:00Z');
     const now = () => t;
     const dead = `http://127.0.0.1:${await deadPort()}`;
     const up = edge(node.url, kv, now);
     const downEdge = edge(dead, kv, now);
     const start = hook.received.length;
-
-    expect((await up.probe()).alert).toBeNull();
-    t += 60_000;
-    // First failure: not yet an alert (one lost probe pages nobody).
-    expect((await downEdge.probe()).alert).toBeNull();
-    t += 60_000;
-    const second = await downEdge.probe();
-    expect(second.alert).toBe('down');
-    await hook.waitFor(start + 1);
-    for (let i = 0; i < 3; i++) {
+    // One run a minute, the way the cron trigger calls it; returns whether it wrote.
+    const minute = async (e: ReturnType<typeof edge>, expectAlert: 'down' | 'up' | null = null) => {
       t += 60_000;
-      expect((await downEdge.probe()).alert).toBeNull();
-    }
+      const before = kv.probeWrites;
+      const o = await e.probe({ scheduledTime: t });
+      expect(o.alert).toBe(expectAlert);
+      expect(kv.probeWrites - before).toBe(o.kept ? 1 : 0);
+      return o.kept;
+    };
+
+    // 10:00, the first run ever: kept.
+    expect((await up.probe({ scheduledTime: t })).kept).toBe(true);
+    // 10:01–10:04 steady: nothing written.
+    for (let i = 0; i < 4; i++) expect(await minute(up)).toBe(false);
+    expect(kv.probeWrites).toBe(1);
+    // 10:05: the five-minute point.
+    expect(await minute(up)).toBe(true);
+    expect(kv.probeWrites).toBe(2);
+    // 10:06 first failure: a change, kept at once (no alert yet: one lost probe pages nobody).
+    expect(await minute(downEdge)).toBe(true);
+    // 10:07 second failure: the down alert goes out in this very run and is kept.
+    expect(await minute(downEdge, 'down')).toBe(true);
+    await hook.waitFor(start + 1);
+    // 10:08, 10:09 still down: no write and no second alert; 10:10 is the five-minute point.
+    expect(await minute(downEdge)).toBe(false);
+    expect(await minute(downEdge)).toBe(false);
+    expect(await minute(downEdge)).toBe(true);
     expect(hook.received.length).toBe(start + 1);
     const downMsg = hook.received[start].body as { event: string; text: string; content: string };
     expect(downMsg.event).toBe('down');
     expect(downMsg.text).toContain('DOWN');
     expect(downMsg.text).toContain('could not be reached');
-    t += 60_000;
-    const back = await up.probe();
-    expect(back.alert).toBe('up');
-    t += 60_000;
-    expect((await up.probe()).alert).toBeNull();
+    // 10:11 back up: alerted and kept at once; 10:12 steady again.
+    expect(await minute(up, 'up')).toBe(true);
+    expect(await minute(up)).toBe(false);
     expect(hook.received.length).toBe(start + 2);
     expect(hook.received[start + 1].body).toMatchObject({ event: 'up' });
     expect((hook.received[start + 1].body as { text: string }).text).toContain('back up after 5 min');
+    expect(kv.probeWrites).toBe(6);
 
     const state = await readProbeState(kv);
-    expect(state.history.map((h) => h.ok)).toEqual([true, false, false, false, false, false, true, true]);
-    // The dashboard draws it: one red bar per failed probe.
+    expect(state.history.map((h) => [new Date(h.t).toISOString().slice(11, 16), h.ok])).toEqual([
+      ['10:00', true], ['10:05', true], ['10:06', false], ['10:07', false], ['10:10', false], ['10:11', true],
+    ]);
+    // The dashboard draws it: one red bar per kept failed probe.
     const c = new Client(up.app);
     await c.login();
     const html = await (await c.fetch('/')).text();
-    expect(html.match(/<rect class="down"/g)).toHaveLength(5);
-    expect(html).toContain('8 probes since');
+    expect(html.match(/<rect class="down"/g)).toHaveLength(3);
+    expect(html).toContain('6 probes since');
     // /status shows the uptime over the kept history.
-    expect(await (await up.app.request('https://admin.example.org/status?format=json')).json()).toMatchObject({ uptime: 37.5 });
+    expect(await (await up.app.request('https://admin.example.org/status?format=json')).json()).toMatchObject({ uptime: 50 });
+  });
+
+  it('keeps a run whose minute was skipped once the last point is five minutes old', async () => {
+    const kv = new CountingKv();
+    let t = Date.parse('2026-12-01T10:00:20Z');
+    const e = edge(node.url, kv, () => t);
+    await e.probe({ scheduledTime: Date.parse('2026-12-01T10:00:00Z') });
+    // The 10:05 run never happened (a cron trigger is best-effort); 10:06 keeps the point instead.
+    t = Date.parse('2026-12-01T10:04:20Z');
+    expect((await e.probe({ scheduledTime: Date.parse('2026-12-01T10:04:00Z') })).kept).toBe(false);
+    t = Date.parse('2026-12-01T10:06:20Z');
+    expect((await e.probe({ scheduledTime: Date.parse('2026-12-01T10:06:00Z') })).kept).toBe(true);
+    expect(kv.probeWrites).toBe(2);
   });
 
   it('retries a failed webhook call on the next run instead of forgetting the alert', async () => {

@@ -2,12 +2,12 @@
  * The Worker bundle (edge/build.ts) in workerd through miniflare: /health,
  * a login and an admin page whose data comes from a signed call to a real
  * running node, the DNS check against a real DoH server, and the cron
- * handler writing probe history to KV.
+ * handler writing probe history to KV on the scheduled minute it is given.
  */
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWorker } from '../../edge/build.js';
-import { COMPATIBILITY_DATE } from '../../infra/edge.js';
+import { COMPATIBILITY_DATE, PROBE_CRON } from '../../infra/edge.js';
 import { Client, passwordHash, SECRET, startDoh, startNode, type DohServer, type RunningNode } from './harness.js';
 
 let node: RunningNode;
@@ -81,15 +81,26 @@ describe('the Worker bundle in workerd', () => {
     expect(doh.queries).toContain('worker.example MX');
   });
 
-  it('runs the probe from the cron trigger and keeps the result in KV', async () => {
+  it('runs the probe from the cron trigger and keeps a result in KV by its scheduled minute', async () => {
     // miniflare's Fetcher type needs @cloudflare/workers-types, which this project does not install.
-    const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string }): Promise<{ outcome: string }> };
-    const r = await worker.scheduled({ cron: '*/5 * * * *' });
-    expect(r.outcome).toBe('ok');
-    const status = await mf.dispatchFetch('https://admin.example.org/status?format=json');
-    const body = (await status.json()) as { ok: boolean; history: { ok: boolean }[] };
-    expect(body.ok).toBe(true);
-    expect(body.history).toHaveLength(1);
-    expect(body.history[0].ok).toBe(true);
+    const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<{ outcome: string }> };
+    const history = async () => {
+      const status = await mf.dispatchFetch('https://admin.example.org/status?format=json');
+      return ((await status.json()) as { history: { t: string; ok: boolean }[] }).history;
+    };
+    // The cron fires every minute; a steady node is kept only on every fifth scheduled minute.
+    const run = async (minute: string) => {
+      const r = await worker.scheduled({ cron: PROBE_CRON, scheduledTime: new Date(`2026-12-01T10:${minute}:00Z`) });
+      expect(r.outcome).toBe('ok');
+    };
+    expect(PROBE_CRON).toBe('* * * * *');
+    await run('00');
+    const first = await history();
+    expect(first).toHaveLength(1);
+    expect(first[0].ok).toBe(true);
+    await run('01');
+    expect(await history()).toEqual(first);
+    await run('05');
+    expect(await history()).toHaveLength(2);
   });
 });

@@ -159,7 +159,7 @@ describe('resources', () => {
     });
     expect((script.bindings as { name: string; text?: string }[]).find((b) => b.name === 'POP3')?.text).toBe('true');
     expect(world.one(T.customDomain).inputs).toMatchObject({ hostname: 'admin.example.com', service: 'haven-test-edge', zoneId: 'zone-example.com' });
-    expect(world.one(T.cron).inputs).toMatchObject({ scriptName: 'haven-test-edge', schedules: [{ cron: '*/5 * * * *' }] });
+    expect(world.one(T.cron).inputs).toMatchObject({ scriptName: 'haven-test-edge', schedules: [{ cron: '* * * * *' }] });
     expect(await valueOf(program.adminUrl!)).toBe('https://admin.example.com/');
   });
 });
