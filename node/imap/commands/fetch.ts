@@ -23,6 +23,9 @@ function partial(b: Buffer, att: { partial?: { start: number; length: number } }
   return [b.subarray(Math.min(start, b.length), Math.min(start + length, b.length)), `<${start}>`];
 }
 
+/** The message was expunged (its bytes released) after the FETCH listed it. */
+class GoneError extends Error {}
+
 /** Reads a message's bytes and stored structure at most once per FETCH line. */
 class Lazy {
   private rawBuf: Buffer | null = null;
@@ -32,10 +35,19 @@ class Lazy {
     private readonly blobId: number,
   ) {}
   get raw(): Buffer {
-    return (this.rawBuf ??= this.s.port.messages.raw(this.blobId));
+    this.rawBuf ??= this.s.port.messages.raw(this.blobId) ?? null;
+    if (!this.rawBuf) throw new GoneError();
+    return this.rawBuf;
   }
   get parsed(): Stored {
-    return (this.parsedMsg ??= this.s.port.messages.parsed(this.blobId));
+    if (!this.parsedMsg) {
+      try {
+        this.parsedMsg = this.s.port.messages.parsed(this.blobId);
+      } catch {
+        throw new GoneError();
+      }
+    }
+    return this.parsedMsg;
   }
 }
 
@@ -119,8 +131,8 @@ export const fetch: Handler<'FETCH'> = {
       try {
         line = fetchItems(s, m, atts, withModseq);
       } catch (err) {
-        // Expunged by another session while we waited for the client to read: skip it.
-        if (!(err instanceof ImapError) && !s.port.messages.get(sel.folderId, m.uid)) continue;
+        // Expunged by another session while we waited for the client to read: skip it (never send NIL for its body).
+        if (err instanceof GoneError && !s.port.messages.get(sel.folderId, m.uid)) continue;
         throw err;
       }
       batch.push(`* ${seq} FETCH (`, ...line, ')\r\n');
