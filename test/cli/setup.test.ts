@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -97,6 +97,27 @@ describe('haven setup, answers piped on standard input', () => {
     expect(failing.err).toContain('haven: no replica configured: set replicaUrl (HAVEN_REPLICA_URL) or pass --from <url>');
     expect(failing.code).toBe(1);
   });
+});
+
+describe('haven setup as root (as the tests run here) with a service user\'s data', () => {
+  it('runs each item in its own process, so dropping to the data owner in one item does not cost the next its root', async () => {
+    const dir = join(root, 'owned');
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    mkdirSync(join(dir, 'units'), { mode: 0o755 });
+    chmodSync(root, 0o755);
+    chmodSync(dir, 0o755);
+    chownSync(join(dir, 'data'), 65534, 65534);
+    writeFileSync(join(dir, 'haven.yaml'), `dataDir: ${join(dir, 'data')}\nhostname: mail.owned.test\n`);
+    const r = await setup(dir, ['4', '3', 'haven@2.0.0', join(dir, 'units'), 'q'].join('\n'));
+    expect(r.err.filter((l) => l.startsWith('haven:'))).toEqual([]);
+    expect(r.code).toBe(0);
+    // certs renew ran as the data owner: the certificate is the node user's.
+    expect(statSync(join(dir, 'data', 'tls', 'cert.pem')).uid).toBe(65534);
+    expect(r.out.join('\n')).toMatch(/made a new self-signed certificate for .*mail\.owned\.test/);
+    // and the menu was still root for the next item (units in a root-only directory).
+    expect(statSync(join(dir, 'units', 'haven-upgrade.timer')).uid).toBe(0);
+    expect(process.getuid!()).toBe(0);
+  }, 60_000);
 });
 
 describe('haven init', () => {

@@ -11,12 +11,16 @@
  * makes the master key outside the data directory, adds the first mail
  * domain and prints the DNS records to publish.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { loadConfig, type Config } from '../../config/index.js';
 import { formatRecord, mailDnsRecords } from '../../dns/index.js';
+import { dataOwner } from '../../upgrade/owner.js';
 import { hasDirectory, LOCAL_MASTER_KEY_FILE, withStore } from '../context.js';
 import { CommandError, UsageError, type Args, type CliIo, type Command } from '../types.js';
 
@@ -175,6 +179,26 @@ const ITEMS = [
   ['6', 'Help', 'haven help'],
 ] as const;
 
+/** The `haven` executable of this installation (bin/haven.js beside node/ or dist/). */
+function havenBin(): string {
+  for (const rel of ['../../../bin/haven.js', '../../../../bin/haven.js']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new CommandError('cannot find bin/haven.js next to this installation; run the commands the menu shows by hand');
+}
+
+/** Runs one `haven` command in a child process, its output line by line into `io`. */
+function runChild(argv: string[], io: CliIo): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [havenBin(), ...argv], { cwd: io.cwd, env: { ...process.env, ...io.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    createInterface({ input: child.stdout! }).on('line', (l) => io.out(l));
+    createInterface({ input: child.stderr! }).on('line', (l) => io.err(l));
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolvePromise(code ?? (signal ? 128 : 1)));
+  });
+}
+
 /** Answers from the terminal, or successive lines of piped standard input (null once it ends). */
 class Answers {
   #lines?: Promise<string[]>;
@@ -206,7 +230,10 @@ async function menu(args: Args, io: CliIo): Promise<number> {
   let failures = 0;
   const run = async (argv: string[]) => {
     io.out(`$ haven ${argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(' ')}`);
-    const code = await runCli([...argv, '--config', file], io);
+    // Commands that touch the data drop from root to its owner for good; as root with
+    // a service user's data, each item runs in its own process so the menu stays root.
+    const cfg = current();
+    const code = cfg && dataOwner(cfg.dataDir) ? await runChild([...argv, '--config', file], io) : await runCli([...argv, '--config', file], io);
     if (code !== 0) {
       failures++;
       io.out(`(exit status ${code})`);
