@@ -7,6 +7,8 @@
  * they negotiated and are never dropped.
  *
  * How each listener picks up a new certificate:
+ * - Haven's servers (IMAP, POP3, SMTP, DAV, HTTPS) take the store itself as
+ *   `deps.tls` and call `secureContext()` at every handshake, SNI or not;
  * - `tls.Server` / `https.Server`: `attach(server)` calls `setSecureContext`
  *   on each reload (the default context serves clients that send no SNI,
  *   such as anything connecting to an IP address);
