@@ -12,6 +12,7 @@ import { replies, SmtpError, toSmtpError } from './errors.js';
 import { clean, rfc5322Date, withoutFields } from './headers.js';
 import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.js';
 import { scoreMessage, spamHeader } from './spam.js';
+import { sendNotice, wantsNotice } from './outbound/notice.js';
 import { verifyMessage } from './verify.js';
 import type { Context } from './context.js';
 import { metrics } from '../util/metrics.js';
@@ -180,5 +181,30 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
     ctx.queue.enqueue({ accountId: null, mailFrom: '', raw: full }, [...plan.bounces].map((rcpt) => ({ rcpt })));
     metrics.deliveries.inc({ kind: 'forward' }, plan.bounces.size);
   }
+  await deliveredNotices(ctx, session, full, (rcpt) => routes.get(rcpt.toLowerCase())?.kind === 'account');
   return session.id;
+}
+
+/**
+ * RFC 3461 §6.2.7.1: final delivery of a recipient that asked NOTIFY=SUCCESS
+ * earns the sender a "delivered" notice. Sent once the mail itself is durable;
+ * failing to send it must not fail the delivery, so errors are only logged.
+ */
+export async function deliveredNotices(ctx: Context, session: SMTPServerSession, raw: Buffer, isLocal: (rcpt: string) => boolean, accountId: string | null = null): Promise<void> {
+  const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const wanted = session.envelope.rcptTo.filter((r) => isLocal(r.address) && wantsNotice(r.dsn?.notify?.join(','), 'SUCCESS'));
+  if (wanted.length === 0 || !mailFrom) return;
+  try {
+    await sendNotice(ctx, mailFrom, accountId, {
+      action: 'delivered',
+      hostname: ctx.hostname,
+      envid: session.envelope.dsn?.envid ?? null,
+      ret: session.envelope.dsn?.ret ?? null,
+      arrivalDate: Date.now(),
+      recipients: wanted.map((r) => ({ rcpt: r.address, orcpt: r.dsn?.orcpt ?? null, diagnostic: '250 2.0.0 delivered to the mailbox', remoteMta: null })),
+      original: raw,
+    });
+  } catch (err) {
+    ctx.log.error({ err }, 'could not send a delivery notice');
+  }
 }

@@ -16,7 +16,7 @@ import type { Context } from './context.js';
 import { signMessage } from './dkim.js';
 import { replies, SmtpError, toSmtpError } from './errors.js';
 import { hasHeader, headerValues, newMessageId, rfc5322Date } from './headers.js';
-import { readData } from './inbound.js';
+import { deliveredNotices, readData } from './inbound.js';
 import { addToPlan, emptyPlan, resolveRecipient } from './route.js';
 
 interface SubmitState {
@@ -176,5 +176,6 @@ async function submit(ctx: Context, session: SMTPServerSession, lease: Lease, ra
   for (const [accountId, tag] of plan.locals) await ctx.store.deliver(accountId, signed, { folder: tag ?? undefined });
   const dsn = session.envelope.dsn;
   const id = outside.length > 0 ? ctx.queue.enqueue({ accountId: account.id, mailFrom, raw: signed, envid: dsn?.envid ?? null, ret: dsn?.ret ?? null }, outside) : session.id;
+  await deliveredNotices(ctx, session, signed, (rcpt) => resolveRecipient(ctx.store, ctx.srs, rcpt)?.kind === 'account', account.id);
   return id;
 }

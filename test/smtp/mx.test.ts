@@ -106,6 +106,32 @@ describe('delivery', () => {
   });
 });
 
+describe('DSN', () => {
+  it('sends a "delivered" notice, headers only, to a sender who asked NOTIFY=SUCCESS', async () => {
+    const s = await rawSession(mx.port);
+    await s.reply();
+    await s.cmd('EHLO client.remote.test');
+    expect(await s.cmd('MAIL FROM:<someone@sender.test> RET=FULL ENVID=env-42')).toMatch(/^250 /);
+    expect(await s.cmd('RCPT TO:<carol@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;carol@example.test')).toMatch(/^250 /);
+    expect(await s.cmd('RCPT TO:<bob@example.test>')).toMatch(/^250 /);
+    expect(await s.cmd('DATA')).toMatch(/^354 /);
+    s.send(sampleMessage({ from: 'someone@sender.test', body: 'marker-dsn-body' }));
+    s.send('.\r\n');
+    expect(await s.reply()).toMatch(/^250 /);
+    s.close();
+    const q = queueFor(store);
+    const notices = q.due(Date.now() + 60_000, 1000).filter((r) => r.rcpt === 'someone@sender.test');
+    expect(notices).toHaveLength(1);
+    expect(q.message(notices[0].messageId)?.mailFrom).toBe('');
+    const dsn = q.raw(notices[0].messageId)!.toString();
+    expect(dsn).toContain('Original-Envelope-Id: env-42');
+    expect(dsn).toMatch(/Final-Recipient: rfc822; carol@example\.test\r\nOriginal-Recipient: rfc822;carol@example\.test\r\nAction: delivered\r\nStatus: 2\.0\.0/);
+    expect(dsn).not.toContain('bob@example.test'); // did not ask
+    expect(dsn).toContain('text/rfc822-headers');
+    expect(dsn).not.toContain('marker-dsn-body');
+  });
+});
+
 describe('SMTPUTF8 and 8BITMIME', () => {
   it('accepts a UTF-8 sender and headers with SMTPUTF8, and refuses the UTF-8 sender without it', async () => {
     const s = await rawSession(mx.port);

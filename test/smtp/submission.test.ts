@@ -12,7 +12,7 @@ import { startQueueRunner, startSmtp, type QueueRunner, type RunnerEvent } from 
 import { AuthLimiter } from '../../node/util/auth-limiter.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
-import { baseDeps, client, HOST, publishDomain, rawSession, startRemoteMx, type RemoteMx } from './harness.js';
+import { baseDeps, client, folderRaws, HOST, publishDomain, rawSession, startRemoteMx, type RemoteMx } from './harness.js';
 import { silentLogger } from '../../node/util/log.js';
 
 let t: TestStore;

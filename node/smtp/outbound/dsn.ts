@@ -2,12 +2,17 @@
  * @module node/smtp/outbound/dsn
  * Delivery status notifications (RFC 3464, multipart/report of RFC 6522):
  * "failed" when a recipient is given up on, "delayed" once while it is still
- * being retried. A short human explanation, the machine-readable
- * message/delivery-status part, and the original message (or only its
- * headers when RET=HDRS or it is large).
+ * being retried, and, when the sender asked with NOTIFY=SUCCESS (RFC 3461),
+ * "delivered" for final delivery here or "relayed" when handed to an MTA we
+ * do not pass DSN requests to. A short human explanation, the
+ * machine-readable message/delivery-status part, and the original message
+ * (or only its headers: when RET=HDRS, when it is large, and always for a
+ * success notice, which needs no copy of what arrived).
  */
 import { randomBytes } from 'node:crypto';
 import { headerEnd, newMessageId, rfc5322Date } from '../headers.js';
+
+export type DsnAction = 'failed' | 'delayed' | 'delivered' | 'relayed';
 
 export interface DsnRecipient {
   rcpt: string;
@@ -18,7 +23,7 @@ export interface DsnRecipient {
 }
 
 export interface DsnInput {
-  action: 'failed' | 'delayed';
+  action: DsnAction;
   hostname: string;
   to: string;
   envid: string | null;
@@ -37,14 +42,17 @@ export function statusOf(diagnostic: string, action: DsnInput['action']): string
   if (m) return m[1];
   const c = /^([245])\d\d\b/.exec(diagnostic);
   if (c) return `${c[1]}.0.0`;
-  return action === 'failed' ? '5.0.0' : '4.0.0';
+  return action === 'failed' ? '5.0.0' : action === 'delayed' ? '4.0.0' : '2.0.0';
 }
 
 export function buildDsn(input: DsnInput): Buffer {
   const boundary = `haven-dsn-${randomBytes(8).toString('hex')}`;
   const failed = input.action === 'failed';
+  const success = input.action === 'delivered' || input.action === 'relayed';
   const who = input.recipients.map((r) => `<${r.rcpt}>`).join(', ');
-  const human = failed
+  const human = success
+    ? `This is the mail system at ${input.hostname}.\r\n\r\nYour message to ${who} was ${input.action === 'delivered' ? 'delivered to the recipient\'s mailbox' : 'handed to the next mail server, which will not send further notices'}.\r\nYou asked for this notice; nothing else needs doing.\r\n`
+    : failed
     ? `This is the mail system at ${input.hostname}.\r\n\r\nYour message could not be delivered to ${who}.\r\nThe receiving server said:\r\n\r\n${input.recipients.map((r) => `  ${r.rcpt}: ${r.diagnostic}`).join('\r\n')}\r\n\r\nCheck the address, or ask the recipient to fix their mail server, then send again.\r\n`
     : `This is the mail system at ${input.hostname}.\r\n\r\nYour message to ${who} has not been delivered yet; the server keeps trying${input.retryUntil ? ` until ${rfc5322Date(new Date(input.retryUntil))}` : ''}.\r\nYou do not need to do anything now.\r\n\r\n${input.recipients.map((r) => `  ${r.rcpt}: ${r.diagnostic}`).join('\r\n')}\r\n`;
   const perMsg = [`Reporting-MTA: dns; ${input.hostname}`];
@@ -58,17 +66,17 @@ export function buildDsn(input: DsnInput): Buffer {
     if (/^\d{3}\b/.test(r.diagnostic)) f.push(`Diagnostic-Code: smtp; ${r.diagnostic.replace(/\r?\n/g, ' ')}`);
     else f.push(`Diagnostic-Code: x-haven; ${r.diagnostic.replace(/\r?\n/g, ' ')}`);
     f.push(`Last-Attempt-Date: ${rfc5322Date()}`);
-    if (!failed && input.retryUntil) f.push(`Will-Retry-Until: ${rfc5322Date(new Date(input.retryUntil))}`);
+    if (input.action === 'delayed' && input.retryUntil) f.push(`Will-Retry-Until: ${rfc5322Date(new Date(input.retryUntil))}`);
     return f.join('\r\n');
   });
-  const headersOnly = input.ret?.toUpperCase() === 'HDRS' || input.original.length > FULL_LIMIT;
+  const headersOnly = success || input.ret?.toUpperCase() === 'HDRS' || input.original.length > FULL_LIMIT;
   // The original goes in as bytes: re-encoding an 8-bit message through a string would alter it.
   let original = headersOnly ? input.original.subarray(0, headerEnd(input.original)) : input.original;
   if (original.length >= 2 && original.subarray(-2).toString('latin1') === '\r\n') original = original.subarray(0, -2);
   const text = [
     `From: Mail Delivery System <MAILER-DAEMON@${input.hostname}>`,
     `To: <${input.to}>`,
-    `Subject: ${failed ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)'}`,
+    `Subject: ${success ? 'Successful Mail Delivery Report' : failed ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)'}`,
     `Date: ${rfc5322Date()}`,
     `Message-ID: ${newMessageId(input.hostname)}`,
     'Auto-Submitted: auto-replied',

@@ -18,9 +18,9 @@ import { metrics } from '../../util/metrics.js';
 import { reportUnexpected } from '../../util/unexpected.js';
 import { queueFor, srsFor } from '../context.js';
 import { systemResolver, type Resolver } from '../dns.js';
-import { resolveRecipient } from '../route.js';
 import type { Srs } from '../srs.js';
-import { buildDsn, type DsnRecipient } from './dsn.js';
+import type { DsnAction, DsnRecipient } from './dsn.js';
+import { sendNotice, wantsNotice } from './notice.js';
 import { httpsPolicyFetcher, MtaSts, type PolicyFetcher } from './mta-sts.js';
 import { hostAddresses, mxHosts, NoMailDomainError } from './mx.js';
 import { sendOnce, type RcptOutcome, type SendTarget } from './send.js';
@@ -76,7 +76,7 @@ export interface QueueRunnerDeps {
 
 export type RunnerEvent =
   | { type: 'result'; messageId: string; rcpt: string; outcome: 'sent' | 'failed' | 'deferred'; response: string; attempts: number }
-  | { type: 'dsn'; messageId: string; action: 'failed' | 'delayed'; to: string };
+  | { type: 'dsn'; messageId: string; action: DsnAction; to: string };
 
 export interface QueueRunner {
   /** Look for due work now. */
@@ -210,7 +210,7 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
       emit({ type: 'result', messageId: msg.id, rcpt: r.rcpt, outcome: res.outcome, response: res.response, attempts: r.attempts + 1 });
       metrics.outbound.inc({ outcome: res.outcome });
     }
-    const wants = (r: QueuedRecipient | undefined, what: string) => !r?.notify || r.notify.toUpperCase().split(',').includes(what);
+    const wants = (r: QueuedRecipient | undefined, what: 'SUCCESS' | 'FAILURE' | 'DELAY') => wantsNotice(r?.notify, what);
     const failNotice = failed.filter((d) => wants(rcpts.find((r) => r.rcpt === d.rcpt), 'FAILURE'));
     if (failNotice.length > 0) await notify(msg, raw, 'failed', failNotice);
     const delayNotice = delayed.filter((x) => wants(x.r, 'DELAY'));
@@ -218,6 +218,14 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
       await notify(msg, raw, 'delayed', delayNotice.map((x) => x.d));
     }
     if (delayed.length > 0) queue.markDelayNotified(delayed.map((x) => x.r.id));
+    // NOTIFY=SUCCESS: we do not pass DSN requests on, so the next hop will not
+    // report delivery; RFC 3461 §6.2.7.2 asks for a "relayed" notice instead.
+    const relayed = results
+      .filter((res) => res.outcome === 'sent')
+      .map((res) => rcpts.find((x) => x.id === res.id)!)
+      .filter((r) => wants(r, 'SUCCESS'))
+      .map((r) => ({ rcpt: r.rcpt, orcpt: r.orcpt, diagnostic: results.find((x) => x.id === r.id)!.response, remoteMta }));
+    if (relayed.length > 0) await notify(msg, raw, 'relayed', relayed);
     queue.removeIfDone(msg.id);
   }
 
@@ -267,13 +275,10 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
   }
 
   /** Sends a DSN to the message's sender: its account's INBOX, or out again (never for a null sender). */
-  async function notify(msg: QueuedMessage, raw: Buffer, action: 'failed' | 'delayed', recipients: DsnRecipient[]): Promise<void> {
-    if (!msg.mailFrom) return;
-    const to = srs.reverse(msg.mailFrom) ?? msg.mailFrom;
-    const dsn = buildDsn({
+  async function notify(msg: QueuedMessage, raw: Buffer, action: DsnAction, recipients: DsnRecipient[]): Promise<void> {
+    const to = await sendNotice({ store: deps.store, queue, srs }, msg.mailFrom, msg.accountId, {
       action,
       hostname: deps.hostname,
-      to,
       envid: msg.envid,
       ret: msg.ret,
       arrivalDate: msg.createdAt,
@@ -281,15 +286,7 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
       original: raw,
       retryUntil: msg.createdAt + opts.maxAgeMs,
     });
-    const accountId = msg.accountId ?? localAccount(to);
-    if (accountId) await deps.store.deliver(accountId, dsn);
-    else queue.enqueue({ accountId: null, mailFrom: '', raw: dsn }, [{ rcpt: to }]);
-    emit({ type: 'dsn', messageId: msg.id, action, to });
-  }
-
-  function localAccount(address: string): string | null {
-    const route = resolveRecipient(deps.store, srs, address);
-    return route && route.kind === 'account' ? route.accountId : null;
+    if (to) emit({ type: 'dsn', messageId: msg.id, action, to });
   }
 
   const unsubscribe = queue.onEnqueue(() => setImmediate(pump));
