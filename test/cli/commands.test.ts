@@ -141,7 +141,7 @@ describe('domains, accounts, aliases and app passwords', () => {
 
     const dup = await h.run(['domain', 'add', 'example.org']);
     expect(dup.code).toBe(1);
-    expect(dup.err).toEqual(['haven: domain example.org already exists']);
+    expect(dup.err).toEqual(['haven: domain example.org already exists; see `haven domain list`']);
 
     const bad = await h.run(['domain', 'add', 'not a domain']);
     expect(bad.code).toBe(1);
@@ -283,7 +283,7 @@ describe('domains, accounts, aliases and app passwords', () => {
 
     const dup = await h.run(['alias', 'add', 'team@example.org', 'alice@example.org']);
     expect(dup.code).toBe(1);
-    expect(dup.err).toEqual(['haven: alias team@example.org already exists']);
+    expect(dup.err).toEqual(['haven: alias team@example.org already exists; remove it first (`haven alias remove team@example.org`) to change its targets']);
     const shadow = await h.run(['alias', 'add', 'alice@example.org', 'bob@elsewhere.net']);
     expect(shadow.code).toBe(1);
     expect(shadow.err[0]).toMatch(/is an account; an alias cannot shadow it/);

@@ -5,7 +5,7 @@
  * outside the node are forwarded (with SRS, by node/smtp).
  */
 import { withStore } from '../context.js';
-import type { Command } from '../types.js';
+import { CommandError, type Command } from '../types.js';
 
 export const aliasCommands: Command[] = [
   {
@@ -15,6 +15,10 @@ export const aliasCommands: Command[] = [
     params: ['address', 'targets...'],
     async run(args, io) {
       await withStore(args, io, (store) => {
+        const address = args.params.address!.trim().toLowerCase();
+        if (store.directory.listAliases().some((a) => a.address === address)) {
+          throw new CommandError(`alias ${address} already exists; remove it first (\`haven alias remove ${address}\`) to change its targets`);
+        }
         const local = new Set(store.directory.listAccounts().map((a) => a.address));
         const alias = store.directory.addAlias(args.params.address!, args.rest);
         io.out(`added alias ${alias.address} -> ${alias.targets.join(', ')}`);

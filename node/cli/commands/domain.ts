@@ -5,7 +5,7 @@
  * `node/dns` (printed by the admin UI and published by the infra program).
  */
 import { withStore } from '../context.js';
-import type { Command } from '../types.js';
+import { CommandError, type Command } from '../types.js';
 
 const json = { type: 'boolean', help: 'Print JSON instead of text.' } as const;
 
@@ -19,6 +19,9 @@ export const domainCommands: Command[] = [
         args,
         io,
         (store) => {
+          if (store.directory.getDomain(args.params.domain!)) {
+            throw new CommandError(`domain ${args.params.domain!.toLowerCase()} already exists; see \`haven domain list\``);
+          }
           const d = store.directory.addDomain(args.params.domain!);
           const dkim = store.directory.dkimKeys(d.name).find((k) => k.active);
           io.out(`added domain ${d.name}`);
