@@ -54,7 +54,7 @@ export interface EdgeDeps {
   version?: string;
 }
 
-export function clientPorts(deps: EdgeDeps): ClientPorts {
+export function clientPorts(deps: Pick<EdgeDeps, 'ports'>): ClientPorts {
   const srv = Object.fromEntries(srvServices(true).map((s) => [s.service, s.port]));
   return {
     imaps: deps.ports?.imaps ?? srv['_imaps._tcp'],

@@ -1,14 +1,15 @@
 /**
  * @module node/http/app
- * The node's HTTPS app: `/health` and `/metrics` (unsigned), the signed admin
- * API under `/api/v1`, and everything else handed to the DAV app exactly as
- * it would answer on its own (well-known redirects, `/dav/…`).
+ * The node's HTTPS app: `/health` and `/metrics` (unsigned), mail client
+ * set-up (MTA-STS, autoconfig, autodiscover: node/http/client-setup), the
+ * signed admin API under `/api/v1`, and everything else handed to the DAV
+ * app exactly as it would answer on its own (well-known redirects, `/dav/…`).
  */
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
+import type { ClientPorts } from '../../edge/context.js';
 import type { Config } from '../config/index.js';
 import { davApp, type ImipSender } from '../dav/index.js';
-import { DnsInputError, mtaStsPolicyFor } from '../dns/index.js';
 import type { Resolver } from '../smtp/dns.js';
 import { systemResolver } from '../smtp/dns.js';
 import { queueFor } from '../smtp/context.js';
@@ -18,6 +19,7 @@ import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
 import { metrics, PROMETHEUS_CONTENT_TYPE, registry } from '../util/metrics.js';
 import { adminApp, type AdminDeps } from './admin.js';
+import { registerClientSetup } from './client-setup.js';
 import { ApiError } from './errors.js';
 import type { PublicAddresses } from './dns-records.js';
 import { checkHealth, type CertificateSource, type Health, type HealthSource, type HealthThresholds } from './health.js';
@@ -48,6 +50,8 @@ export interface HttpAppDeps {
   /** GET /api/v1/doctor; default: node/doctor's runDoctor for this node. */
   doctor?: () => Promise<unknown>;
   imip?: ImipSender;
+  /** Ports named in autoconfig and autodiscover; default the ones node/dns publishes (node/http/client-setup). */
+  clientPorts?: Partial<ClientPorts>;
   version?: string;
   /** Tests: a fixed clock (unix seconds) and nonce cache for signature checks. */
   adminClock?: () => number;
@@ -143,22 +147,8 @@ export function httpsApp(deps: HttpAppDeps): Hono {
     return c.json(h, h.ok ? 200 : 503, { 'Cache-Control': 'no-store' });
   });
 
-  // node/dns points mta-sts.<domain> at the mail host (unless a web host is set), so the node answers the
-  // policy itself: the same text whose hash is the _mta-sts TXT id, for hosted domains only.
-  app.get('/.well-known/mta-sts.txt', (c) => {
-    const host = new URL(c.req.url).hostname.toLowerCase();
-    const domain = host.startsWith('mta-sts.') ? host.slice('mta-sts.'.length) : null;
-    const plain = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
-    if (!domain) return c.body('the MTA-STS policy is served on mta-sts.<mail domain>\n', 404, plain);
-    // The Host header is the client's: not echoed.
-    if (!deps.store.directory.getDomain(domain)) return c.body('that is not a mail domain of this server\n', 404, plain);
-    try {
-      return c.body(mtaStsPolicyFor({ mailHost: deps.config.hostname }), 200, { ...plain, 'Cache-Control': 'public, max-age=300' });
-    } catch (err) {
-      if (!(err instanceof DnsInputError)) throw err;
-      return c.body(`no MTA-STS policy: ${err.message}\n`, 503, plain);
-    }
-  });
+  // node/dns points mta-sts.*, autoconfig.* and autodiscover.* at the mail host, so the node answers them.
+  registerClientSetup(app, { store: deps.store, config: deps.config, ports: deps.clientPorts });
 
   app.get('/metrics', (c) => c.body(registry.render(), 200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Cache-Control': 'no-store' }));
 
