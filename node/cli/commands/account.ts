@@ -1,6 +1,6 @@
 /**
  * @module node/cli/commands/account
- * `haven account add|list|passwd|remove`. Secrets come from a flag, a line of
+ * `haven account add|list|passwd|remove|set`. Secrets come from a flag, a line of
  * standard input or a hidden prompt (node/cli/context readSecret), so every
  * command works from a script and from a terminal. The recovery key is shown
  * once, at creation (and after a zero-access reset): the server keeps only
@@ -141,6 +141,33 @@ export const accountCommands: Command[] = [
         }
         store.removeAccount(address);
         io.out(`removed account ${address}`);
+      });
+    },
+  },
+  {
+    name: 'account set',
+    summary: 'Change an account\'s quota or what POP3 deletion does.',
+    details:
+      '--pop3-deletes delete (the default) removes messages a POP3 client deletes; keep only hides them from POP3,\n' +
+      'so IMAP and webmail still see them (for a POP3 client that should not empty the mailbox). Takes effect at the next login.',
+    params: ['address'],
+    options: {
+      quota: { type: 'string', value: 'size', help: 'Storage quota like 5G or 500MB; 0 is unlimited.' },
+      'pop3-deletes': { type: 'string', value: 'delete|keep', help: 'What a POP3 DELE does: delete for good, or keep and hide from POP3.' },
+    },
+    async run(args, io) {
+      const address = normalizeAddress(args.params.address!);
+      const mode = args.flags['pop3-deletes'];
+      if (mode !== undefined && mode !== 'delete' && mode !== 'keep') throw new UsageError('--pop3-deletes takes delete or keep');
+      if (args.flags.quota === undefined && mode === undefined) throw new UsageError('nothing to change; give --quota or --pop3-deletes');
+      await withStore(args, io, async (store) => {
+        const a = store.directory.getAccount(address);
+        if (!a) throw new CommandError(`no account ${address}; see \`haven account list\``);
+        const patch: { quotaBytes?: number; pop3Keep?: boolean } = {};
+        if (args.flags.quota !== undefined) patch.quotaBytes = sizeFlag(args.flags.quota, 'quota');
+        if (mode !== undefined) patch.pop3Keep = mode === 'keep';
+        const u = store.directory.updateAccount(a.id, patch);
+        io.out(`${address}: quota ${u.quotaBytes > 0 ? formatBytes(u.quotaBytes) : 'unlimited'}, POP3 deletes ${u.pop3Keep ? 'keep (hidden from POP3 only)' : 'delete'}`);
       });
     },
   },
