@@ -84,12 +84,22 @@ export const replies = {
   nullSenderOnly: (addr: string) => new SmtpError(Reply.MailboxUnavailable, '5.7.1', `<${addr}>: this return address only accepts bounces`),
 };
 
+/** The client went away mid-DATA (or we closed it): nothing to answer, nothing to report. */
+export class ClientGoneError extends Error {
+  constructor(why: string) {
+    super(why);
+    this.name = 'ClientGoneError';
+  }
+}
+
 /**
  * The single mapping from anything thrown below a command to an SMTP reply.
  * Unknown errors are bugs: logged with stack, reported, answered 451 4.3.0.
  */
 export function toSmtpError(err: unknown, log?: Logger): SmtpError {
   if (err instanceof SmtpError) return err;
+  // I/O errors close quietly: the reply goes nowhere.
+  if (err instanceof ClientGoneError) return replies.tempFailed('connection closed');
   if (err instanceof QuotaExceededError) return replies.overQuota();
   if (err instanceof DiskFullError) return new SmtpError(Reply.InsufficientStorage, '4.3.1', 'mail system full; try again later');
   if (err instanceof MailboxLockedError) return new SmtpError(Reply.MailboxBusy, '4.2.1', 'mailbox temporarily unavailable; try again later');

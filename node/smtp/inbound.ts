@@ -8,7 +8,7 @@
  */
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { LineEndingCheck, MAIL_PARAMS, parseEnvelopeAddress, RCPT_PARAMS, unknownParam } from './address.js';
-import { replies, SmtpError, toSmtpError } from './errors.js';
+import { ClientGoneError, replies, SmtpError, toSmtpError } from './errors.js';
 import { clean, rfc5322Date, withoutFields } from './headers.js';
 import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.js';
 import { scoreMessage, spamHeader } from './spam.js';
@@ -42,7 +42,7 @@ export function readData(stream: SMTPServerDataStream): Promise<{ raw: Buffer | 
       check.push(chunk);
       chunks.push(chunk);
     });
-    stream.on('error', reject);
+    stream.on('error', (err) => reject(new ClientGoneError(err.message)));
     stream.on('end', () => {
       if (stream.sizeExceeded) return resolve({ raw: null, bareNewline: false });
       const ok = check.end();

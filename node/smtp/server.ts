@@ -7,7 +7,7 @@
  * and submission.ts.
  */
 import type tls from 'node:tls';
-import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { connectionId } from '../util/log.js';
 import { metrics, recordCommand } from '../util/metrics.js';
@@ -84,6 +84,27 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
   const protocol = listen.mode === 'mx' ? 'smtp' : 'submission';
   const counted = countReplies(protocol);
 
+  type OnData = (stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void) => void;
+  /** The DATA deadline (limits.maxDataMs): past it the client gets 421 and the connection closes. */
+  const withDeadline =
+    (onData: OnData): OnData =>
+    (stream, session, cb) => {
+      const timer = setTimeout(() => {
+        const conns = (server as unknown as { connections: Set<{ session: SMTPServerSession; send(code: number, text: string): void; close(): void }> }).connections;
+        for (const c of conns) {
+          if (c.session !== session) continue;
+          log.info({ cid: session.id, ms: limits.maxDataMs }, 'DATA took too long; connection closed');
+          c.send(421, `4.4.2 ${deps.hostname} message not received within ${Math.round(limits.maxDataMs / 1000)} seconds; closing`);
+          c.close();
+        }
+      }, limits.maxDataMs);
+      stream.once('end', () => clearTimeout(timer));
+      onData(stream, session, (err, message) => {
+        clearTimeout(timer);
+        cb(err, message);
+      });
+    };
+
   const options: SMTPServerOptions & Record<symbol, unknown> = {
     [HAVEN]: true,
     name: deps.hostname,
@@ -130,7 +151,7 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
     },
     onMailFrom: counted(handlers.onMailFrom),
     onRcptTo: counted(handlers.onRcptTo),
-    onData: counted(handlers.onData),
+    onData: counted(withDeadline(handlers.onData)),
     ...(handlers.onAuth ? { onAuth: counted(handlers.onAuth) } : {}),
   };
   const server = new SMTPServer(options);

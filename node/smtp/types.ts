@@ -20,6 +20,12 @@ export interface SmtpLimits {
   maxClients: number;
   /** Idle socket timeout. */
   socketTimeoutMs: number;
+  /**
+   * Longest a client may take to send one message's DATA. The idle timeout
+   * alone lets a client trickle a byte every few minutes and hold a
+   * connection slot for days.
+   */
+  maxDataMs: number;
   messagesPerHourPerAccount: number;
 }
 
@@ -29,6 +35,7 @@ export const DEFAULT_LIMITS: SmtpLimits = {
   maxConnectionsPerIp: 20,
   maxClients: 1000,
   socketTimeoutMs: 5 * 60_000,
+  maxDataMs: 15 * 60_000,
   messagesPerHourPerAccount: 500,
 };
 

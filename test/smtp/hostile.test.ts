@@ -102,6 +102,41 @@ describe('malformed commands', () => {
   });
 });
 
+describe('slow clients', () => {
+  it('closes a connection that trickles DATA past the deadline with 421, storing nothing', async () => {
+    const slow = await startMx(baseDeps(store, dns, { limits: { maxDataMs: 300 } }));
+    try {
+      const s = await greeted(slow.port);
+      await s.cmd('EHLO client.remote.test');
+      await s.cmd('MAIL FROM:<someone@sender.test>');
+      await s.cmd('RCPT TO:<alice@example.test>');
+      expect(await s.cmd('DATA')).toMatch(/^354 /);
+      s.send('Subject: marker-trickle\r\n\r\nfirst line\r\n'); // and then nothing more
+      expect(await s.reply()).toMatch(/^421 4\.4\.2 .*within/);
+      expect(await s.reply()).toBe(''); // closed
+    } finally {
+      await slow.close();
+    }
+    expect((await folderRaws(store, 'alice@example.test', PW)).some((m) => m.includes('marker-trickle'))).toBe(false);
+  });
+});
+
+describe('vanishing clients', () => {
+  it('shrugs off a client that disconnects mid-DATA and keeps serving', async () => {
+    const s = await greeted();
+    await s.cmd('EHLO client.remote.test');
+    await s.cmd('MAIL FROM:<someone@sender.test>');
+    await s.cmd('RCPT TO:<alice@example.test>');
+    expect(await s.cmd('DATA')).toMatch(/^354 /);
+    s.send('Subject: marker-vanished\r\n\r\nhalf a mess');
+    s.close();
+    const next = await greeted();
+    expect(await next.cmd('NOOP')).toMatch(/^250 /);
+    next.close();
+    expect((await folderRaws(store, 'alice@example.test', PW)).some((m) => m.includes('marker-vanished'))).toBe(false);
+  });
+});
+
 describe('forged verdicts', () => {
   it('removes Authentication-Results claiming our name and any X-Haven-Spam, keeping everything else byte for byte', async () => {
     const forged =
