@@ -183,8 +183,16 @@ export interface AcmeOptions {
   directoryUrl: string;
   /** Contact for the account; optional. */
   email?: string;
-  /** Names the certificate covers; the first is its subject. */
+  /** Names the certificate must cover; the first is its subject. */
   domains: readonly string[];
+  /**
+   * Names it should also cover when they can be proved, asked at every check
+   * (mta-sts.<domain>, autoconfig.<domain>, … for the directory's domains). A
+   * name whose challenge fails is left out with a warning and tried again a
+   * day later, so a domain whose DNS is not ready never costs the node its
+   * certificate.
+   */
+  extraDomains?: () => readonly string[];
   /** Holds account-key.pem, account.json, cert.pem and key.pem. */
   dir: string;
   /** Http01Responder (http-01) or CloudflareDns01Solver (dns-01). */
@@ -226,6 +234,8 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
   #timer?: NodeJS.Timeout;
   #watcher?: FSWatcher;
   #running?: Promise<'issued' | 'current'>;
+  /** Extra names whose last attempt failed, and when. */
+  readonly #extraFailedAt = new Map<string, number>();
 
   constructor(opts: AcmeOptions, store?: CertificateStore) {
     super();
@@ -261,12 +271,22 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
     }
   }
 
-  /** True when there is no usable certificate or it expires within renewDaysBefore. */
+  /** The extra names wanted now (lower case, without the required ones). */
+  #extras(): string[] {
+    const required = new Set(this.#opts.domains.map((d) => d.toLowerCase()));
+    return [...new Set((this.#opts.extraDomains?.() ?? []).map((d) => d.toLowerCase()))].filter((d) => !required.has(d));
+  }
+
+  /**
+   * True when there is no usable certificate, it expires within
+   * renewDaysBefore, or it lacks an extra name not tried in the last day.
+   */
   isDue(now: Date = new Date()): boolean {
     const cur = this.current();
     if (!cur) return true;
-    const validTo = new Date(new X509Certificate(cur.certPem).validTo).getTime();
-    return validTo - now.getTime() < this.#opts.renewDaysBefore * 86400_000;
+    const cert = new X509Certificate(cur.certPem);
+    if (new Date(cert.validTo).getTime() - now.getTime() < this.#opts.renewDaysBefore * 86400_000) return true;
+    return this.#extras().some((d) => !certificateCovers(cert, d) && now.getTime() - (this.#extraFailedAt.get(d) ?? 0) >= 86400_000);
   }
 
   /** Issues a certificate when due and installs it in the store. */
@@ -351,35 +371,64 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
         await client.createAccount({ termsOfServiceAgreed: true, contact: o.email ? [`mailto:${o.email}`] : [] });
         writeAtomic(join(o.dir, ACME_ACCOUNT_FILE), JSON.stringify({ directoryUrl: o.directoryUrl, url: client.getAccountUrl() }) + '\n', 0o644);
       }
-      const order = await client.createOrder({ identifiers: o.domains.map((value) => ({ type: 'dns', value })) });
-      for (const authz of await client.getAuthorizations(order)) {
-        // A name the account proved recently may come back already valid (authorization reuse).
-        if (authz.status === 'valid') continue;
-        const challenge = authz.challenges.find((c) => c.type === o.solver.type);
-        if (!challenge) {
-          const other = o.solver.type === 'http-01' ? 'dns-01' : 'http-01';
-          throw new CertificateError(`the CA offered no ${o.solver.type} challenge for ${authz.identifier.value}; use tls.acme.challenge ${other}`);
-        }
-        const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-        const name = authz.identifier.value;
-        try {
-          await o.solver.present(name, challenge.token, keyAuthorization);
-          await client.completeChallenge(challenge);
-          await client.waitForValidStatus(challenge);
-        } finally {
-          // A leftover token or TXT record is harmless; do not let it hide why the order failed.
-          await o.solver.cleanup(name, challenge.token).catch((err: unknown) => this.emit('warning', asCertificateError(err)));
-        }
+      let names = [...o.domains, ...this.#extras()];
+      let order: acme.Order;
+      for (;;) {
+        const round = await this.#authorize(client, names);
+        order = round.order;
+        const failed = round.failed;
+        const optional = failed.filter((f) => !o.domains.includes(f.name));
+        if (failed.length === 0) break;
+        if (optional.length < failed.length) throw failed.find((f) => o.domains.includes(f.name))!.err;
+        // Only extra names failed: a new order without them (an order with a failed authorization cannot be finalized).
+        const now = Date.now();
+        for (const f of optional) this.#extraFailedAt.set(f.name, now);
+        names = names.filter((n) => !optional.some((f) => f.name === n));
+        this.emit('warning', new CertificateError(`left ${optional.map((f) => f.name).join(', ')} out of the certificate (${optional.map((f) => `${f.name}: ${f.why}`).join('; ')}); point those names at this node (CNAME to ${o.domains[0]}) and it tries again in a day`));
       }
-      const { keyPem, csrPem } = await createCsr(o.domains);
+      const { keyPem, csrPem } = await createCsr(names);
       const finalized = await client.finalizeOrder(order, csrPem);
       const certPem = await client.getCertificate(finalized);
       writeAtomic(this.keyFile, keyPem, 0o600);
       writeAtomic(this.certFile, certPem, 0o644);
+      for (const n of names) this.#extraFailedAt.delete(n);
       return { certPem, keyPem, certFile: this.certFile, keyFile: this.keyFile };
     } catch (err) {
       throw asCertificateError(err);
     }
+  }
+
+  /**
+   * Proves control of every name of a new order for `names`; returns the
+   * names whose challenge failed (every name is tried, so one round finds
+   * all of them).
+   */
+  async #authorize(client: acme.Client, names: readonly string[]): Promise<{ order: acme.Order; failed: { name: string; err: CertificateError; why: string }[] }> {
+    const o = this.#opts;
+    const failed: { name: string; err: CertificateError; why: string }[] = [];
+    const order = await client.createOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) });
+    for (const authz of await client.getAuthorizations(order)) {
+      // A name the account proved recently may come back already valid (authorization reuse).
+      if (authz.status === 'valid') continue;
+      const challenge = authz.challenges.find((c) => c.type === o.solver.type);
+      if (!challenge) {
+        const other = o.solver.type === 'http-01' ? 'dns-01' : 'http-01';
+        throw new CertificateError(`the CA offered no ${o.solver.type} challenge for ${authz.identifier.value}; use tls.acme.challenge ${other}`);
+      }
+      const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
+      const name = authz.identifier.value;
+      try {
+        await o.solver.present(name, challenge.token, keyAuthorization);
+        await client.completeChallenge(challenge);
+        await client.waitForValidStatus(challenge);
+      } catch (err) {
+        failed.push({ name, err: asCertificateError(err), why: err instanceof Error ? err.message : String(err) });
+      } finally {
+        // A leftover token or TXT record is harmless; do not let it hide why the order failed.
+        await o.solver.cleanup(name, challenge.token).catch((err: unknown) => this.emit('warning', asCertificateError(err)));
+      }
+    }
+    return { order, failed };
   }
 
   #accountUrl(): string | undefined {

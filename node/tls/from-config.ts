@@ -38,11 +38,22 @@ export interface OpenCertificateOptions {
   acmeDirectoryCa?: string;
   /** First poll delay while the CA validates, ms. */
   acmePollMs?: number;
+  /**
+   * Names the ACME certificate should also cover when they can be proved,
+   * asked at every check: mta-sts.<domain>, autoconfig.<domain> and
+   * autodiscover.<domain> point at the node, which serves them over HTTPS.
+   */
+  extraNames?: () => readonly string[];
 }
 
 /** Where the ACME account, certificate and key live. */
 export function acmeDir(config: Config): string {
   return join(config.dataDir, 'tls', 'acme');
+}
+
+/** The web names node/dns points at the mail host for each mail domain, which the node serves over HTTPS. */
+export function webNamesFor(domains: readonly string[]): string[] {
+  return domains.flatMap((d) => ['mta-sts', 'autoconfig', 'autodiscover'].map((p) => `${p}.${d.toLowerCase()}`));
 }
 
 /** Where http-01 tokens are shared between `haven certs renew` and the running node. */
@@ -64,6 +75,7 @@ export function acmeManagerFor(config: Config, opts: OpenCertificateOptions = {}
     directoryUrl: config.tls.acme.directoryUrl,
     email: config.tls.acme.email || undefined,
     domains: [config.hostname],
+    extraDomains: opts.extraNames,
     dir: acmeDir(config),
     solver,
     renewDaysBefore: config.tls.acme.renewDaysBefore,

@@ -129,6 +129,27 @@ describe('ACME against Pebble', () => {
     expect(store.info.fingerprint256).toBe(current);
   });
 
+  it('extra names: covered when they prove out, left out with a warning (and retried a day later) when they do not', async () => {
+    // bad.haven.test resolves elsewhere for the CA, as a domain whose DNS is not pointed at the node yet.
+    const res = await fetch(`${pebble.challtestsrvUrl}/add-a`, { method: 'POST', body: JSON.stringify({ host: 'mta-sts.bad.haven.test.', addresses: ['127.0.0.2'] }) });
+    expect(res.ok).toBe(true);
+    let wanted = ['mta-sts.haven.test', 'mta-sts.bad.haven.test'];
+    const manager = new AcmeManager({ directoryUrl: pebble.directoryUrl, directoryCa: pebble.tlsCa, domains: ['mail.haven.test'], extraDomains: () => wanted, dir: join(dir, 'extras'), solver: responder, renewDaysBefore: 30, pollMs: 50 });
+    const warned = once(manager, 'warning') as Promise<[Error]>;
+    expect(await manager.renewIfDue()).toBe('issued');
+    const [w] = await warned;
+    expect(w.message).toMatch(/^left mta-sts\.bad\.haven\.test out of the certificate \(mta-sts\.bad\.haven\.test: .+\); point those names at this node \(CNAME to mail\.haven\.test\) and it tries again in a day$/);
+    const cert = new X509Certificate(manager.current()!.certPem);
+    expect(cert.subjectAltName).toBe('DNS:mail.haven.test, DNS:mta-sts.haven.test');
+    // Not retried within the day; retried after it; a new domain's names make it due at once.
+    expect(manager.isDue()).toBe(false);
+    expect(manager.isDue(new Date(Date.now() + 25 * 3600_000))).toBe(true);
+    wanted = [...wanted, 'autoconfig.haven.test'];
+    expect(manager.isDue()).toBe(true);
+    wanted = ['mta-sts.haven.test'];
+    expect(manager.isDue()).toBe(false);
+  });
+
   it('openCertificateStore: self-signed until the first issuance, the ACME certificate on later starts', async () => {
     const dataDir = join(dir, 'node-data');
     const config = testConfig(dataDir, { hostname: 'node.haven.test', tls: { acme: { enabled: true, directoryUrl: pebble.directoryUrl } } });
