@@ -26,6 +26,7 @@ import { queueFor, signMessage, startQueueRunner, startSmtp, type OutboundOption
 import { Store } from './store/index.js';
 import { Http01Responder, openCertificateStore, type OpenedCertificates } from './tls/index.js';
 import { AuthLimiter } from './util/auth-limiter.js';
+import { lockDataDir } from './util/data-dir-lock.js';
 import { silentLogger, type Logger } from './util/log.js';
 
 /** Where a local run keeps its generated master key. */
@@ -143,6 +144,9 @@ export async function startNode(config: Config, opts: StartNodeOptions = {}): Pr
 }
 
 async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers: Closer[], closeAll: () => Promise<void>): Promise<NodeHandle> {
+  // 0. One node per data directory; released last, after replication has shipped the final closes.
+  const lock = lockDataDir(config.dataDir);
+  closers.push({ name: 'data directory lock', close: () => lock.release() });
   const hadDirectory = existsSync(join(config.dataDir, DIRECTORY_FILE));
 
   // 1. First boot of a rebuilt server: restore before anything opens a database.

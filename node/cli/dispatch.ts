@@ -200,6 +200,7 @@ function listing(commands: readonly Command[]): string {
  */
 const EXPECTED = new Set([
   'ListenError',
+  'DataDirBusyError',
   'CertificateError',
   'ReplicaConfigError',
   'ReplicaCorruptError',

@@ -128,6 +128,12 @@ describe('npm start on a fresh checkout', () => {
 
     expect(await imapLogin(p.imap, address, password)).toBe(0);
 
+    // A second node on the same data directory (its ports are free: all 0) stops at the lock.
+    const twin = start();
+    twin.ready.catch(() => undefined);
+    expect(await twin.exit).toBe(1);
+    expect(twin.stderr()).toMatch(/^haven: a Haven node \(pid \d+\) is already running on .*data; stop it first/m);
+
     first.proc.kill('SIGTERM');
     expect(await first.exit).toBe(0);
     expect(first.stderr()).toContain('haven: stopped (SIGTERM)');

@@ -5,7 +5,8 @@
  * HTTP listener), all trusting the node's own self-signed certificate, and
  * close() releases every port.
  */
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
 import net from 'node:net';
@@ -17,6 +18,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../node/config/index.js';
 import { startNode, ListenError, type NodeHandle } from '../../node/main.js';
+import { DataDirBusyError } from '../../node/util/data-dir-lock.js';
 import type { RunnerEvent } from '../../node/smtp/index.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 
@@ -210,6 +212,23 @@ describe('startNode', () => {
     }
   });
 
+  it('refuses a second node on the same data directory', async () => {
+    const err = await startNode(testConfig(join(dir, 'data'), { dnsbl: [] }), { resolver: dns.resolver, adminUi: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataDirBusyError);
+    expect((err as Error).message).toMatch(/^a Haven node \(pid \d+\) is already running on .*data; stop it first/);
+    // The running node is untouched: still serving.
+    expect(await refused(node.ports.imap!)).toBe(false);
+  });
+
+  it('takes over a lock left by a node that died (SIGKILL, power loss)', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    mkdirSync(join(dir, 'data3'), { recursive: true });
+    writeFileSync(join(dir, 'data3', 'node.pid'), `${dead}\n`);
+    const n = await startNode(testConfig(join(dir, 'data3'), { dnsbl: [] }), { resolver: dns.resolver, adminUi: false });
+    expect(readFileSync(join(dir, 'data3', 'node.pid'), 'utf8').trim()).toBe(String(process.pid));
+    await n.close();
+  });
+
   it('close() stops every listener', async () => {
     // With the local admin UI this time, so its listener is shown to close too.
     const second = await startNode(testConfig(join(dir, 'data2'), { dnsbl: [] }), { resolver: dns.resolver });
@@ -218,7 +237,9 @@ describe('startNode', () => {
     const ports = Object.values(second.ports);
     expect(ports).toHaveLength(10);
     expect(await refused(second.ports.imap!)).toBe(false);
+    expect(readFileSync(join(dir, 'data2', 'node.pid'), 'utf8').trim()).toBe(String(process.pid));
     await second.close();
     for (const p of ports) expect(await refused(p!), `port ${p}`).toBe(true);
+    expect(existsSync(join(dir, 'data2', 'node.pid'))).toBe(false);
   });
 });
