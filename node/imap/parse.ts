@@ -59,6 +59,8 @@ export interface AppendMessage {
   date: number | null;
   data: Buffer;
   binary: boolean;
+  /** RFC 6855 §4 `UTF8 (literal)`: a message with raw UTF-8 headers. */
+  utf8?: boolean;
 }
 
 type Base = { tag: string; uid?: boolean };
@@ -524,11 +526,10 @@ register(['APPEND'], (c, tag) => {
     }
     let binary = false;
     let data: Buffer;
-    if (c.takeCi('UTF8 (')) {
-      ({ data, binary } = c.literal());
-      c.expect(')');
-    } else ({ data, binary } = c.literal());
-    messages.push({ flags, date, data, binary });
+    const utf8 = c.takeCi('UTF8 (');
+    ({ data, binary } = c.literal());
+    if (utf8) c.expect(')');
+    messages.push({ flags, date, data, binary, utf8 });
   }
   if (!messages.length) bad('APPEND needs a message literal');
   return { tag, name: 'APPEND', mailbox, messages };

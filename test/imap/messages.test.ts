@@ -67,6 +67,25 @@ describe('APPEND and FETCH', () => {
     expect(await raw.cmd('m2', 'APPEND Nope {1+}\r\nx')).toMatch(/^m2 NO \[TRYCREATE\]/);
   });
 
+  it('takes APPEND UTF8 (RFC 6855) with raw UTF-8 headers only after ENABLE UTF8=ACCEPT', async () => {
+    const u = await Raw.connect(f.port);
+    await login(u, f);
+    await u.cmd('c', 'CREATE Utf8-check');
+    const msg = Buffer.from('Subject: Grüße aus Köln\r\nFrom: Jörg <jorg@example.org>\r\n\r\nHallo\r\n');
+    const append = (tag: string) => {
+      u.write(Buffer.concat([Buffer.from(`${tag} APPEND Utf8-check UTF8 (~{${msg.length}+}\r\n`), msg, Buffer.from(')\r\n')]));
+      return u.reply(tag);
+    };
+    expect(await append('a1')).toBe('a1 BAD APPEND UTF8 needs ENABLE UTF8=ACCEPT first (RFC 6855)\r\n');
+    expect(await u.cmd('e', 'ENABLE UTF8=ACCEPT')).toBe('* ENABLED UTF8=ACCEPT\r\ne OK ENABLE completed\r\n');
+    expect(await append('a2')).toMatch(/^a2 OK \[APPENDUID \d+ 1\]/);
+    await u.cmd('s', 'SELECT Utf8-check');
+    const env = Buffer.from(await u.cmd('f', 'FETCH 1 (ENVELOPE)'), 'latin1').toString('utf8');
+    // The raw UTF-8 header comes back as it was (in literals: valid in either mode).
+    expect(env).toContain('ENVELOPE (NIL {17}\r\nGrüße aus Köln (({5}\r\nJörg NIL "jorg" "example.org"))');
+    u.close();
+  });
+
   it('fetches flags, dates, sizes and UIDs', async () => {
     expect(await raw.cmd('f', 'FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE)')).toBe(
       `* 1 FETCH (UID 1 FLAGS (\\Flagged) INTERNALDATE "27-Nov-2026 09:00:00 +0000" RFC822.SIZE ${Buffer.byteLength(MULTI)})\r\nf OK FETCH completed\r\n`,

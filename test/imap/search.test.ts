@@ -70,6 +70,11 @@ describe('SEARCH', () => {
     expect(await search('SEARCH ON 3-Feb-2026')).toBe('2');
     expect(await search('SEARCH SENTSINCE 5-Feb-2026')).toBe('4');
     expect(await search('SEARCH SENTBEFORE 3-Feb-2026')).toBe('1');
+    // WITHIN (RFC 5032): relative to now; the internal dates are in February 2026.
+    const ageDays = (Date.now() - Date.parse('2026-02-04T10:00:00Z')) / 86_400_000;
+    expect(await search(`SEARCH YOUNGER ${Math.floor((ageDays + 0.5) * 86_400)}`)).toBe('3 4');
+    expect(await search(`SEARCH OLDER ${Math.floor((ageDays + 0.5) * 86_400)}`)).toBe('1 2');
+    expect(await search('SEARCH YOUNGER 60')).toBe('');
   });
 
   it('matches headers and full text', async () => {
@@ -104,6 +109,9 @@ describe('SORT and THREAD', () => {
     expect(await search('SORT (REVERSE DATE) UTF-8 ALL')).toBe('4 3 2 1');
     expect(await search('SORT (FROM REVERSE SIZE) UTF-8 ALL')).toBe('4 1 2 3');
     expect(await search('UID SORT (SIZE) UTF-8 SEEN')).toBe('1 4');
+    // SORT=DISPLAY (RFC 5957): by display name, ties by sequence number.
+    expect(await search('SORT (DISPLAYFROM) UTF-8 ALL')).toBe('1 4 2 3');
+    expect(await search('SORT (REVERSE DISPLAYFROM) UTF-8 ALL')).toBe('3 2 1 4');
   });
 
   it('threads by references and by subject', async () => {

@@ -17,6 +17,7 @@ export const append: Handler<'APPEND'> = {
         throw new ImapError('NO', 'TOOBIG', `the message is ${m.data.length} bytes; this server takes up to ${s.ctx.limits.appendLimit}`);
       if (m.data.length === 0) throw new ImapError('NO', 'CANNOT', 'an empty message cannot be appended');
       if (m.flags.some((fl) => fl.toLowerCase() === '\\recent')) throw new ImapError('BAD', null, '\\Recent cannot be set');
+      if (m.utf8 && !s.utf8) throw new ImapError('BAD', null, 'APPEND UTF8 needs ENABLE UTF8=ACCEPT first (RFC 6855)');
     }
     const res = s.port.messages.appendMany(
       f.id,
