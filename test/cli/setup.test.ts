@@ -182,19 +182,21 @@ describe('bin/haven.js setup', () => {
         config,
         [`dataDir: ${dir}`, 'hostname: mail.acme.test', `ports:`, `  http: ${httpPort}`, 'tls:', '  acme:', '    enabled: true', `    directoryUrl: ${pebble.directoryUrl}`, ''].join('\n'),
       );
+      // A mail domain: its mta-sts/autoconfig/autodiscover names go on the certificate too.
+      expect(await runCli(['domain', 'add', 'acme.test', '--config', config], memoryIo({ env: {}, cwd: root }))).toBe(0);
       const r = await haven(['setup', '--config', config], '4\nq\n', { NODE_EXTRA_CA_CERTS: join(root, 'pebble-ca.pem') });
       expect(r.stderr).toBe('Choose: 4\nChoose: q\n');
       expect(r.stdout).toContain('  4) Certificate renewal\n');
       expect(r.stdout).toContain('$ haven certs renew\n');
-      expect(r.stdout).toMatch(/renewed certificate for mail\.acme\.test, valid until \S+ \(\d+ days\): .*acme\/cert\.pem\n/);
+      expect(r.stdout).toMatch(/renewed certificate for mail\.acme\.test, mta-sts\.acme\.test, autoconfig\.acme\.test, autodiscover\.acme\.test, valid until \S+ \(\d+ days\): .*acme\/cert\.pem\n/);
       expect(r.code).toBe(0);
       const chain = readFileSync(join(dir, 'tls', 'acme', 'cert.pem'), 'utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)!.map((p) => new X509Certificate(p));
-      expect(chain[0].checkHost('mail.acme.test')).toBe('mail.acme.test');
+      expect(chain[0].subjectAltName).toBe('DNS:mail.acme.test, DNS:mta-sts.acme.test, DNS:autoconfig.acme.test, DNS:autodiscover.acme.test');
       expect(chain.at(-1)!.verify(new X509Certificate(await pebble.issuerRoot()).publicKey)).toBe(true);
 
       const again = await haven(['certs', 'renew', '--config', config], '', { NODE_EXTRA_CA_CERTS: join(root, 'pebble-ca.pem') });
       expect(again.code).toBe(0);
-      expect(again.stdout).toMatch(/^the acme certificate for mail\.acme\.test is valid until .* not due yet \(renewal starts 30 days before expiry\), nothing to do \(--force renews anyway\)\n$/);
+      expect(again.stdout).toMatch(/^the acme certificate for mail\.acme\.test, mta-sts\.acme\.test, autoconfig\.acme\.test, autodiscover\.acme\.test is valid until .* not due yet \(renewal starts 30 days before expiry\), nothing to do \(--force renews anyway\)\n$/);
     } finally {
       pebble.stop();
     }

@@ -8,7 +8,8 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Config } from '../../config/index.js';
-import { cliConfig, withStore } from '../context.js';
+import { Store } from '../../store/index.js';
+import { cliConfig, hasDirectory, masterKeyFor, withStore } from '../context.js';
 import { CommandError, UsageError, type Args, type Command } from '../types.js';
 
 const json = { type: 'boolean', help: 'Print JSON instead of text.' } as const;
@@ -102,23 +103,41 @@ export const opsCommands: Command[] = [
       json,
     },
     async run(args, io) {
-      const { renewCertificate } = await import('../../tls/index.js');
+      const { renewCertificate, webNamesFor } = await import('../../tls/index.js');
       const config = cliConfig(args, io);
       const { actAsDataOwner } = await import('../../upgrade/owner.js');
+      // The web names of the directory's domains, read once the command runs as the data owner.
+      let names: string[] | undefined;
+      const extraNames = (): string[] => {
+        if (names) return names;
+        names = [];
+        if (!hasDirectory(config)) return names;
+        try {
+          const store = Store.open({ dataDir: config.dataDir, masterKey: masterKeyFor(config, { allowGenerate: false }).key, keyMode: config.keyMode });
+          try {
+            names = webNamesFor(store.directory.listDomains().map((d) => d.name));
+          } finally {
+            store.close();
+          }
+        } catch (err) {
+          io.err(`haven: warning: cannot read the mail domains (${(err as Error).message}); the certificate covers ${config.hostname} only`);
+        }
+        return names;
+      };
       // Bind port 80 as root if need be, then write the files as the node's user.
-      const r = await renewCertificate(config, { force: args.flags.force === true, afterBind: () => void actAsDataOwner(config.dataDir) });
+      const r = await renewCertificate(config, { force: args.flags.force === true, extraNames, afterBind: () => void actAsDataOwner(config.dataDir) });
       if (args.flags.json) return io.out(JSON.stringify(r));
       if (r.result === 'external') {
         io.out(`the certificate comes from tls.certFile (${r.certFile}): renew it with the tool that writes that file; the node picks up a replaced file by itself`);
         return;
       }
       const until = r.info ? `${r.info.validTo.toISOString()} (${Math.floor((r.info.validTo.getTime() - Date.now()) / 86400_000)} days)` : '?';
-      const names = r.info?.subjectAltName.replace(/DNS:/g, '') ?? config.hostname;
+      const covered = r.info?.subjectAltName.replace(/DNS:/g, '') ?? config.hostname;
       if (r.result === 'current') {
-        io.out(`the ${r.source} certificate for ${names} is valid until ${until}; not due yet${r.source === 'acme' ? ` (renewal starts ${config.tls.acme.renewDaysBefore} days before expiry)` : ''}, nothing to do${r.source === 'acme' ? ' (--force renews anyway)' : ''}`);
+        io.out(`the ${r.source} certificate for ${covered} is valid until ${until}; not due yet${r.source === 'acme' ? ` (renewal starts ${config.tls.acme.renewDaysBefore} days before expiry)` : ''}, nothing to do${r.source === 'acme' ? ' (--force renews anyway)' : ''}`);
         return;
       }
-      io.out(`${r.source === 'acme' ? 'renewed' : 'made a new self-signed'} certificate for ${names}, valid until ${until}: ${r.certFile}`);
+      io.out(`${r.source === 'acme' ? 'renewed' : 'made a new self-signed'} certificate for ${covered}, valid until ${until}: ${r.certFile}`);
       if (r.answeredBy === 'running-node') io.out('the running node answered the CA and now serves the new certificate');
       else io.out('a running node switches to it without a restart; a stopped one uses it when it starts');
       if (r.source === 'self-signed') io.out('mail clients and other servers do not trust a self-signed certificate: enable ACME (tls.acme.enabled) for a public server');
