@@ -25,6 +25,7 @@ export interface Context {
   limits: SmtpLimits;
   spam: SpamOptions;
   batcher: DeliveryBatcher;
+  trustedArcSealers: readonly string[];
 }
 
 const queues = new WeakMap<Store, Queue>();
@@ -61,5 +62,6 @@ export function makeContext(deps: SmtpDeps & { queue?: Queue }): Context {
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
     spam: { ...DEFAULT_SPAM, ...deps.spam },
     batcher: new DeliveryBatcher(deps.store),
+    trustedArcSealers: deps.trustedArcSealers ?? [],
   };
 }

@@ -156,7 +156,9 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
     hostname: ctx.hostname,
     resolver: ctx.resolver,
     seal,
+    trustedArcSealers: ctx.trustedArcSealers,
   });
+  if (verdict.arcOverride) ctx.log.info({ cid: session.id, sealer: verdict.arcOverride, from: verdict.fromDomain }, 'DMARC reject overridden by a trusted ARC sealer');
   if (verdict.dmarcReject) throw replies.dmarcReject(verdict.fromDomain ?? 'the sender');
   if (verdict.dmarcTempError) throw replies.dnsTempFail(verdict.fromDomain ?? 'the sender');
   const spam = await scoreMessage(

@@ -51,6 +51,8 @@ export interface SmtpDeps {
   /** The outbound queue; one per store unless given. */
   queue?: Queue;
   spam?: Partial<SpamOptions>;
+  /** ARC sealers (forwarders, mailing lists) trusted to override a DMARC reject; none by default. */
+  trustedArcSealers?: readonly string[];
   /** SRS rewriter; keyed from the directory's `srs.secret` setting unless given. */
   srs?: Srs;
 }

@@ -17,6 +17,13 @@ export interface VerifyInput {
   resolver: Resolver;
   /** Seal with this key when the message will be forwarded. */
   seal?: { signingDomain: string; selector: string; privateKey: string };
+  /**
+   * Forwarders and mailing lists whose ARC seal we trust (domains, subdomains
+   * included): when one of them sealed a valid chain, a DMARC failure is
+   * taken as the forwarder's doing, not forgery (RFC 8617 §7.2.1, RFC 7489
+   * §6.7 local policy), and p=reject does not refuse the message.
+   */
+  trustedArcSealers?: readonly string[];
 }
 
 export interface Verdict {
@@ -27,6 +34,8 @@ export interface Verdict {
   dmarcReject: boolean;
   /** The DMARC policy could not be looked up (DNS timeout or SERVFAIL): ask the sender to retry. */
   dmarcTempError: boolean;
+  /** The trusted sealer whose ARC chain overrode a DMARC reject, if any. */
+  arcOverride: string | null;
   fromDomain: string | null;
 }
 
@@ -41,15 +50,20 @@ export async function verifyMessage(input: VerifyInput): Promise<Verdict> {
     seal: input.seal,
   });
   const dmarc = result.dmarc || null;
-  // RFC 7489 §6.6.3: "reject" (or sp=reject for a subdomain) on a failed check.
-  // A passing ARC chain from an upstream forwarder could override this; we do
-  // not keep a trusted-forwarder list yet, so reject stays reject.
+  // RFC 7489 §6.6.3: "reject" (or sp=reject for a subdomain) on a failed check,
+  // unless a trusted forwarder's ARC chain explains the failure.
   const policy = dmarc ? (dmarc.policy ?? dmarc.p) : null;
-  const dmarcReject = !!dmarc && dmarc.status.result === 'fail' && policy === 'reject';
+  const failedReject = !!dmarc && dmarc.status.result === 'fail' && policy === 'reject';
+  // Anyone can seal with their own key, so a passing chain proves only who sealed it; it counts when we trust that sealer.
+  const arc = result.arc as { status?: { result?: string }; signature?: { signingDomain?: string } } | undefined;
+  const sealer = arc?.status?.result === 'pass' ? (arc.signature?.signingDomain ?? '').toLowerCase() : '';
+  const trusted = sealer !== '' && (input.trustedArcSealers ?? []).some((d) => sealer === d.toLowerCase() || sealer.endsWith(`.${d.toLowerCase()}`));
+  const arcOverride = failedReject && trusted ? sealer : null;
+  const dmarcReject = failedReject && !arcOverride;
   // RFC 7489 leaves DNS errors to the receiver. Accepting would let a forged
   // p=reject sender through whenever DNS is down; a 4xx costs an honest sender
   // only a retry, which every MTA makes for days.
   const dmarcTempError = !!dmarc && dmarc.status.result === 'temperror';
   const fromDomain = dmarc ? (dmarc.domain ?? (dmarc.status.header as { from?: string } | undefined)?.from ?? null) : null;
-  return { result, headers: result.headers, dmarcReject, dmarcTempError, fromDomain };
+  return { result, headers: result.headers, dmarcReject, dmarcTempError, arcOverride, fromDomain };
 }

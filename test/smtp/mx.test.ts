@@ -5,7 +5,7 @@
  * recipient and connection limits.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { authenticate, dkimSign } from 'mailauth';
+import { authenticate, dkimSign, sealMessage } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../node/store/index.js';
 import { queueFor } from '../../node/smtp/index.js';
@@ -307,6 +307,52 @@ describe('ARC', () => {
     await client(mx.port).sendMail({ envelope: { from: 'list@fwd.test', to: ['carol@example.test'] }, raw: Buffer.concat([Buffer.from(sealed.headers), original]) });
     const m = (await inbox('carol@example.test')).find((x) => x.includes('marker-arc'));
     expect(m).toMatch(/Authentication-Results: mx\.haven\.test;[\s\S]*arc=pass/);
+  });
+});
+
+describe('ARC and DMARC reject', () => {
+  // A mailing list: the author's domain says p=reject, the list edits the Subject
+  // (breaking the author's DKIM) and seals what it received with ARC.
+  async function viaList(marker: string): Promise<Buffer> {
+    const author = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const list = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const spki = (k: typeof author) => (k.publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
+    dns.set('author.test', { TXT: ['v=spf1 -all'] });
+    dns.set('a1._domainkey.author.test', { TXT: [`v=DKIM1; k=rsa; p=${spki(author)}`] });
+    dns.set('_dmarc.author.test', { TXT: ['v=DMARC1; p=reject'] });
+    dns.set('lists.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
+    dns.set('l1._domainkey.lists.test', { TXT: [`v=DKIM1; k=rsa; p=${spki(list)}`] });
+    const pem = (k: typeof author) => k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const msg = sampleMessage({ from: 'Author <me@author.test>', to: 'carol@example.test', subject: 'hello', body: marker });
+    const key = { signingDomain: 'author.test', selector: 'a1', privateKey: pem(author) };
+    const sig = await dkimSign(msg, { ...key, signatureData: [{ ...key, canonicalization: 'relaxed/relaxed' }] });
+    const original = Buffer.concat([Buffer.from(sig.signatures), msg]);
+    const seen = await authenticate(original, { ip: '127.0.0.1', helo: 'out.author.test', sender: 'me@author.test', mta: 'mx.lists.test', resolver: dns.resolver, disableBimi: true });
+    expect(seen.dmarc && seen.dmarc.status.result).toBe('pass');
+    const edited = Buffer.from(original.toString('latin1').replace('Subject: hello', 'Subject: [list] hello'), 'latin1');
+    // mailauth's types omit the two fields a seal needs: what the list saw, and the chain state.
+    const authResults = (seen.arc as unknown as { authResults: string }).authResults;
+    const arcSet = await sealMessage(edited, { signingDomain: 'lists.test', selector: 'l1', privateKey: pem(list), authResults, cv: 'none' } as Parameters<typeof sealMessage>[1]);
+    return Buffer.concat([arcSet, edited]);
+  }
+
+  it('refuses the list copy without trust, and delivers it when the list is a trusted ARC sealer', async () => {
+    const untrusted = await viaList('marker-list-untrusted');
+    await expect(client(mx.port).sendMail({ envelope: { from: 'bounces@lists.test', to: ['carol@example.test'] }, raw: untrusted })).rejects.toMatchObject({
+      responseCode: 550,
+      response: expect.stringMatching(/DMARC.*author\.test/),
+    });
+    const trusting = await startMx(baseDeps(store, dns, { trustedArcSealers: ['lists.test'] }));
+    try {
+      const trusted = await viaList('marker-list-trusted');
+      const info = await client(trusting.port).sendMail({ envelope: { from: 'bounces@lists.test', to: ['carol@example.test'] }, raw: trusted });
+      expect(info.response).toMatch(/^250 /);
+    } finally {
+      await trusting.close();
+    }
+    const m = (await inbox('carol@example.test')).find((x) => x.includes('marker-list-trusted'));
+    expect(m).toMatch(/dmarc=fail/);
+    expect(m).toMatch(/arc=pass/);
   });
 });
 
