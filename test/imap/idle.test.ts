@@ -1,18 +1,29 @@
 /**
  * Several sessions on one mailbox: one IDLEs while another APPENDs, STOREs
- * and EXPUNGEs and the store delivers (the SMTP path); the idle session sees
+ * and EXPUNGEs and the MX takes a message over SMTP; the idle session sees
  * each change at once. A non-idle session is told at the moments the RFC
  * allows: no EXPUNGE during FETCH, STORE or SEARCH; everything on NOOP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSmtp } from '../../node/smtp/index.js';
+import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { sampleMessage } from '../helpers/store.js';
+import { baseDeps, client } from '../smtp/harness.js';
 import { flow, Raw, login, startFixture, type ImapFixture } from './helpers.js';
 
 let f: ImapFixture;
+let dns: TestDns;
+let mx: { port: number; close(): Promise<void> };
 beforeAll(async () => {
   f = await startFixture();
+  dns = await startTestDns();
+  mx = await startSmtp(baseDeps(f.t.store, dns), { host: '127.0.0.1', port: 0, implicitTls: false, mode: 'mx' });
 });
-afterAll(async () => f.close());
+afterAll(async () => {
+  await mx.close();
+  await dns.close();
+  await f.close();
+});
 
 describe('multi-session', () => {
   it('tells an IDLE session about appends, flag changes, expunges and deliveries at once', async () => {
@@ -31,7 +42,8 @@ describe('multi-session', () => {
     await other.messageFlagsAdd('1', ['\\Seen']);
     await idler.until((b) => b.includes('* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n'));
 
-    await f.t.store.deliver(f.accountId, sampleMessage({ subject: 'delivered' }));
+    // Mail through the real MX: SMTP in, the store, the IDLE session told.
+    await client(mx.port).sendMail({ from: 'carol@sender.test', to: f.address, subject: 'delivered', text: 'over SMTP' });
     await idler.until((b) => b.includes('* 2 EXISTS\r\n'));
 
     await other.messageDelete('1');
