@@ -73,6 +73,8 @@ export const replies = {
   dnsTempFail: (domain: string) =>
     new SmtpError(Reply.LocalError, '4.4.3', `could not look up the DMARC policy of ${domain} (DNS error); try again later`),
   spam: () => new SmtpError(Reply.MailboxUnavailable, '5.7.1', 'message refused as spam; contact the postmaster if this is wrong'),
+  spamNotForwarded: () =>
+    new SmtpError(Reply.MailboxUnavailable, '5.7.1', 'message looks like spam and this address forwards elsewhere, so it is refused; contact the postmaster if this is wrong'),
   tempFailed: (why: string) => new SmtpError(Reply.LocalError, '4.3.0', `${why}; try again later`),
   authRequired: () => new SmtpError(Reply.AuthRequired, '5.7.0', 'authentication required; log in with AUTH first'),
   tlsRequired: () => new SmtpError(Reply.AuthRequired, '5.7.0', 'must issue STARTTLS first; this port sends passwords only over TLS'),

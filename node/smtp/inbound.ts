@@ -166,6 +166,10 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
     ctx.spam,
   );
   if (spam.action === 'reject') throw replies.spam();
+  // Junk is filed away here, but forwarding it would spend our IP's reputation
+  // on it (and the destination would likely refuse it anyway): refuse instead,
+  // so the sender hears of it.
+  if (spam.action === 'junk' && plan.forwards.size > 0) throw replies.spamNotForwarded();
   const single = session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : undefined;
   const full = Buffer.concat([Buffer.from(receivedHeader(ctx, session, single) + verdict.headers + spamHeader(spam)), withoutForgedVerdicts(raw, ctx.hostname)]);
 

@@ -80,6 +80,21 @@ describe('forwarding', () => {
     expect(got.raw.toString()).toMatch(/^ARC-Seal: i=1; .*d=example\.test/m);
   });
 
+  it('refuses junk-scored mail for a forwarding alias instead of passing it on', async () => {
+    dns.add('1.0.0.127.fwd-bl.test', { A: ['127.0.0.2'] });
+    const strict = await startMx(baseDeps(store, dns, { spam: { dnsbl: ['fwd-bl.test'], junkScore: 5, rejectScore: 15 } }));
+    try {
+      const before = remote.received.length;
+      await expect(
+        client(strict.port).sendMail({ envelope: { from: 'someone@sender.test', to: ['fwd@example.test'] }, raw: await signedFromSender('marker-junk-forward') }),
+      ).rejects.toMatchObject({ responseCode: 550, response: expect.stringMatching(/^550 5\.7\.1 .*forwards/) });
+      await runner.idle();
+      expect(remote.received.slice(before).some((m) => m.raw.includes('marker-junk-forward'))).toBe(false);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('routes a bounce to the SRS address back to the original sender', async () => {
     expect(srsAddress).not.toBe('');
     const before = remote.received.length;
