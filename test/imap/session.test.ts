@@ -48,6 +48,27 @@ describe('before TLS', () => {
   });
 });
 
+describe('loopback plaintext when configured', () => {
+  it('offers AUTH=PLAIN without LOGINDISABLED on loopback, and takes app passwords by LOGIN and AUTHENTICATE', async () => {
+    const g = await startFixture({ allowPlaintextOnLoopback: true });
+    try {
+      const app = await g.t.store.addAppPassword(g.address, 'laptop', g.password);
+      const raw = await Raw.connect(g.port);
+      const cap = await raw.cmd('c', 'CAPABILITY');
+      expect(cap).toContain('AUTH=PLAIN');
+      expect(cap).not.toContain('LOGINDISABLED');
+      expect(await raw.cmd('l', `LOGIN ${g.address} "${app.password}"`)).toMatch(/^l OK \[CAPABILITY /);
+      raw.close();
+      const r2 = await Raw.connect(g.port);
+      expect(await r2.cmd('a', `AUTHENTICATE PLAIN ${plain(g.address, app.password)}`)).toMatch(/^a OK \[CAPABILITY /);
+      expect(await r2.cmd('s', 'STATUS INBOX (MESSAGES)')).toBe('* STATUS INBOX (MESSAGES 0)\r\ns OK STATUS completed\r\n');
+      r2.close();
+    } finally {
+      await g.close();
+    }
+  });
+});
+
 describe('implicit TLS', () => {
   it('greets over TLS and takes AUTHENTICATE with a continuation', async () => {
     const s = tls.connect({ port: implicit.port, host: '127.0.0.1', rejectUnauthorized: false, servername: 'localhost' });
