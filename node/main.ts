@@ -24,7 +24,7 @@ import type { Replication } from './replication/index.js';
 import { imipMailSender, type ImipSender } from './dav/index.js';
 import { queueFor, signMessage, startQueueRunner, startSmtp, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
 import { Store } from './store/index.js';
-import { Http01Responder, openCertificateStore, type OpenedCertificates } from './tls/index.js';
+import { Http01Responder, openCertificateStore, webNamesFor, type OpenedCertificates } from './tls/index.js';
 import { AuthLimiter } from './util/auth-limiter.js';
 import { lockDataDir } from './util/data-dir-lock.js';
 import { silentLogger, type Logger } from './util/log.js';
@@ -172,7 +172,8 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
 
   // 5. Certificates, shared by every TLS listener and hot-reloaded.
   const responder = new Http01Responder();
-  const certs = await openCertificateStore(config, { responder });
+  // ACME also covers mta-sts/autoconfig/autodiscover.<domain>, which node/http serves, as far as their DNS allows.
+  const certs = await openCertificateStore(config, { responder, extraNames: () => webNamesFor(store.directory.listDomains().map((d) => d.name)) });
   closers.push({ name: 'certificates', close: () => certs.store.close() });
   if (certs.created) log.info({ certFile: certs.certFile }, 'made a self-signed certificate for this local run');
 
