@@ -51,14 +51,14 @@ export class Edge {
   /** The configuration problem that keeps the admin UI from working, if any. */
   configProblem(): string | null {
     if (!this.deps.nodeUrl) return 'NODE_URL is not set: set it to the node\'s HTTPS URL, e.g. https://mail.example.com (wrangler.toml [vars] or the Pulumi stack).';
-    if (!this.deps.edgeSecret) return 'EDGE_SECRET is not set: set the same admin secret the node has (`wrangler secret put EDGE_SECRET`, or haven:edgeSecret in the Pulumi stack).';
+    if (!this.deps.edgeSecret) return 'EDGE_SHARED_SECRET is not set: set the same admin secret the node has (`wrangler secret put EDGE_SHARED_SECRET`, or haven:edgeSecret in the Pulumi stack).';
     if (!this.deps.adminPasswordHash && !this.access) return 'Neither ADMIN_PASSWORD_HASH nor Cloudflare Access (ACCESS_AUD and ACCESS_TEAM) is configured: make a hash with `npx tsx edge/hash-password.ts` and set it as the ADMIN_PASSWORD_HASH secret.';
     return null;
   }
 
   macKeys(): Promise<Keys> {
     const secret = this.deps.sessionSecret || this.deps.edgeSecret;
-    if (!secret) throw new HTTPException(503, { message: 'SESSION_SECRET (or EDGE_SECRET) is not set: set one as a Worker secret so sessions can be signed.' });
+    if (!secret) throw new HTTPException(503, { message: 'SESSION_SECRET (or EDGE_SHARED_SECRET) is not set: set one as a Worker secret so sessions can be signed.' });
     this.keys ??= (async () => ({ session: await deriveKey(secret, 'session'), csrf: await deriveKey(secret, 'csrf'), flash: await deriveKey(secret, 'flash') }))();
     return this.keys;
   }

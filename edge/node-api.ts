@@ -86,7 +86,7 @@ export class NodeApi {
     if (!res.ok) {
       const msg = (json as { error?: unknown } | undefined)?.error;
       if (typeof msg === 'string' && msg) throw new NodeApiError(res.status, msg);
-      if (res.status === 401) throw new NodeApiError(401, 'the node refused the edge\'s signature: set the same admin secret on both (EDGE_SECRET on the Worker, admin.secret on the node) and check both clocks');
+      if (res.status === 401) throw new NodeApiError(401, 'the node refused the edge\'s signature: set the same admin secret on both (EDGE_SHARED_SECRET on the Worker, admin.secret on the node) and check both clocks');
       throw new NodeApiError(res.status, `the node answered ${res.status} ${res.statusText} for ${method} ${path}: check the node's log (\`journalctl -u haven\`)`);
     }
     return json as T;

@@ -6,7 +6,7 @@
  *
  * Bindings (wrangler.toml or the Pulumi program in infra/edge.ts):
  *   NODE_URL              the node's HTTPS URL, e.g. https://mail.example.com
- *   EDGE_SHARED_SECRET    HMAC secret shared with the node's admin API (EDGE_SECRET is read too)
+ *   EDGE_SHARED_SECRET    HMAC secret shared with the node's admin API
  *   ADMIN_PASSWORD_HASH   pbkdf2-sha256$… from `npx tsx edge/hash-password.ts`
  *   SESSION_SECRET        signs session cookies (optional: derived from the shared secret if unset)
  *   KV                    a KV namespace: probe history, login attempts, revoked sessions
@@ -27,7 +27,6 @@ import type { MtaStsMode } from '../node/dns/index.js';
 export interface WorkerEnv {
   NODE_URL?: string;
   EDGE_SHARED_SECRET?: string;
-  EDGE_SECRET?: string;
   ADMIN_PASSWORD_HASH?: string;
   SESSION_SECRET?: string;
   KV?: EdgeKv;
@@ -52,7 +51,7 @@ export function depsFromEnv(env: WorkerEnv): EdgeDeps {
   if (!env.KV) console.warn('edge: no KV binding named KV; probe history and login limits last only as long as this isolate');
   return {
     nodeUrl: env.NODE_URL,
-    edgeSecret: env.EDGE_SHARED_SECRET || env.EDGE_SECRET,
+    edgeSecret: env.EDGE_SHARED_SECRET,
     adminPasswordHash: env.ADMIN_PASSWORD_HASH,
     sessionSecret: env.SESSION_SECRET,
     kv: env.KV ?? new MemoryKv(),

@@ -37,6 +37,9 @@ export interface HavenStackConfig {
   alertWebhook: pulumi.Output<string>;
   /** Whether an alert webhook is configured (decides a binding; the URL itself stays secret). */
   hasAlertWebhook: boolean;
+  /** Cloudflare Access application audience tag and team name for the admin UI; both empty for the password login only. */
+  accessAud: string;
+  accessTeam: string;
 }
 
 /** Every key Pulumi.yaml declares under `config:` (project namespace `haven`). */
@@ -65,6 +68,8 @@ export const CONFIG_KEYS = [
   'adminPasswordHash',
   'smarthost',
   'alertWebhook',
+  'accessAud',
+  'accessTeam',
 ] as const;
 
 /** Keys whose values are secrets (read with getSecret/requireSecret). */
@@ -117,6 +122,14 @@ export function readStackConfig(cfg: pulumi.Config = new pulumi.Config('haven'))
     if (s.length < 32) throw new StackConfigError('haven:edgeSecret must be at least 32 characters: `pulumi config set --secret haven:edgeSecret "$(openssl rand -hex 32)"`');
     return s;
   });
+  const accessAud = (cfg.get('accessAud') ?? '').trim();
+  const accessTeam = (cfg.get('accessTeam') ?? '').trim();
+  if ((accessAud === '') !== (accessTeam === '')) {
+    throw new StackConfigError('haven:accessAud and haven:accessTeam go together: set both (the Access application\'s audience tag and your team name) or neither');
+  }
+  if (accessAud !== '' && !/^[0-9a-f]{64}$/i.test(accessAud)) {
+    throw new StackConfigError(`haven:accessAud "${accessAud}" is not an Access audience tag: copy the 64 hex characters from Zero Trust > Access > Applications > (the admin app) > Overview`);
+  }
   const masterKey = cfg.requireSecret('masterKey').apply((s) => {
     if (!/^[0-9a-fA-F]{64}$/.test(s.trim())) throw new StackConfigError('haven:masterKey must be 64 hex characters: `pulumi config set --secret haven:masterKey "$(openssl rand -hex 32)"`');
     return s.trim();
@@ -148,5 +161,7 @@ export function readStackConfig(cfg: pulumi.Config = new pulumi.Config('haven'))
     alertWebhook: pulumi.secret(cfg.getSecret('alertWebhook') ?? ''),
     // Read raw so Pulumi does not warn about reading a secret in plain text; only its emptiness is used.
     hasAlertWebhook: (pulumi.runtime.getConfig('haven:alertWebhook') ?? '') !== '',
+    accessAud,
+    accessTeam,
   };
 }

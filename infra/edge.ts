@@ -1,18 +1,17 @@
 /**
  * @module infra/edge
- * The edge Worker: `edge/worker.ts` bundled with esbuild for workerd, its
+ * The edge Worker: `edge/worker.ts` bundled by edge/build.ts for workerd, its
  * secrets and settings as bindings, a KV namespace, the admin custom domain
  * and the cron trigger that probes the node from outside.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as cloudflare from '@pulumi/cloudflare';
 import * as pulumi from '@pulumi/pulumi';
-import { build } from 'esbuild';
+import { buildWorker, REPO_ROOT } from '../edge/build.js';
 
 /** The repository root: esbuild resolves the entry, node_modules and tsconfig.json from here. */
-export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export { REPO_ROOT };
 export const DEFAULT_EDGE_ENTRY = 'edge/worker.ts';
 /** Workers runtime semantics the bundle is built and deployed for. */
 export const COMPATIBILITY_DATE = '2025-09-01';
@@ -23,31 +22,11 @@ export function edgeEntryExists(entry: string = DEFAULT_EDGE_ENTRY): boolean {
   return existsSync(resolve(REPO_ROOT, entry));
 }
 
-/**
- * Bundles the Worker into one ES module. Workers resolve package exports the
- * way browsers do (`workerd`, `worker`, `browser` conditions) and have no
- * Node built-ins unless asked, hence platform neutral.
- */
+/** Bundles the Worker into one ES module with the edge's own builder (edge/build.ts), so there is one bundler. */
 export async function buildEdgeWorker(entry: string = DEFAULT_EDGE_ENTRY): Promise<string> {
   const path = resolve(REPO_ROOT, entry);
   if (!existsSync(path)) throw new Error(`the edge Worker entry ${path} does not exist: build the edge app or set haven:edgeEntry`);
-  const out = await build({
-    absWorkingDir: REPO_ROOT,
-    entryPoints: [path],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    conditions: ['workerd', 'worker', 'browser'],
-    mainFields: ['module', 'main'],
-    tsconfig: resolve(REPO_ROOT, 'tsconfig.json'),
-    logLevel: 'silent',
-    legalComments: 'none',
-  });
-  const js = out.outputFiles[0]?.text;
-  if (!js) throw new Error(`esbuild produced no output for ${path}`);
-  return js;
+  return buildWorker(path);
 }
 
 export interface EdgeWorkerArgs {
@@ -67,6 +46,8 @@ export interface EdgeWorkerArgs {
   adminPasswordHash: pulumi.Input<string>;
   /** Undefined when no webhook is configured. */
   alertWebhook?: pulumi.Input<string>;
+  /** Cloudflare Access in front of the admin UI (edge/auth/access.ts); undefined for the password login only. */
+  access?: { aud: string; team: string };
 }
 
 /** One text binding of the Worker (edge/worker.ts reads them from its env). */
@@ -81,16 +62,21 @@ export interface TextBinding<T> {
  * same names and values to the built bundle. The names are the ones
  * edge/worker.ts's WorkerEnv reads.
  */
-export function edgeTextBindings<T>(args: Pick<EdgeWorkerArgs, 'nodeUrl' | 'mailHost' | 'domains' | 'pop3'> & { edgeSecret: T; adminPasswordHash: T; alertWebhook?: T }): TextBinding<T | string>[] {
+export function edgeTextBindings<T>(
+  args: Pick<EdgeWorkerArgs, 'nodeUrl' | 'mailHost' | 'domains' | 'pop3' | 'access'> & { edgeSecret: T; adminPasswordHash: T; alertWebhook?: T },
+): TextBinding<T | string>[] {
   return [
     { name: 'NODE_URL', text: args.nodeUrl, secret: false },
     { name: 'MAIL_HOST', text: args.mailHost, secret: false },
     { name: 'MAIL_DOMAINS', text: args.domains.join(','), secret: false },
     { name: 'POP3', text: String(args.pop3), secret: false },
-    { name: 'EDGE_SECRET', text: args.edgeSecret, secret: true },
+    { name: 'EDGE_SHARED_SECRET', text: args.edgeSecret, secret: true },
     { name: 'ADMIN_PASSWORD_HASH', text: args.adminPasswordHash, secret: true },
     // Cloudflare refuses an empty secret: bind the webhook only when one is configured.
     ...(args.alertWebhook ? [{ name: 'ALERT_WEBHOOK', text: args.alertWebhook, secret: true }] : []),
+    // An audience tag and team name identify the Access application; they are not secret.
+    ...(args.access ? [{ name: 'ACCESS_AUD', text: args.access.aud, secret: false }, { name: 'ACCESS_TEAM', text: args.access.team, secret: false }] : []),
+    // SESSION_SECRET stays unbound: the edge derives its session key from the shared secret (edge/edge.ts).
   ];
 }
 

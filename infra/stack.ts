@@ -112,6 +112,7 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
       edgeSecret: cfg.edgeSecret,
       adminPasswordHash: cfg.adminPasswordHash,
       alertWebhook: cfg.hasAlertWebhook ? cfg.alertWebhook : undefined,
+      access: cfg.accessAud ? { aud: cfg.accessAud, team: cfg.accessTeam } : undefined,
     });
     adminUrl = edge.adminUrl;
   } else {

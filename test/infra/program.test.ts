@@ -1,7 +1,7 @@
 /**
  * @module test/infra/program
  * The Pulumi program under Pulumi's mocks, with POP3 on, admin SSH addresses
- * and the edge Worker: every resource and its key properties, address/PTR/
+ * and the edge Worker behind Cloudflare Access: every resource and its key properties, address/PTR/
  * EHLO agreement, SPF, DKIM key ↔ record, firewall ports, secrets, and DNS
  * records equal to node/dns for the same inputs.
  */
@@ -48,6 +48,8 @@ const T = {
   key: 'tls:index/privateKey:PrivateKey',
 };
 
+/** A Cloudflare Access audience tag (64 hex characters). */
+const ACCESS_AUD = 'a1b2c3d4'.repeat(8);
 let world: MockWorld;
 let program: typeof import('../../infra/index.js');
 /** Resource options as the program passed them, by resource name (stack transformations see them). */
@@ -61,7 +63,7 @@ function writeFile(path: string): string {
 }
 
 beforeAll(async () => {
-  world = await installMocks(baseConfig());
+  world = await installMocks(baseConfig({ 'haven:accessAud': ACCESS_AUD, 'haven:accessTeam': 'myteam' }));
   // Run the program inside a root stack, as the Pulumi CLI does, so a stack transformation can see options.
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((args) => {
@@ -153,11 +155,15 @@ describe('resources', () => {
       MAIL_HOST: 'plain_text',
       MAIL_DOMAINS: 'plain_text',
       POP3: 'plain_text',
-      EDGE_SECRET: 'secret_text',
+      EDGE_SHARED_SECRET: 'secret_text',
       ADMIN_PASSWORD_HASH: 'secret_text',
       ALERT_WEBHOOK: 'secret_text',
+      ACCESS_AUD: 'plain_text',
+      ACCESS_TEAM: 'plain_text',
     });
-    expect((script.bindings as { name: string; text?: string }[]).find((b) => b.name === 'POP3')?.text).toBe('true');
+    const text = (name: string) => (reveal(script.bindings) as { name: string; text?: string }[]).find((b) => b.name === name)?.text;
+    expect(text('POP3')).toBe('true');
+    expect([text('ACCESS_AUD'), text('ACCESS_TEAM')]).toEqual([ACCESS_AUD, 'myteam']);
     expect(world.one(T.customDomain).inputs).toMatchObject({ hostname: 'admin.example.com', service: 'haven-test-edge', zoneId: 'zone-example.com' });
     expect(world.one(T.cron).inputs).toMatchObject({ scriptName: 'haven-test-edge', schedules: [{ cron: '* * * * *' }] });
     expect(await valueOf(program.adminUrl!)).toBe('https://admin.example.com/');
@@ -247,7 +253,7 @@ describe('secrets', () => {
     const bindings = world.one(T.script).raw.bindings;
     expect(isSecretWrapped(bindings)).toBe(true);
     const texts = Object.fromEntries((reveal(bindings) as Record<string, string>[]).map((b) => [b.name, b.text]));
-    expect([texts.EDGE_SECRET, texts.ADMIN_PASSWORD_HASH, texts.ALERT_WEBHOOK]).toEqual([SECRETS.edgeSecret, SECRETS.adminPasswordHash, SECRETS.alertWebhook]);
+    expect([texts.EDGE_SHARED_SECRET, texts.ADMIN_PASSWORD_HASH, texts.ALERT_WEBHOOK]).toEqual([SECRETS.edgeSecret, SECRETS.adminPasswordHash, SECRETS.alertWebhook]);
     for (const r of world.byType(T.dns)) expect(Object.values(r.raw).some(isSecretWrapped), r.name).toBe(false);
   });
 

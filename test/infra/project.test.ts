@@ -79,6 +79,19 @@ describe('stacks/Pulumi.example.yaml', () => {
     expect(cfg.spfExtra).toEqual(['include:spf.relay.example']);
   });
 
+  it('takes Cloudflare Access settings only as a checked pair', () => {
+    const set = (extra: Record<string, string>) => pulumi.runtime.setAllConfig({ ...baseConfig(), ...extra }, SECRET_KEYS.map((k) => `haven:${k}`));
+    const aud = 'a1b2c3d4'.repeat(8);
+    set({ 'haven:accessAud': aud, 'haven:accessTeam': 'myteam' });
+    expect(readStackConfig()).toMatchObject({ accessAud: aud, accessTeam: 'myteam' });
+    set({ 'haven:accessAud': aud });
+    expect(() => readStackConfig()).toThrow(/accessAud and haven:accessTeam go together/);
+    set({ 'haven:accessTeam': 'myteam' });
+    expect(() => readStackConfig()).toThrow(/go together/);
+    set({ 'haven:accessAud': 'not-a-tag', 'haven:accessTeam': 'myteam' });
+    expect(() => readStackConfig()).toThrow(/not an Access audience tag/);
+  });
+
   it('refuses an spfExtra entry that is not an SPF mechanism', () => {
     for (const bad of ['+all', 'include:a b', 'v=spf1', 'redirect=_spf.example']) {
       pulumi.runtime.setAllConfig({ ...baseConfig(), 'haven:spfExtra': JSON.stringify([bad]) }, SECRET_KEYS.map((k) => `haven:${k}`));
