@@ -290,6 +290,9 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   if (http.httpPort !== null) ports.http = http.httpPort;
   if (certs.acme) {
     const acme = certs.acme;
+    // Renewal failures keep the old certificate and say so here; nothing else would tell the operator.
+    acme.on('issued', (info) => log.info({ names: info.subjectAltName, validTo: info.validTo.toISOString() }, 'installed a new ACME certificate'));
+    acme.on('warning', (err) => log.warn({ err: err.message }, 'ACME certificate renewal'));
     acme.start();
     closers.push({ name: 'acme', close: () => acme.stop() });
   }

@@ -15,9 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import * as acme from 'acme-client';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../node/config/index.js';
 import { startNode, type NodeHandle } from '../../node/main.js';
+import { loggerOptions } from '../../node/util/log.js';
 import { startPebble, type Pebble } from './pebble.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'haven-node-acme-'));
@@ -70,10 +72,13 @@ describe('startNode with ACME', () => {
   it('issues at start for the host and the domains\' web names, served by every TLS listener at once', async () => {
     const config = testConfig(dataDir, { hostname: 'mail.node.test', dnsbl: [], ports: { http: httpPort }, tls: { acme: { enabled: true, directoryUrl: pebble.directoryUrl } } });
     const issued = issuedCertificate(join(dataDir, 'tls', 'acme'));
-    node = await startNode(config, { adminUi: false });
+    const logged: { msg: string; names?: string }[] = [];
+    const log = pino(loggerOptions('info'), { write: (line: string) => void logged.push(JSON.parse(line)) });
+    node = await startNode(config, { adminUi: false, log });
     expect(node.certificate.source).toBe('self-signed');
     const cert = await issued;
     expect(cert.subjectAltName).toBe('DNS:mail.node.test, DNS:mta-sts.example.org, DNS:autoconfig.example.org, DNS:autodiscover.example.org');
+    expect(logged.find((l) => l.msg === 'installed a new ACME certificate')?.names).toBe(cert.subjectAltName);
 
     const root = await pebble.issuerRoot();
     for (const [port, servername] of [[node.ports.imaps!, 'mail.node.test'], [node.ports.https!, 'mta-sts.example.org'], [node.ports.submissions!, 'mail.node.test']] as const) {
