@@ -340,7 +340,7 @@ describe('domains, accounts, aliases and app passwords', () => {
     const empty = await h.run(['status', '--json']);
     expect(empty.code).toBe(0);
     const e = JSON.parse(empty.out[0]);
-    expect(e).toMatchObject({ hostname: 'localhost', initialised: false, replication: { enabled: false }, keyMode: 'zero-access' });
+    expect(e).toMatchObject({ hostname: 'localhost', initialised: false, nodePid: null, replication: { enabled: false }, keyMode: 'zero-access' });
     expect(e.ports).toMatchObject({ smtp: 2525, submission: 2587, submissions: 2465, imap: 2143, imaps: 2993, pop3: 2110, pop3s: 2995, http: 8080, https: 8443, admin: 8081 });
     expect(existsSync(h.dataDir)).toBe(false);
 

@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryIo, runCli } from '../../node/cli/index.js';
 import { testConfig } from '../../node/config/index.js';
 import { startNode, ListenError, type NodeHandle } from '../../node/main.js';
 import { DataDirBusyError } from '../../node/util/data-dir-lock.js';
@@ -210,6 +211,12 @@ describe('startNode', () => {
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
+  });
+
+  it('haven status sees the running node and what it holds', async () => {
+    const io = memoryIo({ env: { HAVEN_DATA_DIR: join(dir, 'data'), HAVEN_MASTER_KEY_FILE: join(dir, 'data', 'master.key') } });
+    expect(await runCli(['status', '--json'], io)).toBe(0);
+    expect(JSON.parse(io.stdout[0])).toMatchObject({ nodePid: process.pid, initialised: true, domains: 1, accounts: 2 });
   });
 
   it('refuses a second node on the same data directory', async () => {

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseReplicaUrl, type Config } from '../../config/index.js';
 import { CERT_FILE } from '../../tls/index.js';
+import { dataDirHolder } from '../../util/data-dir-lock.js';
 import { cliConfig, hasDirectory, withStore } from '../context.js';
 import type { Command } from '../types.js';
 
@@ -21,6 +22,8 @@ interface Summary {
   tls: { source: string; notAfter?: string };
   replication: { enabled: boolean; target?: string };
   initialised: boolean;
+  /** The pid of the node running on this data directory, or null. */
+  nodePid: number | null;
   domains?: number;
   accounts?: number;
   aliases?: number;
@@ -62,6 +65,7 @@ export const statusCommands: Command[] = [
         tls: tlsSummary(config),
         replication: { enabled: config.replicaUrl !== '', target: replicaText(config) },
         initialised: hasDirectory(config),
+        nodePid: dataDirHolder(config.dataDir),
       };
       if (s.initialised) {
         // The queue lives in node/smtp; loaded only here so other commands start faster.
@@ -77,6 +81,7 @@ export const statusCommands: Command[] = [
       if (args.flags.json) return io.out(JSON.stringify(s));
       io.out(`hostname      ${s.hostname}`);
       io.out(`data          ${s.dataDir}${s.initialised ? '' : ' (empty: `haven start` initialises it)'}`);
+      io.out(`node          ${s.nodePid ? `running (pid ${s.nodePid})` : 'not running'}`);
       io.out(`listening on  ${s.listenAddress}`);
       io.out(`ports         ${Object.entries(s.ports).map(([k, v]) => `${k} ${v}`).join(', ')}`);
       io.out(`key mode      ${s.keyMode}`);
