@@ -19,6 +19,37 @@ import type { SmtpDeps, SmtpListen, SmtpServerHandle } from './types.js';
 
 const ENHANCED_PREFIX = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 const HAVEN = Symbol.for('haven.smtp');
+const LOOPBACK_AUTH = Symbol.for('haven.smtp.loopbackAuth');
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+/**
+ * allowPlaintextAuthOnLoopback for submission on 587: smtp-server's
+ * allowInsecureAuth is all or nothing, so for servers that ask for it, AUTH
+ * from a loopback address skips the STARTTLS-first check (the option is
+ * switched on only for that synchronous check). Everyone else still must
+ * STARTTLS first.
+ */
+function patchLoopbackAuth(): void {
+  const proto = SMTPConnection.prototype as unknown as {
+    handler_AUTH(command: unknown, callback: unknown): unknown;
+    remoteAddress: string;
+    [LOOPBACK_AUTH]?: true;
+    _server: { options: Record<string | symbol, unknown> };
+  };
+  if (proto[LOOPBACK_AUTH]) return;
+  const original = proto.handler_AUTH;
+  proto.handler_AUTH = function (this: typeof proto, command: unknown, callback: unknown) {
+    const options = this._server?.options;
+    if (!options?.[LOOPBACK_AUTH] || options.allowInsecureAuth || !LOOPBACK.test(this.remoteAddress ?? '')) return original.call(this, command, callback);
+    options.allowInsecureAuth = true;
+    try {
+      return original.call(this, command, callback);
+    } finally {
+      options.allowInsecureAuth = false;
+    }
+  };
+  proto[LOOPBACK_AUTH] = true;
+}
 
 /**
  * smtp-server derives the enhanced status code from the reply code alone
@@ -74,6 +105,7 @@ class LiveContexts extends Map<string, tls.SecureContext> {
 
 export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<SmtpServerHandle> {
   patchEnhancedCodes();
+  patchLoopbackAuth();
   const ctx = makeContext(deps);
   const { limits } = ctx;
   const perIp = new Map<string, number>();
@@ -107,6 +139,7 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
 
   const options: SMTPServerOptions & Record<symbol, unknown> = {
     [HAVEN]: true,
+    [LOOPBACK_AUTH]: listen.mode === 'submission' && !!deps.allowPlaintextAuthOnLoopback,
     name: deps.hostname,
     secure: listen.implicitTls,
     logger: false,

@@ -51,6 +51,8 @@ export interface SmtpDeps {
   /** The outbound queue; one per store unless given. */
   queue?: Queue;
   spam?: Partial<SpamOptions>;
+  /** Let loopback clients AUTH on 587 without STARTTLS (config allowPlaintextAuthOnLoopback); off by default. */
+  allowPlaintextAuthOnLoopback?: boolean;
   /** ARC sealers (forwarders, mailing lists) trusted to override a DMARC reject; none by default. */
   trustedArcSealers?: readonly string[];
   /** SRS rewriter; keyed from the directory's `srs.secret` setting unless given. */

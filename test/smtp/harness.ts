@@ -173,8 +173,8 @@ export function client(port: number, opts: { secure?: boolean; auth?: { user: st
  * A raw SMTP conversation: `send` writes bytes, `reply` waits for the next
  * complete reply (multi-line aware) and returns it.
  */
-export async function rawSession(port: number) {
-  const sock = net.connect(port, '127.0.0.1');
+export async function rawSession(port: number, host = '127.0.0.1') {
+  const sock = net.connect(port, host);
   let buf = '';
   const waiters: ((s: string) => void)[] = [];
   const replies: string[] = [];

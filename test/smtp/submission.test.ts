@@ -5,6 +5,7 @@
  * that server's mailauth sees SPF, DKIM and DMARC pass against the loopback
  * DNS. Also: ownership of envelope and From, AUTH lockout, hourly limit.
  */
+import { networkInterfaces } from 'node:os';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../node/store/index.js';
@@ -129,6 +130,28 @@ describe('submission', () => {
     expect(await s.cmd(`AUTH PLAIN ${Buffer.from(`\0alice@example.test\0${PW}`).toString('base64')}`)).toMatch(/^5\d\d .*STARTTLS/i);
     expect(await s.cmd('MAIL FROM:<alice@example.test>')).toMatch(/^530 /);
     s.close();
+  });
+
+  it('with allowPlaintextAuthOnLoopback, a loopback client may AUTH without STARTTLS; others still may not', async () => {
+    const s = await startSmtp(baseDeps(store, dns, { allowPlaintextAuthOnLoopback: true }), { host: '0.0.0.0', port: 0, implicitTls: false, mode: 'submission' });
+    const plain = `AUTH PLAIN ${Buffer.from(`\0alice@example.test\0${PW}`).toString('base64')}`;
+    try {
+      const local = await rawSession(s.port);
+      await local.reply();
+      await local.cmd('EHLO client.remote.test');
+      expect(await local.cmd(plain)).toMatch(/^235 /);
+      local.close();
+      // The same server reached over a non-loopback address of this machine still wants STARTTLS first.
+      const outside = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+      expect(outside).toBeDefined();
+      const remote = await rawSession(s.port, outside!);
+      await remote.reply();
+      await remote.cmd('EHLO client.remote.test');
+      expect(await remote.cmd(plain)).toMatch(/^538 .*STARTTLS/);
+      remote.close();
+    } finally {
+      await s.close();
+    }
   });
 
   it('refuses an envelope sender or From header the account does not own with 550 5.7.1', async () => {
