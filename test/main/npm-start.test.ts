@@ -1,5 +1,5 @@
 /**
- * `npm start` as a fresh checkout runs it (node/cli.ts through tsx, nothing
+ * `npm start` as a fresh checkout runs it (bin/haven.js: node/cli.ts through tsx, nothing
  * configured but a temporary data directory and every port 0): the banner
  * names every port and a first account whose printed password logs in over
  * IMAP; SIGTERM stops it with exit 0; a second run reports the account
@@ -41,9 +41,10 @@ interface Run {
 }
 
 function start(): Run {
-  // `npm start` is `tsx node/cli.ts start`; the same loader is used here in one process (the tsx CLI
-  // runs the program in a second one), so a SIGKILL after a failed assertion leaves no orphan behind.
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'node/cli.ts', 'start'], { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  // Exactly the `npm start` script (without npm in between, so the signals reach the node itself).
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  expect(pkg.scripts.start).toBe('node bin/haven.js start');
+  const proc = spawn(process.execPath, ['bin/haven.js', 'start'], { cwd: ROOT, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   const stdout: string[] = [];
   let stderr = '';
