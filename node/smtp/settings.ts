@@ -18,6 +18,7 @@ export interface SmtpSettings {
   outbound: Partial<OutboundOptions>;
   /** For the AuthLimiter that SMTP shares with IMAP and POP3. */
   authLimits: Partial<AuthLimiterOptions>;
+  allowPlaintextAuthOnLoopback: boolean;
   listeners: SmtpListen[];
 }
 
@@ -38,6 +39,7 @@ export function smtpSettings(config: Config): SmtpSettings {
     outbound: relay
       ? { smarthost: { host: relay.host, port: relay.port, secure: relay.secure, auth: relay.user ? { user: relay.user, pass: relay.pass ?? '' } : undefined } }
       : {},
+    allowPlaintextAuthOnLoopback: config.allowPlaintextAuthOnLoopback,
     authLimits: { maxFailures: config.limits.authFailuresBeforeLockout, lockoutMs: config.limits.lockoutSeconds * 1000 },
     listeners: [
       { host, port: config.ports.smtp, implicitTls: false, mode: 'mx' },

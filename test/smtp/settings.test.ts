@@ -44,6 +44,8 @@ it('maps limits, blocklists, thresholds, listeners and the smarthost from the co
     ['submission', true],
   ]);
   expect(smtpSettings(testConfig(t.dataDir)).outbound.smarthost).toBeUndefined();
+  expect(smtpSettings(testConfig(t.dataDir, { allowPlaintextAuthOnLoopback: false })).allowPlaintextAuthOnLoopback).toBe(false);
+  expect(s.allowPlaintextAuthOnLoopback).toBe(true);
 
   const mx = await startSmtp(baseDeps(t.store, dns, { hostname: s.hostname, limits: s.limits, spam: s.spam }), s.listeners[0]);
   try {
