@@ -164,6 +164,16 @@ describe('open relay', () => {
     'victim@[127.0.0.1]',
     '"victim%outside.test"@example.test',
     'victim@outside.test (comment)',
+    'victim@OUTSIDE.TEST',
+    'victim@[IPv6:::1]',
+    'victim@example.test@outside.test',
+    'victim@example.test.outside.test',
+    'victim@sub.example.test',
+    'victim@xn--exmple-cua.test',
+    'victim@outside.test%example.test',
+    '<victim@outside.test>',
+    'alice@example.test,victim@outside.test',
+    'alice@example.test victim@outside.test',
   ];
   it.each(tricks)('refuses RCPT TO:<%s>', async (addr) => {
     const before = queueFor(store).stats().queued;
