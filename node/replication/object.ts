@@ -18,7 +18,8 @@ import { createHash, randomBytes } from 'node:crypto';
 
 const MAGIC = Buffer.from('HAVENRP1');
 
-export type ObjectKind = 'snapshot' | 'wal';
+/** A snapshot too big for one object continues in `part` objects right after it. */
+export type ObjectKind = 'snapshot' | 'part' | 'wal';
 
 export interface CommitMark {
   /** Index (within this object) of the commit frame. */
@@ -40,8 +41,13 @@ export interface ObjectHeader {
   createdAt: number;
   pageSize: number;
   payloadLength: number;
-  /** snapshot: pages in the file. */
+  /** snapshot and part: pages in the whole file. */
   pages?: number;
+  /** snapshot and part: this piece's number (0 for the snapshot object itself) and how many there are. */
+  part?: number;
+  parts?: number;
+  /** snapshot and part: byte offset of this piece in the file. */
+  offset?: number;
   /** wal: the WAL header of the epoch these frames belong to (hex). */
   walHeader?: string;
   /** wal: offset of the first frame in the WAL file. */
@@ -122,7 +128,7 @@ export interface ParsedKey {
   kind: ObjectKind;
 }
 
-const KEY_RE = /^([a-z]+(?:-[A-Za-z0-9_-]+)?)\/([0-9a-f]{20})\/([0-9a-f]{16})\.(snapshot|wal)$/;
+const KEY_RE = /^([a-z]+(?:-[A-Za-z0-9_-]+)?)\/([0-9a-f]{20})\/([0-9a-f]{16})\.(snapshot|part|wal)$/;
 
 /** Parses a key relative to the prefix; null for anything that is not ours. */
 export function parseKey(rel: string): ParsedKey | null {

@@ -93,7 +93,21 @@ interface Persisted {
 }
 
 interface Pending {
-  obj: ReplicaObject;
+  header: ObjectHeader;
+  /** sha256 of the encoded object: what the next object's `prev` names. */
+  checksum: string;
+  /** Encoded length. */
+  size: number;
+  /**
+   * The encoded object in memory (WAL objects, small snapshots), or null: a
+   * piece of a large snapshot is read again from the database file when it
+   * is uploaded (the file cannot change meanwhile: nothing checkpoints while
+   * objects wait, and spilling to the outbox materializes them first), and
+   * an outbox object from its outbox file. A database of gigabytes never
+   * sits in memory whole.
+   */
+  bytes: Buffer | null;
+  source: { path: string; offset: number; length: number } | null;
   key: string;
   after: { generation: string; index: number; checksum: string; pos: WalPos };
   outbox: string | null;
@@ -230,7 +244,11 @@ export class Replicator implements DbObserver {
           const obj = decodeObject(f, readFileSync(file));
           const h = obj.header;
           t.q.push({
-            obj,
+            header: h,
+            checksum: obj.checksum,
+            size: obj.bytes.length,
+            bytes: null,
+            source: null,
             key: objectKey('', name, h.generation, h.index, h.kind),
             after: { generation: h.generation, index: h.index, checksum: obj.checksum, pos: RESET_POS },
             outbox: file,
@@ -398,8 +416,14 @@ export class Replicator implements DbObserver {
     if (size <= start) return false;
     const frameSize = FRAME_HEADER_SIZE + hdr.pageSize;
     const maxLen = Math.max(frameSize, Math.floor(this.o.maxObjectBytes / frameSize) * frameSize);
-    const buf = readAt(t.walPath, start, Math.min(size - start, maxLen));
-    const scan = scanFrames(hdr, buf, seed);
+    let buf = readAt(t.walPath, start, Math.min(size - start, maxLen));
+    let scan = scanFrames(hdr, buf, seed);
+    // One transaction larger than an object (a message with a big attachment) ships whole, as one
+    // larger object: widen the window until its commit frame is in it, and stop there.
+    for (let window = maxLen * 2; scan.frames.length === 0 && !scan.stopped && buf.length < size - start; window *= 2) {
+      buf = readAt(t.walPath, start, Math.min(size - start, window));
+      scan = scanFrames(hdr, buf, seed, { firstCommitOnly: true });
+    }
     if (scan.frames.length === 0) {
       // Frames we were told are committed but that do not check out: we lost track.
       if (scan.stopped && t.commits.some((c) => c.end > start)) t.wantGeneration = `WAL frames at offset ${start} do not continue the chain (${scan.stopped})`;
@@ -438,13 +462,17 @@ export class Replicator implements DbObserver {
     return true;
   }
 
-  private enqueue(t: Tracker, obj: ReplicaObject, pos: WalPos, oldestAt: number | null): void {
+  private enqueue(t: Tracker, obj: ReplicaObject, pos: WalPos, oldestAt: number | null, source: Pending['source'] = null): void {
     const h = obj.header;
     t.index = h.index;
     t.checksum = obj.checksum;
     t.pos = pos;
     t.q.push({
-      obj,
+      header: h,
+      checksum: obj.checksum,
+      size: obj.bytes.length,
+      bytes: source ? null : obj.bytes,
+      source,
       key: objectKey('', t.name, h.generation, h.index, h.kind),
       after: { generation: h.generation, index: h.index, checksum: obj.checksum, pos },
       outbox: null,
@@ -479,9 +507,11 @@ export class Replicator implements DbObserver {
     for (const p of t.q) {
       if (p.outbox) continue;
       mkdirSync(dir, { recursive: true });
-      const file = join(dir, `${p.obj.header.generation}-${p.obj.header.index.toString(16).padStart(16, '0')}.${p.obj.header.kind}`);
-      writeDurable(file, p.obj.bytes);
+      const file = join(dir, `${p.header.generation}-${p.header.index.toString(16).padStart(16, '0')}.${p.header.kind}`);
+      writeDurable(file, this.bytesOf(p));
       p.outbox = file;
+      p.bytes = null;
+      p.source = null;
       wrote++;
     }
     if (t.index >= 0) this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
@@ -507,25 +537,55 @@ export class Replicator implements DbObserver {
     }
   }
 
-  /** Snapshot of the database file, which must be fully checkpointed (empty WAL). */
+  /**
+   * Snapshot of the database file, which must be fully checkpointed (empty
+   * WAL): one object, or for a file larger than the object size a snapshot
+   * object and `part` objects after it, each read here once for its checksum
+   * and read again from the file when it is uploaded.
+   */
   private snapshot(t: Tracker, newGen: boolean): void {
-    const bytes = readFileSync(t.path);
+    const size = fileSize(t.path);
     const now = Date.now();
-    const header: ObjectHeader = {
-      v: 1,
-      db: t.name,
-      generation: t.generation,
-      index: newGen ? 0 : t.index + 1,
-      kind: 'snapshot',
-      prev: newGen ? null : t.checksum,
-      createdAt: now,
-      pageSize: t.pageSize,
-      payloadLength: bytes.length,
-      pages: Math.floor(bytes.length / t.pageSize),
-    };
+    const partBytes = Math.max(t.pageSize, Math.floor(this.o.maxObjectBytes / t.pageSize) * t.pageSize);
+    const parts = Math.max(1, Math.ceil(size / partBytes));
+    const pages = Math.floor(size / t.pageSize);
+    let prev = newGen ? null : t.checksum;
+    let index = newGen ? 0 : t.index + 1;
+    for (let part = 0; part < parts; part++) {
+      const offset = part * partBytes;
+      const length = Math.max(0, Math.min(partBytes, size - offset));
+      const header: ObjectHeader = {
+        v: 1,
+        db: t.name,
+        generation: t.generation,
+        index,
+        kind: part === 0 ? 'snapshot' : 'part',
+        prev,
+        createdAt: now,
+        pageSize: t.pageSize,
+        payloadLength: length,
+        pages,
+        part,
+        parts,
+        offset,
+      };
+      const obj = encodeObject(header, readAt(t.path, offset, length));
+      this.enqueue(t, obj, RESET_POS, null, parts > 1 ? { path: t.path, offset, length } : null);
+      prev = obj.checksum;
+      index++;
+    }
     t.lastSnapshotAt = now;
     t.bytesSinceSnapshot = 0;
-    this.enqueue(t, encodeObject(header, bytes), RESET_POS, null);
+  }
+
+  /** The encoded bytes of a waiting object, from memory, the outbox or (a snapshot piece) the database file. */
+  private bytesOf(p: Pending): Buffer {
+    if (p.bytes) return p.bytes;
+    if (p.outbox) return readFileSync(p.outbox);
+    const src = p.source!;
+    const obj = encodeObject(p.header, readAt(src.path, src.offset, src.length));
+    if (obj.checksum !== p.checksum) throw new Error(`the database file changed at offset ${src.offset}`);
+    return obj.bytes;
   }
 
   private startGeneration(t: Tracker): boolean {
@@ -591,9 +651,18 @@ export class Replicator implements DbObserver {
         continue;
       }
       const p = t.q[0];
+      let body: Buffer;
+      try {
+        body = this.bytesOf(p);
+      } catch (err) {
+        // The file under an unshipped snapshot piece changed: that snapshot cannot be completed.
+        t.wantGeneration = `snapshot piece ${p.header.index} could not be read back (${(err as Error).message})`;
+        t.q = t.q.filter((x) => x.outbox !== null);
+        continue;
+      }
       await this.acquire();
       try {
-        await this.target.put(p.key, p.obj.bytes);
+        await this.target.put(p.key, body);
       } catch (err) {
         this.release();
         this.noteError(err, t);
@@ -607,10 +676,10 @@ export class Replicator implements DbObserver {
         this.log.info({ target: this.target.description }, 'replication: the replica takes uploads again');
       }
       this.uploads++;
-      this.uploadedBytes += p.obj.bytes.length;
+      this.uploadedBytes += p.size;
       this.lastUploadAt = Date.now();
-      t.shipped = { generation: p.obj.header.generation, index: p.obj.header.index, at: this.lastUploadAt };
-      if (this.onShipped && p.obj.header.commits) this.onShipped(p.obj.header.commits.map((c) => c.at), this.lastUploadAt);
+      t.shipped = { generation: p.header.generation, index: p.header.index, at: this.lastUploadAt };
+      if (this.onShipped && p.header.commits) this.onShipped(p.header.commits.map((c) => c.at), this.lastUploadAt);
       t.q.shift();
       if (t.q.length === 0) t.alarmed = false;
       try {
@@ -728,7 +797,7 @@ export class Replicator implements DbObserver {
       let pendingBytes = t.db?.open ? Math.max(0, fileSize(t.walPath) - t.pos.offset) : 0;
       let oldest = t.commits[0]?.at ?? null;
       for (const p of t.q) {
-        pendingBytes += p.obj.bytes.length;
+        pendingBytes += p.size;
         if (p.oldestAt !== null) oldest = Math.min(oldest ?? Infinity, p.oldestAt);
       }
       out.push({
@@ -762,7 +831,7 @@ export class Replicator implements DbObserver {
       if (t.commits.length > 0) oldest = Math.min(oldest ?? Infinity, t.commits[0].at);
       for (const p of t.q) {
         pendingObjects++;
-        mine += p.obj.bytes.length;
+        mine += p.size;
         if (p.outbox) outboxObjects++;
         if (p.oldestAt !== null) oldest = Math.min(oldest ?? Infinity, p.oldestAt);
       }

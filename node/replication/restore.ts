@@ -77,6 +77,9 @@ export interface RestoreResult {
   ms: number;
 }
 
+/** Bytes fetched ahead per database being restored (a 1 GB server restores several at once). */
+const PREFETCH_BYTES = 48 << 20;
+
 interface Listed {
   key: string;
   size: number;
@@ -190,7 +193,9 @@ export function planRestore(listing: { key: string; size: number; modified?: num
     const chain = objs.filter((o) => o.index >= start.index);
     for (let i = 1; i < chain.length; i++) {
       for (let missing = chain[i - 1].index + 1; missing < chain[i].index; missing++) {
-        problems.push({ db, key: objectKey('', db, generation, missing, 'wal'), problem: `missing: object ${missing} of generation ${generation} is not in the replica (have ${chain[i - 1].index} and ${chain[i].index})` });
+        // Only pieces of a snapshot sit between a snapshot and another piece; anything else is WAL.
+        const kind = chain[i].kind === 'part' ? 'part' : 'wal';
+        problems.push({ db, key: objectKey('', db, generation, missing, kind), problem: `missing: object ${missing} of generation ${generation} is not in the replica (have ${chain[i - 1].index} and ${chain[i].index})` });
       }
     }
     plans.push({ db, generation, objects: chain });
@@ -216,6 +221,9 @@ async function restoreOne(
   let stateAt = 0;
   let prev: ReplicaObject | null = null;
   let prevWal: ReplicaObject | null = null;
+  /** Pieces of the starting snapshot: how many it has, how many are written. */
+  let snapParts = 0;
+  let snapSeen = 0;
   let applied = 0;
   let bytes = 0;
   let done = false;
@@ -229,7 +237,13 @@ async function restoreOne(
       }
     };
     for (let i = 0; i < plan.objects.length && !done; i++) {
-      for (let j = i; j < i + ahead; j++) fetchAt(j);
+      // Ahead by count and by bytes, so a chain of large snapshot pieces stays within PREFETCH_BYTES.
+      let inFlight = 0;
+      for (let j = i; j < i + ahead && j < plan.objects.length; j++) {
+        inFlight += plan.objects[j].size;
+        if (j > i && inFlight > PREFETCH_BYTES) break;
+        fetchAt(j);
+      }
       const listed = plan.objects[i];
       let obj: ReplicaObject;
       try {
@@ -263,15 +277,35 @@ async function restoreOne(
         }
         if (prev === null) {
           pageSize = h.pageSize;
-          writeAll(fd, obj.payload, 0);
+          writeAll(fd, obj.payload, h.offset ?? 0);
           pages = h.pages ?? Math.floor(obj.payload.length / pageSize);
           stateAt = h.createdAt;
+          snapParts = h.parts ?? 1;
+          snapSeen = 1;
           applied++;
         }
         // A later snapshot in the chain equals the state we have rebuilt; it only carries the chain on.
+      } else if (h.kind === 'part') {
+        if (prev === null) {
+          problems.push({ db: plan.db, key: listed.key, problem: 'the chain starts with a piece of a snapshot, not the snapshot itself' });
+          break;
+        }
+        if (snapSeen < snapParts) {
+          if (h.part !== snapSeen) {
+            problems.push({ db: plan.db, key: listed.key, problem: `holds snapshot piece ${h.part}, expected piece ${snapSeen} of ${snapParts}` });
+            break;
+          }
+          writeAll(fd, obj.payload, h.offset ?? 0);
+          snapSeen++;
+        }
+        // Pieces of a later snapshot, like the snapshot itself, only carry the chain on.
       } else {
         if (prev === null) {
           problems.push({ db: plan.db, key: listed.key, problem: 'the chain starts with WAL frames, not a snapshot' });
+          break;
+        }
+        if (snapSeen < snapParts) {
+          problems.push({ db: plan.db, key: listed.key, problem: `WAL frames before the snapshot is whole: piece ${snapSeen} of ${snapParts} is missing` });
           break;
         }
         const walProblem = applyWal(fd, obj, prevWal, prev, t);
@@ -292,6 +326,9 @@ async function restoreOne(
       progress.objectsDone++;
       progress.bytesDone += listed.size;
       report('fetch', plan.db);
+    }
+    if (problems.length === 0 && snapSeen < snapParts) {
+      problems.push({ db: plan.db, key: objectKey('', plan.db, plan.generation, (prev?.header.index ?? 0) + 1, 'part'), problem: `missing: snapshot piece ${snapSeen} of ${snapParts} is not in the replica` });
     }
     if (problems.length > 0) throw new ReplicaCorruptError(problems);
     ftruncateSync(fd, pages * pageSize);

@@ -93,7 +93,7 @@ export interface FrameScan {
  * frame that fails the check ends the scan, as it ends SQLite's recovery: it
  * is a stale frame from before a WAL restart or a write still in progress.
  */
-export function scanFrames(hdr: WalHeader, buf: Buffer, seed: [number, number]): FrameScan {
+export function scanFrames(hdr: WalHeader, buf: Buffer, seed: [number, number], opts: { firstCommitOnly?: boolean } = {}): FrameScan {
   const size = FRAME_HEADER_SIZE + hdr.pageSize;
   const frames: Frame[] = [];
   let cksum = seed;
@@ -119,6 +119,7 @@ export function scanFrames(hdr: WalHeader, buf: Buffer, seed: [number, number]):
     if (f.commit !== 0) {
       lastCommitIdx = frames.length - 1;
       lastCommitCksum = c;
+      if (opts.firstCommitOnly) break;
     }
   }
   const kept = frames.slice(0, lastCommitIdx + 1);
