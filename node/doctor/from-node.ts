@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { parseSmarthostUrl, type Config } from '../config/index.js';
 import { systemResolver, type Resolver } from '../smtp/index.js';
 import type { DoctorDeps, DoctorDkimKey } from './index.js';
-import type { OutboundProbe, ReplicationSnapshot } from './node-checks.js';
+import { CloudflareDns } from '../tls/index.js';
+import type { OutboundProbe, ReplicationSnapshot, ZoneFinder } from './node-checks.js';
 
 export class DoctorInputError extends Error {
   override name = 'DoctorInputError';
@@ -60,6 +61,8 @@ export interface NodeDoctorOptions {
   blocklists?: readonly string[];
   replication?: () => ReplicationSnapshot | null;
   queue?: () => { queued: number; oldestAt: number | null };
+  /** Default: a Cloudflare client from tls.acme.cloudflareToken when ACME uses dns-01. */
+  acmeDns?: ZoneFinder;
 }
 
 export function doctorDepsFor(o: NodeDoctorOptions): DoctorDeps {
@@ -84,8 +87,10 @@ export function doctorDepsFor(o: NodeDoctorOptions): DoctorDeps {
     const relay = parseSmarthostUrl(o.config.smarthost);
     outbound = { host: relay.host, port: relay.port, relay: true, tls: relay.secure };
   }
+  const acme = o.config.tls.acme;
   return {
     resolver: o.resolver ?? systemResolver,
+    acmeDns: o.acmeDns ?? (acme.enabled && acme.challenge === 'dns-01' && acme.cloudflareToken ? new CloudflareDns({ token: acme.cloudflareToken }) : undefined),
     mailHost: o.config.hostname,
     ipv4,
     ipv6,

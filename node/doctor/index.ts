@@ -14,11 +14,11 @@ import type { Resolver } from '../smtp/index.js';
 import { checkAddressRecord, checkCaa, checkDkim, checkDmarc, checkMtaStsPolicy, checkMtaStsTxt, checkMx, checkPtr, checkSpfRecord, checkSrv, checkTlsRpt } from './dns-checks.js';
 import { Lookup } from './lookup.js';
 import type { PolicyFetchOptions } from './mta-sts.js';
-import { checkBlocklists, checkCertificate, checkOutbound, checkQueue, checkReplication, DEFAULT_BLOCKLISTS, type OutboundProbe, type ReplicationSnapshot } from './node-checks.js';
+import { checkAcmeDns, checkBlocklists, checkCertificate, checkOutbound, checkQueue, checkReplication, DEFAULT_BLOCKLISTS, type OutboundProbe, type ReplicationSnapshot, type ZoneFinder } from './node-checks.js';
 import type { CheckStatus, DoctorCheck, DoctorReport } from './types.js';
 
 export type { CheckStatus, DoctorCheck, DoctorReport } from './types.js';
-export { DEFAULT_BLOCKLISTS, type OutboundProbe, type ReplicationSnapshot } from './node-checks.js';
+export { DEFAULT_BLOCKLISTS, type OutboundProbe, type ReplicationSnapshot, type ZoneFinder } from './node-checks.js';
 export { fetchMtaStsPolicy, parseMtaStsPolicy, type PolicyFetchOptions } from './mta-sts.js';
 export { checkSpf, type SpfOutcome, type SpfResult } from './spf.js';
 export { arpaName, reversedName } from './lookup.js';
@@ -48,6 +48,8 @@ export interface DoctorDeps {
   /** Where it was looked for (named when it is missing). */
   certificateFile?: string;
   renewDaysBefore?: number;
+  /** With ACME dns-01: the Cloudflare client the renewals use (node/tls's CloudflareDns). */
+  acmeDns?: ZoneFinder;
   /** Where to test outbound SMTP; undefined skips it with a warning. */
   outbound?: OutboundProbe;
   blocklists?: readonly string[];
@@ -118,6 +120,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
   // The certificate is for the mail host: its CAA set (possibly inherited) must allow the CA too.
   if (!input.domains.some((d) => d.name.toLowerCase() === mailHost)) jobs.push(checkCaa(l, mailHost, byType(recs, 'CAA', (r) => mailHost.endsWith(`.${r.zone}`)).slice(0, 1)));
   jobs.push(checkOutbound(deps.outbound));
+  jobs.push(checkAcmeDns(deps.acmeDns, mailHost).then((c) => (c ? [c] : [])));
   jobs.push(Promise.resolve(checkCertificate(deps.certificate, mailHost, deps.renewDaysBefore ?? 30, now, deps.certificateFile)));
   for (const ip of addresses) jobs.push(checkBlocklists(l, ip, deps.blocklists ?? DEFAULT_BLOCKLISTS));
   jobs.push(Promise.resolve(checkReplication(deps.replication ? deps.replication() : undefined)));

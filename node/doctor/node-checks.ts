@@ -137,3 +137,23 @@ export function checkQueue(depth: { queued: number; oldestAt: number | null } | 
   if (depth.queued > 100 || ageH > 1) return warn(id, title, detail, fix);
   return ok(id, title, detail);
 }
+
+/** What the dns-01 check needs of node/tls's Cloudflare client. */
+export interface ZoneFinder {
+  zoneFor(name: string): Promise<{ id: string; name: string }>;
+}
+
+/** With ACME dns-01: can the Cloudflare token reach the zone the challenge record goes in? */
+export async function checkAcmeDns(api: ZoneFinder | undefined, mailHost: string): Promise<DoctorCheck | null> {
+  if (!api) return null;
+  const id = 'acme-dns-01';
+  const title = 'ACME dns-01 through Cloudflare';
+  try {
+    const zone = await api.zoneFor(`_acme-challenge.${mailHost}`);
+    return ok(id, title, `the token reaches the zone ${zone.name}, where _acme-challenge.${mailHost} goes`);
+  } catch (err) {
+    const msg = (err as Error).message;
+    const [what, fix] = msg.includes('; ') ? [msg.slice(0, msg.indexOf('; ')), msg.slice(msg.indexOf('; ') + 2)] : [msg, 'check tls.acme.cloudflareToken'];
+    return fail(id, title, `${what}: certificates cannot be renewed`, fix);
+  }
+}

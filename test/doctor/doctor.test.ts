@@ -17,7 +17,8 @@ import { formatRecord, mailDnsRecords, mtaStsPolicyFor, type DnsRecord } from '.
 import { arpaName, doctorDnsInput, formatDoctorReport, reversedName, runDoctor, type DoctorDeps, type DoctorDkimKey } from '../../node/doctor/index.js';
 import { resolverFor, type Resolver } from '../../node/smtp/index.js';
 import { makeDkimKey } from '../../node/store/index.js';
-import { createSelfSignedCertificate } from '../../node/tls/index.js';
+import { CloudflareDns, createSelfSignedCertificate } from '../../node/tls/index.js';
+import { startFakeCloudflare } from '../tls/cloudflare-api.js';
 import { startKnot, txtData, type Knot } from '../helpers/knot.js';
 import { TestCa } from './pki.js';
 
@@ -265,6 +266,23 @@ describe('haven doctor against Knot on loopback', () => {
     const self = new X509Certificate((await createSelfSignedCertificate({ hostname: 'mail.good.test' })).certPem);
     const r2 = await runDoctor(deps('good', { certificate: self }));
     expect(r2.checks.find((c) => c.id === 'certificate')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/tls\.acme\.enabled/) });
+  });
+
+  it('with ACME dns-01: a Cloudflare token that reaches the zone is OK, one that does not is a FAIL with the fix', async () => {
+    const cf = await startFakeCloudflare({ token: 'cf-token', zones: { 'good.test': 'zone-good' }, challtestsrvUrl: 'http://127.0.0.1:9' });
+    try {
+      const good = await runDoctor(deps('good', { acmeDns: new CloudflareDns({ token: 'cf-token', apiBase: cf.apiBase }) }));
+      expect(good.checks.find((c) => c.id === 'acme-dns-01')).toEqual({ id: 'acme-dns-01', title: 'ACME dns-01 through Cloudflare', status: 'ok', detail: 'the token reaches the zone good.test, where _acme-challenge.mail.good.test goes' });
+      const bad = await runDoctor(deps('good', { acmeDns: new CloudflareDns({ token: 'revoked', apiBase: cf.apiBase }) }));
+      expect(bad.checks.find((c) => c.id === 'acme-dns-01')).toMatchObject({
+        status: 'fail',
+        detail: 'Cloudflare API GET /zones failed: 9109 Invalid access token: certificates cannot be renewed',
+        fix: 'give tls.acme.cloudflareToken the Zone.DNS:Edit permission for this zone',
+      });
+      expect(bad.ok).toBe(false);
+    } finally {
+      await cf.close();
+    }
   });
 
   it('a DNS server that does not answer is reported, not thrown', async () => {
