@@ -8,7 +8,6 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseReplicaUrl, type Config } from '../../config/index.js';
-import { CERT_FILE } from '../../tls/index.js';
 import { dataDirHolder } from '../../util/data-dir-lock.js';
 import { cliConfig, hasDirectory, withStore } from '../context.js';
 import type { Command } from '../types.js';
@@ -36,7 +35,9 @@ function replicaText(config: Config): string | undefined {
   return t.kind === 'file' ? `directory ${t.path}` : `s3 bucket ${t.bucket}${t.prefix ? `/${t.prefix}` : ''}${t.endpoint ? ` at ${new URL(t.endpoint).host}` : ''}`;
 }
 
-function tlsSummary(config: Config): Summary['tls'] {
+async function tlsSummary(config: Config): Promise<Summary['tls']> {
+  // node/tls is loaded here, not at the top: it brings the ACME client and every other command would pay for it.
+  const { CERT_FILE } = await import('../../tls/index.js');
   const file = config.tls.certFile || join(config.dataDir, 'tls', CERT_FILE);
   const source = config.tls.certFile ? 'files' : config.tls.acme.enabled ? 'acme' : 'self-signed';
   if (!existsSync(file)) return { source: `${source} (not made yet)` };
@@ -62,7 +63,7 @@ export const statusCommands: Command[] = [
         listenAddress: config.listenAddress,
         keyMode: config.keyMode,
         ports,
-        tls: tlsSummary(config),
+        tls: await tlsSummary(config),
         replication: { enabled: config.replicaUrl !== '', target: replicaText(config) },
         initialised: hasDirectory(config),
         nodePid: dataDirHolder(config.dataDir),
