@@ -10,7 +10,7 @@ import type { Handler } from '../session.js';
 
 export const append: Handler<'APPEND'> = {
   states: ['auth', 'selected'],
-  handle(s, cmd) {
+  async handle(s, cmd) {
     const f = s.port.folders.require(cmd.mailbox);
     for (const m of cmd.messages) {
       if (m.data.length > s.ctx.limits.appendLimit)
@@ -19,11 +19,13 @@ export const append: Handler<'APPEND'> = {
       if (m.flags.some((fl) => fl.toLowerCase() === '\\recent')) throw new ImapError('BAD', null, '\\Recent cannot be set');
       if (m.utf8 && !s.utf8) throw new ImapError('BAD', null, 'APPEND UTF8 needs ENABLE UTF8=ACCEPT first (RFC 6855)');
     }
-    const res = s.port.messages.appendMany(
+    // Committed now, fsynced off the event loop (many sessions share a flush); OK only once durable.
+    const { results: res, durable } = s.port.messages.appendManyDeferred(
       f.id,
       cmd.messages.map((m) => ({ raw: m.data, flags: m.flags, internalDate: m.date ?? undefined })),
       s.id,
     );
+    await durable;
     return { code: `APPENDUID ${res[0].uidValidity} ${formatList(res.map((r) => r.uid))}`, text: 'APPEND completed' };
   },
 };

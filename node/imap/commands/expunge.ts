@@ -9,12 +9,13 @@ import type { Handler } from '../session.js';
 
 export const expunge: Handler<'EXPUNGE' | 'UIDEXPUNGE'> = {
   states: ['selected'],
-  handle(s, cmd) {
+  async handle(s, cmd) {
     const sel = s.sel;
     if (sel.readOnly) throw new ImapError('NO', 'CANNOT', 'the mailbox is read-only (EXAMINE); SELECT it to expunge');
     const only = cmd.name === 'UIDEXPUNGE' ? sel.resolve(cmd.set, true) : undefined;
     if (only && !only.length) return;
-    const gone = s.port.messages.expunge(sel.folderId, only, s.id);
+    const { result: gone, durable } = s.port.messages.expungeDeferred(sel.folderId, only, s.id);
+    await durable;
     s.expunged(sel, gone.filter((u) => sel.seqOf(u) > 0));
     // The folder row has HIGHESTMODSEQ; status() would count every message.
     if (s.condstore) return { code: `HIGHESTMODSEQ ${s.port.folders.byId(sel.folderId)!.highestModseq}`, text: 'EXPUNGE completed' };

@@ -12,16 +12,18 @@ import type { Handler } from '../session.js';
 
 export const store: Handler<'STORE'> = {
   states: ['selected'],
-  handle(s, cmd) {
+  async handle(s, cmd) {
     const sel = s.sel;
     if (sel.readOnly) throw new ImapError('NO', 'CANNOT', 'the mailbox is read-only (EXAMINE); SELECT it to change flags');
     if (cmd.flags.some((f) => f.toLowerCase() === '\\recent' || f === '\\*')) throw new ImapError('BAD', null, '\\Recent and \\* cannot be stored');
     if (cmd.unchangedSince !== null) s.condstore = true;
     const uids = sel.resolve(cmd.set, !!cmd.uid);
-    const res = s.port.messages.storeFlags(sel.folderId, uids, cmd.mode, cmd.flags, {
+    // The commit is fsynced off the event loop, so other sessions go on meanwhile; answered once durable.
+    const { result: res, durable } = s.port.messages.storeFlagsDeferred(sel.folderId, uids, cmd.mode, cmd.flags, {
       unchangedSince: cmd.unchangedSince ?? undefined,
       origin: s.id,
     });
+    await durable;
     if (!cmd.silent || s.condstore) {
       for (const m of res.updated) {
         const seq = sel.seqOf(m.uid);

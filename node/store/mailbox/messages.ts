@@ -211,32 +211,55 @@ export class MessageRepo {
     flags: string[],
     opts: { unchangedSince?: number; origin?: string } = {},
   ): { updated: MessageMeta[]; failed: number[] } {
+    return this.ctx.write(() => this.storeFlagsInTx(folderId, uids, mode, flags, opts));
+  }
+
+  /**
+   * storeFlags with its commit fsynced off the event loop (ctx.writeDeferred):
+   * the change holds, and other sessions hear of it, once `durable` resolves.
+   * For IMAP STORE, so many sessions' commits share the disk's flushes.
+   */
+  storeFlagsDeferred(
+    folderId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    opts: { unchangedSince?: number; origin?: string } = {},
+  ): { result: { updated: MessageMeta[]; failed: number[] }; durable: Promise<void> } {
+    return this.ctx.writeDeferred(() => this.storeFlagsInTx(folderId, uids, mode, flags, opts));
+  }
+
+  private storeFlagsInTx(
+    folderId: number,
+    uids: number[],
+    mode: FlagMode,
+    flags: string[],
+    opts: { unchangedSince?: number; origin?: string },
+  ): { updated: MessageMeta[]; failed: number[] } {
     const { bits, keywords } = splitFlags(flags);
-    return this.ctx.write(() => {
-      const updated: MessageMeta[] = [];
-      const failed: number[] = [];
-      let modseq = 0;
-      for (const uid of uids) {
-        const r = this.s.metaOne.get(folderId, uid) as Row | undefined;
-        if (!r) continue;
-        if (opts.unchangedSince !== undefined && (r.modseq as number) > opts.unchangedSince) {
-          failed.push(uid);
-          continue;
-        }
-        const cur = r.flags as number;
-        const next = mode === 'set' ? bits : mode === 'add' ? cur | bits : cur & ~bits;
-        const kw = mergeKeywords(r.keywords as string, mode, keywords);
-        if (next === cur && kw === r.keywords) continue;
-        if (!modseq) modseq = this.ctx.nextModseq();
-        this.s.setFlags.run(next, kw, modseq, folderId, uid);
-        updated.push({ ...toMeta(r), flags: joinFlags(next, kw), modseq });
+    const updated: MessageMeta[] = [];
+    const failed: number[] = [];
+    let modseq = 0;
+    for (const uid of uids) {
+      const r = this.s.metaOne.get(folderId, uid) as Row | undefined;
+      if (!r) continue;
+      if (opts.unchangedSince !== undefined && (r.modseq as number) > opts.unchangedSince) {
+        failed.push(uid);
+        continue;
       }
-      if (modseq) {
-        this.s.touchFolder.run(modseq, folderId);
-        this.ctx.emit({ type: 'flags', folderId, uids: updated.map((u) => u.uid), modseq, origin: opts.origin });
-      }
-      return { updated, failed };
-    });
+      const cur = r.flags as number;
+      const next = mode === 'set' ? bits : mode === 'add' ? cur | bits : cur & ~bits;
+      const kw = mergeKeywords(r.keywords as string, mode, keywords);
+      if (next === cur && kw === r.keywords) continue;
+      if (!modseq) modseq = this.ctx.nextModseq();
+      this.s.setFlags.run(next, kw, modseq, folderId, uid);
+      updated.push({ ...toMeta(r), flags: joinFlags(next, kw), modseq });
+    }
+    if (modseq) {
+      this.s.touchFolder.run(modseq, folderId);
+      this.ctx.emit({ type: 'flags', folderId, uids: updated.map((u) => u.uid), modseq, origin: opts.origin });
+    }
+    return { updated, failed };
   }
 
   /** Removes the given UIDs (all of them, flagged or not), leaving tombstones. */
@@ -265,20 +288,27 @@ export class MessageRepo {
 
   /** EXPUNGE / UID EXPUNGE: removes messages flagged \Deleted (limited to `only` when given). */
   expunge(folderId: number, only?: number[], origin?: string): number[] {
-    return this.ctx.write(() => {
-      let uids: number[];
-      if (only && only.length < 64) {
-        // UID EXPUNGE of a few: look each up instead of scanning the folder for \Deleted.
-        uids = only.filter((u) => ((this.s.metaOne.get(folderId, u) as Row | undefined)?.flags as number) & 8);
-      } else {
-        uids = this.s.deletedUids.all(folderId) as number[];
-        if (only) {
-          const keep = new Set(only);
-          uids = uids.filter((u) => keep.has(u));
-        }
+    return this.ctx.write(() => this.expungeInTx(folderId, only, origin));
+  }
+
+  /** expunge with its commit fsynced off the event loop; done (and announced) once `durable` resolves. */
+  expungeDeferred(folderId: number, only?: number[], origin?: string): { result: number[]; durable: Promise<void> } {
+    return this.ctx.writeDeferred(() => this.expungeInTx(folderId, only, origin));
+  }
+
+  private expungeInTx(folderId: number, only: number[] | undefined, origin: string | undefined): number[] {
+    let uids: number[];
+    if (only && only.length < 64) {
+      // UID EXPUNGE of a few: look each up instead of scanning the folder for \Deleted.
+      uids = only.filter((u) => ((this.s.metaOne.get(folderId, u) as Row | undefined)?.flags as number) & 8);
+    } else {
+      uids = this.s.deletedUids.all(folderId) as number[];
+      if (only) {
+        const keep = new Set(only);
+        uids = uids.filter((u) => keep.has(u));
       }
-      return uids.length ? this.removeInTx(folderId, uids, origin) : [];
-    });
+    }
+    return uids.length ? this.removeInTx(folderId, uids, origin) : [];
   }
 
   /** COPY: new UIDs in the target, same blob. Returns [sourceUid, targetUid] pairs. */
