@@ -16,7 +16,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/index.js';
 import { parseSmarthostUrl } from './config/index.js';
-import { loadMasterKey, type LoadedMasterKey } from './crypto/index.js';
+import type { LoadedMasterKey } from './crypto/index.js';
+import { DIRECTORY_FILE, masterKeyFor } from './master-key.js';
 import { adminSecret, packageVersion, startHttp } from './http/index.js';
 import { startImap } from './imap/index.js';
 import { startPop3 } from './pop3/index.js';
@@ -29,9 +30,7 @@ import { AuthLimiter } from './util/auth-limiter.js';
 import { lockDataDir } from './util/data-dir-lock.js';
 import { silentLogger, type Logger } from './util/log.js';
 
-/** Where a local run keeps its generated master key. */
-export const LOCAL_MASTER_KEY_FILE = 'master.key';
-const DIRECTORY_FILE = 'directory.sqlite';
+export { LOCAL_MASTER_KEY_FILE } from './master-key.js';
 
 export interface StartNodeOptions {
   log?: Logger;
@@ -94,14 +93,6 @@ function isLocalKey(config: Config): boolean {
   return !config.masterKey && !config.masterKeyFile;
 }
 
-function loadKey(config: Config, allowGenerate: boolean): LoadedMasterKey {
-  return loadMasterKey({
-    value: config.masterKey || undefined,
-    file: config.masterKeyFile || undefined,
-    localFile: join(config.dataDir, LOCAL_MASTER_KEY_FILE),
-    allowGenerate,
-  });
-}
 
 /**
  * DKIM keys handed over as systemd credentials named dkim.<selector>.<domain>
@@ -156,7 +147,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
 
   // 2. The master key. Generated only for a local run on an empty data directory.
   const allowGenerate = (opts.allowGeneratedKey ?? isLocalKey(config)) && !restored && !existsSync(join(config.dataDir, DIRECTORY_FILE));
-  const mk = loadKey(config, allowGenerate);
+  const mk = masterKeyFor(config, { allowGenerate });
   if (mk.warning) log.warn(mk.warning);
 
   // 3. The store, then replication (which adopts the databases the store opened).

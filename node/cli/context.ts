@@ -8,37 +8,16 @@
  * directory database yet (a fresh local run): an existing directory must be
  * opened with the key it was made with, never a new one.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfig, parseSize, type Config } from '../config/index.js';
-import { loadMasterKey, type LoadedMasterKey } from '../crypto/index.js';
+import { hasDirectory, masterKeyFor } from '../master-key.js';
 import { Store } from '../store/index.js';
 import { CommandError, UsageError, type Args, type CliIo, type OptionSpec } from './types.js';
 
-/** Where a local run keeps its generated master key (never used in production: masterKeyFile is set there). */
-export const LOCAL_MASTER_KEY_FILE = 'master.key';
-export const DIRECTORY_FILE = 'directory.sqlite';
+export { DIRECTORY_FILE, hasDirectory, LOCAL_MASTER_KEY_FILE, masterKeyFor } from '../master-key.js';
 
 export function cliConfig(args: Pick<Args, 'configFile'>, io: CliIo): Config {
   // Through argv so errors name the flag the user typed ("given by --config").
   return loadConfig({ env: io.env, argv: args.configFile !== undefined ? ['--config', args.configFile] : [], cwd: io.cwd });
-}
-
-export function hasDirectory(config: Config): boolean {
-  return existsSync(join(config.dataDir, DIRECTORY_FILE));
-}
-
-/**
- * Loads the master key from the config. `allowGenerate` lets a first local
- * run make one in the data directory; it is ignored once a directory exists.
- */
-export function masterKeyFor(config: Config, opts: { allowGenerate: boolean }): LoadedMasterKey {
-  return loadMasterKey({
-    value: config.masterKey || undefined,
-    file: config.masterKeyFile || undefined,
-    localFile: join(config.dataDir, LOCAL_MASTER_KEY_FILE),
-    allowGenerate: opts.allowGenerate && !hasDirectory(config),
-  });
 }
 
 /**

@@ -147,6 +147,15 @@ describe('domains, accounts, aliases and app passwords', () => {
     expect(bad.code).toBe(1);
     expect(bad.err[0]).toMatch(/is not a valid domain name/);
 
+    // A lost local key: refused with advice, and no new key is made over the old data.
+    const { renameSync } = await import('node:fs');
+    renameSync(join(h.dataDir, 'master.key'), join(h.dataDir, 'master.key.moved'));
+    const lost = await h.run(['domain', 'add', 'third.net']);
+    expect(lost.code).toBe(1);
+    expect(lost.err).toEqual([`haven: ${h.dataDir} holds encrypted data but its master key is missing (no ${join(h.dataDir, 'master.key')}, no masterKey or masterKeyFile); put the key file back or set HAVEN_MASTER_KEY_FILE to it`]);
+    expect(existsSync(join(h.dataDir, 'master.key'))).toBe(false);
+    renameSync(join(h.dataDir, 'master.key.moved'), join(h.dataDir, 'master.key'));
+
     await h.run(['domain', 'add', 'second.net']);
     const list = await h.run(['domain', 'list', '--json']);
     expect(JSON.parse(list.out[0]).map((d: { name: string }) => d.name).sort()).toEqual(['example.org', 'second.net']);
