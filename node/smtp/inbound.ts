@@ -187,7 +187,10 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
     ctx.queue.enqueue({ accountId: null, mailFrom: '', raw: full }, [...plan.bounces].map((rcpt) => ({ rcpt })));
     metrics.deliveries.inc({ kind: 'forward' }, plan.bounces.size);
   }
-  await deliveredNotices(ctx, session, full, (rcpt) => routes.get(rcpt.toLowerCase())?.kind === 'account');
+  // Only to a sender SPF vouches for: a notice to a forged MAIL FROM is backscatter.
+  if (verdict.result.spf && verdict.result.spf.status.result === 'pass') {
+    await deliveredNotices(ctx, session, full, (rcpt) => routes.get(rcpt.toLowerCase())?.kind === 'account');
+  }
   return session.id;
 }
 

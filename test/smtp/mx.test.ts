@@ -130,6 +130,22 @@ describe('DSN', () => {
     expect(dsn).toContain('text/rfc822-headers');
     expect(dsn).not.toContain('marker-dsn-body');
   });
+
+  it('sends no notice to a sender SPF does not vouch for (no backscatter to forged senders)', async () => {
+    dns.add('forged-sender.test', { TXT: ['v=spf1 ip4:192.0.2.1 -all'] });
+    const s = await rawSession(mx.port);
+    await s.reply();
+    await s.cmd('EHLO client.remote.test');
+    expect(await s.cmd('MAIL FROM:<victim@forged-sender.test>')).toMatch(/^250 /);
+    expect(await s.cmd('RCPT TO:<carol@example.test> NOTIFY=SUCCESS')).toMatch(/^250 /);
+    expect(await s.cmd('DATA')).toMatch(/^354 /);
+    s.send(sampleMessage({ from: 'victim@forged-sender.test', body: 'marker-backscatter' }));
+    s.send('.\r\n');
+    expect(await s.reply()).toMatch(/^250 /);
+    s.close();
+    expect(queueFor(store).due(Date.now() + 60_000, 1000).filter((r) => r.rcpt === 'victim@forged-sender.test')).toHaveLength(0);
+    expect((await inbox('carol@example.test', 'Junk')).concat(await inbox('carol@example.test')).some((m) => m.includes('marker-backscatter'))).toBe(true);
+  });
 });
 
 describe('SMTPUTF8 and 8BITMIME', () => {
