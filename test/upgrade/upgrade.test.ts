@@ -11,6 +11,7 @@
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { upgradeCommands } from '../../node/cli/commands/upgrade.js';
@@ -32,7 +33,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 function makeRelease(name: string, version: string, extra: { directory?: string; mailbox?: string }): string {
   const dir = join(work, 'src', name);
   mkdirSync(dir, { recursive: true });
-  for (const p of ['bin', 'node', 'edge', 'tsconfig.json']) cpSync(join(REPO, p), join(dir, p), { recursive: true });
+  // The committed code when there is a repository (others may be mid-edit in a shared tree), else the files.
+  const fromGit = existsSync(join(REPO, '.git')) && spawnSync('sh', ['-c', `git -C "${REPO}" archive HEAD bin node edge tsconfig.json | tar -x -C "${dir}"`]).status === 0;
+  if (!fromGit) for (const p of ['bin', 'node', 'edge', 'tsconfig.json']) cpSync(join(REPO, p), join(dir, p), { recursive: true });
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...pkg, version }, null, 2));
