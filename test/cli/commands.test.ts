@@ -136,6 +136,15 @@ describe('domains, accounts, aliases and app passwords', () => {
     expect(add.code).toBe(0);
     expect(add.out[0]).toBe('added domain example.org');
     expect(add.out[1]).toMatch(/^DKIM: publish TXT \S+\._domainkey\.example\.org "v=DKIM1; k=rsa; p=[A-Za-z0-9+/=]{200,}"$/);
+    expect(add.out[2]).toMatch(/`haven doctor`/);
+    // The printed key is the one the node signs with.
+    const selector = /^DKIM: publish TXT (\S+)\._domainkey/.exec(add.out[1])![1];
+    const store = h.openStore();
+    try {
+      expect(add.out[1]).toContain(store.directory.dkimKeys('example.org').find((k) => k.selector === selector)!.publicKeyDns);
+    } finally {
+      store.close();
+    }
     expect(add.err[0]).toMatch(/^haven: warning: generated a master key at .*master\.key/);
     expect(statSync(join(h.dataDir, 'master.key')).mode & 0o777).toBe(0o600);
 

@@ -4,6 +4,7 @@
  * domain also makes its first DKIM key; the DNS records to publish come from
  * `node/dns` (printed by the admin UI and published by the infra program).
  */
+import { dkimTxt } from '../../dns/index.js';
 import { withStore } from '../context.js';
 import { CommandError, type Command } from '../types.js';
 
@@ -25,7 +26,9 @@ export const domainCommands: Command[] = [
           const d = store.directory.addDomain(args.params.domain!);
           const dkim = store.directory.dkimKeys(d.name).find((k) => k.active);
           io.out(`added domain ${d.name}`);
-          if (dkim) io.out(`DKIM: publish TXT ${dkim.selector}._domainkey.${d.name} "v=DKIM1; k=rsa; p=${dkim.publicKeyDns}"`);
+          if (dkim) io.out(`DKIM: publish TXT ${dkim.selector}._domainkey.${d.name} "${dkimTxt({ selector: dkim.selector, publicKey: dkim.publicKeyDns, algorithm: dkim.algorithm })}"`);
+          // MX, SPF, DMARC, MTA-STS and SRV need the server's public addresses, which the doctor finds.
+          io.out(`every record the domain needs (MX, SPF, DMARC, MTA-STS, SRV): \`haven doctor\`, the admin UI, or \`pulumi up\` publishes them`);
         },
         { create: true },
       );
