@@ -16,6 +16,7 @@ import { formatSet, inRanges, resolveRanges } from '../seqset.js';
 import type { Handler, Session } from '../session.js';
 
 type Stored = Omit<ParsedMessage, 'headerText' | 'bodyText'>;
+type Meta = Omit<MessageMeta, 'threadId'>;
 
 function partial(b: Buffer, att: { partial?: { start: number; length: number } }): [Buffer, string] {
   if (!att.partial) return [b, ''];
@@ -56,7 +57,7 @@ class Lazy {
  * business). No closures per message: on a 100,000-message FETCH they cost
  * more than the items.
  */
-export function fetchItems(s: Session, m: MessageMeta, atts: FetchAtt[], withModseq: boolean): Chunk[] {
+export function fetchItems(s: Session, m: Meta, atts: FetchAtt[], withModseq: boolean): Chunk[] {
   const out: Chunk[] = [withModseq ? `UID ${m.uid} MODSEQ (${m.modseq})` : `UID ${m.uid}`];
   const x = new Lazy(s, m.blobId);
   for (const a of atts) {
@@ -107,7 +108,7 @@ export const fetch: Handler<'FETCH'> = {
     }
     if (!uids.length) return;
     const want = new Set(uids);
-    let metas = s.port.messages.list(sel.folderId, { from: uids[0], to: uids[uids.length - 1] }).filter((m) => want.has(m.uid));
+    let metas = s.port.messages.listPlain(sel.folderId, uids[0], uids[uids.length - 1]).filter((m) => want.has(m.uid));
     if (cmd.changedSince !== null) metas = metas.filter((m) => m.modseq > cmd.changedSince!);
     const setsSeen = !sel.readOnly && cmd.atts.some((a) => a.kind === 'RFC822' || a.kind === 'RFC822.TEXT' || ((a.kind === 'BODY[]' || a.kind === 'BINARY[]') && !a.peek));
     let atts = cmd.atts;

@@ -77,6 +77,7 @@ export class MessageRepo {
       uids: p('SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid').pluck(),
       metaAll: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? ORDER BY m.uid`),
       metaRange: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`),
+      plainRange: p('SELECT uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid'),
       metaOne: p(`SELECT ${META_COLS}, m.id AS row_id FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.uid = ?`),
       changedSince: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.modseq > ? ORDER BY m.uid`),
       expungedSince: p('SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid').pluck(),
@@ -176,6 +177,17 @@ export class MessageRepo {
   list(folderId: number, range?: { from: number; to: number }): MessageMeta[] {
     const rows = range ? this.s.metaRange.all(folderId, range.from, range.to) : this.s.metaAll.all(folderId);
     return (rows as Row[]).map(toMeta);
+  }
+
+  /** list without thread ids: one table, no join per row (IMAP FETCH over a whole mailbox). */
+  listPlain(folderId: number, from: number, to: number): Omit<MessageMeta, 'threadId'>[] {
+    const rows = this.s.plainRange.all(folderId, from, to) as Row[];
+    const out: Omit<MessageMeta, 'threadId'>[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      out[i] = { uid: r.uid as number, modseq: r.modseq as number, flags: joinFlags(r.flags as number, r.keywords as string), internalDate: r.internal_date as number, size: r.size as number, blobId: r.blob_id as number };
+    }
+    return out;
   }
 
   get(folderId: number, uid: number): MessageMeta | null {
