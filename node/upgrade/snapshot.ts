@@ -12,7 +12,7 @@
  * ciphertext, like the data directory itself.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { unwrapKey } from '../crypto/index.js';
 import { liveImage } from '../replication/index.js';
@@ -118,7 +118,9 @@ export function restoreSnapshot(snapshotDir: string, dataDir: string): SnapshotM
   for (const f of m.files) {
     const dest = join(dataDir, f.rel);
     const tmp = `${dest}.rollback`;
-    writeDurable(tmp, readFileSync(join(snapshotDir, f.rel)));
+    copyFileSync(join(snapshotDir, f.rel), tmp);
+    chmodSync(tmp, 0o600);
+    fsyncFile(tmp);
     chownTo(tmp, owner);
     for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
     renameSync(tmp, dest);
@@ -144,14 +146,38 @@ function checkFile(path: string, key: Buffer | null): { checked: SnapshotFile['c
       db.close();
     }
   }
-  const buf = readFileSync(path);
-  const info = dbHeaderInfo(buf.subarray(0, 100));
-  if (!info || buf.length === 0 || buf.length % info.pageSize !== 0) throw new SnapshotError(`snapshot of ${path} is not a whole SQLite file; not upgrading over a damaged database`);
+  const size = statSync(path).size;
+  const info = dbHeaderInfo(readHead(path, 100));
+  if (!info || size === 0 || size % info.pageSize !== 0) throw new SnapshotError(`snapshot of ${path} is not a whole SQLite file; not upgrading over a damaged database`);
   return { checked: 'structure', userVersion: null };
 }
 
+/** Hashed in 4 MiB reads: snapshots of large mailboxes are gigabytes. */
 function sha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(4 << 20);
+    for (let pos = 0; ; ) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+function readHead(path: string, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    return buf.subarray(0, readSync(fd, buf, 0, length, 0));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function fsyncFile(path: string): void {
