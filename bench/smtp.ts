@@ -142,20 +142,27 @@ dns.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] });
 for (const a of addresses) await addAccount(t.store, a, PASSWORD);
 t.store.close();
 const child = runChild(join(import.meta.dirname, 'smtp-node.ts'), [t.dataDir, t.masterKey.toString('hex'), String(dns.port), PASSWORD, args.locked ? '0' : '1', ...addresses]);
-const line = await child.waitFor((l) => l.startsWith('PORT ') || l.startsWith('__exit__'));
-if (!line.startsWith('PORT ')) throw new Error(`node failed to start: ${line}`);
-// The logins above (scrypt, 64 MB each while it runs) set a high-water mark that
-// has nothing to do with ingest: note the resting size, then reset the peak
-// (clear_refs 5, Linux 4.0+) so VmHWM covers the load alone.
 const procStatus = () => readFileSync(`/proc/${child.proc.pid}/status`, 'utf8');
-const restingKb = Number(/VmRSS:\s+(\d+) kB/.exec(procStatus())?.[1] ?? 0);
-writeFileSync(`/proc/${child.proc.pid}/clear_refs`, '5');
-const haven = await drive(Number(line.split(' ')[1]), addresses);
-const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(procStatus())?.[1] ?? 0);
-child.proc.kill('SIGTERM');
-await child.exited;
-await dns.close();
-t.cleanup();
+let haven: Load;
+let hwm = 0;
+let restingKb = 0;
+try {
+  const line = await child.waitFor((l) => l.startsWith('PORT ') || l.startsWith('__exit__'));
+  if (!line.startsWith('PORT ')) throw new Error(`node failed to start: ${line}`);
+  // The logins above (scrypt, 64 MB each while it runs) set a high-water mark that
+  // has nothing to do with ingest: note the resting size, then reset the peak
+  // (clear_refs 5, Linux 4.0+) so VmHWM covers the load alone.
+  restingKb = Number(/VmRSS:\s+(\d+) kB/.exec(procStatus())?.[1] ?? 0);
+  writeFileSync(`/proc/${child.proc.pid}/clear_refs`, '5');
+  haven = await drive(Number(line.split(' ')[1]), addresses);
+  hwm = Number(/VmHWM:\s+(\d+) kB/.exec(procStatus())?.[1] ?? 0);
+} finally {
+  // Also when the load failed: never leave the node running.
+  if (child.proc.exitCode === null) child.proc.kill('SIGTERM');
+  await child.exited;
+  await dns.close();
+  t.cleanup();
+}
 
 console.log(`smtp ingest: ${COUNT} messages (~${sizeKb} KB) over ${SESSIONS} sessions into ${addresses.length} ${args.locked ? 'locked (sealed spool)' : 'unlocked'} mailboxes, client ${args.client}`);
 console.log(`  haven            ${describeLoad(haven, 'to the last 250 = stored durably; SPF/DKIM/DMARC checked')}`);

@@ -183,7 +183,15 @@ maillog_file = ${dir}/postfix.log
   const postfix: ChildProcess = spawn(POSTFIX, ['-c', etc, 'start-fg'], { stdio: 'ignore', detached: true });
   const postfixExit = new Promise<never>((_, reject) => postfix.once('exit', (code) => reject(new Error(`postfix exited with ${code}; see ${dir}/postfix.log`))));
   postfixExit.catch(() => undefined);
-  await greets(smtpPort, 'postfix', postfixExit, `${dir}/postfix.log`);
+  try {
+    await greets(smtpPort, 'postfix', postfixExit, `${dir}/postfix.log`);
+  } catch (err) {
+    // Never leave either server behind (the temporary directory stays, for its logs).
+    spawnSync(POSTFIX, ['-c', etc, 'stop'], { stdio: 'ignore' });
+    postfix.kill('SIGTERM');
+    dovecot.kill('SIGTERM');
+    throw err;
+  }
 
   const versions = `Postfix ${spawnSync('/usr/sbin/postconf', ['-h', 'mail_version'], { encoding: 'utf8' }).stdout.trim()}, Dovecot ${spawnSync(DOVECOT, ['--version'], { encoding: 'utf8' }).stdout.trim()}`;
   const roots = [postfix.pid!, dovecot.pid!];
