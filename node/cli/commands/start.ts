@@ -10,6 +10,7 @@ import { newAppPassword } from '../../crypto/index.js';
 import type { ListenerName, NodeHandle } from '../../main.js';
 import { createLogger } from '../../util/log.js';
 import { cliConfig } from '../context.js';
+import { terminalLogger } from '../log-format.js';
 import type { CliIo, Command } from '../types.js';
 
 /**
@@ -100,7 +101,8 @@ export const startCommands: Command[] = [
       'With replicaUrl set and an empty data directory, the node restores itself from the replica before it serves.',
     async run(args, io) {
       const config = cliConfig(args, io);
-      const log = createLogger(config.log.level, 2);
+      // A person at a terminal reads text; systemd and redirected output keep JSON lines.
+      const log = process.stderr.isTTY ? terminalLogger(config.log.level) : createLogger(config.log.level, 2);
       // Listen for the stop signal before booting: a SIGTERM during a long first-boot restore
       // then ends the node once it is consistent, instead of killing it halfway.
       const stop = io.waitForStop();
