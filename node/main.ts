@@ -233,6 +233,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
       appendLimit: config.limits.maxMessageBytes,
       maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
       idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+      literalMinus: config.limits.imapLiteralMinus,
     },
   };
   await bind('imap', config.ports.imap, () => startImap(imapDeps, { host, port: config.ports.imap, implicitTls: false }), (h) => h.port);

@@ -124,6 +124,9 @@ export const OPTIONS = {
     maxConnectionsPerIp: int(20, { min: 1, help: 'Concurrent connections from one IP address per protocol; more are refused.' }),
     imapMaxLineBytes: bytes(64 * 1024, { min: 1024, help: 'Longest IMAP command line, literals excluded.' }),
     imapMaxLiteralBytes: bytes(0, { min: 0, defaultDoc: 'limits.maxMessageBytes', help: 'Largest IMAP literal. 0 means the same as limits.maxMessageBytes.' }),
+    imapLiteralMinus: bool(false, {
+      help: 'Advertise LITERAL- instead of LITERAL+ (RFC 7888): clients send literals over 4096 bytes synchronizing, so an APPEND over the limit is refused before its bytes cross the network. For a node on a slow or metered link.',
+    }),
     idleTimeoutSeconds: seconds(30 * 60, { min: 1, help: 'Close a connection idle this long (IMAP IDLE included: clients re-issue IDLE within 29 minutes).' }),
     authFailuresBeforeLockout: int(10, { min: 1, help: 'Failed logins from one IP (or for one account) before it is locked out.' }),
     lockoutSeconds: seconds(15 * 60, { min: 1, help: 'How long a lockout lasts.' }),
