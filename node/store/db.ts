@@ -122,7 +122,23 @@ export function writeDeferred<T>(path: string, db: Db, fn: () => T): { result: T
   } finally {
     db.pragma('synchronous = FULL');
   }
-  return { result, durable: fsyncWal(`${path}-wal`) };
+  // The first time for a connection, the WAL file may be new: its name must be durable too.
+  const newWal = !walDirSynced.has(db);
+  walDirSynced.add(db);
+  const durable = fsyncWal(`${path}-wal`).then(() => (newWal ? fsyncDirAsync(path) : undefined));
+  return { result, durable };
+}
+
+/** Connections whose WAL file's directory entry has been fsynced. */
+const walDirSynced = new WeakSet<Db>();
+
+async function fsyncDirAsync(file: string): Promise<void> {
+  const fh = await fsp.open(dirname(file), 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 async function fsyncWal(file: string): Promise<void> {
