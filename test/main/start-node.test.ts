@@ -245,8 +245,28 @@ describe('startNode', () => {
     expect(ports).toHaveLength(10);
     expect(await refused(second.ports.imap!)).toBe(false);
     expect(readFileSync(join(dir, 'data2', 'node.pid'), 'utf8').trim()).toBe(String(process.pid));
+
+    // Sessions still open at shutdown (an IMAP client in IDLE, a POP3 and an SMTP connection) do not hold it up.
+    second.store.directory.addDomain('example.net');
+    await second.store.createAccount('dora@example.net', 'dora-password-1');
+    const idler = new ImapFlow({ host: '127.0.0.1', port: second.ports.imap!, secure: false, auth: { user: 'dora@example.net', pass: 'dora-password-1' }, tls: { ca: readFileSync(second.certificate.certFile), servername: 'localhost' }, logger: false });
+    idler.on('error', () => undefined);
+    await idler.connect();
+    await idler.mailboxOpen('INBOX');
+    const idling = idler.idle().catch(() => undefined);
+    const idlerClosed = new Promise<void>((resolve) => idler.once('close', () => resolve()));
+    const raw = [second.ports.pop3!, second.ports.smtp!].map((port) => {
+      const s = net.connect({ host: '127.0.0.1', port });
+      s.on('error', () => undefined);
+      return { greeted: new Promise<void>((resolve) => s.once('data', () => resolve())), closed: new Promise<void>((resolve) => s.once('close', () => resolve())) };
+    });
+    await Promise.all(raw.map((r) => r.greeted));
+
     await second.close();
     for (const p of ports) expect(await refused(p!), `port ${p}`).toBe(true);
+    await idlerClosed;
+    await idling;
+    await Promise.all(raw.map((r) => r.closed));
     expect(existsSync(join(dir, 'data2', 'node.pid'))).toBe(false);
   });
 });
