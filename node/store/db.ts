@@ -122,15 +122,21 @@ export function writeDeferred<T>(path: string, db: Db, fn: () => T): { result: T
   } finally {
     db.pragma('synchronous = FULL');
   }
-  // The first time for a connection, the WAL file may be new: its name must be durable too.
-  const newWal = !walDirSynced.has(db);
-  walDirSynced.add(db);
-  const durable = fsyncWal(`${path}-wal`).then(() => (newWal ? fsyncDirAsync(path) : undefined));
-  return { result, durable };
+  const wal = fsyncWal(`${path}-wal`);
+  // The first time for a connection, the WAL file may be new: its name must be
+  // durable too. Later writes wait for that same directory sync.
+  let dir = walDirSynced.get(db);
+  if (!dir) {
+    dir = wal.then(() => fsyncDirAsync(path));
+    walDirSynced.set(db, dir);
+    dir.catch(() => walDirSynced.delete(db));
+  }
+  const dirDone = dir;
+  return { result, durable: wal.then(() => dirDone) };
 }
 
-/** Connections whose WAL file's directory entry has been fsynced. */
-const walDirSynced = new WeakSet<Db>();
+/** Per connection: the fsync of its WAL file's directory entry. */
+const walDirSynced = new WeakMap<Db, Promise<void>>();
 
 async function fsyncDirAsync(file: string): Promise<void> {
   const fh = await fsp.open(dirname(file), 'r');
