@@ -269,6 +269,13 @@ describe('domains, accounts, aliases and app passwords', () => {
     expect(nobody.code).toBe(1);
     expect(nobody.err).toEqual(['haven: no account nobody@example.org; see `haven account list`']);
 
+    // Managed key mode: an admin reset keeps the mail, and says so.
+    expect((await h.run(['account', 'add', 'mgd@example.org', '--password', 'managed-pass-1', '--managed'])).code).toBe(0);
+    expect(JSON.parse((await h.run(['account', 'list', '--json'])).out[0]).find((a: { address: string }) => a.address === 'mgd@example.org').keyMode).toBe('managed');
+    const mreset = await h.run(['account', 'passwd', 'mgd@example.org', '--reset', '--password', 'managed-pass-2']);
+    expect(mreset.out).toEqual(['password reset for mgd@example.org; all mail kept (managed key mode)']);
+    expect(await login('mgd@example.org', 'managed-pass-2')).toBe(true);
+
     const reset = await h.run(['account', 'passwd', 'alice@example.org', '--reset', '--password', 'reset-password']);
     expect(reset.code).toBe(0);
     expect(reset.out.join('\n')).toMatch(/starts empty[\s\S]*set aside at .*\.set-aside-\d+[\s\S]*new recovery key: [a-z0-9-]{39}/);
