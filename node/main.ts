@@ -18,7 +18,7 @@ import type { Config } from './config/index.js';
 import { parseSmarthostUrl } from './config/index.js';
 import type { LoadedMasterKey } from './crypto/index.js';
 import { DIRECTORY_FILE, masterKeyFor } from './master-key.js';
-import { adminSecret, packageVersion, startHttp } from './http/index.js';
+import { adminSecret, ApiError, packageVersion, startHttp } from './http/index.js';
 import { startImap } from './imap/index.js';
 import { startPop3 } from './pop3/index.js';
 import type { Replication } from './replication/index.js';
@@ -269,6 +269,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
           resolver: opts.resolver,
           challenges: responder,
           imip: imipSender(store, queue),
+          doctor: () => doctorReport(config, store, queue, opts.resolver, () => replication),
           health: {
             listeners: () => Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, { host: probeHost, port: port! }])),
             replication: replication ? () => replication!.status() : undefined,
@@ -342,6 +343,34 @@ function imipSender(store: Store, queue: ReturnType<typeof queueFor>): ImipSende
       queue.enqueue({ accountId: sender?.id ?? null, mailFrom: env.from, raw: signed }, [...outside].map((rcpt) => ({ rcpt })));
     }
   });
+}
+
+/**
+ * GET /api/v1/doctor: the same report as `haven doctor`, from inside the
+ * running node (live replication status and queue). Missing inputs (no
+ * public address on the interfaces, no domain yet) are a 409 saying so.
+ */
+async function doctorReport(config: Config, store: Store, queue: ReturnType<typeof queueFor>, resolver: Resolver | undefined, replication: () => Replication | null): Promise<unknown> {
+  const { DoctorInputError, doctorDepsFor, runDoctor } = await import('./doctor/index.js');
+  const rep = replication();
+  try {
+    return await runDoctor(
+      doctorDepsFor({
+        config,
+        directory: store.directory,
+        resolver,
+        replication: () => {
+          if (!rep) return null;
+          const s = rep.status();
+          return { lagMs: s.lagMs, healthy: s.healthy, lastError: s.lastError, target: s.target };
+        },
+        queue: () => queue.depth(),
+      }),
+    );
+  } catch (err) {
+    if (err instanceof DoctorInputError) throw new ApiError(409, err.message);
+    throw err;
+  }
 }
 
 function isLoopback(host: string): boolean {

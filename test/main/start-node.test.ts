@@ -18,6 +18,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryIo, runCli } from '../../node/cli/index.js';
 import { testConfig } from '../../node/config/index.js';
+import { adminSecret, signRequest } from '../../node/http/index.js';
 import { startNode, ListenError, type NodeHandle } from '../../node/main.js';
 import { DataDirBusyError } from '../../node/util/data-dir-lock.js';
 import type { RunnerEvent } from '../../node/smtp/index.js';
@@ -195,6 +196,20 @@ describe('startNode', () => {
     expect(raws[0]).toMatch(/^DKIM-Signature: [^]*d=example\.org/);
     expect(raws[0]).toMatch(/method=REQUEST/i);
     expect(raws[0]).toContain('Wiring review');
+  });
+
+  it('serves the doctor report on the signed admin API', async () => {
+    const path = '/api/v1/doctor';
+    const headers = await signRequest(adminSecret(node.config).secret, { method: 'GET', path });
+    const r = await request({ port: node.ports.https!, method: 'GET', path, secure: true, headers });
+    // Which branch depends on the machine: without public addresses on its interfaces the doctor
+    // cannot know what DNS should say, and says so; with them it returns its checks.
+    expect([200, 409], r.body).toContain(r.status);
+    const body = JSON.parse(r.body) as { error?: string; checks?: { id: string; status: string }[] };
+    if (r.status === 409) expect(body.error).toMatch(/^no public IPv[46] address on this machine's interfaces/);
+    else expect(body.checks!.map((c) => c.id)).toContain('queue');
+    const unsigned = await request({ port: node.ports.https!, method: 'GET', path, secure: true });
+    expect(unsigned.status).toBe(401);
   });
 
   it('refuses to start on a port in use, naming the option, and leaves nothing open', async () => {
