@@ -7,7 +7,7 @@
  * every 10 ms. On SIGTERM it waits for the replica to catch up (optionally
  * after a `haven backup`-style snapshot), then prints `RESULT <json>`.
  *
- *   tsx bench/replication-node.ts <dataDir> <masterKeyHex> <dnsPort> <password> <replicaUrl> <snapshotAtEnd:0|1> <address...>
+ *   tsx bench/replication-node.ts <dataDir> <masterKeyHex> <dnsPort> <password> <replicaUrl> <snapshotAtEnd:0|1> <uploads in flight> <address...>
  */
 import { createSecureContext } from 'node:tls';
 import { replicate } from '../node/replication/index.js';
@@ -17,13 +17,14 @@ import { AuthLimiter } from '../node/util/auth-limiter.js';
 import { silentLogger } from '../node/util/log.js';
 import { testTls } from '../test/helpers/store.js';
 
-const [dataDir, keyHex, dnsPort, password, url, snapshotAtEnd, ...addresses] = process.argv.slice(2);
+const [dataDir, keyHex, dnsPort, password, url, snapshotAtEnd, uploads, ...addresses] = process.argv.slice(2);
 const commitLags: number[] = [];
 const rep = replicate({
   url,
   dataDir,
   log: silentLogger,
   retentionCheckMs: 0,
+  concurrency: Number(uploads),
   onShipped: (commits, at) => {
     for (const c of commits) commitLags.push(at - c);
   },

@@ -19,7 +19,7 @@
  *    (incompressible) mail while replicating, a snapshot, then the restore:
  *    the figure that decides how long a rebuilt server is down.
  *
- *   npm run bench -- replication [--messages 2000] [--sessions 10] [--accounts 10] [--target s3|file] [--bulk-mb 100]
+ *   npm run bench -- replication [--messages 2000] [--sessions 10] [--accounts 10] [--target s3|file] [--bulk-mb 100] [--uploads 8]
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +40,7 @@ const { values: args } = parseArgs({
     accounts: { type: 'string', default: '10' },
     target: { type: 'string', default: 's3' },
     'bulk-mb': { type: 'string', default: '100' },
+    uploads: { type: 'string', default: '8' },
   },
 });
 const COUNT = Number(args.messages);
@@ -111,7 +112,7 @@ async function lagRun(snapshotAtEnd: boolean): Promise<Run & { seconds: number; 
   const addresses = Array.from({ length: ACCOUNTS }, (_, i) => `user${i}@example.test`);
   for (const a of addresses) await addAccount(t.store, a, PASSWORD);
   t.store.close();
-  const child = runChild(join(import.meta.dirname, 'replication-node.ts'), [t.dataDir, t.masterKey.toString('hex'), String(dns.port), PASSWORD, url, snapshotAtEnd ? '1' : '0', ...addresses]);
+  const child = runChild(join(import.meta.dirname, 'replication-node.ts'), [t.dataDir, t.masterKey.toString('hex'), String(dns.port), PASSWORD, url, snapshotAtEnd ? '1' : '0', args.uploads!, ...addresses]);
   const line = await child.waitFor((l) => l.startsWith('PORT ') || l.startsWith('__exit__'));
   if (!line.startsWith('PORT ')) throw new Error(`node failed to start: ${line}`);
   const seconds = await drive(Number(line.split(' ')[1]), addresses);
