@@ -4,7 +4,6 @@
  * prompt on a terminal) and an in-memory one that tests script with answers
  * and standard input, and stop on demand.
  */
-import { once } from 'node:events';
 import type { CliIo } from './types.js';
 
 /** The real terminal: stdout/stderr, prompts on stdin, SIGTERM/SIGINT to stop. */
@@ -49,8 +48,11 @@ async function promptTerminal(question: string, hidden: boolean): Promise<string
     const { createInterface } = await import('node:readline');
     const rl = createInterface({ input: stdin, terminal: false });
     try {
-      const [line] = (await once(rl, 'line')) as [string];
-      return line;
+      // Standard input may end without a line (Ctrl-D, a closed pipe): that is an empty answer, not a hang.
+      return await new Promise<string>((resolve) => {
+        rl.once('line', resolve);
+        rl.once('close', () => resolve(''));
+      });
     } finally {
       rl.close();
     }
@@ -115,7 +117,6 @@ export function memoryIo(opts: { answers?: string[]; stdin?: string; interactive
     interactive: opts.interactive ?? answers.length > 0,
     env: opts.env ?? {},
     cwd: opts.cwd ?? process.cwd(),
-    // The handlers go after the first signal, so a second Ctrl-C during a slow shutdown ends the process at once.
     waitForStop: () => stopped,
     stop: (sig = 'SIGTERM') => stopWith(sig),
   };
