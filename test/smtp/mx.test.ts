@@ -80,6 +80,8 @@ describe('delivery', () => {
     const m = msgs.find((x) => x.includes('marker-first-delivery'));
     expect(m).toBeDefined();
     expect(m).toMatch(/^Received: from client\.remote\.test \(\[127\.0\.0\.1\] \[127\.0\.0\.1\]\)\r\n\tby mx\.haven\.test/);
+    // nodemailer took the STARTTLS we offer: the trace header says so.
+    expect(m).toMatch(/ with ESMTPS \(TLSv1\.[23] [A-Z0-9_-]+\) id /);
     expect(m).toMatch(/Authentication-Results: mx\.haven\.test;[\s\S]*spf=pass/);
     expect(m).toContain('X-Haven-Spam: no');
   });
