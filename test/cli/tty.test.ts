@@ -46,5 +46,15 @@ describe('interactive password prompt', () => {
     } finally {
       store.close();
     }
+
+    // A confirmation answered with end-of-input (Ctrl-D) is a "no", not a hang.
+    const rm = spawn('script', ['-q', '-e', '-c', `${process.execPath} ${BIN} account remove carol@example.org`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let rmText = '';
+    rm.stdout.on('data', (d: Buffer) => {
+      rmText += d.toString();
+      if (rmText.includes('Type the address to confirm: ')) rm.stdin.write('\x04');
+    });
+    expect(await new Promise<number | null>((resolve) => rm.on('close', resolve)), rmText).toBe(1);
+    expect(rmText).toContain('haven: the address typed does not match; nothing was removed');
   }, 60_000);
 });
