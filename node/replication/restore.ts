@@ -410,6 +410,15 @@ function getWithRetry(target: ReplicaTarget, key: string): Promise<Buffer> {
   return withRetry(() => target.get(key));
 }
 
+function fsyncDirOf(file: string): void {
+  const fd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function readAt(file: string, length: number): Buffer {
   const fd = openSync(file, 'r');
   try {
@@ -675,7 +684,21 @@ export async function restoreIfEmpty(opts: RestoreIfEmptyOptions): Promise<{ res
     }
     if (!opts.masterKey) throw opts.missingKey?.() ?? new NothingToRestoreError('the replica holds a node but no master key was given to restore it with');
     opts.log.info({ target: target.description, dataDir: opts.dataDir }, 'replication: empty data directory; restoring from the replica before serving');
-    const result = await restore({ target, into: opts.dataDir, masterKey: opts.masterKey, onProgress: opts.onProgress, log: opts.log, force: true });
+    // Into a staging directory first, moved into place only when every database is restored and
+    // checked, the directory last: a restore cut short leaves no directory.sqlite, so the next
+    // boot restores again instead of serving a node with mailboxes missing.
+    const staging = join(opts.dataDir, '.restore-staging');
+    rmSync(staging, { recursive: true, force: true });
+    const result = await restore({ target, into: staging, masterKey: opts.masterKey, onProgress: opts.onProgress, log: opts.log, force: true });
+    mkdirSync(join(opts.dataDir, 'mailboxes'), { recursive: true, mode: 0o700 });
+    for (const d of [...result.databases].sort((a, b) => (a.db === 'directory' ? 1 : b.db === 'directory' ? -1 : 0))) {
+      const dest = join(opts.dataDir, pathForDbName(d.db));
+      for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
+      renameSync(d.path, dest);
+      fsyncDirOf(dest);
+      d.path = dest;
+    }
+    rmSync(staging, { recursive: true, force: true });
     opts.log.info({ databases: result.databases.length, bytes: result.bytes, ms: result.ms }, 'replication: restored from the replica');
     return { restored: true, result };
   } finally {

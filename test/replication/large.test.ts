@@ -7,10 +7,10 @@
  * detected and named. A single commit larger than an object ships whole
  * instead of stalling replication.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ReplicaCorruptError, replicate, restore, verifyBackup } from '../../node/replication/index.js';
+import { ReplicaCorruptError, replicate, restore, restoreIfEmpty, verifyBackup } from '../../node/replication/index.js';
 import { Store } from '../../node/store/index.js';
 import { silentLogger } from '../../node/util/log.js';
 import { makeTestStore, sampleMessage } from '../helpers/store.js';
@@ -91,6 +91,14 @@ describe('snapshots in pieces', () => {
       expect((err as ReplicaCorruptError).problems).toEqual([expect.objectContaining({ db, key: `${db}/${gen}/${victim}` })]);
     } finally {
       rmSync(into, { recursive: true, force: true });
+    }
+    // A rebuilt node whose restore fails part-way keeps an empty data directory: the next boot tries again.
+    const fresh = tempDir('large-boot');
+    try {
+      await expect(restoreIfEmpty({ url, dataDir: fresh, masterKey: t.masterKey, log: silentLogger })).rejects.toBeInstanceOf(ReplicaCorruptError);
+      expect(existsSync(join(fresh, 'directory.sqlite'))).toBe(false);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
     }
     rmSync(replica, { recursive: true, force: true });
     t.cleanup();
