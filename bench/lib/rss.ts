@@ -1,8 +1,11 @@
 /**
  * @module bench/lib/rss
- * Resident memory of a process tree from /proc (Linux): peak (VmHWM) and
- * current (VmRSS) per process, summed over a process and its descendants,
- * and a reset of the peak (clear_refs 5) so a phase can be measured alone.
+ * Memory of a process tree from /proc (Linux): peak RSS (VmHWM) per process
+ * and current PSS (proportional set size: shared pages divided among the
+ * processes sharing them, so fifty Dovecot processes mapping the same
+ * libraries and index files are not counted fifty times), summed over a
+ * process and its descendants; and a reset of the peak (clear_refs 5) so a
+ * phase can be measured alone.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
@@ -37,8 +40,18 @@ export function peakRssMb(pid: number): number {
   return descendants(pid).reduce((n, p) => n + statusKb(p, 'VmHWM'), 0) / 1024;
 }
 
+function pssKb(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
+    return m ? Number(m[1]) : statusKb(pid, 'VmRSS');
+  } catch {
+    return statusKb(pid, 'VmRSS');
+  }
+}
+
+/** Current memory of the tree in MB: PSS summed (RSS where smaps_rollup is missing). */
 export function rssMb(pid: number): number {
-  return descendants(pid).reduce((n, p) => n + statusKb(p, 'VmRSS'), 0) / 1024;
+  return descendants(pid).reduce((n, p) => n + pssKb(p), 0) / 1024;
 }
 
 /** Resets the peak of every process in the tree to its current RSS; false when not permitted. */
