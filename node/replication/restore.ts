@@ -125,29 +125,49 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       opts.onProgress({ phase, db, objectsTotal, bytesTotal, ...progress, elapsedMs, etaMs: rate > 0 ? Math.round((bytesTotal - progress.bytesDone) / rate) : null });
     };
     report('plan');
-    mkdirSync(join(opts.into, 'mailboxes'), { recursive: true, mode: 0o700 });
+    // Everything lands in a staging directory first and moves into place only when every database
+    // is restored and checked, the directory last: a restore cut short changes nothing (and leaves
+    // an empty data directory empty, so a rebuilt node's next boot restores again).
+    const stage = join(opts.into, '.restore-staging');
+    rmSync(stage, { recursive: true, force: true });
+    mkdirSync(join(stage, 'mailboxes'), { recursive: true, mode: 0o700 });
+    const staged: RestoreOptions & { liveDir: string } = { ...opts, into: stage, liveDir: opts.into };
     const out: RestoredDatabase[] = [];
-    // The directory first: managed-mode mailboxes are verified with keys it holds.
-    plans.sort((a, b) => (a.db === 'directory' ? -1 : b.db === 'directory' ? 1 : a.db < b.db ? -1 : 1));
-    const [first, ...others] = plans;
-    if (first.db === 'directory') out.push(await restoreOne(target, first, opts, progress, report));
-    else others.unshift(first);
-    // The rest side by side: one database's chain is fetched in order, so parallel databases are what fill the pipe.
-    let next = 0;
-    let failed: unknown = null;
-    const worker = async () => {
-      while (failed === null && next < others.length) {
-        const plan = others[next++];
-        try {
-          out.push(await restoreOne(target, plan, opts, progress, report));
-        } catch (err) {
-          failed ??= err;
+    try {
+      // The directory first: managed-mode mailboxes are verified with keys it holds.
+      plans.sort((a, b) => (a.db === 'directory' ? -1 : b.db === 'directory' ? 1 : a.db < b.db ? -1 : 1));
+      const [first, ...others] = plans;
+      if (first.db === 'directory') out.push(await restoreOne(target, first, staged, progress, report));
+      else others.unshift(first);
+      // The rest side by side: one database's chain is fetched in order, so parallel databases are what fill the pipe.
+      let next = 0;
+      let failed: unknown = null;
+      const worker = async () => {
+        while (failed === null && next < others.length) {
+          const plan = others[next++];
+          try {
+            out.push(await restoreOne(target, plan, staged, progress, report));
+          } catch (err) {
+            failed ??= err;
+          }
         }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
-    if (failed !== null) throw failed;
-    out.sort((a, b) => (a.db === 'directory' ? -1 : b.db === 'directory' ? 1 : a.db < b.db ? -1 : 1));
+      };
+      await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+      if (failed !== null) throw failed;
+      out.sort((a, b) => (a.db === 'directory' ? -1 : b.db === 'directory' ? 1 : a.db < b.db ? -1 : 1));
+    } catch (err) {
+      rmSync(stage, { recursive: true, force: true });
+      throw err;
+    }
+    mkdirSync(join(opts.into, 'mailboxes'), { recursive: true, mode: 0o700 });
+    for (const d of [...out].sort((a, b) => (a.db === 'directory' ? 1 : b.db === 'directory' ? -1 : 0))) {
+      const dest = join(opts.into, pathForDbName(d.db));
+      for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
+      renameSync(d.path, dest);
+      fsyncDirOf(dest);
+      d.path = dest;
+    }
+    rmSync(stage, { recursive: true, force: true });
     // A restored data directory starts new generations: drop replication state left there.
     if (opts.force && !opts.only) rmSync(join(opts.into, '.replication'), { recursive: true, force: true });
     report('done');
@@ -465,7 +485,9 @@ async function keyFor(db: string, opts: RestoreOptions): Promise<Buffer | null> 
   const given = opts.mailboxKeys?.[accountId];
   if (given) return given;
   if (!opts.masterKey) return null;
-  const dirPath = join(opts.into, 'directory.sqlite');
+  // The directory restored alongside (staging), else the one already there (restoring one mailbox).
+  const live = (opts as { liveDir?: string }).liveDir;
+  const dirPath = [join(opts.into, 'directory.sqlite'), ...(live ? [join(live, 'directory.sqlite')] : [])].find((p) => existsSync(p)) ?? join(opts.into, 'directory.sqlite');
   if (!existsSync(dirPath)) return null;
   // Managed-mode accounts hold a copy of their key wrapped with the master key.
   const conn = openEncrypted(dirPath, opts.masterKey, { readonly: true, create: false });
@@ -684,21 +706,9 @@ export async function restoreIfEmpty(opts: RestoreIfEmptyOptions): Promise<{ res
     }
     if (!opts.masterKey) throw opts.missingKey?.() ?? new NothingToRestoreError('the replica holds a node but no master key was given to restore it with');
     opts.log.info({ target: target.description, dataDir: opts.dataDir }, 'replication: empty data directory; restoring from the replica before serving');
-    // Into a staging directory first, moved into place only when every database is restored and
-    // checked, the directory last: a restore cut short leaves no directory.sqlite, so the next
-    // boot restores again instead of serving a node with mailboxes missing.
-    const staging = join(opts.dataDir, '.restore-staging');
-    rmSync(staging, { recursive: true, force: true });
-    const result = await restore({ target, into: staging, masterKey: opts.masterKey, onProgress: opts.onProgress, log: opts.log, force: true });
-    mkdirSync(join(opts.dataDir, 'mailboxes'), { recursive: true, mode: 0o700 });
-    for (const d of [...result.databases].sort((a, b) => (a.db === 'directory' ? 1 : b.db === 'directory' ? -1 : 0))) {
-      const dest = join(opts.dataDir, pathForDbName(d.db));
-      for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
-      renameSync(d.path, dest);
-      fsyncDirOf(dest);
-      d.path = dest;
-    }
-    rmSync(staging, { recursive: true, force: true });
+    // restore() stages and moves the directory in last: a restore cut short leaves no
+    // directory.sqlite, so the next boot restores again instead of serving with mailboxes missing.
+    const result = await restore({ target, into: opts.dataDir, masterKey: opts.masterKey, onProgress: opts.onProgress, log: opts.log, force: true });
     opts.log.info({ databases: result.databases.length, bytes: result.bytes, ms: result.ms }, 'replication: restored from the replica');
     return { restored: true, result };
   } finally {
