@@ -126,6 +126,7 @@ describe('npm start on a fresh checkout', () => {
     const adminPassword = /^password (\S+) \(shown once/.exec(field(lines, 'admin login'))![1];
     expect(await adminDomains(adminUrl, adminPassword)).toContain('haven.localhost');
     expect(field(lines, 'certificate')).toMatch(/^self-signed/);
+    expect(field(lines, 'calendars and contacts')).toBe(`https://127.0.0.1:${p.https}/ (CalDAV/CardDAV clients find them from there)`);
 
     expect(await imapLogin(p.imap, address, password)).toBe(0);
 

@@ -135,6 +135,12 @@ describe('startNode', () => {
     });
     expect(pf.status).toBe(207);
     expect(pf.body).toMatch(/current-user-principal>\s*<[^>]*href>[^<]*alice/i);
+    // Discovery from the bare URL `haven start` prints, as CalDAV/CardDAV clients do it (RFC 6764).
+    for (const wk of ['/.well-known/caldav', '/.well-known/carddav']) {
+      const r = await request({ port: node.ports.https!, method: 'PROPFIND', path: wk, secure: true, headers: { Authorization: auth, Depth: '0' } });
+      expect([301, 302, 307, 308], wk).toContain(r.status);
+      expect(r.headers.location, wk).toMatch(/\/dav\/?$/);
+    }
 
     const health = await request({ port: node.ports.https!, method: 'GET', path: '/health', secure: true });
     const h = JSON.parse(health.body) as { listeners: Record<string, boolean>; store: { ok: boolean } };

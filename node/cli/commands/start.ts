@@ -78,6 +78,7 @@ function printBanner(io: CliIo, node: NodeHandle, first: FirstAccount | null): v
     io.out(`  password:     ${first.password}`);
     io.out(`  recovery key: ${first.recoveryKey}`);
     io.out(`  log in with IMAP on port ${node.ports.imaps ?? node.ports.imap} and send with submission on port ${node.ports.submission ?? node.ports.submissions}, user = the address`);
+    if (node.ports.https !== undefined) io.out(`  calendars and contacts: https://${shown}:${node.ports.https}/ (CalDAV/CardDAV clients find them from there)`);
   } else {
     const accounts = node.store.directory.listAccounts();
     const names = accounts.slice(0, 5).map((a) => a.address).join(', ');
