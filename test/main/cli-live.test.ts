@@ -63,6 +63,11 @@ describe('haven CLI next to a running node', () => {
         restored.close();
       }
 
+      // status reports the running node and its replicator's own view.
+      const st = await haven(['status', '--json'], { HAVEN_DATA_DIR: dataDir, HAVEN_MASTER_KEY: masterKey, HAVEN_REPLICA_URL: replicaUrl }, '');
+      expect(st.code, st.stderr).toBe(0);
+      expect(JSON.parse(st.stdout)).toMatchObject({ nodePid: process.pid, accounts: 1, replication: { enabled: true, live: { healthy: true, lastError: null } } });
+
       // The running node serves it without a restart.
       const client = new ImapFlow({
         host: '127.0.0.1',

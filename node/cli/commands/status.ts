@@ -19,7 +19,8 @@ interface Summary {
   keyMode: string;
   ports: Record<string, number | 'off'>;
   tls: { source: string; notAfter?: string };
-  replication: { enabled: boolean; target?: string };
+  /** `live` only while a node runs here: its replicator's own view. */
+  replication: { enabled: boolean; target?: string; live?: { lagSeconds: number; healthy: boolean; lastError: string | null } };
   initialised: boolean;
   /** The pid of the node running on this data directory, or null. */
   nodePid: number | null;
@@ -68,6 +69,12 @@ export const statusCommands: Command[] = [
         initialised: hasDirectory(config),
         nodePid: dataDirHolder(config.dataDir),
       };
+      if (s.replication.enabled && s.nodePid !== null) {
+        // Asked over the node's control socket: this process has no replicator of its own.
+        const { askNode } = await import('../../replication/index.js');
+        const reply = await askNode(config.dataDir, { cmd: 'status' }, 5_000).catch(() => null);
+        if (reply?.ok) s.replication.live = { lagSeconds: reply.status.lagMs / 1000, healthy: reply.status.healthy, lastError: reply.status.lastError };
+      }
       if (s.initialised) {
         // The queue lives in node/smtp; loaded only here so other commands start faster.
         const { queueFor } = await import('../../smtp/index.js');
@@ -87,7 +94,9 @@ export const statusCommands: Command[] = [
       io.out(`ports         ${Object.entries(s.ports).map(([k, v]) => `${k} ${v}`).join(', ')}`);
       io.out(`key mode      ${s.keyMode}`);
       io.out(`certificate   ${s.tls.source}${s.tls.notAfter ? `, valid until ${s.tls.notAfter}` : ''}`);
-      io.out(`replication   ${s.replication.enabled ? `on, to ${s.replication.target}` : 'off (set replicaUrl to stream every change off-site)'}`);
+      const live = s.replication.live;
+      const liveText = live ? `; ${live.healthy ? 'healthy' : 'UNHEALTHY'}, lag ${live.lagSeconds.toFixed(1)} s${live.lastError ? `, last error: ${live.lastError}` : ''}` : '';
+      io.out(`replication   ${s.replication.enabled ? `on, to ${s.replication.target}${liveText}` : 'off (set replicaUrl to stream every change off-site)'}`);
       if (s.initialised) {
         io.out(`domains       ${s.domains}`);
         io.out(`accounts      ${s.accounts}`);
