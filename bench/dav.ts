@@ -282,9 +282,15 @@ async function main() {
     if (!bin) console.log('\nRadicale is not installed (Debian: apt install radicale): Haven figures only.');
     else {
       const r = await startRadicale(bin);
+      // A stopped bench must not leave Radicale running (or its scratch folder behind).
+      const onSignal = (sig: NodeJS.Signals) => void r.stop().finally(() => process.kill(process.pid, sig));
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
       try {
         radicale = await runRadicale(r.url);
       } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
         await r.stop();
       }
     }
