@@ -20,18 +20,19 @@ export function processIo(): CliIo {
     interactive: process.stdin.isTTY === true,
     env: process.env,
     cwd: process.cwd(),
+    // SIGHUP too: closing the terminal a local node runs in should stop it cleanly, not kill it.
     // The handlers go after the first signal, so a second Ctrl-C during a slow shutdown ends the process at once.
     waitForStop: () =>
       new Promise((resolve) => {
-        const on = (sig: string) => {
-          process.off('SIGTERM', onTerm);
-          process.off('SIGINT', onInt);
-          resolve(sig);
-        };
-        const onTerm = () => on('SIGTERM');
-        const onInt = () => on('SIGINT');
-        process.once('SIGTERM', onTerm);
-        process.once('SIGINT', onInt);
+        const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+        const handlers = signals.map((sig) => {
+          const h = () => {
+            for (const [i, s] of signals.entries()) process.off(s, handlers[i]);
+            resolve(sig);
+          };
+          process.once(sig, h);
+          return h;
+        });
       }),
   };
 }

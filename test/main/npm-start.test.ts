@@ -2,7 +2,7 @@
  * `npm start` as a fresh checkout runs it (bin/haven.js: node/cli.ts through tsx, nothing
  * configured but a temporary data directory and every port 0): the banner
  * names every port and a first account whose printed password logs in over
- * IMAP; SIGTERM stops it with exit 0; a second run reports the account
+ * IMAP; SIGTERM (and SIGHUP) stop it with exit 0; a second run reports the account
  * without printing a password, and nothing readable was written to disk.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -154,7 +154,9 @@ describe('npm start on a fresh checkout', () => {
     expect(field(again, 'admin login')).toMatch(/^the password printed on the first run/);
     expect(field(again, 'accounts')).toMatch(/^1 exist \(me@haven\.localhost\); their passwords are not shown again/);
     expect(await imapLogin(ports(again).imap, address, password)).toBe(0);
-    second.proc.kill('SIGINT');
+    // Closing the terminal (SIGHUP) stops it cleanly too.
+    second.proc.kill('SIGHUP');
     expect(await second.exit).toBe(0);
+    expect(second.stderr()).toContain('haven: stopped (SIGHUP)');
   }, 60_000);
 });
