@@ -50,7 +50,7 @@ export interface RestoreOptions {
   mailboxKeys?: Record<string, Buffer>;
   onProgress?: (p: RestoreProgress) => void;
   log?: Logger;
-  /** Objects fetched ahead of the one being applied (default 8). */
+  /** Objects fetched ahead of the one being applied (default 32; also bounded by bytes). */
   prefetch?: number;
   /** Databases restored at once after the directory (default 4). */
   concurrency?: number;
@@ -248,7 +248,7 @@ async function restoreOne(
   let bytes = 0;
   let done = false;
   try {
-    const ahead = Math.max(1, opts.prefetch ?? 8);
+    const ahead = Math.max(1, opts.prefetch ?? 32);
     const fetches: Promise<Buffer>[] = [];
     const fetchAt = (i: number) => {
       if (i < plan.objects.length && !fetches[i]) {
