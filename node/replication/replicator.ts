@@ -492,10 +492,6 @@ export class Replicator implements DbObserver {
     return true;
   }
 
-  private allDurable(t: Tracker): boolean {
-    return t.q.every((p) => p.outbox !== null);
-  }
-
   /** Writes every object not yet in the replica to the outbox, then checkpoints. */
   private spillAndCheckpoint(t: Tracker, why: string): void {
     while (this.cut(t)) {

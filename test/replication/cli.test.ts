@@ -9,7 +9,6 @@
  * server restoring itself from the replica.
  */
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replicationCommands } from '../../node/cli/commands/replication.js';
 import { memoryIo, runCli } from '../../node/cli/index.js';
