@@ -147,16 +147,23 @@ export class Store {
     const path = this.mailboxPath(id);
     Mailbox.open(id, path, key, { create: true }).close();
     fsyncDir(path);
-    const account = this.directory.insertAccount({
-      id,
-      address,
-      displayName: opts.displayName,
-      keyMode,
-      quotaBytes: opts.quotaBytes,
-      boxPublic: box.publicKey,
-      boxPrivateSealed: aeadSeal(key, box.privateKey, BOX_PRIVATE_AAD),
-      wraps,
-    });
+    let account: Account;
+    try {
+      account = this.directory.insertAccount({
+        id,
+        address,
+        displayName: opts.displayName,
+        keyMode,
+        quotaBytes: opts.quotaBytes,
+        boxPublic: box.publicKey,
+        boxPrivateSealed: aeadSeal(key, box.privateKey, BOX_PRIVATE_AAD),
+        wraps,
+      });
+    } catch (err) {
+      // Refused (duplicate, unknown domain, bad address): the new file names nobody.
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+      throw err;
+    }
     return { account, recoveryKey };
   }
 

@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuthFailedError, MailboxLockedError, WeakPasswordError } from '../../node/store/index.js';
 import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
@@ -20,6 +21,15 @@ describe('accounts and keys', () => {
     expect(lease.via).toBe('password');
     expect(lease.mailbox.folders.list().map((f) => f.name)).toEqual(['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']);
     lease.release();
+  });
+
+  it('a refused account (duplicate, unknown domain) leaves no mailbox file behind', async () => {
+    await addAccount(t.store);
+    const files = () => readdirSync(join(t.dataDir, 'mailboxes')).sort();
+    const before = files();
+    await expect(t.store.createAccount('alice@example.test', 'another long password')).rejects.toThrow(/exists/);
+    await expect(t.store.createAccount('bob@nowhere.test', 'another long password')).rejects.toThrow(/nowhere\.test/);
+    expect(files()).toEqual(before);
   });
 
   it('refuses short passwords with advice', async () => {
