@@ -15,7 +15,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/index.js';
-import { parseSmarthostUrl } from './config/index.js';
 import type { LoadedMasterKey } from './crypto/index.js';
 import { DIRECTORY_FILE, masterKeyFor } from './master-key.js';
 import { adminSecret, ApiError, packageVersion, startHttp } from './http/index.js';
@@ -23,7 +22,7 @@ import { startImap } from './imap/index.js';
 import { startPop3 } from './pop3/index.js';
 import type { Replication } from './replication/index.js';
 import { imipMailSender, type ImipSender } from './dav/index.js';
-import { queueFor, signMessage, startQueueRunner, startSmtp, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
+import { queueFor, signMessage, smtpSettings, startQueueRunner, startSmtp, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
 import { Store } from './store/index.js';
 import { Http01Responder, openCertificateStore, webNamesFor, type OpenedCertificates } from './tls/index.js';
 import { AuthLimiter } from './util/auth-limiter.js';
@@ -186,37 +185,33 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   };
 
   // 6. Mail listeners.
+  // One tested mapping from config to SMTP (node/smtp/settings.ts), so every option reaches its listener.
+  const smtp = smtpSettings(config);
   const smtpDeps = {
     store,
     log,
     authLimiter,
     tls: certs.store,
-    hostname: config.hostname,
+    hostname: smtp.hostname,
     queue,
     resolver: opts.resolver,
-    limits: {
-      maxMessageBytes: config.limits.maxMessageBytes,
-      maxRecipients: config.limits.maxRecipients,
-      maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
-      messagesPerHourPerAccount: config.limits.messagesPerHourPerAccount,
-    },
-    spam: { junkScore: config.spam.junkScore, rejectScore: config.spam.rejectScore, dnsbl: config.dnsbl },
+    limits: smtp.limits,
+    spam: smtp.spam,
+    allowPlaintextAuthOnLoopback: smtp.allowPlaintextAuthOnLoopback,
+    trustedArcSealers: smtp.trustedArcSealers,
   };
-  await bind('smtp', config.ports.smtp, () => startSmtp(smtpDeps, { host, port: config.ports.smtp, implicitTls: false, mode: 'mx' }), (h) => h.port);
-  await bind('submission', config.ports.submission, () => startSmtp(smtpDeps, { host, port: config.ports.submission, implicitTls: false, mode: 'submission' }), (h) => h.port);
-  await bind('submissions', config.ports.submissions, () => startSmtp(smtpDeps, { host, port: config.ports.submissions, implicitTls: true, mode: 'submission' }), (h) => h.port);
+  for (const l of smtp.listeners) {
+    const name = l.mode === 'mx' ? 'smtp' : l.implicitTls ? 'submissions' : 'submission';
+    await bind(name, l.port, () => startSmtp(smtpDeps, l), (h) => h.port);
+  }
 
-  const smarthost = config.smarthost ? parseSmarthostUrl(config.smarthost) : undefined;
   const runner: QueueRunner = startQueueRunner({
     store,
     log,
-    hostname: config.hostname,
+    hostname: smtp.hostname,
     queue,
     resolver: opts.resolver,
-    outbound: {
-      ...opts.outbound,
-      ...(smarthost ? { smarthost: { host: smarthost.host, port: smarthost.port, secure: smarthost.secure, auth: smarthost.user ? { user: smarthost.user, pass: smarthost.pass ?? '' } : undefined } } : {}),
-    },
+    outbound: { ...opts.outbound, ...smtp.outbound },
   });
   closers.push({ name: 'queue', close: () => runner.close() });
 
@@ -269,6 +264,8 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
           resolver: opts.resolver,
           challenges: responder,
           imip: imipSender(store, queue),
+          // Autoconfig names the ports this node listens on (2993 and so on for a local run; the published ones on a server).
+          clientPorts: { imaps: ports.imaps, submissions: ports.submissions, submission: ports.submission, pop3s: ports.pop3s, https: config.ports.https || undefined },
           doctor: () => doctorReport(config, store, queue, opts.resolver, () => replication),
           health: {
             listeners: () => Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, { host: probeHost, port: port! }])),

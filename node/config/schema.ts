@@ -157,6 +157,11 @@ export const OPTIONS = {
     check: checkHostname,
     help: 'DNS blocklists checked for each connecting IP. Spamhaus refuses queries sent through public resolvers: run a local resolver or empty this list.',
   }),
+  trustedArcSealers: list([], {
+    item: 'ARC sealer domains',
+    check: checkHostname,
+    help: 'Domains whose ARC seal is trusted to vouch for mail they forwarded (mailing lists such as lists.example.org): when their seal passes and they saw the message authenticate, a DMARC reject is overridden and the mail is delivered. Empty trusts nobody.',
+  }),
   spam: {
     junkScore: num(5, { min: 0, help: 'Spam score at or above which a message is delivered to Junk.' }),
     rejectScore: num(15, { min: 0, help: 'Spam score at or above which a message is refused at SMTP time (550 5.7.1).' }),

@@ -19,6 +19,8 @@ export interface SmtpSettings {
   /** For the AuthLimiter that SMTP shares with IMAP and POP3. */
   authLimits: Partial<AuthLimiterOptions>;
   allowPlaintextAuthOnLoopback: boolean;
+  /** ARC sealers whose seal may override a DMARC reject (mailing lists). */
+  trustedArcSealers: string[];
   listeners: SmtpListen[];
 }
 
@@ -40,6 +42,7 @@ export function smtpSettings(config: Config): SmtpSettings {
       ? { smarthost: { host: relay.host, port: relay.port, secure: relay.secure, auth: relay.user ? { user: relay.user, pass: relay.pass ?? '' } : undefined } }
       : {},
     allowPlaintextAuthOnLoopback: config.allowPlaintextAuthOnLoopback,
+    trustedArcSealers: [...config.trustedArcSealers],
     authLimits: { maxFailures: config.limits.authFailuresBeforeLockout, lockoutMs: config.limits.lockoutSeconds * 1000 },
     listeners: [
       { host, port: config.ports.smtp, implicitTls: false, mode: 'mx' },

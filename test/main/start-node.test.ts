@@ -151,6 +151,20 @@ describe('startNode', () => {
     expect(plain.status).toBe(404);
   });
 
+  it('tells mail clients (Thunderbird autoconfig) the ports this node really listens on', async () => {
+    const r = await request({
+      port: node.ports.https!,
+      method: 'GET',
+      path: '/mail/config-v1.1.xml?emailaddress=' + encodeURIComponent(ADDRESS),
+      secure: true,
+      headers: { Host: `autoconfig.${ADDRESS.split('@')[1]}` },
+    });
+    expect(r.status).toBe(200);
+    const port = (type: string) => Number(new RegExp(`<incomingServer type="${type}">[\\s\\S]*?<port>(\\d+)</port>`).exec(r.body)?.[1]);
+    expect(port('imap')).toBe(node.ports.imaps);
+    expect(r.body).toContain(`<port>${node.ports.submissions}</port>`);
+  });
+
   it('sends DAV scheduling invitations as DKIM-signed mail: local attendees at once, others through the queue', async () => {
     const ics = [
       'BEGIN:VCALENDAR',

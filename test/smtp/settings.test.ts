@@ -35,8 +35,11 @@ it('maps limits, blocklists, thresholds, listeners and the smarthost from the co
     spam: { junkScore: 4, rejectScore: 40 },
     limits: { maxRecipients: 2 },
     smarthost: 'smtps://relay%40user:p%40ss@relay.example.net:2465',
+    trustedArcSealers: ['lists.example.org'],
   });
   const s = smtpSettings(config);
+  expect(s.trustedArcSealers).toEqual(['lists.example.org']);
+  expect(smtpSettings(testConfig(t.dataDir)).trustedArcSealers).toEqual([]);
   expect(s.outbound.smarthost).toEqual({ host: 'relay.example.net', port: 2465, secure: true, auth: { user: 'relay@user', pass: 'p@ss' } });
   expect(s.listeners.map((l) => [l.mode, l.implicitTls])).toEqual([
     ['mx', false],
