@@ -191,15 +191,32 @@ function systemctl(verb: 'start' | 'stop', unit: string, quiet = false): void {
   if (r.status !== 0 && !quiet) throw new UpgradeError(`systemctl ${verb} ${unit} failed: ${(r.stderr || String(r.error ?? '')).trim()}; run it by hand, then the upgrade again`);
 }
 
-/** Polls a /health URL (self-signed certificates accepted: it is our own node on loopback). */
+/**
+ * Polls a /health URL (self-signed certificates accepted: it is our own node
+ * on loopback). Healthy is 200, or a 503 whose report says the store itself
+ * answers: /health also turns 503 for things outside the release (the replica
+ * down, a certificate near expiry, a full disk), and rolling back a good
+ * release for those would only add a second restart.
+ */
 export async function waitHealthy(url: string, timeoutMs: number): Promise<true | string> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
     last = await new Promise<string>((resolve) => {
       const req = request(url, { rejectUnauthorized: false, timeout: 5_000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200 ? 'ok' : `HTTP ${res.statusCode}`);
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body = (body + d).slice(0, 65_536)));
+        res.on('end', () => {
+          if (res.statusCode === 200) return resolve('ok');
+          let storeOk = false;
+          try {
+            storeOk = (JSON.parse(body) as { store?: { ok?: boolean } }).store?.ok === true;
+          } catch {
+            /* not a health report */
+          }
+          resolve(res.statusCode === 503 && storeOk ? 'ok' : `HTTP ${res.statusCode}`);
+        });
       });
       req.on('error', (err) => resolve(err.message));
       req.on('timeout', () => req.destroy(new Error('timed out')));

@@ -185,9 +185,10 @@ describe('haven upgrade', () => {
   it('waits for /health over HTTPS (self-signed accepted) and reports what it last saw when it never turns healthy', async () => {
     let calls = 0;
     let healthyAfter = 2;
+    let report = '';
     const server = createServer(testTls(), (req, res) => {
       calls++;
-      res.writeHead(req.url === '/health' && calls > healthyAfter ? 200 : 503).end();
+      res.writeHead(req.url === '/health' && calls > healthyAfter ? 200 : 503, { 'content-type': 'application/json' }).end(report);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
@@ -196,6 +197,11 @@ describe('haven upgrade', () => {
       expect(calls).toBe(3);
       healthyAfter = Infinity;
       expect(await waitHealthy(url, 1_500)).toMatch(/not healthy within 2 s \(last: HTTP 503\)/);
+      // 503 because of something outside the release (here the replica) while the store answers: healthy enough.
+      report = JSON.stringify({ ok: false, store: { ok: true }, replication: { enabled: true, ok: false } });
+      expect(await waitHealthy(url, 1_500)).toBe(true);
+      report = JSON.stringify({ ok: false, store: { ok: false, error: 'the directory database does not answer' } });
+      expect(await waitHealthy(url, 1_500)).toMatch(/last: HTTP 503/);
     } finally {
       server.close();
     }
