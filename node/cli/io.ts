@@ -77,6 +77,8 @@ async function promptTerminal(question: string, hidden: boolean): Promise<string
       for (const ch of chunk) {
         if (ch === '\r' || ch === '\n') return done(value);
         if (ch === '\u0003') return done(null);
+        // Ctrl-D ends the answer as Enter would, so a prompt never waits forever for a line that cannot come.
+        if (ch === '\u0004') return done(value);
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else if (ch >= ' ') value += ch;
       }

@@ -3,7 +3,8 @@
  * directory: what each prints, its exit code, and what it changed in the
  * store (checked by opening the store and logging in as the node would).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../node/cli/index.js';
@@ -385,5 +386,16 @@ describe('domains, accounts, aliases and app passwords', () => {
     const text = (await h.run(['status'])).out.join('\n');
     expect(text).toMatch(/^accounts\s+1$/m);
     expect(text).toMatch(/^replication\s+off/m);
+  });
+
+  it('status reads the certificate the node serves: the ACME one when ACME is on', async () => {
+    const fixture = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'tls', 'cert.pem'));
+    mkdirSync(join(h.dataDir, 'tls', 'acme'), { recursive: true });
+    writeFileSync(join(h.dataDir, 'tls', 'acme', 'cert.pem'), fixture);
+    const s = JSON.parse((await h.run(['status', '--json'], { env: { HAVEN_TLS_ACME_ENABLED: 'true' } })).out[0]);
+    expect(s.tls).toEqual({ source: 'acme', notAfter: new Date(new X509Certificate(fixture).validTo).toISOString() });
+    // Without ACME the self-signed file is the one served, and none was made yet.
+    const off = JSON.parse((await h.run(['status', '--json'])).out[0]);
+    expect(off.tls.source).toBe('self-signed (not made yet)');
   });
 });

@@ -6,7 +6,6 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseReplicaUrl, type Config } from '../../config/index.js';
 import { dataDirHolder } from '../../util/data-dir-lock.js';
 import { cliConfig, hasDirectory, withStore } from '../context.js';
@@ -37,9 +36,10 @@ function replicaText(config: Config): string | undefined {
 }
 
 async function tlsSummary(config: Config): Promise<Summary['tls']> {
-  // node/tls is loaded here, not at the top: it brings the ACME client and every other command would pay for it.
-  const { CERT_FILE } = await import('../../tls/index.js');
-  const file = config.tls.certFile || join(config.dataDir, 'tls', CERT_FILE);
+  // Loaded here, not at the top: the doctor's module graph is heavy and every other command would pay for it.
+  // The same choice of file the doctor makes (an ACME certificate lives apart from the self-signed one).
+  const { servedCertificateFile } = await import('../../doctor/from-node.js');
+  const file = servedCertificateFile(config);
   const source = config.tls.certFile ? 'files' : config.tls.acme.enabled ? 'acme' : 'self-signed';
   if (!existsSync(file)) return { source: `${source} (not made yet)` };
   try {
