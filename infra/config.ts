@@ -6,7 +6,7 @@
  * only cover a program run without that file (unit tests).
  */
 import * as pulumi from '@pulumi/pulumi';
-import { DKIM_SELECTOR_RE, type DmarcPolicy } from '../node/dns/index.js';
+import { DKIM_SELECTOR_RE, spfMechanismProblem, type DmarcPolicy } from '../node/dns/index.js';
 
 export interface HavenStackConfig {
   domains: string[];
@@ -100,10 +100,9 @@ function checkCidr(v: string): string {
 }
 
 function checkSpfMechanism(v: string): string {
-  // RFC 7208 §5: the mechanisms a relay's instructions use; no spaces, no "all" (the record ends with -all).
-  if (!/^[+?~-]?(include|a|mx|ip4|ip6|exists)(:[^\s]+)?(\/\d+)?$/i.test(v) || /^[+?~-]?all$/i.test(v)) {
-    throw new StackConfigError(`haven:spfExtra entry "${v}" is not an SPF mechanism: use e.g. include:spf.relay.example or ip4:192.0.2.0/24`);
-  }
+  // The same rule as the node's spfExtra option, so infra never hands the node a value it refuses.
+  const problem = spfMechanismProblem(v);
+  if (problem) throw new StackConfigError(`haven:spfExtra entry "${v}" is not ${problem}: set the relay's term, e.g. \`pulumi config set --path 'haven:spfExtra[0]' include:spf.relay.example\``);
   return v;
 }
 

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { bool, bytes, checkHostname, checkIp, int, list, num, oneOf, port, seconds, str, parseUrl, type Opt } from './options.js';
+import { spfMechanismProblem } from '../dns/index.js';
 import { checkReplicaUrl, checkSmarthostUrl } from './urls.js';
 
 function checkMasterKey(v: string): string | undefined {
@@ -117,6 +118,11 @@ export const OPTIONS = {
     type: 'url',
     expect: 'smtp://user:password@host:587 or smtps://user:password@host:465',
     help: 'Relay all outbound mail through this host (many providers block outbound port 25): smtp://user:password@host:587 (STARTTLS) or smtps://…:465. Empty delivers directly to each domain\'s MX.',
+  }),
+  spfExtra: list([], {
+    item: 'SPF mechanisms',
+    check: spfMechanismProblem,
+    help: 'SPF mechanisms each domain\'s SPF record lists before -all, such as the smarthost\'s include:spf.relay.example. The node publishes no DNS itself: this is what the admin API\'s DNS list and haven doctor expect. The Pulumi program sets it from haven:spfExtra, the terms it publishes.',
   }),
   limits: {
     maxMessageBytes: bytes(50 * 1024 * 1024, { min: 1024, help: 'Largest message accepted (SMTP SIZE, IMAP APPEND).' }),

@@ -13,6 +13,7 @@ export {
   mtaStsPolicyFor,
   mtaStsPolicyId,
   publicKeyBase64,
+  spfMechanismProblem,
   spfTxt,
   srvServices,
   type DkimKey,

@@ -125,6 +125,20 @@ export function dkimTxt(key: DkimKey): string {
   return `v=DKIM1; k=${key.algorithm ?? 'rsa'}; p=${publicKeyBase64(key.publicKey)}`;
 }
 
+const SPF_MECHANISM_RE = /^[+?~-]?(include|a|mx|ip4|ip6|exists)(:[^\s]+)?(\/\d+)?$/i;
+
+/**
+ * What is wrong with one extra SPF term, or undefined when it is fine. Only
+ * the mechanisms a relay's instructions use (RFC 7208 §5: include, a, mx,
+ * ip4, ip6, exists, with an optional qualifier), one term without spaces; no
+ * "all" (the record ends with -all itself) and no modifiers (a redirect=
+ * would be ignored next to -all). Shared by infra's haven:spfExtra and the
+ * node's spfExtra option, so both accept exactly the same values.
+ */
+export function spfMechanismProblem(term: string): string | undefined {
+  return SPF_MECHANISM_RE.test(term) ? undefined : 'an SPF mechanism such as include:spf.relay.example or ip4:192.0.2.0/24 (one term, no "all")';
+}
+
 /** The SPF TXT value authorising exactly the server's addresses (plus any relay). */
 export function spfTxt(ipv4: string, ipv6: string, extra: readonly string[] = []): string {
   return ['v=spf1', `ip4:${ipv4}`, `ip6:${ipv6}`, ...extra, '-all'].join(' ');
@@ -179,6 +193,10 @@ export function mailDnsRecords(input: MailDnsInput): DnsRecord[] {
   const ipv4 = checkIpv4(input.ipv4);
   const ipv6 = checkIpv6(input.ipv6);
   const ttl = input.ttl ?? 3600;
+  for (const term of input.spfExtra ?? []) {
+    const problem = spfMechanismProblem(term);
+    if (problem) throw new DnsInputError(`extra SPF term "${term}" is not ${problem}`);
+  }
   const domains = input.domains.map((d) => ({ ...d, name: fqdn(d.name, 'the mail domain') }));
   const seen = new Set<string>();
   for (const d of domains) {

@@ -181,6 +181,13 @@ describe('errors', () => {
     expect(problems({ env: {}, file: f })).toEqual([`ports.smtp (HAVEN_PORTS_SMTP): got 70000 in ${f}; expected a port number 0-65535 (0 picks a free port)`]);
   });
 
+  it('spfExtra takes SPF mechanisms only, by the rule infra applies to haven:spfExtra', () => {
+    expect(loadConfig({ env: { HAVEN_SPF_EXTRA: 'include:spf.relay.example, ip4:192.0.2.0/24' } }).spfExtra).toEqual(['include:spf.relay.example', 'ip4:192.0.2.0/24']);
+    expect(loadConfig({ env: {} }).spfExtra).toEqual([]);
+    const [line] = problems({ env: { HAVEN_SPF_EXTRA: 'include:spf.relay.example,+all' } });
+    expect(line).toMatch(/^spfExtra \(HAVEN_SPF_EXTRA\): got "include:spf\.relay\.example,\+all" from the environment; expected an SPF mechanism such as include:/);
+  });
+
   it('a bad URL says which forms are accepted', () => {
     const [line] = problems({ env: { HAVEN_REPLICA_URL: 'ftp://x/y' } });
     expect(line).toMatch(/^replicaUrl \(HAVEN_REPLICA_URL\): got "ftp:\/\/x\/y" from the environment; expected s3:\/\/bucket\/prefix/);

@@ -8,6 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   DnsInputError,
+  spfMechanismProblem,
   formatRecord,
   mailDnsRecords,
   mtaStsPolicy,
@@ -79,9 +80,28 @@ describe('mailDnsRecords', () => {
     expect(() => publicKeyBase64(priv)).toThrow(DnsInputError);
   });
 
-  it('SPF names both addresses and any relay before -all', () => {
-    const [spf] = find(mailDnsRecords(input({ spfExtra: ['include:spf.relay.example.net'] })), 'TXT', 'example.com');
-    expect(spf).toMatchObject({ content: 'v=spf1 ip4:203.0.113.10 ip6:2001:db8:1234:5678::1 include:spf.relay.example.net -all' });
+  it('SPF names both addresses and any relay before -all, in every domain', () => {
+    const two = [
+      { name: 'example.com', dkim: { selector: 'haven', publicKey: PEM } },
+      { name: 'example.org', dkim: { selector: 'haven', publicKey: PEM } },
+    ];
+    const rs = mailDnsRecords(input({ domains: two, spfExtra: ['include:spf.relay.example.net', '~ip4:192.0.2.0/24'] }));
+    for (const zone of ['example.com', 'example.org']) {
+      expect(find(rs, 'TXT', zone)[0]).toMatchObject({ content: 'v=spf1 ip4:203.0.113.10 ip6:2001:db8:1234:5678::1 include:spf.relay.example.net ~ip4:192.0.2.0/24 -all' });
+    }
+    // Nothing else changes with a relay.
+    const plain = mailDnsRecords(input({ domains: two }));
+    expect(rs.filter((r) => !(r.type === 'TXT' && r.content.startsWith('v=spf1')))).toEqual(plain.filter((r) => !(r.type === 'TXT' && r.content.startsWith('v=spf1'))));
+  });
+
+  it('accepts only SPF mechanisms as extra terms, the same rule infra and the node config use', () => {
+    for (const ok of ['include:spf.relay.example', 'ip4:192.0.2.0/24', 'ip6:2001:db8::/32', '?a', 'mx:relay.example/24', 'exists:%{i}.relay.example']) {
+      expect(spfMechanismProblem(ok), ok).toBeUndefined();
+    }
+    for (const bad of ['+all', '-all', 'all', 'include:a b', 'v=spf1', 'redirect=_spf.example', 'ptr:example.com', '']) {
+      expect(spfMechanismProblem(bad), bad).toMatch(/SPF mechanism/);
+      expect(() => mailDnsRecords(input({ spfExtra: [bad] })), bad).toThrow(DnsInputError);
+    }
   });
 
   it('puts the host records once, in the zone the host is under, and per-domain records in each zone', () => {
