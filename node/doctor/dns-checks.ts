@@ -64,7 +64,13 @@ export async function checkPtr(l: Lookup, family: 'ipv4' | 'ipv6', ip: string, m
   return ok(id, title, `${ip} → ${mailHost} → ${ip} (forward-confirmed)`);
 }
 
-export async function checkSpfRecord(l: Lookup, rec: Rec<'TXT'>, addresses: readonly string[]): Promise<DoctorCheck> {
+/**
+ * The domain's SPF record authorises the server's addresses and lists every
+ * extra term the node expects (config.spfExtra: the relay's include), so
+ * mail the relay sends passes SPF too. The relay's addresses are unknown
+ * here, so its terms are compared as text.
+ */
+export async function checkSpfRecord(l: Lookup, rec: Rec<'TXT'>, addresses: readonly string[], extra: readonly string[] = []): Promise<DoctorCheck> {
   const id = `spf:${rec.name}`;
   const title = `SPF for ${rec.name}`;
   const publish = `publish ${formatRecord(rec)}`;
@@ -76,8 +82,12 @@ export async function checkSpfRecord(l: Lookup, rec: Rec<'TXT'>, addresses: read
     if (out.result !== 'pass') misses.push(`${ip}: ${out.result} (${out.reason})`);
   }
   if (misses.length) return fail(id, title, `"${found.record}" does not authorise the server: ${misses.join('; ')}`, `${publish} (or add ${addresses.map((a) => (a.includes(':') ? `ip6:${a}` : `ip4:${a}`)).join(' ')} before the all)`);
+  const term = (t: string) => t.toLowerCase().replace(/^\+/, '');
+  const published = new Set(found.record.split(/\s+/).map(term));
+  const lacking = extra.filter((t) => !published.has(term(t)));
+  if (lacking.length) return fail(id, title, `"${found.record}" lacks ${lacking.join(' ')} (spfExtra): mail sent through the relay fails SPF`, `${publish} (or add ${lacking.join(' ')} before the all)`);
   if (!/\s-all\s*$/i.test(found.record)) return warn(id, title, `"${found.record}" does not end in -all, so forged mail only soft-fails`, publish);
-  return ok(id, title, `"${found.record}" authorises ${addresses.join(' and ')}`);
+  return ok(id, title, `"${found.record}" authorises ${addresses.join(' and ')}${extra.length ? ` and lists ${extra.join(' ')}` : ''}`);
 }
 
 /** Tag-value list (RFC 6376 §3.2). */

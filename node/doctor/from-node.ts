@@ -96,6 +96,8 @@ export function doctorDepsFor(o: NodeDoctorOptions): DoctorDeps {
     ipv6,
     domains,
     pop3: o.config.pop3.enabled,
+    // The relay's SPF terms the Pulumi program publishes too (haven:spfExtra → config.spfExtra).
+    dns: o.config.spfExtra.length > 0 ? { spfExtra: o.config.spfExtra } : undefined,
     certificate,
     certificateFile,
     renewDaysBefore: o.config.tls.acme.renewDaysBefore,

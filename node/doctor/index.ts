@@ -100,7 +100,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
     const inZone = (r: DnsRecord) => r.zone === zone;
     const txt = byType(recs, 'TXT', inZone);
     for (const r of byType(recs, 'MX', inZone)) jobs.push(checkMx(l, r));
-    jobs.push(checkSpfRecord(l, txt.find((r) => r.name === zone)!, addresses));
+    jobs.push(checkSpfRecord(l, txt.find((r) => r.name === zone)!, addresses, input.spfExtra));
     const keys = deps.domains.find((x) => x.name.toLowerCase() === zone)!.dkim;
     if (keys.length === 0) {
       jobs.push(Promise.resolve({ id: `dkim:${zone}`, title: `DKIM for ${zone}`, status: 'fail' as const, detail: `the directory has no active DKIM key for ${zone}`, fix: `add one: haven domain add ${zone} makes a key for a new domain` }));

@@ -30,6 +30,8 @@ export interface AdminDeps {
   /** config.hostname: the MX target and the host the DNS records name. */
   mailHost: string;
   pop3: boolean;
+  /** config.spfExtra: SPF terms (a relay's include) the domains' SPF records list before -all. */
+  spfExtra?: readonly string[];
   /** The node's public addresses for the DNS records; when absent, the machine's interfaces, then mailHost's A/AAAA. */
   publicAddresses?: PublicAddresses | (() => Promise<PublicAddresses>);
   /** Public addresses found on the machine's interfaces (node/doctor's publicAddresses). */
@@ -220,7 +222,7 @@ export function adminApp(deps: AdminDeps): Hono<Env> {
 
   app.get('/domains/:name/dns', async (c) => {
     const d = requireDomain(c.req.param('name'));
-    const records = domainRecords({ store, mailHost: deps.mailHost, pop3: deps.pop3, addresses: await addresses() }, d.name);
+    const records = domainRecords({ store, mailHost: deps.mailHost, pop3: deps.pop3, spfExtra: deps.spfExtra, addresses: await addresses() }, d.name);
     if (c.req.query('live') === '1' || c.req.query('live') === 'true') {
       await Promise.all(records.map(async (r) => (r.live = await isLive(r, deps.resolver))));
     }

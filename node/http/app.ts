@@ -159,6 +159,7 @@ export function httpsApp(deps: HttpAppDeps): Hono {
     log: deps.log,
     mailHost: deps.config.hostname,
     pop3: deps.config.pop3.enabled,
+    spfExtra: deps.config.spfExtra,
     publicAddresses: deps.publicAddresses,
     interfaceAddresses: deps.interfaceAddresses ?? (async () => (await import('../doctor/index.js')).publicAddresses()),
     resolver: deps.resolver ?? systemResolver,

@@ -30,6 +30,8 @@ export interface DnsRecordOptions {
   store: Store;
   mailHost: string;
   pop3: boolean;
+  /** SPF terms before -all (config.spfExtra), as the Pulumi program publishes them. */
+  spfExtra?: readonly string[];
   addresses: PublicAddresses;
 }
 
@@ -67,7 +69,7 @@ export function domainRecords(opts: DnsRecordOptions, domain: string): ApiDnsRec
   const parent = opts.mailHost.split('.').slice(1).join('.');
   const domains = withKeys.map((x) => ({ name: x.name, dkim: { selector: x.keys[0].selector, publicKey: x.keys[0].publicKeyDns, algorithm: x.keys[0].algorithm } }));
   if (!hostZone && parent.includes('.')) domains.push({ name: parent, dkim: domains[0].dkim });
-  const all = mailDnsRecords({ domains, mailHost: opts.mailHost, ipv4: opts.addresses.ipv4, ipv6: opts.addresses.ipv6, pop3: opts.pop3 });
+  const all = mailDnsRecords({ domains, mailHost: opts.mailHost, ipv4: opts.addresses.ipv4, ipv6: opts.addresses.ipv6, pop3: opts.pop3, spfExtra: opts.spfExtra });
   const out = all.filter((r) => r.zone === d.name).map(flatten);
   const keys = withKeys.find((x) => x.name === d.name)!.keys;
   for (const k of keys.slice(1)) {

@@ -14,7 +14,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatRecord, mailDnsRecords, mtaStsPolicyFor, type DnsRecord } from '../../node/dns/index.js';
-import { arpaName, doctorDnsInput, formatDoctorReport, reversedName, runDoctor, type DoctorDeps, type DoctorDkimKey } from '../../node/doctor/index.js';
+import { loadConfig } from '../../node/config/index.js';
+import { arpaName, doctorDepsFor, doctorDnsInput, formatDoctorReport, reversedName, runDoctor, type DoctorDeps, type DoctorDkimKey } from '../../node/doctor/index.js';
 import { resolverFor, type Resolver } from '../../node/smtp/index.js';
 import { makeDkimKey } from '../../node/store/index.js';
 import { CloudflareDns, createSelfSignedCertificate } from '../../node/tls/index.js';
@@ -40,6 +41,8 @@ interface Scenario {
   ptr6?: string | null;
   /** Serve this policy instead of the right one. */
   policy?: (s: Names) => string;
+  /** Deps beyond the defaults (the zone is made from node/dns with them too). */
+  over?: Partial<DoctorDeps>;
 }
 
 interface Names {
@@ -48,6 +51,19 @@ interface Names {
   ipv4: string;
   ipv6: string;
 }
+
+/**
+ * node/dns's extra input for a node whose config names a relay, built the way
+ * `haven doctor` and the admin API build it (config.spfExtra, which infra's
+ * cloud-init sets from haven:spfExtra).
+ */
+const RELAY_DNS = doctorDepsFor({
+  config: loadConfig({ env: { HAVEN_SPF_EXTRA: 'include:spf.relay.test' } }),
+  directory: { listDomains: () => [{ name: 'relay.test' }], dkimKeys: () => KEYS },
+  ipv4: '192.0.2.99',
+  ipv6: '2001:db8::99',
+  certificate: new X509Certificate(new TestCa().issue(['localhost']).certPem),
+}).dns;
 
 const SCENARIOS: Record<string, Scenario> = {
   good: { n: 1 },
@@ -74,6 +90,9 @@ const SCENARIOS: Record<string, Scenario> = {
         .map((x) => (x.type === 'TXT' && x.name.startsWith('_dmarc.') ? { ...x, content: 'v=DMARC1; p=none' } : x)),
     policy: (s) => mtaStsPolicyFor({ mailHost: s.mailHost, mtaStsMode: 'testing' }),
   },
+  relay: { n: 17, over: { dns: RELAY_DNS } },
+  // The zone as published before the relay was added: the node expects the relay's include too.
+  'relay-missing': { n: 18, over: { dns: RELAY_DNS }, records: (r, s) => r.map((x) => (x.type === 'TXT' && x.name === s.domain ? { ...x, content: `v=spf1 ip4:${s.ipv4} ip6:${s.ipv6} -all` } : x)) },
 };
 
 function names(name: string): Names {
@@ -109,6 +128,7 @@ function deps(name: string, over: Partial<DoctorDeps> = {}): DoctorDeps {
     mtaSts: { port: policyPort, ca: ca.certPem, address: '127.0.0.1', timeoutMs: 2000 },
     replication: () => ({ lagMs: 120, healthy: true, lastError: null }),
     queue: () => ({ queued: 2, oldestAt: Date.now() - 60_000 }),
+    ...SCENARIOS[name].over,
     ...over,
   };
 }
@@ -221,6 +241,7 @@ describe('haven doctor against Knot on loopback', () => {
     ['tls-rpt-missing', {}, { 'tls-rpt:tls-rpt-missing.test': /^publish _smtp\._tls\.tls-rpt-missing\.test\. 3600 IN TXT "v=TLSRPTv1; rua=mailto:postmaster@tls-rpt-missing\.test"$/ }],
     ['srv-missing', {}, { 'srv:srv-missing.test': /^publish:\n_imaps\._tcp\.srv-missing\.test\. 3600 IN SRV 0 1 993 mail\.srv-missing\.test\.$/ }],
     ['caa-wrong', {}, { 'caa:caa-wrong.test': /^publish:\ncaa-wrong\.test\. 3600 IN CAA 0 issue "letsencrypt\.org"$/, 'caa:mail.caa-wrong.test': /CAA 0 issue "letsencrypt\.org"/ }],
+    ['relay-missing', {}, { 'spf:relay-missing.test': /^publish relay-missing\.test\. 3600 IN TXT "v=spf1 ip4:192\.0\.2\.18 ip6:2001:db8::12 include:spf\.relay\.test -all" \(or add include:spf\.relay\.test before the all\)$/ }],
     ['dnsbl-listed', {}, { 'dnsbl:192.0.2.15': /^find and stop what sent spam from 192\.0\.2\.15, then ask each list to delist it/ }],
     ['good', { outbound: { host: '127.0.0.1', port: 0, timeoutMs: 2000 } }, { 'outbound-smtp': /Hetzner new accounts must ask support to lift the block \(or set smarthost/ }],
     ['good', { certificate: new X509Certificate(new TestCa().issue(['mail.good.test'], { notBefore: new Date(Date.now() - 100 * 86400_000), notAfter: new Date(Date.now() - 86400_000) }).certPem) }, { certificate: /^run `haven certs renew`/ }],
@@ -240,6 +261,17 @@ describe('haven doctor against Knot on loopback', () => {
     expect(report.checks.filter((c) => c.status === 'warn')).toEqual([]);
     expect(report.ok).toBe(false);
     expect(formatDoctorReport(report).some((l) => l.startsWith('FAIL  '))).toBe(true);
+  });
+
+  it('with a relay in spfExtra, the SPF record infra publishes passes every check', async () => {
+    expect(RELAY_DNS).toEqual({ spfExtra: ['include:spf.relay.test'] });
+    const report = await runDoctor(deps('relay'));
+    expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+    // infra's record for haven:spfExtra (test/infra/program.test.ts asserts the same text).
+    expect(report.checks.find((c) => c.id === 'spf:relay.test')!.detail).toBe('"v=spf1 ip4:192.0.2.17 ip6:2001:db8::11 include:spf.relay.test -all" authorises 192.0.2.17 and 2001:db8::11 and lists include:spf.relay.test');
+    // A node without the option does not ask for the include: the same zone passes too.
+    const plain = await runDoctor({ ...deps('relay'), dns: undefined });
+    expect(plain.checks.find((c) => c.id === 'spf:relay.test')!.status).toBe('ok');
   });
 
   it('a lenient zone: each weakness is a WARN with its fix, nothing fails', async () => {

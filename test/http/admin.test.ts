@@ -185,6 +185,30 @@ describe('domains', () => {
     await expectError(await h.call('POST', '/api/v1/domains/nope.org/dkim/rotate'), 404);
   });
 
+  it('with a relay in spfExtra, lists the SPF record infra publishes and sees it live', async () => {
+    const dns: TestDns = await startTestDns();
+    const local = makeTestApp();
+    const relay = makeTestApp({ resolver: dns.resolver, config: { ...local.config, spfExtra: ['include:spf.relay.example'] } });
+    try {
+      await relay.call('POST', '/api/v1/domains', { name: 'example.org' });
+      // infra's SPF record for the same stack (test/infra/program.test.ts asserts this text for haven:spfExtra).
+      const published = `v=spf1 ip4:${ADDRESSES.ipv4} ip6:${ADDRESSES.ipv6} include:spf.relay.example -all`;
+      let { records } = await json(await relay.call('GET', '/api/v1/domains/example.org/dns'));
+      expect(records.filter((r: any) => r.type === 'TXT' && r.name === 'example.org')).toEqual([expect.objectContaining({ value: published })]);
+      // DNS still holding the record without the relay is not live; infra's record is.
+      dns.add('example.org', { TXT: [`v=spf1 ip4:${ADDRESSES.ipv4} ip6:${ADDRESSES.ipv6} -all`] });
+      ({ records } = await json(await relay.call('GET', '/api/v1/domains/example.org/dns?live=1')));
+      expect(records.find((r: any) => r.type === 'TXT' && r.name === 'example.org').live).toBe(false);
+      dns.set('example.org', { TXT: [published] });
+      ({ records } = await json(await relay.call('GET', '/api/v1/domains/example.org/dns?live=1')));
+      expect(records.find((r: any) => r.type === 'TXT' && r.name === 'example.org').live).toBe(true);
+    } finally {
+      relay.cleanup();
+      local.cleanup();
+      await dns.close();
+    }
+  });
+
   it('says what to fix when the node has no public hostname', async () => {
     // A local run: hostname localhost.
     const local = makeTestApp();
