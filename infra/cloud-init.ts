@@ -1,11 +1,13 @@
 /**
  * @module infra/cloud-init
- * Renders the node's cloud-config: Debian's Node.js, the Haven release, a
- * `haven` system user, the data volume mounted at the data directory, the
- * node's config, its secrets as root-only files handed to the service as
- * systemd credentials / an EnvironmentFile, a hardened systemd unit, a guard
- * that hides the metadata service from every non-root process, and unattended
- * security upgrades. Pure: same input, same text (the test runs
+ * Renders the node's cloud-config: Node.js 24 LTS from NodeSource's apt
+ * repository (key pinned by fingerprint, package pinned to that origin), the
+ * Haven release, a `haven` system user, the data volume mounted at the data
+ * directory, the node's config, its secrets as root-only files handed to the
+ * service as systemd credentials / an EnvironmentFile, a hardened systemd
+ * unit, a guard that hides the metadata service from every non-root process,
+ * and unattended security upgrades (Debian's and NodeSource's; a new Node.js
+ * restarts Haven). Pure: same input, same text (the test runs
  * `cloud-init schema` and shellcheck on it).
  *
  * Why secrets are in user data at all: a replacement server must come up and
@@ -28,6 +30,32 @@ export const SETUP_SCRIPT = '/usr/local/sbin/haven-setup';
 export const HAVEN_BIN = '/usr/local/bin/haven';
 const METADATA_IP = '169.254.169.254';
 
+/**
+ * Node.js comes from NodeSource: Debian 13's nodejs is 20.x, end of life since
+ * 2026-04-30. 24 is an LTS line with security releases until 2028-04-30;
+ * moving to the next LTS line is a change here and a new server.
+ */
+export const NODE_MAJOR = 24;
+export const NODESOURCE_SITE = 'deb.nodesource.com';
+export const NODESOURCE_REPO = `https://${NODESOURCE_SITE}/node_${NODE_MAJOR}.x`;
+/**
+ * The primary key fingerprint of NodeSource's repository signing key, the key
+ * served at https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key (the
+ * setup instructions in github.com/nodesource/distributions point there).
+ * cloud-init fetches the key from the keyserver by this full fingerprint, and
+ * gpg keeps only a key with exactly this fingerprint, so a keyserver cannot
+ * substitute another. Taken from that key as many deployment scripts pin it
+ * (this build machine has no network). Re-check before changing it:
+ *   curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key \
+ *     | gpg --show-keys --with-colons | awk -F: '$1 == "fpr" { print $10; exit }'
+ * must print this value; on a running node
+ *   gpg --show-keys /etc/apt/cloud-init.gpg.d/nodesource.gpg
+ * shows the key apt trusts for the repository.
+ */
+export const NODESOURCE_KEY_FINGERPRINT = '6F71F525282841EEDAF851B42F59B5F99B1BE0B4';
+/** Where the key comes from: the Ubuntu keyserver over HTTPS (port 443, like everything else the node fetches). */
+export const NODESOURCE_KEYSERVER = 'hkps://keyserver.ubuntu.com';
+
 export interface DkimPrivateKey {
   domain: string;
   selector: string;
@@ -45,6 +73,8 @@ export interface CloudInitInput {
   acmeEmail: string;
   /** s3://… replica URL, or '' for none. */
   replicaUrl: string;
+  /** SPF terms infra publishes before -all (haven:spfExtra): the node's DNS list and doctor expect them too. */
+  spfExtra?: readonly string[];
   dkimKeys: readonly DkimPrivateKey[];
   secrets: {
     masterKey: string;
@@ -81,7 +111,7 @@ export function dkimCredentialName(k: Pick<DkimPrivateKey, 'domain' | 'selector'
 }
 
 /** The node's config file (non-secret options only; secrets come from credentials and the environment). */
-export function nodeConfig(input: Pick<CloudInitInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl'>): Record<string, unknown> {
+export function nodeConfig(input: Pick<CloudInitInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl' | 'spfExtra'>): Record<string, unknown> {
   return {
     dataDir: DATA_DIR,
     hostname: input.mailHost,
@@ -89,6 +119,8 @@ export function nodeConfig(input: Pick<CloudInitInput, 'mailHost' | 'pop3' | 'ac
     ports: { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, http: 80, https: 443, admin: 8081 },
     masterKeyFile: `${RUNTIME_CREDENTIALS_DIR}/master-key`,
     replicaUrl: input.replicaUrl,
+    // The SPF record infra publishes carries these terms (a relay's include): the node must expect the same one.
+    spfExtra: [...(input.spfExtra ?? [])],
     tls: { acme: { enabled: true, email: input.acmeEmail, challenge: 'http-01' } },
     allowPlaintextAuthOnLoopback: false,
     pop3: { enabled: input.pop3 },
@@ -204,6 +236,53 @@ ExecStart=/usr/sbin/nft -f /etc/haven/metadata-guard.nft
 WantedBy=multi-user.target
 `;
 
+/**
+ * NodeSource's nodejs wins over every other candidate (1001), and Debian's nodejs and
+ * npm never install (-1): NodeSource's nodejs carries npm and conflicts with Debian's.
+ */
+const NODEJS_PIN = `# Haven runs on NodeSource's Node.js ${NODE_MAJOR} LTS (written by cloud-init).
+Package: nodejs
+Pin: origin ${NODESOURCE_SITE}
+Pin-Priority: 1001
+
+Package: nodejs npm
+Pin: release o=Debian
+Pin-Priority: -1
+`;
+
+/** unattended-upgrades installs only from allowed origins: NodeSource's releases carry Node's security fixes. */
+const UNATTENDED_NODESOURCE = `// Node.js security releases from NodeSource install unattended, like Debian's security updates.
+Unattended-Upgrade::Origins-Pattern {
+	"site=${NODESOURCE_SITE}";
+};
+`;
+
+/**
+ * cloud-init's apt module needs gpg and dirmngr to fetch a key by fingerprint; minimal
+ * images may lack them and older cloud-init does not install them itself. bootcmd runs
+ * before the apt module, on every boot, so it does nothing once they are there.
+ */
+const GPG_BOOTCMD = 'if ! command -v gpg >/dev/null 2>&1 || ! command -v dirmngr >/dev/null 2>&1; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnupg; fi';
+
+/** The node runs the Node.js it started with: an upgraded /usr/bin/node (a security release) restarts it. */
+const NODE_RESTART_PATH = `[Unit]
+Description=Restart Haven when Node.js is upgraded
+
+[Path]
+PathChanged=/usr/bin/node
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+const NODE_RESTART_SERVICE = `[Unit]
+Description=Restart Haven on the upgraded Node.js
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/systemctl try-restart haven.service
+`;
+
 const AUTO_UPGRADES = `APT::Periodic::Update-Package-Lists "1";
 APT::Periodic::Unattended-Upgrade "1";
 APT::Periodic::AutocleanInterval "7";
@@ -229,13 +308,19 @@ RELEASE=${shQuote(input.havenRelease)}
 systemctl daemon-reload
 systemctl enable --now haven-metadata-guard.service
 
-# 2. Install the Haven release once; upgrades are deliberate, by hand or by replacing the server.
+# 2. Haven needs NodeSource's Node.js ${NODE_MAJOR} (cloud-config: apt source, pin); Debian's older one is pinned away.
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= ${NODE_MAJOR} ? 0 : 1)' 2>/dev/null; then
+  echo "haven-setup: Node.js ${NODE_MAJOR} is not installed (node: $(node --version 2>/dev/null || echo missing)); see /var/log/cloud-init.log for the NodeSource apt source, run apt-get update && apt-get install nodejs, then run $0 again" >&2
+  exit 1
+fi
+
+# 3. Install the Haven release once; upgrades are deliberate, by hand or by replacing the server.
 if ! command -v haven >/dev/null 2>&1; then
   npm install --global --omit=dev --no-audit --no-fund "$RELEASE"
 fi
 test -x ${shQuote(HAVEN_BIN)} || { echo "haven-setup: ${HAVEN_BIN} missing after npm install; check the release in haven:havenRelease" >&2; exit 1; }
 
-# 3. The data volume may attach after first boot starts: wait for its mount (fstab: nofail, 5 minute device timeout).
+# 4. The data volume may attach after first boot starts: wait for its mount (fstab: nofail, 5 minute device timeout).
 systemctl start ${mountUnit} || true
 if ! mountpoint -q "$DATA_DIR"; then
   echo "haven-setup: the data volume is not mounted at $DATA_DIR; check the volume attachment in the Hetzner console, then run $0 again" >&2
@@ -244,8 +329,10 @@ fi
 chown haven:haven "$DATA_DIR"
 chmod 0700 "$DATA_DIR"
 
-# 4. Start Haven. On an empty data directory with a replica configured, \`haven start\` restores first.
+# 5. Start Haven. On an empty data directory with a replica configured, \`haven start\` restores first.
 systemctl enable --now haven.service
+# Unattended Node.js security upgrades take effect: a new /usr/bin/node restarts Haven.
+systemctl enable --now haven-node-restart.path
 `;
 }
 
@@ -263,8 +350,20 @@ export function renderCloudInit(input: CloudInitInput): string {
     ssh_pwauth: false,
     package_update: true,
     package_upgrade: true,
-    // Debian's nodejs (20.x on Debian 13) gets security fixes through unattended-upgrades for the release's life.
-    packages: ['nodejs', 'npm', 'nftables', 'unattended-upgrades', 'ca-certificates'],
+    bootcmd: [GPG_BOOTCMD],
+    // NodeSource's repository for the current Node LTS, its key pinned by fingerprint and written to its own
+    // keyring ($KEY_FILE: /etc/apt/cloud-init.gpg.d/nodesource.gpg), trusted for this source alone.
+    apt: {
+      sources: {
+        nodesource: {
+          source: `deb [signed-by=$KEY_FILE] ${NODESOURCE_REPO} nodistro main`,
+          keyid: NODESOURCE_KEY_FINGERPRINT,
+          keyserver: NODESOURCE_KEYSERVER,
+        },
+      },
+    },
+    // nodejs comes from NodeSource (pinned in /etc/apt/preferences.d) and carries npm.
+    packages: ['nodejs', 'nftables', 'unattended-upgrades', 'ca-certificates'],
     groups: ['haven'],
     users: [
       'default',
@@ -281,7 +380,11 @@ export function renderCloudInit(input: CloudInitInput): string {
       file('/etc/haven/metadata-guard.nft', GUARD_NFT, '0644'),
       file('/etc/systemd/system/haven-metadata-guard.service', GUARD_UNIT, '0644'),
       file('/etc/systemd/system/haven.service', systemdUnit(input), '0644'),
+      file('/etc/systemd/system/haven-node-restart.path', NODE_RESTART_PATH, '0644'),
+      file('/etc/systemd/system/haven-node-restart.service', NODE_RESTART_SERVICE, '0644'),
+      file('/etc/apt/preferences.d/haven-nodejs', NODEJS_PIN, '0644'),
       file('/etc/apt/apt.conf.d/20auto-upgrades', AUTO_UPGRADES, '0644'),
+      file('/etc/apt/apt.conf.d/51haven-nodesource', UNATTENDED_NODESOURCE, '0644'),
       file('/etc/apt/apt.conf.d/52haven-reboot', UNATTENDED_REBOOT, '0644'),
       file(SETUP_SCRIPT, setupScript(input), '0700'),
     ],

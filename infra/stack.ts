@@ -74,6 +74,7 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
             pop3: cfg.pop3,
             acmeEmail: cfg.acmeEmail,
             replicaUrl: url,
+            spfExtra: cfg.spfExtra,
             dkimKeys: dkim.map((d, i) => ({ domain: d.domain, selector: cfg.dkimSelector, privateKeyPem: pems[i] })),
             secrets: { masterKey, edgeSecret, smarthost, replicaAccessKeyId: keyId, replicaSecretAccessKey: secretKey },
           }),

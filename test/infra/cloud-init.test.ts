@@ -8,13 +8,13 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { CloudInitError, renderCloudInit, shQuote, type CloudInitInput } from '../../infra/cloud-init.js';
+import { CloudInitError, NODESOURCE_KEY_FINGERPRINT, renderCloudInit, shQuote, type CloudInitInput } from '../../infra/cloud-init.js';
 import { loadConfig } from '../../node/config/index.js';
 
 const run = promisify(execFile);
@@ -33,6 +33,7 @@ function input(over: Partial<CloudInitInput> = {}): CloudInitInput {
     pop3: true,
     acmeEmail: 'postmaster@example.com',
     replicaUrl: 's3://haven-replica/node-1?endpoint=https%3A%2F%2Facct.r2.cloudflarestorage.com&region=auto',
+    spfExtra: ['include:spf.relay.example'],
     dkimKeys: [
       { domain: 'example.com', selector: 'haven', privateKeyPem: KEYS[0] },
       { domain: 'example.org', selector: 'haven', privateKeyPem: KEYS[1] },
@@ -155,7 +156,10 @@ describe('the node', () => {
       replicaUrl: input().replicaUrl,
       pop3: { enabled: true },
       tls: { acme: { enabled: true, email: 'postmaster@example.com', challenge: 'http-01' } },
+      // What infra publishes in every SPF record, so the admin API's DNS list and doctor expect the same.
+      spfExtra: ['include:spf.relay.example'],
     });
+    expect(loadConfig({ env, file: save(file(doc(input({ spfExtra: undefined })), '/etc/haven/haven.yaml').content, 'haven-no-relay.yaml') }).spfExtra).toEqual([]);
     expect(cfg.ports).toMatchObject({ smtp: 25, submission: 587, submissions: 465, imaps: 993, pop3s: 995, http: 80, https: 443 });
     expect(cfg.admin.secret).toBe(input().secrets.edgeSecret);
   });
@@ -208,15 +212,106 @@ describe('the node', () => {
     // The guard goes up before Haven is even installed.
     const setup = file(d, '/usr/local/sbin/haven-setup').content;
     expect(setup.indexOf('haven-metadata-guard')).toBeLessThan(setup.indexOf('npm install'));
-    expect(d.packages).toEqual(expect.arrayContaining(['nodejs', 'npm', 'nftables', 'unattended-upgrades']));
+    expect(d.packages).toEqual(expect.arrayContaining(['nodejs', 'nftables', 'unattended-upgrades']));
     expect(file(d, '/etc/apt/apt.conf.d/20auto-upgrades').content).toContain('APT::Periodic::Unattended-Upgrade "1";');
   });
-
   it('is deterministic and refuses input it cannot render safely', () => {
     const i = input();
     expect(renderCloudInit(i)).toBe(renderCloudInit(i));
     expect(() => renderCloudInit(input({ volumeId: '42; rm -rf /' }))).toThrow(CloudInitError);
     expect(() => renderCloudInit(input({ mailHost: 'localhost' }))).toThrow(/not fully qualified/);
     expect(() => renderCloudInit(input({ secrets: { ...input().secrets, smarthost: 'smtp://a\nEVIL=1' } }))).toThrow(/line break/);
+  });
+});
+
+describe('Node.js from NodeSource', () => {
+  const NODESOURCE = 'https://deb.nodesource.com/node_24.x';
+
+  it('adds the NodeSource 24.x repository with its key pinned by fingerprint in its own keyring', () => {
+    const d = doc();
+    expect(d.apt).toEqual({
+      sources: {
+        nodesource: {
+          source: `deb [signed-by=$KEY_FILE] ${NODESOURCE} nodistro main`,
+          keyid: '6F71F525282841EEDAF851B42F59B5F99B1BE0B4',
+          keyserver: 'hkps://keyserver.ubuntu.com',
+        },
+      },
+    });
+    // A full fingerprint (a short key id could be forged on a keyserver).
+    expect(NODESOURCE_KEY_FINGERPRINT).toMatch(/^[0-9A-F]{40}$/);
+    // NodeSource's nodejs carries npm and conflicts with Debian's npm package: asking for both would fail the install.
+    expect(d.packages).toContain('nodejs');
+    expect(d.packages).not.toContain('npm');
+    // cloud-init's apt module needs gpg (and dirmngr) to fetch the key; bootcmd runs before it.
+    expect(d.bootcmd).toEqual([expect.stringMatching(/command -v gpg .*apt-get install -y -q gnupg/)]);
+  });
+
+  /**
+   * apt's own resolver on a scratch state: a NodeSource list and a Debian list
+   * whose nodejs is even newer. With the pin NodeSource's wins and Debian's
+   * npm is never a candidate; without it Debian's would win.
+   */
+  it('pins nodejs to NodeSource: apt never picks Debian\'s nodejs or npm', async () => {
+    const root = join(dir, 'apt');
+    const lists = join(root, 'lists');
+    for (const p of [join(lists, 'partial'), join(root, 'empty'), join(root, 'cache', 'archives', 'partial')]) mkdirSync(p, { recursive: true });
+    writeFileSync(join(root, 'status'), '');
+    writeFileSync(join(root, 'sources.list'), `deb [trusted=yes] ${NODESOURCE} nodistro main\ndeb [trusted=yes] http://deb.debian.org/debian trixie main\n`);
+    const release = (origin: string, codename: string) => `Origin: ${origin}\nLabel: ${origin}\nSuite: ${codename}\nCodename: ${codename}\nComponents: main\nArchitectures: amd64\n`;
+    const pkg = (name: string, version: string, extra = '') => `Package: ${name}\nVersion: ${version}\nArchitecture: amd64\n${extra}Filename: pool/${name}_${version}.deb\nSize: 1\nDescription: test\n\n`;
+    writeFileSync(join(lists, 'deb.nodesource.com_node%5f24.x_dists_nodistro_Release'), release('Node Source', 'nodistro'));
+    writeFileSync(join(lists, 'deb.nodesource.com_node%5f24.x_dists_nodistro_main_binary-amd64_Packages'), pkg('nodejs', '24.11.1-1nodesource1', 'Provides: npm\nConflicts: npm\n'));
+    writeFileSync(join(lists, 'deb.debian.org_debian_dists_trixie_Release'), release('Debian', 'trixie'));
+    writeFileSync(join(lists, 'deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages'), pkg('nodejs', '99.0.0+dfsg-1') + pkg('npm', '9.2.0~ds1-3'));
+    const policy = async (preferences: string) => {
+      const opts = {
+        'Dir::Etc::SourceList': join(root, 'sources.list'),
+        'Dir::Etc::SourceParts': join(root, 'empty'),
+        'Dir::Etc::Preferences': preferences,
+        'Dir::Etc::PreferencesParts': join(root, 'empty'),
+        'Dir::State::Lists': lists,
+        'Dir::State::status': join(root, 'status'),
+        'Dir::Cache': join(root, 'cache'),
+        'APT::Architecture': 'amd64',
+      };
+      const { stdout } = await run('apt-cache', [...Object.entries(opts).flatMap(([k, v]) => ['-o', `${k}=${v}`]), 'policy', 'nodejs', 'npm']);
+      const candidate = (name: string) => new RegExp(`^${name}:\\n(?:.*\\n)*?  Candidate: (.*)$`, 'm').exec(stdout)?.[1];
+      return { nodejs: candidate('nodejs'), npm: candidate('npm') };
+    };
+    const pin = file(doc(), '/etc/apt/preferences.d/haven-nodejs');
+    expect([pin.owner, pin.permissions]).toEqual(['root:root', '0644']);
+    expect(await policy(save(pin.content, 'preferences'))).toEqual({ nodejs: '24.11.1-1nodesource1', npm: '(none)' });
+    // The same state without the pin: Debian's newer nodejs would win (so the check above means something).
+    expect(await policy(join(root, 'no-preferences'))).toEqual({ nodejs: '99.0.0+dfsg-1', npm: '9.2.0~ds1-3' });
+  });
+
+  it('lets unattended-upgrades install NodeSource\'s releases', async () => {
+    const d = doc();
+    const conf = file(d, '/etc/apt/apt.conf.d/51haven-nodesource');
+    // apt's own parser reads it, and the pattern adds to Debian's defaults rather than replacing them.
+    const { stdout } = await run('apt-config', ['-c', save(conf.content, 'unattended.conf'), 'dump', 'Unattended-Upgrade::Origins-Pattern']);
+    expect(stdout.split('\n').filter((l) => l.startsWith('Unattended-Upgrade::Origins-Pattern::'))).toEqual(['Unattended-Upgrade::Origins-Pattern:: "site=deb.nodesource.com";']);
+    // The allowed site is the repository's host, the one the pin names.
+    expect(new URL(NODESOURCE).host).toBe('deb.nodesource.com');
+    expect(file(d, '/etc/apt/preferences.d/haven-nodejs').content).toContain('Pin: origin deb.nodesource.com\nPin-Priority: 1001');
+    // An upgraded node restarts Haven, or the fix would wait for the next reboot.
+    expect(file(d, '/etc/systemd/system/haven-node-restart.path').content).toContain('PathChanged=/usr/bin/node');
+    expect(file(d, '/etc/systemd/system/haven-node-restart.service').content).toContain('ExecStart=/usr/bin/systemctl try-restart haven.service');
+    expect(file(d, '/usr/local/sbin/haven-setup').content).toContain('systemctl enable --now haven-node-restart.path');
+  });
+
+  it('the setup script refuses to install Haven on a Node.js older than 24', async () => {
+    const setup = file(doc(), '/usr/local/sbin/haven-setup').content;
+    const check = /^if ! (node -e '.*') 2>\/dev\/null; then$/m.exec(setup);
+    expect(check, 'the version check').not.toBeNull();
+    expect(setup.indexOf(check![0])).toBeLessThan(setup.indexOf('npm install'));
+    // The check itself, run by this test's Node with a stand-in for process.versions.node.
+    const [, cmd] = check!;
+    const script = cmd.slice("node -e '".length, -1);
+    for (const [version, code] of [['20.19.2', 1], ['24.0.0', 0], ['26.1.0', 0]] as const) {
+      const r = await exitCode(process.execPath, ['-e', `Object.defineProperty(process.versions, 'node', { value: '${version}' }); ${script}`]);
+      expect(r.code, version).toBe(code);
+    }
   });
 });

@@ -6,10 +6,15 @@
  * records equal to node/dns for the same inputs.
  */
 import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { formatRecord, mailDnsRecords, type DnsRecord } from '../../node/dns/index.js';
+import { loadConfig } from '../../node/config/index.js';
+import { formatRecord, mailDnsRecords, publicKeyBase64, type DnsRecord } from '../../node/dns/index.js';
+import { doctorDepsFor, doctorDnsInput } from '../../node/doctor/index.js';
 import { r2SecretAccessKey } from '../../infra/replica.js';
 import {
   baseConfig,
@@ -308,6 +313,33 @@ describe('DNS records', () => {
     const want = expected().map(asCloudflare).sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
     expect(got).toEqual(want);
     for (const r of world.byType(T.dns)) expect(r.inputs.name).toMatch(/\.(example\.com|example\.org)$|^example\.(com|org)$/);
+  });
+
+  it('the node, configured by its cloud-init, expects exactly these records (haven doctor, the admin API)', () => {
+    // The node's config file as cloud-init writes it, loaded by the node's own loader.
+    const dir = mkdtempSync(join(tmpdir(), 'haven-program-'));
+    try {
+      const path = join(dir, 'haven.yaml');
+      writeFileSync(path, writeFile('/etc/haven/haven.yaml'));
+      const config = loadConfig({ env: {}, file: path });
+      expect(config.spfExtra).toEqual(['include:spf.relay.example']);
+      const dkimKeys = (domain: string) => [{ selector: 'haven', algorithm: 'rsa' as const, publicKeyDns: publicKeyBase64(world.keys.get(`haven-dkim-${domain}`)!.publicKeyPem) }];
+      const deps = doctorDepsFor({
+        config,
+        directory: { listDomains: () => [{ name: 'example.com' }, { name: 'example.org' }], dkimKeys },
+        ipv4: IPV4,
+        ipv6: IPV6_HOST,
+      });
+      const nodeList = mailDnsRecords(doctorDnsInput(deps));
+      expect(nodeList.map(formatRecord)).toEqual(expected().map(formatRecord));
+      // The SPF record Cloudflare gets is the one the node checks for, relay include and all.
+      for (const domain of ['example.com', 'example.org']) {
+        const spf = nodeList.find((r) => r.type === 'TXT' && r.name === domain);
+        expect(spf && 'content' in spf && spf.content).toBe(world.one(T.dns, `haven-dns-TXT-${domain}`).inputs.content);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the dnsRecords output lists the same records', async () => {
