@@ -9,6 +9,7 @@ import type { Lease, Collection, CollectionKind, DavObject, Store } from '../sto
 import type { Logger } from '../util/log.js';
 import { DavError, notFound } from './errors.js';
 import type { ScheduleBox, Target } from './paths.js';
+import { readBoundedBody } from '../util/bounded-body.js';
 
 export interface DavLimits {
   /** Largest calendar or address object accepted by PUT (bytes). */
@@ -75,22 +76,7 @@ export function resolve(ctx: Ctx, target: Target = ctx.target): Resource {
 
 /** Reads a request body up to a limit, refusing early on Content-Length. */
 export async function readBody(req: Request, limit: number, tooBig: () => DavError): Promise<string> {
-  const declared = Number(req.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) throw tooBig();
-  if (!req.body) return '';
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooBig();
-    }
-    chunks.push(value);
-  }
-  const buf = Buffer.concat(chunks);
+  const buf = await readBoundedBody(req, limit);
+  if (buf === null) throw tooBig();
   return new TextDecoder('utf-8', { fatal: false }).decode(buf);
 }

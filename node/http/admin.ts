@@ -20,6 +20,7 @@ import { reportUnexpected } from '../util/unexpected.js';
 import { domainRecords, isLive, type PublicAddresses } from './dns-records.js';
 import { ApiError, toApiError } from './errors.js';
 import { NonceCache, verifyRequest } from './signature.js';
+import { readBoundedBody } from '../util/bounded-body.js';
 
 export interface AdminDeps {
   store: Store;
@@ -91,29 +92,10 @@ function parse<T>(c: Context<Env>, schema: z.ZodType<T>): T {
 
 /** Reads the body up to `limit` bytes (the signature covers its digest, so it is read before anything else). */
 async function readBody(req: Request, limit: number): Promise<Uint8Array> {
-  const declared = Number(req.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) throw new ApiError(413, `the body is larger than ${limit} bytes; send less`);
-  if (!req.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw new ApiError(413, `the body is larger than ${limit} bytes; send less`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const ch of chunks) {
-    out.set(ch, off);
-    off += ch.byteLength;
-  }
-  return out;
+  const body = await readBoundedBody(req, limit);
+  if (body === null) throw new ApiError(413, `the body is larger than ${limit} bytes; send less`);
+  // A copy with its own ArrayBuffer: small Buffers share a pool, and Web Crypto digests whole views.
+  return new Uint8Array(body);
 }
 
 /**

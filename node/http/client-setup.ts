@@ -21,6 +21,7 @@ import { parseEmail } from '../../edge/setup/xml.js';
 import type { Config } from '../config/index.js';
 import { DnsInputError, mtaStsPolicyFor } from '../dns/index.js';
 import type { Store } from '../store/index.js';
+import { readBoundedBody } from '../util/bounded-body.js';
 
 export interface ClientSetupDeps {
   store: Store;
@@ -41,22 +42,7 @@ function hostOf(c: Context): string {
 
 /** The body as text, or null when it is larger than `limit` bytes. */
 async function boundedText(req: Request, limit: number): Promise<string | null> {
-  if (Number(req.headers.get('content-length') ?? 0) > limit) return null;
-  if (!req.body) return '';
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readBoundedBody(req, limit))?.toString('utf8') ?? null;
 }
 
 export function registerClientSetup(app: Hono, deps: ClientSetupDeps): void {
