@@ -6,7 +6,7 @@
  * only cover a program run without that file (unit tests).
  */
 import * as pulumi from '@pulumi/pulumi';
-import { DKIM_SELECTOR_RE, spfMechanismProblem, type DmarcPolicy } from '../node/dns/index.js';
+import { DEFAULT_DMARC_POLICY, DKIM_SELECTOR_RE, dmarcPolicyProblem, spfMechanismProblem, type DmarcPolicy } from '../node/dns/index.js';
 
 export interface HavenStackConfig {
   domains: string[];
@@ -111,8 +111,10 @@ export function readStackConfig(cfg: pulumi.Config = new pulumi.Config('haven'))
   const domains = list(cfg, 'domains', true).map((d) => d.toLowerCase());
   if (domains.length === 0) throw new StackConfigError('haven:domains is empty: list at least one mail domain, e.g. `pulumi config set --path "haven:domains[0]" example.com`');
   const mailHost = (cfg.get('mailHost') || `mail.${domains[0]}`).toLowerCase();
-  const dmarcPolicy = cfg.get('dmarcPolicy') ?? 'quarantine';
-  if (!['none', 'quarantine', 'reject'].includes(dmarcPolicy)) throw new StackConfigError(`haven:dmarcPolicy "${dmarcPolicy}" must be none, quarantine or reject`);
+  // The same values and default as the node's dmarcPolicy option, so infra never hands the node a value it refuses.
+  const dmarcPolicy = cfg.get('dmarcPolicy') ?? DEFAULT_DMARC_POLICY;
+  const dmarcProblem = dmarcPolicyProblem(dmarcPolicy);
+  if (dmarcProblem) throw new StackConfigError(`haven:dmarcPolicy "${dmarcPolicy}" is not ${dmarcProblem}: e.g. \`pulumi config set haven:dmarcPolicy quarantine\``);
   const dkimSelector = cfg.get('dkimSelector') ?? 'haven';
   if (!DKIM_SELECTOR_RE.test(dkimSelector)) throw new StackConfigError(`haven:dkimSelector "${dkimSelector}" must be one DNS label (letters, digits, hyphens)`);
   const sshPublicKeys = list(cfg, 'sshPublicKeys', true);

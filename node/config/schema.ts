@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { bool, bytes, checkHostname, checkIp, int, list, num, oneOf, port, seconds, str, parseUrl, type Opt } from './options.js';
-import { spfMechanismProblem } from '../dns/index.js';
+import { DEFAULT_DMARC_POLICY, DMARC_POLICIES, spfMechanismProblem } from '../dns/index.js';
 import { checkReplicaUrl, checkSmarthostUrl } from './urls.js';
 
 function checkMasterKey(v: string): string | undefined {
@@ -123,6 +123,9 @@ export const OPTIONS = {
     item: 'SPF mechanisms',
     check: spfMechanismProblem,
     help: 'SPF mechanisms each domain\'s SPF record lists before -all, such as the smarthost\'s include:spf.relay.example. The node publishes no DNS itself: this is what the admin API\'s DNS list and haven doctor expect. The Pulumi program sets it from haven:spfExtra, the terms it publishes.',
+  }),
+  dmarcPolicy: oneOf(DMARC_POLICIES, DEFAULT_DMARC_POLICY, {
+    help: 'The DMARC policy (p=) each domain\'s _dmarc record publishes. The node publishes no DNS itself: this is what the admin API\'s DNS list, haven doctor and haven setup expect, and doctor fails a published policy weaker than this. The Pulumi program sets it from haven:dmarcPolicy, the policy it publishes.',
   }),
   limits: {
     maxMessageBytes: bytes(50 * 1024 * 1024, { min: 1024, help: 'Largest message accepted (SMTP SIZE, IMAP APPEND).' }),

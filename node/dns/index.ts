@@ -4,9 +4,12 @@
  * the Pulumi program (infra/), the node's admin API and `haven doctor`.
  */
 export {
+  DEFAULT_DMARC_POLICY,
   DKIM_SELECTOR_RE,
+  DMARC_POLICIES,
   DnsInputError,
   dkimTxt,
+  dmarcPolicyProblem,
   formatRecord,
   mailDnsRecords,
   mtaStsPolicy,

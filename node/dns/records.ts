@@ -27,7 +27,20 @@ export interface MailDomain {
   dkim: DkimKey;
 }
 
-export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
+/**
+ * The DMARC policies (RFC 7489 §6.3 p=), weakest first. Shared by infra's
+ * haven:dmarcPolicy and the node's dmarcPolicy option, so both accept
+ * exactly the same values and default to the same one.
+ */
+export const DMARC_POLICIES = ['none', 'quarantine', 'reject'] as const;
+export type DmarcPolicy = (typeof DMARC_POLICIES)[number];
+/** Strict enough to stop spoofing, forgiving while a new setup settles. */
+export const DEFAULT_DMARC_POLICY: DmarcPolicy = 'quarantine';
+
+/** What is wrong with a DMARC policy value, or undefined when it is one of DMARC_POLICIES. */
+export function dmarcPolicyProblem(p: string): string | undefined {
+  return (DMARC_POLICIES as readonly string[]).includes(p) ? undefined : `a DMARC policy: one of ${DMARC_POLICIES.join(', ')}`;
+}
 export type MtaStsMode = 'enforce' | 'testing' | 'none';
 
 export interface MailDnsInput {
@@ -43,7 +56,7 @@ export interface MailDnsInput {
   pop3: boolean;
   /** Where mta-sts.<domain>, autoconfig.<domain> and autodiscover.<domain> point. Default: the mail host. */
   webHost?: string;
-  /** DMARC policy. Default quarantine: strict enough to stop spoofing, forgiving while a new setup settles. */
+  /** DMARC policy. Default DEFAULT_DMARC_POLICY (quarantine). */
   dmarcPolicy?: DmarcPolicy;
   /** Where aggregate DMARC and TLS-RPT reports go. Default postmaster@<domain>. */
   reportAddress?: (domain: string) => string;
@@ -193,6 +206,9 @@ export function mailDnsRecords(input: MailDnsInput): DnsRecord[] {
   const ipv4 = checkIpv4(input.ipv4);
   const ipv6 = checkIpv6(input.ipv6);
   const ttl = input.ttl ?? 3600;
+  const dmarcPolicy = input.dmarcPolicy ?? DEFAULT_DMARC_POLICY;
+  const dmarcProblem = dmarcPolicyProblem(dmarcPolicy);
+  if (dmarcProblem) throw new DnsInputError(`DMARC policy "${dmarcPolicy}" is not ${dmarcProblem}`);
   for (const term of input.spfExtra ?? []) {
     const problem = spfMechanismProblem(term);
     if (problem) throw new DnsInputError(`extra SPF term "${term}" is not ${problem}`);
@@ -225,7 +241,7 @@ export function mailDnsRecords(input: MailDnsInput): DnsRecord[] {
       { type: 'MX', name: zone, zone, ttl, content: mailHost, priority: 10, purpose: 'mail for the domain goes to the mail host' },
       { type: 'TXT', name: zone, zone, ttl, content: spfTxt(ipv4, ipv6, input.spfExtra), purpose: 'SPF: only the server (and any relay) sends for the domain' },
       { type: 'TXT', name: `${d.dkim.selector}._domainkey.${zone}`, zone, ttl, content: dkimTxt(d.dkim), purpose: 'DKIM public key the node signs with' },
-      { type: 'TXT', name: `_dmarc.${zone}`, zone, ttl, content: `v=DMARC1; p=${input.dmarcPolicy ?? 'quarantine'}; rua=mailto:${report}; adkim=s; aspf=s`, purpose: 'DMARC policy and aggregate reports' },
+      { type: 'TXT', name: `_dmarc.${zone}`, zone, ttl, content: `v=DMARC1; p=${dmarcPolicy}; rua=mailto:${report}; adkim=s; aspf=s`, purpose: 'DMARC policy and aggregate reports' },
       { type: 'TXT', name: `_mta-sts.${zone}`, zone, ttl, content: `v=STSv1; id=${policyId}`, purpose: 'MTA-STS: senders must use TLS to the MX; the id changes with the policy' },
       { type: 'CNAME', name: `mta-sts.${zone}`, zone, ttl, content: webHost, purpose: 'MTA-STS policy host (serves /.well-known/mta-sts.txt over HTTPS)' },
       { type: 'TXT', name: `_smtp._tls.${zone}`, zone, ttl, content: `v=TLSRPTv1; rua=mailto:${report}`, purpose: 'TLS-RPT: where senders report TLS failures' },

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, OPTION_LIST, parseReplicaUrl, parseSmarthostUrl, testConfig, type LoadConfigOptions } from '../../node/config/index.js';
+import { DEFAULT_DMARC_POLICY, DMARC_POLICIES } from '../../node/dns/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'haven-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -186,6 +187,13 @@ describe('errors', () => {
     expect(loadConfig({ env: {} }).spfExtra).toEqual([]);
     const [line] = problems({ env: { HAVEN_SPF_EXTRA: 'include:spf.relay.example,+all' } });
     expect(line).toMatch(/^spfExtra \(HAVEN_SPF_EXTRA\): got "include:spf\.relay\.example,\+all" from the environment; expected an SPF mechanism such as include:/);
+  });
+
+  it('dmarcPolicy takes the policies infra accepts for haven:dmarcPolicy, with the same default', () => {
+    expect(loadConfig({ env: {} }).dmarcPolicy).toBe(DEFAULT_DMARC_POLICY);
+    for (const p of DMARC_POLICIES) expect(loadConfig({ env: { HAVEN_DMARC_POLICY: p } }).dmarcPolicy).toBe(p);
+    const [line] = problems({ env: { HAVEN_DMARC_POLICY: 'strict' } });
+    expect(line).toBe('dmarcPolicy (HAVEN_DMARC_POLICY): got "strict" from the environment; expected one of none, quarantine, reject');
   });
 
   it('a bad URL says which forms are accepted', () => {

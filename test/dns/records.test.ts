@@ -7,7 +7,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_DMARC_POLICY,
+  DMARC_POLICIES,
   DnsInputError,
+  dmarcPolicyProblem,
   spfMechanismProblem,
   formatRecord,
   mailDnsRecords,
@@ -132,6 +135,31 @@ describe('mailDnsRecords', () => {
     expect(find(rs, 'CAA', 'example.com').map((r) => r.type === 'CAA' && r.value)).toEqual(['letsencrypt.org', 'sectigo.com']);
     expect(find(rs, 'CNAME', 'mta-sts.example.com')[0]).toMatchObject({ content: 'web.example.com' });
     expect(rs.every((r) => r.ttl === 300)).toBe(true);
+  });
+
+  it('publishes each DMARC policy as given, quarantine by default (the node option and haven:dmarcPolicy share the list)', () => {
+    expect(DMARC_POLICIES).toEqual(['none', 'quarantine', 'reject']);
+    expect(DEFAULT_DMARC_POLICY).toBe('quarantine');
+    const two = [
+      { name: 'example.com', dkim: { selector: 'haven', publicKey: PEM } },
+      { name: 'example.org', dkim: { selector: 'haven', publicKey: PEM } },
+    ];
+    const plain = mailDnsRecords(input({ domains: two }));
+    const notDmarc = (rs: DnsRecord[]) => rs.filter((r) => !r.name.startsWith('_dmarc.'));
+    for (const p of DMARC_POLICIES) {
+      const rs = mailDnsRecords(input({ domains: two, dmarcPolicy: p }));
+      for (const zone of ['example.com', 'example.org']) {
+        expect(find(rs, 'TXT', `_dmarc.${zone}`).map((r) => 'content' in r && r.content)).toEqual([`v=DMARC1; p=${p}; rua=mailto:postmaster@${zone}; adkim=s; aspf=s`]);
+      }
+      // Nothing else depends on the policy.
+      expect(notDmarc(rs)).toEqual(notDmarc(plain));
+      expect(dmarcPolicyProblem(p)).toBeUndefined();
+    }
+    expect(find(plain, 'TXT', '_dmarc.example.com')[0]).toMatchObject({ content: 'v=DMARC1; p=quarantine; rua=mailto:postmaster@example.com; adkim=s; aspf=s' });
+    for (const bad of ['Reject', 'strict', '', 'none ']) {
+      expect(dmarcPolicyProblem(bad), bad).toBe('a DMARC policy: one of none, quarantine, reject');
+      expect(() => mailDnsRecords(input({ dmarcPolicy: bad as never })), bad).toThrow(DnsInputError);
+    }
   });
 
   it('refuses bad input with a message that says what to do', () => {
