@@ -4,7 +4,7 @@
  * needs, resolved and compared. A fix always names the record to publish,
  * in zone-file form from node/dns's `formatRecord`.
  */
-import { formatRecord, type DnsRecord } from '../dns/index.js';
+import { DMARC_POLICIES, formatRecord, type DnsRecord } from '../dns/index.js';
 import { fail, ok, warn, type DoctorCheck } from './types.js';
 import { type Lookup, normName, sameIp } from './lookup.js';
 import { checkSpf, spfRecord } from './spf.js';
@@ -116,16 +116,34 @@ export async function checkDkim(l: Lookup, rec: Rec<'TXT'>, key: { selector: str
   return ok(id, title, `${rec.name} publishes the ${key.algorithm} key in use`);
 }
 
+/**
+ * The domain has one DMARC record, at least as strict as the policy the node
+ * expects (`rec`, built from config.dmarcPolicy, which infra publishes from
+ * haven:dmarcPolicy). A weaker one is not what the operator chose and lets
+ * more spoofed mail through: FAIL. A stricter one works but disagrees with
+ * the config (the next `pulumi up` puts the configured one back): WARN. So is
+ * p=none even when configured, since spoofed mail is still delivered.
+ */
 export async function checkDmarc(l: Lookup, rec: Rec<'TXT'>): Promise<DoctorCheck> {
   const id = `dmarc:${rec.zone}`;
   const title = `DMARC for ${rec.zone}`;
+  const publish = `publish ${formatRecord(rec)}`;
   const r = await l.txt(rec.name);
   if (r.error !== undefined) return fail(id, title, `lookup failed: ${r.error}`, UNANSWERED(rec.name));
   const recs = r.answers.filter((t) => /^v=DMARC1\s*(;|$)/i.test(t));
-  if (recs.length === 0) return fail(id, title, `no v=DMARC1 record at ${rec.name}; anyone can send as ${rec.zone}`, `publish ${formatRecord(rec)}`);
+  if (recs.length === 0) return fail(id, title, `no v=DMARC1 record at ${rec.name}; anyone can send as ${rec.zone}`, publish);
   if (recs.length > 1) return fail(id, title, `${recs.length} DMARC records at ${rec.name}; receivers ignore them all`, `keep one: ${formatRecord(rec)}`);
+  const rank = (p: string | undefined) => (DMARC_POLICIES as readonly (string | undefined)[]).indexOf(p);
+  const want = tags(rec.content).p;
   const p = tags(recs[0]).p?.toLowerCase();
-  if (p !== 'quarantine' && p !== 'reject') return warn(id, title, `"${recs[0]}" has policy ${p ?? '(missing)'}, so spoofed mail is still delivered`, `publish ${formatRecord(rec)}`);
+  if (rank(p) < rank(want)) return fail(id, title, `"${recs[0]}" has policy ${p ?? '(missing)'}, weaker than the ${want} the node expects (dmarcPolicy)`, publish);
+  if (rank(p) > rank(want)) {
+    return warn(id, title, `"${recs[0]}" has policy ${p}, stricter than the ${want} the node expects (dmarcPolicy); the next \`pulumi up\` publishes ${want} again`, `set dmarcPolicy to ${p} in the node config (haven:dmarcPolicy in the stack), or ${publish}`);
+  }
+  if (p === 'none') {
+    const stricter = { ...rec, content: rec.content.replace(/\bp=none\b/, 'p=quarantine') };
+    return warn(id, title, `"${recs[0]}" has policy none, so spoofed mail is still delivered`, `set dmarcPolicy to quarantine in the node config (haven:dmarcPolicy in the stack) and publish ${formatRecord(stricter)}`);
+  }
   return ok(id, title, `"${recs[0]}"`);
 }
 

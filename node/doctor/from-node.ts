@@ -97,7 +97,8 @@ export function doctorDepsFor(o: NodeDoctorOptions): DoctorDeps {
     domains,
     pop3: o.config.pop3.enabled,
     // The relay's SPF terms the Pulumi program publishes too (haven:spfExtra → config.spfExtra).
-    dns: o.config.spfExtra.length > 0 ? { spfExtra: o.config.spfExtra } : undefined,
+    // The DMARC policy it publishes (haven:dmarcPolicy → config.dmarcPolicy).
+    dns: { dmarcPolicy: o.config.dmarcPolicy, ...(o.config.spfExtra.length > 0 ? { spfExtra: o.config.spfExtra } : {}) },
     certificate,
     certificateFile,
     renewDaysBefore: o.config.tls.acme.renewDaysBefore,

@@ -10,7 +10,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { dkimTxt } from '../dns/index.js';
+import { dkimTxt, type DmarcPolicy } from '../dns/index.js';
 import type { ReplicationStatus } from '../replication/index.js';
 import type { Resolver } from '../smtp/dns.js';
 import type { Queue } from '../store/queue.js';
@@ -33,6 +33,8 @@ export interface AdminDeps {
   pop3: boolean;
   /** config.spfExtra: SPF terms (a relay's include) the domains' SPF records list before -all. */
   spfExtra?: readonly string[];
+  /** config.dmarcPolicy: the p= the domains' DMARC records publish. */
+  dmarcPolicy?: DmarcPolicy;
   /** The node's public addresses for the DNS records; when absent, the machine's interfaces, then mailHost's A/AAAA. */
   publicAddresses?: PublicAddresses | (() => Promise<PublicAddresses>);
   /** Public addresses found on the machine's interfaces (node/doctor's publicAddresses). */
@@ -204,7 +206,7 @@ export function adminApp(deps: AdminDeps): Hono<Env> {
 
   app.get('/domains/:name/dns', async (c) => {
     const d = requireDomain(c.req.param('name'));
-    const records = domainRecords({ store, mailHost: deps.mailHost, pop3: deps.pop3, spfExtra: deps.spfExtra, addresses: await addresses() }, d.name);
+    const records = domainRecords({ store, mailHost: deps.mailHost, pop3: deps.pop3, spfExtra: deps.spfExtra, dmarcPolicy: deps.dmarcPolicy, addresses: await addresses() }, d.name);
     if (c.req.query('live') === '1' || c.req.query('live') === 'true') {
       await Promise.all(records.map(async (r) => (r.live = await isLive(r, deps.resolver))));
     }

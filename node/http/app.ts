@@ -160,6 +160,7 @@ export function httpsApp(deps: HttpAppDeps): Hono {
     mailHost: deps.config.hostname,
     pop3: deps.config.pop3.enabled,
     spfExtra: deps.config.spfExtra,
+    dmarcPolicy: deps.config.dmarcPolicy,
     publicAddresses: deps.publicAddresses,
     interfaceAddresses: deps.interfaceAddresses ?? (async () => (await import('../doctor/index.js')).publicAddresses()),
     resolver: deps.resolver ?? systemResolver,

@@ -6,7 +6,7 @@
  * `{type, name, value, priority?, purpose}`, and optionally checked against
  * what DNS answers right now (`live`).
  */
-import { dkimTxt, mailDnsRecords, type DnsRecord } from '../dns/index.js';
+import { dkimTxt, mailDnsRecords, type DmarcPolicy, type DnsRecord } from '../dns/index.js';
 import type { Resolver } from '../smtp/dns.js';
 import type { Store } from '../store/index.js';
 import { ApiError } from './errors.js';
@@ -32,6 +32,8 @@ export interface DnsRecordOptions {
   pop3: boolean;
   /** SPF terms before -all (config.spfExtra), as the Pulumi program publishes them. */
   spfExtra?: readonly string[];
+  /** The DMARC policy (config.dmarcPolicy), as the Pulumi program publishes it. Default node/dns's. */
+  dmarcPolicy?: DmarcPolicy;
   addresses: PublicAddresses;
 }
 
@@ -69,7 +71,7 @@ export function domainRecords(opts: DnsRecordOptions, domain: string): ApiDnsRec
   const parent = opts.mailHost.split('.').slice(1).join('.');
   const domains = withKeys.map((x) => ({ name: x.name, dkim: { selector: x.keys[0].selector, publicKey: x.keys[0].publicKeyDns, algorithm: x.keys[0].algorithm } }));
   if (!hostZone && parent.includes('.')) domains.push({ name: parent, dkim: domains[0].dkim });
-  const all = mailDnsRecords({ domains, mailHost: opts.mailHost, ipv4: opts.addresses.ipv4, ipv6: opts.addresses.ipv6, pop3: opts.pop3, spfExtra: opts.spfExtra });
+  const all = mailDnsRecords({ domains, mailHost: opts.mailHost, ipv4: opts.addresses.ipv4, ipv6: opts.addresses.ipv6, pop3: opts.pop3, spfExtra: opts.spfExtra, dmarcPolicy: opts.dmarcPolicy });
   const out = all.filter((r) => r.zone === d.name).map(flatten);
   const keys = withKeys.find((x) => x.name === d.name)!.keys;
   for (const k of keys.slice(1)) {

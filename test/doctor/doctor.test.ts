@@ -65,6 +65,15 @@ const RELAY_DNS = doctorDepsFor({
   certificate: new X509Certificate(new TestCa().issue(['localhost']).certPem),
 }).dns;
 
+/** The same for a node configured with dmarcPolicy: reject (infra's haven:dmarcPolicy reject). */
+const REJECT_DNS = doctorDepsFor({
+  config: loadConfig({ env: { HAVEN_DMARC_POLICY: 'reject' } }),
+  directory: { listDomains: () => [{ name: 'reject.test' }], dkimKeys: () => KEYS },
+  ipv4: '192.0.2.99',
+  ipv6: '2001:db8::99',
+  certificate: new X509Certificate(new TestCa().issue(['localhost']).certPem),
+}).dns;
+
 const SCENARIOS: Record<string, Scenario> = {
   good: { n: 1 },
   'a-wrong': { n: 2, records: (r, s) => r.map((x) => (x.type === 'A' ? { ...x, content: '192.0.2.200' } : x)) },
@@ -83,6 +92,8 @@ const SCENARIOS: Record<string, Scenario> = {
   'dnsbl-listed': { n: 15 },
   lenient: {
     n: 16,
+    // A node configured with dmarcPolicy none, publishing it.
+    over: { dns: { dmarcPolicy: 'none' } },
     records: (r, s) =>
       r
         .filter((x) => x.type !== 'CAA')
@@ -93,6 +104,11 @@ const SCENARIOS: Record<string, Scenario> = {
   relay: { n: 17, over: { dns: RELAY_DNS } },
   // The zone as published before the relay was added: the node expects the relay's include too.
   'relay-missing': { n: 18, over: { dns: RELAY_DNS }, records: (r, s) => r.map((x) => (x.type === 'TXT' && x.name === s.domain ? { ...x, content: `v=spf1 ip4:${s.ipv4} ip6:${s.ipv6} -all` } : x)) },
+  'dmarc-reject': { n: 19, over: { dns: REJECT_DNS } },
+  // The zone as published before the policy was raised to reject in the config.
+  'dmarc-weaker': { n: 20, over: { dns: REJECT_DNS }, records: (r) => r.map((x) => (x.type === 'TXT' && x.name.startsWith('_dmarc.') ? { ...x, content: x.content.replace('p=reject', 'p=quarantine') } : x)) },
+  // Published stricter than the node (default quarantine) expects.
+  'dmarc-stricter': { n: 21, records: (r) => r.map((x) => (x.type === 'TXT' && x.name.startsWith('_dmarc.') ? { ...x, content: x.content.replace('p=quarantine', 'p=reject') } : x)) },
 };
 
 function names(name: string): Names {
@@ -242,6 +258,7 @@ describe('haven doctor against Knot on loopback', () => {
     ['srv-missing', {}, { 'srv:srv-missing.test': /^publish:\n_imaps\._tcp\.srv-missing\.test\. 3600 IN SRV 0 1 993 mail\.srv-missing\.test\.$/ }],
     ['caa-wrong', {}, { 'caa:caa-wrong.test': /^publish:\ncaa-wrong\.test\. 3600 IN CAA 0 issue "letsencrypt\.org"$/, 'caa:mail.caa-wrong.test': /CAA 0 issue "letsencrypt\.org"/ }],
     ['relay-missing', {}, { 'spf:relay-missing.test': /^publish relay-missing\.test\. 3600 IN TXT "v=spf1 ip4:192\.0\.2\.18 ip6:2001:db8::12 include:spf\.relay\.test -all" \(or add include:spf\.relay\.test before the all\)$/ }],
+    ['dmarc-weaker', {}, { 'dmarc:dmarc-weaker.test': /^publish _dmarc\.dmarc-weaker\.test\. 3600 IN TXT "v=DMARC1; p=reject; rua=mailto:postmaster@dmarc-weaker\.test; adkim=s; aspf=s"$/ }],
     ['dnsbl-listed', {}, { 'dnsbl:192.0.2.15': /^find and stop what sent spam from 192\.0\.2\.15, then ask each list to delist it/ }],
     ['good', { outbound: { host: '127.0.0.1', port: 0, timeoutMs: 2000 } }, { 'outbound-smtp': /Hetzner new accounts must ask support to lift the block \(or set smarthost/ }],
     ['good', { certificate: new X509Certificate(new TestCa().issue(['mail.good.test'], { notBefore: new Date(Date.now() - 100 * 86400_000), notAfter: new Date(Date.now() - 86400_000) }).certPem) }, { certificate: /^run `haven certs renew`/ }],
@@ -264,7 +281,7 @@ describe('haven doctor against Knot on loopback', () => {
   });
 
   it('with a relay in spfExtra, the SPF record infra publishes passes every check', async () => {
-    expect(RELAY_DNS).toEqual({ spfExtra: ['include:spf.relay.test'] });
+    expect(RELAY_DNS).toEqual({ dmarcPolicy: 'quarantine', spfExtra: ['include:spf.relay.test'] });
     const report = await runDoctor(deps('relay'));
     expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
     // infra's record for haven:spfExtra (test/infra/program.test.ts asserts the same text).
@@ -274,12 +291,41 @@ describe('haven doctor against Knot on loopback', () => {
     expect(plain.checks.find((c) => c.id === 'spf:relay.test')!.status).toBe('ok');
   });
 
+  it('with dmarcPolicy reject, the DMARC record infra publishes passes and a weaker one fails naming the record', async () => {
+    expect(REJECT_DNS).toEqual({ dmarcPolicy: 'reject' });
+    const report = await runDoctor(deps('dmarc-reject'));
+    expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+    // infra's record for haven:dmarcPolicy reject (test/infra/program.test.ts asserts the node and infra agree).
+    expect(report.checks.find((c) => c.id === 'dmarc:dmarc-reject.test')!.detail).toBe('"v=DMARC1; p=reject; rua=mailto:postmaster@dmarc-reject.test; adkim=s; aspf=s"');
+    // The same zone checked by a node left at the default only warns: reject is stricter, not weaker...
+    const dflt = await runDoctor({ ...deps('dmarc-reject'), dns: undefined });
+    expect(dflt.checks.find((c) => c.id === 'dmarc:dmarc-reject.test')).toMatchObject({
+      status: 'warn',
+      detail: '"v=DMARC1; p=reject; rua=mailto:postmaster@dmarc-reject.test; adkim=s; aspf=s" has policy reject, stricter than the quarantine the node expects (dmarcPolicy); the next `pulumi up` publishes quarantine again',
+      fix: 'set dmarcPolicy to reject in the node config (haven:dmarcPolicy in the stack), or publish _dmarc.dmarc-reject.test. 3600 IN TXT "v=DMARC1; p=quarantine; rua=mailto:postmaster@dmarc-reject.test; adkim=s; aspf=s"',
+    });
+    // ...and a weaker published policy fails whatever the configured one.
+    const weaker = await runDoctor(deps('dmarc-weaker'));
+    expect(weaker.checks.find((c) => c.id === 'dmarc:dmarc-weaker.test')).toMatchObject({
+      status: 'fail',
+      detail: '"v=DMARC1; p=quarantine; rua=mailto:postmaster@dmarc-weaker.test; adkim=s; aspf=s" has policy quarantine, weaker than the reject the node expects (dmarcPolicy)',
+    });
+    const lenient = await runDoctor({ ...deps('lenient'), dns: undefined });
+    expect(lenient.checks.find((c) => c.id === 'dmarc:lenient.test')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/^publish _dmarc\.lenient\.test\. 3600 IN TXT "v=DMARC1; p=quarantine; rua=mailto:postmaster@lenient\.test; adkim=s; aspf=s"$/) });
+  });
+
+  it('a zone publishing stricter DMARC than configured: a WARN naming both ways to agree', async () => {
+    const report = await runDoctor(deps('dmarc-stricter'));
+    expect(report.checks.filter((c) => c.status !== 'ok').map((c) => [c.id, c.status])).toEqual([['dmarc:dmarc-stricter.test', 'warn']]);
+    expect(report.ok).toBe(true);
+  });
+
   it('a lenient zone: each weakness is a WARN with its fix, nothing fails', async () => {
     const report = await runDoctor(deps('lenient'));
     const warned = Object.fromEntries(report.checks.filter((c) => c.status !== 'ok').map((c) => [c.id, [c.status, c.fix]]));
     expect(warned).toEqual({
       'spf:lenient.test': ['warn', 'publish lenient.test. 3600 IN TXT "v=spf1 ip4:192.0.2.16 ip6:2001:db8::10 -all"'],
-      'dmarc:lenient.test': ['warn', expect.stringMatching(/^publish _dmarc\.lenient\.test\. 3600 IN TXT "v=DMARC1; p=quarantine;/)],
+      'dmarc:lenient.test': ['warn', 'set dmarcPolicy to quarantine in the node config (haven:dmarcPolicy in the stack) and publish _dmarc.lenient.test. 3600 IN TXT "v=DMARC1; p=quarantine; rua=mailto:postmaster@lenient.test; adkim=s; aspf=s"'],
       'mta-sts-policy:lenient.test': ['warn', expect.stringMatching(/\nmode: enforce\n/)],
       'caa:lenient.test': ['warn', 'publish:\nlenient.test. 3600 IN CAA 0 issue "letsencrypt.org"'],
       'caa:mail.lenient.test': ['warn', 'publish:\nlenient.test. 3600 IN CAA 0 issue "letsencrypt.org"'],

@@ -209,6 +209,36 @@ describe('domains', () => {
     }
   });
 
+  it('with dmarcPolicy reject, lists the DMARC record infra publishes and sees it live', async () => {
+    const dns: TestDns = await startTestDns();
+    const local = makeTestApp();
+    const strict = makeTestApp({ resolver: dns.resolver, config: { ...local.config, dmarcPolicy: 'reject' } });
+    const dflt = makeTestApp({ resolver: dns.resolver });
+    try {
+      for (const app of [strict, dflt]) await app.call('POST', '/api/v1/domains', { name: 'example.org' });
+      // infra's DMARC record for haven:dmarcPolicy reject (test/infra/program.test.ts checks the node and infra agree).
+      const published = 'v=DMARC1; p=reject; rua=mailto:postmaster@example.org; adkim=s; aspf=s';
+      const dmarc = (records: any[]) => records.filter((r: any) => r.type === 'TXT' && r.name === '_dmarc.example.org');
+      let { records } = await json(await strict.call('GET', '/api/v1/domains/example.org/dns'));
+      expect(dmarc(records)).toEqual([expect.objectContaining({ value: published })]);
+      // DNS still holding the default policy is not live for the node configured with reject.
+      dns.add('_dmarc.example.org', { TXT: [published.replace('p=reject', 'p=quarantine')] });
+      ({ records } = await json(await strict.call('GET', '/api/v1/domains/example.org/dns?live=1')));
+      expect(dmarc(records).map((r: any) => r.live)).toEqual([false]);
+      dns.set('_dmarc.example.org', { TXT: [published] });
+      ({ records } = await json(await strict.call('GET', '/api/v1/domains/example.org/dns?live=1')));
+      expect(dmarc(records).map((r: any) => r.live)).toEqual([true]);
+      // A node left at the default expects quarantine, so the same answer is not live for it.
+      ({ records } = await json(await dflt.call('GET', '/api/v1/domains/example.org/dns?live=1')));
+      expect(dmarc(records)).toEqual([expect.objectContaining({ value: published.replace('p=reject', 'p=quarantine'), live: false })]);
+    } finally {
+      strict.cleanup();
+      dflt.cleanup();
+      local.cleanup();
+      await dns.close();
+    }
+  });
+
   it('says what to fix when the node has no public hostname', async () => {
     // A local run: hostname localhost.
     const local = makeTestApp();

@@ -149,7 +149,7 @@ export const setupCommands: Command[] = [
         io.out('publish the DNS records `haven doctor` lists once the addresses are known (pass --ipv4 and --ipv6 to print them here)');
       } else {
         io.out(`publish these DNS records (then check with: haven doctor):`);
-        const recs = mailDnsRecords({ domains: [{ name: domain, dkim: { selector: keys[0].selector, publicKey: keys[0].publicKeyDns, algorithm: keys[0].algorithm } }], mailHost: config.hostname, ipv4, ipv6, pop3: config.pop3.enabled, spfExtra: config.spfExtra });
+        const recs = mailDnsRecords({ domains: [{ name: domain, dkim: { selector: keys[0].selector, publicKey: keys[0].publicKeyDns, algorithm: keys[0].algorithm } }], mailHost: config.hostname, ipv4, ipv6, pop3: config.pop3.enabled, spfExtra: config.spfExtra, dmarcPolicy: config.dmarcPolicy });
         for (const r of recs) io.out(`  ${formatRecord(r)}`);
         io.out(`and set the reverse DNS (PTR) of ${ipv4} and ${ipv6} to ${config.hostname} at your hosting provider`);
       }
