@@ -19,6 +19,7 @@
  * (see infra/node.ts): a changed secret never replaces the server.
  */
 import { stringify } from 'yaml';
+import { DEFAULT_DMARC_POLICY, type DmarcPolicy } from '../node/dns/index.js';
 
 export const DATA_DIR = '/var/lib/haven';
 export const CONFIG_PATH = '/etc/haven/haven.yaml';
@@ -75,6 +76,8 @@ export interface CloudInitInput {
   replicaUrl: string;
   /** SPF terms infra publishes before -all (haven:spfExtra): the node's DNS list and doctor expect them too. */
   spfExtra?: readonly string[];
+  /** The DMARC policy infra publishes (haven:dmarcPolicy): the node's DNS list and doctor expect it too. Default node/dns's. */
+  dmarcPolicy?: DmarcPolicy;
   dkimKeys: readonly DkimPrivateKey[];
   secrets: {
     masterKey: string;
@@ -111,7 +114,7 @@ export function dkimCredentialName(k: Pick<DkimPrivateKey, 'domain' | 'selector'
 }
 
 /** The node's config file (non-secret options only; secrets come from credentials and the environment). */
-export function nodeConfig(input: Pick<CloudInitInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl' | 'spfExtra'>): Record<string, unknown> {
+export function nodeConfig(input: Pick<CloudInitInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl' | 'spfExtra' | 'dmarcPolicy'>): Record<string, unknown> {
   return {
     dataDir: DATA_DIR,
     hostname: input.mailHost,
@@ -121,6 +124,8 @@ export function nodeConfig(input: Pick<CloudInitInput, 'mailHost' | 'pop3' | 'ac
     replicaUrl: input.replicaUrl,
     // The SPF record infra publishes carries these terms (a relay's include): the node must expect the same one.
     spfExtra: [...(input.spfExtra ?? [])],
+    // Likewise the DMARC policy: with reject published, a node expecting quarantine would call the record wrong.
+    dmarcPolicy: input.dmarcPolicy ?? DEFAULT_DMARC_POLICY,
     tls: { acme: { enabled: true, email: input.acmeEmail, challenge: 'http-01' } },
     allowPlaintextAuthOnLoopback: false,
     pop3: { enabled: input.pop3 },

@@ -75,6 +75,7 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
             acmeEmail: cfg.acmeEmail,
             replicaUrl: url,
             spfExtra: cfg.spfExtra,
+            dmarcPolicy: cfg.dmarcPolicy,
             dkimKeys: dkim.map((d, i) => ({ domain: d.domain, selector: cfg.dkimSelector, privateKeyPem: pems[i] })),
             secrets: { masterKey, edgeSecret, smarthost, replicaAccessKeyId: keyId, replicaSecretAccessKey: secretKey },
           }),

@@ -34,6 +34,7 @@ function input(over: Partial<CloudInitInput> = {}): CloudInitInput {
     acmeEmail: 'postmaster@example.com',
     replicaUrl: 's3://haven-replica/node-1?endpoint=https%3A%2F%2Facct.r2.cloudflarestorage.com&region=auto',
     spfExtra: ['include:spf.relay.example'],
+    dmarcPolicy: 'reject',
     dkimKeys: [
       { domain: 'example.com', selector: 'haven', privateKeyPem: KEYS[0] },
       { domain: 'example.org', selector: 'haven', privateKeyPem: KEYS[1] },
@@ -158,8 +159,11 @@ describe('the node', () => {
       tls: { acme: { enabled: true, email: 'postmaster@example.com', challenge: 'http-01' } },
       // What infra publishes in every SPF record, so the admin API's DNS list and doctor expect the same.
       spfExtra: ['include:spf.relay.example'],
+      // The DMARC policy infra publishes, likewise.
+      dmarcPolicy: 'reject',
     });
     expect(loadConfig({ env, file: save(file(doc(input({ spfExtra: undefined })), '/etc/haven/haven.yaml').content, 'haven-no-relay.yaml') }).spfExtra).toEqual([]);
+    expect(loadConfig({ env, file: save(file(doc(input({ dmarcPolicy: undefined })), '/etc/haven/haven.yaml').content, 'haven-default-dmarc.yaml') }).dmarcPolicy).toBe('quarantine');
     expect(cfg.ports).toMatchObject({ smtp: 25, submission: 587, submissions: 465, imaps: 993, pop3s: 995, http: 80, https: 443 });
     expect(cfg.admin.secret).toBe(input().secrets.edgeSecret);
   });

@@ -49,6 +49,8 @@ export function baseConfig(overrides: Record<string, string> = {}): Record<strin
     'haven:adminSourceIps': JSON.stringify(['198.51.100.7', '2001:db8:beef::/48']),
     'haven:pop3': 'true',
     'haven:spfExtra': JSON.stringify(['include:spf.relay.example']),
+    // Not the default, so a node left at the default would disagree with what Cloudflare gets.
+    'haven:dmarcPolicy': 'reject',
     'haven:havenRelease': 'https://releases.example.net/haven-0.1.0.tgz',
     'haven:edgeEntry': 'test/infra/fixtures/worker.ts',
     'haven:masterKey': SECRETS.masterKey,

@@ -23,6 +23,7 @@ beforeAll(async () => {
     'haven:retainData': 'false',
   });
   delete config['haven:smarthost'];
+  delete config['haven:dmarcPolicy'];
   delete config['haven:alertWebhook'];
   world = await installMocks(config);
   await pulumi.runtime.runInPulumiStack(async () => {
@@ -55,6 +56,12 @@ describe('minimal stack', () => {
     expect(world.byType('cloudflare:index/dnsRecord:DnsRecord').filter((r) => r.inputs.name.startsWith('_pop3'))).toEqual([]);
     const cfg = parseYaml(parseYaml(world.one('hcloud:index/server:Server').inputs.userData).write_files.find((f: { path: string }) => f.path === '/etc/haven/haven.yaml').content);
     expect(cfg.pop3.enabled).toBe(false);
+  });
+
+  it('publishes the default DMARC policy and tells the node the same one', () => {
+    const cfg = parseYaml(parseYaml(world.one('hcloud:index/server:Server').inputs.userData).write_files.find((f: { path: string }) => f.path === '/etc/haven/haven.yaml').content);
+    expect(cfg.dmarcPolicy).toBe('quarantine');
+    expect(world.byType('cloudflare:index/dnsRecord:DnsRecord').filter((r) => r.inputs.name === '_dmarc.example.com').map((r) => r.inputs.content)).toEqual(['v=DMARC1; p=quarantine; rua=mailto:postmaster@example.com; adkim=s; aspf=s']);
   });
 
   it('leaves the smarthost out of the node environment when none is set', () => {

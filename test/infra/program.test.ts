@@ -289,6 +289,7 @@ describe('DNS records', () => {
       ipv6: IPV6_HOST,
       pop3: true,
       spfExtra: ['include:spf.relay.example'],
+      dmarcPolicy: 'reject',
     });
   }
 
@@ -323,6 +324,7 @@ describe('DNS records', () => {
       writeFileSync(path, writeFile('/etc/haven/haven.yaml'));
       const config = loadConfig({ env: {}, file: path });
       expect(config.spfExtra).toEqual(['include:spf.relay.example']);
+      expect(config.dmarcPolicy).toBe('reject');
       const dkimKeys = (domain: string) => [{ selector: 'haven', algorithm: 'rsa' as const, publicKeyDns: publicKeyBase64(world.keys.get(`haven-dkim-${domain}`)!.publicKeyPem) }];
       const deps = doctorDepsFor({
         config,
@@ -332,10 +334,13 @@ describe('DNS records', () => {
       });
       const nodeList = mailDnsRecords(doctorDnsInput(deps));
       expect(nodeList.map(formatRecord)).toEqual(expected().map(formatRecord));
-      // The SPF record Cloudflare gets is the one the node checks for, relay include and all.
+      // The SPF and DMARC records Cloudflare gets are the ones the node checks for, relay include and reject policy and all.
       for (const domain of ['example.com', 'example.org']) {
         const spf = nodeList.find((r) => r.type === 'TXT' && r.name === domain);
         expect(spf && 'content' in spf && spf.content).toBe(world.one(T.dns, `haven-dns-TXT-${domain}`).inputs.content);
+        const dmarc = nodeList.find((r) => r.type === 'TXT' && r.name === `_dmarc.${domain}`);
+        expect(dmarc && 'content' in dmarc && dmarc.content).toBe(`v=DMARC1; p=reject; rua=mailto:postmaster@${domain}; adkim=s; aspf=s`);
+        expect(world.byType(T.dns).filter((r) => r.inputs.name === `_dmarc.${domain}`).map((r) => r.inputs.content)).toEqual([dmarc && 'content' in dmarc && dmarc.content]);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { CONFIG_KEYS, readStackConfig, SECRET_KEYS } from '../../infra/config.js';
 import { REPO_ROOT } from '../../infra/edge.js';
 import { baseConfig } from './harness.js';
+import { DEFAULT_DMARC_POLICY, DMARC_POLICIES } from '../../node/dns/index.js';
 
 const run = promisify(execFile);
 const project = parseYaml(readFileSync(`${REPO_ROOT}/Pulumi.yaml`, 'utf8'));
@@ -90,6 +91,20 @@ describe('stacks/Pulumi.example.yaml', () => {
     expect(() => readStackConfig()).toThrow(/go together/);
     set({ 'haven:accessAud': 'not-a-tag', 'haven:accessTeam': 'myteam' });
     expect(() => readStackConfig()).toThrow(/not an Access audience tag/);
+  });
+
+  it('takes the DMARC policies the node accepts, with the same default', () => {
+    const set = (extra: Record<string, string>) => pulumi.runtime.setAllConfig({ ...baseConfig(), ...extra }, SECRET_KEYS.map((k) => `haven:${k}`));
+    for (const p of DMARC_POLICIES) {
+      set({ 'haven:dmarcPolicy': p });
+      expect(readStackConfig().dmarcPolicy).toBe(p);
+    }
+    const dflt = baseConfig();
+    delete dflt['haven:dmarcPolicy'];
+    pulumi.runtime.setAllConfig(dflt, SECRET_KEYS.map((k) => `haven:${k}`));
+    expect(readStackConfig().dmarcPolicy).toBe(DEFAULT_DMARC_POLICY);
+    set({ 'haven:dmarcPolicy': 'strict' });
+    expect(() => readStackConfig()).toThrow('haven:dmarcPolicy "strict" is not a DMARC policy: one of none, quarantine, reject: e.g. `pulumi config set haven:dmarcPolicy quarantine`');
   });
 
   it('refuses an spfExtra entry that is not an SPF mechanism', () => {
