@@ -28,6 +28,20 @@ describe('before TLS', () => {
     raw.close();
   });
 
+  it('a client that leaves during the STARTTLS handshake (gone, or not speaking TLS) is closed quietly', async () => {
+    for (const leave of [(sock: import('node:net').Socket) => sock.end(), (sock: import('node:net').Socket) => sock.write('this is not a TLS ClientHello\r\n')]) {
+      const raw = await Raw.connect(strict.port);
+      raw.write('s STARTTLS\r\n');
+      expect(await raw.reply('s')).toBe('s OK begin TLS now\r\n');
+      const sock = raw.socket as import('node:net').Socket;
+      const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+      leave(sock);
+      // The server hangs up; test/setup.ts fails this test if the failed handshake reached the catch-all.
+      await closed;
+      expect(raw.take()).not.toContain('SERVERBUG');
+    }
+  });
+
   it('upgrades with STARTTLS, drops pipelined plaintext, then logs in with SASL-IR', async () => {
     const raw = await Raw.connect(strict.port);
     // The NOOP pipelined behind STARTTLS must never be executed.

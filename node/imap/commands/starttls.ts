@@ -14,8 +14,14 @@ export const starttls: Handler<'STARTTLS'> = {
     if (s.io.secure) throw new ImapError('BAD', null, 'TLS is already active');
     s.send(`${cmd.tag} OK begin TLS now\r\n`);
     s.continuation = null;
-    await s.io.startTls();
     s.suppressTagged = true;
+    try {
+      await s.io.startTls();
+    } catch {
+      // The client left or did not speak TLS: an I/O failure, not a server bug. The
+      // connection is unusable (the plaintext side is gone), so it just closes.
+      s.io.close();
+    }
   },
 };
 
