@@ -4,7 +4,7 @@
  *
  * 1. Lag: the SMTP bench's load (N messages of ~10 KB over P sessions into
  *    unlocked mailboxes, every 250 durable) against a node that replicates
- *    to a local S3 server (s3rver on loopback, in this process) or a
+ *    to a local S3 server (s3rver on loopback, its own process) or a
  *    directory. Reported per commit: the time from the commit to the
  *    replica holding it (p50, p99, max), and the replicator's own lag gauge
  *    sampled every 10 ms (the figure /health and `haven replicate status`
@@ -31,7 +31,7 @@ import type { Lease } from '../node/store/index.js';
 import { runChild } from '../test/helpers/child.js';
 import { startTestDns } from '../test/helpers/dns-server.js';
 import { addAccount, makeTestStore, sampleMessage } from '../test/helpers/store.js';
-import { startS3, tempDir } from '../test/replication/helpers.js';
+import { S3_BUCKET, tempDir } from '../test/replication/helpers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -89,6 +89,23 @@ async function drive(port: number, addresses: string[]): Promise<number> {
     }),
   );
   return (performance.now() - started) / 1000;
+}
+
+/** s3rver in its own process (see s3rver-node.ts), with the test helpers' bucket and credentials. */
+async function startS3(prefix: string): Promise<{ url: string; cleanup(): Promise<void> }> {
+  const dir = tempDir('bench-s3');
+  process.env.HAVEN_REPLICA_ACCESS_KEY_ID = 'S3RVER';
+  process.env.HAVEN_REPLICA_SECRET_ACCESS_KEY = 'S3RVER';
+  const child = runChild(join(import.meta.dirname, 's3rver-node.ts'), [dir, S3_BUCKET]);
+  const line = await child.waitFor((l) => l.startsWith('PORT ') || l.startsWith('__exit__'));
+  if (!line.startsWith('PORT ')) throw new Error(`s3rver failed to start: ${line}`);
+  return {
+    url: `s3://${S3_BUCKET}/${prefix}?endpoint=http://127.0.0.1:${line.split(' ')[1]}&region=us-east-1`,
+    cleanup: async () => {
+      await child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);

@@ -9,7 +9,7 @@
  * key we hold are opened and pass `PRAGMA integrity_check`; the others are
  * checked for SQLite's page structure (plain header fields, size = pages).
  */
-import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync, writevSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { unwrapKey } from '../crypto/index.js';
@@ -247,6 +247,7 @@ async function restoreOne(
   let applied = 0;
   let bytes = 0;
   let done = false;
+  const pageWriter = new PageWriter(fd);
   try {
     const ahead = Math.max(1, opts.prefetch ?? 32);
     const fetches: Promise<Buffer>[] = [];
@@ -328,7 +329,7 @@ async function restoreOne(
           problems.push({ db: plan.db, key: listed.key, problem: `WAL frames before the snapshot is whole: piece ${snapSeen} of ${snapParts} is missing` });
           break;
         }
-        const walProblem = applyWal(fd, obj, prevWal, prev, t);
+        const walProblem = applyWal(pageWriter, obj, prevWal, prev, t);
         if (typeof walProblem === 'string') {
           problems.push({ db: plan.db, key: listed.key, problem: walProblem });
           break;
@@ -351,6 +352,7 @@ async function restoreOne(
       problems.push({ db: plan.db, key: objectKey('', plan.db, plan.generation, (prev?.header.index ?? 0) + 1, 'part'), problem: `missing: snapshot piece ${snapSeen} of ${snapParts} is not in the replica` });
     }
     if (problems.length > 0) throw new ReplicaCorruptError(problems);
+    pageWriter.flush();
     ftruncateSync(fd, pages * pageSize);
     fsyncSync(fd);
   } catch (err) {
@@ -373,7 +375,7 @@ async function restoreOne(
 }
 
 /** Checks one WAL object's frames and writes the commits up to `t` into the file. */
-function applyWal(fd: number, obj: ReplicaObject, prevWal: ReplicaObject | null, prev: ReplicaObject, t: number | undefined): string | { applied: number; pages: number; lastAt: number; stop: boolean } {
+function applyWal(out: PageWriter, obj: ReplicaObject, prevWal: ReplicaObject | null, prev: ReplicaObject, t: number | undefined): string | { applied: number; pages: number; lastAt: number; stop: boolean } {
   const h = obj.header;
   const hdr = parseWalHeader(Buffer.from(h.walHeader ?? '', 'hex'));
   if (!hdr) return 'its WAL header is not valid';
@@ -398,15 +400,63 @@ function applyWal(fd: number, obj: ReplicaObject, prevWal: ReplicaObject | null,
     if (t !== undefined && c.at > t) return { applied, pages, lastAt, stop: true };
     for (let i = from; i <= c.frame; i++) {
       const off = i * frameSize;
-      const pgno = obj.payload.readUInt32BE(off);
-      writeAll(fd, obj.payload.subarray(off + FRAME_HEADER_SIZE, off + frameSize), (pgno - 1) * hdr.pageSize);
+      out.page(obj.payload.readUInt32BE(off), obj.payload.subarray(off + FRAME_HEADER_SIZE, off + frameSize), hdr.pageSize);
     }
     from = c.frame + 1;
     applied++;
     pages = c.pages;
     lastAt = c.at;
   }
+  out.applied(obj.payload.length);
   return { applied, pages, lastAt, stop: false };
+}
+
+/** Objects' bytes whose pages may be held before they are written (the pages are views into them). */
+const PENDING_BYTES = 32 << 20;
+
+/**
+ * Collects replayed WAL pages and writes them in page order, runs of
+ * adjacent pages in one positioned writev. A long WAL history rewrites the
+ * same pages over and over (page 1, b-tree roots, the freelist): only the
+ * newest copy is written, and thousands of 4 KiB writes become a few large
+ * ones. Pages are applied in chain order, so a later copy replacing an
+ * earlier one is the WAL's own rule. Pages are views into fetched objects;
+ * flushing every PENDING_BYTES of objects bounds what they keep alive.
+ */
+class PageWriter {
+  private pending = new Map<number, Buffer>();
+  private pageSize = 0;
+  private since = 0;
+
+  constructor(private readonly fd: number) {}
+
+  page(pgno: number, data: Buffer, pageSize: number): void {
+    if (this.pageSize !== pageSize && this.pending.size > 0) this.flush();
+    this.pageSize = pageSize;
+    this.pending.set(pgno, data);
+  }
+
+  applied(bytes: number): void {
+    this.since += bytes;
+    if (this.since >= PENDING_BYTES) this.flush();
+  }
+
+  flush(): void {
+    const pgnos = [...this.pending.keys()].sort((a, b) => a - b);
+    for (let i = 0; i < pgnos.length; ) {
+      // A run of consecutive pages, at most IOV_MAX (1024) buffers per call.
+      let j = i + 1;
+      while (j < pgnos.length && pgnos[j] === pgnos[j - 1] + 1 && j - i < 1024) j++;
+      const bufs = pgnos.slice(i, j).map((p) => this.pending.get(p)!);
+      const position = (pgnos[i] - 1) * this.pageSize;
+      const want = bufs.reduce((n, b) => n + b.length, 0);
+      const wrote = writevSync(this.fd, bufs, position);
+      if (wrote < want) writeAll(this.fd, Buffer.concat(bufs).subarray(wrote), position + wrote);
+      i = j;
+    }
+    this.pending.clear();
+    this.since = 0;
+  }
 }
 
 /**

@@ -21,6 +21,7 @@ import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { parseReplicaUrl } from '../config/urls.js';
 import { ReplicaConfigError } from './errors.js';
+import { S3Getter } from './s3-get.js';
 
 export interface ListedObject {
   /** Key relative to the target's prefix. */
@@ -129,6 +130,8 @@ export class FileTarget implements ReplicaTarget {
 export class S3Target implements ReplicaTarget {
   readonly description: string;
   private readonly client: S3Client;
+  /** GETs past the SDK when the URL names an endpoint (see s3-get.ts); AWS's own endpoints stay with the SDK. */
+  private readonly getter: S3Getter | null;
 
   constructor(
     private readonly bucket: string,
@@ -150,6 +153,16 @@ export class S3Target implements ReplicaTarget {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+    this.getter = opts.endpoint
+      ? new S3Getter({
+          endpoint: opts.endpoint,
+          region: opts.region,
+          bucket,
+          pathStyle: opts.pathStyle,
+          timeoutMs: (opts.timeoutMs ?? 5_000) * 6,
+          credentials: () => this.client.config.credentials(),
+        })
+      : null;
     const q = new URLSearchParams();
     if (opts.endpoint) q.set('endpoint', opts.endpoint);
     q.set('region', opts.region);
@@ -162,6 +175,7 @@ export class S3Target implements ReplicaTarget {
   }
 
   async get(key: string): Promise<Buffer> {
+    if (this.getter) return this.getter.get(this.prefix + key);
     const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
     const bytes = await r.Body!.transformToByteArray();
     // A view, not a copy: snapshots are megabytes and restore speed is the point.
@@ -191,6 +205,7 @@ export class S3Target implements ReplicaTarget {
   }
 
   close(): void {
+    this.getter?.close();
     this.client.destroy();
   }
 }
