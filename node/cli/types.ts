@@ -33,6 +33,9 @@ export interface OptionSpec {
   help: string;
 }
 
+/** `--json`: the machine-readable form every listing and report command offers. */
+export const JSON_OPTION: OptionSpec = { type: 'boolean', help: 'Print JSON instead of text.' };
+
 export interface Args {
   /** Named single-word parameters ('address', 'label?'). */
   params: Record<string, string | undefined>;

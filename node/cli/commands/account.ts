@@ -9,7 +9,7 @@
 import { newAppPassword } from '../../crypto/index.js';
 import { AuthFailedError, normalizeAddress } from '../../store/index.js';
 import { formatBytes, readSecret, secretOptions, sizeFlag, withStore } from '../context.js';
-import { CommandError, UsageError, type Command } from '../types.js';
+import { JSON_OPTION, CommandError, UsageError, type Command } from '../types.js';
 
 export const accountCommands: Command[] = [
   {
@@ -59,7 +59,7 @@ export const accountCommands: Command[] = [
     name: 'account list',
     summary: 'List accounts, optionally of one domain.',
     params: ['domain?'],
-    options: { json: { type: 'boolean', help: 'Print JSON instead of text.' } },
+    options: { json: JSON_OPTION },
     async run(args, io) {
       await withStore(args, io, (store) => {
         const accounts = store.directory.listAccounts(args.params.domain);

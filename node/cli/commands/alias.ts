@@ -5,7 +5,7 @@
  * outside the node are forwarded (with SRS, by node/smtp).
  */
 import { withStore } from '../context.js';
-import { CommandError, type Command } from '../types.js';
+import { JSON_OPTION, CommandError, type Command } from '../types.js';
 
 export const aliasCommands: Command[] = [
   {
@@ -31,7 +31,7 @@ export const aliasCommands: Command[] = [
     name: 'alias list',
     summary: 'List aliases, optionally of one domain.',
     params: ['domain?'],
-    options: { json: { type: 'boolean', help: 'Print JSON instead of text.' } },
+    options: { json: JSON_OPTION },
     async run(args, io) {
       await withStore(args, io, (store) => {
         const aliases = store.directory.listAliases(args.params.domain);

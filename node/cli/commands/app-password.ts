@@ -7,7 +7,7 @@
  */
 import { AuthFailedError, normalizeAddress } from '../../store/index.js';
 import { readSecret, secretOptions, withStore } from '../context.js';
-import { CommandError, type Command } from '../types.js';
+import { JSON_OPTION, CommandError, type Command } from '../types.js';
 
 export const appPasswordCommands: Command[] = [
   {
@@ -40,7 +40,7 @@ export const appPasswordCommands: Command[] = [
     name: 'app-password list',
     summary: "List an account's app passwords (never the passwords themselves).",
     params: ['address'],
-    options: { json: { type: 'boolean', help: 'Print JSON instead of text.' } },
+    options: { json: JSON_OPTION },
     async run(args, io) {
       await withStore(args, io, (store) => {
         const list = store.listAppPasswords(normalizeAddress(args.params.address!));

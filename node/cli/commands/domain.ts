@@ -6,9 +6,7 @@
  */
 import { dkimTxt } from '../../dns/index.js';
 import { withStore } from '../context.js';
-import { CommandError, type Command } from '../types.js';
-
-const json = { type: 'boolean', help: 'Print JSON instead of text.' } as const;
+import { JSON_OPTION, CommandError, type Command } from '../types.js';
 
 export const domainCommands: Command[] = [
   {
@@ -37,7 +35,7 @@ export const domainCommands: Command[] = [
   {
     name: 'domain list',
     summary: 'List hosted domains with their account and alias counts.',
-    options: { json },
+    options: { json: JSON_OPTION },
     async run(args, io) {
       await withStore(args, io, (store) => {
         const rows = store.directory.listDomains().map((d) => ({

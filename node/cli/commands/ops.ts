@@ -10,9 +10,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Config } from '../../config/index.js';
 import { Store } from '../../store/index.js';
 import { cliConfig, hasDirectory, masterKeyFor, withStore } from '../context.js';
-import { CommandError, UsageError, type Args, type Command } from '../types.js';
-
-const json = { type: 'boolean', help: 'Print JSON instead of text.' } as const;
+import { JSON_OPTION, CommandError, UsageError, type Args, type Command } from '../types.js';
 
 function str(args: Args, name: string): string | undefined {
   const v = args.flags[name];
@@ -50,7 +48,7 @@ export const opsCommands: Command[] = [
       'The records expected are the ones `haven` publishes through Pulumi (node/dns). The server\'s public addresses are read from its network interfaces unless given. ' +
       'Exit status 1 when any check fails, so it can run from a timer or CI.',
     options: {
-      json,
+      json: JSON_OPTION,
       ipv4: { type: 'string', value: 'address', help: 'The server\'s public IPv4 address (default: from the network interfaces).' },
       ipv6: { type: 'string', value: 'address', help: 'The IPv6 address the node sends mail from (default: from the interfaces, preferring <prefix>::1).' },
       dns: { type: 'string', value: 'server', help: 'Ask this DNS server (ip or ip:port, comma-separated) instead of the system resolver, e.g. a zone\'s authoritative server.' },
@@ -100,7 +98,7 @@ export const opsCommands: Command[] = [
       'With dns-01 the TXT record goes through the Cloudflare API (tls.acme.cloudflareToken).',
     options: {
       force: { type: 'boolean', help: 'Renew even when the certificate is not due yet.' },
-      json,
+      json: JSON_OPTION,
     },
     async run(args, io) {
       const { renewCertificate, webNamesFor } = await import('../../tls/index.js');

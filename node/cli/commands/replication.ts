@@ -30,9 +30,7 @@ import { nodeRunning } from '../../upgrade/running.js';
 import { Store } from '../../store/index.js';
 import { silentLogger } from '../../util/log.js';
 import { cliConfig } from '../context.js';
-import { CommandError, UsageError, type CliIo, type Command } from '../types.js';
-
-const json = { type: 'boolean', help: 'Print JSON instead of text.' } as const;
+import { JSON_OPTION, CommandError, UsageError, type CliIo, type Command } from '../types.js';
 
 /** Replication's domain errors are things a user can act on: one line, exit 1. */
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
@@ -109,7 +107,7 @@ export const replicationCommands: Command[] = [
       to: { type: 'string', value: 'dir', help: 'Restore into this directory instead of the live data directory.' },
       force: { type: 'boolean', help: 'Overwrite existing databases (the node must be stopped).' },
       from: { type: 'string', value: 'url', help: 'Restore from this replica URL instead of replicaUrl.' },
-      json,
+      json: JSON_OPTION,
     },
     async run(args, io) {
       const config = cliConfig(args, io);
@@ -142,7 +140,7 @@ export const replicationCommands: Command[] = [
     name: 'backup',
     summary: 'Take a snapshot of every open database now and wait until the replica has everything.',
     details: 'With the node running, the node does it (through its control socket); otherwise this command opens the data directory, ships anything left unshipped, and stops.',
-    options: { json, timeout: { type: 'string', value: 'seconds', help: 'Give up after this long (default 120).' } },
+    options: { json: JSON_OPTION, timeout: { type: 'string', value: 'seconds', help: 'Give up after this long (default 120).' } },
     async run(args, io) {
       const config = cliConfig(args, io);
       if (!config.replicaUrl) throw new CommandError('no replica configured: set replicaUrl (HAVEN_REPLICA_URL) to back up to');
@@ -183,7 +181,7 @@ export const replicationCommands: Command[] = [
   {
     name: 'backup verify',
     summary: 'Restore the latest state of every database into a scratch directory and compare it with the live one.',
-    options: { json },
+    options: { json: JSON_OPTION },
     async run(args, io) {
       const config = cliConfig(args, io);
       const url = replicaUrl(config, undefined);
@@ -213,7 +211,7 @@ export const replicationCommands: Command[] = [
     name: 'replicate status',
     summary: 'Replication lag, last object shipped and generation per database.',
     details: 'Live figures come from the running node; the replica\'s own listing is shown either way.',
-    options: { json },
+    options: { json: JSON_OPTION },
     async run(args, io) {
       const config = cliConfig(args, io);
       const url = replicaUrl(config, undefined);

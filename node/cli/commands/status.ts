@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseReplicaUrl, type Config } from '../../config/index.js';
 import { dataDirHolder } from '../../util/data-dir-lock.js';
 import { cliConfig, hasDirectory, withStore } from '../context.js';
-import type { Command } from '../types.js';
+import { JSON_OPTION, type Command } from '../types.js';
 
 interface Summary {
   hostname: string;
@@ -53,7 +53,7 @@ export const statusCommands: Command[] = [
   {
     name: 'status',
     summary: 'Show the configuration summary and counts of domains, accounts, aliases and queued mail.',
-    options: { json: { type: 'boolean', help: 'Print JSON instead of text.' } },
+    options: { json: JSON_OPTION },
     async run(args, io) {
       const config = cliConfig(args, io);
       const ports: Summary['ports'] = { ...config.ports };

@@ -10,9 +10,8 @@ import { join, resolve } from 'node:path';
 import { configuredMasterKey } from '../../replication/index.js';
 import { HealthCheckError, ReleaseError, SnapshotError, UpgradeError, actAsDataOwner, migrateAll, nodeRunning, runningRelease, upgrade, upgradeUnits } from '../../upgrade/index.js';
 import { cliConfig, hasDirectory } from '../context.js';
-import { CommandError, type Command } from '../types.js';
+import { JSON_OPTION, CommandError, type Command } from '../types.js';
 
-const json = { type: 'boolean', help: 'Print JSON instead of text.' } as const;
 const DEFAULT_ROOT = '/opt/haven';
 
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
@@ -40,7 +39,7 @@ export const upgradeCommands: Command[] = [
       'health-url': { type: 'string', value: 'url', help: 'Health URL of the started node (default https://127.0.0.1:<ports.https>/health).' },
       force: { type: 'boolean', help: 'Install even when the release has the version already running.' },
       'no-trial-start': { type: 'boolean', help: 'Without --service: skip the trial `haven start` and /health of the new release.' },
-      json,
+      json: JSON_OPTION,
     },
     async run(args, io) {
       const config = cliConfig(args, io);
@@ -109,7 +108,7 @@ export const upgradeCommands: Command[] = [
     name: 'migrate',
     summary: 'Migrate and integrity-check every database this node can open (the node must be stopped).',
     details: 'Zero-access mailboxes migrate at their owner\'s next login. `haven upgrade` runs this with the new release as its health check.',
-    options: { json },
+    options: { json: JSON_OPTION },
     async run(args, io) {
       const config = cliConfig(args, io);
       if (!hasDirectory(config)) throw new CommandError(`no Haven data in ${config.dataDir}; check --config / HAVEN_DATA_DIR`);
