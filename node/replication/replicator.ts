@@ -34,6 +34,7 @@ import { reportUnexpected } from '../util/unexpected.js';
 import { dbNameForPath, decodeObject, encodeObject, generationTime, newGeneration, objectKey, parseKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
 import type { ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, parseWalHeader, scanFrames } from './wal.js';
+import { fsyncDir } from '../util/fsync.js';
 
 export interface ReplicatorOptions {
   target: ReplicaTarget;
@@ -965,10 +966,5 @@ export function writeDurable(path: string, data: Buffer): void {
     closeSync(fd);
   }
   renameSync(tmp, path);
-  const dfd = openSync(join(path, '..'), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  fsyncDir(path);
 }

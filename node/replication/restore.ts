@@ -20,6 +20,7 @@ import { NothingToRestoreError, ReplicaCorruptError, RestoreRefusedError, Restor
 import { ObjectFormatError, decodeObject, generationTime, objectKey, parseKey, pathForDbName, type ObjectKind, type ReplicaObject } from './object.js';
 import { openTarget, type ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, dbHeaderInfo, parseWalHeader, scanFrames, walChecksum } from './wal.js';
+import { fsyncDir } from '../util/fsync.js';
 
 export interface RestoreProgress {
   phase: 'plan' | 'fetch' | 'verify' | 'done';
@@ -164,7 +165,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       const dest = join(opts.into, pathForDbName(d.db));
       for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
       renameSync(d.path, dest);
-      fsyncDirOf(dest);
+      fsyncDir(dest);
       d.path = dest;
     }
     rmSync(stage, { recursive: true, force: true });
@@ -365,12 +366,7 @@ async function restoreOne(
   const verified = await verifyRestored(plan.db, tmp, pageSize, pages, opts);
   for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
   renameSync(tmp, dest);
-  const dfd = openSync(dirname(dest), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  fsyncDir(dest);
   return { db: plan.db, path: dest, generation: plan.generation, objects: applied, bytes, pages, pageSize, stateAt, verified };
 }
 
@@ -478,15 +474,6 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 6): Promise<T> {
 
 function getWithRetry(target: ReplicaTarget, key: string): Promise<Buffer> {
   return withRetry(() => target.get(key));
-}
-
-function fsyncDirOf(file: string): void {
-  const fd = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function readAt(file: string, length: number): Buffer {

@@ -22,6 +22,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { parseReplicaUrl } from '../config/urls.js';
 import { ReplicaConfigError } from './errors.js';
 import { S3Getter } from './s3-get.js';
+import { fsyncDir } from '../util/fsync.js';
 
 export interface ListedObject {
   /** Key relative to the target's prefix. */
@@ -89,12 +90,7 @@ export class FileTarget implements ReplicaTarget {
       closeSync(fd);
     }
     await rename(tmp, path);
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
+    fsyncDir(path);
   }
 
   async get(key: string): Promise<Buffer> {

@@ -7,7 +7,7 @@
  * every database open, every commit and every close.
  */
 import Database from 'better-sqlite3-multiple-ciphers';
-import { closeSync, existsSync, fsyncSync, openSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { CorruptDatabaseError, WrongKeyError } from './errors.js';
 
@@ -88,15 +88,6 @@ export function closeDb(path: string, db: Db): void {
 }
 
 /** fsync a directory so a newly created file's name is durable too. */
-export function fsyncDir(file: string): void {
-  const fd = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * Runs fn in an IMMEDIATE transaction and tells observers about the commit.
  * Every write in the store goes through here, so replication never misses one.

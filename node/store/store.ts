@@ -31,13 +31,14 @@ import {
 } from '../crypto/index.js';
 import { randomBytes } from 'node:crypto';
 import type { ParsedMessage } from '../mime/index.js';
-import { closeDb, fsyncDir, openEncrypted, announceOpened } from './db.js';
+import { closeDb, openEncrypted, announceOpened } from './db.js';
 import { Directory, type Account, type KeyWrapRecord } from './directory/directory.js';
 import { directoryMigrations } from './directory/schema.js';
 import { AuthFailedError, MailboxLockedError, NotFoundError, QuotaExceededError, WeakPasswordError } from './errors.js';
 import { Mailbox } from './mailbox/mailbox.js';
 import { migrate } from './migrate.js';
 import { Spool } from './spool.js';
+import { fsyncDir } from '../util/fsync.js';
 
 export type KeyMode = 'zero-access' | 'managed';
 

@@ -13,12 +13,13 @@
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { unwrapKey } from '../crypto/index.js';
 import { liveImage } from '../replication/index.js';
 import { dbHeaderInfo } from '../replication/wal.js';
 import { Directory, openEncrypted } from '../store/index.js';
 import { chownTo, dataOwner } from './owner.js';
+import { fsyncDir, fsyncFile } from '../util/fsync.js';
 
 export interface SnapshotFile {
   /** Path relative to the data directory. */
@@ -175,24 +176,6 @@ function readHead(path: string, length: number): Buffer {
   try {
     const buf = Buffer.alloc(length);
     return buf.subarray(0, readSync(fd, buf, 0, length, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fsyncDir(fileInDir: string): void {
-  const fd = openSync(dirname(fileInDir), 'r');
-  try {
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

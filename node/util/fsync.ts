@@ -1,0 +1,28 @@
+/**
+ * @module node/util/fsync
+ * Flushing to disk the way every durable write in the node needs it: a file's
+ * data, and the directory entry that names it (a file created or renamed is
+ * only durable once its directory is flushed too).
+ */
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** Flushes the directory that holds `file`, so a create or rename of it survives a crash. */
+export function fsyncDir(file: string): void {
+  const fd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Flushes a file's data written through another descriptor. */
+export function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
