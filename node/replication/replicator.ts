@@ -35,6 +35,7 @@ import { dbNameForPath, decodeObject, encodeObject, generationTime, newGeneratio
 import type { ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, parseWalHeader, scanFrames } from './wal.js';
 import { fsyncDir } from '../util/fsync.js';
+import { backoffMs } from '../util/backoff.js';
 
 export interface ReplicatorOptions {
   target: ReplicaTarget;
@@ -689,8 +690,7 @@ export class Replicator implements DbObserver {
   }
 
   private backoff(failures: number): number {
-    const base = Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** Math.min(failures - 1, 20));
-    return Math.round(base * (0.75 + Math.random() * 0.5));
+    return backoffMs(failures, this.o.minBackoffMs, this.o.maxBackoffMs);
   }
 
   private noteError(err: unknown, t: Tracker): void {

@@ -21,6 +21,7 @@ import { ObjectFormatError, decodeObject, generationTime, objectKey, parseKey, p
 import { openTarget, type ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, dbHeaderInfo, parseWalHeader, scanFrames, walChecksum } from './wal.js';
 import { fsyncDir } from '../util/fsync.js';
+import { backoffMs } from '../util/backoff.js';
 
 export interface RestoreProgress {
   phase: 'plan' | 'fetch' | 'verify' | 'done';
@@ -467,7 +468,7 @@ async function withRetry<T>(fn: () => Promise<T>, attempts = 6): Promise<T> {
     } catch (err) {
       const e = err as { name?: string; code?: string };
       if (i >= attempts || e.name === 'NoSuchKey' || e.code === 'ENOENT') throw err;
-      await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** (i - 1)) * (0.75 + Math.random() * 0.5)));
+      await new Promise((r) => setTimeout(r, backoffMs(i, 100, 5_000)));
     }
   }
 }
