@@ -51,6 +51,40 @@ export function readData(stream: SMTPServerDataStream): Promise<{ raw: Buffer | 
   });
 }
 
+/**
+ * DATA on either listener: read the message (bare CR or LF and oversize
+ * refused), hand it to `accept`, and answer 250 with the id it returns or the
+ * reply its error maps to: the one catch of the command, logged once.
+ */
+export function answerData(
+  ctx: Context,
+  stream: SMTPServerDataStream,
+  session: SMTPServerSession,
+  cb: (err?: Error | null, message?: string) => void,
+  log: { accepted: string; refused: string },
+  accept: (raw: Buffer) => Promise<string>,
+): void {
+  const started = Date.now();
+  const clog = ctx.log.child({ cid: session.id });
+  readData(stream)
+    .then(({ raw, bareNewline }) => {
+      if (bareNewline) throw replies.bareNewline();
+      if (!raw) throw replies.tooBig(ctx.limits.maxMessageBytes);
+      return accept(raw);
+    })
+    .then(
+      (id) => {
+        clog.info({ ms: Date.now() - started, rcpts: session.envelope.rcptTo.length }, log.accepted);
+        cb(null, `Ok: queued as ${id}`);
+      },
+      (err) => {
+        const e = toSmtpError(err, clog);
+        clog.info({ ms: Date.now() - started, code: e.code, reply: e.enhanced }, log.refused);
+        cb(e);
+      },
+    );
+}
+
 export function receivedHeader(ctx: Context, session: SMTPServerSession, rcpt?: string): string {
   const ip = session.remoteAddress.replace(/^::ffff:/, '');
   const helo = clean(session.hostNameAppearsAs || 'unknown');
@@ -98,25 +132,7 @@ export function mxHandlers(ctx: Context) {
     },
 
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
-      const started = Date.now();
-      const log = ctx.log.child({ cid: session.id });
-      readData(stream)
-        .then(async ({ raw, bareNewline }) => {
-          if (bareNewline) throw replies.bareNewline();
-          if (!raw) throw replies.tooBig(ctx.limits.maxMessageBytes);
-          return acceptMessage(ctx, session, raw);
-        })
-        .then(
-          (id) => {
-            log.info({ ms: Date.now() - started, rcpts: session.envelope.rcptTo.length }, 'message accepted');
-            cb(null, `Ok: queued as ${id}`);
-          },
-          (err) => {
-            const e = toSmtpError(err, log);
-            log.info({ ms: Date.now() - started, code: e.code, reply: e.enhanced }, 'message refused');
-            cb(e);
-          },
-        );
+      answerData(ctx, stream, session, cb, { accepted: 'message accepted', refused: 'message refused' }, (raw) => acceptMessage(ctx, session, raw));
     },
   };
 }

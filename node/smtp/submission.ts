@@ -16,7 +16,7 @@ import type { Context } from './context.js';
 import { signMessage } from './dkim.js';
 import { replies, SmtpError, toSmtpError } from './errors.js';
 import { hasHeader, headerValues, newMessageId, rfc5322Date } from './headers.js';
-import { deliveredNotices, readData } from './inbound.js';
+import { answerData, deliveredNotices } from './inbound.js';
 import { addToPlan, emptyPlan, resolveRecipient } from './route.js';
 
 interface SubmitState {
@@ -116,27 +116,11 @@ export function submissionHandlers(ctx: Context) {
     },
 
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
-      const started = Date.now();
-      const log = ctx.log.child({ cid: session.id });
-      readData(stream)
-        .then(async ({ raw, bareNewline }) => {
-          if (bareNewline) throw replies.bareNewline();
-          if (!raw) throw replies.tooBig(ctx.limits.maxMessageBytes);
-          const st = states.get(session);
-          if (!st) throw replies.authRequired();
-          return submit(ctx, session, st.lease, raw, hourly);
-        })
-        .then(
-          (id) => {
-            log.info({ ms: Date.now() - started, rcpts: session.envelope.rcptTo.length }, 'message submitted');
-            cb(null, `Ok: queued as ${id}`);
-          },
-          (err) => {
-            const e = toSmtpError(err, log);
-            log.info({ ms: Date.now() - started, code: e.code, reply: e.enhanced }, 'submission refused');
-            cb(e);
-          },
-        );
+      answerData(ctx, stream, session, cb, { accepted: 'message submitted', refused: 'submission refused' }, async (raw) => {
+        const st = states.get(session);
+        if (!st) throw replies.authRequired();
+        return submit(ctx, session, st.lease, raw, hourly);
+      });
     },
 
     onClose(session: SMTPServerSession): void {
