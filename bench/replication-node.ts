@@ -9,13 +9,11 @@
  *
  *   tsx bench/replication-node.ts <dataDir> <masterKeyHex> <dnsPort> <password> <replicaUrl> <snapshotAtEnd:0|1> <uploads in flight> <address...>
  */
-import { createSecureContext } from 'node:tls';
 import { replicate } from '../node/replication/index.js';
-import { resolverFor, startSmtp } from '../node/smtp/index.js';
+import { resolverFor } from '../node/smtp/index.js';
 import { Store, type Lease } from '../node/store/index.js';
-import { AuthLimiter } from '../node/util/auth-limiter.js';
 import { silentLogger } from '../node/util/log.js';
-import { testTls } from '../test/helpers/store.js';
+import { startTestMx } from '../test/helpers/mx.js';
 
 const [dataDir, keyHex, dnsPort, password, url, snapshotAtEnd, uploads, ...addresses] = process.argv.slice(2);
 const commitLags: number[] = [];
@@ -36,20 +34,7 @@ await rep.flush();
 commitLags.length = 0;
 const sampled: number[] = [];
 const sampler = setInterval(() => sampled.push(rep.status().lagMs), 10);
-const { key, cert } = testTls();
-const server = await startSmtp(
-  {
-    store,
-    log: silentLogger,
-    authLimiter: new AuthLimiter(),
-    tls: { secureContext: () => createSecureContext({ key, cert }) },
-    hostname: 'mx.haven.test',
-    resolver: resolverFor([`127.0.0.1:${dnsPort}`]),
-    spam: { dnsbl: [] },
-    limits: { maxConnectionsPerIp: 1000 },
-  },
-  { host: '127.0.0.1', port: 0, implicitTls: false, mode: 'mx' },
-);
+const server = await startTestMx(store, { resolver: resolverFor([`127.0.0.1:${dnsPort}`]), maxConnectionsPerIp: 1000 });
 console.log(`PORT ${server.port}`);
 process.on('SIGTERM', async () => {
   clearInterval(sampler);

@@ -7,31 +7,15 @@
  *
  *   tsx bench/smtp-node.ts <dataDir> <masterKeyHex> <dnsPort> <password> <unlock:0|1> <address...>
  */
-import { createSecureContext } from 'node:tls';
 import { Store, type Lease } from '../node/store/index.js';
-import { resolverFor, startSmtp } from '../node/smtp/index.js';
-import { AuthLimiter } from '../node/util/auth-limiter.js';
-import { silentLogger } from '../node/util/log.js';
-import { testTls } from '../test/helpers/store.js';
+import { resolverFor } from '../node/smtp/index.js';
+import { startTestMx } from '../test/helpers/mx.js';
 
 const [dataDir, keyHex, dnsPort, password, unlock, ...addresses] = process.argv.slice(2);
 const store = Store.open({ dataDir, masterKey: Buffer.from(keyHex, 'hex') });
 const leases: Lease[] = [];
 if (unlock === '1') for (const a of addresses) leases.push(await store.authenticate(a, password));
-const { key, cert } = testTls();
-const server = await startSmtp(
-  {
-    store,
-    log: silentLogger,
-    authLimiter: new AuthLimiter(),
-    tls: { secureContext: () => createSecureContext({ key, cert }) },
-    hostname: 'mx.haven.test',
-    resolver: resolverFor([`127.0.0.1:${dnsPort}`]),
-    spam: { dnsbl: [] },
-    limits: { maxConnectionsPerIp: 1000 },
-  },
-  { host: '127.0.0.1', port: 0, implicitTls: false, mode: 'mx' },
-);
+const server = await startTestMx(store, { resolver: resolverFor([`127.0.0.1:${dnsPort}`]), maxConnectionsPerIp: 1000 });
 // HAVEN_BENCH_PROFILE=<file>: write a CPU profile of the node (open it in Chrome DevTools).
 let profiler: import('node:inspector').Session | null = null;
 if (process.env.HAVEN_BENCH_PROFILE) {
