@@ -77,7 +77,7 @@ class Connection implements Transport {
 
   start(implicitTls: boolean): void {
     if (implicitTls) {
-      void this.startTls().then(() => this.session.greet(), () => this.close());
+      void this.startTls().then((ok) => ok && this.session.greet());
       return;
     }
     this.stream.on('data', this.onData);
@@ -107,7 +107,7 @@ class Connection implements Transport {
     });
   }
 
-  startTls(): Promise<void> {
+  startTls(): Promise<boolean> {
     // The OK to STARTTLS must reach the client in plaintext before the handshake.
     while (this.socket.writableCorked) this.socket.uncork();
     this.stream.off('data', this.onData);
@@ -120,14 +120,18 @@ class Connection implements Transport {
     });
     this.stream = t;
     t.on('error', () => this.close());
-    return new Promise((resolve, reject) => {
+    // A failed handshake is an I/O failure, not a server bug: the connection closes and nothing is answered.
+    return new Promise((resolve) => {
       t.once('secure', () => {
         this.secure = true;
         t.on('data', this.onData);
-        resolve();
+        resolve(true);
       });
-      t.once('error', reject);
-      t.once('close', () => reject(new Error('closed during handshake')));
+      t.once('error', () => resolve(false));
+      t.once('close', () => {
+        this.close();
+        resolve(false);
+      });
     });
   }
 

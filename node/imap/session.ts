@@ -44,7 +44,8 @@ export interface Handler<N extends CommandName = CommandName> {
 /** Connection operations a session asks of its transport. */
 export interface Transport {
   write(data: Buffer): void;
-  startTls(): Promise<void>;
+  /** Resolves false when the handshake failed (the client left or did not speak TLS); the connection is then closed. */
+  startTls(): Promise<boolean>;
   startCompression(): void;
   close(): void;
   /** A promise to await when the client is not reading fast enough, else null. */

@@ -15,13 +15,7 @@ export const starttls: Handler<'STARTTLS'> = {
     s.send(`${cmd.tag} OK begin TLS now\r\n`);
     s.continuation = null;
     s.suppressTagged = true;
-    try {
-      await s.io.startTls();
-    } catch {
-      // The client left or did not speak TLS: an I/O failure, not a server bug. The
-      // connection is unusable (the plaintext side is gone), so it just closes.
-      s.io.close();
-    }
+    await s.io.startTls();
   },
 };
 
