@@ -3,34 +3,17 @@
  * TypeScript through tsx) in a child process: exit codes, stdout/stderr
  * separation, secrets from a piped standard input.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runHavenBinary } from './helpers.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'haven.js');
 const root = mkdtempSync(join(tmpdir(), 'haven-bin-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** The parent's environment without HAVEN_* (a developer's own settings must not leak in). */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HAVEN_')) env[k] = v;
-  return { ...env, ...extra };
-}
-
-function haven(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: cleanEnv({ HAVEN_DATA_DIR: join(root, 'data'), ...opts.env }), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(opts.stdin ?? '');
-  });
+function haven(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) {
+  return runHavenBinary(args, { stdin: opts.stdin, env: { HAVEN_DATA_DIR: join(root, 'data'), ...opts.env } });
 }
 
 describe('bin/haven.js', () => {

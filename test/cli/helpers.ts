@@ -4,6 +4,7 @@
  * opens that directory's store the way the node would, to check what a
  * command really did.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,4 +47,26 @@ export function cliHarness(): CliHarness {
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'haven.js');
+
+/**
+ * The real `haven` executable (bin/haven.js) in a child process, with the
+ * parent's environment minus HAVEN_* (a developer's own settings must not
+ * leak in) plus `env`, and `stdin` piped in.
+ */
+export function runHavenBinary(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HAVEN_')) env[k] = v;
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], { env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    p.stdin.end(opts.stdin ?? '');
+  });
 }

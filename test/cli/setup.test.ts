@@ -7,7 +7,6 @@
  * makes the exit status 1. The real binary runs the menu too, and renews
  * an ACME certificate from Pebble through it.
  */
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -19,8 +18,8 @@ import { parse } from 'yaml';
 import { memoryIo, runCli } from '../../node/cli/index.js';
 import { Store } from '../../node/store/index.js';
 import { startPebble } from '../tls/pebble.js';
+import { runHavenBinary } from './helpers.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'haven.js');
 const root = mkdtempSync(join(tmpdir(), 'haven-setup-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -153,19 +152,8 @@ describe('haven init', () => {
 });
 
 describe('bin/haven.js setup', () => {
-  function haven(args: string[], stdin: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const clean: NodeJS.ProcessEnv = {};
-      for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HAVEN_')) clean[k] = v;
-      const p = spawn(process.execPath, [BIN, ...args], { env: { ...clean, HAVEN_FROM_SOURCE: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (d) => (stdout += d));
-      p.stderr.on('data', (d) => (stderr += d));
-      p.on('error', reject);
-      p.on('close', (code) => resolve({ code, stdout, stderr }));
-      p.stdin.end(stdin);
-    });
+  function haven(args: string[], stdin: string, env: Record<string, string> = {}) {
+    return runHavenBinary(args, { stdin, env });
   }
 
   it('renews an ACME certificate from Pebble through the menu, answering the CA on ports.http itself', async () => {

@@ -4,7 +4,6 @@
  * before the command returns (the CLI asks the node's replicator to flush;
  * the replicator only hears of commits made in its own process).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,24 +16,13 @@ import { startNode } from '../../node/main.js';
 import { restore } from '../../node/replication/index.js';
 import { Store } from '../../node/store/index.js';
 import { startTestDns } from '../helpers/dns-server.js';
+import { runHavenBinary } from '../cli/helpers.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'haven.js');
 const dir = mkdtempSync(join(tmpdir(), 'haven-cli-live-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function haven(args: string[], env: Record<string, string>, stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const clean: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HAVEN_')) clean[k] = v;
-    const p = spawn(process.execPath, [BIN, ...args], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(stdin);
-  });
+function haven(args: string[], env: Record<string, string>, stdin: string) {
+  return runHavenBinary(args, { env, stdin });
 }
 
 describe('haven CLI next to a running node', () => {
