@@ -24,7 +24,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { benchMessage, connect, reset, send } from './lib/smtp-client.js';
 import { randomBytes } from 'node:crypto';
 import { replicate, restore } from '../node/replication/index.js';
 import type { Lease } from '../node/store/index.js';
@@ -49,28 +49,6 @@ const ACCOUNTS = Number(args.accounts);
 const PASSWORD = 'correct horse battery';
 if (args.target !== 's3' && args.target !== 'file') throw new Error('--target is s3 or file');
 
-function message(i: number, to: string): Buffer {
-  const head = [`From: Sender ${i} <sender${i}@sender.test>`, `To: ${to}`, `Subject: Benchmark message ${i}`, 'Date: Sat, 28 Nov 2026 10:00:00 +0000', `Message-ID: <bench-${i}@sender.test>`, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=us-ascii', ''];
-  const line = `Message ${i}: the quick brown fox jumps over the lazy dog, again and again. `.padEnd(76, '.');
-  return Buffer.from([...head, ...Array.from({ length: 130 }, () => line), ''].join('\r\n'));
-}
-
-function connect(port: number): Promise<SMTPConnection> {
-  return new Promise((resolve, reject) => {
-    const c = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, name: 'client.sender.test', logger: false });
-    c.once('error', reject);
-    c.connect(() => resolve(c));
-  });
-}
-
-function send(c: SMTPConnection, from: string, to: string, raw: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => c.send({ from, to: [to] }, raw, (err, info) => (err ? reject(err) : resolve(info.response))));
-}
-
-function reset(c: SMTPConnection): Promise<void> {
-  return new Promise((resolve, reject) => c.reset((err) => (err ? reject(err) : resolve())));
-}
-
 async function drive(port: number, addresses: string[]): Promise<number> {
   let next = 0;
   const started = performance.now();
@@ -81,7 +59,7 @@ async function drive(port: number, addresses: string[]): Promise<number> {
         const i = next++;
         if (i >= COUNT) break;
         const to = addresses[i % addresses.length];
-        const res = await send(c, `sender${i}@sender.test`, to, message(i, to));
+        const res = await send(c, `sender${i}@sender.test`, to, benchMessage(i, to));
         if (!res.startsWith('250')) throw new Error(`unexpected reply: ${res}`);
         await reset(c);
       }
@@ -162,7 +140,7 @@ async function restoreRun(run: Run): Promise<{ mbps: number; bytes: number; dbBy
   }
 }
 
-console.log(`replication: ${COUNT} messages (~${(message(0, 'user0@example.test').length / 1024).toFixed(1)} KB) over ${SESSIONS} SMTP sessions into ${ACCOUNTS} unlocked mailboxes, replica ${args.target === 's3' ? 's3rver on loopback' : 'a local directory'}`);
+console.log(`replication: ${COUNT} messages (~${(benchMessage(0, 'user0@example.test').length / 1024).toFixed(1)} KB) over ${SESSIONS} SMTP sessions into ${ACCOUNTS} unlocked mailboxes, replica ${args.target === 's3' ? 's3rver on loopback' : 'a local directory'}`);
 
 const a = await lagRun(false);
 const lags = [...a.result.commitLags].sort((x, y) => x - y);

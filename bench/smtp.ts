@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { benchMessage, connect, reset, send } from './lib/smtp-client.js';
 import { runChild } from '../test/helpers/child.js';
 import { startTestDns } from '../test/helpers/dns-server.js';
 import { addAccount, makeTestStore } from '../test/helpers/store.js';
@@ -46,40 +46,6 @@ const SMTP_SOURCE = '/usr/sbin/smtp-source';
 if (args.client !== 'node' && args.client !== 'smtp-source') throw new Error('--client is node or smtp-source');
 if (args.client === 'smtp-source' && !existsSync(SMTP_SOURCE)) throw new Error('--client smtp-source needs Debian\'s postfix package (apt-get install postfix)');
 
-function message(i: number, to: string): Buffer {
-  const head = [
-    `From: Sender ${i} <sender${i}@sender.test>`,
-    `To: ${to}`,
-    `Subject: Benchmark message ${i}`,
-    'Date: Sat, 28 Nov 2026 10:00:00 +0000',
-    `Message-ID: <bench-${i}@sender.test>`,
-    'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=us-ascii',
-    '',
-  ];
-  const line = `Message ${i}: the quick brown fox jumps over the lazy dog, again and again. `.padEnd(76, '.');
-  const body = Array.from({ length: 130 }, () => line);
-  return Buffer.from([...head, ...body, ''].join('\r\n'));
-}
-
-function connect(port: number): Promise<SMTPConnection> {
-  return new Promise((resolve, reject) => {
-    const c = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, name: 'client.sender.test', logger: false });
-    c.once('error', reject);
-    c.connect(() => resolve(c));
-  });
-}
-
-function send(c: SMTPConnection, from: string, to: string, raw: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    c.send({ from, to: [to] }, raw, (err, info) => (err ? reject(err) : resolve(info.response)));
-  });
-}
-
-function reset(c: SMTPConnection): Promise<void> {
-  return new Promise((resolve, reject) => c.reset((err) => (err ? reject(err) : resolve())));
-}
-
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 interface Load {
@@ -94,7 +60,7 @@ async function drive(port: number, addresses: string[]): Promise<Load> {
     // smtp-source sends a generated message of -l bytes to one recipient, -d keeps each session's connection.
     // Spawned asynchronously: the loopback DNS server lives in this process and must keep answering.
     const started = performance.now();
-    const child = spawn(SMTP_SOURCE, ['-d', '-s', String(SESSIONS), '-m', String(COUNT), '-l', String(message(0, addresses[0]).length), '-f', 'sender@sender.test', '-t', addresses[0], '-S', 'Benchmark', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(SMTP_SOURCE, ['-d', '-s', String(SESSIONS), '-m', String(COUNT), '-l', String(benchMessage(0, addresses[0]).length), '-f', 'sender@sender.test', '-t', addresses[0], '-S', 'Benchmark', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -111,7 +77,7 @@ async function drive(port: number, addresses: string[]): Promise<Load> {
         const i = next++;
         if (i >= COUNT) break;
         const to = addresses[i % addresses.length];
-        const raw = message(i, to);
+        const raw = benchMessage(i, to);
         const t0 = performance.now();
         const res = await send(c, `sender${i}@sender.test`, to, raw);
         latencies.push(performance.now() - t0);
@@ -130,7 +96,7 @@ function describeLoad(l: Load, what: string): string {
   return `${(COUNT / l.seconds).toFixed(0).padStart(5)} msgs/s${lat}   (${what}, ${l.seconds.toFixed(1)} s)`;
 }
 
-const sizeKb = (message(0, 'user0@example.test').length / 1024).toFixed(1);
+const sizeKb = (benchMessage(0, 'user0@example.test').length / 1024).toFixed(1);
 const users = Array.from({ length: args.client === 'smtp-source' ? 1 : ACCOUNTS }, (_, i) => `user${i}`);
 const addresses = users.map((u) => `${u}@example.test`);
 

@@ -1,0 +1,41 @@
+/**
+ * @module bench/lib/smtp-client
+ * The SMTP side of the ingest benchmarks (smtp, replication): the ~10 KB
+ * message they send, and promise wrappers over nodemailer's SMTP connection
+ * for one session sending back to back.
+ */
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+
+/** Message number `i` to `to`: plain text, about 10 KB. */
+export function benchMessage(i: number, to: string): Buffer {
+  const head = [
+    `From: Sender ${i} <sender${i}@sender.test>`,
+    `To: ${to}`,
+    `Subject: Benchmark message ${i}`,
+    'Date: Sat, 28 Nov 2026 10:00:00 +0000',
+    `Message-ID: <bench-${i}@sender.test>`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+  ];
+  const line = `Message ${i}: the quick brown fox jumps over the lazy dog, again and again. `.padEnd(76, '.');
+  const body = Array.from({ length: 130 }, () => line);
+  return Buffer.from([...head, ...body, ''].join('\r\n'));
+}
+
+export function connect(port: number): Promise<SMTPConnection> {
+  return new Promise((resolve, reject) => {
+    const c = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, name: 'client.sender.test', logger: false });
+    c.once('error', reject);
+    c.connect(() => resolve(c));
+  });
+}
+
+/** Sends one message; resolves with the server's final reply. */
+export function send(c: SMTPConnection, from: string, to: string, raw: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => c.send({ from, to: [to] }, raw, (err, info) => (err ? reject(err) : resolve(info.response))));
+}
+
+export function reset(c: SMTPConnection): Promise<void> {
+  return new Promise((resolve, reject) => c.reset((err) => (err ? reject(err) : resolve())));
+}
