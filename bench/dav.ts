@@ -15,7 +15,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
@@ -26,6 +25,7 @@ import { startDavServer } from '../node/dav/index.js';
 import { AuthLimiter } from '../node/util/auth-limiter.js';
 import { silentLogger } from '../node/util/log.js';
 import { addAccount, makeTestStore, testTls } from '../test/helpers/store.js';
+import { freePort } from './lib/daemon.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -183,14 +183,6 @@ function radicaleBinary(): string | null {
     if (r.status === 0) return bin;
   }
   return null;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /**

@@ -8,9 +8,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort, greets, idsOf } from './daemon.js';
 
 export const DOVECOT = '/usr/sbin/dovecot';
 
@@ -19,20 +19,6 @@ export type DovecotProtocol = 'pop3' | 'imap';
 /** Whether the Dovecot binary and the protocol's login/mail binaries are installed. */
 export function dovecotAvailable(protocol: DovecotProtocol): boolean {
   return existsSync(DOVECOT) && existsSync(`/usr/lib/dovecot/${protocol}`) && existsSync(`/usr/lib/dovecot/${protocol}-login`);
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function ids(name: string): { uid: number; gid: number } {
-  const r = spawnSync('id', ['-u', name]);
-  const g = spawnSync('id', ['-g', name]);
-  return { uid: Number(r.stdout.toString()), gid: Number(g.stdout.toString()) };
 }
 
 export interface Dovecot {
@@ -57,7 +43,7 @@ export async function startDovecot(protocol: DovecotProtocol, messages: Iterable
   const user = 'bench';
   const pass = 'bench-password';
   // Mail processes may not run as root; use the unprivileged 'nobody' when we are root.
-  const owner = userInfo().uid === 0 ? ids('nobody') : { uid: userInfo().uid, gid: userInfo().gid };
+  const owner = userInfo().uid === 0 ? idsOf('nobody') : { uid: userInfo().uid, gid: userInfo().gid };
   const home = join(dir, 'home');
   const maildir = join(home, 'Maildir');
   for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, d), { recursive: true });
@@ -122,24 +108,7 @@ service stats {
   const child: ChildProcess = spawn(DOVECOT, ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`dovecot exited with ${code}; see ${dir}/dovecot.log`))));
   // Ready when the listener accepts and greets.
-  await Promise.race([
-    exited,
-    (async () => {
-      for (let tries = 0; ; tries++) {
-        const ok = await new Promise<boolean>((resolve) => {
-          const s = net.connect(port, '127.0.0.1');
-          s.once('data', () => {
-            s.destroy();
-            resolve(true);
-          });
-          s.once('error', () => resolve(false));
-        });
-        if (ok) return;
-        if (tries > 200) throw new Error(`dovecot did not start; see ${dir}/dovecot.log`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })(),
-  ]);
+  await greets(port, 'dovecot', exited, `${dir}/dovecot.log`, 200);
   exited.catch(() => undefined);
   return {
     port,

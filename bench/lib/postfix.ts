@@ -10,9 +10,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, greets, idsOf } from './daemon.js';
 
 const POSTFIX = '/usr/sbin/postfix';
 const DOVECOT = '/usr/sbin/dovecot';
@@ -20,42 +20,6 @@ const DOVECOT = '/usr/sbin/dovecot';
 /** Whether Postfix, Dovecot and its LMTP server are installed (and we can run them: root). */
 export function postfixAvailable(): boolean {
   return existsSync(POSTFIX) && existsSync(DOVECOT) && existsSync('/usr/lib/dovecot/lmtp') && process.getuid?.() === 0;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function uidOf(name: string): number {
-  return Number(spawnSync('id', ['-u', name]).stdout.toString());
-}
-
-function gidOf(name: string): number {
-  return Number(spawnSync('id', ['-g', name]).stdout.toString());
-}
-
-/** Resolves once something on the port sends a greeting. */
-async function greets(port: number, what: string, exited: Promise<never>, log: string): Promise<void> {
-  const ready = (async () => {
-    for (let tries = 0; ; tries++) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1');
-        s.once('data', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.once('error', () => resolve(false));
-      });
-      if (ok) return;
-      if (tries > 300) throw new Error(`${what} did not start; see ${log}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  await Promise.race([exited, ready]);
 }
 
 export interface PostfixDovecot {
@@ -78,7 +42,7 @@ export async function startPostfixDovecot(domain: string, users: string[]): Prom
   chmodSync(dir, 0o755);
   const lmtpPort = await freePort();
   const smtpPort = await freePort();
-  const vmail = { uid: uidOf('nobody'), gid: gidOf('nobody') };
+  const vmail = idsOf('nobody');
 
   // ---- Dovecot: LMTP only, Maildir per user, fsync as shipped (optimized).
   const mail = join(dir, 'mail');
