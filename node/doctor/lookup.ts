@@ -7,7 +7,10 @@
  * DNSBL queries.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { expandIPv6, reversedName } from '../dns/reverse.js';
 import type { Resolver } from '../smtp/index.js';
+
+export { expandIPv6, reversedName };
 
 export type Answer<T> = { answers: T[]; error?: undefined } | { answers?: undefined; error: string };
 
@@ -71,22 +74,6 @@ export class Lookup {
 /** Lower case, no trailing dot. */
 export function normName(name: string): string {
   return name.toLowerCase().replace(/\.$/, '');
-}
-
-/** All eight groups, four hex digits each. */
-export function expandIPv6(ip: string): string {
-  const [head, tail = ''] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill = ip.includes('::') ? Array(8 - h.length - t.length).fill('0') : [];
-  return [...h, ...fill, ...t].map((g) => g.padStart(4, '0').toLowerCase()).join(':');
-}
-
-/** The reversed-address labels (RFC 1035 §3.5, RFC 3596 §2.5) under `suffix`. */
-export function reversedName(ip: string, suffix: string): string {
-  if (isIPv4(ip)) return `${ip.split('.').reverse().join('.')}.${suffix}`;
-  if (isIPv6(ip)) return `${expandIPv6(ip).replace(/:/g, '').split('').reverse().join('.')}.${suffix}`;
-  throw new Error(`${ip} is not an IP address`);
 }
 
 export function arpaName(ip: string): string {

@@ -8,6 +8,7 @@ import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { fail, ok, warn, type DoctorCheck } from './types.js';
+import { blocklistVerdict } from '../dns/reverse.js';
 import { type Lookup, reversedName } from './lookup.js';
 
 export function checkCertificate(cert: X509Certificate | undefined, mailHost: string, renewDaysBefore: number, now: Date, file?: string): DoctorCheck {
@@ -92,10 +93,9 @@ export async function checkBlocklists(l: Lookup, ip: string, lists: readonly str
       const name = reversedName(ip, zone);
       const r = await l.a(name);
       if (r.error !== undefined) return void unknown.push(`${zone} (${r.error})`);
-      const hits = r.answers.filter((a) => a.startsWith('127.'));
-      if (hits.length === 0) return;
-      // Spamhaus answers 127.255.255.x when it refuses the query (public or overused resolver): not a listing.
-      if (hits.every((a) => a.startsWith('127.255.255.'))) return void unknown.push(`${zone} (refused the query: ${hits.join(', ')})`);
+      const { verdict, hits } = blocklistVerdict(r.answers);
+      if (verdict === 'clear') return;
+      if (verdict === 'refused') return void unknown.push(`${zone} (refused the query: ${hits.join(', ')})`);
       const reason = (await l.txt(name)).answers?.[0];
       listed.push(`${zone} (${hits.join(', ')}${reason ? `: ${reason}` : ''})`);
     }),

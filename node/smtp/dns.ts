@@ -6,7 +6,8 @@
  * real DNS server on loopback. Also the small lookups built on it.
  */
 import { promises as dnsPromises } from 'node:dns';
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
+import { blocklistVerdict, reversedName } from '../dns/reverse.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Resolver = (name: string, rrtype: string) => Promise<any>;
@@ -58,23 +59,10 @@ export function isNoData(err: unknown): boolean {
 
 /** The DNSBL query name for an IP in a zone (RFC 5782 §2.1, §2.4). */
 export function dnsblName(ip: string, zone: string): string | null {
-  if (isIPv4(ip)) return `${ip.split('.').reverse().join('.')}.${zone}`;
-  if (isIPv6(ip)) {
-    const full = expandIPv6(ip);
-    return `${full.replace(/:/g, '').split('').reverse().join('.')}.${zone}`;
-  }
-  return null;
+  return isIP(ip) ? reversedName(ip, zone) : null;
 }
 
-function expandIPv6(ip: string): string {
-  const [head, tail = ''] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill = ip.includes('::') ? Array(8 - h.length - t.length).fill('0') : [];
-  return [...h, ...fill, ...t].map((g) => g.padStart(4, '0')).join(':');
-}
-
-/** Zones that list the IP (an A answer in 127.0.0.0/8, per RFC 5782). */
+/** Zones that list the IP (an A answer in 127.0.0.0/8, per RFC 5782; a refused query is no listing). */
 export async function dnsblListings(resolver: Resolver, ip: string, zones: readonly string[]): Promise<string[]> {
   const mapped = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   const hits = await Promise.all(
@@ -83,7 +71,7 @@ export async function dnsblListings(resolver: Resolver, ip: string, zones: reado
       if (!name) return null;
       try {
         const answers = (await resolver(name, 'A')) as string[];
-        return answers.some((a) => a.startsWith('127.')) ? zone : null;
+        return blocklistVerdict(answers).verdict === 'listed' ? zone : null;
       } catch {
         // An unreachable or refusing list is no evidence either way.
         return null;

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LineEndingCheck, MAIL_PARAMS, parseEnvelopeAddress, unknownParam } from '../../node/smtp/address.js';
-import { cachingResolver, dnsblName, type Resolver } from '../../node/smtp/dns.js';
+import { cachingResolver, dnsblListings, dnsblName, resolverFor, type Resolver } from '../../node/smtp/dns.js';
+import { startTestDns } from '../helpers/dns-server.js';
 import { SmtpError } from '../../node/smtp/errors.js';
 import { headerValues, withoutFields } from '../../node/smtp/headers.js';
 import { buildDsn, statusOf } from '../../node/smtp/outbound/dsn.js';
@@ -134,6 +135,18 @@ describe('dnsblName', () => {
     expect(dnsblName('192.0.2.99', 'bl.test')).toBe('99.2.0.192.bl.test');
     expect(dnsblName('2001:db8::1', 'bl.test')).toBe(`1.0.0.0.${'0.'.repeat(20)}8.b.d.0.1.0.0.2.bl.test`);
     expect(dnsblName('not-an-ip', 'bl.test')).toBeNull();
+  });
+
+  it('counts a listing, not a refused query (Spamhaus 127.255.255.x), against a real DNS server', async () => {
+    const dns = await startTestDns();
+    try {
+      dns.add('2.0.0.192.listed.test', { A: ['127.0.0.2'] });
+      dns.add('2.0.0.192.refusing.test', { A: ['127.255.255.254'] });
+      const resolver = resolverFor([`127.0.0.1:${dns.port}`]);
+      expect(await dnsblListings(resolver, '::ffff:192.0.0.2', ['listed.test', 'refusing.test', 'empty.test'])).toEqual(['listed.test']);
+    } finally {
+      await dns.close();
+    }
   });
 });
 
