@@ -28,6 +28,7 @@ import { Http01Responder, openCertificateStore, webNamesFor, type OpenedCertific
 import { AuthLimiter } from './util/auth-limiter.js';
 import { lockDataDir } from './util/data-dir-lock.js';
 import { silentLogger, type Logger } from './util/log.js';
+import { isLoopback } from './util/loopback.js';
 
 export { LOCAL_MASTER_KEY_FILE } from './master-key.js';
 
@@ -368,10 +369,6 @@ async function doctorReport(config: Config, store: Store, queue: ReturnType<type
     if (err instanceof DoctorInputError) throw new ApiError(409, err.message);
     throw err;
   }
-}
-
-function isLoopback(host: string): boolean {
-  return host === '::1' || host.startsWith('127.');
 }
 
 /**

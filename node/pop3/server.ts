@@ -17,6 +17,7 @@ import { Receiver } from './receiver.js';
 import { Pop3Session, type Pop3Io } from './session.js';
 import { DEFAULT_LIMITS, type Pop3Limits } from './state.js';
 import { StoreMaildrops } from './store-maildrop.js';
+import { isLoopback } from '../util/loopback.js';
 
 export interface Pop3Deps {
   store: Store;
@@ -43,10 +44,6 @@ export interface Pop3Server {
 function normalizeIp(addr: string | undefined): string {
   if (!addr) return 'unknown';
   return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-}
-
-function isLoopback(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.');
 }
 
 /** Per-IP connection counts shared by every POP3 listener on one store (110 and 995 count together). */

@@ -16,11 +16,11 @@ import { replies } from './errors.js';
 import { mxHandlers } from './inbound.js';
 import { submissionHandlers } from './submission.js';
 import type { SmtpDeps, SmtpListen, SmtpServerHandle } from './types.js';
+import { isLoopback } from '../util/loopback.js';
 
 const ENHANCED_PREFIX = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 const HAVEN = Symbol.for('haven.smtp');
 const LOOPBACK_AUTH = Symbol.for('haven.smtp.loopbackAuth');
-const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
 /**
  * allowPlaintextAuthOnLoopback for submission on 587: smtp-server's
@@ -40,7 +40,7 @@ function patchLoopbackAuth(): void {
   const original = proto.handler_AUTH;
   proto.handler_AUTH = function (this: typeof proto, command: unknown, callback: unknown) {
     const options = this._server?.options;
-    if (!options?.[LOOPBACK_AUTH] || options.allowInsecureAuth || !LOOPBACK.test(this.remoteAddress ?? '')) return original.call(this, command, callback);
+    if (!options?.[LOOPBACK_AUTH] || options.allowInsecureAuth || !isLoopback(this.remoteAddress ?? '')) return original.call(this, command, callback);
     options.allowInsecureAuth = true;
     try {
       return original.call(this, command, callback);
