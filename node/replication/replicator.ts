@@ -26,7 +26,7 @@
  * chain position (generation, index, checksum, WAL salt/offset/checksum, the
  * database file's stat after our last checkpoint), and the outbox.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { addDbObserver, type Db, type DbObserver } from '../store/db.js';
 import type { Logger } from '../util/log.js';
@@ -36,6 +36,7 @@ import type { ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, parseWalHeader, scanFrames } from './wal.js';
 import { fsyncDir } from '../util/fsync.js';
 import { backoffMs } from '../util/backoff.js';
+import { readAt } from '../util/read-at.js';
 
 export interface ReplicatorOptions {
   target: ReplicaTarget;
@@ -931,22 +932,6 @@ function statOf(path: string): FileStat | null {
     return { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
   } catch {
     return null;
-  }
-}
-
-function readAt(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(fd, buf, got, length - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.subarray(0, got);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -9,7 +9,7 @@
  * key we hold are opened and pass `PRAGMA integrity_check`; the others are
  * checked for SQLite's page structure (plain header fields, size = pages).
  */
-import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync, writevSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync, writevSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { unwrapKey } from '../crypto/index.js';
@@ -22,6 +22,7 @@ import { openTarget, type ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, dbHeaderInfo, parseWalHeader, scanFrames, walChecksum } from './wal.js';
 import { fsyncDir } from '../util/fsync.js';
 import { backoffMs } from '../util/backoff.js';
+import { readAt, readFd } from '../util/read-at.js';
 
 export interface RestoreProgress {
   phase: 'plan' | 'fetch' | 'verify' | 'done';
@@ -477,15 +478,6 @@ function getWithRetry(target: ReplicaTarget, key: string): Promise<Buffer> {
   return withRetry(() => target.get(key));
 }
 
-function readAt(file: string, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    return buf.subarray(0, readSync(fd, buf, 0, length, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function writeAll(fd: number, buf: Buffer, position: number): void {
   let done = 0;
@@ -509,7 +501,7 @@ async function verifyRestored(db: string, file: string, pageSize: number, pages:
     }
     return 'integrity_check';
   }
-  const head = readAt(file, 100);
+  const head = readAt(file, 0, 100);
   const info = dbHeaderInfo(head);
   if (!info) throw new RestoreVerifyError(db, 'page 1 does not carry an SQLite header');
   if (info.pageSize !== pageSize) throw new RestoreVerifyError(db, `header page size ${info.pageSize} differs from the replica's ${pageSize}`);
@@ -627,7 +619,7 @@ function liveDatabases(dataDir: string): string[] {
 export function liveImage(path: string, out: string): number {
   copyFileSync(path, out);
   chmodSync(out, 0o600);
-  const info = dbHeaderInfo(readAt(out, 100));
+  const info = dbHeaderInfo(readAt(out, 0, 100));
   const pageSize = info?.pageSize ?? 4096;
   let pages = Math.floor(statSync(out).size / pageSize);
   const walPath = `${path}-wal`;
@@ -669,17 +661,6 @@ export function liveImage(path: string, out: string): number {
     closeSync(wfd);
   }
   return pages;
-}
-
-function readFd(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, buf, got, length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return buf.subarray(0, got);
 }
 
 /** Larger databases are compared by page count: serializing both would hold them in memory whole. */
