@@ -86,6 +86,37 @@ describe('messages', () => {
     expect(noop.updated).toEqual([]);
   });
 
+  it('pages flags in UID order, agreeing with get(), filtered by modseq', () => {
+    const m = lease.mailbox.messages;
+    const flagSets = [[], ['\\Seen'], ['\\Seen', '\\Flagged', '$Work', 'Later'], ['$Junk'], ['\\Answered', '\\Deleted', '\\Draft']];
+    m.appendMany(inbox, Array.from({ length: 12 }, (_, i) => ({ raw: sampleMessage(), flags: flagSets[i % flagSets.length] })));
+    const text = (uid: number) => m.get(inbox, uid)!.flags.join(' ');
+    // Walk in pages of 5 from UID 2 to 11, as FETCH does.
+    const seen: number[] = [];
+    let from = 2;
+    for (;;) {
+      const p = m.flagPage(inbox, from, 11, { limit: 5 });
+      if (!p.uids.length) break;
+      expect(p.uids.length).toBeLessThanOrEqual(5);
+      expect(p.modseqs).toEqual([]);
+      p.uids.forEach((uid, i) => expect(p.flags[i]).toBe(text(uid)));
+      seen.push(...p.uids);
+      from = p.uids[p.uids.length - 1] + 1;
+    }
+    expect(seen).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+
+    const base = lease.mailbox.folders.status(inbox).highestModseq;
+    m.storeFlags(inbox, [4], 'add', ['$New']);
+    m.storeFlags(inbox, [9], 'set', []);
+    const changed = m.flagPage(inbox, 1, 12, { modseqAbove: base });
+    expect(changed.uids).toEqual([4, 9]);
+    expect(changed.flags).toEqual([text(4), '']);
+    expect(changed.modseqs).toEqual([m.get(inbox, 4)!.modseq, m.get(inbox, 9)!.modseq]);
+    const all = m.flagPage(inbox, 1, 12, { modseqAbove: 0 });
+    expect(all.modseqs).toEqual(all.uids.map((u) => m.get(inbox, u)!.modseq));
+    expect(m.flagPage(inbox, 13, 100).uids).toEqual([]);
+  });
+
   it('expunges only \\Deleted messages, leaves tombstones, and frees the blob', () => {
     const m = lease.mailbox.messages;
     for (let i = 0; i < 3; i++) m.append(inbox, sampleMessage());

@@ -92,6 +92,44 @@ export function fetchItems(s: Session, m: Meta, atts: FetchAtt[], withModseq: bo
   return out;
 }
 
+/**
+ * FETCH of nothing but UID, FLAGS and MODSEQ — how clients resync a folder
+ * (`UID FETCH 1:* (FLAGS)`) — from the store's packed flag pages: no row
+ * objects, no item chunks, one string per write.
+ */
+async function fetchFlagsOnly(s: Session, uids: number[], withFlags: boolean, withModseq: boolean, changedSince: number | null): Promise<void> {
+  // CHANGEDSINCE always asks for MODSEQ (the handler sets wantModseq), so the filter rides on the modseq page.
+  const sel = s.sel;
+  const view = sel.uids;
+  // uids ascends and lies within the view: one walk finds each sequence number (k is its index in the view).
+  let j = 0;
+  let k = 0;
+  let out = '';
+  let from = uids[0];
+  const to = uids[uids.length - 1];
+  while (from <= to) {
+    const page = s.port.messages.flagPage(sel.folderId, from, to, withModseq ? { modseqAbove: changedSince ?? 0 } : {});
+    const n = page.uids.length;
+    if (!n) break;
+    for (let r = 0; r < n; r++) {
+      const uid = page.uids[r];
+      while (j < uids.length && uids[j] < uid) j++;
+      if (uids[j] !== uid) continue;
+      while (k < view.length && view[k] < uid) k++;
+      if (view[k] !== uid) continue;
+      out += `* ${k + 1} FETCH (UID ${uid}${withModseq ? ` MODSEQ (${page.modseqs[r]})` : ''}${withFlags ? ` FLAGS (${page.flags[r]})` : ''})\r\n`;
+    }
+    from = page.uids[n - 1] + 1;
+    // Writes of about 64 KB: one write per line costs more than the line.
+    if (out.length < 65536) continue;
+    s.send(out);
+    out = '';
+    const wait = s.io.backpressure();
+    if (wait) await wait;
+  }
+  if (out) s.send(out);
+}
+
 export const fetch: Handler<'FETCH'> = {
   states: ['selected'],
   async handle(s, cmd) {
@@ -107,6 +145,11 @@ export const fetch: Handler<'FETCH'> = {
       if (v.length) s.untagged(`VANISHED (EARLIER) ${formatSet(v)}`);
     }
     if (!uids.length) return;
+    if (cmd.atts.every((a) => a.kind === 'FLAGS' || a.kind === 'UID' || a.kind === 'MODSEQ')) {
+      const withFlags = cmd.atts.some((a) => a.kind === 'FLAGS');
+      await fetchFlagsOnly(s, uids, withFlags, wantModseq || (s.condstore && withFlags), cmd.changedSince);
+      return;
+    }
     // Both lists ascend by UID: intersect them in one walk (a Set of 100,000 UIDs costs more).
     let metas = [];
     let j = 0;

@@ -37,6 +37,19 @@ export function joinFlags(bits: number, keywords: string): string[] {
   return out;
 }
 
+const BITS_TEXT: string[] = [];
+
+/**
+ * The flag names of bits and keywords as one space-separated string. The
+ * text for bits alone is built once: a FETCH FLAGS over a big mailbox asks
+ * for the same few combinations 100,000 times.
+ */
+export function flagText(bits: number, keywords: string): string {
+  let t = BITS_TEXT[bits];
+  if (t === undefined) t = BITS_TEXT[bits] = joinFlags(bits, '').join(' ');
+  return !keywords ? t : t ? t + ' ' + keywords : keywords;
+}
+
 export function mergeKeywords(current: string, mode: 'set' | 'add' | 'remove', keywords: string[]): string {
   if (mode === 'set') return keywords.join(' ');
   const have = current ? current.split(' ') : [];

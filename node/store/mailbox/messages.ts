@@ -8,7 +8,7 @@
 import { parseMessage, type ParsedMessage } from '../../mime/index.js';
 import { NoSuchMailboxError, QuotaExceededError } from '../errors.js';
 import type { MailboxContext } from './context.js';
-import { DELETED, joinFlags, mergeKeywords, splitFlags } from './flags.js';
+import { DELETED, flagText, joinFlags, mergeKeywords, splitFlags } from './flags.js';
 import { releaseBlobs, type Folder } from './folders.js';
 
 export interface MessageMeta {
@@ -37,6 +37,17 @@ export interface AppendResult {
   uidValidity: number;
   modseq: number;
   folderId: number;
+}
+
+/**
+ * One page of a folder's flags in UID order, as parallel arrays: what a FETCH
+ * of FLAGS over a whole mailbox needs, and no more. `flags` holds each
+ * message's flag names joined by spaces.
+ */
+export interface FlagPage {
+  uids: number[];
+  modseqs: number[];
+  flags: string[];
 }
 
 export type FlagMode = 'set' | 'add' | 'remove';
@@ -78,6 +89,15 @@ export class MessageRepo {
       metaAll: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? ORDER BY m.uid`),
       metaRange: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`),
       plainRange: p('SELECT uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid'),
+      // One string per page, built by SQLite: a row object per message costs better-sqlite3 about 2 µs, the scan 0.1 µs.
+      flagPage: p(
+        "SELECT group_concat(CASE WHEN keywords = '' THEN uid || ' ' || flags ELSE uid || ' ' || flags || ' ' || keywords END, char(10)) " +
+          'FROM (SELECT uid, flags, keywords FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid LIMIT ?)',
+      ).pluck(),
+      flagPageModseq: p(
+        "SELECT group_concat(CASE WHEN keywords = '' THEN uid || ' ' || flags || ' ' || modseq ELSE uid || ' ' || flags || ' ' || modseq || ' ' || keywords END, char(10)) " +
+          'FROM (SELECT uid, flags, keywords, modseq FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? AND modseq > ? ORDER BY uid LIMIT ?)',
+      ).pluck(),
       metaOne: p(`SELECT ${META_COLS}, m.id AS row_id FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.uid = ?`),
       changedSince: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.modseq > ? ORDER BY m.uid`),
       expungedSince: p('SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid').pluck(),
@@ -188,6 +208,50 @@ export class MessageRepo {
       out[i] = { uid: r.uid as number, modseq: r.modseq as number, flags: joinFlags(r.flags as number, r.keywords as string), internalDate: r.internal_date as number, size: r.size as number, blobId: r.blob_id as number };
     }
     return out;
+  }
+
+  /**
+   * Flags of up to `limit` messages with from <= uid <= to, ascending by UID;
+   * the next page starts after the last UID returned, and an empty page is
+   * the end. With `modseqAbove` (0 for all), only messages changed after it,
+   * with their mod-sequences; without, `modseqs` stays empty.
+   */
+  flagPage(folderId: number, from: number, to: number, opts: { modseqAbove?: number; limit?: number } = {}): FlagPage {
+    const limit = opts.limit ?? 5000;
+    const withModseq = opts.modseqAbove !== undefined;
+    const packed = (withModseq ? this.s.flagPageModseq.get(folderId, from, to, opts.modseqAbove, limit) : this.s.flagPage.get(folderId, from, to, limit)) as string | null;
+    const page: FlagPage = { uids: [], modseqs: [], flags: [] };
+    if (!packed) return page;
+    // Rows are "uid bits[ modseq][ keywords]" joined by LF; keywords are atoms, so hold neither space runs nor LF.
+    const n = packed.length;
+    let i = 0;
+    let sorted = true;
+    let last = 0;
+    while (i < n) {
+      let uid = 0;
+      let bits = 0;
+      let c = 0;
+      while ((c = packed.charCodeAt(i++)) !== 32) uid = uid * 10 + c - 48;
+      while (i < n && (c = packed.charCodeAt(i++)) !== 32 && c !== 10) bits = bits * 10 + c - 48;
+      if (withModseq) {
+        let modseq = 0;
+        while (i < n && (c = packed.charCodeAt(i++)) !== 32 && c !== 10) modseq = modseq * 10 + c - 48;
+        page.modseqs.push(modseq);
+      }
+      let keywords = '';
+      if (c === 32) {
+        let j = packed.indexOf('\n', i);
+        if (j < 0) j = n;
+        keywords = packed.slice(i, j);
+        i = j + 1;
+      }
+      if (uid < last) sorted = false;
+      last = uid;
+      page.uids.push(uid);
+      page.flags.push(flagText(bits, keywords));
+    }
+    // group_concat's order is SQLite's choice, not a promise: it follows the subquery today, and this keeps us right if it stops.
+    return sorted ? page : sortPage(page);
   }
 
   get(folderId: number, uid: number): MessageMeta | null {
@@ -382,3 +446,8 @@ export class MessageRepo {
 }
 
 export { DELETED };
+
+function sortPage(p: FlagPage): FlagPage {
+  const order = p.uids.map((_, i) => i).sort((a, b) => p.uids[a] - p.uids[b]);
+  return { uids: order.map((i) => p.uids[i]), modseqs: p.modseqs.length ? order.map((i) => p.modseqs[i]) : [], flags: order.map((i) => p.flags[i]) };
+}

@@ -1,0 +1,73 @@
+/**
+ * FETCH of only UID, FLAGS and MODSEQ takes its own path (the store's packed
+ * flag pages, bench/imap's `UID FETCH 1:* (FLAGS)`). It must answer exactly
+ * what the general path answers, including for a session whose view lags
+ * behind the mailbox: a message another session expunged is skipped (no
+ * EXPUNGE during FETCH), one it appended is not yet shown.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Raw, login, startFixture, type ImapFixture } from './helpers.js';
+
+let f: ImapFixture;
+beforeAll(async () => {
+  f = await startFixture();
+});
+afterAll(async () => f.close());
+
+/** The FETCH lines of a reply with every item but UID, MODSEQ and FLAGS removed. */
+function flagsOnly(reply: string): string[] {
+  return reply
+    .split('\r\n')
+    .filter((l) => l.startsWith('* ') && l.includes(' FETCH '))
+    .map((l) => l.replace(/ RFC822\.SIZE \d+/, ''));
+}
+
+describe('FETCH FLAGS fast path', () => {
+  it('answers as the general path does, for UID and sequence sets, with keywords and a stale view', async () => {
+    const a = await Raw.connect(f.port);
+    const b = await Raw.connect(f.port);
+    await login(a, f);
+    await login(b, f);
+    const flagSets = ['()', '(\\Seen)', '(\\Seen \\Flagged $Work Later)', '($Junk)', '(\\Answered \\Deleted \\Draft)'];
+    for (let i = 0; i < 10; i++) {
+      const m = `Subject: m${i}\r\n\r\nbody ${i}\r\n`;
+      expect(await a.cmd(`a${i}`, `APPEND INBOX ${flagSets[i % 5]} {${m.length}+}\r\n${m}`)).toMatch(/OK \[APPENDUID/);
+    }
+    await a.cmd('s', 'SELECT INBOX');
+    await b.cmd('s', 'SELECT INBOX');
+    // b expunges UID 5 (it carries \Deleted) and appends one more; a has not been told yet.
+    expect(await b.cmd('e', 'UID EXPUNGE 5')).toMatch(/\* 5 EXPUNGE\r\n/);
+    expect(await b.cmd('ap', 'APPEND INBOX ($Late) {10+}\r\nSubject: x')).toMatch(/OK/);
+
+    // A FETCH by sequence number may announce the new message but never the expunge (RFC 9051 §7.5.1).
+    expect(await a.cmd('x', 'FETCH 1 (FLAGS)')).toMatch(/\* 11 EXISTS\r\n/);
+    const same = async (tag: string, set: string, items: string) => {
+      const fast = await a.cmd(tag, `${set} ${items}`);
+      expect(fast).not.toMatch(/EXPUNGE|EXISTS/);
+      expect(flagsOnly(fast)).toEqual(flagsOnly(await a.cmd(`${tag}g`, `${set} (FLAGS RFC822.SIZE)`)));
+      return flagsOnly(fast);
+    };
+    const stale = await same('f1', 'FETCH 1:*', '(FLAGS)');
+    expect(stale).toHaveLength(10);
+    expect(stale.slice(3, 6)).toEqual(['* 4 FETCH (UID 4 FLAGS ($Junk))', '* 6 FETCH (UID 6 FLAGS ())', '* 7 FETCH (UID 7 FLAGS (\\Seen))']);
+    expect(stale[9]).toBe('* 11 FETCH (UID 11 FLAGS ($Late))');
+    await same('f2', 'FETCH 2:4,7,9:*', '(UID FLAGS)');
+    // After a NOOP a's view catches up: UID 5 is gone and UID 11 is message 10.
+    expect(await a.cmd('n', 'NOOP')).toMatch(/\* 5 EXPUNGE\r\n/);
+    expect(await same('f3', 'UID FETCH 1:4', '(FLAGS)')).toEqual([
+      '* 1 FETCH (UID 1 FLAGS ())',
+      '* 2 FETCH (UID 2 FLAGS (\\Seen))',
+      '* 3 FETCH (UID 3 FLAGS (\\Seen \\Flagged $Work Later))',
+      '* 4 FETCH (UID 4 FLAGS ($Junk))',
+    ]);
+    expect(await same('f4', 'UID FETCH 3,5:8,10:*', 'FLAGS')).toHaveLength(6);
+    expect(await same('f5', 'UID FETCH 10:*', '(FLAGS)')).toEqual(['* 9 FETCH (UID 10 FLAGS (\\Answered \\Deleted \\Draft))', '* 10 FETCH (UID 11 FLAGS ($Late))']);
+    // With CONDSTORE on, MODSEQ comes with FLAGS but not without it.
+    await a.cmd('c', 'ENABLE CONDSTORE');
+    const withModseq = await same('f6', 'FETCH 1:*', '(FLAGS)');
+    expect(withModseq.every((l) => /^\* \d+ FETCH \(UID \d+ MODSEQ \(\d+\) FLAGS \(/.test(l))).toBe(true);
+    expect(flagsOnly(await a.cmd('f7', 'FETCH 1:2 (UID)'))).toEqual(['* 1 FETCH (UID 1)', '* 2 FETCH (UID 2)']);
+    a.close();
+    b.close();
+  });
+});
