@@ -3,7 +3,8 @@
  * The node side of bench/imap.ts, in its own process so its RSS is its own:
  * opens the store the bench filled, starts the IMAP listener (plaintext on
  * loopback, limits raised for 50 sessions on one account) and prints
- * `PORT <n>`. SIGTERM closes everything.
+ * `PORT <n>`. SIGTERM closes everything. With HAVEN_BENCH_MEM set it prints
+ * the heap's make-up every 2 s on stderr (what grew: JS heap or native).
  *
  *   tsx bench/imap-node.ts <dataDir> <masterKeyHex>
  */
@@ -36,3 +37,10 @@ process.on('SIGTERM', async () => {
   store.close();
   process.exit(0);
 });
+if (process.env.HAVEN_BENCH_MEM) {
+  setInterval(() => {
+    const m = process.memoryUsage();
+    const mb = (n: number) => (n / 1048576).toFixed(0);
+    console.error(`mem rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)}`);
+  }, 2000).unref();
+}

@@ -25,20 +25,30 @@ function addrText(list: Address[]): string {
 export class SearchEval {
   private readonly parsedCache = new Map<number, Stored>();
   private readonly textCache = new Map<SearchKey, Set<number>>();
-  private readonly seqOf: Map<number, number>;
+  /** The view's size and last UID, fixed for the command (the view changes only between commands). */
+  private readonly count: number;
+  private readonly lastUid: number;
   private readonly now = Date.now();
 
   constructor(
     private readonly port: MailPort,
     private readonly sel: Selected,
   ) {
-    this.seqOf = new Map(sel.uids.map((u, i) => [u, i + 1]));
+    const view = sel.uids;
+    this.count = view.length;
+    this.lastUid = view.length ? view[view.length - 1] : 0;
   }
 
   /** UIDs in the view matching `key`, ascending. */
   run(key: SearchKey): MessageMeta[] {
     const metas = this.port.messages.list(this.sel.folderId);
-    return metas.filter((m) => this.seqOf.has(m.uid) && this.match(key, m));
+    // Both ascend by UID: one walk keeps what the client can see.
+    const view = this.sel.uids;
+    let k = 0;
+    return metas.filter((m) => {
+      while (k < view.length && view[k] < m.uid) k++;
+      return view[k] === m.uid && this.match(key, m);
+    });
   }
 
   /** Whether the program uses MODSEQ (then ESEARCH/SEARCH report the highest one). */
@@ -58,7 +68,7 @@ export class SearchEval {
 
   private inSet(set: SeqSet, n: number, uid: boolean): boolean {
     if (set.kind === 'saved') return this.sel.saved.includes(n);
-    const max = uid ? this.sel.uids[this.sel.uids.length - 1] ?? 0 : this.sel.uids.length;
+    const max = uid ? this.lastUid : this.count;
     return inRanges(resolveRanges(set.ranges, max), n);
   }
 
@@ -70,7 +80,7 @@ export class SearchEval {
       case 'or': return this.match(k.a, m) || this.match(k.b, m);
       case 'not': return !this.match(k.key, m);
       case 'flag': return m.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase()) === k.set;
-      case 'seq': return k.set.kind === 'saved' ? this.sel.saved.includes(m.uid) : this.inSet(k.set, this.seqOf.get(m.uid) ?? 0, false);
+      case 'seq': return k.set.kind === 'saved' ? this.sel.saved.includes(m.uid) : this.inSet(k.set, this.sel.seqOf(m.uid), false);
       case 'uid': return this.inSet(k.set, m.uid, true);
       case 'size': return k.larger ? m.size > k.n : m.size < k.n;
       case 'modseq': return m.modseq >= k.modseq;

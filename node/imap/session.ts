@@ -291,8 +291,8 @@ export class Session {
     }
     if (sel.pendingNew.length) {
       const fresh = sel.pendingNew.splice(0);
-      sel.uids.push(...fresh);
-      this.untagged(`${sel.uids.length} EXISTS`);
+      sel.append(fresh);
+      this.untagged(`${sel.count} EXISTS`);
       const atts = this.notifier?.newFetch;
       if (atts) this.fetchNew(sel, fresh, atts);
     }

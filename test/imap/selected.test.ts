@@ -36,6 +36,21 @@ describe('Selected', () => {
   it('removes many UIDs from a small view in one pass, with the same answer', () => {
     const s = view(10);
     expect(s.remove([3, 19, 11, 4])).toEqual([10, 6, 2]);
-    expect(s.uids).toEqual([1, 5, 7, 9, 13, 15, 17]);
+    expect([...s.uids]).toEqual([1, 5, 7, 9, 13, 15, 17]);
+  });
+
+  it('grows as new mail is announced and stays ordered through removals', () => {
+    const s = view(3); // 1 3 5, no spare room
+    s.append([7, 8]);
+    s.append(Array.from({ length: 100 }, (_, i) => 100 + i));
+    expect(s.count).toBe(105);
+    expect(s.lastUid).toBe(199);
+    expect(s.seqOf(8)).toBe(5);
+    expect(s.seqOf(150)).toBe(56);
+    expect(s.remove([8, 150, 1])).toEqual([56, 5, 1]);
+    expect([...s.uids.subarray(0, 4)]).toEqual([3, 5, 7, 100]);
+    expect(s.seqOf(151)).toBe(54);
+    expect(s.resolve(parseSeqSet('149:151')!, true)).toEqual([149, 151]);
+    expect(s.resolve(parseSeqSet('*')!, false)).toEqual([199]);
   });
 });

@@ -104,6 +104,8 @@ describe('messages', () => {
       from = p.uids[p.uids.length - 1] + 1;
     }
     expect(seen).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect([...m.uidArray(inbox)]).toEqual(m.uids(inbox));
+    expect(m.uidArray(lease.mailbox.folders.require('Trash').id)).toHaveLength(0);
 
     const base = lease.mailbox.folders.status(inbox).highestModseq;
     m.storeFlags(inbox, [4], 'add', ['$New']);

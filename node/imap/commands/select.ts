@@ -24,8 +24,8 @@ export const select: Handler<'SELECT' | 'EXAMINE'> = {
     // The folder row carries UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ; counting (status) would scan every message.
     const st = f;
     const readOnly = cmd.name === 'EXAMINE';
-    const sel = new Selected(f.id, f.name, readOnly, st.uidValidity, s.port.messages.uids(f.id));
-    s.untagged(`${sel.uids.length} EXISTS`);
+    const sel = new Selected(f.id, f.name, readOnly, st.uidValidity, s.port.messages.uidArray(f.id));
+    s.untagged(`${sel.count} EXISTS`);
     if (!s.rev2) s.untagged('0 RECENT');
     s.untagged(`FLAGS ${flagList(SYSTEM_FLAGS)}`);
     s.untagged(`OK [PERMANENTFLAGS ${readOnly ? '()' : flagList([...SYSTEM_FLAGS, '\\*'])}] flags you can change`);
