@@ -28,6 +28,12 @@ export interface ImapLimits {
    * before its bytes cross the network. For a node on a slow or metered link.
    */
   literalMinus: boolean;
+  /**
+   * Unread output past which a NOTIFY session loses its notifications
+   * (RFC 5465 §5.8 NOTIFICATIONOVERFLOW) instead of the server buffering
+   * without end for a client that stopped reading.
+   */
+  notifyBacklogBytes: number;
 }
 
 export const DEFAULT_IMAP_LIMITS: ImapLimits = {
@@ -40,6 +46,7 @@ export const DEFAULT_IMAP_LIMITS: ImapLimits = {
   idleTimeoutMs: 30 * 60_000,
   preauthTimeoutMs: 60_000,
   literalMinus: false,
+  notifyBacklogBytes: 4 * 1024 * 1024,
 };
 
 const AFTER_LOGIN = [

@@ -92,6 +92,10 @@ class Connection implements Transport {
     } else this.stream.write(data);
   }
 
+  get unsent(): number {
+    return (this.deflate?.writableLength ?? 0) + this.stream.writableLength;
+  }
+
   backpressure(): Promise<void> | null {
     const out = this.deflate ?? this.stream;
     if (this.closed || out.writableLength < 1024 * 1024) return null;

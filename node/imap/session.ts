@@ -50,6 +50,8 @@ export interface Transport {
   close(): void;
   /** A promise to await when the client is not reading fast enough, else null. */
   backpressure(): Promise<void> | null;
+  /** Bytes written that the client has not yet taken. */
+  readonly unsent: number;
   readonly secure: boolean;
   readonly compressed: boolean;
   readonly remoteAddress: string;
@@ -234,6 +236,11 @@ export class Session {
 
   private onChange(c: MailboxChange): void {
     if (c.type === 'dav' || this.state.kind === 'notauth' || this.state.kind === 'logout') return;
+    if (this.notifier && this.io.unsent > this.ctx.limits.notifyBacklogBytes) {
+      // RFC 5465 §5.8: stop as if NOTIFY NONE had been sent; what changed in the selected mailbox still reaches it at the next command.
+      this.notifier = null;
+      this.untagged('OK [NOTIFICATIONOVERFLOW] notifications stopped because the client fell behind; send NOTIFY SET again once caught up');
+    }
     const n = this.notifier;
     if (c.type === 'folders') {
       if (n?.foldersChanged(this.current) && this.current === null) this.pushNotifications();

@@ -159,3 +159,44 @@ describe('NOTIFY', () => {
     expect(await pushed(w, '\r\n')).toMatch(/^\* STATUS INBOX /);
   });
 });
+
+describe('NOTIFY overflow (RFC 5465 §5.8)', () => {
+  it('a watcher that stops reading gets NOTIFICATIONOVERFLOW and plain updates at its next command; NOTIFY SET starts again', async () => {
+    const g = await startFixture({ limits: { notifyBacklogBytes: 64 * 1024 } });
+    try {
+      const w = await Raw.connect(g.port);
+      const o = await Raw.connect(g.port);
+      await login(w, g);
+      await login(o, g);
+      await w.cmd('s', 'SELECT INBOX');
+      await w.cmd('n', 'NOTIFY SET (SELECTED (MessageNew (UID BODY.PEEK[]) MessageExpunge))');
+      // The watcher stops reading; each new message is pushed whole, so the server's queue for it grows once the kernel's buffers are full.
+      w.socket.pause();
+      const big = sampleMessage({ subject: 'big', body: 'x'.repeat(256 * 1024) });
+      const total = 96; // 24 MB: more than loopback's socket buffers can hold
+      for (let i = 0; i < total; i++) {
+        o.write(`a${i} APPEND INBOX {${big.length}+}\r\n`);
+        o.write(Buffer.concat([big, Buffer.from('\r\n')]));
+        expect(await o.reply(`a${i}`)).toMatch(/OK \[APPENDUID/);
+      }
+      w.socket.resume();
+      await w.until((b) => b.includes('NOTIFICATIONOVERFLOW'));
+      // Whatever was pushed before the overflow, the rest waits for a command: NOOP brings the count up to date.
+      const noop = await w.cmd('no', 'NOOP');
+      const seen = w.take() + noop;
+      const pushedBodies = (seen.match(/ FETCH \(UID \d+ BODY\[\] \{/g) ?? []).length;
+      expect(pushedBodies).toBeGreaterThan(0);
+      expect(pushedBodies).toBeLessThan(total);
+      expect(seen).toMatch(new RegExp(`\\* ${total} EXISTS\\r\\n`));
+      expect(seen).toMatch(/\* OK \[NOTIFICATIONOVERFLOW\] [^\r\n]*NOTIFY SET/);
+      // Set again, notifications flow again.
+      expect(await w.cmd('n2', 'NOTIFY SET (SELECTED (MessageNew MessageExpunge))')).toBe('n2 OK NOTIFY completed\r\n');
+      expect(await append(o, 'INBOX', 'after')).toMatch(/ap OK/);
+      expect(await pushed(w, `* ${total + 1} EXISTS\r\n`)).toBe(`* ${total + 1} EXISTS\r\n`);
+      w.close();
+      o.close();
+    } finally {
+      await g.close();
+    }
+  });
+});
