@@ -5,6 +5,7 @@
  * them to be told (RFC 9051 §7.4.1, §5.5: no EXPUNGE during FETCH, STORE or
  * SEARCH; at once under IDLE).
  */
+import type { FlagSnapshot } from '../store/index.js';
 import { ImapError } from './errors.js';
 import { resolveRanges, type SeqSet } from './seqset.js';
 
@@ -17,6 +18,13 @@ export class Selected {
   readonly pendingFlags = new Set<number>();
   /** SEARCHRES: the UIDs the last SEARCH RETURN (SAVE) stored. */
   saved: number[] = [];
+  /**
+   * The flags read with the view at SELECT, index for index, while the
+   * folder's HIGHESTMODSEQ has not moved: a client's `UID FETCH 1:* (FLAGS)`
+   * right after SELECT is then answered without reading the mailbox again.
+   * Any change to the view drops it.
+   */
+  private flags: Pick<FlagSnapshot, 'highestModseq' | 'bits' | 'keywords'> | null = null;
 
   constructor(
     readonly folderId: number,
@@ -28,6 +36,23 @@ export class Selected {
     // A typed array, not a JS array: 50 sessions on 100,000 messages would hold 40 MB of heap, and every SELECT would put 800 KB straight into old space.
     this.buf = uids instanceof Uint32Array ? uids : Uint32Array.from(uids);
     this.n = uids.length;
+  }
+
+  /** A view built from a store snapshot, keeping its flags while they hold. */
+  static fromSnapshot(folderId: number, name: string, readOnly: boolean, uidValidity: number, snap: FlagSnapshot): Selected {
+    const sel = new Selected(folderId, name, readOnly, uidValidity, snap.uids);
+    sel.flags = { highestModseq: snap.highestModseq, bits: snap.bits, keywords: snap.keywords };
+    return sel;
+  }
+
+  /**
+   * The SELECT-time flags, if the folder is still at the same HIGHESTMODSEQ
+   * (nothing in it has changed since: every change moves it) and no change is
+   * waiting to be told; else null, and they are dropped for good.
+   */
+  flagsIfCurrent(highestModseq: number): Pick<FlagSnapshot, 'bits' | 'keywords'> | null {
+    if (this.flags && (this.flags.highestModseq !== highestModseq || this.pendingNew.length || this.pendingExpunge.size || this.pendingFlags.size)) this.flags = null;
+    return this.flags;
   }
 
   /** UIDs in sequence order, as the client knows them: a view valid until the next change to the selection. */
@@ -64,6 +89,7 @@ export class Selected {
 
   /** Adds UIDs (higher than any in the view) at the end, as EXISTS announces them. */
   append(uids: readonly number[]): void {
+    this.flags = null;
     if (this.n + uids.length > this.buf.length) {
       const grown = new Uint32Array(Math.max(16, (this.n + uids.length) * 1.25) | 0);
       grown.set(this.buf.subarray(0, this.n));
@@ -73,30 +99,48 @@ export class Selected {
     this.n += uids.length;
   }
 
-  /** The UIDs a set names, in ascending order; sequence numbers past the end are a client error. */
-  resolve(set: SeqSet, uid: boolean): number[] {
-    const { buf, n } = this;
-    if (set.kind === 'saved') return this.saved.filter((u) => this.seqOf(u) > 0);
+  /**
+   * The parts of the view a set names, as [start, end) index spans, ascending
+   * and disjoint; sequence numbers past the end are a client error. For a
+   * command over a whole big mailbox this is two numbers, not 100,000 UIDs.
+   */
+  spans(set: SeqSet, uid: boolean): [number, number][] {
+    const n = this.n;
+    if (set.kind === 'saved') return this.saved.map((u) => this.seqOf(u)).filter((q) => q > 0).sort((a, b) => a - b).map((q) => [q - 1, q]);
+    const out: [number, number][] = [];
     if (uid) {
-      if (!n) return [];
-      // Ranges come back sorted and merged: walk each from its first UID, found by bisection.
-      const out: number[] = [];
-      for (const [a, b] of resolveRanges(set.ranges, buf[n - 1])) {
-        for (let i = this.lowerBound(a); i < n && buf[i] <= b; i++) out.push(buf[i]);
+      if (!n) return out;
+      // Ranges come back sorted and merged: bisect for each end.
+      for (const [a, b] of resolveRanges(set.ranges, this.buf[n - 1])) {
+        const i = this.lowerBound(a);
+        const j = this.lowerBound(b + 1);
+        if (i < j) out.push([i, j]);
       }
       return out;
     }
-    const r = resolveRanges(set.ranges, n);
-    const out: number[] = [];
-    for (const [a, b] of r) {
-      if (b > n) throw new ImapError('BAD', null, `message ${b} does not exist; there are ${n} messages`);
-      for (let i = a; i <= b; i++) out.push(buf[i - 1]);
+    for (const [a, b] of resolveRanges(set.ranges, n)) {
+      // a < 1 only for `*` in an empty mailbox.
+      if (b > n || a < 1) throw new ImapError('BAD', null, `message ${b > n ? b : '*'} does not exist; there are ${n} messages`);
+      out.push([a - 1, b]);
     }
     return out;
   }
 
+  /** The UIDs in spans, ascending. */
+  uidsIn(spans: [number, number][]): number[] {
+    const out: number[] = [];
+    for (const [i, j] of spans) for (let k = i; k < j; k++) out.push(this.buf[k]);
+    return out;
+  }
+
+  /** The UIDs a set names, in ascending order; sequence numbers past the end are a client error. */
+  resolve(set: SeqSet, uid: boolean): number[] {
+    return this.uidsIn(this.spans(set, uid));
+  }
+
   /** Removes expunged UIDs from the view; returns their sequence numbers at removal time, highest first. */
   remove(uids: Iterable<number>): number[] {
+    this.flags = null;
     const gone = new Set(uids);
     const buf = this.buf;
     let seqs: number[];

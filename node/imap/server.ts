@@ -97,9 +97,10 @@ class Connection implements Transport {
   }
 
   backpressure(): Promise<void> | null {
+    // Asked after each batch of a long response: let what is written go now (the command corked the stream), so the client reads while we work.
+    while (this.stream.writableCorked) this.stream.uncork();
     const out = this.deflate ?? this.stream;
     if (this.closed || out.writableLength < 1024 * 1024) return null;
-    if (this.stream.writableCorked) this.stream.uncork();
     return new Promise<void>((resolve) => {
       const done = () => {
         out.off('drain', done);

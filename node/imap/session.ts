@@ -48,7 +48,7 @@ export interface Transport {
   startTls(): Promise<boolean>;
   startCompression(): void;
   close(): void;
-  /** A promise to await when the client is not reading fast enough, else null. */
+  /** Sends what is written so far; a promise to await when the client is not reading fast enough, else null. */
   backpressure(): Promise<void> | null;
   /** Bytes written that the client has not yet taken. */
   readonly unsent: number;

@@ -6,6 +6,7 @@
  * EXPUNGE during FETCH), one it appended is not yet shown.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Store } from '../../node/store/index.js';
 import { Raw, login, startFixture, type ImapFixture } from './helpers.js';
 
 let f: ImapFixture;
@@ -69,5 +70,59 @@ describe('FETCH FLAGS fast path', () => {
     expect(flagsOnly(await a.cmd('f7', 'FETCH 1:2 (UID)'))).toEqual(['* 1 FETCH (UID 1)', '* 2 FETCH (UID 2)']);
     a.close();
     b.close();
+  });
+
+  it('answers from the flags read at SELECT while nothing changed, and from the mailbox once something did', async () => {
+    const g = await startFixture();
+    try {
+      const a = await Raw.connect(g.port);
+      const b = await Raw.connect(g.port);
+      await login(a, g);
+      await login(b, g);
+      await a.cmd('c', 'CREATE Cache');
+      const flagSets = ['($Junk)', '()', '(\\Answered \\Seen)', '(\\Flagged Later)'];
+      for (let i = 0; i < 12; i++) {
+        const m = `Subject: c${i}\r\n\r\nbody ${i}\r\n`;
+        await a.cmd(`a${i}`, `APPEND Cache ${flagSets[i % 4]} {${m.length}+}\r\n${m}`);
+      }
+      await a.cmd('s0', 'SELECT Cache');
+      await a.cmd('x', 'UID STORE 5 +FLAGS.SILENT (\\Deleted)');
+      await a.cmd('e', 'EXPUNGE');
+      await a.cmd('s', 'SELECT Cache');
+      const same = async (tag: string, set: string) => {
+        const fast = flagsOnly(await a.cmd(tag, `${set} (FLAGS)`));
+        expect(fast).toEqual(flagsOnly(await a.cmd(`${tag}g`, `${set} (FLAGS RFC822.SIZE)`)));
+        return fast;
+      };
+      const all = await same('f1', 'FETCH 1:*');
+      expect(all).toHaveLength(11);
+      expect(all[0]).toBe('* 1 FETCH (UID 1 FLAGS ($Junk))');
+      expect(all[3]).toBe('* 4 FETCH (UID 4 FLAGS (\\Flagged Later))');
+      expect(all[4]).toBe('* 5 FETCH (UID 6 FLAGS ())');
+      expect(await same('f2', 'UID FETCH 2:4,9,11:*')).toHaveLength(6);
+      expect(await same('f3', 'FETCH 3,5:6')).toEqual(['* 3 FETCH (UID 3 FLAGS (\\Seen \\Answered))', '* 5 FETCH (UID 6 FLAGS ())', '* 6 FETCH (UID 7 FLAGS (\\Seen \\Answered))']);
+      // Another session changes UID 3: every line a then sends for UID 3 carries the change.
+      await b.cmd('s', 'SELECT Cache');
+      await b.cmd('t', 'UID STORE 3 +FLAGS.SILENT ($New)');
+      const after = flagsOnly(await a.cmd('f4', 'UID FETCH 1:4 (FLAGS)')).filter((l) => l.includes('UID 3 '));
+      expect(after.length).toBeGreaterThan(0);
+      for (const l of after) expect(l).toBe('* 3 FETCH (UID 3 FLAGS (\\Seen \\Answered $New))');
+      // A change this node's sessions hear nothing of (another process on the same files, as the CLI would be) still shows:
+      // the folder's HIGHESTMODSEQ moved, so the SELECT-time flags are not used.
+      await a.cmd('s2', 'SELECT Cache');
+      const other = Store.open({ dataDir: g.t.dataDir, masterKey: g.t.masterKey });
+      try {
+        const lease = await other.authenticate(g.address, g.password);
+        lease.mailbox.messages.storeFlags(lease.mailbox.folders.require('Cache').id, [4], 'add', ['$Elsewhere']);
+        lease.release();
+      } finally {
+        other.close();
+      }
+      expect(flagsOnly(await a.cmd('f5', 'FETCH 4 (FLAGS)'))).toEqual(['* 4 FETCH (UID 4 FLAGS (\\Flagged Later $Elsewhere))']);
+      a.close();
+      b.close();
+    } finally {
+      await g.close();
+    }
   });
 });

@@ -3,7 +3,7 @@
  * against the public API so any other implementation must pass it too.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidNameError, MailboxExistsError, NoSuchMailboxError, QuotaExceededError, type Lease, type MailboxChange } from '../../node/store/index.js';
+import { flagText, InvalidNameError, MailboxExistsError, NoSuchMailboxError, QuotaExceededError, type Lease, type MailboxChange } from '../../node/store/index.js';
 import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
 
 let t: TestStore;
@@ -104,8 +104,10 @@ describe('messages', () => {
       from = p.uids[p.uids.length - 1] + 1;
     }
     expect(seen).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    expect([...m.uidArray(inbox)]).toEqual(m.uids(inbox));
-    expect(m.uidArray(lease.mailbox.folders.require('Trash').id)).toHaveLength(0);
+    const snap = m.flagSnapshot(inbox);
+    expect([...snap.uids]).toEqual(m.uids(inbox));
+    snap.uids.forEach((uid, i) => expect(flagText(snap.bits[i], snap.keywords.get(i) ?? '')).toBe(text(uid)));
+    expect(snap.highestModseq).toBe(lease.mailbox.folders.status(inbox).highestModseq);
 
     const base = lease.mailbox.folders.status(inbox).highestModseq;
     m.storeFlags(inbox, [4], 'add', ['$New']);

@@ -7,7 +7,7 @@
  * included as the RFC requires.
  */
 import type { ParsedMessage } from '../../mime/index.js';
-import type { MessageMeta } from '../../store/index.js';
+import { flagText, type MessageMeta } from '../../store/index.js';
 import { ImapError } from '../errors.js';
 import type { FetchAtt } from '../parse.js';
 import { bodyStructure, envelope, flagList, imapDate, str, type Chunk } from '../respond.js';
@@ -92,42 +92,106 @@ export function fetchItems(s: Session, m: Meta, atts: FetchAtt[], withModseq: bo
   return out;
 }
 
+const BATCH = 65536;
+
+/** A batch buffer for fetchFlagsOnly: lines are written as bytes, with no string per line. */
+class LineWriter {
+  buf = Buffer.allocUnsafe(BATCH);
+  len = 0;
+
+  ascii(t: string): void {
+    for (let i = 0; i < t.length; i++) this.buf[this.len++] = t.charCodeAt(i);
+  }
+
+  uint(n: number): void {
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    let p = (this.len += digits);
+    for (let x = n; digits-- > 0; x = Math.floor(x / 10)) this.buf[--p] = 48 + (x % 10);
+  }
+
+  /** `* seq FETCH (UID uid[ MODSEQ (modseq)][ FLAGS (flags)])`: modseq 0 for none, flags null for none. */
+  line(seq: number, uid: number, modseq: number, flags: string | null): void {
+    this.ascii('* ');
+    this.uint(seq);
+    this.ascii(' FETCH (UID ');
+    this.uint(uid);
+    if (modseq) {
+      this.ascii(' MODSEQ (');
+      this.uint(modseq);
+      this.ascii(')');
+    }
+    if (flags !== null) {
+      this.ascii(' FLAGS (');
+      this.ascii(flags);
+      this.ascii(')');
+    }
+    this.ascii(')\r\n');
+  }
+
+  /** Hands the bytes written so far over (the socket keeps them) and starts a fresh buffer of at least `room`. */
+  take(room = BATCH): Buffer {
+    const out = this.buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(Math.max(room, BATCH));
+    this.len = 0;
+    return out;
+  }
+}
+
 /**
  * FETCH of nothing but UID, FLAGS and MODSEQ — how clients resync a folder
- * (`UID FETCH 1:* (FLAGS)`) — from the store's packed flag pages: no row
- * objects, no item chunks, one string per write.
+ * (`UID FETCH 1:* (FLAGS)`) — from the store's packed flag pages, over the
+ * view's spans rather than a list of every UID: no row objects, no strings
+ * per line, one write per 64 KB.
  */
-async function fetchFlagsOnly(s: Session, uids: number[], withFlags: boolean, withModseq: boolean, changedSince: number | null): Promise<void> {
-  // CHANGEDSINCE always asks for MODSEQ (the handler sets wantModseq), so the filter rides on the modseq page.
+async function fetchFlagsOnly(s: Session, spans: [number, number][], withFlags: boolean, withModseq: boolean, changedSince: number | null): Promise<void> {
   const sel = s.sel;
   const view = sel.uids;
-  // uids ascends and lies within the view: one walk finds each sequence number (k is its index in the view).
-  let j = 0;
-  let k = 0;
-  let out = '';
-  let from = uids[0];
-  const to = uids[uids.length - 1];
-  while (from <= to) {
-    const page = s.port.messages.flagPage(sel.folderId, from, to, withModseq ? { modseqAbove: changedSince ?? 0 } : {});
-    const n = page.uids.length;
-    if (!n) break;
-    for (let r = 0; r < n; r++) {
-      const uid = page.uids[r];
-      while (j < uids.length && uids[j] < uid) j++;
-      if (uids[j] !== uid) continue;
-      while (k < view.length && view[k] < uid) k++;
-      if (view[k] !== uid) continue;
-      out += `* ${k + 1} FETCH (UID ${uid}${withModseq ? ` MODSEQ (${page.modseqs[r]})` : ''}${withFlags ? ` FLAGS (${page.flags[r]})` : ''})\r\n`;
+  const w = new LineWriter();
+  const cached = withModseq ? null : sel.flagsIfCurrent(s.port.folders.byId(sel.folderId)?.highestModseq ?? -1);
+  if (cached) {
+    for (const [start, end] of spans) {
+      for (let k = start; k < end; k++) {
+        const flags = withFlags ? flagText(cached.bits[k], cached.keywords.get(k) ?? '') : '';
+        if (w.len + flags.length + 80 > w.buf.length) {
+          s.send(w.take(flags.length + 80));
+          const wait = s.io.backpressure();
+          if (wait) await wait;
+        }
+        w.line(k + 1, view[k], 0, withFlags ? flags : null);
+      }
     }
-    from = page.uids[n - 1] + 1;
-    // Writes of about 64 KB: one write per line costs more than the line.
-    if (out.length < 65536) continue;
-    s.send(out);
-    out = '';
-    const wait = s.io.backpressure();
-    if (wait) await wait;
+    if (w.len) s.send(w.take(0));
+    return;
   }
-  if (out) s.send(out);
+  for (const [start, end] of spans) {
+    // k walks the view alongside the rows; a row whose UID the view lacks (new, not yet announced) is skipped.
+    let k = start;
+    let from = view[start];
+    const to = view[end - 1];
+    while (from <= to) {
+      // CHANGEDSINCE always comes with MODSEQ (the handler sets wantModseq), so its filter rides on the modseq page.
+      const page = s.port.messages.flagPage(sel.folderId, from, to, withModseq ? { modseqAbove: changedSince ?? 0 } : {});
+      const n = page.uids.length;
+      if (!n) break;
+      for (let r = 0; r < n; r++) {
+        const uid = page.uids[r];
+        while (k < end && view[k] < uid) k++;
+        if (k === end) break;
+        if (view[k] !== uid) continue;
+        const flags = withFlags ? page.flags[r] : '';
+        // Longest line: 2 numbers of 10 digits, a modseq of 20, the fixed text and the flags.
+        if (w.len + flags.length + 80 > w.buf.length) {
+          s.send(w.take(flags.length + 80));
+          const wait = s.io.backpressure();
+          if (wait) await wait;
+        }
+        w.line(k + 1, uid, withModseq ? page.modseqs[r] : 0, withFlags ? flags : null);
+      }
+      from = page.uids[n - 1] + 1;
+    }
+  }
+  if (w.len) s.send(w.take(0));
 }
 
 export const fetch: Handler<'FETCH'> = {
@@ -138,18 +202,19 @@ export const fetch: Handler<'FETCH'> = {
       throw new ImapError('BAD', null, 'VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
     const wantModseq = cmd.changedSince !== null || cmd.atts.some((a) => a.kind === 'MODSEQ');
     if (wantModseq) s.condstore = true;
-    const uids = sel.resolve(cmd.set, !!cmd.uid);
+    const spans = sel.spans(cmd.set, !!cmd.uid);
     if (cmd.vanished && cmd.set.kind === 'set') {
       const r = resolveRanges(cmd.set.ranges, sel.lastUid);
       const v = s.port.messages.expungedSince(sel.folderId, cmd.changedSince!).filter((u) => inRanges(r, u));
       if (v.length) s.untagged(`VANISHED (EARLIER) ${formatSet(v)}`);
     }
-    if (!uids.length) return;
+    if (!spans.length) return;
     if (cmd.atts.every((a) => a.kind === 'FLAGS' || a.kind === 'UID' || a.kind === 'MODSEQ')) {
       const withFlags = cmd.atts.some((a) => a.kind === 'FLAGS');
-      await fetchFlagsOnly(s, uids, withFlags, wantModseq || (s.condstore && withFlags), cmd.changedSince);
+      await fetchFlagsOnly(s, spans, withFlags, wantModseq || (s.condstore && withFlags), cmd.changedSince);
       return;
     }
+    const uids = sel.uidsIn(spans);
     // Both lists ascend by UID: intersect them in one walk (a Set of 100,000 UIDs costs more).
     let metas = [];
     let j = 0;

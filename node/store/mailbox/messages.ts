@@ -50,6 +50,19 @@ export interface FlagPage {
   flags: string[];
 }
 
+/**
+ * A whole folder's UIDs and flags at one moment (its highestModseq): the
+ * UIDs ascending, each one's system-flag bits at the same index, keywords
+ * by index where there are any. Typed arrays, so holding one per session is
+ * cheap (5 bytes a message).
+ */
+export interface FlagSnapshot {
+  highestModseq: number;
+  uids: Uint32Array;
+  bits: Uint8Array;
+  keywords: Map<number, string>;
+}
+
 export type FlagMode = 'set' | 'add' | 'remove';
 
 type Row = Record<string, unknown>;
@@ -86,8 +99,6 @@ export class MessageRepo {
       bumpFolder: p('UPDATE folders SET uidnext = ?, highestmodseq = ? WHERE id = ?'),
       touchFolder: p('UPDATE folders SET highestmodseq = ? WHERE id = ?'),
       uids: p('SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid').pluck(),
-      // Packed as one string and parsed into a typed array: 100,000 UIDs as a JS array cost 800 KB of heap per SELECT.
-      uidsPacked: p("SELECT group_concat(uid, ' ') FROM (SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid)").pluck(),
       metaAll: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? ORDER BY m.uid`),
       metaRange: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`),
       plainRange: p('SELECT uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid'),
@@ -100,6 +111,12 @@ export class MessageRepo {
         "SELECT group_concat(CASE WHEN keywords = '' THEN uid || ' ' || flags || ' ' || modseq ELSE uid || ' ' || flags || ' ' || modseq || ' ' || keywords END, char(10)) " +
           'FROM (SELECT uid, flags, keywords, modseq FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? AND modseq > ? ORDER BY uid LIMIT ?)',
       ).pluck(),
+      // Parsed into typed arrays: 100,000 UIDs as a JS array would cost 800 KB of heap per SELECT.
+      flagSnapshot: p(
+        "SELECT group_concat(CASE WHEN keywords = '' THEN uid || ' ' || flags ELSE uid || ' ' || flags || ' ' || keywords END, char(10)) " +
+          'FROM (SELECT uid, flags, keywords FROM messages WHERE folder_id = ? ORDER BY uid)',
+      ).pluck(),
+      highestModseq: p('SELECT highestmodseq FROM folders WHERE id = ?').pluck(),
       metaOne: p(`SELECT ${META_COLS}, m.id AS row_id FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.uid = ?`),
       changedSince: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.modseq > ? ORDER BY m.uid`),
       expungedSince: p('SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid').pluck(),
@@ -196,28 +213,6 @@ export class MessageRepo {
     return this.s.uids.all(folderId) as number[];
   }
 
-  /** uids() as a typed array, for a list held as long as a session (IMAP's selected view). */
-  uidArray(folderId: number): Uint32Array {
-    const packed = this.s.uidsPacked.get(folderId) as string | null;
-    if (!packed) return new Uint32Array(0);
-    let count = 1;
-    for (let i = packed.indexOf(' '); i !== -1; i = packed.indexOf(' ', i + 1)) count++;
-    const out = new Uint32Array(count);
-    let k = 0;
-    let v = 0;
-    for (let i = 0; i < packed.length; i++) {
-      const c = packed.charCodeAt(i);
-      if (c === 32) {
-        out[k++] = v;
-        v = 0;
-      } else v = v * 10 + c - 48;
-    }
-    out[k] = v;
-    // As with flagPage: the order is SQLite's habit, so make it ours.
-    for (let i = 1; i < count; i++) if (out[i] < out[i - 1]) return out.sort();
-    return out;
-  }
-
   list(folderId: number, range?: { from: number; to: number }): MessageMeta[] {
     const rows = range ? this.s.metaRange.all(folderId, range.from, range.to) : this.s.metaAll.all(folderId);
     return (rows as Row[]).map(toMeta);
@@ -276,6 +271,51 @@ export class MessageRepo {
     }
     // group_concat's order is SQLite's choice, not a promise: it follows the subquery today, and this keeps us right if it stops.
     return sorted ? page : sortPage(page);
+  }
+
+  /** The folder's UIDs and flags now; the folder row and the messages are read in one transaction, so they agree. */
+  flagSnapshot(folderId: number): FlagSnapshot {
+    const [packed, highestModseq] = this.ctx.db.transaction((): [string | null, number] => [this.s.flagSnapshot.get(folderId) as string | null, this.s.highestModseq.get(folderId) as number])();
+    if (!packed) return { highestModseq, uids: new Uint32Array(0), bits: new Uint8Array(0), keywords: new Map() };
+    let count = 1;
+    for (let i = packed.indexOf('\n'); i !== -1; i = packed.indexOf('\n', i + 1)) count++;
+    const uids = new Uint32Array(count);
+    const bits = new Uint8Array(count);
+    const keywords = new Map<number, string>();
+    const n = packed.length;
+    let i = 0;
+    for (let r = 0; r < count; r++) {
+      let uid = 0;
+      let b = 0;
+      let c = 0;
+      while ((c = packed.charCodeAt(i++)) !== 32) uid = uid * 10 + c - 48;
+      while (i < n && (c = packed.charCodeAt(i++)) !== 32 && c !== 10) b = b * 10 + c - 48;
+      if (c === 32) {
+        let j = packed.indexOf('\n', i);
+        if (j < 0) j = n;
+        keywords.set(r, packed.slice(i, j));
+        i = j + 1;
+      }
+      uids[r] = uid;
+      bits[r] = b;
+    }
+    for (let r = 1; r < count; r++) if (uids[r] <= uids[r - 1]) return this.flagSnapshotSorted(folderId);
+    return { highestModseq, uids, bits, keywords };
+  }
+
+  /** flagSnapshot the slow way, for the day SQLite's group_concat stops following the subquery's order. */
+  private flagSnapshotSorted(folderId: number): FlagSnapshot {
+    return this.ctx.db.transaction(() => {
+      const rows = this.s.plainRange.all(folderId, 0, 0xffffffff) as Row[];
+      const keywords = new Map<number, string>();
+      rows.forEach((r, i) => r.keywords && keywords.set(i, r.keywords as string));
+      return {
+        highestModseq: this.s.highestModseq.get(folderId) as number,
+        uids: Uint32Array.from(rows, (r) => r.uid as number),
+        bits: Uint8Array.from(rows, (r) => r.flags as number),
+        keywords,
+      };
+    })();
   }
 
   get(folderId: number, uid: number): MessageMeta | null {
