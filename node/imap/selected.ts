@@ -5,7 +5,6 @@
  * them to be told (RFC 9051 §7.4.1, §5.5: no EXPUNGE during FETCH, STORE or
  * SEARCH; at once under IDLE).
  */
-import type { FlagSnapshot } from '../store/index.js';
 import { ImapError } from './errors.js';
 import { resolveRanges, type SeqSet } from './seqset.js';
 
@@ -18,13 +17,6 @@ export class Selected {
   readonly pendingFlags = new Set<number>();
   /** SEARCHRES: the UIDs the last SEARCH RETURN (SAVE) stored. */
   saved: number[] = [];
-  /**
-   * The flags read with the view at SELECT, index for index, while the
-   * folder's HIGHESTMODSEQ has not moved: a client's `UID FETCH 1:* (FLAGS)`
-   * right after SELECT is then answered without reading the mailbox again.
-   * Any change to the view drops it.
-   */
-  private flags: Pick<FlagSnapshot, 'highestModseq' | 'bits' | 'keywords'> | null = null;
 
   constructor(
     readonly folderId: number,
@@ -36,23 +28,6 @@ export class Selected {
     // A typed array, not a JS array: 50 sessions on 100,000 messages would hold 40 MB of heap, and every SELECT would put 800 KB straight into old space.
     this.buf = uids instanceof Uint32Array ? uids : Uint32Array.from(uids);
     this.n = uids.length;
-  }
-
-  /** A view built from a store snapshot, keeping its flags while they hold. */
-  static fromSnapshot(folderId: number, name: string, readOnly: boolean, uidValidity: number, snap: FlagSnapshot): Selected {
-    const sel = new Selected(folderId, name, readOnly, uidValidity, snap.uids);
-    sel.flags = { highestModseq: snap.highestModseq, bits: snap.bits, keywords: snap.keywords };
-    return sel;
-  }
-
-  /**
-   * The SELECT-time flags, if the folder is still at the same HIGHESTMODSEQ
-   * (nothing in it has changed since: every change moves it) and no change is
-   * waiting to be told; else null, and they are dropped for good.
-   */
-  flagsIfCurrent(highestModseq: number): Pick<FlagSnapshot, 'bits' | 'keywords'> | null {
-    if (this.flags && (this.flags.highestModseq !== highestModseq || this.pendingNew.length || this.pendingExpunge.size || this.pendingFlags.size)) this.flags = null;
-    return this.flags;
   }
 
   /** UIDs in sequence order, as the client knows them: a view valid until the next change to the selection. */
@@ -89,7 +64,6 @@ export class Selected {
 
   /** Adds UIDs (higher than any in the view) at the end, as EXISTS announces them. */
   append(uids: readonly number[]): void {
-    this.flags = null;
     if (this.n + uids.length > this.buf.length) {
       const grown = new Uint32Array(Math.max(16, (this.n + uids.length) * 1.25) | 0);
       grown.set(this.buf.subarray(0, this.n));
@@ -140,7 +114,6 @@ export class Selected {
 
   /** Removes expunged UIDs from the view; returns their sequence numbers at removal time, highest first. */
   remove(uids: Iterable<number>): number[] {
-    this.flags = null;
     const gone = new Set(uids);
     const buf = this.buf;
     let seqs: number[];

@@ -3,7 +3,7 @@
  * against the public API so any other implementation must pass it too.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { flagText, InvalidNameError, MailboxExistsError, NoSuchMailboxError, QuotaExceededError, type Lease, type MailboxChange } from '../../node/store/index.js';
+import { InvalidNameError, MailboxExistsError, NoSuchMailboxError, QuotaExceededError, Store, type Lease, type MailboxChange } from '../../node/store/index.js';
 import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
 
 let t: TestStore;
@@ -104,10 +104,10 @@ describe('messages', () => {
       from = p.uids[p.uids.length - 1] + 1;
     }
     expect(seen).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    const snap = m.flagSnapshot(inbox);
-    expect([...snap.uids]).toEqual(m.uids(inbox));
-    snap.uids.forEach((uid, i) => expect(flagText(snap.bits[i], snap.keywords.get(i) ?? '')).toBe(text(uid)));
-    expect(snap.highestModseq).toBe(lease.mailbox.folders.status(inbox).highestModseq);
+    expect([...m.uidArray(inbox)]).toEqual(m.uids(inbox));
+    const flagsOf = m.flagLookup(inbox);
+    for (const uid of m.uids(inbox)) expect(flagsOf(uid)).toBe(text(uid));
+    expect(flagsOf(99)).toBeNull();
 
     const base = lease.mailbox.folders.status(inbox).highestModseq;
     m.storeFlags(inbox, [4], 'add', ['$New']);
@@ -119,6 +119,50 @@ describe('messages', () => {
     const all = m.flagPage(inbox, 1, 12, { modseqAbove: 0 });
     expect(all.modseqs).toEqual(all.uids.map((u) => m.get(inbox, u)!.modseq));
     expect(m.flagPage(inbox, 13, 100).uids).toEqual([]);
+  });
+
+  it('keeps the in-memory flag index equal to the mailbox through every kind of write, and rebuilds it after one it missed', async () => {
+    const m = lease.mailbox.messages;
+    const archive = lease.mailbox.folders.create('Kept').id;
+    const words = ['\\Seen', '\\Flagged', '\\Deleted', '\\Answered', '$Work', 'Later'];
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const pick = () => words.filter(() => rand(3) === 0);
+    const check = (folder: number) => {
+      const truth = m.uids(folder);
+      expect([...m.uidArray(folder)]).toEqual(truth);
+      const flagsOf = m.flagLookup(folder);
+      for (const uid of truth) expect(flagsOf(uid)).toBe(m.get(folder, uid)!.flags.join(' '));
+    };
+    m.appendMany(inbox, Array.from({ length: 40 }, () => ({ raw: sampleMessage(), flags: pick() })));
+    check(inbox);
+    check(archive);
+    for (let step = 0; step < 200; step++) {
+      const uids = m.uids(inbox);
+      const some = uids.filter(() => rand(4) === 0);
+      switch (rand(7)) {
+        case 0: m.appendMany(inbox, Array.from({ length: 1 + rand(3) }, () => ({ raw: sampleMessage(), flags: pick() }))); break;
+        case 1: m.storeFlags(inbox, some, (['add', 'remove', 'set'] as const)[rand(3)], pick()); break;
+        case 2: await m.storeFlagsDeferred(inbox, some, 'add', pick()).durable; break;
+        case 3: m.expunge(inbox, rand(2) ? undefined : some); break;
+        case 4: m.copy(inbox, some, archive); break;
+        case 5: m.move(inbox, some.slice(0, 2), archive); break;
+        case 6: m.remove(archive, m.uids(archive).filter(() => rand(3) === 0)); break;
+      }
+      check(inbox);
+      check(archive);
+    }
+    // A write through another connection (as the CLI would make) emits nothing here; the index notices the folder moved on.
+    const second = Store.open({ dataDir: t.dataDir, masterKey: t.masterKey });
+    try {
+      const l2 = await second.authenticate(lease.account.address, 'correct horse battery');
+      l2.mailbox.messages.appendMany(inbox, [{ raw: sampleMessage(), flags: ['$Elsewhere'] }]);
+      l2.mailbox.messages.storeFlags(inbox, m.uids(inbox).slice(0, 1), 'set', ['\\Draft']);
+      l2.release();
+    } finally {
+      second.close();
+    }
+    check(inbox);
   });
 
   it('expunges only \\Deleted messages, leaves tombstones, and frees the blob', () => {

@@ -7,7 +7,7 @@
  * included as the RFC requires.
  */
 import type { ParsedMessage } from '../../mime/index.js';
-import { flagText, type MessageMeta } from '../../store/index.js';
+import type { MessageMeta } from '../../store/index.js';
 import { ImapError } from '../errors.js';
 import type { FetchAtt } from '../parse.js';
 import { bodyStructure, envelope, flagList, imapDate, str, type Chunk } from '../respond.js';
@@ -148,15 +148,20 @@ async function fetchFlagsOnly(s: Session, spans: [number, number][], withFlags: 
   const sel = s.sel;
   const view = sel.uids;
   const w = new LineWriter();
-  const cached = withModseq ? null : sel.flagsIfCurrent(s.port.folders.byId(sel.folderId)?.highestModseq ?? -1);
-  if (cached) {
+  if (!withModseq) {
+    // From the folder's flag index: current flags, and null for a message expunged but not yet announced (skipped, as below).
+    let flagsOf = s.port.messages.flagLookup(sel.folderId);
     for (const [start, end] of spans) {
       for (let k = start; k < end; k++) {
-        const flags = withFlags ? flagText(cached.bits[k], cached.keywords.get(k) ?? '') : '';
+        const flags = flagsOf(view[k]);
+        if (flags === null) continue;
         if (w.len + flags.length + 80 > w.buf.length) {
           s.send(w.take(flags.length + 80));
           const wait = s.io.backpressure();
-          if (wait) await wait;
+          if (wait) {
+            await wait;
+            flagsOf = s.port.messages.flagLookup(sel.folderId);
+          }
         }
         w.line(k + 1, view[k], 0, withFlags ? flags : null);
       }

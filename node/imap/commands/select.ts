@@ -24,7 +24,7 @@ export const select: Handler<'SELECT' | 'EXAMINE'> = {
     // The folder row carries UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ; counting (status) would scan every message.
     const st = f;
     const readOnly = cmd.name === 'EXAMINE';
-    const sel = Selected.fromSnapshot(f.id, f.name, readOnly, st.uidValidity, s.port.messages.flagSnapshot(f.id));
+    const sel = new Selected(f.id, f.name, readOnly, st.uidValidity, s.port.messages.uidArray(f.id));
     s.untagged(`${sel.count} EXISTS`);
     if (!s.rev2) s.untagged('0 RECENT');
     s.untagged(`FLAGS ${flagList(SYSTEM_FLAGS)}`);

@@ -20,6 +20,7 @@ export type MailboxChange =
 export class MailboxContext {
   readonly bus = new EventEmitter();
   private pending: MailboxChange[] = [];
+  private commitHooks: (() => void)[] = [];
   /** Events of deferred-sync writes, per write in commit order, held until durable. */
   private held: MailboxChange[][] = [];
   private readonly getMeta;
@@ -54,19 +55,39 @@ export class MailboxContext {
     return m;
   }
 
+  /**
+   * Runs fn once the surrounding transaction has committed — before its
+   * fsync, for a deferred write, since reads see it from then on — or never,
+   * if it rolls back. For in-memory copies that must match what reads see.
+   */
+  afterCommit(fn: () => void): void {
+    this.commitHooks.push(fn);
+  }
+
+  private runCommitHooks(): void {
+    const hooks = this.commitHooks;
+    this.commitHooks = [];
+    for (const h of hooks) h();
+  }
+
   /** Queues an event to be emitted once the surrounding transaction commits. */
   emit(change: MailboxChange): void {
     this.pending.push(change);
   }
 
   write<T>(fn: () => T): T {
+    // Inside another write the commit is the outer one's: its hooks wait for it.
+    const outer = !this.db.inTransaction;
     let result: T;
     try {
       result = write(this.path, this.db, fn);
     } catch (err) {
       this.pending = [];
+      // Dropped at any depth: an index that misses a change it was due keeps its old HIGHESTMODSEQ, so it is rebuilt, never wrong.
+      this.commitHooks = [];
       translateSqliteError(err, this.path);
     }
+    if (outer) this.runCommitHooks();
     // A synchronous commit fsyncs the whole WAL: earlier deferred writes are durable now too.
     this.release(this.held.length - 1);
     const out = this.pending;
@@ -85,8 +106,10 @@ export class MailboxContext {
       r = writeDeferred(this.path, this.db, fn);
     } catch (err) {
       this.pending = [];
+      this.commitHooks = [];
       translateSqliteError(err, this.path);
     }
+    this.runCommitHooks();
     const batch = this.pending;
     this.pending = [];
     this.held.push(batch);

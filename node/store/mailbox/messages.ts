@@ -8,6 +8,7 @@
 import { parseMessage, type ParsedMessage } from '../../mime/index.js';
 import { NoSuchMailboxError, QuotaExceededError } from '../errors.js';
 import type { MailboxContext } from './context.js';
+import { FolderFlags } from './flag-index.js';
 import { DELETED, flagText, joinFlags, mergeKeywords, splitFlags } from './flags.js';
 import { releaseBlobs, type Folder } from './folders.js';
 
@@ -50,19 +51,6 @@ export interface FlagPage {
   flags: string[];
 }
 
-/**
- * A whole folder's UIDs and flags at one moment (its highestModseq): the
- * UIDs ascending, each one's system-flag bits at the same index, keywords
- * by index where there are any. Typed arrays, so holding one per session is
- * cheap (5 bytes a message).
- */
-export interface FlagSnapshot {
-  highestModseq: number;
-  uids: Uint32Array;
-  bits: Uint8Array;
-  keywords: Map<number, string>;
-}
-
 export type FlagMode = 'set' | 'add' | 'remove';
 
 type Row = Record<string, unknown>;
@@ -84,6 +72,9 @@ export class MessageRepo {
   private readonly s;
   /** Quota in bytes (0 = none); set by the owner of the handle from the directory. */
   quotaBytes = 0;
+
+  /** In-memory UIDs and flags of the folders sessions have selected (flag-index.ts). */
+  private readonly flagIndexes = new Map<number, FolderFlags>();
 
   constructor(private readonly ctx: MailboxContext) {
     const p = (sql: string) => ctx.db.prepare(sql);
@@ -111,7 +102,7 @@ export class MessageRepo {
         "SELECT group_concat(CASE WHEN keywords = '' THEN uid || ' ' || flags || ' ' || modseq ELSE uid || ' ' || flags || ' ' || modseq || ' ' || keywords END, char(10)) " +
           'FROM (SELECT uid, flags, keywords, modseq FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? AND modseq > ? ORDER BY uid LIMIT ?)',
       ).pluck(),
-      // Parsed into typed arrays: 100,000 UIDs as a JS array would cost 800 KB of heap per SELECT.
+      // The flag index's source (flag-index.ts), one string for the folder.
       flagSnapshot: p(
         "SELECT group_concat(CASE WHEN keywords = '' THEN uid || ' ' || flags ELSE uid || ' ' || flags || ' ' || keywords END, char(10)) " +
           'FROM (SELECT uid, flags, keywords FROM messages WHERE folder_id = ? ORDER BY uid)',
@@ -195,15 +186,18 @@ export class MessageRepo {
     const modseq = this.ctx.nextModseq();
     let uid = f.uidnext;
     const out: AppendResult[] = [];
+    const added: { uid: number; bits: number; keywords: string }[] = [];
     for (const p of prepared) {
       const { blobId } = this.insertBlob(p.raw, p.parsed, now);
       this.s.ref.run(blobId);
       const { bits, keywords } = splitFlags(p.flags ?? []);
       this.s.insertMsg.run(folderId, uid, blobId, modseq, bits, keywords.join(' '), p.internalDate ?? now, p.raw.length);
       out.push({ uid, uidValidity: f.uidValidity, modseq, folderId });
+      added.push({ uid, bits, keywords: keywords.join(' ') });
       uid++;
     }
     this.s.bumpFolder.run(uid, modseq, folderId);
+    this.trackIndex(folderId, f.highestModseq, modseq, (idx) => idx.append(added));
     inTx?.();
     this.ctx.emit({ type: 'exists', folderId, uids: out.map((o) => o.uid), modseq, origin });
     return out;
@@ -273,49 +267,59 @@ export class MessageRepo {
     return sorted ? page : sortPage(page);
   }
 
-  /** The folder's UIDs and flags now; the folder row and the messages are read in one transaction, so they agree. */
-  flagSnapshot(folderId: number): FlagSnapshot {
-    const [packed, highestModseq] = this.ctx.db.transaction((): [string | null, number] => [this.s.flagSnapshot.get(folderId) as string | null, this.s.highestModseq.get(folderId) as number])();
-    if (!packed) return { highestModseq, uids: new Uint32Array(0), bits: new Uint8Array(0), keywords: new Map() };
-    let count = 1;
-    for (let i = packed.indexOf('\n'); i !== -1; i = packed.indexOf('\n', i + 1)) count++;
-    const uids = new Uint32Array(count);
-    const bits = new Uint8Array(count);
-    const keywords = new Map<number, string>();
-    const n = packed.length;
-    let i = 0;
-    for (let r = 0; r < count; r++) {
-      let uid = 0;
-      let b = 0;
-      let c = 0;
-      while ((c = packed.charCodeAt(i++)) !== 32) uid = uid * 10 + c - 48;
-      while (i < n && (c = packed.charCodeAt(i++)) !== 32 && c !== 10) b = b * 10 + c - 48;
-      if (c === 32) {
-        let j = packed.indexOf('\n', i);
-        if (j < 0) j = n;
-        keywords.set(r, packed.slice(i, j));
-        i = j + 1;
-      }
-      uids[r] = uid;
-      bits[r] = b;
-    }
-    for (let r = 1; r < count; r++) if (uids[r] <= uids[r - 1]) return this.flagSnapshotSorted(folderId);
-    return { highestModseq, uids, bits, keywords };
+  /** A folder's UIDs, ascending, as a typed array: for a list held as long as a session (IMAP's selected view). */
+  uidArray(folderId: number): Uint32Array {
+    return this.flagIndex(folderId).uidList();
   }
 
-  /** flagSnapshot the slow way, for the day SQLite's group_concat stops following the subquery's order. */
-  private flagSnapshotSorted(folderId: number): FlagSnapshot {
-    return this.ctx.db.transaction(() => {
-      const rows = this.s.plainRange.all(folderId, 0, 0xffffffff) as Row[];
-      const keywords = new Map<number, string>();
-      rows.forEach((r, i) => r.keywords && keywords.set(i, r.keywords as string));
-      return {
-        highestModseq: this.s.highestModseq.get(folderId) as number,
-        uids: Uint32Array.from(rows, (r) => r.uid as number),
-        bits: Uint8Array.from(rows, (r) => r.flags as number),
-        keywords,
-      };
-    })();
+  /**
+   * A lookup of current flags by UID (null for a UID the folder lacks), from
+   * the folder's in-memory index. Good until the event loop turns: ask again
+   * after any await, as a write in between may have replaced the index.
+   */
+  flagLookup(folderId: number): (uid: number) => string | null {
+    const idx = this.flagIndex(folderId);
+    return (uid) => idx.flags(uid);
+  }
+
+  /** The folder's flag index, built or rebuilt when it does not stand at the folder's HIGHESTMODSEQ. */
+  private flagIndex(folderId: number): FolderFlags {
+    const idx = this.flagIndexes.get(folderId);
+    const modseq = this.s.highestModseq.get(folderId) as number | undefined;
+    if (modseq === undefined) {
+      this.flagIndexes.delete(folderId);
+      throw new NoSuchMailboxError('folder no longer exists');
+    }
+    if (idx?.modseq === modseq) return idx;
+    const built = FolderFlags.parse(modseq, this.s.flagSnapshot.get(folderId) as string | null) ?? this.flagIndexSorted(folderId, modseq);
+    this.flagIndexes.set(folderId, built);
+    return built;
+  }
+
+  /** The index the slow way, for the day SQLite's group_concat stops following the subquery's order. */
+  private flagIndexSorted(folderId: number, modseq: number): FolderFlags {
+    const rows = this.s.plainRange.all(folderId, 0, 0xffffffff) as Row[];
+    const keywords = new Map<number, string>();
+    for (const r of rows) if (r.keywords) keywords.set(r.uid as number, r.keywords as string);
+    return new FolderFlags(modseq, Uint32Array.from(rows, (r) => r.uid as number), Uint8Array.from(rows, (r) => r.flags as number), keywords);
+  }
+
+  /**
+   * Brings a folder's index along with a write, once the write commits, if
+   * it stood where the write began (`before`); otherwise it is dropped.
+   */
+  private trackIndex(folderId: number, before: number, after: number, apply: (idx: FolderFlags) => void): void {
+    const idx = this.flagIndexes.get(folderId);
+    if (!idx) return;
+    this.ctx.afterCommit(() => {
+      if (this.flagIndexes.get(folderId) !== idx) return;
+      if (idx.modseq !== before) {
+        this.flagIndexes.delete(folderId);
+        return;
+      }
+      apply(idx);
+      idx.modseq = after;
+    });
   }
 
   get(folderId: number, uid: number): MessageMeta | null {
@@ -379,6 +383,8 @@ export class MessageRepo {
     const { bits, keywords } = splitFlags(flags);
     const updated: MessageMeta[] = [];
     const failed: number[] = [];
+    const before = this.s.highestModseq.get(folderId) as number;
+    const changes: [number, number, string][] = [];
     let modseq = 0;
     for (const uid of uids) {
       const r = this.s.metaOne.get(folderId, uid) as Row | undefined;
@@ -394,9 +400,13 @@ export class MessageRepo {
       if (!modseq) modseq = this.ctx.nextModseq();
       this.s.setFlags.run(next, kw, modseq, folderId, uid);
       updated.push({ ...toMeta(r), flags: joinFlags(next, kw), modseq });
+      changes.push([uid, next, kw]);
     }
     if (modseq) {
       this.s.touchFolder.run(modseq, folderId);
+      this.trackIndex(folderId, before, modseq, (idx) => {
+        for (const [uid, b, kw] of changes) idx.set(uid, b, kw);
+      });
       this.ctx.emit({ type: 'flags', folderId, uids: updated.map((u) => u.uid), modseq, origin: opts.origin });
     }
     return { updated, failed };
@@ -409,6 +419,7 @@ export class MessageRepo {
   }
 
   private removeInTx(folderId: number, uids: number[], origin?: string): number[] {
+    const before = this.s.highestModseq.get(folderId) as number;
     const modseq = this.ctx.nextModseq();
     const gone: number[] = [];
     const blobs: number[] = [];
@@ -422,6 +433,7 @@ export class MessageRepo {
     }
     releaseBlobs(this.ctx, blobs);
     this.s.touchFolder.run(modseq, folderId);
+    this.trackIndex(folderId, before, modseq, (idx) => idx.remove(gone));
     if (gone.length) this.ctx.emit({ type: 'expunge', folderId, uids: gone, modseq, origin });
     return gone;
   }
@@ -469,6 +481,8 @@ export class MessageRepo {
       pairs.push([r.uid as number, uid++]);
     }
     this.s.bumpFolder.run(uid, modseq, toFolder);
+    const added = rows.map((r, i) => ({ uid: pairs[i][1], bits: r.flags as number, keywords: r.keywords as string }));
+    this.trackIndex(toFolder, dst.highestModseq, modseq, (idx) => idx.append(added));
     this.ctx.emit({ type: 'exists', folderId: toFolder, uids: pairs.map((p) => p[1]), modseq, origin });
     return { uidValidity: dst.uidValidity, pairs };
   }
