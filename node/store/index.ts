@@ -9,7 +9,7 @@ export { Store, type Lease, type KeyMode, type StoreOptions, type DeliveryOption
 export { Directory, makeDkimKey, type Account, type Alias, type Domain, type DkimKey, type Route, type KeyWrapRecord } from './directory/directory.js';
 export { Mailbox, type MailboxChange } from './mailbox/mailbox.js';
 export { SEPARATOR, canonicalName, DEFAULT_FOLDERS, type Folder, type FolderStatus, FolderRepo } from './mailbox/folders.js';
-export { MessageRepo, type MessageMeta, type AppendOptions, type AppendResult, type FlagMode, type FlagPage } from './mailbox/messages.js';
+export { MessageRepo, type MessageMeta, type AppendOptions, type AppendResult, type FlagMode, type FlagReader } from './mailbox/messages.js';
 export { DavRepo, etagOf, PreconditionFailedError, UidConflictError, type Collection, type CollectionKind, type DavObject, type PutObject } from './mailbox/dav.js';
 export { SearchRepo, type SortFields } from './mailbox/search.js';
 export { SYSTEM_FLAGS, flagText } from './mailbox/flags.js';

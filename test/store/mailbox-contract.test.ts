@@ -86,39 +86,25 @@ describe('messages', () => {
     expect(noop.updated).toEqual([]);
   });
 
-  it('pages flags in UID order, agreeing with get(), filtered by modseq', () => {
+  it('lists UIDs and looks up flags and modseqs as get() reports them', () => {
     const m = lease.mailbox.messages;
     const flagSets = [[], ['\\Seen'], ['\\Seen', '\\Flagged', '$Work', 'Later'], ['$Junk'], ['\\Answered', '\\Deleted', '\\Draft']];
     m.appendMany(inbox, Array.from({ length: 12 }, (_, i) => ({ raw: sampleMessage(), flags: flagSets[i % flagSets.length] })));
     const text = (uid: number) => m.get(inbox, uid)!.flags.join(' ');
-    // Walk in pages of 5 from UID 2 to 11, as FETCH does.
-    const seen: number[] = [];
-    let from = 2;
-    for (;;) {
-      const p = m.flagPage(inbox, from, 11, { limit: 5 });
-      if (!p.uids.length) break;
-      expect(p.uids.length).toBeLessThanOrEqual(5);
-      expect(p.modseqs).toEqual([]);
-      p.uids.forEach((uid, i) => expect(p.flags[i]).toBe(text(uid)));
-      seen.push(...p.uids);
-      from = p.uids[p.uids.length - 1] + 1;
-    }
-    expect(seen).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     expect([...m.uidArray(inbox)]).toEqual(m.uids(inbox));
-    const flagsOf = m.flagLookup(inbox);
-    for (const uid of m.uids(inbox)) expect(flagsOf(uid)).toBe(text(uid));
-    expect(flagsOf(99)).toBeNull();
-
-    const base = lease.mailbox.folders.status(inbox).highestModseq;
+    const index = m.flagLookup(inbox);
+    for (const uid of m.uids(inbox)) {
+      expect(index.flags(uid)).toBe(text(uid));
+      expect(index.modseqOf(uid)).toBe(m.get(inbox, uid)!.modseq);
+    }
+    expect(index.flags(99)).toBeNull();
+    expect(index.modseqOf(99)).toBe(0);
     m.storeFlags(inbox, [4], 'add', ['$New']);
     m.storeFlags(inbox, [9], 'set', []);
-    const changed = m.flagPage(inbox, 1, 12, { modseqAbove: base });
-    expect(changed.uids).toEqual([4, 9]);
-    expect(changed.flags).toEqual([text(4), '']);
-    expect(changed.modseqs).toEqual([m.get(inbox, 4)!.modseq, m.get(inbox, 9)!.modseq]);
-    const all = m.flagPage(inbox, 1, 12, { modseqAbove: 0 });
-    expect(all.modseqs).toEqual(all.uids.map((u) => m.get(inbox, u)!.modseq));
-    expect(m.flagPage(inbox, 13, 100).uids).toEqual([]);
+    const after = m.flagLookup(inbox);
+    expect(after.flags(4)).toBe('$Junk $New');
+    expect(after.flags(9)).toBe('');
+    expect(after.modseqOf(9)).toBe(lease.mailbox.folders.status(inbox).highestModseq);
   });
 
   it('keeps the in-memory flag index equal to the mailbox through every kind of write, and rebuilds it after one it missed', async () => {
@@ -131,8 +117,12 @@ describe('messages', () => {
     const check = (folder: number) => {
       const truth = m.uids(folder);
       expect([...m.uidArray(folder)]).toEqual(truth);
-      const flagsOf = m.flagLookup(folder);
-      for (const uid of truth) expect(flagsOf(uid)).toBe(m.get(folder, uid)!.flags.join(' '));
+      const index = m.flagLookup(folder);
+      for (const uid of truth) {
+        const meta = m.get(folder, uid)!;
+        expect(index.flags(uid)).toBe(meta.flags.join(' '));
+        expect(index.modseqOf(uid)).toBe(meta.modseq);
+      }
     };
     m.appendMany(inbox, Array.from({ length: 40 }, () => ({ raw: sampleMessage(), flags: pick() })));
     check(inbox);

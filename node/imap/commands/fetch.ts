@@ -99,6 +99,8 @@ class LineWriter {
   buf = Buffer.allocUnsafe(BATCH);
   len = 0;
 
+  constructor(private readonly s: Session) {}
+
   ascii(t: string): void {
     for (let i = 0; i < t.length; i++) this.buf[this.len++] = t.charCodeAt(i);
   }
@@ -129,74 +131,56 @@ class LineWriter {
     this.ascii(')\r\n');
   }
 
-  /** Hands the bytes written so far over (the socket keeps them) and starts a fresh buffer of at least `room`. */
-  take(room = BATCH): Buffer {
-    const out = this.buf.subarray(0, this.len);
-    this.buf = Buffer.allocUnsafe(Math.max(room, BATCH));
+  /** Whether a line of `flags` might not fit. The longest: two 10-digit numbers, a 20-digit modseq, the fixed text, the flags. */
+  full(flags: string): boolean {
+    return this.len + flags.length + 80 > this.buf.length;
+  }
+
+  /** Sends the last batch. */
+  finish(): void {
+    if (this.len) this.s.send(this.buf.subarray(0, this.len));
     this.len = 0;
-    return out;
+  }
+
+  /** Sends the batch (the socket keeps the bytes) and starts a fresh buffer; a promise when the client is behind. */
+  flush(flags = ''): Promise<void> | null {
+    if (this.len) this.s.send(this.buf.subarray(0, this.len));
+    this.buf = Buffer.allocUnsafe(Math.max(BATCH, flags.length + 80));
+    this.len = 0;
+    return this.s.io.backpressure();
   }
 }
 
 /**
  * FETCH of nothing but UID, FLAGS and MODSEQ — how clients resync a folder
- * (`UID FETCH 1:* (FLAGS)`) — from the store's packed flag pages, over the
- * view's spans rather than a list of every UID: no row objects, no strings
- * per line, one write per 64 KB.
+ * (`UID FETCH 1:* (FLAGS)`, with CHANGEDSINCE under CONDSTORE) — from the
+ * folder's in-memory flag index, over the view's spans rather than a list of
+ * every UID, writing bytes, one write per 64 KB.
  */
 async function fetchFlagsOnly(s: Session, spans: [number, number][], withFlags: boolean, withModseq: boolean, changedSince: number | null): Promise<void> {
   const sel = s.sel;
   const view = sel.uids;
-  const w = new LineWriter();
-  if (!withModseq) {
-    // From the folder's flag index: current flags, and null for a message expunged but not yet announced (skipped, as below).
-    let flagsOf = s.port.messages.flagLookup(sel.folderId);
-    for (const [start, end] of spans) {
-      for (let k = start; k < end; k++) {
-        const flags = flagsOf(view[k]);
-        if (flags === null) continue;
-        if (w.len + flags.length + 80 > w.buf.length) {
-          s.send(w.take(flags.length + 80));
-          const wait = s.io.backpressure();
-          if (wait) {
-            await wait;
-            flagsOf = s.port.messages.flagLookup(sel.folderId);
-          }
-        }
-        w.line(k + 1, view[k], 0, withFlags ? flags : null);
-      }
-    }
-    if (w.len) s.send(w.take(0));
-    return;
-  }
+  const w = new LineWriter(s);
+  let index = s.port.messages.flagLookup(sel.folderId);
   for (const [start, end] of spans) {
-    // k walks the view alongside the rows; a row whose UID the view lacks (new, not yet announced) is skipped.
-    let k = start;
-    let from = view[start];
-    const to = view[end - 1];
-    while (from <= to) {
-      // CHANGEDSINCE always comes with MODSEQ (the handler sets wantModseq), so its filter rides on the modseq page.
-      const page = s.port.messages.flagPage(sel.folderId, from, to, withModseq ? { modseqAbove: changedSince ?? 0 } : {});
-      const n = page.uids.length;
-      if (!n) break;
-      for (let r = 0; r < n; r++) {
-        const uid = page.uids[r];
-        while (k < end && view[k] < uid) k++;
-        if (k === end) break;
-        if (view[k] !== uid) continue;
-        const flags = withFlags ? page.flags[r] : '';
-        // Longest line: 2 numbers of 10 digits, a modseq of 20, the fixed text and the flags.
-        if (w.len + flags.length + 80 > w.buf.length) {
-          s.send(w.take(flags.length + 80));
-          const wait = s.io.backpressure();
-          if (wait) await wait;
+    for (let k = start; k < end; k++) {
+      const uid = view[k];
+      // null: expunged, not yet announced to this session; skipped, as the store no longer has it.
+      const flags = index.flags(uid);
+      if (flags === null) continue;
+      const modseq = withModseq ? index.modseqOf(uid) : 0;
+      if (changedSince !== null && modseq <= changedSince) continue;
+      if (w.full(flags)) {
+        const wait = w.flush(flags);
+        if (wait) {
+          await wait;
+          index = s.port.messages.flagLookup(sel.folderId);
         }
-        w.line(k + 1, uid, withModseq ? page.modseqs[r] : 0, withFlags ? flags : null);
       }
-      from = page.uids[n - 1] + 1;
+      w.line(k + 1, uid, modseq, withFlags ? flags : null);
     }
   }
-  if (w.len) s.send(w.take(0));
+  w.finish();
 }
 
 export const fetch: Handler<'FETCH'> = {

@@ -11,43 +11,55 @@
  * (a write it was not told of: another process, a folder rename) and is
  * rebuilt. Writes made through MessageRepo update it after their commit, in
  * commit order, each checking that the index stood where the write began.
- * Typed arrays, 5 bytes a message; keywords (rare) in a map by UID.
+ * Typed arrays, 13 bytes a message; keywords (rare) in a map by UID.
  */
 import { flagText } from './flags.js';
+
+/** One message's entry, for building or extending an index. */
+export interface FlagEntry {
+  uid: number;
+  bits: number;
+  keywords: string;
+  modseq: number;
+}
 
 export class FolderFlags {
   private uids: Uint32Array;
   private bits: Uint8Array;
+  private modseqs: Float64Array;
   private n: number;
 
   constructor(
     /** The folder's HIGHESTMODSEQ this reflects. */
     public modseq: number,
-    uids: Uint32Array,
-    bits: Uint8Array,
-    private readonly keywords: Map<number, string>,
+    entries: readonly FlagEntry[] = [],
+    private readonly keywords = new Map<number, string>(),
   ) {
-    this.uids = uids;
-    this.bits = bits;
-    this.n = uids.length;
+    this.uids = new Uint32Array(0);
+    this.bits = new Uint8Array(0);
+    this.modseqs = new Float64Array(0);
+    this.n = 0;
+    this.append(entries);
   }
 
-  /** Parses "uid bits[ keywords]" rows joined by LF (ascending UIDs); null if they are not ascending. */
+  /** Parses "uid bits modseq[ keywords]" rows joined by LF (ascending UIDs); null if they are not ascending. */
   static parse(modseq: number, packed: string | null): FolderFlags | null {
-    if (!packed) return new FolderFlags(modseq, new Uint32Array(0), new Uint8Array(0), new Map());
+    const idx = new FolderFlags(modseq);
+    if (!packed) return idx;
     let count = 1;
     for (let i = packed.indexOf('\n'); i !== -1; i = packed.indexOf('\n', i + 1)) count++;
-    const uids = new Uint32Array(count);
-    const bits = new Uint8Array(count);
-    const keywords = new Map<number, string>();
+    idx.grow(count);
+    const { uids, bits, modseqs, keywords } = idx;
     const n = packed.length;
     let i = 0;
     for (let r = 0; r < count; r++) {
       let uid = 0;
       let b = 0;
+      let m = 0;
       let c = 0;
       while ((c = packed.charCodeAt(i++)) !== 32) uid = uid * 10 + c - 48;
-      while (i < n && (c = packed.charCodeAt(i++)) !== 32 && c !== 10) b = b * 10 + c - 48;
+      while ((c = packed.charCodeAt(i++)) !== 32) b = b * 10 + c - 48;
+      while (i < n && (c = packed.charCodeAt(i++)) !== 32 && c !== 10) m = m * 10 + c - 48;
       if (c === 32) {
         let j = packed.indexOf('\n', i);
         if (j < 0) j = n;
@@ -57,8 +69,23 @@ export class FolderFlags {
       if (r && uid <= uids[r - 1]) return null;
       uids[r] = uid;
       bits[r] = b;
+      modseqs[r] = m;
     }
-    return new FolderFlags(modseq, uids, bits, keywords);
+    idx.n = count;
+    return idx;
+  }
+
+  private grow(cap: number): void {
+    if (cap <= this.uids.length) return;
+    const uids = new Uint32Array(cap);
+    const bits = new Uint8Array(cap);
+    const modseqs = new Float64Array(cap);
+    uids.set(this.uids.subarray(0, this.n));
+    bits.set(this.bits.subarray(0, this.n));
+    modseqs.set(this.modseqs.subarray(0, this.n));
+    this.uids = uids;
+    this.bits = bits;
+    this.modseqs = modseqs;
   }
 
   get count(): number {
@@ -74,6 +101,12 @@ export class FolderFlags {
   flags(uid: number): string | null {
     const i = this.indexOf(uid);
     return i < 0 ? null : flagText(this.bits[i], this.keywords.get(uid) ?? '');
+  }
+
+  /** The message's mod-sequence, or 0 if the folder has no such UID. */
+  modseqOf(uid: number): number {
+    const i = this.indexOf(uid);
+    return i < 0 ? 0 : this.modseqs[i];
   }
 
   /** Where the last lookup found its UID: a FETCH asks in ascending order, so the next is usually one further on. */
@@ -96,27 +129,21 @@ export class FolderFlags {
   }
 
   /** New messages, with UIDs above every UID here (as a folder assigns them). */
-  append(rows: readonly { uid: number; bits: number; keywords: string }[]): void {
-    if (this.n + rows.length > this.uids.length) {
-      const cap = Math.max(16, Math.ceil((this.n + rows.length) * 1.25));
-      const uids = new Uint32Array(cap);
-      const bits = new Uint8Array(cap);
-      uids.set(this.uids.subarray(0, this.n));
-      bits.set(this.bits.subarray(0, this.n));
-      this.uids = uids;
-      this.bits = bits;
-    }
-    for (const r of rows) {
-      this.uids[this.n] = r.uid;
-      this.bits[this.n++] = r.bits;
-      if (r.keywords) this.keywords.set(r.uid, r.keywords);
+  append(entries: readonly FlagEntry[]): void {
+    if (this.n + entries.length > this.uids.length) this.grow(Math.max(16, Math.ceil((this.n + entries.length) * 1.25)));
+    for (const e of entries) {
+      this.uids[this.n] = e.uid;
+      this.bits[this.n] = e.bits;
+      this.modseqs[this.n++] = e.modseq;
+      if (e.keywords) this.keywords.set(e.uid, e.keywords);
     }
   }
 
-  set(uid: number, bits: number, keywords: string): void {
+  set(uid: number, bits: number, keywords: string, modseq: number): void {
     const i = this.indexOf(uid);
     if (i < 0) return;
     this.bits[i] = bits;
+    this.modseqs[i] = modseq;
     if (keywords) this.keywords.set(uid, keywords);
     else this.keywords.delete(uid);
   }
@@ -129,6 +156,7 @@ export class FolderFlags {
         if (i < 0) continue;
         this.uids.copyWithin(i, i + 1, this.n);
         this.bits.copyWithin(i, i + 1, this.n);
+        this.modseqs.copyWithin(i, i + 1, this.n);
         this.n--;
         this.keywords.delete(uid);
       }
@@ -143,6 +171,7 @@ export class FolderFlags {
         continue;
       }
       this.uids[w] = uid;
+      this.modseqs[w] = this.modseqs[r];
       this.bits[w++] = this.bits[r];
     }
     this.n = w;

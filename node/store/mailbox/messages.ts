@@ -8,7 +8,7 @@
 import { parseMessage, type ParsedMessage } from '../../mime/index.js';
 import { NoSuchMailboxError, QuotaExceededError } from '../errors.js';
 import type { MailboxContext } from './context.js';
-import { FolderFlags } from './flag-index.js';
+import { FolderFlags, type FlagEntry } from './flag-index.js';
 import { DELETED, flagText, joinFlags, mergeKeywords, splitFlags } from './flags.js';
 import { releaseBlobs, type Folder } from './folders.js';
 
@@ -40,15 +40,12 @@ export interface AppendResult {
   folderId: number;
 }
 
-/**
- * One page of a folder's flags in UID order, as parallel arrays: what a FETCH
- * of FLAGS over a whole mailbox needs, and no more. `flags` holds each
- * message's flag names joined by spaces.
- */
-export interface FlagPage {
-  uids: number[];
-  modseqs: number[];
-  flags: string[];
+/** What a FETCH of flags reads: current flags (names joined by spaces) and mod-sequences by UID. */
+export interface FlagReader {
+  /** null if the folder has no such UID. */
+  flags(uid: number): string | null;
+  /** 0 if the folder has no such UID. */
+  modseqOf(uid: number): number;
 }
 
 export type FlagMode = 'set' | 'add' | 'remove';
@@ -93,19 +90,10 @@ export class MessageRepo {
       metaAll: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? ORDER BY m.uid`),
       metaRange: p(`SELECT ${META_COLS} FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`),
       plainRange: p('SELECT uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid'),
-      // One string per page, built by SQLite: a row object per message costs better-sqlite3 about 2 µs, the scan 0.1 µs.
-      flagPage: p(
-        "SELECT group_concat(CASE WHEN keywords = '' THEN uid || ' ' || flags ELSE uid || ' ' || flags || ' ' || keywords END, char(10)) " +
-          'FROM (SELECT uid, flags, keywords FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid LIMIT ?)',
-      ).pluck(),
-      flagPageModseq: p(
-        "SELECT group_concat(CASE WHEN keywords = '' THEN uid || ' ' || flags || ' ' || modseq ELSE uid || ' ' || flags || ' ' || modseq || ' ' || keywords END, char(10)) " +
-          'FROM (SELECT uid, flags, keywords, modseq FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? AND modseq > ? ORDER BY uid LIMIT ?)',
-      ).pluck(),
-      // The flag index's source (flag-index.ts), one string for the folder.
+      // The flag index's source (flag-index.ts): one string built by SQLite, as a row object per message costs better-sqlite3 about 2 µs.
       flagSnapshot: p(
-        "SELECT group_concat(CASE WHEN keywords = '' THEN uid || ' ' || flags ELSE uid || ' ' || flags || ' ' || keywords END, char(10)) " +
-          'FROM (SELECT uid, flags, keywords FROM messages WHERE folder_id = ? ORDER BY uid)',
+        "SELECT group_concat(CASE WHEN keywords = '' THEN uid || ' ' || flags || ' ' || modseq ELSE uid || ' ' || flags || ' ' || modseq || ' ' || keywords END, char(10)) " +
+          'FROM (SELECT uid, flags, keywords, modseq FROM messages WHERE folder_id = ? ORDER BY uid)',
       ).pluck(),
       highestModseq: p('SELECT highestmodseq FROM folders WHERE id = ?').pluck(),
       metaOne: p(`SELECT ${META_COLS}, m.id AS row_id FROM messages m ${THREAD_JOIN} WHERE m.folder_id = ? AND m.uid = ?`),
@@ -186,14 +174,14 @@ export class MessageRepo {
     const modseq = this.ctx.nextModseq();
     let uid = f.uidnext;
     const out: AppendResult[] = [];
-    const added: { uid: number; bits: number; keywords: string }[] = [];
+    const added: FlagEntry[] = [];
     for (const p of prepared) {
       const { blobId } = this.insertBlob(p.raw, p.parsed, now);
       this.s.ref.run(blobId);
       const { bits, keywords } = splitFlags(p.flags ?? []);
       this.s.insertMsg.run(folderId, uid, blobId, modseq, bits, keywords.join(' '), p.internalDate ?? now, p.raw.length);
       out.push({ uid, uidValidity: f.uidValidity, modseq, folderId });
-      added.push({ uid, bits, keywords: keywords.join(' ') });
+      added.push({ uid, bits, keywords: keywords.join(' '), modseq });
       uid++;
     }
     this.s.bumpFolder.run(uid, modseq, folderId);
@@ -223,63 +211,18 @@ export class MessageRepo {
     return out;
   }
 
-  /**
-   * Flags of up to `limit` messages with from <= uid <= to, ascending by UID;
-   * the next page starts after the last UID returned, and an empty page is
-   * the end. With `modseqAbove` (0 for all), only messages changed after it,
-   * with their mod-sequences; without, `modseqs` stays empty.
-   */
-  flagPage(folderId: number, from: number, to: number, opts: { modseqAbove?: number; limit?: number } = {}): FlagPage {
-    const limit = opts.limit ?? 5000;
-    const withModseq = opts.modseqAbove !== undefined;
-    const packed = (withModseq ? this.s.flagPageModseq.get(folderId, from, to, opts.modseqAbove, limit) : this.s.flagPage.get(folderId, from, to, limit)) as string | null;
-    const page: FlagPage = { uids: [], modseqs: [], flags: [] };
-    if (!packed) return page;
-    // Rows are "uid bits[ modseq][ keywords]" joined by LF; keywords are atoms, so hold neither space runs nor LF.
-    const n = packed.length;
-    let i = 0;
-    let sorted = true;
-    let last = 0;
-    while (i < n) {
-      let uid = 0;
-      let bits = 0;
-      let c = 0;
-      while ((c = packed.charCodeAt(i++)) !== 32) uid = uid * 10 + c - 48;
-      while (i < n && (c = packed.charCodeAt(i++)) !== 32 && c !== 10) bits = bits * 10 + c - 48;
-      if (withModseq) {
-        let modseq = 0;
-        while (i < n && (c = packed.charCodeAt(i++)) !== 32 && c !== 10) modseq = modseq * 10 + c - 48;
-        page.modseqs.push(modseq);
-      }
-      let keywords = '';
-      if (c === 32) {
-        let j = packed.indexOf('\n', i);
-        if (j < 0) j = n;
-        keywords = packed.slice(i, j);
-        i = j + 1;
-      }
-      if (uid < last) sorted = false;
-      last = uid;
-      page.uids.push(uid);
-      page.flags.push(flagText(bits, keywords));
-    }
-    // group_concat's order is SQLite's choice, not a promise: it follows the subquery today, and this keeps us right if it stops.
-    return sorted ? page : sortPage(page);
-  }
-
   /** A folder's UIDs, ascending, as a typed array: for a list held as long as a session (IMAP's selected view). */
   uidArray(folderId: number): Uint32Array {
     return this.flagIndex(folderId).uidList();
   }
 
   /**
-   * A lookup of current flags by UID (null for a UID the folder lacks), from
-   * the folder's in-memory index. Good until the event loop turns: ask again
-   * after any await, as a write in between may have replaced the index.
+   * Current flags and mod-sequences by UID, from the folder's in-memory
+   * index. Good until the event loop turns: ask again after any await, as a
+   * write in between may have replaced the index.
    */
-  flagLookup(folderId: number): (uid: number) => string | null {
-    const idx = this.flagIndex(folderId);
-    return (uid) => idx.flags(uid);
+  flagLookup(folderId: number): FlagReader {
+    return this.flagIndex(folderId);
   }
 
   /** The folder's flag index, built or rebuilt when it does not stand at the folder's HIGHESTMODSEQ. */
@@ -299,9 +242,7 @@ export class MessageRepo {
   /** The index the slow way, for the day SQLite's group_concat stops following the subquery's order. */
   private flagIndexSorted(folderId: number, modseq: number): FolderFlags {
     const rows = this.s.plainRange.all(folderId, 0, 0xffffffff) as Row[];
-    const keywords = new Map<number, string>();
-    for (const r of rows) if (r.keywords) keywords.set(r.uid as number, r.keywords as string);
-    return new FolderFlags(modseq, Uint32Array.from(rows, (r) => r.uid as number), Uint8Array.from(rows, (r) => r.flags as number), keywords);
+    return new FolderFlags(modseq, rows.map((r) => ({ uid: r.uid as number, bits: r.flags as number, keywords: r.keywords as string, modseq: r.modseq as number })));
   }
 
   /**
@@ -405,7 +346,7 @@ export class MessageRepo {
     if (modseq) {
       this.s.touchFolder.run(modseq, folderId);
       this.trackIndex(folderId, before, modseq, (idx) => {
-        for (const [uid, b, kw] of changes) idx.set(uid, b, kw);
+        for (const [uid, b, kw] of changes) idx.set(uid, b, kw, modseq);
       });
       this.ctx.emit({ type: 'flags', folderId, uids: updated.map((u) => u.uid), modseq, origin: opts.origin });
     }
@@ -481,7 +422,7 @@ export class MessageRepo {
       pairs.push([r.uid as number, uid++]);
     }
     this.s.bumpFolder.run(uid, modseq, toFolder);
-    const added = rows.map((r, i) => ({ uid: pairs[i][1], bits: r.flags as number, keywords: r.keywords as string }));
+    const added = rows.map((r, i) => ({ uid: pairs[i][1], bits: r.flags as number, keywords: r.keywords as string, modseq }));
     this.trackIndex(toFolder, dst.highestModseq, modseq, (idx) => idx.append(added));
     this.ctx.emit({ type: 'exists', folderId: toFolder, uids: pairs.map((p) => p[1]), modseq, origin });
     return { uidValidity: dst.uidValidity, pairs };
@@ -524,8 +465,3 @@ export class MessageRepo {
 }
 
 export { DELETED };
-
-function sortPage(p: FlagPage): FlagPage {
-  const order = p.uids.map((_, i) => i).sort((a, b) => p.uids[a] - p.uids[b]);
-  return { uids: order.map((i) => p.uids[i]), modseqs: p.modseqs.length ? order.map((i) => p.modseqs[i]) : [], flags: order.map((i) => p.flags[i]) };
-}
