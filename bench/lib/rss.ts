@@ -54,6 +54,11 @@ export function rssMb(pid: number): number {
   return descendants(pid).reduce((n, p) => n + pssKb(p), 0) / 1024;
 }
 
+/** Current RSS of the tree in MB (VmRSS summed: shared pages counted per process). */
+export function currentRssMb(pid: number): number {
+  return descendants(pid).reduce((n, p) => n + statusKb(p, 'VmRSS'), 0) / 1024;
+}
+
 /** Resets the peak of every process in the tree to its current RSS; false when not permitted. */
 export function resetPeak(pid: number): boolean {
   let ok = true;

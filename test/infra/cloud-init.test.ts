@@ -201,6 +201,7 @@ describe('the node', () => {
       'Requires=haven-metadata-guard.service',
       'LoadCredential=master-key:/etc/haven/credentials/master-key',
       'EnvironmentFile=/etc/haven/haven.env',
+      'Environment=MALLOC_MMAP_THRESHOLD_=131072',
     ]) {
       expect(unit.split('\n'), line).toContain(line);
     }
