@@ -24,6 +24,7 @@ import { corpusMessage, NEEDLE } from './lib/corpus.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { ImapClient } from './lib/imap-client.js';
 import { peakRssMb, resetPeak, rssMb } from './lib/rss.js';
+import { SERVICE_ENV } from '../infra/cloud-init.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -219,7 +220,7 @@ async function haven(): Promise<Result> {
     const fillSecs = (performance.now() - f0) / 1000;
     console.log(`Haven: filled INBOX with ${COUNT} messages in ${fillSecs.toFixed(1)} s`);
 
-    const child = spawn(process.execPath, [...(process.env.HAVEN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.HAVEN_BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, 'imap-node.ts'), t.dataDir, t.masterKey.toString('hex')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...(process.env.HAVEN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.HAVEN_BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, 'imap-node.ts'), t.dataDir, t.masterKey.toString('hex')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...SERVICE_ENV } });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const port = await new Promise<number>((resolve, reject) => {

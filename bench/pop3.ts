@@ -20,6 +20,7 @@ import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { addAccount, makeTestStore, testTls } from '../test/helpers/store.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
+import { SERVICE_ENV } from '../infra/cloud-init.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -172,7 +173,7 @@ try {
   console.log(`filled the Haven INBOX in ${((performance.now() - f0) / 1000).toFixed(1)} s`);
 
   // The server in its own process, as Dovecot's is: client and server do not share an event loop.
-  const child = spawn(process.execPath, [...(process.env.HAVEN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.HAVEN_BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, 'pop3-node.ts'), t.dataDir, t.masterKey.toString('hex')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.HAVEN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.HAVEN_BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, 'pop3-node.ts'), t.dataDir, t.masterKey.toString('hex')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...SERVICE_ENV } });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   try {
     const [plain, secure] = await new Promise<number[]>((resolve, reject) => {

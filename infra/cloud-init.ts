@@ -21,6 +21,14 @@
 import { stringify } from 'yaml';
 import { DEFAULT_DMARC_POLICY, type DmarcPolicy } from '../node/dns/index.js';
 
+/**
+ * The node's environment under systemd; the benches run their nodes with it
+ * too. MALLOC_MMAP_THRESHOLD_: glibc otherwise raises its mmap threshold once
+ * the first 16 MiB scrypt buffer (a login) is freed and keeps every later one
+ * in the thread pool's arenas, +65 MB RSS never returned (bench/idle.ts).
+ */
+export const SERVICE_ENV: Readonly<Record<string, string>> = { NODE_ENV: 'production', MALLOC_MMAP_THRESHOLD_: '131072' };
+
 export const DATA_DIR = '/var/lib/haven';
 export const CONFIG_PATH = '/etc/haven/haven.yaml';
 export const ENV_PATH = '/etc/haven/haven.env';
@@ -163,10 +171,7 @@ Type=simple
 User=haven
 Group=haven
 ExecStart=${HAVEN_BIN} start --config ${CONFIG_PATH}
-Environment=NODE_ENV=production
-# glibc otherwise raises its mmap threshold after the first 16 MiB scrypt buffer is freed, and keeps every
-# later one in the thread pool's arenas: +65 MB RSS after a few logins, never returned (npm run bench -- idle).
-Environment=MALLOC_MMAP_THRESHOLD_=131072
+${Object.entries(SERVICE_ENV).map(([k, v]) => `Environment=${k}=${v}`).join('\n')}
 EnvironmentFile=${ENV_PATH}
 # Credentials: systemd (as root) copies these root-only files to ${RUNTIME_CREDENTIALS_DIR}, readable by
 # this service's user alone. LoadCredentialEncrypted= would add nothing here: the host key it uses sits on
