@@ -91,7 +91,7 @@ export class Store {
   private readonly masterKey: Buffer;
   private readonly open = new Map<string, OpenEntry>();
   /** sha256(account id, secret) -> expiry; lets a repeat login skip the KDF while the key is in memory. */
-  private readonly authCache = new Map<string, { accountId: string; expires: number }>();
+  private readonly authCache = new Map<string, { accountId: string; expires: number; wrapId: string; blob: string }>();
   private readonly idleCloseMs: number;
   private readonly maxOpen: number;
   private closed = false;
@@ -213,12 +213,15 @@ export class Store {
     }
     const ck = this.cacheKey(account.id, secret);
     const cached = this.authCache.get(ck);
-    if (cached && cached.expires > Date.now() && this.open.has(account.id)) {
+    // The wrap the secret opened must still be there, unchanged: a password changed or an app password
+    // revoked by another process (the CLI) reaches this one only through the directory file.
+    if (cached && cached.expires > Date.now() && this.open.has(account.id) && this.directory.wraps(account.id).some((w) => w.id === cached.wrapId && w.wrapped.blob === cached.blob)) {
       return this.lease(account, 'cached');
     }
+    if (cached) this.authCache.delete(ck);
     const { key, via, wrap } = await this.unlockKey(account, secret);
     if (via === 'app') this.directory.touchWrap(wrap.id);
-    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS });
+    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS, wrapId: wrap.id, blob: wrap.wrapped.blob });
     this.ensureOpen(account, key);
     return this.lease(account, via);
   }

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuthFailedError, MailboxLockedError, WeakPasswordError } from '../../node/store/index.js';
+import { AuthFailedError, MailboxLockedError, Store, WeakPasswordError } from '../../node/store/index.js';
 import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
 
 let t: TestStore;
@@ -112,5 +112,28 @@ describe('accounts and keys', () => {
     await expect(t.store.authenticate(address, 'not the password')).rejects.toBeInstanceOf(AuthFailedError);
     a.release();
     b.release();
+  });
+
+  it('a password changed or an app password revoked by another process (the CLI) ends the cached login at once', async () => {
+    const { address, password } = await addAccount(t.store);
+    const held = await t.store.authenticate(address, password);
+    const app = await t.store.addAppPassword(address, 'phone');
+    expect((await t.store.authenticate(address, app.password)).via).toBe('app');
+    expect((await t.store.authenticate(address, password)).via).toBe('cached');
+    expect((await t.store.authenticate(address, app.password)).via).toBe('cached');
+    // A second store on the same files, as `haven account passwd` and `haven app-password revoke` open them.
+    const cli = Store.open({ dataDir: t.dataDir, masterKey: t.masterKey });
+    try {
+      await cli.changePassword(address, { password }, 'a brand new password, long enough');
+      cli.revokeAppPassword(address, app.id);
+    } finally {
+      cli.close();
+    }
+    await expect(t.store.authenticate(address, password)).rejects.toBeInstanceOf(AuthFailedError);
+    await expect(t.store.authenticate(address, app.password)).rejects.toBeInstanceOf(AuthFailedError);
+    const fresh = await t.store.authenticate(address, 'a brand new password, long enough');
+    expect(fresh.mailbox).toBe(held.mailbox);
+    fresh.release();
+    held.release();
   });
 });
