@@ -236,7 +236,8 @@ export class Session {
 
   private onChange(c: MailboxChange): void {
     if (c.type === 'dav' || this.state.kind === 'notauth' || this.state.kind === 'logout') return;
-    if (this.notifier && this.io.unsent > this.ctx.limits.notifyBacklogBytes) {
+    // Only when this change would be pushed unasked: during a command the backlog may be its own answer (one big literal), and changes wait.
+    if (this.notifier && (this.current === null || this.idling) && this.io.unsent > this.ctx.limits.notifyBacklogBytes) {
       // RFC 5465 §5.8: stop as if NOTIFY NONE had been sent; what changed in the selected mailbox still reaches it at the next command.
       this.notifier = null;
       this.untagged('OK [NOTIFICATIONOVERFLOW] notifications stopped because the client fell behind; send NOTIFY SET again once caught up');

@@ -199,4 +199,37 @@ describe('NOTIFY overflow (RFC 5465 §5.8)', () => {
       await g.close();
     }
   });
+
+  it('a backlog that is the answer to the watcher\'s own command is no overflow', async () => {
+    const g = await startFixture({ limits: { notifyBacklogBytes: 64 * 1024 } });
+    try {
+      const w = await Raw.connect(g.port);
+      const o = await Raw.connect(g.port);
+      await login(w, g);
+      await login(o, g);
+      // One 8 MB message: its FETCH answer alone is more than the kernel's buffers and far more than the backlog limit.
+      const huge = sampleMessage({ subject: 'huge', body: 'y'.repeat(8 * 1024 * 1024) });
+      o.write(`h APPEND INBOX {${huge.length}+}\r\n`);
+      o.write(Buffer.concat([huge, Buffer.from('\r\n')]));
+      expect(await o.reply('h')).toMatch(/h OK/);
+      await w.cmd('s', 'SELECT INBOX');
+      await w.cmd('n', 'NOTIFY SET (SELECTED (MessageNew MessageExpunge))');
+      w.socket.pause();
+      w.write('f FETCH 1 BODY.PEEK[]\r\n');
+      // While the answer waits for the paused client, mail arrives; then the client reads on.
+      expect(await append(o, 'INBOX', 'during the fetch')).toMatch(/ap OK/);
+      w.socket.resume();
+      const reply = await w.reply('f');
+      expect(reply).toMatch(/^\* 1 FETCH \(UID 1 BODY\[\] \{/);
+      // Still notified, with the new message told as the command ends.
+      expect(reply).toMatch(/\)\r\n\* 2 EXISTS\r\nf OK FETCH completed\r\n$/);
+      expect(reply).not.toMatch(/NOTIFICATIONOVERFLOW/);
+      expect(await append(o, 'INBOX', 'after the fetch')).toMatch(/ap OK/);
+      expect(await pushed(w, '* 3 EXISTS\r\n')).toBe('* 3 EXISTS\r\n');
+      w.close();
+      o.close();
+    } finally {
+      await g.close();
+    }
+  });
 });
