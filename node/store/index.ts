@@ -12,7 +12,7 @@ export { SEPARATOR, canonicalName, DEFAULT_FOLDERS, type Folder, type FolderStat
 export { MessageRepo, type MessageMeta, type AppendOptions, type AppendResult, type FlagMode, type FlagReader } from './mailbox/messages.js';
 export { DavRepo, etagOf, PreconditionFailedError, UidConflictError, type Collection, type CollectionKind, type DavObject, type PutObject } from './mailbox/dav.js';
 export { SearchRepo, type SortFields } from './mailbox/search.js';
-export { SYSTEM_FLAGS, flagText } from './mailbox/flags.js';
+export { SYSTEM_FLAGS } from './mailbox/flags.js';
 export { Spool } from './spool.js';
 export { addDbObserver, openEncrypted, type Db, type DbObserver } from './db.js';
 export { normalizeAddress, splitAddress, validateDomainName } from './address.js';

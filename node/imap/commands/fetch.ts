@@ -142,11 +142,10 @@ class LineWriter {
     this.len = 0;
   }
 
-  /** Sends the batch (the socket keeps the bytes) and starts a fresh buffer; a promise when the client is behind. */
-  flush(flags = ''): Promise<void> | null {
-    if (this.len) this.s.send(this.buf.subarray(0, this.len));
+  /** Sends the batch (the socket keeps the bytes) and starts a fresh buffer with room for `flags`; a promise when the client is behind. */
+  flush(flags: string): Promise<void> | null {
+    this.finish();
     this.buf = Buffer.allocUnsafe(Math.max(BATCH, flags.length + 80));
-    this.len = 0;
     return this.s.io.backpressure();
   }
 }

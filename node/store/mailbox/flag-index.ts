@@ -88,10 +88,6 @@ export class FolderFlags {
     this.modseqs = modseqs;
   }
 
-  get count(): number {
-    return this.n;
-  }
-
   /** A copy of the UIDs, ascending. */
   uidList(): Uint32Array {
     return this.uids.slice(0, this.n);

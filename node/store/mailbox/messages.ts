@@ -9,7 +9,7 @@ import { parseMessage, type ParsedMessage } from '../../mime/index.js';
 import { NoSuchMailboxError, QuotaExceededError } from '../errors.js';
 import type { MailboxContext } from './context.js';
 import { FolderFlags, type FlagEntry } from './flag-index.js';
-import { DELETED, flagText, joinFlags, mergeKeywords, splitFlags } from './flags.js';
+import { DELETED, joinFlags, mergeKeywords, splitFlags } from './flags.js';
 import { releaseBlobs, type Folder } from './folders.js';
 
 export interface MessageMeta {
@@ -171,6 +171,7 @@ export class MessageRepo {
     const f = this.folder(folderId);
     if (!prepared.every((p) => p.ignoreQuota)) this.checkQuota(prepared.reduce((n, p) => n + p.raw.length, 0));
     const now = Date.now();
+    const track = this.indexTracker(folderId);
     const modseq = this.ctx.nextModseq();
     let uid = f.uidnext;
     const out: AppendResult[] = [];
@@ -181,11 +182,11 @@ export class MessageRepo {
       const { bits, keywords } = splitFlags(p.flags ?? []);
       this.s.insertMsg.run(folderId, uid, blobId, modseq, bits, keywords.join(' '), p.internalDate ?? now, p.raw.length);
       out.push({ uid, uidValidity: f.uidValidity, modseq, folderId });
-      added.push({ uid, bits, keywords: keywords.join(' '), modseq });
+      if (track) added.push({ uid, bits, keywords: keywords.join(' '), modseq });
       uid++;
     }
     this.s.bumpFolder.run(uid, modseq, folderId);
-    this.trackIndex(folderId, f.highestModseq, modseq, (idx) => idx.append(added));
+    track?.(modseq, (idx) => idx.append(added));
     inTx?.();
     this.ctx.emit({ type: 'exists', folderId, uids: out.map((o) => o.uid), modseq, origin });
     return out;
@@ -246,21 +247,27 @@ export class MessageRepo {
   }
 
   /**
-   * Brings a folder's index along with a write, once the write commits, if
-   * it stood where the write began (`before`); otherwise it is dropped.
+   * For a write about to change a folder's messages (call inside its
+   * transaction, before the change): null when no index is held, else a
+   * function to call once the change is made, with the folder's new
+   * HIGHESTMODSEQ and the change to the index. The index follows the write
+   * after it commits if it still stood where the write began; else it is
+   * dropped and rebuilt at its next use.
    */
-  private trackIndex(folderId: number, before: number, after: number, apply: (idx: FolderFlags) => void): void {
+  private indexTracker(folderId: number): ((after: number, apply: (idx: FolderFlags) => void) => void) | null {
     const idx = this.flagIndexes.get(folderId);
-    if (!idx) return;
-    this.ctx.afterCommit(() => {
-      if (this.flagIndexes.get(folderId) !== idx) return;
-      if (idx.modseq !== before) {
-        this.flagIndexes.delete(folderId);
-        return;
-      }
-      apply(idx);
-      idx.modseq = after;
-    });
+    if (!idx) return null;
+    const before = this.s.highestModseq.get(folderId) as number;
+    return (after, apply) =>
+      this.ctx.afterCommit(() => {
+        if (this.flagIndexes.get(folderId) !== idx) return;
+        if (idx.modseq !== before) {
+          this.flagIndexes.delete(folderId);
+          return;
+        }
+        apply(idx);
+        idx.modseq = after;
+      });
   }
 
   get(folderId: number, uid: number): MessageMeta | null {
@@ -324,7 +331,7 @@ export class MessageRepo {
     const { bits, keywords } = splitFlags(flags);
     const updated: MessageMeta[] = [];
     const failed: number[] = [];
-    const before = this.s.highestModseq.get(folderId) as number;
+    const track = this.indexTracker(folderId);
     const changes: [number, number, string][] = [];
     let modseq = 0;
     for (const uid of uids) {
@@ -345,7 +352,7 @@ export class MessageRepo {
     }
     if (modseq) {
       this.s.touchFolder.run(modseq, folderId);
-      this.trackIndex(folderId, before, modseq, (idx) => {
+      track?.(modseq, (idx) => {
         for (const [uid, b, kw] of changes) idx.set(uid, b, kw, modseq);
       });
       this.ctx.emit({ type: 'flags', folderId, uids: updated.map((u) => u.uid), modseq, origin: opts.origin });
@@ -360,7 +367,7 @@ export class MessageRepo {
   }
 
   private removeInTx(folderId: number, uids: number[], origin?: string): number[] {
-    const before = this.s.highestModseq.get(folderId) as number;
+    const track = this.indexTracker(folderId);
     const modseq = this.ctx.nextModseq();
     const gone: number[] = [];
     const blobs: number[] = [];
@@ -374,7 +381,7 @@ export class MessageRepo {
     }
     releaseBlobs(this.ctx, blobs);
     this.s.touchFolder.run(modseq, folderId);
-    this.trackIndex(folderId, before, modseq, (idx) => idx.remove(gone));
+    track?.(modseq, (idx) => idx.remove(gone));
     if (gone.length) this.ctx.emit({ type: 'expunge', folderId, uids: gone, modseq, origin });
     return gone;
   }
@@ -414,6 +421,7 @@ export class MessageRepo {
     const rows = uids.map((u) => this.s.metaOne.get(fromFolder, u) as Row | undefined).filter((r): r is Row => !!r);
     const pairs: [number, number][] = [];
     if (rows.length === 0) return { uidValidity: dst.uidValidity, pairs };
+    const track = this.indexTracker(toFolder);
     const modseq = this.ctx.nextModseq();
     let uid = dst.uidnext;
     for (const r of rows) {
@@ -422,8 +430,7 @@ export class MessageRepo {
       pairs.push([r.uid as number, uid++]);
     }
     this.s.bumpFolder.run(uid, modseq, toFolder);
-    const added = rows.map((r, i) => ({ uid: pairs[i][1], bits: r.flags as number, keywords: r.keywords as string, modseq }));
-    this.trackIndex(toFolder, dst.highestModseq, modseq, (idx) => idx.append(added));
+    track?.(modseq, (idx) => idx.append(rows.map((r, i) => ({ uid: pairs[i][1], bits: r.flags as number, keywords: r.keywords as string, modseq }))));
     this.ctx.emit({ type: 'exists', folderId: toFolder, uids: pairs.map((p) => p[1]), modseq, origin });
     return { uidValidity: dst.uidValidity, pairs };
   }
