@@ -5,24 +5,14 @@
  * to about 6 KB (mean near 2 KB), plain text of mixed words; one message in
  * a hundred carries the word NEEDLE so full-text search has ~1% hits.
  */
+import { rng } from '../../test/helpers/rng.js';
+
 export const NEEDLE = 'xylophonist';
 
 const WORDS = (
   'the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were ' +
   'meeting budget report quarter project invoice schedule review draft update travel lunch agenda notes contract'
 ).split(' ');
-
-/** A small fast PRNG (mulberry32) seeded per message. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function corpusMessage(i: number): Buffer {
   const r = rng(i + 1);

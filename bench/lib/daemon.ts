@@ -7,14 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 
-/** A loopback port free right now (the OS picks it; the daemon binds it next). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort } from '../../test/helpers/ports.js';
 
 export function idsOf(name: string): { uid: number; gid: number } {
   return { uid: Number(spawnSync('id', ['-u', name]).stdout.toString()), gid: Number(spawnSync('id', ['-g', name]).stdout.toString()) };

@@ -9,8 +9,6 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +17,7 @@ import { memoryIo, runCli } from '../../node/cli/index.js';
 import { Store } from '../../node/store/index.js';
 import { startPebble } from '../tls/pebble.js';
 import { runHavenBinary } from './helpers.js';
+import { freePort } from '../helpers/ports.js';
 
 const root = mkdtempSync(join(tmpdir(), 'haven-setup-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -158,10 +157,7 @@ describe('bin/haven.js setup', () => {
 
   it('renews an ACME certificate from Pebble through the menu, answering the CA on ports.http itself', async () => {
     const dir = join(root, 'acme');
-    const probe = net.createServer().listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const httpPort = (probe.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const httpPort = await freePort();
     const pebble = await startPebble(httpPort);
     try {
       writeFileSync(join(root, 'pebble-ca.pem'), pebble.tlsCa);

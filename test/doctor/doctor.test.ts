@@ -22,6 +22,7 @@ import { CloudflareDns, createSelfSignedCertificate } from '../../node/tls/index
 import { startFakeCloudflare } from '../tls/cloudflare-api.js';
 import { startKnot, txtData, type Knot } from '../helpers/knot.js';
 import { TestCa } from './pki.js';
+import { freePort } from '../helpers/ports.js';
 
 const rsa = makeDkimKey('rsa');
 const ed = makeDkimKey('ed25519');
@@ -193,10 +194,7 @@ beforeAll(async () => {
   smtpProbe.listen(0, '127.0.0.1');
   await once(smtpProbe, 'listening');
   smtpPort = (smtpProbe.address() as net.AddressInfo).port;
-  const closed = net.createServer().listen(0, '127.0.0.1');
-  await once(closed, 'listening');
-  closedPort = (closed.address() as net.AddressInfo).port;
-  closed.close();
+  closedPort = await freePort();
 }, 30_000);
 
 afterAll(async () => {
@@ -364,10 +362,7 @@ describe('haven doctor against Knot on loopback', () => {
   });
 
   it('a DNS server that does not answer is reported, not thrown', async () => {
-    const dead = net.createServer().listen(0, '127.0.0.1');
-    await once(dead, 'listening');
-    const port = (dead.address() as net.AddressInfo).port;
-    dead.close();
+    const port = await freePort();
     const report = await runDoctor(deps('good', { resolver: resolverFor([`127.0.0.1:${port}`], { timeoutMs: 200 }) }));
     const a = report.checks.find((c) => c.id === 'a:mail.good.test')!;
     expect(a.status).toBe('fail');

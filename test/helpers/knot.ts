@@ -7,10 +7,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import dgram from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeTcpUdpPort } from './ports.js';
 
 export interface Knot {
   host: string;
@@ -23,23 +22,6 @@ export interface Knot {
 /** One record line per entry, relative to nothing: owner names must be absolute ("name. TTL IN TYPE data"). */
 export type ZoneLines = readonly string[];
 
-/** A port free for both TCP and UDP on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const srv = net.createServer();
-    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-    const { port } = srv.address() as net.AddressInfo;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    const udp = dgram.createSocket('udp4');
-    const free = await new Promise<boolean>((resolve) => {
-      udp.once('error', () => resolve(false));
-      udp.bind(port, '127.0.0.1', () => resolve(true));
-    });
-    await new Promise<void>((resolve) => udp.close(() => resolve()));
-    if (free) return port;
-  }
-}
-
 /** TXT data as zone-file strings: quoted, escaped, split at 255 bytes (RFC 1035 §3.3.14). */
 export function txtData(text: string): string {
   const chunks: string[] = [];
@@ -49,7 +31,7 @@ export function txtData(text: string): string {
 
 export async function startKnot(zones: Readonly<Record<string, ZoneLines>>): Promise<Knot> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-knot-'));
-  const port = await freePort();
+  const port = await freeTcpUdpPort();
   const names = Object.keys(zones);
   writeFileSync(
     join(dir, 'knot.conf'),

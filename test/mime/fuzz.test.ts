@@ -11,24 +11,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseMessageUnguarded } from '../../node/mime/parse.js';
 import { decodeBody, sectionBytes, type MimePart } from '../../node/mime/index.js';
+import { rng } from '../helpers/rng.js';
 
 const dir = new URL('../fixtures/mime/', import.meta.url);
 const corpus = readdirSync(dir)
   .filter((f) => f.endsWith('.eml'))
   .sort()
   .map((f) => readFileSync(new URL(f, dir)));
-
-/** mulberry32: small, fast, and the same sequence on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SNIPPETS = [
   '\r\n', '\n', '\r', '--', '--b1', '--b1--', '--outer\r\n', '--inner--', ':', ';', '"', '(', ')', '<', '>', '=?', '?=',

@@ -10,7 +10,6 @@ import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -21,6 +20,7 @@ import { testConfig } from '../../node/config/index.js';
 import { startNode, type NodeHandle } from '../../node/main.js';
 import { loggerOptions } from '../../node/util/log.js';
 import { startPebble, type Pebble } from './pebble.js';
+import { freePort } from '../helpers/ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'haven-node-acme-'));
 const dataDir = join(dir, 'data');
@@ -29,10 +29,7 @@ let httpPort: number;
 let node: NodeHandle | undefined;
 
 beforeAll(async () => {
-  const probe = net.createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  httpPort = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  httpPort = await freePort();
   pebble = await startPebble(httpPort);
   // The node's ACME client must trust Pebble's directory (a private CA, as tls.acme.directoryUrl may name).
   acme.axios.defaults.httpsAgent = new https.Agent({ ca: pebble.tlsCa });

@@ -8,10 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSelfSignedCertificate } from '../../node/tls/index.js';
+import { freePort } from '../helpers/ports.js';
 
 export interface Pebble {
   directoryUrl: string;
@@ -24,14 +24,6 @@ export interface Pebble {
   /** The root that signs issued certificates (new on every Pebble start). */
   issuerRoot(): Promise<string>;
   stop(): void;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 function waitForLine(child: ChildProcess, pattern: RegExp, name: string): Promise<void> {

@@ -19,16 +19,14 @@ import { testConfig } from '../../node/config/index.js';
 import { plainHttpApp } from '../../node/http/index.js';
 import { createSelfSignedCertificate, Http01Responder, openCertificateStore, renewCertificate, type CertificateInfo } from '../../node/tls/index.js';
 import { startPebble, type Pebble } from './pebble.js';
+import { freePort } from '../helpers/ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'haven-renew-'));
 let pebble: Pebble;
 let httpPort: number;
 
 beforeAll(async () => {
-  const probe = net.createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  httpPort = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  httpPort = await freePort();
   pebble = await startPebble(httpPort);
 });
 

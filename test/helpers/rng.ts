@@ -1,0 +1,15 @@
+/**
+ * @module test/helpers/rng
+ * mulberry32: a small, fast PRNG that gives the same sequence for a seed on
+ * every run, for the MIME fuzzer's mutations and the benchmarks' corpus.
+ */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
