@@ -161,13 +161,19 @@ describe('NOTIFY', () => {
 });
 
 describe('NOTIFY overflow (RFC 5465 §5.8)', () => {
-  it('a watcher that stops reading gets NOTIFICATIONOVERFLOW and plain updates at its next command; NOTIFY SET starts again', async () => {
+  /** A fresh mailbox (the tests count its messages) with a 64 KB backlog limit, and two logged-in sessions: the watcher and another. */
+  async function watcherAndOther(): Promise<{ g: ImapFixture; w: Raw; o: Raw }> {
     const g = await startFixture({ limits: { notifyBacklogBytes: 64 * 1024 } });
+    const w = await Raw.connect(g.port);
+    const o = await Raw.connect(g.port);
+    await login(w, g);
+    await login(o, g);
+    return { g, w, o };
+  }
+
+  it('a watcher that stops reading gets NOTIFICATIONOVERFLOW and plain updates at its next command; NOTIFY SET starts again', async () => {
+    const { g, w, o } = await watcherAndOther();
     try {
-      const w = await Raw.connect(g.port);
-      const o = await Raw.connect(g.port);
-      await login(w, g);
-      await login(o, g);
       await w.cmd('s', 'SELECT INBOX');
       await w.cmd('n', 'NOTIFY SET (SELECTED (MessageNew (UID BODY.PEEK[]) MessageExpunge))');
       // The watcher stops reading; each new message is pushed whole, so the server's queue for it grows once the kernel's buffers are full.
@@ -201,12 +207,8 @@ describe('NOTIFY overflow (RFC 5465 §5.8)', () => {
   });
 
   it('a backlog that is the answer to the watcher\'s own command is no overflow', async () => {
-    const g = await startFixture({ limits: { notifyBacklogBytes: 64 * 1024 } });
+    const { g, w, o } = await watcherAndOther();
     try {
-      const w = await Raw.connect(g.port);
-      const o = await Raw.connect(g.port);
-      await login(w, g);
-      await login(o, g);
       // One 8 MB message: its FETCH answer alone is more than the kernel's buffers and far more than the backlog limit.
       const huge = sampleMessage({ subject: 'huge', body: 'y'.repeat(8 * 1024 * 1024) });
       o.write(`h APPEND INBOX {${huge.length}+}\r\n`);
