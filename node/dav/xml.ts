@@ -10,9 +10,14 @@
 export interface XmlElement {
   ns: string;
   local: string;
+  /** Attributes without a prefix (the only kind DAV's own elements use), by name. */
   attrs: Record<string, string>;
   children: XmlElement[];
   text: string;
+  /** Prefixed attributes other than xmlns and xml:lang, resolved to their namespace. */
+  nsAttrs?: { ns: string; local: string; value: string }[];
+  /** The xml:lang in scope here (RFC 4918 §4.3: dead properties keep it). */
+  lang?: string;
 }
 
 export class XmlError extends Error {
@@ -27,6 +32,8 @@ export const CALDAV = 'urn:ietf:params:xml:ns:caldav';
 export const CARDDAV = 'urn:ietf:params:xml:ns:carddav';
 export const CS = 'http://calendarserver.org/ns/';
 export const APPLE = 'http://apple.com/ns/ical/';
+const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 
 export interface XmlLimits {
   maxDepth: number;
@@ -53,6 +60,23 @@ function decodeEntities(s: string): string {
 
 const NAME = /^[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?/;
 
+/**
+ * Namespaces in XML 1.0 §3: a prefix cannot be bound to the empty name
+ * (only the default namespace can be undeclared, with xmlns=""), "xml"
+ * belongs to its own namespace only, and "xmlns" is never declared.
+ */
+function checkDeclaration(attr: string, value: string): void {
+  if (attr === 'xmlns') {
+    if (value === XML_NS || value === XMLNS_NS) throw new XmlError(`the default namespace cannot be ${value}`);
+    return;
+  }
+  const prefix = attr.slice(6);
+  if (value === '') throw new XmlError(`${attr}="" is not allowed: a prefix cannot be bound to an empty namespace name (Namespaces in XML 1.0 §3)`);
+  if (prefix === 'xmlns') throw new XmlError('the xmlns prefix cannot be declared');
+  if ((prefix === 'xml') !== (value === XML_NS)) throw new XmlError('the xml prefix and the XML namespace belong only to each other');
+  if (value === XMLNS_NS) throw new XmlError(`${value} cannot be bound to a prefix`);
+}
+
 /** Parses a complete document; throws XmlError on anything it will not accept. */
 export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlElement {
   let i = 0;
@@ -77,9 +101,9 @@ export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlEl
     }
   };
 
-  type Raw = { qname: string; attrs: [string, string][]; children: Raw[]; text: string; nsMap: Map<string, string> };
+  type Raw = { qname: string; attrs: [string, string][]; children: Raw[]; text: string; nsMap: Map<string, string>; lang?: string };
 
-  const parseElement = (depth: number, parentNs: Map<string, string>): Raw => {
+  const parseElement = (depth: number, parentNs: Map<string, string>, parentLang?: string): Raw => {
     if (depth > limits.maxDepth) throw new XmlError(`XML nested deeper than ${limits.maxDepth} levels; DAV requests are never that deep`);
     if (++elements > limits.maxElements) throw new XmlError(`more than ${limits.maxElements} XML elements in one request; split it`);
     if (src[i] !== '<') throw new XmlError(`expected an element at offset ${i}`);
@@ -109,13 +133,16 @@ export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlEl
       i = e + 1;
     }
     let nsMap = parentNs;
+    let lang = parentLang;
     for (const [k, v] of attrs) {
+      if (k === 'xml:lang') lang = v;
       if (k === 'xmlns' || k.startsWith('xmlns:')) {
+        checkDeclaration(k, v);
         if (nsMap === parentNs) nsMap = new Map(parentNs);
         nsMap.set(k === 'xmlns' ? '' : k.slice(6), v);
       }
     }
-    const el: Raw = { qname, attrs, children: [], text: '', nsMap };
+    const el: Raw = { qname, attrs, children: [], text: '', nsMap, lang };
     if (src[i] === '/') {
       if (src[i + 1] !== '>') throw new XmlError(`expected "/>" at offset ${i}`);
       i += 2;
@@ -154,7 +181,7 @@ export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlEl
       } else if (src.startsWith('<!', i)) {
         throw new XmlError('declarations are not accepted inside DAV requests');
       } else {
-        el.children.push(parseElement(depth + 1, nsMap));
+        el.children.push(parseElement(depth + 1, nsMap, lang));
       }
     }
   };
@@ -166,17 +193,27 @@ export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlEl
     const ns = r.nsMap.get(prefix);
     if (ns === undefined && prefix) throw new XmlError(`undeclared namespace prefix "${prefix}"`);
     const attrs: Record<string, string> = {};
+    const nsAttrs: { ns: string; local: string; value: string }[] = [];
     for (const [k, v] of r.attrs) {
-      if (k === 'xmlns' || k.startsWith('xmlns:')) continue;
+      if (k === 'xmlns' || k.startsWith('xmlns:') || k === 'xml:lang') continue;
       const c = k.indexOf(':');
-      attrs[c < 0 ? k : k.slice(c + 1)] = v;
+      if (c < 0) {
+        attrs[k] = v;
+        continue;
+      }
+      const ans = r.nsMap.get(k.slice(0, c));
+      if (ans === undefined) throw new XmlError(`undeclared namespace prefix "${k.slice(0, c)}" on attribute ${k}`);
+      nsAttrs.push({ ns: ans, local: k.slice(c + 1), value: v });
     }
-    return { ns: ns ?? '', local, attrs, children: r.children.map(resolve), text: r.text };
+    const el: XmlElement = { ns: ns ?? '', local, attrs, children: r.children.map(resolve), text: r.text };
+    if (nsAttrs.length) el.nsAttrs = nsAttrs;
+    if (r.lang !== undefined) el.lang = r.lang;
+    return el;
   };
 
   skipMisc();
   if (i >= n) throw new XmlError('empty XML body');
-  const root = parseElement(1, new Map([['xml', 'http://www.w3.org/XML/1998/namespace']]));
+  const root = parseElement(1, new Map([['xml', XML_NS]]));
   skipMisc();
   if (i < n) throw new XmlError('content after the root element');
   return resolve(root);
@@ -213,8 +250,13 @@ export class XmlWriter {
     }
     return q;
   }
-  /** `<p:local/>` or with content (already serialized). */
+  /**
+   * `<p:local/>` or with content (already serialized). An element in no
+   * namespace is written unprefixed with xmlns="" (a prefix bound to "" is
+   * not XML, and strict parsers drop the whole document over it).
+   */
   el(ns: string, local: string, content?: string): string {
+    if (ns === '') return content === undefined || content === '' ? `<${local} xmlns=""/>` : `<${local} xmlns="">${content}</${local}>`;
     const q = `${this.prefix(ns)}:${local}`;
     return content === undefined || content === '' ? `<${q}/>` : `<${q}>${content}</${q}>`;
   }
@@ -233,11 +275,17 @@ export class XmlWriter {
 
 /**
  * Serializes a parsed element as a self-contained fragment (default
- * namespace declared on each element), so dead properties stored by
- * PROPPATCH come back valid under any prefix map.
+ * namespace declared where it changes, prefixed attributes with their own
+ * declarations), so dead properties stored by PROPPATCH come back valid
+ * under any prefix map. RFC 4918 §4.3: the xml:lang in scope of the
+ * property element, and every attribute below it, are kept.
  */
-export function serializeStandalone(el: XmlElement, parentNs?: string): string {
-  const decl = el.ns !== parentNs ? ` xmlns="${escapeXml(el.ns)}"` : '';
-  const inner = el.children.map((c) => serializeStandalone(c, el.ns)).join('') + (el.children.length ? '' : escapeXml(el.text));
-  return inner ? `<${el.local}${decl}>${inner}</${el.local}>` : `<${el.local}${decl}/>`;
+export function serializeStandalone(el: XmlElement, parent?: { ns: string; lang?: string }): string {
+  let head = el.local;
+  if (!parent || el.ns !== parent.ns) head += ` xmlns="${escapeXml(el.ns)}"`;
+  if (el.lang !== undefined && el.lang !== parent?.lang) head += ` xml:lang="${escapeXml(el.lang)}"`;
+  for (const [k, v] of Object.entries(el.attrs)) head += ` ${k}="${escapeXml(v)}"`;
+  (el.nsAttrs ?? []).forEach((a, n) => (head += ` xmlns:a${n}="${escapeXml(a.ns)}" a${n}:${a.local}="${escapeXml(a.value)}"`));
+  const inner = el.children.map((c) => serializeStandalone(c, el)).join('') + (el.children.length ? '' : escapeXml(el.text));
+  return inner ? `<${head}>${inner}</${el.local}>` : `<${head}/>`;
 }
