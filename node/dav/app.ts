@@ -1,6 +1,7 @@
 /**
  * @module node/dav/app
- * The Hono sub-app: RFC 6764 well-known redirects, Basic authentication
+ * The Hono sub-app: RFC 6764 well-known redirects (and PROPFIND on the
+ * server root), Basic authentication
  * through the shared AuthLimiter, a dispatch table of one handler per HTTP
  * method, and the one catch that turns errors into replies. The lease taken
  * at login is released when the request ends; the store's unlock cache keeps
@@ -24,11 +25,22 @@ import { propfind } from './methods/propfind.js';
 import { proppatch } from './methods/proppatch.js';
 import { put } from './methods/put.js';
 import { report } from './methods/report.js';
-import { parsePath, ROOT, type Target } from './paths.js';
+import { deepPathOwner, href, parsePath, ROOT, type Target } from './paths.js';
 import { errorResponse } from './respond.js';
 import { applyInbox } from './scheduling/index.js';
 
 type Handler = (ctx: Ctx) => Promise<Response>;
+
+/** Methods that create a resource: below a missing parent they are answered 409 (RFC 4918 §9.3.1, §9.7.1). */
+const CREATES = new Set(['PUT', 'MKCOL', 'MKCALENDAR']);
+
+/** Names a stored object in an error reply (the href inside no-uid-conflict). */
+function objectHref(lease: Lease): (collectionId: number, name: string) => string | null {
+  return (collectionId, name) => {
+    const col = lease.mailbox.dav.collections().find((c) => c.id === collectionId);
+    return col ? href.object(col.kind, normalizeAddress(lease.account.address), col.name, name) : null;
+  };
+}
 
 const HANDLERS: Record<string, Handler> = {
   PROPFIND: propfind,
@@ -90,7 +102,9 @@ export function davApp(deps: DavDeps): Hono {
     }
   }
 
-  const wellKnown = (c: Context) => c.body(null, 301, { Location: ROOT, 'Cache-Control': 'no-cache' });
+  // RFC 6764 §5 names 301, 303 or 307 as examples; 308 (RFC 9110 §15.4.9) is permanent and, unlike 301,
+  // keeps the method and body, so a client that follows it sends its PROPFIND on unchanged.
+  const wellKnown = (c: Context) => c.body(null, 308, { Location: ROOT, 'Cache-Control': 'no-cache' });
   app.all('/.well-known/caldav', wellKnown);
   app.all('/.well-known/carddav', wellKnown);
 
@@ -105,7 +119,12 @@ export function davApp(deps: DavDeps): Hono {
     let res: Response;
     try {
       target = parsePath(url.pathname);
-      if (!target) throw notFound('no such path; DAV lives under /dav/');
+      if (!target) {
+        const owner = CREATES.has(method) ? deepPathOwner(url.pathname) : null;
+        if (owner !== null && normalizeAddress((lease = await login(c, req)).account.address) === owner)
+          throw new DavError(409, null, 'calendars and address books hold objects, not further collections: the parent collection does not exist');
+        throw notFound('no such path; DAV lives under /dav/');
+      }
       if (method === 'OPTIONS') {
         res = new Response(null, { status: 200, headers: { DAV: DAV_CLASSES, Allow: ALLOW, 'Content-Length': '0' } });
       } else {
@@ -119,7 +138,7 @@ export function davApp(deps: DavDeps): Hono {
         res = await h(ctx);
       }
     } catch (err) {
-      const de = toDavError(err, target && 'kind' in target ? target.kind : undefined);
+      const de = toDavError(err, { kind: target && 'kind' in target ? target.kind : undefined, objectHref: lease ? objectHref(lease) : undefined });
       if (de) res = errorResponse(de);
       else {
         reportUnexpected(err);
@@ -137,5 +156,7 @@ export function davApp(deps: DavDeps): Hono {
   };
   app.all('/dav', handle);
   app.all('/dav/*', handle);
+  // RFC 6764 §6: a client with no context path asks the server root for current-user-principal.
+  app.on(['PROPFIND', 'OPTIONS'], '/', handle);
   return app;
 }

@@ -53,7 +53,8 @@ export interface Ctx {
 }
 
 export type Resource =
-  | { t: 'root' }
+  | { t: 'root'; href?: string }
+  | { t: 'principals' }
   | { t: 'principal'; address: string }
   | { t: 'schedule'; box: ScheduleBox; address: string }
   | { t: 'home'; kind: CollectionKind; address: string }
@@ -62,7 +63,7 @@ export type Resource =
 
 /** Resolves the target to a resource; 404 for other accounts and missing collections. */
 export function resolve(ctx: Ctx, target: Target = ctx.target): Resource {
-  if (target.t === 'root') return target;
+  if (target.t === 'root' || target.t === 'principals') return target;
   if (target.address !== ctx.address) throw notFound(`no such resource`);
   if (target.t === 'principal' || target.t === 'home' || target.t === 'schedule') return target;
   const col = ctx.lease.mailbox.dav.collection(target.kind, target.collection);

@@ -18,8 +18,7 @@ import {
   UidConflictError,
   WrongKeyError,
 } from '../store/index.js';
-import { XmlError } from './xml.js';
-import { CALDAV, CARDDAV, DAV } from './xml.js';
+import { CALDAV, CARDDAV, DAV, XmlError, escapeXml } from './xml.js';
 
 export class ProtocolError extends Error {
   constructor(message: string) {
@@ -60,11 +59,18 @@ export const badRequest = (msg: string): DavError => new DavError(400, null, msg
 /** Which precondition namespace applies to a collection kind. */
 export type Kind = 'calendar' | 'addressbook';
 
+/** Where the request ran: the collection kind, and how to name a stored object in a reply. */
+export interface ErrorScope {
+  kind?: Kind;
+  objectHref?: (collectionId: number, name: string) => string | null;
+}
+
 /**
  * Store and parser errors to DAV replies. Returns null for errors nobody
  * expected: the caller logs those with their stack and answers 500.
  */
-export function toDavError(err: unknown, kind?: Kind): DavError | null {
+export function toDavError(err: unknown, scope: ErrorScope = {}): DavError | null {
+  const { kind } = scope;
   if (err instanceof DavError) return err;
   if (err instanceof XmlError) return new DavError(400, null, `the request body is not acceptable XML: ${err.message}`);
   if (err instanceof AuthFailedError)
@@ -72,8 +78,16 @@ export function toDavError(err: unknown, kind?: Kind): DavError | null {
       'WWW-Authenticate': 'Basic realm="Haven", charset="UTF-8"',
     });
   if (err instanceof UidConflictError) {
+    // RFC 4791 §5.3.2.1, RFC 6352 §6.3.2.1: the precondition names the resource whose UID is in the way.
     const p = kind === 'addressbook' ? pre.card : pre.cal;
-    return new DavError(409, p('no-uid-conflict'), `another object in this collection (${err.existingName}) has the same UID; update that object instead`);
+    const h = scope.objectHref?.(err.collectionId, err.existingName);
+    return new DavError(
+      403,
+      p('no-uid-conflict', h ? `<d:href>${escapeXml(h)}</d:href>` : undefined),
+      err.replacing
+        ? `${err.existingName} holds an object with another UID; a new UID is a new object: PUT it under a new name`
+        : `another object in this collection (${err.existingName}) has the same UID; update that object instead`,
+    );
   }
   if (err instanceof PreconditionFailedError)
     return new DavError(412, null, `${err.message}; fetch the current version (GET) and retry with its ETag`);

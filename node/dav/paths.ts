@@ -3,6 +3,8 @@
  * The URL layout, in one place, both ways:
  *
  *   /dav/                                          root (current-user-principal)
+ *   /                                              the same, for RFC 6764 §6 clients that start at the server root
+ *   /dav/principals/                               principal collection (RFC 3744 §5.8)
  *   /dav/principals/<address>/                     principal
  *   /dav/principals/<address>/inbox/               scheduling inbox (RFC 6638 §2.2)
  *   /dav/principals/<address>/outbox/              scheduling outbox (RFC 6638 §2.1)
@@ -22,7 +24,8 @@ export const ROOT = '/dav/';
 export type ScheduleBox = 'inbox' | 'outbox';
 
 export type Target =
-  | { t: 'root' }
+  | { t: 'root'; href?: string }
+  | { t: 'principals' }
   | { t: 'principal'; address: string }
   | { t: 'schedule'; box: ScheduleBox; address: string }
   | { t: 'home'; kind: CollectionKind; address: string }
@@ -46,6 +49,7 @@ function decodeSegment(s: string): string {
 
 /** Maps a request path to what it names; null for paths outside /dav/. */
 export function parsePath(pathname: string): Target | null {
+  if (pathname === '/') return { t: 'root', href: '/' };
   if (!pathname.startsWith('/dav')) return null;
   if (pathname === '/dav' || pathname === '/dav/') return { t: 'root' };
   if (!pathname.startsWith('/dav/')) return null;
@@ -56,7 +60,8 @@ export function parsePath(pathname: string): Target | null {
   const [top, address, collection, name, ...rest] = seg;
   if (rest.length) return null;
   if (top === 'principals') {
-    if (!address || name) return null;
+    if (!address) return { t: 'principals' };
+    if (name) return null;
     if (collection === 'inbox' || collection === 'outbox') return { t: 'schedule', box: collection, address: address.toLowerCase() };
     if (collection) return null;
     return { t: 'principal', address: address.toLowerCase() };
@@ -66,6 +71,24 @@ export function parsePath(pathname: string): Target | null {
   if (!collection) return { t: 'home', kind, address: address.toLowerCase() };
   if (!name) return { t: 'collection', kind, address: address.toLowerCase(), collection };
   return { t: 'object', kind, address: address.toLowerCase(), collection, name };
+}
+
+/**
+ * For a path deeper than the layout (`<home>/<collection>/<a>/<b>...`): the
+ * owner it lies under, so that a PUT or MKCOL there can be told that an
+ * intermediate collection is missing (RFC 4918 §9.3.1, §9.7.1: 409) rather
+ * than that nothing exists. Null for anything else.
+ */
+export function deepPathOwner(pathname: string): string | null {
+  if (!pathname.startsWith('/dav/')) return null;
+  const raw = pathname.slice(5).split('/');
+  if (raw[raw.length - 1] === '') raw.pop();
+  if (raw.length <= 4 || !HOMES[raw[0]] || raw.some((s) => s === '')) return null;
+  try {
+    return decodeSegment(raw[1]).toLowerCase();
+  } catch {
+    return null;
+  }
 }
 
 /** Percent-encodes a segment, leaving '@' (addresses read better and clients compare either way). */
@@ -85,7 +108,9 @@ export const href = {
 export function hrefOf(t: Target): string {
   switch (t.t) {
     case 'root':
-      return ROOT;
+      return t.href ?? ROOT;
+    case 'principals':
+      return `${ROOT}principals/`;
     case 'principal':
       return href.principal(t.address);
     case 'schedule':

@@ -8,7 +8,8 @@
  */
 import type { DavObject } from '../store/index.js';
 import type { Ctx, Resource } from './context.js';
-import { href } from './paths.js';
+import { href, hrefOf } from './paths.js';
+import { COLLECTION_PAGE } from './respond.js';
 import { APPLE, CALDAV, CARDDAV, CS, DAV, XmlWriter, escapeXml } from './xml.js';
 
 export const key = (ns: string, local: string): string => `{${ns}}${local}`;
@@ -18,7 +19,10 @@ type Getter = (r: Resource, ctx: Ctx, w: XmlWriter) => string | undefined;
 export const SYNC_PREFIX = 'http://haven.invalid/sync/';
 export const syncToken = (modseq: number): string => `${SYNC_PREFIX}${modseq}`;
 
+const COLLECTION_BYTES = Buffer.byteLength(COLLECTION_PAGE);
 const isCol = (r: Resource): boolean => r.t !== 'object';
+/** Resources that hold the caller's data (quota applies); the root and the principal collection do not. */
+const isOwn = (r: Resource): boolean => isCol(r) && r.t !== 'root' && r.t !== 'principals';
 const hrefEl = (w: XmlWriter, h: string): string => w.text(DAV, 'href', h);
 
 function contentType(kind: string, o: Pick<DavObject, 'component'>): string {
@@ -59,12 +63,13 @@ const live: Record<string, Getter> = {
   },
   [key(DAV, 'getetag')]: (r) => (r.t === 'object' ? (r.obj ? escapeXml(r.obj.etag) : undefined) : r.t === 'collection' ? escapeXml(`"${r.col.modseq}"`) : undefined),
   [key(DAV, 'getcontenttype')]: (r) => (r.t === 'object' && r.obj ? contentType(r.kind, r.obj) : undefined),
-  [key(DAV, 'getcontentlength')]: (r) => (r.t === 'object' && r.obj ? String(objectSize(r.obj)) : undefined),
+  // A collection's is the length of its GET page: RFC 4918 §15.4 defines it as what GET would send.
+  [key(DAV, 'getcontentlength')]: (r) => (r.t === 'object' ? (r.obj ? String(objectSize(r.obj)) : undefined) : String(COLLECTION_BYTES)),
   [key(DAV, 'getlastmodified')]: (r) => (r.t === 'object' && r.obj ? new Date(r.obj.updatedAt).toUTCString() : undefined),
   [key(DAV, 'current-user-principal')]: (_r, ctx, w) => hrefEl(w, href.principal(ctx.address)),
   [key(DAV, 'principal-URL')]: (r, ctx, w) => (r.t === 'principal' ? hrefEl(w, href.principal(ctx.address)) : undefined),
-  [key(DAV, 'owner')]: (r, ctx, w) => (r.t === 'root' ? undefined : hrefEl(w, href.principal(ctx.address))),
-  [key(DAV, 'principal-collection-set')]: (_r, _c, w) => hrefEl(w, '/dav/principals/'),
+  [key(DAV, 'owner')]: (r, ctx, w) => (r.t === 'root' || r.t === 'principals' ? undefined : hrefEl(w, href.principal(ctx.address))),
+  [key(DAV, 'principal-collection-set')]: (_r, _c, w) => hrefEl(w, hrefOf({ t: 'principals' })),
   [key(DAV, 'current-user-privilege-set')]: (r, _c, w) =>
     PRIVILEGES.map((p) => w.el(DAV, 'privilege', w.el(DAV, p))).join('') +
     (r.t === 'schedule' ? SCHEDULE_PRIVILEGES[r.box].map((p) => w.el(DAV, 'privilege', w.el(CALDAV, p))).join('') : ''),
@@ -78,9 +83,9 @@ const live: Record<string, Getter> = {
   },
   [key(DAV, 'sync-token')]: (r) => (r.t === 'collection' ? syncToken(r.col.modseq) : undefined),
   [key(CS, 'getctag')]: (r) => (r.t === 'collection' ? String(r.col.modseq) : undefined),
-  [key(DAV, 'quota-used-bytes')]: (r, ctx) => (isCol(r) && r.t !== 'root' ? String(ctx.lease.mailbox.usedBytes()) : undefined),
+  [key(DAV, 'quota-used-bytes')]: (r, ctx) => (isOwn(r) ? String(ctx.lease.mailbox.usedBytes()) : undefined),
   [key(DAV, 'quota-available-bytes')]: (r, ctx) => {
-    if (!isCol(r) || r.t === 'root') return undefined;
+    if (!isOwn(r)) return undefined;
     const q = ctx.lease.account.quotaBytes;
     // No quota: report the disk's own limit would leak host facts; a large figure keeps clients quiet.
     return String(q > 0 ? Math.max(0, q - ctx.lease.mailbox.usedBytes()) : 1024 ** 4);

@@ -8,6 +8,9 @@ import { DAV, XmlWriter, escapeXml } from './xml.js';
 
 export const XML_TYPE = 'application/xml; charset=utf-8';
 
+/** What GET answers on a collection; its length is the collection's getcontentlength (RFC 4918 §15.4). */
+export const COLLECTION_PAGE = 'This is a Haven DAV collection; use a calendar or contacts app.\n';
+
 const REASONS: Record<number, string> = {
   200: 'OK',
   201: 'Created',
@@ -45,13 +48,14 @@ export function multistatus(w: XmlWriter, responses: string[], extra = ''): Resp
 /** The reply for a DavError: a DAV:error body when a precondition applies, plain text otherwise. */
 export function errorResponse(err: DavError): Response {
   const headers: Record<string, string> = { ...err.headers };
+  const message = err.message;
   if (err.precondition) {
     const w = new XmlWriter();
     const p = err.precondition;
-    const body = w.document(DAV, 'error', w.el(p.ns, p.name, p.inner ?? '') + `<message xmlns="urn:haven:dav">${escapeXml(err.message)}</message>`);
+    const body = w.document(DAV, 'error', w.el(p.ns, p.name, p.inner ?? '') + `<message xmlns="urn:haven:dav">${escapeXml(message)}</message>`);
     headers['Content-Type'] = XML_TYPE;
     return new Response(body, { status: err.status, headers });
   }
   headers['Content-Type'] = 'text/plain; charset=utf-8';
-  return new Response(err.message + '\n', { status: err.status, headers });
+  return new Response(message + '\n', { status: err.status, headers });
 }

@@ -44,7 +44,8 @@ describe('authentication', () => {
   it('redirects both well-known URLs to /dav/ without credentials', async () => {
     for (const p of ['/.well-known/caldav', '/.well-known/carddav']) {
       const r = await dav(h, 'PROPFIND', p, { user: null });
-      expect(r.status).toBe(301);
+      // RFC 6764 §5 with RFC 9110 §15.4.9: 308 keeps the method and body for the client that follows it.
+      expect(r.status).toBe(308);
       expect(r.headers.get('location')).toBe('/dav/');
     }
   });

@@ -37,15 +37,22 @@ describe('MOVE', () => {
     expect(delta).toContain(`<d:href>${CAL}new.ics</d:href><d:propstat>`);
   });
 
-  it('moves across calendars; Overwrite: F onto an existing object is 412 and changes nothing', async () => {
+  it('moves across calendars; Overwrite: F onto an existing object is 412, onto another UID 403, and neither changes anything', async () => {
     await dav(h, 'MKCALENDAR', '/dav/calendars/alice@example.test/other/');
     await put('/dav/calendars/alice@example.test/other/taken.ics', event('mv-taken', '20270102T100000Z', '20270102T110000Z'));
     const refused = await dav(h, 'MOVE', CAL + 'new.ics', { headers: { Destination: dest('/dav/calendars/alice@example.test/other/taken.ics'), Overwrite: 'F' } });
     expect(refused.status).toBe(412);
     expect((await dav(h, 'GET', CAL + 'new.ics')).status).toBe(200);
-    const over = await dav(h, 'MOVE', CAL + 'new.ics', { headers: { Destination: dest('/dav/calendars/alice@example.test/other/taken.ics') } });
+    // RFC 4791 §5.3.2.1: taken.ics holds another UID, so moving over it is a UID conflict naming taken.ics.
+    const clash = await dav(h, 'MOVE', CAL + 'new.ics', { headers: { Destination: dest('/dav/calendars/alice@example.test/other/taken.ics') } });
+    expect(clash.status).toBe(403);
+    expect(clash.text).toContain('<cal:no-uid-conflict><d:href>/dav/calendars/alice@example.test/other/taken.ics</d:href></cal:no-uid-conflict>');
+    expect((await dav(h, 'GET', CAL + 'new.ics')).status).toBe(200);
+    // Over an older copy of the same event (same UID) it replaces it.
+    await put('/dav/calendars/alice@example.test/other/copy.ics', event('mv-1', '20270101T100000Z', '20270101T120000Z'));
+    const over = await dav(h, 'MOVE', CAL + 'new.ics', { headers: { Destination: dest('/dav/calendars/alice@example.test/other/copy.ics') } });
     expect(over.status).toBe(204);
-    expect((await dav(h, 'GET', '/dav/calendars/alice@example.test/other/taken.ics')).text).toContain('UID:mv-1');
+    expect((await dav(h, 'GET', '/dav/calendars/alice@example.test/other/copy.ics')).text).toContain('DTEND:20270101T110000Z');
     expect((await dav(h, 'GET', CAL + 'new.ics')).status).toBe(404);
   });
 

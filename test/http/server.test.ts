@@ -114,7 +114,7 @@ describe('HTTPS listener', () => {
 
   it('keeps DAV working: discovery redirect, OPTIONS, and an authenticated PROPFIND', async () => {
     const wk = await request({ path: '/.well-known/caldav', method: 'PROPFIND' });
-    expect(wk.status).toBe(301);
+    expect(wk.status).toBe(308);
     expect(wk.headers.location).toBe('/dav/');
     const opt = await request({ path: '/dav/', method: 'OPTIONS' });
     expect(opt.status).toBe(200);
@@ -130,6 +130,16 @@ describe('HTTPS listener', () => {
     });
     expect(pf.status).toBe(207);
     expect(pf.body).toContain('alice@example.org');
+    // RFC 6764 §6: a client with no context path asks the server root; the node's app hands it to DAV.
+    const root = await request({
+      path: '/',
+      method: 'PROPFIND',
+      headers: { Depth: '0', Authorization: auth, 'Content-Type': 'application/xml' },
+      body: '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>',
+    });
+    expect(root.status).toBe(207);
+    expect(root.body).toContain('<d:current-user-principal><d:href>/dav/principals/alice@example.org/</d:href>');
+    expect((await request({ path: '/', method: 'GET' })).status).toBe(404);
   });
 
   it('answers a new handshake with a reloaded certificate while an open connection keeps the old one', async () => {

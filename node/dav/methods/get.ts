@@ -6,12 +6,13 @@
 import type { Ctx } from '../context.js';
 import { resolve } from '../context.js';
 import { DavError } from '../errors.js';
+import { COLLECTION_PAGE } from '../respond.js';
 import { conditionalHeaders } from './put.js';
 
 export async function get(ctx: Ctx): Promise<Response> {
   const res = resolve(ctx);
   if (res.t !== 'object') {
-    return new Response('This is a Haven DAV collection; use a calendar or contacts app.\n', { status: 200, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+    return new Response(ctx.req.method === 'HEAD' ? null : COLLECTION_PAGE, { status: 200, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
   }
   if (!res.obj) throw new DavError(404, null, 'no such object; list the collection with PROPFIND to see what exists');
   const { ifNoneMatch } = conditionalHeaders(ctx.req);

@@ -11,9 +11,27 @@ import { DavError, notFound, pre } from '../errors.js';
 import { applyChanges, propChanges } from './proppatch.js';
 import { CALDAV, CARDDAV, DAV, child, childrenOf, parseXml, type XmlElement } from '../xml.js';
 
+/** RFC 4918 §9.3.1: where no collection can be made, which answer says why. */
+function refuseTarget(ctx: Ctx): never {
+  const t = ctx.target;
+  if (t.t !== 'object') throw new DavError(405, null, 'this collection already exists; MKCOL works only on an unmapped URL', { Allow: 'OPTIONS, PROPFIND, REPORT' });
+  if (t.address !== ctx.address) throw notFound();
+  const col = ctx.lease.mailbox.dav.collection(t.kind, t.collection);
+  if (!col) throw new DavError(409, null, `the parent collection "${t.collection}" does not exist; make collections directly in your home`);
+  if (ctx.lease.mailbox.dav.object(col.id, t.name)) throw new DavError(405, null, 'an object already has this name; MKCOL works only on an unmapped URL');
+  throw new DavError(403, null, 'calendars and address books hold objects, not collections; make collections directly in your calendar or address book home');
+}
+
+/** The body types a MKCOL can carry (RFC 5689 §5.1); anything else is 415 (RFC 4918 §9.3). */
+const XML_TYPES = new Set(['application/xml', 'text/xml']);
+
 export async function mkcol(ctx: Ctx): Promise<Response> {
   const t = ctx.target;
-  if (t.t !== 'collection') throw new DavError(403, null, 'collections can be made only directly inside your calendar or address book home');
+  // The body's type is judged first: a body this server cannot read is 415 wherever it is sent.
+  const type = (ctx.req.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+  const hasBody = ctx.req.headers.get('content-length') !== '0' && (ctx.req.headers.has('content-length') || ctx.req.headers.has('transfer-encoding'));
+  if (hasBody && type && !XML_TYPES.has(type)) throw new DavError(415, null, `a ${ctx.req.method} body is XML (application/xml), not ${type}`);
+  if (t.t !== 'collection') return refuseTarget(ctx);
   if (t.address !== ctx.address) throw notFound();
   const isCal = ctx.req.method === 'MKCALENDAR';
   if (isCal && t.kind !== 'calendar') throw new DavError(403, null, 'MKCALENDAR works in the calendar home (/dav/calendars/<you>/)');

@@ -7,7 +7,7 @@
 import type { Ctx } from '../context.js';
 import { resolve } from '../context.js';
 import { DavError } from '../errors.js';
-import { parseHref } from '../paths.js';
+import { href, parseHref } from '../paths.js';
 import { conditionalHeaders } from './put.js';
 
 export async function move(ctx: Ctx): Promise<Response> {
@@ -26,5 +26,7 @@ export async function move(ctx: Ctx): Promise<Response> {
   const overwrite = (ctx.req.headers.get('overwrite') ?? 'T').trim().toUpperCase() !== 'F';
   const existed = to.obj !== null;
   const r = ctx.lease.mailbox.dav.move({ collectionId: res.col.id, name: res.name, ifMatch: conditionalHeaders(ctx.req).ifMatch }, { collectionId: to.col.id, name: to.name, overwrite }, ctx.origin);
-  return new Response(null, { status: existed ? 204 : 201, headers: { ETag: r.etag } });
+  // RFC 4918 §9.9.4: 201 when a new mapping was made; RFC 9110 §15.3.2: Location names it.
+  if (existed) return new Response(null, { status: 204, headers: { ETag: r.etag } });
+  return new Response(null, { status: 201, headers: { ETag: r.etag, Location: href.object(to.kind, to.address, to.col.name, to.name) } });
 }

@@ -1,10 +1,10 @@
 /**
  * @module node/dav/methods/propfind
- * PROPFIND (RFC 4918 §9.1) at Depth 0 and 1. Depth infinity is refused with
- * DAV:propfind-finite-depth (§9.1.1): listing every object of every
- * collection in one reply is a cheap denial of service. A missing Depth
- * header is read as 0, as Radicale and most servers do, because clients
- * that omit it mean the resource itself.
+ * PROPFIND (RFC 4918 §9.1) at Depth 0 and 1. Depth infinity on a
+ * collection is refused with DAV:propfind-finite-depth (§9.1.1): listing
+ * every object of every collection in one reply is a cheap denial of
+ * service. On an object it is Depth 0, since an object has no members. A
+ * request without Depth means infinity (§9.1), and is treated so.
  */
 import type { Ctx, Resource } from '../context.js';
 import { readBody, resolve } from '../context.js';
@@ -26,21 +26,32 @@ export function parsePropRequest(root: XmlElement | null): PropRequest {
   return { kind: 'prop', names: prop.children.map((c) => ({ ns: c.ns, local: c.local })) };
 }
 
-export function depthOf(req: Request, allowed: string[]): string {
-  const d = (req.headers.get('depth') ?? '0').trim().toLowerCase();
-  if (d === 'infinity' && !allowed.includes(d)) throw new DavError(403, pre.dav('propfind-finite-depth'), 'Depth: infinity is not supported; walk the tree with Depth: 1');
-  if (!allowed.includes(d)) throw new DavError(400, null, `Depth must be ${allowed.join(' or ')}`);
-  return d;
+type Depth = '0' | '1' | 'infinity';
+
+/** RFC 4918 §10.2: 0, 1 or infinity; absent means infinity for PROPFIND (§9.1). */
+export function propfindDepth(req: Request): { depth: Depth; sent: boolean } {
+  const h = req.headers.get('depth');
+  if (h === null) return { depth: 'infinity', sent: false };
+  const d = h.trim().toLowerCase();
+  if (d !== '0' && d !== '1' && d !== 'infinity') throw new DavError(400, null, 'Depth must be 0, 1 or infinity');
+  return { depth: d, sent: true };
 }
 
 export async function propfind(ctx: Ctx): Promise<Response> {
-  const depth = depthOf(ctx.req, ['0', '1']);
+  const { depth: asked, sent } = propfindDepth(ctx.req);
   const body = await readBody(ctx.req, ctx.limits.maxXmlBody, () => new DavError(413, null, 'the PROPFIND body is too large'));
   const root = body.trim() ? parseXml(body) : null;
   if (root && !(root.ns === DAV && root.local === 'propfind')) throw new DavError(400, null, 'the body of a PROPFIND is <propfind xmlns="DAV:">');
   const preq = parsePropRequest(root);
   const res = resolve(ctx);
   if (res.t === 'object' && !res.obj) throw new DavError(404, null, 'no such object; list the collection to see what exists');
+  if (asked === 'infinity' && res.t !== 'object')
+    throw new DavError(
+      403,
+      pre.dav('propfind-finite-depth'),
+      sent ? 'Depth: infinity is not supported; walk the tree with Depth: 1' : 'a PROPFIND without a Depth header means Depth: infinity (RFC 4918 §9.1), which is not supported on collections; send Depth: 0 or Depth: 1',
+    );
+  const depth = asked === 'infinity' ? '0' : asked;
   const w = new XmlWriter();
   const wantsData = preq.names.some((n) => (n.ns === CALDAV && n.local === 'calendar-data') || (n.ns === CARDDAV && n.local === 'address-data'));
   const one = (r: Resource, h: string): string => {
@@ -49,7 +60,10 @@ export async function propfind(ctx: Ctx): Promise<Response> {
   };
   const out = [one(res, hrefOf(ctx.target))];
   if (depth === '1') {
-    if (res.t === 'home') {
+    if (res.t === 'principals') {
+      // Only the caller's own principal: other accounts are not discoverable (see node/dav/context).
+      out.push(one({ t: 'principal', address: ctx.address }, href.principal(ctx.address)));
+    } else if (res.t === 'home') {
       for (const col of ctx.lease.mailbox.dav.collections(res.kind)) out.push(one({ t: 'collection', kind: res.kind, address: res.address, col }, href.collection(res.kind, res.address, col.name)));
     } else if (res.t === 'collection') {
       const objs = wantsData ? ctx.lease.mailbox.dav.objects(res.col.id) : ctx.lease.mailbox.dav.objectMetas(res.col.id);

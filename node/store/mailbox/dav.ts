@@ -56,9 +56,18 @@ export interface PutObject {
 }
 
 export class PreconditionFailedError extends ConflictError {}
+/**
+ * RFC 4791 §5.3.2.1 / RFC 6352 §6.3.2.1 no-uid-conflict: another object of
+ * the collection has the UID, or the object being replaced has another one.
+ */
 export class UidConflictError extends ConflictError {
-  constructor(readonly existingName: string) {
-    super(`another object in this collection already has this UID (${existingName})`);
+  constructor(
+    readonly collectionId: number,
+    readonly existingName: string,
+    /** True when the object at the target name has another UID; false when another name has this one. */
+    readonly replacing = false,
+  ) {
+    super(replacing ? `${existingName} holds another UID` : `another object in this collection already has this UID (${existingName})`);
   }
 }
 
@@ -213,8 +222,10 @@ export class DavRepo {
     if (o.ifNoneMatch === '*' && existing) throw new PreconditionFailedError('the object already exists (If-None-Match: *)');
     if (o.ifNoneMatch && o.ifNoneMatch !== '*' && existing && o.ifNoneMatch === existing.etag) throw new PreconditionFailedError('the object still has that ETag (If-None-Match)');
     if (o.ifMatch && (!existing || (o.ifMatch !== '*' && o.ifMatch !== existing.etag))) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
+    // An object keeps its UID for life: a new UID is a new object, under a new name.
+    if (existing && existing.uid !== o.uid) throw new UidConflictError(collectionId, existing.name, true);
     const sameUid = this.objectByUid(collectionId, o.uid);
-    if (sameUid && sameUid.name !== o.name) throw new UidConflictError(sameUid.name);
+    if (sameUid && sameUid.name !== o.name) throw new UidConflictError(collectionId, sameUid.name);
     const delta = o.data.length - (existing?.data.length ?? 0);
     if (this.quotaBytes > 0 && delta > 0 && this.ctx.meta('used_bytes') + delta > this.quotaBytes) throw new QuotaExceededError(this.ctx.meta('used_bytes'), this.quotaBytes);
     const modseq = this.ctx.nextModseq();
