@@ -25,8 +25,16 @@ const REASONS: Record<number, string> = {
 };
 export const statusLine = (code: number): string => `HTTP/1.1 ${code} ${REASONS[code] ?? ''}`.trimEnd();
 
-export function propstat(w: XmlWriter, props: string[], status: number): string {
-  return w.el(DAV, 'propstat', w.el(DAV, 'prop', props.join('')) + w.text(DAV, 'status', statusLine(status)));
+/** RFC 4918 §14.22: prop, status, then the failed precondition and a description when there is one. */
+export function propstat(w: XmlWriter, props: string[], status: number, error?: string, description?: string): string {
+  return w.el(
+    DAV,
+    'propstat',
+    w.el(DAV, 'prop', props.join('')) +
+      w.text(DAV, 'status', statusLine(status)) +
+      (error ? w.el(DAV, 'error', error) : '') +
+      (description ? w.text(DAV, 'responsedescription', clipMessage(description)) : ''),
+  );
 }
 
 /** One <response> with propstats for found (200) and missing (404) properties. */
@@ -45,10 +53,18 @@ export function multistatus(w: XmlWriter, responses: string[], extra = ''): Resp
   return new Response(w.document(DAV, 'multistatus', responses.join('') + extra), { status: 207, headers: { 'Content-Type': XML_TYPE } });
 }
 
+/** Longest error text sent: parser messages quote the offending line, which may be a whole photo. */
+const MAX_MESSAGE = 400;
+
+/** Cuts a message to MAX_MESSAGE characters, saying so; an error never echoes the request back. */
+export function clipMessage(m: string): string {
+  return m.length <= MAX_MESSAGE ? m : `${m.slice(0, MAX_MESSAGE)}… (${m.length - MAX_MESSAGE} more characters not shown)`;
+}
+
 /** The reply for a DavError: a DAV:error body when a precondition applies, plain text otherwise. */
 export function errorResponse(err: DavError): Response {
   const headers: Record<string, string> = { ...err.headers };
-  const message = err.message;
+  const message = clipMessage(err.message);
   if (err.precondition) {
     const w = new XmlWriter();
     const p = err.precondition;
