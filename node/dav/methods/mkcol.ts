@@ -62,8 +62,10 @@ export async function mkcol(ctx: Ctx): Promise<Response> {
   if (dav.collection(t.kind, t.collection)) throw new DavError(405, pre.dav('resource-must-be-null'), `"${t.collection}" already exists; choose another name`);
   const col = dav.createCollection(t.kind, t.collection, { components });
   try {
-    const { refused } = applyChanges(ctx, col, changes, true);
+    const { refused, invalid } = applyChanges(ctx, col, changes, true);
     if (refused.length) throw new DavError(403, pre.dav('cannot-modify-protected-property'), `cannot set ${refused.map((r) => r.el.local).join(', ')} when making a collection`);
+    // RFC 4791 §5.3.1.1: a calendar-timezone that is not one VTIMEZONE fails MKCALENDAR with valid-calendar-data.
+    if (invalid.length) throw new DavError(403, pre.cal('valid-calendar-data'), invalid[0].why);
   } catch (err) {
     dav.deleteCollection(col.id);
     throw err;

@@ -15,7 +15,7 @@ import { multistatus, propResponse, propstat } from '../respond.js';
 import { DAV, XmlWriter, childrenOf, parseXml, serializeStandalone, type XmlElement } from '../xml.js';
 import { DavError as _D } from '../errors.js';
 import { CALDAV } from '../xml.js';
-import { parseVCalendar } from '../ical.js';
+import { calendarTimezoneProblem } from '../timezone-check.js';
 
 export interface PropChange {
   el: XmlElement;
@@ -32,14 +32,34 @@ export function propChanges(root: XmlElement): PropChange[] {
   return out;
 }
 
-/** Applies changes to a collection; returns the names that were refused (protected), applying nothing if any. */
-export function applyChanges(ctx: Ctx, col: Collection, changes: PropChange[], allowResourcetype = false): { refused: PropChange[] } {
+/** A change with a value the property cannot hold, and why. */
+export interface InvalidChange {
+  change: PropChange;
+  why: string;
+}
+
+/** Values checked before anything is written: RFC 4791 §5.2.2 calendar-timezone. */
+function invalidValue(c: PropChange): string | null {
+  if (c.remove || c.el.ns !== CALDAV || c.el.local !== 'calendar-timezone') return null;
+  return calendarTimezoneProblem(c.el.text.trim());
+}
+
+/**
+ * Applies changes to a collection, or none of them: the protected
+ * properties among them are returned as refused, values a property cannot
+ * hold as invalid.
+ */
+export function applyChanges(ctx: Ctx, col: Collection, changes: PropChange[], allowResourcetype = false): { refused: PropChange[]; invalid: InvalidChange[] } {
   const refused = changes.filter((c) => {
     const k = key(c.el.ns, c.el.local);
     if (allowResourcetype && (k === key(DAV, 'resourcetype') || k === key(CALDAV, 'supported-calendar-component-set'))) return false;
     return isProtected(k);
   });
-  if (refused.length) return { refused };
+  const invalid = changes.flatMap((change) => {
+    const why = invalidValue(change);
+    return why === null ? [] : [{ change, why }];
+  });
+  if (refused.length || invalid.length) return { refused, invalid };
   const update: Partial<Pick<Collection, 'displayName' | 'description' | 'color' | 'timezone' | 'props'>> = {};
   const props = { ...col.props };
   for (const c of changes) {
@@ -47,16 +67,14 @@ export function applyChanges(ctx: Ctx, col: Collection, changes: PropChange[], a
     if (allowResourcetype && (k === key(DAV, 'resourcetype') || k === key(CALDAV, 'supported-calendar-component-set'))) continue;
     const column = COLUMN_PROPS[k];
     if (column) {
-      const v = c.remove ? null : c.el.text.trim();
-      if (column === 'timezone' && v) parseVCalendar(v.replace(/\r?\n/g, '\r\n'));
-      update[column] = v;
+      update[column] = c.remove ? null : c.el.text.trim();
     } else if (c.remove) delete props[k];
     else props[k] = serializeStandalone(c.el);
   }
   if (JSON.stringify(props).length > 64 * 1024) throw new _D(507, null, 'too many or too large custom properties on this collection; remove some');
   update.props = props;
   ctx.lease.mailbox.dav.updateCollection(col.id, update);
-  return { refused: [] };
+  return { refused: [], invalid: [] };
 }
 
 export async function proppatch(ctx: Ctx): Promise<Response> {
@@ -66,12 +84,17 @@ export async function proppatch(ctx: Ctx): Promise<Response> {
   const root = parseXml(body);
   if (root.ns !== DAV || root.local !== 'propertyupdate') throw new DavError(400, null, 'the body of a PROPPATCH is <propertyupdate xmlns="DAV:">');
   const changes = propChanges(root);
-  const { refused } = applyChanges(ctx, res.col, changes);
+  const { refused, invalid } = applyChanges(ctx, res.col, changes);
   const w = new XmlWriter();
   const name = (c: PropChange) => w.el(c.el.ns, c.el.local);
-  if (refused.length) {
-    const others = changes.filter((c) => !refused.includes(c));
-    const inner = w.text(DAV, 'href', hrefOf(ctx.target)) + propstat(w, refused.map(name), 403) + (others.length ? propstat(w, others.map(name), 424) : '');
+  if (refused.length || invalid.length) {
+    // RFC 4918 §9.2: 403 for each property that failed, with its precondition (§14.22), 424 for the rest.
+    const failed = new Set([...refused, ...invalid.map((i) => i.change)]);
+    const others = changes.filter((c) => !failed.has(c));
+    let inner = w.text(DAV, 'href', hrefOf(ctx.target));
+    if (refused.length) inner += propstat(w, refused.map(name), 403, w.el(DAV, 'cannot-modify-protected-property'));
+    for (const i of invalid) inner += propstat(w, [name(i.change)], 403, w.el(CALDAV, 'valid-calendar-data'), i.why);
+    if (others.length) inner += propstat(w, others.map(name), 424);
     return multistatus(w, [w.el(DAV, 'response', inner)]);
   }
   return multistatus(w, [propResponse(w, hrefOf(ctx.target), changes.map(name), [])]);

@@ -11,6 +11,7 @@ import { readBody, resolve } from '../context.js';
 import { DavError, pre } from '../errors.js';
 import { parseCalendarObject, primeSpans } from '../ical.js';
 import { sendFor } from '../scheduling/index.js';
+import { checkTimezones } from '../timezone-check.js';
 import { parseVCard } from '../vcard.js';
 
 export function conditionalHeaders(req: Request): { ifMatch?: string; ifNoneMatch?: string } {
@@ -36,6 +37,7 @@ export async function put(ctx: Ctx): Promise<Response> {
   if (res.kind === 'calendar') {
     if (type && type !== 'text/calendar') throw new DavError(403, pre.cal('supported-calendar-data'), `a calendar accepts text/calendar, not ${type}`);
     parsed = parseCalendarObject(body, res.col.components);
+    checkTimezones(parsed.vcal);
     ({ uid, component, firstStart, lastEnd } = parsed);
   } else {
     if (type && type !== 'text/vcard' && type !== 'text/x-vcard' && type !== 'text/directory')

@@ -6,6 +6,7 @@
  */
 import type { Ctx, Resource } from '../context.js';
 import { DavError, pre } from '../errors.js';
+import { checkAddressFilter } from '../filter-check.js';
 import { addressFilterMatches } from '../filters.js';
 import { hrefOf } from '../paths.js';
 import { multistatus, statusResponse } from '../respond.js';
@@ -17,6 +18,7 @@ export function addressbookQuery(ctx: Ctx, res: Resource, root: XmlElement): Res
   if ((res.t !== 'collection' && res.t !== 'object') || res.kind !== 'addressbook') throw new DavError(403, pre.dav('supported-report'), 'addressbook-query runs on an address book');
   const filter = child(root, CARDDAV, 'filter');
   if (!filter) throw new DavError(400, pre.card('valid-filter'), 'addressbook-query needs a <CARD:filter>');
+  checkAddressFilter(filter);
   const nres = child(root, CARDDAV, 'limit');
   const limitText = nres ? child(nres, CARDDAV, 'nresults')?.text.trim() : undefined;
   const limit = limitText ? Number(limitText) : Infinity;

@@ -6,6 +6,7 @@
  */
 import type { Ctx, Resource } from '../context.js';
 import { DavError, pre } from '../errors.js';
+import { checkCalendarFilter } from '../filter-check.js';
 import { calendarFilterMatches, filterRange, simpleTimeRange } from '../filters.js';
 import { objectOverlaps, parseVCalendar } from '../ical.js';
 import { multistatus } from '../respond.js';
@@ -16,6 +17,7 @@ export function calendarQuery(ctx: Ctx, res: Resource, root: XmlElement): Respon
   if ((res.t !== 'collection' && res.t !== 'object') || res.kind !== 'calendar') throw new DavError(403, pre.dav('supported-report'), 'calendar-query runs on a calendar or a calendar object');
   const filter = child(root, CALDAV, 'filter');
   if (!filter) throw new DavError(400, pre.cal('valid-filter'), 'calendar-query needs a <C:filter>');
+  checkCalendarFilter(filter);
   const props = reportProps(root);
   const { range, component } = filterRange(filter);
   const dav = ctx.lease.mailbox.dav;

@@ -8,7 +8,8 @@ import type { Ctx, Resource } from '../context.js';
 import { href } from '../paths.js';
 import { evaluateProps, type PropRequest } from '../props.js';
 import { propResponse } from '../respond.js';
-import { DAV, XmlWriter, child, type XmlElement } from '../xml.js';
+import { DavError, pre } from '../errors.js';
+import { CALDAV, CARDDAV, DAV, XmlWriter, child, type XmlElement } from '../xml.js';
 import { dataProp } from './data.js';
 import type { Collection } from '../../store/index.js';
 
@@ -18,8 +19,28 @@ export interface ReportProps {
   elements: Map<string, XmlElement>;
 }
 
+/**
+ * The media types the data properties come in: RFC 4791 §9.6 (calendar-data,
+ * text/calendar 2.0) and RFC 6352 §10.4 (address-data, text/vcard 3.0 or
+ * 4.0, as sent). Asking for another is refused with the precondition the
+ * REPORTs name (RFC 4791 §7.8-7.9 supported-calendar-data, RFC 6352
+ * §8.6-8.7 supported-address-data), not answered in a type not asked for.
+ */
+function checkDataType(el: XmlElement): void {
+  const type = el.attrs['content-type']?.trim().toLowerCase();
+  const version = el.attrs['version']?.trim();
+  if (el.ns === CALDAV && el.local === 'calendar-data') {
+    if ((type !== undefined && type !== 'text/calendar') || (version !== undefined && version !== '2.0'))
+      throw new DavError(403, pre.cal('supported-calendar-data'), `calendar data comes as text/calendar version 2.0, not ${type ?? 'text/calendar'} ${version ?? ''}`.trimEnd());
+  } else if (el.ns === CARDDAV && el.local === 'address-data') {
+    if ((type !== undefined && type !== 'text/vcard') || (version !== undefined && version !== '3.0' && version !== '4.0'))
+      throw new DavError(403, pre.card('supported-address-data'), `address data comes as text/vcard version 3.0 or 4.0, not ${type ?? 'text/vcard'} ${version ?? ''}`.trimEnd());
+  }
+}
+
 export function reportProps(root: XmlElement): ReportProps {
   const prop = child(root, DAV, 'prop');
+  prop?.children.forEach(checkDataType);
   if (!prop) {
     if (child(root, DAV, 'allprop')) return { req: { kind: 'allprop', names: [] }, elements: new Map() };
     return { req: { kind: 'prop', names: [{ ns: DAV, local: 'getetag' }] }, elements: new Map() };
