@@ -8,7 +8,7 @@
 import type { Collection } from '../../store/index.js';
 import type { Ctx } from '../context.js';
 import { readBody, resolve } from '../context.js';
-import { DavError } from '../errors.js';
+import { DavError, notFound } from '../errors.js';
 import { hrefOf } from '../paths.js';
 import { COLUMN_PROPS, isProtected, key } from '../props.js';
 import { multistatus, propResponse, propstat } from '../respond.js';
@@ -79,6 +79,7 @@ export function applyChanges(ctx: Ctx, col: Collection, changes: PropChange[], a
 
 export async function proppatch(ctx: Ctx): Promise<Response> {
   const res = resolve(ctx);
+  if (res.t === 'object' && !res.obj) throw notFound('no such object');
   if (res.t !== 'collection') throw new DavError(403, { ns: DAV, name: 'cannot-modify-protected-property' }, 'only calendars and address books have properties you can change');
   const body = await readBody(ctx.req, ctx.limits.maxXmlBody, () => new DavError(413, null, 'the PROPPATCH body is too large'));
   const root = parseXml(body);
