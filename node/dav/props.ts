@@ -147,6 +147,13 @@ export const COLUMN_PROPS: Record<string, 'displayName' | 'description' | 'color
 export const INTERNAL_NS = 'urn:haven:internal';
 const isInternal = (k: string): boolean => k.startsWith(`{${INTERNAL_NS}}`);
 
+/**
+ * Where the xml:lang of a column property is kept (RFC 4918 §4.3 for any
+ * property, RFC 4791 §5.2.1 for calendar-description: "Servers MUST return
+ * any xml:lang attribute if set").
+ */
+export const langKey = (k: string): string => `{${INTERNAL_NS}}lang:${k}`;
+
 function visibleDead(props: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(props)) if (!isInternal(k)) out[k] = v;
@@ -200,7 +207,8 @@ export function evaluateProps(r: Resource, req: PropRequest, ctx: Ctx, w: XmlWri
     }
     const g = live[k];
     const v = g ? g(r, ctx, w) : undefined;
-    if (v !== undefined) ok.push(w.el(ns, local, v));
+    const lang = r.t === 'collection' && k in COLUMN_PROPS ? r.col.props[langKey(k)] : undefined;
+    if (v !== undefined) ok.push(w.el(ns, local, v, lang ? ` xml:lang="${escapeXml(lang)}"` : ''));
     else if (dead[k] !== undefined) ok.push(dead[k]);
     else if (req.kind === 'prop') missing.push(w.el(ns, local));
   }

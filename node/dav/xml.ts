@@ -253,12 +253,13 @@ export class XmlWriter {
   /**
    * `<p:local/>` or with content (already serialized). An element in no
    * namespace is written unprefixed with xmlns="" (a prefix bound to "" is
-   * not XML, and strict parsers drop the whole document over it).
+   * not XML, and strict parsers drop the whole document over it). `attrs`
+   * is serialized attributes, each with its leading space.
    */
-  el(ns: string, local: string, content?: string): string {
-    if (ns === '') return content === undefined || content === '' ? `<${local} xmlns=""/>` : `<${local} xmlns="">${content}</${local}>`;
-    const q = `${this.prefix(ns)}:${local}`;
-    return content === undefined || content === '' ? `<${q}/>` : `<${q}>${content}</${q}>`;
+  el(ns: string, local: string, content?: string, attrs = ''): string {
+    const q = ns === '' ? local : `${this.prefix(ns)}:${local}`;
+    const head = ns === '' ? `${q} xmlns=""${attrs}` : `${q}${attrs}`;
+    return content === undefined || content === '' ? `<${head}/>` : `<${head}>${content}</${q}>`;
   }
   text(ns: string, local: string, value: string): string {
     return this.el(ns, local, escapeXml(value));

@@ -96,3 +96,20 @@ describe('RFC 4918 §4.3: dead properties keep xml:lang and attributes', () => {
     expect(second).toMatchObject({ lang: 'de', text: 'Jürgen' });
   });
 });
+
+describe('RFC 4791 §5.2.1: calendar-description returns the xml:lang it was set with', () => {
+  it('keeps fr-CA from the RFC example through PROPPATCH, and drops it when set again without one', async () => {
+    const set = (inner: string) =>
+      dav(h, 'PROPPATCH', CAL, { body: `<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>${inner}</D:prop></D:set></D:propertyupdate>` });
+    const read = async () => {
+      const r = await dav(h, 'PROPFIND', CAL, { headers: depth0, body: '<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-description/></D:prop></D:propfind>' });
+      return strict(r.text).children[0].children.find((c) => c.local === 'propstat')!.children[0].children[0];
+    };
+    expect((await set('<C:calendar-description xml:lang="fr-CA">Calendrier de Mathilde Desruisseaux</C:calendar-description>')).status).toBe(207);
+    expect(await read()).toMatchObject({ local: 'calendar-description', lang: 'fr-CA', text: 'Calendrier de Mathilde Desruisseaux' });
+    await set('<C:calendar-description>Plain</C:calendar-description>');
+    const plain = await read();
+    expect(plain.text).toBe('Plain');
+    expect(plain.lang).toBeUndefined();
+  });
+});

@@ -10,7 +10,7 @@ import type { Ctx } from '../context.js';
 import { readBody, resolve } from '../context.js';
 import { DavError, notFound } from '../errors.js';
 import { hrefOf } from '../paths.js';
-import { COLUMN_PROPS, isProtected, key } from '../props.js';
+import { COLUMN_PROPS, isProtected, key, langKey } from '../props.js';
 import { multistatus, propResponse, propstat } from '../respond.js';
 import { DAV, XmlWriter, childrenOf, parseXml, serializeStandalone, type XmlElement } from '../xml.js';
 import { DavError as _D } from '../errors.js';
@@ -68,6 +68,8 @@ export function applyChanges(ctx: Ctx, col: Collection, changes: PropChange[], a
     const column = COLUMN_PROPS[k];
     if (column) {
       update[column] = c.remove ? null : c.el.text.trim();
+      if (!c.remove && c.el.lang) props[langKey(k)] = c.el.lang;
+      else delete props[langKey(k)];
     } else if (c.remove) delete props[k];
     else props[k] = serializeStandalone(c.el);
   }
