@@ -18,6 +18,8 @@ export interface XmlElement {
   nsAttrs?: { ns: string; local: string; value: string }[];
   /** The xml:lang in scope here (RFC 4918 §4.3: dead properties keep it). */
   lang?: string;
+  /** Text and elements in document order, only when both occur (mixed content, kept for dead properties). */
+  mixed?: (string | XmlElement)[];
 }
 
 export class XmlError extends Error {
@@ -101,7 +103,7 @@ export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlEl
     }
   };
 
-  type Raw = { qname: string; attrs: [string, string][]; children: Raw[]; text: string; nsMap: Map<string, string>; lang?: string };
+  type Raw = { qname: string; attrs: [string, string][]; children: Raw[]; text: string; nsMap: Map<string, string>; lang?: string; parts: (string | Raw)[] };
 
   const parseElement = (depth: number, parentNs: Map<string, string>, parentLang?: string): Raw => {
     if (depth > limits.maxDepth) throw new XmlError(`XML nested deeper than ${limits.maxDepth} levels; DAV requests are never that deep`);
@@ -142,7 +144,13 @@ export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlEl
         nsMap.set(k === 'xmlns' ? '' : k.slice(6), v);
       }
     }
-    const el: Raw = { qname, attrs, children: [], text: '', nsMap, lang };
+    const el: Raw = { qname, attrs, children: [], text: '', nsMap, lang, parts: [] };
+    const addText = (t: string): void => {
+      text += t;
+      const last = el.parts.length - 1;
+      if (last >= 0 && typeof el.parts[last] === 'string') el.parts[last] += t;
+      else el.parts.push(t);
+    };
     if (src[i] === '/') {
       if (src[i + 1] !== '>') throw new XmlError(`expected "/>" at offset ${i}`);
       i += 2;
@@ -154,7 +162,7 @@ export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlEl
       if (i >= n) throw new XmlError(`element <${qname}> is not closed`);
       const lt = src.indexOf('<', i);
       if (lt < 0) throw new XmlError(`element <${qname}> is not closed`);
-      if (lt > i) text += decodeEntities(src.slice(i, lt));
+      if (lt > i) addText(decodeEntities(src.slice(i, lt)));
       i = lt;
       if (src.startsWith('</', i)) {
         const e = src.indexOf('>', i);
@@ -168,7 +176,7 @@ export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlEl
       if (src.startsWith('<![CDATA[', i)) {
         const e = src.indexOf(']]>', i);
         if (e < 0) throw new XmlError('unterminated CDATA section');
-        text += src.slice(i + 9, e);
+        addText(src.slice(i + 9, e));
         i = e + 3;
       } else if (src.startsWith('<!--', i)) {
         const e = src.indexOf('-->', i);
@@ -181,7 +189,9 @@ export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlEl
       } else if (src.startsWith('<!', i)) {
         throw new XmlError('declarations are not accepted inside DAV requests');
       } else {
-        el.children.push(parseElement(depth + 1, nsMap, lang));
+        const c = parseElement(depth + 1, nsMap, lang);
+        el.children.push(c);
+        el.parts.push(c);
       }
     }
   };
@@ -205,7 +215,9 @@ export function parseXml(src: string, limits: XmlLimits = DEFAULT_LIMITS): XmlEl
       if (ans === undefined) throw new XmlError(`undeclared namespace prefix "${k.slice(0, c)}" on attribute ${k}`);
       nsAttrs.push({ ns: ans, local: k.slice(c + 1), value: v });
     }
-    const el: XmlElement = { ns: ns ?? '', local, attrs, children: r.children.map(resolve), text: r.text };
+    const children = r.children.map(resolve);
+    const el: XmlElement = { ns: ns ?? '', local, attrs, children, text: r.text };
+    if (children.length && r.text.trim()) el.mixed = r.parts.map((p) => (typeof p === 'string' ? p : children[r.children.indexOf(p)]));
     if (nsAttrs.length) el.nsAttrs = nsAttrs;
     if (r.lang !== undefined) el.lang = r.lang;
     return el;
@@ -279,7 +291,7 @@ export class XmlWriter {
  * namespace declared where it changes, prefixed attributes with their own
  * declarations), so dead properties stored by PROPPATCH come back valid
  * under any prefix map. RFC 4918 §4.3: the xml:lang in scope of the
- * property element, and every attribute below it, are kept.
+ * property element, every attribute below it and mixed content are kept.
  */
 export function serializeStandalone(el: XmlElement, parent?: { ns: string; lang?: string }): string {
   let head = el.local;
@@ -287,6 +299,8 @@ export function serializeStandalone(el: XmlElement, parent?: { ns: string; lang?
   if (el.lang !== undefined && el.lang !== parent?.lang) head += ` xml:lang="${escapeXml(el.lang)}"`;
   for (const [k, v] of Object.entries(el.attrs)) head += ` ${k}="${escapeXml(v)}"`;
   (el.nsAttrs ?? []).forEach((a, n) => (head += ` xmlns:a${n}="${escapeXml(a.ns)}" a${n}:${a.local}="${escapeXml(a.value)}"`));
-  const inner = el.children.map((c) => serializeStandalone(c, el)).join('') + (el.children.length ? '' : escapeXml(el.text));
+  const inner = el.mixed
+    ? el.mixed.map((p) => (typeof p === 'string' ? escapeXml(p) : serializeStandalone(p, el))).join('')
+    : el.children.map((c) => serializeStandalone(c, el)).join('') + (el.children.length ? '' : escapeXml(el.text));
   return inner ? `<${head}>${inner}</${el.local}>` : `<${head}/>`;
 }

@@ -73,19 +73,20 @@ describe('a property in no namespace round-trips', () => {
 });
 
 describe('RFC 4918 §4.3: dead properties keep xml:lang and attributes', () => {
-  it('returns the xml:lang set on the property, or inherited from <prop>, and attributes of nested elements', async () => {
+  it('returns the xml:lang set on the property, or inherited from <prop>, attributes of nested elements, and mixed content in order', async () => {
     const set = await dav(h, 'PROPPATCH', CAL, {
       body:
         '<D:propertyupdate xmlns:D="DAV:" xmlns:Z="http://example.com/ns/"><D:set><D:prop xml:lang="fr">' +
         '<Z:title>Réunion</Z:title>' +
         '<Z:note xml:lang="en-GB">Meeting</Z:note>' +
         '<Z:authors><Z:a role="lead" Z:rank="1">Roy</Z:a><Z:a xml:lang="de">Jürgen</Z:a></Z:authors>' +
+        '<Z:mixed>one <Z:b>two</Z:b> three &amp; four</Z:mixed>' +
         '</D:prop></D:set></D:propertyupdate>',
     });
     expect(set.status).toBe(207);
     const get = await dav(h, 'PROPFIND', CAL, {
       headers: depth0,
-      body: '<D:propfind xmlns:D="DAV:" xmlns:Z="http://example.com/ns/"><D:prop><Z:title/><Z:note/><Z:authors/></D:prop></D:propfind>',
+      body: '<D:propfind xmlns:D="DAV:" xmlns:Z="http://example.com/ns/"><D:prop><Z:title/><Z:note/><Z:authors/><Z:mixed/></D:prop></D:propfind>',
     });
     const props = strict(get.text).children[0].children.find((c) => c.local === 'propstat')!.children[0].children;
     const by = Object.fromEntries(props.map((p) => [p.local, p]));
@@ -94,6 +95,8 @@ describe('RFC 4918 §4.3: dead properties keep xml:lang and attributes', () => {
     const [lead, second] = by.authors.children;
     expect(lead).toMatchObject({ lang: 'fr', attrs: { role: 'lead' }, nsAttrs: [{ ns: 'http://example.com/ns/', local: 'rank', value: '1' }], text: 'Roy' });
     expect(second).toMatchObject({ lang: 'de', text: 'Jürgen' });
+    // Mixed content keeps its order (text, element, text).
+    expect(get.text).toContain('>one <b>two</b> three &amp; four</mixed>');
   });
 });
 
