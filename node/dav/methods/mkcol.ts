@@ -22,7 +22,7 @@ function refuseTarget(ctx: Ctx): never {
   throw new DavError(403, null, 'calendars and address books hold objects, not collections; make collections directly in your calendar or address book home');
 }
 
-/** The body types a MKCOL can carry (RFC 5689 §5.1); anything else is 415 (RFC 4918 §9.3). */
+/** The body types a MKCOL can carry (RFC 5689 §5.1, and any +xml type, RFC 7303 §4.2); anything else is 415 (RFC 4918 §9.3). */
 const XML_TYPES = new Set(['application/xml', 'text/xml']);
 
 export async function mkcol(ctx: Ctx): Promise<Response> {
@@ -30,7 +30,7 @@ export async function mkcol(ctx: Ctx): Promise<Response> {
   // The body's type is judged first: a body this server cannot read is 415 wherever it is sent.
   const type = (ctx.req.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
   const hasBody = ctx.req.headers.get('content-length') !== '0' && (ctx.req.headers.has('content-length') || ctx.req.headers.has('transfer-encoding'));
-  if (hasBody && type && !XML_TYPES.has(type)) throw new DavError(415, null, `a ${ctx.req.method} body is XML (application/xml), not ${type}`);
+  if (hasBody && type && !XML_TYPES.has(type) && !type.endsWith('+xml')) throw new DavError(415, null, `a ${ctx.req.method} body is XML (application/xml), not ${type}`);
   if (t.t !== 'collection') return refuseTarget(ctx);
   if (t.address !== ctx.address) throw notFound();
   const isCal = ctx.req.method === 'MKCALENDAR';
