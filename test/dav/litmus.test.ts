@@ -50,21 +50,17 @@ interface Suite {
   failed: string[];
 }
 
-/** Reads litmus's report: `-> running `x':`, per-test lines (with \r progress), and the summary. */
+/**
+ * Reads litmus's report: each suite's section runs from `-> running `x':`
+ * to its summary line. Matched over the whole section rather than line by
+ * line: litmus prints progress with \r, and some of its failure messages
+ * carry stray bytes (a freed path) that may include line breaks.
+ */
 function parseLitmus(out: string): Record<string, Suite> {
   const suites: Record<string, Suite> = {};
-  let current: Suite | null = null;
-  for (const raw of out.split('\n')) {
-    const line = raw.split('\r').pop()!;
-    const start = /^-> running `(\w+)':/.exec(line);
-    if (start) {
-      current = suites[start[1]] = { run: 0, passed: 0, failed: [] };
-      continue;
-    }
-    const fail = /^\s*\d+\.\s+(\w+)\.+\s+FAIL\b/.exec(line);
-    if (fail && current) current.failed.push(fail[1]);
-    const sum = /^<- summary for `(\w+)': of (\d+) tests run: (\d+) passed/.exec(line);
-    if (sum) Object.assign(suites[sum[1]], { run: Number(sum[2]), passed: Number(sum[3]) });
+  for (const m of out.matchAll(/-> running `(\w+)':([\s\S]*?)<- summary for `\1': of (\d+) tests run: (\d+) passed/g)) {
+    const failed = [...m[2].matchAll(/\b\d+\.\s(\w+)\.+\s+FAIL\b/g)].map((f) => f[1]);
+    suites[m[1]] = { run: Number(m[3]), passed: Number(m[4]), failed };
   }
   return suites;
 }
