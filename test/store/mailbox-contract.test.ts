@@ -236,6 +236,9 @@ describe('dav objects', () => {
     const a2 = d.put(cal.id, { name: 'a.ics', uid: 'u1', data: 'A2', ifMatch: a.etag });
     expect(a2.etag).not.toBe(a.etag);
     expect(() => d.put(cal.id, { name: 'b.ics', uid: 'u1', data: 'B' })).toThrow(/UID/);
+    // RFC 4791 §5.3.2.1: an object keeps its UID; a new one under the same name is a conflict naming it.
+    expect(() => d.put(cal.id, { name: 'a.ics', uid: 'u9', data: 'A3' })).toThrow(expect.objectContaining({ existingName: 'a.ics', replacing: true, collectionId: cal.id }));
+    expect(d.object(cal.id, 'a.ics')!.data).toBe('A2');
     d.put(cal.id, { name: 'b.ics', uid: 'u2', data: 'B' });
     d.delete(cal.id, 'b.ics');
     const ch = d.changesSince(cal.id, start);
