@@ -14,11 +14,12 @@ import { CALDAV, CARDDAV, DAV, child, childrenOf, parseXml, type XmlElement } fr
 /** RFC 4918 §9.3.1: where no collection can be made, which answer says why. */
 function refuseTarget(ctx: Ctx): never {
   const t = ctx.target;
-  if (t.t !== 'object') throw new DavError(405, null, 'this collection already exists; MKCOL works only on an unmapped URL', { Allow: 'OPTIONS, PROPFIND, REPORT' });
+  if (t.t !== 'object') throw new DavError(405, null, 'this collection already exists; MKCOL works only on an unmapped URL', { Allow: 'OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT, DELETE' });
   if (t.address !== ctx.address) throw notFound();
   const col = ctx.lease.mailbox.dav.collection(t.kind, t.collection);
   if (!col) throw new DavError(409, null, `the parent collection "${t.collection}" does not exist; make collections directly in your home`);
-  if (ctx.lease.mailbox.dav.object(col.id, t.name)) throw new DavError(405, null, 'an object already has this name; MKCOL works only on an unmapped URL');
+  if (ctx.lease.mailbox.dav.object(col.id, t.name))
+    throw new DavError(405, null, 'an object already has this name; MKCOL works only on an unmapped URL', { Allow: 'OPTIONS, GET, HEAD, PROPFIND, REPORT, PUT, DELETE, MOVE' });
   throw new DavError(403, null, 'calendars and address books hold objects, not collections; make collections directly in your calendar or address book home');
 }
 
