@@ -18,7 +18,7 @@ export {
   type Section,
   type SectionText,
 } from './section.js';
-export { baseSubject, parseDate, messageIds } from './envelope.js';
+export { baseSubject, subjectInfo, parseDate, parseSentDate, messageIds, type SentDate, type SubjectInfo } from './envelope.js';
 export { parseAddressList } from './address.js';
 // Header access for SEARCH HEADER and similar, on the raw bytes.
 export { scanHeader, fieldValue, type RawField, type HeaderBlock } from './header.js';
