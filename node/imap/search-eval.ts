@@ -8,7 +8,7 @@
  * string key is a case-insensitive substring match.
  */
 import { fieldTexts, parseSentDate, scanHeader, type ParsedMessage } from '../mime/index.js';
-import type { MessageMeta } from '../store/index.js';
+import { MIN_INDEXED_CHARS, type MessageMeta, type TextScope } from '../store/index.js';
 import type { SearchKey } from './parse.js';
 import type { MailPort } from './port.js';
 import type { Selected } from './selected.js';
@@ -16,9 +16,6 @@ import { inRanges, resolveRanges, type SeqSet } from './seqset.js';
 
 const DAY = 86_400_000;
 type Stored = Omit<ParsedMessage, 'headerText' | 'bodyText'>;
-
-/** Strings shorter than this have no trigram to look up: every message is a candidate. */
-const MIN_INDEXED = 3;
 
 export class SearchEval {
   private readonly parsedCache = new Map<number, Stored>();
@@ -97,7 +94,7 @@ export class SearchEval {
   }
 
   /** UIDs whose `scope` contains `value`, asked of the store once per command. */
-  private matches(value: string, scope: 'text' | 'body' | 'headers'): Set<number> {
+  private matches(value: string, scope: TextScope): Set<number> {
     const key = scope + '\0' + value;
     let set = this.textCache.get(key);
     if (!set) this.textCache.set(key, (set = this.port.search.matchText(this.sel.folderId, value, scope)));
@@ -110,7 +107,7 @@ export class SearchEval {
    * read when the string is long enough to look up.
    */
   private header(field: string, value: string, m: MessageMeta): boolean {
-    if ([...value].length >= MIN_INDEXED && !this.matches(value, 'headers').has(m.uid)) return false;
+    if ([...value].length >= MIN_INDEXED_CHARS && !this.matches(value, 'headers').has(m.uid)) return false;
     const raw = this.port.messages.raw(m.blobId);
     const fields = scanHeader(raw, 0, raw.length).fields.filter((f) => f.name === field);
     if (fields.length === 0) return false;

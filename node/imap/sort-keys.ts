@@ -47,7 +47,11 @@ export function displayKey(list: Address[] | undefined): string {
   return asciiCasemap(a.host ? `${a.mailbox ?? ''}@${a.host}` : (a.mailbox ?? ''));
 }
 
-/** Compares two keys: numbers by value, strings by code point after casemapping (done when the key was made). */
+/**
+ * Compares two keys: numbers by value, strings (casemapped when the key was
+ * made) by UTF-16 code unit, which is UTF-8 octet order for every character
+ * below U+E000.
+ */
 export function compareKeys(x: string | number, y: string | number): number {
   if (typeof x === 'number' && typeof y === 'number') return x - y;
   return x < y ? -1 : x > y ? 1 : 0;

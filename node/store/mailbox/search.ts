@@ -20,7 +20,7 @@ export interface SortFields {
 }
 
 /** Trigrams: a shorter string has none to look up, so it is answered by a scan. */
-const MIN_INDEXED = 3;
+export const MIN_INDEXED_CHARS = 3;
 
 type Row = { uid: number; raw: Buffer; parsed: string };
 
@@ -53,7 +53,7 @@ export class SearchRepo {
    * messages the backfill has not reached.
    */
   matchText(folderId: number, text: string, scope: TextScope): Set<number> {
-    if ([...text].length < MIN_INDEXED) return this.scan(folderId, text, scope, Number.MAX_SAFE_INTEGER);
+    if ([...text].length < MIN_INDEXED_CHARS) return this.scan(folderId, text, scope, Number.MAX_SAFE_INTEGER);
     const phrase = '"' + text.replace(/"/g, '""') + '"';
     const q = scope === 'text' ? phrase : `${scope} : ${phrase}`;
     const out = new Set(this.s.fts.all(folderId, q) as number[]);
@@ -62,7 +62,11 @@ export class SearchRepo {
     return out;
   }
 
-  /** Decoded text of each message up to blob id `upTo`, searched in JS (the index folds case the same way). */
+  /**
+   * The decoded text of each message up to blob id `upTo`, searched here.
+   * Lower-casing both sides folds case as the trigram index does (Unicode
+   * case folding, accents kept), so scan and index give the same answers.
+   */
   private scan(folderId: number, text: string, scope: TextScope, upTo: number): Set<number> {
     const needle = text.toLowerCase();
     const out = new Set<number>();
