@@ -36,9 +36,20 @@ export class SearchEval {
 
   /** UIDs in the view matching `key`, ascending. */
   run(key: SearchKey): MessageMeta[] {
+    const view = this.sel.uids;
+    const cand = this.candidates(key);
+    if (cand && cand.size * 2 < view.length) {
+      // The index already ruled out most of the mailbox: read only the messages it left.
+      const out: MessageMeta[] = [];
+      for (const uid of view) {
+        if (!cand.has(uid)) continue;
+        const m = this.port.messages.get(this.sel.folderId, uid);
+        if (m && this.match(key, m)) out.push(m);
+      }
+      return out;
+    }
     const metas = this.port.messages.list(this.sel.folderId);
     // Both ascend by UID: one walk keeps what the client can see.
-    const view = this.sel.uids;
     let k = 0;
     return metas.filter((m) => {
       while (k < view.length && view[k] < m.uid) k++;
@@ -90,6 +101,31 @@ export class SearchEval {
       }
       case 'header': return this.header(k.field, k.value, m);
       case 'text': return this.text(k, m);
+    }
+  }
+
+  /**
+   * The UIDs a program can match at most, from the keys the trigram index
+   * answers (a superset for header keys); null when no such key constrains it.
+   */
+  private candidates(k: SearchKey): Set<number> | null {
+    switch (k.op) {
+      case 'text': return [...k.value].length >= MIN_INDEXED_CHARS ? this.matches(k.value, k.body ? 'body' : 'text') : null;
+      case 'header': return [...k.value].length >= MIN_INDEXED_CHARS ? this.matches(k.value, 'headers') : null;
+      case 'and': {
+        let best: Set<number> | null = null;
+        for (const x of k.keys) {
+          const c = this.candidates(x);
+          if (c && (!best || c.size < best.size)) best = c;
+        }
+        return best;
+      }
+      case 'or': {
+        const a = this.candidates(k.a);
+        const b = a && this.candidates(k.b);
+        return a && b ? new Set([...a, ...b]) : null;
+      }
+      default: return null;
     }
   }
 
