@@ -20,7 +20,7 @@
 import { CR, HT, LF, SP, countLines } from './bytes.js';
 import { buildEnvelope, emptyEnvelope, messageIds, parseDate } from './envelope.js';
 import { fieldValue, firstFields, parseStructured, scanHeader, stripComments, type RawField } from './header.js';
-import { bodyText, headerText } from './text.js';
+import { bodyText, searchHeaderText } from './text.js';
 import type { Address, Envelope, MimePart, ParsedMessage } from './types.js';
 import { reportUnexpected } from '../util/unexpected.js';
 
@@ -265,7 +265,7 @@ export function parseMessageUnguarded(raw: Buffer): ParsedMessage {
     messageId: messageIds(envelope.messageId)[0] ?? null,
     inReplyTo: irt,
     references: messageIds(optional(raw, fields, 'references')),
-    headerText: headerText(raw, root.fields),
+    headerText: searchHeaderText(raw, root.fields, root.part),
     bodyText: bodyText(raw, root.part),
     damaged: ctx.damaged,
   };

@@ -169,11 +169,32 @@ export function bodyText(buf: Buffer, root: MimePart): string {
 }
 
 /**
+ * The header text SEARCH TEXT looks in: the message's header fields, then
+ * those of every MIME part and enclosed message below it (RFC 9051 §6.4.4:
+ * TEXT looks in "the header (including MIME header fields)"), so an
+ * attachment's file name or a forwarded message's subject is found.
+ */
+export function searchHeaderText(buf: Buffer, fields: RawField[], root: MimePart): string {
+  let out = headerText(buf, fields);
+  const visit = (p: MimePart): void => {
+    if (out.length >= TEXT_CAP) return;
+    if (p.bodyStart > p.start) out += headerText(buf, scanHeader(buf, p.start, p.bodyStart).fields);
+    below(p);
+  };
+  const below = (p: MimePart): void => {
+    for (const c of p.parts ?? []) visit(c);
+    if (p.message) visit(p.message.structure);
+  };
+  below(root);
+  return out.length > TEXT_CAP ? out.slice(0, TEXT_CAP) : out;
+}
+
+/**
  * The searchable text of a stored message from its raw bytes and stored
  * structure, without parsing it again: what delivery put in the full-text
  * index, for messages the index does not hold (yet) and for strings too
  * short for it.
  */
 export function searchableText(raw: Buffer, root: MimePart): { headers: string; body: string } {
-  return { headers: headerText(raw, scanHeader(raw, 0, root.bodyStart).fields), body: bodyText(raw, root) };
+  return { headers: searchHeaderText(raw, scanHeader(raw, 0, root.bodyStart).fields, root), body: bodyText(raw, root) };
 }

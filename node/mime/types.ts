@@ -76,7 +76,7 @@ export interface ParsedMessage {
   messageId: string | null;
   inReplyTo: string[];
   references: string[];
-  /** Decoded header text for full-text search (all headers, unfolded and decoded). */
+  /** Decoded header text for full-text search: all header fields, the MIME parts' too, unfolded and decoded. */
   headerText: string;
   /** Decoded text of text/* parts (HTML stripped to text), capped, for FTS5. */
   bodyText: string;

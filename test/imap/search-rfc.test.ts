@@ -112,6 +112,48 @@ describe('BODY, TEXT and SUBJECT are substring matches on the decoded text (RFC 
   });
 });
 
+describe('TEXT looks in the MIME header fields too (RFC 9051 §6.4.4)', () => {
+  beforeAll(() =>
+    folder('Mime', [
+      mail(
+        ['From: a@example.test', 'Subject: report', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b1"'],
+        [
+          '--b1',
+          'Content-Type: text/plain',
+          '',
+          'See the attached file.',
+          '--b1',
+          'Content-Type: application/pdf; name="quarterly-report.pdf"',
+          'Content-Disposition: attachment; filename="quarterly-report.pdf"',
+          'Content-Transfer-Encoding: base64',
+          '',
+          b64('%PDF-1.4 not text'),
+          '--b1',
+          'Content-Type: message/rfc822',
+          '',
+          'Subject: Inner topic',
+          'From: inner@example.test',
+          '',
+          'Forwarded words.',
+          '--b1--',
+        ].join('\r\n'),
+      ),
+      mail(['From: b@example.test', 'Subject: other'], 'unrelated'),
+    ]),
+  );
+
+  it('finds an attachment name and an enclosed message header with TEXT, not with BODY', async () => {
+    // "TEXT: ... in the header (including MIME header fields) or body of the message."
+    expect(await search('TEXT ly-report.p')).toBe('1');
+    expect(await search('TEXT "inner top"')).toBe('1');
+    expect(await search('BODY ly-report')).toBe('');
+    // The text parts, the enclosed message's too, are the body; the PDF is not text.
+    expect(await search('BODY "attached fi"')).toBe('1');
+    expect(await search('BODY "warded wor"')).toBe('1');
+    expect(await search('TEXT PDF-1')).toBe('');
+  });
+});
+
 describe('address keys and HEADER field "" (RFC 9051 §6.4.4)', () => {
   beforeAll(() =>
     folder('Addr', [
