@@ -19,7 +19,7 @@ export {
   type SectionText,
 } from './section.js';
 export { baseSubject, subjectInfo, parseDate, parseSentDate, messageIds, type SentDate, type SubjectInfo } from './envelope.js';
-export { addressText, fieldTexts, searchableText } from './text.js';
+export { addressText, bodyText, fieldTexts, searchableText, searchHeaderText } from './text.js';
 export { parseAddressList } from './address.js';
 // Header access for SEARCH HEADER and similar, on the raw bytes.
 export { scanHeader, fieldValue, decodedValue, type RawField, type HeaderBlock } from './header.js';

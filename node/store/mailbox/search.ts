@@ -7,7 +7,7 @@
  * a message), and the batched re-indexing of mail stored before the index
  * was trigrams (schema migration 3).
  */
-import { searchableText, type ParsedMessage } from '../../mime/index.js';
+import { bodyText, scanHeader, searchableText, searchHeaderText, type ParsedMessage } from '../../mime/index.js';
 import type { MailboxContext } from './context.js';
 
 export interface SortFields {
@@ -70,11 +70,14 @@ export class SearchRepo {
   private scan(folderId: number, text: string, scope: TextScope, upTo: number): Set<number> {
     const needle = text.toLowerCase();
     const out = new Set<number>();
+    const has = (s: string) => s.toLowerCase().includes(needle);
     for (const r of this.s.unindexed.iterate(folderId, upTo) as IterableIterator<Row>) {
       const { structure } = JSON.parse(r.parsed) as Pick<ParsedMessage, 'structure'>;
-      const t = searchableText(r.raw, structure);
-      const hay = scope === 'headers' ? t.headers : scope === 'body' ? t.body : t.headers + '\n' + t.body;
-      if (hay.toLowerCase().includes(needle)) out.add(r.uid);
+      // Only the text the scope needs is decoded; TEXT tries the cheaper headers first.
+      const found =
+        (scope !== 'body' && has(searchHeaderText(r.raw, scanHeader(r.raw, 0, structure.bodyStart).fields, structure))) ||
+        (scope !== 'headers' && has(bodyText(r.raw, structure)));
+      if (found) out.add(r.uid);
     }
     return out;
   }
