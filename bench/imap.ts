@@ -3,7 +3,8 @@
  * IMAP against a big mailbox, Haven beside Dovecot: INBOX holds --messages
  * (default 100,000) messages of about 2 KB from bench/lib/corpus; one
  * session times SELECT (cold, then warm), `UID FETCH 1:* (FLAGS)`,
- * `UID SEARCH TEXT` (1% hits) and BODY[] throughput over --body messages;
+ * `UID SEARCH TEXT` (1% hits, a whole word and a substring of it) and BODY[]
+ * throughput over --body messages;
  * then --sessions (50) sessions run a mixed load for --seconds (60): fetch
  * of flags and envelopes, BODY[], STORE, APPEND, expunge of what they
  * appended, IDLE rounds and re-SELECTs. Prints commands per second, latency
@@ -50,6 +51,8 @@ interface Single {
   fetchFlagsMs: number;
   searchMs: number;
   searchHits: number;
+  substringMs: number;
+  substringHits: number;
   bodyMBps: number;
   bodyMsgsPerSec: number;
 }
@@ -70,13 +73,17 @@ async function singleSession(port: number, user: string, pass: string): Promise<
   const [selectWarmMs] = await timed(() => c.ok('SELECT INBOX'));
   const [fetchFlagsMs] = await timed(() => c.ok('UID FETCH 1:* (FLAGS)'));
   const [searchMs, found] = await timed(() => c.ok(`UID SEARCH TEXT ${NEEDLE}`, { keep: true }));
-  const searchHits = (found.lines.find((l) => l.startsWith('* SEARCH'))?.split(' ').length ?? 2) - 2;
+  const hits = (r: { lines: string[] }) => (r.lines.find((l) => l.startsWith('* SEARCH'))?.split(' ').length ?? 2) - 2;
+  const searchHits = hits(found);
+  // RFC 9051 §6.4.4 matches substrings: part of the word must find the same messages.
+  const [substringMs, part] = await timed(() => c.ok(`UID SEARCH TEXT ${NEEDLE.slice(1, -1)}`, { keep: true }));
+  const substringHits = hits(part);
   const b0 = c.bytes;
   const [bodyMs] = await timed(() => c.ok(`FETCH 1:${BODY} BODY.PEEK[]`));
   const bodyMBps = (c.bytes - b0) / 1e6 / (bodyMs / 1000);
   await c.ok('LOGOUT');
   c.close();
-  return { selectColdMs, selectWarmMs, fetchFlagsMs, searchMs, searchHits, bodyMBps, bodyMsgsPerSec: BODY / (bodyMs / 1000) };
+  return { selectColdMs, selectWarmMs, fetchFlagsMs, searchMs, searchHits, substringMs, substringHits, bodyMBps, bodyMsgsPerSec: BODY / (bodyMs / 1000) };
 }
 
 type Op = 'fetch' | 'body' | 'store' | 'append' | 'expunge' | 'idle' | 'select';
@@ -187,7 +194,7 @@ async function measure(label: string, pid: number, port: number, user: string, p
 function report(label: string, s: Single): void {
   console.log(
     `${label}: SELECT ${s.selectColdMs.toFixed(0)} ms cold / ${s.selectWarmMs.toFixed(0)} ms warm; UID FETCH 1:* (FLAGS) ${s.fetchFlagsMs.toFixed(0)} ms; ` +
-      `UID SEARCH TEXT ${s.searchMs.toFixed(0)} ms (${s.searchHits} hits); BODY[] ${s.bodyMBps.toFixed(1)} MB/s (${s.bodyMsgsPerSec.toFixed(0)} msgs/s over ${BODY})`,
+      `UID SEARCH TEXT ${s.searchMs.toFixed(0)} ms (${s.searchHits} hits), substring ${s.substringMs.toFixed(0)} ms (${s.substringHits} hits); BODY[] ${s.bodyMBps.toFixed(1)} MB/s (${s.bodyMsgsPerSec.toFixed(0)} msgs/s over ${BODY})`,
   );
 }
 
@@ -267,6 +274,7 @@ const rows: [string, (r: Result) => string][] = [
   ['SELECT INBOX, warm (ms)', (r) => r.single.selectWarmMs.toFixed(0)],
   ['UID FETCH 1:* (FLAGS) (ms)', (r) => r.single.fetchFlagsMs.toFixed(0)],
   ['UID SEARCH TEXT (ms)', (r) => r.single.searchMs.toFixed(0)],
+  ['UID SEARCH TEXT, substring (ms)', (r) => r.single.substringMs.toFixed(0)],
   ['BODY[] (MB/s)', (r) => r.single.bodyMBps.toFixed(1)],
   [`mixed load, ${SESSIONS} sessions (commands/s)`, (r) => r.mixed.perSec.toFixed(0)],
   ['mixed load p50 / p99 (ms)', (r) => `${r.mixed.p50.toFixed(1)} / ${r.mixed.p99.toFixed(1)}`],

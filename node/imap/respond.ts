@@ -50,7 +50,7 @@ function addresses(list: Address[], out: Chunk[]): void {
   }
   out.push('(');
   for (const a of list) {
-    out.push('(', ...str(a.name), ' NIL ', ...str(a.mailbox), ' ', ...str(a.host), ')');
+    out.push('(', ...str(a.name), ' ', ...str(a.route ?? null), ' ', ...str(a.mailbox), ' ', ...str(a.host), ')');
   }
   out.push(')');
 }

@@ -1,15 +1,14 @@
 /**
  * @module node/imap/search-eval
  * Evaluates a SEARCH program (RFC 9051 §6.4.4) against the selected view:
- * flags, sizes, dates and modseq from the message metadata; address and
- * subject keys from the stored envelope; TEXT and BODY through the FTS5
- * index, with a byte scan only for a query the index cannot take.
+ * flags, sizes, dates and modseq from the message metadata; SENT* dates on
+ * the Date header's own calendar day; header keys on the decoded fields
+ * (address fields in their plain form too); TEXT and BODY through the
+ * store's substring search (trigram index, scan for short strings). Every
+ * string key is a case-insensitive substring match.
  */
-import { headerString } from '../mime/bytes.js';
-import { scanHeader } from '../mime/header.js';
-import { decodeWords } from '../mime/words.js';
-import type { Address, ParsedMessage } from '../mime/index.js';
-import type { MessageMeta } from '../store/index.js';
+import { fieldTexts, parseSentDate, scanHeader, type ParsedMessage } from '../mime/index.js';
+import { MIN_INDEXED_CHARS, type MessageMeta, type TextScope } from '../store/index.js';
 import type { SearchKey } from './parse.js';
 import type { MailPort } from './port.js';
 import type { Selected } from './selected.js';
@@ -18,13 +17,9 @@ import { inRanges, resolveRanges, type SeqSet } from './seqset.js';
 const DAY = 86_400_000;
 type Stored = Omit<ParsedMessage, 'headerText' | 'bodyText'>;
 
-function addrText(list: Address[]): string {
-  return (list ?? []).map((a) => `${a.name ?? ''} <${a.mailbox ?? ''}@${a.host ?? ''}>`).join(', ');
-}
-
 export class SearchEval {
   private readonly parsedCache = new Map<number, Stored>();
-  private readonly textCache = new Map<SearchKey, Set<number>>();
+  private readonly textCache = new Map<string, Set<number>>();
   /** The view's size and last UID, fixed for the command (the view changes only between commands). */
   private readonly count: number;
   private readonly lastUid: number;
@@ -41,9 +36,20 @@ export class SearchEval {
 
   /** UIDs in the view matching `key`, ascending. */
   run(key: SearchKey): MessageMeta[] {
+    const view = this.sel.uids;
+    const cand = this.candidates(key);
+    if (cand && cand.size * 2 < view.length) {
+      // The index already ruled out most of the mailbox: read only the messages it left.
+      const out: MessageMeta[] = [];
+      for (const uid of view) {
+        if (!cand.has(uid)) continue;
+        const m = this.port.messages.get(this.sel.folderId, uid);
+        if (m && this.match(key, m)) out.push(m);
+      }
+      return out;
+    }
     const metas = this.port.messages.list(this.sel.folderId);
     // Both ascend by UID: one walk keeps what the client can see.
-    const view = this.sel.uids;
     let k = 0;
     return metas.filter((m) => {
       while (k < view.length && view[k] < m.uid) k++;
@@ -86,9 +92,11 @@ export class SearchEval {
       case 'modseq': return m.modseq >= k.modseq;
       case 'within': return k.older ? this.now - m.internalDate >= k.seconds * 1000 : this.now - m.internalDate <= k.seconds * 1000;
       case 'date': {
-        const t = k.field === 'internal' ? m.internalDate : this.parsed(m).sentAt;
-        if (t === null || t === undefined) return false;
-        const day = Math.floor(t / DAY) * DAY;
+        let day: number | null;
+        if (k.field === 'internal') day = Math.floor(m.internalDate / DAY) * DAY;
+        // RFC 9051 §6.4.4: the Date header's date "disregarding time and timezone", the day as written.
+        else day = parseSentDate(this.parsed(m).envelope.date)?.day ?? null;
+        if (day === null) return false;
         return k.cmp === 'before' ? day < k.day : k.cmp === 'on' ? day === k.day : day >= k.day;
       }
       case 'header': return this.header(k.field, k.value, m);
@@ -96,38 +104,55 @@ export class SearchEval {
     }
   }
 
-  private header(field: string, value: string, m: MessageMeta): boolean {
-    const v = value.toLowerCase();
-    const e = this.parsed(m).envelope;
-    let hay: string | null;
-    switch (field) {
-      case 'subject': hay = e.subject === null ? null : decodeWords(e.subject); break;
-      case 'from': hay = addrText(e.from); break;
-      case 'to': hay = addrText(e.to); break;
-      case 'cc': hay = addrText(e.cc); break;
-      case 'bcc': hay = addrText(e.bcc); break;
-      default: {
-        const raw = this.port.messages.raw(m.blobId);
-        const root = this.parsed(m).structure;
-        const fields = scanHeader(raw, 0, root.bodyStart).fields.filter((f) => f.name === field);
-        if (!fields.length) return false;
-        hay = fields.map((f) => decodeWords(headerString(raw, f.valueStart, f.end).replace(/\r?\n/g, ''))).join('\n');
+  /**
+   * The UIDs a program can match at most, from the keys the trigram index
+   * answers (a superset for header keys); null when no such key constrains it.
+   */
+  private candidates(k: SearchKey): Set<number> | null {
+    switch (k.op) {
+      case 'text': return [...k.value].length >= MIN_INDEXED_CHARS ? this.matches(k.value, k.body ? 'body' : 'text') : null;
+      case 'header': return [...k.value].length >= MIN_INDEXED_CHARS ? this.matches(k.value, 'headers') : null;
+      case 'and': {
+        let best: Set<number> | null = null;
+        for (const x of k.keys) {
+          const c = this.candidates(x);
+          if (c && (!best || c.size < best.size)) best = c;
+        }
+        return best;
       }
+      case 'or': {
+        const a = this.candidates(k.a);
+        const b = a && this.candidates(k.b);
+        return a && b ? new Set([...a, ...b]) : null;
+      }
+      default: return null;
     }
-    if (hay === null) return false;
-    return hay.toLowerCase().includes(v);
+  }
+
+  /** UIDs whose `scope` contains `value`, asked of the store once per command. */
+  private matches(value: string, scope: TextScope): Set<number> {
+    const key = scope + '\0' + value;
+    let set = this.textCache.get(key);
+    if (!set) this.textCache.set(key, (set = this.port.search.matchText(this.sel.folderId, value, scope)));
+    return set;
+  }
+
+  /**
+   * RFC 9051 §6.4.4: the named field contains the string; "" matches every
+   * message that has the field at all. The header index narrows the messages
+   * read when the string is long enough to look up.
+   */
+  private header(field: string, value: string, m: MessageMeta): boolean {
+    if ([...value].length >= MIN_INDEXED_CHARS && !this.matches(value, 'headers').has(m.uid)) return false;
+    const raw = this.port.messages.raw(m.blobId);
+    const fields = scanHeader(raw, 0, raw.length).fields.filter((f) => f.name === field);
+    if (fields.length === 0) return false;
+    if (value === '') return true;
+    const v = value.toLowerCase();
+    return fields.some((f) => fieldTexts(raw, f).some((t) => t.toLowerCase().includes(v)));
   }
 
   private text(k: Extract<SearchKey, { op: 'text' }>, m: MessageMeta): boolean {
-    let set = this.textCache.get(k);
-    if (!set) {
-      set = this.port.search.matchText(this.sel.folderId, k.value, k.body) ?? undefined;
-      if (set) this.textCache.set(k, set);
-    }
-    if (set) return set.has(m.uid);
-    // Nothing indexable in the query (punctuation only): look at the bytes.
-    const raw = this.port.messages.raw(m.blobId);
-    const from = k.body ? this.parsed(m).structure.bodyStart : 0;
-    return raw.subarray(from).toString('utf8').toLowerCase().includes(k.value.toLowerCase());
+    return this.matches(k.value, k.body ? 'body' : 'text').has(m.uid);
   }
 }

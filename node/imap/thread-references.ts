@@ -4,7 +4,8 @@
  * (dummies for the ones not in the result), links from References (or
  * In-Reply-To) without loops, the message's own parent winning (1); the
  * root set (2); dummy pruning (4); root sort (5); merging of roots that share
- * a base subject (6); sibling sort (7). Pure: messages in, a tree out.
+ * a base subject (6); sibling sort at every level, threads too (7). Pure:
+ * messages in, a tree out.
  */
 
 export interface ThreadMessage {
@@ -15,6 +16,7 @@ export interface ThreadMessage {
   messageId: string | null;
   references: string[];
   inReplyTo: string[];
+  /** RFC 5256 §2.1 base subject, casemapped (i;ascii-casemap) so equal subjects compare equal. */
   baseSubject: string;
   /** Whether base subject extraction removed a reply or forward marker (§4 step 6). */
   isReply: boolean;
@@ -109,10 +111,12 @@ export function threadReferences(messages: ThreadMessage[]): ThreadNode[] {
       if (p === k || k.parent || isAncestor(k, p)) continue;
       link(p, k);
     }
-    // (B) The last reference is this message's parent, replacing any earlier guess.
+    // (B) The last reference is this message's parent. A parent an earlier message's References
+    // gave it (a truncated chain) is broken first, even when the new link would make a loop and
+    // is not made: the RFC's "if this message has no references, it will now have no parent".
     const last = chain.at(-1);
+    unlink(c);
     if (last && last !== c && !isAncestor(c, last)) link(last, c);
-    else if (!last) unlink(c);
   }
   // (2) The root set; (4) pruned; (5) sorted.
   const roots = new Set<Container>();
@@ -156,10 +160,10 @@ export function threadReferences(messages: ThreadMessage[]): ThreadNode[] {
       else merged.push(d);
     }
   }
-  // (7) Siblings by date at every level; the thread order is the root order of step 5.
+  // (7) Each set of siblings by date, the threads themselves included (a dummy dated by its first child).
   const result = merged.filter((c) => !c.parent);
   for (const c of result) sortKids(c);
-  return result;
+  return result.sort(byDate);
 }
 
 /** RFC 5256 §4 response syntax: "(1 2 (3)(4))", a dummy as "((3)(5))". */

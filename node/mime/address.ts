@@ -126,8 +126,8 @@ function mailbox(tokens: Token[]): Address | null {
     const comment = tokens.findLast((t) => t.kind === 'comment');
     if (comment && comment.text.trim() !== '') name = comment.text.trim();
   }
-  spec = spec.filter((t) => t.kind !== 'comment' && !(t.kind === 'special' && t.text !== '@' && t.text !== ':'));
-  // Obsolete source route `@a,@b:user@host`: everything up to the last ':' goes.
+  spec = spec.filter((t) => t.kind !== 'comment' && !(t.kind === 'special' && t.text !== '@' && t.text !== ':' && t.text !== ','));
+  // Obsolete source route `@a,@b:user@host` (RFC 5322 §4.4): up to the last ':' it is ENVELOPE's adl.
   let colon = -1;
   for (let k = spec.length - 1; k >= 0; k--) {
     if (isSpecial(spec[k], ':')) {
@@ -135,7 +135,13 @@ function mailbox(tokens: Token[]): Address | null {
       break;
     }
   }
-  if (colon !== -1) spec = spec.slice(colon + 1);
+  let route: string | undefined;
+  if (colon !== -1) {
+    const r = spec.slice(0, colon).map((t) => t.raw).join('');
+    if (r.startsWith('@')) route = r;
+    spec = spec.slice(colon + 1);
+  }
+  spec = spec.filter((t) => !isSpecial(t, ','));
   let at = -1;
   for (let k = spec.length - 1; k >= 0; k--) {
     if (isSpecial(spec[k], '@')) {
@@ -147,8 +153,10 @@ function mailbox(tokens: Token[]): Address | null {
   const local = at === -1 ? spec.map((t) => t.raw).join(' ') : spec.slice(0, at).map((t) => t.raw).join('');
   const host = at === -1 ? '' : spec.slice(at + 1).map((t) => t.raw).join('');
   if (name !== null) name = decodeWords(name);
-  if (local === '' && host === '' && name === null) return null;
-  return { name, mailbox: local, host };
+  // No addr-spec at all (`foo <>`, a dangling `<`): nothing to address, so no address is made up for it
+  // (RFC 9051 §7.5.2 has no form for a name alone).
+  if (local === '' && host === '') return null;
+  return route ? { name, route, mailbox: local, host } : { name, mailbox: local, host };
 }
 
 /** Bounds the work a hostile header can cause: addresses past this are dropped. */

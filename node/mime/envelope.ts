@@ -96,8 +96,21 @@ const ZONES: Record<string, number> = {
 const DATE_RE =
   /^\s*(?:[a-z]+\s*,?\s*)?(\d{1,2})\s*[-\s]\s*([a-z]{3})[a-z]*\.?\s*[-\s]\s*(\d{2,4})\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?\s*([+-]\d{2}:?\d{2}|[a-z]{1,5})?/i;
 
-/** RFC 5322 date-time (with obsolete forms) to epoch ms, or null. */
-export function parseDate(v: string | null): number | null {
+/** A Date header read: the instant, and the calendar day as written, in the header's own zone. */
+export interface SentDate {
+  /** Epoch ms of the instant. */
+  at: number;
+  /** Midnight UTC of the date part as written (day, month, year before any zone adjustment). */
+  day: number;
+}
+
+/**
+ * RFC 5322 date-time (with obsolete forms), or null. The day is the one the
+ * header names: RFC 9051 §6.4.4 compares SENTON/SENTBEFORE/SENTSINCE on it,
+ * "disregarding time and timezone", so 23:30 +0200 on 24 March is 24 March
+ * though it is 21:30 UTC.
+ */
+export function parseSentDate(v: string | null): SentDate | null {
   if (!v) return null;
   const s = v.length > 200 ? v.slice(0, 200) : v;
   const m = DATE_RE.exec(s.replace(/\([^)]*\)/g, ' '));
@@ -123,27 +136,48 @@ export function parseDate(v: string | null): number | null {
     }
     if (month !== undefined && day >= 1 && day <= 31 && hour <= 24 && minute <= 59 && second <= 60) {
       const t = Date.UTC(year, month, day, hour, minute, second) - offset * 60_000;
-      return Number.isFinite(t) ? t : null;
+      if (Number.isFinite(t)) return { at: t, day: Date.UTC(year, month, day) };
     }
   }
+  // Not RFC 5322 (ISO 8601 and the like): the zone is lost to Date.parse, so the day is UTC's.
   const t = Date.parse(s);
-  return Number.isFinite(t) ? t : null;
+  return Number.isFinite(t) ? { at: t, day: Math.floor(t / 86_400_000) * 86_400_000 } : null;
+}
+
+/** RFC 5322 date-time (with obsolete forms) to epoch ms, or null. */
+export function parseDate(v: string | null): number | null {
+  return parseSentDate(v)?.at ?? null;
+}
+
+/** A base subject and whether extracting it took off a reply or forward marker. */
+export interface SubjectInfo {
+  base: string;
+  /**
+   * RFC 5256 §4 step 6: the subject "contains a subj-refwd part and/or a
+   * (fwd) subj-trailer" (or was wrapped in [fwd: ...]): the message is a
+   * reply or a forward.
+   */
+  refwd: boolean;
 }
 
 /**
- * RFC 5256 §2.1 base subject. Input is the decoded subject. Steps: collapse
- * whitespace (1), drop trailing "(fwd)" (2), drop leading "Re:", "Fw:",
- * "Fwd:" with optional [blob]s, and [blob]s that leave something behind
- * (3-5), unwrap "[fwd: ...]" (6).
+ * RFC 5256 §2.1 base subject. Input is the decoded subject (step 1's
+ * encoded-word conversion is the caller's). Steps: whitespace runs to one
+ * space (1), drop trailing "(fwd)" and WSP (2), drop leading subj-leaders
+ * (3) and a subj-blob that leaves something behind (4), repeated (5),
+ * unwrap "[fwd: ...]" and go again from (2) (6).
  */
-export function baseSubject(decoded: string): string {
-  let s = decoded.replace(/[\t\r\n ]+/g, ' ').trim();
+export function subjectInfo(decoded: string): SubjectInfo {
+  let s = decoded.replace(/[\t\r\n ]+/g, ' ');
+  let refwd = false;
   for (;;) {
     // (2) subj-trailer = "(fwd)" / WSP
     for (;;) {
-      const t = s.replace(/\s+$/, '');
-      if (t.length >= 5 && t.slice(-5).toLowerCase() === '(fwd)') s = t.slice(0, -5);
-      else {
+      const t = s.replace(/ +$/, '');
+      if (t.length >= 5 && t.slice(-5).toLowerCase() === '(fwd)') {
+        s = t.slice(0, -5);
+        refwd = true;
+      } else {
         s = t;
         break;
       }
@@ -151,23 +185,33 @@ export function baseSubject(decoded: string): string {
     // (3)-(5) subj-leader and subj-blob, repeated until nothing changes.
     for (;;) {
       const before = s;
-      s = stripLeader(s);
-      const blob = /^\[[^[\]]*\]\s*/.exec(s);
-      if (blob && blob[0].length < s.length) s = s.slice(blob[0].length);
+      const leader = LEADER.exec(s);
+      if (leader && leader[0].length > 0) {
+        // Only a leader with a subj-refwd in it marks a reply; a bare WSP does not.
+        if (leader[0].trim() !== '') refwd = true;
+        s = s.slice(leader[0].length);
+      }
+      const blob = BLOB.exec(s);
+      // subj-base is non-empty: the blob goes only if something other than whitespace follows it.
+      if (blob && /[^ ]/.test(s.slice(blob[0].length))) s = s.slice(blob[0].length);
       if (s === before) break;
     }
     // (6) subj-fwd-hdr "[fwd:" ... subj-fwd-trl "]"
     if (s.length >= 6 && s.slice(0, 5).toLowerCase() === '[fwd:' && s.endsWith(']')) {
-      s = s.slice(5, -1).trim();
+      s = s.slice(5, -1);
+      refwd = true;
       continue;
     }
-    return s;
+    return { base: s, refwd };
   }
 }
 
-/** Removes one subj-leader: (*subj-blob subj-refwd) / WSP. */
-function stripLeader(s: string): string {
-  if (s.startsWith(' ') || s.startsWith('\t')) return s.replace(/^\s+/, '');
-  const m = /^(?:\[[^[\]]*\]\s*)*(?:re|fwd?)\s*(?:\[[^[\]]*\]\s*)?:\s*/i.exec(s);
-  return m ? s.slice(m[0].length) : s;
+/** RFC 5256 §2.1 base subject of a decoded subject. */
+export function baseSubject(decoded: string): string {
+  return subjectInfo(decoded).base;
 }
+
+// subj-blob = "[" *BLOBCHAR "]" *WSP ; BLOBCHAR is any octet but "[" and "]".
+const BLOB = /^\[[^[\]]*\] */;
+// subj-leader = (*subj-blob subj-refwd) / WSP ; subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":"
+const LEADER = /^(?:(?:\[[^[\]]*\] *)*(?:re|fwd?) *(?:\[[^[\]]*\] *)?:|  *)/i;

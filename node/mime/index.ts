@@ -18,9 +18,10 @@ export {
   type Section,
   type SectionText,
 } from './section.js';
-export { baseSubject, parseDate, messageIds } from './envelope.js';
+export { baseSubject, subjectInfo, parseDate, parseSentDate, messageIds, type SentDate, type SubjectInfo } from './envelope.js';
+export { addressText, bodyText, fieldTexts, searchableText, searchHeaderText } from './text.js';
 export { parseAddressList } from './address.js';
 // Header access for SEARCH HEADER and similar, on the raw bytes.
-export { scanHeader, fieldValue, type RawField, type HeaderBlock } from './header.js';
+export { scanHeader, fieldValue, decodedValue, type RawField, type HeaderBlock } from './header.js';
 export { headerString } from './bytes.js';
 export { decodeWords } from './words.js';

@@ -18,9 +18,9 @@
  *   type application/octet-stream.
  */
 import { CR, HT, LF, SP, countLines } from './bytes.js';
-import { baseSubject, buildEnvelope, emptyEnvelope, messageIds, parseDate } from './envelope.js';
-import { decodedValue, fieldValue, firstFields, parseStructured, scanHeader, stripComments, type RawField } from './header.js';
-import { bodyText, headerText } from './text.js';
+import { buildEnvelope, emptyEnvelope, messageIds, parseDate } from './envelope.js';
+import { fieldValue, firstFields, parseStructured, scanHeader, stripComments, type RawField } from './header.js';
+import { bodyText, searchHeaderText } from './text.js';
 import type { Address, Envelope, MimePart, ParsedMessage } from './types.js';
 import { reportUnexpected } from '../util/unexpected.js';
 
@@ -247,28 +247,6 @@ function parseMultipart(ctx: Ctx, part: MimePart, depth: number): MimePart[] {
   return out;
 }
 
-function firstAddress(list: Address[]): Address | null {
-  for (const a of list) if (a.host !== null) return a;
-  return null;
-}
-
-function sortKey(list: Address[]): string {
-  const a = firstAddress(list);
-  if (!a) return '';
-  return (a.host ? `${a.mailbox}@${a.host}` : (a.mailbox ?? '')).toLowerCase();
-}
-
-/** RFC 5957 §3: the display name, or the address when there is none. */
-function displayKey(list: Address[]): string {
-  const a = firstAddress(list);
-  if (!a) return '';
-  if (a.name) return a.name;
-  return a.host ? `${a.mailbox}@${a.host}` : (a.mailbox ?? '');
-}
-
-/** Cap on the subject fed to the base-subject steps (each pass is linear in it). */
-const SUBJECT_CAP = 4096;
-
 /**
  * The unguarded parser. Exposed for the fuzz test, which must see any
  * exception; everything else calls parseMessage.
@@ -278,8 +256,6 @@ export function parseMessageUnguarded(raw: Buffer): ParsedMessage {
   const root = parseEntity(ctx, 0, raw.length, 0, false);
   const fields = root.first;
   const envelope: Envelope = buildEnvelope(raw, fields);
-  const subjectField = fields.get('subject');
-  const subject = subjectField ? decodedValue(raw, subjectField) : '';
   const irt = messageIds(envelope.inReplyTo);
   return {
     size: raw.length,
@@ -289,13 +265,7 @@ export function parseMessageUnguarded(raw: Buffer): ParsedMessage {
     messageId: messageIds(envelope.messageId)[0] ?? null,
     inReplyTo: irt,
     references: messageIds(optional(raw, fields, 'references')),
-    baseSubject: baseSubject(subject.length > SUBJECT_CAP ? subject.slice(0, SUBJECT_CAP) : subject),
-    sortFrom: sortKey(envelope.from),
-    sortTo: sortKey(envelope.to),
-    sortCc: sortKey(envelope.cc),
-    displayFrom: displayKey(envelope.from),
-    displayTo: displayKey(envelope.to),
-    headerText: headerText(raw, root.fields),
+    headerText: searchHeaderText(raw, root.fields, root.part),
     bodyText: bodyText(raw, root.part),
     damaged: ctx.damaged,
   };
@@ -319,12 +289,6 @@ export function parseMessage(raw: Buffer): ParsedMessage {
       messageId: null,
       inReplyTo: [],
       references: [],
-      baseSubject: '',
-      sortFrom: '',
-      sortTo: '',
-      sortCc: '',
-      displayFrom: '',
-      displayTo: '',
       headerText: '',
       bodyText: '',
       damaged: true,

@@ -6,19 +6,52 @@
  * so one huge message costs bounded time and index space.
  */
 import { decodeBase64, decodeCharset, decodeQuotedPrintable, latin1 } from './bytes.js';
-import { decodedValue, type RawField } from './header.js';
-import type { MimePart } from './types.js';
+import { parseAddressList } from './address.js';
+import { decodedValue, fieldValue, scanHeader, type RawField } from './header.js';
+import type { Address, MimePart } from './types.js';
 
 /** Cap on each of headerText and bodyText, in UTF-16 code units. */
 export const TEXT_CAP = 256 * 1024;
 /** Raw bytes of one part looked at; enough to fill TEXT_CAP from base64 or bloated HTML. */
 const PART_INPUT_CAP = 1024 * 1024;
 
+/** Fields holding address lists, which SEARCH FROM/TO/CC/BCC also match in their normal form. */
+export const ADDRESS_FIELDS = new Set(['from', 'sender', 'reply-to', 'to', 'cc', 'bcc', 'resent-from', 'resent-to', 'resent-cc', 'resent-bcc']);
+
+/**
+ * An address list written plainly, `Name <mailbox@host>, group: ...;`, with
+ * comments, quoting, routes and folding gone: what a user types to find a
+ * sender (`<joe (work)@ example.com>` is found as joe@example.com).
+ */
+export function addressText(list: Address[]): string {
+  const parts: string[] = [];
+  for (const a of list) {
+    if (a.host === null) parts.push(a.mailbox === null ? ';' : a.mailbox + ':');
+    else {
+      const spec = a.host ? `${a.mailbox ?? ''}@${a.host}` : (a.mailbox ?? '');
+      parts.push(a.name ? `${a.name} <${spec}>` : spec);
+    }
+  }
+  return parts.join(', ');
+}
+
+/** Every value a field is searched in: the decoded value, and for an address field its plain form too. */
+export function fieldTexts(buf: Buffer, f: RawField): string[] {
+  const decoded = decodedValue(buf, f);
+  if (!ADDRESS_FIELDS.has(f.name)) return [decoded];
+  const v = fieldValue(buf, f);
+  const plain = addressText(parseAddressList(v.length > ADDRESS_TEXT_CAP ? v.slice(0, ADDRESS_TEXT_CAP) : v));
+  return plain === decoded || plain === '' ? [decoded] : [decoded, plain];
+}
+
+/** Address fields longer than this are searched in their decoded form only. */
+const ADDRESS_TEXT_CAP = 64 * 1024;
+
 export function headerText(buf: Buffer, fields: RawField[]): string {
   let out = '';
   for (const f of fields) {
     const name = latin1(buf, f.start, f.valueStart - 1).trim();
-    out += name + ': ' + decodedValue(buf, f) + '\n';
+    for (const v of fieldTexts(buf, f)) out += name + ': ' + v + '\n';
     if (out.length >= TEXT_CAP) return out.slice(0, TEXT_CAP);
   }
   return out;
@@ -133,4 +166,35 @@ export function bodyText(buf: Buffer, root: MimePart): string {
   walk(root);
   const out = chunks.join('\n');
   return out.length > TEXT_CAP ? out.slice(0, TEXT_CAP) : out;
+}
+
+/**
+ * The header text SEARCH TEXT looks in: the message's header fields, then
+ * those of every MIME part and enclosed message below it (RFC 9051 §6.4.4:
+ * TEXT looks in "the header (including MIME header fields)"), so an
+ * attachment's file name or a forwarded message's subject is found.
+ */
+export function searchHeaderText(buf: Buffer, fields: RawField[], root: MimePart): string {
+  let out = headerText(buf, fields);
+  const visit = (p: MimePart): void => {
+    if (out.length >= TEXT_CAP) return;
+    if (p.bodyStart > p.start) out += headerText(buf, scanHeader(buf, p.start, p.bodyStart).fields);
+    below(p);
+  };
+  const below = (p: MimePart): void => {
+    for (const c of p.parts ?? []) visit(c);
+    if (p.message) visit(p.message.structure);
+  };
+  below(root);
+  return out.length > TEXT_CAP ? out.slice(0, TEXT_CAP) : out;
+}
+
+/**
+ * The searchable text of a stored message from its raw bytes and stored
+ * structure, without parsing it again: what delivery put in the full-text
+ * index, for messages the index does not hold (yet) and for strings too
+ * short for it.
+ */
+export function searchableText(raw: Buffer, root: MimePart): { headers: string; body: string } {
+  return { headers: searchHeaderText(raw, scanHeader(raw, 0, root.bodyStart).fields, root), body: bodyText(raw, root) };
 }

@@ -2,7 +2,9 @@
  * @module node/mime/types
  * What delivery learns from a message, once. The result is stored next to the
  * raw bytes (as JSON, inside the encrypted mailbox) so IMAP FETCH, SEARCH,
- * SORT and THREAD never parse a message again. Offsets are byte offsets into
+ * SORT and THREAD never parse a message again; the keys SORT and THREAD
+ * compare are derived from the envelope when asked (node/imap/sort-keys), so
+ * a better rule reaches mail stored before it. Offsets are byte offsets into
  * the raw message exactly as stored.
  */
 
@@ -14,6 +16,8 @@ export interface Address {
   mailbox: string | null;
   /** Domain; null marks a group start or end (RFC 5322 groups). */
   host: string | null;
+  /** Obsolete source route (`@a,@b`), ENVELOPE's adl; absent when the address has none. */
+  route?: string;
 }
 
 /** Envelope fields. Strings are the raw header values (unfolded, not decoded), as IMAP wants. */
@@ -72,15 +76,7 @@ export interface ParsedMessage {
   messageId: string | null;
   inReplyTo: string[];
   references: string[];
-  /** Base subject per RFC 5256 §2.1 (for SORT SUBJECT and THREAD=ORDEREDSUBJECT). */
-  baseSubject: string;
-  /** First address's mailbox@host, lower-cased, for SORT FROM/TO/CC; display name for DISPLAYFROM/DISPLAYTO. */
-  sortFrom: string;
-  sortTo: string;
-  sortCc: string;
-  displayFrom: string;
-  displayTo: string;
-  /** Decoded header text for full-text search (all headers, unfolded and decoded). */
+  /** Decoded header text for full-text search: all header fields, the MIME parts' too, unfolded and decoded. */
   headerText: string;
   /** Decoded text of text/* parts (HTML stripped to text), capped, for FTS5. */
   bodyText: string;

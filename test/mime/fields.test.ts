@@ -5,7 +5,7 @@
  * dates, message ids, and Content-Type parameters (RFC 2045, RFC 2231).
  */
 import { describe, expect, it } from 'vitest';
-import { baseSubject, decodeWords, messageIds, parseAddressList, parseDate, parseMessage } from '../../node/mime/index.js';
+import { baseSubject, decodeWords, messageIds, parseAddressList, parseDate, parseMessage, parseSentDate, subjectInfo } from '../../node/mime/index.js';
 
 describe('baseSubject (RFC 5256 §2.1)', () => {
   it.each([
@@ -32,6 +32,59 @@ describe('baseSubject (RFC 5256 §2.1)', () => {
     ['Note: test', 'Note: test'],
   ])('%j → %j', (input, expected) => {
     expect(baseSubject(input)).toBe(expected);
+  });
+});
+
+describe('subjectInfo (RFC 5256 §2.1 and §4 step 6)', () => {
+  it.each([
+    // §4 step 6: "a reply or forward (its original subject contains a subj-refwd part and/or a (fwd) subj-trailer)".
+    ['Re: test', 'test', true],
+    ['test (fwd)', 'test', true],
+    ['[fwd: test]', 'test', true],
+    ['[list] Fwd: test', 'test', true],
+    ['Re[2]: test', 'test', true],
+    // A [blob] alone, whitespace, or a word that only starts like "re" is not a reply.
+    ['[list] test', 'test', false],
+    ['  test  ', 'test', false],
+    ['Reply: test', 'Reply: test', false],
+    ['Review of (fwd) plans', 'Review of (fwd) plans', false],
+  ])('%j → %j, reply or forward %j', (input, base, refwd) => {
+    expect(subjectInfo(input)).toEqual({ base, refwd });
+  });
+
+  it('applies the steps in order and repeats them (§2.1 steps 2-6)', () => {
+    // (6) unwraps [fwd: ...] and goes again from (2): the (fwd) trailer inside is then removed,
+    // then (3) the Re: leader, then (4) the blob that leaves a subject behind.
+    expect(subjectInfo('[fwd: Re: [x] hello (fwd)]')).toEqual({ base: 'hello', refwd: true });
+    // (4) keeps a blob when removing it would leave nothing; a trailer inside the text stays.
+    expect(subjectInfo('Fw: [only]')).toEqual({ base: '[only]', refwd: true });
+    expect(subjectInfo('a (fwd) b')).toEqual({ base: 'a (fwd) b', refwd: false });
+  });
+});
+
+describe('parseSentDate (RFC 9051 §6.4.4: the date "disregarding time and timezone")', () => {
+  const day = (y: number, m: number, d: number) => Date.UTC(y, m - 1, d);
+
+  it('keeps the calendar day the header names, in its own zone', () => {
+    // 23:30 +0200 on 24 March is 21:30 UTC on the 24th: the day is the 24th either way.
+    expect(parseSentDate('Tue, 24 Mar 2026 23:30:00 +0200')).toEqual({ at: Date.UTC(2026, 2, 24, 21, 30), day: day(2026, 3, 24) });
+    // 00:30 +0200 on the 25th is 22:30 UTC on the 24th, but the header says the 25th.
+    expect(parseSentDate('Wed, 25 Mar 2026 00:30:00 +0200')).toEqual({ at: Date.UTC(2026, 2, 24, 22, 30), day: day(2026, 3, 25) });
+    // 23:30 -0700 on the 24th is 06:30 UTC on the 25th; still the 24th.
+    expect(parseSentDate('24 Mar 2026 23:30 -0700')?.day).toBe(day(2026, 3, 24));
+  });
+
+  it('is not moved by a daylight-saving change (Europe, 29 March 2026 01:00 UTC)', () => {
+    // Just before the change in CET (+0100) and just after in CEST (+0200): both name the 29th.
+    expect(parseSentDate('Sun, 29 Mar 2026 01:59:59 +0100')).toEqual({ at: Date.UTC(2026, 2, 29, 0, 59, 59), day: day(2026, 3, 29) });
+    expect(parseSentDate('Sun, 29 Mar 2026 03:00:00 +0200')).toEqual({ at: Date.UTC(2026, 2, 29, 1, 0, 0), day: day(2026, 3, 29) });
+    // The evening before, late in CET, is the 28th even though the same wall time a day later is summer time.
+    expect(parseSentDate('Sat, 28 Mar 2026 23:59 +0100')?.day).toBe(day(2026, 3, 28));
+  });
+
+  it('falls back to the UTC day only for dates that are not RFC 5322', () => {
+    expect(parseSentDate('2026-03-24T23:30:00Z')?.day).toBe(day(2026, 3, 24));
+    expect(parseSentDate('nonsense')).toBeNull();
   });
 });
 
@@ -87,6 +140,24 @@ describe('parseAddressList', () => {
     expect(parseAddressList('MAILER-DAEMON')).toEqual([{ name: null, mailbox: 'MAILER-DAEMON', host: '' }]);
     expect(parseAddressList('John Smith')).toEqual([{ name: null, mailbox: 'John Smith', host: '' }]);
     expect(parseAddressList('')).toEqual([]);
+  });
+
+  it('keeps an obsolete source route as the adl (RFC 3501 §7.4.2, RFC 5322 §4.4)', () => {
+    expect(parseAddressList('<@route:user@domain>')).toEqual([{ name: null, route: '@route', mailbox: 'user', host: 'domain' }]);
+    expect(parseAddressList('Relay <@a.example,@b.example:u@c.example>')).toEqual([{ name: 'Relay', route: '@a.example,@b.example', mailbox: 'u', host: 'c.example' }]);
+  });
+
+  it('makes up no address for a member without an addr-spec (RFC 9051 §7.5.2)', () => {
+    // A name with empty brackets, or a dangling bracket, has no mailbox to write as ("foo" NIL "" "").
+    expect(parseAddressList('foo <>')).toEqual([]);
+    expect(parseAddressList('"foo" <>, bar@x')).toEqual([{ name: null, mailbox: 'bar', host: 'x' }]);
+    expect(parseAddressList('a@x, broken <')).toEqual([{ name: null, mailbox: 'a', host: 'x' }]);
+    // Groups stay whole around such a member.
+    expect(parseAddressList('team: foo <>, b@x;')).toEqual([
+      { name: null, mailbox: 'team', host: null },
+      { name: null, mailbox: 'b', host: 'x' },
+      { name: null, mailbox: null, host: null },
+    ]);
   });
 });
 

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseMessage, type MimePart } from '../../node/mime/index.js';
+import { displayKey, mailboxKey, subjectKey } from '../../node/imap/sort-keys.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/mime/${name}`, import.meta.url));
 const text = (raw: Buffer, start: number, end: number): string => raw.toString('latin1', start, end);
@@ -41,13 +42,15 @@ describe('single part, encoded words, threading ids', () => {
     expect(m.messageId).toBe('msg-1@example.net');
     expect(m.inReplyTo).toEqual(['prev@example.com']);
     expect(m.references).toEqual(['root@example.com', 'prev@example.com']);
-    // "Re: [haven] Grüße (fwd)": trailer, Re: leader and the [blob] all go.
-    expect(m.baseSubject).toBe('Grüße');
-    expect(m.sortFrom).toBe('jorg@example.net');
-    expect(m.sortTo).toBe('alice@example.com');
-    expect(m.sortCc).toBe('');
-    expect(m.displayFrom).toBe('Jörg Müller');
-    expect(m.displayTo).toBe('Alice Example');
+    // "Re: [haven] Grüße (fwd)": trailer, Re: leader and the [blob] all go (RFC 5256 §2.1), and
+    // i;ascii-casemap folds only ASCII letters.
+    expect(subjectKey(m.envelope)).toEqual({ base: 'GRüßE', refwd: true });
+    // RFC 5256 §3: FROM/TO/CC sort on the addr-mailbox alone; RFC 5957: DISPLAYFROM on the display name.
+    expect(mailboxKey(m.envelope.from)).toBe('JORG');
+    expect(mailboxKey(m.envelope.to)).toBe('ALICE');
+    expect(mailboxKey(m.envelope.cc)).toBe('');
+    expect(displayKey(m.envelope.from)).toBe('JöRG MüLLER');
+    expect(displayKey(m.envelope.to)).toBe('ALICE EXAMPLE');
     expect(m.damaged).toBe(false);
   });
 
@@ -177,7 +180,7 @@ describe('message/rfc822 inside a multipart', () => {
 
   it('indexes text from the enclosed messages too', () => {
     expect(m.bodyText).toBe('See attached.\nNoon?\nJust text.');
-    expect(m.baseSubject).toBe('lunch');
+    expect(subjectKey(m.envelope).base).toBe('LUNCH');
     expect(m.damaged).toBe(false);
   });
 });
@@ -255,16 +258,16 @@ describe('groups and unusual addresses', () => {
     ]);
   });
 
-  it('drops an obsolete source route and keeps an explicit Sender', () => {
-    expect(m.envelope.bcc).toEqual([{ name: null, mailbox: 'leo', host: 'example.com' }]);
+  it('keeps an obsolete source route as the adl (RFC 3501 §7.4.2) and an explicit Sender', () => {
+    expect(m.envelope.bcc).toEqual([{ name: null, route: '@relay.example.com', mailbox: 'leo', host: 'example.com' }]);
     expect(m.envelope.sender).toEqual([{ name: null, mailbox: 'list-bounces', host: 'example.com' }]);
     expect(m.envelope.replyTo).toEqual([{ name: 'Henry', mailbox: 'henry', host: 'example.com' }]);
   });
 
   it('skips group markers for sort keys', () => {
-    expect(m.sortTo).toBe('');
-    expect(m.displayTo).toBe('');
-    expect(m.sortCc).toBe('ivy@example.com');
+    expect(mailboxKey(m.envelope.to)).toBe('');
+    expect(displayKey(m.envelope.to)).toBe('');
+    expect(mailboxKey(m.envelope.cc)).toBe('IVY');
   });
 
   it('accepts a message that is all header, no blank line and no body', () => {
@@ -315,7 +318,7 @@ describe('line endings and empty bodies', () => {
     expect(m.size).toBe(0);
     expect(m.structure).toMatchObject({ start: 0, bodyStart: 0, end: 0, type: 'text', subtype: 'plain', lines: 0 });
     expect(m.envelope.from).toEqual([]);
-    expect(m.baseSubject).toBe('');
+    expect(subjectKey(m.envelope).base).toBe('');
   });
 });
 
@@ -345,7 +348,7 @@ describe('8-bit headers and bodies', () => {
     expect(m.envelope.to).toEqual([{ name: 'Jörg', mailbox: 'jorg', host: 'example.com' }]);
     expect(m.envelope.cc).toEqual([{ name: 'René', mailbox: 'rene', host: 'example.com' }]);
     expect(m.envelope.subject).toBe('Grüße');
-    expect(m.baseSubject).toBe('Grüße');
+    expect(subjectKey(m.envelope).base).toBe('GRüßE');
   });
 
   it('keeps 8-bit and NUL bytes in the body, offsets exact', () => {

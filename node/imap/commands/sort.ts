@@ -1,12 +1,14 @@
 /**
  * @module node/imap/commands/sort
- * RFC 5256 §3 SORT (and SORT=DISPLAY, RFC 5957): keys from the fields stored
- * at delivery (base subject, first addresses, Date header), ties broken by
- * sequence order as the RFC requires.
+ * RFC 5256 §3 SORT and RFC 5957 SORT=DISPLAY over the search result: keys
+ * from the stored envelope (sort-keys.ts), each REVERSE turning only the key
+ * it precedes, and ties that survive every key broken by sequence number
+ * (§3: "ordered by sequence number"), never reversed.
  */
 import type { ParsedMessage } from '../../mime/index.js';
 import { SearchEval } from '../search-eval.js';
 import type { Handler } from '../session.js';
+import { compareKeys, displayKey, mailboxKey, subjectKey } from '../sort-keys.js';
 
 type Stored = Omit<ParsedMessage, 'headerText' | 'bodyText'>;
 
@@ -17,30 +19,31 @@ export const sort: Handler<'SORT'> = {
     const hits = new SearchEval(s.port, sel).run(cmd.key);
     const want = new Set(hits.map((m) => m.uid));
     const rows = s.port.search.sortFields(sel.folderId).filter((r) => want.has(r.uid));
-    const parsed = new Map<number, Stored>(rows.map((r) => [r.uid, JSON.parse(r.parsed) as Stored]));
-    const key = (k: string, r: (typeof rows)[number]): string | number => {
-      const p = parsed.get(r.uid)!;
-      switch (k) {
-        case 'ARRIVAL': return r.internalDate;
-        case 'DATE': return r.sentAt ?? r.internalDate;
-        case 'SIZE': return r.size;
-        case 'SUBJECT': return p.baseSubject ?? '';
-        case 'FROM': return p.sortFrom ?? '';
-        case 'TO': return p.sortTo ?? '';
-        case 'CC': return p.sortCc ?? '';
-        case 'DISPLAYFROM': return (p.displayFrom || p.sortFrom || '').toLowerCase();
-        default: return (p.displayTo || p.sortTo || '').toLowerCase();
-      }
-    };
-    rows.sort((a, b) => {
-      for (const c of cmd.criteria) {
-        const x = key(c.key, a);
-        const y = key(c.key, b);
-        const d = typeof x === 'number' ? x - (y as number) : x < y ? -1 : x > y ? 1 : 0;
-        if (d) return c.reverse ? -d : d;
-      }
-      return a.uid - b.uid;
+    const keys = rows.map((r) => {
+      const e = (JSON.parse(r.parsed) as Stored).envelope;
+      return cmd.criteria.map((c): string | number => {
+        switch (c.key) {
+          case 'ARRIVAL': return r.internalDate;
+          // §2.2: the Date header adjusted to UTC; the internal date when there is none or it cannot be read.
+          case 'DATE': return r.sentAt ?? r.internalDate;
+          case 'SIZE': return r.size;
+          case 'SUBJECT': return subjectKey(e).base;
+          case 'FROM': return mailboxKey(e.from);
+          case 'TO': return mailboxKey(e.to);
+          case 'CC': return mailboxKey(e.cc);
+          case 'DISPLAYFROM': return displayKey(e.from);
+          default: return displayKey(e.to);
+        }
+      });
     });
-    s.untagged(`SORT${rows.map((r) => ' ' + (cmd.uid ? r.uid : sel.seqOf(r.uid))).join('')}`);
+    const order = rows.map((_, i) => i);
+    order.sort((a, b) => {
+      for (let k = 0; k < cmd.criteria.length; k++) {
+        const d = compareKeys(keys[a][k], keys[b][k]);
+        if (d) return cmd.criteria[k].reverse ? -d : d;
+      }
+      return rows[a].uid - rows[b].uid;
+    });
+    s.untagged(`SORT${order.map((i) => ' ' + (cmd.uid ? rows[i].uid : sel.seqOf(rows[i].uid))).join('')}`);
   },
 };

@@ -61,7 +61,7 @@ export const mailboxMigrations: readonly Migration[] = [
 
     CREATE TABLE msgids(message_id TEXT PRIMARY KEY, thread_id INTEGER NOT NULL) WITHOUT ROWID;
 
-    -- Full-text index over decoded headers and text parts; rowid = blobs.id.
+    -- Full-text index over decoded headers and text parts; rowid = blobs.id. Trigrams since migration 3.
     CREATE VIRTUAL TABLE fts USING fts5(headers, body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
 
     CREATE TABLE collections(
@@ -107,4 +107,18 @@ export const mailboxMigrations: readonly Migration[] = [
   // 2: message listings need each blob's thread id; read from the blobs table that walks
   // the raw bytes' overflow pages per row (10x slower for an IMAP FETCH 1:* FLAGS).
   (db) => db.exec('CREATE INDEX blobs_thread ON blobs(id, thread_id);'),
+  // 3: SEARCH BODY/TEXT/SUBJECT match substrings (RFC 9051 §6.4.4), which word tokens cannot
+  // answer ("sdfghjk" in "asdfghjkl"). A trigram index answers any string of three or more
+  // characters exactly (a phrase of overlapping trigrams is a substring); it stays contentless,
+  // inside the encrypted file like the index it replaces. The old index's rows cannot be turned
+  // into trigrams, so the text is indexed again from the stored messages: in batches after the
+  // mailbox opens (search.ts, fts_backfill = the highest blob id still to index), not here,
+  // where a large mailbox would hold its first login for minutes.
+  (db) => {
+    db.exec(`
+      DROP TABLE fts;
+      CREATE VIRTUAL TABLE fts USING fts5(headers, body, content='', contentless_delete=1, tokenize='trigram');
+    `);
+    db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('fts_backfill', (SELECT coalesce(max(id), 0) FROM blobs))").run();
+  },
 ];
