@@ -11,27 +11,31 @@ import { propResponse } from '../respond.js';
 import { DAV, XmlWriter, child, type XmlElement } from '../xml.js';
 import { dataProp } from './data.js';
 import type { Collection } from '../../store/index.js';
+import type { FloatingZone } from '../zones.js';
 
 export interface ReportProps {
   req: PropRequest;
   /** The request elements by `{ns}local`, so calendar-data can read <expand>. */
   elements: Map<string, XmlElement>;
+  /** The zone floating times are read in when calendar-data is expanded (RFC 4791 §9.6.5). */
+  zone: FloatingZone | null;
 }
 
-export function reportProps(root: XmlElement): ReportProps {
+export function reportProps(root: XmlElement, zone: FloatingZone | null = null): ReportProps {
   const prop = child(root, DAV, 'prop');
   if (!prop) {
-    if (child(root, DAV, 'allprop')) return { req: { kind: 'allprop', names: [] }, elements: new Map() };
-    return { req: { kind: 'prop', names: [{ ns: DAV, local: 'getetag' }] }, elements: new Map() };
+    if (child(root, DAV, 'allprop')) return { req: { kind: 'allprop', names: [] }, elements: new Map(), zone };
+    return { req: { kind: 'prop', names: [{ ns: DAV, local: 'getetag' }] }, elements: new Map(), zone };
   }
   return {
     req: { kind: 'prop', names: prop.children.map((c) => ({ ns: c.ns, local: c.local })) },
     elements: new Map(prop.children.map((c) => [`{${c.ns}}${c.local}`, c])),
+    zone,
   };
 }
 
 export function objectResponse(ctx: Ctx, w: XmlWriter, p: ReportProps, kind: CollectionKind, col: Collection, obj: DavObject, address: string): string {
   const r: Resource = { t: 'object', kind, address, col, name: obj.name, obj };
-  const { ok, missing } = evaluateProps(r, p.req, ctx, w, (ns, local) => dataProp(kind, obj, ns, local, p.elements.get(`{${ns}}${local}`) ?? null, w));
+  const { ok, missing } = evaluateProps(r, p.req, ctx, w, (ns, local) => dataProp(kind, obj, ns, local, p.elements.get(`{${ns}}${local}`) ?? null, w, p.zone));
   return propResponse(w, href.object(kind, address, col.name, obj.name), ok, missing);
 }

@@ -9,13 +9,14 @@ import { DavError, pre } from '../errors.js';
 import { parseHref } from '../paths.js';
 import { multistatus, statusResponse } from '../respond.js';
 import { DAV, XmlWriter, childrenOf, type XmlElement } from '../xml.js';
+import { queryZone } from './calendar-query.js';
 import { objectResponse, reportProps } from './common.js';
 
 export function multiget(ctx: Ctx, res: Resource, root: XmlElement, kind: 'calendar' | 'addressbook'): Response {
   if ((res.t !== 'collection' && res.t !== 'object') || res.kind !== kind) throw new DavError(403, pre.dav('supported-report'), `${root.local} runs on ${kind === 'calendar' ? 'a calendar' : 'an address book'}`);
   const hrefs = childrenOf(root, DAV, 'href').map((h) => h.text.trim());
   if (hrefs.length > ctx.limits.maxMultiget) throw new DavError(403, pre.dav('number-of-matches-within-limits'), `at most ${ctx.limits.maxMultiget} hrefs per multiget; split the request`);
-  const props = reportProps(root);
+  const props = reportProps(root, kind === 'calendar' ? queryZone(null, res) : null);
   const w = new XmlWriter();
   const out: string[] = [];
   for (const h of hrefs) {
