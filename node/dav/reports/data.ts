@@ -147,13 +147,20 @@ function limitRecurrenceSet(vcal: Comp, range: Range, zone: FloatingZone | null)
   return out;
 }
 
-/** RFC 4791 §9.6.1: <comp name> with <allprop/> or <prop name [novalue]>, and <allcomp/> or nested <comp>. */
+/**
+ * RFC 4791 §9.6.1: <comp name> with <allprop/> or <prop name [novalue]>, and
+ * <allcomp/> or nested <comp>. A <comp> naming no property returns all of
+ * them, and one naming no component all of its components, as the RFC's own
+ * examples do (§7.8.1 asks for <C:comp name="VTIMEZONE"/> and gets the whole
+ * zone; §7.8.3 asks for <C:comp name="VEVENT"/> and gets whole events).
+ */
 function prune(c: Comp, spec: XmlElement): Comp {
   const out = new ICAL.Component(c.name);
-  if (child(spec, CALDAV, 'allprop')) {
+  const props = childrenOf(spec, CALDAV, 'prop');
+  if (child(spec, CALDAV, 'allprop') || props.length === 0) {
     for (const p of c.getAllProperties()) out.addProperty(ICAL.Property.fromString(p.toICALString()));
   } else {
-    for (const want of childrenOf(spec, CALDAV, 'prop')) {
+    for (const want of props) {
       const name = (want.attrs['name'] ?? '').toLowerCase();
       for (const p of c.getAllProperties(name)) {
         const q = ICAL.Property.fromString(p.toICALString());
@@ -162,11 +169,10 @@ function prune(c: Comp, spec: XmlElement): Comp {
       }
     }
   }
-  if (child(spec, CALDAV, 'allcomp')) {
-    for (const s of c.getAllSubcomponents()) out.addSubcomponent(copy(s));
-  } else {
-    const wanted = childrenOf(spec, CALDAV, 'comp');
-    for (const s of c.getAllSubcomponents()) {
+  const wanted = childrenOf(spec, CALDAV, 'comp');
+  for (const s of c.getAllSubcomponents()) {
+    if (child(spec, CALDAV, 'allcomp') || wanted.length === 0) out.addSubcomponent(copy(s));
+    else {
       const w = wanted.find((x) => (x.attrs['name'] ?? '').toLowerCase() === s.name);
       if (w) out.addSubcomponent(prune(s, w));
     }
