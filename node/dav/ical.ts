@@ -269,7 +269,7 @@ class RangeWalk {
 }
 
 /** CPU time a sliced walk may take in all. */
-const SLICED_MS = 5_000;
+const SLICED_MS = 10_000;
 /** Instances walked per slice of instancesInSliced (a few milliseconds). */
 const SLICE_INSTANCES = 128;
 

@@ -9,7 +9,7 @@
  */
 import ICAL from 'ical.js';
 import type { CollectionKind, DavObject } from '../../store/index.js';
-import { DavError, pre } from '../errors.js';
+import { DavError } from '../errors.js';
 import { budgeted, instancesIn, overlaps, parseUtc, parseVCalendar, toMs, type Range } from '../ical.js';
 import { RecurrenceLimitError } from '../recur-guard.js';
 import { CALDAV, CARDDAV, XmlWriter, child, childrenOf, escapeXml, type XmlElement } from '../xml.js';
@@ -51,7 +51,7 @@ export function calendarData(data: string, request: XmlElement | null, zone: Flo
 
 function rangeOf(el: XmlElement): Range {
   if (el.attrs['start'] === undefined || el.attrs['end'] === undefined)
-    throw new DavError(400, pre.cal('valid-calendar-data'), `<${el.local}> needs both start and end (RFC 4791 §9.6.5)`);
+    throw new DavError(400, null, `<${el.local}> needs both start and end (RFC 4791 §9.6.5)`);
   return { start: parseUtc(el.attrs['start'], 0), end: parseUtc(el.attrs['end'], 0) };
 }
 
