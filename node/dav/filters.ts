@@ -6,7 +6,7 @@
  */
 import ICAL from 'ical.js';
 import { DavError, pre } from './errors.js';
-import { clampRange, componentSpan, FOREVER, instancesIn, overlaps, parseUtc, toMs, type Range } from './ical.js';
+import { clampRange, componentSpan, FOREVER, instancesInSliced, overlaps, parseUtc, toMs, type Range } from './ical.js';
 import type { FloatingZone } from './zones.js';
 import { CALDAV, CARDDAV, child, childrenOf, type XmlElement } from './xml.js';
 
@@ -70,10 +70,16 @@ function timeRangeOf(el: XmlElement): Range {
   return clampRange(r);
 }
 
-/** What a filter is evaluated against: the whole calendar object and the zone for floating times. */
+/**
+ * What a filter is evaluated against: the whole calendar object, the zone
+ * for floating times, and how to pause between slices of a long walk (the
+ * object's ETag names it to the recurrence budget).
+ */
 interface Scope {
   vcal: Comp;
   zone: FloatingZone | null;
+  etag: string;
+  pause: () => Promise<void>;
 }
 
 function calPropMatches(f: XmlElement, c: Comp, zone: FloatingZone | null): boolean {
@@ -95,7 +101,7 @@ function calPropMatches(f: XmlElement, c: Comp, zone: FloatingZone | null): bool
 }
 
 /** Does one comp-filter match within `parent` (RFC 4791 §9.7.1)? */
-function compFilterMatches(f: XmlElement, parent: Comp, isRoot: boolean, scope: Scope): boolean {
+async function compFilterMatches(f: XmlElement, parent: Comp, isRoot: boolean, scope: Scope): Promise<boolean> {
   const name = (f.attrs['name'] ?? '').toLowerCase();
   const candidates = isRoot ? (parent.name === name ? [parent] : []) : parent.getAllSubcomponents(name);
   if (child(f, CALDAV, 'is-not-defined')) return candidates.length === 0;
@@ -105,17 +111,19 @@ function compFilterMatches(f: XmlElement, parent: Comp, isRoot: boolean, scope: 
   if (tr) {
     if (isRoot) throw new DavError(400, pre.cal('valid-filter'), 'time-range cannot apply to VCALENDAR; put it inside a VEVENT or VTODO comp-filter');
     const r = timeRangeOf(tr);
-    inRange =
-      name === 'valarm'
-        ? new Set(candidates.filter((a) => alarmInRange(a, parent, r, scope)))
-        : new Set(instancesIn(parent, name, r, scope.zone).map((i) => i.item));
+    inRange = new Set();
+    if (name === 'valarm') {
+      for (const a of candidates) if (await alarmInRange(a, parent, r, scope)) inRange.add(a);
+    } else for (const i of await instancesInSliced(scope.etag, parent, name, r, scope.zone, scope.pause)) inRange.add(i.item);
   }
-  return candidates.some(
-    (c) =>
-      (!inRange || inRange.has(c)) &&
-      childrenOf(f, CALDAV, 'prop-filter').every((pf) => calPropMatches(pf, c, scope.zone)) &&
-      childrenOf(f, CALDAV, 'comp-filter').every((cf) => compFilterMatches(cf, c, false, scope)),
-  );
+  for (const c of candidates) {
+    if (inRange && !inRange.has(c)) continue;
+    if (!childrenOf(f, CALDAV, 'prop-filter').every((pf) => calPropMatches(pf, c, scope.zone))) continue;
+    let all = true;
+    for (const cf of childrenOf(f, CALDAV, 'comp-filter')) if (!(all = await compFilterMatches(cf, c, false, scope))) break;
+    if (all) return true;
+  }
+  return false;
 }
 
 /** REPEAT is a count of repetitions; more than this many is treated as this many (each costs nothing but arithmetic). */
@@ -136,7 +144,7 @@ function triggersHit(t0: number, step: number, repeat: number, r: Range): boolea
  * start the task does not have falls back to its DUE, as RFC 4791's own
  * example (§7.8.5, Appendix B) expects.
  */
-function alarmInRange(alarm: Comp, parent: Comp, r: Range, scope: Scope): boolean {
+async function alarmInRange(alarm: Comp, parent: Comp, r: Range, scope: Scope): Promise<boolean> {
   const trig = alarm.getFirstProperty('trigger');
   if (!trig) return false;
   const v = trig.getFirstValue() as unknown;
@@ -154,15 +162,20 @@ function alarmInRange(alarm: Comp, parent: Comp, r: Range, scope: Scope): boolea
   }
   // Only instances whose base (start or end) lies in this window can trigger inside r.
   const window = { start: r.start - offset - repeat * step, end: r.end - offset + 1 };
-  return instancesIn(scope.vcal, parent.name, window, scope.zone).some((i) => i.item === parent && triggersHit(i[related] + offset, step, repeat, r));
+  const instances = await instancesInSliced(scope.etag, scope.vcal, parent.name, window, scope.zone, scope.pause);
+  return instances.some((i) => i.item === parent && triggersHit(i[related] + offset, step, repeat, r));
 }
 
-/** The calendar-query filter: exactly one comp-filter for VCALENDAR; floating times read in `zone` (RFC 4791 §9.9). */
-export function calendarFilterMatches(filter: XmlElement, vcal: Comp, zone: FloatingZone | null = null): boolean {
+/**
+ * The calendar-query filter: exactly one comp-filter for VCALENDAR; floating
+ * times read in `zone` (RFC 4791 §9.9). Recurrences are walked in slices
+ * (`pause` between them), each object under its own budget.
+ */
+export async function calendarFilterMatches(filter: XmlElement, vcal: Comp, zone: FloatingZone | null, etag: string, pause: () => Promise<void>): Promise<boolean> {
   const top = childrenOf(filter, CALDAV, 'comp-filter');
   if (top.length !== 1 || (top[0].attrs['name'] ?? '').toUpperCase() !== 'VCALENDAR')
     throw new DavError(403, pre.cal('valid-filter'), 'a calendar-query filter holds one comp-filter named VCALENDAR');
-  return compFilterMatches(top[0], vcal, true, { vcal, zone });
+  return compFilterMatches(top[0], vcal, true, { vcal, zone, etag, pause });
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import ICAL from 'ical.js';
 import { DavError, pre } from './errors.js';
-import { createBudget, DEFAULT_STEPS, installRecurrenceGuard, RecurrenceLimitError, runWithBudget, withRecurrenceBudget } from './recur-guard.js';
+import { createBudget, installRecurrenceGuard, RecurrenceLimitError, runWithBudget, withRecurrenceBudget } from './recur-guard.js';
 import { checkTimezones, msOf, type FloatingZone } from './zones.js';
 
 installRecurrenceGuard();
@@ -268,8 +268,9 @@ class RangeWalk {
   }
 }
 
-/** CPU time a sliced walk may take in all. */
-const SLICED_MS = 10_000;
+/** What a sliced walk (which holds nobody up) may take in all: steps, and wall time spent in its slices. */
+const SLICED_STEPS = 2_000_000;
+const SLICED_MS = 20_000;
 /** Instances walked per slice of instancesInSliced (a few milliseconds). */
 const SLICE_INSTANCES = 128;
 
@@ -282,7 +283,7 @@ const SLICE_INSTANCES = 128;
 export async function instancesInSliced(etag: string, vcal: Comp, type: string, r: Range, zone: FloatingZone | null, pause: () => Promise<void>): Promise<Instance[]> {
   if (etag && overBudget.has(etag)) throw new RecurrenceLimitError('known');
   // Sliced, so it holds nobody up: it may take more time in all than a walk in one piece.
-  const b = createBudget(DEFAULT_STEPS, SLICED_MS);
+  const b = createBudget(SLICED_STEPS, SLICED_MS);
   try {
     const walk = runWithBudget(b, () => new RangeWalk(vcal, type, r, zone));
     while (!runWithBudget(b, () => walk.step(SLICE_INSTANCES))) await pause();

@@ -32,10 +32,18 @@ import { performance } from 'node:perf_hooks';
  * instances, is what stops a rule that never yields.
  */
 export const GAP_STEPS = 50_000;
-/** Iterator steps one object may cost in all (its instances are capped separately, ical.ts MAX_INSTANCES). */
-export const DEFAULT_STEPS = 1_000_000;
-/** Wall-time backstop per object, for steps that cost more than they should. */
-export const DEFAULT_MS = 1_000;
+/**
+ * Iterator steps one object may cost in one synchronous expansion (about a
+ * quarter of a second), which is what another session may have to wait;
+ * the walks of queries run in slices with a budget of their own (ical.ts).
+ */
+export const DEFAULT_STEPS = 200_000;
+/**
+ * Wall-time backstop, for steps that cost more than they should. Wall time
+ * grows with the machine's load, so it sits well above what the step limit
+ * allows: the deterministic step limit is the one that normally trips.
+ */
+export const DEFAULT_MS = 2_000;
 /** Work outside withRecurrenceBudget: per synchronous stretch, steps only (wall time would depend on the caller). */
 const UNARMED_STEPS = 1_000_000;
 /** Time-zone observances are expanded exactly up to this year; later years reuse the 28-year calendar cycle. */

@@ -11,7 +11,7 @@
 import type { Ctx, Resource } from '../context.js';
 import { DavError, pre } from '../errors.js';
 import { calendarFilterMatches, filterRange, simpleTimeRange } from '../filters.js';
-import { budgeted, objectOverlapsSliced, parseVCalendar } from '../ical.js';
+import { objectOverlapsSliced, parseVCalendar } from '../ical.js';
 import { RecurrenceLimitError } from '../recur-guard.js';
 import { multistatus } from '../respond.js';
 import { CALDAV, XmlWriter, child, type XmlElement } from '../xml.js';
@@ -50,7 +50,7 @@ export async function calendarQuery(ctx: Ctx, res: Resource, root: XmlElement): 
     try {
       if (simple && obj.component === simple.component) {
         if (!(await objectOverlapsSliced(obj.etag, obj.data, simple.component, simple.range, zone, pause))) continue;
-      } else if (!budgeted(obj.etag, () => calendarFilterMatches(filter, parseVCalendar(obj.data), zone))) continue;
+      } else if (!(await calendarFilterMatches(filter, parseVCalendar(obj.data), zone, obj.etag, pause))) continue;
       out.push(objectResponse(ctx, w, props, 'calendar', res.col, obj, res.address));
     } catch (err) {
       if (!(err instanceof RecurrenceLimitError)) throw err;
