@@ -260,6 +260,19 @@ describe('open-ended and far time ranges over a yearly event with a VTIMEZONE (i
     const miss = await request('REPORT', CAL, { headers: { Depth: '1', 'Content-Type': 'application/xml' }, body: query('start="90000704T115900Z" end="90000704T120100Z"') });
     expect(hrefs(miss.body)).toEqual([]);
   });
+
+  it('expands that instance in the year 9000 (RFC 4791 §9.6.5) promptly', async () => {
+    const r = await whileServing(() =>
+      request('REPORT', CAL, {
+        headers: { Depth: '1', 'Content-Type': 'application/xml' },
+        body: `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data><C:expand start="90000101T000000Z" end="90010101T000000Z"/></C:calendar-data></D:prop><D:href>${CAL}yearly.ics</D:href></C:calendar-multiget>`,
+      }),
+    );
+    expect(r.status).toBe(207);
+    expect(r.body).toContain('DTSTART:90000704T160000Z');
+    expect(r.body).toContain('RECURRENCE-ID:90000704T160000Z');
+    expect(r.ms).toBeLessThan(5000);
+  });
 });
 
 describe('pathological objects stored before the limits existed', () => {

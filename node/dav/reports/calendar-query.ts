@@ -16,7 +16,7 @@ import { RecurrenceLimitError } from '../recur-guard.js';
 import { multistatus } from '../respond.js';
 import { CALDAV, XmlWriter, child, type XmlElement } from '../xml.js';
 import { zoneFromText, type FloatingZone } from '../zones.js';
-import { objectResponse, reportProps } from './common.js';
+import { objectResponse, prepareData, reportProps } from './common.js';
 import { Slicer } from './slices.js';
 
 /** Floating times can sit up to 14 h either side of UTC, and the index stores them as UTC. */
@@ -51,6 +51,7 @@ export async function calendarQuery(ctx: Ctx, res: Resource, root: XmlElement): 
       if (simple && obj.component === simple.component) {
         if (!(await objectOverlapsSliced(obj.etag, obj.data, simple.component, simple.range, zone, pause))) continue;
       } else if (!(await calendarFilterMatches(filter, parseVCalendar(obj.data), zone, obj.etag, pause))) continue;
+      await prepareData(props, obj, pause);
       out.push(objectResponse(ctx, w, props, 'calendar', res.col, obj, res.address));
     } catch (err) {
       if (!(err instanceof RecurrenceLimitError)) throw err;

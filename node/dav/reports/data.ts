@@ -10,7 +10,7 @@
 import ICAL from 'ical.js';
 import type { CollectionKind, DavObject } from '../../store/index.js';
 import { DavError } from '../errors.js';
-import { budgeted, instancesIn, overlaps, parseUtc, parseVCalendar, toMs, type Range } from '../ical.js';
+import { budgeted, instancesIn, instancesInSliced, overlaps, parseUtc, parseVCalendar, toMs, type Instance, type Range } from '../ical.js';
 import { RecurrenceLimitError } from '../recur-guard.js';
 import { CALDAV, CARDDAV, XmlWriter, child, childrenOf, escapeXml, type XmlElement } from '../xml.js';
 import { isFloating, type FloatingZone } from '../zones.js';
@@ -18,9 +18,13 @@ import { isFloating, type FloatingZone } from '../zones.js';
 type Comp = InstanceType<typeof ICAL.Component>;
 type Time = InstanceType<typeof ICAL.Time>;
 
-/** Returns the serialized data property, or undefined when (ns, local) is not the data property of this kind. */
-export function dataProp(kind: CollectionKind, obj: DavObject, ns: string, local: string, request: XmlElement | null, w: XmlWriter, zone: FloatingZone | null = null): string | undefined {
-  if (kind === 'calendar' && ns === CALDAV && local === 'calendar-data') return w.el(CALDAV, 'calendar-data', escapeXml(calendarData(obj.data, request, zone, obj.etag)));
+/**
+ * Returns the serialized data property, or undefined when (ns, local) is not
+ * the data property of this kind. `prepared` is calendar-data already
+ * computed in slices (prepareCalendarData).
+ */
+export function dataProp(kind: CollectionKind, obj: DavObject, ns: string, local: string, request: XmlElement | null, w: XmlWriter, zone: FloatingZone | null = null, prepared?: string): string | undefined {
+  if (kind === 'calendar' && ns === CALDAV && local === 'calendar-data') return w.el(CALDAV, 'calendar-data', escapeXml(prepared ?? calendarData(obj.data, request, zone, obj.etag)));
   if (kind === 'addressbook' && ns === CARDDAV && local === 'address-data') return w.el(CARDDAV, 'address-data', escapeXml(obj.data));
   return undefined;
 }
@@ -44,6 +48,32 @@ export function calendarData(data: string, request: XmlElement | null, zone: Flo
     });
   } catch (err) {
     // An object stored before the limits existed: the client gets it whole rather than nothing.
+    if (err instanceof RecurrenceLimitError) return data;
+    throw err;
+  }
+}
+
+/**
+ * calendar-data with <expand>, computed before the response is written: the
+ * expansion walks in slices (`pause` between them) so that a far range does
+ * not hold other sessions up. Null when the request has no <expand> (the
+ * synchronous path is cheap then).
+ */
+export async function expandedCalendarData(data: string, request: XmlElement | null, zone: FloatingZone | null, etag: string, pause: () => Promise<void>): Promise<string | null> {
+  const expand = request ? child(request, CALDAV, 'expand') : undefined;
+  if (!request || !expand) return null;
+  const range = rangeOf(expand);
+  const comp = child(request, CALDAV, 'comp');
+  try {
+    const vcal = parseVCalendar(data);
+    const type = vcal.getAllSubcomponents().find((c) => c.name !== 'vtimezone')?.name;
+    const instances = type ? await instancesInSliced(etag, vcal, type, range, zone, pause) : [];
+    return budgeted(etag, () => {
+      let out = expandInstances(vcal, instances, zone);
+      if (comp) out = prune(out, comp);
+      return out.toString() + '\r\n';
+    });
+  } catch (err) {
     if (err instanceof RecurrenceLimitError) return data;
     throw err;
   }
@@ -101,10 +131,14 @@ function shell(vcal: Comp): Comp {
 
 /** RFC 4791 §9.6.5. Instances come from the same expansion as time-range matching, overrides included. */
 function expandCalendar(vcal: Comp, range: Range, zone: FloatingZone | null): Comp {
-  const out = shell(vcal);
   const type = vcal.getAllSubcomponents().find((c) => c.name !== 'vtimezone')?.name;
-  if (!type) return out;
-  for (const inst of instancesIn(vcal, type, range, zone)) {
+  return expandInstances(vcal, type ? instancesIn(vcal, type, range, zone) : [], zone);
+}
+
+/** One component per instance, in UTC, without rules; the calendar's own properties kept, its VTIMEZONEs not. */
+function expandInstances(vcal: Comp, instances: Instance[], zone: FloatingZone | null): Comp {
+  const out = shell(vcal);
+  for (const inst of instances) {
     const c = copy(inst.item);
     propertiesToUtc(inst.item, c, zone);
     for (const n of ['rrule', 'rdate', 'exdate', 'exrule']) c.removeAllProperties(n);
