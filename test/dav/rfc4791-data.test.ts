@@ -189,6 +189,22 @@ describe('RFC 4791 §9.6.5 expand (the request of §7.8.3)', () => {
   });
 });
 
+describe('RFC 4791 §9.6.5 expand of tasks and all-day series', () => {
+  it("moves a task's DUE with each instance and keeps all-day instances as dates", async () => {
+    const todo = vcal(['BEGIN:VTODO', 'UID:weekly-task@example.org', 'DTSTAMP:20060101T000000Z', 'DTSTART:20060102T090000Z', 'DUE:20060102T110000Z', 'RRULE:FREQ=WEEKLY;COUNT=3', 'SUMMARY:Report', 'END:VTODO']);
+    const days = vcal(['BEGIN:VEVENT', 'UID:weekly-days@example.org', 'DTSTAMP:20060101T000000Z', 'DTSTART;VALUE=DATE:20060102', 'DTEND;VALUE=DATE:20060104', 'RRULE:FREQ=WEEKLY;COUNT=3', 'SUMMARY:Away', 'END:VEVENT']);
+    expect((await put(UTC + 'weekly-task.ics', todo)).status).toBe(201);
+    expect((await put(UTC + 'weekly-days.ics', days)).status).toBe(201);
+    const r = await report(
+      UTC,
+      `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data><C:expand start="20060108T000000Z" end="20060114T000000Z"/></C:calendar-data></D:prop><D:href>${UTC}weekly-task.ics</D:href><D:href>${UTC}weekly-days.ics</D:href></C:calendar-multiget>`,
+    );
+    const data = dataByName(r.body);
+    expect(lines(data['weekly-task.ics']).filter((l) => /^(DTSTART|DUE|RECURRENCE-ID)/.test(l))).toEqual(['DTSTART:20060109T090000Z', 'DUE:20060109T110000Z', 'RECURRENCE-ID:20060109T090000Z']);
+    expect(lines(data['weekly-days.ics']).filter((l) => /^(DTSTART|DTEND|RECURRENCE-ID)/.test(l))).toEqual(['DTSTART;VALUE=DATE:20060109', 'DTEND;VALUE=DATE:20060111', 'RECURRENCE-ID;VALUE=DATE:20060109']);
+  });
+});
+
 describe('RFC 4791 §9.6.6 limit-recurrence-set (the request of §7.8.2)', () => {
   it('keeps the master and only the overrides that touch the range', async () => {
     const r = await report(

@@ -147,10 +147,13 @@ function expandInstances(vcal: Comp, instances: Instance[], zone: FloatingZone |
       // An ordinary slot of the series: the master's properties at this slot's time.
       const start = inUtc(inst.startTime, zone);
       c.updatePropertyWithValue('dtstart', start);
-      if (c.getFirstProperty('dtend')) {
+      // The end moves with the slot: DTEND for events, DUE for tasks (RFC 5545 §3.8.2.3).
+      for (const name of ['dtend', 'due']) {
+        const was = inst.item.getFirstPropertyValue(name) as Time | null;
+        if (!was || !c.getFirstProperty(name)) continue;
         const end = start.isDate ? start.clone() : ICAL.Time.fromJSDate(new Date(inst.end), true);
-        if (start.isDate) end.addDuration(new ICAL.Event(inst.item).duration);
-        c.updatePropertyWithValue('dtend', end);
+        if (start.isDate) end.addDuration((was as Time).subtractDate(inst.item.getFirstPropertyValue('dtstart') as Time));
+        c.updatePropertyWithValue(name, end);
       }
     }
     if (inst.recurrenceId) {
