@@ -6,7 +6,8 @@
  */
 import ICAL from 'ical.js';
 import { DavError, pre } from './errors.js';
-import { instancesIn, overlaps, parseUtc, toMs, type Range } from './ical.js';
+import { clampRange, componentSpan, FOREVER, instancesInSliced, overlaps, parseUtc, toMs, type Range } from './ical.js';
+import type { FloatingZone } from './zones.js';
 import { CALDAV, CARDDAV, child, childrenOf, type XmlElement } from './xml.js';
 
 type Comp = InstanceType<typeof ICAL.Component>;
@@ -61,14 +62,27 @@ function paramMatches(f: XmlElement, p: Prop, ns: string): boolean {
   return tm ? textMatch(tm, Array.isArray(raw) ? raw : [raw], ns) : true;
 }
 
+/** RFC 4791 §9.9; an open end is clamped to the documented horizon (ical.ts OPEN_RANGE_YEARS). */
 function timeRangeOf(el: XmlElement): Range {
-  const r = { start: parseUtc(el.attrs['start'], -8.64e15), end: parseUtc(el.attrs['end'], 8.64e15) };
+  const r = { start: parseUtc(el.attrs['start'], -FOREVER), end: parseUtc(el.attrs['end'], FOREVER) };
   if (el.attrs['start'] === undefined && el.attrs['end'] === undefined)
     throw new DavError(400, pre.cal('valid-filter'), 'time-range needs a start or an end attribute');
-  return r;
+  return clampRange(r);
 }
 
-function calPropMatches(f: XmlElement, c: Comp): boolean {
+/**
+ * What a filter is evaluated against: the whole calendar object, the zone
+ * for floating times, and how to pause between slices of a long walk (the
+ * object's ETag names it to the recurrence budget).
+ */
+interface Scope {
+  vcal: Comp;
+  zone: FloatingZone | null;
+  etag: string;
+  pause: () => Promise<void>;
+}
+
+function calPropMatches(f: XmlElement, c: Comp, zone: FloatingZone | null): boolean {
   const name = (f.attrs['name'] ?? '').toLowerCase();
   const props = c.getAllProperties(name);
   if (child(f, CALDAV, 'is-not-defined')) return props.length === 0;
@@ -78,7 +92,7 @@ function calPropMatches(f: XmlElement, c: Comp): boolean {
     if (tr) {
       const v = p.getFirstValue() as InstanceType<typeof ICAL.Time> | null;
       if (!v || typeof v !== 'object' || !('toUnixTime' in v)) return false;
-      if (!overlaps(toMs(v), toMs(v), timeRangeOf(tr))) return false;
+      if (!overlaps(toMs(v, zone), toMs(v, zone), timeRangeOf(tr))) return false;
     }
     const tm = child(f, CALDAV, 'text-match');
     if (tm && !textMatch(tm, propText(p), CALDAV)) return false;
@@ -87,7 +101,7 @@ function calPropMatches(f: XmlElement, c: Comp): boolean {
 }
 
 /** Does one comp-filter match within `parent` (RFC 4791 §9.7.1)? */
-function compFilterMatches(f: XmlElement, parent: Comp, isRoot: boolean): boolean {
+async function compFilterMatches(f: XmlElement, parent: Comp, isRoot: boolean, scope: Scope): Promise<boolean> {
   const name = (f.attrs['name'] ?? '').toLowerCase();
   const candidates = isRoot ? (parent.name === name ? [parent] : []) : parent.getAllSubcomponents(name);
   if (child(f, CALDAV, 'is-not-defined')) return candidates.length === 0;
@@ -96,39 +110,72 @@ function compFilterMatches(f: XmlElement, parent: Comp, isRoot: boolean): boolea
   let inRange: Set<Comp> | null = null;
   if (tr) {
     if (isRoot) throw new DavError(400, pre.cal('valid-filter'), 'time-range cannot apply to VCALENDAR; put it inside a VEVENT or VTODO comp-filter');
-    inRange = new Set(instancesIn(parent, name, timeRangeOf(tr)).map((i) => i.item));
-    if (name === 'valarm') inRange = new Set(candidates.filter((a) => alarmInRange(a, parent, timeRangeOf(tr))));
+    const r = timeRangeOf(tr);
+    inRange = new Set();
+    if (name === 'valarm') {
+      for (const a of candidates) if (await alarmInRange(a, parent, r, scope)) inRange.add(a);
+    } else for (const i of await instancesInSliced(scope.etag, parent, name, r, scope.zone, scope.pause)) inRange.add(i.item);
   }
-  return candidates.some(
-    (c) =>
-      (!inRange || inRange.has(c)) &&
-      childrenOf(f, CALDAV, 'prop-filter').every((pf) => calPropMatches(pf, c)) &&
-      childrenOf(f, CALDAV, 'comp-filter').every((cf) => compFilterMatches(cf, c, false)),
-  );
+  for (const c of candidates) {
+    if (inRange && !inRange.has(c)) continue;
+    if (!childrenOf(f, CALDAV, 'prop-filter').every((pf) => calPropMatches(pf, c, scope.zone))) continue;
+    let all = true;
+    for (const cf of childrenOf(f, CALDAV, 'comp-filter')) if (!(all = await compFilterMatches(cf, c, false, scope))) break;
+    if (all) return true;
+  }
+  return false;
 }
 
-/** VALARM time-range: the trigger time of a non-recurring parent (RFC 4791 §9.9). */
-function alarmInRange(alarm: Comp, parent: Comp, r: Range): boolean {
+/** REPEAT is a count of repetitions; more than this many is treated as this many (each costs nothing but arithmetic). */
+const MAX_REPEAT = 10_000;
+
+/** Does any trigger t0, t0 + step, ..., t0 + repeat·step fall in [r.start, r.end)? */
+function triggersHit(t0: number, step: number, repeat: number, r: Range): boolean {
+  if (step <= 0 || repeat === 0) return overlaps(t0, t0, r);
+  const k = Math.max(0, Math.ceil((r.start - t0) / step));
+  return k <= repeat && overlaps(t0 + k * step, t0 + k * step, r);
+}
+
+/**
+ * VALARM time-range (RFC 4791 §9.9): an alarm overlaps when one of its
+ * trigger times does, counting every repetition (REPEAT with DURATION,
+ * RFC 5545 §3.6.6) and, for a relative trigger on a recurring parent, the
+ * trigger of every instance (RFC 5545 §3.8.6.3). A trigger related to a
+ * start the task does not have falls back to its DUE, as RFC 4791's own
+ * example (§7.8.5, Appendix B) expects.
+ */
+async function alarmInRange(alarm: Comp, parent: Comp, r: Range, scope: Scope): Promise<boolean> {
   const trig = alarm.getFirstProperty('trigger');
   if (!trig) return false;
   const v = trig.getFirstValue() as unknown;
-  let at: number;
-  if (v instanceof ICAL.Duration) {
-    const rel = trig.getParameter('related') === 'END' ? 'dtend' : 'dtstart';
-    const base = parent.getFirstPropertyValue(rel) as InstanceType<typeof ICAL.Time> | null;
-    if (!base) return false;
-    at = toMs(base) + v.toSeconds() * 1000;
-  } else if (v instanceof ICAL.Time) at = toMs(v);
-  else return false;
-  return overlaps(at, at, r);
+  const dur = alarm.getFirstPropertyValue('duration') as InstanceType<typeof ICAL.Duration> | null;
+  const step = dur instanceof ICAL.Duration ? Math.abs(dur.toSeconds()) * 1000 : 0;
+  const repeat = step > 0 ? Math.min(MAX_REPEAT, Math.max(0, Number(alarm.getFirstPropertyValue('repeat') ?? 0) || 0)) : 0;
+  if (v instanceof ICAL.Time) return triggersHit(toMs(v, scope.zone), step, repeat, r);
+  if (!(v instanceof ICAL.Duration)) return false;
+  const offset = v.toSeconds() * 1000;
+  const related = String(trig.getParameter('related') ?? 'START').toUpperCase() === 'END' ? 'end' : 'start';
+  const recurring = !parent.getFirstProperty('recurrence-id') && (parent.getFirstProperty('rrule') || parent.getFirstProperty('rdate'));
+  if (!recurring) {
+    const span = componentSpan(parent, scope.zone);
+    return span !== null && Number.isFinite(span[related]) && triggersHit(span[related] + offset, step, repeat, r);
+  }
+  // Only instances whose base (start or end) lies in this window can trigger inside r.
+  const window = { start: r.start - offset - repeat * step, end: r.end - offset + 1 };
+  const instances = await instancesInSliced(scope.etag, scope.vcal, parent.name, window, scope.zone, scope.pause);
+  return instances.some((i) => i.item === parent && triggersHit(i[related] + offset, step, repeat, r));
 }
 
-/** The calendar-query filter: exactly one comp-filter for VCALENDAR. */
-export function calendarFilterMatches(filter: XmlElement, vcal: Comp): boolean {
+/**
+ * The calendar-query filter: exactly one comp-filter for VCALENDAR; floating
+ * times read in `zone` (RFC 4791 §9.9). Recurrences are walked in slices
+ * (`pause` between them), each object under its own budget.
+ */
+export async function calendarFilterMatches(filter: XmlElement, vcal: Comp, zone: FloatingZone | null, etag: string, pause: () => Promise<void>): Promise<boolean> {
   const top = childrenOf(filter, CALDAV, 'comp-filter');
   if (top.length !== 1 || (top[0].attrs['name'] ?? '').toUpperCase() !== 'VCALENDAR')
     throw new DavError(403, pre.cal('valid-filter'), 'a calendar-query filter holds one comp-filter named VCALENDAR');
-  return compFilterMatches(top[0], vcal, true);
+  return compFilterMatches(top[0], vcal, true, { vcal, zone, etag, pause });
 }
 
 /**

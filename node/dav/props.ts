@@ -8,6 +8,7 @@
  */
 import type { DavObject } from '../store/index.js';
 import type { Ctx, Resource } from './context.js';
+import { MAX_INSTANCES } from './ical.js';
 import { href, hrefOf } from './paths.js';
 import { COLLECTION_PAGE } from './respond.js';
 import { APPLE, CALDAV, CARDDAV, CS, DAV, XmlWriter, escapeXml } from './xml.js';
@@ -110,6 +111,8 @@ const live: Record<string, Getter> = {
   [key(CALDAV, 'calendar-description')]: (r) => (r.t === 'collection' && r.kind === 'calendar' && r.col.description !== null ? escapeXml(r.col.description) : undefined),
   [key(CALDAV, 'calendar-timezone')]: (r) => (r.t === 'collection' && r.kind === 'calendar' && r.col.timezone !== null ? escapeXml(r.col.timezone) : undefined),
   [key(CALDAV, 'max-resource-size')]: (r, ctx) => (r.t === 'collection' && r.kind === 'calendar' ? String(ctx.limits.maxResourceSize) : undefined),
+  // RFC 4791 §5.2.8: the instance limit PUT enforces (ical.ts MAX_INSTANCES, docs/operations.md "Calendar limits").
+  [key(CALDAV, 'max-instances')]: (r) => (r.t === 'collection' && r.kind === 'calendar' ? String(MAX_INSTANCES) : undefined),
   [key(APPLE, 'calendar-color')]: (r) => (r.t === 'collection' && r.kind === 'calendar' && r.col.color !== null ? escapeXml(r.col.color) : undefined),
   // CardDAV
   [key(CARDDAV, 'addressbook-home-set')]: (r, ctx, w) => (r.t === 'principal' || r.t === 'root' ? hrefEl(w, href.home('addressbook', ctx.address)) : undefined),

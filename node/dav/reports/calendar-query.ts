@@ -2,35 +2,63 @@
  * @module node/dav/reports/calendar-query
  * calendar-query (RFC 4791 §7.8): the store's time-span index narrows the
  * candidates, then each candidate is parsed and the filter evaluated with
- * recurrences expanded.
+ * recurrences expanded. Floating times and all-day dates are read in the
+ * query's CALDAV:timezone, else the calendar's calendar-timezone (§9.9).
+ * Each object's expansion has its own budget; one that exceeds it (stored
+ * before the limits existed) is left out and logged, and the loop yields to
+ * other sessions between slices.
  */
 import type { Ctx, Resource } from '../context.js';
 import { DavError, pre } from '../errors.js';
 import { checkCalendarFilter } from '../filter-check.js';
 import { calendarFilterMatches, filterRange, simpleTimeRange } from '../filters.js';
-import { objectOverlaps, parseVCalendar } from '../ical.js';
+import { objectOverlapsSliced, parseVCalendar } from '../ical.js';
+import { RecurrenceLimitError } from '../recur-guard.js';
 import { multistatus } from '../respond.js';
 import { CALDAV, XmlWriter, child, type XmlElement } from '../xml.js';
-import { objectResponse, reportProps } from './common.js';
+import { zoneFromText, type FloatingZone } from '../zones.js';
+import { objectResponse, prepareData, reportProps } from './common.js';
+import { Slicer } from './slices.js';
 
-export function calendarQuery(ctx: Ctx, res: Resource, root: XmlElement): Response {
+/** Floating times can sit up to 14 h either side of UTC, and the index stores them as UTC. */
+const FLOATING_SLACK_MS = 14 * 3_600_000;
+
+/** RFC 4791 §9.8 / §5.2.2: the zone for floating values in this query. */
+export function queryZone(root: XmlElement | null, res: Resource): FloatingZone | null {
+  const tz = root ? child(root, CALDAV, 'timezone') : undefined;
+  if (tz) return zoneFromText(tz.text);
+  return res.t === 'collection' || res.t === 'object' ? zoneFromText(res.col.timezone) : null;
+}
+
+export async function calendarQuery(ctx: Ctx, res: Resource, root: XmlElement): Promise<Response> {
   if ((res.t !== 'collection' && res.t !== 'object') || res.kind !== 'calendar') throw new DavError(403, pre.dav('supported-report'), 'calendar-query runs on a calendar or a calendar object');
   const filter = child(root, CALDAV, 'filter');
   if (!filter) throw new DavError(400, pre.cal('valid-filter'), 'calendar-query needs a <C:filter>');
   checkCalendarFilter(filter);
-  const props = reportProps(root);
+  const zone = queryZone(root, res);
+  const props = reportProps(root, zone);
   const { range, component } = filterRange(filter);
   const dav = ctx.lease.mailbox.dav;
-  const candidates = res.t === 'object' ? (res.obj ? [res.obj] : []) : dav.objects(res.col.id, range ?? undefined);
+  const wide = range ? { start: range.start - FLOATING_SLACK_MS, end: range.end + FLOATING_SLACK_MS } : undefined;
+  const candidates = res.t === 'object' ? (res.obj ? [res.obj] : []) : dav.objects(res.col.id, wide);
   const simple = simpleTimeRange(filter);
   const w = new XmlWriter();
   const out: string[] = [];
+  const slicer = new Slicer();
+  const pause = () => slicer.tick();
   for (const obj of candidates) {
+    await slicer.tick();
     if (component && obj.component && obj.component !== component) continue;
-    if (simple && obj.component === simple.component) {
-      if (!objectOverlaps(obj.etag, obj.data, simple.component, simple.range)) continue;
-    } else if (!calendarFilterMatches(filter, parseVCalendar(obj.data))) continue;
-    out.push(objectResponse(ctx, w, props, 'calendar', res.col, obj, res.address));
+    try {
+      if (simple && obj.component === simple.component) {
+        if (!(await objectOverlapsSliced(obj.etag, obj.data, simple.component, simple.range, zone, pause))) continue;
+      } else if (!(await calendarFilterMatches(filter, parseVCalendar(obj.data), zone, obj.etag, pause))) continue;
+      await prepareData(props, obj, pause);
+      out.push(objectResponse(ctx, w, props, 'calendar', res.col, obj, res.address));
+    } catch (err) {
+      if (!(err instanceof RecurrenceLimitError)) throw err;
+      ctx.log.warn({ object: obj.name, why: err.message }, 'calendar object left out of a query: its recurrence exceeds the budget');
+    }
   }
   return multistatus(w, out);
 }

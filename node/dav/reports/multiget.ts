@@ -9,22 +9,28 @@ import { DavError, pre } from '../errors.js';
 import { parseHref } from '../paths.js';
 import { multistatus, statusResponse } from '../respond.js';
 import { DAV, XmlWriter, childrenOf, type XmlElement } from '../xml.js';
-import { objectResponse, reportProps } from './common.js';
+import { queryZone } from './calendar-query.js';
+import { objectResponse, prepareData, reportProps } from './common.js';
+import { Slicer } from './slices.js';
 
-export function multiget(ctx: Ctx, res: Resource, root: XmlElement, kind: 'calendar' | 'addressbook'): Response {
+export async function multiget(ctx: Ctx, res: Resource, root: XmlElement, kind: 'calendar' | 'addressbook'): Promise<Response> {
   if ((res.t !== 'collection' && res.t !== 'object') || res.kind !== kind) throw new DavError(403, pre.dav('supported-report'), `${root.local} runs on ${kind === 'calendar' ? 'a calendar' : 'an address book'}`);
   const hrefs = childrenOf(root, DAV, 'href').map((h) => h.text.trim());
   if (hrefs.length > ctx.limits.maxMultiget) throw new DavError(403, pre.dav('number-of-matches-within-limits'), `at most ${ctx.limits.maxMultiget} hrefs per multiget; split the request`);
-  const props = reportProps(root);
+  const props = reportProps(root, kind === 'calendar' ? queryZone(null, res) : null);
   const w = new XmlWriter();
   const out: string[] = [];
+  const slicer = new Slicer();
+  const pause = () => slicer.tick();
   for (const h of hrefs) {
+    await pause();
     const t = parseHref(h);
     if (!t || t.t !== 'object' || t.kind !== kind || t.address !== res.address || t.collection !== res.col.name) {
       out.push(statusResponse(w, h, 404));
       continue;
     }
     const obj = ctx.lease.mailbox.dav.object(res.col.id, t.name);
+    if (obj && kind === 'calendar') await prepareData(props, obj, pause);
     out.push(obj ? objectResponse(ctx, w, props, kind, res.col, obj, res.address) : statusResponse(w, h, 404));
   }
   return multistatus(w, out);

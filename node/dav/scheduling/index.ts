@@ -13,6 +13,7 @@
  *   replies recorded on the organizer's copy. A marker (INBOX UID validity
  *   and UID) kept on the default calendar makes each message apply once.
  */
+import { performance } from 'node:perf_hooks';
 import type { Collection, DavRepo, Lease } from '../../store/index.js';
 import type { Logger } from '../../util/log.js';
 import type { ImipSender } from '../context.js';
@@ -26,6 +27,8 @@ export { buildImipMessage, extractItip, fromIsAuthentic, type ImipOutgoing } fro
 export { applyIncoming, outgoing, parseItip, participants, ItipError, type ItipMessage } from './itip.js';
 
 const MARKER = `{${INTERNAL_NS}}imip-seen`;
+/** Work per request on received iTIP mail; each message's recurrence is budgeted on its own (recur-guard). */
+const APPLY_SLICE_MS = 100;
 /** On the first look, only invitations from the last 30 days are applied (older ones are history). */
 const FIRST_LOOK_MS = 30 * 86_400_000;
 
@@ -111,7 +114,10 @@ export function applyInbox(lease: Lease, recipient: string, log: Logger): number
   const since = Date.now() - FIRST_LOOK_MS;
   let applied = 0;
   let last = fresh ? 0 : seen;
+  const started = performance.now();
   for (const m of mb.messages.list(inbox.id, { from, to: inbox.uidNext })) {
+    // Bounded per request: what is left is applied on the next one (the marker says where to resume).
+    if (performance.now() - started > APPLY_SLICE_MS) break;
     last = Math.max(last, m.uid);
     if (fresh && m.internalDate < since) continue;
     const parsed = mb.messages.parsed(m.blobId);

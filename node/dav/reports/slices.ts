@@ -1,0 +1,20 @@
+/**
+ * @module node/dav/reports/slices
+ * Cooperative slicing for loops over many calendar objects: after
+ * SLICE_MS of synchronous work the loop yields (setImmediate) so that
+ * other sessions' I/O, IMAP logins and /health run in between.
+ */
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+
+export const SLICE_MS = 20;
+
+export class Slicer {
+  private since = performance.now();
+
+  async tick(): Promise<void> {
+    if (performance.now() - this.since < SLICE_MS) return;
+    await yieldToLoop();
+    this.since = performance.now();
+  }
+}
