@@ -17,6 +17,11 @@ export class Selected {
   readonly pendingFlags = new Set<number>();
   /** SEARCHRES: the UIDs the last SEARCH RETURN (SAVE) stored. */
   saved: number[] = [];
+  /** Keywords the client was told of in FLAGS, by lower-cased name (RFC 9051 §7.3.5); only grows. */
+  readonly keywords = new Map<string, string>();
+  /** The folder's keyword list last compared with `keywords`, and its size then: a list that has not grown holds no news. */
+  private checkedNames: ReadonlyMap<string, string> | null = null;
+  private checkedSize = 0;
 
   constructor(
     readonly folderId: number,
@@ -28,6 +33,30 @@ export class Selected {
     // A typed array, not a JS array: 50 sessions on 100,000 messages would hold 40 MB of heap, and every SELECT would put 800 KB straight into old space.
     this.buf = uids instanceof Uint32Array ? uids : Uint32Array.from(uids);
     this.n = uids.length;
+  }
+
+  /**
+   * Takes in keywords (any flag not starting with a backslash); true if one
+   * was new, and FLAGS must go out again before anything shows it.
+   */
+  learnKeywords(flags: Iterable<string>): boolean {
+    let fresh = false;
+    for (const f of flags) {
+      if (f.startsWith('\\')) continue;
+      const l = f.toLowerCase();
+      if (this.keywords.has(l)) continue;
+      this.keywords.set(l, f);
+      fresh = true;
+    }
+    return fresh;
+  }
+
+  /** learnKeywords for the folder's list of keyword names, skipped when it has not grown since the last look. */
+  learnFolderKeywords(names: ReadonlyMap<string, string>): boolean {
+    if (names === this.checkedNames && names.size === this.checkedSize) return false;
+    this.checkedNames = names;
+    this.checkedSize = names.size;
+    return this.learnKeywords(names.values());
   }
 
   /** UIDs in sequence order, as the client knows them: a view valid until the next change to the selection. */

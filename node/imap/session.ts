@@ -14,6 +14,7 @@ import { ImapError, toImapError } from './errors.js';
 import { fetchItems } from './commands/fetch.js';
 import { parseCommand, type Command, type CommandName, type FetchAtt } from './parse.js';
 import type { Notifier } from './notify.js';
+import type { FlagReader } from '../store/index.js';
 import type { MailPort, MailboxChange } from './port.js';
 import type { Part } from './receiver.js';
 import { astr, flagList, toBuffer, type Chunk } from './respond.js';
@@ -297,6 +298,7 @@ export class Session {
       this.expunged(sel, known);
       sel.pendingExpunge.clear();
     }
+    if (sel.pendingNew.length || sel.pendingFlags.size) this.announceFolderKeywords(sel);
     if (sel.pendingNew.length) {
       const fresh = sel.pendingNew.splice(0);
       sel.append(fresh);
@@ -311,15 +313,39 @@ export class Session {
         const seq = sel.seqOf(uid);
         if (!seq || sel.pendingExpunge.has(uid)) continue;
         const m = this.port.messages.get(sel.folderId, uid);
+        if (m) this.announceKeywords(sel, m.flags);
         if (m) this.untagged(`${seq} FETCH (UID ${uid} FLAGS ${flagList(m.flags)}${this.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
       }
     }
+  }
+
+  /**
+   * RFC 9051 §7.3.5 (RFC 3501 §7.2.6): FLAGS names every flag the mailbox
+   * uses, and a client learns a new keyword from an updated FLAGS (with
+   * PERMANENTFLAGS) before any response shows it. Sent at SELECT and again
+   * whenever a keyword appears that this session was not told of.
+   */
+  sendFlags(sel: Selected): void {
+    const flags = [...SYSTEM_FLAGS, ...sel.keywords.values()];
+    this.untagged(`FLAGS ${flagList(flags)}`);
+    this.untagged(`OK [PERMANENTFLAGS ${sel.readOnly ? '()' : flagList([...flags, '\\*'])}] flags you can change`);
+  }
+
+  /** Announces the keywords among `flags` the client has not been told of; call before sending them. */
+  announceKeywords(sel: Selected, flags: Iterable<string>): void {
+    if (sel.learnKeywords(flags)) this.sendFlags(sel);
+  }
+
+  /** Announces every keyword now in use in the selected folder (cheap when none is new). */
+  announceFolderKeywords(sel: Selected, index: FlagReader = this.port.messages.flagLookup(sel.folderId)): void {
+    if (sel.learnFolderKeywords(index.keywordNames())) this.sendFlags(sel);
   }
 
   /** RFC 5465 §5.2: MessageNew's fetch attributes for each new message, never setting \Seen. */
   private fetchNew(sel: Selected, uids: number[], atts: FetchAtt[]): void {
     for (const uid of uids) {
       const m = this.port.messages.get(sel.folderId, uid);
+      if (m) this.announceKeywords(sel, m.flags);
       if (m) this.send(`* ${sel.seqOf(uid)} FETCH (`, ...fetchItems(this, m, atts, this.condstore), ')\r\n');
     }
   }

@@ -121,8 +121,11 @@ describe('APPEND and FETCH', () => {
 
 describe('STORE, COPY, MOVE, EXPUNGE', () => {
   it('stores flags and keywords', async () => {
+    // $Work is new to the mailbox: FLAGS and PERMANENTFLAGS name it before a FETCH shows it (RFC 9051 §7.3.5).
     expect(await raw.cmd('t1', 'STORE 1:2 +FLAGS (\\Deleted $Work)')).toBe(
-      '* 1 FETCH (UID 1 FLAGS (\\Flagged \\Deleted $Work))\r\n* 2 FETCH (UID 2 FLAGS (\\Seen \\Deleted $Work))\r\nt1 OK STORE completed\r\n',
+      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n' +
+        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] flags you can change\r\n' +
+        '* 1 FETCH (UID 1 FLAGS (\\Flagged \\Deleted $Work))\r\n* 2 FETCH (UID 2 FLAGS (\\Seen \\Deleted $Work))\r\nt1 OK STORE completed\r\n',
     );
     expect(await raw.cmd('t2', 'UID STORE 2 -FLAGS.SILENT ($Work)')).toBe('t2 OK UID STORE completed\r\n');
     expect(await raw.cmd('t3', 'STORE 3 FLAGS (\\Recent)')).toMatch(/^t3 BAD/);

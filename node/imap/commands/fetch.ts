@@ -161,6 +161,8 @@ async function fetchFlagsOnly(s: Session, spans: [number, number][], withFlags: 
   const view = sel.uids;
   const w = new LineWriter(s);
   let index = s.port.messages.flagLookup(sel.folderId);
+  // Keywords these lines may show are announced first (RFC 9051 §7.3.5): the index's list holds every one its flags can name.
+  s.announceFolderKeywords(sel, index);
   for (const [start, end] of spans) {
     for (let k = start; k < end; k++) {
       const uid = view[k];
@@ -174,6 +176,7 @@ async function fetchFlagsOnly(s: Session, spans: [number, number][], withFlags: 
         if (wait) {
           await wait;
           index = s.port.messages.flagLookup(sel.folderId);
+          s.announceFolderKeywords(sel, index);
         }
       }
       w.line(k + 1, uid, modseq, withFlags ? flags : null);
@@ -222,7 +225,8 @@ export const fetch: Handler<'FETCH'> = {
         if (!atts.some((a) => a.kind === 'FLAGS')) atts = [...atts, { kind: 'FLAGS' }];
       }
     }
-    const withModseq = wantModseq || (s.condstore && atts.some((a) => a.kind === 'FLAGS'));
+    const withFlags = atts.some((a) => a.kind === 'FLAGS');
+    const withModseq = wantModseq || (s.condstore && withFlags);
     // Lines are gathered into writes of about 64 KB: one write per line costs more than the line.
     let batch: Chunk[] = [];
     let size = 0;
@@ -237,6 +241,7 @@ export const fetch: Handler<'FETCH'> = {
         if (err instanceof GoneError && !s.port.messages.get(sel.folderId, m.uid)) continue;
         throw err;
       }
+      if (withFlags) s.announceKeywords(sel, m.flags);
       batch.push(`* ${seq} FETCH (`, ...line, ')\r\n');
       for (const c of line) size += c.length;
       if (size < 65536) continue;

@@ -9,7 +9,7 @@ import { ImapError } from '../errors.js';
 import { flagList } from '../respond.js';
 import { Selected } from '../selected.js';
 import { formatSet, inRanges, resolveRanges } from '../seqset.js';
-import { SYSTEM_FLAGS, type Handler } from '../session.js';
+import type { Handler } from '../session.js';
 
 export const select: Handler<'SELECT' | 'EXAMINE'> = {
   states: ['auth', 'selected'],
@@ -27,8 +27,9 @@ export const select: Handler<'SELECT' | 'EXAMINE'> = {
     const sel = new Selected(f.id, f.name, readOnly, st.uidValidity, s.port.messages.uidArray(f.id));
     s.untagged(`${sel.count} EXISTS`);
     if (!s.rev2) s.untagged('0 RECENT');
-    s.untagged(`FLAGS ${flagList(SYSTEM_FLAGS)}`);
-    s.untagged(`OK [PERMANENTFLAGS ${readOnly ? '()' : flagList([...SYSTEM_FLAGS, '\\*'])}] flags you can change`);
+    // Every keyword in use goes into FLAGS now (RFC 9051 §7.3.5); later ones are announced as they appear.
+    sel.learnFolderKeywords(s.port.messages.flagLookup(f.id).keywordNames());
+    s.sendFlags(sel);
     s.untagged(`OK [UIDVALIDITY ${st.uidValidity}] UIDs valid`);
     s.untagged(`OK [UIDNEXT ${st.uidNext}] predicted next UID`);
     s.untagged(`OK [HIGHESTMODSEQ ${st.highestModseq}] highest`);

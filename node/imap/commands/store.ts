@@ -24,10 +24,13 @@ export const store: Handler<'STORE'> = {
       origin: s.id,
     });
     await durable;
+    // A keyword this STORE brought into use is announced now, .SILENT or not (RFC 9051 §7.3.5).
+    if (cmd.mode !== 'remove' && res.updated.length) s.announceKeywords(sel, cmd.flags);
     if (!cmd.silent || s.condstore) {
       for (const m of res.updated) {
         const seq = sel.seqOf(m.uid);
         if (!seq) continue;
+        if (!cmd.silent) s.announceKeywords(sel, m.flags);
         const flags = cmd.silent ? '' : ` FLAGS ${flagList(m.flags)}`;
         s.untagged(`${seq} FETCH (UID ${m.uid}${flags}${s.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
       }

@@ -46,6 +46,8 @@ export interface FlagReader {
   flags(uid: number): string | null;
   /** 0 if the folder has no such UID. */
   modseqOf(uid: number): number;
+  /** Every keyword any message here carries (and perhaps some none does now), by lower-cased name; it only grows. */
+  keywordNames(): ReadonlyMap<string, string>;
 }
 
 export type FlagMode = 'set' | 'add' | 'remove';
