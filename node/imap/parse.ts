@@ -809,7 +809,7 @@ register(['SETQUOTA'], (c, tag) => {
   return { tag, name: 'SETQUOTA', root };
 });
 
-// RFC 5465 §8: NOTIFY NONE, or SET [(STATUS)] followed by event groups of
+// RFC 5465 §8: NOTIFY NONE, or SET [STATUS] followed by event groups of
 // a mailbox filter and its events (or NONE). Which events are supported is
 // the handler's call (it answers BADEVENT); this only checks the grammar.
 const NOTIFY_FILTERS = ['SELECTED-DELAYED', 'SELECTED', 'INBOXES', 'PERSONAL', 'SUBSCRIBED', 'SUBTREE', 'MAILBOXES'] as const;
@@ -847,7 +847,8 @@ register(['NOTIFY'], (c, tag) => {
   c.sp();
   if (c.takeCi('NONE')) return { tag, name: 'NOTIFY', set: null };
   if (!c.takeCi('SET')) bad('NOTIFY takes SET or NONE');
-  const status = c.takeCi(' (STATUS)');
+  // §8: notify-set = "SET" [status-indicator] SP event-groups, status-indicator = SP "STATUS".
+  const status = c.takeCi(' STATUS') && (c.lookingAt(' ') || c.atEnd() || bad('expected an event group after NOTIFY SET STATUS'));
   const groups: NotifyGroup[] = [];
   do {
     c.sp();

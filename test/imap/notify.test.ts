@@ -49,7 +49,7 @@ describe('NOTIFY', () => {
   it('pushes the selected mailbox changes of another session at once, with STATUS for other mailboxes', async () => {
     const w = await session();
     await w.cmd('s', 'SELECT INBOX');
-    const set = await w.cmd('n', 'NOTIFY SET (STATUS) (SELECTED (MessageNew MessageExpunge FlagChange)) (MAILBOXES (Drafts Archive) (MessageNew MessageExpunge))');
+    const set = await w.cmd('n', 'NOTIFY SET STATUS (SELECTED (MessageNew MessageExpunge FlagChange)) (MAILBOXES (Drafts Archive) (MessageNew MessageExpunge))');
     const vDrafts = /UIDVALIDITY (\d+)/.exec(await status(w, 'Drafts'))![1];
     const vArchive = /UIDVALIDITY (\d+)/.exec(await status(w, 'Archive'))![1];
     // The initial STATUS covers the watched mailboxes only, never the selected one.
@@ -139,6 +139,24 @@ describe('NOTIFY', () => {
     expect(await pushed(w, '\r\n')).toMatch(/^\* STATUS INBOX \(MESSAGES \d+ /);
     expect(await w.cmd('n2', 'NOTIFY NONE')).toBe('n2 OK NOTIFY completed\r\n');
     await append(o, 'INBOX', 'not told');
+    expect(await w.cmd('no', 'NOOP')).toBe('no OK NOOP completed\r\n');
+  });
+
+  it('takes the STATUS indicator as RFC 5465 §8 spells it (SET STATUS, no parentheses) and MessageNew alone for other mailboxes', async () => {
+    const w = await session();
+    await w.cmd('c', 'CREATE notify-x');
+    const v = /UIDVALIDITY (\d+)/.exec(await status(w, 'notify-x'))![1];
+    // §3.1: STATUS asks for a STATUS of every watched mailbox before the OK.
+    expect(await w.cmd('n', 'NOTIFY SET STATUS (mailboxes notify-x (MessageNew))')).toBe(
+      `* STATUS notify-x (MESSAGES 0 UIDNEXT 1 UIDVALIDITY ${v} UNSEEN 0)\r\nn OK NOTIFY completed\r\n`,
+    );
+    const o = await session();
+    expect(await append(o, 'notify-x', 'watched')).toMatch(/ap OK/);
+    expect(await pushed(w, '\r\n')).toBe(`* STATUS notify-x (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ${v} UNSEEN 1)\r\n`);
+    // Without STATUS no initial STATUS; the connection stays in service throughout.
+    expect(await w.cmd('n2', 'NOTIFY SET (mailboxes notify-x (MessageNew MessageExpunge))')).toBe('n2 OK NOTIFY completed\r\n');
+    expect(await w.cmd('b1', 'NOTIFY SET (STATUS) (mailboxes notify-x (MessageNew))')).toMatch(/^b1 BAD /);
+    expect(await w.cmd('b2', 'NOTIFY SET STATUS')).toMatch(/^b2 BAD /);
     expect(await w.cmd('no', 'NOOP')).toBe('no OK NOOP completed\r\n');
   });
 
