@@ -350,6 +350,20 @@ export class Session {
     }
   }
 
+  /**
+   * RFC 7162 §3.1: the first CONDSTORE enabling command (ENABLE, FETCH or
+   * SEARCH with MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE, STATUS HIGHESTMODSEQ)
+   * turns MODSEQ on for the session; with a mailbox selected the client is
+   * told its HIGHESTMODSEQ at once, as SELECT would have told it.
+   */
+  enableCondstore(): void {
+    if (this.condstore) return;
+    this.condstore = true;
+    if (this.state.kind !== 'selected') return;
+    const f = this.port.folders.byId(this.state.sel.folderId);
+    if (f) this.untagged(`OK [HIGHESTMODSEQ ${f.highestModseq}] CONDSTORE is on`);
+  }
+
   /** Announces expunged messages: VANISHED under QRESYNC, else EXPUNGE per message. */
   expunged(sel: Selected, uids: number[]): void {
     if (!uids.length) return;

@@ -99,7 +99,8 @@ describe('SEARCH', () => {
 
   it('reports MODSEQ for a MODSEQ search', async () => {
     const r = await raw.cmd('m', 'SEARCH MODSEQ 1');
-    expect(r).toMatch(/^\* SEARCH 1 2 3 4 \(MODSEQ \d+\)\r\n/);
+    // The first CONDSTORE enabling command in the selected state announces HIGHESTMODSEQ (RFC 7162 §3.1).
+    expect(r).toMatch(/^\* OK \[HIGHESTMODSEQ \d+\][^\r]*\r\n\* SEARCH 1 2 3 4 \(MODSEQ \d+\)\r\n/);
   });
 });
 

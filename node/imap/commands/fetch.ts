@@ -192,7 +192,7 @@ export const fetch: Handler<'FETCH'> = {
     if (cmd.vanished && (!cmd.uid || !s.enabled.has('QRESYNC') || cmd.changedSince === null))
       throw new ImapError('BAD', null, 'VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
     const wantModseq = cmd.changedSince !== null || cmd.atts.some((a) => a.kind === 'MODSEQ');
-    if (wantModseq) s.condstore = true;
+    if (wantModseq) s.enableCondstore();
     const spans = sel.spans(cmd.set, !!cmd.uid);
     if (cmd.vanished && cmd.set.kind === 'set') {
       const r = resolveRanges(cmd.set.ranges, sel.lastUid);

@@ -22,7 +22,7 @@ export function statusLine(s: Session, f: Folder, items: string[]): Buffer {
       case 'RECENT': return 'RECENT 0';
       case 'APPENDLIMIT': return `APPENDLIMIT ${s.ctx.limits.appendLimit}`;
       default:
-        s.condstore = true;
+        s.enableCondstore();
         return `HIGHESTMODSEQ ${st.highestModseq}`;
     }
   });

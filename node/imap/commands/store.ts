@@ -16,7 +16,7 @@ export const store: Handler<'STORE'> = {
     const sel = s.sel;
     if (sel.readOnly) throw new ImapError('NO', 'CANNOT', 'the mailbox is read-only (EXAMINE); SELECT it to change flags');
     if (cmd.flags.some((f) => f.toLowerCase() === '\\recent' || f === '\\*')) throw new ImapError('BAD', null, '\\Recent and \\* cannot be stored');
-    if (cmd.unchangedSince !== null) s.condstore = true;
+    if (cmd.unchangedSince !== null) s.enableCondstore();
     const uids = sel.resolve(cmd.set, !!cmd.uid);
     // The commit is fsynced off the event loop, so other sessions go on meanwhile; answered once durable.
     const { result: res, durable } = s.port.messages.storeFlagsDeferred(sel.folderId, uids, cmd.mode, cmd.flags, {
