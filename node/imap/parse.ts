@@ -28,6 +28,7 @@ export type SearchKey =
   | { op: 'header'; field: string; value: string }
   | { op: 'text'; body: boolean; value: string }
   | { op: 'modseq'; modseq: number }
+  | { op: 'recent' }
   | { op: 'none' };
 
 export interface StatusItems {
@@ -683,8 +684,11 @@ export function searchKey(c: Cursor): SearchKey {
   }
   if (/[\d*$]/.test(c.peek())) return { op: 'seq', set: c.seqSet() };
   const k = c.atom('search key').toUpperCase();
-  if (k === 'ALL' || k === 'OLD') return { op: 'all' };
-  if (k === 'NEW' || k === 'RECENT') return { op: 'none' };
+  if (k === 'ALL') return { op: 'all' };
+  // RFC 3501 §6.4.4: NEW is RECENT UNSEEN, OLD is NOT RECENT.
+  if (k === 'RECENT') return { op: 'recent' };
+  if (k === 'NEW') return { op: 'and', keys: [{ op: 'recent' }, { op: 'flag', flag: '\\Seen', set: false }] };
+  if (k === 'OLD') return { op: 'not', key: { op: 'recent' } };
   if (FLAG_KEYS[k]) return { op: 'flag', flag: FLAG_KEYS[k][0], set: FLAG_KEYS[k][1] };
   c.sp();
   if (k === 'NOT') {

@@ -302,7 +302,12 @@ export class Session {
     if (sel.pendingNew.length) {
       const fresh = sel.pendingNew.splice(0);
       sel.append(fresh);
-      this.untagged(`${sel.count} EXISTS`);
+      // RFC 3501 §7.3.2: an IMAP4rev1 client hears RECENT with EXISTS (one write, so a reader waiting for either sees both).
+      if (this.rev2) this.untagged(`${sel.count} EXISTS`);
+      else {
+        this.takeRecent(sel, fresh[0], fresh[fresh.length - 1] + 1);
+        this.send(`* ${sel.count} EXISTS\r\n* ${sel.recentCount} RECENT\r\n`);
+      }
       const atts = this.notifier?.newFetch;
       if (atts) this.fetchNew(sel, fresh, atts);
     }
@@ -314,9 +319,35 @@ export class Session {
         if (!seq || sel.pendingExpunge.has(uid)) continue;
         const m = this.port.messages.get(sel.folderId, uid);
         if (m) this.announceKeywords(sel, m.flags);
-        if (m) this.untagged(`${seq} FETCH (UID ${uid} FLAGS ${flagList(m.flags)}${this.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
+        if (m) this.untagged(`${seq} FETCH (UID ${uid} FLAGS ${this.flagsOf(sel, uid, m.flags)}${this.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
       }
     }
+  }
+
+  /**
+   * RFC 3501 §2.3.2, §7.3.2: for an IMAP4rev1 session, the messages of
+   * [from, to) newly in its view are recent for it: a read-write session
+   * claims those no other session has seen, so each is recent in exactly one;
+   * a read-only one (EXAMINE) claims nothing and sees the unclaimed ones
+   * (RFC 3501 §6.3.2: EXAMINE must not make \Recent go away).
+   */
+  takeRecent(sel: Selected, from: number, to: number): void {
+    const start = sel.readOnly ? this.port.messages.recentFrom(sel.folderId) : this.port.messages.claimRecent(sel.folderId, to);
+    sel.addRecent(Math.max(start, from), to);
+  }
+
+  /** A message's flag list as this session sees it: with \Recent for an IMAP4rev1 session that holds it as recent (IMAP4rev2 has no \Recent). */
+  flagsOf(sel: Selected, uid: number, flags: readonly string[]): string {
+    return flagList(!this.rev2 && sel.isRecent(uid) ? [...flags, '\\Recent'] : flags);
+  }
+
+  /** STATUS RECENT (RFC 3501 §6.3.10): messages no session has seen as recent, and those this one holds as recent. */
+  recentStatus(folderId: number): number {
+    if (this.rev2) return 0;
+    const m = this.port.messages;
+    const unclaimed = m.countFrom(folderId, m.recentFrom(folderId));
+    const sel = this.state.kind === 'selected' ? this.state.sel : null;
+    return sel && sel.folderId === folderId && !sel.readOnly ? unclaimed + sel.recentCount : unclaimed;
   }
 
   /**

@@ -64,12 +64,13 @@ describe('implicit CONDSTORE enable (RFC 7162 §3.1)', () => {
     await fill(c, 'cs-fetch', 2);
     const sel = await c.cmd('s', 'SELECT cs-fetch');
     const highest = /HIGHESTMODSEQ (\d+)/.exec(sel)![1];
-    expect(await c.cmd('f0', 'FETCH 1 (FLAGS)')).toBe('* 1 FETCH (UID 1 FLAGS ())\r\nf0 OK FETCH completed\r\n');
+    // An IMAP4rev1 session, the first to select the mailbox: its messages are \Recent (RFC 3501 §2.3.2).
+    expect(await c.cmd('f0', 'FETCH 1 (FLAGS)')).toBe('* 1 FETCH (UID 1 FLAGS (\\Recent))\r\nf0 OK FETCH completed\r\n');
     const first = await c.cmd('f1', 'FETCH 1 (MODSEQ)');
     expect(first).toMatch(new RegExp(`^\\* OK \\[HIGHESTMODSEQ ${highest}\\][^\\r]*\\r\\n\\* 1 FETCH \\(UID 1 MODSEQ \\(\\d+\\)\\)\\r\\nf1 OK`));
     const again = await c.cmd('f2', 'FETCH 2 (MODSEQ)');
     expect(again).not.toMatch(/HIGHESTMODSEQ/);
-    expect(await c.cmd('f3', 'FETCH 2 (FLAGS)')).toMatch(/^\* 2 FETCH \(UID 2 MODSEQ \(\d+\) FLAGS \(\)\)/);
+    expect(await c.cmd('f3', 'FETCH 2 (FLAGS)')).toMatch(/^\* 2 FETCH \(UID 2 MODSEQ \(\d+\) FLAGS \(\\Recent\)\)/);
     expect(c.violations).toEqual([]);
     c.raw.close();
   });

@@ -61,10 +61,11 @@ describe('NOTIFY', () => {
 
     const o = await session();
     expect(await append(o, 'INBOX', 'one')).toMatch(/ap OK/);
-    expect(await pushed(w, '* 1 EXISTS\r\n')).toBe('* 1 EXISTS\r\n');
+    // w is an IMAP4rev1 session: RECENT comes with EXISTS (RFC 3501 §7.3.2), the message recent for w, which saw it first.
+    expect(await pushed(w, '* 1 EXISTS\r\n')).toBe('* 1 EXISTS\r\n* 1 RECENT\r\n');
     await o.cmd('s', 'SELECT INBOX');
     await o.cmd('f', 'STORE 1 +FLAGS.SILENT (\\Flagged)');
-    expect(await pushed(w, 'FLAGS')).toBe('* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n');
+    expect(await pushed(w, 'FLAGS')).toBe('* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))\r\n');
     await o.cmd('d', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
     await pushed(w, '\\Deleted');
     await o.cmd('x', 'EXPUNGE');
@@ -93,7 +94,7 @@ describe('NOTIFY', () => {
     await append(o, 'Trash', 'c');
     // The new message is pushed with the expunged one still counted; the EXPUNGE waits,
     // so sequence numbers hold (the gone message has no data to fetch).
-    expect(await pushed(w, 'EXISTS')).toBe('* 3 EXISTS\r\n');
+    expect(await pushed(w, 'EXISTS')).toBe('* 3 EXISTS\r\n* 3 RECENT\r\n');
     expect(await w.cmd('f', 'FETCH 1:* (UID)')).toBe('* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 3)\r\nf OK FETCH completed\r\n');
     expect(await w.cmd('no', 'NOOP')).toBe('* 1 EXPUNGE\r\nno OK NOOP completed\r\n');
   });
@@ -105,8 +106,8 @@ describe('NOTIFY', () => {
     const o = await session();
     await append(o, 'Sent', 'pushed subject');
     const got = await pushed(w, ')\r\n');
-    expect(got).toBe('* 1 EXISTS\r\n* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT)] {27}\r\nSubject: pushed subject\r\n\r\n FLAGS ())\r\n');
-    expect(await w.cmd('f', 'FETCH 1 (FLAGS)')).toBe('* 1 FETCH (UID 1 FLAGS ())\r\nf OK FETCH completed\r\n');
+    expect(got).toBe('* 1 EXISTS\r\n* 1 RECENT\r\n* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT)] {27}\r\nSubject: pushed subject\r\n\r\n FLAGS (\\Recent))\r\n');
+    expect(await w.cmd('f', 'FETCH 1 (FLAGS)')).toBe('* 1 FETCH (UID 1 FLAGS (\\Recent))\r\nf OK FETCH completed\r\n');
   });
 
   it('reports folders created, renamed, (un)subscribed and deleted elsewhere with LIST, but not its own', async () => {
@@ -216,7 +217,7 @@ describe('NOTIFY overflow (RFC 5465 §5.8)', () => {
       // Set again, notifications flow again.
       expect(await w.cmd('n2', 'NOTIFY SET (SELECTED (MessageNew MessageExpunge))')).toBe('n2 OK NOTIFY completed\r\n');
       expect(await append(o, 'INBOX', 'after')).toMatch(/ap OK/);
-      expect(await pushed(w, `* ${total + 1} EXISTS\r\n`)).toBe(`* ${total + 1} EXISTS\r\n`);
+      expect(await pushed(w, `* ${total + 1} EXISTS\r\n`)).toBe(`* ${total + 1} EXISTS\r\n* ${total + 1} RECENT\r\n`);
       w.close();
       o.close();
     } finally {
@@ -242,10 +243,10 @@ describe('NOTIFY overflow (RFC 5465 §5.8)', () => {
       const reply = await w.reply('f');
       expect(reply).toMatch(/^\* 1 FETCH \(UID 1 BODY\[\] \{/);
       // Still notified, with the new message told as the command ends.
-      expect(reply).toMatch(/\)\r\n\* 2 EXISTS\r\nf OK FETCH completed\r\n$/);
+      expect(reply).toMatch(/\)\r\n\* 2 EXISTS\r\n\* 2 RECENT\r\nf OK FETCH completed\r\n$/);
       expect(reply).not.toMatch(/NOTIFICATIONOVERFLOW/);
       expect(await append(o, 'INBOX', 'after the fetch')).toMatch(/ap OK/);
-      expect(await pushed(w, '* 3 EXISTS\r\n')).toBe('* 3 EXISTS\r\n');
+      expect(await pushed(w, '* 3 EXISTS\r\n')).toBe('* 3 EXISTS\r\n* 3 RECENT\r\n');
       w.close();
       o.close();
     } finally {

@@ -64,7 +64,7 @@ export function fetchItems(s: Session, m: Meta, atts: FetchAtt[], withModseq: bo
     switch (a.kind) {
       case 'UID': break;
       case 'MODSEQ': break;
-      case 'FLAGS': out.push(` FLAGS ${flagList(m.flags)}`); break;
+      case 'FLAGS': out.push(` FLAGS ${s.state.kind === 'selected' ? s.flagsOf(s.state.sel, m.uid, m.flags) : flagList(m.flags)}`); break;
       case 'INTERNALDATE': out.push(` INTERNALDATE ${imapDate(m.internalDate)}`); break;
       case 'RFC822.SIZE': out.push(` RFC822.SIZE ${m.size}`); break;
       case 'ENVELOPE': out.push(' ENVELOPE ', ...envelope(x.parsed.envelope)); break;
@@ -161,14 +161,17 @@ async function fetchFlagsOnly(s: Session, spans: [number, number][], withFlags: 
   const view = sel.uids;
   const w = new LineWriter(s);
   let index = s.port.messages.flagLookup(sel.folderId);
+  // \Recent is this session's, not the index's (RFC 3501 §2.3.2); IMAP4rev2 sessions never see it.
+  const recentFloor = s.rev2 ? Infinity : sel.recentFloor;
   // Keywords these lines may show are announced first (RFC 9051 §7.3.5): the index's list holds every one its flags can name.
   s.announceFolderKeywords(sel, index);
   for (const [start, end] of spans) {
     for (let k = start; k < end; k++) {
       const uid = view[k];
       // null: expunged, not yet announced to this session; skipped, as the store no longer has it.
-      const flags = index.flags(uid);
+      let flags = index.flags(uid);
       if (flags === null) continue;
+      if (uid >= recentFloor && sel.isRecent(uid)) flags = flags ? flags + ' \\Recent' : '\\Recent';
       const modseq = withModseq ? index.modseqOf(uid) : 0;
       if (changedSince !== null && modseq <= changedSince) continue;
       if (w.full(flags)) {

@@ -6,7 +6,6 @@
  * new FLAGS (and MODSEQ) unless .SILENT.
  */
 import { ImapError } from '../errors.js';
-import { flagList } from '../respond.js';
 import { formatSet } from '../seqset.js';
 import type { Handler } from '../session.js';
 
@@ -31,7 +30,7 @@ export const store: Handler<'STORE'> = {
         const seq = sel.seqOf(m.uid);
         if (!seq) continue;
         if (!cmd.silent) s.announceKeywords(sel, m.flags);
-        const flags = cmd.silent ? '' : ` FLAGS ${flagList(m.flags)}`;
+        const flags = cmd.silent ? '' : ` FLAGS ${s.flagsOf(sel, m.uid, m.flags)}`;
         s.untagged(`${seq} FETCH (UID ${m.uid}${flags}${s.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
       }
     }
