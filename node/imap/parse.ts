@@ -486,7 +486,9 @@ register(['LIST'], (c, tag) => {
     });
   }
   for (const s of selection) if (!['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE'].includes(s)) bad(`unknown LIST selection option ${s}`);
-  if (selection.length === 1 && selection[0] === 'RECURSIVEMATCH') bad('RECURSIVEMATCH needs another selection option');
+  // RFC 5258 §3.1: RECURSIVEMATCH alone, or with only REMOTE, is a syntax error.
+  if (selection.includes('RECURSIVEMATCH') && selection.every((o) => o === 'RECURSIVEMATCH' || o === 'REMOTE'))
+    bad('RECURSIVEMATCH needs another selection option, such as SUBSCRIBED');
   return { tag, name: 'LIST', selection, ref, patterns, returns };
 });
 
