@@ -367,9 +367,10 @@ export class Session {
     if (sel.learnKeywords(flags)) this.sendFlags(sel);
   }
 
-  /** Announces every keyword now in use in the selected folder (cheap when none is new). */
-  announceFolderKeywords(sel: Selected, index: FlagReader = this.port.messages.flagLookup(sel.folderId)): void {
-    if (sel.learnFolderKeywords(index.keywordNames())) this.sendFlags(sel);
+  /** Announces every keyword now in use in the selected folder (cheap when none is new); nothing if the folder is gone. */
+  announceFolderKeywords(sel: Selected, index?: FlagReader): void {
+    const names = index ? index.keywordNames() : this.port.messages.keywordNames(sel.folderId);
+    if (names && sel.learnFolderKeywords(names)) this.sendFlags(sel);
   }
 
   /** RFC 5465 §5.2: MessageNew's fetch attributes for each new message, never setting \Seen. */

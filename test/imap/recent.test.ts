@@ -124,6 +124,20 @@ describe('\\Recent for IMAP4rev1 sessions (RFC 3501 §2.3.2)', () => {
   });
 });
 
+describe('new mail in a mailbox deleted meanwhile', () => {
+  it('is told without claiming \\Recent or announcing keywords of a folder that is gone', async () => {
+    const a = await session();
+    const b = await session();
+    await a.cmd('c', 'CREATE r-gone');
+    await a.cmd('s', 'SELECT r-gone');
+    const m = 'Subject: late\r\n\r\nx\r\n';
+    expect(await b.cmd('ap', `APPEND r-gone ($Late) {${m.length}+}\r\n${m}`)).toMatch(/ap OK/);
+    expect(await b.cmd('d', 'DELETE r-gone')).toMatch(/d OK/);
+    // The change arrives after the folder went: the session carries on.
+    expect(await a.cmd('n', 'NOOP')).toMatch(/^\* 1 EXISTS\r\n\* 0 RECENT\r\nn OK/);
+  });
+});
+
 describe('IMAP4rev2 sessions never see \\Recent (RFC 9051 Appendix E)', () => {
   it('no RECENT response, no \\Recent flag, no match for RECENT, and no claim on what rev1 sessions will see', async () => {
     const a = await session(true);

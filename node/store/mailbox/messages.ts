@@ -231,6 +231,12 @@ export class MessageRepo {
     return this.flagIndex(folderId);
   }
 
+  /** Every keyword in use in the folder (FlagReader.keywordNames), or null once the folder is gone: for change delivery, which must not throw. */
+  keywordNames(folderId: number): ReadonlyMap<string, string> | null {
+    if (this.s.highestModseq.get(folderId) === undefined) return null;
+    return this.flagIndex(folderId).keywordNames();
+  }
+
   /** The folder's flag index, built or rebuilt when it does not stand at the folder's HIGHESTMODSEQ. */
   private flagIndex(folderId: number): FolderFlags {
     const idx = this.flagIndexes.get(folderId);
@@ -457,12 +463,15 @@ export class MessageRepo {
    * folder's id and UIDVALIDITY (never reused), so a recreated folder starts
    * afresh; missing means no session ever claimed any, so all are recent.
    */
-  private recentKey(folderId: number): string {
-    return `recent:${folderId}:${this.folder(folderId).uidValidity}`;
+  private recentKey(folderId: number): string | null {
+    const r = this.s.folder.get(folderId) as Row | undefined;
+    return r ? `recent:${folderId}:${r.uidvalidity as number}` : null;
   }
 
+  /** The first unclaimed UID; for a folder that is gone, one past any UID (nothing is recent there). */
   recentFrom(folderId: number): number {
-    return (this.s.recentGet.get(this.recentKey(folderId)) as number | undefined) ?? 1;
+    const key = this.recentKey(folderId);
+    return key === null ? Number.MAX_SAFE_INTEGER : ((this.s.recentGet.get(key) as number | undefined) ?? 1);
   }
 
   /**
@@ -474,6 +483,8 @@ export class MessageRepo {
    */
   claimRecent(folderId: number, upTo: number): number {
     const key = this.recentKey(folderId);
+    // Gone (deleted by another session before this one heard of its new mail): nothing to claim.
+    if (key === null) return upTo;
     const from = (this.s.recentGet.get(key) as number | undefined) ?? 1;
     if (from >= upTo) return upTo;
     try {
