@@ -8,6 +8,8 @@
  * that enabled IMAP4rev2 never sees it (RFC 9051 removed it). Every reply
  * passes through the strict response checker.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Checked } from './checker.js';
 import { Raw, login, startFixture, type ImapFixture } from './helpers.js';
@@ -121,6 +123,41 @@ describe('\\Recent for IMAP4rev1 sessions (RFC 3501 §2.3.2)', () => {
     const sel = await b.cmd('s', 'SELECT r-copy');
     expect(recentLine(sel)).toBe('2');
     expect(searchOf(await b.cmd('q', 'SEARCH RECENT'))).toBe('1 2');
+  });
+});
+
+/** Python's imaplib, an IMAP4rev1 client written by no one here: SELECT's RECENT, SEARCH RECENT/NEW/OLD and FETCH FLAGS as it parses them. */
+const PY = `
+import imaplib, json, sys
+port, user, pw, box = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+out = []
+for _ in range(2):
+    m = imaplib.IMAP4('127.0.0.1', port)
+    m.login(user, pw)
+    typ, exists = m.select(box)
+    recent = m.response('RECENT')[1]
+    s = {k: m.search(None, k)[1][0].decode() for k in ('RECENT', 'NEW', 'OLD')}
+    flags = [x.decode() for x in m.fetch('1:*', '(FLAGS)')[1]]
+    out.append({'exists': exists[0].decode(), 'recent': [r.decode() for r in recent if r], 'search': s, 'flags': flags})
+    m.logout()
+print(json.dumps(out))
+`;
+
+describe('\\Recent as Python imaplib sees it', () => {
+  it('the first imaplib session gets RECENT 2 and \\Recent on both messages, the second none', async () => {
+    const a = await session();
+    await a.cmd('c', 'CREATE r-python');
+    await append(a, 'r-python', 'one');
+    await append(a, 'r-python', 'two');
+    const { stdout } = await promisify(execFile)('python3', ['-c', PY, String(f.port), f.address, f.password, 'r-python'], { timeout: 20_000 });
+    const [first, second] = JSON.parse(stdout);
+    expect(first.exists).toBe('2');
+    expect(first.recent).toEqual(['2']);
+    expect(first.search).toEqual({ RECENT: '1 2', NEW: '1 2', OLD: '' });
+    expect(first.flags.every((l: string) => l.includes('\\Recent'))).toBe(true);
+    expect(second.recent).toEqual(['0']);
+    expect(second.search).toEqual({ RECENT: '', NEW: '', OLD: '1 2' });
+    expect(second.flags.some((l: string) => l.includes('\\Recent'))).toBe(false);
   });
 });
 
