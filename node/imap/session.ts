@@ -318,8 +318,9 @@ export class Session {
         const seq = sel.seqOf(uid);
         if (!seq || sel.pendingExpunge.has(uid)) continue;
         const m = this.port.messages.get(sel.folderId, uid);
-        if (m) this.announceKeywords(sel, m.flags);
-        if (m) this.untagged(`${seq} FETCH (UID ${uid} FLAGS ${this.flagsOf(sel, uid, m.flags)}${this.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
+        if (!m) continue;
+        this.announceKeywords(sel, m.flags);
+        this.untagged(`${seq} FETCH (UID ${uid} FLAGS ${this.flagsOf(sel, uid, m.flags)}${this.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
       }
     }
   }
@@ -377,8 +378,9 @@ export class Session {
   private fetchNew(sel: Selected, uids: number[], atts: FetchAtt[]): void {
     for (const uid of uids) {
       const m = this.port.messages.get(sel.folderId, uid);
-      if (m) this.announceKeywords(sel, m.flags);
-      if (m) this.send(`* ${sel.seqOf(uid)} FETCH (`, ...fetchItems(this, m, atts, this.condstore), ')\r\n');
+      if (!m) continue;
+      this.announceKeywords(sel, m.flags);
+      this.send(`* ${sel.seqOf(uid)} FETCH (`, ...fetchItems(this, m, atts, this.condstore), ')\r\n');
     }
   }
 
