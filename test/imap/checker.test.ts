@@ -43,5 +43,8 @@ describe('ResponseChecker', () => {
     expect(check(SELECT + '* 2 FETCH (UID 5)\r\n* 1 FETCH (UID 6)\r\n')).toHaveLength(1);
     expect(check(SELECT + '* 1 FETCH (FLAGS (\\Recent))\r\n', { rev2: true })).toHaveLength(1);
     expect(check(SELECT + '* 1 FETCH (FLAGS (\\Recent))\r\n')).toEqual([]);
+    expect(check(SELECT + '* 2 RECENT\r\n')).toEqual([]);
+    expect(check(SELECT + '* 3 RECENT\r\n')).toHaveLength(1);
+    expect(check(SELECT + '* 0 RECENT\r\n', { rev2: true })).toHaveLength(1);
   });
 });

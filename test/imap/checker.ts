@@ -7,7 +7,8 @@
  *
  * - a keyword in FETCH FLAGS that no untagged FLAGS named first
  *   (RFC 9051 §7.3.5, RFC 3501 §7.2.6);
- * - \Recent for a session that enabled IMAP4rev2 (RFC 9051 §2.3.2 removed it);
+ * - \Recent or RECENT for a session that enabled IMAP4rev2 (RFC 9051
+ *   Appendix E removed them), and a RECENT count above EXISTS (RFC 3501 §7.3.2);
  * - an EXISTS that lowers the count (RFC 9051 §7.4.1: only EXPUNGE may),
  *   or an EXPUNGE or FETCH whose message number is outside 1..count
  *   (RFC 9051 §7.5.1, §7.5.2);
@@ -107,6 +108,11 @@ export class ResponseChecker {
       const n = Number(m[1]);
       if (n < this.uids.length) this.fail(`EXISTS ${n} lowers the count from ${this.uids.length}`, line);
       while (this.uids.length < n) this.uids.push(0);
+      return;
+    }
+    if ((m = /^(\d+) RECENT$/i.exec(body))) {
+      if (this.rev2) this.fail('RECENT sent to an IMAP4rev2 session', line);
+      else if (Number(m[1]) > this.uids.length) this.fail(`RECENT ${m[1]} above the ${this.uids.length} messages`, line);
       return;
     }
     if ((m = /^(\d+) EXPUNGE$/i.exec(body))) {
