@@ -32,6 +32,8 @@ export class FolderFlags {
   private n: number;
   /** Keyword names seen since the index was built, by lower-cased name; only grows, so a reader can tell news by its size. */
   private readonly names = new Map<string, string>();
+  /** Keyword strings already taken apart: a big labelled folder repeats a few combinations many times. */
+  private readonly noted = new Set<string>();
 
   constructor(
     /** The folder's HIGHESTMODSEQ this reflects. */
@@ -82,6 +84,8 @@ export class FolderFlags {
   }
 
   private noteNames(keywords: string): void {
+    if (this.noted.has(keywords)) return;
+    if (this.noted.size < 4096) this.noted.add(keywords);
     for (const k of keywords.split(' ')) {
       const l = k.toLowerCase();
       if (k && !this.names.has(l)) this.names.set(l, k);
