@@ -164,7 +164,7 @@ async function fetchFlagsOnly(s: Session, spans: [number, number][], withFlags: 
   // \Recent is this session's, not the index's (RFC 3501 §2.3.2); IMAP4rev2 sessions never see it.
   const recentFloor = s.rev2 ? Infinity : sel.recentFloor;
   // Keywords these lines may show are announced first (RFC 9051 §7.3.5): the index's list holds every one its flags can name.
-  s.announceFolderKeywords(sel, index);
+  if (withFlags) s.announceFolderKeywords(sel, index);
   for (const [start, end] of spans) {
     for (let k = start; k < end; k++) {
       const uid = view[k];
@@ -179,7 +179,7 @@ async function fetchFlagsOnly(s: Session, spans: [number, number][], withFlags: 
         if (wait) {
           await wait;
           index = s.port.messages.flagLookup(sel.folderId);
-          s.announceFolderKeywords(sel, index);
+          if (withFlags) s.announceFolderKeywords(sel, index);
         }
       }
       w.line(k + 1, uid, modseq, withFlags ? flags : null);
