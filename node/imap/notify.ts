@@ -26,8 +26,10 @@ export function validateGroups(groups: NotifyGroup[]): void {
     if (selected && g.events.some((e) => !MESSAGE_EVENTS.has(e)))
       throw new ImapError('BAD', null, `${g.filter} takes only message events (MessageNew, MessageExpunge, FlagChange)`);
     if (!selected && g.fetch) throw new ImapError('BAD', null, 'fetch attributes on MessageNew are for the selected mailbox only');
-    if (ev.has('MessageNew') !== ev.has('MessageExpunge')) throw new ImapError('BAD', null, 'MessageNew and MessageExpunge go together; name both');
-    if ((ev.has('FlagChange') || ev.has('AnnotationChange')) && !ev.has('MessageNew'))
+    // The pairing keeps message numbers of the selected mailbox meaningful; for other mailboxes,
+    // which are reported by STATUS, MessageNew alone is valid (RFC 5465 §3.1's own example, errata 1804: `(subtree Lists (MessageNew))`).
+    if (selected && ev.has('MessageNew') !== ev.has('MessageExpunge')) throw new ImapError('BAD', null, 'MessageNew and MessageExpunge go together; name both');
+    if ((ev.has('FlagChange') || ev.has('AnnotationChange')) && !(ev.has('MessageNew') && ev.has('MessageExpunge')))
       throw new ImapError('BAD', null, 'FlagChange needs MessageNew and MessageExpunge in the same group');
   }
   const unsupported = groups.flatMap((g) => g.events).filter((e) => !SUPPORTED_EVENTS.includes(e));

@@ -28,6 +28,7 @@ export type SearchKey =
   | { op: 'header'; field: string; value: string }
   | { op: 'text'; body: boolean; value: string }
   | { op: 'modseq'; modseq: number }
+  | { op: 'recent' }
   | { op: 'none' };
 
 export interface StatusItems {
@@ -485,7 +486,9 @@ register(['LIST'], (c, tag) => {
     });
   }
   for (const s of selection) if (!['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE'].includes(s)) bad(`unknown LIST selection option ${s}`);
-  if (selection.length === 1 && selection[0] === 'RECURSIVEMATCH') bad('RECURSIVEMATCH needs another selection option');
+  // RFC 5258 §3.1: RECURSIVEMATCH alone, or with only REMOTE, is a syntax error.
+  if (selection.includes('RECURSIVEMATCH') && selection.every((o) => o === 'RECURSIVEMATCH' || o === 'REMOTE'))
+    bad('RECURSIVEMATCH needs another selection option, such as SUBSCRIBED');
   return { tag, name: 'LIST', selection, ref, patterns, returns };
 });
 
@@ -683,8 +686,11 @@ export function searchKey(c: Cursor): SearchKey {
   }
   if (/[\d*$]/.test(c.peek())) return { op: 'seq', set: c.seqSet() };
   const k = c.atom('search key').toUpperCase();
-  if (k === 'ALL' || k === 'OLD') return { op: 'all' };
-  if (k === 'NEW' || k === 'RECENT') return { op: 'none' };
+  if (k === 'ALL') return { op: 'all' };
+  // RFC 3501 §6.4.4: NEW is RECENT UNSEEN, OLD is NOT RECENT.
+  if (k === 'RECENT') return { op: 'recent' };
+  if (k === 'NEW') return { op: 'and', keys: [{ op: 'recent' }, { op: 'flag', flag: '\\Seen', set: false }] };
+  if (k === 'OLD') return { op: 'not', key: { op: 'recent' } };
   if (FLAG_KEYS[k]) return { op: 'flag', flag: FLAG_KEYS[k][0], set: FLAG_KEYS[k][1] };
   c.sp();
   if (k === 'NOT') {
@@ -809,7 +815,7 @@ register(['SETQUOTA'], (c, tag) => {
   return { tag, name: 'SETQUOTA', root };
 });
 
-// RFC 5465 §8: NOTIFY NONE, or SET [(STATUS)] followed by event groups of
+// RFC 5465 §8: NOTIFY NONE, or SET [STATUS] followed by event groups of
 // a mailbox filter and its events (or NONE). Which events are supported is
 // the handler's call (it answers BADEVENT); this only checks the grammar.
 const NOTIFY_FILTERS = ['SELECTED-DELAYED', 'SELECTED', 'INBOXES', 'PERSONAL', 'SUBSCRIBED', 'SUBTREE', 'MAILBOXES'] as const;
@@ -847,7 +853,8 @@ register(['NOTIFY'], (c, tag) => {
   c.sp();
   if (c.takeCi('NONE')) return { tag, name: 'NOTIFY', set: null };
   if (!c.takeCi('SET')) bad('NOTIFY takes SET or NONE');
-  const status = c.takeCi(' (STATUS)');
+  // §8: notify-set = "SET" [status-indicator] SP event-groups, status-indicator = SP "STATUS".
+  const status = c.takeCi(' STATUS') && (c.lookingAt(' ') || c.atEnd() || bad('expected an event group after NOTIFY SET STATUS'));
   const groups: NotifyGroup[] = [];
   do {
     c.sp();

@@ -90,6 +90,7 @@ export class SearchEval {
       case 'uid': return this.inSet(k.set, m.uid, true);
       case 'size': return k.larger ? m.size > k.n : m.size < k.n;
       case 'modseq': return m.modseq >= k.modseq;
+      case 'recent': return this.sel.isRecent(m.uid); // none for an IMAP4rev2 session, which never claims any
       case 'within': return k.older ? this.now - m.internalDate >= k.seconds * 1000 : this.now - m.internalDate <= k.seconds * 1000;
       case 'date': {
         let day: number | null;

@@ -17,6 +17,13 @@ export class Selected {
   readonly pendingFlags = new Set<number>();
   /** SEARCHRES: the UIDs the last SEARCH RETURN (SAVE) stored. */
   saved: number[] = [];
+  /** RFC 3501 §2.3.2: the UIDs this session sees as \Recent, as ascending disjoint [from, to) ranges (a few per session). */
+  private recent: [number, number][] = [];
+  /** Keywords the client was told of in FLAGS, by lower-cased name (RFC 9051 §7.3.5); only grows. */
+  readonly keywords = new Map<string, string>();
+  /** The folder's keyword list last compared with `keywords`, and its size then: a list that has not grown holds no news. */
+  private checkedNames: ReadonlyMap<string, string> | null = null;
+  private checkedSize = 0;
 
   constructor(
     readonly folderId: number,
@@ -28,6 +35,56 @@ export class Selected {
     // A typed array, not a JS array: 50 sessions on 100,000 messages would hold 40 MB of heap, and every SELECT would put 800 KB straight into old space.
     this.buf = uids instanceof Uint32Array ? uids : Uint32Array.from(uids);
     this.n = uids.length;
+  }
+
+  /** Adds [from, to) to the UIDs this session sees as recent; ranges come in ascending order. */
+  addRecent(from: number, to: number): void {
+    if (from >= to) return;
+    const last = this.recent[this.recent.length - 1];
+    if (last && last[1] >= from) last[1] = Math.max(last[1], to);
+    else this.recent.push([from, to]);
+  }
+
+  /** The lowest UID this session sees as recent (Infinity for none): below it, no lookup is needed. */
+  get recentFloor(): number {
+    return this.recent.length ? this.recent[0][0] : Infinity;
+  }
+
+  isRecent(uid: number): boolean {
+    if (uid < this.recentFloor) return false;
+    for (const [a, b] of this.recent) if (uid >= a && uid < b) return true;
+    return false;
+  }
+
+  /** How many messages in the view are recent for this session. */
+  get recentCount(): number {
+    let n = 0;
+    for (const [a, b] of this.recent) n += this.lowerBound(b) - this.lowerBound(a);
+    return n;
+  }
+
+  /**
+   * Takes in keywords (any flag not starting with a backslash); true if one
+   * was new, and FLAGS must go out again before anything shows it.
+   */
+  learnKeywords(flags: Iterable<string>): boolean {
+    let fresh = false;
+    for (const f of flags) {
+      if (f.startsWith('\\')) continue;
+      const l = f.toLowerCase();
+      if (this.keywords.has(l)) continue;
+      this.keywords.set(l, f);
+      fresh = true;
+    }
+    return fresh;
+  }
+
+  /** learnKeywords for the folder's list of keyword names, skipped when it has not grown since the last look. */
+  learnFolderKeywords(names: ReadonlyMap<string, string>): boolean {
+    if (names === this.checkedNames && names.size === this.checkedSize) return false;
+    this.checkedNames = names;
+    this.checkedSize = names.size;
+    return this.learnKeywords(names.values());
   }
 
   /** UIDs in sequence order, as the client knows them: a view valid until the next change to the selection. */

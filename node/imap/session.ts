@@ -14,6 +14,7 @@ import { ImapError, toImapError } from './errors.js';
 import { fetchItems } from './commands/fetch.js';
 import { parseCommand, type Command, type CommandName, type FetchAtt } from './parse.js';
 import type { Notifier } from './notify.js';
+import type { FlagReader } from '../store/index.js';
 import type { MailPort, MailboxChange } from './port.js';
 import type { Part } from './receiver.js';
 import { astr, flagList, toBuffer, type Chunk } from './respond.js';
@@ -297,10 +298,16 @@ export class Session {
       this.expunged(sel, known);
       sel.pendingExpunge.clear();
     }
+    if (sel.pendingNew.length || sel.pendingFlags.size) this.announceFolderKeywords(sel);
     if (sel.pendingNew.length) {
       const fresh = sel.pendingNew.splice(0);
       sel.append(fresh);
-      this.untagged(`${sel.count} EXISTS`);
+      // RFC 3501 §7.3.2: an IMAP4rev1 client hears RECENT with EXISTS (one write, so a reader waiting for either sees both).
+      if (this.rev2) this.untagged(`${sel.count} EXISTS`);
+      else {
+        this.takeRecent(sel, fresh[0], fresh[fresh.length - 1] + 1);
+        this.send(`* ${sel.count} EXISTS\r\n* ${sel.recentCount} RECENT\r\n`);
+      }
       const atts = this.notifier?.newFetch;
       if (atts) this.fetchNew(sel, fresh, atts);
     }
@@ -311,17 +318,84 @@ export class Session {
         const seq = sel.seqOf(uid);
         if (!seq || sel.pendingExpunge.has(uid)) continue;
         const m = this.port.messages.get(sel.folderId, uid);
-        if (m) this.untagged(`${seq} FETCH (UID ${uid} FLAGS ${flagList(m.flags)}${this.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
+        if (!m) continue;
+        this.announceKeywords(sel, m.flags);
+        this.untagged(`${seq} FETCH (UID ${uid} FLAGS ${this.flagsOf(sel, uid, m.flags)}${this.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
       }
     }
+  }
+
+  /**
+   * RFC 3501 §2.3.2, §7.3.2: for an IMAP4rev1 session, the messages of
+   * [from, to) newly in its view are recent for it: a read-write session
+   * claims those no other session has seen, so each is recent in exactly one;
+   * a read-only one (EXAMINE) claims nothing and sees the unclaimed ones
+   * (RFC 3501 §6.3.2: EXAMINE must not make \Recent go away).
+   */
+  takeRecent(sel: Selected, from: number, to: number): void {
+    const start = sel.readOnly ? this.port.messages.recentFrom(sel.folderId) : this.port.messages.claimRecent(sel.folderId, to);
+    sel.addRecent(Math.max(start, from), to);
+  }
+
+  /** A message's flag list as this session sees it: with \Recent for an IMAP4rev1 session that holds it as recent (IMAP4rev2 has no \Recent). */
+  flagsOf(sel: Selected, uid: number, flags: readonly string[]): string {
+    return flagList(!this.rev2 && sel.isRecent(uid) ? [...flags, '\\Recent'] : flags);
+  }
+
+  /** STATUS RECENT (RFC 3501 §6.3.10): messages no session has seen as recent, and those this one holds as recent. */
+  recentStatus(folderId: number): number {
+    if (this.rev2) return 0;
+    const m = this.port.messages;
+    const unclaimed = m.countFrom(folderId, m.recentFrom(folderId));
+    const sel = this.state.kind === 'selected' ? this.state.sel : null;
+    return sel && sel.folderId === folderId && !sel.readOnly ? unclaimed + sel.recentCount : unclaimed;
+  }
+
+  /**
+   * RFC 9051 §7.3.5 (RFC 3501 §7.2.6): FLAGS names every flag the mailbox
+   * uses, and a client learns a new keyword from an updated FLAGS (with
+   * PERMANENTFLAGS) before any response shows it. Sent at SELECT and again
+   * whenever a keyword appears that this session was not told of.
+   */
+  sendFlags(sel: Selected): void {
+    const flags = [...SYSTEM_FLAGS, ...sel.keywords.values()];
+    this.untagged(`FLAGS ${flagList(flags)}`);
+    this.untagged(`OK [PERMANENTFLAGS ${sel.readOnly ? '()' : flagList([...flags, '\\*'])}] flags you can change`);
+  }
+
+  /** Announces the keywords among `flags` the client has not been told of; call before sending them. */
+  announceKeywords(sel: Selected, flags: Iterable<string>): void {
+    if (sel.learnKeywords(flags)) this.sendFlags(sel);
+  }
+
+  /** Announces every keyword now in use in the selected folder (cheap when none is new); nothing if the folder is gone. */
+  announceFolderKeywords(sel: Selected, index?: FlagReader): void {
+    const names = index ? index.keywordNames() : this.port.messages.keywordNames(sel.folderId);
+    if (names && sel.learnFolderKeywords(names)) this.sendFlags(sel);
   }
 
   /** RFC 5465 §5.2: MessageNew's fetch attributes for each new message, never setting \Seen. */
   private fetchNew(sel: Selected, uids: number[], atts: FetchAtt[]): void {
     for (const uid of uids) {
       const m = this.port.messages.get(sel.folderId, uid);
-      if (m) this.send(`* ${sel.seqOf(uid)} FETCH (`, ...fetchItems(this, m, atts, this.condstore), ')\r\n');
+      if (!m) continue;
+      this.announceKeywords(sel, m.flags);
+      this.send(`* ${sel.seqOf(uid)} FETCH (`, ...fetchItems(this, m, atts, this.condstore), ')\r\n');
     }
+  }
+
+  /**
+   * RFC 7162 §3.1: the first CONDSTORE enabling command (ENABLE, FETCH or
+   * SEARCH with MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE, STATUS HIGHESTMODSEQ)
+   * turns MODSEQ on for the session; with a mailbox selected the client is
+   * told its HIGHESTMODSEQ at once, as SELECT would have told it.
+   */
+  enableCondstore(): void {
+    if (this.condstore) return;
+    this.condstore = true;
+    if (this.state.kind !== 'selected') return;
+    const f = this.port.folders.byId(this.state.sel.folderId);
+    if (f) this.untagged(`OK [HIGHESTMODSEQ ${f.highestModseq}] CONDSTORE is on`);
   }
 
   /** Announces expunged messages: VANISHED under QRESYNC, else EXPUNGE per message. */

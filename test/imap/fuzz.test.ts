@@ -20,7 +20,7 @@ const SEEDS = [
   'i AUTHENTICATE PLAIN =',
   'j ID ("a" NIL "b" "c")',
   'k NOTIFY SET (SELECTED (MessageNew MessageExpunge))',
-  'm NOTIFY SET (STATUS) (SELECTED-DELAYED (MessageNew (UID BODY.PEEK[HEADER]) MessageExpunge FlagChange)) (SUBTREE (INBOX "a b") (MessageNew MessageExpunge MailboxName)) (PERSONAL NONE)',
+  'm NOTIFY SET STATUS (SELECTED-DELAYED (MessageNew (UID BODY.PEEK[HEADER]) MessageExpunge FlagChange)) (SUBTREE (INBOX "a b") (MessageNew MessageExpunge MailboxName)) (PERSONAL NONE)',
   'n APPEND INBOX UTF8 (~{3+}\r\nabc)',
   'l CREATE x (USE (\\Sent))',
 ];

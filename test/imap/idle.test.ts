@@ -40,7 +40,7 @@ describe('multi-session', () => {
 
     const lock = await other.getMailboxLock('INBOX');
     await other.messageFlagsAdd('1', ['\\Seen']);
-    await idler.until((b) => b.includes('* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n'));
+    await idler.until((b) => b.includes('* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))\r\n'));
 
     // Mail through the real MX: SMTP in, the store, the IDLE session told.
     await client(mx.port).sendMail({ from: 'carol@sender.test', to: f.address, subject: 'delivered', text: 'over SMTP' });

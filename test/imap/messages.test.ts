@@ -56,14 +56,15 @@ async function append(text: string, extra = ''): Promise<string> {
 describe('APPEND and FETCH', () => {
   it('appends with a synchronizing literal and reports APPENDUID and EXISTS', async () => {
     const r = await append(MULTI, '(\\Flagged) "27-Nov-2026 09:00:00 +0000" ');
-    expect(r).toBe(`* 1 EXISTS\r\nap OK [APPENDUID ${uidValidity} 1] APPEND completed\r\n`);
+    // This IMAP4rev1 session has INBOX selected: the message it appended is recent for it (RFC 3501 §6.3.11, §7.3.2).
+    expect(r).toBe(`* 1 EXISTS\r\n* 1 RECENT\r\nap OK [APPENDUID ${uidValidity} 1] APPEND completed\r\n`);
   });
 
   it('MULTIAPPENDs atomically with LITERAL+', async () => {
     const a = 'Subject: one\r\n\r\nfirst\r\n';
     const b = 'Subject: two\r\n\r\nsecond\r\n';
     raw.write(`m APPEND INBOX {${a.length}+}\r\n${a} (\\Seen) {${b.length}+}\r\n${b}\r\n`);
-    expect(await raw.reply('m')).toBe(`* 3 EXISTS\r\nm OK [APPENDUID ${uidValidity} 2:3] APPEND completed\r\n`);
+    expect(await raw.reply('m')).toBe(`* 3 EXISTS\r\n* 3 RECENT\r\nm OK [APPENDUID ${uidValidity} 2:3] APPEND completed\r\n`);
     expect(await raw.cmd('m2', 'APPEND Nope {1+}\r\nx')).toMatch(/^m2 NO \[TRYCREATE\]/);
   });
 
@@ -88,9 +89,9 @@ describe('APPEND and FETCH', () => {
 
   it('fetches flags, dates, sizes and UIDs', async () => {
     expect(await raw.cmd('f', 'FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE)')).toBe(
-      `* 1 FETCH (UID 1 FLAGS (\\Flagged) INTERNALDATE "27-Nov-2026 09:00:00 +0000" RFC822.SIZE ${Buffer.byteLength(MULTI)})\r\nf OK FETCH completed\r\n`,
+      `* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent) INTERNALDATE "27-Nov-2026 09:00:00 +0000" RFC822.SIZE ${Buffer.byteLength(MULTI)})\r\nf OK FETCH completed\r\n`,
     );
-    expect(await raw.cmd('f2', 'UID FETCH 2:* FLAGS')).toBe('* 2 FETCH (UID 2 FLAGS ())\r\n* 3 FETCH (UID 3 FLAGS (\\Seen))\r\nf2 OK UID FETCH completed\r\n');
+    expect(await raw.cmd('f2', 'UID FETCH 2:* FLAGS')).toBe('* 2 FETCH (UID 2 FLAGS (\\Recent))\r\n* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))\r\nf2 OK UID FETCH completed\r\n');
   });
 
   it('fetches BODYSTRUCTURE and ENVELOPE from the stored structure', async () => {
@@ -113,16 +114,19 @@ describe('APPEND and FETCH', () => {
     expect(await raw.cmd('s3', 'FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (from to subject date message-id mime-version)])')).toBe(
       '* 1 FETCH (UID 1 BODY[HEADER.FIELDS.NOT (FROM TO SUBJECT DATE MESSAGE-ID MIME-VERSION)] {48}\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n)\r\ns3 OK FETCH completed\r\n',
     );
-    expect(await raw.cmd('s4', 'FETCH 1 FLAGS')).toContain('FLAGS (\\Flagged)');
+    expect(await raw.cmd('s4', 'FETCH 1 FLAGS')).toContain('FLAGS (\\Flagged \\Recent)');
     // A non-PEEK body fetch sets \Seen and reports it.
-    expect(await raw.cmd('s5', 'FETCH 2 BODY[TEXT]')).toBe('* 2 FETCH (UID 2 BODY[TEXT] {7}\r\nfirst\r\n FLAGS (\\Seen))\r\ns5 OK FETCH completed\r\n');
+    expect(await raw.cmd('s5', 'FETCH 2 BODY[TEXT]')).toBe('* 2 FETCH (UID 2 BODY[TEXT] {7}\r\nfirst\r\n FLAGS (\\Seen \\Recent))\r\ns5 OK FETCH completed\r\n');
   });
 });
 
 describe('STORE, COPY, MOVE, EXPUNGE', () => {
   it('stores flags and keywords', async () => {
+    // $Work is new to the mailbox: FLAGS and PERMANENTFLAGS name it before a FETCH shows it (RFC 9051 §7.3.5).
     expect(await raw.cmd('t1', 'STORE 1:2 +FLAGS (\\Deleted $Work)')).toBe(
-      '* 1 FETCH (UID 1 FLAGS (\\Flagged \\Deleted $Work))\r\n* 2 FETCH (UID 2 FLAGS (\\Seen \\Deleted $Work))\r\nt1 OK STORE completed\r\n',
+      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n' +
+        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] flags you can change\r\n' +
+        '* 1 FETCH (UID 1 FLAGS (\\Flagged \\Deleted $Work \\Recent))\r\n* 2 FETCH (UID 2 FLAGS (\\Seen \\Deleted $Work \\Recent))\r\nt1 OK STORE completed\r\n',
     );
     expect(await raw.cmd('t2', 'UID STORE 2 -FLAGS.SILENT ($Work)')).toBe('t2 OK UID STORE completed\r\n');
     expect(await raw.cmd('t3', 'STORE 3 FLAGS (\\Recent)')).toMatch(/^t3 BAD/);
@@ -148,7 +152,7 @@ describe('STORE, COPY, MOVE, EXPUNGE', () => {
     await raw.cmd('s', 'SELECT Expunge-check');
     await raw.cmd('d', 'UID STORE 1,3 +FLAGS.SILENT (\\Deleted)');
     expect(await raw.cmd('u', 'UID EXPUNGE 1:2')).toBe('* 1 EXPUNGE\r\nu OK UID EXPUNGE completed\r\n');
-    expect(await raw.cmd('f', 'FETCH 1:* (UID FLAGS)')).toBe('* 1 FETCH (UID 2 FLAGS ())\r\n* 2 FETCH (UID 3 FLAGS (\\Deleted))\r\nf OK FETCH completed\r\n');
+    expect(await raw.cmd('f', 'FETCH 1:* (UID FLAGS)')).toBe('* 1 FETCH (UID 2 FLAGS (\\Recent))\r\n* 2 FETCH (UID 3 FLAGS (\\Deleted \\Recent))\r\nf OK FETCH completed\r\n');
   });
 
   it('refuses changes in a mailbox opened with EXAMINE', async () => {

@@ -49,7 +49,7 @@ describe('NOTIFY', () => {
   it('pushes the selected mailbox changes of another session at once, with STATUS for other mailboxes', async () => {
     const w = await session();
     await w.cmd('s', 'SELECT INBOX');
-    const set = await w.cmd('n', 'NOTIFY SET (STATUS) (SELECTED (MessageNew MessageExpunge FlagChange)) (MAILBOXES (Drafts Archive) (MessageNew MessageExpunge))');
+    const set = await w.cmd('n', 'NOTIFY SET STATUS (SELECTED (MessageNew MessageExpunge FlagChange)) (MAILBOXES (Drafts Archive) (MessageNew MessageExpunge))');
     const vDrafts = /UIDVALIDITY (\d+)/.exec(await status(w, 'Drafts'))![1];
     const vArchive = /UIDVALIDITY (\d+)/.exec(await status(w, 'Archive'))![1];
     // The initial STATUS covers the watched mailboxes only, never the selected one.
@@ -61,10 +61,11 @@ describe('NOTIFY', () => {
 
     const o = await session();
     expect(await append(o, 'INBOX', 'one')).toMatch(/ap OK/);
-    expect(await pushed(w, '* 1 EXISTS\r\n')).toBe('* 1 EXISTS\r\n');
+    // w is an IMAP4rev1 session: RECENT comes with EXISTS (RFC 3501 §7.3.2), the message recent for w, which saw it first.
+    expect(await pushed(w, '* 1 EXISTS\r\n')).toBe('* 1 EXISTS\r\n* 1 RECENT\r\n');
     await o.cmd('s', 'SELECT INBOX');
     await o.cmd('f', 'STORE 1 +FLAGS.SILENT (\\Flagged)');
-    expect(await pushed(w, 'FLAGS')).toBe('* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n');
+    expect(await pushed(w, 'FLAGS')).toBe('* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))\r\n');
     await o.cmd('d', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
     await pushed(w, '\\Deleted');
     await o.cmd('x', 'EXPUNGE');
@@ -93,7 +94,7 @@ describe('NOTIFY', () => {
     await append(o, 'Trash', 'c');
     // The new message is pushed with the expunged one still counted; the EXPUNGE waits,
     // so sequence numbers hold (the gone message has no data to fetch).
-    expect(await pushed(w, 'EXISTS')).toBe('* 3 EXISTS\r\n');
+    expect(await pushed(w, 'EXISTS')).toBe('* 3 EXISTS\r\n* 3 RECENT\r\n');
     expect(await w.cmd('f', 'FETCH 1:* (UID)')).toBe('* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 3)\r\nf OK FETCH completed\r\n');
     expect(await w.cmd('no', 'NOOP')).toBe('* 1 EXPUNGE\r\nno OK NOOP completed\r\n');
   });
@@ -105,8 +106,8 @@ describe('NOTIFY', () => {
     const o = await session();
     await append(o, 'Sent', 'pushed subject');
     const got = await pushed(w, ')\r\n');
-    expect(got).toBe('* 1 EXISTS\r\n* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT)] {27}\r\nSubject: pushed subject\r\n\r\n FLAGS ())\r\n');
-    expect(await w.cmd('f', 'FETCH 1 (FLAGS)')).toBe('* 1 FETCH (UID 1 FLAGS ())\r\nf OK FETCH completed\r\n');
+    expect(got).toBe('* 1 EXISTS\r\n* 1 RECENT\r\n* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT)] {27}\r\nSubject: pushed subject\r\n\r\n FLAGS (\\Recent))\r\n');
+    expect(await w.cmd('f', 'FETCH 1 (FLAGS)')).toBe('* 1 FETCH (UID 1 FLAGS (\\Recent))\r\nf OK FETCH completed\r\n');
   });
 
   it('reports folders created, renamed, (un)subscribed and deleted elsewhere with LIST, but not its own', async () => {
@@ -139,6 +140,24 @@ describe('NOTIFY', () => {
     expect(await pushed(w, '\r\n')).toMatch(/^\* STATUS INBOX \(MESSAGES \d+ /);
     expect(await w.cmd('n2', 'NOTIFY NONE')).toBe('n2 OK NOTIFY completed\r\n');
     await append(o, 'INBOX', 'not told');
+    expect(await w.cmd('no', 'NOOP')).toBe('no OK NOOP completed\r\n');
+  });
+
+  it('takes the STATUS indicator as RFC 5465 §8 spells it (SET STATUS, no parentheses) and MessageNew alone for other mailboxes', async () => {
+    const w = await session();
+    await w.cmd('c', 'CREATE notify-x');
+    const v = /UIDVALIDITY (\d+)/.exec(await status(w, 'notify-x'))![1];
+    // §3.1: STATUS asks for a STATUS of every watched mailbox before the OK.
+    expect(await w.cmd('n', 'NOTIFY SET STATUS (mailboxes notify-x (MessageNew))')).toBe(
+      `* STATUS notify-x (MESSAGES 0 UIDNEXT 1 UIDVALIDITY ${v} UNSEEN 0)\r\nn OK NOTIFY completed\r\n`,
+    );
+    const o = await session();
+    expect(await append(o, 'notify-x', 'watched')).toMatch(/ap OK/);
+    expect(await pushed(w, '\r\n')).toBe(`* STATUS notify-x (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ${v} UNSEEN 1)\r\n`);
+    // Without STATUS no initial STATUS; the connection stays in service throughout.
+    expect(await w.cmd('n2', 'NOTIFY SET (mailboxes notify-x (MessageNew MessageExpunge))')).toBe('n2 OK NOTIFY completed\r\n');
+    expect(await w.cmd('b1', 'NOTIFY SET (STATUS) (mailboxes notify-x (MessageNew))')).toMatch(/^b1 BAD /);
+    expect(await w.cmd('b2', 'NOTIFY SET STATUS')).toMatch(/^b2 BAD /);
     expect(await w.cmd('no', 'NOOP')).toBe('no OK NOOP completed\r\n');
   });
 
@@ -198,7 +217,7 @@ describe('NOTIFY overflow (RFC 5465 §5.8)', () => {
       // Set again, notifications flow again.
       expect(await w.cmd('n2', 'NOTIFY SET (SELECTED (MessageNew MessageExpunge))')).toBe('n2 OK NOTIFY completed\r\n');
       expect(await append(o, 'INBOX', 'after')).toMatch(/ap OK/);
-      expect(await pushed(w, `* ${total + 1} EXISTS\r\n`)).toBe(`* ${total + 1} EXISTS\r\n`);
+      expect(await pushed(w, `* ${total + 1} EXISTS\r\n`)).toBe(`* ${total + 1} EXISTS\r\n* ${total + 1} RECENT\r\n`);
       w.close();
       o.close();
     } finally {
@@ -224,10 +243,10 @@ describe('NOTIFY overflow (RFC 5465 §5.8)', () => {
       const reply = await w.reply('f');
       expect(reply).toMatch(/^\* 1 FETCH \(UID 1 BODY\[\] \{/);
       // Still notified, with the new message told as the command ends.
-      expect(reply).toMatch(/\)\r\n\* 2 EXISTS\r\nf OK FETCH completed\r\n$/);
+      expect(reply).toMatch(/\)\r\n\* 2 EXISTS\r\n\* 2 RECENT\r\nf OK FETCH completed\r\n$/);
       expect(reply).not.toMatch(/NOTIFICATIONOVERFLOW/);
       expect(await append(o, 'INBOX', 'after the fetch')).toMatch(/ap OK/);
-      expect(await pushed(w, '* 3 EXISTS\r\n')).toBe('* 3 EXISTS\r\n');
+      expect(await pushed(w, '* 3 EXISTS\r\n')).toBe('* 3 EXISTS\r\n* 3 RECENT\r\n');
       w.close();
       o.close();
     } finally {

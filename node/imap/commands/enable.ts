@@ -17,8 +17,8 @@ export const enable: Handler<'ENABLE'> = {
       s.enabled.add(c);
       now.push(c === 'IMAP4REV2' ? 'IMAP4rev2' : c);
       if (c === 'QRESYNC' && !s.enabled.has('CONDSTORE')) s.enabled.add('CONDSTORE');
-      if (c === 'CONDSTORE' || c === 'QRESYNC') s.condstore = true;
     }
     s.untagged(`ENABLED${now.map((c) => ' ' + c).join('')}`);
+    if (s.enabled.has('CONDSTORE')) s.enableCondstore();
   },
 };

@@ -64,7 +64,7 @@ export function fetchItems(s: Session, m: Meta, atts: FetchAtt[], withModseq: bo
     switch (a.kind) {
       case 'UID': break;
       case 'MODSEQ': break;
-      case 'FLAGS': out.push(` FLAGS ${flagList(m.flags)}`); break;
+      case 'FLAGS': out.push(` FLAGS ${s.state.kind === 'selected' ? s.flagsOf(s.state.sel, m.uid, m.flags) : flagList(m.flags)}`); break;
       case 'INTERNALDATE': out.push(` INTERNALDATE ${imapDate(m.internalDate)}`); break;
       case 'RFC822.SIZE': out.push(` RFC822.SIZE ${m.size}`); break;
       case 'ENVELOPE': out.push(' ENVELOPE ', ...envelope(x.parsed.envelope)); break;
@@ -161,12 +161,17 @@ async function fetchFlagsOnly(s: Session, spans: [number, number][], withFlags: 
   const view = sel.uids;
   const w = new LineWriter(s);
   let index = s.port.messages.flagLookup(sel.folderId);
+  // \Recent is this session's, not the index's (RFC 3501 §2.3.2); IMAP4rev2 sessions never see it.
+  const recentFloor = s.rev2 ? Infinity : sel.recentFloor;
+  // Keywords these lines may show are announced first (RFC 9051 §7.3.5): the index's list holds every one its flags can name.
+  if (withFlags) s.announceFolderKeywords(sel, index);
   for (const [start, end] of spans) {
     for (let k = start; k < end; k++) {
       const uid = view[k];
       // null: expunged, not yet announced to this session; skipped, as the store no longer has it.
-      const flags = index.flags(uid);
+      let flags = index.flags(uid);
       if (flags === null) continue;
+      if (uid >= recentFloor && sel.isRecent(uid)) flags = flags ? flags + ' \\Recent' : '\\Recent';
       const modseq = withModseq ? index.modseqOf(uid) : 0;
       if (changedSince !== null && modseq <= changedSince) continue;
       if (w.full(flags)) {
@@ -174,6 +179,7 @@ async function fetchFlagsOnly(s: Session, spans: [number, number][], withFlags: 
         if (wait) {
           await wait;
           index = s.port.messages.flagLookup(sel.folderId);
+          if (withFlags) s.announceFolderKeywords(sel, index);
         }
       }
       w.line(k + 1, uid, modseq, withFlags ? flags : null);
@@ -189,7 +195,7 @@ export const fetch: Handler<'FETCH'> = {
     if (cmd.vanished && (!cmd.uid || !s.enabled.has('QRESYNC') || cmd.changedSince === null))
       throw new ImapError('BAD', null, 'VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled');
     const wantModseq = cmd.changedSince !== null || cmd.atts.some((a) => a.kind === 'MODSEQ');
-    if (wantModseq) s.condstore = true;
+    if (wantModseq) s.enableCondstore();
     const spans = sel.spans(cmd.set, !!cmd.uid);
     if (cmd.vanished && cmd.set.kind === 'set') {
       const r = resolveRanges(cmd.set.ranges, sel.lastUid);
@@ -222,7 +228,8 @@ export const fetch: Handler<'FETCH'> = {
         if (!atts.some((a) => a.kind === 'FLAGS')) atts = [...atts, { kind: 'FLAGS' }];
       }
     }
-    const withModseq = wantModseq || (s.condstore && atts.some((a) => a.kind === 'FLAGS'));
+    const withFlags = atts.some((a) => a.kind === 'FLAGS');
+    const withModseq = wantModseq || (s.condstore && withFlags);
     // Lines are gathered into writes of about 64 KB: one write per line costs more than the line.
     let batch: Chunk[] = [];
     let size = 0;
@@ -237,6 +244,7 @@ export const fetch: Handler<'FETCH'> = {
         if (err instanceof GoneError && !s.port.messages.get(sel.folderId, m.uid)) continue;
         throw err;
       }
+      if (withFlags) s.announceKeywords(sel, m.flags);
       batch.push(`* ${seq} FETCH (`, ...line, ')\r\n');
       for (const c of line) size += c.length;
       if (size < 65536) continue;

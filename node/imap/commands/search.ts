@@ -27,15 +27,30 @@ export function searchResult(s: Session, tag: string, uid: boolean, returns: str
   if (r.includes('MAX') && nums.length) line += ` MAX ${nums[nums.length - 1]}`;
   if (r.includes('ALL') && nums.length) line += ` ALL ${formatSet(nums)}`;
   if (r.includes('COUNT')) line += ` COUNT ${nums.length}`;
-  if (modseqKey && hits.length) line += ` MODSEQ ${top}`;
+  if (modseqKey && hits.length) line += ` MODSEQ ${esearchModseq(r, hits, top)}`;
   s.untagged(line);
+}
+
+/**
+ * RFC 4731 §3.2 (with RFC 7162 §3.1.5): MIN alone or MAX alone reports the
+ * mod-sequence of the message it returns; MIN and MAX without ALL or COUNT,
+ * the higher of those two; anything else, the highest of all matches.
+ */
+function esearchModseq(r: string[], hits: MessageMeta[], top: number): number {
+  if (r.includes('ALL') || r.includes('COUNT')) return top;
+  const min = r.includes('MIN');
+  const max = r.includes('MAX');
+  if (!min && !max) return top;
+  const first = hits[0].modseq;
+  const last = hits[hits.length - 1].modseq;
+  return min && max ? Math.max(first, last) : min ? first : last;
 }
 
 export const search: Handler<'SEARCH'> = {
   states: ['selected'],
   handle(s, cmd) {
     const modseq = SearchEval.usesModseq(cmd.key);
-    if (modseq) s.condstore = true;
+    if (modseq) s.enableCondstore();
     const hits = new SearchEval(s.port, s.sel).run(cmd.key);
     searchResult(s, cmd.tag, !!cmd.uid, cmd.returns, hits, modseq);
   },

@@ -6,10 +6,9 @@
  * modseq, so it resyncs without refetching the mailbox.
  */
 import { ImapError } from '../errors.js';
-import { flagList } from '../respond.js';
 import { Selected } from '../selected.js';
 import { formatSet, inRanges, resolveRanges } from '../seqset.js';
-import { SYSTEM_FLAGS, type Handler } from '../session.js';
+import type { Handler } from '../session.js';
 
 export const select: Handler<'SELECT' | 'EXAMINE'> = {
   states: ['auth', 'selected'],
@@ -26,9 +25,14 @@ export const select: Handler<'SELECT' | 'EXAMINE'> = {
     const readOnly = cmd.name === 'EXAMINE';
     const sel = new Selected(f.id, f.name, readOnly, st.uidValidity, s.port.messages.uidArray(f.id));
     s.untagged(`${sel.count} EXISTS`);
-    if (!s.rev2) s.untagged('0 RECENT');
-    s.untagged(`FLAGS ${flagList(SYSTEM_FLAGS)}`);
-    s.untagged(`OK [PERMANENTFLAGS ${readOnly ? '()' : flagList([...SYSTEM_FLAGS, '\\*'])}] flags you can change`);
+    if (!s.rev2) {
+      // RFC 3501 §6.3.1: the messages that arrived since any session last saw the mailbox are recent for this one.
+      s.takeRecent(sel, 1, st.uidNext);
+      s.untagged(`${sel.recentCount} RECENT`);
+    }
+    // Every keyword in use goes into FLAGS now (RFC 9051 §7.3.5); later ones are announced as they appear.
+    sel.learnFolderKeywords(s.port.messages.flagLookup(f.id).keywordNames());
+    s.sendFlags(sel);
     s.untagged(`OK [UIDVALIDITY ${st.uidValidity}] UIDs valid`);
     s.untagged(`OK [UIDNEXT ${st.uidNext}] predicted next UID`);
     s.untagged(`OK [HIGHESTMODSEQ ${st.highestModseq}] highest`);
@@ -41,7 +45,7 @@ export const select: Handler<'SELECT' | 'EXAMINE'> = {
       if (vanished.length) s.untagged(`VANISHED (EARLIER) ${formatSet(vanished)}`);
       for (const m of s.port.messages.changedSince(f.id, q.modseq)) {
         const seq = sel.seqOf(m.uid);
-        if (seq) s.untagged(`${seq} FETCH (UID ${m.uid} FLAGS ${flagList(m.flags)} MODSEQ (${m.modseq}))`);
+        if (seq) s.untagged(`${seq} FETCH (UID ${m.uid} FLAGS ${s.flagsOf(sel, m.uid, m.flags)} MODSEQ (${m.modseq}))`);
       }
     }
     return { code: readOnly ? 'READ-ONLY' : 'READ-WRITE', text: `${cmd.name} completed` };

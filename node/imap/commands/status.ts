@@ -19,10 +19,10 @@ export function statusLine(s: Session, f: Folder, items: string[]): Buffer {
       case 'UNSEEN': return `UNSEEN ${st.unseen}`;
       case 'DELETED': return `DELETED ${st.deleted}`;
       case 'SIZE': return `SIZE ${st.size}`;
-      case 'RECENT': return 'RECENT 0';
+      case 'RECENT': return `RECENT ${s.recentStatus(f.id)}`;
       case 'APPENDLIMIT': return `APPENDLIMIT ${s.ctx.limits.appendLimit}`;
       default:
-        s.condstore = true;
+        s.enableCondstore();
         return `HIGHESTMODSEQ ${st.highestModseq}`;
     }
   });

@@ -6,7 +6,6 @@
  * new FLAGS (and MODSEQ) unless .SILENT.
  */
 import { ImapError } from '../errors.js';
-import { flagList } from '../respond.js';
 import { formatSet } from '../seqset.js';
 import type { Handler } from '../session.js';
 
@@ -16,7 +15,7 @@ export const store: Handler<'STORE'> = {
     const sel = s.sel;
     if (sel.readOnly) throw new ImapError('NO', 'CANNOT', 'the mailbox is read-only (EXAMINE); SELECT it to change flags');
     if (cmd.flags.some((f) => f.toLowerCase() === '\\recent' || f === '\\*')) throw new ImapError('BAD', null, '\\Recent and \\* cannot be stored');
-    if (cmd.unchangedSince !== null) s.condstore = true;
+    if (cmd.unchangedSince !== null) s.enableCondstore();
     const uids = sel.resolve(cmd.set, !!cmd.uid);
     // The commit is fsynced off the event loop, so other sessions go on meanwhile; answered once durable.
     const { result: res, durable } = s.port.messages.storeFlagsDeferred(sel.folderId, uids, cmd.mode, cmd.flags, {
@@ -24,11 +23,14 @@ export const store: Handler<'STORE'> = {
       origin: s.id,
     });
     await durable;
+    // A keyword this STORE brought into use is announced now, .SILENT or not (RFC 9051 §7.3.5).
+    if (cmd.mode !== 'remove' && res.updated.length) s.announceKeywords(sel, cmd.flags);
     if (!cmd.silent || s.condstore) {
       for (const m of res.updated) {
         const seq = sel.seqOf(m.uid);
         if (!seq) continue;
-        const flags = cmd.silent ? '' : ` FLAGS ${flagList(m.flags)}`;
+        if (!cmd.silent) s.announceKeywords(sel, m.flags);
+        const flags = cmd.silent ? '' : ` FLAGS ${s.flagsOf(sel, m.uid, m.flags)}`;
         s.untagged(`${seq} FETCH (UID ${m.uid}${flags}${s.condstore ? ` MODSEQ (${m.modseq})` : ''})`);
       }
     }

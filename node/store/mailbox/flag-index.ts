@@ -11,7 +11,9 @@
  * (a write it was not told of: another process, a folder rename) and is
  * rebuilt. Writes made through MessageRepo update it after their commit, in
  * commit order, each checking that the index stood where the write began.
- * Typed arrays, 13 bytes a message; keywords (rare) in a map by UID.
+ * Typed arrays, 13 bytes a message; keywords (rare) in a map by UID, and
+ * every keyword name the index has held (IMAP's FLAGS response must name a
+ * keyword before any FETCH shows it, RFC 9051 §7.3.5).
  */
 import { flagText } from './flags.js';
 
@@ -28,6 +30,10 @@ export class FolderFlags {
   private bits: Uint8Array;
   private modseqs: Float64Array;
   private n: number;
+  /** Keyword names seen since the index was built, by lower-cased name; only grows, so a reader can tell news by its size. */
+  private readonly names = new Map<string, string>();
+  /** Keyword strings already taken apart: a big labelled folder repeats a few combinations many times. */
+  private readonly noted = new Set<string>();
 
   constructor(
     /** The folder's HIGHESTMODSEQ this reflects. */
@@ -63,7 +69,9 @@ export class FolderFlags {
       if (c === 32) {
         let j = packed.indexOf('\n', i);
         if (j < 0) j = n;
-        keywords.set(uid, packed.slice(i, j));
+        const kw = packed.slice(i, j);
+        keywords.set(uid, kw);
+        idx.noteNames(kw);
         i = j + 1;
       }
       if (r && uid <= uids[r - 1]) return null;
@@ -73,6 +81,20 @@ export class FolderFlags {
     }
     idx.n = count;
     return idx;
+  }
+
+  private noteNames(keywords: string): void {
+    if (this.noted.has(keywords)) return;
+    if (this.noted.size < 4096) this.noted.add(keywords);
+    for (const k of keywords.split(' ')) {
+      const l = k.toLowerCase();
+      if (k && !this.names.has(l)) this.names.set(l, k);
+    }
+  }
+
+  /** Every keyword in use in the folder (and some that were): keyed lower-case, first spelling kept. */
+  keywordNames(): ReadonlyMap<string, string> {
+    return this.names;
   }
 
   private grow(cap: number): void {
@@ -131,7 +153,10 @@ export class FolderFlags {
       this.uids[this.n] = e.uid;
       this.bits[this.n] = e.bits;
       this.modseqs[this.n++] = e.modseq;
-      if (e.keywords) this.keywords.set(e.uid, e.keywords);
+      if (e.keywords) {
+        this.keywords.set(e.uid, e.keywords);
+        this.noteNames(e.keywords);
+      }
     }
   }
 
@@ -140,8 +165,10 @@ export class FolderFlags {
     if (i < 0) return;
     this.bits[i] = bits;
     this.modseqs[i] = modseq;
-    if (keywords) this.keywords.set(uid, keywords);
-    else this.keywords.delete(uid);
+    if (keywords) {
+      this.keywords.set(uid, keywords);
+      this.noteNames(keywords);
+    } else this.keywords.delete(uid);
   }
 
   remove(gone: readonly number[]): void {

@@ -2,7 +2,11 @@
  * @module node/store/mailbox/folders
  * Folders (IMAP mailboxes): names with '/' as the hierarchy separator, INBOX
  * case-insensitive, UIDVALIDITY fixed at creation and never reused (a
- * recreated folder gets a new one), special-use attributes (RFC 6154).
+ * recreated folder gets a new one), special-use attributes (RFC 6154), and
+ * subscriptions, which outlive the folder they name (RFC 9051 §6.3.7: a
+ * server must not drop a name from the subscription list because the
+ * mailbox is gone): a deleted folder's subscription is kept in meta under
+ * `sub:<name>` until UNSUBSCRIBE, or until a folder of that name exists again.
  */
 import { InvalidNameError, MailboxExistsError, NoSuchMailboxError } from '../errors.js';
 import type { MailboxContext } from './context.js';
@@ -76,6 +80,10 @@ export class FolderRepo {
       byId: p('SELECT * FROM folders WHERE id = ?'),
       all: p('SELECT * FROM folders ORDER BY name'),
       insert: p('INSERT INTO folders(name, special_use, uidvalidity, created_at) VALUES (?, ?, ?, ?)'),
+      orphans: p("SELECT substr(key, 5) FROM meta WHERE key LIKE 'sub:%' ORDER BY key").pluck(),
+      orphanGet: p('SELECT 1 FROM meta WHERE key = ?').pluck(),
+      orphanPut: p('INSERT OR IGNORE INTO meta(key, value) VALUES (?, 1)'),
+      orphanDrop: p('DELETE FROM meta WHERE key = ?'),
       status: p(
         `SELECT count(*) AS messages, coalesce(sum((flags & 1) = 0), 0) AS unseen, coalesce(sum((flags & 8) != 0), 0) AS deleted,
                 coalesce(sum(size), 0) AS size FROM messages WHERE folder_id = ?`,
@@ -85,6 +93,11 @@ export class FolderRepo {
 
   list(): Folder[] {
     return (this.s.all.all() as Row[]).map(toFolder);
+  }
+
+  /** Subscribed names with no folder (deleted after they were subscribed), sorted. */
+  orphanSubscriptions(): string[] {
+    return (this.s.orphans.all() as string[]).filter((n) => !this.s.byName.get(n));
   }
 
   get(name: string): Folder | null {
@@ -122,6 +135,7 @@ export class FolderRepo {
         if (!this.s.byName.get(parent)) this.s.insert.run(parent, null, this.nextUidValidity(), Date.now());
       }
       this.s.insert.run(n, specialUse, this.nextUidValidity(), Date.now());
+      this.s.orphanDrop.run('sub:' + n);
       this.ctx.emit({ type: 'folders' });
       return toFolder(this.s.byName.get(n) as Row);
     });
@@ -145,6 +159,9 @@ export class FolderRepo {
       this.ctx.db.prepare('DELETE FROM messages WHERE folder_id = ?').run(f.id);
       this.ctx.db.prepare('DELETE FROM expunged WHERE folder_id = ?').run(f.id);
       this.ctx.db.prepare('DELETE FROM folders WHERE id = ?').run(f.id);
+      // A stale key (from a folder that came back unsubscribed by another path) must not outlive this one either.
+      if (f.subscribed) this.s.orphanPut.run('sub:' + f.name);
+      else this.s.orphanDrop.run('sub:' + f.name);
       releaseBlobs(this.ctx, blobs);
       this.ctx.emit({ type: 'folders' });
     });
@@ -176,7 +193,11 @@ export class FolderRepo {
       }
       const children = this.ctx.db.prepare('SELECT id, name FROM folders WHERE name = ? OR name LIKE ? ESCAPE \'\\\'').all(src, likePrefix(src + SEPARATOR)) as Row[];
       const upd = this.ctx.db.prepare('UPDATE folders SET name = ? WHERE id = ?');
-      for (const c of children) upd.run(dst + (c.name as string).slice(src.length), c.id);
+      for (const c of children) {
+        const name = dst + (c.name as string).slice(src.length);
+        upd.run(name, c.id);
+        this.s.orphanDrop.run('sub:' + name);
+      }
       this.ctx.emit({ type: 'folders' });
       return toFolder(this.s.byId.get(f.id) as Row);
     });
@@ -184,7 +205,15 @@ export class FolderRepo {
 
   setSubscribed(name: string, subscribed: boolean): void {
     this.ctx.write(() => {
-      const f = this.require(name);
+      const f = this.get(name);
+      if (!f) {
+        // A name subscribed before its folder went: it can still be unsubscribed (RFC 9051 §6.3.8).
+        const key = 'sub:' + canonicalName(name);
+        if (subscribed || !this.s.orphanGet.get(key)) throw new NoSuchMailboxError(`no folder named "${name}"`);
+        this.s.orphanDrop.run(key);
+        this.ctx.emit({ type: 'folders' });
+        return;
+      }
       this.ctx.db.prepare('UPDATE folders SET subscribed = ? WHERE id = ?').run(subscribed ? 1 : 0, f.id);
       this.ctx.emit({ type: 'folders' }); // IMAP NOTIFY SubscriptionChange
     });

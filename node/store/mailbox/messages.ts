@@ -46,6 +46,8 @@ export interface FlagReader {
   flags(uid: number): string | null;
   /** 0 if the folder has no such UID. */
   modseqOf(uid: number): number;
+  /** Every keyword any message here carries (and perhaps some none does now), by lower-cased name; it only grows. */
+  keywordNames(): ReadonlyMap<string, string>;
 }
 
 export type FlagMode = 'set' | 'add' | 'remove';
@@ -105,6 +107,9 @@ export class MessageRepo {
       deleteMsg: p('DELETE FROM messages WHERE folder_id = ? AND uid = ?'),
       tombstone: p('INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)'),
       deletedUids: p('SELECT uid FROM messages WHERE folder_id = ? AND (flags & 8) != 0 ORDER BY uid').pluck(),
+      recentGet: p('SELECT value FROM meta WHERE key = ?').pluck(),
+      recentSet: p('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      countFrom: p('SELECT count(*) FROM messages WHERE folder_id = ? AND uid >= ?').pluck(),
       pop3List: p('SELECT uid, size, blob_id AS blobId FROM messages WHERE folder_id = ? AND pop3_hidden = 0 ORDER BY uid'),
       pop3Hide: p('UPDATE messages SET pop3_hidden = 1 WHERE folder_id = ? AND uid = ?'),
     };
@@ -224,6 +229,12 @@ export class MessageRepo {
    */
   flagLookup(folderId: number): FlagReader {
     return this.flagIndex(folderId);
+  }
+
+  /** Every keyword in use in the folder (FlagReader.keywordNames), or null once the folder is gone: for change delivery, which must not throw. */
+  keywordNames(folderId: number): ReadonlyMap<string, string> | null {
+    if (this.s.highestModseq.get(folderId) === undefined) return null;
+    return this.flagIndex(folderId).keywordNames();
   }
 
   /** The folder's flag index, built or rebuilt when it does not stand at the folder's HIGHESTMODSEQ. */
@@ -442,6 +453,54 @@ export class MessageRepo {
       this.removeInTx(fromFolder, res.pairs.map((p) => p[0]), origin);
       return res;
     });
+  }
+
+  // ---- \Recent (RFC 3501 §2.3.2: a message is recent in exactly one session, the first to see the mailbox after it arrived)
+
+  /**
+   * Where the folder's unclaimed messages start: every UID from here up was
+   * seen as recent by no session yet. Kept in the meta table under the
+   * folder's id and UIDVALIDITY (never reused), so a recreated folder starts
+   * afresh; missing means no session ever claimed any, so all are recent.
+   */
+  private recentKey(folderId: number): string | null {
+    const r = this.s.folder.get(folderId) as Row | undefined;
+    return r ? `recent:${folderId}:${r.uidvalidity as number}` : null;
+  }
+
+  /** The first unclaimed UID; for a folder that is gone, one past any UID (nothing is recent there). */
+  recentFrom(folderId: number): number {
+    const key = this.recentKey(folderId);
+    return key === null ? Number.MAX_SAFE_INTEGER : ((this.s.recentGet.get(key) as number | undefined) ?? 1);
+  }
+
+  /**
+   * Claims the folder's unclaimed messages below `upTo` for one session:
+   * returns the first UID claimed (the range is [that, upTo)), or upTo when
+   * there was none. Synchronous, so two sessions never claim the same UID;
+   * the note is committed at once and fsynced off the event loop, as losing
+   * it in a crash only shows a message as recent once more.
+   */
+  claimRecent(folderId: number, upTo: number): number {
+    const key = this.recentKey(folderId);
+    // Gone (deleted by another session before this one heard of its new mail): nothing to claim.
+    if (key === null) return upTo;
+    const from = (this.s.recentGet.get(key) as number | undefined) ?? 1;
+    if (from >= upTo) return upTo;
+    try {
+      const { durable } = this.ctx.writeDeferred(() => this.s.recentSet.run(key, upTo));
+      durable.catch(() => {}); // a lost note costs a repeated \Recent, never mail
+    } catch {
+      // Not noted (disk full): claim nothing, so no two sessions can both see these as recent.
+      // This runs inside change delivery, where a throw would reach the writer of the change.
+      return upTo;
+    }
+    return from;
+  }
+
+  /** How many of the folder's messages have a UID of at least `uid`. */
+  countFrom(folderId: number, uid: number): number {
+    return this.s.countFrom.get(folderId, uid) as number;
   }
 
   // ---- POP3
