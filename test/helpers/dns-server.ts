@@ -40,6 +40,30 @@ function chunks(s: string): string[] {
   return out.length ? out : [''];
 }
 
+/**
+ * UDP on a port the OS picks, then TCP on the same number (node:dns retries a
+ * truncated UDP answer over TCP there). Another process may hold that TCP
+ * port already: then both are given up and another pair is tried.
+ */
+async function listenPair(handle: (request: any, send: (r: any) => void) => void): Promise<{ udp: any; tcp: any; port: number }> {
+  for (;;) {
+    const udp = dns2.createServer({ udp: true, handle });
+    await new Promise<void>((resolve) => {
+      udp.once('listening', () => resolve());
+      udp.listen({ udp: { port: 0, address: '127.0.0.1', type: 'udp4' } } as any);
+    });
+    const port = (udp.addresses() as { udp: AddressInfo }).udp.port;
+    const tcp = dns2.createServer({ tcp: true, handle });
+    const bound = await new Promise<boolean>((resolve, reject) => {
+      tcp.once('listening', () => resolve(true));
+      tcp.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(false) : reject(err)));
+      tcp.listen({ tcp: { port, address: '127.0.0.1' } } as any);
+    });
+    if (bound) return { udp, tcp, port };
+    await udp.close();
+  }
+}
+
 export async function startTestDns(): Promise<TestDns> {
   const zone = new Map<string, ZoneRecords>();
   const queries: string[] = [];
@@ -62,19 +86,7 @@ export async function startTestDns(): Promise<TestDns> {
       if (q.type === Packet.TYPE.TXT) for (const t of rec.TXT ?? []) answers.push({ ...base, type: Packet.TYPE.TXT, data: chunks(t) });
       send(response);
   };
-  const udp = dns2.createServer({ udp: true, handle });
-  await new Promise<void>((resolve) => {
-    udp.once('listening', () => resolve());
-    udp.listen({ udp: { port: 0, address: '127.0.0.1', type: 'udp4' } } as any);
-  });
-  const port = (udp.addresses() as { udp: AddressInfo }).udp.port;
-  // node:dns retries a truncated UDP answer over TCP on the same port number.
-  const tcp = dns2.createServer({ tcp: true, handle });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('listening', () => resolve());
-    tcp.once('error', reject);
-    tcp.listen({ tcp: { port, address: '127.0.0.1' } } as any);
-  });
+  const { udp, tcp, port } = await listenPair(handle);
   return {
     port,
     resolver: resolverFor([`127.0.0.1:${port}`]),
