@@ -56,7 +56,10 @@ export type Action =
     };
 
 export interface SieveResult {
+  /** Every action in order; when implicitKeep is set, the last one is that keep. */
   actions: Action[];
+  /** No action cancelled the implicit keep (RFC 5228 §2.10.2). */
+  implicitKeep: boolean;
   /** Duplicate ids to remember once the message is delivered. */
   duplicates: { handle: string; id: string; seconds: number }[];
 }
@@ -435,7 +438,7 @@ export function runScript(programOrSource: Program | string, env: SieveEnv): Sie
   running.push('personal:<main>');
   runBlock({ program: main, vars: new Map(), globals: new Set() }, main.commands);
   if (implicitKeep) actions.push({ type: 'keep', flags: main.extensions.has('imap4flags') ? flagList([flagsVar]) : [] });
-  return { actions, duplicates };
+  return { actions, implicitKeep, duplicates };
 }
 
 function nonNull(v: string | null): string[] {
