@@ -20,6 +20,7 @@ import { DIRECTORY_FILE, masterKeyFor } from './master-key.js';
 import { adminSecret, ApiError, packageVersion, startHttp } from './http/index.js';
 import { startImap } from './imap/index.js';
 import { startPop3 } from './pop3/index.js';
+import { startManageSieve } from './managesieve/index.js';
 import type { Replication } from './replication/index.js';
 import { imipMailSender, type ImipSender } from './dav/index.js';
 import { queueFor, signMessage, smtpSettings, startQueueRunner, startSmtp, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
@@ -48,7 +49,7 @@ export interface StartNodeOptions {
   adminUi?: boolean;
 }
 
-export type ListenerName = 'smtp' | 'submission' | 'submissions' | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'http' | 'https' | 'admin';
+export type ListenerName = 'smtp' | 'submission' | 'submissions' | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'managesieve' | 'http' | 'https' | 'admin';
 
 export interface NodeHandle {
   readonly config: Config;
@@ -247,6 +248,15 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     await bind('pop3', config.ports.pop3, () => startPop3(pop3Deps, { host, port: config.ports.pop3, implicitTls: false }), (h) => h.port);
     await bind('pop3s', config.ports.pop3s, () => startPop3(pop3Deps, { host, port: config.ports.pop3s, implicitTls: true }), (h) => h.port);
   }
+
+  const sieveDeps = {
+    store,
+    log,
+    authLimiter,
+    tls: certs.store,
+    limits: { maxConnectionsPerIp: config.limits.maxConnectionsPerIp, allowPlaintextOnLoopback: config.allowPlaintextAuthOnLoopback, idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000 },
+  };
+  await bind('managesieve', config.ports.managesieve, () => startManageSieve(sieveDeps, { host, port: config.ports.managesieve }), (h) => h.port);
 
   // 7. HTTPS (DAV, admin API, /health, /metrics) and plain HTTP (ACME http-01, redirect).
   const probeHost = host;

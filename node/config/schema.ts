@@ -52,6 +52,7 @@ export const OPTIONS = {
     imaps: port(2993, { help: 'IMAP over implicit TLS. 993 in production.' }),
     pop3: port(2110, { help: 'POP3 with STLS (only when pop3.enabled). 110 in production.' }),
     pop3s: port(2995, { help: 'POP3 over implicit TLS (only when pop3.enabled). 995 in production.' }),
+    managesieve: port(4190, { help: 'ManageSieve (RFC 5804, STARTTLS) where mail clients manage their Sieve filters. 4190 in production too.' }),
     http: port(8080, { help: 'Plain HTTP: ACME http-01 challenges and redirects to HTTPS. 80 in production.' }),
     https: port(8443, { help: 'HTTPS: CalDAV, CardDAV, autoconfig, the admin API, health. 443 in production.' }),
     admin: port(8081, { help: 'The admin UI (the edge app served from Node) on a local run; on Cloudflare the Worker serves it instead.' }),
