@@ -21,6 +21,7 @@ import { adminSecret, ApiError, packageVersion, startHttp } from './http/index.j
 import { startImap } from './imap/index.js';
 import { startPop3 } from './pop3/index.js';
 import { startManageSieve } from './managesieve/index.js';
+import { Rspamd, rspamdFilter, startLearner } from './rspamd/index.js';
 import type { Replication } from './replication/index.js';
 import { imipMailSender, type ImipSender } from './dav/index.js';
 import { queueFor, signMessage, smtpSettings, startQueueRunner, startSmtp, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
@@ -189,6 +190,14 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   // 6. Mail listeners.
   // One tested mapping from config to SMTP (node/smtp/settings.ts), so every option reaches its listener.
   const smtp = smtpSettings(config);
+  // Content filtering (optional): rspamd scores at SMTP time and learns from moves into and out of Junk.
+  const rspamd = config.spam.rspamdUrl
+    ? new Rspamd({ url: config.spam.rspamdUrl, controllerUrl: config.spam.rspamdControllerUrl || undefined, password: config.spam.rspamdPassword || undefined, timeoutMs: config.spam.rspamdTimeoutSeconds * 1000 })
+    : null;
+  if (rspamd) {
+    const learner = startLearner(store, rspamd, log);
+    closers.push({ name: 'rspamd learner', close: async () => learner.stop() });
+  }
   const smtpDeps = {
     store,
     log,
@@ -198,7 +207,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     queue,
     resolver: opts.resolver,
     limits: smtp.limits,
-    spam: smtp.spam,
+    spam: { ...smtp.spam, content: rspamd ? rspamdFilter(rspamd, { log, hostname: smtp.hostname }) : undefined },
     allowPlaintextAuthOnLoopback: smtp.allowPlaintextAuthOnLoopback,
     trustedArcSealers: smtp.trustedArcSealers,
   };
@@ -282,6 +291,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
             listeners: () => Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, { host: probeHost, port: port! }])),
             replication: replication ? () => replication!.status() : undefined,
             queue,
+            spam: rspamd ? () => rspamd.health() : undefined,
           },
         },
         { host, https: config.ports.https, http: config.ports.http },

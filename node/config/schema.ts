@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { bool, bytes, checkHostname, checkIp, int, list, num, oneOf, port, seconds, str, parseUrl, type Opt } from './options.js';
 import { DEFAULT_DMARC_POLICY, DMARC_POLICIES, spfMechanismProblem } from '../dns/index.js';
-import { checkReplicaUrl, checkSmarthostUrl } from './urls.js';
+import { checkHttpUrl, checkReplicaUrl, checkSmarthostUrl } from './urls.js';
 
 function checkMasterKey(v: string): string | undefined {
   const t = v.trim();
@@ -175,6 +175,23 @@ export const OPTIONS = {
   spam: {
     junkScore: num(5, { min: 0, help: 'Spam score at or above which a message is delivered to Junk.' }),
     rejectScore: num(15, { min: 0, help: 'Spam score at or above which a message is refused at SMTP time (550 5.7.1).' }),
+    rspamdUrl: str('', {
+      check: checkHttpUrl,
+      type: 'url',
+      expect: 'an http:// or https:// URL such as http://127.0.0.1:11333',
+      help: "rspamd's normal worker (HTTP protocol, /checkv2). When set, every inbound message is scored by rspamd and its score replaces Haven's own (authentication results and DNS blocklists), which remains the fallback while rspamd does not answer. Empty: Haven's own score only.",
+    }),
+    rspamdControllerUrl: str('', {
+      check: checkHttpUrl,
+      type: 'url',
+      expect: 'an http:// or https:// URL such as http://127.0.0.1:11334',
+      help: "rspamd's controller, which learns spam and ham when users move mail into and out of Junk. Empty: spam.rspamdUrl's host on port 11334.",
+    }),
+    rspamdPassword: str('', {
+      secret: true,
+      help: "The controller's password (its `password`/`enable_password`); empty when the controller trusts loopback (rspamd's default secure_ip).",
+    }),
+    rspamdTimeoutSeconds: seconds(5, { min: 1, help: 'How long a check may take before the message is scored without rspamd.' }),
   },
 } as const;
 

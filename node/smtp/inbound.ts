@@ -179,7 +179,19 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
   if (verdict.dmarcReject) throw replies.dmarcReject(verdict.fromDomain ?? 'the sender');
   if (verdict.dmarcTempError) throw replies.dnsTempFail(verdict.fromDomain ?? 'the sender');
   const spam = await scoreMessage(
-    { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom, raw, auth: verdict.result, resolver: ctx.resolver },
+    {
+      ip: session.remoteAddress,
+      helo: session.hostNameAppearsAs || '',
+      mailFrom,
+      // What rspamd sees carries our Authentication-Results, so it can use the verdict we reached.
+      raw: Buffer.concat([Buffer.from(verdict.headers), raw]),
+      auth: verdict.result,
+      resolver: ctx.resolver,
+      rcpts: session.envelope.rcptTo.map((r) => r.address),
+      queueId: session.id,
+      clientHostname: session.clientHostname || undefined,
+      deliverTo: plan.locals.size === 1 && plan.forwards.size === 0 ? rcptOf(ctx, routes, session, [...plan.locals.keys()][0]) : undefined,
+    },
     ctx.spam,
   );
   if (spam.action === 'reject') throw replies.spam();

@@ -35,7 +35,7 @@ import { closeDb, openEncrypted, announceOpened } from './db.js';
 import { Directory, type Account, type KeyWrapRecord } from './directory/directory.js';
 import { directoryMigrations } from './directory/schema.js';
 import { AuthFailedError, MailboxLockedError, NotFoundError, QuotaExceededError, WeakPasswordError } from './errors.js';
-import { Mailbox } from './mailbox/mailbox.js';
+import { Mailbox, type MailboxChange } from './mailbox/mailbox.js';
 import { migrate } from './migrate.js';
 import { Spool } from './spool.js';
 import { fsyncDir } from '../util/fsync.js';
@@ -97,6 +97,7 @@ export class Store {
   private readonly idleCloseMs: number;
   private readonly maxOpen: number;
   private closed = false;
+  private readonly changeListeners = new Set<(accountId: string, mailbox: Mailbox, change: MailboxChange) => void>();
 
   private constructor(opts: StoreOptions, directory: Directory, spool: Spool) {
     this.dataDir = opts.dataDir;
@@ -243,6 +244,16 @@ export class Store {
     return this.lease(account, 'master');
   }
 
+  /**
+   * Every committed change of every open mailbox (the rspamd learner watches
+   * messages moved into and out of Junk here, whoever moved them: IMAP, the web
+   * UI, a script). Returns the unsubscribe function.
+   */
+  onMailboxChange(fn: (accountId: string, mailbox: Mailbox, change: MailboxChange) => void): () => void {
+    this.changeListeners.add(fn);
+    return () => this.changeListeners.delete(fn);
+  }
+
   isUnlocked(accountId: string): boolean {
     return this.open.has(accountId);
   }
@@ -251,6 +262,7 @@ export class Store {
     let e = this.open.get(account.id);
     if (e) return e;
     const mailbox = Mailbox.open(account.id, this.mailboxPath(account.id), key);
+    mailbox.onChange((c) => this.changeListeners.forEach((fn) => fn(account.id, mailbox, c)));
     const box = { publicKey: account.boxPublic, privateKey: aeadOpen(key, account.boxPrivateSealed, BOX_PRIVATE_AAD) };
     mailbox.setQuota(account.quotaBytes);
     e = { mailbox, key, box, refs: 0, idleTimer: null, lastUsed: Date.now() };
