@@ -10,6 +10,7 @@
  * never costs the message: it is kept in INBOX, the error is logged and kept
  * for the owner to see.
  */
+import { createHash } from 'node:crypto';
 import type { SMTPServerSession } from 'smtp-server';
 import {
   compile,
@@ -141,7 +142,12 @@ async function filterOne(
     sieve.setError(account.id, `${which}: ${err.message}`);
     return { ...plain, copies: [{ folder: fallback === 'Junk' ? 'Junk' : undefined }] };
   }
-  return { account, copies: placements(actions, fallback), actions, duplicates };
+  // A redirect that would loop is not carried out; without :copy it becomes a keep, so the message stays here.
+  const mark = redirectMark(account.id);
+  const looped = env.message.header('x-haven-redirected').some((v) => v.trim() === mark);
+  const final = looped ? actions.flatMap((a): Action[] => (a.type !== 'redirect' ? [a] : a.copy ? [] : [{ type: 'keep', flags: [] }])) : actions;
+  if (looped && actions.some((a) => a.type === 'redirect')) ctx.log.warn({ account: account.id }, 'sieve redirect loop: kept here instead');
+  return { account, copies: placements(final, fallback), actions: final, duplicates };
 }
 
 /** fileinto and keep become copies, one per folder (RFC 5228 §2.10.3: the same folder twice is one copy). */
@@ -191,11 +197,22 @@ async function afterDelivery(ctx: Context, d: LocalDelivery, p: Plan, message: (
   }
 }
 
-/** RFC 5228 §4.2: resent as is, from the original sender rewritten with SRS so SPF holds at the next hop. */
+/** The mark a redirect by this account leaves on the message (a hash: the account id stays private). */
+function redirectMark(accountId: string): string {
+  return createHash('sha256').update(`haven-redirect\0${accountId}`).digest('base64url').slice(0, 16);
+}
+
+/**
+ * RFC 5228 §4.2: resent as is, from the original sender rewritten with SRS so
+ * SPF holds at the next hop. Loop control (§4.2 asks for it): each redirect
+ * adds a field with the account's mark, and filterOne does not redirect a
+ * message that already carries it.
+ */
 function redirect(ctx: Context, d: LocalDelivery, address: string, mailFrom: string, account: Account): void {
   const local = resolveRecipient(ctx.store, ctx.srs, address);
   if (local && local.kind === 'account' && local.accountId === account.id) return; // to itself: the copy is already here
-  ctx.queue.enqueue({ accountId: null, mailFrom: mailFrom ? ctx.srs.forward(mailFrom, account.domain) : '', raw: d.raw }, [{ rcpt: address }]);
+  const raw = Buffer.concat([Buffer.from(`X-Haven-Redirected: ${redirectMark(account.id)}\r\n`), d.raw]);
+  ctx.queue.enqueue({ accountId: null, mailFrom: mailFrom ? ctx.srs.forward(mailFrom, account.domain) : '', raw }, [{ rcpt: address }]);
 }
 
 async function vacation(ctx: Context, account: Account, a: Extract<Action, { type: 'vacation' }>, message: SieveMessage, mailFrom: string, rcpt: string): Promise<void> {

@@ -5,6 +5,7 @@
  * redirects land in the outbound queue; a failing script keeps the message
  * in INBOX and leaves the error for the owner.
  */
+import { createHash } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import tls from 'node:tls';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -176,7 +177,48 @@ describe('reject (RFC 5429)', () => {
   });
 });
 
+describe('reject with other recipients (RFC 5429 §2.2)', () => {
+  it('refuses alice\'s copy by a notice to the sender; bob still gets his', async () => {
+    const q = queueFor(store);
+    q.list().forEach((m) => q.remove(m.id));
+    activate('require "reject"; reject "Not for me.";');
+    const raw = sampleMessage({ subject: 'to both', from: 'Bob <bob@sender.test>' });
+    await client(mx.port).sendMail({ envelope: { from: 'bob@sender.test', to: ['alice@example.test', 'bob@example.test'] }, raw });
+    const notices = q.list().map((m) => ({ m, raw: q.raw(m.id)!.toString(), rcpts: q.recipients(m.id).map((r) => r.rcpt) }));
+    expect(notices).toHaveLength(1);
+    expect(notices[0].m.mailFrom).toBe('');
+    expect(notices[0].rcpts).toEqual(['bob@sender.test']);
+    expect(notices[0].raw).toMatch(/Action: failed/);
+    expect(notices[0].raw).toContain('550 5.7.1 Not for me.');
+    const bobInbox = await (async () => {
+      const lease = await store.authenticate('bob@example.test', PW);
+      try {
+        const f = lease.mailbox.folders.require('INBOX');
+        return lease.mailbox.messages.list(f.id).map((m) => lease.mailbox.messages.raw(m.blobId).toString());
+      } finally {
+        lease.release();
+      }
+    })();
+    expect(bobInbox.some((m) => m.includes('Subject: to both'))).toBe(true);
+    await withImap(async (c) => expect(subjects(await folder(c, 'INBOX'))).not.toContain('to both'));
+  });
+});
+
 describe('errors never lose mail', () => {
+  it('a redirect that would loop back is kept here instead (RFC 5228 §4.2 loop control)', async () => {
+    const q = queueFor(store);
+    q.list().forEach((m) => q.remove(m.id));
+    activate('redirect "elsewhere@remote.test";');
+    const mark = createHash('sha256').update(`haven-redirect\0${aliceId}`).digest('base64url').slice(0, 16);
+    await send({ subject: 'came back', extra: [`X-Haven-Redirected: ${mark}`] });
+    expect(q.list()).toHaveLength(0);
+    await withImap(async (c) => expect(subjects(await folder(c, 'INBOX'))).toContain('came back'));
+    // The first time round it goes, carrying the mark.
+    await send({ subject: 'first time' });
+    const [m] = q.list();
+    expect(q.raw(m.id)!.toString()).toMatch(new RegExp(`^X-Haven-Redirected: ${mark}\r$`, 'm'));
+  });
+
   it('a script failing at run time keeps the message in INBOX and records the error for the owner', async () => {
     activate('require ["include", "fileinto"]; include "missing"; fileinto "Never";');
     await send({ subject: 'despite the error' });
