@@ -10,3 +10,4 @@ export { compile, EXTENSIONS, isScriptName, type Program } from './validate.js';
 export { runScript, LIMITS, type Action, type SieveEnv, type SieveMessage, type SieveResult } from './interpret.js';
 export { sieveMessage } from './message.js';
 export { responseKey, vacationRefusal, vacationReply, type VacationContext } from './vacation.js';
+export { VACATION_SCRIPT, vacationScript, vacationSettings, type VacationSettings } from './vacation-form.js';

@@ -15,6 +15,7 @@ import type { SMTPServerSession } from 'smtp-server';
 import {
   compile,
   responseKey,
+  VACATION_SCRIPT,
   runScript,
   sieveMessage,
   SieveError,
@@ -101,10 +102,13 @@ async function filterOne(
   const sieve = ctx.store.directory.sieve;
   const before = sieve.domainScript(account.domain, BEFORE_SCRIPT);
   const own = sieve.active(account.id);
+  // The owner's web page keeps vacation in a script of its own, run after theirs unless theirs is it.
+  const page = own?.name === VACATION_SCRIPT ? null : sieve.get(account.id, VACATION_SCRIPT);
   const plain: Plan = { account, copies: [{ folder: fallback }], actions: [], duplicates: [] };
-  if (!before && !own) return plain;
+  if (!before && !own && !page) return plain;
   const percent = Math.max(0, Math.min(100, Math.round((100 * spam.score) / Math.max(1, ctx.spam.rejectScore))));
-  const folders = await folderNames(ctx, account.id);
+  // Folder names cost a lease on the mailbox: only for scripts that can ask (mailboxexists, RFC 5490).
+  const folders = [before, own?.source, page].some((src) => src && program(src).extensions.has('mailbox')) ? await folderNames(ctx, account.id) : null;
   const env = {
     message: message(),
     envelope: { from: mailFrom, to: rcpt },
@@ -134,6 +138,11 @@ async function filterOne(
       pendingKeep = r.actions[r.actions.length - 1];
     }
     if (pendingKeep) actions.push(pendingKeep);
+    if (!before && !own) actions.push({ type: 'keep', flags: [] });
+    // Only its vacation counts, and only for a message still being delivered here.
+    if (page && actions.some((a) => a.type === 'keep' || a.type === 'fileinto') && !actions.some((a) => a.type === 'vacation')) {
+      actions.push(...runScript(program(page), env).actions.filter((a) => a.type === 'vacation'));
+    }
     if (own) sieve.setError(account.id, null);
   } catch (err) {
     if (!(err instanceof SieveError)) throw err;
@@ -188,7 +197,8 @@ async function afterDelivery(ctx: Context, d: LocalDelivery, p: Plan, message: (
     );
     for (const a of p.actions) {
       if (a.type === 'redirect') redirect(ctx, d, a.address, mailFrom, p.account);
-      else if (a.type === 'vacation') await vacation(ctx, p.account, a, message(), mailFrom, d.rcptOf(p.account.id));
+      // Junk gets no vacation reply: answering spam confirms the address to the spammer.
+      else if (a.type === 'vacation' && d.spam.action !== 'junk') await vacation(ctx, p.account, a, message(), mailFrom, d.rcptOf(p.account.id));
       else if (a.type === 'reject') await rejectByNotice(ctx, d, p.account, a.reason, mailFrom);
     }
   } catch (err) {

@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startImap } from '../../node/imap/index.js';
 import { queueFor } from '../../node/smtp/index.js';
-import { compile } from '../../node/sieve/index.js';
+import { compile, VACATION_SCRIPT, vacationScript } from '../../node/sieve/index.js';
 import type { Store } from '../../node/store/index.js';
 import { AuthLimiter } from '../../node/util/auth-limiter.js';
 import { silentLogger } from '../../node/util/log.js';
@@ -278,6 +278,17 @@ describe('vacation (RFC 5230, RFC 3834) and redirect through the outbound queue'
     expect(raw).toMatch(/^Auto-Submitted: auto-replied/m);
     expect(raw).toMatch(/^Subject: Away\r$/m);
     expect(raw).toContain('Back on Monday.');
+  });
+
+  it('the web page\'s vacation runs after the owner\'s own script, which still files the message', async () => {
+    clearQueue();
+    activate('require ["fileinto", "mailbox"]; fileinto :create "Filed";');
+    store.directory.sieve.put(aliceId, VACATION_SCRIPT, vacationScript({ enabled: true, from: '', until: '', subject: 'Out', text: 'Away this week.' }));
+    await send({ subject: 'while away' });
+    const replies = queued();
+    expect(replies).toHaveLength(1);
+    expect(replies[0].raw).toMatch(/^Subject: Out\r$/m);
+    await withImap(async (c) => expect(subjects(await folder(c, 'Filed'))).toContain('while away'));
   });
 
   it('does not answer a list, bulk or auto-submitted message (RFC 3834 §2)', async () => {
