@@ -237,8 +237,12 @@ async function vacation(ctx: Context, account: Account, a: Extract<Action, { typ
   const key = responseKey(a, mailFrom);
   // RFC 5230 §4.1: one reply per sender within the period.
   if (a.periodSeconds > 0 && sieve.seen(account.id, 'vacation', key)) return;
-  const reply = vacationReply(a, vctx);
-  const fromDomain = (a.from ?? rcpt).replace(/^.*@/, '').replace(/>.*$/, '').toLowerCase();
+  // RFC 5230 §4.3 lets a site refuse a :from that is not the user's: here it must be an address the account may send as.
+  const fromAddr = a.from ? (/<([^<>\s]+@[^<>\s]+)>/.exec(a.from)?.[1] ?? a.from.trim()) : null;
+  const from = fromAddr && ctx.store.directory.ownsAddress(account.id, fromAddr) ? a.from : null;
+  if (a.from && !from) ctx.log.info({ account: account.id }, 'vacation :from is not an address of this account; replying from the recipient address');
+  const reply = vacationReply({ ...a, from }, vctx);
+  const fromDomain = (fromAddr && from ? fromAddr : rcpt).replace(/^.*@/, '').toLowerCase();
   const domain = ctx.store.directory.getDomain(fromDomain) ? fromDomain : account.domain;
   const signatures = await signMessage(reply, domain, ctx.store.directory.dkimKeys(domain));
   const signed = signatures ? Buffer.concat([Buffer.from(signatures.endsWith('\r\n') ? signatures : signatures + '\r\n'), reply]) : reply;

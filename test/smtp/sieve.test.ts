@@ -291,6 +291,16 @@ describe('vacation (RFC 5230, RFC 3834) and redirect through the outbound queue'
     await withImap(async (c) => expect(subjects(await folder(c, 'Filed'))).toContain('while away'));
   });
 
+  it(':from must be an address of the account; another is replaced by the recipient address (RFC 5230 §4.3)', async () => {
+    clearQueue();
+    activate('require ["vacation", "vacation-seconds"]; vacation :seconds 0 :from "The Boss <ceo@elsewhere.example>" "Away.";');
+    await send({ subject: 'forged from' });
+    activate('require ["vacation", "vacation-seconds"]; vacation :seconds 0 :from "Alice <alice+away@example.test>" "Away.";');
+    await send({ subject: 'own from' });
+    const froms = queued().map((x) => /^From: (.*)\r$/m.exec(x.raw)?.[1]).sort();
+    expect(froms).toEqual(['Alice <alice+away@example.test>', 'alice@example.test']);
+  });
+
   it('does not answer a list, bulk or auto-submitted message (RFC 3834 §2)', async () => {
     clearQueue();
     activate('require ["vacation", "vacation-seconds"]; vacation :seconds 0 "Away.";');
