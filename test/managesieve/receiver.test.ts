@@ -38,3 +38,18 @@ describe('receiver', () => {
     expect(r.push(Buffer.alloc(500, 0x41))).toEqual([{ kind: 'bad', reason: 'line too long', fatal: true }]);
   });
 });
+
+describe('random bytes', () => {
+  it('never throw, whatever the client sends (seeded)', async () => {
+    const { rng } = await import('../helpers/rng.js');
+    const rand = rng(4190);
+    const pieces = ['{', '}', '+', '5', '999', '"', '\\', '\r', '\n', '\r\n', 'NOOP', ' ', 'a', '\0', '{3+}\r\nabc', '{2}\n'];
+    for (let n = 0; n < 500; n++) {
+      const r = new Receiver(64, 16);
+      for (let i = 0; i < 40; i++) {
+        const out = r.push(Buffer.from(pieces[Math.floor(rand() * pieces.length)]));
+        for (const x of out) if (x.kind === 'request') expect(() => parseCommand(x.tokens)).not.toThrow(TypeError);
+      }
+    }
+  });
+});

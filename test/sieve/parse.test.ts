@@ -161,3 +161,21 @@ describe('fuzz-ish robustness', () => {
     }
   });
 });
+
+describe('random input', () => {
+  it('never throws anything but SieveSyntaxError, however mangled the script (seeded)', async () => {
+    const { rng } = await import('../helpers/rng.js');
+    const rand = rng(17);
+    const alphabet = ['if', 'header', ':is', ':matches', '"x"', '"', '[', ']', '(', ')', ',', ';', '{', '}', 'text:', '\r\n', '.', '#', '/*', '*/', '\\', '1K', 'require', 'fileinto', ' ', 'anyof', 'not', ':comparator', '${1}', '\0', 'é'];
+    for (let n = 0; n < 2000; n++) {
+      const len = 1 + Math.floor(rand() * 30);
+      let src = '';
+      for (let i = 0; i < len; i++) src += alphabet[Math.floor(rand() * alphabet.length)];
+      try {
+        compile(src);
+      } catch (err) {
+        if (!(err instanceof SieveSyntaxError)) throw new Error(`${JSON.stringify(src)}: ${(err as Error).stack}`);
+      }
+    }
+  });
+});
