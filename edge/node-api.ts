@@ -103,6 +103,9 @@ export class NodeApi {
   patch<T>(path: string, body: unknown): Promise<T> {
     return this.call<T>('PATCH', path, body);
   }
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.call<T>('PUT', path, body);
+  }
   delete(path: string): Promise<unknown> {
     return this.call('DELETE', path);
   }
