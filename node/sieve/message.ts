@@ -15,6 +15,8 @@ const BODY_CAP = 1024 * 1024;
 export function sieveMessage(raw: Buffer, parsed?: ParsedMessage): SieveMessage {
   const head = scanHeader(raw, 0, raw.length);
   const cache = new Map<string, string[]>();
+  // Scripts test From and To again and again: each field's addresses are parsed once per message.
+  const addressCache = new Map<string, { fieldIndex: number; address: string }[]>();
   let structure: MimePart | undefined = parsed?.structure;
   const tree = (): MimePart => (structure ??= parseMessage(raw).structure);
 
@@ -53,6 +55,9 @@ export function sieveMessage(raw: Buffer, parsed?: ParsedMessage): SieveMessage 
   return {
     header,
     addresses(name) {
+      const key = name.toLowerCase();
+      const hit = addressCache.get(key);
+      if (hit) return hit;
       const out: { fieldIndex: number; address: string }[] = [];
       header(name).forEach((value, fieldIndex) => {
         for (const a of parseAddressList(value)) {
@@ -60,6 +65,7 @@ export function sieveMessage(raw: Buffer, parsed?: ParsedMessage): SieveMessage 
           out.push({ fieldIndex, address: a.host ? `${a.mailbox}@${a.host}` : a.mailbox });
         }
       });
+      addressCache.set(key, out);
       return out;
     },
     size: raw.length,
