@@ -12,8 +12,11 @@ import type { Logger } from '../util/log.js';
 import type { Rspamd } from './client.js';
 
 const CONCURRENCY = 2;
-/** Beyond this many waiting lessons new ones are dropped: a bulk move must not hold messages in memory. */
+/** Beyond this many waiting lessons (or bytes) new ones are dropped: a bulk move must not hold its messages in memory. */
 const MAX_WAITING = 200;
+const MAX_WAITING_BYTES = 32 * 1024 * 1024;
+/** Bigger messages are not lessons: their text is a sliver of their size (attachments), and rspamd would read it all. */
+const MAX_LESSON_BYTES = 2 * 1024 * 1024;
 
 function isJunk(f: { name: string; specialUse: string | null } | null): boolean {
   return !!f && (f.specialUse === '\\Junk' || f.name.toLowerCase() === 'junk');
@@ -49,6 +52,7 @@ export interface Learner {
 
 export function startLearner(store: Store, rspamd: Rspamd, log: Logger): Learner {
   const waiting: { kind: 'spam' | 'ham'; raw: Buffer; deliverTo: string }[] = [];
+  let waitingBytes = 0;
   let running = 0;
   let idleWaiters: (() => void)[] = [];
   const stats = { learned: 0, already: 0, failed: 0, dropped: 0 };
@@ -56,6 +60,7 @@ export function startLearner(store: Store, rspamd: Rspamd, log: Logger): Learner
   const pump = () => {
     while (running < CONCURRENCY && waiting.length > 0) {
       const job = waiting.shift()!;
+      waitingBytes -= job.raw.length;
       running++;
       rspamd
         .learn(job.kind, job.raw, job.deliverTo)
@@ -87,13 +92,16 @@ export function startLearner(store: Store, rspamd: Rspamd, log: Logger): Learner
     if (!kind) return;
     const address = store.directory.getAccountById(accountId)?.address ?? '';
     for (const uid of change.uids) {
-      if (waiting.length >= MAX_WAITING) {
+      const meta = mailbox.messages.get(change.folderId, uid);
+      if (!meta || meta.size > MAX_LESSON_BYTES) continue;
+      if (waiting.length >= MAX_WAITING || waitingBytes + meta.size > MAX_WAITING_BYTES) {
         stats.dropped++;
         continue;
       }
-      const meta = mailbox.messages.get(change.folderId, uid);
       // Read now, while the change's mailbox is surely open; the lesson goes out later.
-      if (meta) waiting.push({ kind, raw: mailbox.messages.raw(meta.blobId), deliverTo: address });
+      const raw = mailbox.messages.raw(meta.blobId);
+      waitingBytes += raw.length;
+      waiting.push({ kind, raw, deliverTo: address });
     }
     pump();
   };
@@ -105,6 +113,7 @@ export function startLearner(store: Store, rspamd: Rspamd, log: Logger): Learner
     stop: () => {
       unsubscribe();
       waiting.length = 0;
+      waitingBytes = 0;
     },
   };
 }
