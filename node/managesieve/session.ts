@@ -92,6 +92,8 @@ export class SieveSession {
       `"SIEVE" ${str(SIEVE_CAPABILITY)}`,
       ...(this.secure ? [] : ['"STARTTLS"']),
       `"MAXREDIRECTS" "5"`,
+      // RFC 5804 §2.14.1: advertised because UNAUTHENTICATE is implemented.
+      '"UNAUTHENTICATE"',
       ...(this.state.kind === 'auth' ? [`"OWNER" ${str(this.state.address)}`] : []),
       `"VERSION" "1.0"`,
     ];

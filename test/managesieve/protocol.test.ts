@@ -30,6 +30,7 @@ describe('greeting and capabilities (§1.7)', () => {
     expect(g).toMatch(/^"SIEVE" "fileinto reject ereject envelope imap4flags vacation vacation-seconds copy body variables relational subaddress date index mailbox duplicate spamtest spamtestplus include comparator-i;ascii-numeric"\r$/m);
     expect(g).toMatch(/^"STARTTLS"\r$/m);
     expect(g).toMatch(/^"VERSION" "1.0"\r$/m);
+    expect(g).toMatch(/^"UNAUTHENTICATE"\r$/m);
     expect(g).toMatch(/^OK /m);
     expect(await c.cmd('CAPABILITY')).toMatch(/"VERSION" "1.0"\r\nOK/);
     c.close();
