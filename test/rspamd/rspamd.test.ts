@@ -81,6 +81,17 @@ function send(port: number, raw: Buffer) {
   return client(port).sendMail({ envelope: { from: 'bob@sender.test', to: ['alice@example.test'] }, raw });
 }
 
+/** Resolves once `n` lessons have been answered by rspamd (learned, already known, or failed). */
+async function lessons(n: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  const answered = () => learner.stats.learned + learner.stats.already + learner.stats.failed + learner.stats.dropped;
+  while (answered() < n) {
+    if (Date.now() > deadline) throw new Error(`only ${answered()} of ${n} lessons answered: ${JSON.stringify(learner.stats)}`);
+    await learner.idle();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const SPAM = (i: number) => message(`cheap pills viagra offer ${i}`, `Buy cheap pills now, viagra cialis discount pharmacy offer, limited time, click here to order cheap pills from our online pharmacy today ${i}`, `spam${i}`);
 const HAM = (i: number) => message(`meeting notes for the project ${i}`, `Hi Alice, attached are the meeting notes for the project review on Tuesday; see you at the office next week with the budget numbers ${i}`, `ham${i}`);
 
@@ -134,8 +145,9 @@ describe('learning from Junk', () => {
     } finally {
       await c.logout();
     }
-    await learner.idle();
-    expect(learner.stats).toMatchObject({ learned: 6, failed: 0 });
+    // A STORE's change is announced once it is durable, which may be just after the IMAP reply: wait for all six lessons.
+    await lessons(6);
+    expect(learner.stats).toEqual({ learned: 6, already: 0, failed: 0, dropped: 0 });
     expect(await bayes(probe)).toEqual(['BAYES_SPAM']);
     expect(await bayes(HAM(98))).toEqual(['BAYES_HAM']);
   });
