@@ -10,12 +10,17 @@
 import { Store, type Lease } from '../node/store/index.js';
 import { resolverFor } from '../node/smtp/index.js';
 import { startTestMx } from '../test/helpers/mx.js';
+import { Rspamd, rspamdFilter } from '../node/rspamd/index.js';
+import { silentLogger } from '../node/util/log.js';
 
 const [dataDir, keyHex, dnsPort, password, unlock, ...addresses] = process.argv.slice(2);
 const store = Store.open({ dataDir, masterKey: Buffer.from(keyHex, 'hex') });
 const leases: Lease[] = [];
 if (unlock === '1') for (const a of addresses) leases.push(await store.authenticate(a, password));
-const server = await startTestMx(store, { resolver: resolverFor([`127.0.0.1:${dnsPort}`]), maxConnectionsPerIp: 1000 });
+// HAVEN_BENCH_RSPAMD_URL: every message is checked by that rspamd (bench/smtp.ts --rspamd).
+const rspamdUrl = process.env.HAVEN_BENCH_RSPAMD_URL;
+const content = rspamdUrl ? rspamdFilter(new Rspamd({ url: rspamdUrl }), { log: silentLogger, hostname: 'mx.haven.test' }) : undefined;
+const server = await startTestMx(store, { resolver: resolverFor([`127.0.0.1:${dnsPort}`]), maxConnectionsPerIp: 1000, content });
 // HAVEN_BENCH_PROFILE=<file>: write a CPU profile of the node (open it in Chrome DevTools).
 let profiler: import('node:inspector').Session | null = null;
 if (process.env.HAVEN_BENCH_PROFILE) {

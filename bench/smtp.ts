@@ -16,7 +16,11 @@
  * (Haven's 250 already means "in the mailbox"). `--client smtp-source` drives
  * both with Postfix's smtp-source instead of our Node client.
  *
- *   npm run bench -- smtp [--messages 2000] [--sessions 10] [--locked] [--no-peer] [--client node|smtp-source]
+ * `--sieve` gives every account a 20-rule Sieve script (bench/lib/sieve-script.ts);
+ * `--rspamd` starts a real rspamd (with Redis, test/helpers/rspamd.ts) and
+ * checks every message with it: the cost of filtering, measured as issue 17 asks.
+ *
+ *   npm run bench -- smtp [--messages 2000] [--sessions 10] [--locked] [--no-peer] [--client node|smtp-source] [--sieve] [--rspamd]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +31,8 @@ import { runChild } from '../test/helpers/child.js';
 import { startTestDns } from '../test/helpers/dns-server.js';
 import { addAccount, makeTestStore } from '../test/helpers/store.js';
 import { postfixAvailable, startPostfixDovecot } from './lib/postfix.js';
+import { BENCH_SCRIPT } from './lib/sieve-script.js';
+import { startRspamd, type TestRspamd } from '../test/helpers/rspamd.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,6 +42,8 @@ const { values: args } = parseArgs({
     locked: { type: 'boolean', default: false },
     'no-peer': { type: 'boolean', default: false },
     client: { type: 'string', default: 'node' },
+    sieve: { type: 'boolean', default: false },
+    rspamd: { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(args.messages);
@@ -105,8 +113,16 @@ const t = makeTestStore();
 const dns = await startTestDns();
 dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
 dns.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] });
-for (const a of addresses) await addAccount(t.store, a, PASSWORD);
+for (const a of addresses) {
+  const { account } = await addAccount(t.store, a, PASSWORD);
+  if (args.sieve) {
+    t.store.directory.sieve.put(account.id, 'bench', BENCH_SCRIPT);
+    t.store.directory.sieve.setActive(account.id, 'bench');
+  }
+}
 t.store.close();
+const rspamd: TestRspamd | null = args.rspamd ? await startRspamd({ dnsPort: dns.port }) : null;
+if (rspamd) process.env.HAVEN_BENCH_RSPAMD_URL = rspamd.url;
 const child = runChild(join(import.meta.dirname, 'smtp-node.ts'), [t.dataDir, t.masterKey.toString('hex'), String(dns.port), PASSWORD, args.locked ? '0' : '1', ...addresses]);
 const procStatus = () => readFileSync(`/proc/${child.proc.pid}/status`, 'utf8');
 let haven: Load;
@@ -126,11 +142,13 @@ try {
   // Also when the load failed: never leave the node running.
   if (child.proc.exitCode === null) child.proc.kill('SIGTERM');
   await child.exited;
+  await rspamd?.stop();
   await dns.close();
   t.cleanup();
 }
 
-console.log(`smtp ingest: ${COUNT} messages (~${sizeKb} KB) over ${SESSIONS} sessions into ${addresses.length} ${args.locked ? 'locked (sealed spool)' : 'unlocked'} mailboxes, client ${args.client}`);
+const filters = [args.sieve ? 'a 20-rule Sieve script each' : '', args.rspamd ? 'rspamd checking every message' : ''].filter(Boolean).join(', ');
+console.log(`smtp ingest: ${COUNT} messages (~${sizeKb} KB) over ${SESSIONS} sessions into ${addresses.length} ${args.locked ? 'locked (sealed spool)' : 'unlocked'} mailboxes, client ${args.client}${filters ? `; ${filters}` : ''}`);
 console.log(`  haven            ${describeLoad(haven, 'to the last 250 = stored durably; SPF/DKIM/DMARC checked')}`);
 console.log(`                   peak RSS during the load ${(hwm / 1024).toFixed(0)} MB (one process; ${(restingKb / 1024).toFixed(0)} MB before it)`);
 

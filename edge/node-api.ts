@@ -27,6 +27,8 @@ export interface NodeHealth {
   queue?: { depth: number; oldestSeconds: number | null };
   certificate?: { daysLeft: number | null; subject?: string };
   disk?: { freeBytes: number | null; ok: boolean };
+  /** Present when the node uses rspamd (docs/filtering.md); down means Haven's own score decides alone. */
+  spam?: { rspamd: 'unknown' | 'up' | 'down'; ok: boolean; sinceSeconds: number | null; error?: string };
   version?: string;
 }
 
@@ -100,6 +102,9 @@ export class NodeApi {
   }
   patch<T>(path: string, body: unknown): Promise<T> {
     return this.call<T>('PATCH', path, body);
+  }
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.call<T>('PUT', path, body);
   }
   delete(path: string): Promise<unknown> {
     return this.call('DELETE', path);

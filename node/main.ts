@@ -20,6 +20,8 @@ import { DIRECTORY_FILE, masterKeyFor } from './master-key.js';
 import { adminSecret, ApiError, packageVersion, startHttp } from './http/index.js';
 import { startImap } from './imap/index.js';
 import { startPop3 } from './pop3/index.js';
+import { startManageSieve } from './managesieve/index.js';
+import { Rspamd, rspamdFilter, startLearner } from './rspamd/index.js';
 import type { Replication } from './replication/index.js';
 import { imipMailSender, type ImipSender } from './dav/index.js';
 import { queueFor, signMessage, smtpSettings, startQueueRunner, startSmtp, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
@@ -48,7 +50,7 @@ export interface StartNodeOptions {
   adminUi?: boolean;
 }
 
-export type ListenerName = 'smtp' | 'submission' | 'submissions' | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'http' | 'https' | 'admin';
+export type ListenerName = 'smtp' | 'submission' | 'submissions' | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'managesieve' | 'http' | 'https' | 'admin';
 
 export interface NodeHandle {
   readonly config: Config;
@@ -188,6 +190,14 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   // 6. Mail listeners.
   // One tested mapping from config to SMTP (node/smtp/settings.ts), so every option reaches its listener.
   const smtp = smtpSettings(config);
+  // Content filtering (optional): rspamd scores at SMTP time and learns from moves into and out of Junk.
+  const rspamd = config.spam.rspamdUrl
+    ? new Rspamd({ url: config.spam.rspamdUrl, controllerUrl: config.spam.rspamdControllerUrl || undefined, password: config.spam.rspamdPassword || undefined, timeoutMs: config.spam.rspamdTimeoutSeconds * 1000 })
+    : null;
+  if (rspamd) {
+    const learner = startLearner(store, rspamd, log);
+    closers.push({ name: 'rspamd learner', close: async () => learner.stop() });
+  }
   const smtpDeps = {
     store,
     log,
@@ -197,7 +207,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     queue,
     resolver: opts.resolver,
     limits: smtp.limits,
-    spam: smtp.spam,
+    spam: { ...smtp.spam, content: rspamd ? rspamdFilter(rspamd, { log, hostname: smtp.hostname }) : undefined },
     allowPlaintextAuthOnLoopback: smtp.allowPlaintextAuthOnLoopback,
     trustedArcSealers: smtp.trustedArcSealers,
   };
@@ -248,6 +258,15 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     await bind('pop3s', config.ports.pop3s, () => startPop3(pop3Deps, { host, port: config.ports.pop3s, implicitTls: true }), (h) => h.port);
   }
 
+  const sieveDeps = {
+    store,
+    log,
+    authLimiter,
+    tls: certs.store,
+    limits: { maxConnectionsPerIp: config.limits.maxConnectionsPerIp, allowPlaintextOnLoopback: config.allowPlaintextAuthOnLoopback, idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000 },
+  };
+  await bind('managesieve', config.ports.managesieve, () => startManageSieve(sieveDeps, { host, port: config.ports.managesieve }), (h) => h.port);
+
   // 7. HTTPS (DAV, admin API, /health, /metrics) and plain HTTP (ACME http-01, redirect).
   const probeHost = host;
   const http = await bind(
@@ -272,6 +291,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
             listeners: () => Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, { host: probeHost, port: port! }])),
             replication: replication ? () => replication!.status() : undefined,
             queue,
+            spam: rspamd ? () => rspamd.health() : undefined,
           },
         },
         { host, https: config.ports.https, http: config.ports.http },

@@ -32,6 +32,11 @@ const Parts = ({ h }: { h: NodeHealth }) => (
       <Stat label="Outbound queue">{h.queue ? `${h.queue.depth} message${h.queue.depth === 1 ? '' : 's'}${h.queue.oldestSeconds ? `, oldest ${seconds(h.queue.oldestSeconds)}` : ''}` : '—'}</Stat>
       <Stat label="Certificate" kind={certKind(h.certificate?.daysLeft)}>{h.certificate?.daysLeft != null ? `${h.certificate.daysLeft} days left` : 'unknown'}</Stat>
       <Stat label="Free disk" kind={h.disk ? (h.disk.ok ? 'ok' : 'bad') : 'unk'}>{bytes(h.disk?.freeBytes)}</Stat>
+      {h.spam ? (
+        <Stat label="Spam filter (rspamd)" kind={h.spam.rspamd === 'up' ? 'ok' : h.spam.rspamd === 'down' ? 'bad' : 'unk'}>
+          {h.spam.rspamd === 'down' ? `down${h.spam.sinceSeconds != null ? ` for ${seconds(h.spam.sinceSeconds)}` : ''}: Haven's own score decides` : h.spam.rspamd === 'up' ? 'answering' : 'not asked yet'}
+        </Stat>
+      ) : null}
       <Stat label="Version">{h.version ?? '—'}</Stat>
     </div>
     {h.listeners && Object.keys(h.listeners).length ? (

@@ -2,12 +2,14 @@
  * @module edge/routes/domains
  * Mail domains: the list, adding one, and per domain the DNS records the node
  * says it needs with whether each is live (checked from outside through
- * DNS-over-HTTPS), DKIM key rotation and removal.
+ * DNS-over-HTTPS), DKIM key rotation and removal, and the domain's Sieve
+ * "before" script that runs ahead of every account's own (docs/filtering.md).
  */
 import type { Hono } from 'hono';
 import type { EdgeEnv } from '../context.js';
 import type { Liveness } from '../dns-check.js';
 import { act, enc, field, InputError, redirectWith, type Edge } from '../edge.js';
+import { NodeApiError } from '../node-api.js';
 import type { DnsRecordInfo, DomainInfo } from '../node-api.js';
 import { when } from '../views/format.js';
 import { Badge, Csrf, PostButton } from '../views/layout.js';
@@ -120,6 +122,10 @@ export function registerDomains(app: Hono<EdgeEnv>, edge: Edge): void {
           <p>Rotating makes a new signing key under a new selector. Publish its TXT record (it appears above) before the old one is removed, or receivers will fail DKIM for mail in flight.</p>
           <PostButton action={`/domains/${enc(name)}/dkim/rotate`} csrf={csrf} label="Rotate DKIM key" secondary />
         </div>
+        <h2>Filtering</h2>
+        <div class="card">
+          <p>A Sieve script that runs for every account of {name} before the account's own. <a href={`/domains/${enc(name)}/filter`}>Edit the domain's filter…</a></p>
+        </div>
         <h2>Remove</h2>
         <div class="card">
           <p>A domain can be removed once it has no accounts. <a href={`/domains/${enc(name)}/delete`}>Remove {name}…</a></p>
@@ -133,6 +139,51 @@ export function registerDomains(app: Hono<EdgeEnv>, edge: Edge): void {
     return act(c, edge, `/domains/${enc(name)}`, async () => {
       const r = await edge.node().post<{ selector?: string }>(`/api/v1/domains/${enc(name)}/dkim/rotate`);
       return redirectWith(c, edge, `/domains/${enc(name)}`, 'ok', `New DKIM key made${r?.selector ? ` (selector ${r.selector})` : ''}. Publish its TXT record now.`);
+    });
+  });
+
+  app.get('/domains/:name/filter', async (c) => {
+    const name = c.req.param('name');
+    let source = '';
+    try {
+      source = (await edge.node().get<{ source: string }>(`/api/v1/domains/${enc(name)}/sieve/before`)).source;
+    } catch (err) {
+      if (!(err instanceof NodeApiError && err.status === 404)) throw err;
+    }
+    return render(
+      c,
+      edge,
+      `Filter for ${name}`,
+      <>
+        <h1>Filter for {name}</h1>
+        <form class="stack card" method="post" action={`/domains/${enc(name)}/filter`}>
+          <Csrf token={c.get('csrf')} />
+          <p>
+            This Sieve script (RFC 5228) runs on every message to an account of {name} before the account's own script; when it files, discards or
+            rejects a message, the account's script does not run. Leave it empty for none. The node checks it before saving and names the line of any error.
+          </p>
+          <textarea name="source" rows={16} class="mono" spellcheck={false}>{source}</textarea>
+          <button type="submit">Save</button>
+        </form>
+      </>,
+    );
+  });
+
+  app.post('/domains/:name/filter', async (c) => {
+    const name = c.req.param('name');
+    const form = await c.req.parseBody();
+    const source = typeof form.source === 'string' ? form.source : '';
+    return act(c, edge, `/domains/${enc(name)}/filter`, async () => {
+      if (!source.trim()) {
+        try {
+          await edge.node().delete(`/api/v1/domains/${enc(name)}/sieve/before`);
+        } catch (err) {
+          if (!(err instanceof NodeApiError && err.status === 404)) throw err;
+        }
+        return redirectWith(c, edge, `/domains/${enc(name)}`, 'ok', `${name} has no domain filter now.`);
+      }
+      await edge.node().put(`/api/v1/domains/${enc(name)}/sieve/before`, { source });
+      return redirectWith(c, edge, `/domains/${enc(name)}`, 'ok', `Saved the filter for ${name}; it applies to the next message.`);
     });
   });
 

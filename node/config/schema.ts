@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { bool, bytes, checkHostname, checkIp, int, list, num, oneOf, port, seconds, str, parseUrl, type Opt } from './options.js';
 import { DEFAULT_DMARC_POLICY, DMARC_POLICIES, spfMechanismProblem } from '../dns/index.js';
-import { checkReplicaUrl, checkSmarthostUrl } from './urls.js';
+import { checkHttpUrl, checkReplicaUrl, checkSmarthostUrl } from './urls.js';
 
 function checkMasterKey(v: string): string | undefined {
   const t = v.trim();
@@ -52,6 +52,7 @@ export const OPTIONS = {
     imaps: port(2993, { help: 'IMAP over implicit TLS. 993 in production.' }),
     pop3: port(2110, { help: 'POP3 with STLS (only when pop3.enabled). 110 in production.' }),
     pop3s: port(2995, { help: 'POP3 over implicit TLS (only when pop3.enabled). 995 in production.' }),
+    managesieve: port(4190, { help: 'ManageSieve (RFC 5804, STARTTLS) where mail clients manage their Sieve filters. 4190 in production too.' }),
     http: port(8080, { help: 'Plain HTTP: ACME http-01 challenges and redirects to HTTPS. 80 in production.' }),
     https: port(8443, { help: 'HTTPS: CalDAV, CardDAV, autoconfig, the admin API, health. 443 in production.' }),
     admin: port(8081, { help: 'The admin UI (the edge app served from Node) on a local run; on Cloudflare the Worker serves it instead.' }),
@@ -174,6 +175,23 @@ export const OPTIONS = {
   spam: {
     junkScore: num(5, { min: 0, help: 'Spam score at or above which a message is delivered to Junk.' }),
     rejectScore: num(15, { min: 0, help: 'Spam score at or above which a message is refused at SMTP time (550 5.7.1).' }),
+    rspamdUrl: str('', {
+      check: checkHttpUrl,
+      type: 'url',
+      expect: 'an http:// or https:// URL such as http://127.0.0.1:11333',
+      help: "rspamd's normal worker (HTTP protocol, /checkv2). When set, every inbound message is scored by rspamd and its score replaces Haven's own (authentication results and DNS blocklists), which remains the fallback while rspamd does not answer. Empty: Haven's own score only.",
+    }),
+    rspamdControllerUrl: str('', {
+      check: checkHttpUrl,
+      type: 'url',
+      expect: 'an http:// or https:// URL such as http://127.0.0.1:11334',
+      help: "rspamd's controller, which learns spam and ham when users move mail into and out of Junk. Empty: spam.rspamdUrl's host on port 11334.",
+    }),
+    rspamdPassword: str('', {
+      secret: true,
+      help: "The controller's password (its `password`/`enable_password`); empty when the controller trusts loopback (rspamd's default secure_ip).",
+    }),
+    rspamdTimeoutSeconds: seconds(5, { min: 1, help: 'How long a check may take before the message is scored without rspamd.' }),
   },
 } as const;
 

@@ -86,3 +86,16 @@ export function checkSmarthostUrl(v: string): string | undefined {
     return (err as Error).message;
   }
 }
+
+/** An http(s) URL with a host (rspamd's workers). */
+export function checkHttpUrl(v: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return 'not a URL';
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'the URL must start with http:// or https://';
+  if (!u.hostname) return 'the URL needs a host';
+  return undefined;
+}

@@ -12,6 +12,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { dkimTxt, type DmarcPolicy } from '../dns/index.js';
 import type { ReplicationStatus } from '../replication/index.js';
+import { compile, isScriptName, SieveSyntaxError } from '../sieve/index.js';
 import type { Resolver } from '../smtp/dns.js';
 import type { Queue } from '../store/queue.js';
 import type { Store } from '../store/index.js';
@@ -73,6 +74,7 @@ const schemas = {
   reset: z.object({ password: z.string().min(1).max(1024) }),
   alias: z.object({ address: addressField, targets: z.array(addressField).min(1).max(100) }),
   appPassword: z.object({ name: z.string().min(1).max(100), password: z.string().min(1).max(1024) }),
+  sieve: z.object({ source: z.string().max(64 * 1024) }),
 };
 
 function parse<T>(c: Context<Env>, schema: z.ZodType<T>): T {
@@ -325,6 +327,52 @@ export function adminApp(deps: AdminDeps): Hono<Env> {
   });
 
   // ---- aliases
+
+  // ---- Sieve: the domain's scripts ("before" runs ahead of every account's own), an account's state
+
+  app.get('/domains/:name/sieve', (c) => {
+    const d = requireDomain(c.req.param('name'));
+    return c.json({ scripts: dir.sieve.domainScripts(d.name).map((s) => ({ name: s.name, updatedAt: new Date(s.updatedAt).toISOString() })) });
+  });
+
+  app.get('/domains/:name/sieve/:script', (c) => {
+    const d = requireDomain(c.req.param('name'));
+    const source = dir.sieve.domainScript(d.name, c.req.param('script'));
+    if (source === null) throw new ApiError(404, `no script "${c.req.param('script')}" for ${d.name}`);
+    return c.json({ name: c.req.param('script'), source });
+  });
+
+  app.put('/domains/:name/sieve/:script', (c) => {
+    const d = requireDomain(c.req.param('name'));
+    const name = c.req.param('script');
+    if (!isScriptName(name)) throw new ApiError(400, 'a script name is 1 to 128 characters with no control characters');
+    const { source } = parse(c, schemas.sieve);
+    try {
+      compile(source);
+    } catch (err) {
+      if (err instanceof SieveSyntaxError) throw new ApiError(400, `the script does not compile: ${err.message}`);
+      throw err;
+    }
+    dir.sieve.putDomainScript(d.name, name, source);
+    log.info({ domain: d.name, script: name }, 'admin: domain Sieve script stored');
+    return c.json({ name });
+  });
+
+  app.delete('/domains/:name/sieve/:script', (c) => {
+    const d = requireDomain(c.req.param('name'));
+    dir.sieve.removeDomainScript(d.name, c.req.param('script'));
+    log.info({ domain: d.name, script: c.req.param('script') }, 'admin: domain Sieve script removed');
+    return c.body(null, 204);
+  });
+
+  app.get('/accounts/:address/sieve', (c) => {
+    const a = requireAccount(c.req.param('address'));
+    const err = dir.sieve.lastError(a.id);
+    return c.json({
+      scripts: dir.sieve.list(a.id).map((s) => ({ name: s.name, active: s.active, updatedAt: new Date(s.updatedAt).toISOString() })),
+      lastError: err ? { message: err.message, at: new Date(err.at).toISOString() } : null,
+    });
+  });
 
   app.get('/aliases', (c) => {
     const domain = c.req.query('domain');

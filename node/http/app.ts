@@ -2,7 +2,8 @@
  * @module node/http/app
  * The node's HTTPS app: `/health` and `/metrics` (unsigned), mail client
  * set-up (MTA-STS, autoconfig, autodiscover: node/http/client-setup), the
- * signed admin API under `/api/v1`, and everything else handed to the DAV
+ * signed admin API under `/api/v1`, the owner's page under `/account`
+ * (node/http/account), and everything else handed to the DAV
  * app exactly as it would answer on its own (well-known redirects, `/dav/…`).
  */
 import { readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
 import { metrics, PROMETHEUS_CONTENT_TYPE, registry } from '../util/metrics.js';
 import { adminApp, type AdminDeps } from './admin.js';
+import { accountApp } from './account.js';
 import { registerClientSetup } from './client-setup.js';
 import { ApiError } from './errors.js';
 import type { PublicAddresses } from './dns-records.js';
@@ -173,6 +175,8 @@ export function httpsApp(deps: HttpAppDeps): Hono {
   app.all('/api', (c) => c.json({ error: 'the admin API lives under /api/v1; see docs/admin-api.md' }, 404));
   app.all('/api/*', (c) => c.json({ error: 'the admin API lives under /api/v1; see docs/admin-api.md' }, 404));
 
+  // The owner's page (vacation, Sieve, app passwords), signed in with the mailbox's own password.
+  app.route('/', accountApp({ store: deps.store, authLimiter: deps.authLimiter, log: deps.log }));
   app.route('/', davApp({ store: deps.store, log: deps.log, authLimiter: deps.authLimiter, imip: deps.imip }));
   return app;
 }

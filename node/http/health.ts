@@ -32,6 +32,8 @@ export interface HealthSource {
   replication?: () => ReplicationStatus | null;
   /** The outbound queue (node/store Queue). */
   queue?: { depth(): { queued: number; oldestAt: number | null } };
+  /** The content filter (rspamd), when configured. */
+  spam?: () => { state: 'unknown' | 'up' | 'down'; since?: number; error?: string };
 }
 
 export interface CertificateSource {
@@ -65,6 +67,11 @@ export interface Health {
   queue: { depth: number; oldestSeconds: number | null };
   certificate: { daysLeft: number | null; subject: string | null; ok: boolean };
   disk: { freeBytes: number | null; ok: boolean };
+  /**
+   * Present when rspamd is configured. Its outage does not make the node
+   * unhealthy (mail still flows, scored by Haven alone) but shows here.
+   */
+  spam?: { rspamd: 'unknown' | 'up' | 'down'; ok: boolean; sinceSeconds: number | null; error?: string };
   version: string;
 }
 
@@ -159,6 +166,17 @@ export async function checkHealth(deps: HealthDeps, now = Date.now()): Promise<H
     disk = { freeBytes: null, ok: false };
   }
 
+  let spam: Health['spam'];
+  if (src.spam) {
+    const st = src.spam();
+    spam = {
+      rspamd: st.state,
+      ok: st.state !== 'down',
+      sinceSeconds: st.since === undefined ? null : Math.max(0, Math.round((now - st.since) / 1000)),
+      ...(st.error ? { error: `rspamd does not answer (${st.error}); mail is scored by Haven alone until it does` } : {}),
+    };
+  }
+
   const ok = Object.values(listeners).every(Boolean) && store.ok && replication.ok && certificate.ok && disk.ok;
-  return { ok, listeners, store, replication, queue, certificate, disk, version: deps.version };
+  return { ok, listeners, store, replication, queue, certificate, disk, ...(spam ? { spam } : {}), version: deps.version };
 }

@@ -13,10 +13,16 @@
  */
 import type { Store } from '../store/index.js';
 
-interface Pending {
+/** Where a copy goes: a folder (INBOX when absent or missing), its flags, and whether a missing folder is made (RFC 5490 :create). */
+export interface Placement {
+  folder?: string;
+  flags?: string[];
+  create?: boolean;
+}
+
+interface Pending extends Placement {
   accountId: string;
   raw: Buffer;
-  folder?: string;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -38,9 +44,10 @@ export class DeliveryBatcher {
   ) {}
 
   /** Durable when it resolves. */
-  deliver(accountId: string, raw: Buffer, folder?: string): Promise<void> {
+  deliver(accountId: string, raw: Buffer, place: string | Placement = {}): Promise<void> {
+    const p = typeof place === 'string' ? { folder: place } : place;
     return new Promise((resolve, reject) => {
-      this.pending.push({ accountId, raw, folder, resolve, reject });
+      this.pending.push({ accountId, raw, folder: p.folder, flags: p.flags, create: p.create, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // A short window lets deliveries from concurrent sessions share commits;
@@ -60,12 +67,12 @@ export class DeliveryBatcher {
     // opened (and its spool drained) between the check and the sealing.
     for (const it of items) {
       if (this.store.isUnlocked(it.accountId)) open.set(it.accountId, [...(open.get(it.accountId) ?? []), it]);
-      else if (this.store.directory.getAccountById(it.accountId)?.keyMode === 'managed') settle([it], this.store.deliver(it.accountId, it.raw, { folder: it.folder }));
+      else if (this.store.directory.getAccountById(it.accountId)?.keyMode === 'managed') settle([it], this.store.deliver(it.accountId, it.raw, { folder: it.folder, flags: it.flags, create: it.create }));
       else seal.push(it);
     }
     if (seal.length > 0) {
       try {
-        settle(seal, this.store.sealMany(seal.map(({ accountId, raw, folder }) => ({ accountId, raw, folder }))));
+        settle(seal, this.store.sealMany(seal.map(({ accountId, raw, folder, flags, create }) => ({ accountId, raw, folder, flags, create }))));
       } catch (err) {
         seal.forEach((it) => it.reject(err));
       }
@@ -81,12 +88,12 @@ export class DeliveryBatcher {
           const inbox = folders.require('INBOX');
           const byFolder = new Map<number, Pending[]>();
           for (const it of items) {
-            const f = (it.folder && folders.get(it.folder)) || inbox;
+            const f = (it.folder && (folders.get(it.folder) ?? createFolder(folders, it))) || inbox;
             byFolder.set(f.id, [...(byFolder.get(f.id) ?? []), it]);
           }
           for (const [folderId, group] of byFolder) {
             try {
-              settle(group, messages.appendManyDeferred(folderId, group.map((g) => ({ raw: g.raw, ignoreQuota: true }))).durable);
+              settle(group, messages.appendManyDeferred(folderId, group.map((g) => ({ raw: g.raw, flags: g.flags, ignoreQuota: true }))).durable);
             } catch (err) {
               group.forEach((g) => g.reject(err));
             }
@@ -96,7 +103,17 @@ export class DeliveryBatcher {
         }
       },
       // Locked between the check and now: Store.deliver seals each into the spool.
-      () => items.forEach((it) => settle([it], this.store.deliver(it.accountId, it.raw, { folder: it.folder }))),
+      () => items.forEach((it) => settle([it], this.store.deliver(it.accountId, it.raw, { folder: it.folder, flags: it.flags, create: it.create }))),
     );
+  }
+}
+
+/** A folder a Sieve fileinto :create names; null (INBOX instead) when not asked for or the name is refused. */
+function createFolder(folders: { create(name: string): { id: number } }, it: Placement): { id: number } | null {
+  if (!it.create || !it.folder) return null;
+  try {
+    return folders.create(it.folder);
+  } catch {
+    return null;
   }
 }

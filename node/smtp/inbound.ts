@@ -14,6 +14,7 @@ import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.
 import { scoreMessage, spamHeader } from './spam.js';
 import { sendNotice, wantsNotice } from './outbound/notice.js';
 import { verifyMessage } from './verify.js';
+import { deliverFiltered } from './filter.js';
 import type { Context } from './context.js';
 import { metrics } from '../util/metrics.js';
 
@@ -178,7 +179,19 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
   if (verdict.dmarcReject) throw replies.dmarcReject(verdict.fromDomain ?? 'the sender');
   if (verdict.dmarcTempError) throw replies.dnsTempFail(verdict.fromDomain ?? 'the sender');
   const spam = await scoreMessage(
-    { ip: session.remoteAddress, helo: session.hostNameAppearsAs || '', mailFrom, raw, auth: verdict.result, resolver: ctx.resolver },
+    {
+      ip: session.remoteAddress,
+      helo: session.hostNameAppearsAs || '',
+      mailFrom,
+      // What rspamd sees carries our Authentication-Results, so it can use the verdict we reached.
+      raw: Buffer.concat([Buffer.from(verdict.headers), raw]),
+      auth: verdict.result,
+      resolver: ctx.resolver,
+      rcpts: session.envelope.rcptTo.map((r) => r.address),
+      queueId: session.id,
+      clientHostname: session.clientHostname || undefined,
+      deliverTo: plan.locals.size === 1 && plan.forwards.size === 0 ? rcptOf(ctx, routes, session, [...plan.locals.keys()][0]) : undefined,
+    },
     ctx.spam,
   );
   if (spam.action === 'reject') throw replies.spam();
@@ -189,7 +202,8 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
   const single = session.envelope.rcptTo.length === 1 ? session.envelope.rcptTo[0].address : undefined;
   const full = Buffer.concat([Buffer.from(receivedHeader(ctx, session, single) + verdict.headers + spamHeader(spam)), withoutForgedVerdicts(raw, ctx.hostname)]);
 
-  await Promise.all([...plan.locals].map(([accountId, tag]) => ctx.batcher.deliver(accountId, full, spam.action === 'junk' ? 'Junk' : (tag ?? undefined))));
+  // Sieve runs here, per local recipient (node/smtp/filter); the folder is Junk or the +tag unless a script decides.
+  await deliverFiltered(ctx, { session, raw: full, locals: plan.locals, spam, rcptOf: (id) => rcptOf(ctx, routes, session, id) });
   // Counted after the fact: a locked managed mailbox is opened by the delivery itself, so it lands locally.
   for (const [accountId] of plan.locals) metrics.deliveries.inc({ kind: ctx.store.isUnlocked(accountId) ? 'local' : 'spool' });
   const byDomain = new Map<string, string[]>();
@@ -208,6 +222,15 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
     await deliveredNotices(ctx, session, full, (rcpt) => routes.get(rcpt.toLowerCase())?.kind === 'account');
   }
   return session.id;
+}
+
+/** The envelope recipient that named an account (Sieve's envelope "to"); its own address when an alias led there. */
+function rcptOf(ctx: Context, routes: Map<string, RcptRoute>, session: SMTPServerSession, accountId: string): string {
+  for (const r of session.envelope.rcptTo) {
+    const route = routes.get(r.address.toLowerCase());
+    if (route && route.kind === 'account' && route.accountId === accountId) return r.address;
+  }
+  return ctx.store.directory.getAccountById(accountId)?.address ?? '';
 }
 
 /**

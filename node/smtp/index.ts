@@ -12,4 +12,4 @@ export { Srs } from './srs.js';
 export { queueFor, srsFor } from './context.js';
 export { smtpSettings, type SmtpSettings } from './settings.js';
 export type { SmtpDeps, SmtpLimits, SmtpListen, SmtpServerHandle } from './types.js';
-export type { SpamOptions, SpamScorer, SpamSignal } from './spam.js';
+export type { ContentFilter, ContentVerdict, SpamAction, SpamInput, SpamOptions, SpamScorer, SpamSignal } from './spam.js';

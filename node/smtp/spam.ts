@@ -4,7 +4,10 @@
  * DNS blocklists) plus any scorers the operator adds, summed into a score
  * that decides reject / junk / accept against two thresholds. Scoring is
  * deliberately simple and explainable: every point comes with a reason that
- * lands in the X-Haven-Spam header.
+ * lands in the X-Haven-Spam header. A content filter (rspamd, node/rspamd)
+ * replaces these signals when it answers: it checks authentication and
+ * blocklists too, so adding both would count them twice; while it does not
+ * answer, Haven's own score decides alone.
  */
 import type { AuthenticateResult } from 'mailauth';
 import { dnsblListings, type Resolver } from './dns.js';
@@ -16,6 +19,24 @@ export interface SpamInput {
   raw: Buffer;
   auth: AuthenticateResult;
   resolver: Resolver;
+  /** Envelope recipients and the transaction id, for a content filter's headers. */
+  rcpts?: string[];
+  queueId?: string;
+  clientHostname?: string;
+  /** The one local recipient (per-user statistics), when there is one. */
+  deliverTo?: string;
+}
+
+/** A content filter's verdict on one message; null when it could not be asked (down, slow). */
+export interface ContentVerdict {
+  score: number;
+  /** The filter's own decision, which Haven's thresholds may only make stricter. */
+  action: SpamAction;
+  reasons: string[];
+}
+
+export interface ContentFilter {
+  check(input: SpamInput): Promise<ContentVerdict | null>;
 }
 
 export interface SpamSignal {
@@ -36,6 +57,8 @@ export interface SpamOptions {
   /** Points per DNSBL listing. */
   dnsblScore?: number;
   scorers?: readonly SpamScorer[];
+  /** rspamd (or another engine): its score replaces the built-in signals when it answers. */
+  content?: ContentFilter;
 }
 
 export const DEFAULT_SPAM: SpamOptions = { junkScore: 5, rejectScore: 15, dnsbl: [] };
@@ -67,15 +90,22 @@ export function authSignals(auth: AuthenticateResult): SpamSignal[] {
   return out;
 }
 
+const SEVERITY: Record<SpamAction, number> = { accept: 0, junk: 1, reject: 2 };
+
 export async function scoreMessage(input: SpamInput, opts: SpamOptions): Promise<SpamVerdict> {
-  const signals = authSignals(input.auth);
-  for (const zone of await dnsblListings(input.resolver, input.ip, opts.dnsbl)) {
-    signals.push({ score: opts.dnsblScore ?? 5, reason: `dnsbl=${zone}` });
+  const content = opts.content ? await opts.content.check(input) : null;
+  const signals: SpamSignal[] = [];
+  if (!content) {
+    signals.push(...authSignals(input.auth));
+    for (const zone of await dnsblListings(input.resolver, input.ip, opts.dnsbl)) {
+      signals.push({ score: opts.dnsblScore ?? 5, reason: `dnsbl=${zone}` });
+    }
   }
   for (const scorer of opts.scorers ?? []) signals.push(...(await scorer(input)));
-  const score = signals.reduce((s, x) => s + x.score, 0);
-  const action: SpamAction = score >= opts.rejectScore ? 'reject' : score >= opts.junkScore ? 'junk' : 'accept';
-  return { score, action, reasons: signals.map((s) => `${s.reason}(${s.score})`) };
+  const score = signals.reduce((s, x) => s + x.score, content?.score ?? 0);
+  let action: SpamAction = score >= opts.rejectScore ? 'reject' : score >= opts.junkScore ? 'junk' : 'accept';
+  if (content && SEVERITY[content.action] > SEVERITY[action]) action = content.action;
+  return { score, action, reasons: [...(content?.reasons ?? []), ...signals.map((s) => `${s.reason}(${s.score})`)] };
 }
 
 export function spamHeader(v: SpamVerdict): string {

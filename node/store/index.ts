@@ -7,6 +7,7 @@
  */
 export { Store, type Lease, type KeyMode, type StoreOptions, type DeliveryOptions, type DeliveryResult, type Credential } from './store.js';
 export { Directory, makeDkimKey, type Account, type Alias, type Domain, type DkimKey, type Route, type KeyWrapRecord } from './directory/directory.js';
+export { SieveRepo, ScriptExistsError, ActiveScriptError, ScriptQuotaError, SIEVE_LIMITS, BEFORE_SCRIPT, type ScriptInfo } from './directory/sieve.js';
 export { Mailbox, type MailboxChange } from './mailbox/mailbox.js';
 export { SEPARATOR, canonicalName, DEFAULT_FOLDERS, type Folder, type FolderStatus, FolderRepo } from './mailbox/folders.js';
 export { MessageRepo, type MessageMeta, type AppendOptions, type AppendResult, type FlagMode, type FlagReader } from './mailbox/messages.js';

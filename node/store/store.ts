@@ -35,7 +35,7 @@ import { closeDb, openEncrypted, announceOpened } from './db.js';
 import { Directory, type Account, type KeyWrapRecord } from './directory/directory.js';
 import { directoryMigrations } from './directory/schema.js';
 import { AuthFailedError, MailboxLockedError, NotFoundError, QuotaExceededError, WeakPasswordError } from './errors.js';
-import { Mailbox } from './mailbox/mailbox.js';
+import { Mailbox, type MailboxChange } from './mailbox/mailbox.js';
 import { migrate } from './migrate.js';
 import { Spool } from './spool.js';
 import { fsyncDir } from '../util/fsync.js';
@@ -74,6 +74,8 @@ interface OpenEntry {
 export interface DeliveryOptions {
   folder?: string;
   flags?: string[];
+  /** Create the folder when it does not exist (Sieve fileinto :create); otherwise INBOX takes the message. */
+  create?: boolean;
   parsed?: ParsedMessage;
   internalDate?: number;
 }
@@ -95,6 +97,7 @@ export class Store {
   private readonly idleCloseMs: number;
   private readonly maxOpen: number;
   private closed = false;
+  private readonly changeListeners = new Set<(accountId: string, mailbox: Mailbox, change: MailboxChange) => void>();
 
   private constructor(opts: StoreOptions, directory: Directory, spool: Spool) {
     this.dataDir = opts.dataDir;
@@ -241,6 +244,16 @@ export class Store {
     return this.lease(account, 'master');
   }
 
+  /**
+   * Every committed change of every open mailbox (the rspamd learner watches
+   * messages moved into and out of Junk here, whoever moved them: IMAP, the web
+   * UI, a script). Returns the unsubscribe function.
+   */
+  onMailboxChange(fn: (accountId: string, mailbox: Mailbox, change: MailboxChange) => void): () => void {
+    this.changeListeners.add(fn);
+    return () => this.changeListeners.delete(fn);
+  }
+
   isUnlocked(accountId: string): boolean {
     return this.open.has(accountId);
   }
@@ -249,6 +262,7 @@ export class Store {
     let e = this.open.get(account.id);
     if (e) return e;
     const mailbox = Mailbox.open(account.id, this.mailboxPath(account.id), key);
+    mailbox.onChange((c) => this.changeListeners.forEach((fn) => fn(account.id, mailbox, c)));
     const box = { publicKey: account.boxPublic, privateKey: aeadOpen(key, account.boxPrivateSealed, BOX_PRIVATE_AAD) };
     mailbox.setQuota(account.quotaBytes);
     e = { mailbox, key, box, refs: 0, idleTimer: null, lastUsed: Date.now() };
@@ -328,7 +342,7 @@ export class Store {
       if (batch.length === 0) break;
       for (const entry of batch) {
         const { meta, raw } = unpackSealed(openSealed(e.box, entry.sealed));
-        const folder = (meta.folder && e.mailbox.folders.get(meta.folder)) || inbox;
+        const folder = (meta.folder && (e.mailbox.folders.get(meta.folder) ?? createIfAsked(e.mailbox, meta))) || inbox;
         e.mailbox.messages.appendMany(folder.id, [{ raw, flags: meta.flags, internalDate: meta.receivedAt, ignoreQuota: true }], undefined, () =>
           e.mailbox.markSpoolSeq(entry.seq),
         );
@@ -464,11 +478,11 @@ export class Store {
     const e = this.open.get(accountId);
     const receivedAt = opts.internalDate ?? Date.now();
     if (e) {
-      const folder = (opts.folder && e.mailbox.folders.get(opts.folder)) || e.mailbox.folders.require('INBOX');
+      const folder = (opts.folder && (e.mailbox.folders.get(opts.folder) ?? createIfAsked(e.mailbox, opts))) || e.mailbox.folders.require('INBOX');
       const r = e.mailbox.messages.append(folder.id, raw, { flags: opts.flags, parsed: opts.parsed, internalDate: receivedAt, ignoreQuota: true });
       return { accountId, where: 'mailbox', uid: r.uid };
     }
-    this.spool.add(accountId, sealTo(account.boxPublic, packSealed({ folder: opts.folder, flags: opts.flags, receivedAt }, raw)), receivedAt);
+    this.spool.add(accountId, sealTo(account.boxPublic, packSealed({ folder: opts.folder, flags: opts.flags, create: opts.create, receivedAt }, raw)), receivedAt);
     return { accountId, where: 'spool' };
   }
 
@@ -478,12 +492,13 @@ export class Store {
    * durable when the promise resolves. Callers check isUnlocked first, in the
    * same tick, so nothing is sealed for a mailbox that is open.
    */
-  sealMany(items: { accountId: string; raw: Buffer; folder?: string }[]): Promise<void> {
+  sealMany(items: { accountId: string; raw: Buffer; folder?: string; flags?: string[]; create?: boolean }[]): Promise<void> {
     const receivedAt = Date.now();
     const entries = items.map((it) => {
       const account = this.directory.getAccountById(it.accountId);
       if (!account) throw new NotFoundError(`no account with id ${it.accountId}`);
-      return { accountId: it.accountId, sealed: sealTo(account.boxPublic, packSealed({ folder: it.folder, receivedAt }, it.raw)) };
+      // The folder and flags a Sieve script chose travel sealed with the message, applied when the owner unlocks.
+      return { accountId: it.accountId, sealed: sealTo(account.boxPublic, packSealed({ folder: it.folder, flags: it.flags, create: it.create, receivedAt }, it.raw)) };
     });
     return this.spool.addManyDeferred(entries, receivedAt).durable;
   }
@@ -509,7 +524,18 @@ export class Store {
 interface SealedMeta {
   folder?: string;
   flags?: string[];
+  create?: boolean;
   receivedAt: number;
+}
+
+/** Sieve's fileinto :create: make the folder; a refused name (or none asked) leaves the message to INBOX. */
+function createIfAsked(mailbox: Mailbox, opts: { folder?: string; create?: boolean }) {
+  if (!opts.create || !opts.folder) return null;
+  try {
+    return mailbox.folders.create(opts.folder);
+  } catch {
+    return null;
+  }
 }
 
 /** Sealed payload: u32 length of a JSON header, the header, then the raw message. */

@@ -39,7 +39,7 @@ describe('defaults', () => {
     expect(c.dataDir).toBe('/srv/here/data');
     expect(c.hostname).toBe('localhost');
     expect(c.listenAddress).toBe('127.0.0.1');
-    expect(c.ports).toEqual({ smtp: 2525, submission: 2587, submissions: 2465, imap: 2143, imaps: 2993, pop3: 2110, pop3s: 2995, http: 8080, https: 8443, admin: 8081 });
+    expect(c.ports).toEqual({ smtp: 2525, submission: 2587, submissions: 2465, imap: 2143, imaps: 2993, pop3: 2110, pop3s: 2995, managesieve: 4190, http: 8080, https: 8443, admin: 8081 });
     expect(c.keyMode).toBe('zero-access');
     expect(c.replicaUrl).toBe('');
     expect(c.tls).toMatchObject({ certFile: '', keyFile: '', acme: { enabled: false, challenge: 'http-01' } });
@@ -220,7 +220,7 @@ describe('errors', () => {
     const f = file('pop3:\n  enabled: "maybe"\nhostname: 42\nlimits:\n  maxRecipients: [1]\n  maxMessageBytes: 3.5TB\nports: 8080\nlog:\n  level: loud\n');
     const lines = problems({ env: {}, file: f });
     expect(lines).toEqual([
-      `ports: got 8080 in ${f}; expected a section with the keys smtp, submission, submissions, imap, imaps, pop3, pop3s, http, https, admin`,
+      `ports: got 8080 in ${f}; expected a section with the keys smtp, submission, submissions, imap, imaps, pop3, pop3s, managesieve, http, https, admin`,
       `hostname (HAVEN_HOSTNAME): got 42 in ${f}; expected a DNS hostname like mail.example.com`,
       `limits.maxMessageBytes (HAVEN_LIMITS_MAX_MESSAGE_BYTES): got "3.5TB" in ${f}; expected a size in bytes >= 1024, like 52428800 or "50MB" (K/M/G are 1024-based)`,
       `limits.maxRecipients (HAVEN_LIMITS_MAX_RECIPIENTS): got [1] in ${f}; expected an integer >= 1`,

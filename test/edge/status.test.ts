@@ -173,7 +173,7 @@ describe('scheduled probe', () => {
     const sick = createServer((_req, res) => {
       res.statusCode = 503;
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ ok: false, listeners: { smtp: true, imaps: false }, store: { ok: true }, disk: { freeBytes: 1000, ok: false } }));
+      res.end(JSON.stringify({ ok: false, listeners: { smtp: true, imaps: false }, store: { ok: true }, disk: { freeBytes: 1000, ok: false }, spam: { rspamd: 'down', ok: false, sinceSeconds: 120, error: 'rspamd does not answer' } }));
     });
     sick.listen(0, '127.0.0.1');
     await new Promise((r) => sick.once('listening', r));
@@ -187,6 +187,9 @@ describe('scheduled probe', () => {
       const html = await (await c.fetch('/')).text();
       expect(html).toContain('unhealthy');
       expect(html).toContain('imaps down');
+      // The rspamd outage (issue 17) shows on the dashboard too.
+      expect(html).toContain('Spam filter (rspamd)');
+      expect(html).toMatch(/down for 2 min[^<]*: Haven(&#39;|')s own score decides/);
     } finally {
       await new Promise((r) => sick.close(r));
     }

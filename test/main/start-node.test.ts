@@ -277,7 +277,7 @@ describe('startNode', () => {
     expect(second.ports.admin).toBeGreaterThan(0);
     expect(second.admin?.url).toBe(`http://127.0.0.1:${second.ports.admin}/`);
     const ports = Object.values(second.ports);
-    expect(ports).toHaveLength(10);
+    expect(ports).toHaveLength(11);
     expect(await refused(second.ports.imap!)).toBe(false);
     expect(readFileSync(join(dir, 'data2', 'node.pid'), 'utf8').trim()).toBe(String(process.pid));
 

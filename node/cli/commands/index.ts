@@ -11,6 +11,7 @@ import { domainCommands } from './domain.js';
 import { opsCommands } from './ops.js';
 import { replicationCommands } from './replication.js';
 import { setupCommands } from './setup.js';
+import { sieveCommands } from './sieve.js';
 import { startCommands } from './start.js';
 import { upgradeCommands } from './upgrade.js';
 import { statusCommands } from './status.js';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   ...accountCommands,
   ...aliasCommands,
   ...appPasswordCommands,
+  ...sieveCommands,
   ...replicationCommands,
   ...upgradeCommands,
   ...opsCommands,

@@ -29,7 +29,7 @@ export const DEFAULT_CONFIG_FILE = '/etc/haven/haven.yaml';
 const DEFAULT_DATA_DIR = '/var/lib/haven';
 
 /** The standard ports a public mail server listens on. */
-const STANDARD_PORTS = { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, http: 80, https: 443 };
+const STANDARD_PORTS = { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, managesieve: 4190, http: 80, https: 443 };
 
 function str(args: Args, name: string): string | undefined {
   const v = args.flags[name];

@@ -16,6 +16,7 @@ import {
   translateSqliteError,
 } from '../errors.js';
 import { normalizeAddress, splitAddress, validateDomainName } from '../address.js';
+import { SieveRepo } from './sieve.js';
 
 export interface Domain {
   id: number;
@@ -140,12 +141,15 @@ export function makeDkimKey(algorithm: 'rsa' | 'ed25519'): { privateKeyPem: stri
 
 export class Directory {
   private readonly s;
+  /** Sieve scripts and filtering memory. */
+  readonly sieve: SieveRepo;
 
   constructor(
     readonly path: string,
     readonly db: Db,
   ) {
     const p = (sql: string) => db.prepare(sql);
+    this.sieve = new SieveRepo(path, db);
     this.s = {
       domainByName: p('SELECT * FROM domains WHERE name = ?'),
       domains: p('SELECT * FROM domains ORDER BY name'),

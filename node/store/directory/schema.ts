@@ -4,6 +4,7 @@
  * master key. Append-only list of migrations; never edit a shipped one.
  */
 import type { Migration } from '../migrate.js';
+import { sieveMigration } from './sieve.js';
 
 export const directoryMigrations: readonly Migration[] = [
   (db) =>
@@ -83,4 +84,6 @@ export const directoryMigrations: readonly Migration[] = [
     );
     CREATE INDEX queue_due ON queue_recipients(state, next_attempt_at);
   `),
+  // Sieve scripts, the domain scripts, vacation/duplicate memory and the last script error (node/store/directory/sieve).
+  sieveMigration,
 ];

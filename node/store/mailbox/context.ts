@@ -11,8 +11,10 @@ import { write, writeDeferred, type Db } from '../db.js';
 import { translateSqliteError } from '../errors.js';
 
 export type MailboxChange =
-  | { type: 'exists'; folderId: number; uids: number[]; modseq: number; origin?: string }
-  | { type: 'flags'; folderId: number; uids: number[]; modseq: number; origin?: string }
+  /** copiedFrom: the folder a COPY or MOVE took them from (absent for new mail), so "moved into Junk" can be told apart. */
+  | { type: 'exists'; folderId: number; uids: number[]; modseq: number; origin?: string; copiedFrom?: number }
+  /** stored: the STORE that changed them, so "$Junk set" can be told apart from other flag changes. */
+  | { type: 'flags'; folderId: number; uids: number[]; modseq: number; origin?: string; stored?: { mode: 'set' | 'add' | 'remove'; flags: string[] } }
   | { type: 'expunge'; folderId: number; uids: number[]; modseq: number; origin?: string }
   | { type: 'folders'; origin?: string }
   | { type: 'dav'; collectionId: number; modseq: number; origin?: string };

@@ -366,7 +366,7 @@ export class MessageRepo {
       track?.(modseq, (idx) => {
         for (const [uid, b, kw] of changes) idx.set(uid, b, kw, modseq);
       });
-      this.ctx.emit({ type: 'flags', folderId, uids: updated.map((u) => u.uid), modseq, origin: opts.origin });
+      this.ctx.emit({ type: 'flags', folderId, uids: updated.map((u) => u.uid), modseq, origin: opts.origin, stored: { mode, flags } });
     }
     return { updated, failed };
   }
@@ -442,7 +442,7 @@ export class MessageRepo {
     }
     this.s.bumpFolder.run(uid, modseq, toFolder);
     track?.(modseq, (idx) => idx.append(rows.map((r, i) => ({ uid: pairs[i][1], bits: r.flags as number, keywords: r.keywords as string, modseq }))));
-    this.ctx.emit({ type: 'exists', folderId: toFolder, uids: pairs.map((p) => p[1]), modseq, origin });
+    this.ctx.emit({ type: 'exists', folderId: toFolder, uids: pairs.map((p) => p[1]), modseq, origin, copiedFrom: fromFolder });
     return { uidValidity: dst.uidValidity, pairs };
   }
 

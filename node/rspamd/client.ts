@@ -1,0 +1,140 @@
+/**
+ * @module node/rspamd/client
+ * rspamd over its HTTP protocol: /checkv2 on the normal worker with the SMTP
+ * envelope as request headers (IP, Helo, From, one Rcpt per recipient,
+ * Hostname, Queue-Id, Deliver-To), and /learnspam, /learnham on the
+ * controller. It keeps rspamd's health as a small state (unknown, up, down
+ * since when and why) that /health reports; a failed or slow call is an
+ * RspamdUnavailableError, and callers go on without rspamd.
+ */
+import http from 'node:http';
+import https from 'node:https';
+
+export interface RspamdOptions {
+  /** Normal worker, e.g. http://127.0.0.1:11333. */
+  url: string;
+  /** Controller, e.g. http://127.0.0.1:11334 (default: url's host, port 11334). */
+  controllerUrl?: string;
+  password?: string;
+  timeoutMs?: number;
+}
+
+export interface RspamdCheck {
+  raw: Buffer;
+  ip: string;
+  helo: string;
+  mailFrom: string;
+  rcpts: string[];
+  /** The client's reverse-DNS name, when known. */
+  clientHostname?: string;
+  queueId?: string;
+  /** The one local recipient, for per-user statistics. */
+  deliverTo?: string;
+  /** Our host name (MTA-Name). */
+  mtaName?: string;
+}
+
+export interface RspamdVerdict {
+  action: string;
+  score: number;
+  required: number;
+  symbols: { name: string; score: number }[];
+  /** rspamd's message for the SMTP reply, when it gives one. */
+  smtpMessage: string | null;
+}
+
+export type RspamdHealth =
+  | { state: 'unknown' }
+  | { state: 'up'; since: number }
+  | { state: 'down'; since: number; error: string };
+
+export class RspamdUnavailableError extends Error {
+  override name = 'RspamdUnavailableError';
+}
+
+export class Rspamd {
+  private status: RspamdHealth = { state: 'unknown' };
+  private readonly controller: URL;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: RspamdOptions) {
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    if (opts.controllerUrl) this.controller = new URL(opts.controllerUrl);
+    else {
+      this.controller = new URL(opts.url);
+      this.controller.port = '11334';
+    }
+  }
+
+  health(): RspamdHealth {
+    return this.status;
+  }
+
+  async check(c: RspamdCheck): Promise<RspamdVerdict> {
+    const headers: Record<string, string | string[]> = {
+      IP: c.ip.replace(/^::ffff:/, ''),
+      Helo: c.helo || 'unknown',
+      From: c.mailFrom,
+      // One header line per recipient: rspamd reads each Rcpt as one address.
+      Rcpt: c.rcpts,
+      Pass: 'all',
+    };
+    if (c.clientHostname) headers.Hostname = c.clientHostname;
+    if (c.queueId) headers['Queue-Id'] = c.queueId;
+    if (c.deliverTo) headers['Deliver-To'] = c.deliverTo;
+    if (c.mtaName) headers['MTA-Name'] = c.mtaName;
+    const { status, body } = await this.call(new URL('/checkv2', this.opts.url), headers, c.raw);
+    if (status !== 200) throw this.down(`rspamd answered HTTP ${status}`);
+    let j: { action?: string; score?: number; required_score?: number; symbols?: Record<string, { name?: string; score?: number }>; messages?: { smtp_message?: string } };
+    try {
+      j = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw this.down('rspamd answered something that is not JSON');
+    }
+    if (typeof j.action !== 'string' || typeof j.score !== 'number') throw this.down('rspamd answered without an action and a score');
+    this.up();
+    return {
+      action: j.action,
+      score: j.score,
+      required: j.required_score ?? 0,
+      symbols: Object.entries(j.symbols ?? {}).map(([name, s]) => ({ name, score: s.score ?? 0 })),
+      smtpMessage: j.messages?.smtp_message ?? null,
+    };
+  }
+
+  /** Teaches Bayes (RFC-free: rspamd's controller protocol); 'already' when rspamd had learned this message that way. */
+  async learn(kind: 'spam' | 'ham', raw: Buffer, deliverTo?: string): Promise<'learned' | 'already'> {
+    const headers: Record<string, string> = {};
+    if (this.opts.password) headers.Password = this.opts.password;
+    if (deliverTo) headers['Deliver-To'] = deliverTo;
+    const { status, body } = await this.call(new URL(kind === 'spam' ? '/learnspam' : '/learnham', this.controller), headers, raw);
+    // 208: this message was already learned as this class.
+    if (status === 208) return 'already';
+    if (status !== 200) throw new Error(`rspamd did not learn the message: HTTP ${status} ${body.toString('utf8').slice(0, 200)}`);
+    return 'learned';
+  }
+
+  private up(): void {
+    if (this.status.state !== 'up') this.status = { state: 'up', since: Date.now() };
+  }
+
+  private down(error: string): RspamdUnavailableError {
+    if (this.status.state !== 'down' || this.status.error !== error) this.status = { state: 'down', since: this.status.state === 'down' ? this.status.since : Date.now(), error };
+    return new RspamdUnavailableError(error);
+  }
+
+  private call(url: URL, headers: Record<string, string | string[]>, body: Buffer): Promise<{ status: number; body: Buffer }> {
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) }, timeout: this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', (err) => reject(this.down(`rspamd connection failed: ${err.message}`)));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', (err) => reject(this.down(`rspamd at ${url.host} does not answer: ${err.message}`)));
+      req.end(body);
+    });
+  }
+}
