@@ -9,6 +9,7 @@
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { IpGate, netMetrics, normalizeIp } from '../net/index.js';
 import { connectionId } from '../util/log.js';
 import { metrics, recordCommand } from '../util/metrics.js';
 import { makeContext } from './context.js';
@@ -108,7 +109,8 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
   patchLoopbackAuth();
   const ctx = makeContext(deps);
   const { limits } = ctx;
-  const perIp = new Map<string, number>();
+  // smtp-server guards its own sockets from accept on (and, on 465, calls onConnect only after TLS); the count is the shared gate's.
+  const gate = new IpGate({ perIp: limits.maxConnectionsPerIp });
   const limited = new WeakSet<SMTPServerSession>();
   const log = deps.log.child({ proto: listen.mode === 'mx' ? 'smtp' : 'submission' });
   ctx.log = log;
@@ -166,19 +168,18 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
     },
     onConnect(session, cb) {
       metrics.connections.inc({ protocol });
-      const ip = session.remoteAddress;
-      const n = (perIp.get(ip) ?? 0) + 1;
-      if (n > limits.maxConnectionsPerIp) return cb(replies.tooManyConnections());
-      perIp.set(ip, n);
+      const why = gate.admit(normalizeIp(session.remoteAddress));
+      if (why) {
+        netMetrics.refused.inc({ protocol, reason: why });
+        return cb(replies.tooManyConnections());
+      }
       limited.add(session);
       cb();
     },
     onClose(session) {
       if (limited.has(session)) {
         limited.delete(session);
-        const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
-        if (n <= 0) perIp.delete(session.remoteAddress);
-        else perIp.set(session.remoteAddress, n);
+        gate.release(normalizeIp(session.remoteAddress));
       }
       handlers.onClose?.(session);
     },
