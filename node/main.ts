@@ -25,6 +25,7 @@ import { imipMailSender, type ImipSender } from './dav/index.js';
 import { queueFor, signMessage, smtpSettings, startQueueRunner, startSmtp, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
 import { Store } from './store/index.js';
 import { Http01Responder, openCertificateStore, webNamesFor, type OpenedCertificates } from './tls/index.js';
+import { configureMemoryBudget, LoopWatchdog } from './net/index.js';
 import { AuthLimiter } from './util/auth-limiter.js';
 import { lockDataDir } from './util/data-dir-lock.js';
 import { silentLogger, type Logger } from './util/log.js';
@@ -168,6 +169,11 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   closers.push({ name: 'certificates', close: () => certs.store.close() });
   if (certs.created) log.info({ certFile: certs.certFile }, 'made a self-signed certificate for this local run');
 
+  // The process's memory budget and the event-loop watchdog (node/net): one each, whatever listens.
+  configureMemoryBudget({ maxBytes: config.limits.memoryBudgetBytes, highWaterBytes: config.limits.memoryHighWaterBytes });
+  const watchdog = new LoopWatchdog({ maxLagMs: config.limits.maxEventLoopLagMs }).start();
+  closers.push({ name: 'watchdog', close: () => watchdog.stop() });
+
   const authLimiter = new AuthLimiter({ maxFailures: config.limits.authFailuresBeforeLockout, lockoutMs: config.limits.lockoutSeconds * 1000 });
   const host = config.listenAddress;
   const ports: Partial<Record<ListenerName, number>> = {};
@@ -230,6 +236,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
       maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
       idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
       literalMinus: config.limits.imapLiteralMinus,
+      preLoginMaxBytes: config.limits.preLoginMaxBytes,
     },
   };
   await bind('imap', config.ports.imap, () => startImap(imapDeps, { host, port: config.ports.imap, implicitTls: false }), (h) => h.port);
@@ -272,6 +279,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
             listeners: () => Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, { host: probeHost, port: port! }])),
             replication: replication ? () => replication!.status() : undefined,
             queue,
+            eventLoop: () => watchdog.health(),
           },
         },
         { host, https: config.ports.https, http: config.ports.http },

@@ -64,6 +64,7 @@ class Connection implements Transport {
   private deflate: zlib.DeflateRaw | null = null;
   private inflate: zlib.InflateRaw | null = null;
   private busy = false;
+  private flushQueued = false;
   private loggedIn = false;
   /** Literal bytes of the request being read, reserved in the memory budget. */
   private held = 0;
@@ -115,7 +116,15 @@ class Connection implements Transport {
     if (this.closed) return;
     if (this.deflate) {
       this.deflate.write(data);
-      this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+      // One sync flush per turn of the loop, not per line: a flush costs a deflate call and a few bytes of output each,
+      // which a client pipelining thousands of tiny commands would otherwise multiply.
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(() => {
+          this.flushQueued = false;
+          if (!this.closed) this.deflate?.flush(zlib.constants.Z_SYNC_FLUSH);
+        });
+      }
     } else this.stream.write(data);
     // A client that stopped reading: what we hold for it is capped, then it loses the connection.
     if (this.unsent > this.ctx.limits.maxUnsentBytes) {
@@ -297,7 +306,10 @@ class Connection implements Transport {
     // Input not yet handled is dropped at once: nothing more is inflated or parsed for a client that is gone.
     this.inflate?.destroy();
     this.receiver.reset();
+    // A peer that is gone gets nothing more: no compressing, no flushing for it.
+    if (this.socket.destroyed || !this.socket.writable) destroyAfterMs = 0;
     if (this.deflate && destroyAfterMs > 0) {
+      this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
       this.deflate.end();
       this.deflate.once('end', () => this.stream.end());
     } else if (destroyAfterMs > 0) this.stream.end();

@@ -26,6 +26,8 @@ export interface Context {
   spam: SpamOptions;
   batcher: DeliveryBatcher;
   trustedArcSealers: readonly string[];
+  /** The listener's metrics label (smtp for the MX, submission), set by startSmtp. */
+  protocol?: string;
 }
 
 const queues = new WeakMap<Store, Queue>();

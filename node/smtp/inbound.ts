@@ -15,6 +15,7 @@ import { scoreMessage, spamHeader } from './spam.js';
 import { sendNotice, wantsNotice } from './outbound/notice.js';
 import { verifyMessage } from './verify.js';
 import type { Context } from './context.js';
+import { memoryBudget } from '../net/index.js';
 import { metrics } from '../util/metrics.js';
 
 interface MxState {
@@ -32,21 +33,50 @@ function state(session: SMTPServerSession): MxState {
   return s;
 }
 
-/** Reads DATA into memory, enforcing line endings; resolves null when oversized. */
-export function readData(stream: SMTPServerDataStream): Promise<{ raw: Buffer | null; bareNewline: boolean }> {
+/**
+ * Reads DATA into memory, enforcing line endings, the size limit and the
+ * process's memory budget (node/net): each chunk is reserved before it is
+ * kept, and once the budget refuses one, the rest is read and dropped and
+ * the client gets a temporary 452 4.3.1 at the end. `reserved` is what the
+ * caller must release once it is done with `raw`.
+ */
+export function readData(stream: SMTPServerDataStream, protocol = 'smtp'): Promise<{ raw: Buffer | null; bareNewline: boolean; overBudget: boolean; nul: boolean; reserved: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const check = new LineEndingCheck();
+    const budget = memoryBudget();
+    let reserved = 0;
+    let overBudget = false;
+    let nul = false;
+    const drop = () => {
+      chunks.length = 0;
+      budget.release(reserved);
+      reserved = 0;
+    };
     stream.on('data', (chunk: Buffer) => {
-      if (stream.sizeExceeded || check.bad) return;
+      if (stream.sizeExceeded || check.bad || overBudget) return;
+      if (!budget.reserve(chunk.length, protocol)) {
+        overBudget = true;
+        return drop();
+      }
+      reserved += chunk.length;
+      // RFC 5321 §2.3.8 and RFC 5322 §2.2/§3.5: NUL is not allowed in a header or a body; remember it, keep reading.
+      if (!nul && chunk.includes(0)) nul = true;
       check.push(chunk);
       chunks.push(chunk);
     });
-    stream.on('error', (err) => reject(new ClientGoneError(err.message)));
+    stream.on('error', (err) => {
+      drop();
+      reject(new ClientGoneError(err.message));
+    });
     stream.on('end', () => {
-      if (stream.sizeExceeded) return resolve({ raw: null, bareNewline: false });
+      if (stream.sizeExceeded || overBudget) {
+        drop();
+        return resolve({ raw: null, bareNewline: false, overBudget, nul: false, reserved: 0 });
+      }
       const ok = check.end();
-      resolve({ raw: ok ? Buffer.concat(chunks) : null, bareNewline: !ok });
+      if (!ok) drop();
+      resolve({ raw: ok ? Buffer.concat(chunks) : null, bareNewline: !ok, overBudget, nul, reserved });
     });
   });
 }
@@ -66,12 +96,17 @@ export function answerData(
 ): void {
   const started = Date.now();
   const clog = ctx.log.child({ cid: session.id });
-  readData(stream)
-    .then(({ raw, bareNewline }) => {
+  let held = 0;
+  readData(stream, ctx.protocol)
+    .then(({ raw, bareNewline, overBudget, nul, reserved }) => {
+      held = reserved;
+      if (overBudget) throw replies.memoryBusy();
       if (bareNewline) throw replies.bareNewline();
       if (!raw) throw replies.tooBig(ctx.limits.maxMessageBytes);
+      if (nul) throw replies.nulByte();
       return accept(raw);
     })
+    .finally(() => memoryBudget().release(held))
     .then(
       (id) => {
         clog.info({ ms: Date.now() - started, rcpts: session.envelope.rcptTo.length }, log.accepted);

@@ -116,6 +116,7 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
   ctx.log = log;
   const handlers = listen.mode === 'mx' ? { ...mxHandlers(ctx), onAuth: undefined, onClose: undefined } : submissionHandlers(ctx);
   const protocol = listen.mode === 'mx' ? 'smtp' : 'submission';
+  ctx.protocol = protocol;
   const counted = countReplies(protocol);
 
   type OnData = (stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void) => void;

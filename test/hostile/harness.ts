@@ -1,10 +1,13 @@
 /**
  * @module test/hostile/harness
- * A whole node (startNode, every listener on port 0) for the attack tests,
- * and the one question every attack test asks while and after it attacks:
- * does the node still serve someone else? A second client's IMAP login and
- * a /health request must each answer within a second. Attackers connect
- * from 127.0.0.2 so the per-IP limits they trip are not the bystander's.
+ * A whole node in a child process (fixtures/node-child.ts: startNode with
+ * the process policy, every listener on port 0) for the attack tests, and
+ * the one question every attack test asks while and after it attacks: does
+ * the node still serve someone else? A second client's IMAP login and a
+ * /health request must each answer within a second. The attacker's traffic
+ * comes from this process, so the node's memory (VmRSS), CPU and event loop
+ * are its own. Attackers connect from 127.0.0.2 so the per-IP limits they
+ * trip are not the bystander's.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
@@ -14,9 +17,9 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import { expect } from 'vitest';
-import { testConfig, type ConfigInput } from '../../node/config/index.js';
-import { startNode, type NodeHandle } from '../../node/main.js';
-import { startTestDns, type TestDns } from '../helpers/dns-server.js';
+import type { ConfigInput } from '../../node/config/index.js';
+import type { ListenerName } from '../../node/main.js';
+import { runChild, type Child } from '../helpers/child.js';
 
 export const ALICE = { address: 'alice@example.org', password: 'alice-password-1' };
 export const BOB = { address: 'bob@example.org', password: 'bob-password-1' };
@@ -24,41 +27,75 @@ export const BOB = { address: 'bob@example.org', password: 'bob-password-1' };
 export const ATTACKER = '127.0.0.2';
 
 export interface HostileNode {
-  node: NodeHandle;
+  node: { ports: Partial<Record<ListenerName, number>>; pid: number };
   ca: Buffer;
-  dns: TestDns;
+  child: Child;
+  /** The node's resident memory, MB (VmRSS). */
+  rssMb(): number;
+  /** The node's CPU time so far, seconds (user + system, every thread). */
+  cpuSeconds(): number;
+  /** One value from /metrics (the sum over label sets that contain `labels`). */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
   close(): Promise<void>;
 }
 
 export async function startHostileNode(overrides: ConfigInput = {}): Promise<HostileNode> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-hostile-'));
-  const dns = await startTestDns();
-  const node = await startNode(testConfig(join(dir, 'data'), { dnsbl: [], ...overrides }), { resolver: dns.resolver, adminUi: false });
-  node.store.directory.addDomain('example.org');
-  await node.store.createAccount(ALICE.address, ALICE.password);
-  await node.store.createAccount(BOB.address, BOB.password);
-  return {
-    node,
-    dns,
-    ca: readFileSync(node.certificate.certFile),
+  const child = runChild(join(import.meta.dirname, 'fixtures', 'node-child.ts'), [join(dir, 'data'), JSON.stringify(overrides)]);
+  const line = await child.waitFor((l) => l.startsWith('READY ') || l.startsWith('__exit__'));
+  if (!line.startsWith('READY ')) throw new Error(`the node did not start: ${line}`);
+  const info = JSON.parse(line.slice(6)) as { ports: HostileNode['node']['ports']; certFile: string; pid: number };
+  const h: HostileNode = {
+    node: { ports: info.ports, pid: info.pid },
+    ca: readFileSync(info.certFile),
+    child,
+    rssMb() {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${info.pid}/status`, 'utf8'));
+      return Number(m![1]) / 1024;
+    },
+    cpuSeconds() {
+      const f = readFileSync(`/proc/${info.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      // utime and stime are fields 14 and 15 of /proc/pid/stat (proc(5)); the split drops the first two.
+      return (Number(f[11]) + Number(f[12])) / 100;
+    },
+    async metric(name, labels = {}) {
+      const text = await httpsGet(h, '/metrics');
+      let sum = 0;
+      for (const l of text.body.split('\n')) {
+        const m = /^([a-z_:]+)(\{[^}]*\})? (\S+)$/.exec(l);
+        if (!m || m[1] !== name) continue;
+        if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
+      }
+      return sum;
+    },
     async close() {
-      await node.close();
-      await dns.close();
+      child.proc.kill('SIGTERM');
+      const exited = await Promise.race([child.exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))]);
+      if (exited === 'timeout') await child.kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  // The bystander's first login derives its key (scrypt, a few hundred ms on an idle machine, more on a busy CI
+  // runner); the node keeps the login cached, as it does for any user who logged in before. Warm it before the clock runs.
+  await stillServing(h, 30_000);
+  return h;
 }
 
-export function getHealth(h: HostileNode): Promise<{ status: number; body: { ok: boolean; [k: string]: unknown } }> {
+function httpsGet(h: HostileNode, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port: h.node.ports.https, path: '/health', ca: h.ca, servername: 'localhost', agent: false }, (res) => {
+    const req = https.request({ host: '127.0.0.1', port: h.node.ports.https, path, ca: h.ca, servername: 'localhost', agent: false }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
     });
     req.on('error', reject);
     req.end();
   });
+}
+
+export async function getHealth(h: HostileNode): Promise<{ status: number; body: { ok: boolean; [k: string]: unknown } }> {
+  const r = await httpsGet(h, '/health');
+  return { status: r.status, body: JSON.parse(r.body) };
 }
 
 async function timed<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
@@ -68,6 +105,7 @@ async function timed<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
     return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)))]);
   } finally {
     clearTimeout(timer);
+    if (process.env.HOSTILE_DEBUG) console.log(what, Math.round(performance.now() - started));
     expect(performance.now() - started, what).toBeLessThan(ms);
   }
 }
@@ -139,7 +177,18 @@ export function rawClient(port: number, opts: { tls?: boolean; ca?: Buffer; from
   });
 }
 
-/** Resident memory of this process (the node runs in it), in MB. */
-export function rssMb(): number {
-  return process.memoryUsage.rss() / (1024 * 1024);
+
+/** Subjects of the messages in a mailbox, read over IMAP (from 127.0.0.1). */
+export async function subjects(h: HostileNode, who = ALICE, mailbox = 'INBOX'): Promise<string[]> {
+  const c = new ImapFlow({ host: '127.0.0.1', port: h.node.ports.imap!, secure: false, doSTARTTLS: false, auth: { user: who.address, pass: who.password }, logger: false });
+  await c.connect();
+  const out: string[] = [];
+  const lock = await c.getMailboxLock(mailbox);
+  try {
+    if ((c.mailbox as { exists: number }).exists > 0) for await (const m of c.fetch('1:*', { envelope: true })) out.push(m.envelope?.subject ?? '');
+  } finally {
+    lock.release();
+    await c.logout();
+  }
+  return out;
 }
