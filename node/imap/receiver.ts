@@ -187,12 +187,12 @@ export class Receiver {
   private tag(): string | null {
     const first = this.parts[0];
     if (typeof first !== 'string') return null;
-    const t = /^([^\s(){%*"\\\]]+) /.exec(first);
+    const t = /^([^\s(){%*"\\\]\x00-\x1f\x7f]+) /.exec(first);
     return t ? t[1] : null;
   }
 
   private fatal(text: string): ReceiverEvent {
-    const tag = this.skip?.reject.type === 'reject' ? this.skip.reject.tag : this.parts.length ? this.tag() : /^([^\s(){%*"\\\]]+) /.exec(this.buf.toString('latin1', 0, 64))?.[1] ?? null;
+    const tag = this.skip?.reject.type === 'reject' ? this.skip.reject.tag : this.parts.length ? this.tag() : /^([^\s(){%*"\\\]\x00-\x1f\x7f]+) /.exec(this.buf.toString('latin1', 0, 64))?.[1] ?? null;
     const limit = text === 'line too long' ? `${this.limits.maxLine} bytes per line` : `${this.discardCap} bytes of literals per refused command`;
     this.reset();
     return { type: 'reject', tag, code: 'TOOBIG', text: `${text}; the limit is ${limit}`, fatal: true };

@@ -9,4 +9,5 @@ export { guard, IpGate, listenOn, normalizeIp, serve, type Refusal, type ServeOp
 export { configureMemoryBudget, DEFAULT_BUDGET, memoryBudget, MemoryBudget, type BudgetOptions } from './budget.js';
 export { cpuClock, netMetrics } from './metrics.js';
 export { installProcessPolicy } from './process-policy.js';
+export { DEFAULT_PROBE_LIMITS, ProbeLimiter, type ProbeLimits } from './probe-limiter.js';
 export { DEFAULT_WATCHDOG, LoopWatchdog, type WatchdogOptions } from './watchdog.js';

@@ -207,7 +207,7 @@ export class Pop3Session implements Pop3Context {
     await this.send(fail(e));
     // A failed UPDATE still ends the session (RFC 1939 §6): the client must reconnect.
     if (e.close || this.state.kind === 'update') {
-      this.state = { kind: 'closed' };
+      this.release();
       this.end();
     }
   }
@@ -228,8 +228,18 @@ export class Pop3Session implements Pop3Context {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
-    if (this.state.kind === 'transaction') this.state.drop.release();
+    this.release();
+  }
+
+  /**
+   * Every way a session ends comes through here: the maildrop lock goes back
+   * (QUIT releases it itself after UPDATE), or every later login of that account
+   * would get IN-USE until a restart (RFC 2449 §8.1.2).
+   */
+  private release(): void {
+    const st = this.state;
     this.state = { kind: 'closed' };
+    if (st.kind === 'transaction') st.drop.release();
   }
 }
 

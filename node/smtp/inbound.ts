@@ -9,13 +9,13 @@
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { LineEndingCheck, MAIL_PARAMS, parseEnvelopeAddress, RCPT_PARAMS, unknownParam } from './address.js';
 import { ClientGoneError, replies, SmtpError, toSmtpError } from './errors.js';
-import { clean, rfc5322Date, withoutFields } from './headers.js';
+import { clean, rfc5322Date, startsWithWhitespace, withoutFields } from './headers.js';
 import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.js';
 import { scoreMessage, spamHeader } from './spam.js';
 import { sendNotice, wantsNotice } from './outbound/notice.js';
 import { verifyMessage } from './verify.js';
 import type { Context } from './context.js';
-import { memoryBudget } from '../net/index.js';
+import { memoryBudget, normalizeIp } from '../net/index.js';
 import { metrics } from '../util/metrics.js';
 
 interface MxState {
@@ -104,6 +104,7 @@ export function answerData(
       if (bareNewline) throw replies.bareNewline();
       if (!raw) throw replies.tooBig(ctx.limits.maxMessageBytes);
       if (nul) throw replies.nulByte();
+      if (startsWithWhitespace(raw)) throw replies.leadingWhitespace();
       return accept(raw);
     })
     .finally(() => memoryBudget().release(held))
@@ -129,6 +130,29 @@ export function receivedHeader(ctx: Context, session: SMTPServerSession, rcpt?: 
   return `Received: from ${helo} (${rdns} [${ip}])\r\n\tby ${ctx.hostname} (Haven) with ${session.transmissionType}${tlsInfo} id ${session.id}${forPart};\r\n\t${rfc5322Date()}\r\n`;
 }
 
+function probeKeys(session: SMTPServerSession, accountId?: string): string[] {
+  return [`ip:${normalizeIp(session.remoteAddress)}`, ...(accountId ? [`account:${accountId}`] : [])];
+}
+
+/** Before a RCPT is looked at: an IP or account past the probe limit is disconnected (421) until its window passes. */
+export function probeBlocked(ctx: Context, session: SMTPServerSession, accountId?: string): SmtpError | null {
+  return ctx.probes.blocked(probeKeys(session, accountId)) ? replies.probing() : null;
+}
+
+/**
+ * "No such user" through the probe limiter (node/net): the first few at
+ * once, then each later one held a growing delay, then 421 and the close.
+ */
+export function answerUnknown(ctx: Context, session: SMTPServerSession, address: string, cb: (err?: Error | null) => void, accountId?: string): void {
+  const v = ctx.probes.unknown(probeKeys(session, accountId));
+  if (v.disconnect) {
+    ctx.log.info({ cid: session.id, remote: normalizeIp(session.remoteAddress) }, 'too many unknown recipients; disconnected');
+    return cb(replies.probing());
+  }
+  if (v.delayMs > 0) setTimeout(() => cb(replies.unknownUser(address)), v.delayMs);
+  else cb(replies.unknownUser(address));
+}
+
 export function mxHandlers(ctx: Context) {
   return {
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
@@ -143,19 +167,21 @@ export function mxHandlers(ctx: Context) {
 
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
       try {
+        const blocked = probeBlocked(ctx, session);
+        if (blocked) return cb(blocked);
         const bad = unknownParam(address.args, RCPT_PARAMS);
         if (bad) return cb(bad);
         const parsed = parseEnvelopeAddress(address.address, { utf8: !!session.envelope.smtpUtf8 });
         if (parsed instanceof SmtpError) return cb(parsed);
         const route = resolveRecipient(ctx.store, ctx.srs, parsed.address);
         if (route === undefined) return cb(replies.relayDenied(parsed.address));
-        if (route === null) return cb(replies.unknownUser(parsed.address));
+        if (route === null) return answerUnknown(ctx, session, parsed.address, cb);
         if (route.kind === 'srs' && session.envelope.mailFrom && session.envelope.mailFrom.address !== '') {
           return cb(replies.nullSenderOnly(parsed.address));
         }
         if (route.kind === 'account') {
           const account = ctx.store.directory.getAccountById(route.accountId);
-          if (!account || account.disabled) return cb(replies.unknownUser(parsed.address));
+          if (!account || account.disabled) return answerUnknown(ctx, session, parsed.address, cb);
           const declared = Number((session.envelope.mailFrom && session.envelope.mailFrom.args && session.envelope.mailFrom.args.SIZE) || 0);
           ctx.store.checkQuota(account, Number.isFinite(declared) ? declared : 0);
         }

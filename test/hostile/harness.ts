@@ -30,6 +30,8 @@ export interface HostileNode {
   node: { ports: Partial<Record<ListenerName, number>>; pid: number };
   ca: Buffer;
   child: Child;
+  /** The node's log so far (JSON lines). */
+  log(): string;
   /** The node's resident memory, MB (VmRSS). */
   rssMb(): number;
   /** The node's CPU time so far, seconds (user + system, every thread). */
@@ -41,7 +43,8 @@ export interface HostileNode {
 
 export async function startHostileNode(overrides: ConfigInput = {}): Promise<HostileNode> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-hostile-'));
-  const child = runChild(join(import.meta.dirname, 'fixtures', 'node-child.ts'), [join(dir, 'data'), JSON.stringify(overrides)]);
+  const logFile = join(dir, 'node.log');
+  const child = runChild(join(import.meta.dirname, 'fixtures', 'node-child.ts'), [join(dir, 'data'), JSON.stringify(overrides), logFile]);
   const line = await child.waitFor((l) => l.startsWith('READY ') || l.startsWith('__exit__'));
   if (!line.startsWith('READY ')) throw new Error(`the node did not start: ${line}`);
   const info = JSON.parse(line.slice(6)) as { ports: HostileNode['node']['ports']; certFile: string; pid: number };
@@ -49,6 +52,7 @@ export async function startHostileNode(overrides: ConfigInput = {}): Promise<Hos
     node: { ports: info.ports, pid: info.pid },
     ca: readFileSync(info.certFile),
     child,
+    log: () => readFileSync(logFile, 'utf8'),
     rssMb() {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${info.pid}/status`, 'utf8'));
       return Number(m![1]) / 1024;
