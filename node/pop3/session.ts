@@ -8,6 +8,7 @@
  */
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
+import { cpuClock } from '../net/index.js';
 import { recordCommand } from '../util/metrics.js';
 import { reportUnexpected } from '../util/unexpected.js';
 import { auth, saslResponse } from './commands/auth.js';
@@ -159,6 +160,7 @@ export class Pop3Session implements Pop3Context {
 
   private async handle(item: Received): Promise<void> {
     const started = performance.now();
+    const cpu = cpuClock('pop3');
     let verb = 'line';
     let result = 'ok';
     try {
@@ -187,6 +189,7 @@ export class Pop3Session implements Pop3Context {
     } finally {
       this.log.debug({ cmd: verb, ms: Math.round((performance.now() - started) * 10) / 10, result }, 'pop3 command');
       recordCommand('pop3', result, (performance.now() - started) / 1000);
+      cpu();
     }
   }
 

@@ -9,7 +9,7 @@
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
-import { IpGate, netMetrics, normalizeIp } from '../net/index.js';
+import { cpuClock, IpGate, netMetrics, normalizeIp } from '../net/index.js';
 import { connectionId } from '../util/log.js';
 import { metrics, recordCommand } from '../util/metrics.js';
 import { makeContext } from './context.js';
@@ -85,9 +85,11 @@ function countReplies(protocol: string) {
   return <F extends (...args: any[]) => unknown>(fn: F): F =>
     ((...args: unknown[]) => {
       const started = performance.now();
+      const cpu = cpuClock(protocol);
       const cb = args[args.length - 1] as (err?: (Error & { responseCode?: number }) | null, ...rest: unknown[]) => void;
       args[args.length - 1] = (err?: (Error & { responseCode?: number }) | null, ...rest: unknown[]) => {
         recordCommand(protocol, !err ? 'ok' : err.responseCode ? 'no' : 'error', (performance.now() - started) / 1000);
+        cpu();
         cb(err, ...rest);
       };
       return fn(...args);
