@@ -236,7 +236,8 @@ class Connection implements Transport {
 
   private resumeInput(): void {
     if (this.closed || this.busy) return;
-    this.input.resume();
+    // Only what was paused: resuming a stream nobody reads yet (a TLS socket mid-handshake) would drop its data.
+    if (this.input.isPaused()) this.input.resume();
     if (this.inflate && this.stream.isPaused() && this.inflate.writableLength < this.inflate.writableHighWaterMark) this.stream.resume();
   }
 
