@@ -170,8 +170,9 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   if (certs.created) log.info({ certFile: certs.certFile }, 'made a self-signed certificate for this local run');
 
   // The process's memory budget and the event-loop watchdog (node/net): one each, whatever listens.
+  // The watchdog starts once every listener is up: loading modules and making keys at boot is not a stall of anyone's session.
   configureMemoryBudget({ maxBytes: config.limits.memoryBudgetBytes, highWaterBytes: config.limits.memoryHighWaterBytes });
-  const watchdog = new LoopWatchdog({ maxLagMs: config.limits.maxEventLoopLagMs }).start();
+  const watchdog = new LoopWatchdog({ maxLagMs: config.limits.maxEventLoopLagMs });
   closers.push({ name: 'watchdog', close: () => watchdog.stop() });
 
   const authLimiter = new AuthLimiter({ maxFailures: config.limits.authFailuresBeforeLockout, lockoutMs: config.limits.lockoutSeconds * 1000 });
@@ -306,6 +307,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     log.info({ listenAddress: host }, 'local admin UI not started: it serves only on a loopback listenAddress; the edge Worker serves the admin UI for a server');
   }
 
+  watchdog.start();
   let closing: Promise<void> | null = null;
   return {
     config,

@@ -51,6 +51,9 @@ function postLoginLimits(l: ImapLimits): ReceiverLimits {
   };
 }
 
+/** Longest run of one connection's pipelined commands before the loop serves others. */
+const SLICE_MS = 5;
+
 /** Unsent output past which the next command waits for the client to read (it is not read from the socket meanwhile). */
 const OUTPUT_HIGH = 1024 * 1024;
 
@@ -65,6 +68,9 @@ class Connection implements Transport {
   private inflate: zlib.InflateRaw | null = null;
   private busy = false;
   private flushQueued = false;
+  /** Responses of this turn of the loop, deflated together (deflateNow). */
+  private toDeflate: Buffer[] = [];
+  private toDeflateBytes = 0;
   private loggedIn = false;
   /** Literal bytes of the request being read, reserved in the memory budget. */
   private held = 0;
@@ -115,15 +121,13 @@ class Connection implements Transport {
   write(data: Buffer): void {
     if (this.closed) return;
     if (this.deflate) {
-      this.deflate.write(data);
-      // One sync flush per turn of the loop, not per line: a flush costs a deflate call and a few bytes of output each,
-      // which a client pipelining thousands of tiny commands would otherwise multiply.
+      // One deflate write and one sync flush per turn of the loop, not per line: each is a trip to the thread pool
+      // and a few bytes of output, which a client pipelining thousands of tiny commands would otherwise multiply.
+      this.toDeflate.push(data);
+      this.toDeflateBytes += data.length;
       if (!this.flushQueued) {
         this.flushQueued = true;
-        setImmediate(() => {
-          this.flushQueued = false;
-          if (!this.closed) this.deflate?.flush(zlib.constants.Z_SYNC_FLUSH);
-        });
+        setImmediate(() => this.deflateNow());
       }
     } else this.stream.write(data);
     // A client that stopped reading: what we hold for it is capped, then it loses the connection.
@@ -134,13 +138,25 @@ class Connection implements Transport {
     }
   }
 
+  private deflateNow(): void {
+    this.flushQueued = false;
+    if (!this.deflate || this.toDeflate.length === 0) return;
+    const out = this.toDeflate.length === 1 ? this.toDeflate[0] : Buffer.concat(this.toDeflate, this.toDeflateBytes);
+    this.toDeflate = [];
+    this.toDeflateBytes = 0;
+    this.deflate.write(out);
+    this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+  }
+
   get unsent(): number {
-    return (this.deflate?.writableLength ?? 0) + this.stream.writableLength;
+    return this.toDeflateBytes + (this.deflate?.writableLength ?? 0) + this.stream.writableLength;
   }
 
   backpressure(): Promise<void> | null {
     // Asked after each batch of a long response: let what is written go now (the command corked the stream), so the client reads while we work.
     while (this.stream.writableCorked) this.stream.uncork();
+    // What this turn produced goes to the deflater now, so it is counted and paced like the rest.
+    this.deflateNow();
     const out = this.deflate ?? this.stream;
     if (this.closed || out.writableLength < OUTPUT_HIGH) return null;
     return new Promise<void>((resolve) => {
@@ -252,8 +268,15 @@ class Connection implements Transport {
   private async pump(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
+    let slice = performance.now();
     try {
       while (!this.closed) {
+        // A client with thousands of commands queued gets them handled in slices, other sessions in between.
+        if (performance.now() - slice > SLICE_MS) {
+          await new Promise<void>((r) => setImmediate(r));
+          slice = performance.now();
+          continue;
+        }
         // Pipelined commands wait while the client leaves our answers unread: no reading, no new work.
         if (this.unsent > OUTPUT_HIGH) {
           this.pauseInput();
@@ -304,13 +327,15 @@ class Connection implements Transport {
     this.closed = true;
     this.releaseHeld();
     this.session.end();
-    // Input not yet handled is dropped at once: nothing more is inflated or parsed for a client that is gone.
+    // Input not yet handled is dropped at once, and no more is read: nothing more is inflated, parsed
+    // or even allocated for a client we are done with (its BYE still goes out).
     this.inflate?.destroy();
     this.receiver.reset();
+    this.socket.pause();
     // A peer that is gone gets nothing more: no compressing, no flushing for it.
     if (this.socket.destroyed || !this.socket.writable) destroyAfterMs = 0;
     if (this.deflate && destroyAfterMs > 0) {
-      this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+      this.deflateNow();
       this.deflate.end();
       this.deflate.once('end', () => this.stream.end());
     } else if (destroyAfterMs > 0) this.stream.end();

@@ -18,7 +18,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALICE, rawClient, startHostileNode, stillServing, subjects, type HostileNode } from './harness.js';
 
-const BUDGET = 16 * 1024 * 1024;
+const BUDGET = 8 * 1024 * 1024;
 let h: HostileNode;
 beforeAll(async () => {
   h = await startHostileNode({ limits: { memoryBudgetBytes: BUDGET, maxConnectionsPerIp: 40 } });
@@ -45,7 +45,8 @@ describe('item 6: before login', () => {
     await stillServing(h);
     await Promise.all(conns.map((c) => c.closed));
     for (const c of conns) expect(c.text()).toMatch(/\* BYE /);
-    // 19 × 50 MB offered; the node's memory grew by a small fraction of one (bound: 40 MB, noise of the test process included).
+    // 19 × 50 MB offered; the node's memory grew by a small fraction of one (bound: 40 MB, the garbage of 76 MB of refused bytes included).
+    if (process.env.HOSTILE_DEBUG) console.log('rss before', before.toFixed(0), 'MB, growth', (h.rssMb() - before).toFixed(1), 'MB');
     expect(h.rssMb() - before).toBeLessThan(40);
     await stillServing(h);
   });
@@ -84,22 +85,18 @@ describe('item 5: COMPRESS=DEFLATE', () => {
     await c.until((t) => t.includes('z OK'));
     // From here the client reads nothing: the kernel's buffers fill and then the server's.
     c.socket.pause();
-    const deflate = zlib.createDeflateRaw({ level: 9 });
-    let sent = 0;
-    deflate.on('data', (b: Buffer) => {
-      sent += b.length;
-      c.socket.write(b);
-    });
-    const block = Buffer.from('n NOOP\r\n'.repeat(8192));
     const before = h.rssMb();
-    for (let i = 0; sent < 118 * 1024 && i < 20_000; i++) {
-      deflate.write(block);
-      if (i % 64 === 0) await new Promise<void>((r) => deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-    }
-    await new Promise<void>((r) => deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-    expect(sent).toBeGreaterThanOrEqual(118 * 1024);
+    const commandsBefore = await h.metric('haven_commands_total', { protocol: 'imap' });
+    const flood = compressedNoops(118 * 1024);
+    c.socket.write(flood);
+    expect(flood.length).toBeGreaterThanOrEqual(118 * 1024);
     // While the flood sits there: others are served, and memory stays bounded.
     for (let i = 0; i < 3; i++) await stillServing(h);
+    // The node did take the flood in (until the client's unread answers stopped it), not just leave it in the socket.
+    const handled = (await h.metric('haven_commands_total', { protocol: 'imap' })) - commandsBefore;
+    if (process.env.HOSTILE_DEBUG) console.log('NOOPs handled before the node stopped reading', handled);
+    expect(handled).toBeGreaterThan(1000);
+    if (process.env.HOSTILE_DEBUG) console.log('rss before', before.toFixed(0), 'MB, growth', (h.rssMb() - before).toFixed(1), 'MB');
     expect(h.rssMb() - before).toBeLessThan(100);
     // The client leaves: within moments the node is idle again.
     c.socket.destroy();
@@ -111,7 +108,7 @@ describe('item 5: COMPRESS=DEFLATE', () => {
 });
 
 describe('item 6: MX DATA past the memory budget', () => {
-  it('19 connections each sending 4 MB of DATA: held memory stays within the budget, the rest get 452 4.3.1, those admitted are delivered', async () => {
+  it('19 connections each sending 3 MB of DATA (57 MB in all, budget 8 MB): held memory stays within the budget, the rest get 452 4.3.1, those admitted are delivered', async () => {
     const before = h.rssMb();
     const refusedBefore = await h.metric('haven_budget_refused_total', { protocol: 'smtp' });
     const conns = await Promise.all(Array.from({ length: 19 }, () => rawClient(h.node.ports.smtp!)));
@@ -132,7 +129,7 @@ describe('item 6: MX DATA past the memory budget', () => {
     );
     const line = Buffer.from('z'.repeat(998) + '\r\n');
     const mb = Buffer.concat(Array.from({ length: 1024 }, () => line));
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < 3; k++) {
       for (const c of conns) c.write(mb);
       await Promise.all(conns.map((c) => (c.socket.writableLength > 4 * 1024 * 1024 ? new Promise((r) => c.socket.once('drain', r)) : null)));
     }
@@ -141,7 +138,9 @@ describe('item 6: MX DATA past the memory budget', () => {
     await stillServing(h);
     expect(await h.metric('haven_budget_reserved_bytes')).toBeLessThanOrEqual(BUDGET);
     expect(await h.metric('haven_budget_refused_total', { protocol: 'smtp' })).toBeGreaterThan(refusedBefore);
-    expect(h.rssMb() - before).toBeLessThan(BUDGET / (1024 * 1024) + 120);
+    if (process.env.HOSTILE_DEBUG) console.log('rss before', before.toFixed(0), 'MB, growth', (h.rssMb() - before).toFixed(1), 'MB');
+    // Bound: the budget plus 32 MB of buffers and garbage, under the 57 MB offered.
+    expect(h.rssMb() - before).toBeLessThan(BUDGET / (1024 * 1024) + 32);
     // Now they finish: some delivered, the rest told to retry later.
     const answers = await Promise.all(
       conns.map(async (c) => {
@@ -168,4 +167,26 @@ async function loopLag(): Promise<number> {
   const t = performance.now();
   await new Promise((r) => setImmediate(r));
   return performance.now() - t;
+}
+
+/**
+ * At least `bytes` of raw DEFLATE (RFC 1951) carrying pipelined NOOPs, made
+ * before the attack so the test's own compressing does not compete with the
+ * node for the CPU while the bystander is timed. About 1000:1: 118 KB is some
+ * 15 million commands.
+ */
+function compressedNoops(bytes: number): Buffer {
+  const block = Buffer.from('n NOOP\r\n'.repeat(8192));
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const flush = zlib.constants.Z_SYNC_FLUSH;
+  const deflate = zlib.deflateRawSync;
+  // One stream: a sync-flushed raw deflate stream can be cut into pieces and stays one stream for the inflater.
+  const per = Buffer.concat(Array.from({ length: 64 }, () => block));
+  const one = deflate(per, { level: 9, finishFlush: flush });
+  while (size < bytes) {
+    chunks.push(one);
+    size += one.length;
+  }
+  return Buffer.concat(chunks);
 }
