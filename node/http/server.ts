@@ -54,6 +54,8 @@ export async function startHttp(deps: HttpDeps, listen: HttpListen = {}): Promis
     log,
     gate: new IpGate({ perIp: deps.config.limits.maxConnectionsPerIp }),
     implicitTls: true,
+    // /health must still answer when memory is short (it says so), or the edge would take a busy node for a dead one.
+    memoryGate: false,
     refusal: () => '',
     accept(raw) {
       sockets.add(raw);

@@ -364,7 +364,8 @@ export async function startImap(deps: ImapDeps, listen: ImapListen): Promise<{ p
     log: deps.log,
     gate,
     implicitTls: listen.implicitTls,
-    refusal: () => '* BYE too many connections from your address; close some and retry\r\n',
+    refusal: (why) =>
+      why === 'memory' ? '* BYE the server is short of memory right now; try again in a few minutes\r\n' : '* BYE too many connections from your address; close some and retry\r\n',
     accept(socket) {
       const c = new Connection(socket, ctx, deps, deps.log);
       conns.add(c);

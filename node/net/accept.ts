@@ -8,6 +8,8 @@
  *   connection (an 'error' with no listener would end the whole process);
  * - per-IP and total connection limits, counted once per protocol across its
  *   listeners (110 and 995 share one count);
+ * - near the process's memory limit (node/net/budget) new connections are
+ *   refused the same way, as a temporary condition;
  * - over the limit, a plaintext port says why in the protocol's words, and
  *   an implicit-TLS port (993, 995, 443) closes: a plaintext line where the
  *   client expects a TLS handshake is never right.
@@ -15,6 +17,7 @@
 import net from 'node:net';
 import type { Logger } from '../util/log.js';
 import { metrics } from '../util/metrics.js';
+import { memoryBudget } from './budget.js';
 import { netMetrics } from './metrics.js';
 
 /** `::ffff:1.2.3.4` and `1.2.3.4` are one client. */
@@ -38,7 +41,7 @@ export function guard<S extends net.Socket>(socket: S, protocol: string): S {
 }
 const GUARDED = Symbol('haven.net.guarded');
 
-export type Refusal = 'per_ip' | 'total';
+export type Refusal = 'per_ip' | 'total' | 'memory';
 
 /** Open connections per client address and in all, for one protocol. */
 export class IpGate {
@@ -77,6 +80,8 @@ export interface ServeOptions {
   implicitTls: boolean;
   /** The line a plaintext client reads when refused (never sent on an implicit-TLS port). */
   refusal: (why: Refusal) => string;
+  /** Refuse new connections near the memory limit (default true); HTTPS keeps answering /health and the admin API. */
+  memoryGate?: boolean;
   /** A socket that passed the gate; its slot is released when it closes. */
   accept(socket: net.Socket, ip: string): void;
 }
@@ -89,7 +94,8 @@ export function serve(o: ServeOptions): net.Server {
     guard(socket, o.protocol);
     metrics.connections.inc({ protocol: o.protocol });
     const ip = normalizeIp(socket.remoteAddress);
-    const why = o.gate.admit(ip);
+    // Near the memory limit a new connection is refused like one over a limit: a temporary state the client retries.
+    const why = o.memoryGate !== false && memoryBudget().underPressure() ? 'memory' : o.gate.admit(ip);
     if (why) {
       netMetrics.refused.inc({ protocol: o.protocol, reason: why });
       o.log.debug({ remote: ip, why }, `${o.protocol} connection refused: too many connections`);

@@ -48,6 +48,11 @@ export class MemoryBudget {
     return this.rss;
   }
 
+  /** Resident memory is past the high-water mark: new connections are turned away too. */
+  underPressure(): boolean {
+    return this.residentBytes() > this.highWaterBytes;
+  }
+
   /** Reserves `bytes` for `protocol`; false (and counted) when the budget refuses. */
   reserve(bytes: number, protocol: string): boolean {
     if (this.reserved + bytes > this.opts.maxBytes || this.residentBytes() > this.highWaterBytes) {

@@ -8,7 +8,7 @@
 import { registry } from '../util/metrics.js';
 
 export const netMetrics = {
-  refused: registry.counter('haven_connections_refused_total', 'Connections refused at accept, per protocol and reason (per_ip, total).', ['protocol', 'reason']),
+  refused: registry.counter('haven_connections_refused_total', 'Connections refused at accept, per protocol and reason (per_ip, total, memory).', ['protocol', 'reason']),
   socketErrors: registry.counter('haven_socket_errors_total', 'Socket errors from peers (resets, broken pipes, failed handshakes), per protocol; each closes only its own connection.', ['protocol']),
   unexpected: registry.counter('haven_unexpected_errors_total', 'Errors that reached the process level (uncaughtException, unhandledRejection): logged, counted, and the node keeps serving.', ['kind']),
   budgetRefused: registry.counter('haven_budget_refused_total', 'Work refused with a temporary error because the memory budget was spent, per protocol.', ['protocol']),

@@ -203,7 +203,10 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
     log: deps.log,
     gate,
     implicitTls: listen.implicitTls,
-    refusal: () => '-ERR [SYS/TEMP] too many connections from your address; close some and retry\r\n',
+    refusal: (why) =>
+      why === 'memory'
+        ? '-ERR [SYS/TEMP] the server is short of memory right now; try again in a few minutes\r\n'
+        : '-ERR [SYS/TEMP] too many connections from your address; close some and retry\r\n',
     accept,
   });
   await listenOn(server, listen.port, listen.host);

@@ -85,6 +85,7 @@ export const replies = {
   authzidRefused: () => new SmtpError(Reply.AuthFailed, '5.7.8', 'logging in on behalf of another user is not supported; leave the authorization identity empty'),
   leadingWhitespace: () =>
     new SmtpError(554, '5.6.0', 'the message starts with a space or tab, which would continue a header field (RFC 5322 §2.2.3); start it with a header field'),
+  memoryBusyConnect: () => new SmtpError(Reply.ServiceUnavailable, '4.3.2', 'the server is short of memory right now; try again in a few minutes'),
   memoryBusy: () => new SmtpError(Reply.InsufficientStorage, '4.3.1', 'the server is short of memory right now; try again in a few minutes'),
   nulByte: () => new SmtpError(554, '5.6.0', 'message contains a NUL byte, which RFC 5321 and RFC 5322 do not allow; encode binary content (base64)'),
   probing: () => new SmtpError(Reply.ServiceUnavailable, '4.7.0', 'too many unknown recipients; closing. Check the addresses and try later'),

@@ -9,7 +9,7 @@
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
-import { cpuClock, IpGate, netMetrics, normalizeIp } from '../net/index.js';
+import { cpuClock, IpGate, memoryBudget, netMetrics, normalizeIp } from '../net/index.js';
 import { connectionId } from '../util/log.js';
 import { metrics, recordCommand } from '../util/metrics.js';
 import { makeContext } from './context.js';
@@ -171,6 +171,10 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
     },
     onConnect(session, cb) {
       metrics.connections.inc({ protocol });
+      if (memoryBudget().underPressure()) {
+        netMetrics.refused.inc({ protocol, reason: 'memory' });
+        return cb(replies.memoryBusyConnect());
+      }
       const why = gate.admit(normalizeIp(session.remoteAddress));
       if (why) {
         netMetrics.refused.inc({ protocol, reason: why });

@@ -45,6 +45,13 @@ export interface HostileNode {
 }
 
 export async function startHostileNode(overrides: ConfigInput = {}): Promise<HostileNode> {
+  const h = await startHostileNodeUnwarmed(overrides);
+  await warm(h);
+  return h;
+}
+
+/** The node without the bystander's warm-up (for a node that is meant to refuse it). */
+export async function startHostileNodeUnwarmed(overrides: ConfigInput = {}): Promise<HostileNode> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-hostile-'));
   const logFile = join(dir, 'node.log');
   // On a CI runner shared by parallel suites the node is sometimes not scheduled for a second or more, which its
@@ -89,6 +96,10 @@ export async function startHostileNode(overrides: ConfigInput = {}): Promise<Hos
   };
   // The bystander's first login derives its key (scrypt, a few hundred ms on an idle machine, more on a busy CI
   // runner); the node keeps the login cached, as it does for any user who logged in before. Warm it before the clock runs.
+  return h;
+}
+
+async function warm(h: HostileNode): Promise<void> {
   // Warming is not judged: a first login opens the mailbox database and, under tsx, compiles modules on first use.
   await stillServing(h, 30_000, BOB, { judgeHealth: false });
   await stillServing(h, 30_000, ALICE, { judgeHealth: false });
@@ -102,7 +113,6 @@ export async function startHostileNode(overrides: ConfigInput = {}): Promise<Hos
     slowest = Math.max(slowest, performance.now() - t0);
   }
   h.deadlineMs = Math.max(1000, Math.ceil(4 * slowest));
-  return h;
 }
 
 function httpsGet(h: HostileNode, path: string): Promise<{ status: number; body: string }> {

@@ -13,10 +13,13 @@
  *   budget (limits.memoryBudgetBytes) a message is read and dropped and
  *   answered 452 4.3.1 ("insufficient system storage", RFC 3463 §3.4), a
  *   temporary failure the client retries; those admitted are delivered.
+ * - Near the process's memory limit (limits.memoryHighWaterBytes) new mail
+ *   connections get the protocol's temporary refusal (RFC 9051 §7.1.5 BYE,
+ *   RFC 2449 §8.1.3 SYS/TEMP, RFC 5321 §3.1 421 with RFC 3463 4.3.2).
  */
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, rawClient, startHostileNode, stillServing, subjects, type HostileNode } from './harness.js';
+import { ALICE, getHealth, rawClient, startHostileNode, startHostileNodeUnwarmed, stillServing, subjects, type HostileNode } from './harness.js';
 
 const BUDGET = 8 * 1024 * 1024;
 let h: HostileNode;
@@ -190,3 +193,27 @@ function compressedNoops(bytes: number): Buffer {
   }
   return Buffer.concat(chunks);
 }
+
+describe('the process memory high-water mark', () => {
+  it('turns new mail connections away with a temporary error while /health still answers', async () => {
+    // A mark below what any node uses: the node is "near its limit" from the start.
+    const low = await startHostileNodeUnwarmed({ limits: { memoryHighWaterBytes: 1024 * 1024 } });
+    try {
+      const imap = await rawClient(low.node.ports.imap!, { from: '127.0.0.1' });
+      await imap.closed;
+      expect(imap.text()).toBe('* BYE the server is short of memory right now; try again in a few minutes\r\n');
+      const pop = await rawClient(low.node.ports.pop3!, { from: '127.0.0.1' });
+      await pop.closed;
+      expect(pop.text()).toMatch(/^-ERR \[SYS\/TEMP\] the server is short of memory/);
+      const smtp = await rawClient(low.node.ports.smtp!, { from: '127.0.0.1' });
+      await smtp.until((t) => t.includes('\r\n'));
+      expect(smtp.text()).toMatch(/^421 4\.3\.2 /);
+      smtp.socket.destroy();
+      const health = await getHealth(low);
+      expect(health.body.store).toEqual({ ok: true });
+      expect(await low.metric('haven_connections_refused_total', { reason: 'memory' })).toBeGreaterThanOrEqual(3);
+    } finally {
+      await low.close();
+    }
+  });
+});
