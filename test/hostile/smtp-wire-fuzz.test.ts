@@ -83,7 +83,7 @@ describe('SMTP commands on the wire', () => {
       }
     }
     s.close();
-    expect(replies).toBeGreaterThan(200);
+    expect(replies, `${reconnects} sessions ended by QUIT or 421 along the way`).toBeGreaterThan(200);
     // Still an MX.
     const ok = await rawSession(mx.port);
     await ok.reply();
@@ -95,7 +95,5 @@ describe('SMTP commands on the wire', () => {
     expect(await ok.cmd('.')).toMatch(/^250 /);
     ok.close();
     expect((await folderRaws(store, 'alice@example.test', PW)).some((m) => m.includes('marker-after-wire-fuzz'))).toBe(true);
-    // Some mutations end the session (QUIT, too many errors): each was answered first, and a new one was served.
-    expect(reconnects).toBeGreaterThanOrEqual(0);
   });
 });
