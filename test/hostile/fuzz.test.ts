@@ -6,7 +6,7 @@
  * seeds. A parser may refuse an input only with its own typed error, and no
  * single input may take long (super-linear parsing is a stall waiting for a
  * big enough input). The SMTP command line itself is smtp-server's parser:
- * test/smtp/hostile.test.ts drives it over a real listener.
+ * smtp-wire-fuzz.test.ts fuzzes it over a real listener.
  */
 import { describe, expect, it } from 'vitest';
 import { runFuzz } from '../helpers/fuzz.js';
