@@ -27,6 +27,7 @@ import { imipMailSender, type ImipSender } from './dav/index.js';
 import { queueFor, signMessage, smtpSettings, startQueueRunner, startSmtp, type OutboundOptions, type QueueRunner, type Resolver } from './smtp/index.js';
 import { Store } from './store/index.js';
 import { Http01Responder, openCertificateStore, webNamesFor, type OpenedCertificates } from './tls/index.js';
+import { configureMemoryBudget, LoopWatchdog } from './net/index.js';
 import { AuthLimiter } from './util/auth-limiter.js';
 import { lockDataDir } from './util/data-dir-lock.js';
 import { silentLogger, type Logger } from './util/log.js';
@@ -170,6 +171,12 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   closers.push({ name: 'certificates', close: () => certs.store.close() });
   if (certs.created) log.info({ certFile: certs.certFile }, 'made a self-signed certificate for this local run');
 
+  // The process's memory budget and the event-loop watchdog (node/net): one each, whatever listens.
+  // The watchdog starts once every listener is up: loading modules and making keys at boot is not a stall of anyone's session.
+  configureMemoryBudget({ maxBytes: config.limits.memoryBudgetBytes, highWaterBytes: config.limits.memoryHighWaterBytes });
+  const watchdog = new LoopWatchdog({ maxLagMs: config.limits.maxEventLoopLagMs });
+  closers.push({ name: 'watchdog', close: () => watchdog.stop() });
+
   const authLimiter = new AuthLimiter({ maxFailures: config.limits.authFailuresBeforeLockout, lockoutMs: config.limits.lockoutSeconds * 1000 });
   const host = config.listenAddress;
   const ports: Partial<Record<ListenerName, number>> = {};
@@ -240,6 +247,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
       maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
       idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
       literalMinus: config.limits.imapLiteralMinus,
+      preLoginMaxBytes: config.limits.preLoginMaxBytes,
     },
   };
   await bind('imap', config.ports.imap, () => startImap(imapDeps, { host, port: config.ports.imap, implicitTls: false }), (h) => h.port);
@@ -292,6 +300,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
             replication: replication ? () => replication!.status() : undefined,
             queue,
             spam: rspamd ? () => rspamd.health() : undefined,
+            eventLoop: () => watchdog.health(),
           },
         },
         { host, https: config.ports.https, http: config.ports.http },
@@ -318,6 +327,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     log.info({ listenAddress: host }, 'local admin UI not started: it serves only on a loopback listenAddress; the edge Worker serves the admin UI for a server');
   }
 
+  watchdog.start();
   let closing: Promise<void> | null = null;
   return {
     config,

@@ -141,6 +141,32 @@ export const OPTIONS = {
     authFailuresBeforeLockout: int(10, { min: 1, help: 'Failed logins from one IP (or for one account) before it is locked out.' }),
     lockoutSeconds: seconds(15 * 60, { min: 1, help: 'How long a lockout lasts.' }),
     messagesPerHourPerAccount: int(500, { min: 1, help: 'Messages an account may submit per hour; more get a temporary 451 so a stolen password cannot spray spam.' }),
+    preLoginMaxBytes: bytes(8 * 1024, {
+      min: 1024,
+      help: 'Longest IMAP line, literal or request before login succeeds (a LOGIN or AUTHENTICATE fits in a few KB): a bigger literal is refused with NO [TOOBIG] before it is sent, a longer line or unasked literal closes the connection with BYE.',
+    }),
+    memoryBudgetBytes: bytes(256 * 1024 * 1024, {
+      min: 1024 * 1024,
+      help: 'Client input held in memory at once, all connections together (IMAP literals, SMTP DATA). Past it new work gets a temporary error (IMAP NO [UNAVAILABLE], SMTP 452 4.3.1) and clients retry later.',
+    }),
+    memoryHighWaterBytes: bytes(0, {
+      min: 0,
+      defaultDoc: '80% of the memory limit',
+      help: 'Resident memory past which new work is refused the same way. 0 means 80% of the memory the process may use (its cgroup limit, such as systemd MemoryMax=, or the machine\'s).',
+    }),
+    unknownRecipientsBeforeTarpit: int(3, {
+      min: 1,
+      help: 'Unknown-recipient replies (550 5.1.1) one IP address, or one logged-in account, gets within limits.unknownRecipientWindowSeconds before each further one is delayed (a growing tarpit against address harvesting).',
+    }),
+    unknownRecipientsBeforeDisconnect: int(10, {
+      min: 1,
+      help: 'Unknown-recipient replies within the window after which the client gets 421 4.7.0 and is disconnected; further connections from that IP (or logins of that account) meet the same until the window passes.',
+    }),
+    unknownRecipientWindowSeconds: seconds(10 * 60, { min: 1, help: 'The window the unknown-recipient counts cover.' }),
+    maxEventLoopLagMs: int(1000, {
+      min: 10,
+      help: 'Event loop lag (ms) past which /health reports the node unhealthy, for 30 seconds after the stall: every session waited that long.',
+    }),
   },
   allowPlaintextAuthOnLoopback: bool(true, {
     help: 'Allow AUTH/LOGIN without TLS from 127.0.0.1 and ::1 (local clients and tests). Elsewhere TLS is always required first.',

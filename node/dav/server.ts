@@ -11,6 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { DavDeps } from './context.js';
 import { davApp } from './app.js';
+import { guard } from '../net/index.js';
 
 export interface DavServerDeps extends DavDeps {
   tls: { secureContext(): tls.SecureContext };
@@ -26,6 +27,8 @@ export async function startDavServer(
   http.keepAliveTimeout = 30_000;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((raw) => {
+    // The shared error policy from accept on (node/net): a reset before the TLS socket exists must not reach the process.
+    guard(raw, 'dav');
     sockets.add(raw);
     raw.once('close', () => sockets.delete(raw));
     raw.setTimeout(60_000, () => raw.destroy());

@@ -18,6 +18,7 @@ import type { Store } from '../store/index.js';
 import type { Queue } from '../store/queue.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
+import { cpuClock } from '../net/index.js';
 import { metrics, PROMETHEUS_CONTENT_TYPE, registry } from '../util/metrics.js';
 import { adminApp, type AdminDeps } from './admin.js';
 import { accountApp } from './account.js';
@@ -130,7 +131,9 @@ export function httpsApp(deps: HttpAppDeps): Hono {
   collectGauges(deps, queue);
 
   app.use('*', async (c, next) => {
+    const cpu = cpuClock('https');
     await next();
+    cpu();
     metrics.httpRequests.inc({ area: area(c.req.path), status: `${Math.floor(c.res.status / 100)}xx` });
   });
 

@@ -3,7 +3,7 @@
  * The node's health as one JSON document (docs/admin-api.md, GET /health):
  * each listener accepting (a real TCP connect, so a wedged accept loop shows),
  * the store answering, replication lag, queue depth, certificate days left
- * and free disk. `ok` is false, and the route answers 503, when any part
+ * free disk and the event loop's lag (node/net watchdog). `ok` is false, and the route answers 503, when any part
  * that matters for mail flowing or being kept safe is unhealthy.
  */
 import { statfs } from 'node:fs/promises';
@@ -34,6 +34,8 @@ export interface HealthSource {
   queue?: { depth(): { queued: number; oldestAt: number | null } };
   /** The content filter (rspamd), when configured. */
   spam?: () => { state: 'unknown' | 'up' | 'down'; since?: number; error?: string };
+  /** The event-loop watchdog (node/net LoopWatchdog): unhealthy while the loop stalls or just did. */
+  eventLoop?: () => { ok: boolean; lagMs: number; maxLagMs: number; lastStallMs: number | null };
 }
 
 export interface CertificateSource {
@@ -72,6 +74,7 @@ export interface Health {
    * unhealthy (mail still flows, scored by Haven alone) but shows here.
    */
   spam?: { rspamd: 'unknown' | 'up' | 'down'; ok: boolean; sinceSeconds: number | null; error?: string };
+  eventLoop: { ok: boolean; lagMs: number | null; maxLagMs: number | null; lastStallMs: number | null };
   version: string;
 }
 
@@ -177,6 +180,8 @@ export async function checkHealth(deps: HealthDeps, now = Date.now()): Promise<H
     };
   }
 
-  const ok = Object.values(listeners).every(Boolean) && store.ok && replication.ok && certificate.ok && disk.ok;
-  return { ok, listeners, store, replication, queue, certificate, disk, ...(spam ? { spam } : {}), version: deps.version };
+  const eventLoop = src.eventLoop?.() ?? { ok: true, lagMs: null, maxLagMs: null, lastStallMs: null };
+
+  const ok = Object.values(listeners).every(Boolean) && store.ok && replication.ok && certificate.ok && disk.ok && eventLoop.ok;
+  return { ok, listeners, store, replication, queue, certificate, disk, eventLoop, ...(spam ? { spam } : {}), version: deps.version };
 }

@@ -8,9 +8,9 @@
  */
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server as HttpServer } from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
-import { metrics } from '../util/metrics.js';
+import { guard, IpGate, listenOn, serve } from '../net/index.js';
 import { httpsApp, type HttpAppDeps } from './app.js';
 import { plainHttpApp, type ChallengeStore } from './challenge.js';
 
@@ -41,16 +41,6 @@ export interface HttpHandle {
 /** Connections idle longer than this are closed (keep-alive clients reconnect). */
 const IDLE_MS = 60_000;
 
-function listenOn(server: net.Server, port: number, host: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
-}
-
 export async function startHttp(deps: HttpDeps, listen: HttpListen = {}): Promise<HttpHandle> {
   const host = listen.host ?? deps.config.listenAddress;
   const log = deps.log.child({ proto: 'https' });
@@ -59,34 +49,30 @@ export async function startHttp(deps: HttpDeps, listen: HttpListen = {}): Promis
   http.keepAliveTimeout = 30_000;
   const sockets = new Set<net.Socket>();
   // The same per-IP cap as the mail protocols: one address cannot hold every slot of the HTTPS port.
-  const perIp = new Map<string, number>();
-  const maxPerIp = deps.config.limits.maxConnectionsPerIp;
-  const tlsServer = net.createServer((raw) => {
-    metrics.connections.inc({ protocol: 'https' });
-    const ip = raw.remoteAddress ?? '';
-    const n = perIp.get(ip) ?? 0;
-    if (n >= maxPerIp) {
-      raw.destroy();
-      return;
-    }
-    perIp.set(ip, n + 1);
-    sockets.add(raw);
-    raw.once('close', () => {
-      sockets.delete(raw);
-      const m = (perIp.get(ip) ?? 1) - 1;
-      if (m <= 0) perIp.delete(ip);
-      else perIp.set(ip, m);
-    });
-    raw.setTimeout(IDLE_MS, () => raw.destroy());
-    const sock = new tls.TLSSocket(raw, {
-      isServer: true,
-      secureContext: deps.tls.context,
-      SNICallback: (_name, cb) => cb(null, deps.tls.context),
-      ALPNProtocols: ['http/1.1'],
-    });
-    // Handshake failures and resets are the client's business: close quietly.
-    sock.on('error', () => sock.destroy());
-    sock.once('secure', () => http.emit('connection', sock));
+  const tlsServer = serve({
+    protocol: 'https',
+    log,
+    gate: new IpGate({ perIp: deps.config.limits.maxConnectionsPerIp }),
+    implicitTls: true,
+    // /health must still answer when memory is short (it says so), or the edge would take a busy node for a dead one.
+    memoryGate: false,
+    refusal: () => '',
+    accept(raw) {
+      sockets.add(raw);
+      raw.once('close', () => sockets.delete(raw));
+      raw.setTimeout(IDLE_MS, () => raw.destroy());
+      const sock = guard(
+        new tls.TLSSocket(raw, {
+          isServer: true,
+          secureContext: deps.tls.context,
+          SNICallback: (_name, cb) => cb(null, deps.tls.context),
+          ALPNProtocols: ['http/1.1'],
+        }),
+        'https',
+      );
+      // Handshake failures and resets are the client's business: guard closes quietly.
+      sock.once('secure', () => http.emit('connection', sock));
+    },
   });
   const httpsPort = await listenOn(tlsServer, listen.https ?? deps.config.ports.https, host);
 
@@ -99,6 +85,7 @@ export async function startHttp(deps: HttpDeps, listen: HttpListen = {}): Promis
     plain = createAdaptorServer({ fetch: papp.fetch }) as HttpServer;
     plain.keepAliveTimeout = 5_000;
     plain.on('connection', (s: net.Socket) => {
+      guard(s, 'http');
       plainSockets.add(s);
       s.once('close', () => plainSockets.delete(s));
       s.setTimeout(IDLE_MS, () => s.destroy());

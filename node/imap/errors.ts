@@ -22,7 +22,8 @@ export class ImapError extends Error {
     readonly code: ResponseCode | string | null,
     text: string,
   ) {
-    super(text);
+    // resp-text is TEXT-CHAR only (RFC 9051 §9): a NUL, CR or LF a client put in a name or argument is never echoed raw.
+    super(text.replace(/[\x00-\x1f\x7f]/g, '?'));
     this.name = 'ImapError';
   }
 }

@@ -27,6 +27,13 @@ export interface ReceiverLimits {
   maxDiscard?: number;
   /** A lower limit for literals of an APPEND (APPENDLIMIT, RFC 7889), so a too-big message is refused before it is sent. */
   maxAppend?: number;
+  /**
+   * Asked before a literal within the limits is read (the process's memory
+   * budget): false refuses the command with a temporary NO [UNAVAILABLE],
+   * before the continuation for a synchronizing literal, by reading and
+   * dropping a non-synchronizing one.
+   */
+  admit?: (size: number) => boolean;
 }
 
 export type ReceiverEvent =
@@ -34,7 +41,7 @@ export type ReceiverEvent =
   /** A synchronizing literal is announced: send `+ ...` to let the client go on. */
   | { type: 'continue'; size: number }
   /** The request cannot be taken; `fatal` means the stream is out of step and must be closed. */
-  | { type: 'reject'; tag: string | null; code: 'TOOBIG' | 'PARSE'; text: string; fatal: boolean; status?: 'BAD' | 'NO' };
+  | { type: 'reject'; tag: string | null; code: 'TOOBIG' | 'PARSE' | 'UNAVAILABLE'; text: string; fatal: boolean; status?: 'BAD' | 'NO' };
 
 export const DEFAULT_LIMITS: ReceiverLimits = { maxLine: 64 * 1024, maxLiteral: 64 * 1024 * 1024, maxRequest: 256 * 1024 * 1024 };
 
@@ -52,7 +59,8 @@ export class Receiver {
   /** A refused command whose non-synchronizing literals are being thrown away. */
   private skip: { left: number; total: number; reject: ReceiverEvent } | null = null;
 
-  constructor(readonly limits: ReceiverLimits = DEFAULT_LIMITS) {}
+  /** Replaced as a whole when the session's limits change (at login). */
+  constructor(public limits: ReceiverLimits = DEFAULT_LIMITS) {}
 
   push(chunk: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
@@ -151,12 +159,14 @@ export class Receiver {
       this.requestBytes += size;
       const overNonSync = !sync && size > (this.limits.maxNonSync ?? Infinity);
       const max = this.limits.maxAppend !== undefined && /^\S+ APPEND /i.test(this.parts[0] as string) ? Math.min(this.limits.maxAppend, this.limits.maxLiteral) : this.limits.maxLiteral;
-      if (size > max || this.requestBytes > this.limits.maxRequest || overNonSync) {
+      const tooBig = size > max || this.requestBytes > this.limits.maxRequest || overNonSync;
+      if (tooBig || (this.limits.admit && !this.limits.admit(size))) {
         const tag = this.tag();
         this.parts = [];
         this.requestBytes = 0;
-        const reject: ReceiverEvent =
-          overNonSync && size <= max
+        const reject: ReceiverEvent = !tooBig
+          ? { type: 'reject', tag, code: 'UNAVAILABLE', status: 'NO', fatal: false, text: 'the server is short of memory right now; try again in a minute' }
+          : overNonSync && size <= max
             ? { type: 'reject', tag, code: 'TOOBIG', status: 'BAD', fatal: false, text: `a non-synchronizing literal may be at most ${this.limits.maxNonSync} bytes (LITERAL-); send {${size}} and wait for "+"` }
             : { type: 'reject', tag, code: 'TOOBIG', fatal: false, text: `literal of ${size} bytes is over the limit of ${max}; send a smaller message` };
         // A synchronizing literal was never sent: the stream stays in step.
@@ -177,12 +187,12 @@ export class Receiver {
   private tag(): string | null {
     const first = this.parts[0];
     if (typeof first !== 'string') return null;
-    const t = /^([^\s(){%*"\\\]]+) /.exec(first);
+    const t = /^([^\s(){%*"\\\]\x00-\x1f\x7f]+) /.exec(first);
     return t ? t[1] : null;
   }
 
   private fatal(text: string): ReceiverEvent {
-    const tag = this.skip?.reject.type === 'reject' ? this.skip.reject.tag : this.parts.length ? this.tag() : /^([^\s(){%*"\\\]]+) /.exec(this.buf.toString('latin1', 0, 64))?.[1] ?? null;
+    const tag = this.skip?.reject.type === 'reject' ? this.skip.reject.tag : this.parts.length ? this.tag() : /^([^\s(){%*"\\\]\x00-\x1f\x7f]+) /.exec(this.buf.toString('latin1', 0, 64))?.[1] ?? null;
     const limit = text === 'line too long' ? `${this.limits.maxLine} bytes per line` : `${this.discardCap} bytes of literals per refused command`;
     this.reset();
     return { type: 'reject', tag, code: 'TOOBIG', text: `${text}; the limit is ${limit}`, fatal: true };

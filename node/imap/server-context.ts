@@ -34,6 +34,18 @@ export interface ImapLimits {
    * without end for a client that stopped reading.
    */
   notifyBacklogBytes: number;
+  /**
+   * Longest line, literal and request before login (a LOGIN or AUTHENTICATE
+   * fits in a few KB): an unauthenticated client cannot make the server hold
+   * more, whatever the post-login limits are.
+   */
+  preLoginMaxBytes: number;
+  /**
+   * Unsent output past which a client that stopped reading is disconnected.
+   * Long responses wait for the client at 1 MB, so only one large item (a
+   * message body up to appendLimit) can sit on top of that.
+   */
+  maxUnsentBytes: number;
 }
 
 export const DEFAULT_IMAP_LIMITS: ImapLimits = {
@@ -47,6 +59,8 @@ export const DEFAULT_IMAP_LIMITS: ImapLimits = {
   preauthTimeoutMs: 60_000,
   literalMinus: false,
   notifyBacklogBytes: 4 * 1024 * 1024,
+  preLoginMaxBytes: 8 * 1024,
+  maxUnsentBytes: 72 * 1024 * 1024,
 };
 
 const AFTER_LOGIN = [

@@ -2,8 +2,19 @@
  * @module node/imap/utf7
  * Modified UTF-7 mailbox names (RFC 3501 §5.1.3) for clients that have not
  * enabled UTF8=ACCEPT: names are stored as UTF-8 and converted at the wire.
- * A name that is not valid modified UTF-7 is taken as it came.
+ * Decoding is strict: each encoded run must be the one and only spelling of
+ * its characters (what encodeMailbox would write), so two different names
+ * on the wire can never land in one folder (`&ZZZ-` and `&ZZY-` differ only
+ * in padding bits), and a name that is not valid is refused, not guessed at.
  */
+import { ImapError } from './errors.js';
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function invalid(why: string): ImapError {
+  return new ImapError('BAD', null, `mailbox name is not valid modified UTF-7 (${why}, RFC 3501 §5.1.3); enable UTF8=ACCEPT or encode it as the RFC says`);
+}
+
 export function decodeMailbox(s: string): string {
   if (!s.includes('&')) return s;
   let out = '';
@@ -14,14 +25,19 @@ export function decodeMailbox(s: string): string {
       continue;
     }
     const end = s.indexOf('-', i + 1);
-    if (end === -1) return s;
+    if (end === -1) throw invalid('"&" starts an encoded run that never ends with "-"');
     const b64 = s.slice(i + 1, end);
     if (!b64) out += '&';
     else {
-      if (!/^[A-Za-z0-9+,]+$/.test(b64)) return s;
+      if (!/^[A-Za-z0-9+,]+$/.test(b64)) throw invalid('an encoded run holds a character outside modified BASE64');
       const bytes = Buffer.from(b64.replace(/,/g, '/'), 'base64');
-      if (bytes.length % 2) return s;
-      out += bytes.swap16().toString('utf16le');
+      if (bytes.length % 2) throw invalid('an encoded run is not whole UTF-16 characters');
+      const text = bytes.swap16().toString('utf16le');
+      if (LONE_SURROGATE.test(text)) throw invalid('an encoded run holds half a surrogate pair');
+      if (/[\x20-\x7e]/.test(text)) throw invalid('printable US-ASCII must represent itself, not be encoded');
+      // Only the canonical spelling: no stray padding bits, no second run straight after this one.
+      if (encodeMailbox(text) !== `&${b64}-` || s[end + 1] === '&' && s[end + 2] !== '-') throw invalid('an encoded run is not in its one canonical form');
+      out += text;
     }
     i = end;
   }

@@ -6,12 +6,12 @@
  * the in-place TLS upgrade. TLS material comes from deps.tls on every
  * handshake, so a renewed certificate applies to the next connection.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
+import { guard, IpGate, listenOn, serve } from '../net/index.js';
 import type { Store } from '../store/index.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import { connectionId, type Logger } from '../util/log.js';
-import { metrics } from '../util/metrics.js';
 import type { Pop3Backend } from './port.js';
 import { Receiver } from './receiver.js';
 import { Pop3Session, type Pop3Io } from './session.js';
@@ -41,18 +41,15 @@ export interface Pop3Server {
   close(): Promise<void>;
 }
 
-function normalizeIp(addr: string | undefined): string {
-  if (!addr) return 'unknown';
-  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-}
-
 /** Per-IP connection counts shared by every POP3 listener on one store (110 and 995 count together). */
-const ipCounts = new WeakMap<Store, Map<string, number>>();
+const gates = new WeakMap<Store, IpGate>();
 
-function connectionsPerIp(store: Store): Map<string, number> {
-  let m = ipCounts.get(store);
-  if (!m) ipCounts.set(store, (m = new Map()));
-  return m;
+function gateFor(store: Store, limits: Pop3Limits): IpGate {
+  let g = gates.get(store);
+  if (!g || g.limits.perIp !== limits.maxConnectionsPerIp || g.limits.total !== limits.maxConnections) {
+    gates.set(store, (g = new IpGate({ perIp: limits.maxConnectionsPerIp, total: limits.maxConnections })));
+  }
+  return g;
 }
 
 export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop3Server> {
@@ -60,7 +57,7 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
   const backend = deps.backend ?? new StoreMaildrops(deps.store);
   /** Every open connection's destroyer: close() ends sessions without UPDATE. */
   const conns = new Set<() => void>();
-  const perIp = connectionsPerIp(deps.store);
+  const gate = gateFor(deps.store, limits);
 
   const tlsOptions = (): tls.TLSSocketOptions => ({
     isServer: true,
@@ -70,7 +67,7 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
 
   /** Resolves when the server-side handshake on `raw` completes; destroys the socket when it fails. */
   function handshake(raw: net.Socket): Promise<tls.TLSSocket> {
-    const secure = new tls.TLSSocket(raw, tlsOptions());
+    const secure = guard(new tls.TLSSocket(raw, tlsOptions()), 'pop3');
     return new Promise((resolve, reject) => {
       const failed = (err?: Error) => {
         secure.destroy();
@@ -84,24 +81,14 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
     });
   }
 
-  function accept(raw: net.Socket): void {
-    const remote = normalizeIp(raw.remoteAddress);
+  function accept(raw: net.Socket, remote: string): void {
     const cid = connectionId();
-    metrics.connections.inc({ protocol: 'pop3' });
     const log = deps.log.child({ proto: 'pop3', cid, remote });
-    raw.on('error', () => raw.destroy());
-    if (conns.size >= limits.maxConnections || (perIp.get(remote) ?? 0) >= limits.maxConnectionsPerIp) {
-      log.warn('pop3 connection refused: too many connections');
-      // Plain text even on the TLS port: the client gets a readable reason or a failed handshake, either way it goes.
-      raw.end('-ERR [SYS/TEMP] too many connections from your address; close some and retry\r\n');
-      return;
-    }
     const destroy = () => {
       socket.destroy();
       raw.destroy();
     };
     conns.add(destroy);
-    perIp.set(remote, (perIp.get(remote) ?? 0) + 1);
     raw.setNoDelay(true);
 
     let socket: net.Socket = raw;
@@ -126,9 +113,6 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
       gone = true;
       clearTimeout(idle);
       conns.delete(destroy);
-      const n = (perIp.get(remote) ?? 1) - 1;
-      if (n > 0) perIp.set(remote, n);
-      else perIp.delete(remote);
       session.closedByPeer();
       log.debug('pop3 connection closed');
     };
@@ -214,15 +198,18 @@ export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop
     );
   }
 
-  const server = net.createServer(accept);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const server = serve({
+    protocol: 'pop3',
+    log: deps.log,
+    gate,
+    implicitTls: listen.implicitTls,
+    refusal: (why) =>
+      why === 'memory'
+        ? '-ERR [SYS/TEMP] the server is short of memory right now; try again in a few minutes\r\n'
+        : '-ERR [SYS/TEMP] too many connections from your address; close some and retry\r\n',
+    accept,
   });
-  server.on('error', (err) => deps.log.error({ err }, 'pop3 listener error'));
+  await listenOn(server, listen.port, listen.host);
   const port = (server.address() as net.AddressInfo).port;
   deps.log.info({ host: listen.host, port, implicitTls: listen.implicitTls }, 'pop3 listening');
 

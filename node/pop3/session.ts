@@ -8,6 +8,7 @@
  */
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
+import { cpuClock } from '../net/index.js';
 import { recordCommand } from '../util/metrics.js';
 import { reportUnexpected } from '../util/unexpected.js';
 import { auth, saslResponse } from './commands/auth.js';
@@ -159,6 +160,7 @@ export class Pop3Session implements Pop3Context {
 
   private async handle(item: Received): Promise<void> {
     const started = performance.now();
+    const cpu = cpuClock('pop3');
     let verb = 'line';
     let result = 'ok';
     try {
@@ -187,6 +189,7 @@ export class Pop3Session implements Pop3Context {
     } finally {
       this.log.debug({ cmd: verb, ms: Math.round((performance.now() - started) * 10) / 10, result }, 'pop3 command');
       recordCommand('pop3', result, (performance.now() - started) / 1000);
+      cpu();
     }
   }
 
@@ -207,7 +210,7 @@ export class Pop3Session implements Pop3Context {
     await this.send(fail(e));
     // A failed UPDATE still ends the session (RFC 1939 §6): the client must reconnect.
     if (e.close || this.state.kind === 'update') {
-      this.state = { kind: 'closed' };
+      this.release();
       this.end();
     }
   }
@@ -228,8 +231,18 @@ export class Pop3Session implements Pop3Context {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
-    if (this.state.kind === 'transaction') this.state.drop.release();
+    this.release();
+  }
+
+  /**
+   * Every way a session ends comes through here: the maildrop lock goes back
+   * (QUIT releases it itself after UPDATE), or every later login of that account
+   * would get IN-USE until a restart (RFC 2449 §8.1.2).
+   */
+  private release(): void {
+    const st = this.state;
     this.state = { kind: 'closed' };
+    if (st.kind === 'transaction') st.drop.release();
   }
 }
 

@@ -4,6 +4,7 @@
  * deps: defaults filled in, the shared queue and SRS key found or created.
  */
 import { randomBytes } from 'node:crypto';
+import { ProbeLimiter } from '../net/index.js';
 import type { Store } from '../store/index.js';
 import { Queue } from '../store/queue.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
@@ -26,9 +27,23 @@ export interface Context {
   spam: SpamOptions;
   batcher: DeliveryBatcher;
   trustedArcSealers: readonly string[];
+  /** Unknown-recipient counts per IP and account, shared by every SMTP listener of the store. */
+  probes: ProbeLimiter;
+  /** The listener's metrics label (smtp for the MX, submission), set by startSmtp. */
+  protocol?: string;
 }
 
 const queues = new WeakMap<Store, Queue>();
+const probeLimiters = new WeakMap<Store, ProbeLimiter>();
+
+function probesFor(store: Store, limits: SmtpLimits): ProbeLimiter {
+  let p = probeLimiters.get(store);
+  const want = { tarpitAfter: limits.unknownRecipientsBeforeTarpit, disconnectAfter: limits.unknownRecipientsBeforeDisconnect, windowMs: limits.unknownRecipientWindowMs };
+  if (!p || p.limits.tarpitAfter !== want.tarpitAfter || p.limits.disconnectAfter !== want.disconnectAfter || p.limits.windowMs !== want.windowMs) {
+    probeLimiters.set(store, (p = new ProbeLimiter(want)));
+  }
+  return p;
+}
 
 /** One Queue per store, so listeners and the runner share its enqueue notifications. */
 export function queueFor(store: Store): Queue {
@@ -51,6 +66,7 @@ export function srsFor(store: Store): Srs {
 }
 
 export function makeContext(deps: SmtpDeps & { queue?: Queue }): Context {
+  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
   return {
     store: deps.store,
     log: deps.log,
@@ -59,7 +75,8 @@ export function makeContext(deps: SmtpDeps & { queue?: Queue }): Context {
     resolver: cachingResolver(deps.resolver ?? systemResolver),
     queue: deps.queue ?? queueFor(deps.store),
     srs: deps.srs ?? srsFor(deps.store),
-    limits: { ...DEFAULT_LIMITS, ...deps.limits },
+    limits,
+    probes: probesFor(deps.store, limits),
     spam: { ...DEFAULT_SPAM, ...deps.spam },
     batcher: new DeliveryBatcher(deps.store),
     trustedArcSealers: deps.trustedArcSealers ?? [],

@@ -82,6 +82,13 @@ export const replies = {
   authLocked: (seconds: number) => new SmtpError(Reply.TempAuthFailure, '4.7.0', `too many failed logins; try again in ${Math.ceil(seconds / 60)} minute(s)`),
   notOwner: (addr: string) => new SmtpError(Reply.MailboxUnavailable, '5.7.1', `<${addr}>: sender address not owned by this account; send as one of your own addresses`),
   rateLimited: (n: number) => new SmtpError(Reply.LocalError, '4.7.0', `sending limit of ${n} messages per hour reached; try again later`),
+  authzidRefused: () => new SmtpError(Reply.AuthFailed, '5.7.8', 'logging in on behalf of another user is not supported; leave the authorization identity empty'),
+  leadingWhitespace: () =>
+    new SmtpError(554, '5.6.0', 'the message starts with a space or tab, which would continue a header field (RFC 5322 §2.2.3); start it with a header field'),
+  memoryBusyConnect: () => new SmtpError(Reply.ServiceUnavailable, '4.3.2', 'the server is short of memory right now; try again in a few minutes'),
+  memoryBusy: () => new SmtpError(Reply.InsufficientStorage, '4.3.1', 'the server is short of memory right now; try again in a few minutes'),
+  nulByte: () => new SmtpError(554, '5.6.0', 'message contains a NUL byte, which RFC 5321 and RFC 5322 do not allow; encode binary content (base64)'),
+  probing: () => new SmtpError(Reply.ServiceUnavailable, '4.7.0', 'too many unknown recipients; closing. Check the addresses and try later'),
   tooManyConnections: () => new SmtpError(Reply.ServiceUnavailable, '4.7.0', 'too many connections from your address; close some and retry'),
   nullSenderOnly: (addr: string) => new SmtpError(Reply.MailboxUnavailable, '5.7.1', `<${addr}>: this return address only accepts bounces`),
 };

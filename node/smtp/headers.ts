@@ -86,3 +86,13 @@ export function newMessageId(hostname: string): string {
 export function clean(s: string): string {
   return s.replace(/[\x00-\x1f\x7f()\\]/g, '').slice(0, 255);
 }
+
+/**
+ * RFC 5322 §2.2.3: a line that starts with a space or tab continues the
+ * field before it. A message whose very first line does would continue
+ * whatever field the server puts in front of it (our Received, spam verdict
+ * or generated Date), so such a message is refused, not folded.
+ */
+export function startsWithWhitespace(raw: Buffer): boolean {
+  return raw.length > 0 && (raw[0] === 0x20 || raw[0] === 0x09);
+}

@@ -9,13 +9,14 @@
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { LineEndingCheck, MAIL_PARAMS, parseEnvelopeAddress, RCPT_PARAMS, unknownParam } from './address.js';
 import { ClientGoneError, replies, SmtpError, toSmtpError } from './errors.js';
-import { clean, rfc5322Date, withoutFields } from './headers.js';
+import { clean, rfc5322Date, startsWithWhitespace, withoutFields } from './headers.js';
 import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.js';
 import { scoreMessage, spamHeader } from './spam.js';
 import { sendNotice, wantsNotice } from './outbound/notice.js';
 import { verifyMessage } from './verify.js';
 import { deliverFiltered } from './filter.js';
 import type { Context } from './context.js';
+import { memoryBudget, normalizeIp } from '../net/index.js';
 import { metrics } from '../util/metrics.js';
 
 interface MxState {
@@ -33,21 +34,50 @@ function state(session: SMTPServerSession): MxState {
   return s;
 }
 
-/** Reads DATA into memory, enforcing line endings; resolves null when oversized. */
-export function readData(stream: SMTPServerDataStream): Promise<{ raw: Buffer | null; bareNewline: boolean }> {
+/**
+ * Reads DATA into memory, enforcing line endings, the size limit and the
+ * process's memory budget (node/net): each chunk is reserved before it is
+ * kept, and once the budget refuses one, the rest is read and dropped and
+ * the client gets a temporary 452 4.3.1 at the end. `reserved` is what the
+ * caller must release once it is done with `raw`.
+ */
+export function readData(stream: SMTPServerDataStream, protocol = 'smtp'): Promise<{ raw: Buffer | null; bareNewline: boolean; overBudget: boolean; nul: boolean; reserved: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const check = new LineEndingCheck();
+    const budget = memoryBudget();
+    let reserved = 0;
+    let overBudget = false;
+    let nul = false;
+    const drop = () => {
+      chunks.length = 0;
+      budget.release(reserved);
+      reserved = 0;
+    };
     stream.on('data', (chunk: Buffer) => {
-      if (stream.sizeExceeded || check.bad) return;
+      if (stream.sizeExceeded || check.bad || overBudget) return;
+      if (!budget.reserve(chunk.length, protocol)) {
+        overBudget = true;
+        return drop();
+      }
+      reserved += chunk.length;
+      // RFC 5321 §2.3.8 and RFC 5322 §2.2/§3.5: NUL is not allowed in a header or a body; remember it, keep reading.
+      if (!nul && chunk.includes(0)) nul = true;
       check.push(chunk);
       chunks.push(chunk);
     });
-    stream.on('error', (err) => reject(new ClientGoneError(err.message)));
+    stream.on('error', (err) => {
+      drop();
+      reject(new ClientGoneError(err.message));
+    });
     stream.on('end', () => {
-      if (stream.sizeExceeded) return resolve({ raw: null, bareNewline: false });
+      if (stream.sizeExceeded || overBudget) {
+        drop();
+        return resolve({ raw: null, bareNewline: false, overBudget, nul: false, reserved: 0 });
+      }
       const ok = check.end();
-      resolve({ raw: ok ? Buffer.concat(chunks) : null, bareNewline: !ok });
+      if (!ok) drop();
+      resolve({ raw: ok ? Buffer.concat(chunks) : null, bareNewline: !ok, overBudget, nul, reserved });
     });
   });
 }
@@ -67,12 +97,18 @@ export function answerData(
 ): void {
   const started = Date.now();
   const clog = ctx.log.child({ cid: session.id });
-  readData(stream)
-    .then(({ raw, bareNewline }) => {
+  let held = 0;
+  readData(stream, ctx.protocol)
+    .then(({ raw, bareNewline, overBudget, nul, reserved }) => {
+      held = reserved;
+      if (overBudget) throw replies.memoryBusy();
       if (bareNewline) throw replies.bareNewline();
       if (!raw) throw replies.tooBig(ctx.limits.maxMessageBytes);
+      if (nul) throw replies.nulByte();
+      if (startsWithWhitespace(raw)) throw replies.leadingWhitespace();
       return accept(raw);
     })
+    .finally(() => memoryBudget().release(held))
     .then(
       (id) => {
         clog.info({ ms: Date.now() - started, rcpts: session.envelope.rcptTo.length }, log.accepted);
@@ -95,6 +131,29 @@ export function receivedHeader(ctx: Context, session: SMTPServerSession, rcpt?: 
   return `Received: from ${helo} (${rdns} [${ip}])\r\n\tby ${ctx.hostname} (Haven) with ${session.transmissionType}${tlsInfo} id ${session.id}${forPart};\r\n\t${rfc5322Date()}\r\n`;
 }
 
+function probeKeys(session: SMTPServerSession, accountId?: string): string[] {
+  return [`ip:${normalizeIp(session.remoteAddress)}`, ...(accountId ? [`account:${accountId}`] : [])];
+}
+
+/** Before a RCPT is looked at: an IP or account past the probe limit is disconnected (421) until its window passes. */
+export function probeBlocked(ctx: Context, session: SMTPServerSession, accountId?: string): SmtpError | null {
+  return ctx.probes.blocked(probeKeys(session, accountId)) ? replies.probing() : null;
+}
+
+/**
+ * "No such user" through the probe limiter (node/net): the first few at
+ * once, then each later one held a growing delay, then 421 and the close.
+ */
+export function answerUnknown(ctx: Context, session: SMTPServerSession, address: string, cb: (err?: Error | null) => void, accountId?: string): void {
+  const v = ctx.probes.unknown(probeKeys(session, accountId));
+  if (v.disconnect) {
+    ctx.log.info({ cid: session.id, remote: normalizeIp(session.remoteAddress) }, 'too many unknown recipients; disconnected');
+    return cb(replies.probing());
+  }
+  if (v.delayMs > 0) setTimeout(() => cb(replies.unknownUser(address)), v.delayMs);
+  else cb(replies.unknownUser(address));
+}
+
 export function mxHandlers(ctx: Context) {
   return {
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
@@ -109,19 +168,21 @@ export function mxHandlers(ctx: Context) {
 
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
       try {
+        const blocked = probeBlocked(ctx, session);
+        if (blocked) return cb(blocked);
         const bad = unknownParam(address.args, RCPT_PARAMS);
         if (bad) return cb(bad);
         const parsed = parseEnvelopeAddress(address.address, { utf8: !!session.envelope.smtpUtf8 });
         if (parsed instanceof SmtpError) return cb(parsed);
         const route = resolveRecipient(ctx.store, ctx.srs, parsed.address);
         if (route === undefined) return cb(replies.relayDenied(parsed.address));
-        if (route === null) return cb(replies.unknownUser(parsed.address));
+        if (route === null) return answerUnknown(ctx, session, parsed.address, cb);
         if (route.kind === 'srs' && session.envelope.mailFrom && session.envelope.mailFrom.address !== '') {
           return cb(replies.nullSenderOnly(parsed.address));
         }
         if (route.kind === 'account') {
           const account = ctx.store.directory.getAccountById(route.accountId);
-          if (!account || account.disabled) return cb(replies.unknownUser(parsed.address));
+          if (!account || account.disabled) return answerUnknown(ctx, session, parsed.address, cb);
           const declared = Number((session.envelope.mailFrom && session.envelope.mailFrom.args && session.envelope.mailFrom.args.SIZE) || 0);
           ctx.store.checkQuota(account, Number.isFinite(declared) ? declared : 0);
         }

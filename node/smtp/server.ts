@@ -9,6 +9,7 @@
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { cpuClock, IpGate, memoryBudget, netMetrics, normalizeIp } from '../net/index.js';
 import { connectionId } from '../util/log.js';
 import { metrics, recordCommand } from '../util/metrics.js';
 import { makeContext } from './context.js';
@@ -84,9 +85,11 @@ function countReplies(protocol: string) {
   return <F extends (...args: any[]) => unknown>(fn: F): F =>
     ((...args: unknown[]) => {
       const started = performance.now();
+      const cpu = cpuClock(protocol);
       const cb = args[args.length - 1] as (err?: (Error & { responseCode?: number }) | null, ...rest: unknown[]) => void;
       args[args.length - 1] = (err?: (Error & { responseCode?: number }) | null, ...rest: unknown[]) => {
         recordCommand(protocol, !err ? 'ok' : err.responseCode ? 'no' : 'error', (performance.now() - started) / 1000);
+        cpu();
         cb(err, ...rest);
       };
       return fn(...args);
@@ -108,12 +111,14 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
   patchLoopbackAuth();
   const ctx = makeContext(deps);
   const { limits } = ctx;
-  const perIp = new Map<string, number>();
+  // smtp-server guards its own sockets from accept on (and, on 465, calls onConnect only after TLS); the count is the shared gate's.
+  const gate = new IpGate({ perIp: limits.maxConnectionsPerIp });
   const limited = new WeakSet<SMTPServerSession>();
   const log = deps.log.child({ proto: listen.mode === 'mx' ? 'smtp' : 'submission' });
   ctx.log = log;
   const handlers = listen.mode === 'mx' ? { ...mxHandlers(ctx), onAuth: undefined, onClose: undefined } : submissionHandlers(ctx);
   const protocol = listen.mode === 'mx' ? 'smtp' : 'submission';
+  ctx.protocol = protocol;
   const counted = countReplies(protocol);
 
   type OnData = (stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void) => void;
@@ -166,19 +171,22 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
     },
     onConnect(session, cb) {
       metrics.connections.inc({ protocol });
-      const ip = session.remoteAddress;
-      const n = (perIp.get(ip) ?? 0) + 1;
-      if (n > limits.maxConnectionsPerIp) return cb(replies.tooManyConnections());
-      perIp.set(ip, n);
+      if (memoryBudget().underPressure()) {
+        netMetrics.refused.inc({ protocol, reason: 'memory' });
+        return cb(replies.memoryBusyConnect());
+      }
+      const why = gate.admit(normalizeIp(session.remoteAddress));
+      if (why) {
+        netMetrics.refused.inc({ protocol, reason: why });
+        return cb(replies.tooManyConnections());
+      }
       limited.add(session);
       cb();
     },
     onClose(session) {
       if (limited.has(session)) {
         limited.delete(session);
-        const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
-        if (n <= 0) perIp.delete(session.remoteAddress);
-        else perIp.set(session.remoteAddress, n);
+        gate.release(normalizeIp(session.remoteAddress));
       }
       handlers.onClose?.(session);
     },

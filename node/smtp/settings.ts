@@ -34,6 +34,9 @@ export function smtpSettings(config: Config): SmtpSettings {
       maxRecipients: config.limits.maxRecipients,
       maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
       messagesPerHourPerAccount: config.limits.messagesPerHourPerAccount,
+      unknownRecipientsBeforeTarpit: config.limits.unknownRecipientsBeforeTarpit,
+      unknownRecipientsBeforeDisconnect: config.limits.unknownRecipientsBeforeDisconnect,
+      unknownRecipientWindowMs: config.limits.unknownRecipientWindowSeconds * 1000,
       // The socket timeout stays SMTP's own 5 minutes (RFC 5321 §4.5.3.2), not
       // limits.idleTimeoutSeconds, which is sized for IMAP IDLE.
     },

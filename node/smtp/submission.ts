@@ -16,7 +16,8 @@ import type { Context } from './context.js';
 import { signMessage } from './dkim.js';
 import { replies, SmtpError, toSmtpError } from './errors.js';
 import { hasHeader, headerValues, newMessageId, rfc5322Date } from './headers.js';
-import { answerData, deliveredNotices } from './inbound.js';
+import { clip } from '../util/log.js';
+import { answerData, answerUnknown, deliveredNotices, probeBlocked } from './inbound.js';
 import { addToPlan, emptyPlan, resolveRecipient } from './route.js';
 
 interface SubmitState {
@@ -44,9 +45,10 @@ export class HourlyLimit {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function fromAddresses(raw: Buffer): string[] {
+/** Every address in the named header fields (groups walked). */
+function fromAddresses(raw: Buffer, fields: readonly string[] = ['from']): string[] {
   const out: string[] = [];
-  for (const v of headerValues(raw, 'from')) {
+  for (const v of fields.flatMap((f) => headerValues(raw, f))) {
     const walk = (list: ReturnType<typeof addressparser>) => {
       for (const a of list) {
         if ('group' in a && a.group) walk(a.group);
@@ -71,6 +73,9 @@ export function submissionHandlers(ctx: Context) {
       const log = ctx.log.child({ cid: session.id });
       (async () => {
         if (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') throw new SmtpError(504, '5.5.4', 'use AUTH PLAIN or AUTH LOGIN');
+        // RFC 4616 §2: an authorization identity other than the user asks to act as someone else; like IMAP and POP3, refuse it.
+        const authzid = (auth.authzid ?? '').trim();
+        if (authzid && auth.authcid && authzid.toLowerCase() !== auth.authcid.trim().toLowerCase()) throw replies.authzidRefused();
         const gate = ctx.authLimiter.check(ip, user);
         if (gate.locked) throw replies.authLocked(gate.retryAfterMs / 1000);
         if (gate.delayMs > 0) await sleep(gate.delayMs);
@@ -84,7 +89,7 @@ export function submissionHandlers(ctx: Context) {
         } catch (err) {
           if (err instanceof AuthFailedError) {
             ctx.authLimiter.fail(ip, user);
-            log.info({ user }, 'authentication failed');
+            log.info({ user: clip(user) }, 'authentication failed');
           }
           throw err;
         }
@@ -107,12 +112,17 @@ export function submissionHandlers(ctx: Context) {
     },
 
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+      const accountId = states.get(session)?.lease.account.id;
+      const blocked = probeBlocked(ctx, session, accountId);
+      if (blocked) return cb(blocked);
       const bad = unknownParam(address.args, RCPT_PARAMS);
       if (bad) return cb(bad);
       const parsed = parseEnvelopeAddress(address.address, { utf8: !!session.envelope.smtpUtf8 });
       if (parsed instanceof SmtpError) return cb(parsed);
-      // Our own domains are checked now, so a typo fails at RCPT rather than after DATA.
-      cb(resolveRecipient(ctx.store, ctx.srs, parsed.address) === null ? replies.unknownUser(parsed.address) : null);
+      // Our own domains are checked now, so a typo fails at RCPT rather than after DATA; a logged-in
+      // account probing our directory is limited like an IP is.
+      if (resolveRecipient(ctx.store, ctx.srs, parsed.address) === null) return answerUnknown(ctx, session, parsed.address, cb, accountId);
+      cb();
     },
 
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (err?: Error | null, message?: string) => void): void {
@@ -135,6 +145,8 @@ async function submit(ctx: Context, session: SMTPServerSession, lease: Lease, ra
   const from = fromAddresses(raw);
   if (from.length === 0) throw new SmtpError(550, '5.6.0', 'message has no From header; add one with your address');
   for (const a of from) if (!ctx.store.directory.ownsAddress(account.id, a)) throw replies.notOwner(a);
+  // RFC 5322 §3.6.2 and §3.6.6: Sender and the Resent- originator fields name who sent the message just as From does.
+  for (const a of fromAddresses(raw, ['sender', 'resent-from', 'resent-sender'])) if (!ctx.store.directory.ownsAddress(account.id, a)) throw replies.notOwner(a);
   if (!hourly.take(account.id)) throw replies.rateLimited(ctx.limits.messagesPerHourPerAccount);
 
   // RFC 6409 §8: the submission server may add a missing Date and Message-ID.

@@ -27,6 +27,10 @@ export interface SmtpLimits {
    */
   maxDataMs: number;
   messagesPerHourPerAccount: number;
+  /** Unknown-recipient answers per IP (and per logged-in account) in the window before the tarpit, and before 421 (node/net ProbeLimiter). */
+  unknownRecipientsBeforeTarpit: number;
+  unknownRecipientsBeforeDisconnect: number;
+  unknownRecipientWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: SmtpLimits = {
@@ -37,6 +41,9 @@ export const DEFAULT_LIMITS: SmtpLimits = {
   socketTimeoutMs: 5 * 60_000,
   maxDataMs: 15 * 60_000,
   messagesPerHourPerAccount: 500,
+  unknownRecipientsBeforeTarpit: 3,
+  unknownRecipientsBeforeDisconnect: 10,
+  unknownRecipientWindowMs: 10 * 60_000,
 };
 
 export interface SmtpDeps {

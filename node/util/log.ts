@@ -56,6 +56,15 @@ export function createLogger(level = process.env.HAVEN_LOG_LEVEL ?? 'info', fd: 
 /** A logger that drops everything, for tests and tools. */
 export const silentLogger: Logger = pino({ level: 'silent' });
 
+/**
+ * A client-supplied name (a login's user name) as it may appear in a log
+ * line: at most `max` characters, with the full length noted, so a client
+ * cannot grow the log by whatever it sends.
+ */
+export function clip(s: string, max = 64): string {
+  return s.length <= max ? s : `${s.slice(0, max)}…(${s.length} chars)`;
+}
+
 let counter = 0;
 /** Short connection ids, unique within the process. */
 export function connectionId(): string {

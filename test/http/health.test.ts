@@ -15,6 +15,7 @@ import { queueFor } from '../../node/smtp/context.js';
 import { CertificateStore, createSelfSignedCertificate } from '../../node/tls/index.js';
 import { silentLogger } from '../../node/util/log.js';
 import { tcpProbe } from '../../node/http/health.js';
+import { LoopWatchdog } from '../../node/net/index.js';
 import { sampleMessage, testTls } from '../helpers/store.js';
 import { makeTestApp, type TestApp } from './harness.js';
 
@@ -54,11 +55,33 @@ describe('/health', () => {
       queue: { depth: 1, oldestSeconds: expect.any(Number) },
       certificate: { daysLeft: expect.any(Number), subject: 'CN=localhost', ok: true },
       disk: { freeBytes: expect.any(Number), ok: true },
+      eventLoop: { ok: true, lagMs: null, maxLagMs: null, lastStallMs: null },
       version: '0.1.0',
     });
     expect(body.queue.oldestSeconds).toBeGreaterThanOrEqual(90);
     expect(body.certificate.daysLeft).toBeGreaterThan(30_000);
     expect(body.disk.freeBytes).toBeGreaterThan(0);
+  });
+
+  it('is 503 for a while after the event loop stalled past its limit (node/net watchdog)', async () => {
+    const dog = new LoopWatchdog({ intervalMs: 20, maxLagMs: 300, holdMs: 60_000 }).start();
+    try {
+      const h = app({ health: { eventLoop: () => dog.health() }, healthCacheMs: 0 });
+      // A synchronous stall, as a pathological parse or rule would cause (longer than any a busy test runner causes by itself).
+      const until = performance.now() + 800;
+      while (performance.now() < until);
+      // The late tick is seen once the loop runs timers again.
+      await new Promise((r) => setTimeout(r, 60));
+      const res = await h.app.request('/health');
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as any;
+      expect(body.eventLoop.ok).toBe(false);
+      // This stall, not some other: at least as long as the loop above.
+      expect(body.eventLoop.lastStallMs).toBeGreaterThanOrEqual(750);
+      expect(body.eventLoop.maxLagMs).toBeGreaterThanOrEqual(750);
+    } finally {
+      dog.stop();
+    }
   });
 
   it('is 503 when a listener stops accepting, naming it', async () => {

@@ -109,6 +109,8 @@ export const startCommands: Command[] = [
       const stop = io.waitForStop();
       // Loaded here, not at the top: the other commands should not pay for loading every server.
       const { startNode } = await import('../../main.js');
+      // An error nobody caught is logged and counted; the node keeps serving everyone else (node/net/process-policy).
+      (await import('../../net/index.js')).installProcessPolicy(log);
       const node = await startNode(config, { log });
       let first: FirstAccount | null = null;
       try {

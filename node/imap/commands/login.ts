@@ -7,6 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { AuthFailedError } from '../../store/index.js';
+import { clip } from '../../util/log.js';
 import { ImapError } from '../errors.js';
 import { leasePort } from '../port.js';
 import type { Done, Handler, Session } from '../session.js';
@@ -23,7 +24,7 @@ export async function logIn(s: Session, user: string, secret: string): Promise<D
   } catch (err) {
     if (err instanceof AuthFailedError) {
       s.ctx.authLimiter.fail(ip, user);
-      s.log.info({ user }, 'login failed');
+      s.log.info({ user: clip(user) }, 'login failed');
     }
     throw err;
   }

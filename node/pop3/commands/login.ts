@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AuthFailedError } from '../../store/index.js';
+import { clip } from '../../util/log.js';
 import { Pop3Error } from '../errors.js';
 import { ok } from '../respond.js';
 import type { Pop3Context } from '../state.js';
@@ -45,7 +46,7 @@ export function loginFailed(ctx: Pop3Context, user: string, err: unknown): unkno
   if (!(err instanceof AuthFailedError)) return err;
   ctx.authLimiter.fail(ctx.remote, user);
   ctx.authFailures++;
-  ctx.log.info({ user, failures: ctx.authFailures }, 'pop3 login failed');
+  ctx.log.info({ user: clip(user), failures: ctx.authFailures }, 'pop3 login failed');
   if (ctx.authFailures >= ctx.limits.maxAuthFailures)
     return new Pop3Error('AUTH', 'wrong user name or password, too many times; closing — check your settings before reconnecting', true);
   return err;
