@@ -137,20 +137,5 @@ export function parseKey(rel: string): ParsedKey | null {
   return { db: m[1], generation: m[2], index: parseInt(m[3], 16), kind: m[4] as ObjectKind };
 }
 
-/**
- * Replica names for databases: `directory`, `spool`, `mailbox-<account id>`.
- * Account ids are random; addresses never appear in a key.
- */
-export function dbNameForPath(rel: string): string | null {
-  if (rel === 'directory.sqlite') return 'directory';
-  if (rel === 'spool.sqlite') return 'spool';
-  const m = /^mailboxes\/([A-Za-z0-9_-]+)\.sqlite$/.exec(rel.split('\\').join('/'));
-  return m ? `mailbox-${m[1]}` : null;
-}
-
-export function pathForDbName(name: string): string {
-  if (name === 'directory') return 'directory.sqlite';
-  if (name === 'spool') return 'spool.sqlite';
-  if (name.startsWith('mailbox-')) return `mailboxes/${name.slice('mailbox-'.length)}.sqlite`;
-  throw new Error(`unknown database name ${name}`);
-}
+/** Replica names for databases come from the data directory's layout (node/store/layout). */
+export { dbNameForPath, pathForDbName } from '../store/layout.js';

@@ -31,7 +31,7 @@ import { join, relative, sep } from 'node:path';
 import { addDbObserver, type Db, type DbObserver } from '../store/db.js';
 import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
-import { dbNameForPath, decodeObject, encodeObject, generationTime, newGeneration, objectKey, parseKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
+import { dbNameForPath, decodeObject, pathForDbName, encodeObject, generationTime, newGeneration, objectKey, parseKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
 import type { ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, parseWalHeader, scanFrames } from './wal.js';
 import { fsyncDir } from '../util/fsync.js';
@@ -333,7 +333,7 @@ export class Replicator implements DbObserver {
   // ------------------------------------------------------------ state
 
   private trackerFor(name: string, path: string | null): Tracker | null {
-    const p = path ?? join(this.dataDir, nameToRel(name));
+    const p = path ?? join(this.dataDir, pathForDbName(name));
     let t = this.trackers.get(p);
     if (t) return t;
     t = new Tracker(name, p);
@@ -910,12 +910,6 @@ export class Replicator implements DbObserver {
     while ([...this.trackers.values()].some((t) => t.running)) await new Promise((r) => setTimeout(r, 5));
     this.target.close();
   }
-}
-
-function nameToRel(name: string): string {
-  if (name === 'directory') return 'directory.sqlite';
-  if (name === 'spool') return 'spool.sqlite';
-  return `mailboxes/${name.slice('mailbox-'.length)}.sqlite`;
 }
 
 function fileSize(path: string): number {

@@ -325,7 +325,7 @@ describe('accounts and app passwords', () => {
     await expectError(await h.call('GET', '/api/v1/accounts?domain=other.org'), 404);
 
     await expectError(await h.call('POST', '/api/v1/accounts', { address: 'alice@example.org', password: 'correct horse battery' }), 409, /already exists/);
-    await expectError(await h.call('POST', '/api/v1/accounts', { address: 'bob@example.org', password: 'short' }), 400, /at least 8/);
+    await expectError(await h.call('POST', '/api/v1/accounts', { address: 'bob@example.org', password: 'short' }), 400, /at least 12/);
     await expectError(await h.call('POST', '/api/v1/accounts', { address: 'bob@nope.org', password: 'correct horse battery' }), 404, /no domain nope\.org/);
     await expectError(await h.call('POST', '/api/v1/accounts', { address: 'bob@example.org', password: 'correct horse battery', quotaBytes: -1 }), 400, /quotaBytes/);
 
@@ -351,7 +351,7 @@ describe('accounts and app passwords', () => {
     const lease = await h.t.store.authenticate('alice@example.org', 'a brand new password');
     expect(lease.mailbox.folders.status(lease.mailbox.folders.require('INBOX').id).messages).toBe(0);
     lease.release();
-    await expectError(await h.call('POST', `/api/v1/accounts/${enc('alice@example.org')}/reset-password`, { password: 'short' }), 400, /at least 8/);
+    await expectError(await h.call('POST', `/api/v1/accounts/${enc('alice@example.org')}/reset-password`, { password: 'short' }), 400, /at least 12/);
   });
 
   it('reset-password in managed mode keeps the mail and says so', async () => {

@@ -9,7 +9,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Config } from '../../config/index.js';
 import { Store } from '../../store/index.js';
-import { cliConfig, hasDirectory, masterKeyFor, withStore } from '../context.js';
+import { dataDirHolder, lockDataDir } from '../../util/data-dir-lock.js';
+import { cliConfig, hasDirectory, masterKeyFor, withOperations } from '../context.js';
 import { JSON_OPTION, CommandError, UsageError, type Args, type Command } from '../types.js';
 
 function str(args: Args, name: string): string | undefined {
@@ -33,7 +34,7 @@ function hostPort(v: string, flag: string): { host: string; port: number } {
 /** The running node's replication status, or null when replication is off; undefined when the node is not running. */
 async function liveReplication(config: Config) {
   if (!config.replicaUrl) return null;
-  const { askNode } = await import('../../replication/index.js');
+  const { askReplication: askNode } = await import('../../admin/control.js');
   const reply = await askNode(config.dataDir, { cmd: 'status' }, 5_000);
   if (!reply) return undefined;
   if (!reply.ok) return { lagMs: Number.POSITIVE_INFINITY, healthy: false, lastError: reply.error };
@@ -57,7 +58,7 @@ export const opsCommands: Command[] = [
     },
     async run(args, io) {
       const { DoctorInputError, doctorDepsFor, formatDoctorReport, runDoctor } = await import('../../doctor/index.js');
-      const { queueFor, resolverFor } = await import('../../smtp/index.js');
+      const { resolverFor } = await import('../../smtp/index.js');
       const { actAsDataOwner } = await import('../../upgrade/owner.js');
       const config = cliConfig(args, io);
       // Opening the store as root would leave root-owned WAL files the node cannot open.
@@ -66,25 +67,29 @@ export const opsCommands: Command[] = [
       const dns = str(args, 'dns');
       const probe = str(args, 'probe');
       const lists = args.flags.blocklist;
-      const report = await withStore(args, io, async (store) => {
+      const report = await withOperations(args, io, async (ops) => {
+        // The doctor reads the domains and their DKIM keys, and the queue depth, as the node reports them.
+        const domains = await ops.call('domain.list', {});
+        const summary = await ops.call('summary', {});
+        const directory = { listDomains: () => domains, dkimKeys: (name: string) => domains.find((d) => d.name === name)?.dkim ?? [] };
         try {
           const deps = doctorDepsFor({
             config,
-            directory: store.directory,
+            directory,
             resolver: dns ? resolverFor(dns.split(',').map((s) => s.trim()), { timeoutMs: 3000 }) : undefined,
             ipv4: ipFlag(args, 'ipv4'),
             ipv6: ipFlag(args, 'ipv6'),
             outbound: probe ? { ...hostPort(probe, 'probe'), timeoutMs: 10_000 } : undefined,
             blocklists: Array.isArray(lists) ? lists : undefined,
             replication: replication === undefined ? undefined : () => replication,
-            queue: () => queueFor(store).depth(),
+            queue: () => summary.queue ?? { queued: 0, oldestAt: null },
           });
           return await runDoctor(deps);
         } catch (err) {
           if (err instanceof DoctorInputError || (err as Error).name === 'DnsInputError') throw new CommandError((err as Error).message);
           throw err;
         }
-      });
+      }, { readOnly: true });
       if (args.flags.json) io.out(JSON.stringify(report));
       else for (const line of formatDoctorReport(report)) io.out(line);
       return report.ok ? 0 : 1;
@@ -104,18 +109,25 @@ export const opsCommands: Command[] = [
       const { renewCertificate, webNamesFor } = await import('../../tls/index.js');
       const config = cliConfig(args, io);
       const { actAsDataOwner } = await import('../../upgrade/owner.js');
-      // The web names of the directory's domains, read once the command runs as the data owner.
-      let names: string[] | undefined;
+      // The web names of the directory's domains: from the running node, or read here (under the data
+      // directory's lock) once the command runs as the data owner, after port 80 is bound.
+      const fromNode = dataDirHolder(config.dataDir) !== null ? await withOperations(args, io, (ops) => ops.call('domain.list', {}), { readOnly: true }).catch(() => null) : null;
+      let names: string[] | undefined = fromNode ? webNamesFor(fromNode.map((d) => d.name)) : undefined;
       const extraNames = (): string[] => {
         if (names) return names;
         names = [];
         if (!hasDirectory(config)) return names;
         try {
-          const store = Store.open({ dataDir: config.dataDir, masterKey: masterKeyFor(config, { allowGenerate: false }).key, keyMode: config.keyMode });
+          const lock = lockDataDir(config.dataDir);
           try {
-            names = webNamesFor(store.directory.listDomains().map((d) => d.name));
+            const store = Store.open({ dataDir: config.dataDir, masterKey: masterKeyFor(config, { allowGenerate: false }).key, keyMode: config.keyMode });
+            try {
+              names = webNamesFor(store.directory.listDomains().map((d) => d.name));
+            } finally {
+              store.close();
+            }
           } finally {
-            store.close();
+            lock.release();
           }
         } catch (err) {
           io.err(`haven: warning: cannot read the mail domains (${(err as Error).message}); the certificate covers ${config.hostname} only`);

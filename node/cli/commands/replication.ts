@@ -15,7 +15,6 @@ import {
   ReplicaCorruptError,
   RestoreRefusedError,
   RestoreVerifyError,
-  askNode,
   configuredMasterKey,
   openTarget,
   replicaSummary,
@@ -24,6 +23,7 @@ import {
   verifyBackup,
   type RestoreProgress,
 } from '../../replication/index.js';
+import { askReplication as askNode } from '../../admin/control.js';
 import { accountInReplica } from '../../replication/lookup.js';
 import { actAsDataOwner } from '../../upgrade/owner.js';
 import { nodeRunning } from '../../upgrade/running.js';
