@@ -29,6 +29,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { addDbObserver, type Db, type DbObserver } from '../store/db.js';
+import { databaseFiles } from '../store/layout.js';
 import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
 import { dbNameForPath, decodeObject, pathForDbName, encodeObject, generationTime, newGeneration, objectKey, parseKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
@@ -267,11 +268,47 @@ export class Replicator implements DbObserver {
       this.schedule(t);
     }
     this.unregister = addDbObserver(this);
+    this.registerClosed();
     if (this.o.retentionCheckMs > 0) {
       this.retentionTimer = setInterval(() => {
         this.runRetention().catch((err) => this.log.warn({ err }, 'replication: retention failed; it will run again'));
       }, this.o.retentionCheckMs);
       this.retentionTimer.unref();
+    }
+  }
+
+  /**
+   * Every database file in the data directory is the replicator's from the
+   * start, opened or not: a mailbox whose owner has not logged in since the
+   * node started is never opened (zero-access), yet it must be in the
+   * replica. One with no continuous chain (never shipped, or changed since)
+   * and no WAL is shipped as a snapshot of the file as it lies, which is
+   * consistent because nothing has it open; one with a WAL (open already,
+   * or left by a crash) is decided by its open, as before.
+   */
+  private registerClosed(): void {
+    for (const f of databaseFiles(this.dataDir)) {
+      try {
+        const t = this.trackerFor(f.name, f.path);
+        if (!t || t.db || t.q.length > 0 || this.continuous(t)) continue;
+        // Open in this process already (the directory, the spool) or left with a WAL by a crash: its open decides.
+        if (existsSync(t.walPath)) continue;
+        const size = fileSize(t.path);
+        if (size === 0 || size % t.pageSize !== 0) continue;
+        t.generation = newGeneration();
+        t.index = -1;
+        t.checksum = null;
+        t.pos = RESET_POS;
+        t.commits = [];
+        t.dbStat = statOf(t.path);
+        this.persist(t, { generation: t.generation, index: -1, checksum: null, pos: RESET_POS });
+        this.snapshot(t, true);
+        this.generationsStarted++;
+        this.log.info({ db: t.name, generation: t.generation }, 'replication: new generation for a closed database');
+        this.schedule(t);
+      } catch (err) {
+        this.log.error({ err, db: f.name }, 'replication: could not register a closed database; it ships at its next open');
+      }
     }
   }
 
@@ -792,6 +829,8 @@ export class Replicator implements DbObserver {
     const now = Date.now();
     const out: DatabaseStatus[] = [];
     for (const t of this.trackers.values()) {
+      // A removed account's database is gone from the data directory, and from this list once nothing of it waits.
+      if (!t.db && t.q.length === 0 && !existsSync(t.path)) continue;
       let pendingBytes = t.db?.open ? Math.max(0, fileSize(t.walPath) - t.pos.offset) : 0;
       let oldest = t.commits[0]?.at ?? null;
       for (const p of t.q) {

@@ -25,6 +25,7 @@ import {
 } from '../../replication/index.js';
 import { askReplication as askNode } from '../../admin/control.js';
 import { accountInReplica } from '../../replication/lookup.js';
+import { databaseFiles } from '../../store/layout.js';
 import { actAsDataOwner } from '../../upgrade/owner.js';
 import { nodeRunning } from '../../upgrade/running.js';
 import { Store } from '../../store/index.js';
@@ -224,7 +225,17 @@ export const replicationCommands: Command[] = [
         target.close();
       }
       const node = live?.ok ? { status: live.status, databases: live.databases } : null;
-      if (args.flags.json) return io.out(JSON.stringify({ running: node !== null, node, replica }));
+      // Every database file in the data directory, and whether the replica has it: one missing is a failure.
+      const inReplica = new Map(replica.map((r) => [r.db, r]));
+      const databases = databaseFiles(config.dataDir).map((f) => {
+        const r = inReplica.get(f.name);
+        return { db: f.name, inReplica: r !== undefined, generation: r?.generation ?? null, lastIndex: r?.lastIndex ?? null };
+      });
+      const missing = databases.filter((d) => !d.inReplica).map((d) => d.db);
+      if (args.flags.json) {
+        io.out(JSON.stringify({ running: node !== null, node, replica, databases, missing }));
+        return missing.length > 0 ? 1 : 0;
+      }
       io.out(`replica: ${target.description}`);
       if (node) {
         const s = node.status;
@@ -240,7 +251,14 @@ export const replicationCommands: Command[] = [
             (l ? `\tlag ${l.lagMs} ms\t${l.pendingObjects} waiting` : ''),
         );
       }
-      for (const l of node?.databases ?? []) if (!replica.some((r) => r.db === l.db)) io.out(`${l.db}\tnot in the replica yet\t${l.pendingObjects} waiting`);
+      for (const db of missing) {
+        const l = node?.databases.find((d) => d.db === db);
+        io.out(`${db}\tMISSING from the replica${l ? `\t${l.pendingObjects} waiting` : ''}`);
+      }
+      if (missing.length > 0) {
+        io.out(`FAIL: ${missing.length} database(s) of this data directory are not in the replica; a restore would lose them (start the node, or run \`haven backup\`)`);
+        return 1;
+      }
     },
   },
 ];
