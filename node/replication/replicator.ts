@@ -542,7 +542,7 @@ export class Replicator implements DbObserver {
     let wrote = 0;
     for (const p of t.q) {
       if (p.outbox) continue;
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       const file = join(dir, `${p.header.generation}-${p.header.index.toString(16).padStart(16, '0')}.${p.header.kind}`);
       writeDurable(file, this.bytesOf(p));
       p.outbox = file;

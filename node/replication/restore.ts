@@ -234,7 +234,7 @@ async function restoreOne(
   report: (phase: RestoreProgress['phase'], db?: string) => void,
 ): Promise<RestoredDatabase> {
   const dest = join(opts.into, pathForDbName(plan.db));
-  mkdirSync(dirname(dest), { recursive: true });
+  mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
   const tmp = `${dest}.restoring`;
   const fd = openSync(tmp, 'w', 0o600);
   const t = opts.at?.getTime();

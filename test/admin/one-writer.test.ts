@@ -22,6 +22,7 @@ import { OPTIONS } from '../../node/config/index.js';
 import { signRequest } from '../../node/http/index.js';
 import { addDbObserver } from '../../node/store/index.js';
 import { databaseFiles } from '../../node/store/layout.js';
+import { wrongModes } from '../helpers/modes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'haven-one-writer-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -190,6 +191,8 @@ describe('one writer, replicated from birth, restored whole', () => {
     const restored = await haven(['restore']);
     expect(restored.code, restored.err).toBe(0);
     expect(restored.out).toMatch(/restored 5 database\(s\)/);
+    // What the restore wrote is as private as what the node writes.
+    expect(wrongModes(dataDir)).toEqual([]);
 
     node = await startNodeProcess();
     try {
