@@ -378,7 +378,7 @@ async function doctorReport(config: Config, store: Store, queue: ReturnType<type
         replication: () => {
           if (!rep) return null;
           const s = rep.status();
-          return { lagMs: s.lagMs, healthy: s.healthy, lastError: s.lastError, target: s.target };
+          return { lagMs: s.lagMs, healthy: s.healthy, lastError: s.lastError, target: s.target, missing: s.missing };
         },
         queue: () => queue.depth(),
       }),

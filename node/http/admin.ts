@@ -344,6 +344,8 @@ export function adminApp(deps: AdminDeps): Hono<Env> {
       errors: st.lastError ? [{ message: st.lastError, at: st.lastErrorAt === null ? null : new Date(st.lastErrorAt).toISOString() }] : [],
       healthy: st.healthy,
       pendingBytes: st.pendingBytes,
+      // Databases the replica does not hold at all: the admin UI shows each as a failure.
+      missing: st.missing,
     });
   });
 

@@ -141,6 +141,8 @@ class Tracker {
   forceSnapshot = false;
   /** Last object known to be in the replica, and when it got there. */
   shipped: { generation: string; index: number; at: number } | null = null;
+  /** Some object of this database is durable (in the replica, or in the outbox on its way) from an earlier run. */
+  hadChain = false;
 
   constructor(
     readonly name: string,
@@ -172,6 +174,12 @@ export interface ReplicationStatus {
   uploads: number;
   uploadedBytes: number;
   generationsStarted: number;
+  /**
+   * Databases of the data directory of which the replica holds nothing and
+   * nothing is on its way (a first snapshot waiting counts as lag, not as
+   * missing): a restore would lose them.
+   */
+  missing: string[];
 }
 
 /** One database's place in the replica, for `haven replicate status`. */
@@ -383,6 +391,7 @@ export class Replicator implements DbObserver {
       t.dbStat = st.dbStat;
       t.lastSnapshotAt = st.lastSnapshotAt;
       t.bytesSinceSnapshot = st.bytesSinceSnapshot;
+      t.hadChain = st.index >= 0;
     }
     this.trackers.set(p, t);
     return t;
@@ -876,7 +885,12 @@ export class Replicator implements DbObserver {
       if (mine > this.o.walAlarmBytes) alarm = true;
     }
     const lagMs = oldest === null ? 0 : Math.max(0, now - oldest);
+    const missing = [...this.trackers.values()]
+      .filter((t) => !t.hadChain && t.shipped === null && t.q.length === 0 && !t.running && existsSync(t.path))
+      .map((t) => t.name)
+      .sort();
     return {
+      missing,
       target: this.target.description,
       lagMs,
       oldestUnshippedAt: oldest,
@@ -886,7 +900,7 @@ export class Replicator implements DbObserver {
       pendingBytes,
       outboxObjects,
       walAlarm: alarm,
-      healthy: !this.failing && !alarm,
+      healthy: !this.failing && !alarm && missing.length === 0,
       lastError: this.lastError,
       lastErrorAt: this.lastErrorAt,
       lastUploadAt: this.lastUploadAt,

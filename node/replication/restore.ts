@@ -17,6 +17,7 @@ import { closeDb, openEncrypted } from '../store/db.js';
 import { Directory } from '../store/directory/directory.js';
 import type { Logger } from '../util/log.js';
 import { NothingToRestoreError, ReplicaCorruptError, RestoreRefusedError, RestoreVerifyError, type ChainProblem } from './errors.js';
+import { databaseFiles } from '../store/layout.js';
 import { ObjectFormatError, decodeObject, generationTime, objectKey, parseKey, pathForDbName, type ObjectKind, type ReplicaObject } from './object.js';
 import { openTarget, type ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, dbHeaderInfo, parseWalHeader, scanFrames, walChecksum } from './wal.js';
@@ -602,12 +603,7 @@ export async function verifyBackup(opts: VerifyOptions): Promise<VerifyReport> {
 }
 
 function liveDatabases(dataDir: string): string[] {
-  const out: string[] = [];
-  if (existsSync(join(dataDir, 'directory.sqlite'))) out.push('directory');
-  if (existsSync(join(dataDir, 'spool.sqlite'))) out.push('spool');
-  const mb = join(dataDir, 'mailboxes');
-  if (existsSync(mb)) for (const f of readdirSync(mb)) if (/^[A-Za-z0-9_-]+\.sqlite$/.test(f)) out.push(`mailbox-${f.slice(0, -'.sqlite'.length)}`);
-  return out;
+  return databaseFiles(dataDir).map((f) => f.name);
 }
 
 /**

@@ -75,6 +75,7 @@ describe('replicated from birth', () => {
     const second = replicate({ url, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0 });
     await second.flush(20_000);
     expect(second.status().generationsStarted).toBe(0);
+    expect(second.status().missing).toEqual([]);
     await second.stop();
     expect((await replicaDbs(url)).find((d) => d.db === mailbox)!.generation).toBe(shipped.generation);
 

@@ -38,7 +38,7 @@ async function liveReplication(config: Config) {
   const reply = await askNode(config.dataDir, { cmd: 'status' }, 5_000);
   if (!reply) return undefined;
   if (!reply.ok) return { lagMs: Number.POSITIVE_INFINITY, healthy: false, lastError: reply.error };
-  return { lagMs: reply.status.lagMs, healthy: reply.status.healthy, lastError: reply.status.lastError, target: reply.status.target };
+  return { lagMs: reply.status.lagMs, healthy: reply.status.healthy, lastError: reply.status.lastError, target: reply.status.target, missing: reply.status.missing };
 }
 
 export const opsCommands: Command[] = [
