@@ -30,9 +30,10 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join, relative, sep } from 'node:path';
 import { addDbObserver, type Db, type DbObserver } from '../store/db.js';
 import { databaseFiles } from '../store/layout.js';
+import { expiredKeys, groupListing } from './listing.js';
 import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
-import { dbNameForPath, decodeObject, pathForDbName, encodeObject, generationTime, newGeneration, objectKey, parseKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
+import { dbNameForPath, decodeObject, pathForDbName, encodeObject, newGeneration, objectKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
 import type { ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, parseWalHeader, scanFrames } from './wal.js';
 import { fsyncDir } from '../util/fsync.js';
@@ -916,33 +917,7 @@ export class Replicator implements DbObserver {
    * object before the newest snapshot that is itself older than the window.
    */
   async runRetention(now = Date.now()): Promise<{ deleted: number }> {
-    const cutoff = now - this.o.retentionMs;
-    const listing = await this.target.list();
-    const byDb = new Map<string, Map<string, { key: string; index: number; kind: string; modified: number }[]>>();
-    for (const o of listing) {
-      const k = parseKey(o.key);
-      if (!k) continue;
-      let gens = byDb.get(k.db);
-      if (!gens) byDb.set(k.db, (gens = new Map()));
-      let objs = gens.get(k.generation);
-      if (!objs) gens.set(k.generation, (objs = []));
-      objs.push({ key: o.key, index: k.index, kind: k.kind, modified: o.modified ?? now });
-    }
-    const doomed: string[] = [];
-    for (const [, gens] of byDb) {
-      const ids = [...gens.keys()].sort();
-      ids.forEach((g, i) => {
-        const objs = gens.get(g)!.sort((a, b) => a.index - b.index);
-        const next = ids[i + 1];
-        if (next && generationTime(next) < cutoff) {
-          doomed.push(...objs.map((o) => o.key));
-          return;
-        }
-        const oldSnaps = objs.filter((o) => o.kind === 'snapshot' && o.modified < cutoff);
-        const keepFrom = oldSnaps.length > 0 ? oldSnaps[oldSnaps.length - 1].index : 0;
-        doomed.push(...objs.filter((o) => o.index < keepFrom).map((o) => o.key));
-      });
-    }
+    const doomed = expiredKeys(groupListing(await this.target.list()), now - this.o.retentionMs, now);
     if (doomed.length > 0) await this.target.delete(doomed);
     return { deleted: doomed.length };
   }

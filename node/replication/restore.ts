@@ -18,7 +18,8 @@ import { Directory } from '../store/directory/directory.js';
 import type { Logger } from '../util/log.js';
 import { NothingToRestoreError, ReplicaCorruptError, RestoreRefusedError, RestoreVerifyError, type ChainProblem } from './errors.js';
 import { databaseFiles } from '../store/layout.js';
-import { ObjectFormatError, decodeObject, generationTime, objectKey, parseKey, pathForDbName, type ObjectKind, type ReplicaObject } from './object.js';
+import { groupListing, type ListedLink } from './listing.js';
+import { ObjectFormatError, decodeObject, objectKey, parseKey, pathForDbName, type ReplicaObject } from './object.js';
 import { openTarget, type ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, dbHeaderInfo, parseWalHeader, scanFrames, walChecksum } from './wal.js';
 import { fsyncDir } from '../util/fsync.js';
@@ -84,13 +85,7 @@ export interface RestoreResult {
 /** Bytes fetched ahead per database being restored (a 1 GB server restores several at once). */
 const PREFETCH_BYTES = 48 << 20;
 
-interface Listed {
-  key: string;
-  size: number;
-  modified: number;
-  index: number;
-  kind: ObjectKind;
-}
+type Listed = ListedLink;
 
 interface Plan {
   db: string;
@@ -183,29 +178,18 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
 
 /** Chooses, per database, the generation and the objects to apply. */
 export function planRestore(listing: { key: string; size: number; modified?: number }[], only?: string, at?: Date): { plans: Plan[]; skipped: string[]; problems: ChainProblem[] } {
-  const wanted = only === undefined ? null : only === 'directory' || only === 'spool' ? only : `mailbox-${only}`;
-  const byDb = new Map<string, Map<string, Listed[]>>();
-  for (const o of listing) {
-    const k = parseKey(o.key);
-    if (!k || (wanted && k.db !== wanted)) continue;
-    let gens = byDb.get(k.db);
-    if (!gens) byDb.set(k.db, (gens = new Map()));
-    let objs = gens.get(k.generation);
-    if (!objs) gens.set(k.generation, (objs = []));
-    objs.push({ key: o.key, size: o.size, modified: o.modified ?? 0, index: k.index, kind: k.kind });
-  }
+  const wanted = only === undefined ? undefined : only === 'directory' || only === 'spool' ? only : `mailbox-${only}`;
   const plans: Plan[] = [];
   const skipped: string[] = [];
   const problems: ChainProblem[] = [];
   const t = at?.getTime();
-  for (const [db, gens] of byDb) {
-    const ids = [...gens.keys()].sort().filter((g) => t === undefined || generationTime(g) <= t);
-    if (ids.length === 0) {
+  for (const { db, generations } of groupListing(listing, wanted)) {
+    const usableGens = generations.filter((g) => t === undefined || g.startedAt <= t);
+    if (usableGens.length === 0) {
       skipped.push(db);
       continue;
     }
-    const generation = ids[ids.length - 1];
-    const objs = gens.get(generation)!.sort((a, b) => a.index - b.index);
+    const { id: generation, links: objs } = usableGens[usableGens.length - 1];
     const snaps = objs.filter((o) => o.kind === 'snapshot');
     if (snaps.length === 0) {
       problems.push({ db, key: objectKey('', db, generation, 0, 'snapshot'), problem: 'missing: the generation has no snapshot to start from' });
