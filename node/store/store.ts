@@ -11,7 +11,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   DecryptError,
   generateBoxKeyPair,
