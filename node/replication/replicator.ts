@@ -30,6 +30,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join, relative, sep } from 'node:path';
 import { addDbObserver, type Db, type DbObserver } from '../store/db.js';
 import { databaseFiles } from '../store/layout.js';
+import { appended, began, checkpointed, continues, fromSaved, headOf, lost, NONE, readDiskFacts, RESET_POS, statOf, verified, type ChainHead, type ChainState, type FileStat, type WalPos } from './chain-state.js';
 import { expiredKeys, groupListing } from './listing.js';
 import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
@@ -69,21 +70,6 @@ export interface ReplicatorOptions {
   onShipped?: (commitTimes: number[], shippedAt: number) => void;
 }
 
-interface WalPos {
-  /** Salts of the WAL epoch shipped so far; null when the next epoch starts fresh (after our checkpoint). */
-  salt: [number, number] | null;
-  header: string | null;
-  /** Offset in the WAL just past the last shipped frame (0 when salt is null). */
-  offset: number;
-  cksum: [number, number] | null;
-}
-
-interface FileStat {
-  size: number;
-  mtimeMs: number;
-  ino: number;
-}
-
 interface Persisted {
   v: 1;
   db: string;
@@ -119,23 +105,17 @@ interface Pending {
   oldestAt: number | null;
 }
 
-const RESET_POS: WalPos = { salt: null, header: null, offset: 0, cksum: null };
-
 class Tracker {
   db: Db | null = null;
   pageSize = 4096;
-  generation = '';
-  index = -1;
-  checksum: string | null = null;
-  pos: WalPos = RESET_POS;
-  dbStat: FileStat | null = null;
+  /** Where this database stands with its chain (node/replication/chain-state). */
+  chain: ChainState = NONE;
   lastSnapshotAt = 0;
   bytesSinceSnapshot = 0;
   q: Pending[] = [];
   commits: { end: number; at: number }[] = [];
   running = false;
   dirty = false;
-  wantGeneration: string | null = null;
   alarmed = false;
   retryTimer: NodeJS.Timeout | null = null;
   /** `haven backup`: take a snapshot at the next checkpoint even if none is due. */
@@ -152,6 +132,21 @@ class Tracker {
 
   get walPath(): string {
     return `${this.path}-wal`;
+  }
+
+  /** The chain's head; only where the chain is known to be whole. */
+  get head(): ChainHead {
+    if (this.chain.kind !== 'chain') throw new Error(`replication: ${this.name} has no chain to continue (${this.chain.kind})`);
+    return this.chain.head;
+  }
+
+  /** Where shipping stands in the WAL (of the last chain known, when it broke). */
+  get pos(): WalPos {
+    return headOf(this.chain)?.pos ?? RESET_POS;
+  }
+
+  get needsGeneration(): boolean {
+    return this.chain.kind !== 'chain';
   }
 }
 
@@ -271,7 +266,7 @@ export class Replicator implements DbObserver {
           // A damaged outbox file cannot be shipped; the next open starts a new generation.
           this.log.error({ err, file }, 'replication: unreadable outbox object dropped; a new generation will start');
           rmSync(file, { force: true });
-          t.wantGeneration = 'outbox object unreadable';
+          t.chain = lost(t.chain, 'outbox object unreadable');
         }
       }
       this.schedule(t);
@@ -299,21 +294,17 @@ export class Replicator implements DbObserver {
     for (const f of databaseFiles(this.dataDir)) {
       try {
         const t = this.trackerFor(f.name, f.path);
-        if (!t || t.db || t.q.length > 0 || this.continuous(t)) continue;
+        if (!t || t.db || t.q.length > 0 || (t.chain.kind === 'chain' && continues(t.chain.head, readDiskFacts(t.path)))) continue;
         // Open in this process already (the directory, the spool) or left with a WAL by a crash: its open decides.
         if (existsSync(t.walPath)) continue;
         const size = fileSize(t.path);
         if (size === 0 || size % t.pageSize !== 0) continue;
-        t.generation = newGeneration();
-        t.index = -1;
-        t.checksum = null;
-        t.pos = RESET_POS;
+        t.chain = began(newGeneration(), statOf(t.path));
         t.commits = [];
-        t.dbStat = statOf(t.path);
-        this.persist(t, { generation: t.generation, index: -1, checksum: null, pos: RESET_POS });
-        this.snapshot(t, true);
+        this.persist(t, t.head);
+        this.snapshot(t);
         this.generationsStarted++;
-        this.log.info({ db: t.name, generation: t.generation }, 'replication: new generation for a closed database');
+        this.log.info({ db: t.name, generation: t.head.generation }, 'replication: new generation for a closed database');
         this.schedule(t);
       } catch (err) {
         this.log.error({ err, db: f.name }, 'replication: could not register a closed database; it ships at its next open');
@@ -334,7 +325,7 @@ export class Replicator implements DbObserver {
       if (!t) return;
       t.db = db;
       t.pageSize = db.pragma('page_size', { simple: true }) as number;
-      if (!t.wantGeneration && !this.continuous(t)) t.wantGeneration ??= 'no continuous history for this file';
+      t.chain = verified(t.chain, readDiskFacts(path));
       this.schedule(t);
     } catch (err) {
       reportUnexpected(err);
@@ -365,11 +356,11 @@ export class Replicator implements DbObserver {
     try {
       // A database closed before its first upload (a new mailbox, a locked
       // one) would otherwise not reach the replica until it opens again.
-      if (t.wantGeneration) this.startGeneration(t);
+      if (t.needsGeneration) this.startGeneration(t);
       // SQLite checkpoints and deletes the WAL on close: keep every frame it holds.
-      if (!t.wantGeneration) this.spillAndCheckpoint(t, 'close');
+      if (!t.needsGeneration) this.spillAndCheckpoint(t, 'close');
     } catch (err) {
-      t.wantGeneration = 'frames could not be kept at close';
+      t.chain = lost(t.chain, 'frames could not be kept at close');
       this.log.error({ err, db: t.name }, 'replication: could not keep unshipped frames at close; a new generation will start');
     } finally {
       t.db = null;
@@ -385,11 +376,7 @@ export class Replicator implements DbObserver {
     t = new Tracker(name, p);
     const st = this.loadState(name);
     if (st) {
-      t.generation = st.generation;
-      t.index = st.index;
-      t.checksum = st.checksum;
-      t.pos = st.pos;
-      t.dbStat = st.dbStat;
+      t.chain = fromSaved({ generation: st.generation, index: st.index, checksum: st.checksum, pos: st.pos, dbStat: st.dbStat });
       t.lastSnapshotAt = st.lastSnapshotAt;
       t.bytesSinceSnapshot = st.bytesSinceSnapshot;
       t.hadChain = st.index >= 0;
@@ -407,7 +394,7 @@ export class Replicator implements DbObserver {
     }
   }
 
-  private persist(t: Tracker, head: { generation: string; index: number; checksum: string | null; pos: WalPos }): void {
+  private persist(t: Tracker, head: Pick<ChainHead, 'generation' | 'index' | 'checksum' | 'pos'>): void {
     const s: Persisted = {
       v: 1,
       db: t.name,
@@ -415,53 +402,35 @@ export class Replicator implements DbObserver {
       index: head.index,
       checksum: head.checksum,
       pos: head.pos,
-      dbStat: t.dbStat,
+      dbStat: headOf(t.chain)?.dbStat ?? null,
       lastSnapshotAt: t.lastSnapshotAt,
       bytesSinceSnapshot: t.bytesSinceSnapshot,
     };
     writeDurable(join(this.stateDir, `${t.name}.json`), Buffer.from(JSON.stringify(s)));
   }
 
-  /**
-   * Whether the file on disk continues the chain we hold: the WAL still has
-   * our epoch up to the shipped frame, or (after our checkpoint) the
-   * database file is exactly as we left it.
-   */
-  private continuous(t: Tracker): boolean {
-    if (!t.generation || t.index < 0) return false;
-    if (t.pos.salt) {
-      const hdr = readWalHeader(t.walPath);
-      if (!hdr || hdr.salt1 !== t.pos.salt[0] || hdr.salt2 !== t.pos.salt[1]) return false;
-      if (fileSize(t.walPath) < t.pos.offset) return false;
-      if (t.pos.offset === WAL_HEADER_SIZE) return hdr.cksum[0] === t.pos.cksum![0] && hdr.cksum[1] === t.pos.cksum![1];
-      const frame = readAt(t.walPath, t.pos.offset - FRAME_HEADER_SIZE - hdr.pageSize, FRAME_HEADER_SIZE);
-      return frame.readUInt32BE(16) === t.pos.cksum![0] && frame.readUInt32BE(20) === t.pos.cksum![1];
-    }
-    const s = statOf(t.path);
-    return !!s && !!t.dbStat && s.size === t.dbStat.size && s.mtimeMs === t.dbStat.mtimeMs && s.ino === t.dbStat.ino;
-  }
-
   // ------------------------------------------------------------ cutting
 
   /** Cuts committed frames past the shipped position into one object. Returns false when there was nothing. */
   private cut(t: Tracker): boolean {
-    if (!t.db || !t.db.open || t.wantGeneration) return false;
+    if (!t.db || !t.db.open || t.chain.kind !== 'chain') return false;
+    const head = t.chain.head;
     const size = fileSize(t.walPath);
     if (size < WAL_HEADER_SIZE) return false;
     const hdr = readWalHeader(t.walPath);
     if (!hdr) return false;
     let start: number;
     let seed: [number, number];
-    if (t.pos.salt === null) {
+    if (head.pos.salt === null) {
       start = WAL_HEADER_SIZE;
       seed = hdr.cksum;
     } else {
-      if (hdr.salt1 !== t.pos.salt[0] || hdr.salt2 !== t.pos.salt[1]) {
-        t.wantGeneration = 'the WAL was reset by someone else';
+      if (hdr.salt1 !== head.pos.salt[0] || hdr.salt2 !== head.pos.salt[1]) {
+        t.chain = lost(t.chain, 'the WAL was reset by someone else');
         return false;
       }
-      start = t.pos.offset;
-      seed = t.pos.cksum!;
+      start = head.pos.offset;
+      seed = head.pos.cksum!;
     }
     if (size <= start) return false;
     const frameSize = FRAME_HEADER_SIZE + hdr.pageSize;
@@ -476,7 +445,7 @@ export class Replicator implements DbObserver {
     }
     if (scan.frames.length === 0) {
       // Frames we were told are committed but that do not check out: we lost track.
-      if (scan.stopped && t.commits.some((c) => c.end > start)) t.wantGeneration = `WAL frames at offset ${start} do not continue the chain (${scan.stopped})`;
+      if (scan.stopped && t.commits.some((c) => c.end > start)) t.chain = lost(t.chain, `WAL frames at offset ${start} do not continue the chain (${scan.stopped})`);
       return false;
     }
     const now = Date.now();
@@ -492,10 +461,10 @@ export class Replicator implements DbObserver {
     const header: ObjectHeader = {
       v: 1,
       db: t.name,
-      generation: t.generation,
-      index: t.index + 1,
+      generation: head.generation,
+      index: head.index + 1,
       kind: 'wal',
-      prev: t.checksum,
+      prev: head.checksum,
       createdAt: now,
       pageSize: hdr.pageSize,
       payloadLength: scan.end,
@@ -514,9 +483,7 @@ export class Replicator implements DbObserver {
 
   private enqueue(t: Tracker, obj: ReplicaObject, pos: WalPos, oldestAt: number | null, source: Pending['source'] = null): void {
     const h = obj.header;
-    t.index = h.index;
-    t.checksum = obj.checksum;
-    t.pos = pos;
+    t.chain = appended(t.chain, { generation: h.generation, index: h.index, checksum: obj.checksum, pos });
     t.q.push({
       header: h,
       checksum: obj.checksum,
@@ -535,9 +502,8 @@ export class Replicator implements DbObserver {
     if (!t.db || !t.db.open || t.db.inTransaction) return false;
     const r = t.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
     if (r[0]?.busy) return false;
-    t.pos = RESET_POS;
+    t.chain = checkpointed(t.chain, statOf(t.path));
     t.commits = [];
-    t.dbStat = statOf(t.path);
     t.alarmed = false;
     return true;
   }
@@ -547,7 +513,7 @@ export class Replicator implements DbObserver {
     while (this.cut(t)) {
       /* cut everything committed */
     }
-    if (t.wantGeneration) return;
+    if (t.needsGeneration) return;
     const dir = join(this.outboxDir, t.name);
     let wrote = 0;
     for (const p of t.q) {
@@ -560,26 +526,26 @@ export class Replicator implements DbObserver {
       p.source = null;
       wrote++;
     }
-    if (t.index >= 0) this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
+    if (t.head.index >= 0) this.persist(t, t.head);
     if (wrote > 0) this.log.info({ db: t.name, objects: wrote, why }, 'replication: unshipped objects kept in the local outbox');
-    if (fileSize(t.walPath) > 0 && this.checkpoint(t)) this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
+    if (fileSize(t.walPath) > 0 && this.checkpoint(t)) this.persist(t, t.head);
   }
 
   /** Checkpoints a fully shipped WAL, and takes a snapshot when one is due. */
   private maybeCheckpoint(t: Tracker): void {
-    if (!t.db || !t.db.open || t.q.length > 0 || t.index < 0) return;
+    if (!t.db || !t.db.open || t.q.length > 0 || t.chain.kind !== 'chain' || t.chain.head.index < 0) return;
     const size = fileSize(t.walPath);
-    if (size !== t.pos.offset) return; // frames not cut yet (or none)
+    if (size !== t.chain.head.pos.offset) return; // frames not cut yet (or none)
     // Only a database that changed since its last snapshot needs another.
     const snapshotDue =
       t.forceSnapshot || (t.bytesSinceSnapshot > 0 && (Date.now() - t.lastSnapshotAt >= this.o.snapshotIntervalMs || t.bytesSinceSnapshot >= this.o.snapshotBytes));
     if (!snapshotDue && size < this.o.checkpointBytes) return;
     if (size > 0 && !this.checkpoint(t)) return;
-    if (size === 0) t.dbStat = statOf(t.path);
-    this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
+    if (size === 0) t.chain = checkpointed(t.chain, statOf(t.path));
+    this.persist(t, t.head);
     if (snapshotDue) {
       t.forceSnapshot = false;
-      this.snapshot(t, false);
+      this.snapshot(t);
     }
   }
 
@@ -589,21 +555,22 @@ export class Replicator implements DbObserver {
    * object and `part` objects after it, each read here once for its checksum
    * and read again from the file when it is uploaded.
    */
-  private snapshot(t: Tracker, newGen: boolean): void {
+  private snapshot(t: Tracker): void {
     const size = fileSize(t.path);
     const now = Date.now();
     const partBytes = Math.max(t.pageSize, Math.floor(this.o.maxObjectBytes / t.pageSize) * t.pageSize);
     const parts = Math.max(1, Math.ceil(size / partBytes));
     const pages = Math.floor(size / t.pageSize);
-    let prev = newGen ? null : t.checksum;
-    let index = newGen ? 0 : t.index + 1;
+    const { generation } = t.head;
+    let prev = t.head.checksum;
+    let index = t.head.index + 1;
     for (let part = 0; part < parts; part++) {
       const offset = part * partBytes;
       const length = Math.max(0, Math.min(partBytes, size - offset));
       const header: ObjectHeader = {
         v: 1,
         db: t.name,
-        generation: t.generation,
+        generation,
         index,
         kind: part === 0 ? 'snapshot' : 'part',
         prev,
@@ -640,19 +607,14 @@ export class Replicator implements DbObserver {
     t.q = t.q.filter((p) => p.outbox !== null);
     const r = t.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
     if (r[0]?.busy) return false;
-    const why = t.wantGeneration;
-    t.generation = newGeneration();
-    t.index = -1;
-    t.checksum = null;
-    t.pos = RESET_POS;
+    const why = t.chain.kind === 'broken' ? t.chain.why : 'no chain yet';
+    t.chain = began(newGeneration(), statOf(t.path));
     t.commits = [];
-    t.dbStat = statOf(t.path);
     // Until snapshot 0 is durable, a restart must start yet another generation.
-    this.persist(t, { generation: t.generation, index: -1, checksum: null, pos: RESET_POS });
-    this.snapshot(t, true);
-    t.wantGeneration = null;
+    this.persist(t, t.head);
+    this.snapshot(t);
     this.generationsStarted++;
-    this.log.info({ db: t.name, generation: t.generation, why }, 'replication: new generation');
+    this.log.info({ db: t.name, generation: t.head.generation, why }, 'replication: new generation');
     return true;
   }
 
@@ -677,7 +639,7 @@ export class Replicator implements DbObserver {
     let failures = 0;
     while (!this.stopped) {
       try {
-        if (t.wantGeneration && t.db?.open) {
+        if (t.needsGeneration && t.db?.open) {
           if (!this.startGeneration(t)) {
             // A reader in another process holds the WAL; try again shortly.
             await this.sleep(this.backoff(++failures));
@@ -686,7 +648,7 @@ export class Replicator implements DbObserver {
         } else if (t.q.length === 0) {
           t.dirty = false;
           if (!this.cut(t)) {
-            if (t.wantGeneration && t.db?.open) continue;
+            if (t.needsGeneration && t.db?.open) continue;
             this.maybeCheckpoint(t);
             if (t.q.length === 0) return;
           }
@@ -702,7 +664,7 @@ export class Replicator implements DbObserver {
         body = this.bytesOf(p);
       } catch (err) {
         // The file under an unshipped snapshot piece changed: that snapshot cannot be completed.
-        t.wantGeneration = `snapshot piece ${p.header.index} could not be read back (${(err as Error).message})`;
+        t.chain = lost(t.chain, `snapshot piece ${p.header.index} could not be read back (${(err as Error).message})`);
         t.q = t.q.filter((x) => x.outbox !== null);
         continue;
       }
@@ -780,7 +742,7 @@ export class Replicator implements DbObserver {
   private isIdle(): boolean {
     for (const t of this.trackers.values()) {
       if (t.running || t.q.length > 0) return false;
-      if (t.db?.open && (t.wantGeneration || t.forceSnapshot || fileSize(t.walPath) > t.pos.offset)) return false;
+      if (t.db?.open && (t.needsGeneration || t.forceSnapshot || fileSize(t.walPath) > t.pos.offset)) return false;
     }
     return true;
   }
@@ -828,7 +790,7 @@ export class Replicator implements DbObserver {
     for (const t of this.trackers.values()) {
       if (!t.db?.open) continue;
       // A database still waiting for its first generation gets snapshot 0 anyway.
-      if (!t.wantGeneration && t.index >= 0) t.forceSnapshot = true;
+      if (t.chain.kind === 'chain' && t.chain.head.index >= 0) t.forceSnapshot = true;
       snapshots++;
     }
     await this.flush(timeoutMs);
@@ -843,14 +805,15 @@ export class Replicator implements DbObserver {
       if (!t.db && t.q.length === 0 && !existsSync(t.path)) continue;
       let pendingBytes = t.db?.open ? Math.max(0, fileSize(t.walPath) - t.pos.offset) : 0;
       let oldest = t.commits[0]?.at ?? null;
+      const head = headOf(t.chain);
       for (const p of t.q) {
         pendingBytes += p.size;
         if (p.oldestAt !== null) oldest = Math.min(oldest ?? Infinity, p.oldestAt);
       }
       out.push({
         db: t.name,
-        generation: t.shipped?.generation ?? (t.generation || null),
-        shippedIndex: t.shipped?.index ?? (t.index >= 0 && t.q.length === 0 ? t.index : null),
+        generation: t.shipped?.generation ?? (head?.generation || null),
+        shippedIndex: t.shipped?.index ?? (head && head.index >= 0 && t.q.length === 0 ? head.index : null),
         lastShippedAt: t.shipped?.at ?? null,
         pendingObjects: t.q.length,
         pendingBytes,
@@ -945,15 +908,6 @@ function fileSize(path: string): number {
     return statSync(path).size;
   } catch {
     return 0;
-  }
-}
-
-function statOf(path: string): FileStat | null {
-  try {
-    const s = statSync(path);
-    return { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
-  } catch {
-    return null;
   }
 }
 
