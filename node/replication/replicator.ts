@@ -26,20 +26,24 @@
  * chain position (generation, index, checksum, WAL salt/offset/checksum, the
  * database file's stat after our last checkpoint), and the outbox.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { addDbObserver, type Db, type DbObserver } from '../store/db.js';
 import { databaseFiles } from '../store/layout.js';
-import { appended, began, checkpointed, continues, fromSaved, headOf, lost, NONE, readDiskFacts, RESET_POS, statOf, verified, type ChainHead, type ChainState, type FileStat, type WalPos } from './chain-state.js';
+import { appended, began, checkpointed, continues, fromSaved, lost, readDiskFacts, RESET_POS, statOf, verified, type ChainHead, type WalPos } from './chain-state.js';
 import { expiredKeys, groupListing } from './listing.js';
+import { fileSize, loadSaved, save, Tracker, type Pending, type Persisted } from './tracker.js';
+import { keep, loadOutbox } from './outbox.js';
+import { databaseStatuses, replicationStatus, type DatabaseStatus, type ReplicationStatus } from './status.js';
+import { UploadPump } from './upload-pump.js';
 import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
-import { dbNameForPath, decodeObject, pathForDbName, encodeObject, newGeneration, objectKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
+import { dbNameForPath, pathForDbName, encodeObject, newGeneration, objectKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
 import type { ReplicaTarget } from './target.js';
 import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, parseWalHeader, scanFrames } from './wal.js';
-import { fsyncDir } from '../util/fsync.js';
-import { backoffMs } from '../util/backoff.js';
 import { readAt } from '../util/read-at.js';
+
+export type { DatabaseStatus, ReplicationStatus } from './status.js';
 
 export interface ReplicatorOptions {
   target: ReplicaTarget;
@@ -70,127 +74,6 @@ export interface ReplicatorOptions {
   onShipped?: (commitTimes: number[], shippedAt: number) => void;
 }
 
-interface Persisted {
-  v: 1;
-  db: string;
-  generation: string;
-  /** Last durable object (uploaded, or in the outbox); -1 when the generation has none yet. */
-  index: number;
-  checksum: string | null;
-  pos: WalPos;
-  dbStat: FileStat | null;
-  lastSnapshotAt: number;
-  bytesSinceSnapshot: number;
-}
-
-interface Pending {
-  header: ObjectHeader;
-  /** sha256 of the encoded object: what the next object's `prev` names. */
-  checksum: string;
-  /** Encoded length. */
-  size: number;
-  /**
-   * The encoded object in memory (WAL objects, small snapshots), or null: a
-   * piece of a large snapshot is read again from the database file when it
-   * is uploaded (the file cannot change meanwhile: nothing checkpoints while
-   * objects wait, and spilling to the outbox materializes them first), and
-   * an outbox object from its outbox file. A database of gigabytes never
-   * sits in memory whole.
-   */
-  bytes: Buffer | null;
-  source: { path: string; offset: number; length: number } | null;
-  key: string;
-  after: { generation: string; index: number; checksum: string; pos: WalPos };
-  outbox: string | null;
-  oldestAt: number | null;
-}
-
-class Tracker {
-  db: Db | null = null;
-  pageSize = 4096;
-  /** Where this database stands with its chain (node/replication/chain-state). */
-  chain: ChainState = NONE;
-  lastSnapshotAt = 0;
-  bytesSinceSnapshot = 0;
-  q: Pending[] = [];
-  commits: { end: number; at: number }[] = [];
-  running = false;
-  dirty = false;
-  alarmed = false;
-  retryTimer: NodeJS.Timeout | null = null;
-  /** `haven backup`: take a snapshot at the next checkpoint even if none is due. */
-  forceSnapshot = false;
-  /** Last object known to be in the replica, and when it got there. */
-  shipped: { generation: string; index: number; at: number } | null = null;
-  /** Some object of this database is durable (in the replica, or in the outbox on its way) from an earlier run. */
-  hadChain = false;
-
-  constructor(
-    readonly name: string,
-    readonly path: string,
-  ) {}
-
-  get walPath(): string {
-    return `${this.path}-wal`;
-  }
-
-  /** The chain's head; only where the chain is known to be whole. */
-  get head(): ChainHead {
-    if (this.chain.kind !== 'chain') throw new Error(`replication: ${this.name} has no chain to continue (${this.chain.kind})`);
-    return this.chain.head;
-  }
-
-  /** Where shipping stands in the WAL (of the last chain known, when it broke). */
-  get pos(): WalPos {
-    return headOf(this.chain)?.pos ?? RESET_POS;
-  }
-
-  get needsGeneration(): boolean {
-    return this.chain.kind !== 'chain';
-  }
-}
-
-export interface ReplicationStatus {
-  target: string;
-  /** now − oldest commit not yet in the replica (0 when caught up). */
-  lagMs: number;
-  oldestUnshippedAt: number | null;
-  databases: number;
-  open: number;
-  /** Objects waiting for upload (in memory or in the outbox). */
-  pendingObjects: number;
-  /** Unshipped bytes: WAL not yet cut plus objects waiting. */
-  pendingBytes: number;
-  outboxObjects: number;
-  walAlarm: boolean;
-  healthy: boolean;
-  lastError: string | null;
-  lastErrorAt: number | null;
-  lastUploadAt: number | null;
-  uploads: number;
-  uploadedBytes: number;
-  generationsStarted: number;
-  /**
-   * Databases of the data directory of which the replica holds nothing and
-   * nothing is on its way (a first snapshot waiting counts as lag, not as
-   * missing): a restore would lose them.
-   */
-  missing: string[];
-}
-
-/** One database's place in the replica, for `haven replicate status`. */
-export interface DatabaseStatus {
-  db: string;
-  generation: string | null;
-  /** Index of the last object in the replica (this run), or the last durable one from saved state. */
-  shippedIndex: number | null;
-  lastShippedAt: number | null;
-  pendingObjects: number;
-  pendingBytes: number;
-  open: boolean;
-  lagMs: number;
-}
-
 export class Replicator implements DbObserver {
   private readonly trackers = new Map<string, Tracker>();
   private readonly stateDir: string;
@@ -199,18 +82,10 @@ export class Replicator implements DbObserver {
   private readonly onShipped: ReplicatorOptions['onShipped'];
   private unregister: (() => void) | null = null;
   private stopped = false;
-  private slots: number;
-  private readonly slotWaiters: (() => void)[] = [];
+  private readonly pump: UploadPump;
   private readonly idleWaiters = new Set<() => void>();
-  private readonly sleepers = new Set<() => void>();
   private retentionTimer: NodeJS.Timeout | null = null;
-  private lastError: string | null = null;
-  private lastErrorAt: number | null = null;
-  private lastUploadAt: number | null = null;
-  private uploads = 0;
-  private uploadedBytes = 0;
   private generationsStarted = 0;
-  private failing = false;
 
   constructor(
     private readonly target: ReplicaTarget,
@@ -232,7 +107,7 @@ export class Replicator implements DbObserver {
       maxObjectBytes: opts.maxObjectBytes ?? 16 << 20,
     };
     this.onShipped = opts.onShipped;
-    this.slots = this.o.concurrency;
+    this.pump = new UploadPump(target, this.o, log);
     this.stateDir = join(dataDir, '.replication', 'state');
     this.outboxDir = join(dataDir, '.replication', 'outbox');
   }
@@ -241,34 +116,11 @@ export class Replicator implements DbObserver {
   start(): void {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     mkdirSync(this.outboxDir, { recursive: true, mode: 0o700 });
-    for (const name of readdirSync(this.outboxDir)) {
-      const files = readdirSync(join(this.outboxDir, name)).filter((f) => !f.includes('.tmp')).sort();
-      if (files.length === 0) continue;
-      const t = this.trackerFor(name, null);
+    for (const box of loadOutbox(this.outboxDir, this.log)) {
+      const t = this.trackerFor(box.db, null);
       if (!t) continue;
-      for (const f of files) {
-        const file = join(this.outboxDir, name, f);
-        try {
-          const obj = decodeObject(f, readFileSync(file));
-          const h = obj.header;
-          t.q.push({
-            header: h,
-            checksum: obj.checksum,
-            size: obj.bytes.length,
-            bytes: null,
-            source: null,
-            key: objectKey('', name, h.generation, h.index, h.kind),
-            after: { generation: h.generation, index: h.index, checksum: obj.checksum, pos: RESET_POS },
-            outbox: file,
-            oldestAt: h.commits?.[0]?.at ?? h.createdAt,
-          });
-        } catch (err) {
-          // A damaged outbox file cannot be shipped; the next open starts a new generation.
-          this.log.error({ err, file }, 'replication: unreadable outbox object dropped; a new generation will start');
-          rmSync(file, { force: true });
-          t.chain = lost(t.chain, 'outbox object unreadable');
-        }
-      }
+      t.q.push(...box.pending);
+      if (box.damaged) t.chain = lost(t.chain, 'outbox object unreadable');
       this.schedule(t);
     }
     this.unregister = addDbObserver(this);
@@ -386,27 +238,11 @@ export class Replicator implements DbObserver {
   }
 
   private loadState(name: string): Persisted | null {
-    try {
-      const s = JSON.parse(readFileSync(join(this.stateDir, `${name}.json`), 'utf8')) as Persisted;
-      return s.v === 1 && s.db === name ? s : null;
-    } catch {
-      return null;
-    }
+    return loadSaved(this.stateDir, name);
   }
 
   private persist(t: Tracker, head: Pick<ChainHead, 'generation' | 'index' | 'checksum' | 'pos'>): void {
-    const s: Persisted = {
-      v: 1,
-      db: t.name,
-      generation: head.generation,
-      index: head.index,
-      checksum: head.checksum,
-      pos: head.pos,
-      dbStat: headOf(t.chain)?.dbStat ?? null,
-      lastSnapshotAt: t.lastSnapshotAt,
-      bytesSinceSnapshot: t.bytesSinceSnapshot,
-    };
-    writeDurable(join(this.stateDir, `${t.name}.json`), Buffer.from(JSON.stringify(s)));
+    save(this.stateDir, t, head);
   }
 
   // ------------------------------------------------------------ cutting
@@ -514,16 +350,10 @@ export class Replicator implements DbObserver {
       /* cut everything committed */
     }
     if (t.needsGeneration) return;
-    const dir = join(this.outboxDir, t.name);
     let wrote = 0;
     for (const p of t.q) {
       if (p.outbox) continue;
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const file = join(dir, `${p.header.generation}-${p.header.index.toString(16).padStart(16, '0')}.${p.header.kind}`);
-      writeDurable(file, this.bytesOf(p));
-      p.outbox = file;
-      p.bytes = null;
-      p.source = null;
+      keep(this.outboxDir, t.name, p, this.bytesOf(p));
       wrote++;
     }
     if (t.head.index >= 0) this.persist(t, t.head);
@@ -642,7 +472,7 @@ export class Replicator implements DbObserver {
         if (t.needsGeneration && t.db?.open) {
           if (!this.startGeneration(t)) {
             // A reader in another process holds the WAL; try again shortly.
-            await this.sleep(this.backoff(++failures));
+            await this.pump.sleep(this.pump.backoff(++failures));
             continue;
           }
         } else if (t.q.length === 0) {
@@ -654,8 +484,8 @@ export class Replicator implements DbObserver {
           }
         }
       } catch (err) {
-        this.noteError(err, t);
-        await this.sleep(this.backoff(++failures));
+        this.pump.failed(err, t.name);
+        await this.pump.sleep(this.pump.backoff(++failures));
         continue;
       }
       const p = t.q[0];
@@ -668,75 +498,26 @@ export class Replicator implements DbObserver {
         t.q = t.q.filter((x) => x.outbox !== null);
         continue;
       }
-      await this.acquire();
+      let at: number;
       try {
-        await this.target.put(p.key, body);
+        at = await this.pump.put(p.key, body, p.size);
       } catch (err) {
-        this.release();
-        this.noteError(err, t);
-        await this.sleep(this.backoff(++failures));
+        this.pump.failed(err, t.name);
+        await this.pump.sleep(this.pump.backoff(++failures));
         continue;
       }
-      this.release();
       failures = 0;
-      if (this.failing) {
-        this.failing = false;
-        this.log.info({ target: this.target.description }, 'replication: the replica takes uploads again');
-      }
-      this.uploads++;
-      this.uploadedBytes += p.size;
-      this.lastUploadAt = Date.now();
-      t.shipped = { generation: p.header.generation, index: p.header.index, at: this.lastUploadAt };
-      if (this.onShipped && p.header.commits) this.onShipped(p.header.commits.map((c) => c.at), this.lastUploadAt);
+      t.shipped = { generation: p.header.generation, index: p.header.index, at };
+      if (this.onShipped && p.header.commits) this.onShipped(p.header.commits.map((c) => c.at), at);
       t.q.shift();
       if (t.q.length === 0) t.alarmed = false;
       try {
         if (p.outbox) rmSync(p.outbox, { force: true });
         else this.persist(t, p.after);
       } catch (err) {
-        this.noteError(err, t);
+        this.pump.failed(err, t.name);
       }
     }
-  }
-
-  private backoff(failures: number): number {
-    return backoffMs(failures, this.o.minBackoffMs, this.o.maxBackoffMs);
-  }
-
-  private noteError(err: unknown, t: Tracker): void {
-    const msg = (err as Error)?.message ?? String(err);
-    this.lastError = `${t.name}: ${msg}`;
-    this.lastErrorAt = Date.now();
-    if (!this.failing) {
-      this.failing = true;
-      this.log.warn({ err, db: t.name, target: this.target.description }, 'replication: upload failed; retrying with backoff (mail keeps flowing)');
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.sleepers.add(done);
-    });
-  }
-
-  private acquire(): Promise<void> {
-    if (this.slots > 0) {
-      this.slots--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.slotWaiters.shift();
-    if (next) next();
-    else this.slots++;
   }
 
   private isIdle(): boolean {
@@ -761,7 +542,7 @@ export class Replicator implements DbObserver {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.idleWaiters.delete(done);
-        reject(new Error(`replication did not catch up within ${timeoutMs} ms (${this.lastError ?? 'no error recorded'}); check the replica with \`haven replicate status\``));
+        reject(new Error(`replication did not catch up within ${timeoutMs} ms (${this.pump.lastError ?? 'no error recorded'}); check the replica with \`haven replicate status\``));
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);
@@ -798,80 +579,11 @@ export class Replicator implements DbObserver {
   }
 
   databases(): DatabaseStatus[] {
-    const now = Date.now();
-    const out: DatabaseStatus[] = [];
-    for (const t of this.trackers.values()) {
-      // A removed account's database is gone from the data directory, and from this list once nothing of it waits.
-      if (!t.db && t.q.length === 0 && !existsSync(t.path)) continue;
-      let pendingBytes = t.db?.open ? Math.max(0, fileSize(t.walPath) - t.pos.offset) : 0;
-      let oldest = t.commits[0]?.at ?? null;
-      const head = headOf(t.chain);
-      for (const p of t.q) {
-        pendingBytes += p.size;
-        if (p.oldestAt !== null) oldest = Math.min(oldest ?? Infinity, p.oldestAt);
-      }
-      out.push({
-        db: t.name,
-        generation: t.shipped?.generation ?? (head?.generation || null),
-        shippedIndex: t.shipped?.index ?? (head && head.index >= 0 && t.q.length === 0 ? head.index : null),
-        lastShippedAt: t.shipped?.at ?? null,
-        pendingObjects: t.q.length,
-        pendingBytes,
-        open: !!t.db?.open,
-        lagMs: oldest === null ? 0 : Math.max(0, now - oldest),
-      });
-    }
-    return out.sort((a, b) => (a.db < b.db ? -1 : 1));
+    return databaseStatuses(this.trackers.values());
   }
 
   status(): ReplicationStatus {
-    const now = Date.now();
-    let oldest: number | null = null;
-    let pendingObjects = 0;
-    let pendingBytes = 0;
-    let outboxObjects = 0;
-    let open = 0;
-    let alarm = false;
-    for (const t of this.trackers.values()) {
-      let mine = 0;
-      if (t.db?.open) {
-        open++;
-        mine += Math.max(0, fileSize(t.walPath) - t.pos.offset);
-      }
-      if (t.commits.length > 0) oldest = Math.min(oldest ?? Infinity, t.commits[0].at);
-      for (const p of t.q) {
-        pendingObjects++;
-        mine += p.size;
-        if (p.outbox) outboxObjects++;
-        if (p.oldestAt !== null) oldest = Math.min(oldest ?? Infinity, p.oldestAt);
-      }
-      pendingBytes += mine;
-      if (mine > this.o.walAlarmBytes) alarm = true;
-    }
-    const lagMs = oldest === null ? 0 : Math.max(0, now - oldest);
-    const missing = [...this.trackers.values()]
-      .filter((t) => !t.hadChain && t.shipped === null && t.q.length === 0 && !t.running && existsSync(t.path))
-      .map((t) => t.name)
-      .sort();
-    return {
-      missing,
-      target: this.target.description,
-      lagMs,
-      oldestUnshippedAt: oldest,
-      databases: this.trackers.size,
-      open,
-      pendingObjects,
-      pendingBytes,
-      outboxObjects,
-      walAlarm: alarm,
-      healthy: !this.failing && !alarm && missing.length === 0,
-      lastError: this.lastError,
-      lastErrorAt: this.lastErrorAt,
-      lastUploadAt: this.lastUploadAt,
-      uploads: this.uploads,
-      uploadedBytes: this.uploadedBytes,
-      generationsStarted: this.generationsStarted,
-    };
+    return replicationStatus(this.trackers.values(), { target: this.target.description, pump: this.pump, walAlarmBytes: this.o.walAlarmBytes, generationsStarted: this.generationsStarted });
   }
 
   /**
@@ -896,36 +608,14 @@ export class Replicator implements DbObserver {
     this.stopped = true;
     this.unregister?.();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
-    for (const s of [...this.sleepers]) s();
+    this.pump.wakeAll();
     // Let the upload loops see `stopped` and leave.
     while ([...this.trackers.values()].some((t) => t.running)) await new Promise((r) => setTimeout(r, 5));
     this.target.close();
   }
 }
 
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
 function readWalHeader(walPath: string) {
   if (!existsSync(walPath)) return null;
   return parseWalHeader(readAt(walPath, 0, WAL_HEADER_SIZE));
-}
-
-/** Write to a temporary name, fsync, rename, fsync the directory: the file is whole or absent. */
-export function writeDurable(path: string, data: Buffer): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncDir(path);
 }
