@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { loadMasterKey } from '../crypto/index.js';
 import type { Db, Store } from '../store/index.js';
+import { directoryPath, spoolPath } from '../store/layout.js';
 import type { Logger } from '../util/log.js';
 import { ReplicaConfigError } from './errors.js';
 import { Replicator, type DatabaseStatus, type ReplicationStatus, type ReplicatorOptions } from './replicator.js';
@@ -77,8 +78,8 @@ export function startReplication(config: Config, store: Store | null, log: Logge
   if (!config.replicaUrl) return null;
   const rep = replicate({ url: config.replicaUrl, dataDir: config.dataDir, log, ...tuning });
   if (store) {
-    rep.adopt(join(store.dataDir, 'directory.sqlite'), store.directory.db);
-    rep.adopt(join(store.dataDir, 'spool.sqlite'), store.spool.db);
+    rep.adopt(directoryPath(store.dataDir), store.directory.db);
+    rep.adopt(spoolPath(store.dataDir), store.spool.db);
   }
   return rep;
 }

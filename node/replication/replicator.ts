@@ -29,7 +29,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { addDbObserver, type Db, type DbObserver } from '../store/db.js';
-import { databaseFiles } from '../store/layout.js';
+import { databaseFiles, replicationDir } from '../store/layout.js';
 import { appended, began, checkpointed, continues, fromSaved, lost, readDiskFacts, RESET_POS, statOf, verified, type ChainHead, type WalPos } from './chain-state.js';
 import { expiredKeys, groupListing } from './listing.js';
 import { fileSize, loadSaved, save, Tracker, type Pending, type Persisted } from './tracker.js';
@@ -108,8 +108,8 @@ export class Replicator implements DbObserver {
     };
     this.onShipped = opts.onShipped;
     this.pump = new UploadPump(target, this.o, log);
-    this.stateDir = join(dataDir, '.replication', 'state');
-    this.outboxDir = join(dataDir, '.replication', 'outbox');
+    this.stateDir = join(replicationDir(dataDir), 'state');
+    this.outboxDir = join(replicationDir(dataDir), 'outbox');
   }
 
   /** Loads outbox objects left by an earlier run and starts observing databases. */

@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
+import { directoryPath, mailboxDir, replicationDir } from '../store/layout.js';
 import { NothingToRestoreError, ReplicaCorruptError, RestoreRefusedError } from './errors.js';
 import { compareDbNames } from './listing.js';
 import { parseKey, pathForDbName } from './object.js';
@@ -113,7 +114,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     // an empty data directory empty, so a rebuilt node's next boot restores again).
     const stage = join(opts.into, '.restore-staging');
     rmSync(stage, { recursive: true, force: true });
-    mkdirSync(join(stage, 'mailboxes'), { recursive: true, mode: 0o700 });
+    mkdirSync(mailboxDir(stage), { recursive: true, mode: 0o700 });
     const staged: RestoreOptions & { liveDir: string } = { ...opts, into: stage, liveDir: opts.into };
     const out: RestoredDatabase[] = [];
     try {
@@ -142,7 +143,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
       rmSync(stage, { recursive: true, force: true });
       throw err;
     }
-    mkdirSync(join(opts.into, 'mailboxes'), { recursive: true, mode: 0o700 });
+    mkdirSync(mailboxDir(opts.into), { recursive: true, mode: 0o700 });
     for (const d of [...out].sort((a, b) => (a.db === 'directory' ? 1 : b.db === 'directory' ? -1 : 0))) {
       const dest = join(opts.into, pathForDbName(d.db));
       for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
@@ -152,7 +153,7 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
     }
     rmSync(stage, { recursive: true, force: true });
     // A restored data directory starts new generations: drop replication state left there.
-    if (opts.force && !opts.only) rmSync(join(opts.into, '.replication'), { recursive: true, force: true });
+    if (opts.force && !opts.only) rmSync(replicationDir(opts.into), { recursive: true, force: true });
     report('done');
     return { databases: out, skipped, bytes: progress.bytesDone, ms: Date.now() - started };
   } finally {
@@ -177,7 +178,7 @@ export interface RestoreIfEmptyOptions {
  * replica mean "restore before any listener opens". Returns what happened.
  */
 export async function restoreIfEmpty(opts: RestoreIfEmptyOptions): Promise<{ restored: false; reason: 'not-empty' | 'replica-empty' } | { restored: true; result: RestoreResult }> {
-  if (existsSync(join(opts.dataDir, 'directory.sqlite'))) return { restored: false, reason: 'not-empty' };
+  if (existsSync(directoryPath(opts.dataDir))) return { restored: false, reason: 'not-empty' };
   const target = openTarget(opts.url);
   try {
     const listing = await withRetry(() => target.list());

@@ -25,7 +25,8 @@ import {
 } from '../../replication/index.js';
 import { askReplication as askNode } from '../../admin/control.js';
 import { accountInReplica } from '../../replication/lookup.js';
-import { databaseFiles } from '../../store/layout.js';
+import { databaseFiles, directoryPath } from '../../store/layout.js';
+import { lockDataDir } from '../../util/data-dir-lock.js';
 import { actAsDataOwner } from '../../upgrade/owner.js';
 import { nodeRunning } from '../../upgrade/running.js';
 import { Store } from '../../store/index.js';
@@ -122,6 +123,8 @@ export const replicationCommands: Command[] = [
       if (running) {
         throw new CommandError(`the node is running on ${config.dataDir} (${running} answers); stop it first (systemctl stop haven), or restore elsewhere with --to <dir>`);
       }
+      // The one writer while it restores: a node started meanwhile finds the directory busy.
+      const lock = into === config.dataDir ? lockDataDir(into) : null;
       const result = await guard(async () => {
         const target = openTarget(url);
         try {
@@ -131,7 +134,7 @@ export const replicationCommands: Command[] = [
         } finally {
           target.close();
         }
-      });
+      }).finally(() => lock?.release());
       if (args.flags.json) return io.out(JSON.stringify(result));
       for (const d of result.databases) io.out(`${d.db}\t${d.pages} pages\tstate at ${new Date(d.stateAt).toISOString()}\tchecked: ${d.verified}`);
       io.out(`restored ${result.databases.length} database(s), ${mb(result.bytes)} MB in ${(result.ms / 1000).toFixed(1)} s into ${into}`);
@@ -157,7 +160,9 @@ export const replicationCommands: Command[] = [
       } else {
         const masterKey = needKey(config);
         actAsDataOwner(config.dataDir);
-        if (!existsSync(resolve(config.dataDir, 'directory.sqlite'))) throw new CommandError(`no Haven data in ${config.dataDir} to back up`);
+        if (!existsSync(directoryPath(config.dataDir))) throw new CommandError(`no Haven data in ${config.dataDir} to back up`);
+        // No node runs: this command is the one writer until it is done.
+        const lock = lockDataDir(config.dataDir);
         const rep = replicate({ url: config.replicaUrl, dataDir: config.dataDir, log: silentLogger, retentionCheckMs: 0 });
         try {
           const store = Store.open({ dataDir: config.dataDir, masterKey, keyMode: config.keyMode });
@@ -172,6 +177,7 @@ export const replicationCommands: Command[] = [
           throw new CommandError(`backup incomplete: ${(err as Error).message}`);
         } finally {
           await rep.stop(1_000);
+          lock.release();
         }
         via = 'offline';
       }
