@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { ReplicaCorruptError, RestoreRefusedError, type ChainProblem } from './errors.js';
 import { ObjectFormatError, decodeObject, objectKey, pathForDbName, type ReplicaObject } from './object.js';
 import type { RestoredDatabase, RestoreOptions, RestoreProgress } from './restore.js';
+import type { ListedLink } from './listing.js';
 import type { Plan } from './restore-plan.js';
 import { verifyRestored } from './restore-verify.js';
 import type { ReplicaTarget } from './target.js';
@@ -21,6 +22,100 @@ import { fsyncDir } from '../util/fsync.js';
 
 const PREFETCH_BYTES = 48 << 20;
 
+/** Where the rebuild of one database stands, object by object. */
+interface Rebuild {
+  readonly plan: Plan;
+  readonly fd: number;
+  readonly pages: PageWriter;
+  /** The point in time, if any. */
+  readonly t: number | undefined;
+  pageSize: number;
+  pageCount: number;
+  stateAt: number;
+  prev: ReplicaObject | null;
+  prevWal: ReplicaObject | null;
+  /** Pieces of the starting snapshot: how many it has, how many are written. */
+  snapParts: number;
+  snapSeen: number;
+  applied: number;
+  /** Past the point in time: nothing more applies. */
+  done: boolean;
+}
+
+/** Why `obj` cannot be the next link of the chain, or null. */
+function linkProblem(r: Rebuild, listed: ListedLink, obj: ReplicaObject): string | null {
+  const h = obj.header;
+  if (h.db !== r.plan.db || h.generation !== r.plan.generation) return `belongs to ${h.db}/${h.generation}, not here (moved or replaced object)`;
+  if (h.index !== listed.index || h.kind !== listed.kind) return `holds object ${h.index} (${h.kind}) but is stored as ${listed.index} (${listed.kind}): reordered`;
+  if (r.prev && h.prev !== r.prev.checksum) return `does not follow object ${r.prev.header.index}: its previous-checksum differs (an object was replaced or reordered)`;
+  return null;
+}
+
+function applySnapshot(r: Rebuild, obj: ReplicaObject): string | null {
+  const h = obj.header;
+  if (r.prev === null && r.t !== undefined && h.createdAt > r.t) {
+    throw new RestoreRefusedError(
+      `${r.plan.db}: the oldest history kept for generation ${r.plan.generation} starts at ${new Date(h.createdAt).toISOString()}, after the requested ${new Date(r.t).toISOString()} (pruned by retention); pick a later --at`,
+    );
+  }
+  // A later snapshot in the chain equals the state already rebuilt; it only carries the chain on.
+  if (r.prev !== null) return null;
+  r.pageSize = h.pageSize;
+  writeAll(r.fd, obj.payload, h.offset ?? 0);
+  r.pageCount = h.pages ?? Math.floor(obj.payload.length / r.pageSize);
+  r.stateAt = h.createdAt;
+  r.snapParts = h.parts ?? 1;
+  r.snapSeen = 1;
+  r.applied++;
+  return null;
+}
+
+function applyPart(r: Rebuild, obj: ReplicaObject): string | null {
+  const h = obj.header;
+  if (r.prev === null) return 'the chain starts with a piece of a snapshot, not the snapshot itself';
+  // Pieces of a later snapshot, like the snapshot itself, only carry the chain on.
+  if (r.snapSeen >= r.snapParts) return null;
+  if (h.part !== r.snapSeen) return `holds snapshot piece ${h.part}, expected piece ${r.snapSeen} of ${r.snapParts}`;
+  writeAll(r.fd, obj.payload, h.offset ?? 0);
+  r.snapSeen++;
+  return null;
+}
+
+function applyWalObject(r: Rebuild, obj: ReplicaObject): string | null {
+  if (r.prev === null) return 'the chain starts with WAL frames, not a snapshot';
+  if (r.snapSeen < r.snapParts) return `WAL frames before the snapshot is whole: piece ${r.snapSeen} of ${r.snapParts} is missing`;
+  const w = applyWal(r.pages, obj, r.prevWal, r.prev, r.t);
+  if (typeof w === 'string') return w;
+  if (w.applied > 0) {
+    r.pageCount = w.pages;
+    r.stateAt = w.lastAt;
+    r.applied++;
+  }
+  if (w.stop) r.done = true;
+  r.prevWal = obj;
+  return null;
+}
+
+/** Fetches `plan.objects` in order, `ahead` at a time and at most PREFETCH_BYTES beyond the one being applied. */
+function prefetcher(target: ReplicaTarget, plan: Plan, ahead: number): (i: number) => Promise<Buffer> {
+  const fetches: Promise<Buffer>[] = [];
+  return (i) => {
+    let inFlight = 0;
+    for (let j = i; j < i + ahead && j < plan.objects.length; j++) {
+      inFlight += plan.objects[j].size;
+      if (j > i && inFlight > PREFETCH_BYTES) break;
+      if (!fetches[j]) {
+        fetches[j] = getWithRetry(target, plan.objects[j].key);
+        fetches[j].catch(() => undefined);
+      }
+    }
+    const got = fetches[i];
+    delete fetches[i];
+    return got;
+  };
+}
+
+/** Rebuilds one database from its planned chain into `<into>/<its path>`, verified, or throws naming what is broken. */
 export async function restoreOne(
   target: ReplicaTarget,
   plan: Plan,
@@ -32,126 +127,39 @@ export async function restoreOne(
   mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
   const tmp = `${dest}.restoring`;
   const fd = openSync(tmp, 'w', 0o600);
-  const t = opts.at?.getTime();
+  const r: Rebuild = { plan, fd, pages: new PageWriter(fd), t: opts.at?.getTime(), pageSize: 0, pageCount: 0, stateAt: 0, prev: null, prevWal: null, snapParts: 0, snapSeen: 0, applied: 0, done: false };
   const problems: ChainProblem[] = [];
-  let pageSize = 0;
-  let pages = 0;
-  let stateAt = 0;
-  let prev: ReplicaObject | null = null;
-  let prevWal: ReplicaObject | null = null;
-  /** Pieces of the starting snapshot: how many it has, how many are written. */
-  let snapParts = 0;
-  let snapSeen = 0;
-  let applied = 0;
   let bytes = 0;
-  let done = false;
-  const pageWriter = new PageWriter(fd);
   try {
-    const ahead = Math.max(1, opts.prefetch ?? 32);
-    const fetches: Promise<Buffer>[] = [];
-    const fetchAt = (i: number) => {
-      if (i < plan.objects.length && !fetches[i]) {
-        fetches[i] = getWithRetry(target, plan.objects[i].key);
-        fetches[i].catch(() => undefined);
-      }
-    };
-    for (let i = 0; i < plan.objects.length && !done; i++) {
-      // Ahead by count and by bytes, so a chain of large snapshot pieces stays within PREFETCH_BYTES.
-      let inFlight = 0;
-      for (let j = i; j < i + ahead && j < plan.objects.length; j++) {
-        inFlight += plan.objects[j].size;
-        if (j > i && inFlight > PREFETCH_BYTES) break;
-        fetchAt(j);
-      }
+    const fetch = prefetcher(target, plan, Math.max(1, opts.prefetch ?? 32));
+    for (let i = 0; i < plan.objects.length && !r.done; i++) {
       const listed = plan.objects[i];
       let obj: ReplicaObject;
       try {
-        obj = decodeObject(listed.key, await fetches[i]);
+        obj = decodeObject(listed.key, await fetch(i));
       } catch (err) {
-        if (err instanceof ObjectFormatError) {
-          problems.push({ db: plan.db, key: listed.key, problem: err.message.replace(/^replica object \S+: /, '') });
-          break;
-        }
-        throw err;
-      }
-      delete fetches[i];
-      const h = obj.header;
-      const linkProblem =
-        h.db !== plan.db || h.generation !== plan.generation
-          ? `belongs to ${h.db}/${h.generation}, not here (moved or replaced object)`
-          : h.index !== listed.index || h.kind !== listed.kind
-            ? `holds object ${h.index} (${h.kind}) but is stored as ${listed.index} (${listed.kind}): reordered`
-            : prev && h.prev !== prev.checksum
-              ? `does not follow object ${prev.header.index}: its previous-checksum differs (an object was replaced or reordered)`
-              : null;
-      if (linkProblem) {
-        problems.push({ db: plan.db, key: listed.key, problem: linkProblem });
+        if (!(err instanceof ObjectFormatError)) throw err;
+        problems.push({ db: plan.db, key: listed.key, problem: err.message.replace(/^replica object \S+: /, '') });
         break;
       }
-      if (h.kind === 'snapshot') {
-        if (prev === null && t !== undefined && h.createdAt > t) {
-          throw new RestoreRefusedError(
-            `${plan.db}: the oldest history kept for generation ${plan.generation} starts at ${new Date(h.createdAt).toISOString()}, after the requested ${new Date(t).toISOString()} (pruned by retention); pick a later --at`,
-          );
-        }
-        if (prev === null) {
-          pageSize = h.pageSize;
-          writeAll(fd, obj.payload, h.offset ?? 0);
-          pages = h.pages ?? Math.floor(obj.payload.length / pageSize);
-          stateAt = h.createdAt;
-          snapParts = h.parts ?? 1;
-          snapSeen = 1;
-          applied++;
-        }
-        // A later snapshot in the chain equals the state we have rebuilt; it only carries the chain on.
-      } else if (h.kind === 'part') {
-        if (prev === null) {
-          problems.push({ db: plan.db, key: listed.key, problem: 'the chain starts with a piece of a snapshot, not the snapshot itself' });
-          break;
-        }
-        if (snapSeen < snapParts) {
-          if (h.part !== snapSeen) {
-            problems.push({ db: plan.db, key: listed.key, problem: `holds snapshot piece ${h.part}, expected piece ${snapSeen} of ${snapParts}` });
-            break;
-          }
-          writeAll(fd, obj.payload, h.offset ?? 0);
-          snapSeen++;
-        }
-        // Pieces of a later snapshot, like the snapshot itself, only carry the chain on.
-      } else {
-        if (prev === null) {
-          problems.push({ db: plan.db, key: listed.key, problem: 'the chain starts with WAL frames, not a snapshot' });
-          break;
-        }
-        if (snapSeen < snapParts) {
-          problems.push({ db: plan.db, key: listed.key, problem: `WAL frames before the snapshot is whole: piece ${snapSeen} of ${snapParts} is missing` });
-          break;
-        }
-        const walProblem = applyWal(pageWriter, obj, prevWal, prev, t);
-        if (typeof walProblem === 'string') {
-          problems.push({ db: plan.db, key: listed.key, problem: walProblem });
-          break;
-        }
-        if (walProblem.applied > 0) {
-          pages = walProblem.pages;
-          stateAt = walProblem.lastAt;
-          applied++;
-        }
-        if (walProblem.stop) done = true;
-        prevWal = obj;
+      const kind = obj.header.kind;
+      const problem = linkProblem(r, listed, obj) ?? (kind === 'snapshot' ? applySnapshot(r, obj) : kind === 'part' ? applyPart(r, obj) : applyWalObject(r, obj));
+      if (problem) {
+        problems.push({ db: plan.db, key: listed.key, problem });
+        break;
       }
-      prev = obj;
+      r.prev = obj;
       bytes += listed.size;
       progress.objectsDone++;
       progress.bytesDone += listed.size;
       report('fetch', plan.db);
     }
-    if (problems.length === 0 && snapSeen < snapParts) {
-      problems.push({ db: plan.db, key: objectKey('', plan.db, plan.generation, (prev?.header.index ?? 0) + 1, 'part'), problem: `missing: snapshot piece ${snapSeen} of ${snapParts} is not in the replica` });
+    if (problems.length === 0 && r.snapSeen < r.snapParts) {
+      problems.push({ db: plan.db, key: objectKey('', plan.db, plan.generation, (r.prev?.header.index ?? 0) + 1, 'part'), problem: `missing: snapshot piece ${r.snapSeen} of ${r.snapParts} is not in the replica` });
     }
     if (problems.length > 0) throw new ReplicaCorruptError(problems);
-    pageWriter.flush();
-    ftruncateSync(fd, pages * pageSize);
+    r.pages.flush();
+    ftruncateSync(fd, r.pageCount * r.pageSize);
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
@@ -160,11 +168,11 @@ export async function restoreOne(
   }
   closeSync(fd);
   report('verify', plan.db);
-  const verified = await verifyRestored(plan.db, tmp, pageSize, pages, opts);
+  const verified = await verifyRestored(plan.db, tmp, r.pageSize, r.pageCount, opts);
   for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
   renameSync(tmp, dest);
   fsyncDir(dest);
-  return { db: plan.db, path: dest, generation: plan.generation, objects: applied, bytes, pages, pageSize, stateAt, verified };
+  return { db: plan.db, path: dest, generation: plan.generation, objects: r.applied, bytes, pages: r.pageCount, pageSize: r.pageSize, stateAt: r.stateAt, verified };
 }
 
 /** Checks one WAL object's frames and writes the commits up to `t` into the file. */
