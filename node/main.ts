@@ -182,6 +182,12 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   // ACME also covers mta-sts/autoconfig/autodiscover.<domain>, which node/http serves, as far as their DNS allows.
   const certs = await openCertificateStore(config, { responder, extraNames: () => webNamesFor(store.directory.listDomains().map((d) => d.name)) });
   closers.push({ name: 'certificates', close: () => certs.store.close() });
+  // `haven certs renew` while the node runs: the node renews, answering the CA with its own responder.
+  opsContext.renewCertificate = async (force) => {
+    const { renewCertificate } = await import('./tls/index.js');
+    const r = await renewCertificate(config, { force, responder, extraNames: () => webNamesFor(store.directory.listDomains().map((d) => d.name)) });
+    return { result: r.result, source: r.source, certFile: r.certFile, validTo: r.info?.validTo.toISOString() ?? null, names: r.info?.subjectAltName.replace(/DNS:/g, '') ?? null, answeredBy: r.answeredBy };
+  };
   if (certs.created) log.info({ certFile: certs.certFile }, 'made a self-signed certificate for this local run');
 
   const authLimiter = new AuthLimiter({ maxFailures: config.limits.authFailuresBeforeLockout, lockoutMs: config.limits.lockoutSeconds * 1000 });

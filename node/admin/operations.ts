@@ -30,6 +30,20 @@ export interface OperationContext {
   replicated?: (timeoutMs: number) => Promise<void>;
   /** Outbound queue depth (summary); absent where the queue is not loaded. */
   queueDepth?: () => { queued: number; oldestAt: number | null };
+  /** Renews the node's certificate in this process (the running node: its own ACME client and challenge responder). */
+  renewCertificate?: (force: boolean) => Promise<CertificateRenewal>;
+}
+
+/** `haven certs renew` as data, JSON all the way. */
+export interface CertificateRenewal {
+  result: 'issued' | 'current' | 'external';
+  source: 'acme' | 'self-signed' | 'files';
+  certFile: string;
+  /** ISO time the certificate expires; null when unknown. */
+  validTo: string | null;
+  /** The names it covers, comma-separated. */
+  names: string | null;
+  answeredBy?: 'this-process' | 'running-node';
 }
 
 /** How long a write waits for the replica before answering `replicated: false`. */
@@ -379,6 +393,14 @@ export const OPERATIONS = {
   }),
 
   // ---- the node as a whole
+  'certs.renew': op({
+    write: true,
+    input: z.object({ force: z.boolean().optional() }),
+    run: async (ctx, { force }) => {
+      if (!ctx.renewCertificate) throw new InvalidInputError('this process cannot renew the certificate; run `haven certs renew` on the node');
+      return ctx.renewCertificate(force === true);
+    },
+  }),
   summary: op({
     write: false,
     input: none,

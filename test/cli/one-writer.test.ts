@@ -8,6 +8,8 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testConfig } from '../../node/config/index.js';
+import { startNode } from '../../node/main.js';
 import { addDbObserver } from '../../node/store/index.js';
 import { controlSocketPath, databaseFiles } from '../../node/store/layout.js';
 import { DataDirBusyError, lockDataDir } from '../../node/util/data-dir-lock.js';
@@ -76,5 +78,25 @@ describe('one writer on the command line', () => {
     expect(opened).toEqual([]);
     expect(databaseFiles(h.dataDir).map((f) => [f.name, statSync(f.path).mtimeMs, statSync(f.path).size])).toEqual(before);
     expect(statSync(join(h.dataDir, 'directory.sqlite')).mode & 0o777).toBe(0o600);
+  });
+
+  it('`haven certs renew` with a node running is carried out by the node', async () => {
+    const node = await startNode(testConfig(h.dataDir, { dnsbl: [] }), { adminUi: false });
+    try {
+      const opened: string[] = [];
+      const stop = addDbObserver({ opened: (path) => opened.push(path), committed: () => {}, closing: () => {} });
+      let r;
+      try {
+        r = await h.run(['certs', 'renew', '--json']);
+      } finally {
+        stop();
+      }
+      expect(r.code, r.err.join('\n')).toBe(0);
+      expect(JSON.parse(r.out[0])).toMatchObject({ result: 'current', source: 'self-signed', certFile: node.certificate.certFile, names: expect.stringContaining('localhost') });
+      // No database was opened for it (the node renews with what it has open; the CLI opens nothing).
+      expect(opened).toEqual([]);
+    } finally {
+      await node.close();
+    }
   });
 });

@@ -11,7 +11,8 @@ import type { Config } from '../../config/index.js';
 import { Store } from '../../store/index.js';
 import { dataDirHolder, lockDataDir } from '../../util/data-dir-lock.js';
 import { cliConfig, hasDirectory, masterKeyFor, withOperations } from '../context.js';
-import { JSON_OPTION, CommandError, UsageError, type Args, type Command } from '../types.js';
+import { JSON_OPTION, CommandError, UsageError, type Args, type CliIo, type Command } from '../types.js';
+import type { CertificateRenewal } from '../../admin/operations.js';
 
 function str(args: Args, name: string): string | undefined {
   const v = args.flags[name];
@@ -109,10 +110,14 @@ export const opsCommands: Command[] = [
       const { renewCertificate, webNamesFor } = await import('../../tls/index.js');
       const config = cliConfig(args, io);
       const { actAsDataOwner } = await import('../../upgrade/owner.js');
-      // The web names of the directory's domains: from the running node, or read here (under the data
-      // directory's lock) once the command runs as the data owner, after port 80 is bound.
-      const fromNode = dataDirHolder(config.dataDir) !== null ? await withOperations(args, io, (ops) => ops.call('domain.list', {}), { readOnly: true }).catch(() => null) : null;
-      let names: string[] | undefined = fromNode ? webNamesFor(fromNode.map((d) => d.name)) : undefined;
+      // A running node renews itself (its ACME client, its own answer to the CA on ports.http).
+      if (dataDirHolder(config.dataDir) !== null) {
+        const r = await withOperations(args, io, (ops) => ops.call('certs.renew', { force: args.flags.force === true }));
+        return printRenewal(io, config, r, args.flags.json === true);
+      }
+      // No node: read the web names of the directory's domains here (under the data directory's
+      // lock) once the command runs as the data owner, after port 80 is bound.
+      let names: string[] | undefined;
       const extraNames = (): string[] => {
         if (names) return names;
         names = [];
@@ -137,20 +142,26 @@ export const opsCommands: Command[] = [
       // Bind port 80 as root if need be, then write the files as the node's user.
       const r = await renewCertificate(config, { force: args.flags.force === true, extraNames, afterBind: () => void actAsDataOwner(config.dataDir) });
       if (args.flags.json) return io.out(JSON.stringify(r));
-      if (r.result === 'external') {
-        io.out(`the certificate comes from tls.certFile (${r.certFile}): renew it with the tool that writes that file; the node picks up a replaced file by itself`);
-        return;
-      }
-      const until = r.info ? `${r.info.validTo.toISOString()} (${Math.floor((r.info.validTo.getTime() - Date.now()) / 86400_000)} days)` : '?';
-      const covered = r.info?.subjectAltName.replace(/DNS:/g, '') ?? config.hostname;
-      if (r.result === 'current') {
-        io.out(`the ${r.source} certificate for ${covered} is valid until ${until}; not due yet${r.source === 'acme' ? ` (renewal starts ${config.tls.acme.renewDaysBefore} days before expiry)` : ''}, nothing to do${r.source === 'acme' ? ' (--force renews anyway)' : ''}`);
-        return;
-      }
-      io.out(`${r.source === 'acme' ? 'renewed' : 'made a new self-signed'} certificate for ${covered}, valid until ${until}: ${r.certFile}`);
-      if (r.answeredBy === 'running-node') io.out('the running node answered the CA and now serves the new certificate');
-      else io.out('a running node switches to it without a restart; a stopped one uses it when it starts');
-      if (r.source === 'self-signed') io.out('mail clients and other servers do not trust a self-signed certificate: enable ACME (tls.acme.enabled) for a public server');
+      return printRenewal(io, config, { result: r.result, source: r.source, certFile: r.certFile, validTo: r.info?.validTo.toISOString() ?? null, names: r.info?.subjectAltName.replace(/DNS:/g, '') ?? null, answeredBy: r.answeredBy }, false);
     },
   },
 ];
+
+function printRenewal(io: CliIo, config: Config, r: CertificateRenewal, json: boolean): void {
+  if (json) return io.out(JSON.stringify(r));
+  if (r.result === 'external') {
+    io.out(`the certificate comes from tls.certFile (${r.certFile}): renew it with the tool that writes that file; the node picks up a replaced file by itself`);
+    return;
+  }
+  const validTo = r.validTo ? new Date(r.validTo) : null;
+  const until = validTo ? `${validTo.toISOString()} (${Math.floor((validTo.getTime() - Date.now()) / 86400_000)} days)` : '?';
+  const covered = r.names ?? config.hostname;
+  if (r.result === 'current') {
+    io.out(`the ${r.source} certificate for ${covered} is valid until ${until}; not due yet${r.source === 'acme' ? ` (renewal starts ${config.tls.acme.renewDaysBefore} days before expiry)` : ''}, nothing to do${r.source === 'acme' ? ' (--force renews anyway)' : ''}`);
+    return;
+  }
+  io.out(`${r.source === 'acme' ? 'renewed' : 'made a new self-signed'} certificate for ${covered}, valid until ${until}: ${r.certFile}`);
+  if (r.answeredBy === 'running-node') io.out('the running node answered the CA and now serves the new certificate');
+  else io.out('a running node switches to it without a restart; a stopped one uses it when it starts');
+  if (r.source === 'self-signed') io.out('mail clients and other servers do not trust a self-signed certificate: enable ACME (tls.acme.enabled) for a public server');
+}
