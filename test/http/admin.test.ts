@@ -474,6 +474,19 @@ describe('queue, replication, doctor', () => {
     await expectError(await h.call('GET', '/api/v1/doctor'), 409, /no mail domains yet/);
   });
 
+  it('names databases the replica holds nothing of, and is then unhealthy (issue 15: the admin UI shows a FAIL)', async () => {
+    const status = {
+      target: 'file:///replica', lagMs: 0, oldestUnshippedAt: null, databases: 3, open: 2, pendingObjects: 0, pendingBytes: 0, outboxObjects: 0, walAlarm: false,
+      healthy: false, lastError: null, lastErrorAt: null, lastUploadAt: null, uploads: 4, uploadedBytes: 100, generationsStarted: 2, missing: ['mailbox-abc'],
+    };
+    const d = makeTestApp({ health: { replication: () => status } });
+    try {
+      expect(await json(await d.call('GET', '/api/v1/replication'))).toMatchObject({ enabled: true, healthy: false, missing: ['mailbox-abc'], databases: 3 });
+    } finally {
+      d.cleanup();
+    }
+  });
+
   it('serves the doctor report when one is wired', async () => {
     const d = makeTestApp({ doctor: async () => ({ checks: [{ name: 'mx', status: 'OK' }] }) });
     try {
