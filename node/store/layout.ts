@@ -14,8 +14,13 @@
  *     control.sock              the running node's control channel (0600)
  *     .replication/             chain state and outbox
  *
- * Account ids are random, so neither a path nor a replica name reveals an
- * address.
+ * In the replica, each object of a database's chain is stored at
+ *
+ *   <prefix><db name>/<generation>/<index as 16 hex digits>.<kind>
+ *
+ * so one flat listing of the prefix is enough to plan a restore of the
+ * whole node. Account ids are random, so neither a path, a database name
+ * nor a replica key reveals an address.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
@@ -94,4 +99,29 @@ export function databaseFiles(dataDir: string): { name: DbName; path: string }[]
     }
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+// ------------------------------------------------------------------ replica keys
+
+/** A snapshot too big for one object continues in `part` objects right after it. */
+export type ObjectKind = 'snapshot' | 'part' | 'wal';
+
+export interface ParsedKey {
+  db: string;
+  generation: string;
+  index: number;
+  kind: ObjectKind;
+}
+
+export function objectKey(prefix: string, db: string, generation: string, index: number, kind: ObjectKind): string {
+  return `${prefix}${db}/${generation}/${index.toString(16).padStart(16, '0')}.${kind}`;
+}
+
+const KEY_RE = /^([a-z]+(?:-[A-Za-z0-9_-]+)?)\/([0-9a-f]{20})\/([0-9a-f]{16})\.(snapshot|part|wal)$/;
+
+/** Parses a key relative to the prefix; null for anything that is not ours. */
+export function parseKey(rel: string): ParsedKey | null {
+  const m = KEY_RE.exec(rel);
+  if (!m) return null;
+  return { db: m[1], generation: m[2], index: parseInt(m[3], 16), kind: m[4] as ObjectKind };
 }
