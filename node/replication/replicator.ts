@@ -33,14 +33,14 @@ import { databaseFiles, replicationDir } from '../store/layout.js';
 import { appended, began, checkpointed, continues, fromSaved, lost, readDiskFacts, RESET_POS, statOf, verified, type ChainHead, type WalPos } from './chain-state.js';
 import { expiredKeys, groupListing } from './listing.js';
 import { fileSize, loadSaved, save, Tracker, type Pending, type Persisted } from './tracker.js';
+import { cutWal } from './cut.js';
 import { keep, loadOutbox } from './outbox.js';
 import { databaseStatuses, replicationStatus, type DatabaseStatus, type ReplicationStatus } from './status.js';
 import { UploadPump } from './upload-pump.js';
 import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
-import { dbNameForPath, pathForDbName, encodeObject, newGeneration, objectKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
+import { dbNameForPath, pathForDbName, encodeObject, newGeneration, objectKey, type ObjectHeader, type ReplicaObject } from './object.js';
 import type { ReplicaTarget } from './target.js';
-import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, parseWalHeader, scanFrames } from './wal.js';
 import { readAt } from '../util/read-at.js';
 
 export type { DatabaseStatus, ReplicationStatus } from './status.js';
@@ -250,70 +250,12 @@ export class Replicator implements DbObserver {
   /** Cuts committed frames past the shipped position into one object. Returns false when there was nothing. */
   private cut(t: Tracker): boolean {
     if (!t.db || !t.db.open || t.chain.kind !== 'chain') return false;
-    const head = t.chain.head;
-    const size = fileSize(t.walPath);
-    if (size < WAL_HEADER_SIZE) return false;
-    const hdr = readWalHeader(t.walPath);
-    if (!hdr) return false;
-    let start: number;
-    let seed: [number, number];
-    if (head.pos.salt === null) {
-      start = WAL_HEADER_SIZE;
-      seed = hdr.cksum;
-    } else {
-      if (hdr.salt1 !== head.pos.salt[0] || hdr.salt2 !== head.pos.salt[1]) {
-        t.chain = lost(t.chain, 'the WAL was reset by someone else');
-        return false;
-      }
-      start = head.pos.offset;
-      seed = head.pos.cksum!;
-    }
-    if (size <= start) return false;
-    const frameSize = FRAME_HEADER_SIZE + hdr.pageSize;
-    const maxLen = Math.max(frameSize, Math.floor(this.o.maxObjectBytes / frameSize) * frameSize);
-    let buf = readAt(t.walPath, start, Math.min(size - start, maxLen));
-    let scan = scanFrames(hdr, buf, seed);
-    // One transaction larger than an object (a message with a big attachment) ships whole, as one
-    // larger object: widen the window until its commit frame is in it, and stop there.
-    for (let window = maxLen * 2; scan.frames.length === 0 && !scan.stopped && buf.length < size - start; window *= 2) {
-      buf = readAt(t.walPath, start, Math.min(size - start, window));
-      scan = scanFrames(hdr, buf, seed, { firstCommitOnly: true });
-    }
-    if (scan.frames.length === 0) {
-      // Frames we were told are committed but that do not check out: we lost track.
-      if (scan.stopped && t.commits.some((c) => c.end > start)) t.chain = lost(t.chain, `WAL frames at offset ${start} do not continue the chain (${scan.stopped})`);
-      return false;
-    }
-    const now = Date.now();
-    const commits: CommitMark[] = [];
-    scan.frames.forEach((f, i) => {
-      if (f.commit === 0) return;
-      const frameEnd = start + (i + 1) * frameSize;
-      const seen = t.commits.find((c) => c.end >= frameEnd);
-      commits.push({ frame: i, at: seen ? seen.at : now, pages: f.commit });
-    });
-    const end = start + scan.end;
-    t.commits = t.commits.filter((c) => c.end > end);
-    const header: ObjectHeader = {
-      v: 1,
-      db: t.name,
-      generation: head.generation,
-      index: head.index + 1,
-      kind: 'wal',
-      prev: head.checksum,
-      createdAt: now,
-      pageSize: hdr.pageSize,
-      payloadLength: scan.end,
-      walHeader: hdr.raw.toString('hex'),
-      walOffset: start,
-      walSeed: seed,
-      walEnd: scan.cksum,
-      frames: scan.frames.length,
-      commits,
-    };
-    const pos: WalPos = { salt: [hdr.salt1, hdr.salt2], header: hdr.raw.toString('hex'), offset: end, cksum: scan.cksum };
-    this.enqueue(t, encodeObject(header, buf.subarray(0, scan.end)), pos, commits[0]?.at ?? now);
-    t.bytesSinceSnapshot += scan.end;
+    const c = cutWal(t.name, t.chain.head, t.walPath, fileSize(t.walPath), t.commits, this.o.maxObjectBytes);
+    if (c.kind === 'lost') t.chain = lost(t.chain, c.why);
+    if (c.kind !== 'object') return false;
+    t.commits = t.commits.filter((x) => x.end > c.end);
+    this.enqueue(t, c.object, c.pos, c.oldestAt);
+    t.bytesSinceSnapshot += c.payloadBytes;
     return true;
   }
 
@@ -613,9 +555,4 @@ export class Replicator implements DbObserver {
     while ([...this.trackers.values()].some((t) => t.running)) await new Promise((r) => setTimeout(r, 5));
     this.target.close();
   }
-}
-
-function readWalHeader(walPath: string) {
-  if (!existsSync(walPath)) return null;
-  return parseWalHeader(readAt(walPath, 0, WAL_HEADER_SIZE));
 }
