@@ -197,4 +197,6 @@ export interface ReplicationInfo {
   databases?: number | unknown[] | null;
   lastShippedAt?: string | number | null;
   errors?: unknown;
+  /** Databases the replica does not hold at all (a restore would lose them). */
+  missing?: string[];
 }

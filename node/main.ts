@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import type { Config } from './config/index.js';
 import type { LoadedMasterKey } from './crypto/index.js';
 import { DIRECTORY_FILE, masterKeyFor } from './master-key.js';
+import { serveControl } from './admin/control.js';
+import { localOperations, type OperationContext, type Operations } from './admin/operations.js';
 import { adminSecret, ApiError, packageVersion, startHttp } from './http/index.js';
 import { startImap } from './imap/index.js';
 import { startPop3 } from './pop3/index.js';
@@ -65,6 +67,8 @@ export interface NodeHandle {
   /** A replica was restored into the empty data directory on this start. */
   readonly restored: boolean;
   readonly replication: Replication | null;
+  /** Domains, accounts, aliases, app passwords: what the admin API and the CLI call (node/admin). */
+  readonly operations: Operations;
   /** The outbound queue runner: `events` reports each delivery attempt, `kick()` looks for due work now. */
   readonly queueRunner: QueueRunner;
   /** The local admin UI, when it runs: its URL and how to log in. */
@@ -160,15 +164,33 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
   closers.push({ name: 'store', close: () => store.close() });
   replication = replicationModule?.startReplication(config, store, log) ?? null;
+  const queue = queueFor(store);
+  // The operations the admin API and the CLI (over the control socket) share: one writer, and a
+  // change is reported done once the replica holds it.
+  const rep = replication;
+  const opsContext: OperationContext = { store, log, replicated: rep ? (ms) => rep.flush(ms) : undefined, queueDepth: () => queue.depth() };
+  const operations = localOperations(opsContext, 'api');
+  const control = await serveControl({
+    dataDir: config.dataDir,
+    ops: opsContext,
+    replication: rep && replicationModule ? replicationModule.replicationControl(rep, log) : null,
+    log,
+  });
+  closers.push({ name: 'control socket', close: () => control.close() });
   // 4. DKIM keys the infra delivers as systemd credentials (none in a local run).
   importDkimCredentials(store, process.env.CREDENTIALS_DIRECTORY, log);
-  const queue = queueFor(store);
 
   // 5. Certificates, shared by every TLS listener and hot-reloaded.
   const responder = new Http01Responder();
   // ACME also covers mta-sts/autoconfig/autodiscover.<domain>, which node/http serves, as far as their DNS allows.
   const certs = await openCertificateStore(config, { responder, extraNames: () => webNamesFor(store.directory.listDomains().map((d) => d.name)) });
   closers.push({ name: 'certificates', close: () => certs.store.close() });
+  // `haven certs renew` while the node runs: the node renews, answering the CA with its own responder.
+  opsContext.renewCertificate = async (force) => {
+    const { renewCertificate } = await import('./tls/index.js');
+    const r = await renewCertificate(config, { force, responder, extraNames: () => webNamesFor(store.directory.listDomains().map((d) => d.name)) });
+    return { result: r.result, source: r.source, certFile: r.certFile, validTo: r.info?.validTo.toISOString() ?? null, names: r.info?.subjectAltName.replace(/DNS:/g, '') ?? null, answeredBy: r.answeredBy };
+  };
   if (certs.created) log.info({ certFile: certs.certFile }, 'made a self-signed certificate for this local run');
 
   // The process's memory budget and the event-loop watchdog (node/net): one each, whatever listens.
@@ -284,6 +306,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
       startHttp(
         {
           store,
+          operations,
           tls: certs.store,
           config,
           log,
@@ -338,6 +361,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     fresh: !hadDirectory && !restored,
     restored,
     replication,
+    operations,
     queueRunner: runner,
     admin,
     close: () => (closing ??= closeAll()),
@@ -390,7 +414,7 @@ async function doctorReport(config: Config, store: Store, queue: ReturnType<type
         replication: () => {
           if (!rep) return null;
           const s = rep.status();
-          return { lagMs: s.lagMs, healthy: s.healthy, lastError: s.lastError, target: s.target };
+          return { lagMs: s.lagMs, healthy: s.healthy, lastError: s.lastError, target: s.target, missing: s.missing };
         },
         queue: () => queue.depth(),
       }),

@@ -13,7 +13,8 @@ import { loadMasterKey, MasterKeyError, type LoadedMasterKey } from './crypto/in
 
 /** Where a local run keeps its generated master key (never used in production: masterKeyFile is set there). */
 export const LOCAL_MASTER_KEY_FILE = 'master.key';
-export const DIRECTORY_FILE = 'directory.sqlite';
+export { DIRECTORY_FILE } from './store/layout.js';
+import { DIRECTORY_FILE } from './store/layout.js';
 
 export function hasDirectory(config: Config): boolean {
   return existsSync(join(config.dataDir, DIRECTORY_FILE));

@@ -5,6 +5,7 @@
  * zero-access warning, app passwords, deletion with confirmation, and the
  * Apple profile download.
  */
+import { MIN_PASSWORD_LENGTH } from '../../node/admin/password-policy.js';
 import type { Hono } from 'hono';
 import type { EdgeEnv } from '../context.js';
 import { act, enc, field, InputError, redirectWith, type Ctx, type Edge } from '../edge.js';
@@ -91,8 +92,8 @@ export function registerAccounts(app: Hono<EdgeEnv>, edge: Edge): void {
               <input name="address" type="email" placeholder={`alice@${domain || domains[0].name}`} required />
             </label>
             <label>
-              Password (at least 12 characters; the owner can change it later)
-              <input name="password" type="password" autocomplete="new-password" minlength={12} required />
+              Password (at least {MIN_PASSWORD_LENGTH} characters; the owner can change it later)
+              <input name="password" type="password" autocomplete="new-password" minlength={MIN_PASSWORD_LENGTH} required />
             </label>
             <label>
               Quota (optional, e.g. 2 GB)
@@ -111,7 +112,7 @@ export function registerAccounts(app: Hono<EdgeEnv>, edge: Edge): void {
       const address = field(form, 'address').toLowerCase();
       if (!parseEmail(address)) throw new InputError(`"${address}" is not an address: type one like alice@example.com.`);
       const password = typeof form.password === 'string' ? form.password : '';
-      if (password.length < 12) throw new InputError('The password must be at least 12 characters: a few unrelated words make a good one.');
+      if (password.length < MIN_PASSWORD_LENGTH) throw new InputError(`The password must be at least ${MIN_PASSWORD_LENGTH} characters: a few unrelated words make a good one.`);
       const quota = quotaOf(field(form, 'quota'));
       const r = await edge.node().post<{ address: string; recoveryKey: string }>('/api/v1/accounts', { address, password, ...(quota ? { quotaBytes: quota } : {}) });
       return secretPage(
@@ -205,8 +206,8 @@ export function registerAccounts(app: Hono<EdgeEnv>, edge: Edge): void {
             <p class="warning">{ZERO_ACCESS_WARNING}</p>
           )}
           <label>
-            New password (at least 12 characters)
-            <input name="password" type="password" autocomplete="new-password" minlength={12} required />
+            New password (at least {MIN_PASSWORD_LENGTH} characters)
+            <input name="password" type="password" autocomplete="new-password" minlength={MIN_PASSWORD_LENGTH} required />
           </label>
           <button class="danger" type="submit">Reset password</button>
         </form>
@@ -236,7 +237,7 @@ export function registerAccounts(app: Hono<EdgeEnv>, edge: Edge): void {
     const back = `/accounts/${enc(address)}`;
     return act(c, edge, back, async () => {
       const password = typeof form.password === 'string' ? form.password : '';
-      if (password.length < 12) throw new InputError('Nothing was changed: the new password must be at least 12 characters.');
+      if (password.length < MIN_PASSWORD_LENGTH) throw new InputError(`Nothing was changed: the new password must be at least ${MIN_PASSWORD_LENGTH} characters.`);
       const r = await edge.node().post<{ recoveryKey: string | null; warning?: string }>(`/api/v1/accounts/${enc(address)}/reset-password`, { password });
       if (!r.recoveryKey) return redirectWith(c, edge, back, 'ok', `The password for ${address} is changed. ${r.warning ?? ''}`.trim());
       return secretPage(c, edge, `New password for ${address}`, 'The password is changed. This is the account\'s new recovery key.', r.recoveryKey, <p class="warning">{r.warning || ZERO_ACCESS_WARNING}</p>, back);

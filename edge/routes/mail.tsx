@@ -197,6 +197,13 @@ export function registerMail(app: Hono<EdgeEnv>, edge: Edge): void {
             <Stat label="Last shipped">{when(r.lastShippedAt)}</Stat>
           </div>
         )}
+        {r.enabled && r.missing?.length ? (
+          <div class="flash error">
+            <p>
+              <span class="badge bad">FAIL</span> {r.missing.length} database(s) of this node are not in the replica, so a restore would lose them: {r.missing.join(', ')}. Run <code>haven backup</code> on the node and check its log.
+            </p>
+          </div>
+        ) : null}
         {errors.length ? (
           <>
             <h2>Errors</h2>

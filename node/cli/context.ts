@@ -1,16 +1,23 @@
 /**
  * @module node/cli/context
  * What most commands need before they act: the config (file from --config or
- * HAVEN_CONFIG, then HAVEN_* variables) and the store it points at, opened
- * under the master key and closed again when the command is done.
+ * HAVEN_CONFIG, then HAVEN_* variables) and the node's operations: the
+ * running node's over its control socket, or this process's own, holding
+ * the data directory's lock, when no node runs.
  *
  * A generated master key is allowed only while the data directory holds no
  * directory database yet (a fresh local run): an existing directory must be
  * opened with the key it was made with, never a new one.
  */
+import { existsSync } from 'node:fs';
+import { nodeOperations } from '../admin/control.js';
+import { localOperations, type Operations } from '../admin/operations.js';
 import { loadConfig, parseSize, type Config } from '../config/index.js';
 import { hasDirectory, masterKeyFor } from '../master-key.js';
 import { Store } from '../store/index.js';
+import { controlSocketPath } from '../store/layout.js';
+import { dataDirHolder, lockDataDir } from '../util/data-dir-lock.js';
+import { silentLogger } from '../util/log.js';
 import { CommandError, UsageError, type Args, type CliIo, type OptionSpec } from './types.js';
 
 export { DIRECTORY_FILE, hasDirectory, LOCAL_MASTER_KEY_FILE, masterKeyFor } from '../master-key.js';
@@ -21,48 +28,76 @@ export function cliConfig(args: Pick<Args, 'configFile'>, io: CliIo): Config {
 }
 
 /**
- * Runs `fn` with the store open. `create` allows a fresh data directory to
- * be initialised (domain add on a new machine); other commands refuse an
- * empty one with advice, so a typo in dataDir does not silently start over.
+ * Runs `fn` with the node's operations (node/admin/operations). While a node
+ * holds the data directory they are the running node's, reached over its
+ * control socket: it is the only process that writes its databases. With no
+ * node running this process becomes the one writer: it takes the data
+ * directory's lock, opens the store and, when a replica is configured,
+ * replicates what it writes before it reports success, as the node would.
+ *
+ * `create` allows a fresh data directory to be initialised (domain add on a
+ * new machine); otherwise an empty one is refused with advice, so a typo in
+ * dataDir does not silently start over.
  */
-export async function withStore<T>(
+export async function withOperations<T>(
   args: Args,
   io: CliIo,
-  fn: (store: Store, config: Config) => Promise<T> | T,
+  fn: (ops: Operations, config: Config) => Promise<T> | T,
   opts: { create?: boolean; readOnly?: boolean } = {},
 ): Promise<T> {
   const config = cliConfig(args, io);
+  if (await nodeAnswers(config.dataDir)) return fn(nodeOperations(config.dataDir), config);
   if (!opts.create && !hasDirectory(config)) {
     throw new CommandError(`no Haven data in ${config.dataDir}: run \`haven start\` once (or \`haven domain add <domain>\`), or point --config / HAVEN_DATA_DIR at the data directory`);
   }
   const mk = masterKeyFor(config, { allowGenerate: opts.create ?? false });
   if (mk.origin === 'generated' && mk.warning) io.err(`haven: warning: ${mk.warning}`);
-  const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
-  let result: T;
+  // A node starting meanwhile finds the lock taken and says so; the CLI holds it only for this command.
+  const lock = lockDataDir(config.dataDir);
   try {
-    result = await fn(store, config);
+    // Before the store opens, so the replicator sees every database this process opens or creates.
+    const rep = !opts.readOnly && config.replicaUrl ? (await import('../replication/index.js')).replicate({ url: config.replicaUrl, dataDir: config.dataDir, log: silentLogger, retentionCheckMs: 0 }) : null;
+    try {
+      const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
+      try {
+        const { Queue } = await import('../store/queue.js');
+        const queue = new Queue(store.directory.path, store.directory.db);
+        const ops = localOperations({ store, log: silentLogger, replicated: rep ? (ms) => rep.flush(ms) : undefined, queueDepth: () => queue.depth() });
+        return await fn(ops, config);
+      } finally {
+        store.close();
+      }
+    } finally {
+      // The closes above checkpoint; what they leave unshipped waits in the outbox for the node's next start.
+      await rep?.stop(15_000);
+    }
   } finally {
-    store.close();
+    lock.release();
   }
-  if (!opts.readOnly && config.replicaUrl) await shipThroughNode(config, io);
-  return result;
 }
 
 /**
- * This process wrote to databases a running node replicates. Its replicator
- * cuts frames from the WAL files when told of commits in its own process, so
- * ask it (over its control socket) to flush now: the change reaches the
- * replica at once instead of with the node's next write to that database.
- * No node running: the next start's replicator finds the change itself.
+ * Whether a node runs on `dataDir` and answers on its control socket. A node
+ * that holds the lock but has not opened its socket yet (restoring, opening
+ * its store) is waited for; one that holds the lock and never answers is an
+ * error, never a reason to write its files from here.
  */
-async function shipThroughNode(config: Config, io: CliIo): Promise<void> {
-  const { askNode } = await import('../replication/index.js');
-  try {
-    const reply = await askNode(config.dataDir, { cmd: 'flush', timeoutMs: 15_000 }, 20_000);
-    if (reply && !reply.ok) io.err(`haven: warning: the change is saved, but the running node could not replicate it yet (${reply.error}); check \`haven replicate status\``);
-  } catch (err) {
-    io.err(`haven: warning: the change is saved, but the running node did not confirm replicating it (${(err as Error).message}); check \`haven replicate status\``);
+async function nodeAnswers(dataDir: string): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const pid = dataDirHolder(dataDir);
+    if (pid === null) return false;
+    if (existsSync(controlSocketPath(dataDir))) return true;
+    if (Date.now() > deadline) {
+      throw new CommandError(`a Haven node (pid ${pid}) holds ${dataDir} but does not answer on ${controlSocketPath(dataDir)}; check its log, or stop it and run the command again`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Warns when a change is saved but the replica does not have it yet (it ships once the replica answers). */
+export function warnUnreplicated(io: CliIo, r: { replicated: boolean | null }): void {
+  if (r.replicated === false) io.err('haven: warning: the change is saved, but the replica does not have it yet (it ships once the replica answers); check `haven replicate status`');
 }
 
 const stdinLines = new WeakMap<CliIo, Promise<string[]>>();

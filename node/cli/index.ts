@@ -10,7 +10,7 @@ import type { CliIo, Command } from './types.js';
 
 export { memoryIo, processIo, type MemoryIo } from './io.js';
 export { commandHelp, usageLine, GLOBAL_OPTIONS } from './dispatch.js';
-export { cliConfig, masterKeyFor, readSecret, withStore } from './context.js';
+export { cliConfig, masterKeyFor, readSecret, withOperations } from './context.js';
 export { CommandError, EXIT, UsageError, type Args, type CliIo, type Command, type OptionSpec } from './types.js';
 export { COMMANDS } from './commands/index.js';
 

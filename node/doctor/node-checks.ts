@@ -112,6 +112,8 @@ export interface ReplicationSnapshot {
   healthy: boolean;
   lastError: string | null;
   target?: string;
+  /** Databases of the data directory the replica does not hold at all. */
+  missing?: string[];
 }
 
 export function checkReplication(status: ReplicationSnapshot | null | undefined): DoctorCheck {
@@ -121,6 +123,9 @@ export function checkReplication(status: ReplicationSnapshot | null | undefined)
   if (status === null) return warn(id, title, 'off: nothing is copied off the server', 'set replicaUrl (s3://… or file:///…) and restart; see haven setup → backups');
   const lag = `${(status.lagMs / 1000).toFixed(1)} s`;
   const fix = `check the replica${status.target ? ` (${status.target})` : ''} is reachable and its credentials valid: haven replicate status`;
+  if (status.missing && status.missing.length > 0) {
+    return fail(id, title, `${status.missing.length} database(s) not in the replica (${status.missing.slice(0, 3).join(', ')}${status.missing.length > 3 ? ', …' : ''}): a restore would lose them`, `${fix}; \`haven backup\` ships every database now`);
+  }
   if (!status.healthy || status.lagMs > 60_000) return fail(id, title, `lag ${lag}${status.lastError ? `; last error: ${status.lastError}` : ''}`, fix);
   if (status.lagMs > 5_000) return warn(id, title, `lag ${lag}`, fix);
   return ok(id, title, `lag ${lag}`);

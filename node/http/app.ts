@@ -20,6 +20,7 @@ import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
 import { cpuClock } from '../net/index.js';
 import { metrics, PROMETHEUS_CONTENT_TYPE, registry } from '../util/metrics.js';
+import { localOperations, type Operations } from '../admin/operations.js';
 import { adminApp, type AdminDeps } from './admin.js';
 import { accountApp } from './account.js';
 import { registerClientSetup } from './client-setup.js';
@@ -31,6 +32,8 @@ import type { NonceCache } from './signature.js';
 
 export interface HttpAppDeps {
   store: Store;
+  /** The admin operations (node/admin); default: run here, without waiting for a replica. */
+  operations?: Operations;
   /** The CertificateStore (node/tls): its expiry for /health, its context for handshakes. */
   tls: CertificateSource;
   config: Config;
@@ -159,6 +162,7 @@ export function httpsApp(deps: HttpAppDeps): Hono {
 
   const admin: AdminDeps = {
     store: deps.store,
+    operations: deps.operations ?? localOperations({ store: deps.store, log: deps.log, queueDepth: () => queue.depth() }, 'api'),
     queue,
     secret: deps.adminSecret ?? adminSecret(deps.config).secret,
     log: deps.log,

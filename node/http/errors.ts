@@ -3,6 +3,7 @@
  * The admin API's one error shape, `{"error": "<what to do next>"}`, and the
  * one function that maps store and DNS domain errors to HTTP statuses.
  */
+import { InvalidInputError } from '../admin/operations.js';
 import { DnsInputError } from '../dns/index.js';
 import {
   AccountExistsError,
@@ -33,6 +34,7 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
   if (err instanceof NotFoundError) return new ApiError(404, err.message);
   if (err instanceof DomainExistsError || err instanceof AccountExistsError || err instanceof AliasExistsError || err instanceof ConflictError) return new ApiError(409, err.message);
+  if (err instanceof InvalidInputError && err.field) return new ApiError(400, `field ${err.message}; see docs/admin-api.md`);
   if (err instanceof InvalidNameError || err instanceof WeakPasswordError) return new ApiError(400, err.message);
   if (err instanceof AuthFailedError) return new ApiError(403, 'the account password is wrong; give the password the account logs in with');
   if (err instanceof MailboxLockedError) return new ApiError(409, 'the mailbox is in use or locked: ask its owner to log out (or log in, for app passwords) and retry');

@@ -9,16 +9,16 @@
  *      any listener: a rebuilt server with an empty data directory comes
  *      back from its replica;
  *   2. `startReplication(config, store, log)`: observes every database (the
- *      store's already-open ones are adopted), serves the local control
- *      socket the `haven` CLI talks to, and returns status and stop;
+ *      store's already-open ones are adopted) and returns status and stop
+ *      (`replicationControl` answers the CLI over node/admin/control);
  *   3. `replication.stop()` after the store closed, so closes are kept.
  */
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
 import { loadMasterKey } from '../crypto/index.js';
 import type { Db, Store } from '../store/index.js';
+import { directoryPath, spoolPath } from '../store/layout.js';
 import type { Logger } from '../util/log.js';
-import { serveControl, type ControlServer } from './control.js';
 import { ReplicaConfigError } from './errors.js';
 import { Replicator, type DatabaseStatus, type ReplicationStatus, type ReplicatorOptions } from './replicator.js';
 import { restoreIfEmpty, type RestoreProgress, type RestoreResult } from './restore.js';
@@ -30,8 +30,6 @@ export interface ReplicateOptions extends Omit<ReplicatorOptions, 'target' | 'da
   dataDir: string;
   log: Logger;
   credentials?: TargetCredentials;
-  /** Serve the control socket (`haven backup`, `haven replicate status` against a running node). */
-  control?: boolean;
 }
 
 export interface Replication {
@@ -54,24 +52,19 @@ export interface LocalReplication extends Replication {
 
 /** Starts replicating a data directory (the building block; the node uses startReplication). */
 export function replicate(opts: ReplicateOptions): LocalReplication {
-  const { url, dataDir, log, credentials, control, ...rest } = opts;
+  const { url, dataDir, log, credentials, ...rest } = opts;
   const target = openTarget(url, credentials);
   const r = new Replicator(target, dataDir, log.child({ mod: 'replication' }), rest);
   r.start();
-  let server: ControlServer | null = null;
   const handle: LocalReplication = {
     status: () => r.status(),
     databases: () => r.databases(),
     flush: (ms) => r.flush(ms),
     backupNow: (ms) => r.backupNow(ms),
-    stop: async (ms) => {
-      await server?.close();
-      await r.stop(ms);
-    },
+    stop: (ms) => r.stop(ms),
     runRetention: () => r.runRetention(),
     adopt: (path, db) => r.adopt(path, db),
   };
-  if (control) server = serveControl(dataDir, handle, log);
   log.info({ target: target.description }, 'replication: started');
   return handle;
 }
@@ -83,10 +76,10 @@ export function replicate(opts: ReplicateOptions): LocalReplication {
  */
 export function startReplication(config: Config, store: Store | null, log: Logger, tuning: Omit<ReplicatorOptions, 'target' | 'dataDir' | 'log'> = {}): Replication | null {
   if (!config.replicaUrl) return null;
-  const rep = replicate({ url: config.replicaUrl, dataDir: config.dataDir, log, control: true, ...tuning });
+  const rep = replicate({ url: config.replicaUrl, dataDir: config.dataDir, log, ...tuning });
   if (store) {
-    rep.adopt(join(store.dataDir, 'directory.sqlite'), store.directory.db);
-    rep.adopt(join(store.dataDir, 'spool.sqlite'), store.spool.db);
+    rep.adopt(directoryPath(store.dataDir), store.directory.db);
+    rep.adopt(spoolPath(store.dataDir), store.spool.db);
   }
   return rep;
 }
@@ -141,7 +134,7 @@ export {
   type VerifyReport,
   type VerifyEntry,
 } from './restore.js';
-export { askNode, type ControlRequest } from './control.js';
+export { replicationControl, type ReplicationControl, type ReplicationRequest, type ReplicationReply } from './control.js';
 export { replicaSummary, type ReplicaDbSummary } from './summary.js';
 export { openTarget, FileTarget, S3Target, type ReplicaTarget, type ListedObject, type TargetCredentials } from './target.js';
 export { ReplicaConfigError, ReplicaCorruptError, RestoreRefusedError, RestoreVerifyError, NothingToRestoreError, type ChainProblem } from './errors.js';

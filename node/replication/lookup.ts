@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { directoryPath } from '../store/layout.js';
 import { unwrapKey } from '../crypto/index.js';
 import { Directory, normalizeAddress, openEncrypted } from '../store/index.js';
 import { NothingToRestoreError } from './errors.js';
@@ -20,7 +21,7 @@ export async function accountInReplica(target: ReplicaTarget, address: string, m
   const scratch = mkdtempSync(join(tmpdir(), 'haven-lookup-'));
   try {
     await restore({ target, into: scratch, only: 'directory', at, masterKey, force: true });
-    const path = join(scratch, 'directory.sqlite');
+    const path = directoryPath(scratch);
     const db = openEncrypted(path, masterKey, { readonly: true, create: false });
     try {
       const dir = new Directory(path, db);

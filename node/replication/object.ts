@@ -1,6 +1,6 @@
 /**
  * @module node/replication/object
- * The replica's object format and key layout. Every object is one link of a
+ * The replica's object format. Every object is one link of a
  * chain per database and generation:
  *
  *   "HAVENRP1" | u32 header length | header JSON | payload | sha256(all before)
@@ -11,15 +11,16 @@
  * ciphertext (a database file, or WAL frames); headers hold only numbers,
  * salts and account ids, never an address or anything from a message.
  *
- * Keys: `<prefix><db>/<generation>/<index as 16 hex digits>.<kind>`, so one
- * flat listing of the prefix is enough to plan a restore of the whole node.
+ * Where each object is stored (its key) is part of the data's layout, in
+ * node/store/layout with the paths and database names.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
 const MAGIC = Buffer.from('HAVENRP1');
 
 /** A snapshot too big for one object continues in `part` objects right after it. */
-export type ObjectKind = 'snapshot' | 'part' | 'wal';
+export type { ObjectKind } from '../store/layout.js';
+import type { ObjectKind } from '../store/layout.js';
 
 export interface CommitMark {
   /** Index (within this object) of the commit frame. */
@@ -117,40 +118,5 @@ export function generationTime(gen: string): number {
   return parseInt(gen.slice(0, 12), 16);
 }
 
-export function objectKey(prefix: string, db: string, generation: string, index: number, kind: ObjectKind): string {
-  return `${prefix}${db}/${generation}/${index.toString(16).padStart(16, '0')}.${kind}`;
-}
-
-export interface ParsedKey {
-  db: string;
-  generation: string;
-  index: number;
-  kind: ObjectKind;
-}
-
-const KEY_RE = /^([a-z]+(?:-[A-Za-z0-9_-]+)?)\/([0-9a-f]{20})\/([0-9a-f]{16})\.(snapshot|part|wal)$/;
-
-/** Parses a key relative to the prefix; null for anything that is not ours. */
-export function parseKey(rel: string): ParsedKey | null {
-  const m = KEY_RE.exec(rel);
-  if (!m) return null;
-  return { db: m[1], generation: m[2], index: parseInt(m[3], 16), kind: m[4] as ObjectKind };
-}
-
-/**
- * Replica names for databases: `directory`, `spool`, `mailbox-<account id>`.
- * Account ids are random; addresses never appear in a key.
- */
-export function dbNameForPath(rel: string): string | null {
-  if (rel === 'directory.sqlite') return 'directory';
-  if (rel === 'spool.sqlite') return 'spool';
-  const m = /^mailboxes\/([A-Za-z0-9_-]+)\.sqlite$/.exec(rel.split('\\').join('/'));
-  return m ? `mailbox-${m[1]}` : null;
-}
-
-export function pathForDbName(name: string): string {
-  if (name === 'directory') return 'directory.sqlite';
-  if (name === 'spool') return 'spool.sqlite';
-  if (name.startsWith('mailbox-')) return `mailboxes/${name.slice('mailbox-'.length)}.sqlite`;
-  throw new Error(`unknown database name ${name}`);
-}
+/** Database names and object keys in the replica come from the one layout module (node/store/layout). */
+export { dbNameForPath, objectKey, parseKey, pathForDbName, type ParsedKey } from '../store/layout.js';

@@ -26,17 +26,24 @@
  * chain position (generation, index, checksum, WAL salt/offset/checksum, the
  * database file's stat after our last checkpoint), and the outbox.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { addDbObserver, type Db, type DbObserver } from '../store/db.js';
+import { databaseFiles, replicationDir } from '../store/layout.js';
+import { appended, began, checkpointed, continues, fromSaved, lost, readDiskFacts, RESET_POS, statOf, verified, type ChainHead, type WalPos } from './chain-state.js';
+import { expiredKeys, groupListing } from './listing.js';
+import { fileSize, loadSaved, save, Tracker, type Pending, type Persisted } from './tracker.js';
+import { cutWal } from './cut.js';
+import { keep, loadOutbox } from './outbox.js';
+import { databaseStatuses, replicationStatus, type DatabaseStatus, type ReplicationStatus } from './status.js';
+import { UploadPump } from './upload-pump.js';
 import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
-import { dbNameForPath, decodeObject, encodeObject, generationTime, newGeneration, objectKey, parseKey, type CommitMark, type ObjectHeader, type ReplicaObject } from './object.js';
+import { dbNameForPath, pathForDbName, encodeObject, newGeneration, objectKey, type ObjectHeader, type ReplicaObject } from './object.js';
 import type { ReplicaTarget } from './target.js';
-import { FRAME_HEADER_SIZE, WAL_HEADER_SIZE, parseWalHeader, scanFrames } from './wal.js';
-import { fsyncDir } from '../util/fsync.js';
-import { backoffMs } from '../util/backoff.js';
 import { readAt } from '../util/read-at.js';
+
+export type { DatabaseStatus, ReplicationStatus } from './status.js';
 
 export interface ReplicatorOptions {
   target: ReplicaTarget;
@@ -67,125 +74,6 @@ export interface ReplicatorOptions {
   onShipped?: (commitTimes: number[], shippedAt: number) => void;
 }
 
-interface WalPos {
-  /** Salts of the WAL epoch shipped so far; null when the next epoch starts fresh (after our checkpoint). */
-  salt: [number, number] | null;
-  header: string | null;
-  /** Offset in the WAL just past the last shipped frame (0 when salt is null). */
-  offset: number;
-  cksum: [number, number] | null;
-}
-
-interface FileStat {
-  size: number;
-  mtimeMs: number;
-  ino: number;
-}
-
-interface Persisted {
-  v: 1;
-  db: string;
-  generation: string;
-  /** Last durable object (uploaded, or in the outbox); -1 when the generation has none yet. */
-  index: number;
-  checksum: string | null;
-  pos: WalPos;
-  dbStat: FileStat | null;
-  lastSnapshotAt: number;
-  bytesSinceSnapshot: number;
-}
-
-interface Pending {
-  header: ObjectHeader;
-  /** sha256 of the encoded object: what the next object's `prev` names. */
-  checksum: string;
-  /** Encoded length. */
-  size: number;
-  /**
-   * The encoded object in memory (WAL objects, small snapshots), or null: a
-   * piece of a large snapshot is read again from the database file when it
-   * is uploaded (the file cannot change meanwhile: nothing checkpoints while
-   * objects wait, and spilling to the outbox materializes them first), and
-   * an outbox object from its outbox file. A database of gigabytes never
-   * sits in memory whole.
-   */
-  bytes: Buffer | null;
-  source: { path: string; offset: number; length: number } | null;
-  key: string;
-  after: { generation: string; index: number; checksum: string; pos: WalPos };
-  outbox: string | null;
-  oldestAt: number | null;
-}
-
-const RESET_POS: WalPos = { salt: null, header: null, offset: 0, cksum: null };
-
-class Tracker {
-  db: Db | null = null;
-  pageSize = 4096;
-  generation = '';
-  index = -1;
-  checksum: string | null = null;
-  pos: WalPos = RESET_POS;
-  dbStat: FileStat | null = null;
-  lastSnapshotAt = 0;
-  bytesSinceSnapshot = 0;
-  q: Pending[] = [];
-  commits: { end: number; at: number }[] = [];
-  running = false;
-  dirty = false;
-  wantGeneration: string | null = null;
-  alarmed = false;
-  retryTimer: NodeJS.Timeout | null = null;
-  /** `haven backup`: take a snapshot at the next checkpoint even if none is due. */
-  forceSnapshot = false;
-  /** Last object known to be in the replica, and when it got there. */
-  shipped: { generation: string; index: number; at: number } | null = null;
-
-  constructor(
-    readonly name: string,
-    readonly path: string,
-  ) {}
-
-  get walPath(): string {
-    return `${this.path}-wal`;
-  }
-}
-
-export interface ReplicationStatus {
-  target: string;
-  /** now − oldest commit not yet in the replica (0 when caught up). */
-  lagMs: number;
-  oldestUnshippedAt: number | null;
-  databases: number;
-  open: number;
-  /** Objects waiting for upload (in memory or in the outbox). */
-  pendingObjects: number;
-  /** Unshipped bytes: WAL not yet cut plus objects waiting. */
-  pendingBytes: number;
-  outboxObjects: number;
-  walAlarm: boolean;
-  healthy: boolean;
-  lastError: string | null;
-  lastErrorAt: number | null;
-  lastUploadAt: number | null;
-  uploads: number;
-  uploadedBytes: number;
-  generationsStarted: number;
-}
-
-/** One database's place in the replica, for `haven replicate status`. */
-export interface DatabaseStatus {
-  db: string;
-  generation: string | null;
-  /** Index of the last object in the replica (this run), or the last durable one from saved state. */
-  shippedIndex: number | null;
-  lastShippedAt: number | null;
-  pendingObjects: number;
-  pendingBytes: number;
-  open: boolean;
-  lagMs: number;
-}
-
 export class Replicator implements DbObserver {
   private readonly trackers = new Map<string, Tracker>();
   private readonly stateDir: string;
@@ -194,18 +82,10 @@ export class Replicator implements DbObserver {
   private readonly onShipped: ReplicatorOptions['onShipped'];
   private unregister: (() => void) | null = null;
   private stopped = false;
-  private slots: number;
-  private readonly slotWaiters: (() => void)[] = [];
+  private readonly pump: UploadPump;
   private readonly idleWaiters = new Set<() => void>();
-  private readonly sleepers = new Set<() => void>();
   private retentionTimer: NodeJS.Timeout | null = null;
-  private lastError: string | null = null;
-  private lastErrorAt: number | null = null;
-  private lastUploadAt: number | null = null;
-  private uploads = 0;
-  private uploadedBytes = 0;
   private generationsStarted = 0;
-  private failing = false;
 
   constructor(
     private readonly target: ReplicaTarget,
@@ -227,51 +107,60 @@ export class Replicator implements DbObserver {
       maxObjectBytes: opts.maxObjectBytes ?? 16 << 20,
     };
     this.onShipped = opts.onShipped;
-    this.slots = this.o.concurrency;
-    this.stateDir = join(dataDir, '.replication', 'state');
-    this.outboxDir = join(dataDir, '.replication', 'outbox');
+    this.pump = new UploadPump(target, this.o, log);
+    this.stateDir = join(replicationDir(dataDir), 'state');
+    this.outboxDir = join(replicationDir(dataDir), 'outbox');
   }
 
   /** Loads outbox objects left by an earlier run and starts observing databases. */
   start(): void {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     mkdirSync(this.outboxDir, { recursive: true, mode: 0o700 });
-    for (const name of readdirSync(this.outboxDir)) {
-      const files = readdirSync(join(this.outboxDir, name)).filter((f) => !f.includes('.tmp')).sort();
-      if (files.length === 0) continue;
-      const t = this.trackerFor(name, null);
+    for (const box of loadOutbox(this.outboxDir, this.log)) {
+      const t = this.trackerFor(box.db, null);
       if (!t) continue;
-      for (const f of files) {
-        const file = join(this.outboxDir, name, f);
-        try {
-          const obj = decodeObject(f, readFileSync(file));
-          const h = obj.header;
-          t.q.push({
-            header: h,
-            checksum: obj.checksum,
-            size: obj.bytes.length,
-            bytes: null,
-            source: null,
-            key: objectKey('', name, h.generation, h.index, h.kind),
-            after: { generation: h.generation, index: h.index, checksum: obj.checksum, pos: RESET_POS },
-            outbox: file,
-            oldestAt: h.commits?.[0]?.at ?? h.createdAt,
-          });
-        } catch (err) {
-          // A damaged outbox file cannot be shipped; the next open starts a new generation.
-          this.log.error({ err, file }, 'replication: unreadable outbox object dropped; a new generation will start');
-          rmSync(file, { force: true });
-          t.wantGeneration = 'outbox object unreadable';
-        }
-      }
+      t.q.push(...box.pending);
+      if (box.damaged) t.chain = lost(t.chain, 'outbox object unreadable');
       this.schedule(t);
     }
     this.unregister = addDbObserver(this);
+    this.registerClosed();
     if (this.o.retentionCheckMs > 0) {
       this.retentionTimer = setInterval(() => {
         this.runRetention().catch((err) => this.log.warn({ err }, 'replication: retention failed; it will run again'));
       }, this.o.retentionCheckMs);
       this.retentionTimer.unref();
+    }
+  }
+
+  /**
+   * Every database file in the data directory is the replicator's from the
+   * start, opened or not: a mailbox whose owner has not logged in since the
+   * node started is never opened (zero-access), yet it must be in the
+   * replica. One with no continuous chain (never shipped, or changed since)
+   * and no WAL is shipped as a snapshot of the file as it lies, which is
+   * consistent because nothing has it open; one with a WAL (open already,
+   * or left by a crash) is decided by its open, as before.
+   */
+  private registerClosed(): void {
+    for (const f of databaseFiles(this.dataDir)) {
+      try {
+        const t = this.trackerFor(f.name, f.path);
+        if (!t || t.db || t.q.length > 0 || (t.chain.kind === 'chain' && continues(t.chain.head, readDiskFacts(t.path)))) continue;
+        // Open in this process already (the directory, the spool) or left with a WAL by a crash: its open decides.
+        if (existsSync(t.walPath)) continue;
+        const size = fileSize(t.path);
+        if (size === 0 || size % t.pageSize !== 0) continue;
+        t.chain = began(newGeneration(), statOf(t.path));
+        t.commits = [];
+        this.persist(t, t.head);
+        this.snapshot(t);
+        this.generationsStarted++;
+        this.log.info({ db: t.name, generation: t.head.generation }, 'replication: new generation for a closed database');
+        this.schedule(t);
+      } catch (err) {
+        this.log.error({ err, db: f.name }, 'replication: could not register a closed database; it ships at its next open');
+      }
     }
   }
 
@@ -288,7 +177,7 @@ export class Replicator implements DbObserver {
       if (!t) return;
       t.db = db;
       t.pageSize = db.pragma('page_size', { simple: true }) as number;
-      if (!t.wantGeneration && !this.continuous(t)) t.wantGeneration ??= 'no continuous history for this file';
+      t.chain = verified(t.chain, readDiskFacts(path));
       this.schedule(t);
     } catch (err) {
       reportUnexpected(err);
@@ -319,11 +208,11 @@ export class Replicator implements DbObserver {
     try {
       // A database closed before its first upload (a new mailbox, a locked
       // one) would otherwise not reach the replica until it opens again.
-      if (t.wantGeneration) this.startGeneration(t);
+      if (t.needsGeneration) this.startGeneration(t);
       // SQLite checkpoints and deletes the WAL on close: keep every frame it holds.
-      if (!t.wantGeneration) this.spillAndCheckpoint(t, 'close');
+      if (!t.needsGeneration) this.spillAndCheckpoint(t, 'close');
     } catch (err) {
-      t.wantGeneration = 'frames could not be kept at close';
+      t.chain = lost(t.chain, 'frames could not be kept at close');
       this.log.error({ err, db: t.name }, 'replication: could not keep unshipped frames at close; a new generation will start');
     } finally {
       t.db = null;
@@ -333,143 +222,46 @@ export class Replicator implements DbObserver {
   // ------------------------------------------------------------ state
 
   private trackerFor(name: string, path: string | null): Tracker | null {
-    const p = path ?? join(this.dataDir, nameToRel(name));
+    const p = path ?? join(this.dataDir, pathForDbName(name));
     let t = this.trackers.get(p);
     if (t) return t;
     t = new Tracker(name, p);
     const st = this.loadState(name);
     if (st) {
-      t.generation = st.generation;
-      t.index = st.index;
-      t.checksum = st.checksum;
-      t.pos = st.pos;
-      t.dbStat = st.dbStat;
+      t.chain = fromSaved({ generation: st.generation, index: st.index, checksum: st.checksum, pos: st.pos, dbStat: st.dbStat });
       t.lastSnapshotAt = st.lastSnapshotAt;
       t.bytesSinceSnapshot = st.bytesSinceSnapshot;
+      t.hadChain = st.index >= 0;
     }
     this.trackers.set(p, t);
     return t;
   }
 
   private loadState(name: string): Persisted | null {
-    try {
-      const s = JSON.parse(readFileSync(join(this.stateDir, `${name}.json`), 'utf8')) as Persisted;
-      return s.v === 1 && s.db === name ? s : null;
-    } catch {
-      return null;
-    }
+    return loadSaved(this.stateDir, name);
   }
 
-  private persist(t: Tracker, head: { generation: string; index: number; checksum: string | null; pos: WalPos }): void {
-    const s: Persisted = {
-      v: 1,
-      db: t.name,
-      generation: head.generation,
-      index: head.index,
-      checksum: head.checksum,
-      pos: head.pos,
-      dbStat: t.dbStat,
-      lastSnapshotAt: t.lastSnapshotAt,
-      bytesSinceSnapshot: t.bytesSinceSnapshot,
-    };
-    writeDurable(join(this.stateDir, `${t.name}.json`), Buffer.from(JSON.stringify(s)));
-  }
-
-  /**
-   * Whether the file on disk continues the chain we hold: the WAL still has
-   * our epoch up to the shipped frame, or (after our checkpoint) the
-   * database file is exactly as we left it.
-   */
-  private continuous(t: Tracker): boolean {
-    if (!t.generation || t.index < 0) return false;
-    if (t.pos.salt) {
-      const hdr = readWalHeader(t.walPath);
-      if (!hdr || hdr.salt1 !== t.pos.salt[0] || hdr.salt2 !== t.pos.salt[1]) return false;
-      if (fileSize(t.walPath) < t.pos.offset) return false;
-      if (t.pos.offset === WAL_HEADER_SIZE) return hdr.cksum[0] === t.pos.cksum![0] && hdr.cksum[1] === t.pos.cksum![1];
-      const frame = readAt(t.walPath, t.pos.offset - FRAME_HEADER_SIZE - hdr.pageSize, FRAME_HEADER_SIZE);
-      return frame.readUInt32BE(16) === t.pos.cksum![0] && frame.readUInt32BE(20) === t.pos.cksum![1];
-    }
-    const s = statOf(t.path);
-    return !!s && !!t.dbStat && s.size === t.dbStat.size && s.mtimeMs === t.dbStat.mtimeMs && s.ino === t.dbStat.ino;
+  private persist(t: Tracker, head: Pick<ChainHead, 'generation' | 'index' | 'checksum' | 'pos'>): void {
+    save(this.stateDir, t, head);
   }
 
   // ------------------------------------------------------------ cutting
 
   /** Cuts committed frames past the shipped position into one object. Returns false when there was nothing. */
   private cut(t: Tracker): boolean {
-    if (!t.db || !t.db.open || t.wantGeneration) return false;
-    const size = fileSize(t.walPath);
-    if (size < WAL_HEADER_SIZE) return false;
-    const hdr = readWalHeader(t.walPath);
-    if (!hdr) return false;
-    let start: number;
-    let seed: [number, number];
-    if (t.pos.salt === null) {
-      start = WAL_HEADER_SIZE;
-      seed = hdr.cksum;
-    } else {
-      if (hdr.salt1 !== t.pos.salt[0] || hdr.salt2 !== t.pos.salt[1]) {
-        t.wantGeneration = 'the WAL was reset by someone else';
-        return false;
-      }
-      start = t.pos.offset;
-      seed = t.pos.cksum!;
-    }
-    if (size <= start) return false;
-    const frameSize = FRAME_HEADER_SIZE + hdr.pageSize;
-    const maxLen = Math.max(frameSize, Math.floor(this.o.maxObjectBytes / frameSize) * frameSize);
-    let buf = readAt(t.walPath, start, Math.min(size - start, maxLen));
-    let scan = scanFrames(hdr, buf, seed);
-    // One transaction larger than an object (a message with a big attachment) ships whole, as one
-    // larger object: widen the window until its commit frame is in it, and stop there.
-    for (let window = maxLen * 2; scan.frames.length === 0 && !scan.stopped && buf.length < size - start; window *= 2) {
-      buf = readAt(t.walPath, start, Math.min(size - start, window));
-      scan = scanFrames(hdr, buf, seed, { firstCommitOnly: true });
-    }
-    if (scan.frames.length === 0) {
-      // Frames we were told are committed but that do not check out: we lost track.
-      if (scan.stopped && t.commits.some((c) => c.end > start)) t.wantGeneration = `WAL frames at offset ${start} do not continue the chain (${scan.stopped})`;
-      return false;
-    }
-    const now = Date.now();
-    const commits: CommitMark[] = [];
-    scan.frames.forEach((f, i) => {
-      if (f.commit === 0) return;
-      const frameEnd = start + (i + 1) * frameSize;
-      const seen = t.commits.find((c) => c.end >= frameEnd);
-      commits.push({ frame: i, at: seen ? seen.at : now, pages: f.commit });
-    });
-    const end = start + scan.end;
-    t.commits = t.commits.filter((c) => c.end > end);
-    const header: ObjectHeader = {
-      v: 1,
-      db: t.name,
-      generation: t.generation,
-      index: t.index + 1,
-      kind: 'wal',
-      prev: t.checksum,
-      createdAt: now,
-      pageSize: hdr.pageSize,
-      payloadLength: scan.end,
-      walHeader: hdr.raw.toString('hex'),
-      walOffset: start,
-      walSeed: seed,
-      walEnd: scan.cksum,
-      frames: scan.frames.length,
-      commits,
-    };
-    const pos: WalPos = { salt: [hdr.salt1, hdr.salt2], header: hdr.raw.toString('hex'), offset: end, cksum: scan.cksum };
-    this.enqueue(t, encodeObject(header, buf.subarray(0, scan.end)), pos, commits[0]?.at ?? now);
-    t.bytesSinceSnapshot += scan.end;
+    if (!t.db || !t.db.open || t.chain.kind !== 'chain') return false;
+    const c = cutWal(t.name, t.chain.head, t.walPath, fileSize(t.walPath), t.commits, this.o.maxObjectBytes);
+    if (c.kind === 'lost') t.chain = lost(t.chain, c.why);
+    if (c.kind !== 'object') return false;
+    t.commits = t.commits.filter((x) => x.end > c.end);
+    this.enqueue(t, c.object, c.pos, c.oldestAt);
+    t.bytesSinceSnapshot += c.payloadBytes;
     return true;
   }
 
   private enqueue(t: Tracker, obj: ReplicaObject, pos: WalPos, oldestAt: number | null, source: Pending['source'] = null): void {
     const h = obj.header;
-    t.index = h.index;
-    t.checksum = obj.checksum;
-    t.pos = pos;
+    t.chain = appended(t.chain, { generation: h.generation, index: h.index, checksum: obj.checksum, pos });
     t.q.push({
       header: h,
       checksum: obj.checksum,
@@ -488,9 +280,8 @@ export class Replicator implements DbObserver {
     if (!t.db || !t.db.open || t.db.inTransaction) return false;
     const r = t.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
     if (r[0]?.busy) return false;
-    t.pos = RESET_POS;
+    t.chain = checkpointed(t.chain, statOf(t.path));
     t.commits = [];
-    t.dbStat = statOf(t.path);
     t.alarmed = false;
     return true;
   }
@@ -500,39 +291,33 @@ export class Replicator implements DbObserver {
     while (this.cut(t)) {
       /* cut everything committed */
     }
-    if (t.wantGeneration) return;
-    const dir = join(this.outboxDir, t.name);
+    if (t.needsGeneration) return;
     let wrote = 0;
     for (const p of t.q) {
       if (p.outbox) continue;
-      mkdirSync(dir, { recursive: true });
-      const file = join(dir, `${p.header.generation}-${p.header.index.toString(16).padStart(16, '0')}.${p.header.kind}`);
-      writeDurable(file, this.bytesOf(p));
-      p.outbox = file;
-      p.bytes = null;
-      p.source = null;
+      keep(this.outboxDir, t.name, p, this.bytesOf(p));
       wrote++;
     }
-    if (t.index >= 0) this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
+    if (t.head.index >= 0) this.persist(t, t.head);
     if (wrote > 0) this.log.info({ db: t.name, objects: wrote, why }, 'replication: unshipped objects kept in the local outbox');
-    if (fileSize(t.walPath) > 0 && this.checkpoint(t)) this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
+    if (fileSize(t.walPath) > 0 && this.checkpoint(t)) this.persist(t, t.head);
   }
 
   /** Checkpoints a fully shipped WAL, and takes a snapshot when one is due. */
   private maybeCheckpoint(t: Tracker): void {
-    if (!t.db || !t.db.open || t.q.length > 0 || t.index < 0) return;
+    if (!t.db || !t.db.open || t.q.length > 0 || t.chain.kind !== 'chain' || t.chain.head.index < 0) return;
     const size = fileSize(t.walPath);
-    if (size !== t.pos.offset) return; // frames not cut yet (or none)
+    if (size !== t.chain.head.pos.offset) return; // frames not cut yet (or none)
     // Only a database that changed since its last snapshot needs another.
     const snapshotDue =
       t.forceSnapshot || (t.bytesSinceSnapshot > 0 && (Date.now() - t.lastSnapshotAt >= this.o.snapshotIntervalMs || t.bytesSinceSnapshot >= this.o.snapshotBytes));
     if (!snapshotDue && size < this.o.checkpointBytes) return;
     if (size > 0 && !this.checkpoint(t)) return;
-    if (size === 0) t.dbStat = statOf(t.path);
-    this.persist(t, { generation: t.generation, index: t.index, checksum: t.checksum, pos: t.pos });
+    if (size === 0) t.chain = checkpointed(t.chain, statOf(t.path));
+    this.persist(t, t.head);
     if (snapshotDue) {
       t.forceSnapshot = false;
-      this.snapshot(t, false);
+      this.snapshot(t);
     }
   }
 
@@ -542,21 +327,22 @@ export class Replicator implements DbObserver {
    * object and `part` objects after it, each read here once for its checksum
    * and read again from the file when it is uploaded.
    */
-  private snapshot(t: Tracker, newGen: boolean): void {
+  private snapshot(t: Tracker): void {
     const size = fileSize(t.path);
     const now = Date.now();
     const partBytes = Math.max(t.pageSize, Math.floor(this.o.maxObjectBytes / t.pageSize) * t.pageSize);
     const parts = Math.max(1, Math.ceil(size / partBytes));
     const pages = Math.floor(size / t.pageSize);
-    let prev = newGen ? null : t.checksum;
-    let index = newGen ? 0 : t.index + 1;
+    const { generation } = t.head;
+    let prev = t.head.checksum;
+    let index = t.head.index + 1;
     for (let part = 0; part < parts; part++) {
       const offset = part * partBytes;
       const length = Math.max(0, Math.min(partBytes, size - offset));
       const header: ObjectHeader = {
         v: 1,
         db: t.name,
-        generation: t.generation,
+        generation,
         index,
         kind: part === 0 ? 'snapshot' : 'part',
         prev,
@@ -593,19 +379,14 @@ export class Replicator implements DbObserver {
     t.q = t.q.filter((p) => p.outbox !== null);
     const r = t.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
     if (r[0]?.busy) return false;
-    const why = t.wantGeneration;
-    t.generation = newGeneration();
-    t.index = -1;
-    t.checksum = null;
-    t.pos = RESET_POS;
+    const why = t.chain.kind === 'broken' ? t.chain.why : 'no chain yet';
+    t.chain = began(newGeneration(), statOf(t.path));
     t.commits = [];
-    t.dbStat = statOf(t.path);
     // Until snapshot 0 is durable, a restart must start yet another generation.
-    this.persist(t, { generation: t.generation, index: -1, checksum: null, pos: RESET_POS });
-    this.snapshot(t, true);
-    t.wantGeneration = null;
+    this.persist(t, t.head);
+    this.snapshot(t);
     this.generationsStarted++;
-    this.log.info({ db: t.name, generation: t.generation, why }, 'replication: new generation');
+    this.log.info({ db: t.name, generation: t.head.generation, why }, 'replication: new generation');
     return true;
   }
 
@@ -630,23 +411,23 @@ export class Replicator implements DbObserver {
     let failures = 0;
     while (!this.stopped) {
       try {
-        if (t.wantGeneration && t.db?.open) {
+        if (t.needsGeneration && t.db?.open) {
           if (!this.startGeneration(t)) {
             // A reader in another process holds the WAL; try again shortly.
-            await this.sleep(this.backoff(++failures));
+            await this.pump.sleep(this.pump.backoff(++failures));
             continue;
           }
         } else if (t.q.length === 0) {
           t.dirty = false;
           if (!this.cut(t)) {
-            if (t.wantGeneration && t.db?.open) continue;
+            if (t.needsGeneration && t.db?.open) continue;
             this.maybeCheckpoint(t);
             if (t.q.length === 0) return;
           }
         }
       } catch (err) {
-        this.noteError(err, t);
-        await this.sleep(this.backoff(++failures));
+        this.pump.failed(err, t.name);
+        await this.pump.sleep(this.pump.backoff(++failures));
         continue;
       }
       const p = t.q[0];
@@ -655,85 +436,36 @@ export class Replicator implements DbObserver {
         body = this.bytesOf(p);
       } catch (err) {
         // The file under an unshipped snapshot piece changed: that snapshot cannot be completed.
-        t.wantGeneration = `snapshot piece ${p.header.index} could not be read back (${(err as Error).message})`;
+        t.chain = lost(t.chain, `snapshot piece ${p.header.index} could not be read back (${(err as Error).message})`);
         t.q = t.q.filter((x) => x.outbox !== null);
         continue;
       }
-      await this.acquire();
+      let at: number;
       try {
-        await this.target.put(p.key, body);
+        at = await this.pump.put(p.key, body, p.size);
       } catch (err) {
-        this.release();
-        this.noteError(err, t);
-        await this.sleep(this.backoff(++failures));
+        this.pump.failed(err, t.name);
+        await this.pump.sleep(this.pump.backoff(++failures));
         continue;
       }
-      this.release();
       failures = 0;
-      if (this.failing) {
-        this.failing = false;
-        this.log.info({ target: this.target.description }, 'replication: the replica takes uploads again');
-      }
-      this.uploads++;
-      this.uploadedBytes += p.size;
-      this.lastUploadAt = Date.now();
-      t.shipped = { generation: p.header.generation, index: p.header.index, at: this.lastUploadAt };
-      if (this.onShipped && p.header.commits) this.onShipped(p.header.commits.map((c) => c.at), this.lastUploadAt);
+      t.shipped = { generation: p.header.generation, index: p.header.index, at };
+      if (this.onShipped && p.header.commits) this.onShipped(p.header.commits.map((c) => c.at), at);
       t.q.shift();
       if (t.q.length === 0) t.alarmed = false;
       try {
         if (p.outbox) rmSync(p.outbox, { force: true });
         else this.persist(t, p.after);
       } catch (err) {
-        this.noteError(err, t);
+        this.pump.failed(err, t.name);
       }
     }
-  }
-
-  private backoff(failures: number): number {
-    return backoffMs(failures, this.o.minBackoffMs, this.o.maxBackoffMs);
-  }
-
-  private noteError(err: unknown, t: Tracker): void {
-    const msg = (err as Error)?.message ?? String(err);
-    this.lastError = `${t.name}: ${msg}`;
-    this.lastErrorAt = Date.now();
-    if (!this.failing) {
-      this.failing = true;
-      this.log.warn({ err, db: t.name, target: this.target.description }, 'replication: upload failed; retrying with backoff (mail keeps flowing)');
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.sleepers.add(done);
-    });
-  }
-
-  private acquire(): Promise<void> {
-    if (this.slots > 0) {
-      this.slots--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.slotWaiters.shift();
-    if (next) next();
-    else this.slots++;
   }
 
   private isIdle(): boolean {
     for (const t of this.trackers.values()) {
       if (t.running || t.q.length > 0) return false;
-      if (t.db?.open && (t.wantGeneration || t.forceSnapshot || fileSize(t.walPath) > t.pos.offset)) return false;
+      if (t.db?.open && (t.needsGeneration || t.forceSnapshot || fileSize(t.walPath) > t.pos.offset)) return false;
     }
     return true;
   }
@@ -752,7 +484,7 @@ export class Replicator implements DbObserver {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.idleWaiters.delete(done);
-        reject(new Error(`replication did not catch up within ${timeoutMs} ms (${this.lastError ?? 'no error recorded'}); check the replica with \`haven replicate status\``));
+        reject(new Error(`replication did not catch up within ${timeoutMs} ms (${this.pump.lastError ?? 'no error recorded'}); check the replica with \`haven replicate status\``));
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);
@@ -781,7 +513,7 @@ export class Replicator implements DbObserver {
     for (const t of this.trackers.values()) {
       if (!t.db?.open) continue;
       // A database still waiting for its first generation gets snapshot 0 anyway.
-      if (!t.wantGeneration && t.index >= 0) t.forceSnapshot = true;
+      if (t.chain.kind === 'chain' && t.chain.head.index >= 0) t.forceSnapshot = true;
       snapshots++;
     }
     await this.flush(timeoutMs);
@@ -789,72 +521,11 @@ export class Replicator implements DbObserver {
   }
 
   databases(): DatabaseStatus[] {
-    const now = Date.now();
-    const out: DatabaseStatus[] = [];
-    for (const t of this.trackers.values()) {
-      let pendingBytes = t.db?.open ? Math.max(0, fileSize(t.walPath) - t.pos.offset) : 0;
-      let oldest = t.commits[0]?.at ?? null;
-      for (const p of t.q) {
-        pendingBytes += p.size;
-        if (p.oldestAt !== null) oldest = Math.min(oldest ?? Infinity, p.oldestAt);
-      }
-      out.push({
-        db: t.name,
-        generation: t.shipped?.generation ?? (t.generation || null),
-        shippedIndex: t.shipped?.index ?? (t.index >= 0 && t.q.length === 0 ? t.index : null),
-        lastShippedAt: t.shipped?.at ?? null,
-        pendingObjects: t.q.length,
-        pendingBytes,
-        open: !!t.db?.open,
-        lagMs: oldest === null ? 0 : Math.max(0, now - oldest),
-      });
-    }
-    return out.sort((a, b) => (a.db < b.db ? -1 : 1));
+    return databaseStatuses(this.trackers.values());
   }
 
   status(): ReplicationStatus {
-    const now = Date.now();
-    let oldest: number | null = null;
-    let pendingObjects = 0;
-    let pendingBytes = 0;
-    let outboxObjects = 0;
-    let open = 0;
-    let alarm = false;
-    for (const t of this.trackers.values()) {
-      let mine = 0;
-      if (t.db?.open) {
-        open++;
-        mine += Math.max(0, fileSize(t.walPath) - t.pos.offset);
-      }
-      if (t.commits.length > 0) oldest = Math.min(oldest ?? Infinity, t.commits[0].at);
-      for (const p of t.q) {
-        pendingObjects++;
-        mine += p.size;
-        if (p.outbox) outboxObjects++;
-        if (p.oldestAt !== null) oldest = Math.min(oldest ?? Infinity, p.oldestAt);
-      }
-      pendingBytes += mine;
-      if (mine > this.o.walAlarmBytes) alarm = true;
-    }
-    const lagMs = oldest === null ? 0 : Math.max(0, now - oldest);
-    return {
-      target: this.target.description,
-      lagMs,
-      oldestUnshippedAt: oldest,
-      databases: this.trackers.size,
-      open,
-      pendingObjects,
-      pendingBytes,
-      outboxObjects,
-      walAlarm: alarm,
-      healthy: !this.failing && !alarm,
-      lastError: this.lastError,
-      lastErrorAt: this.lastErrorAt,
-      lastUploadAt: this.lastUploadAt,
-      uploads: this.uploads,
-      uploadedBytes: this.uploadedBytes,
-      generationsStarted: this.generationsStarted,
-    };
+    return replicationStatus(this.trackers.values(), { target: this.target.description, pump: this.pump, walAlarmBytes: this.o.walAlarmBytes, generationsStarted: this.generationsStarted });
   }
 
   /**
@@ -863,33 +534,7 @@ export class Replicator implements DbObserver {
    * object before the newest snapshot that is itself older than the window.
    */
   async runRetention(now = Date.now()): Promise<{ deleted: number }> {
-    const cutoff = now - this.o.retentionMs;
-    const listing = await this.target.list();
-    const byDb = new Map<string, Map<string, { key: string; index: number; kind: string; modified: number }[]>>();
-    for (const o of listing) {
-      const k = parseKey(o.key);
-      if (!k) continue;
-      let gens = byDb.get(k.db);
-      if (!gens) byDb.set(k.db, (gens = new Map()));
-      let objs = gens.get(k.generation);
-      if (!objs) gens.set(k.generation, (objs = []));
-      objs.push({ key: o.key, index: k.index, kind: k.kind, modified: o.modified ?? now });
-    }
-    const doomed: string[] = [];
-    for (const [, gens] of byDb) {
-      const ids = [...gens.keys()].sort();
-      ids.forEach((g, i) => {
-        const objs = gens.get(g)!.sort((a, b) => a.index - b.index);
-        const next = ids[i + 1];
-        if (next && generationTime(next) < cutoff) {
-          doomed.push(...objs.map((o) => o.key));
-          return;
-        }
-        const oldSnaps = objs.filter((o) => o.kind === 'snapshot' && o.modified < cutoff);
-        const keepFrom = oldSnaps.length > 0 ? oldSnaps[oldSnaps.length - 1].index : 0;
-        doomed.push(...objs.filter((o) => o.index < keepFrom).map((o) => o.key));
-      });
-    }
+    const doomed = expiredKeys(groupListing(await this.target.list()), now - this.o.retentionMs, now);
     if (doomed.length > 0) await this.target.delete(doomed);
     return { deleted: doomed.length };
   }
@@ -905,51 +550,9 @@ export class Replicator implements DbObserver {
     this.stopped = true;
     this.unregister?.();
     if (this.retentionTimer) clearInterval(this.retentionTimer);
-    for (const s of [...this.sleepers]) s();
+    this.pump.wakeAll();
     // Let the upload loops see `stopped` and leave.
     while ([...this.trackers.values()].some((t) => t.running)) await new Promise((r) => setTimeout(r, 5));
     this.target.close();
   }
-}
-
-function nameToRel(name: string): string {
-  if (name === 'directory') return 'directory.sqlite';
-  if (name === 'spool') return 'spool.sqlite';
-  return `mailboxes/${name.slice('mailbox-'.length)}.sqlite`;
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-function statOf(path: string): FileStat | null {
-  try {
-    const s = statSync(path);
-    return { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
-  } catch {
-    return null;
-  }
-}
-
-function readWalHeader(walPath: string) {
-  if (!existsSync(walPath)) return null;
-  return parseWalHeader(readAt(walPath, 0, WAL_HEADER_SIZE));
-}
-
-/** Write to a temporary name, fsync, rename, fsync the directory: the file is whole or absent. */
-export function writeDurable(path: string, data: Buffer): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncDir(path);
 }

@@ -1,10 +1,11 @@
 /**
  * @module node/replication/summary
- * What the replica holds, per database, from one flat listing: the newest
+ * What the replica holds, per database, from one flat listing (grouped by
+ * node/replication/listing): the newest
  * generation, its last object and when it arrived. `haven replicate status`
  * shows it when no node is running (and next to live figures when one is).
  */
-import { parseKey } from './object.js';
+import { groupListing } from './listing.js';
 import type { ListedObject } from './target.js';
 
 export interface ReplicaDbSummary {
@@ -21,37 +22,25 @@ export interface ReplicaDbSummary {
 }
 
 export function replicaSummary(listing: ListedObject[]): ReplicaDbSummary[] {
-  const by = new Map<string, Map<string, ListedObject[]>>();
-  for (const o of listing) {
-    const k = parseKey(o.key);
-    if (!k) continue;
-    let gens = by.get(k.db);
-    if (!gens) by.set(k.db, (gens = new Map()));
-    const list = gens.get(k.generation) ?? [];
-    list.push(o);
-    gens.set(k.generation, list);
-  }
-  const out: ReplicaDbSummary[] = [];
-  for (const [db, gens] of by) {
-    const ids = [...gens.keys()].sort();
-    const generation = ids[ids.length - 1];
-    const objs = gens.get(generation)!;
-    let lastIndex = -1;
+  return groupListing(listing).map(({ db, generations }) => {
+    const newest = generations[generations.length - 1];
     let lastAt: number | null = null;
-    let snapshots = 0;
-    for (const o of objs) {
-      const k = parseKey(o.key)!;
-      if (k.index > lastIndex) lastIndex = k.index;
-      if (o.modified !== undefined) lastAt = Math.max(lastAt ?? 0, o.modified);
-      if (k.kind === 'snapshot') snapshots++;
-    }
+    for (const l of newest.links) if (l.modified) lastAt = Math.max(lastAt ?? 0, l.modified);
     let objects = 0;
     let bytes = 0;
-    for (const list of gens.values()) {
-      objects += list.length;
-      for (const o of list) bytes += o.size;
+    for (const g of generations) {
+      objects += g.links.length;
+      for (const l of g.links) bytes += l.size;
     }
-    out.push({ db, generation, generations: ids.length, lastIndex, lastShippedAt: lastAt, snapshots, objects, bytes });
-  }
-  return out.sort((a, b) => (a.db === 'directory' ? -1 : b.db === 'directory' ? 1 : a.db < b.db ? -1 : 1));
+    return {
+      db,
+      generation: newest.id,
+      generations: generations.length,
+      lastIndex: newest.links[newest.links.length - 1].index,
+      lastShippedAt: lastAt,
+      snapshots: newest.links.filter((l) => l.kind === 'snapshot').length,
+      objects,
+      bytes,
+    };
+  });
 }

@@ -80,7 +80,7 @@ export class FileTarget implements ReplicaTarget {
 
   async put(key: string, body: Buffer): Promise<void> {
     const path = join(this.root, key);
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const tmp = `${path}.tmp-${process.pid}`;
     const fd = openSync(tmp, 'w');
     try {

@@ -7,7 +7,7 @@
  * every database open, every commit and every close.
  */
 import Database from 'better-sqlite3-multiple-ciphers';
-import { existsSync, promises as fsp } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, promises as fsp, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CorruptDatabaseError, WrongKeyError } from './errors.js';
 
@@ -49,6 +49,7 @@ export interface OpenOptions {
 export function openEncrypted(path: string, key: Buffer, opts: OpenOptions = {}): Db {
   if (key.length !== 32) throw new Error('database keys are 32 bytes');
   if (opts.create === false && !existsSync(path)) throw new CorruptDatabaseError(path, 'the file is missing');
+  if (!opts.readonly) makePrivate(path);
   let db: Db;
   try {
     db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.create === false });
@@ -74,6 +75,29 @@ export function openEncrypted(path: string, key: Buffer, opts: OpenOptions = {})
     throw new CorruptDatabaseError(path, e.message);
   }
   return db;
+}
+
+/**
+ * Database files are private to the node's user (0600). SQLite would make a
+ * new file 0644 and gives its -wal and -shm files the main file's mode, so a
+ * new database is created empty at 0600 first (SQLite takes an empty file as
+ * a new database), and an existing one left wider by an older version is
+ * narrowed, with its -wal and -shm, before SQLite opens it.
+ */
+function makePrivate(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return; // let SQLite report the real problem
+  }
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch {
+      // -wal/-shm absent, or not ours to change: SQLite decides
+    }
+  }
 }
 
 /** Hands an opened database to the observers (after migrations ran). */

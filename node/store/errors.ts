@@ -24,8 +24,8 @@ export class CorruptDatabaseError extends StoreError {
 }
 
 export class AuthFailedError extends StoreError {
-  constructor() {
-    super('wrong address or password');
+  constructor(message = 'wrong address or password') {
+    super(message);
   }
 }
 

@@ -11,7 +11,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   DecryptError,
   generateBoxKeyPair,
@@ -39,6 +38,8 @@ import { Mailbox, type MailboxChange } from './mailbox/mailbox.js';
 import { migrate } from './migrate.js';
 import { Spool } from './spool.js';
 import { fsyncDir } from '../util/fsync.js';
+import { passwordProblem } from '../admin/password-policy.js';
+import { directoryPath, mailboxDir, mailboxPath, spoolPath } from './layout.js';
 
 export type KeyMode = 'zero-access' | 'managed';
 
@@ -93,7 +94,7 @@ export class Store {
   private readonly masterKey: Buffer;
   private readonly open = new Map<string, OpenEntry>();
   /** sha256(account id, secret) -> expiry; lets a repeat login skip the KDF while the key is in memory. */
-  private readonly authCache = new Map<string, { accountId: string; expires: number; wrapId: string; blob: string }>();
+  private readonly authCache = new Map<string, { accountId: string; expires: number }>();
   private readonly idleCloseMs: number;
   private readonly maxOpen: number;
   private closed = false;
@@ -110,8 +111,8 @@ export class Store {
   }
 
   static open(opts: StoreOptions): Store {
-    mkdirSync(join(opts.dataDir, 'mailboxes'), { recursive: true, mode: 0o700 });
-    const dirPath = join(opts.dataDir, 'directory.sqlite');
+    mkdirSync(mailboxDir(opts.dataDir), { recursive: true, mode: 0o700 });
+    const dirPath = directoryPath(opts.dataDir);
     const db = openEncrypted(dirPath, opts.masterKey);
     try {
       migrate(dirPath, db, directoryMigrations);
@@ -120,12 +121,12 @@ export class Store {
       throw err;
     }
     announceOpened(dirPath, db, opts.masterKey);
-    const spool = Spool.open(join(opts.dataDir, 'spool.sqlite'), opts.masterKey);
+    const spool = Spool.open(spoolPath(opts.dataDir), opts.masterKey);
     return new Store(opts, new Directory(dirPath, db), spool);
   }
 
   mailboxPath(accountId: string): string {
-    return join(this.dataDir, 'mailboxes', `${accountId}.sqlite`);
+    return mailboxPath(this.dataDir, accountId);
   }
 
   // ---------------------------------------------------------------- accounts
@@ -216,15 +217,13 @@ export class Store {
     }
     const ck = this.cacheKey(account.id, secret);
     const cached = this.authCache.get(ck);
-    // The wrap the secret opened must still be there, unchanged: a password changed or an app password
-    // revoked by another process (the CLI) reaches this one only through the directory file.
-    if (cached && cached.expires > Date.now() && this.open.has(account.id) && this.directory.wraps(account.id).some((w) => w.id === cached.wrapId && w.wrapped.blob === cached.blob)) {
-      return this.lease(account, 'cached');
-    }
+    // Every change of a wrap (password, app password, reset) happens in this process, the one writer,
+    // and forgets the account's cached logins there; so a cached login is still good while it lasts.
+    if (cached && cached.expires > Date.now() && this.open.has(account.id)) return this.lease(account, 'cached');
     if (cached) this.authCache.delete(ck);
     const { key, via, wrap } = await this.unlockKey(account, secret);
     if (via === 'app') this.directory.touchWrap(wrap.id);
-    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS, wrapId: wrap.id, blob: wrap.wrapped.blob });
+    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS });
     this.ensureOpen(account, key);
     return this.lease(account, via);
   }
@@ -369,7 +368,12 @@ export class Store {
           });
     const wrapped = await wrapKey('password', newPassword, key);
     this.directory.replaceWraps(account.id, ['password'], [{ id: newId(), kind: 'password', wrapped }]);
-    for (const [k, v] of this.authCache) if (v.accountId === account.id) this.authCache.delete(k);
+    this.forgetLogins(account.id);
+  }
+
+  /** A changed or revoked secret must stop working at once, even for cached logins. */
+  private forgetLogins(accountId: string): void {
+    for (const [k, v] of this.authCache) if (v.accountId === accountId) this.authCache.delete(k);
   }
 
   /**
@@ -381,6 +385,7 @@ export class Store {
   async resetPassword(address: string, newPassword: string): Promise<{ keptMail: boolean; recoveryKey?: string; setAside?: string }> {
     checkPassword(newPassword);
     const account = this.requireAccount(address);
+    this.forgetLogins(account.id);
     const master = this.directory.wraps(account.id).find((w) => w.kind === 'master');
     if (master) {
       const key = await unwrapKey(master.wrapped, this.masterKey);
@@ -433,8 +438,7 @@ export class Store {
   revokeAppPassword(address: string, id: string): void {
     const account = this.requireAccount(address);
     if (!this.directory.removeWrap(account.id, id)) throw new NotFoundError(`no app password ${id} for ${address}; see \`haven app-password list ${address}\``);
-    // A revoked password must stop working at once, even for cached logins.
-    for (const [k, v] of this.authCache) if (v.accountId === account.id) this.authCache.delete(k);
+    this.forgetLogins(account.id);
   }
 
   removeAccount(address: string): void {
@@ -551,6 +555,8 @@ function unpackSealed(buf: Buffer): { meta: SealedMeta; raw: Buffer } {
   return { meta: JSON.parse(buf.subarray(4, 4 + n).toString()), raw: buf.subarray(4 + n) };
 }
 
+/** The one password rule (node/admin/password-policy), also here so no path into the store skips it. */
 function checkPassword(pw: string): void {
-  if (typeof pw !== 'string' || pw.length < 8) throw new WeakPasswordError('a password needs at least 8 characters; choose a longer one');
+  const problem = typeof pw === 'string' ? passwordProblem(pw) : 'a password must be text';
+  if (problem) throw new WeakPasswordError(problem);
 }

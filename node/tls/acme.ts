@@ -16,7 +16,7 @@
  */
 import { createPrivateKey, generateKeyPair, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -47,52 +47,27 @@ export interface ChallengeStore {
   get(token: string): string | undefined;
 }
 
-/** RFC 8555 §8.1: tokens are base64url; anything else is never a file name. */
-const TOKEN_RE = /^[A-Za-z0-9_-]{1,256}$/;
-
 /**
  * Pending HTTP-01 challenges: token → key authorization. The plain HTTP
  * server serves them (RFC 8555 §8.3) before any redirect to HTTPS.
  *
- * With a challenge directory (`serveFrom`), tokens are also files there, so
- * two processes share them: `haven certs renew` writes a token while the
- * running node, which holds port 80, answers the CA from the same directory.
+ * The running node is the only process that renews (`haven certs renew`
+ * asks it over its control socket), so tokens live in memory only.
  */
 export class Http01Responder implements ChallengeSolver, ChallengeStore {
   readonly type = 'http-01' as const;
   readonly #tokens = new Map<string, string>();
-  #dir?: string;
-
-  constructor(opts: { dir?: string } = {}) {
-    this.#dir = opts.dir;
-  }
-
-  /** Also answer (and write) tokens in `dir`. */
-  serveFrom(dir: string): void {
-    this.#dir = dir;
-  }
 
   set(token: string, keyAuthorization: string): void {
     this.#tokens.set(token, keyAuthorization);
-    if (this.#dir && TOKEN_RE.test(token)) {
-      mkdirSync(this.#dir, { recursive: true, mode: 0o755 });
-      writeAtomic(join(this.#dir, token), keyAuthorization, 0o644);
-    }
   }
 
   delete(token: string): void {
     this.#tokens.delete(token);
-    if (this.#dir && TOKEN_RE.test(token)) rmSync(join(this.#dir, token), { force: true });
   }
 
   get(token: string): string | undefined {
-    const mine = this.#tokens.get(token);
-    if (mine !== undefined || !this.#dir || !TOKEN_RE.test(token)) return mine;
-    try {
-      return readFileSync(join(this.#dir, token), 'utf8');
-    } catch {
-      return undefined;
-    }
+    return this.#tokens.get(token);
   }
 
   async present(_identifier: string, token: string, keyAuthorization: string): Promise<void> {
@@ -369,7 +344,7 @@ export class AcmeManager extends EventEmitter<AcmeManagerEvents> {
       // registration into an account update, which CAs refuse when it changes nothing.
       if (!this.#accountUrl()) {
         await client.createAccount({ termsOfServiceAgreed: true, contact: o.email ? [`mailto:${o.email}`] : [] });
-        writeAtomic(join(o.dir, ACME_ACCOUNT_FILE), JSON.stringify({ directoryUrl: o.directoryUrl, url: client.getAccountUrl() }) + '\n', 0o644);
+        writeAtomic(join(o.dir, ACME_ACCOUNT_FILE), JSON.stringify({ directoryUrl: o.directoryUrl, url: client.getAccountUrl() }) + '\n', 0o600);
       }
       let names = [...o.domains, ...this.#extras()];
       let order: acme.Order;

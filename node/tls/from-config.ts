@@ -56,20 +56,13 @@ export function webNamesFor(domains: readonly string[]): string[] {
   return domains.flatMap((d) => ['mta-sts', 'autoconfig', 'autodiscover'].map((p) => `${p}.${d.toLowerCase()}`));
 }
 
-/** Where http-01 tokens are shared between `haven certs renew` and the running node. */
-export function challengeDir(config: Config): string {
-  return join(acmeDir(config), 'challenges');
-}
-
 /** The AcmeManager the config describes (tls.acme.*), with its challenge solver. */
 export function acmeManagerFor(config: Config, opts: OpenCertificateOptions = {}): AcmeManager {
   let solver: ChallengeSolver;
   if (config.tls.acme.challenge === 'dns-01') {
     solver = new CloudflareDns01Solver(new CloudflareDns({ token: config.tls.acme.cloudflareToken, apiBase: opts.cloudflareApiBase }), opts.dns01);
   } else {
-    const responder = opts.responder ?? new Http01Responder();
-    responder.serveFrom(challengeDir(config));
-    solver = responder;
+    solver = opts.responder ?? new Http01Responder();
   }
   return new AcmeManager({
     directoryUrl: config.tls.acme.directoryUrl,

@@ -1,11 +1,10 @@
 /**
  * @module node/tls/renew
- * `haven certs renew` as a function: renews the node's certificate from
- * another process than the node. With ACME http-01 it answers the CA on
- * ports.http itself when the port is free, and otherwise leaves the token
- * in the shared challenge directory for the running node to answer. The
- * new files are picked up by a running node without a restart (it watches
- * them); a stopped node uses them on its next start.
+ * `haven certs renew` as a function. The running node calls it with its own
+ * challenge responder (the CLI asks the node over its control socket), so
+ * the node answers the CA on ports.http as it always does; with no node
+ * running the CLI calls it and answers the CA on ports.http itself. A
+ * running node picks up the new files without a restart (it watches them).
  */
 import { X509Certificate } from 'node:crypto';
 import http from 'node:http';

@@ -7,7 +7,7 @@
  */
 import { connect } from 'node:net';
 import type { Config } from '../config/index.js';
-import { askNode } from '../replication/index.js';
+import { askReplication as askNode } from '../admin/control.js';
 
 /** Resolves with what answered ("control socket", "port 25"), or null when nothing did. */
 export async function nodeRunning(config: Config): Promise<string | null> {

@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { askNode } from '../replication/index.js';
+import { askReplication as askNode } from '../admin/control.js';
 import { linkedRelease, pruneReleases, runningRelease, setLink, stageRelease, type ReleaseInfo, type StageOptions } from './release.js';
 import { restoreSnapshot, takeVerifiedSnapshot, type SnapshotManifest } from './snapshot.js';
 import type { MigrateReport } from './migrate.js';

@@ -217,7 +217,7 @@ describe('domains, accounts, aliases and app passwords', () => {
     expect(dup.err).toEqual(['haven: account alice@example.org already exists; see `haven account list`']);
     const weak = await h.run(['account', 'add', 'frank@example.org', '--password', 'short']);
     expect(weak.code).toBe(1);
-    expect(weak.err[0]).toMatch(/at least 8 characters/);
+    expect(weak.err[0]).toMatch(/at least 12 characters/);
     const noDomain = await h.run(['account', 'add', 'x@elsewhere.net', '--password', 'password-x']);
     expect(noDomain.code).toBe(1);
     expect(noDomain.err[0]).toMatch(/no domain elsewhere\.net; add it first with `haven domain add elsewhere\.net`/);

@@ -33,7 +33,7 @@ describe('haven sieve', () => {
     } finally {
       store.close();
     }
-    expect((await h.run(['sieve', 'domain-list', 'example.org', '--json'])).out.join('')).toMatch(/^\[\{"name":"before","updatedAt":\d+\}\]$/);
+    expect((await h.run(['sieve', 'domain-list', 'example.org', '--json'])).out.join('')).toMatch(/^\[\{"name":"before","updatedAt":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"\}\]$/);
     expect((await h.run(['sieve', 'domain-remove', 'example.org', 'before'])).code).toBe(0);
     expect((await h.run(['sieve', 'domain-list', 'example.org'])).out.join('\n')).toContain('no scripts for example.org');
   });

@@ -263,6 +263,8 @@ describe('haven doctor against Knot on loopback', () => {
     ['good', { certificate: new X509Certificate(new TestCa().issue(['mail.other.test']).certPem) }, { certificate: /^set hostname to mail\.good\.test and run `haven certs renew`/ }],
     ['good', { replication: () => ({ lagMs: 180_000, healthy: false, lastError: 'S3 PUT: connect ECONNREFUSED', target: 's3://bucket/node' }) }, { replication: /^check the replica \(s3:\/\/bucket\/node\) is reachable/ }],
     ['good', { queue: () => ({ queued: 7, oldestAt: Date.now() - 48 * 3600_000 }) }, { queue: /outbound port 25 is blocked or a remote server refuses the node/ }],
+    // A database the replica does not hold at all is a failure even with no lag (issue 15: a restore would lose it).
+    ['good', { replication: () => ({ lagMs: 0, healthy: true, lastError: null, missing: ['mailbox-abc'] }) }, { replication: /`haven backup` ships every database now$/ }],
   ];
 
   it.each(faults)('%s %#: each fault is a FAIL with its fix, nothing else fails', async (name, over, expected) => {

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { hashPassword } from '../../edge/auth/password.js';
 import { makeTestApp, type TestApp } from '../http/harness.js';
+import type { HttpAppDeps } from '../../node/http/index.js';
 import { testTls } from '../helpers/store.js';
 
 export { SECRET, MAIL_HOST, ADDRESSES } from '../http/harness.js';
@@ -42,8 +43,8 @@ export interface RunningNode extends TestApp {
 }
 
 /** The node's HTTPS app (admin API, /health) over a real store, served on 127.0.0.1 (HTTPS with the test certificate if asked). */
-export async function startNode(opts: { https?: boolean } = {}): Promise<RunningNode> {
-  const node = makeTestApp();
+export async function startNode(opts: { https?: boolean; extra?: Partial<HttpAppDeps> } = {}): Promise<RunningNode> {
+  const node = makeTestApp(opts.extra);
   const { key, cert } = testTls();
   const server = serve({
     fetch: node.app.fetch,

@@ -205,6 +205,24 @@ describe('aliases, queue, replication', () => {
     expect(await (await c.fetch('/queue')).text()).toContain('The queue is empty');
   });
 
+  it('shows a FAIL naming each database the replica holds nothing of (issue 15)', async () => {
+    const status = {
+      target: 'file:///replica', lagMs: 0, oldestUnshippedAt: null, databases: 3, open: 2, pendingObjects: 0, pendingBytes: 0, outboxObjects: 0, walAlarm: false,
+      healthy: false, lastError: null, lastErrorAt: null, lastUploadAt: null, uploads: 4, uploadedBytes: 100, generationsStarted: 2, missing: ['mailbox-abc'],
+    };
+    const other = await startNode({ extra: { health: { replication: () => status } } });
+    try {
+      const { app } = createEdgeApp({ nodeUrl: other.url, edgeSecret: SECRET, adminPasswordHash: hash, kv: new MemoryKv(), dnsChecker: createDohChecker({ endpoint: doh.endpoint }) });
+      const c = new Client(app);
+      expect((await c.login()).status).toBe(303);
+      const html = await (await c.fetch('/replication')).text();
+      expect(badges(html)).toContain('bad:FAIL');
+      expect(html).toContain('1 database(s) of this node are not in the replica, so a restore would lose them: mailbox-abc');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('says plainly when replication is off and what to set', async () => {
     const c = await admin();
     const html = await (await c.fetch('/replication')).text();

@@ -325,7 +325,7 @@ describe('accounts and app passwords', () => {
     await expectError(await h.call('GET', '/api/v1/accounts?domain=other.org'), 404);
 
     await expectError(await h.call('POST', '/api/v1/accounts', { address: 'alice@example.org', password: 'correct horse battery' }), 409, /already exists/);
-    await expectError(await h.call('POST', '/api/v1/accounts', { address: 'bob@example.org', password: 'short' }), 400, /at least 8/);
+    await expectError(await h.call('POST', '/api/v1/accounts', { address: 'bob@example.org', password: 'short' }), 400, /at least 12/);
     await expectError(await h.call('POST', '/api/v1/accounts', { address: 'bob@nope.org', password: 'correct horse battery' }), 404, /no domain nope\.org/);
     await expectError(await h.call('POST', '/api/v1/accounts', { address: 'bob@example.org', password: 'correct horse battery', quotaBytes: -1 }), 400, /quotaBytes/);
 
@@ -351,7 +351,7 @@ describe('accounts and app passwords', () => {
     const lease = await h.t.store.authenticate('alice@example.org', 'a brand new password');
     expect(lease.mailbox.folders.status(lease.mailbox.folders.require('INBOX').id).messages).toBe(0);
     lease.release();
-    await expectError(await h.call('POST', `/api/v1/accounts/${enc('alice@example.org')}/reset-password`, { password: 'short' }), 400, /at least 8/);
+    await expectError(await h.call('POST', `/api/v1/accounts/${enc('alice@example.org')}/reset-password`, { password: 'short' }), 400, /at least 12/);
   });
 
   it('reset-password in managed mode keeps the mail and says so', async () => {
@@ -472,6 +472,19 @@ describe('queue, replication, doctor', () => {
   it('reports replication as off when it is not configured, and runs node/doctor (saying what is missing first)', async () => {
     expect(await json(await h.call('GET', '/api/v1/replication'))).toEqual({ enabled: false, target: null, lagSeconds: null, databases: 0, lastShippedAt: null, errors: [] });
     await expectError(await h.call('GET', '/api/v1/doctor'), 409, /no mail domains yet/);
+  });
+
+  it('names databases the replica holds nothing of, and is then unhealthy (issue 15: the admin UI shows a FAIL)', async () => {
+    const status = {
+      target: 'file:///replica', lagMs: 0, oldestUnshippedAt: null, databases: 3, open: 2, pendingObjects: 0, pendingBytes: 0, outboxObjects: 0, walAlarm: false,
+      healthy: false, lastError: null, lastErrorAt: null, lastUploadAt: null, uploads: 4, uploadedBytes: 100, generationsStarted: 2, missing: ['mailbox-abc'],
+    };
+    const d = makeTestApp({ health: { replication: () => status } });
+    try {
+      expect(await json(await d.call('GET', '/api/v1/replication'))).toMatchObject({ enabled: true, healthy: false, missing: ['mailbox-abc'], databases: 3 });
+    } finally {
+      d.cleanup();
+    }
   });
 
   it('serves the doctor report when one is wired', async () => {

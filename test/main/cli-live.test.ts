@@ -1,11 +1,11 @@
 /**
- * The `haven` CLI against a running node: an account added from another
- * process logs in on the running node at once, and reaches the replica
- * before the command returns (the CLI asks the node's replicator to flush;
- * the replicator only hears of commits made in its own process).
+ * The `haven` CLI against a running node: the command (another process)
+ * asks the node over its control socket and the node makes the account, so
+ * it logs in at once, and the command returns only once the node's
+ * replicator has shipped it: the directory row and the new mailbox both.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -46,7 +46,10 @@ describe('haven CLI next to a running node', () => {
       await restore({ target: replicaUrl, into: copy, masterKey: Buffer.from(masterKey, 'hex') });
       const restored = Store.open({ dataDir: copy, masterKey: Buffer.from(masterKey, 'hex') });
       try {
-        expect(restored.directory.getAccount('bob@example.org')?.address).toBe('bob@example.org');
+        const bob = restored.directory.getAccount('bob@example.org');
+        expect(bob?.address).toBe('bob@example.org');
+        // The mailbox the node made is in the replica too, not only the directory that names it.
+        expect(existsSync(join(copy, 'mailboxes', `${bob!.id}.sqlite`))).toBe(true);
       } finally {
         restored.close();
       }

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replicationCommands } from '../../node/cli/commands/replication.js';
 import { memoryIo, runCli } from '../../node/cli/index.js';
 import { testConfig } from '../../node/config/index.js';
-import { ReplicaConfigError, askNode, openTarget, replicaSummary, restoreOnEmptyDataDir, startReplication } from '../../node/replication/index.js';
+import { askNode, serveControl } from '../../node/admin/control.js';
+import { ReplicaConfigError, openTarget, replicaSummary, replicationControl, restoreOnEmptyDataDir, startReplication } from '../../node/replication/index.js';
 import { Store } from '../../node/store/index.js';
 import { silentLogger } from '../../node/util/log.js';
 import { addAccount, makeTestStore, sampleMessage } from '../helpers/store.js';
@@ -44,6 +45,8 @@ describe('replication in the node and on the command line', () => {
     const rep = startReplication(config, store, silentLogger, { retentionCheckMs: 0 })!;
     expect(rep).not.toBeNull();
     expect(startReplication(testConfig(t.dataDir), store, silentLogger)).toBeNull();
+    // The node's control socket, as node/main.ts serves it.
+    const control = await serveControl({ dataDir: t.dataDir, ops: { store, log: silentLogger }, replication: replicationControl(rep, silentLogger), log: silentLogger });
     const alice = await addAccount(store, 'alice@example.test');
     const bob = await store.createAccount('bob@example.test', 'bob password long', { keyMode: 'managed' });
     for (let i = 0; i < 3; i++) await store.deliver(bob.account.id, sampleMessage({ to: 'bob@example.test', subject: `cli ${i}` }));
@@ -79,6 +82,7 @@ describe('replication in the node and on the command line', () => {
     expect(running.err).toMatch(/the node is running/);
 
     const before = await dumpMailbox(store, 'bob@example.test', 'bob password long');
+    await control.close();
     store.close();
     await rep.stop();
     expect(await askNode(t.dataDir, { cmd: 'status' })).toBeNull();

@@ -44,7 +44,7 @@ function config(sub: string, acme = true) {
 }
 
 describe('haven certs renew (renewCertificate)', () => {
-  it('with the node running: the node answers the CA from the challenge directory and switches to the new files', async () => {
+  it('with the node running: the node renews with its own responder, answers the CA on its port and switches to the new files', async () => {
     const cfg = config('running');
     // The node: its store, its ACME manager and node/http's plain HTTP app on ports.http.
     const responder = new Http01Responder();
@@ -66,17 +66,17 @@ describe('haven certs renew (renewCertificate)', () => {
     expect(node.store.info.fingerprint256).toBe(issued.fingerprint256);
     const nodeServed = served.length;
 
-    // The command, as another process would: its own responder and manager.
+    // `haven certs renew` asks the node (node/admin/control), which renews with its own responder.
     const switched = once(node.store, 'reload') as Promise<[CertificateInfo]>;
-    const r = await renewCertificate(cfg, { force: true, acmeDirectoryCa: pebble.tlsCa, acmePollMs: 50 });
+    const r = await renewCertificate(cfg, { force: true, responder, acmeDirectoryCa: pebble.tlsCa, acmePollMs: 50 });
     expect(r).toMatchObject({ result: 'issued', source: 'acme', answeredBy: 'running-node', certFile: join(cfg.dataDir, 'tls', 'acme', 'cert.pem') });
-    expect(served.length).toBeGreaterThan(nodeServed); // the CA fetched the command's token from the node
+    expect(served.length).toBeGreaterThan(nodeServed); // the CA fetched the new token from the node's listener
     const [now] = await switched;
     expect(now.fingerprint256).toBe(r.info!.fingerprint256);
     expect(now.fingerprint256).not.toBe(issued.fingerprint256);
 
     // Not due: nothing is done.
-    const again = await renewCertificate(cfg, { acmeDirectoryCa: pebble.tlsCa, acmePollMs: 50 });
+    const again = await renewCertificate(cfg, { responder, acmeDirectoryCa: pebble.tlsCa, acmePollMs: 50 });
     expect(again).toMatchObject({ result: 'current', answeredBy: 'running-node' });
     expect(again.info!.fingerprint256).toBe(now.fingerprint256);
 

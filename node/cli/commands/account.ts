@@ -7,8 +7,8 @@
  * what it wraps, never the key itself.
  */
 import { newAppPassword } from '../../crypto/index.js';
-import { AuthFailedError, normalizeAddress } from '../../store/index.js';
-import { formatBytes, readSecret, secretOptions, sizeFlag, withStore } from '../context.js';
+import { normalizeAddress } from '../../store/index.js';
+import { formatBytes, readSecret, secretOptions, sizeFlag, warnUnreplicated, withOperations } from '../context.js';
 import { JSON_OPTION, CommandError, UsageError, type Command } from '../types.js';
 
 export const accountCommands: Command[] = [
@@ -32,25 +32,27 @@ export const accountCommands: Command[] = [
       const quotaBytes = sizeFlag(args.flags.quota, 'quota');
       const generate = args.flags['generate-password'] === true;
       if (generate && (args.flags.password !== undefined || args.flags['password-stdin'])) throw new UsageError('--generate-password cannot be combined with --password or --password-stdin');
-      await withStore(args, io, async (store) => {
+      await withOperations(args, io, async (ops) => {
         // Checked before the password is asked for (and before the key derivation runs), so a typo fails fast.
-        if (store.directory.getAccount(address)) throw new CommandError(`account ${address} already exists; see \`haven account list\``);
-        // Also before createAccount: it makes the mailbox file before the directory refuses an unknown domain.
+        if (await ops.call('account.get', { address })) throw new CommandError(`account ${address} already exists; see \`haven account list\``);
         const domain = address.slice(address.lastIndexOf('@') + 1);
-        if (!store.directory.getDomain(domain)) throw new CommandError(`no domain ${domain}; add it first with \`haven domain add ${domain}\``);
+        if (!(await ops.call('domain.get', { name: domain }))) throw new CommandError(`no domain ${domain}; add it first with \`haven domain add ${domain}\``);
         const password = generate ? newAppPassword() : await readSecret(args, io, { flag: 'password', prompt: `Password for ${address}`, confirm: true });
-        const { account, recoveryKey } = await store.createAccount(address, password, {
+        const r = await ops.call('account.add', {
+          address,
+          password,
           displayName: typeof args.flags.name === 'string' ? args.flags.name : undefined,
           quotaBytes,
-          keyMode: args.flags.managed ? 'managed' : undefined,
+          managed: args.flags.managed === true ? true : undefined,
         });
+        warnUnreplicated(io, r);
         if (args.flags.json) {
-          io.out(JSON.stringify({ address: account.address, recoveryKey, ...(generate ? { password } : {}) }));
+          io.out(JSON.stringify({ address: r.address, recoveryKey: r.recoveryKey, ...(generate ? { password } : {}) }));
           return;
         }
-        io.out(`created account ${account.address}`);
+        io.out(`created account ${r.address}`);
         if (generate) io.out(`password:     ${password}`);
-        io.out(`recovery key: ${recoveryKey}`);
+        io.out(`recovery key: ${r.recoveryKey}`);
         io.out('Write the recovery key down now: it is shown only this once and is the only way back in if the password is lost.');
       });
     },
@@ -61,17 +63,9 @@ export const accountCommands: Command[] = [
     params: ['domain?'],
     options: { json: JSON_OPTION },
     async run(args, io) {
-      await withStore(args, io, (store) => {
-        const accounts = store.directory.listAccounts(args.params.domain);
-        const rows = accounts.map((a) => ({
-          address: a.address,
-          keyMode: a.keyMode,
-          usedBytes: store.usage(a),
-          quotaBytes: a.quotaBytes,
-          disabled: a.disabled,
-          createdAt: new Date(a.createdAt).toISOString(),
-        }));
-        if (args.flags.json) return io.out(JSON.stringify(rows));
+      await withOperations(args, io, async (ops) => {
+        const rows = await ops.call('account.list', { domain: args.params.domain });
+        if (args.flags.json) return io.out(JSON.stringify(rows.map((r) => ({ address: r.address, keyMode: r.keyMode, usedBytes: r.usedBytes, quotaBytes: r.quotaBytes, disabled: r.disabled, createdAt: r.createdAt }))));
         if (rows.length === 0) return io.out('no accounts yet; add one with `haven account add <address>`');
         for (const r of rows) {
           const quota = r.quotaBytes > 0 ? `${formatBytes(r.usedBytes)} of ${formatBytes(r.quotaBytes)}` : `${formatBytes(r.usedBytes)} (no quota)`;
@@ -102,24 +96,21 @@ export const accountCommands: Command[] = [
       if (reset && (recovery || args.flags['current-password'] !== undefined || args.flags['current-password-stdin'])) {
         throw new UsageError('--reset needs no current password or recovery key; give one or the other');
       }
-      await withStore(args, io, async (store) => {
-        if (!store.directory.getAccount(address)) throw new CommandError(`no account ${address}; see \`haven account list\``);
+      await withOperations(args, io, async (ops) => {
+        if (!(await ops.call('account.get', { address }))) throw new CommandError(`no account ${address}; see \`haven account list\``);
         const current = reset || recovery ? undefined : await readSecret(args, io, { flag: 'current-password', prompt: `Current password for ${address}` });
         const next = await readSecret(args, io, { flag: 'password', prompt: `New password for ${address}`, confirm: true });
         if (reset) {
-          const r = await store.resetPassword(address, next);
+          const r = await ops.call('account.reset', { address, password: next });
+          warnUnreplicated(io, r);
           if (r.keptMail) return io.out(`password reset for ${address}; all mail kept (managed key mode)`);
           io.out(`password reset for ${address}. Zero-access mode: the old mailbox could not be opened without its owner, so the account starts empty.`);
           io.out(`The old mailbox is set aside at ${r.setAside} (open it with the old recovery key).`);
           io.out(`new recovery key: ${r.recoveryKey}`);
           return;
         }
-        try {
-          await store.changePassword(address, current !== undefined ? { password: current } : { recoveryKey: recovery! }, next);
-        } catch (err) {
-          if (err instanceof AuthFailedError) throw new CommandError(`the ${recovery ? 'recovery key' : 'current password'} for ${address} is wrong; nothing was changed`);
-          throw err;
-        }
+        const r = await ops.call('account.passwd', current !== undefined ? { address, currentPassword: current, password: next } : { address, recoveryKey: recovery!, password: next });
+        warnUnreplicated(io, r);
         io.out(`password changed for ${address}; mail clients using the old password must be updated (app passwords keep working)`);
       });
     },
@@ -132,14 +123,14 @@ export const accountCommands: Command[] = [
     options: { yes: { type: 'boolean', short: 'y', help: 'Do not ask for confirmation.' } },
     async run(args, io) {
       const address = normalizeAddress(args.params.address!);
-      await withStore(args, io, async (store) => {
-        if (!store.directory.getAccount(address)) throw new CommandError(`no account ${address}; see \`haven account list\``);
+      await withOperations(args, io, async (ops) => {
+        if (!(await ops.call('account.get', { address }))) throw new CommandError(`no account ${address}; see \`haven account list\``);
         if (args.flags.yes !== true) {
           if (!io.interactive) throw new UsageError(`removing ${address} deletes all its mail; add --yes to confirm from a script`);
           const typed = await io.prompt(`This deletes all mail, calendars and contacts of ${address}. Type the address to confirm: `);
           if (typed.trim().toLowerCase() !== address) throw new CommandError('the address typed does not match; nothing was removed');
         }
-        store.removeAccount(address);
+        warnUnreplicated(io, await ops.call('account.remove', { address }));
         io.out(`removed account ${address}`);
       });
     },
@@ -160,13 +151,13 @@ export const accountCommands: Command[] = [
       const mode = args.flags['pop3-deletes'];
       if (mode !== undefined && mode !== 'delete' && mode !== 'keep') throw new UsageError('--pop3-deletes takes delete or keep');
       if (args.flags.quota === undefined && mode === undefined) throw new UsageError('nothing to change; give --quota or --pop3-deletes');
-      await withStore(args, io, async (store) => {
-        const a = store.directory.getAccount(address);
-        if (!a) throw new CommandError(`no account ${address}; see \`haven account list\``);
-        const patch: { quotaBytes?: number; pop3Keep?: boolean } = {};
-        if (args.flags.quota !== undefined) patch.quotaBytes = sizeFlag(args.flags.quota, 'quota');
-        if (mode !== undefined) patch.pop3Keep = mode === 'keep';
-        const u = store.directory.updateAccount(a.id, patch);
+      await withOperations(args, io, async (ops) => {
+        const u = await ops.call('account.set', {
+          address,
+          quotaBytes: args.flags.quota !== undefined ? sizeFlag(args.flags.quota, 'quota') : undefined,
+          pop3Keep: mode !== undefined ? mode === 'keep' : undefined,
+        });
+        warnUnreplicated(io, u);
         io.out(`${address}: quota ${u.quotaBytes > 0 ? formatBytes(u.quotaBytes) : 'unlimited'}, POP3 deletes ${u.pop3Keep ? 'keep (hidden from POP3 only)' : 'delete'}`);
       });
     },

@@ -5,8 +5,8 @@
  * password (zero-access mode: only the owner can unwrap the key); revoking
  * one deletes its wrap and it stops working at once.
  */
-import { AuthFailedError, normalizeAddress } from '../../store/index.js';
-import { readSecret, secretOptions, withStore } from '../context.js';
+import { normalizeAddress } from '../../store/index.js';
+import { readSecret, secretOptions, warnUnreplicated, withOperations } from '../context.js';
 import { JSON_OPTION, CommandError, type Command } from '../types.js';
 
 export const appPasswordCommands: Command[] = [
@@ -23,12 +23,11 @@ export const appPasswordCommands: Command[] = [
     async run(args, io) {
       const address = normalizeAddress(args.params.address!);
       const label = typeof args.flags.label === 'string' ? args.flags.label : 'app';
-      await withStore(args, io, async (store) => {
-        if (!store.directory.getAccount(address)) throw new CommandError(`no account ${address}; see \`haven account list\``);
+      await withOperations(args, io, async (ops) => {
+        if (!(await ops.call('account.get', { address }))) throw new CommandError(`no account ${address}; see \`haven account list\``);
         const password = await readSecret(args, io, { flag: 'password', prompt: `Password for ${address}` });
-        const created = await store.addAppPassword(address, label, password).catch((err: unknown) => {
-          throw err instanceof AuthFailedError ? new CommandError(`the password for ${address} is wrong; no app password was made`) : err;
-        });
+        const created = await ops.call('app-password.add', { address, label, password });
+        warnUnreplicated(io, created);
         if (args.flags.json) return io.out(JSON.stringify({ id: created.id, label, password: created.password }));
         io.out(`app password "${label}" for ${address} (id ${created.id}):`);
         io.out(created.password);
@@ -42,13 +41,13 @@ export const appPasswordCommands: Command[] = [
     params: ['address'],
     options: { json: JSON_OPTION },
     async run(args, io) {
-      await withStore(args, io, (store) => {
-        const list = store.listAppPasswords(normalizeAddress(args.params.address!));
-        if (args.flags.json) return io.out(JSON.stringify(list));
+      await withOperations(args, io, async (ops) => {
+        const list = await ops.call('app-password.list', { address: normalizeAddress(args.params.address!) });
+        if (args.flags.json) return io.out(JSON.stringify(list.map((p) => ({ ...p, createdAt: Date.parse(p.createdAt), lastUsedAt: p.lastUsedAt === null ? null : Date.parse(p.lastUsedAt) }))));
         if (list.length === 0) return io.out('no app passwords; make one with `haven app-password add <address> --label <name>`');
         for (const p of list) {
-          const used = p.lastUsedAt ? `last used ${new Date(p.lastUsedAt).toISOString()}` : 'never used';
-          io.out(`${p.id}\t${p.label ?? ''}\tcreated ${new Date(p.createdAt).toISOString()}\t${used}`);
+          const used = p.lastUsedAt ? `last used ${p.lastUsedAt}` : 'never used';
+          io.out(`${p.id}\t${p.label ?? ''}\tcreated ${p.createdAt}\t${used}`);
         }
       }, { readOnly: true });
     },
@@ -58,9 +57,9 @@ export const appPasswordCommands: Command[] = [
     summary: 'Revoke an app password by its id (from list); it stops working at once.',
     params: ['address', 'id'],
     async run(args, io) {
-      await withStore(args, io, (store) => {
+      await withOperations(args, io, async (ops) => {
         const address = normalizeAddress(args.params.address!);
-        store.revokeAppPassword(address, args.params.id!);
+        warnUnreplicated(io, await ops.call('app-password.revoke', { address, id: args.params.id! }));
         io.out(`revoked app password ${args.params.id} of ${address}`);
       });
     },

@@ -9,8 +9,10 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Config } from '../../config/index.js';
 import { Store } from '../../store/index.js';
-import { cliConfig, hasDirectory, masterKeyFor, withStore } from '../context.js';
-import { JSON_OPTION, CommandError, UsageError, type Args, type Command } from '../types.js';
+import { dataDirHolder, lockDataDir } from '../../util/data-dir-lock.js';
+import { cliConfig, hasDirectory, masterKeyFor, withOperations } from '../context.js';
+import { JSON_OPTION, CommandError, UsageError, type Args, type CliIo, type Command } from '../types.js';
+import type { CertificateRenewal } from '../../admin/operations.js';
 
 function str(args: Args, name: string): string | undefined {
   const v = args.flags[name];
@@ -33,11 +35,11 @@ function hostPort(v: string, flag: string): { host: string; port: number } {
 /** The running node's replication status, or null when replication is off; undefined when the node is not running. */
 async function liveReplication(config: Config) {
   if (!config.replicaUrl) return null;
-  const { askNode } = await import('../../replication/index.js');
+  const { askReplication: askNode } = await import('../../admin/control.js');
   const reply = await askNode(config.dataDir, { cmd: 'status' }, 5_000);
   if (!reply) return undefined;
   if (!reply.ok) return { lagMs: Number.POSITIVE_INFINITY, healthy: false, lastError: reply.error };
-  return { lagMs: reply.status.lagMs, healthy: reply.status.healthy, lastError: reply.status.lastError, target: reply.status.target };
+  return { lagMs: reply.status.lagMs, healthy: reply.status.healthy, lastError: reply.status.lastError, target: reply.status.target, missing: reply.status.missing };
 }
 
 export const opsCommands: Command[] = [
@@ -57,7 +59,7 @@ export const opsCommands: Command[] = [
     },
     async run(args, io) {
       const { DoctorInputError, doctorDepsFor, formatDoctorReport, runDoctor } = await import('../../doctor/index.js');
-      const { queueFor, resolverFor } = await import('../../smtp/index.js');
+      const { resolverFor } = await import('../../smtp/index.js');
       const { actAsDataOwner } = await import('../../upgrade/owner.js');
       const config = cliConfig(args, io);
       // Opening the store as root would leave root-owned WAL files the node cannot open.
@@ -66,25 +68,29 @@ export const opsCommands: Command[] = [
       const dns = str(args, 'dns');
       const probe = str(args, 'probe');
       const lists = args.flags.blocklist;
-      const report = await withStore(args, io, async (store) => {
+      const report = await withOperations(args, io, async (ops) => {
+        // The doctor reads the domains and their DKIM keys, and the queue depth, as the node reports them.
+        const domains = await ops.call('domain.list', {});
+        const summary = await ops.call('summary', {});
+        const directory = { listDomains: () => domains, dkimKeys: (name: string) => domains.find((d) => d.name === name)?.dkim ?? [] };
         try {
           const deps = doctorDepsFor({
             config,
-            directory: store.directory,
+            directory,
             resolver: dns ? resolverFor(dns.split(',').map((s) => s.trim()), { timeoutMs: 3000 }) : undefined,
             ipv4: ipFlag(args, 'ipv4'),
             ipv6: ipFlag(args, 'ipv6'),
             outbound: probe ? { ...hostPort(probe, 'probe'), timeoutMs: 10_000 } : undefined,
             blocklists: Array.isArray(lists) ? lists : undefined,
             replication: replication === undefined ? undefined : () => replication,
-            queue: () => queueFor(store).depth(),
+            queue: () => summary.queue ?? { queued: 0, oldestAt: null },
           });
           return await runDoctor(deps);
         } catch (err) {
           if (err instanceof DoctorInputError || (err as Error).name === 'DnsInputError') throw new CommandError((err as Error).message);
           throw err;
         }
-      });
+      }, { readOnly: true });
       if (args.flags.json) io.out(JSON.stringify(report));
       else for (const line of formatDoctorReport(report)) io.out(line);
       return report.ok ? 0 : 1;
@@ -104,18 +110,29 @@ export const opsCommands: Command[] = [
       const { renewCertificate, webNamesFor } = await import('../../tls/index.js');
       const config = cliConfig(args, io);
       const { actAsDataOwner } = await import('../../upgrade/owner.js');
-      // The web names of the directory's domains, read once the command runs as the data owner.
+      // A running node renews itself (its ACME client, its own answer to the CA on ports.http).
+      if (dataDirHolder(config.dataDir) !== null) {
+        const r = await withOperations(args, io, (ops) => ops.call('certs.renew', { force: args.flags.force === true }));
+        return printRenewal(io, config, r, args.flags.json === true);
+      }
+      // No node: read the web names of the directory's domains here (under the data directory's
+      // lock) once the command runs as the data owner, after port 80 is bound.
       let names: string[] | undefined;
       const extraNames = (): string[] => {
         if (names) return names;
         names = [];
         if (!hasDirectory(config)) return names;
         try {
-          const store = Store.open({ dataDir: config.dataDir, masterKey: masterKeyFor(config, { allowGenerate: false }).key, keyMode: config.keyMode });
+          const lock = lockDataDir(config.dataDir);
           try {
-            names = webNamesFor(store.directory.listDomains().map((d) => d.name));
+            const store = Store.open({ dataDir: config.dataDir, masterKey: masterKeyFor(config, { allowGenerate: false }).key, keyMode: config.keyMode });
+            try {
+              names = webNamesFor(store.directory.listDomains().map((d) => d.name));
+            } finally {
+              store.close();
+            }
           } finally {
-            store.close();
+            lock.release();
           }
         } catch (err) {
           io.err(`haven: warning: cannot read the mail domains (${(err as Error).message}); the certificate covers ${config.hostname} only`);
@@ -125,20 +142,26 @@ export const opsCommands: Command[] = [
       // Bind port 80 as root if need be, then write the files as the node's user.
       const r = await renewCertificate(config, { force: args.flags.force === true, extraNames, afterBind: () => void actAsDataOwner(config.dataDir) });
       if (args.flags.json) return io.out(JSON.stringify(r));
-      if (r.result === 'external') {
-        io.out(`the certificate comes from tls.certFile (${r.certFile}): renew it with the tool that writes that file; the node picks up a replaced file by itself`);
-        return;
-      }
-      const until = r.info ? `${r.info.validTo.toISOString()} (${Math.floor((r.info.validTo.getTime() - Date.now()) / 86400_000)} days)` : '?';
-      const covered = r.info?.subjectAltName.replace(/DNS:/g, '') ?? config.hostname;
-      if (r.result === 'current') {
-        io.out(`the ${r.source} certificate for ${covered} is valid until ${until}; not due yet${r.source === 'acme' ? ` (renewal starts ${config.tls.acme.renewDaysBefore} days before expiry)` : ''}, nothing to do${r.source === 'acme' ? ' (--force renews anyway)' : ''}`);
-        return;
-      }
-      io.out(`${r.source === 'acme' ? 'renewed' : 'made a new self-signed'} certificate for ${covered}, valid until ${until}: ${r.certFile}`);
-      if (r.answeredBy === 'running-node') io.out('the running node answered the CA and now serves the new certificate');
-      else io.out('a running node switches to it without a restart; a stopped one uses it when it starts');
-      if (r.source === 'self-signed') io.out('mail clients and other servers do not trust a self-signed certificate: enable ACME (tls.acme.enabled) for a public server');
+      return printRenewal(io, config, { result: r.result, source: r.source, certFile: r.certFile, validTo: r.info?.validTo.toISOString() ?? null, names: r.info?.subjectAltName.replace(/DNS:/g, '') ?? null, answeredBy: r.answeredBy }, false);
     },
   },
 ];
+
+function printRenewal(io: CliIo, config: Config, r: CertificateRenewal, json: boolean): void {
+  if (json) return io.out(JSON.stringify(r));
+  if (r.result === 'external') {
+    io.out(`the certificate comes from tls.certFile (${r.certFile}): renew it with the tool that writes that file; the node picks up a replaced file by itself`);
+    return;
+  }
+  const validTo = r.validTo ? new Date(r.validTo) : null;
+  const until = validTo ? `${validTo.toISOString()} (${Math.floor((validTo.getTime() - Date.now()) / 86400_000)} days)` : '?';
+  const covered = r.names ?? config.hostname;
+  if (r.result === 'current') {
+    io.out(`the ${r.source} certificate for ${covered} is valid until ${until}; not due yet${r.source === 'acme' ? ` (renewal starts ${config.tls.acme.renewDaysBefore} days before expiry)` : ''}, nothing to do${r.source === 'acme' ? ' (--force renews anyway)' : ''}`);
+    return;
+  }
+  io.out(`${r.source === 'acme' ? 'renewed' : 'made a new self-signed'} certificate for ${covered}, valid until ${until}: ${r.certFile}`);
+  if (r.answeredBy === 'running-node') io.out('the running node answered the CA and now serves the new certificate');
+  else io.out('a running node switches to it without a restart; a stopped one uses it when it starts');
+  if (r.source === 'self-signed') io.out('mail clients and other servers do not trust a self-signed certificate: enable ACME (tls.acme.enabled) for a public server');
+}

@@ -15,7 +15,6 @@ import {
   ReplicaCorruptError,
   RestoreRefusedError,
   RestoreVerifyError,
-  askNode,
   configuredMasterKey,
   openTarget,
   replicaSummary,
@@ -24,7 +23,10 @@ import {
   verifyBackup,
   type RestoreProgress,
 } from '../../replication/index.js';
+import { askReplication as askNode } from '../../admin/control.js';
 import { accountInReplica } from '../../replication/lookup.js';
+import { databaseFiles, directoryPath } from '../../store/layout.js';
+import { lockDataDir } from '../../util/data-dir-lock.js';
 import { actAsDataOwner } from '../../upgrade/owner.js';
 import { nodeRunning } from '../../upgrade/running.js';
 import { Store } from '../../store/index.js';
@@ -121,6 +123,8 @@ export const replicationCommands: Command[] = [
       if (running) {
         throw new CommandError(`the node is running on ${config.dataDir} (${running} answers); stop it first (systemctl stop haven), or restore elsewhere with --to <dir>`);
       }
+      // The one writer while it restores: a node started meanwhile finds the directory busy.
+      const lock = into === config.dataDir ? lockDataDir(into) : null;
       const result = await guard(async () => {
         const target = openTarget(url);
         try {
@@ -130,7 +134,7 @@ export const replicationCommands: Command[] = [
         } finally {
           target.close();
         }
-      });
+      }).finally(() => lock?.release());
       if (args.flags.json) return io.out(JSON.stringify(result));
       for (const d of result.databases) io.out(`${d.db}\t${d.pages} pages\tstate at ${new Date(d.stateAt).toISOString()}\tchecked: ${d.verified}`);
       io.out(`restored ${result.databases.length} database(s), ${mb(result.bytes)} MB in ${(result.ms / 1000).toFixed(1)} s into ${into}`);
@@ -156,7 +160,9 @@ export const replicationCommands: Command[] = [
       } else {
         const masterKey = needKey(config);
         actAsDataOwner(config.dataDir);
-        if (!existsSync(resolve(config.dataDir, 'directory.sqlite'))) throw new CommandError(`no Haven data in ${config.dataDir} to back up`);
+        if (!existsSync(directoryPath(config.dataDir))) throw new CommandError(`no Haven data in ${config.dataDir} to back up`);
+        // No node runs: this command is the one writer until it is done.
+        const lock = lockDataDir(config.dataDir);
         const rep = replicate({ url: config.replicaUrl, dataDir: config.dataDir, log: silentLogger, retentionCheckMs: 0 });
         try {
           const store = Store.open({ dataDir: config.dataDir, masterKey, keyMode: config.keyMode });
@@ -171,6 +177,7 @@ export const replicationCommands: Command[] = [
           throw new CommandError(`backup incomplete: ${(err as Error).message}`);
         } finally {
           await rep.stop(1_000);
+          lock.release();
         }
         via = 'offline';
       }
@@ -224,7 +231,17 @@ export const replicationCommands: Command[] = [
         target.close();
       }
       const node = live?.ok ? { status: live.status, databases: live.databases } : null;
-      if (args.flags.json) return io.out(JSON.stringify({ running: node !== null, node, replica }));
+      // Every database file in the data directory, and whether the replica has it: one missing is a failure.
+      const inReplica = new Map(replica.map((r) => [r.db, r]));
+      const databases = databaseFiles(config.dataDir).map((f) => {
+        const r = inReplica.get(f.name);
+        return { db: f.name, inReplica: r !== undefined, generation: r?.generation ?? null, lastIndex: r?.lastIndex ?? null };
+      });
+      const missing = databases.filter((d) => !d.inReplica).map((d) => d.db);
+      if (args.flags.json) {
+        io.out(JSON.stringify({ running: node !== null, node, replica, databases, missing }));
+        return missing.length > 0 ? 1 : 0;
+      }
       io.out(`replica: ${target.description}`);
       if (node) {
         const s = node.status;
@@ -240,7 +257,14 @@ export const replicationCommands: Command[] = [
             (l ? `\tlag ${l.lagMs} ms\t${l.pendingObjects} waiting` : ''),
         );
       }
-      for (const l of node?.databases ?? []) if (!replica.some((r) => r.db === l.db)) io.out(`${l.db}\tnot in the replica yet\t${l.pendingObjects} waiting`);
+      for (const db of missing) {
+        const l = node?.databases.find((d) => d.db === db);
+        io.out(`${db}\tMISSING from the replica${l ? `\t${l.pendingObjects} waiting` : ''}`);
+      }
+      if (missing.length > 0) {
+        io.out(`FAIL: ${missing.length} database(s) of this data directory are not in the replica; a restore would lose them (start the node, or run \`haven backup\`)`);
+        return 1;
+      }
     },
   },
 ];

@@ -21,7 +21,7 @@ import { parseDocument } from 'yaml';
 import { loadConfig, type Config } from '../../config/index.js';
 import { formatRecord, mailDnsRecords } from '../../dns/index.js';
 import { dataOwner } from '../../upgrade/owner.js';
-import { hasDirectory, LOCAL_MASTER_KEY_FILE, withStore } from '../context.js';
+import { hasDirectory, LOCAL_MASTER_KEY_FILE, withOperations } from '../context.js';
 import { CommandError, UsageError, type Args, type CliIo, type Command } from '../types.js';
 
 /** Where `haven init` and `haven setup` keep the config without --config or HAVEN_CONFIG. */
@@ -128,15 +128,13 @@ export const setupCommands: Command[] = [
       if (keyNote) io.out(keyNote);
 
       const initArgs: Args = { ...args, configFile: file };
-      const keys = await withStore(
+      const keys = await withOperations(
         initArgs,
         { ...io, env: {} },
-        (store) => {
-          if (!store.directory.getDomain(domain)) {
-            store.directory.addDomain(domain);
-            io.out(`added the mail domain ${domain}`);
-          }
-          return store.directory.dkimKeys(domain);
+        async (ops) => {
+          const d = await ops.call('domain.add', { name: domain, ifMissing: true });
+          if (d.created) io.out(`added the mail domain ${domain}`);
+          return d.dkim;
         },
         { create: true },
       );

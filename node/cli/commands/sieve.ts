@@ -3,11 +3,13 @@
  * `haven sieve …`: the operator's side of filtering. A domain's `before`
  * script runs ahead of every account's own (owners manage theirs over
  * ManageSieve); other domain scripts are what `include :global` finds.
- * Every script is checked with the compiler delivery uses before it is stored.
+ * Every script is checked with the compiler delivery uses before it is stored
+ * (here, to point at the file, and again by the operation, which the running
+ * node carries out: node/admin/operations).
  */
 import { readFileSync } from 'node:fs';
 import { compile, SieveSyntaxError } from '../../sieve/index.js';
-import { withStore } from '../context.js';
+import { warnUnreplicated, withOperations } from '../context.js';
 import { JSON_OPTION, CommandError, type Command } from '../types.js';
 
 function checked(file: string): string {
@@ -34,9 +36,10 @@ export const sieveCommands: Command[] = [
     params: ['domain', 'name', 'file'],
     async run(args, io) {
       const src = checked(args.params.file!);
-      await withStore(args, io, (store) => {
-        store.directory.sieve.putDomainScript(args.params.domain!, args.params.name!, src);
-        io.out(`stored script "${args.params.name}" for ${args.params.domain!.toLowerCase()}${args.params.name === 'before' ? ': it runs before every account\'s own script' : ''}`);
+      await withOperations(args, io, async (ops) => {
+        const r = await ops.call('sieve.domain.put', { domain: args.params.domain!, name: args.params.name!, source: src });
+        warnUnreplicated(io, r);
+        io.out(`stored script "${r.name}" for ${r.domain}${r.name === 'before' ? ': it runs before every account\'s own script' : ''}`);
       });
     },
   },
@@ -46,11 +49,11 @@ export const sieveCommands: Command[] = [
     params: ['domain'],
     options: { json: JSON_OPTION },
     async run(args, io) {
-      await withStore(args, io, (store) => {
-        const list = store.directory.sieve.domainScripts(args.params.domain!);
+      await withOperations(args, io, async (ops) => {
+        const list = await ops.call('sieve.domain.list', { domain: args.params.domain! });
         if (args.flags.json) return io.out(JSON.stringify(list));
         if (list.length === 0) return io.out(`no scripts for ${args.params.domain}; add one with \`haven sieve domain-set ${args.params.domain} before <file>\``);
-        for (const s of list) io.out(`${s.name}\t${new Date(s.updatedAt).toISOString()}`);
+        for (const s of list) io.out(`${s.name}\t${s.updatedAt}`);
       }, { readOnly: true });
     },
   },
@@ -59,9 +62,10 @@ export const sieveCommands: Command[] = [
     summary: 'Remove a domain Sieve script.',
     params: ['domain', 'name'],
     async run(args, io) {
-      await withStore(args, io, (store) => {
-        store.directory.sieve.removeDomainScript(args.params.domain!, args.params.name!);
-        io.out(`removed script "${args.params.name}" of ${args.params.domain!.toLowerCase()}`);
+      await withOperations(args, io, async (ops) => {
+        const r = await ops.call('sieve.domain.remove', { domain: args.params.domain!, name: args.params.name! });
+        warnUnreplicated(io, r);
+        io.out(`removed script "${r.name}" of ${r.domain}`);
       });
     },
   },
@@ -71,15 +75,12 @@ export const sieveCommands: Command[] = [
     params: ['address'],
     options: { json: JSON_OPTION },
     async run(args, io) {
-      await withStore(args, io, (store) => {
-        const account = store.directory.getAccount(args.params.address!);
-        if (!account) throw new CommandError(`no account ${args.params.address}; see \`haven account list\``);
-        const scripts = store.directory.sieve.list(account.id);
-        const lastError = store.directory.sieve.lastError(account.id);
+      await withOperations(args, io, async (ops) => {
+        const { scripts, lastError } = await ops.call('sieve.status', { address: args.params.address! });
         if (args.flags.json) return io.out(JSON.stringify({ scripts, lastError }));
         if (scripts.length === 0) io.out('no scripts (the owner manages them over ManageSieve, port 4190)');
         for (const s of scripts) io.out(`${s.name}${s.active ? '\tACTIVE' : ''}`);
-        io.out(lastError ? `last error ${new Date(lastError.at).toISOString()}: ${lastError.message}` : 'no script errors');
+        io.out(lastError ? `last error ${lastError.at}: ${lastError.message}` : 'no script errors');
       }, { readOnly: true });
     },
   },

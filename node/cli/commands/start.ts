@@ -42,11 +42,11 @@ interface FirstAccount {
 }
 
 async function createFirstAccount(node: NodeHandle): Promise<FirstAccount> {
-  const { store } = node;
-  if (!store.directory.getDomain(FIRST_DOMAIN)) store.directory.addDomain(FIRST_DOMAIN);
+  const ops = node.operations;
+  await ops.call('domain.add', { name: FIRST_DOMAIN, ifMissing: true });
   const password = newAppPassword();
-  const { account, recoveryKey } = await store.createAccount(FIRST_ADDRESS, password);
-  return { address: account.address, password, recoveryKey };
+  const { address, recoveryKey } = await ops.call('account.add', { address: FIRST_ADDRESS, password });
+  return { address, password, recoveryKey };
 }
 
 function printBanner(io: CliIo, node: NodeHandle, first: FirstAccount | null): void {

@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseReplicaUrl, type Config } from '../../config/index.js';
 import { dataDirHolder } from '../../util/data-dir-lock.js';
-import { cliConfig, hasDirectory, withStore } from '../context.js';
+import { cliConfig, hasDirectory, withOperations } from '../context.js';
 import { JSON_OPTION, type Command } from '../types.js';
 
 interface Summary {
@@ -71,18 +71,17 @@ export const statusCommands: Command[] = [
       };
       if (s.replication.enabled && s.nodePid !== null) {
         // Asked over the node's control socket: this process has no replicator of its own.
-        const { askNode } = await import('../../replication/index.js');
+        const { askReplication: askNode } = await import('../../admin/control.js');
         const reply = await askNode(config.dataDir, { cmd: 'status' }, 5_000).catch(() => null);
         if (reply?.ok) s.replication.live = { lagSeconds: reply.status.lagMs / 1000, healthy: reply.status.healthy, lastError: reply.status.lastError };
       }
       if (s.initialised) {
-        // The queue lives in node/smtp; loaded only here so other commands start faster.
-        const { queueFor } = await import('../../smtp/index.js');
-        await withStore(args, io, (store) => {
-          s.domains = store.directory.listDomains().length;
-          s.accounts = store.directory.listAccounts().length;
-          s.aliases = store.directory.listAliases().length;
-          const depth = queueFor(store).depth();
+        await withOperations(args, io, async (ops) => {
+          const sum = await ops.call('summary', {});
+          s.domains = sum.domains;
+          s.accounts = sum.accounts;
+          s.aliases = sum.aliases;
+          const depth = sum.queue ?? { queued: 0, oldestAt: null };
           s.queue = { queued: depth.queued, oldest: depth.oldestAt ? new Date(depth.oldestAt).toISOString() : undefined };
         }, { readOnly: true });
       }
