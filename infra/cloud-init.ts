@@ -252,6 +252,7 @@ const RSPAMD_FILES: readonly [string, string][] = [
   ['/etc/rspamd/local.d/worker-normal.inc', '# Written by cloud-init: the scanner the Haven node calls (spam.rspamdUrl).\nbind_socket = "127.0.0.1:11333";\n'],
   ['/etc/rspamd/local.d/worker-controller.inc', '# Written by cloud-init: learning and the web UI, loopback only (ssh -L to reach it).\nbind_socket = "127.0.0.1:11334";\n'],
   ['/etc/rspamd/local.d/worker-proxy.inc', '# Written by cloud-init: the milter proxy, unused by Haven; loopback only.\nbind_socket = "127.0.0.1:11332";\n'],
+  ['/etc/rspamd/local.d/worker-fuzzy.inc', '# Written by cloud-init: fuzzy hash storage, loopback only.\nbind_socket = "127.0.0.1:11335";\n'],
   ['/etc/rspamd/local.d/redis.conf', '# Written by cloud-init: Redis on loopback for Bayes, fuzzy hashes and rate limits.\nservers = "127.0.0.1:6379";\n'],
 ];
 

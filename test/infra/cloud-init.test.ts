@@ -202,6 +202,7 @@ describe('the service', () => {
     expect(file(d, '/etc/rspamd/local.d/worker-normal.inc').content).toContain('bind_socket = "127.0.0.1:11333";');
     expect(file(d, '/etc/rspamd/local.d/worker-controller.inc').content).toContain('bind_socket = "127.0.0.1:11334";');
     expect(file(d, '/etc/rspamd/local.d/worker-proxy.inc').content).toContain('bind_socket = "127.0.0.1:11332";');
+    expect(file(d, '/etc/rspamd/local.d/worker-fuzzy.inc').content).toContain('bind_socket = "127.0.0.1:11335";');
   });
 });
 
