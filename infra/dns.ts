@@ -97,7 +97,10 @@ export function cloudflareArgs(r: DnsRecord): Omit<cloudflare.DnsRecordArgs, 'zo
 
 export interface HavenDnsArgs {
   layout: DnsLayoutInput;
-  values: pulumi.Input<DnsValues>;
+  /** The server's addresses. */
+  addresses: pulumi.Input<{ ipv4: string; ipv6: string }>;
+  /** PEM public key per mail domain. */
+  dkimPublicKeys: Record<string, pulumi.Input<string>>;
   /** Cloudflare zone id per mail domain. */
   zoneIds: Record<string, pulumi.Input<string>>;
   /** What must exist before a DKIM record is published: the node holding the key (infra/node.ts `configured`). */
@@ -123,17 +126,33 @@ export class HavenDns extends pulumi.ComponentResource {
     const keys = layout.map(recordKey);
     if (new Set(keys).size !== keys.length) throw new Error(`node/dns produced two records with one name and type: ${keys.join(', ')}`);
 
-    this.records = pulumi.output(args.values).apply((v) => {
-      const real = recordsFor(args.layout, v);
+    const check = (real: DnsRecord[]) => {
       real.forEach((r, i) => {
         if (recordKey(r) !== keys[i]) throw new Error(`DNS layout changed between plan and values at ${keys[i]}: ${recordKey(r)}`);
       });
       return real;
-    });
+    };
+    // Each record's values depend only on what goes into it (the addresses; a DKIM record also its domain's
+    // key), not on every key of every domain: with many domains the engine would otherwise track
+    // domains x records dependencies.
+    const addresses = pulumi.output(args.addresses);
+    const withAddresses = addresses.apply((a) => check(recordsFor(args.layout, { ...a, dkimPublicKeys: placeholder.dkimPublicKeys })));
+    const keyOf = (domain: string) => {
+      const k = args.dkimPublicKeys[domain];
+      if (k === undefined) throw new Error(`no DKIM key for ${domain}`);
+      return k;
+    };
+    this.records = pulumi
+      .all([addresses, pulumi.all(Object.fromEntries(args.layout.domains.map((d) => [d.name, keyOf(d.name)])))])
+      .apply(([a, dkimPublicKeys]) => check(recordsFor(args.layout, { ...a, dkimPublicKeys })));
     layout.forEach((shape, i) => {
       const zoneId = args.zoneIds[shape.zone];
       if (zoneId === undefined) throw new Error(`no Cloudflare zone for ${shape.zone}`);
-      const field = <K extends keyof ReturnType<typeof cloudflareArgs>>(k: K) => this.records.apply((rs) => cloudflareArgs(rs[i])[k]);
+      const isDkim = shape.type === 'TXT' && shape.name.includes('._domainkey.');
+      const record = isDkim
+        ? pulumi.all([addresses, keyOf(shape.zone)]).apply(([a, pub]) => check(recordsFor(args.layout, { ...a, dkimPublicKeys: { ...placeholder.dkimPublicKeys, [shape.zone]: pub } }))[i])
+        : withAddresses.apply((rs) => rs[i]);
+      const field = <K extends keyof ReturnType<typeof cloudflareArgs>>(k: K) => record.apply((r) => cloudflareArgs(r)[k]);
       new cloudflare.DnsRecord(
         `${name}-${keys[i]}`,
         {
@@ -147,7 +166,7 @@ export class HavenDns extends pulumi.ComponentResource {
           proxied: field('proxied') as pulumi.Output<boolean | undefined>,
           data: field('data') as pulumi.Output<cloudflare.types.input.DnsRecordData | undefined>,
         },
-        { parent: this, deleteBeforeReplace: true, dependsOn: shape.name.includes('._domainkey.') ? args.dkimDependsOn : undefined },
+        { parent: this, deleteBeforeReplace: true, dependsOn: isDkim ? args.dkimDependsOn : undefined },
       );
     });
     if (!args.skipConflictCheck) {

@@ -162,6 +162,9 @@ if [ -f "/$mk" ] && [ -e "$DATA_DIR/directory.sqlite" ] && ! cmp -s "$stage/new/
   fail "haven:masterKey is not the key this node's data is encrypted with; nothing was changed. Set the old key back (pulumi config set --secret haven:masterKey <old key>) and run pulumi up again"
 fi
 
+# The node (user haven) reads its config file; everything secret below stays root-only.
+mkdir -p /etc/haven
+chmod 0755 /etc/haven
 restart=0
 while IFS= read -r f; do
   [ "$f" = root/.ssh/authorized_keys ] && continue

@@ -89,11 +89,8 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
   };
   const dns = new HavenDns(`${name}-dns`, {
     layout: dnsLayout,
-    values: pulumi.all([node.ipv4, node.ipv6, pulumi.all(dkim.map((d) => d.key.publicKeyPem))]).apply(([ipv4, ipv6, pubs]) => ({
-      ipv4,
-      ipv6,
-      dkimPublicKeys: Object.fromEntries(dkim.map((d, i) => [d.domain, pubs[i]])),
-    })),
+    addresses: pulumi.all([node.ipv4, node.ipv6]).apply(([ipv4, ipv6]) => ({ ipv4, ipv6 })),
+    dkimPublicKeys: Object.fromEntries(dkim.map((d) => [d.domain, d.key.publicKeyPem])),
     zoneIds,
     // A domain's DKIM record is published only once the node holds its key.
     dkimDependsOn: [node.configured],

