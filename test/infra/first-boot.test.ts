@@ -21,7 +21,9 @@
  * download (prebuild-install's documented binary-host mirror variable) with
  * the addon this checkout's install built for the same Node ABI.
  *
- * Takes about two minutes with a cached root filesystem, four without.
+ * Takes about five minutes with a cached root filesystem (most of it npm
+ * installing the release's dependencies from the registry), two to five more
+ * to build one.
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
