@@ -61,7 +61,8 @@ export function dkimCredentialName(k: Pick<DkimPrivateKey, 'domain' | 'selector'
   return `dkim.${k.selector}.${k.domain}`;
 }
 
-const HAS_RSPAMD_OPTION = OPTION_LIST.some((o) => o.path === 'spam.rspamdUrl');
+/** Options the Sieve and spam work adds to the node: set only once the node knows them (it refuses unknown keys). */
+const HAS_OPTION = (path: string) => OPTION_LIST.some((o) => o.path === path);
 
 /** The node's config file (non-secret options only; secrets come from credentials and the environment). */
 export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl' | 'spfExtra' | 'dmarcPolicy'>): Record<string, unknown> {
@@ -69,7 +70,8 @@ export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'a
     dataDir: DATA_DIR,
     hostname: input.mailHost,
     listenAddress: '::',
-    ports: { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, http: 80, https: 443, admin: 8081 },
+    // ManageSieve on its registered port (RFC 5804 §1.8; the firewall and the _sieve._tcp SRV say 4190), once the node has it.
+    ports: { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, http: 80, https: 443, admin: 8081, ...(HAS_OPTION('ports.managesieve') ? { managesieve: 4190 } : {}) },
     masterKeyFile: `${RUNTIME_CREDENTIALS_DIR}/master-key`,
     replicaUrl: input.replicaUrl,
     // The SPF record infra publishes carries these terms (a relay's include): the node must expect the same one.
@@ -82,7 +84,7 @@ export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'a
     log: { level: 'info' },
     // rspamd runs on the server (cloud-init), on loopback. Set once the node has the option (the Sieve and
     // spam work adds spam.rspamdUrl); a node that lacks it would refuse the key.
-    ...(HAS_RSPAMD_OPTION ? { spam: { rspamdUrl: RSPAMD_URL } } : {}),
+    ...(HAS_OPTION('spam.rspamdUrl') ? { spam: { rspamdUrl: RSPAMD_URL } } : {}),
   };
 }
 
