@@ -1,25 +1,27 @@
 /**
  * @module infra/cloud-init
- * Renders the node's cloud-config: Node.js 24 LTS from NodeSource's apt
- * repository (key pinned by fingerprint, package pinned to that origin), the
- * Haven release, a `haven` system user, the data volume mounted at the data
- * directory, the node's config, its secrets as root-only files handed to the
- * service as systemd credentials / an EnvironmentFile, a hardened systemd
- * unit, a guard that hides the metadata service from every non-root process,
- * and unattended security upgrades (Debian's and NodeSource's; a new Node.js
- * restarts Haven). Pure: same input, same text (the test runs
- * `cloud-init schema` and shellcheck on it).
+ * Renders the node's cloud-config, which only bootstraps: Node.js 24 LTS from
+ * NodeSource's apt repository (key pinned by fingerprint, package pinned to
+ * that origin), rspamd and Redis on loopback, the `haven` user with a fixed
+ * UID/GID, the data volume mounted at the data directory, the Haven release,
+ * the hardened systemd unit, a guard that hides the metadata service from
+ * every non-root process, unattended security upgrades (Debian's and
+ * NodeSource's; a new Node.js restarts Haven) and `haven-apply`, the entry
+ * point through which `pulumi up` hands the node its configuration.
  *
- * Why secrets are in user data at all: a replacement server must come up and
- * restore itself from the replica with nobody logged in, so it needs the
- * master key and the replica credentials at first boot. Hetzner serves user
- * data to any local process at 169.254.169.254, so the guard drops those
- * packets for every uid but root before Haven is installed, and the unit
- * denies the address again. The server ignores later user-data changes
- * (see infra/node.ts): a changed secret never replaces the server.
+ * Nothing here is secret or changes per domain or setting: Hetzner keeps user
+ * data readable for the server's life and caps it at 32 KiB, and a change to
+ * it replaces the server. Settings, secrets and DKIM keys travel over SSH on
+ * every `pulumi up` instead (infra/node-config.ts builds the bundle,
+ * infra/node.ts sends it, `haven-apply` below installs it). Pure: same input,
+ * same text (tests run `cloud-init schema`, shellcheck, and the setup script
+ * itself in a Debian 13 root filesystem).
  */
 import { stringify } from 'yaml';
-import { DEFAULT_DMARC_POLICY, type DmarcPolicy } from '../node/dns/index.js';
+import { APPLY_SCRIPT, CONFIG_PATH, CREDENTIALS_DROPIN, DATA_DIR, ENV_PATH, HAVEN_BIN, RUNTIME_CREDENTIALS_DIR, SETUP_SCRIPT, UNIT_PATH } from './layout.js';
+import { applyScript, setupScript } from './node-scripts.js';
+
+export * from './layout.js';
 
 /**
  * The node's environment under systemd; the benches run their nodes with it
@@ -29,14 +31,6 @@ import { DEFAULT_DMARC_POLICY, type DmarcPolicy } from '../node/dns/index.js';
  */
 export const SERVICE_ENV: Readonly<Record<string, string>> = { NODE_ENV: 'production', MALLOC_MMAP_THRESHOLD_: '131072' };
 
-export const DATA_DIR = '/var/lib/haven';
-export const CONFIG_PATH = '/etc/haven/haven.yaml';
-export const ENV_PATH = '/etc/haven/haven.env';
-export const CREDENTIALS_DIR = '/etc/haven/credentials';
-/** Where systemd exposes LoadCredential= files to the service (only the service's user can read them). */
-export const RUNTIME_CREDENTIALS_DIR = '/run/credentials/haven.service';
-export const SETUP_SCRIPT = '/usr/local/sbin/haven-setup';
-export const HAVEN_BIN = '/usr/local/bin/haven';
 const METADATA_IP = '169.254.169.254';
 
 /**
@@ -65,35 +59,14 @@ export const NODESOURCE_KEY_FINGERPRINT = '6F71F525282841EEDAF851B42F59B5F99B1BE
 /** Where the key comes from: the Ubuntu keyserver over HTTPS (port 443, like everything else the node fetches). */
 export const NODESOURCE_KEYSERVER = 'hkps://keyserver.ubuntu.com';
 
-export interface DkimPrivateKey {
-  domain: string;
-  selector: string;
-  /** PKCS#8 or PKCS#1 PEM. */
-  privateKeyPem: string;
-}
-
 export interface CloudInitInput {
   mailHost: string;
   /** Hetzner volume id: the device is /dev/disk/by-id/scsi-0HC_Volume_<id>. */
   volumeId: string;
   /** What `npm install --global` installs: a tarball URL, a git URL or a registry spec. */
   havenRelease: string;
-  pop3: boolean;
-  acmeEmail: string;
-  /** s3://… replica URL, or '' for none. */
-  replicaUrl: string;
-  /** SPF terms infra publishes before -all (haven:spfExtra): the node's DNS list and doctor expect them too. */
-  spfExtra?: readonly string[];
-  /** The DMARC policy infra publishes (haven:dmarcPolicy): the node's DNS list and doctor expect it too. Default node/dns's. */
-  dmarcPolicy?: DmarcPolicy;
-  dkimKeys: readonly DkimPrivateKey[];
-  secrets: {
-    masterKey: string;
-    edgeSecret: string;
-    smarthost: string;
-    replicaAccessKeyId: string;
-    replicaSecretAccessKey: string;
-  };
+  /** The oldest Node.js major the setup script accepts (default NODE_MAJOR; the rootfs test runs Debian's 20). */
+  nodeMajor?: number;
 }
 
 export class CloudInitError extends Error {
@@ -105,66 +78,28 @@ export function shQuote(v: string): string {
   return `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
-/** A systemd EnvironmentFile line. Double-quoted: systemd unescapes \\ and \" and expands nothing. */
-function envLine(name: string, value: string): string {
-  if (/[\r\n\0]/.test(value)) throw new CloudInitError(`${name} contains a line break: secrets must be one line`);
-  return `${name}="${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"\n`;
-}
-
 export function volumeDevice(volumeId: string): string {
   if (!/^\d+$/.test(volumeId)) throw new CloudInitError(`volume id "${volumeId}" is not a Hetzner volume id (digits)`);
   return `/dev/disk/by-id/scsi-0HC_Volume_${volumeId}`;
 }
 
-/** The credential name the node finds a domain's DKIM key under in $CREDENTIALS_DIRECTORY. */
-export function dkimCredentialName(k: Pick<DkimPrivateKey, 'domain' | 'selector'>): string {
-  return `dkim.${k.selector}.${k.domain}`;
-}
-
-/** The node's config file (non-secret options only; secrets come from credentials and the environment). */
-export function nodeConfig(input: Pick<CloudInitInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl' | 'spfExtra' | 'dmarcPolicy'>): Record<string, unknown> {
-  return {
-    dataDir: DATA_DIR,
-    hostname: input.mailHost,
-    listenAddress: '::',
-    ports: { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, http: 80, https: 443, admin: 8081 },
-    masterKeyFile: `${RUNTIME_CREDENTIALS_DIR}/master-key`,
-    replicaUrl: input.replicaUrl,
-    // The SPF record infra publishes carries these terms (a relay's include): the node must expect the same one.
-    spfExtra: [...(input.spfExtra ?? [])],
-    // Likewise the DMARC policy: with reject published, a node expecting quarantine would call the record wrong.
-    dmarcPolicy: input.dmarcPolicy ?? DEFAULT_DMARC_POLICY,
-    tls: { acme: { enabled: true, email: input.acmeEmail, challenge: 'http-01' } },
-    allowPlaintextAuthOnLoopback: false,
-    pop3: { enabled: input.pop3 },
-    log: { level: 'info' },
-  };
-}
-
-/** The EnvironmentFile: secrets the node reads from its environment (HAVEN_* and the S3 client's AWS_*). */
-export function nodeEnvironment(input: Pick<CloudInitInput, 'secrets'>): string {
-  const s = input.secrets;
-  return (
-    '# Read by systemd (as root) for haven.service; mode 0600, root only.\n' +
-    envLine('HAVEN_ADMIN_SECRET', s.edgeSecret) +
-    (s.smarthost ? envLine('HAVEN_SMARTHOST', s.smarthost) : '') +
-    (s.replicaAccessKeyId ? envLine('AWS_ACCESS_KEY_ID', s.replicaAccessKeyId) + envLine('AWS_SECRET_ACCESS_KEY', s.replicaSecretAccessKey) : '')
-  );
-}
-
-export function systemdUnit(input: Pick<CloudInitInput, 'dkimKeys'>): string {
-  const creds = [
-    `LoadCredential=master-key:${CREDENTIALS_DIR}/master-key`,
-    ...input.dkimKeys.map((k) => `LoadCredential=${dkimCredentialName(k)}:${CREDENTIALS_DIR}/${dkimCredentialName(k)}.pem`),
-  ];
+/**
+ * The service. Credentials (master key, DKIM keys) come from the drop-in
+ * `haven-apply` writes, the secrets' environment from its EnvironmentFile:
+ * until the first `haven-apply` the unit is enabled but its condition keeps it
+ * from starting without a config.
+ */
+export function systemdUnit(): string {
   return `[Unit]
 Description=Haven mail, calendar and contacts server
-After=network-online.target haven-metadata-guard.service
-Wants=network-online.target
+After=network-online.target haven-metadata-guard.service rspamd.service
+Wants=network-online.target rspamd.service
 Requires=haven-metadata-guard.service
 # Never run on the root disk: without the volume an "empty" data dir would trigger a restore there.
 RequiresMountsFor=${DATA_DIR}
 AssertPathIsMountPoint=${DATA_DIR}
+# Configuration arrives from \`pulumi up\` (${APPLY_SCRIPT}); until then there is nothing to run.
+ConditionPathExists=${CONFIG_PATH}
 
 [Service]
 Type=simple
@@ -173,10 +108,10 @@ Group=haven
 ExecStart=${HAVEN_BIN} start --config ${CONFIG_PATH}
 ${Object.entries(SERVICE_ENV).map(([k, v]) => `Environment=${k}=${v}`).join('\n')}
 EnvironmentFile=${ENV_PATH}
-# Credentials: systemd (as root) copies these root-only files to ${RUNTIME_CREDENTIALS_DIR}, readable by
-# this service's user alone. LoadCredentialEncrypted= would add nothing here: the host key it uses sits on
-# the same disk with the same root-only mode, and Hetzner servers have no TPM.
-${creds.join('\n')}
+# Credentials: LoadCredential= lines in ${CREDENTIALS_DROPIN}. systemd (as root) copies those root-only
+# files to ${RUNTIME_CREDENTIALS_DIR}, readable by this service's user alone. LoadCredentialEncrypted=
+# would add nothing here: the host key it uses sits on the same disk with the same root-only mode, and
+# Hetzner servers have no TPM.
 Restart=on-failure
 RestartSec=5s
 # First boot may restore every mailbox from the replica before listening.
@@ -213,7 +148,7 @@ KeyringMode=private
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
 SystemCallErrorNumber=EPERM
-# The metadata service serves user data, which holds secrets: this service never needs it.
+# Nothing the node does needs the cloud metadata service.
 IPAddressDeny=${METADATA_IP}/32
 
 [Install]
@@ -222,8 +157,8 @@ WantedBy=multi-user.target
 }
 
 const GUARD_NFT = `#!/usr/sbin/nft -f
-# Hetzner's metadata service (${METADATA_IP}) serves this server's user data, which holds Haven's
-# secrets, to any local process. Only root (cloud-init, hc-utils) may reach it.
+# Hetzner's metadata service (${METADATA_IP}) serves this server's user data and identity to any
+# local process. User data holds no secret, but nothing but root (cloud-init, hc-utils) needs it.
 table inet haven_guard
 flush table inet haven_guard
 table inet haven_guard {
@@ -307,47 +242,22 @@ const UNATTENDED_REBOOT = `Unattended-Upgrade::Automatic-Reboot "true";
 Unattended-Upgrade::Automatic-Reboot-Time "04:30";
 `;
 
-/** The first-boot script run from runcmd. Idempotent, so a re-run after a failure is safe. */
-export function setupScript(input: Pick<CloudInitInput, 'havenRelease'>): string {
-  const mountUnit = 'var-lib-haven.mount';
-  return `#!/bin/sh
-# Haven first-boot setup, run once by cloud-init (runcmd). Safe to run again by hand.
-set -eu
 
-DATA_DIR=${shQuote(DATA_DIR)}
-RELEASE=${shQuote(input.havenRelease)}
+/**
+ * rspamd and its Redis stay on loopback: only the node talks to them (spam.rspamdUrl,
+ * RSPAMD_URL). local.d is rspamd's documented place for site settings; Redis keeps
+ * Bayes and fuzzy data. Debian's redis-server already binds 127.0.0.1 and ::1 only.
+ */
+const RSPAMD_FILES: readonly [string, string][] = [
+  ['/etc/rspamd/local.d/worker-normal.inc', '# Written by cloud-init: the scanner the Haven node calls (spam.rspamdUrl).\nbind_socket = "127.0.0.1:11333";\n'],
+  ['/etc/rspamd/local.d/worker-controller.inc', '# Written by cloud-init: learning and the web UI, loopback only (ssh -L to reach it).\nbind_socket = "127.0.0.1:11334";\n'],
+  ['/etc/rspamd/local.d/worker-proxy.inc', '# Written by cloud-init: the milter proxy, unused by Haven; loopback only.\nbind_socket = "127.0.0.1:11332";\n'],
+  ['/etc/rspamd/local.d/worker-fuzzy.inc', '# Written by cloud-init: fuzzy hash storage, loopback only.\nbind_socket = "127.0.0.1:11335";\n'],
+  ['/etc/rspamd/local.d/redis.conf', '# Written by cloud-init: Redis on loopback for Bayes, fuzzy hashes and rate limits.\nservers = "127.0.0.1:6379";\n'],
+];
 
-# 1. Hide the metadata service (it serves user data, which holds secrets) from non-root processes.
-systemctl daemon-reload
-systemctl enable --now haven-metadata-guard.service
-
-# 2. Haven needs NodeSource's Node.js ${NODE_MAJOR} (cloud-config: apt source, pin); Debian's older one is pinned away.
-if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= ${NODE_MAJOR} ? 0 : 1)' 2>/dev/null; then
-  echo "haven-setup: Node.js ${NODE_MAJOR} is not installed (node: $(node --version 2>/dev/null || echo missing)); see /var/log/cloud-init.log for the NodeSource apt source, run apt-get update && apt-get install nodejs, then run $0 again" >&2
-  exit 1
-fi
-
-# 3. Install the Haven release once; upgrades are deliberate, by hand or by replacing the server.
-if ! command -v haven >/dev/null 2>&1; then
-  npm install --global --omit=dev --no-audit --no-fund "$RELEASE"
-fi
-test -x ${shQuote(HAVEN_BIN)} || { echo "haven-setup: ${HAVEN_BIN} missing after npm install; check the release in haven:havenRelease" >&2; exit 1; }
-
-# 4. The data volume may attach after first boot starts: wait for its mount (fstab: nofail, 5 minute device timeout).
-systemctl start ${mountUnit} || true
-if ! mountpoint -q "$DATA_DIR"; then
-  echo "haven-setup: the data volume is not mounted at $DATA_DIR; check the volume attachment in the Hetzner console, then run $0 again" >&2
-  exit 1
-fi
-chown haven:haven "$DATA_DIR"
-chmod 0700 "$DATA_DIR"
-
-# 5. Start Haven. On an empty data directory with a replica configured, \`haven start\` restores first.
-systemctl enable --now haven.service
-# Unattended Node.js security upgrades take effect: a new /usr/bin/node restarts Haven.
-systemctl enable --now haven-node-restart.path
-`;
-}
+/** Packages the server installs (cloud-config `packages`); the rootfs test builds its image from this list. */
+export const PACKAGES: readonly string[] = ['nodejs', 'nftables', 'unattended-upgrades', 'ca-certificates', 'rspamd', 'redis-server'];
 
 /** The complete cloud-config document. */
 export function renderCloudInit(input: CloudInitInput): string {
@@ -361,6 +271,8 @@ export function renderCloudInit(input: CloudInitInput): string {
     prefer_fqdn_over_hostname: true,
     manage_etc_hosts: true,
     ssh_pwauth: false,
+    // Root logs in by key only: `pulumi up` configures the node as root over SSH (infra/node.ts).
+    disable_root: false,
     package_update: true,
     package_upgrade: true,
     bootcmd: [GPG_BOOTCMD],
@@ -376,30 +288,24 @@ export function renderCloudInit(input: CloudInitInput): string {
       },
     },
     // nodejs comes from NodeSource (pinned in /etc/apt/preferences.d) and carries npm.
-    packages: ['nodejs', 'nftables', 'unattended-upgrades', 'ca-certificates'],
-    groups: ['haven'],
-    users: [
-      'default',
-      { name: 'haven', system: true, primary_group: 'haven', homedir: DATA_DIR, no_create_home: true, shell: '/usr/sbin/nologin', lock_passwd: true },
-    ],
+    packages: [...PACKAGES],
+    // The haven user and group are made by the setup script, with fixed ids (cloud-init cannot fix a group's id).
     mounts: [[device, DATA_DIR, 'ext4', 'defaults,nofail,nodev,nosuid,noexec,x-systemd.device-timeout=300s', '0', '2']],
     // npm on a small server needs more than RAM alone.
     swap: { filename: '/var/swapfile', size: 1073741824, maxsize: 1073741824 },
     write_files: [
-      file(CONFIG_PATH, stringify(nodeConfig(input)), '0644'),
-      file(ENV_PATH, nodeEnvironment(input), '0600'),
-      file(`${CREDENTIALS_DIR}/master-key`, input.secrets.masterKey + '\n', '0600'),
-      ...input.dkimKeys.map((k) => file(`${CREDENTIALS_DIR}/${dkimCredentialName(k)}.pem`, k.privateKeyPem.trimEnd() + '\n', '0600')),
       file('/etc/haven/metadata-guard.nft', GUARD_NFT, '0644'),
       file('/etc/systemd/system/haven-metadata-guard.service', GUARD_UNIT, '0644'),
-      file('/etc/systemd/system/haven.service', systemdUnit(input), '0644'),
+      file(UNIT_PATH, systemdUnit(), '0644'),
       file('/etc/systemd/system/haven-node-restart.path', NODE_RESTART_PATH, '0644'),
       file('/etc/systemd/system/haven-node-restart.service', NODE_RESTART_SERVICE, '0644'),
       file('/etc/apt/preferences.d/haven-nodejs', NODEJS_PIN, '0644'),
       file('/etc/apt/apt.conf.d/20auto-upgrades', AUTO_UPGRADES, '0644'),
       file('/etc/apt/apt.conf.d/51haven-nodesource', UNATTENDED_NODESOURCE, '0644'),
       file('/etc/apt/apt.conf.d/52haven-reboot', UNATTENDED_REBOOT, '0644'),
-      file(SETUP_SCRIPT, setupScript(input), '0700'),
+      ...RSPAMD_FILES.map(([path, content]) => file(path, content, '0644')),
+      file(SETUP_SCRIPT, setupScript({ havenRelease: input.havenRelease, nodeMajor: input.nodeMajor ?? NODE_MAJOR }), '0700'),
+      file(APPLY_SCRIPT, applyScript(), '0700'),
     ],
     runcmd: [[SETUP_SCRIPT]],
   };

@@ -119,6 +119,13 @@ export function readStackConfig(cfg: pulumi.Config = new pulumi.Config('haven'))
   if (!DKIM_SELECTOR_RE.test(dkimSelector)) throw new StackConfigError(`haven:dkimSelector "${dkimSelector}" must be one DNS label (letters, digits, hyphens)`);
   const sshPublicKeys = list(cfg, 'sshPublicKeys', true);
   if (sshPublicKeys.length === 0) throw new StackConfigError('haven:sshPublicKeys is empty: add your public key (`pulumi config set --path "haven:sshPublicKeys[0]" "$(cat ~/.ssh/id_ed25519.pub)"`)');
+  // `pulumi up` configures the node over SSH, so the machine it runs on must be let in.
+  const adminSourceIps = list(cfg, 'adminSourceIps', true).map(checkCidr);
+  if (adminSourceIps.length === 0) {
+    throw new StackConfigError(
+      'haven:adminSourceIps is empty: `pulumi up` configures the server over SSH, so list the addresses it runs from, e.g. `pulumi config set --path "haven:adminSourceIps[0]" "$(curl -s https://ifconfig.me)"` (0.0.0.0/0 and ::/0 open SSH to everyone; it accepts keys only)',
+    );
+  }
   const edgeSecret = cfg.requireSecret('edgeSecret').apply((s) => {
     if (s.length < 32) throw new StackConfigError('haven:edgeSecret must be at least 32 characters: `pulumi config set --secret haven:edgeSecret "$(openssl rand -hex 32)"`');
     return s;
@@ -144,7 +151,7 @@ export function readStackConfig(cfg: pulumi.Config = new pulumi.Config('haven'))
     image: cfg.get('image') ?? 'debian-13',
     volumeSizeGb: cfg.getNumber('volumeSizeGb') ?? 10,
     sshPublicKeys,
-    adminSourceIps: list(cfg, 'adminSourceIps', false).map(checkCidr),
+    adminSourceIps,
     pop3: cfg.getBoolean('pop3') ?? false,
     replicaLocation: cfg.get('replicaLocation') ?? 'weur',
     havenRelease: cfg.require('havenRelease'),

@@ -1,8 +1,11 @@
 /**
  * @module infra/dns
- * Creates in Cloudflare exactly the records `node/dns` lists for the mail
- * domains: fully qualified names, never proxied (mail and its PTR checks
- * need the server's own addresses).
+ * Creates in Cloudflare the records `node/dns` lists for the mail domains,
+ * plus the ones infra adds (`hostRecords`: SPF for the mail host's own name,
+ * ManageSieve SRV): fully qualified names, never proxied (mail and its PTR
+ * checks need the server's own addresses). DKIM records wait until the node
+ * holds their key. Before anything is created, the zones' existing records
+ * are read and any that would clash are named in a warning (`conflicts`).
  *
  * Record values depend on outputs (addresses, DKIM keys), but resources must
  * be declared up front so previews show them. The set of records (type and
@@ -13,6 +16,9 @@
 import * as cloudflare from '@pulumi/cloudflare';
 import * as pulumi from '@pulumi/pulumi';
 import { formatRecord, mailDnsRecords, type DnsRecord, type MailDnsInput } from '../node/dns/index.js';
+import { conflicts } from './dns-conflicts.js';
+
+export { conflicts };
 
 /** Values only known once the node and keys exist. */
 export interface DnsValues {
@@ -24,7 +30,34 @@ export interface DnsValues {
 
 export type DnsLayoutInput = Omit<MailDnsInput, 'ipv4' | 'ipv6' | 'domains'> & { domains: { name: string; selector: string }[] };
 
+/** ManageSieve's port (RFC 5804 §1.8 registers _sieve._tcp for it). */
+export const MANAGESIEVE_PORT = 4190;
+
+/**
+ * Records infra publishes beyond node/dns's list:
+ * - SPF for the mail host's own name: bounces and DSNs go out with an empty
+ *   MAIL FROM, so receivers check SPF against the HELO name (RFC 7208 §2.3);
+ *   without a record there the result is "none".
+ * - `_sieve._tcp` SRV per domain (RFC 5804 §1.8), so Sieve clients find the
+ *   ManageSieve service on the mail host.
+ */
+export function hostRecords(layout: DnsLayoutInput, v: Pick<DnsValues, 'ipv4' | 'ipv6'>, ttl = 3600): DnsRecord[] {
+  const zoneOfHost = [...layout.domains].sort((a, b) => b.name.length - a.name.length).find((d) => layout.mailHost === d.name || layout.mailHost.endsWith('.' + d.name));
+  if (!zoneOfHost) throw new Error(`the mail host ${layout.mailHost} is not under any mail domain`);
+  return [
+    { type: 'TXT', name: layout.mailHost, zone: zoneOfHost.name, ttl, content: `v=spf1 ip4:${v.ipv4} ip6:${v.ipv6} -all`, purpose: 'SPF for the HELO name: bounces (empty MAIL FROM) are checked against it' },
+    ...layout.domains.map(
+      (d): DnsRecord => ({ type: 'SRV', name: `_sieve._tcp.${d.name}`, zone: d.name, ttl, priority: 0, weight: 1, port: MANAGESIEVE_PORT, target: layout.mailHost, purpose: 'RFC 5804: ManageSieve (Sieve filter scripts)' }),
+    ),
+  ];
+}
+
 export function recordsFor(layout: DnsLayoutInput, v: DnsValues): DnsRecord[] {
+  return [...nodeRecordsFor(layout, v), ...hostRecords(layout, v)];
+}
+
+/** node/dns's list alone: what haven doctor and the admin API expect. */
+export function nodeRecordsFor(layout: DnsLayoutInput, v: DnsValues): DnsRecord[] {
   return mailDnsRecords({
     ...layout,
     ipv4: v.ipv4,
@@ -55,7 +88,8 @@ export function cloudflareArgs(r: DnsRecord): Omit<cloudflare.DnsRecordArgs, 'zo
     case 'MX':
       return { ...base, content: r.content, priority: r.priority };
     case 'SRV':
-      return { ...base, data: { priority: r.priority, weight: r.weight, port: r.port, target: r.target } };
+      // Cloudflare answers an SRV record's priority at the top level too; leaving it out there shows a diff on every run.
+      return { ...base, priority: r.priority, data: { priority: r.priority, weight: r.weight, port: r.port, target: r.target } };
     case 'CAA':
       return { ...base, data: { flags: r.flags, tag: r.tag, value: r.value } };
   }
@@ -63,9 +97,16 @@ export function cloudflareArgs(r: DnsRecord): Omit<cloudflare.DnsRecordArgs, 'zo
 
 export interface HavenDnsArgs {
   layout: DnsLayoutInput;
-  values: pulumi.Input<DnsValues>;
+  /** The server's addresses. */
+  addresses: pulumi.Input<{ ipv4: string; ipv6: string }>;
+  /** PEM public key per mail domain. */
+  dkimPublicKeys: Record<string, pulumi.Input<string>>;
   /** Cloudflare zone id per mail domain. */
   zoneIds: Record<string, pulumi.Input<string>>;
+  /** What must exist before a DKIM record is published: the node holding the key (infra/node.ts `configured`). */
+  dkimDependsOn?: pulumi.Resource[];
+  /** Skip reading the zones' existing records (conflict warnings). */
+  skipConflictCheck?: boolean;
 }
 
 export class HavenDns extends pulumi.ComponentResource {
@@ -85,17 +126,33 @@ export class HavenDns extends pulumi.ComponentResource {
     const keys = layout.map(recordKey);
     if (new Set(keys).size !== keys.length) throw new Error(`node/dns produced two records with one name and type: ${keys.join(', ')}`);
 
-    this.records = pulumi.output(args.values).apply((v) => {
-      const real = recordsFor(args.layout, v);
+    const check = (real: DnsRecord[]) => {
       real.forEach((r, i) => {
         if (recordKey(r) !== keys[i]) throw new Error(`DNS layout changed between plan and values at ${keys[i]}: ${recordKey(r)}`);
       });
       return real;
-    });
+    };
+    // Each record's values depend only on what goes into it (the addresses; a DKIM record also its domain's
+    // key), not on every key of every domain: with many domains the engine would otherwise track
+    // domains x records dependencies.
+    const addresses = pulumi.output(args.addresses);
+    const withAddresses = addresses.apply((a) => check(recordsFor(args.layout, { ...a, dkimPublicKeys: placeholder.dkimPublicKeys })));
+    const keyOf = (domain: string) => {
+      const k = args.dkimPublicKeys[domain];
+      if (k === undefined) throw new Error(`no DKIM key for ${domain}`);
+      return k;
+    };
+    this.records = pulumi
+      .all([addresses, pulumi.all(Object.fromEntries(args.layout.domains.map((d) => [d.name, keyOf(d.name)])))])
+      .apply(([a, dkimPublicKeys]) => check(recordsFor(args.layout, { ...a, dkimPublicKeys })));
     layout.forEach((shape, i) => {
       const zoneId = args.zoneIds[shape.zone];
       if (zoneId === undefined) throw new Error(`no Cloudflare zone for ${shape.zone}`);
-      const field = <K extends keyof ReturnType<typeof cloudflareArgs>>(k: K) => this.records.apply((rs) => cloudflareArgs(rs[i])[k]);
+      const isDkim = shape.type === 'TXT' && shape.name.includes('._domainkey.');
+      const record = isDkim
+        ? pulumi.all([addresses, keyOf(shape.zone)]).apply(([a, pub]) => check(recordsFor(args.layout, { ...a, dkimPublicKeys: { ...placeholder.dkimPublicKeys, [shape.zone]: pub } }))[i])
+        : withAddresses.apply((rs) => rs[i]);
+      const field = <K extends keyof ReturnType<typeof cloudflareArgs>>(k: K) => record.apply((r) => cloudflareArgs(r)[k]);
       new cloudflare.DnsRecord(
         `${name}-${keys[i]}`,
         {
@@ -109,9 +166,18 @@ export class HavenDns extends pulumi.ComponentResource {
           proxied: field('proxied') as pulumi.Output<boolean | undefined>,
           data: field('data') as pulumi.Output<cloudflare.types.input.DnsRecordData | undefined>,
         },
-        { parent: this, deleteBeforeReplace: true },
+        { parent: this, deleteBeforeReplace: true, dependsOn: isDkim ? args.dkimDependsOn : undefined },
       );
     });
+    if (!args.skipConflictCheck) {
+      for (const zone of [...new Set(layout.map((r) => r.zone))]) {
+        const zoneId = args.zoneIds[zone];
+        const existing = cloudflare.getDnsRecordsOutput({ zoneId, maxItems: 5000 }, { parent: this }).results;
+        pulumi.output(existing).apply((rs) => {
+          for (const w of conflicts(layout.filter((r) => r.zone === zone), rs)) void pulumi.log.warn(w, this);
+        });
+      }
+    }
     this.zoneLines = this.records.apply((rs) => rs.map(formatRecord));
     this.registerOutputs({ records: this.records, zoneLines: this.zoneLines });
   }

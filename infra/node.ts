@@ -1,12 +1,24 @@
 /**
  * @module infra/node
- * The Hetzner side of a Haven node: SSH keys, a primary IPv4 and IPv6 that
- * outlive the server (so DNS, PTR and sender reputation survive a rebuild),
- * the firewall, a data volume that outlives the server, the server itself
- * and reverse DNS for both addresses.
+ * The Hetzner side of a Haven node: a primary IPv4 and IPv6 that outlive
+ * the server (so DNS, PTR and sender reputation survive a rebuild), the
+ * firewall, a data volume that outlives the server, the server itself
+ * (bootstrapped by infra/cloud-init.ts), reverse DNS for both addresses, and
+ * the configuration channel: a deploy key Pulumi keeps, and a remote command
+ * that hands the node its configuration bundle (infra/node-config.ts) over
+ * SSH whenever the bundle or the server changes.
+ *
+ * What outlives the server carries Hetzner's delete protection and Pulumi's
+ * `protect` while haven:retainData is true; every Hetzner name carries the
+ * stack, so two stacks in one project never collide.
  */
+import * as command from '@pulumi/command';
 import * as hcloud from '@pulumi/hcloud';
 import * as pulumi from '@pulumi/pulumi';
+import * as tls from '@pulumi/tls';
+import { renderCloudInit } from './cloud-init.js';
+import { APPLY_SCRIPT } from './layout.js';
+import { configBundle, type NodeConfigInput } from './node-config.js';
 
 export interface FirewallRuleSpec {
   description: string;
@@ -25,6 +37,7 @@ export function firewallRules(opts: { pop3: boolean; adminSourceIps: readonly st
     tcp(465, 'submission, implicit TLS'),
     tcp(587, 'submission, STARTTLS'),
     tcp(993, 'IMAP, implicit TLS'),
+    tcp(4190, 'ManageSieve (RFC 5804)'),
     ...(opts.pop3 ? [tcp(995, 'POP3, implicit TLS')] : []),
     tcp(80, 'HTTP: ACME http-01 and redirects'),
     tcp(443, 'HTTPS: CalDAV, CardDAV, autoconfig, admin API'),
@@ -52,18 +65,28 @@ function expandIpv6(a: string): string[] {
 }
 
 export interface HavenNodeArgs {
+  /** The Pulumi stack: part of every Hetzner name. */
+  stack: string;
   mailHost: string;
   location: string;
   serverType: string;
   image: string;
   volumeSizeGb: number;
+  /** Operators' keys: root's authorized_keys gets them through the configuration channel. */
   sshPublicKeys: string[];
+  /** Where `pulumi up` may connect from (SSH); never empty. */
   adminSourceIps: string[];
   pop3: boolean;
-  /** Keep the volume and addresses when the stack is destroyed. */
+  havenRelease: string;
+  /** Keep the volume and addresses: Hetzner delete protection, Pulumi protect, retained on destroy. */
   retainData: boolean;
-  /** Renders user data once the volume id is known. */
-  userData: (volumeId: pulumi.Output<string>) => pulumi.Input<string>;
+  /** The node's configuration, secrets included (they stay Pulumi secrets). */
+  config: pulumi.Input<Omit<NodeConfigInput, 'authorizedKeys'>>;
+}
+
+/** Hetzner names: the stack is part of each, so two stacks in one project never collide. */
+export function hetznerName(stack: string, what: string): string {
+  return `haven-${stack}-${what}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
 }
 
 export class HavenNode extends pulumi.ComponentResource {
@@ -74,31 +97,34 @@ export class HavenNode extends pulumi.ComponentResource {
   readonly serverId: pulumi.Output<string>;
   readonly volumeId: pulumi.Output<string>;
   readonly userData: pulumi.Output<string>;
+  /** Done once the node holds the current configuration: DKIM records wait for it. */
+  readonly configured: command.remote.Command;
 
   constructor(name: string, args: HavenNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('haven:infra:Node', name, {}, opts);
     const child = { parent: this };
-    // Data and identity outlive `pulumi destroy` unless the stack says otherwise.
-    const keep = { ...child, retainOnDelete: args.retainData };
-    const labels = { app: 'haven', node: name };
+    // Data and identity outlive the server, `pulumi destroy` and a slip of the hand unless the stack says otherwise.
+    const keep = { ...child, retainOnDelete: args.retainData, protect: args.retainData };
+    const labels = { app: 'haven', stack: args.stack.toLowerCase().replace(/[^a-z0-9-]/g, '-'), node: name };
+    const hname = (what: string) => hetznerName(args.stack, what);
 
-    const sshKeys = args.sshPublicKeys.map(
-      (publicKey, i) => new hcloud.SshKey(`${name}-ssh-${i}`, { name: `${name}-${i}`, publicKey, labels }, child),
-    );
+    // The key `pulumi up` configures the node with; it lives in the stack's state (secret), nowhere else.
+    const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: 'ED25519' }, child);
+    const deploySshKey = new hcloud.SshKey(`${name}-deploy`, { name: hname('deploy'), publicKey: deployKey.publicKeyOpenssh, labels }, child);
     const ipv4 = new hcloud.PrimaryIp(
       `${name}-ipv4`,
-      { name: `${name}-ipv4`, type: 'ipv4', location: args.location, assigneeType: 'server', autoDelete: false, labels },
+      { name: hname('ipv4'), type: 'ipv4', location: args.location, assigneeType: 'server', autoDelete: false, deleteProtection: args.retainData, labels },
       keep,
     );
     const ipv6 = new hcloud.PrimaryIp(
       `${name}-ipv6`,
-      { name: `${name}-ipv6`, type: 'ipv6', location: args.location, assigneeType: 'server', autoDelete: false, labels },
+      { name: hname('ipv6'), type: 'ipv6', location: args.location, assigneeType: 'server', autoDelete: false, deleteProtection: args.retainData, labels },
       keep,
     );
     const firewall = new hcloud.Firewall(
       `${name}-firewall`,
       {
-        name: `${name}-firewall`,
+        name: hname('firewall'),
         labels,
         rules: firewallRules(args).map((r) => ({ direction: 'in', protocol: r.protocol, port: r.port, sourceIps: r.sourceIps, description: r.description })),
       },
@@ -107,11 +133,11 @@ export class HavenNode extends pulumi.ComponentResource {
     // Formatted by Hetzner at creation, never by cloud-init: a rebuilt server must not wipe mail.
     const volume = new hcloud.Volume(
       `${name}-data`,
-      { name: `${name}-data`, size: args.volumeSizeGb, location: args.location, format: 'ext4', labels },
+      { name: hname('data'), size: args.volumeSizeGb, location: args.location, format: 'ext4', deleteProtection: args.retainData, labels },
       keep,
     );
-    const volumeId = volume.id;
-    const userData = pulumi.output(args.userData(volumeId));
+    // Bootstrap only, nothing secret: a change (release, volume, mail host) is a new server, which is right.
+    const userData = volume.id.apply((vid) => renderCloudInit({ mailHost: args.mailHost, volumeId: vid, havenRelease: args.havenRelease }));
     const server = new hcloud.Server(
       `${name}-server`,
       {
@@ -119,7 +145,7 @@ export class HavenNode extends pulumi.ComponentResource {
         serverType: args.serverType,
         image: args.image,
         location: args.location,
-        sshKeys: sshKeys.map((k) => k.id),
+        sshKeys: [deploySshKey.id],
         firewallIds: [firewall.id.apply(Number)],
         publicNets: [{ ipv4Enabled: true, ipv4: ipv4.id.apply(Number), ipv6Enabled: true, ipv6: ipv6.id.apply(Number) }],
         userData,
@@ -129,24 +155,51 @@ export class HavenNode extends pulumi.ComponentResource {
       },
       {
         ...child,
-        // Hetzner cannot change user data in place, so a change would replace the server. Secrets and
-        // config changes are applied by `pulumi up --replace` on this resource when wanted; addresses,
-        // volume and DNS stay. The image moves on by itself (unattended-upgrades), not by rebuild.
-        ignoreChanges: ['userData', 'image', 'sshKeys'],
+        // The addresses and the volume belong to one server at a time: the old one goes first.
+        deleteBeforeReplace: true,
+        // Hetzner would rebuild in place on a new image, keeping the id; a new server gets its configuration sent.
+        replaceOnChanges: ['image'],
       },
     );
-    new hcloud.VolumeAttachment(`${name}-data-attachment`, { serverId: server.id.apply(Number), volumeId: volume.id.apply(Number), automount: false }, child);
+    const attachment = new hcloud.VolumeAttachment(
+      `${name}-data-attachment`,
+      { serverId: server.id.apply(Number), volumeId: volume.id.apply(Number), automount: false },
+      { ...child, deleteBeforeReplace: true },
+    );
 
     const v6 = ipv6.ipNetwork.apply(ipv6HostAddress);
     // The PTR is what receivers compare with the EHLO name and the A/AAAA records (FCrDNS).
     new hcloud.Rdns(`${name}-ptr-ipv4`, { primaryIpId: ipv4.id.apply(Number), ipAddress: ipv4.ipAddress, dnsPtr: args.mailHost }, child);
     new hcloud.Rdns(`${name}-ptr-ipv6`, { primaryIpId: ipv6.id.apply(Number), ipAddress: v6, dnsPtr: args.mailHost }, child);
 
+    // The configuration channel. stdin (the bundle) is secret; a new bundle or a new server runs haven-apply.
+    const bundle = pulumi
+      .all([pulumi.output(args.config), deployKey.publicKeyOpenssh])
+      .apply(([config, deployPub]) => configBundle({ ...(config as Omit<NodeConfigInput, 'authorizedKeys'>), authorizedKeys: [deployPub.trim(), ...args.sshPublicKeys] }));
+    this.configured = new command.remote.Command(
+      `${name}-config`,
+      {
+        connection: {
+          host: ipv4.ipAddress,
+          user: 'root',
+          privateKey: deployKey.privateKeyOpenssh,
+          // A new server answers SSH a minute or so after Hetzner reports it running.
+          dialErrorLimit: 40,
+          perDialTimeout: 30,
+        },
+        create: APPLY_SCRIPT,
+        update: APPLY_SCRIPT,
+        stdin: pulumi.secret(bundle.apply((b) => b.base64)),
+        triggers: [server.id, pulumi.secret(bundle.apply((b) => b.sha256))],
+      },
+      { ...child, dependsOn: [attachment], additionalSecretOutputs: ['stdin'] },
+    );
+
     this.ipv4 = ipv4.ipAddress;
     this.ipv6 = v6;
     this.ipv6Network = ipv6.ipNetwork;
     this.serverId = server.id;
-    this.volumeId = volumeId;
+    this.volumeId = volume.id;
     this.userData = userData;
     this.registerOutputs({ ipv4: this.ipv4, ipv6: this.ipv6, serverId: this.serverId, volumeId: this.volumeId });
   }

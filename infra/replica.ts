@@ -1,16 +1,22 @@
 /**
  * @module infra/replica
  * The off-site replica: an R2 bucket, an account API token that can read and
- * write objects in that bucket only, and the S3 credentials R2 derives from
+ * write objects in that bucket only (both permission groups), and the S3 credentials R2 derives from
  * the token (access key id = token id, secret = SHA-256 of the token value).
- * The bucket outlives `pulumi destroy` unless the stack says otherwise.
+ * The bucket outlives `pulumi destroy` and is protected in Pulumi unless the
+ * stack says otherwise (R2 has no delete protection of its own).
  */
 import { createHash } from 'node:crypto';
 import * as cloudflare from '@pulumi/cloudflare';
 import * as pulumi from '@pulumi/pulumi';
 
-/** The permission group that grants object read and write on named buckets. */
+/**
+ * The permission groups for objects in named buckets: the node writes (replication) and reads
+ * (restore, `haven backup verify`, the standby's follow). Item Write alone does not grant reads.
+ */
+export const R2_OBJECT_READ = 'Workers R2 Storage Bucket Item Read';
 export const R2_OBJECT_WRITE = 'Workers R2 Storage Bucket Item Write';
+export const R2_OBJECT_GROUPS = [R2_OBJECT_READ, R2_OBJECT_WRITE] as const;
 
 export interface ReplicaBucketArgs {
   accountId: string;
@@ -47,14 +53,15 @@ export class ReplicaBucket extends pulumi.ComponentResource {
     const bucket = new cloudflare.R2Bucket(
       `${name}-bucket`,
       { accountId: args.accountId, name: args.bucketName, ...(args.location ? { location: args.location } : {}) },
-      { parent: this, retainOnDelete: args.retainData },
+      { parent: this, retainOnDelete: args.retainData, protect: args.retainData },
     );
-    const groups = cloudflare.getAccountApiTokenPermissionGroupsListOutput({ accountId: args.accountId, name: R2_OBJECT_WRITE }, { parent: this });
-    const groupId = groups.results.apply((rs) => {
-      const g = rs.find((r) => r.name === R2_OBJECT_WRITE);
-      if (!g) throw new Error(`Cloudflare has no "${R2_OBJECT_WRITE}" permission group: check that R2 is enabled on the account`);
-      return g.id;
-    });
+    const groupIds = R2_OBJECT_GROUPS.map((name) =>
+      cloudflare.getAccountApiTokenPermissionGroupsListOutput({ accountId: args.accountId, name }, { parent: this }).results.apply((rs) => {
+        const g = rs.find((r) => r.name === name);
+        if (!g) throw new Error(`Cloudflare has no "${name}" permission group: check that R2 is enabled on the account`);
+        return g.id;
+      }),
+    );
     const token = new cloudflare.AccountToken(
       `${name}-token`,
       {
@@ -63,7 +70,7 @@ export class ReplicaBucket extends pulumi.ComponentResource {
         policies: [
           {
             effect: 'allow',
-            permissionGroups: [{ id: groupId }],
+            permissionGroups: groupIds.map((id) => ({ id })),
             // Scoped to this one bucket: a leaked node cannot touch other buckets.
             resources: bucket.name.apply((b) => JSON.stringify({ [`com.cloudflare.edge.r2.bucket.${args.accountId}_default_${b}`]: '*' })),
           },

@@ -1,14 +1,14 @@
 /**
  * @module infra/stack
  * Wires one Haven deployment together: DKIM keys, the replica bucket, the
- * Hetzner node with its cloud-init, the DNS records and the edge Worker, and
- * returns the stack outputs. infra/index.ts calls it with the stack's config.
+ * Hetzner node (bootstrapped by cloud-init, configured over SSH on every
+ * `pulumi up`), the DNS records and the edge Worker, and returns the stack
+ * outputs. infra/index.ts calls it with the stack's config.
  */
 import * as cloudflare from '@pulumi/cloudflare';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
 import { mtaStsPolicyFor } from '../node/dns/index.js';
-import { renderCloudInit } from './cloud-init.js';
 import type { HavenStackConfig } from './config.js';
 import { HavenDns } from './dns.js';
 import { buildEdgeWorker, edgeEntryExists, EdgeWorker } from './edge.js';
@@ -54,6 +54,7 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
   });
 
   const node = new HavenNode(name, {
+    stack,
     mailHost: cfg.mailHost,
     location: cfg.location,
     serverType: cfg.serverType,
@@ -62,24 +63,21 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
     sshPublicKeys: cfg.sshPublicKeys,
     adminSourceIps: cfg.adminSourceIps,
     pop3: cfg.pop3,
+    havenRelease: cfg.havenRelease,
     retainData: cfg.retainData,
-    userData: (volumeId) =>
-      pulumi
-        .all([volumeId, replica.url, replica.accessKeyId, replica.secretAccessKey, cfg.masterKey, cfg.edgeSecret, cfg.smarthost, pulumi.all(dkim.map((d) => d.key.privateKeyPemPkcs8))])
-        .apply(([vid, url, keyId, secretKey, masterKey, edgeSecret, smarthost, pems]) =>
-          renderCloudInit({
-            mailHost: cfg.mailHost,
-            volumeId: vid,
-            havenRelease: cfg.havenRelease,
-            pop3: cfg.pop3,
-            acmeEmail: cfg.acmeEmail,
-            replicaUrl: url,
-            spfExtra: cfg.spfExtra,
-            dmarcPolicy: cfg.dmarcPolicy,
-            dkimKeys: dkim.map((d, i) => ({ domain: d.domain, selector: cfg.dkimSelector, privateKeyPem: pems[i] })),
-            secrets: { masterKey, edgeSecret, smarthost, replicaAccessKeyId: keyId, replicaSecretAccessKey: secretKey },
-          }),
-        ),
+    // Sent over SSH on every `pulumi up` that changes it (infra/node.ts); never in user data.
+    config: pulumi
+      .all([replica.url, replica.accessKeyId, replica.secretAccessKey, cfg.masterKey, cfg.edgeSecret, cfg.smarthost, pulumi.all(dkim.map((d) => d.key.privateKeyPemPkcs8))])
+      .apply(([url, keyId, secretKey, masterKey, edgeSecret, smarthost, pems]) => ({
+        mailHost: cfg.mailHost,
+        pop3: cfg.pop3,
+        acmeEmail: cfg.acmeEmail,
+        replicaUrl: url,
+        spfExtra: cfg.spfExtra,
+        dmarcPolicy: cfg.dmarcPolicy,
+        dkimKeys: dkim.map((d, i) => ({ domain: d.domain, selector: cfg.dkimSelector, privateKeyPem: pems[i] })),
+        secrets: { masterKey, edgeSecret, smarthost, replicaAccessKeyId: keyId, replicaSecretAccessKey: secretKey },
+      })),
   });
 
   const dnsLayout = {
@@ -91,12 +89,11 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
   };
   const dns = new HavenDns(`${name}-dns`, {
     layout: dnsLayout,
-    values: pulumi.all([node.ipv4, node.ipv6, pulumi.all(dkim.map((d) => d.key.publicKeyPem))]).apply(([ipv4, ipv6, pubs]) => ({
-      ipv4,
-      ipv6,
-      dkimPublicKeys: Object.fromEntries(dkim.map((d, i) => [d.domain, pubs[i]])),
-    })),
+    addresses: pulumi.all([node.ipv4, node.ipv6]).apply(([ipv4, ipv6]) => ({ ipv4, ipv6 })),
+    dkimPublicKeys: Object.fromEntries(dkim.map((d) => [d.domain, d.key.publicKeyPem])),
     zoneIds,
+    // A domain's DKIM record is published only once the node holds its key.
+    dkimDependsOn: [node.configured],
   });
 
   let adminUrl: pulumi.Output<string> | undefined;

@@ -3,49 +3,30 @@
  * The node's rendered cloud-config, checked by the real tools: Debian's
  * `cloud-init schema` validates the document and `shellcheck` every shell
  * script in it (CI installs the Debian packages cloud-init and shellcheck).
- * The node's own config loader accepts the config file and environment it
- * writes, and the service unit is locked down.
+ * It only bootstraps: nothing secret and nothing per domain in it (Hetzner
+ * keeps user data for the server's life and caps it at 32 KiB), the unit
+ * runs the binary where npm puts it, the service is locked down, rspamd
+ * listens on loopback only. test/infra/first-boot.test.ts runs the setup
+ * script for real.
  */
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { CloudInitError, NODESOURCE_KEY_FINGERPRINT, renderCloudInit, shQuote, type CloudInitInput } from '../../infra/cloud-init.js';
-import { loadConfig } from '../../node/config/index.js';
+import { CloudInitError, HAVEN_BIN, HAVEN_GID, HAVEN_UID, NODESOURCE_KEY_FINGERPRINT, PACKAGES, renderCloudInit, shQuote, type CloudInitInput } from '../../infra/cloud-init.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'haven-cloud-init-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-// Generated once: RSA key generation is the slowest thing in this file.
-const pem = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-const KEYS = [pem(), pem()];
 
 function input(over: Partial<CloudInitInput> = {}): CloudInitInput {
   return {
     mailHost: 'mail.example.com',
     volumeId: '4242',
     havenRelease: "https://releases.example.net/haven 0.1.0's.tgz",
-    pop3: true,
-    acmeEmail: 'postmaster@example.com',
-    replicaUrl: 's3://haven-replica/node-1?endpoint=https%3A%2F%2Facct.r2.cloudflarestorage.com&region=auto',
-    spfExtra: ['include:spf.relay.example'],
-    dmarcPolicy: 'reject',
-    dkimKeys: [
-      { domain: 'example.com', selector: 'haven', privateKeyPem: KEYS[0] },
-      { domain: 'example.org', selector: 'haven', privateKeyPem: KEYS[1] },
-    ],
-    secrets: {
-      masterKey: 'ab'.repeat(32),
-      edgeSecret: 'edge"secret\\with$quotes`and-backslash-0123456789',
-      smarthost: 'smtp://relay-user:pa%24%24@relay.example.net:587',
-      replicaAccessKeyId: 'f00dface',
-      replicaSecretAccessKey: 'c0ffee'.repeat(10),
-    },
     ...over,
   };
 }
@@ -89,16 +70,14 @@ function shellScripts(d: Doc): { name: string; text: string }[] {
 }
 
 describe('cloud-init schema', () => {
-  it('the rendered document is valid cloud-config, with and without POP3', async () => {
-    for (const pop3 of [true, false]) {
-      const r = await exitCode('cloud-init', ['schema', '--config-file', save(renderCloudInit(input({ pop3 })), `user-data-${pop3}.yaml`)]);
-      expect(r.out).toContain('Valid cloud-config');
-      expect(r.code).toBe(0);
-    }
+  it('the rendered document is valid cloud-config', async () => {
+    const r = await exitCode('cloud-init', ['schema', '--config-file', save(renderCloudInit(input()), 'user-data.yaml')]);
+    expect(r.out).toContain('Valid cloud-config');
+    expect(r.code).toBe(0);
   });
 
   it('the validator does reject a broken document (so the check above means something)', async () => {
-    const broken = renderCloudInit(input()).replace('permissions: "0600"', 'permissions: 600');
+    const broken = renderCloudInit(input()).replace('permissions: "0700"', 'permissions: 700');
     const r = await exitCode('cloud-init', ['schema', '--config-file', save(broken)]);
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/permissions/);
@@ -108,7 +87,7 @@ describe('cloud-init schema', () => {
 describe('shell scripts', () => {
   it('every shell script in the document passes shellcheck', async () => {
     const scripts = shellScripts(doc());
-    expect(scripts.map((s) => s.name)).toContain('/usr/local/sbin/haven-setup');
+    expect(scripts.map((s) => s.name)).toEqual(expect.arrayContaining(['/usr/local/sbin/haven-setup', '/usr/local/sbin/haven-apply']));
     for (const s of scripts) {
       const r = await exitCode('shellcheck', ['--severity=style', save(s.text)]);
       expect(r.out, s.name).toBe('');
@@ -127,67 +106,63 @@ describe('shell scripts', () => {
     expect(d.runcmd).toEqual([['/usr/local/sbin/haven-setup']]);
     const setup = file(d, '/usr/local/sbin/haven-setup');
     expect([setup.owner, setup.permissions]).toEqual(['root:root', '0700']);
+    expect(file(d, '/usr/local/sbin/haven-apply')).toMatchObject({ owner: 'root:root', permissions: '0700' });
     // The release string survives the shell verbatim, quotes and spaces included.
     const { stdout } = await run('sh', ['-c', `RELEASE=${shQuote(input().havenRelease)}; printf %s "$RELEASE"`]);
     expect(stdout).toBe(input().havenRelease);
     expect(setup.content).toContain(`RELEASE=${shQuote(input().havenRelease)}`);
   });
+
+  it('installs the release under npm prefix /usr, where the unit looks for it, and checks it is there', () => {
+    const setup = file(doc(), '/usr/local/sbin/haven-setup').content;
+    expect(HAVEN_BIN).toBe('/usr/bin/haven');
+    expect(setup).toContain("npm install --global --prefix '/usr' --omit=dev");
+    expect(setup).toContain(`HAVEN_BIN='/usr/bin/haven'`);
+    expect(setup).toMatch(/^test -x "\$HAVEN_BIN" \|\| fail/m);
+  });
+
+  it('makes the haven user and group with their fixed ids, and hands every file on the volume to them', () => {
+    const setup = file(doc(), '/usr/local/sbin/haven-setup').content;
+    expect(setup).toContain(`groupadd --system --gid ${HAVEN_GID} haven`);
+    expect(setup).toContain(`useradd --system --uid ${HAVEN_UID} --gid haven`);
+    expect(setup).toContain('find "$DATA_DIR" -xdev \\( ! -user haven -o ! -group haven \\) -exec chown -h haven:haven {} +');
+    // cloud-init's users module cannot fix a group id, so the document makes no haven user itself.
+    expect(doc().users).toBeUndefined();
+  });
 });
 
-describe('the node', () => {
-  it('accepts the config file and environment it is given', () => {
+describe('bootstrap only', () => {
+  it('carries nothing secret and nothing per domain: no config, environment or credential file', () => {
     const d = doc();
-    const env = Object.fromEntries(
-      file(d, '/etc/haven/haven.env')
-        .content.split('\n')
-        .filter((l) => /^[A-Z_]+=/.test(l))
-        .map((l) => {
-          const [, k, v] = /^([A-Z_]+)="(.*)"$/.exec(l)!;
-          return [k, v.replace(/\\(["\\])/g, '$1')];
-        }),
-    );
-    expect(env.HAVEN_ADMIN_SECRET).toBe(input().secrets.edgeSecret);
-    const cfg = loadConfig({ env, file: save(file(d, '/etc/haven/haven.yaml').content, 'haven.yaml') });
-    expect(cfg).toMatchObject({
-      dataDir: '/var/lib/haven',
-      hostname: 'mail.example.com',
-      listenAddress: '::',
-      masterKeyFile: '/run/credentials/haven.service/master-key',
-      smarthost: input().secrets.smarthost,
-      replicaUrl: input().replicaUrl,
-      pop3: { enabled: true },
-      tls: { acme: { enabled: true, email: 'postmaster@example.com', challenge: 'http-01' } },
-      // What infra publishes in every SPF record, so the admin API's DNS list and doctor expect the same.
-      spfExtra: ['include:spf.relay.example'],
-      // The DMARC policy infra publishes, likewise.
-      dmarcPolicy: 'reject',
-    });
-    expect(loadConfig({ env, file: save(file(doc(input({ spfExtra: undefined })), '/etc/haven/haven.yaml').content, 'haven-no-relay.yaml') }).spfExtra).toEqual([]);
-    expect(loadConfig({ env, file: save(file(doc(input({ dmarcPolicy: undefined })), '/etc/haven/haven.yaml').content, 'haven-default-dmarc.yaml') }).dmarcPolicy).toBe('quarantine');
-    expect(cfg.ports).toMatchObject({ smtp: 25, submission: 587, submissions: 465, imaps: 993, pop3s: 995, http: 80, https: 443 });
-    expect(cfg.admin.secret).toBe(input().secrets.edgeSecret);
+    const paths = d.write_files.map((f) => f.path);
+    for (const p of ['/etc/haven/haven.yaml', '/etc/haven/haven.env']) expect(paths).not.toContain(p);
+    expect(paths.filter((p) => p.startsWith('/etc/haven/credentials'))).toEqual([]);
+    const text = renderCloudInit(input());
+    expect(text).not.toMatch(/PRIVATE KEY|HAVEN_ADMIN_SECRET|AWS_SECRET|smtp:\/\//);
+    // Deterministic: the same bootstrap never replaces the server by itself.
+    expect(renderCloudInit(input())).toBe(text);
   });
 
-  it('keeps secrets in root-only files and out of the world-readable config', () => {
-    const d = doc();
-    const secretFiles = d.write_files.filter((f) => f.path.startsWith('/etc/haven/credentials/') || f.path === '/etc/haven/haven.env');
-    expect(secretFiles.map((f) => f.path).sort()).toEqual([
-      '/etc/haven/credentials/dkim.haven.example.com.pem',
-      '/etc/haven/credentials/dkim.haven.example.org.pem',
-      '/etc/haven/credentials/master-key',
-      '/etc/haven/haven.env',
-    ]);
-    for (const f of secretFiles) expect([f.path, f.owner, f.permissions]).toEqual([f.path, 'root:root', '0600']);
-    const everythingElse = d.write_files.filter((f) => !secretFiles.includes(f)).map((f) => f.content).join('\n');
-    for (const s of Object.values(input().secrets)) expect(everythingElse).not.toContain(s);
+  it('stays the same size whatever the domains, far below Hetzner\'s 32 KiB', () => {
+    const size = Buffer.byteLength(renderCloudInit(input()));
+    // About 16 KiB, whatever the domains and settings: the limit is 32 KiB.
+    expect(size).toBeLessThan(20 * 1024);
   });
 
-  it('runs as the haven user under a locked-down unit, on the mounted volume only', () => {
+  it('refuses input it cannot render safely', () => {
+    expect(() => renderCloudInit(input({ volumeId: '42; rm -rf /' }))).toThrow(CloudInitError);
+    expect(() => renderCloudInit(input({ mailHost: 'localhost' }))).toThrow(/not fully qualified/);
+  });
+});
+
+describe('the service', () => {
+  it('runs the installed binary as the haven user under a locked-down unit, on the mounted volume only', () => {
     const d = doc();
     const unit = file(d, '/etc/systemd/system/haven.service').content;
     for (const line of [
       'User=haven',
-      'ExecStart=/usr/local/bin/haven start --config /etc/haven/haven.yaml',
+      'ExecStart=/usr/bin/haven start --config /etc/haven/haven.yaml',
+      'ConditionPathExists=/etc/haven/haven.yaml',
       'NoNewPrivileges=yes',
       'AmbientCapabilities=CAP_NET_BIND_SERVICE',
       'CapabilityBoundingSet=CAP_NET_BIND_SERVICE',
@@ -199,14 +174,14 @@ describe('the node', () => {
       'AssertPathIsMountPoint=/var/lib/haven',
       'IPAddressDeny=169.254.169.254/32',
       'Requires=haven-metadata-guard.service',
-      'LoadCredential=master-key:/etc/haven/credentials/master-key',
       'EnvironmentFile=/etc/haven/haven.env',
       'Environment=MALLOC_MMAP_THRESHOLD_=131072',
     ]) {
       expect(unit.split('\n'), line).toContain(line);
     }
     expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=/var/lib/haven']);
-    expect(d.users).toContainEqual(expect.objectContaining({ name: 'haven', system: true, shell: '/usr/sbin/nologin', lock_passwd: true }));
+    // Credentials come from the drop-in haven-apply installs, which changes with the domains.
+    expect(unit).not.toMatch(/^LoadCredential=/m);
     expect(d.mounts).toEqual([['/dev/disk/by-id/scsi-0HC_Volume_4242', '/var/lib/haven', 'ext4', 'defaults,nofail,nodev,nosuid,noexec,x-systemd.device-timeout=300s', '0', '2']]);
   });
 
@@ -220,12 +195,15 @@ describe('the node', () => {
     expect(d.packages).toEqual(expect.arrayContaining(['nodejs', 'nftables', 'unattended-upgrades']));
     expect(file(d, '/etc/apt/apt.conf.d/20auto-upgrades').content).toContain('APT::Periodic::Unattended-Upgrade "1";');
   });
-  it('is deterministic and refuses input it cannot render safely', () => {
-    const i = input();
-    expect(renderCloudInit(i)).toBe(renderCloudInit(i));
-    expect(() => renderCloudInit(input({ volumeId: '42; rm -rf /' }))).toThrow(CloudInitError);
-    expect(() => renderCloudInit(input({ mailHost: 'localhost' }))).toThrow(/not fully qualified/);
-    expect(() => renderCloudInit(input({ secrets: { ...input().secrets, smarthost: 'smtp://a\nEVIL=1' } }))).toThrow(/line break/);
+
+  it('installs rspamd and Redis, rspamd\'s workers bound to loopback', () => {
+    const d = doc();
+    expect(d.packages).toEqual([...PACKAGES]);
+    expect(d.packages).toEqual(expect.arrayContaining(['rspamd', 'redis-server']));
+    expect(file(d, '/etc/rspamd/local.d/worker-normal.inc').content).toContain('bind_socket = "127.0.0.1:11333";');
+    expect(file(d, '/etc/rspamd/local.d/worker-controller.inc').content).toContain('bind_socket = "127.0.0.1:11334";');
+    expect(file(d, '/etc/rspamd/local.d/worker-proxy.inc').content).toContain('bind_socket = "127.0.0.1:11332";');
+    expect(file(d, '/etc/rspamd/local.d/worker-fuzzy.inc').content).toContain('bind_socket = "127.0.0.1:11335";');
   });
 });
 
@@ -303,7 +281,7 @@ describe('Node.js from NodeSource', () => {
     // An upgraded node restarts Haven, or the fix would wait for the next reboot.
     expect(file(d, '/etc/systemd/system/haven-node-restart.path').content).toContain('PathChanged=/usr/bin/node');
     expect(file(d, '/etc/systemd/system/haven-node-restart.service').content).toContain('ExecStart=/usr/bin/systemctl try-restart haven.service');
-    expect(file(d, '/usr/local/sbin/haven-setup').content).toContain('systemctl enable --now haven-node-restart.path');
+    expect(file(d, '/usr/local/sbin/haven-setup').content).toMatch(/^systemctl enable haven.service haven-node-restart.path\nsystemctl start haven-node-restart.path$/m);
   });
 
   it('the setup script refuses to install Haven on a Node.js older than 24', async () => {

@@ -1,8 +1,8 @@
 /**
  * @module test/infra/dkim
  * The DKIM key the Pulumi program keeps reaches the node and is the key it
- * signs with: the rendered cloud-config's credential files, laid out as the
- * unit's LoadCredential= lines say, are imported at start (the domain is
+ * signs with: the configuration bundle's credential files, laid out as its
+ * unit drop-in's LoadCredential= lines say, are imported at start (the domain is
  * hosted if it was not yet); a message signed by the node's DKIM signer
  * verifies against the TXT record node/dns publishes for that key.
  */
@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { dkimVerify } from 'mailauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
-import { renderCloudInit } from '../../infra/cloud-init.js';
+import { nodeConfigFiles } from '../../infra/node-config.js';
 import { importDkimCredentials } from '../../node/main.js';
 import { mailDnsRecords, type DnsRecord } from '../../node/dns/index.js';
 import { signMessage } from '../../node/smtp/dkim.js';
@@ -35,26 +34,24 @@ let t: TestStore;
 let published: DnsRecord[];
 
 beforeAll(() => {
-  const doc = parseYaml(
-    renderCloudInit({
-      mailHost: 'mail.example.com',
-      volumeId: '1',
-      havenRelease: 'haven@0.1.0',
-      pop3: false,
-      acmeEmail: 'postmaster@example.com',
-      replicaUrl: '',
-      dkimKeys: DOMAINS.map((domain) => ({ domain, selector: 'haven', privateKeyPem: keys[domain].priv })),
-      secrets: { masterKey: 'ab'.repeat(32), edgeSecret: 'e'.repeat(40), smarthost: '', replicaAccessKeyId: '', replicaSecretAccessKey: '' },
-    }),
-  ) as { write_files: { path: string; content: string }[] };
-  for (const f of doc.write_files) {
+  // The files `pulumi up` hands the node (infra/node-config.ts), laid out under a scratch root.
+  const files = nodeConfigFiles({
+    mailHost: 'mail.example.com',
+    pop3: false,
+    acmeEmail: 'postmaster@example.com',
+    replicaUrl: '',
+    dkimKeys: DOMAINS.map((domain) => ({ domain, selector: 'haven', privateKeyPem: keys[domain].priv })),
+    secrets: { masterKey: 'ab'.repeat(32), edgeSecret: 'e'.repeat(40), smarthost: '', replicaAccessKeyId: '', replicaSecretAccessKey: '' },
+    authorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE0b8kTq0ZC1QoXyJzKc deploy'],
+  });
+  for (const f of files) {
     mkdirSync(dirname(join(scratch, f.path)), { recursive: true });
     writeFileSync(join(scratch, f.path), f.content);
   }
-  const unit = doc.write_files.find((f) => f.path === '/etc/systemd/system/haven.service')!.content;
-  expect(unit).toContain(`LoadCredential=dkim.haven.example.com:`);
+  const dropIn = files.find((f) => f.path === '/etc/systemd/system/haven.service.d/credentials.conf')!.content;
+  expect(dropIn).toContain(`LoadCredential=dkim.haven.example.com:`);
   mkdirSync(creds, { recursive: true });
-  for (const m of unit.matchAll(/^LoadCredential=([^:\n]+):(.+)$/gm)) copyFileSync(join(scratch, m[2]), join(creds, m[1]));
+  for (const m of dropIn.matchAll(/^LoadCredential=([^:\n]+):(.+)$/gm)) copyFileSync(join(scratch, m[2]), join(creds, m[1]));
   // The DNS records the program creates for the same keys.
   published = mailDnsRecords({
     domains: DOMAINS.map((name) => ({ name, dkim: { selector: 'haven', publicKey: keys[name].pub } })),

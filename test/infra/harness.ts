@@ -31,6 +31,19 @@ export const VOLUME_ID = '4242';
 export const TOKEN_ID = 'f00dfacef00dfacef00dfacef00dface';
 export const TOKEN_VALUE = 'cf-token-value-never-in-plaintext';
 export const R2_GROUP_ID = '2efd5506f9c8494dacb1fa10a3e7d5b6';
+export const R2_READ_GROUP_ID = '6a018a9f2fc74eb6b293b0c548f38b39';
+/** Cloudflare's permission groups as its list returns them. */
+const PERMISSION_GROUPS = [
+  { id: R2_GROUP_ID, name: 'Workers R2 Storage Bucket Item Write', scopes: ['com.cloudflare.edge.r2.bucket'] },
+  { id: R2_READ_GROUP_ID, name: 'Workers R2 Storage Bucket Item Read', scopes: ['com.cloudflare.edge.r2.bucket'] },
+  { id: 'c8fed203ed3043cba015a93ad1616f1f', name: 'Zone Read', scopes: ['com.cloudflare.api.account.zone'] },
+];
+
+/** An OpenSSH public key line for an Ed25519 key (RFC 8709 §4: string "ssh-ed25519", string key). */
+export function opensshEd25519(raw: Buffer, comment = ''): string {
+  const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  return `ssh-ed25519 ${Buffer.concat([str(Buffer.from('ssh-ed25519')), str(raw)]).toString('base64')}${comment ? ' ' + comment : ''}\n`;
+}
 
 export const SECRETS = {
   masterKey: 'ab'.repeat(32),
@@ -86,14 +99,33 @@ export interface MockWorld {
   resources: Recorded[];
   /** PEM keys handed out for tls.PrivateKey, by resource name. */
   keys: Map<string, { privateKeyPem: string; publicKeyPem: string }>;
+  /** Provider function calls the program made (those a test looks at). */
+  calls: { token: string; inputs: any }[];
   byType(type: string): Recorded[];
   one(type: string, name?: string): Recorded;
 }
 
 /** Installs config and mocks. Call before importing the program. */
-export async function installMocks(config: Record<string, string>, secretKeys = Object.keys(SECRETS).map((k) => `haven:${k}`)): Promise<MockWorld> {
+/** A record already in a zone, as Cloudflare's list returns it. */
+export interface ZoneRecord {
+  name: string;
+  type: string;
+  content: string;
+  comment?: string;
+}
+
+export interface MockOptions {
+  /** Records already in each zone (by zone name) that getDnsRecords returns. */
+  existingRecords?: Record<string, ZoneRecord[]>;
+  /** Hand every RSA tls.PrivateKey the same key (scale tests: generating hundreds takes minutes). */
+  oneRsaKey?: boolean;
+}
+
+export async function installMocks(config: Record<string, string>, secretKeys = Object.keys(SECRETS).map((k) => `haven:${k}`), mockOpts: MockOptions = {}): Promise<MockWorld> {
   const resources: Recorded[] = [];
   const keys = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
+  const calls: { token: string; inputs: any }[] = [];
+  let sharedRsa: ReturnType<typeof generateKeyPairSync> | undefined;
   pulumi.runtime.setAllConfig(config, secretKeys);
   await pulumi.runtime.setMocks(
     {
@@ -117,7 +149,18 @@ export async function installMocks(config: Record<string, string>, secretKeys = 
             extra = { ipv4Address: IPV4, ipv6Network: IPV6_NETWORK, ipv6Address: IPV6_HOST, status: 'running' };
             break;
           case 'tls:index/privateKey:PrivateKey': {
-            const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+            if (reveal(inputs.algorithm) === 'ED25519') {
+              const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+              const raw = (publicKey.export({ type: 'spki', format: 'der' }) as Buffer).subarray(-32);
+              extra = {
+                privateKeyOpenssh: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+                publicKeyOpenssh: opensshEd25519(raw),
+                publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+              };
+              keys.set(args.name, { privateKeyPem: extra.privateKeyOpenssh as string, publicKeyPem: extra.publicKeyOpenssh as string });
+              break;
+            }
+            const { privateKey, publicKey } = mockOpts.oneRsaKey ? (sharedRsa ??= generateKeyPairSync('rsa', { modulusLength: 2048 })) : generateKeyPairSync('rsa', { modulusLength: 2048 });
             const k = {
               privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }) as string,
               privateKeyPemPkcs8: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
@@ -141,7 +184,13 @@ export async function installMocks(config: Record<string, string>, secretKeys = 
           case 'cloudflare:index/getZone:getZone':
             return { id: `zone-${inputs.filter.name}`, name: inputs.filter.name };
           case 'cloudflare:index/getAccountApiTokenPermissionGroupsList:getAccountApiTokenPermissionGroupsList':
-            return { results: [{ id: R2_GROUP_ID, name: 'Workers R2 Storage Bucket Item Write', scopes: ['com.cloudflare.edge.r2.bucket'] }] };
+            // The name filter is an exact match, as Cloudflare's API applies it.
+            return { results: PERMISSION_GROUPS.filter((g) => inputs.name === undefined || g.name === inputs.name) };
+          case 'cloudflare:index/getDnsRecords:getDnsRecords': {
+            calls.push({ token: args.token, inputs });
+            const zone = String(inputs.zoneId).replace(/^zone-/, '');
+            return { results: (mockOpts.existingRecords?.[zone] ?? []).map((r, i) => ({ id: `rec-${i}`, ttl: 1, proxied: false, comment: '', ...r })) };
+          }
           default:
             throw new Error(`unmocked provider function ${args.token}`);
         }
@@ -153,6 +202,7 @@ export async function installMocks(config: Record<string, string>, secretKeys = 
   const world: MockWorld = {
     resources,
     keys,
+    calls,
     byType: (type) => resources.filter((r) => r.type === type),
     one(type, name) {
       const found = resources.filter((r) => r.type === type && (name === undefined || r.name === name));
@@ -171,4 +221,26 @@ export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
 /** Waits until every registration the program started has reached the mocks. */
 export async function settle(): Promise<void> {
   await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+}
+
+/** The files of a configuration bundle (base64 ustar), extracted by GNU tar as haven-apply does: path -> content and mode. */
+export async function extractBundle(base64: string): Promise<Map<string, { content: string; mode: number }>> {
+  const { execFile } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { promisify } = await import('node:util');
+  const run = promisify(execFile);
+  const dir = mkdtempSync(join(tmpdir(), 'haven-bundle-'));
+  try {
+    writeFileSync(join(dir, 'bundle.b64'), base64);
+    await run('mkdir', [join(dir, 'x')]);
+    await run('sh', ['-c', 'base64 -d "$1" | tar -x -f - -C "$2" --no-same-owner', 'sh', join(dir, 'bundle.b64'), join(dir, 'x')]);
+    const { stdout } = await run('find', [join(dir, 'x'), '-type', 'f', '-printf', '%P\\n']);
+    const out = new Map<string, { content: string; mode: number }>();
+    for (const p of stdout.trim().split('\n').sort()) out.set(`/${p}`, { content: readFileSync(join(dir, 'x', p), 'utf8'), mode: statSync(join(dir, 'x', p)).mode & 0o777 });
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

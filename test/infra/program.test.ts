@@ -9,6 +9,7 @@ import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as command from '@pulumi/command';
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -18,12 +19,14 @@ import { doctorDepsFor, doctorDnsInput } from '../../node/doctor/index.js';
 import { r2SecretAccessKey } from '../../infra/replica.js';
 import {
   baseConfig,
+  extractBundle,
   installMocks,
   IPV4,
   IPV6_HOST,
   isSecretWrapped,
   plainStrings,
   R2_GROUP_ID,
+  R2_READ_GROUP_ID,
   reveal,
   SECRETS,
   settle,
@@ -51,6 +54,7 @@ const T = {
   customDomain: 'cloudflare:index/workersCustomDomain:WorkersCustomDomain',
   cron: 'cloudflare:index/workersCronTrigger:WorkersCronTrigger',
   key: 'tls:index/privateKey:PrivateKey',
+  command: 'command:remote:Command',
 };
 
 /** A Cloudflare Access audience tag (64 hex characters). */
@@ -60,10 +64,12 @@ let program: typeof import('../../infra/index.js');
 /** Resource options as the program passed them, by resource name (stack transformations see them). */
 const options = new Map<string, pulumi.CustomResourceOptions>();
 let cloudInit: any;
+/** The configuration bundle the remote command hands the node, as GNU tar extracts it. */
+let bundle: Map<string, { content: string; mode: number }>;
 
 function writeFile(path: string): string {
-  const f = cloudInit.write_files.find((w: { path: string }) => w.path === path);
-  if (!f) throw new Error(`cloud-init writes no ${path}`);
+  const f = bundle.get(path);
+  if (!f) throw new Error(`the configuration bundle holds no ${path}`);
   return f.content;
 }
 
@@ -83,6 +89,7 @@ beforeAll(async () => {
   const userData = world.one(T.server).inputs.userData as string;
   expect(userData.startsWith('#cloud-config\n')).toBe(true);
   cloudInit = parseYaml(userData);
+  bundle = await extractBundle(world.one(T.command).inputs.stdin);
 });
 
 describe('resources', () => {
@@ -91,27 +98,35 @@ describe('resources', () => {
     expect({
       sshKey: count(T.sshKey), primaryIp: count(T.primaryIp), firewall: count(T.firewall), volume: count(T.volume), server: count(T.server),
       attachment: count(T.attachment), rdns: count(T.rdns), bucket: count(T.bucket), token: count(T.token), script: count(T.script), kv: count(T.kv),
-      customDomain: count(T.customDomain), cron: count(T.cron), key: count(T.key),
-    }).toEqual({ sshKey: 1, primaryIp: 2, firewall: 1, volume: 1, server: 1, attachment: 1, rdns: 2, bucket: 1, token: 1, script: 1, kv: 1, customDomain: 1, cron: 1, key: 2 });
-    // 2 host records + per domain (MX, SPF, DKIM, DMARC, MTA-STS TXT+CNAME, TLS-RPT, 8 SRV with POP3, 2 CNAME, CAA) = 2 + 2 * 18.
-    expect(count(T.dns)).toBe(38);
+      customDomain: count(T.customDomain), cron: count(T.cron), key: count(T.key), command: count(T.command),
+    }).toEqual({ sshKey: 1, primaryIp: 2, firewall: 1, volume: 1, server: 1, attachment: 1, rdns: 2, bucket: 1, token: 1, script: 1, kv: 1, customDomain: 1, cron: 1, key: 3, command: 1 });
+    // node/dns: 2 host records + per domain (MX, SPF, DKIM, DMARC, MTA-STS TXT+CNAME, TLS-RPT, 8 SRV with POP3, 2 CNAME, CAA) = 2 + 2 * 18;
+    // infra adds SPF for the mail host and a _sieve._tcp SRV per domain.
+    expect(count(T.dns)).toBe(38 + 1 + 2);
     const known = new Set([...Object.values(T), 'pulumi:pulumi:Stack', 'haven:infra:Node', 'haven:infra:Dns', 'haven:infra:ReplicaBucket', 'haven:infra:EdgeWorker']);
     expect(world.resources.filter((r) => !known.has(r.type)).map((r) => r.type)).toEqual([]);
   });
 
-  it('primary addresses outlive the server; the volume is formatted by Hetzner and kept on destroy', () => {
+  it('the volume, both addresses and the bucket are protected in Hetzner and in Pulumi, and kept on destroy', () => {
     for (const type of ['ipv4', 'ipv6']) {
       const ip = world.one(T.primaryIp, `haven-${type}`).inputs;
-      expect(ip).toMatchObject({ type, location: 'fsn1', assigneeType: 'server', autoDelete: false });
-      expect(options.get(`haven-${type}`)?.retainOnDelete).toBe(true);
+      expect(ip).toMatchObject({ name: `haven-test-${type}`, type, location: 'fsn1', assigneeType: 'server', autoDelete: false, deleteProtection: true });
     }
-    expect(world.one(T.volume).inputs).toMatchObject({ size: 10, location: 'fsn1', format: 'ext4' });
-    expect(options.get('haven-data')?.retainOnDelete).toBe(true);
-    expect(options.get('haven-replica-bucket')?.retainOnDelete).toBe(true);
+    expect(world.one(T.volume).inputs).toMatchObject({ name: 'haven-test-data', size: 10, location: 'fsn1', format: 'ext4', deleteProtection: true });
+    for (const name of ['haven-ipv4', 'haven-ipv6', 'haven-data', 'haven-replica-bucket']) {
+      expect(options.get(name)?.retainOnDelete, name).toBe(true);
+      expect(options.get(name)?.protect, name).toBe(true);
+    }
     expect(world.one(T.attachment).inputs).toMatchObject({ serverId: 5005, volumeId: Number(VOLUME_ID), automount: false });
   });
 
-  it('the server uses the addresses, firewall and key, and ignores user-data changes instead of being replaced', () => {
+  it('every Hetzner name carries the stack, so two stacks in one project never collide', () => {
+    const names = [T.primaryIp, T.volume, T.firewall, T.sshKey].flatMap((t) => world.byType(t).map((r) => r.inputs.name as string));
+    expect(names.sort()).toEqual(['haven-test-data', 'haven-test-deploy', 'haven-test-firewall', 'haven-test-ipv4', 'haven-test-ipv6']);
+    expect(world.one(T.server).inputs.labels).toMatchObject({ app: 'haven', stack: 'test' });
+  });
+
+  it('the server boots from user data that only bootstraps: no ignoreChanges, replaced cleanly when it changes', () => {
     const s = world.one(T.server).inputs;
     expect(s).toMatchObject({
       name: 'mail.example.com',
@@ -119,24 +134,72 @@ describe('resources', () => {
       image: 'debian-13',
       location: 'fsn1',
       firewallIds: [3003],
-      sshKeys: ['haven-ssh-0-id'],
+      sshKeys: ['haven-deploy-id'],
       publicNets: [{ ipv4Enabled: true, ipv4: 1001, ipv6Enabled: true, ipv6: 1002 }],
       shutdownBeforeDeletion: true,
     });
-    expect(world.one(T.sshKey).inputs.publicKey).toBe(JSON.parse(baseConfig()['haven:sshPublicKeys'])[0]);
-    expect(options.get('haven-server')?.ignoreChanges).toContain('userData');
+    const opts = options.get('haven-server')!;
+    // ignoreChanges would make Pulumi reuse the old user data even for a replacement.
+    expect(opts.ignoreChanges ?? []).toEqual([]);
+    // The addresses and the volume belong to one server at a time: the old one goes first.
+    expect(opts.deleteBeforeReplace).toBe(true);
+    expect(options.get('haven-data-attachment')?.deleteBeforeReplace).toBe(true);
+    expect(opts.replaceOnChanges).toEqual(['image']);
     expect(cloudInit.mounts[0].slice(0, 3)).toEqual([`/dev/disk/by-id/scsi-0HC_Volume_${VOLUME_ID}`, '/var/lib/haven', 'ext4']);
+    // Not a secret: there is nothing secret in it.
+    expect(isSecretWrapped(world.one(T.server).raw.userData)).toBe(false);
+    const userData = world.one(T.server).inputs.userData as string;
+    for (const v of [...Object.values(SECRETS), TOKEN_VALUE, r2SecretAccessKey(TOKEN_VALUE), 'PRIVATE KEY', 'example.org']) expect(userData).not.toContain(v);
+  });
+
+  it('the deploy key is Pulumi\'s own, on the server at creation and first in root\'s authorized_keys', () => {
+    const deploy = world.keys.get('haven-deploy-key')!;
+    expect(world.one(T.key, 'haven-deploy-key').inputs).toEqual({ algorithm: 'ED25519' });
+    expect(world.one(T.sshKey).inputs.publicKey).toBe(deploy.publicKeyPem);
+    const keys = writeFile('/root/.ssh/authorized_keys').split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(keys).toEqual([deploy.publicKeyPem.trim(), JSON.parse(baseConfig()['haven:sshPublicKeys'])[0]]);
+  });
+
+  it('the configuration goes over SSH as the remote command\'s secret stdin, again for a new server or a new bundle', () => {
+    const c = world.one(T.command);
+    expect(c.inputs).toMatchObject({ create: '/usr/local/sbin/haven-apply', update: '/usr/local/sbin/haven-apply' });
+    expect(c.inputs.connection).toMatchObject({ host: IPV4, user: 'root', privateKey: world.keys.get('haven-deploy-key')!.privateKeyPem });
+    expect(isSecretWrapped(c.raw.stdin)).toBe(true);
+    expect(c.inputs.triggers[0]).toBe('5005');
+    expect(c.inputs.triggers[1]).toMatch(/^[0-9a-f]{64}$/);
+    expect(options.get('haven-config')?.additionalSecretOutputs).toContain('stdin');
+    expect([...bundle.keys()]).toEqual([
+      '/etc/haven/credentials/dkim.haven.example.com.pem',
+      '/etc/haven/credentials/dkim.haven.example.org.pem',
+      '/etc/haven/credentials/master-key',
+      '/etc/haven/haven.env',
+      '/etc/haven/haven.yaml',
+      '/etc/systemd/system/haven.service.d/credentials.conf',
+      '/root/.ssh/authorized_keys',
+    ]);
+  });
+
+  it('each DKIM record is published only after the node holds its key', () => {
+    for (const domain of ['example.com', 'example.org']) {
+      const deps = options.get(`haven-dns-TXT-haven._domainkey.${domain}`)?.dependsOn as pulumi.Resource[];
+      expect(deps, domain).toHaveLength(1);
+      expect(deps[0]).toBeInstanceOf(command.remote.Command);
+    }
+    // The rest do not wait for the node.
+    expect(options.get('haven-dns-MX-example.com')?.dependsOn ?? []).toEqual([]);
   });
 
   it('DKIM keys are RSA-2048 kept in state', () => {
-    for (const k of world.byType(T.key)) expect(k.inputs).toMatchObject({ algorithm: 'RSA', rsaBits: 2048 });
+    const dkim = world.byType(T.key).filter((k) => k.name.startsWith('haven-dkim-'));
+    expect(dkim).toHaveLength(2);
+    for (const k of dkim) expect(k.inputs).toMatchObject({ algorithm: 'RSA', rsaBits: 2048 });
   });
 
-  it('the replica bucket has a token scoped to it alone', () => {
+  it('the replica bucket has a token scoped to it alone, that reads (restore) and writes (replication) objects', () => {
     expect(world.one(T.bucket).inputs).toMatchObject({ accountId: 'acct0123456789', name: 'haven-test-replica', location: 'weur' });
     const policy = world.one(T.token).inputs.policies[0];
     expect(policy.effect).toBe('allow');
-    expect(policy.permissionGroups).toEqual([{ id: R2_GROUP_ID }]);
+    expect(policy.permissionGroups).toEqual([{ id: R2_READ_GROUP_ID }, { id: R2_GROUP_ID }]);
     expect(JSON.parse(policy.resources)).toEqual({ 'com.cloudflare.edge.r2.bucket.acct0123456789_default_haven-test-replica': '*' });
   });
 
@@ -197,7 +260,7 @@ describe('addresses, reverse DNS and EHLO name agree', () => {
   });
 
   it('the DKIM record of each domain matches the private key the node receives', () => {
-    const unit = writeFile('/etc/systemd/system/haven.service');
+    const unit = writeFile('/etc/systemd/system/haven.service.d/credentials.conf');
     for (const domain of ['example.com', 'example.org']) {
       const pem = writeFile(`/etc/haven/credentials/dkim.haven.${domain}.pem`);
       expect(unit).toContain(`LoadCredential=dkim.haven.${domain}:/etc/haven/credentials/dkim.haven.${domain}.pem`);
@@ -225,6 +288,7 @@ describe('firewall', () => {
       tcp('465'),
       tcp('587'),
       tcp('993'),
+      tcp('4190'),
       tcp('995'),
       tcp('80'),
       tcp('443'),
@@ -251,8 +315,8 @@ describe('secrets', () => {
     expect(leaks).toEqual([]);
   });
 
-  it('user data and the Worker secrets are secret inputs; DNS values are not', () => {
-    expect(isSecretWrapped(world.one(T.server).raw.userData)).toBe(true);
+  it('the configuration bundle and the Worker secrets are secret inputs; DNS values are not', () => {
+    expect(isSecretWrapped(world.one(T.command).raw.stdin)).toBe(true);
     // Mocks push an element's secretness up to the whole list (the engine keeps it per element), so this
     // can only see that the list is secret; the leak test above proves no secret text is outside one.
     const bindings = world.one(T.script).raw.bindings;
@@ -271,9 +335,8 @@ describe('secrets', () => {
   });
 
   it('the master key reaches the node only as a root-only credential file', () => {
-    const mk = cloudInit.write_files.find((w: { path: string }) => w.path === '/etc/haven/credentials/master-key');
-    expect(mk).toMatchObject({ owner: 'root:root', permissions: '0600', content: `${SECRETS.masterKey}\n` });
-    expect(writeFile('/etc/systemd/system/haven.service')).toContain('LoadCredential=master-key:/etc/haven/credentials/master-key');
+    expect(bundle.get('/etc/haven/credentials/master-key')).toEqual({ mode: 0o600, content: `${SECRETS.masterKey}\n` });
+    expect(writeFile('/etc/systemd/system/haven.service.d/credentials.conf')).toContain('LoadCredential=master-key:/etc/haven/credentials/master-key');
     expect(parseYaml(writeFile('/etc/haven/haven.yaml')).masterKeyFile).toBe('/run/credentials/haven.service/master-key');
     expect(writeFile('/etc/haven/haven.yaml')).not.toContain(SECRETS.masterKey);
   });
@@ -293,10 +356,24 @@ describe('DNS records', () => {
     });
   }
 
+  /**
+   * node/dns's list plus what infra adds: SPF for the mail host (the HELO identity bounces are checked
+   * against, RFC 7208 §2.3) and ManageSieve's SRV per domain (RFC 5804 §1.8).
+   */
+  function expectedAll(): DnsRecord[] {
+    const ttl = 3600;
+    return [
+      ...expected(),
+      { type: 'TXT', name: 'mail.example.com', zone: 'example.com', ttl, content: `v=spf1 ip4:${IPV4} ip6:${IPV6_HOST} -all`, purpose: '' },
+      ...['example.com', 'example.org'].map((d): DnsRecord => ({ type: 'SRV', name: `_sieve._tcp.${d}`, zone: d, ttl, priority: 0, weight: 1, port: 4190, target: 'mail.example.com', purpose: '' })),
+    ];
+  }
+
   /** What the record looks like in Cloudflare's terms, written independently of infra/dns.ts. */
   function asCloudflare(r: DnsRecord): Record<string, unknown> {
     const base = { zoneId: `zone-${r.zone}`, name: r.name, type: r.type, ttl: r.ttl };
-    if (r.type === 'SRV') return { ...base, data: { priority: r.priority, weight: r.weight, port: r.port, target: r.target } };
+    // Cloudflare keeps an SRV record's priority at the top level too (without it every run shows a diff).
+    if (r.type === 'SRV') return { ...base, priority: r.priority, data: { priority: r.priority, weight: r.weight, port: r.port, target: r.target } };
     if (r.type === 'CAA') return { ...base, data: { flags: r.flags, tag: r.tag, value: r.value } };
     if (r.type === 'MX') return { ...base, content: r.content, priority: r.priority };
     if (r.type === 'TXT') return { ...base, content: r.content };
@@ -308,16 +385,16 @@ describe('DNS records', () => {
     return rest;
   };
 
-  it('equal the node/dns list for the same inputs, unproxied and fully qualified', () => {
+  it('equal the node/dns list plus the mail host\'s SPF and ManageSieve SRV, unproxied and fully qualified', () => {
     const sortKey = (x: Record<string, unknown>) => JSON.stringify([x.type, x.name, x.data ?? x.content]);
     const got = world.byType(T.dns).map(strip).sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
-    const want = expected().map(asCloudflare).sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
+    const want = expectedAll().map(asCloudflare).sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
     expect(got).toEqual(want);
     for (const r of world.byType(T.dns)) expect(r.inputs.name).toMatch(/\.(example\.com|example\.org)$|^example\.(com|org)$/);
   });
 
-  it('the node, configured by its cloud-init, expects exactly these records (haven doctor, the admin API)', () => {
-    // The node's config file as cloud-init writes it, loaded by the node's own loader.
+  it('the node, configured by its bundle, expects exactly node/dns\'s records (haven doctor, the admin API)', () => {
+    // The node's config file as haven-apply installs it, loaded by the node's own loader.
     const dir = mkdtempSync(join(tmpdir(), 'haven-program-'));
     try {
       const path = join(dir, 'haven.yaml');
@@ -348,7 +425,7 @@ describe('DNS records', () => {
   });
 
   it('the dnsRecords output lists the same records', async () => {
-    expect(await valueOf(program.dnsRecords)).toEqual(expected().map(formatRecord));
+    expect(await valueOf(program.dnsRecords)).toEqual(expectedAll().map(formatRecord));
   });
 
   it('outputs the addresses and how to reach the node', async () => {

@@ -41,7 +41,7 @@ describe('Pulumi.yaml', () => {
     }
     // Required secrets are declared secret; optional ones (with a "" default) cannot be, and are read with getSecret.
     for (const key of SECRET_KEYS) expect(decls[key].secret === true || decls[key].default === '', key).toBe(true);
-    expect(required.sort()).toEqual(['adminPasswordHash', 'cloudflareAccountId', 'domains', 'edgeSecret', 'havenRelease', 'masterKey', 'sshPublicKeys']);
+    expect(required.sort()).toEqual(['adminPasswordHash', 'adminSourceIps', 'cloudflareAccountId', 'domains', 'edgeSecret', 'havenRelease', 'masterKey', 'sshPublicKeys']);
   });
 
   it('its defaults are the defaults the program applies', () => {
@@ -105,6 +105,13 @@ describe('stacks/Pulumi.example.yaml', () => {
     expect(readStackConfig().dmarcPolicy).toBe(DEFAULT_DMARC_POLICY);
     set({ 'haven:dmarcPolicy': 'strict' });
     expect(() => readStackConfig()).toThrow('haven:dmarcPolicy "strict" is not a DMARC policy: one of none, quarantine, reject: e.g. `pulumi config set haven:dmarcPolicy quarantine`');
+  });
+
+  it('refuses an empty adminSourceIps: `pulumi up` configures the server over SSH', () => {
+    pulumi.runtime.setAllConfig({ ...baseConfig(), 'haven:adminSourceIps': '[]' }, SECRET_KEYS.map((k) => `haven:${k}`));
+    expect(() => readStackConfig()).toThrow(/haven:adminSourceIps is empty: `pulumi up` configures the server over SSH/);
+    pulumi.runtime.setAllConfig({ ...baseConfig(), 'haven:adminSourceIps': JSON.stringify(['198.51.100.7']) }, SECRET_KEYS.map((k) => `haven:${k}`));
+    expect(readStackConfig().adminSourceIps).toEqual(['198.51.100.7/32']);
   });
 
   it('refuses an spfExtra entry that is not an SPF mechanism', () => {
