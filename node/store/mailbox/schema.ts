@@ -107,4 +107,11 @@ export const mailboxMigrations: readonly Migration[] = [
   // 2: message listings need each blob's thread id; read from the blobs table that walks
   // the raw bytes' overflow pages per row (10x slower for an IMAP FETCH 1:* FLAGS).
   (db) => db.exec('CREATE INDEX blobs_thread ON blobs(id, thread_id);'),
+  // 3: haven import's memory (mailbox/imports.ts): hashes only, so a resumed import never duplicates.
+  (db) =>
+    db.exec(`
+    CREATE TABLE import_keys(folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE, key BLOB NOT NULL, uid INTEGER NOT NULL, PRIMARY KEY(folder_id, key)) WITHOUT ROWID;
+    CREATE INDEX import_keys_key ON import_keys(key);
+    CREATE TABLE import_cursors(source BLOB PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL) WITHOUT ROWID;
+  `),
 ];
