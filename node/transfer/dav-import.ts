@@ -42,17 +42,18 @@ export function collectionName(path: string): string {
   return basename(path).replace(/\.(ics|ical|ifb|vcf|vcard)$/i, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'imported';
 }
 
-export async function importDavFile(mailbox: Mailbox, path: string, progress: Progress): Promise<void> {
+/** One .ics or .vcf file into the collection `as.name` (default: from the file's name). */
+export async function importDavFile(mailbox: Mailbox, path: string, progress: Progress, as: { name?: string; displayName?: string | null; color?: string | null } = {}): Promise<void> {
   const text = await fsp.readFile(path, 'utf8');
   const isCal = /\.(ics|ical|ifb)$/i.test(path) || /^BEGIN:VCALENDAR/im.test(text.slice(0, 1000));
   progress.s.current = basename(path);
   if (isCal) {
     const cal = splitCalendar(text);
-    storeCollection(mailbox, { kind: 'calendar', name: collectionName(path), displayName: cal.displayName, color: cal.color, objects: cal.objects });
+    storeCollection(mailbox, { kind: 'calendar', name: as.name ?? collectionName(path), displayName: as.displayName ?? cal.displayName, color: as.color ?? cal.color, objects: cal.objects });
     progress.s.objects += cal.objects.length;
   } else {
     const cards = splitVcards(text);
-    storeCollection(mailbox, { kind: 'addressbook', name: collectionName(path), displayName: null, color: null, objects: cards });
+    storeCollection(mailbox, { kind: 'addressbook', name: as.name ?? collectionName(path), displayName: as.displayName ?? null, color: null, objects: cards });
     progress.s.objects += cards.length;
   }
 }

@@ -11,7 +11,7 @@
  * is kept on disk but what it writes into the mailbox.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../store/index.js';
 import { ConflictError, NotFoundError, StoreError } from '../store/index.js';
@@ -19,15 +19,24 @@ import { importDavFile } from './dav-import.js';
 import { runExport, type ExportFormat, type Manifest } from './export.js';
 import { runImport } from './import-job.js';
 import { imapSource } from './imap-source.js';
-import { maildirSource, mboxSource } from './local-sources.js';
+import { exportDirSource, maildirSource, mboxSource } from './local-sources.js';
 import type { MboxVariant } from './mbox.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 
 export type ImportSourceSpec =
   | { type: 'imap'; host: string; port: number; secure: boolean; user: string; password: string; insecure?: boolean; folders?: string[] }
-  | { type: 'mbox'; path: string; into?: string; variant?: MboxVariant }
-  | { type: 'maildir'; path: string }
-  | { type: 'dav-file'; path: string };
+  /** A file or directory on the node's disk; `as` forces how to read it (default: detect). */
+  | { type: 'path'; path: string; as?: LocalKind; into?: string; variant?: MboxVariant };
+
+export type LocalKind = 'mbox' | 'maildir' | 'calendar' | 'contacts' | 'export';
+
+/** How to read a path: an export (manifest.json), a Maildir (a directory), .ics/.vcf, else an mbox file. */
+export function detectKind(path: string): LocalKind {
+  if (statSync(path).isDirectory()) return existsSync(join(path, 'manifest.json')) ? 'export' : 'maildir';
+  if (/\.(ics|ical|ifb)$/i.test(path)) return 'calendar';
+  if (/\.(vcf|vcard)$/i.test(path)) return 'contacts';
+  return 'mbox';
+}
 
 export type JobSpec =
   | { kind: 'import'; address: string; password: string; source: ImportSourceSpec; rate?: number; batch?: number }
@@ -69,7 +78,7 @@ function registry(store: Store): Map<string, Job> {
 function describe(spec: JobSpec): string {
   if (spec.kind === 'export') return `${spec.dir} (${spec.format})`;
   const s = spec.source;
-  return s.type === 'imap' ? `${s.secure ? 'imaps' : 'imap'}://${s.user}@${s.host}:${s.port}` : `${s.path} (${s.type})`;
+  return s.type === 'imap' ? `${s.secure ? 'imaps' : 'imap'}://${s.user}@${s.host}:${s.port}` : s.path;
 }
 
 function checkPaths(spec: JobSpec): void {
@@ -80,6 +89,18 @@ function checkPaths(spec: JobSpec): void {
   }
   const s = spec.source;
   if (s.type !== 'imap' && !existsSync(s.path)) throw new TransferInputError(`${s.path} does not exist (on the machine the node runs on)`);
+  if (s.type !== 'imap' && (s.as ?? detectKind(s.path)) === 'export') readManifest(s.path);
+}
+
+function readManifest(dir: string): Manifest {
+  let m: Manifest;
+  try {
+    m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  } catch (err) {
+    throw new TransferInputError(`${join(dir, 'manifest.json')} is not readable JSON: ${(err as Error).message}`);
+  }
+  if (m.haven !== 'export-v1' || !Array.isArray(m.folders)) throw new TransferInputError(`${join(dir, 'manifest.json')} is not a Haven export manifest (export-v1)`);
+  return m;
 }
 
 /** Starts a job; resolves once the mailbox is open (a wrong password fails here, not later). */
@@ -100,9 +121,17 @@ export async function startJob(store: Store, spec: JobSpec): Promise<JobView> {
       return;
     }
     const s = spec.source;
-    if (s.type === 'dav-file') return importDavFile(lease.mailbox, s.path, progress);
-    const source = s.type === 'imap' ? imapSource(s) : s.type === 'mbox' ? mboxSource(s.path, { into: s.into, variant: s.variant }) : maildirSource(s.path);
-    await runImport(lease.mailbox, source, { signal: abort.signal, progress, rate: spec.rate, batchMessages: spec.batch });
+    const opts = { signal: abort.signal, progress, rate: spec.rate, batchMessages: spec.batch };
+    if (s.type === 'imap') return runImport(lease.mailbox, imapSource(s), opts);
+    const kind = s.as ?? detectKind(s.path);
+    if (kind === 'calendar' || kind === 'contacts') return importDavFile(lease.mailbox, s.path, progress);
+    if (kind === 'mbox') return runImport(lease.mailbox, mboxSource(s.path, { into: s.into, variant: s.variant }), opts);
+    if (kind === 'maildir') return runImport(lease.mailbox, maildirSource(s.path), opts);
+    const manifest = readManifest(s.path);
+    await runImport(lease.mailbox, exportDirSource(s.path, manifest), opts);
+    for (const c of [...manifest.calendars, ...manifest.addressBooks]) {
+      await importDavFile(lease.mailbox, join(s.path, c.path), progress, { name: c.name, displayName: c.displayName, color: 'color' in c ? (c.color as string | null) : null });
+    }
   };
   const job: Job = { view, progress, abort, endedAt: null, done: Promise.resolve() };
   job.done = run().then(

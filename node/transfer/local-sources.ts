@@ -7,7 +7,8 @@
  * Maildir keeps INTERNALDATE as the file's modification time (Dovecot does).
  */
 import { createReadStream, existsSync, promises as fsp, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
+import type { Manifest } from './export.js';
 import { MboxSplitter, toCrlf, type MboxVariant } from './mbox.js';
 import { readMboxStatus } from './mbox-status.js';
 import { flagsFromName, folderFromDir, parseKeywordsFile } from './maildir.js';
@@ -20,12 +21,20 @@ export function mboxSource(path: string, opts: { into?: string; variant?: MboxVa
     const base = basename(path).replace(/\.(mbox|mbx)$/i, '');
     const name = opts.into ?? (/^(mbox|inbox)$/i.test(base) ? 'INBOX' : base);
     yield { type: 'total', messages: 0, bytes: statSync(path).size };
-    yield { type: 'folder', name, specialUse: guessSpecialUse(name), policy: 'append' };
+    const folder: SourceEvent = { type: 'folder', name, specialUse: guessSpecialUse(name), policy: 'append' };
+    // The folder is announced with its first message, so a file that is no mbox leaves no empty folder behind.
+    let announced = false;
     const split = new MboxSplitter(opts.variant ?? 'mboxrd');
-    for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024, signal: ctx.signal })) {
-      for (const m of split.push(chunk as Buffer)) yield { type: 'message', msg: { ...readMboxStatus(m.raw), internalDate: m.date } };
-    }
-    for (const m of split.end()) yield { type: 'message', msg: { ...readMboxStatus(m.raw), internalDate: m.date } };
+    const take = function* (msgs: ReturnType<MboxSplitter['end']>): Iterable<SourceEvent> {
+      for (const m of msgs) {
+        if (!announced) yield folder;
+        announced = true;
+        yield { type: 'message', msg: { ...readMboxStatus(m.raw), internalDate: m.date } };
+      }
+    };
+    for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024, signal: ctx.signal })) yield* take(split.push(chunk as Buffer));
+    yield* take(split.end());
+    if (!announced) yield folder;
   };
 }
 
@@ -72,15 +81,38 @@ export function maildirSource(root: string): ImportSource {
       for (const f of list) bytes += statSync(f).size;
     }
     yield { type: 'total', messages, bytes };
-    for (const [name, dir] of folders) {
-      const kwFile = join(dir, 'dovecot-keywords');
-      const keywords = existsSync(kwFile) ? parseKeywordsFile(await fsp.readFile(kwFile, 'utf8')) : [];
-      yield { type: 'folder', name, specialUse: guessSpecialUse(name), policy: 'append' };
-      for (const f of files.get(name)!) {
-        ctx.signal.throwIfAborted();
-        const [raw, st] = await Promise.all([fsp.readFile(f), fsp.stat(f)]);
-        yield { type: 'message', msg: { raw: toCrlf(raw), flags: flagsFromName(basename(f), keywords), internalDate: Math.round(st.mtimeMs) } };
+    for (const [name, dir] of folders) yield* maildirFolder(name, dir, guessSpecialUse(name), files.get(name)!, ctx.signal);
+  };
+}
+
+async function* maildirFolder(name: string, dir: string, specialUse: string | null, files: string[], signal: AbortSignal): AsyncIterable<SourceEvent> {
+  const kwFile = join(dir, 'dovecot-keywords');
+  const keywords = existsSync(kwFile) ? parseKeywordsFile(await fsp.readFile(kwFile, 'utf8')) : [];
+  yield { type: 'folder', name, specialUse, policy: 'append' };
+  for (const f of files) {
+    signal.throwIfAborted();
+    const [raw, st] = await Promise.all([fsp.readFile(f), fsp.stat(f)]);
+    yield { type: 'message', msg: { raw: toCrlf(raw), flags: flagsFromName(basename(f), keywords), internalDate: Math.round(st.mtimeMs) } };
+  }
+}
+
+/**
+ * A directory `haven export` wrote: its manifest names each folder, its
+ * special use and where its messages are (a Maildir++ directory or an mbox
+ * file), so a move between two Haven servers keeps every folder as it was.
+ */
+export function exportDirSource(root: string, manifest: Manifest): ImportSource {
+  return async function* (ctx): AsyncIterable<SourceEvent> {
+    yield { type: 'total', messages: manifest.folders.reduce((n, f) => n + f.messages, 0), bytes: manifest.folders.reduce((n, f) => n + f.bytes, 0) };
+    for (const f of manifest.folders) {
+      const path = join(root, f.path);
+      if (relative(root, path).startsWith('..')) throw new Error(`manifest.json names a path outside the export: ${f.path}`);
+      if (manifest.format === 'maildir') {
+        yield* maildirFolder(f.name, path, f.specialUse, await messageFiles(path), ctx.signal);
+        continue;
       }
+      yield { type: 'folder', name: f.name, specialUse: f.specialUse, policy: 'append' };
+      for await (const ev of mboxSource(path)(ctx)) if (ev.type === 'message') yield ev;
     }
   };
 }

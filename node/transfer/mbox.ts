@@ -80,7 +80,7 @@ export class MboxSplitter {
     const out: MboxMessage[] = [];
     if (this.partial.length) this.line(this.partial, out);
     this.partial = Buffer.alloc(0);
-    this.finish(out, false);
+    this.finish(out);
     return out;
   }
 
@@ -91,7 +91,7 @@ export class MboxSplitter {
 
   private line(line: Buffer, out: MboxMessage[]): void {
     if (this.prevBlank && line.subarray(0, 5).equals(FROM)) {
-      this.finish(out, true);
+      this.finish(out);
       this.fromLine = line.toString('latin1').replace(/\r?\n$/, '');
       this.sawFrom = true;
       this.prevBlank = false;
@@ -106,12 +106,15 @@ export class MboxSplitter {
     this.lines.push(unquote(line, this.variant));
   }
 
-  private finish(out: MboxMessage[], beforeFrom: boolean): void {
+  private finish(out: MboxMessage[]): void {
     if (this.fromLine === null) return;
     const lines = this.lines;
     // The blank line before the next From_ is the separator, not the message's.
-    if (beforeFrom && lines.length && isBlank(lines[lines.length - 1])) lines.pop();
-    else if (!beforeFrom && lines.length && isBlank(lines[lines.length - 1])) lines.pop();
+    // At the end of the file too: a writer ends every message with one (RFC 4155 §2).
+    if (lines.length && isBlank(lines[lines.length - 1])) lines.pop();
+    // A last line without its newline (the file's end) is still a line: it gets its CRLF, as every other.
+    const last = lines[lines.length - 1];
+    if (last && last[last.length - 1] !== 0x0a) lines.push(Buffer.from('\n'));
     out.push({ raw: toCrlf(Buffer.concat(lines)), date: parseFromLineDate(this.fromLine) });
     this.lines = [];
     this.fromLine = null;

@@ -98,7 +98,8 @@ export class MailSink {
       if (fresh.length) {
         const out = messages.appendMany(
           folder.id,
-          fresh.map((p) => ({ raw: p.m.raw, parsed: p.parsed, flags: p.m.flags, internalDate: p.m.internalDate ?? undefined })),
+          // INTERNALDATE has whole seconds (RFC 9051 §2.3.3 date-time): kept so, an export and import give the same value.
+          fresh.map((p) => ({ raw: p.m.raw, parsed: p.parsed, flags: p.m.flags, internalDate: p.m.internalDate === null ? undefined : Math.floor(p.m.internalDate / 1000) * 1000 })),
           'import',
         );
         out.forEach((o, i) => imports.record(folder.id, fresh[i].key, o.uid));
