@@ -28,7 +28,8 @@ export async function runImport(mailbox: Mailbox, source: ImportSource, o: Impor
   const maxN = o.batchMessages ?? 200;
   const maxBytes = o.batchBytes ?? 8 * 1024 * 1024;
   const p = o.progress;
-  const started = Date.now();
+  /** The pace counts from the first batch: connecting and listing folders must not earn a burst. */
+  let paceFrom: number | null = null;
   let sent = 0;
   let folder: { f: Folder; policy: FolderPolicy; cursor?: { source: Buffer; uidValidity: number } } | null = null;
   let batch: IncomingMessage[] = [];
@@ -38,6 +39,7 @@ export async function runImport(mailbox: Mailbox, source: ImportSource, o: Impor
     if (!folder || batch.length === 0) return;
     const last = batch[batch.length - 1].uid;
     const cursor = folder.cursor && last !== undefined ? { source: folder.cursor.source, value: { uidValidity: folder.cursor.uidValidity, lastUid: last } } : undefined;
+    paceFrom ??= Date.now();
     const r = sink.write(folder.f, batch, folder.policy, cursor);
     p.add({ messages: r.imported + r.shared, skipped: r.skipped, bytes: batchBytes });
     sent += batch.length;
@@ -47,7 +49,7 @@ export async function runImport(mailbox: Mailbox, source: ImportSource, o: Impor
     batchBytes = 0;
     if (o.rate && o.rate > 0) {
       // Ahead of the allowed pace: wait until the pace catches up (the throttle, not a test's sleep).
-      const due = started + (sent / o.rate) * 1000;
+      const due = paceFrom + (sent / o.rate) * 1000;
       const wait = due - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }

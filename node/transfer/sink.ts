@@ -68,7 +68,20 @@ export class MailSink {
     });
     return imports.atomically(() => {
       const r: BatchResult = { imported: 0, shared: 0, skipped: 0 };
-      const fresh: typeof prepared = [];
+      let fresh: typeof prepared = [];
+      // Appends go in runs, flushed before each copy, so UIDs keep the source's order.
+      const appendFresh = () => {
+        if (!fresh.length) return;
+        const out = messages.appendMany(
+          folder.id,
+          // INTERNALDATE has whole seconds (RFC 9051 §2.3.3 date-time): kept so, an export and import give the same value.
+          fresh.map((p) => ({ raw: p.m.raw, parsed: p.parsed, flags: p.m.flags, internalDate: p.m.internalDate === null ? undefined : Math.floor(p.m.internalDate / 1000) * 1000 })),
+          'import',
+        );
+        out.forEach((o, i) => imports.record(folder.id, fresh[i].key, o.uid));
+        r.imported += out.length;
+        fresh = [];
+      };
       const seen = new Set<string>();
       for (const p of prepared) {
         const k = p.key.toString('hex');
@@ -83,6 +96,7 @@ export class MailSink {
           continue;
         }
         if (elsewhere) {
+          appendFresh();
           // Same message under another label: a second folder entry on the same bytes, with this folder's flags.
           const { pairs } = messages.copy(elsewhere.folderId, [elsewhere.uid], folder.id, 'import');
           if (pairs.length) {
@@ -95,16 +109,7 @@ export class MailSink {
         }
         fresh.push(p);
       }
-      if (fresh.length) {
-        const out = messages.appendMany(
-          folder.id,
-          // INTERNALDATE has whole seconds (RFC 9051 §2.3.3 date-time): kept so, an export and import give the same value.
-          fresh.map((p) => ({ raw: p.m.raw, parsed: p.parsed, flags: p.m.flags, internalDate: p.m.internalDate === null ? undefined : Math.floor(p.m.internalDate / 1000) * 1000 })),
-          'import',
-        );
-        out.forEach((o, i) => imports.record(folder.id, fresh[i].key, o.uid));
-        r.imported += out.length;
-      }
+      appendFresh();
       if (cursor) imports.setCursor(cursor.source, cursor.value);
       return r;
     });

@@ -14,6 +14,7 @@ import { setupCommands } from './setup.js';
 import { startCommands } from './start.js';
 import { upgradeCommands } from './upgrade.js';
 import { statusCommands } from './status.js';
+import { transferCommands } from './transfer.js';
 
 export const COMMANDS: readonly Command[] = [
   ...setupCommands,
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   ...accountCommands,
   ...aliasCommands,
   ...appPasswordCommands,
+  ...transferCommands,
   ...replicationCommands,
   ...upgradeCommands,
   ...opsCommands,
