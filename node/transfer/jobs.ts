@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Store } from '../store/index.js';
 import { ConflictError, NotFoundError, StoreError } from '../store/index.js';
 import { importDavFile } from './dav-import.js';
+import { importFromDav } from './dav-source.js';
 import { runExport, type ExportFormat, type Manifest } from './export.js';
 import { runImport } from './import-job.js';
 import { imapSource } from './imap-source.js';
@@ -25,6 +26,7 @@ import { Progress, type ProgressSnapshot } from './progress.js';
 
 export type ImportSourceSpec =
   | { type: 'imap'; host: string; port: number; secure: boolean; user: string; password: string; insecure?: boolean; folders?: string[] }
+  | { type: 'dav'; url: string; user: string; password: string; insecure?: boolean }
   /** A file or directory on the node's disk; `as` forces how to read it (default: detect). */
   | { type: 'path'; path: string; as?: LocalKind; into?: string; variant?: MboxVariant };
 
@@ -78,6 +80,7 @@ function registry(store: Store): Map<string, Job> {
 function describe(spec: JobSpec): string {
   if (spec.kind === 'export') return `${spec.dir} (${spec.format})`;
   const s = spec.source;
+  if (s.type === 'dav') return `${s.user} at ${s.url}`;
   return s.type === 'imap' ? `${s.secure ? 'imaps' : 'imap'}://${s.user}@${s.host}:${s.port}` : s.path;
 }
 
@@ -88,8 +91,9 @@ function checkPaths(spec: JobSpec): void {
     return;
   }
   const s = spec.source;
-  if (s.type !== 'imap' && !existsSync(s.path)) throw new TransferInputError(`${s.path} does not exist (on the machine the node runs on)`);
-  if (s.type !== 'imap' && (s.as ?? detectKind(s.path)) === 'export') readManifest(s.path);
+  if (s.type !== 'path') return;
+  if (!existsSync(s.path)) throw new TransferInputError(`${s.path} does not exist (on the machine the node runs on)`);
+  if ((s.as ?? detectKind(s.path)) === 'export') readManifest(s.path);
 }
 
 function readManifest(dir: string): Manifest {
@@ -123,6 +127,7 @@ export async function startJob(store: Store, spec: JobSpec): Promise<JobView> {
     const s = spec.source;
     const opts = { signal: abort.signal, progress, rate: spec.rate, batchMessages: spec.batch };
     if (s.type === 'imap') return runImport(lease.mailbox, imapSource(s), opts);
+    if (s.type === 'dav') return importFromDav(lease.mailbox, s, progress, abort.signal);
     const kind = s.as ?? detectKind(s.path);
     if (kind === 'calendar' || kind === 'contacts') return importDavFile(lease.mailbox, s.path, progress);
     if (kind === 'mbox') return runImport(lease.mailbox, mboxSource(s.path, { into: s.into, variant: s.variant }), opts);

@@ -65,6 +65,7 @@ export const transferCommands: Command[] = [
     summary: 'Bring mail, calendars and contacts into an account: from an IMAP server, an mbox file, a Maildir, .ics/.vcf files or a Haven export.',
     details:
       'Source: imap://user@host[:port] or imaps://user@host[:port] (every folder, flags, keywords, dates; Gmail labels without duplicates), ' +
+      'https://user@host[/path] for a CalDAV/CardDAV server (every calendar and address book, with names and colours), ' +
       'or a path on the node\'s machine: a Maildir (Maildir++ .Sub.Folder), an mbox file, a .ics or .vcf file, or a directory `haven export` wrote.\n' +
       'The account is opened with its password or an app password (--password-stdin reads it first, then --source-password-stdin the source\'s). ' +
       'Interrupted, run it again: it continues and never duplicates a message.',
@@ -95,7 +96,15 @@ export const transferCommands: Command[] = [
         if (!(await ops.call('account.get', { address }))) throw new CommandError(`no account ${address}; see \`haven account list\``);
         const password = await readSecret(args, io, { flag: 'password', prompt: `Password (or app password) for ${address}` });
         let source;
-        if (url) {
+        const dav = /^https?:\/\//i.test(src) ? new URL(src) : null;
+        if (dav) {
+          const user = str(args, 'user') ?? decodeURIComponent(dav.username);
+          if (!user) throw new UsageError('the CalDAV/CardDAV URL names no user: write https://user@host or give --user');
+          const sourcePassword = await readSecret(args, io, { flag: 'source-password', prompt: `Password for ${user} on ${dav.host}` });
+          dav.username = '';
+          dav.password = '';
+          source = { type: 'dav' as const, url: dav.href, user, password: sourcePassword, insecure: args.flags.insecure === true || undefined };
+        } else if (url) {
           const user = str(args, 'user') ?? url.user;
           if (!user) throw new UsageError('the IMAP URL names no user: write imaps://user@host or give --user');
           const sourcePassword = await readSecret(args, io, { flag: 'source-password', prompt: `Password for ${user} on ${url.host}` });
