@@ -21,6 +21,8 @@ export interface TestDovecot {
   pass: string;
   /** The Maildir++ root of the user. */
   maildir: string;
+  /** Drops every IMAP connection of the user (doveadm kick): a connection lost mid-transfer. */
+  kick(): void;
   /** Stops Dovecot and waits for it to exit before removing its files. */
   stop(): Promise<void>;
 }
@@ -113,6 +115,10 @@ service stats {
     user,
     pass,
     maildir,
+    kick() {
+      const r = spawnSync('/usr/bin/doveadm', ['-c', join(dir, 'dovecot.conf'), 'kick', user]);
+      if (r.status !== 0) throw new Error(`doveadm kick failed: ${r.stderr.toString()}`);
+    },
     async stop() {
       if (child.exitCode === null) {
         const gone = new Promise((r) => child.once('exit', r));

@@ -214,6 +214,50 @@ describe('a killed import, run again', () => {
   }, 120_000);
 });
 
+describe('a lost connection', () => {
+  it('is retried from the last message handed on, and the import ends complete', async () => {
+    const harness = cliHarness();
+    const node = await startNode(testConfig(harness.dataDir, { dnsbl: [], masterKey: randomBytes(32).toString('hex') }), { adminUi: false });
+    try {
+      await node.operations.call('domain.add', { name: 'example.org' });
+      await node.operations.call('account.add', { address: 'dave@example.org', password: pw });
+      const job = await node.operations.call('transfer.start', {
+        kind: 'import',
+        address: 'dave@example.org',
+        password: pw,
+        source: { type: 'imap', host: '127.0.0.1', port: dovecot.port, secure: false, user: dovecot.user, password: dovecot.pass, insecure: true },
+        rate: 8,
+      });
+      // Mid-way through INBOX, Dovecot drops the connection.
+      for (;;) {
+        const v = await node.operations.call('transfer.status', { id: job.id });
+        if (v.progress.messages >= 4) break;
+        expect(v.progress.phase).not.toBe('failed');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      dovecot.kick();
+      let v;
+      for (;;) {
+        v = await node.operations.call('transfer.status', { id: job.id });
+        if (v.progress.phase !== 'running' && v.progress.phase !== 'starting') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(v.progress.error).toBeNull();
+      expect(v.progress.phase).toBe('done');
+      expect(v.progress.retries).toBeGreaterThanOrEqual(1);
+      const lease = await node.store.authenticate('dave@example.org', pw);
+      try {
+        expectSame(await sourceContents(), havenContents(lease.mailbox));
+      } finally {
+        lease.release();
+      }
+    } finally {
+      await node.close();
+      harness.cleanup();
+    }
+  }, 120_000);
+});
+
 describe('through a running node (the one writer)', () => {
   it('the CLI asks the node, the import runs there, and mail is delivered meanwhile', async () => {
     const harness = cliHarness();
