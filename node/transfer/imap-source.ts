@@ -98,19 +98,31 @@ async function* folderEvents(client: ImapFlow, folder: FolderPlan, after: number
   sizes.sort((a, b) => a.uid - b.uid);
   const maxN = o.chunkMessages ?? 100;
   const maxB = o.chunkBytes ?? 8 * 1024 * 1024;
+  // Chunks by count and bytes; the next chunk's FETCH is asked for while this one is written (two chunks in memory at most).
+  const chunks: number[][] = [];
   for (let i = 0; i < sizes.length; ) {
-    ctx.signal.throwIfAborted();
     let j = i;
     let bytes = 0;
     while (j < sizes.length && j - i < maxN && (j === i || bytes + sizes[j].size <= maxB)) bytes += sizes[j++].size;
-    const uids = sizes.slice(i, j).map((s) => s.uid);
+    chunks.push(sizes.slice(i, j).map((s) => s.uid));
+    i = j;
+  }
+  const fetchChunk = async (uids: number[]) => {
     const got: { uid: number; raw: Buffer; flags: string[]; internalDate: number | null }[] = [];
     for await (const m of client.fetch(uids.join(','), { uid: true, flags: true, internalDate: true, source: true }, { uid: true })) {
       if (!m.source) continue;
       got.push({ uid: m.uid, raw: m.source, flags: [...(m.flags ?? [])].filter((f) => f !== '\\Recent'), internalDate: m.internalDate ? new Date(m.internalDate).getTime() : null });
     }
-    got.sort((a, b) => a.uid - b.uid);
+    return got.sort((a, b) => a.uid - b.uid);
+  };
+  let next = chunks.length ? fetchChunk(chunks[0]) : null;
+  // A chunk fetched ahead and never awaited (the consumer stopped) must not become an unhandled rejection.
+  next?.catch(() => undefined);
+  for (let c = 0; next; c++) {
+    ctx.signal.throwIfAborted();
+    const got = await next;
+    next = c + 1 < chunks.length ? fetchChunk(chunks[c + 1]) : null;
+    next?.catch(() => undefined);
     for (const g of got) yield { type: 'message', msg: { raw: g.raw, flags: g.flags, internalDate: g.internalDate, uid: g.uid } };
-    i = j;
   }
 }
