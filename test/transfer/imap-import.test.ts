@@ -10,6 +10,7 @@
  * import goes on while mail is delivered.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
@@ -19,6 +20,7 @@ import { startNode } from '../../node/main.js';
 import type { Mailbox, Store } from '../../node/store/index.js';
 import { cliHarness, type CliHarness } from '../cli/helpers.js';
 import { startTestDovecot, type TestDovecot } from '../helpers/dovecot.js';
+import { walk, wrongModes } from '../helpers/modes.js';
 import { testTls } from '../helpers/store.js';
 
 const pw = 'a long enough account password';
@@ -152,6 +154,16 @@ describe('haven import imaps://… from Dovecot (no node running: the CLI holds 
       store.close();
     }
   }, 120_000);
+
+  it('leaves nothing readable on disk: no subject, address or Message-ID in any file of the data directory, all 0600 in 0700', async () => {
+    const needles = ['message 1 in INBOX', 'mover@example.net', 'm1.494e424f58@example.net', 'Projets'].map((n) => Buffer.from(n));
+    for (const f of walk(cli.dataDir)) {
+      if (f.dir) continue;
+      const bytes = readFileSync(f.path);
+      for (const n of needles) expect(bytes.includes(n), `${f.path} holds "${n.toString()}"`).toBe(false);
+    }
+    expect(wrongModes(cli.dataDir)).toEqual([]);
+  });
 
   it('run again, nothing is added (the source UIDs are remembered)', async () => {
     const r = await cli.run(['import', 'alice@example.org', `imap://${dovecot.user}@127.0.0.1:${dovecot.port}`, '--insecure', '--password-stdin', '--source-password-stdin', '--json'], { stdin: `${pw}\n${dovecot.pass}\n` });
