@@ -20,6 +20,7 @@ import type { Logger } from '../util/log.js';
 import { metrics, PROMETHEUS_CONTENT_TYPE, registry } from '../util/metrics.js';
 import { localOperations, type Operations } from '../admin/operations.js';
 import { adminApp, type AdminDeps } from './admin.js';
+import { registerOwnerExport } from './owner-export.js';
 import { registerClientSetup } from './client-setup.js';
 import { ApiError } from './errors.js';
 import type { PublicAddresses } from './dns-records.js';
@@ -177,6 +178,8 @@ export function httpsApp(deps: HttpAppDeps): Hono {
   app.all('/api', (c) => c.json({ error: 'the admin API lives under /api/v1; see docs/admin-api.md' }, 404));
   app.all('/api/*', (c) => c.json({ error: 'the admin API lives under /api/v1; see docs/admin-api.md' }, 404));
 
+  // The owner's own download of everything (issue 18), signed in with their password.
+  registerOwnerExport(app, { store: deps.store, log: deps.log, authLimiter: deps.authLimiter });
   app.route('/', davApp({ store: deps.store, log: deps.log, authLimiter: deps.authLimiter, imip: deps.imip }));
   return app;
 }

@@ -7,12 +7,13 @@
  *                    mboxrd file per folder (`mail/Sub/Folder.mbox`)
  *   calendars/<name>.ics, contacts/<name>.vcf
  *   manifest.json    counts and SHA-256 digests of everything written
- * One message is in memory at a time. Files are 0600 in 0700 directories:
- * the export is the owner's plaintext mail.
+ * One message is in memory at a time. The same export goes to a directory
+ * (files 0600 in 0700 directories: it is the owner's plaintext mail) or,
+ * streamed, into a ZIP the owner downloads (zip.ts), never both on disk.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, promises as fsp } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import type { Mailbox } from '../store/index.js';
 import { joinCalendar } from './ical-split.js';
 import { dirForFolder, formatKeywordsFile, nameInfo, uniqueName } from './maildir.js';
@@ -41,11 +42,46 @@ export interface Manifest {
   addressBooks: { name: string; displayName: string | null; objects: number; path: string; sha256: string }[];
 }
 
-const dirMode = { recursive: true, mode: 0o700 } as const;
 const safeFile = (name: string) => name.replace(/[^A-Za-z0-9 ._@+-]/g, '_').replace(/^\.+/, '_') || 'unnamed';
 
-export async function runExport(mailbox: Mailbox, dir: string, o: { format: ExportFormat; signal: AbortSignal; progress: Progress }): Promise<Manifest> {
-  mkdirSync(dir, dirMode);
+/** Where an export goes: a directory on disk or a streamed ZIP. Paths are relative, '/'-separated. */
+export interface ExportTarget {
+  dir(rel: string): Promise<void>;
+  begin(rel: string, mtimeMs?: number): Promise<void>;
+  write(data: Buffer): Promise<void>;
+  end(): Promise<void>;
+}
+
+/** A directory: files 0600, directories 0700, each file's time set when given (Maildir's INTERNALDATE). */
+export function directoryTarget(root: string): ExportTarget {
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  let cur: { fh: fsp.FileHandle; path: string; mtime?: number } | null = null;
+  return {
+    dir: async (rel) => void mkdirSync(join(root, rel), { recursive: true, mode: 0o700 }),
+    async begin(rel, mtimeMs) {
+      const path = join(root, rel);
+      mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+      cur = { fh: await fsp.open(path, 'w', 0o600), path, mtime: mtimeMs };
+    },
+    async write(data) {
+      await cur!.fh.write(data);
+    },
+    async end() {
+      const c = cur!;
+      cur = null;
+      await c.fh.close();
+      if (c.mtime !== undefined) await fsp.utimes(c.path, c.mtime / 1000, c.mtime / 1000);
+    },
+  };
+}
+
+async function writeFile(t: ExportTarget, rel: string, data: Buffer | string, mtimeMs?: number): Promise<void> {
+  await t.begin(rel, mtimeMs);
+  await t.write(typeof data === 'string' ? Buffer.from(data) : data);
+  await t.end();
+}
+
+export async function runExport(mailbox: Mailbox, t: ExportTarget, o: { format: ExportFormat; signal: AbortSignal; progress: Progress }): Promise<Manifest> {
   const p = o.progress;
   const folders = mailbox.folders.list();
   let totalN = 0;
@@ -65,54 +101,48 @@ export async function runExport(mailbox: Mailbox, dir: string, o: { format: Expo
     let bytes = 0;
     const metas = mailbox.messages.list(f.id);
     let rel: string;
+    const done = (raw: Buffer) => {
+      digest.update(createHash('sha256').update(raw).digest());
+      count++;
+      bytes += raw.length;
+      p.add({ messages: 1, skipped: 0, bytes: raw.length });
+    };
     if (o.format === 'maildir') {
-      rel = join('mail', dirForFolder(f.name));
-      const root = join(dir, rel);
-      for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(root, sub), dirMode);
-      if (f.name !== 'INBOX') await fsp.writeFile(join(root, 'maildirfolder'), '', { mode: 0o600 });
+      rel = ['mail', dirForFolder(f.name)].filter(Boolean).join('/');
+      for (const sub of ['cur', 'new', 'tmp']) await t.dir(`${rel}/${sub}`);
+      if (f.name !== 'INBOX') await writeFile(t, `${rel}/maildirfolder`, '');
       const keywords: string[] = [];
       for (const m of metas) {
         o.signal.throwIfAborted();
         const raw = mailbox.messages.raw(m.blobId);
         const data = toLf(raw);
-        const file = join(root, 'cur', uniqueName(m.internalDate, ++n, data.length) + nameInfo(m.flags, keywords));
-        await fsp.writeFile(file, data, { mode: 0o600 });
-        await fsp.utimes(file, m.internalDate / 1000, m.internalDate / 1000);
-        digest.update(createHash('sha256').update(raw).digest());
-        count++;
-        bytes += raw.length;
-        p.add({ messages: 1, skipped: 0, bytes: raw.length });
+        await writeFile(t, `${rel}/cur/${uniqueName(m.internalDate, ++n, data.length)}${nameInfo(m.flags, keywords)}`, data, m.internalDate);
+        done(raw);
       }
-      if (keywords.length) await fsp.writeFile(join(root, 'dovecot-keywords'), formatKeywordsFile(keywords), { mode: 0o600 });
+      if (keywords.length) await writeFile(t, `${rel}/dovecot-keywords`, formatKeywordsFile(keywords));
     } else {
-      rel = join('mail', ...f.name.split('/').map(safeFile)) + '.mbox';
-      mkdirSync(dirname(join(dir, rel)), dirMode);
-      const out = createWriteStream(join(dir, rel), { mode: 0o600 });
+      rel = ['mail', ...f.name.split('/').map(safeFile)].join('/') + '.mbox';
+      await t.begin(rel);
       for (const m of metas) {
         o.signal.throwIfAborted();
         const raw = mailbox.messages.raw(m.blobId);
-        const withStatus = withMboxStatus(raw, m.flags);
-        if (!out.write(mboxrdEntry(withStatus, 'MAILER-DAEMON', m.internalDate))) await new Promise<void>((r) => out.once('drain', () => r()));
-        digest.update(createHash('sha256').update(raw).digest());
-        count++;
-        bytes += raw.length;
-        p.add({ messages: 1, skipped: 0, bytes: raw.length });
+        await t.write(mboxrdEntry(withMboxStatus(raw, m.flags), 'MAILER-DAEMON', m.internalDate));
+        done(raw);
       }
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      await t.end();
     }
     manifest.folders.push({ name: f.name, specialUse: f.specialUse, messages: count, bytes, sha256: digest.digest('hex'), path: rel });
   }
   for (const c of mailbox.dav.collections()) {
     const objs = mailbox.dav.objects(c.id);
     const text = c.kind === 'calendar' ? joinCalendar(objs.map((x) => x.data), { displayName: c.displayName, color: c.color }) : objs.map((x) => x.data.replace(/\r?\n$/, '') + '\r\n').join('');
-    const rel = join(c.kind === 'calendar' ? 'calendars' : 'contacts', safeFile(c.name) + (c.kind === 'calendar' ? '.ics' : '.vcf'));
-    mkdirSync(dirname(join(dir, rel)), dirMode);
-    await fsp.writeFile(join(dir, rel), text, { mode: 0o600 });
+    const rel = `${c.kind === 'calendar' ? 'calendars' : 'contacts'}/${safeFile(c.name)}${c.kind === 'calendar' ? '.ics' : '.vcf'}`;
+    await writeFile(t, rel, text);
     const sha256 = createHash('sha256').update(text).digest('hex');
     p.s.objects += objs.length;
     if (c.kind === 'calendar') manifest.calendars.push({ name: c.name, displayName: c.displayName, color: c.color, objects: objs.length, path: rel, sha256 });
     else manifest.addressBooks.push({ name: c.name, displayName: c.displayName, objects: objs.length, path: rel, sha256 });
   }
-  await fsp.writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
+  await writeFile(t, 'manifest.json', JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }

@@ -17,7 +17,7 @@ import type { Store } from '../store/index.js';
 import { ConflictError, NotFoundError, StoreError } from '../store/index.js';
 import { importDavFile } from './dav-import.js';
 import { importFromDav } from './dav-source.js';
-import { runExport, type ExportFormat, type Manifest } from './export.js';
+import { directoryTarget, runExport, type ExportFormat, type Manifest } from './export.js';
 import { runImport } from './import-job.js';
 import { imapSource } from './imap-source.js';
 import { exportDirSource, maildirSource, mboxSource } from './local-sources.js';
@@ -121,7 +121,7 @@ export async function startJob(store: Store, spec: JobSpec): Promise<JobView> {
   const view: Omit<JobView, 'progress'> = { id, kind: spec.kind, address: spec.address, what: describe(spec), startedAt: new Date().toISOString(), manifest: null };
   const run = async () => {
     if (spec.kind === 'export') {
-      view.manifest = await runExport(lease.mailbox, spec.dir, { format: spec.format, signal: abort.signal, progress });
+      view.manifest = await runExport(lease.mailbox, directoryTarget(spec.dir), { format: spec.format, signal: abort.signal, progress });
       return;
     }
     const s = spec.source;
