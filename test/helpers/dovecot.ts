@@ -4,7 +4,8 @@
  * an import: its own config, base dir and Maildir under a temporary
  * directory, plaintext and TLS listeners on free loopback ports,
  * passwd-file auth with one user, and special-use folders declared as a
- * deployed Dovecot declares them (RFC 6154). Tests fill it over IMAP with
+ * deployed Dovecot declares them (RFC 6154), plus Gmail's shape ([Gmail]/All
+ * Mail as \\All, [Gmail]/Starred as \\Flagged). Tests fill it over IMAP with
  * a real client. Nothing of the system's Dovecot is touched.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -76,6 +77,15 @@ namespace inbox {
   }
   mailbox Spam {
     special_use = \\Junk
+    auto = create
+  }
+  # Gmail's shape: every message again under \\All, and a \\Flagged view.
+  mailbox "[Gmail]/All Mail" {
+    special_use = \\All
+    auto = create
+  }
+  mailbox "[Gmail]/Starred" {
+    special_use = \\Flagged
     auto = create
   }
 }

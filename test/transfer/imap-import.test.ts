@@ -113,6 +113,11 @@ beforeAll(async () => {
     await c.append('Sent', message(1, 'Sent'), ['\\Seen'], day(61));
     await c.append('Spam', message(0, 'Spam'), [], day(70));
     await c.append('Big', bigMessage(), ['\\Seen'], day(80));
+    // Gmail: All Mail holds every message again (two of INBOX's, one archived nowhere else); Starred is a view.
+    await c.append('[Gmail]/All Mail', message(0, 'INBOX'), [], day(0));
+    await c.append('[Gmail]/All Mail', message(1, 'INBOX'), ['\\Seen'], day(1));
+    await c.append('[Gmail]/All Mail', message(0, 'archived'), ['\\Seen'], day(90));
+    await c.append('[Gmail]/Starred', message(3, 'INBOX'), ['\\Flagged', '$Label1'], day(3));
   } finally {
     await c.logout();
   }
@@ -134,8 +139,9 @@ describe('haven import imaps://… from Dovecot (no node running: the CLI holds 
     const lines = r.out.map((l) => JSON.parse(l) as { phase: string; messages: number; bytes: number; totalMessages: number });
     const last = lines[lines.length - 1];
     expect(last.phase).toBe('done');
-    expect(last.totalMessages).toBe(29);
-    expect(last.messages).toBe(29);
+    // 29 in the folders, 3 in All Mail (Starred, a view, is not read).
+    expect(last.totalMessages).toBe(32);
+    expect(last.messages).toBe(30);
     expect(last.bytes).toBeGreaterThan(6 * 1024 * 1024);
     const want = await sourceContents();
     const store = cli.openStore();
@@ -149,6 +155,11 @@ describe('haven import imaps://… from Dovecot (no node running: the CLI holds 
         const inbox = mb.messages.list(mb.folders.require('INBOX').id)[0];
         const proj = mb.messages.list(mb.folders.require('Projets/Été 2024').id)[3];
         expect(proj.blobId).toBe(inbox.blobId);
+        // All Mail (\\All) adds to Archive only what no other folder had; Starred (\\Flagged) adds nothing.
+        const archive = mb.messages.list(mb.folders.require('Archive').id).map((m) => mb.messages.raw(m.blobId).toString());
+        expect(archive).toHaveLength(1);
+        expect(archive[0]).toContain('message 0 in archived');
+        expect(mb.folders.list().map((f) => f.name).filter((n) => n.includes('Gmail'))).toEqual([]);
       });
     } finally {
       store.close();
