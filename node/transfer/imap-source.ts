@@ -57,7 +57,7 @@ export function imapSource(o: ImapSourceOptions): ImportSource {
       const listed = await client.list({ statusQuery: { messages: true } });
       let plan = planFolders(listed.map((l) => ({ path: l.path, delimiter: l.delimiter, flags: [...l.flags], specialUse: l.specialUse ?? null })));
       if (o.folders) plan = plan.filter((p) => o.folders!.includes(p.path));
-      yield { type: 'total', messages: listed.filter((l) => plan.some((p) => p.path === l.path)).reduce((n, l) => n + (l.status?.messages ?? 0), 0), bytes: 0 };
+      yield { type: 'total', messages: listed.filter((l) => plan.some((p) => p.path === l.path)).reduce((n, l) => n + (l.status?.messages ?? 0), 0), bytes: null };
       for (const folder of plan) {
         let failures = 0;
         let after = -1;

@@ -20,7 +20,7 @@ export function mboxSource(path: string, opts: { into?: string; variant?: MboxVa
   return async function* (ctx): AsyncIterable<SourceEvent> {
     const base = basename(path).replace(/\.(mbox|mbx)$/i, '');
     const name = opts.into ?? (/^(mbox|inbox)$/i.test(base) ? 'INBOX' : base);
-    yield { type: 'total', messages: 0, bytes: statSync(path).size };
+    yield { type: 'total', messages: null, bytes: statSync(path).size };
     const folder: SourceEvent = { type: 'folder', name, specialUse: guessSpecialUse(name), policy: 'append' };
     // The folder is announced with its first message, so a file that is no mbox leaves no empty folder behind.
     let announced = false;

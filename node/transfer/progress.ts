@@ -40,9 +40,10 @@ export class Progress {
     this.s = { phase: 'starting', current: null, messages: 0, skipped: 0, bytes: 0, totalMessages: null, totalBytes: null, rate: 0, bytesRate: 0, etaSeconds: null, elapsedSeconds: 0, objects: 0, retries: 0, error: null };
   }
 
-  total(messages: number, bytes: number): void {
-    this.s.totalMessages = (this.s.totalMessages ?? 0) + messages;
-    this.s.totalBytes = (this.s.totalBytes ?? 0) + bytes;
+  /** What the source announced; `null` messages when it cannot tell without reading everything (an mbox). */
+  total(messages: number | null, bytes: number | null): void {
+    if (messages !== null) this.s.totalMessages = (this.s.totalMessages ?? 0) + messages;
+    if (bytes !== null) this.s.totalBytes = (this.s.totalBytes ?? 0) + bytes;
   }
 
   add(done: { messages: number; skipped: number; bytes: number }): void {
@@ -63,12 +64,15 @@ export class Progress {
     // Over the window once it spans a second; over the whole run before that.
     const rate = dt >= 1 ? (count - first.m) / dt : whole > 0 ? count / whole : 0;
     const bytesRate = dt >= 1 ? (this.s.bytes - first.b) / dt : whole > 0 ? this.s.bytes / whole : 0;
+    // Time left by messages when the total is known, else by bytes (an mbox announces only its size).
     const left = this.s.totalMessages !== null ? Math.max(0, this.s.totalMessages - count) : null;
+    const leftBytes = this.s.totalBytes ? Math.max(0, this.s.totalBytes - this.s.bytes) : null;
+    const eta = left !== null ? (rate > 0 ? Math.ceil(left / rate) : null) : leftBytes !== null && bytesRate > 0 ? Math.ceil(leftBytes / bytesRate) : null;
     return {
       ...this.s,
       rate: Math.round(rate * 10) / 10,
       bytesRate: Math.round(bytesRate),
-      etaSeconds: left === null || rate <= 0 ? null : Math.ceil(left / rate),
+      etaSeconds: eta,
       elapsedSeconds: Math.round(whole * 10) / 10,
     };
   }

@@ -8,7 +8,8 @@ import type { ImportCursor } from '../store/index.js';
 import type { FolderPolicy, IncomingMessage } from './sink.js';
 
 export type SourceEvent =
-  | { type: 'total'; messages: number; bytes: number }
+  /** Null where the source cannot tell without reading everything (an mbox's message count, an IMAP folder's bytes). */
+  | { type: 'total'; messages: number | null; bytes: number | null }
   | {
       type: 'folder';
       /** The Haven folder name ('/' separates levels), decoded to Unicode. */

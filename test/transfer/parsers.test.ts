@@ -208,4 +208,16 @@ describe('progress', () => {
     expect(s.etaSeconds).toBe(2);
     expect(formatProgress(s)).toBe('50/100 messages (10 already there), 5.0/10.0 MB, 25 msg/s, 2.5 MB/s, 2 s left');
   });
+  it('with only a size announced (an mbox), the time left comes from bytes and no message total is shown', () => {
+    let t = 0;
+    const p = new Progress(() => t);
+    p.total(null, 1_048_576 * 10);
+    p.snapshot();
+    t = 4000;
+    p.add({ messages: 8, skipped: 0, bytes: 1_048_576 * 4 });
+    const s = p.snapshot();
+    expect(s.totalMessages).toBeNull();
+    expect(s.etaSeconds).toBe(6);
+    expect(formatProgress(s)).toBe('8 messages, 4.0/10.0 MB, 2 msg/s, 1.0 MB/s, 6 s left');
+  });
 });
