@@ -320,3 +320,28 @@ describe('through a running node (the one writer)', () => {
     }
   }, 120_000);
 });
+
+describe('a source folder recreated with a new UIDVALIDITY (RFC 3501 §2.3.1.1)', () => {
+  it('is read again from the start; what is already there is not duplicated and the new message lands', async () => {
+    const c = await source();
+    try {
+      await c.mailboxDelete('日本語');
+      await c.mailboxCreate('日本語');
+      await c.append('日本語', message(0, '日本語'), [], new Date(Date.UTC(2020, 1, 20, 8, 30, 15)));
+      await c.append('日本語', message(1, '日本語'), ['\\Seen'], new Date(Date.UTC(2020, 1, 21, 8, 30, 15)));
+    } finally {
+      await c.logout();
+    }
+    const r = await cli.run(['import', 'alice@example.org', `imap://${dovecot.user}@127.0.0.1:${dovecot.port}`, '--insecure', '--folder', '日本語', '--password-stdin', '--source-password-stdin', '--json'], { stdin: `${pw}\n${dovecot.pass}\n` });
+    expect(r.code).toBe(0);
+    const last = JSON.parse(r.out[r.out.length - 1]) as { messages: number; skipped: number };
+    expect(last).toMatchObject({ messages: 1, skipped: 1 });
+    const store = cli.openStore();
+    try {
+      const subjects = await withMailbox(store, 'alice@example.org', (mb) => mb.messages.list(mb.folders.require('日本語').id).map((m) => /Subject: (.*)/.exec(mb.messages.raw(m.blobId).toString())![1]));
+      expect(subjects).toEqual(['message 0 in 日本語', 'message 1 in 日本語']);
+    } finally {
+      store.close();
+    }
+  }, 60_000);
+});
