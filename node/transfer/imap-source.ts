@@ -47,7 +47,14 @@ export function imapSource(o: ImapSourceOptions): ImportSource {
     const opts: ImapFlowOptions = { host: o.host, port: o.port, secure: o.secure, auth: { user: o.user, pass: o.password }, logger: false, tls: { rejectUnauthorized: !o.insecure }, disableAutoIdle: true };
     const c = new ImapFlow(opts);
     c.on('error', () => undefined);
-    await c.connect();
+    try {
+      await c.connect();
+    } catch (err) {
+      const e = err as { authenticationFailed?: boolean; code?: string; message?: string; responseText?: string };
+      if (e.authenticationFailed) throw new Error(`${o.host} refused the login of ${o.user}${e.responseText ? ` (${e.responseText})` : ''}: check the source password (Gmail and Fastmail want an app password)`);
+      if (e.code && RETRYABLE.has(e.code)) throw err;
+      throw new Error(`could not open an IMAP session with ${o.host}:${o.port}: ${e.message ?? String(err)}`);
+    }
     return c;
   };
 
