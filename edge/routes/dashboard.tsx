@@ -11,6 +11,7 @@ import { readProbeState } from '../probe.js';
 import { HistoryChart } from '../views/chart.js';
 import { bytes, seconds } from '../views/format.js';
 import { Badge, Stat, type Health } from '../views/layout.js';
+import { formatProgress, type ProgressSnapshot } from '../../node/transfer/progress.js';
 import { render } from './render.js';
 
 function plural(n: number, one: string, many = `${one}s`): string {
@@ -54,12 +55,57 @@ const Parts = ({ h }: { h: NodeHealth }) => (
   </>
 );
 
+/** A job as GET /api/v1/transfers lists it (node/transfer JobView). */
+interface TransferInfo {
+  id: string;
+  kind: 'import' | 'export';
+  address: string;
+  what: string;
+  startedAt: string;
+  progress: ProgressSnapshot;
+}
+
+const phaseKind = (p: ProgressSnapshot['phase']): Health => (p === 'failed' ? 'bad' : p === 'done' ? 'ok' : p === 'cancelled' ? 'warn' : 'unk');
+
+/** The operator's imports and exports (`haven import`, `haven export`) with their progress; the page refreshes while one runs. */
+const Transfers = ({ list }: { list: TransferInfo[] }) => (
+  <>
+    <h2>Imports and exports</h2>
+    <table>
+      <thead>
+        <tr>
+          <th>Account</th>
+          <th>Job</th>
+          <th>Progress</th>
+        </tr>
+      </thead>
+      <tbody>
+        {list.map((t) => (
+          <tr>
+            <td>{t.address}</td>
+            <td>
+              {t.kind} <span class="mono">{t.what}</span>
+            </td>
+            <td>
+              <Badge kind={phaseKind(t.progress.phase)}>{t.progress.phase}</Badge> {formatProgress(t.progress)}
+              {t.progress.error ? <p class="flash error">{t.progress.error}</p> : null}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  </>
+);
+
 export function registerDashboard(app: Hono<EdgeEnv>, edge: Edge): void {
   app.get('/', async (c) => {
     const probe = await edge.node().health(edge.now);
     const state = await readProbeState(edge.deps.kv);
     // Counts only from a healthy node: an unhealthy one should not turn the dashboard into an error page.
     const domains = probe.ok ? (await edge.node().get<{ domains: DomainInfo[] }>('/api/v1/domains')).domains : null;
+    // A node older than the transfers endpoint answers 404: the panel is left out, not the page.
+    const transfers = probe.ok ? await edge.node().get<{ transfers: TransferInfo[] }>('/api/v1/transfers').then((r) => r.transfers, () => []) : [];
+    const running = transfers.some((t) => t.progress.phase === 'running' || t.progress.phase === 'starting');
     return render(
       c,
       edge,
@@ -82,6 +128,8 @@ export function registerDashboard(app: Hono<EdgeEnv>, edge: Edge): void {
           </p>
         ) : null}
         {probe.health ? <Parts h={probe.health} /> : null}
+        {transfers.length ? <Transfers list={transfers} /> : null}
+        {running ? <meta http-equiv="refresh" content="5" /> : null}
         <h2>Recent history</h2>
         <HistoryChart history={state.history} />
         {state.alerted === 'down' ? <p class="flash error">The scheduled probe considers the node down since {new Date(state.downSince ?? 0).toISOString()}; the alert webhook was called.</p> : null}

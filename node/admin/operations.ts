@@ -101,6 +101,22 @@ const quota = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const none = z.object({}).strict();
 
 const scriptName = z.string().refine(isScriptName, 'a script name is 1 to 128 characters with no control characters');
+const absPath = z.string().min(1).max(4096).refine((v) => v.startsWith('/'), 'must be an absolute path (the node reads it)');
+const transferSpec = z.union([
+  z.object({
+    kind: z.literal('import'),
+    address,
+    password,
+    source: z.union([
+      z.object({ type: z.literal('imap'), host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535), secure: z.boolean(), user: z.string().min(1).max(320), password: z.string().max(1024), insecure: z.boolean().optional(), folders: z.array(z.string().max(1000)).max(1000).optional() }),
+      z.object({ type: z.literal('dav'), url: z.string().regex(/^https?:\/\/[^\s]+$/i, 'must be an http(s) URL').max(2048), user: z.string().min(1).max(320), password: z.string().max(1024), insecure: z.boolean().optional() }),
+      z.object({ type: z.literal('path'), path: absPath, as: z.enum(['mbox', 'maildir', 'calendar', 'contacts', 'export']).optional(), into: z.string().min(1).max(512).optional(), variant: z.enum(['mboxrd', 'mboxo']).optional() }),
+    ]),
+    rate: z.number().min(0).max(1_000_000).optional(),
+    batch: z.number().int().min(1).max(10_000).optional(),
+  }),
+  z.object({ kind: z.literal('export'), address, password, dir: absPath, format: z.enum(['maildir', 'mbox']) }),
+]);
 
 /** Bad input to an operation: names the field and what is wrong (CLI exit 1, API 400). */
 export class InvalidInputError extends InvalidNameError {
@@ -449,6 +465,28 @@ export const OPERATIONS = {
         lastError: err ? { message: err.message, at: iso(err.at) } : null,
       };
     },
+  }),
+
+  // ---- import and export (node/transfer): jobs of this process, read by id while they run
+  'transfer.start': op({
+    write: true,
+    input: transferSpec,
+    run: async ({ store }, spec) => (await import('../transfer/index.js')).startJob(store, spec),
+  }),
+  'transfer.status': op({
+    write: false,
+    input: z.object({ id: z.string().min(1).max(64) }),
+    run: async ({ store }, { id }) => (await import('../transfer/index.js')).jobStatus(store, id),
+  }),
+  'transfer.list': op({
+    write: false,
+    input: none,
+    run: async ({ store }) => (await import('../transfer/index.js')).listJobs(store),
+  }),
+  'transfer.cancel': op({
+    write: true,
+    input: z.object({ id: z.string().min(1).max(64) }),
+    run: async ({ store }, { id }) => (await import('../transfer/index.js')).cancelJob(store, id),
   }),
 
   // ---- the node as a whole

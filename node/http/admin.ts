@@ -359,6 +359,10 @@ export function adminApp(deps: AdminDeps): Hono<Env> {
     return c.body(null, 204);
   });
 
+  // ---- imports and exports (node/transfer): running and recent jobs with their progress
+
+  app.get('/transfers', async (c) => c.json({ transfers: await ops.call('transfer.list', {}) }));
+
   // ---- replication, doctor
 
   app.get('/replication', (c) => {

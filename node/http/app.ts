@@ -23,6 +23,7 @@ import { metrics, PROMETHEUS_CONTENT_TYPE, registry } from '../util/metrics.js';
 import { localOperations, type Operations } from '../admin/operations.js';
 import { adminApp, type AdminDeps } from './admin.js';
 import { accountApp } from './account.js';
+import { registerOwnerExport } from './owner-export.js';
 import { registerClientSetup } from './client-setup.js';
 import { ApiError } from './errors.js';
 import type { PublicAddresses } from './dns-records.js';
@@ -184,6 +185,8 @@ export function httpsApp(deps: HttpAppDeps): Hono {
 
   // The owner's page (vacation, Sieve, app passwords), signed in with the mailbox's own password.
   app.route('/', accountApp({ store: deps.store, authLimiter: deps.authLimiter, log: deps.log }));
+  // The owner's own download of everything (issue 18), signed in with their password.
+  registerOwnerExport(app, { store: deps.store, log: deps.log, authLimiter: deps.authLimiter });
   app.route('/', davApp({ store: deps.store, log: deps.log, authLimiter: deps.authLimiter, imip: deps.imip }));
   return app;
 }

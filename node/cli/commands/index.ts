@@ -15,6 +15,7 @@ import { sieveCommands } from './sieve.js';
 import { startCommands } from './start.js';
 import { upgradeCommands } from './upgrade.js';
 import { statusCommands } from './status.js';
+import { transferCommands } from './transfer.js';
 
 export const COMMANDS: readonly Command[] = [
   ...setupCommands,
@@ -25,6 +26,7 @@ export const COMMANDS: readonly Command[] = [
   ...aliasCommands,
   ...appPasswordCommands,
   ...sieveCommands,
+  ...transferCommands,
   ...replicationCommands,
   ...upgradeCommands,
   ...opsCommands,

@@ -8,6 +8,7 @@ import { migrate } from '../migrate.js';
 import { MailboxContext, type MailboxChange } from './context.js';
 import { DavRepo } from './dav.js';
 import { FolderRepo } from './folders.js';
+import { ImportRepo } from './imports.js';
 import { MessageRepo } from './messages.js';
 import { mailboxMigrations } from './schema.js';
 import { SearchRepo } from './search.js';
@@ -26,6 +27,8 @@ export class Mailbox {
   readonly dav: DavRepo;
   /** IMAP SEARCH/SORT/THREAD queries (owned by node/imap's author). */
   readonly search: SearchRepo;
+  /** What haven import remembers (hashes only). */
+  readonly imports: ImportRepo;
   private readonly ctx: MailboxContext;
   private backfillTimer: NodeJS.Timeout | null = null;
 
@@ -39,6 +42,7 @@ export class Mailbox {
     this.messages = new MessageRepo(ctx);
     this.dav = new DavRepo(ctx);
     this.search = new SearchRepo(ctx);
+    this.imports = new ImportRepo(ctx);
   }
 
   static open(accountId: string, path: string, key: Buffer, opts: { create?: boolean } = {}): Mailbox {

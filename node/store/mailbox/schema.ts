@@ -121,4 +121,11 @@ export const mailboxMigrations: readonly Migration[] = [
     `);
     db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('fts_backfill', (SELECT coalesce(max(id), 0) FROM blobs))").run();
   },
+  // 4: haven import's memory (mailbox/imports.ts): hashes only, so a resumed import never duplicates.
+  (db) =>
+    db.exec(`
+    CREATE TABLE import_keys(folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE, key BLOB NOT NULL, uid INTEGER NOT NULL, PRIMARY KEY(folder_id, key)) WITHOUT ROWID;
+    CREATE INDEX import_keys_key ON import_keys(key);
+    CREATE TABLE import_cursors(source BLOB PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL) WITHOUT ROWID;
+  `),
 ];

@@ -1,0 +1,117 @@
+/**
+ * @module node/transfer/sink
+ * Where imported mail lands: one account's open mailbox. Folders are found
+ * or made (a source's special-use folder maps onto the account's own Sent,
+ * Drafts, Trash, Junk, Archive); each batch is written in one transaction
+ * together with its import keys and the source cursor, so a kill leaves
+ * either all of a batch and its record or none of it. A message whose key
+ * the folder already has is skipped; one whose key another folder has
+ * (a Gmail label) is copied there, sharing its stored bytes.
+ */
+import { createHash } from 'node:crypto';
+import { parseMessage, type ParsedMessage } from '../mime/index.js';
+import type { Folder, ImportCursor, Mailbox } from '../store/index.js';
+
+export interface IncomingMessage {
+  raw: Buffer;
+  flags: string[];
+  internalDate: number | null;
+  /** The source's UID, when it has them (IMAP). */
+  uid?: number;
+}
+
+/** How a folder's messages relate to the rest (Gmail's All Mail holds every label's messages again). */
+export type FolderPolicy = 'append' | 'skip-if-anywhere';
+
+export interface BatchResult {
+  imported: number;
+  shared: number;
+  skipped: number;
+}
+
+/** sha256 over Message-ID and a hash of the bytes: hashes only reach the disk. */
+export function importKey(raw: Buffer, parsed: Pick<ParsedMessage, 'envelope'> | null): Buffer {
+  const body = createHash('sha256').update(raw).digest();
+  const mid = parsed?.envelope.messageId ?? '';
+  return createHash('sha256').update('haven-import-v1\0').update(mid).update('\0').update(body).digest();
+}
+
+const SPECIAL = new Set(['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive']);
+
+export class MailSink {
+  constructor(private readonly mailbox: Mailbox) {}
+
+  /** The folder for a source folder: by special use first, then by name (made when missing). */
+  folder(name: string, specialUse: string | null): Folder {
+    const f = this.mailbox.folders;
+    if (specialUse && SPECIAL.has(specialUse)) {
+      const own = f.list().find((x) => x.specialUse === specialUse);
+      if (own) return own;
+    }
+    return f.get(name) ?? f.create(name, specialUse && SPECIAL.has(specialUse) ? specialUse : null);
+  }
+
+  cursor(source: Buffer): ImportCursor | null {
+    return this.mailbox.imports.cursor(source);
+  }
+
+  setCursor(source: Buffer, c: ImportCursor): void {
+    this.mailbox.imports.setCursor(source, c);
+  }
+
+  /** Writes one batch into `folder`, with the cursor that says the source is done up to its last UID. */
+  write(folder: Folder, batch: readonly IncomingMessage[], policy: FolderPolicy, cursor?: { source: Buffer; value: ImportCursor }): BatchResult {
+    const { imports, messages } = this.mailbox;
+    const prepared = batch.map((m) => {
+      const parsed = parseMessage(m.raw);
+      return { m, parsed, key: importKey(m.raw, parsed) };
+    });
+    return imports.atomically(() => {
+      const r: BatchResult = { imported: 0, shared: 0, skipped: 0 };
+      let fresh: typeof prepared = [];
+      // Appends go in runs, flushed before each copy, so UIDs keep the source's order.
+      const appendFresh = () => {
+        if (!fresh.length) return;
+        const out = messages.appendMany(
+          folder.id,
+          // INTERNALDATE has whole seconds (RFC 9051 §2.3.3 date-time): kept so, an export and import give the same value.
+          fresh.map((p) => ({ raw: p.m.raw, parsed: p.parsed, flags: p.m.flags, internalDate: p.m.internalDate === null ? undefined : Math.floor(p.m.internalDate / 1000) * 1000 })),
+          'import',
+        );
+        out.forEach((o, i) => imports.record(folder.id, fresh[i].key, o.uid));
+        r.imported += out.length;
+        fresh = [];
+      };
+      const seen = new Set<string>();
+      for (const p of prepared) {
+        const k = p.key.toString('hex');
+        if (seen.has(k) || imports.has(folder.id, p.key)) {
+          r.skipped++;
+          continue;
+        }
+        seen.add(k);
+        const elsewhere = imports.find(p.key);
+        if (elsewhere && policy === 'skip-if-anywhere') {
+          r.skipped++;
+          continue;
+        }
+        if (elsewhere) {
+          appendFresh();
+          // Same message under another label: a second folder entry on the same bytes, with this folder's flags.
+          const { pairs } = messages.copy(elsewhere.folderId, [elsewhere.uid], folder.id, 'import');
+          if (pairs.length) {
+            const uid = pairs[0][1];
+            messages.storeFlags(folder.id, [uid], 'set', p.m.flags, { origin: 'import' });
+            imports.record(folder.id, p.key, uid);
+            r.shared++;
+            continue;
+          }
+        }
+        fresh.push(p);
+      }
+      appendFresh();
+      if (cursor) imports.setCursor(cursor.source, cursor.value);
+      return r;
+    });
+  }
+}
