@@ -7,8 +7,9 @@
  * (recurrences expanded), sync-collection after 100 changes, and a mixed
  * workload from 20 concurrent clients. Haven serves from its own process
  * (bench/dav-node.ts), as Radicale does, so client and server do not share
- * an event loop. Prints requests per second and p50/p99 latency per
- * phase. Then, when Radicale is installed (Debian's `radicale`), it starts
+ * an event loop. Prints requests per second, p50/p99 latency and requests
+ * per CPU-second of the server (read from /proc, the figure that holds on a
+ * shared machine) per phase. Then, when Radicale is installed (Debian's `radicale`), it starts
  * one on a free loopback port with a scratch storage folder and runs the
  * same client against it, and prints the ratio per phase. Radicale absent,
  * or `--no-radicale`: Haven's figures alone. `--radicale URL` uses a
