@@ -115,6 +115,8 @@ export function davApp(deps: DavDeps): Hono {
     const method = req.method.toUpperCase();
     const cid = connectionId();
     let lease: Lease | null = null;
+    // Set while a streamed reply still reads the mailbox: that reply releases the lease when it ends.
+    let held = false;
     let target: Target | null = null;
     let res: Response;
     try {
@@ -134,7 +136,12 @@ export function davApp(deps: DavDeps): Hono {
         const address = normalizeAddress(lease.account.address);
         // The mailbox is open now: apply invitations and replies that arrived by mail since the last request.
         applyInbox(lease, address, log);
-        const ctx: Ctx = { req, url, target, lease, address, limits, log, origin: `dav-${cid}`, store: deps.store, imip: deps.imip };
+        const leased = lease;
+        const holdLease = () => {
+          held = true;
+          return () => leased.release();
+        };
+        const ctx: Ctx = { req, url, target, lease, address, limits, log, origin: `dav-${cid}`, store: deps.store, imip: deps.imip, holdLease };
         res = await h(ctx);
       }
     } catch (err) {
@@ -146,9 +153,9 @@ export function davApp(deps: DavDeps): Hono {
         res = new Response('internal error; the server logged it — retry, and tell the operator if it persists\n', { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
       }
       // Drain an unread body so the connection can be reused.
-      if (req.body && !req.bodyUsed) await req.body.cancel().catch(() => undefined);
+      if (!req.bodyUsed && req.body) await req.body.cancel().catch(() => undefined);
     } finally {
-      lease?.release();
+      if (!held) lease?.release();
     }
     // Addresses are personal data: the log line names the kind of target, not its path.
     log.info({ cid, method, target: target?.t ?? null, status: res.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'dav');

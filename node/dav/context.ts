@@ -50,6 +50,11 @@ export interface Ctx {
   store: Store;
   /** Where implicit scheduling sends iTIP messages; none means scheduling messages are not sent. */
   imip?: ImipSender;
+  /**
+   * Keeps the mailbox open past the handler's return, for a reply that is
+   * still being written (a streamed multistatus); call what it returns when done.
+   */
+  holdLease(): () => void;
 }
 
 export type Resource =

@@ -195,6 +195,20 @@ export function simpleTimeRange(filter: XmlElement): { component: string; range:
   return { component, range: timeRangeOf(tr) };
 }
 
+/**
+ * A filter that asks only for a kind of object (VCALENDAR > VEVENT, VTODO
+ * or VJOURNAL, with no condition inside): the component the store indexed
+ * answers it without parsing. Null for any other shape.
+ */
+export function componentOnly(filter: XmlElement): string | null {
+  const top = childrenOf(filter, CALDAV, 'comp-filter');
+  if (top.length !== 1 || filter.children.length !== 1 || (top[0].attrs['name'] ?? '').toUpperCase() !== 'VCALENDAR' || top[0].children.length !== 1) return null;
+  const inner = top[0].children[0];
+  if (inner.ns !== CALDAV || inner.local !== 'comp-filter' || inner.children.length !== 0) return null;
+  const component = (inner.attrs['name'] ?? '').toUpperCase();
+  return ['VEVENT', 'VTODO', 'VJOURNAL'].includes(component) ? component : null;
+}
+
 /** The widest time range a filter asks for, for the store's range prefilter; null = any time. */
 export function filterRange(filter: XmlElement): { range: Range | null; component: string | null } {
   const top = child(filter, CALDAV, 'comp-filter');

@@ -243,7 +243,11 @@ export function is(el: XmlElement, ns: string, local: string): boolean {
 
 // ------------------------------------------------------------------ writer
 
+const NEEDS_ESCAPE = /[<>&"]/;
+
 export function escapeXml(s: string): string {
+  // Calendar and contact data rarely holds any of these: skip the replace (and its copy) then.
+  if (!NEEDS_ESCAPE.test(s)) return s;
   return s.replace(/[<>&"]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : '&quot;'));
 }
 
@@ -278,11 +282,21 @@ export class XmlWriter {
   }
   /** The whole document, declaring every namespace used on the root. */
   document(ns: string, local: string, content: string): string {
+    return this.start(ns, local, content) + content + this.end(ns, local);
+  }
+  /**
+   * The XML declaration and the root's start tag, declaring every namespace
+   * `content` uses (the Apple namespace only when it does, or `ical` says it will).
+   */
+  start(ns: string, local: string, content: string, ical = false): string {
     const q = `${this.prefix(ns)}:${local}`;
     const decls = [`xmlns:d="DAV:"`, `xmlns:cal="${CALDAV}"`, `xmlns:card="${CARDDAV}"`, `xmlns:cs="${CS}"`];
-    if (content.includes('<ical:')) decls.push(`xmlns:ical="${APPLE}"`);
+    if (ical || content.includes('<ical:')) decls.push(`xmlns:ical="${APPLE}"`);
     for (const [u, p] of this.extra) decls.push(`xmlns:${p}="${escapeXml(u)}"`);
-    return `<?xml version="1.0" encoding="utf-8"?>\n<${q} ${decls.join(' ')}>${content}</${q}>\n`;
+    return `<?xml version="1.0" encoding="utf-8"?>\n<${q} ${decls.join(' ')}>`;
+  }
+  end(ns: string, local: string): string {
+    return `</${this.prefix(ns)}:${local}>\n`;
   }
 }
 

@@ -11,6 +11,9 @@
 export async function readBoundedBody(req: Request, limit: number): Promise<Buffer | null> {
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) return null;
+  // A declared length within the limit bounds the read already (the HTTP parser delivers no more than it):
+  // read it whole, which Hono's node adapter does straight from the socket, without a Web stream per chunk.
+  if (Number.isFinite(declared)) return Buffer.from(await req.arrayBuffer());
   if (!req.body) return Buffer.alloc(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];

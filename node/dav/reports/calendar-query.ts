@@ -11,13 +11,13 @@
 import type { Ctx, Resource } from '../context.js';
 import { DavError, pre } from '../errors.js';
 import { checkCalendarFilter } from '../filter-check.js';
-import { calendarFilterMatches, filterRange, simpleTimeRange } from '../filters.js';
+import { calendarFilterMatches, componentOnly, filterRange, simpleTimeRange } from '../filters.js';
 import { objectOverlapsSliced, parseVCalendar } from '../ical.js';
 import { RecurrenceLimitError } from '../recur-guard.js';
-import { multistatus } from '../respond.js';
+import { streamMultistatus } from '../respond.js';
 import { CALDAV, XmlWriter, child, type XmlElement } from '../xml.js';
 import { zoneFromText, type FloatingZone } from '../zones.js';
-import { objectResponse, prepareData, reportProps } from './common.js';
+import { objectResponse, prepareData, reportNamespaces, reportProps } from './common.js';
 import { Slicer } from './slices.js';
 
 /** Floating times can sit up to 14 h either side of UTC, and the index stores them as UTC. */
@@ -42,23 +42,27 @@ export async function calendarQuery(ctx: Ctx, res: Resource, root: XmlElement): 
   const wide = range ? { start: range.start - FLOATING_SLACK_MS, end: range.end + FLOATING_SLACK_MS } : undefined;
   const candidates = res.t === 'object' ? (res.obj ? [res.obj] : []) : dav.objects(res.col.id, wide);
   const simple = simpleTimeRange(filter);
+  const kindOnly = componentOnly(filter);
   const w = new XmlWriter();
-  const out: string[] = [];
   const slicer = new Slicer();
   const pause = () => slicer.tick();
-  for (const obj of candidates) {
-    await slicer.tick();
-    if (component && obj.component && obj.component !== component) continue;
-    try {
-      if (simple && obj.component === simple.component) {
-        if (!(await objectOverlapsSliced(obj.etag, obj.data, simple.component, simple.range, zone, pause))) continue;
-      } else if (!(await calendarFilterMatches(filter, parseVCalendar(obj.data), zone, obj.etag, pause))) continue;
-      await prepareData(props, obj, pause);
-      out.push(objectResponse(ctx, w, props, 'calendar', res.col, obj, res.address));
-    } catch (err) {
-      if (!(err instanceof RecurrenceLimitError)) throw err;
-      ctx.log.warn({ object: obj.name, why: err.message }, 'calendar object left out of a query: its recurrence exceeds the budget');
+  return streamMultistatus(w, reportNamespaces(props), ctx.log, ctx.holdLease(), async (emit) => {
+    for (const obj of candidates) {
+      await slicer.tick();
+      if (component && obj.component && obj.component !== component) continue;
+      try {
+        // Every object of the asked kind matches: the indexed component says so without a parse.
+        if (kindOnly && obj.component === kindOnly) {
+          /* matches */
+        } else if (simple && obj.component === simple.component) {
+          if (!(await objectOverlapsSliced(obj.etag, obj.data, simple.component, simple.range, zone, pause))) continue;
+        } else if (!(await calendarFilterMatches(filter, parseVCalendar(obj.data), zone, obj.etag, pause))) continue;
+        await prepareData(props, obj, pause);
+        await emit(objectResponse(ctx, w, props, 'calendar', res.col, obj, res.address));
+      } catch (err) {
+        if (!(err instanceof RecurrenceLimitError)) throw err;
+        ctx.log.warn({ object: obj.name, why: err.message }, 'calendar object left out of a query: its recurrence exceeds the budget');
+      }
     }
-  }
-  return multistatus(w, out);
+  });
 }

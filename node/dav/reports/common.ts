@@ -58,6 +58,11 @@ export function reportProps(root: XmlElement, zone: FloatingZone | null = null):
   };
 }
 
+/** The namespaces the responses to these properties may use, for a streamed multistatus's root. */
+export function reportNamespaces(p: ReportProps): string[] {
+  return [...new Set(p.req.names.map((n) => n.ns))];
+}
+
 /** Computes an expanded calendar-data ahead of objectResponse, walking in slices (RFC 4791 §9.6.5). */
 export async function prepareData(p: ReportProps, obj: DavObject, pause: () => Promise<void>): Promise<void> {
   const text = await expandedCalendarData(obj.data, p.elements.get(`{${CALDAV}}calendar-data`) ?? null, p.zone, obj.etag, pause);

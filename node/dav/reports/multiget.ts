@@ -7,10 +7,10 @@
 import type { Ctx, Resource } from '../context.js';
 import { DavError, pre } from '../errors.js';
 import { parseHref } from '../paths.js';
-import { multistatus, statusResponse } from '../respond.js';
+import { statusResponse, streamMultistatus } from '../respond.js';
 import { DAV, XmlWriter, childrenOf, type XmlElement } from '../xml.js';
 import { queryZone } from './calendar-query.js';
-import { objectResponse, prepareData, reportProps } from './common.js';
+import { objectResponse, prepareData, reportNamespaces, reportProps } from './common.js';
 import { Slicer } from './slices.js';
 
 export async function multiget(ctx: Ctx, res: Resource, root: XmlElement, kind: 'calendar' | 'addressbook'): Promise<Response> {
@@ -19,19 +19,24 @@ export async function multiget(ctx: Ctx, res: Resource, root: XmlElement, kind: 
   if (hrefs.length > ctx.limits.maxMultiget) throw new DavError(403, pre.dav('number-of-matches-within-limits'), `at most ${ctx.limits.maxMultiget} hrefs per multiget; split the request`);
   const props = reportProps(root, kind === 'calendar' ? queryZone(null, res) : null);
   const w = new XmlWriter();
-  const out: string[] = [];
   const slicer = new Slicer();
   const pause = () => slicer.tick();
-  for (const h of hrefs) {
-    await pause();
+  // One query for every named object of this collection; the rest answer 404 in their own <response>.
+  const names = hrefs.map((h) => {
     const t = parseHref(h);
-    if (!t || t.t !== 'object' || t.kind !== kind || t.address !== res.address || t.collection !== res.col.name) {
-      out.push(statusResponse(w, h, 404));
-      continue;
+    return t && t.t === 'object' && t.kind === kind && t.address === res.address && t.collection === res.col.name ? t.name : null;
+  });
+  const found = ctx.lease.mailbox.dav.objectsNamed(res.col.id, names.filter((n): n is string => n !== null));
+  return streamMultistatus(w, reportNamespaces(props), ctx.log, ctx.holdLease(), async (emit) => {
+    for (let i = 0; i < hrefs.length; i++) {
+      await pause();
+      const obj = names[i] === null ? undefined : found.get(names[i]!);
+      if (!obj) {
+        await emit(statusResponse(w, hrefs[i], 404));
+        continue;
+      }
+      if (kind === 'calendar') await prepareData(props, obj, pause);
+      await emit(objectResponse(ctx, w, props, kind, res.col, obj, res.address));
     }
-    const obj = ctx.lease.mailbox.dav.object(res.col.id, t.name);
-    if (obj && kind === 'calendar') await prepareData(props, obj, pause);
-    out.push(obj ? objectResponse(ctx, w, props, kind, res.col, obj, res.address) : statusResponse(w, h, 404));
-  }
-  return multistatus(w, out);
+  });
 }

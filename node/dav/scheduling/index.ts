@@ -98,26 +98,43 @@ export function applyItip(dav: DavRepo, recipient: string, ics: string, sender: 
 }
 
 /**
+ * INBOX's `uidValidity:uidNext` when applyInbox last read it to the end, per
+ * open mailbox: while it is unchanged no mail has arrived, and every DAV
+ * request (a GET too) skips the calendar lookup.
+ */
+const caughtUp = new WeakMap<object, string>();
+
+/**
  * Applies the iTIP messages that reached INBOX since the last look. Cheap
- * when nothing arrived: one indexed range query.
+ * when nothing arrived: one folder lookup.
  */
 export function applyInbox(lease: Lease, recipient: string, log: Logger): number {
   const mb = lease.mailbox;
-  const holder = markerCollection(mb.dav);
   const inbox = mb.folders.get('INBOX');
-  if (!holder || !inbox) return 0;
+  if (!inbox) return 0;
+  const state = `${inbox.uidValidity}:${inbox.uidNext}`;
+  if (caughtUp.get(mb) === state) return 0;
+  const holder = markerCollection(mb.dav);
+  if (!holder) return 0;
   const mark = typeof holder.props[MARKER] === 'string' ? holder.props[MARKER] : '';
   const [validity, seen] = mark.split(':').map(Number);
   const fresh = validity !== inbox.uidValidity || !Number.isInteger(seen);
   const from = fresh ? 1 : seen + 1;
-  if (from >= inbox.uidNext) return 0;
+  if (from >= inbox.uidNext) {
+    caughtUp.set(mb, state);
+    return 0;
+  }
   const since = Date.now() - FIRST_LOOK_MS;
   let applied = 0;
   let last = fresh ? 0 : seen;
   const started = performance.now();
+  let cut = false;
   for (const m of mb.messages.list(inbox.id, { from, to: inbox.uidNext })) {
     // Bounded per request: what is left is applied on the next one (the marker says where to resume).
-    if (performance.now() - started > APPLY_SLICE_MS) break;
+    if (performance.now() - started > APPLY_SLICE_MS) {
+      cut = true;
+      break;
+    }
     last = Math.max(last, m.uid);
     if (fresh && m.internalDate < since) continue;
     const parsed = mb.messages.parsed(m.blobId);
@@ -143,6 +160,7 @@ export function applyInbox(lease: Lease, recipient: string, log: Logger): number
     const current = mb.dav.collection('calendar', holder.name);
     if (current) mb.dav.updateCollection(current.id, { props: { ...current.props, [MARKER]: `${inbox.uidValidity}:${last}` } });
   }
+  if (!cut) caughtUp.set(mb, state);
   return applied;
 }
 

@@ -106,9 +106,10 @@ export class DavRepo {
   constructor(private readonly ctx: MailboxContext) {}
 
   collections(kind?: CollectionKind): Collection[] {
+    // Every DAV request looks at the calendars (the iTIP marker): statements prepared once.
     const rows = kind
-      ? this.ctx.db.prepare('SELECT * FROM collections WHERE kind = ? ORDER BY name').all(kind)
-      : this.ctx.db.prepare('SELECT * FROM collections ORDER BY kind, name').all();
+      ? this.stmt('collsOfKind', 'SELECT * FROM collections WHERE kind = ? ORDER BY name').all(kind)
+      : this.stmt('colls', 'SELECT * FROM collections ORDER BY kind, name').all();
     return (rows as Row[]).map(toCollection);
   }
 
@@ -149,11 +150,18 @@ export class DavRepo {
 
   objects(collectionId: number, range?: { start: number; end: number }): DavObject[] {
     const rows = range
-      ? this.ctx.db
-          .prepare('SELECT * FROM dav_objects WHERE collection_id = ? AND (first_start IS NULL OR first_start < ?) AND (last_end IS NULL OR last_end > ?) ORDER BY name')
-          .all(collectionId, range.end, range.start)
-      : this.ctx.db.prepare('SELECT * FROM dav_objects WHERE collection_id = ? ORDER BY name').all(collectionId);
+      ? this.stmt('inRange', 'SELECT * FROM dav_objects WHERE collection_id = ? AND (first_start IS NULL OR first_start < ?) AND (last_end IS NULL OR last_end > ?) ORDER BY name').all(collectionId, range.end, range.start)
+      : this.stmt('all', 'SELECT * FROM dav_objects WHERE collection_id = ? ORDER BY name').all(collectionId);
     return (rows as Row[]).map(toObject);
+  }
+
+  /** The named objects of a collection in one query (a multiget), by name; names not stored are absent. */
+  objectsNamed(collectionId: number, names: readonly string[]): Map<string, DavObject> {
+    const out = new Map<string, DavObject>();
+    if (names.length === 0) return out;
+    const rows = this.stmt('named', 'SELECT * FROM dav_objects WHERE collection_id = ? AND name IN (SELECT value FROM json_each(?))').all(collectionId, JSON.stringify(names)) as Row[];
+    for (const r of rows) out.set(r.name as string, toObject(r));
+    return out;
   }
 
   object(collectionId: number, name: string): DavObject | null {
