@@ -200,6 +200,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     spam: smtp.spam,
     allowPlaintextAuthOnLoopback: smtp.allowPlaintextAuthOnLoopback,
     trustedArcSealers: smtp.trustedArcSealers,
+    greetPause: smtp.greetPause,
   };
   for (const l of smtp.listeners) {
     const name = l.mode === 'mx' ? 'smtp' : l.implicitTls ? 'submissions' : 'submission';

@@ -141,6 +141,19 @@ export const OPTIONS = {
     lockoutSeconds: seconds(15 * 60, { min: 1, help: 'How long a lockout lasts.' }),
     messagesPerHourPerAccount: int(500, { min: 1, help: 'Messages an account may submit per hour; more get a temporary 451 so a stolen password cannot spray spam.' }),
   },
+  earlyTalker: {
+    pauseMs: int(100, {
+      min: 0,
+      max: 30_000,
+      help: 'The MX holds a client it has not seen behave this many milliseconds before its 220 greeting; a client that talks first (RFC 5321 §4.3.1) is refused with 421. 0 turns the check off. Submission ports never pause.',
+    }),
+    rememberSeconds: seconds(24 * 3600, {
+      min: 0,
+      help: 'How long a client address that waited the whole pause is greeted at once (Postfix postscreen\'s pregreet TTL). 0 pauses every connection.',
+    }),
+    maxRemembered: int(10_000, { min: 0, help: 'Most client addresses remembered as polite (about 100 bytes each); past it the oldest are forgotten and pause again.' }),
+    pauseLoopback: bool(false, { help: 'Pause loopback clients too (local tools normally skip it; a benchmark standing in for remote senders turns it on).' }),
+  },
   allowPlaintextAuthOnLoopback: bool(true, {
     help: 'Allow AUTH/LOGIN without TLS from 127.0.0.1 and ::1 (local clients and tests). Elsewhere TLS is always required first.',
   }),
