@@ -141,6 +141,11 @@ export const OPTIONS = {
     lockoutSeconds: seconds(15 * 60, { min: 1, help: 'How long a lockout lasts.' }),
     messagesPerHourPerAccount: int(500, { min: 1, help: 'Messages an account may submit per hour; more get a temporary 451 so a stolen password cannot spray spam.' }),
   },
+  memory: {
+    maxOpenMailboxes: int(200, { min: 1, help: 'Most mailbox databases kept open at once; past it the least recently used unused ones close (in zero-access mode the next login derives the key again).' }),
+    mailboxCacheBytes: bytes(1024 * 1024, { min: 64 * 1024, help: 'Decrypted-page cache of each open mailbox database (SQLite cache_size). Pages outside it are read again from the OS cache and decrypted (a few µs each).' }),
+    trimIdleSeconds: seconds(30, { min: 1, help: 'An open mailbox nobody has used this long gives back its page cache and flag indexes (it stays open and unlocked until the idle close).' }),
+  },
   earlyTalker: {
     pauseMs: int(100, {
       min: 0,
