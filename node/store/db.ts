@@ -124,7 +124,7 @@ export function writeDeferred<T>(path: string, db: Db, fn: () => T): { result: T
   } finally {
     db.pragma('synchronous = FULL');
   }
-  const wal = fsyncWal(`${path}-wal`);
+  const wal = syncWal(`${path}-wal`);
   // The first time for a connection, the WAL file may be new: its name must be
   // durable too. Later writes wait for that same directory sync.
   let dir = walDirSynced.get(db);
@@ -147,6 +147,35 @@ async function fsyncDirAsync(file: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Group commit for one WAL file: an fsync already running may have started
+ * before this caller's commit, so the caller waits for the next one, which
+ * every caller that arrives meanwhile shares. Fifty deliveries to one mailbox
+ * cost a handful of open/fsync/close rounds instead of fifty.
+ */
+interface WalSync {
+  running: Promise<void>;
+  queued: Promise<void> | null;
+}
+const walSyncs = new Map<string, WalSync>();
+const ignore = () => undefined;
+
+function syncWal(file: string): Promise<void> {
+  const s = walSyncs.get(file);
+  if (!s) return startWalSync(file);
+  s.queued ??= s.running.then(ignore, ignore).then(() => startWalSync(file));
+  return s.queued;
+}
+
+function startWalSync(file: string): Promise<void> {
+  const entry: WalSync = { running: Promise.resolve(), queued: null };
+  entry.running = fsyncWal(file).finally(() => {
+    if (walSyncs.get(file) === entry && !entry.queued) walSyncs.delete(file);
+  });
+  walSyncs.set(file, entry);
+  return entry.running;
 }
 
 async function fsyncWal(file: string): Promise<void> {
