@@ -17,7 +17,9 @@ import { testTls } from '../test/helpers/store.js';
 
 const [dataDir, keyHex, keyMode = 'managed'] = process.argv.slice(2);
 if (keyMode !== 'managed' && keyMode !== 'zero-access') throw new Error(`key mode ${keyMode}?`);
-const store = Store.open({ dataDir, masterKey: Buffer.from(keyHex, 'hex'), keyMode });
+// HAVEN_BENCH_CACHE_KIB: each mailbox's page cache, to measure what the memory bound costs.
+const cacheKiB = process.env.HAVEN_BENCH_CACHE_KIB ? Number(process.env.HAVEN_BENCH_CACHE_KIB) : undefined;
+const store = Store.open({ dataDir, masterKey: Buffer.from(keyHex, 'hex'), keyMode, mailboxCacheKiB: cacheKiB });
 const { key, cert } = testTls();
 const ctx = createSecureContext({ key, cert });
 const server = await startImap(
