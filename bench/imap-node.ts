@@ -6,7 +6,7 @@
  * `PORT <n>`. SIGTERM closes everything. With HAVEN_BENCH_MEM set it prints
  * the heap's make-up every 2 s on stderr (what grew: JS heap or native).
  *
- *   tsx bench/imap-node.ts <dataDir> <masterKeyHex>
+ *   tsx bench/imap-node.ts <dataDir> <masterKeyHex> [managed|zero-access]
  */
 import { createSecureContext } from 'node:tls';
 import { startImap } from '../node/imap/index.js';
@@ -15,8 +15,11 @@ import { AuthLimiter } from '../node/util/auth-limiter.js';
 import { silentLogger } from '../node/util/log.js';
 import { testTls } from '../test/helpers/store.js';
 
-const [dataDir, keyHex] = process.argv.slice(2);
-const store = Store.open({ dataDir, masterKey: Buffer.from(keyHex, 'hex'), keyMode: 'managed' });
+const [dataDir, keyHex, keyMode = 'managed'] = process.argv.slice(2);
+if (keyMode !== 'managed' && keyMode !== 'zero-access') throw new Error(`key mode ${keyMode}?`);
+// HAVEN_BENCH_CACHE_KIB: each mailbox's page cache, to measure what the memory bound costs.
+const cacheKiB = process.env.HAVEN_BENCH_CACHE_KIB ? Number(process.env.HAVEN_BENCH_CACHE_KIB) : undefined;
+const store = Store.open({ dataDir, masterKey: Buffer.from(keyHex, 'hex'), keyMode, mailboxCacheKiB: cacheKiB });
 const { key, cert } = testTls();
 const ctx = createSecureContext({ key, cert });
 const server = await startImap(

@@ -3,7 +3,8 @@
  * The node side of bench/smtp.ts, in its own process so its peak RSS is its
  * own: opens the store, optionally logs every account in (unlocked
  * mailboxes, the common case while mail clients are connected), starts the
- * MX against the loopback DNS and prints `PORT <n>`.
+ * MX against the loopback DNS (early-talker pause on for loopback senders)
+ * and prints `PORT <n>`.
  *
  *   tsx bench/smtp-node.ts <dataDir> <masterKeyHex> <dnsPort> <password> <unlock:0|1> <address...>
  */
@@ -20,7 +21,11 @@ if (unlock === '1') for (const a of addresses) leases.push(await store.authentic
 // HAVEN_BENCH_RSPAMD_URL: every message is checked by that rspamd (bench/smtp.ts --rspamd).
 const rspamdUrl = process.env.HAVEN_BENCH_RSPAMD_URL;
 const content = rspamdUrl ? rspamdFilter(new Rspamd({ url: rspamdUrl }), { log: silentLogger, hostname: 'mx.haven.test' }) : undefined;
-const server = await startTestMx(store, { resolver: resolverFor([`127.0.0.1:${dnsPort}`]), maxConnectionsPerIp: 1000, content });
+const server = await startTestMx(store, { resolver: resolverFor([`127.0.0.1:${dnsPort}`]), maxConnectionsPerIp: 1000, content,
+  // The bench's senders stand in for remote MTAs: they pay the early-talker pause
+  // (once per sender address, as a remote one would) even though they are on loopback.
+  greetPause: { pauseLoopback: true },
+});
 // HAVEN_BENCH_PROFILE=<file>: write a CPU profile of the node (open it in Chrome DevTools).
 let profiler: import('node:inspector').Session | null = null;
 if (process.env.HAVEN_BENCH_PROFILE) {

@@ -20,13 +20,20 @@
  * `--rspamd` starts a real rspamd (with Redis, test/helpers/rspamd.ts) and
  * checks every message with it: the cost of filtering, measured as issue 17 asks.
  *
- *   npm run bench -- smtp [--messages 2000] [--sessions 10] [--locked] [--no-peer] [--client node|smtp-source] [--sieve] [--rspamd]
+ * `--new-connection` opens a new connection for every message (how most MX
+ * traffic arrives; smtp-source without -d). Each of the P senders connects
+ * from its own loopback address (127.0.0.2, .3, …) and Haven's MX pauses
+ * loopback before the greeting here, so each sender pays the early-talker
+ * pause once, as a remote MTA would (smtp-source always sends from
+ * 127.0.0.1; Postfix without postscreen does not pause).
+ *
+ *   npm run bench -- smtp [--messages 2000] [--sessions 10] [--new-connection] [--locked] [--no-peer] [--client node|smtp-source] [--sieve] [--rspamd]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchMessage, connect, reset, send } from './lib/smtp-client.js';
+import { benchMessage, connect, quit, reset, send } from './lib/smtp-client.js';
 import { runChild } from '../test/helpers/child.js';
 import { startTestDns } from '../test/helpers/dns-server.js';
 import { addAccount, makeTestStore } from '../test/helpers/store.js';
@@ -44,11 +51,13 @@ const { values: args } = parseArgs({
     client: { type: 'string', default: 'node' },
     sieve: { type: 'boolean', default: false },
     rspamd: { type: 'boolean', default: false },
+    'new-connection': { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(args.messages);
 const SESSIONS = Number(args.sessions);
 const ACCOUNTS = Number(args.accounts);
+const NEW_CONNECTION = args['new-connection'];
 const PASSWORD = 'correct horse battery';
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
 if (args.client !== 'node' && args.client !== 'smtp-source') throw new Error('--client is node or smtp-source');
@@ -68,7 +77,7 @@ async function drive(port: number, addresses: string[]): Promise<Load> {
     // smtp-source sends a generated message of -l bytes to one recipient, -d keeps each session's connection.
     // Spawned asynchronously: the loopback DNS server lives in this process and must keep answering.
     const started = performance.now();
-    const child = spawn(SMTP_SOURCE, ['-d', '-s', String(SESSIONS), '-m', String(COUNT), '-l', String(benchMessage(0, addresses[0]).length), '-f', 'sender@sender.test', '-t', addresses[0], '-S', 'Benchmark', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(SMTP_SOURCE, [...(NEW_CONNECTION ? [] : ['-d']), '-s', String(SESSIONS), '-m', String(COUNT), '-l', String(benchMessage(0, addresses[0]).length), '-f', 'sender@sender.test', '-t', addresses[0], '-S', 'Benchmark', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -79,20 +88,25 @@ async function drive(port: number, addresses: string[]): Promise<Load> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: SESSIONS }, async () => {
-      const c = await connect(port);
+    Array.from({ length: SESSIONS }, async (_, s) => {
+      const from = NEW_CONNECTION ? `127.0.0.${2 + s}` : undefined;
+      let c = await connect(port, from);
+      let fresh = true;
       for (;;) {
         const i = next++;
         if (i >= COUNT) break;
         const to = addresses[i % addresses.length];
         const raw = benchMessage(i, to);
         const t0 = performance.now();
+        if (NEW_CONNECTION && !fresh) c = await connect(port, from);
+        fresh = false;
         const res = await send(c, `sender${i}@sender.test`, to, raw);
         latencies.push(performance.now() - t0);
         if (!res.startsWith('250')) throw new Error(`unexpected reply: ${res}`);
-        await reset(c);
+        if (NEW_CONNECTION) await quit(c);
+        else await reset(c);
       }
-      c.quit();
+      if (!NEW_CONNECTION) c.quit();
     }),
   );
   latencies.sort((a, b) => a - b);
@@ -100,8 +114,11 @@ async function drive(port: number, addresses: string[]): Promise<Load> {
 }
 
 function describeLoad(l: Load, what: string): string {
-  const lat = l.latencies.length ? `   p50 ${pct(l.latencies, 50).toFixed(1)} ms   p99 ${pct(l.latencies, 99).toFixed(1)} ms` : '';
-  return `${(COUNT / l.seconds).toFixed(0).padStart(5)} msgs/s${lat}   (${what}, ${l.seconds.toFixed(1)} s)`;
+  return `${(COUNT / l.seconds).toFixed(0).padStart(5)} msgs/s${latencyText(l)}   (${what}, ${l.seconds.toFixed(1)} s)`;
+}
+
+function latencyText(l: Load): string {
+  return l.latencies.length ? `   p50 ${pct(l.latencies, 50).toFixed(1)} ms   p99 ${pct(l.latencies, 99).toFixed(1)} ms` : '';
 }
 
 const sizeKb = (benchMessage(0, 'user0@example.test').length / 1024).toFixed(1);
@@ -111,7 +128,7 @@ const addresses = users.map((u) => `${u}@example.test`);
 // ---- Haven
 const t = makeTestStore();
 const dns = await startTestDns();
-dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
+dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.0/8 -all'] });
 dns.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] });
 for (const a of addresses) {
   const { account } = await addAccount(t.store, a, PASSWORD);
@@ -148,7 +165,7 @@ try {
 }
 
 const filters = [args.sieve ? 'a 20-rule Sieve script each' : '', args.rspamd ? 'rspamd checking every message' : ''].filter(Boolean).join(', ');
-console.log(`smtp ingest: ${COUNT} messages (~${sizeKb} KB) over ${SESSIONS} sessions into ${addresses.length} ${args.locked ? 'locked (sealed spool)' : 'unlocked'} mailboxes, client ${args.client}${filters ? `; ${filters}` : ''}`);
+console.log(`smtp ingest: ${COUNT} messages (~${sizeKb} KB) over ${SESSIONS} ${NEW_CONNECTION ? 'senders, a new connection per message,' : 'sessions'} into ${addresses.length} ${args.locked ? 'locked (sealed spool)' : 'unlocked'} mailboxes, client ${args.client}${filters ? `; ${filters}` : ''}`);
 console.log(`  haven            ${describeLoad(haven, 'to the last 250 = stored durably; SPF/DKIM/DMARC checked')}`);
 console.log(`                   peak RSS during the load ${(hwm / 1024).toFixed(0)} MB (one process; ${(restingKb / 1024).toFixed(0)} MB before it)`);
 
@@ -175,6 +192,7 @@ try {
   console.log(`  postfix          ${describeLoad(accepted, 'to the last 250 = in Postfix\'s queue; no SPF/DKIM/DMARC')}`);
   console.log(`  postfix+dovecot  ${describeLoad(delivered, 'until Dovecot stored all over LMTP')}`);
   console.log(`                   peak memory ${(peakKb / 1024).toFixed(0)} MB (sum of PSS over every process)   ${peer.versions}`);
+  console.log(`  ratio            haven / postfix+dovecot ${(delivered.seconds / haven.seconds).toFixed(2)}x   haven / postfix (to its queue) ${(accepted.seconds / haven.seconds).toFixed(2)}x`);
 } finally {
   peer.stop();
 }

@@ -161,7 +161,14 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   // Replication's closer is registered first so it runs last: it ships the frames of every close.
   let replication: Replication | null = null;
   closers.push({ name: 'replication', close: () => replication?.stop() });
-  const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
+  const store = Store.open({
+    dataDir: config.dataDir,
+    masterKey: mk.key,
+    keyMode: config.keyMode,
+    maxOpen: config.memory.maxOpenMailboxes,
+    mailboxCacheKiB: config.memory.mailboxCacheBytes / 1024,
+    trimAfterMs: config.memory.trimIdleSeconds * 1000,
+  });
   closers.push({ name: 'store', close: () => store.close() });
   replication = replicationModule?.startReplication(config, store, log) ?? null;
   const queue = queueFor(store);
@@ -239,6 +246,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     spam: { ...smtp.spam, content: rspamd ? rspamdFilter(rspamd, { log, hostname: smtp.hostname }) : undefined },
     allowPlaintextAuthOnLoopback: smtp.allowPlaintextAuthOnLoopback,
     trustedArcSealers: smtp.trustedArcSealers,
+    greetPause: smtp.greetPause,
   };
   for (const l of smtp.listeners) {
     const name = l.mode === 'mx' ? 'smtp' : l.implicitTls ? 'submissions' : 'submission';

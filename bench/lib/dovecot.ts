@@ -32,8 +32,19 @@ export interface Dovecot {
   stop(): void;
 }
 
-/** Starts Dovecot with `messages` in the user's Maildir; resolves once it accepts connections. */
-export async function startDovecot(protocol: DovecotProtocol, messages: Iterable<Buffer>): Promise<Dovecot> {
+export interface DovecotAccounts {
+  /** User names; each gets its own Maildir holding `messages(i)` and the password `pass`. */
+  users: string[];
+  pass: string;
+  messages(userIndex: number): Iterable<Buffer>;
+}
+
+/**
+ * Starts Dovecot with `messages` in the user's Maildir; resolves once it accepts connections.
+ * With `accounts`, many users instead, their passwords hashed with SHA512-CRYPT and Dovecot's
+ * auth cache on, login processes in high-performance mode (service_count = 0): Dovecot as deployed.
+ */
+export async function startDovecot(protocol: DovecotProtocol, messages: Iterable<Buffer>, accounts?: DovecotAccounts): Promise<Dovecot> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-dovecot-'));
   // Dovecot's auth and mail processes run as other users: they need to traverse this directory.
   chmodSync(dir, 0o755);
@@ -44,17 +55,32 @@ export async function startDovecot(protocol: DovecotProtocol, messages: Iterable
   const pass = 'bench-password';
   // Mail processes may not run as root; use the unprivileged 'nobody' when we are root.
   const owner = userInfo().uid === 0 ? idsOf('nobody') : { uid: userInfo().uid, gid: userInfo().gid };
-  const home = join(dir, 'home');
+  const homes = join(dir, 'homes');
+  const home = accounts ? join(homes, '%u') : join(dir, 'home');
+  const fill = (maildir: string, msgs: Iterable<Buffer>) => {
+    for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, d), { recursive: true });
+    // S=<size> in the name spares Dovecot a stat per message; no flags, as Haven's copy has none.
+    let i = 0;
+    for (const m of msgs) {
+      writeFileSync(join(maildir, 'cur', `${1_700_000_000 + i}.M${i}P1.bench,S=${m.length}:2,`), m);
+      i++;
+    }
+  };
   const maildir = join(home, 'Maildir');
-  for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, d), { recursive: true });
-  // S=<size> in the name spares Dovecot a stat per message; no flags, as Haven's copy has none.
-  let i = 0;
-  for (const m of messages) {
-    writeFileSync(join(maildir, 'cur', `${1_700_000_000 + i}.M${i}P1.bench,S=${m.length}:2,`), m);
-    i++;
+  if (accounts) {
+    const lines: string[] = [];
+    accounts.users.forEach((u, i) => {
+      fill(join(homes, u, 'Maildir'), accounts.messages(i));
+      // openssl passwd -6 is SHA512-CRYPT ($6$, 5000 rounds): what doveadm pw -s SHA512-CRYPT makes.
+      const hash = spawnSync('openssl', ['passwd', '-6', '-stdin'], { input: accounts.pass }).stdout.toString().trim();
+      lines.push(`${u}:{SHA512-CRYPT}${hash}::::::`);
+    });
+    writeFileSync(join(dir, 'passwd'), lines.join('\n') + '\n');
+  } else {
+    fill(maildir, messages);
+    writeFileSync(join(dir, 'passwd'), `${user}:{PLAIN}${pass}::::::\n`);
   }
-  if (userInfo().uid === 0) spawnSync('chown', ['-R', `${owner.uid}:${owner.gid}`, home]);
-  writeFileSync(join(dir, 'passwd'), `${user}:{PLAIN}${pass}::::::\n`);
+  if (userInfo().uid === 0) spawnSync('chown', ['-R', `${owner.uid}:${owner.gid}`, accounts ? homes : home]);
   mkdirSync(join(dir, 'run'));
   const conf = `
 base_dir = ${dir}/run
@@ -74,14 +100,15 @@ mail_location = maildir:${maildir}
 pop3_uidl_format = %08Xu%08Xv
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${dir}/passwd
+  args = ${accounts ? '' : 'scheme=PLAIN '}username_format=%u ${dir}/passwd
 }
+${accounts ? 'auth_cache_size = 10M\nauth_cache_ttl = 1 hour\nauth_cache_negative_ttl = 1 hour' : ''}
 userdb {
   driver = static
   args = uid=${owner.uid} gid=${owner.gid} home=${home}
 }
 service ${protocol}-login {
-  inet_listener ${protocol} {
+${accounts ? '  service_count = 0\n  process_min_avail = 2\n' : ''}  inet_listener ${protocol} {
     address = 127.0.0.1
     port = ${port}
   }
@@ -113,8 +140,8 @@ service stats {
   return {
     port,
     tlsPort,
-    user,
-    pass,
+    user: accounts ? accounts.users[0] : user,
+    pass: accounts ? accounts.pass : pass,
     version,
     pid: child.pid!,
     stop() {

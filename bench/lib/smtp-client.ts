@@ -23,9 +23,10 @@ export function benchMessage(i: number, to: string): Buffer {
   return Buffer.from([...head, ...body, ''].join('\r\n'));
 }
 
-export function connect(port: number): Promise<SMTPConnection> {
+/** Connects from `localAddress` (any 127.0.0.0/8 address works on Linux: a bench's stand-in for distinct sender IPs). */
+export function connect(port: number, localAddress?: string): Promise<SMTPConnection> {
   return new Promise((resolve, reject) => {
-    const c = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, name: 'client.sender.test', logger: false });
+    const c = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, name: 'client.sender.test', logger: false, ...(localAddress ? { localAddress } : {}) });
     c.once('error', reject);
     c.connect(() => resolve(c));
   });
@@ -34,6 +35,14 @@ export function connect(port: number): Promise<SMTPConnection> {
 /** Sends one message; resolves with the server's final reply. */
 export function send(c: SMTPConnection, from: string, to: string, raw: Buffer): Promise<string> {
   return new Promise((resolve, reject) => c.send({ from, to: [to] }, raw, (err, info) => (err ? reject(err) : resolve(info.response))));
+}
+
+/** QUIT, resolving once the server has closed the connection. */
+export function quit(c: SMTPConnection): Promise<void> {
+  return new Promise((resolve) => {
+    c.once('end', () => resolve());
+    c.quit();
+  });
 }
 
 export function reset(c: SMTPConnection): Promise<void> {

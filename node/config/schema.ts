@@ -168,6 +168,24 @@ export const OPTIONS = {
       help: 'Event loop lag (ms) past which /health reports the node unhealthy, for 30 seconds after the stall: every session waited that long.',
     }),
   },
+  memory: {
+    maxOpenMailboxes: int(200, { min: 1, help: 'Most mailbox databases kept open at once; past it the least recently used unused ones close (in zero-access mode the next login derives the key again).' }),
+    mailboxCacheBytes: bytes(1024 * 1024, { min: 64 * 1024, help: 'Decrypted-page cache of each open mailbox database (SQLite cache_size). Pages outside it are read again from the OS cache and decrypted (a few µs each).' }),
+    trimIdleSeconds: seconds(30, { min: 1, help: 'An open mailbox nobody has used this long gives back its page cache and flag indexes (it stays open and unlocked until the idle close).' }),
+  },
+  earlyTalker: {
+    pauseMs: int(100, {
+      min: 0,
+      max: 30_000,
+      help: 'The MX holds a client it has not seen behave this many milliseconds before its 220 greeting; a client that talks first (RFC 5321 §4.3.1) is refused with 421. 0 turns the check off. Submission ports never pause.',
+    }),
+    rememberSeconds: seconds(24 * 3600, {
+      min: 0,
+      help: 'How long a client address that waited the whole pause is greeted at once (Postfix postscreen\'s pregreet TTL). 0 pauses every connection.',
+    }),
+    maxRemembered: int(10_000, { min: 0, help: 'Most client addresses remembered as polite (about 100 bytes each); past it the oldest are forgotten and pause again.' }),
+    pauseLoopback: bool(false, { help: 'Pause loopback clients too (local tools normally skip it; a benchmark standing in for remote senders turns it on).' }),
+  },
   allowPlaintextAuthOnLoopback: bool(true, {
     help: 'Allow AUTH/LOGIN without TLS from 127.0.0.1 and ::1 (local clients and tests). Elsewhere TLS is always required first.',
   }),

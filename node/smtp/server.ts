@@ -3,7 +3,8 @@
  * `startSmtp`: one smtp-server listener in MX or submission mode, with the
  * EHLO extensions (SIZE, PIPELINING, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES,
  * STARTTLS, DSN), TLS material fetched from deps.tls on every handshake,
- * per-IP connection limits and timeouts. Session logic lives in inbound.ts
+ * per-IP connection limits and timeouts, and the adaptive early-talker
+ * pause (greet-pause.ts) on the MX. Session logic lives in inbound.ts
  * and submission.ts.
  */
 import type tls from 'node:tls';
@@ -18,6 +19,7 @@ import { mxHandlers } from './inbound.js';
 import { submissionHandlers } from './submission.js';
 import type { SmtpDeps, SmtpListen, SmtpServerHandle } from './types.js';
 import { isLoopback } from '../util/loopback.js';
+import { GreetPause, greetPauseOption, patchGreetPause } from './greet-pause.js';
 
 const ENHANCED_PREFIX = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 const HAVEN = Symbol.for('haven.smtp');
@@ -109,6 +111,7 @@ class LiveContexts extends Map<string, tls.SecureContext> {
 export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<SmtpServerHandle> {
   patchEnhancedCodes();
   patchLoopbackAuth();
+  patchGreetPause();
   const ctx = makeContext(deps);
   const { limits } = ctx;
   // smtp-server guards its own sockets from accept on (and, on 465, calls onConnect only after TLS); the count is the shared gate's.
@@ -142,8 +145,11 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
       });
     };
 
+  // Submission clients authenticate: no early-talker pause for them.
+  const greetPause = listen.mode === 'mx' ? (deps.greetPause instanceof GreetPause ? deps.greetPause : new GreetPause(deps.greetPause)) : null;
   const options: SMTPServerOptions & Record<symbol, unknown> = {
     [HAVEN]: true,
+    [greetPauseOption]: greetPause,
     [LOOPBACK_AUTH]: listen.mode === 'submission' && !!deps.allowPlaintextAuthOnLoopback,
     name: deps.hostname,
     secure: listen.implicitTls,

@@ -9,6 +9,7 @@ import { parseSmarthostUrl, type Config } from '../config/index.js';
 import type { AuthLimiterOptions } from '../util/auth-limiter.js';
 import type { OutboundOptions } from './outbound/runner.js';
 import type { SpamOptions } from './spam.js';
+import type { GreetPauseOptions } from './greet-pause.js';
 import type { SmtpLimits, SmtpListen } from './types.js';
 
 export interface SmtpSettings {
@@ -19,6 +20,8 @@ export interface SmtpSettings {
   /** For the AuthLimiter that SMTP shares with IMAP and POP3. */
   authLimits: Partial<AuthLimiterOptions>;
   allowPlaintextAuthOnLoopback: boolean;
+  /** The MX's early-talker pause. */
+  greetPause: GreetPauseOptions;
   /** ARC sealers whose seal may override a DMARC reject (mailing lists). */
   trustedArcSealers: string[];
   listeners: SmtpListen[];
@@ -45,6 +48,12 @@ export function smtpSettings(config: Config): SmtpSettings {
       ? { smarthost: { host: relay.host, port: relay.port, secure: relay.secure, auth: relay.user ? { user: relay.user, pass: relay.pass ?? '' } : undefined } }
       : {},
     allowPlaintextAuthOnLoopback: config.allowPlaintextAuthOnLoopback,
+    greetPause: {
+      pauseMs: config.earlyTalker.pauseMs,
+      rememberMs: config.earlyTalker.rememberSeconds * 1000,
+      maxRemembered: config.earlyTalker.maxRemembered,
+      pauseLoopback: config.earlyTalker.pauseLoopback,
+    },
     trustedArcSealers: [...config.trustedArcSealers],
     authLimits: { maxFailures: config.limits.authFailuresBeforeLockout, lockoutMs: config.limits.lockoutSeconds * 1000 },
     listeners: [

@@ -11,6 +11,7 @@ import type { Logger } from '../util/log.js';
 import type { Resolver } from './dns.js';
 import type { SpamOptions } from './spam.js';
 import type { Srs } from './srs.js';
+import type { GreetPause, GreetPauseOptions } from './greet-pause.js';
 
 export interface SmtpLimits {
   maxMessageBytes: number;
@@ -62,6 +63,8 @@ export interface SmtpDeps {
   allowPlaintextAuthOnLoopback?: boolean;
   /** ARC sealers (forwarders, mailing lists) trusted to override a DMARC reject; none by default. */
   trustedArcSealers?: readonly string[];
+  /** The MX's early-talker pause (greet-pause.ts): options, or a shared instance; 100 ms once per client by default. */
+  greetPause?: Partial<GreetPauseOptions> | GreetPause;
   /** SRS rewriter; keyed from the directory's `srs.secret` setting unless given. */
   srs?: Srs;
 }

@@ -5,7 +5,7 @@
  * aliases, DKIM), a Mailbox's repositories (folders, messages, dav) and its
  * change bus; domain errors for each failure.
  */
-export { Store, type Lease, type KeyMode, type StoreOptions, type DeliveryOptions, type DeliveryResult, type Credential } from './store.js';
+export { Store, STORE_MEMORY_DEFAULTS, type Lease, type KeyMode, type StoreOptions, type DeliveryOptions, type DeliveryResult, type Credential } from './store.js';
 export { Directory, makeDkimKey, type Account, type Alias, type Domain, type DkimKey, type Route, type KeyWrapRecord } from './directory/directory.js';
 export { SieveRepo, ScriptExistsError, ActiveScriptError, ScriptQuotaError, SIEVE_LIMITS, BEFORE_SCRIPT, type ScriptInfo } from './directory/sieve.js';
 export { Mailbox, type MailboxChange } from './mailbox/mailbox.js';

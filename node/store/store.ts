@@ -51,7 +51,18 @@ export interface StoreOptions {
   idleCloseMs?: number;
   /** Most mailboxes kept open at once; least recently used idle ones close first. */
   maxOpen?: number;
+  /** Page cache of each open mailbox database, KiB (db.ts: the driver's default is 16 MB). */
+  mailboxCacheKiB?: number;
+  /** How long an unused open mailbox keeps its page cache and flag indexes (ms); then they are released until it is used again. */
+  trimAfterMs?: number;
 }
+
+/**
+ * Memory defaults for a 1 GB server: 200 open mailboxes at most, each caching
+ * 1 MiB of decrypted pages while in use and giving it back after 30 s unused.
+ * Worst case in page cache: 200 MiB with every mailbox busy at once.
+ */
+export const STORE_MEMORY_DEFAULTS = { maxOpen: 200, mailboxCacheKiB: 1024, trimAfterMs: 30_000 };
 
 export interface Lease {
   readonly account: Account;
@@ -97,6 +108,8 @@ export class Store {
   private readonly authCache = new Map<string, { accountId: string; expires: number }>();
   private readonly idleCloseMs: number;
   private readonly maxOpen: number;
+  private readonly mailboxCacheKiB: number;
+  private readonly trimAfterMs: number;
   private closed = false;
   private readonly changeListeners = new Set<(accountId: string, mailbox: Mailbox, change: MailboxChange) => void>();
 
@@ -105,7 +118,9 @@ export class Store {
     this.masterKey = opts.masterKey;
     this.keyMode = opts.keyMode ?? 'zero-access';
     this.idleCloseMs = opts.idleCloseMs ?? 5 * 60_000;
-    this.maxOpen = opts.maxOpen ?? 500;
+    this.maxOpen = opts.maxOpen ?? STORE_MEMORY_DEFAULTS.maxOpen;
+    this.mailboxCacheKiB = opts.mailboxCacheKiB ?? STORE_MEMORY_DEFAULTS.mailboxCacheKiB;
+    this.trimAfterMs = opts.trimAfterMs ?? STORE_MEMORY_DEFAULTS.trimAfterMs;
     this.directory = directory;
     this.spool = spool;
   }
@@ -260,7 +275,7 @@ export class Store {
   private ensureOpen(account: Account, key: Buffer): OpenEntry {
     let e = this.open.get(account.id);
     if (e) return e;
-    const mailbox = Mailbox.open(account.id, this.mailboxPath(account.id), key);
+    const mailbox = Mailbox.open(account.id, this.mailboxPath(account.id), key, { cacheKiB: this.mailboxCacheKiB });
     mailbox.onChange((c) => this.changeListeners.forEach((fn) => fn(account.id, mailbox, c)));
     const box = { publicKey: account.boxPublic, privateKey: aeadOpen(key, account.boxPrivateSealed, BOX_PRIVATE_AAD) };
     mailbox.setQuota(account.quotaBytes);
@@ -289,12 +304,28 @@ export class Store {
         released = true;
         e.refs--;
         e.lastUsed = Date.now();
-        if (e.refs === 0 && !this.closed) {
-          e.idleTimer = setTimeout(() => this.closeEntry(account.id), this.idleCloseMs);
-          e.idleTimer.unref();
-        }
+        if (e.refs === 0 && !this.closed) this.armIdle(account.id, e);
       },
     };
+  }
+
+  /** Unused: first give back the mailbox's caches (trimAfterMs), then close it (idleCloseMs). */
+  private armIdle(accountId: string, e: OpenEntry): void {
+    const close = () => {
+      e.idleTimer = setTimeout(() => this.closeEntry(accountId), Math.max(0, this.idleCloseMs - this.trimAfterMs));
+      e.idleTimer.unref();
+    };
+    if (this.trimAfterMs >= this.idleCloseMs) {
+      e.idleTimer = setTimeout(() => this.closeEntry(accountId), this.idleCloseMs);
+      e.idleTimer.unref();
+      return;
+    }
+    e.idleTimer = setTimeout(() => {
+      if (e.refs > 0) return;
+      e.mailbox.trimMemory();
+      close();
+    }, this.trimAfterMs);
+    e.idleTimer.unref();
   }
 
   private closeEntry(accountId: string): void {

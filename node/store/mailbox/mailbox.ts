@@ -45,8 +45,8 @@ export class Mailbox {
     this.imports = new ImportRepo(ctx);
   }
 
-  static open(accountId: string, path: string, key: Buffer, opts: { create?: boolean } = {}): Mailbox {
-    const db = openEncrypted(path, key, { create: opts.create ?? false });
+  static open(accountId: string, path: string, key: Buffer, opts: { create?: boolean; cacheKiB?: number } = {}): Mailbox {
+    const db = openEncrypted(path, key, { create: opts.create ?? false, cacheKiB: opts.cacheKiB });
     try {
       migrate(path, db, mailboxMigrations);
       const mb = new Mailbox(accountId, path, new MailboxContext(path, db, accountId));
@@ -115,6 +115,22 @@ export class Mailbox {
       }
     }, 0);
     this.backfillTimer.unref();
+  }
+
+  /**
+   * Gives back what an unused open mailbox holds beyond its connection: the
+   * page cache (decrypted pages; SQLite's shrink_memory) and the folders'
+   * flag indexes. Everything comes back on demand.
+   */
+  /** The connection's page cache limit in KiB (what cacheKiB set). */
+  pageCacheKiB(): number {
+    return -(this.ctx.db.pragma('cache_size', { simple: true }) as number);
+  }
+
+  trimMemory(): void {
+    if (!this.isOpen) return;
+    this.messages.dropFlagIndexes();
+    this.ctx.db.pragma('shrink_memory');
   }
 
   close(): void {

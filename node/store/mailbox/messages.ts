@@ -197,6 +197,11 @@ export class MessageRepo {
     return out;
   }
 
+  /** Forgets the in-memory flag indexes (rebuilt at their next use): an idle mailbox's memory. */
+  dropFlagIndexes(): void {
+    this.flagIndexes.clear();
+  }
+
   uids(folderId: number): number[] {
     return this.s.uids.all(folderId) as number[];
   }

@@ -24,6 +24,18 @@ export const MIN_INDEXED_CHARS = 3;
 
 type Row = { uid: number; raw: Buffer; parsed: string };
 
+/**
+ * An FTS5 query for the messages holding every trigram of `text` (a
+ * superset of those holding the string: the index has no positions).
+ * Each trigram is quoted, so no character of the string is query syntax.
+ */
+export function trigramQuery(text: string): string {
+  const cps = [...text];
+  const grams = new Set<string>();
+  for (let i = 0; i + MIN_INDEXED_CHARS <= cps.length; i++) grams.add(cps.slice(i, i + MIN_INDEXED_CHARS).join(''));
+  return [...grams].map((g) => '"' + g.replace(/"/g, '""') + '"').join(' AND ');
+}
+
 /** Which part of the searchable text a string is looked for in. */
 export type TextScope = 'text' | 'body' | 'headers';
 
@@ -33,7 +45,8 @@ export class SearchRepo {
   constructor(private readonly ctx: MailboxContext) {
     const p = (sql: string) => ctx.db.prepare(sql);
     this.s = {
-      fts: p('SELECT m.uid FROM messages m WHERE m.folder_id = ? AND m.blob_id IN (SELECT rowid FROM fts WHERE fts MATCH ?)').pluck(),
+      // Messages holding every trigram of the string somewhere (the index has no positions: schema migration 4).
+      candidates: p('SELECT m.uid, b.raw, b.parsed FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? AND m.blob_id IN (SELECT rowid FROM fts WHERE fts MATCH ?)'),
       // Messages whose text is not in the index: all of them for a scan, or those the backfill has not reached.
       unindexed: p('SELECT m.uid, b.raw, b.parsed FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? AND m.blob_id <= ?'),
       toIndex: p('SELECT id, raw, parsed FROM blobs WHERE id <= ? ORDER BY id DESC LIMIT ?'),
@@ -48,15 +61,14 @@ export class SearchRepo {
    * UIDs whose decoded text contains `text`, case-insensitively (RFC 9051
    * §6.4.4): headers and body for TEXT, the body alone for BODY, the header
    * fields alone for `headers` (a superset for one header key, which the
-   * caller narrows to its field). Exact: the index for strings of three
-   * characters or more, a scan of the decoded text for shorter ones and for
-   * messages the backfill has not reached.
+   * caller narrows to its field). Exact: for strings of three characters or
+   * more the index names the messages holding all their trigrams and each is
+   * confirmed on its decoded text; shorter strings, and messages the
+   * backfill has not reached, are scanned.
    */
   matchText(folderId: number, text: string, scope: TextScope): Set<number> {
     if ([...text].length < MIN_INDEXED_CHARS) return this.scan(folderId, text, scope, Number.MAX_SAFE_INTEGER);
-    const phrase = '"' + text.replace(/"/g, '""') + '"';
-    const q = scope === 'text' ? phrase : `${scope} : ${phrase}`;
-    const out = new Set(this.s.fts.all(folderId, q) as number[]);
+    const out = this.confirm(this.s.candidates.iterate(folderId, trigramQuery(text)) as IterableIterator<Row>, text, scope);
     const pending = this.ctx.meta('fts_backfill');
     if (pending > 0) for (const uid of this.scan(folderId, text, scope, pending)) out.add(uid);
     return out;
@@ -68,10 +80,15 @@ export class SearchRepo {
    * case folding, accents kept), so scan and index give the same answers.
    */
   private scan(folderId: number, text: string, scope: TextScope, upTo: number): Set<number> {
+    return this.confirm(this.s.unindexed.iterate(folderId, upTo) as IterableIterator<Row>, text, scope);
+  }
+
+  /** The UIDs of the rows whose decoded text (in scope) holds `text`, case-insensitively. */
+  private confirm(rows: IterableIterator<Row>, text: string, scope: TextScope): Set<number> {
     const needle = text.toLowerCase();
     const out = new Set<number>();
     const has = (s: string) => s.toLowerCase().includes(needle);
-    for (const r of this.s.unindexed.iterate(folderId, upTo) as IterableIterator<Row>) {
+    for (const r of rows) {
       const { structure } = JSON.parse(r.parsed) as Pick<ParsedMessage, 'structure'>;
       // Only the text the scope needs is decoded; TEXT tries the cheaper headers first.
       const found =
