@@ -148,6 +148,10 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   // Loaded only with a replica configured: the S3 client is a large share of an idle node's memory.
   const replicationModule = config.replicaUrl ? await import('./replication/index.js') : null;
   const restored = replicationModule ? (await replicationModule.restoreOnEmptyDataDir(config, log)).restored : false;
+  // 1b. Fencing: take or resume this node's epoch in the replica before anything can be acknowledged;
+  // a node that finds a newer epoch (it was failed over) refuses every write (node/replication/failover).
+  const fence = replicationModule ? await replicationModule.startFence(config, log, restored) : null;
+  if (fence) closers.push({ name: 'fence', close: () => fence.close() });
 
   // 2. The master key. Generated only for a local run on an empty data directory.
   const allowGenerate = (opts.allowGeneratedKey ?? isLocalKey(config)) && !restored && !existsSync(join(config.dataDir, DIRECTORY_FILE));
@@ -160,7 +164,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   closers.push({ name: 'replication', close: () => replication?.stop() });
   const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
   closers.push({ name: 'store', close: () => store.close() });
-  replication = replicationModule?.startReplication(config, store, log) ?? null;
+  replication = replicationModule?.startReplication(config, store, log, {}, fence?.guard) ?? null;
   const queue = queueFor(store);
   // The operations the admin API and the CLI (over the control socket) share: one writer, and a
   // change is reported done once the replica holds it.

@@ -1,0 +1,90 @@
+/**
+ * @module node/standby
+ * A node started with `role: standby`: it holds the data directory's lock,
+ * follows the replica (node/replication/failover) and answers its control
+ * socket (`haven replicate status`, `haven promote`), and serves no mail and
+ * no DAV: no listener opens while it stands by. Promotion takes the next
+ * epoch, applies the chain to its end, and then boots the full node
+ * (node/main) in the same process, which resumes that epoch as primary.
+ */
+import type { Config } from './config/index.js';
+import type { ControlServer } from './admin/control.js';
+import { serveStandbyControl } from './admin/standby-control.js';
+import { startNode, type NodeHandle, type StartNodeOptions } from './main.js';
+import { masterKeyFor } from './master-key.js';
+import type { StandbyReplica, StandbyStatus } from './replication/failover.js';
+import { lockDataDir } from './util/data-dir-lock.js';
+import { silentLogger } from './util/log.js';
+
+export interface StandbyHandle {
+  readonly config: Config;
+  /** The serving node once promoted; null while standing by. */
+  node(): NodeHandle | null;
+  status(): Promise<StandbyStatus>;
+  catchUp(): Promise<void>;
+  /** Takes over: true and a serving node, or false when another node took the epoch first. */
+  promote(): Promise<{ promoted: true; node: NodeHandle } | { promoted: false }>;
+  close(): Promise<void>;
+}
+
+export class StandbyConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StandbyConfigError';
+  }
+}
+
+export async function startStandby(config: Config, opts: StartNodeOptions = {}): Promise<StandbyHandle> {
+  const log = opts.log ?? silentLogger;
+  if (!config.replicaUrl) throw new StandbyConfigError('role: standby needs replicaUrl (HAVEN_REPLICA_URL): a standby follows the primary\'s replica');
+  const mk = masterKeyFor(config, { allowGenerate: false });
+  const { startStandbyReplica } = await import('./replication/failover.js');
+  let lock: { release(): void } | null = lockDataDir(config.dataDir);
+  let replica: StandbyReplica | null = null;
+  let control: ControlServer | null = null;
+  let node: NodeHandle | null = null;
+  let promotion: Promise<{ promoted: true; node: NodeHandle } | { promoted: false }> | null = null;
+  const standingDown = async () => {
+    // Not awaited: the `promote` request that led here is still open on it, and closing waits for it.
+    void control?.close();
+    control = null;
+    await replica?.close();
+    replica = null;
+    lock?.release();
+    lock = null;
+  };
+  try {
+    replica = await startStandbyReplica(config, mk.key, log);
+    const rep = replica;
+    const handle: StandbyHandle = {
+      config,
+      node: () => node,
+      status: () => rep.status(),
+      catchUp: () => rep.catchUp(),
+      promote() {
+        return (promotion ??= (async () => {
+          const won = await rep.promote();
+          if (!won) {
+            promotion = null;
+            return { promoted: false } as const;
+          }
+          await standingDown();
+          node = await startNode({ ...config, role: 'primary' }, opts);
+          log.info({ ports: node.ports }, 'standby: promoted; serving as the primary');
+          return { promoted: true, node } as const;
+        })());
+      },
+      async close() {
+        await promotion?.catch(() => {});
+        if (node) await node.close();
+        await standingDown();
+      },
+    };
+    control = await serveStandbyControl(config.dataDir, handle, log);
+    log.info({ dataDir: config.dataDir }, 'standby: following the replica; serving nothing until promoted (`haven promote`)');
+    return handle;
+  } catch (err) {
+    await standingDown();
+    throw err;
+  }
+}
