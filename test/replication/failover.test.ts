@@ -48,7 +48,7 @@ async function inboxCount(port: number): Promise<number> {
   await c.connect();
   try {
     const s = await c.status('INBOX', { messages: true });
-    return s.messages ?? -1;
+    return s ? (s.messages ?? -1) : -1;
   } finally {
     await c.logout();
   }

@@ -13,6 +13,7 @@ import { replicationCommands } from './replication.js';
 import { setupCommands } from './setup.js';
 import { startCommands } from './start.js';
 import { upgradeCommands } from './upgrade.js';
+import { failoverCommands } from './failover.js';
 import { statusCommands } from './status.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   ...aliasCommands,
   ...appPasswordCommands,
   ...replicationCommands,
+  ...failoverCommands,
   ...upgradeCommands,
   ...opsCommands,
 ];
