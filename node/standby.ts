@@ -13,11 +13,20 @@ import { serveStandbyControl } from './admin/standby-control.js';
 import { startNode, type NodeHandle, type StartNodeOptions } from './main.js';
 import { masterKeyFor } from './master-key.js';
 import type { StandbyReplica, StandbyStatus } from './replication/failover.js';
+import { adminSecret } from './http/secret.js';
+import { standbyApp } from './http/standby-app.js';
+import { openCertificateStore } from './tls/index.js';
 import { lockDataDir } from './util/data-dir-lock.js';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server as HttpServer } from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
 import { silentLogger } from './util/log.js';
 
 export interface StandbyHandle {
   readonly config: Config;
+  /** Where the standby's HTTPS (/health, signed POST /api/v1/promote) listens; null when ports.https is off. */
+  readonly httpsPort: number | null;
   /** The serving node once promoted; null while standing by. */
   node(): NodeHandle | null;
   status(): Promise<StandbyStatus>;
@@ -43,11 +52,15 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
   let replica: StandbyReplica | null = null;
   let control: ControlServer | null = null;
   let node: NodeHandle | null = null;
+  let https: { port: number; close(): void } | null = null;
   let promotion: Promise<{ promoted: true; node: NodeHandle } | { promoted: false }> | null = null;
   const standingDown = async () => {
     // Not awaited: the `promote` request that led here is still open on it, and closing waits for it.
     void control?.close();
     control = null;
+    // Its port is the serving node's next; a promotion asked over it is still being answered.
+    https?.close();
+    https = null;
     await replica?.close();
     replica = null;
     lock?.release();
@@ -56,8 +69,12 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
   try {
     replica = await startStandbyReplica(config, mk.key, log);
     const rep = replica;
-    const handle: StandbyHandle = {
+    let handle: StandbyHandle | null = null;
+    const app = standbyApp({ status: () => rep.status(), promote: () => handle!.promote(), secret: adminSecret(config).secret, log });
+    https = config.ports.https === undefined ? null : await serveHttps(config, app.fetch);
+    handle = {
       config,
+      httpsPort: https?.port ?? null,
       node: () => node,
       status: () => rep.status(),
       catchUp: () => rep.catchUp(),
@@ -81,10 +98,41 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
       },
     };
     control = await serveStandbyControl(config.dataDir, handle, log);
+    const certainly: StandbyHandle = handle;
     log.info({ dataDir: config.dataDir }, 'standby: following the replica; serving nothing until promoted (`haven promote`)');
-    return handle;
+    return certainly;
   } catch (err) {
     await standingDown();
     throw err;
   }
+}
+
+/** The standby's one listener: HTTPS with the node's certificate (self-signed locally, ACME or files on a server). */
+async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) => Response | Promise<Response>): Promise<{ port: number; close(): void }> {
+  const certs = await openCertificateStore(config);
+  const http = createAdaptorServer({ fetch }) as HttpServer;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((raw) => {
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+    raw.setTimeout(60_000, () => raw.destroy());
+    const sock = new tls.TLSSocket(raw, { isServer: true, secureContext: certs.store.context, ALPNProtocols: ['http/1.1'] });
+    sock.on('error', () => sock.destroy());
+    sock.once('secure', () => http.emit('connection', sock));
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.ports.https, config.listenAddress, () => resolve((server.address() as net.AddressInfo).port));
+  });
+  return {
+    port,
+    close: () => {
+      server.close();
+      certs.store.close();
+      // Idle keep-alive sockets would hold nothing useful; the one answering a promotion finishes first.
+      setTimeout(() => {
+        for (const s of sockets) s.destroy();
+      }, 10_000).unref();
+    },
+  };
 }
