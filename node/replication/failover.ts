@@ -21,6 +21,7 @@ import type { Logger } from '../util/log.js';
 import { Fence, epochHistory, type EpochRecord } from './epoch.js';
 import type { FenceState } from './fence.js';
 import { Follower, type FollowStatus } from './follow.js';
+import { setAsideDiverged, type DivergenceReport } from './rejoin.js';
 import { openTarget, type ReplicaTarget } from './target.js';
 
 export interface NodeFence {
@@ -64,6 +65,8 @@ export interface StandbyStatus {
   follow: FollowStatus;
   /** Every epoch in the replica, oldest first: who was primary when (the failover history). */
   history: EpochRecord[];
+  /** Set when this node was a primary and rejoined: what it had that the replica lacks, set aside. */
+  diverged: DivergenceReport | null;
 }
 
 export interface StandbyReplica {
@@ -86,6 +89,8 @@ export async function startStandbyReplica(config: Config, masterKey: Buffer, log
   // A standby takes no write whatever asks (nothing serves, but the CLI's in-process operations could).
   const ungate = setWriteGate(config.dataDir, () => fence.refusal());
   await fence.boot(false);
+  // An old primary rejoining: its diverged history is set aside and reported, never merged.
+  const diverged = setAsideDiverged(config.dataDir, flog);
   const follower = new Follower({ target, dataDir: config.dataDir, masterKey, log: flog, intervalMs: config.failover.followMs });
   await follower.catchUp();
   follower.start();
@@ -94,7 +99,7 @@ export async function startStandbyReplica(config: Config, masterKey: Buffer, log
   return {
     async status() {
       const s = fence.state;
-      return { role: s.kind === 'primary' ? 'primary' : s.kind === 'promoting' ? 'promoting' : 'standby', fence: s, follow: follower.status(), history: await epochHistory(target) };
+      return { role: s.kind === 'primary' ? 'primary' : s.kind === 'promoting' ? 'promoting' : 'standby', fence: s, follow: follower.status(), history: await epochHistory(target), diverged };
     },
     catchUp: () => follower.catchUp(),
     promote() {

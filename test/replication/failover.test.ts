@@ -68,7 +68,7 @@ async function firstRefusal(port: number, deadlineMs = 20_000): Promise<{ respon
 }
 
 describe('standby and failover on one file replica', () => {
-  it('a standby follows, takes no change, promotes with every message, and the old primary is fenced (451) even after a restart', async () => {
+  it('a standby follows, takes no change, promotes with every message, the old primary is fenced (451) even after a restart, and rejoins as a standby', async () => {
     const a: NodeHandle = await startNode(config('a', 'primary'), { adminUi: false });
     running.push(a);
     await a.operations.call('domain.add', { name: 'example.org' });
@@ -124,5 +124,16 @@ describe('standby and failover on one file replica', () => {
     await again.close();
     const added = (await new FileTarget(replicaDir).list()).map((o) => o.key).filter((k) => !before.has(k));
     expect(added.filter((k) => !newPrimaryGens.includes(parseKey(k)?.generation ?? ''))).toEqual([]);
+
+    // Restarted as a standby it rejoins: its old databases set aside with a report, a fresh restore, and it follows.
+    const rejoined = await startStandby(config('a', 'standby'));
+    running.push(rejoined);
+    const rs = await rejoined.status();
+    expect(rs.role).toBe('standby');
+    expect(rs.diverged).toMatchObject({ heldEpoch: 1 });
+    expect(rs.diverged!.databases.length).toBeGreaterThan(0);
+    expect(rs.follow.lastError).toBeNull();
+    expect(rs.follow.databases).toBe(rs.diverged!.databases.length);
+    expect(rs.history.map((h) => h.epoch)).toEqual([1, 2]);
   }, 120_000);
 });

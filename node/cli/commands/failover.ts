@@ -24,6 +24,14 @@ export function printStandby(io: CliIo, s: StandbyStatus): void {
   io.out(`role: ${s.role}${s.fence.kind === 'standby' ? ` (newest epoch in the replica: ${s.fence.seen})` : ''}`);
   io.out(`follow: ${f.databases} database(s) applied; lag ${f.lagMs} ms, ${f.behindObjects} object(s) behind; last caught up ${f.caughtUpAt ? new Date(f.caughtUpAt).toISOString() : 'never'}`);
   if (f.lastError) io.out(`last error: ${f.lastError}`);
+  if (s.diverged) {
+    const d = s.diverged;
+    io.out(
+      d.unshipped.length > 0
+        ? `REJOINED with unshipped changes: ${d.unshipped.join(', ')} had changes the replica never got (held epoch ${d.heldEpoch}); set aside, encrypted, in ${d.dir} (report.json), NOT merged`
+        : `rejoined: this node's databases from epoch ${d.heldEpoch} are set aside in ${d.dir}; everything had been shipped`,
+    );
+  }
   for (const h of s.history) io.out(`epoch ${h.epoch}\t${new Date(h.at).toISOString()}\t${h.how}\t${h.node}`);
 }
 
