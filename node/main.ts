@@ -48,6 +48,8 @@ export interface StartNodeOptions {
   outbound?: Partial<OutboundOptions>;
   /** Start the local admin UI on ports.admin (default true; it is skipped when edge/ offers no local server). */
   adminUi?: boolean;
+  /** HTTP client for the Hetzner API when a promoted standby moves its Floating IPs (tests). */
+  hetznerFetch?: typeof fetch;
 }
 
 export type ListenerName = 'smtp' | 'submission' | 'submissions' | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'http' | 'https' | 'admin';

@@ -21,7 +21,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Server as HttpServer } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { silentLogger } from './util/log.js';
+import { silentLogger, type Logger } from './util/log.js';
 
 export interface StandbyHandle {
   readonly config: Config;
@@ -88,6 +88,7 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
           await standingDown();
           node = await startNode({ ...config, role: 'primary' }, opts);
           log.info({ ports: node.ports }, 'standby: promoted; serving as the primary');
+          await moveAddresses(config, log, opts.hetznerFetch);
           return { promoted: true, node } as const;
         })());
       },
@@ -135,4 +136,18 @@ async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) =
       }, 10_000).unref();
     },
   };
+}
+
+/** After a promotion: the mail host's Floating IPs to this server (failover.floatingIps), when configured. */
+async function moveAddresses(config: Config, log: Logger, f?: typeof fetch): Promise<void> {
+  const fo = config.failover;
+  if (!fo.hetznerToken || fo.floatingIps.length === 0) return;
+  const { moveFloatingIps } = await import('./failover/hetzner.js');
+  try {
+    const moved = await moveFloatingIps({ token: fo.hetznerToken, ids: fo.floatingIps, serverId: fo.hetznerServerId || null, fetch: f });
+    log.info({ moved }, 'standby: the floating addresses now point at this node');
+  } catch (err) {
+    // Serving goes on: mail reaches this node once the addresses move, by hand if need be.
+    log.error({ err }, 'standby: promoted, but the floating addresses could not be moved; assign them in the Hetzner console (or `hcloud floating-ip assign`)');
+  }
 }

@@ -82,6 +82,13 @@ export const OPTIONS = {
   failover: {
     fenceCheckMs: int(1000, { min: 50, help: 'How often the primary looks in the replica for a newer epoch (a promoted standby); it stops acknowledging writes within about this long of a promotion.' }),
     followMs: int(1000, { min: 50, help: 'How often a standby lists the replica for new objects to apply.' }),
+    hetznerToken: str('', {
+      secret: true,
+      expect: 'a Hetzner Cloud API token',
+      help: 'Hetzner Cloud API token allowed to assign the Floating IPs (its own project, read/write): after a promotion the node moves failover.floatingIps to itself. Empty: the addresses are not moved (move them by hand or with DNS).',
+    }),
+    floatingIps: list([], { item: 'Hetzner Floating IP ids', check: (v) => (/^\d+$/.test(v) ? undefined : 'a numeric Floating IP id'), help: 'Ids of the mail host\'s Floating IPs (IPv4 and IPv6) that move to this node when it is promoted.' }),
+    hetznerServerId: str('', { expect: 'a numeric Hetzner server id', check: (v) => (/^\d+$/.test(v) ? undefined : 'a numeric server id'), help: 'This server\'s Hetzner id; empty reads it from the metadata service (169.254.169.254).' }),
   },
   tls: {
     certFile: str('', {
