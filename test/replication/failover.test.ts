@@ -106,6 +106,12 @@ describe('standby and failover on one file replica', () => {
     expect(err.responseCode).toBe(451);
     expect(err.response).toMatch(/4\.3\.0 .*epoch 2/);
 
+    // IMAP on the old primary: logging in drains the sealed mail into the mailbox, a write, so it is
+    // refused with a temporary code (RFC 5530 3, UNAVAILABLE: "temporary failure ... the client may retry later").
+    const ic = new ImapFlow({ host: '127.0.0.1', port: a.ports.imaps!, secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@example.org', pass: PASSWORD }, logger: false });
+    const loginErr = await ic.connect().then(() => null, (e: Error & { serverResponseCode?: string }) => e);
+    expect(loginErr?.serverResponseCode).toBe('UNAVAILABLE');
+
     // The new primary takes mail.
     await send(bNode.ports.smtp!, 99);
     expect(await inboxCount(bNode.ports.imaps!)).toBe(9);
