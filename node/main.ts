@@ -295,6 +295,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
             listeners: () => Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, { host: probeHost, port: port! }])),
             replication: replication ? () => replication!.status() : undefined,
             queue,
+            fence: fence ? () => fence.fence.state : undefined,
           },
         },
         { host, https: config.ports.https, http: config.ports.http },

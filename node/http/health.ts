@@ -32,6 +32,8 @@ export interface HealthSource {
   replication?: () => ReplicationStatus | null;
   /** The outbound queue (node/store Queue). */
   queue?: { depth(): { queued: number; oldestAt: number | null } };
+  /** The fence (node/replication/epoch): this node's role in the replica; absent without a replica. */
+  fence?: () => { kind: string; epoch?: number; newer?: number };
 }
 
 export interface CertificateSource {
@@ -65,6 +67,8 @@ export interface Health {
   queue: { depth: number; oldestSeconds: number | null };
   certificate: { daysLeft: number | null; subject: string | null; ok: boolean };
   disk: { freeBytes: number | null; ok: boolean };
+  /** primary (holding `epoch`), or fenced: another node took the replica and this one refuses every write. */
+  role: { role: string; epoch: number | null; ok: boolean; newerEpoch?: number };
   version: string;
 }
 
@@ -159,6 +163,8 @@ export async function checkHealth(deps: HealthDeps, now = Date.now()): Promise<H
     disk = { freeBytes: null, ok: false };
   }
 
-  const ok = Object.values(listeners).every(Boolean) && store.ok && replication.ok && certificate.ok && disk.ok;
-  return { ok, listeners, store, replication, queue, certificate, disk, version: deps.version };
+  const f = src.fence?.() ?? null;
+  const role: Health['role'] = f ? { role: f.kind, epoch: f.epoch ?? null, ok: f.kind === 'primary', ...(f.newer !== undefined ? { newerEpoch: f.newer } : {}) } : { role: 'primary', epoch: null, ok: true };
+  const ok = Object.values(listeners).every(Boolean) && store.ok && replication.ok && certificate.ok && disk.ok && role.ok;
+  return { ok, listeners, store, replication, queue, certificate, disk, role, version: deps.version };
 }

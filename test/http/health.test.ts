@@ -54,6 +54,8 @@ describe('/health', () => {
       queue: { depth: 1, oldestSeconds: expect.any(Number) },
       certificate: { daysLeft: expect.any(Number), subject: 'CN=localhost', ok: true },
       disk: { freeBytes: expect.any(Number), ok: true },
+      // No replica: no epoch, and the one node is the primary.
+      role: { role: 'primary', epoch: null, ok: true },
       version: '0.1.0',
     });
     expect(body.queue.oldestSeconds).toBeGreaterThanOrEqual(90);

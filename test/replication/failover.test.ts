@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -52,6 +53,16 @@ async function inboxCount(port: number): Promise<number> {
   } finally {
     await c.logout();
   }
+}
+
+async function health(port: number): Promise<{ role: unknown }> {
+  return new Promise((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port, path: '/health', rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(JSON.parse(body)));
+    }).on('error', reject);
+  });
 }
 
 /** Resolves with the SMTP error once a send fails (the fence is noticed within fenceCheckMs). */
@@ -105,6 +116,10 @@ describe('standby and failover on one file replica', () => {
     const err = await firstRefusal(a.ports.smtp!);
     expect(err.responseCode).toBe(451);
     expect(err.response).toMatch(/4\.3\.0 .*epoch 2/);
+
+    // /health says which node is the primary: the old one fenced (not ok), the new one primary at epoch 2.
+    expect((await health(a.ports.https!)).role).toEqual({ role: 'fenced', epoch: 1, newerEpoch: 2, ok: false });
+    expect((await health(bNode.ports.https!)).role).toEqual({ role: 'primary', epoch: 2, ok: true });
 
     // IMAP on the old primary: logging in drains the sealed mail into the mailbox, a write, so it is
     // refused with a temporary code (RFC 5530 3, UNAVAILABLE: "temporary failure ... the client may retry later").
