@@ -42,6 +42,7 @@ export function standbyApp(deps: StandbyAppDeps): Hono {
       ok: lagOk,
       role: s.role,
       epoch: s.fence.kind === 'standby' ? s.fence.seen : s.fence.kind === 'primary' ? s.fence.epoch : null,
+      history: s.history.map((h) => ({ epoch: h.epoch, at: h.at, how: h.how })),
       follow: { lagSeconds: s.follow.lagMs / 1000, behindObjects: s.follow.behindObjects, databases: s.follow.databases, lastError: s.follow.lastError, caughtUpAt: s.follow.caughtUpAt ? new Date(s.follow.caughtUpAt).toISOString() : null },
     }, lagOk ? 200 : 503);
   });

@@ -24,7 +24,7 @@ import { standbyApp } from '../../node/http/standby-app.js';
 import { startNode } from '../../node/main.js';
 import { startStandby, type StandbyHandle } from '../../node/standby.js';
 import { silentLogger } from '../../node/util/log.js';
-import { deadPort, SECRET } from './harness.js';
+import { Client, deadPort, passwordHash, SECRET } from './harness.js';
 
 const root = mkdtempSync(join(tmpdir(), 'haven-edge-failover-'));
 let standby: StandbyHandle;
@@ -65,6 +65,7 @@ beforeAll(async () => {
       NODE_URL: `http://127.0.0.1:${await deadPort()}`,
       STANDBY_URL: `http://127.0.0.1:${standbyPort}`,
       EDGE_SHARED_SECRET: SECRET,
+      ADMIN_PASSWORD_HASH: await passwordHash(),
       SESSION_SECRET: 'a session secret for the workerd failover test',
       DNS_CHECK: 'off',
     },
@@ -98,6 +99,15 @@ describe('the edge promotes the standby', () => {
     expect(promoteCalls).toHaveLength(0);
     expect(standby.node()).toBeNull();
     expect((await standby.status()).role).toBe('standby');
+
+    // The admin UI shows the primary down, the standby following, the failover armed and the epoch history.
+    const ui = new Client({ request: (input: string, init?: RequestInit) => mf.dispatchFetch(input, init as never) as unknown as Promise<Response> });
+    expect((await ui.login()).status).toBe(303);
+    const page = await (await ui.fetch('/')).text();
+    expect(page).toContain('unreachable');
+    expect(page).toMatch(/following, lag/);
+    expect(page).toContain('primary failing since 2026-12-01T10:00:00.000Z');
+    expect(page).toMatch(/<td>1<\/td><td>[^<]+<\/td><td>first start<\/td>/);
 
     // Five minutes: the edge asks, the standby takes the next epoch and serves.
     const s5 = await run('05');
