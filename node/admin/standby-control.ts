@@ -36,7 +36,8 @@ export function serveStandbyControl(dataDir: string, standby: StandbyControlled,
         // Once promoted the standby's replica handle is closed and the serving node answers here next.
         return { ok: true, promoted };
       }
-      return { ok: false, error: STANDBY_REFUSAL };
+      // A refusal the user acts on (send the change to the primary), not the node's bug.
+      return { ok: false, error: STANDBY_REFUSAL, errorName: 'WritesRefusedError', domain: true };
     } catch (err) {
       reportUnexpected(err);
       clog.error({ err, cmd: req.cmd }, 'control: unexpected error');
