@@ -95,5 +95,19 @@ describe('SIGKILL the primary under load, promote the standby', () => {
     expect(lostOld).toEqual([]);
     // Nothing appears that was never sent.
     for (const s of present) expect(s).toMatch(/^load \d+$/);
+
+    // The killed primary restarted on its own data: fenced at start, its SMTP answers 451 4.3.0.
+    const back = runChild(join(import.meta.dirname, 'fixtures', 'failover-primary.ts'), [join(root, 'a'), url, masterKey, PASSWORD, 'again']);
+    try {
+      const backLine = await back.waitFor((l) => l.startsWith('smtp ') || l.startsWith('__exit__'));
+      expect(backLine).toMatch(/^smtp \d+$/);
+      const t = nodemailer.createTransport({ host: '127.0.0.1', port: Number(backLine.slice(5)), secure: false, ignoreTLS: true });
+      const err = (await t.sendMail({ from: 'bob@example.net', to: 'alice@example.org', subject: 'after', text: 'after' }).then(() => null, (e) => e)) as { responseCode?: number; response?: string } | null;
+      t.close();
+      expect(err?.responseCode).toBe(451);
+      expect(err?.response).toMatch(/4\.3\.0/);
+    } finally {
+      await back.kill();
+    }
   }, 180_000);
 });
