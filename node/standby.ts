@@ -142,7 +142,7 @@ async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) =
 async function moveAddresses(config: Config, log: Logger, f?: typeof fetch): Promise<void> {
   const fo = config.failover;
   if (!fo.hetznerToken || fo.floatingIps.length === 0) return;
-  const { moveFloatingIps } = await import('./failover/hetzner.js');
+  const { moveFloatingIps } = await import('./failover/index.js');
   try {
     const moved = await moveFloatingIps({ token: fo.hetznerToken, ids: fo.floatingIps, serverId: fo.hetznerServerId || null, fetch: f });
     log.info({ moved }, 'standby: the floating addresses now point at this node');

@@ -9,7 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FloatingIpError, moveFloatingIps } from '../../node/failover/hetzner.js';
+import { FloatingIpError, moveFloatingIps } from '../../node/failover/index.js';
 
 interface Seen {
   method: string;
