@@ -51,13 +51,20 @@ export function setWriteGate(dataDir: string, why: () => string | null): () => v
   };
 }
 
-/** Throws WritesRefusedError when a gate over `path` refuses. */
-export function checkWriteGate(path: string): void {
+/** Why writes under `path` are refused now, or null. */
+export function writeRefusal(path: string): string | null {
   for (const [dir, why] of gates) {
     if (!path.startsWith(dir)) continue;
     const no = why();
-    if (no !== null) throw new WritesRefusedError(no);
+    if (no !== null) return no;
   }
+  return null;
+}
+
+/** Throws WritesRefusedError when a gate over `path` refuses. */
+export function checkWriteGate(path: string): void {
+  const no = writeRefusal(path);
+  if (no !== null) throw new WritesRefusedError(no);
 }
 
 export interface OpenOptions {
