@@ -65,6 +65,18 @@ async function health(port: number): Promise<{ role: unknown }> {
   });
 }
 
+function davPut(port: number, path: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, path, method: 'PUT', rejectUnauthorized: false, headers: { 'content-type': 'text/calendar', authorization: `Basic ${Buffer.from(`alice@example.org:${PASSWORD}`).toString('base64')}` } }, (res) => {
+      let b = '';
+      res.on('data', (d) => (b += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body: b }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** Resolves with the SMTP error once a send fails (the fence is noticed within fenceCheckMs). */
 async function firstRefusal(port: number, deadlineMs = 20_000): Promise<{ responseCode?: number; response?: string }> {
   const until = Date.now() + deadlineMs;
@@ -126,6 +138,10 @@ describe('standby and failover on one file replica', () => {
     const ic = new ImapFlow({ host: '127.0.0.1', port: a.ports.imaps!, secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@example.org', pass: PASSWORD }, logger: false });
     const loginErr = await ic.connect().then(() => null, (e: Error & { serverResponseCode?: string }) => e);
     expect(loginErr?.serverResponseCode).toBe('UNAVAILABLE');
+
+    // CalDAV on the old primary: a PUT is refused 503 (RFC 9110 15.6.4: temporary; nothing was changed).
+    const put = await davPut(a.ports.https!, '/dav/calendars/alice@example.org/default/late.ics', ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', 'BEGIN:VEVENT', 'UID:late-1', 'DTSTAMP:20260301T090000Z', 'DTSTART:20260301T100000Z', 'DTEND:20260301T110000Z', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n'));
+    expect(put.status).toBe(503);
 
     // The new primary takes mail.
     await send(bNode.ports.smtp!, 99);
