@@ -121,6 +121,8 @@ export function importDkimCredentials(store: Store, dir: string | undefined, log
 }
 
 export async function startNode(config: Config, opts: StartNodeOptions = {}): Promise<NodeHandle> {
+  // A standby serves nothing until promoted: node/standby runs it (and calls this once promoted).
+  if (config.role === 'standby') throw new Error('role: standby is started with startStandby (node/standby), which serves nothing until promoted');
   const log = opts.log ?? silentLogger;
   const closers: Closer[] = [];
   const closeAll = async () => {
