@@ -12,6 +12,8 @@ import type { EdgeDeps, EdgeEnv } from './context.js';
 import { Edge, errorText, InputError } from './edge.js';
 import { NodeApiError } from './node-api.js';
 import { runProbe, type ProbeOutcome } from './probe.js';
+import { runFailover, type FailoverOutcome } from './failover.js';
+import { NodeApi } from './node-api.js';
 import { registerAccounts } from './routes/accounts.js';
 import { loadSession, registerAuth, requireAdmin } from './routes/auth.js';
 import { registerDashboard } from './routes/dashboard.js';
@@ -33,7 +35,7 @@ export interface EdgeApp {
    * run). `scheduledTime` is the cron's planned time in unix ms, which decides
    * the five-minute KV writes (edge/probe.ts).
    */
-  probe(opts?: { scheduledTime?: number }): Promise<ProbeOutcome>;
+  probe(opts?: { scheduledTime?: number }): Promise<ProbeOutcome & { failover?: FailoverOutcome }>;
 }
 
 export function createEdgeApp(deps: EdgeDeps): EdgeApp {
@@ -83,9 +85,16 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     return errorPage(c, edge, 500, 'Something went wrong', 'The edge hit an unexpected error; it is in the Worker\'s log (`wrangler tail`) or the local run\'s output. Reload to try again.');
   });
 
+  // Promotion waits for the standby to apply the replica's last objects and start serving: give it a minute.
+  const standby = deps.standbyUrl && deps.edgeSecret ? new NodeApi({ baseUrl: deps.standbyUrl, secret: deps.edgeSecret, fetch: deps.nodeFetch, timeoutMs: 60_000 }) : null;
   return {
     app,
     edge,
-    probe: (opts) => runProbe({ kv: deps.kv, node: edge.node(), alertWebhook: deps.alertWebhook, fetch: deps.fetch, now: edge.now, scheduledTime: opts?.scheduledTime }),
+    probe: async (opts) => {
+      const outcome = await runProbe({ kv: deps.kv, node: edge.node(), alertWebhook: deps.alertWebhook, fetch: deps.fetch, now: edge.now, scheduledTime: opts?.scheduledTime });
+      if (!standby) return outcome;
+      const failover = await runFailover({ kv: deps.kv, standby, afterMs: deps.failoverAfterMs }, outcome.probe, opts?.scheduledTime ?? edge.now());
+      return { ...outcome, failover };
+    },
   };
 }

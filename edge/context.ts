@@ -52,6 +52,10 @@ export interface EdgeDeps {
   now?: () => number;
   /** Shown in the page footer and /health. */
   version?: string;
+  /** A standby node's HTTPS URL: the edge promotes it when the primary has been down for failoverAfterMs (edge/failover). */
+  standbyUrl?: string;
+  /** How long every probe must have failed before the standby is promoted (default 5 minutes). */
+  failoverAfterMs?: number;
 }
 
 export function clientPorts(deps: Pick<EdgeDeps, 'ports'>): ClientPorts {

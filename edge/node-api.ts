@@ -29,7 +29,19 @@ export interface NodeHealth {
   disk?: { freeBytes: number | null; ok: boolean };
   /** Present when the node uses rspamd (docs/filtering.md); down means Haven's own score decides alone. */
   spam?: { rspamd: 'unknown' | 'up' | 'down'; ok: boolean; sinceSeconds: number | null; error?: string };
+  /** The node's role in the replica: primary at an epoch, or fenced (another node took over). */
+  role?: { role: string; epoch: number | null; ok: boolean; newerEpoch?: number };
   version?: string;
+}
+
+/** What a standby's /health reports (node/http/standby-app). */
+export interface StandbyHealth {
+  ok: boolean;
+  role: string;
+  epoch: number | null;
+  follow?: { lagSeconds: number; behindObjects: number; databases: number; lastError: string | null; caughtUpAt: string | null };
+  /** Who was primary since when: one entry per epoch. */
+  history?: { epoch: number; at: number; how: string }[];
 }
 
 export interface HealthProbe {
@@ -136,6 +148,7 @@ export function describeUnhealthy(status: number, h: NodeHealth | undefined): st
   const bad: string[] = [];
   for (const [name, up] of Object.entries(h.listeners ?? {})) if (!up) bad.push(`${name} listener down`);
   if (h.store && !h.store.ok) bad.push('store not ok');
+  if (h.role && !h.role.ok) bad.push(`${h.role.role}: another node holds epoch ${h.role.newerEpoch ?? '?'} and this one refuses writes`);
   if (h.replication?.enabled && !h.replication.ok) bad.push(`replication behind (${h.replication.lagSeconds ?? '?'} s)`);
   if (h.disk && !h.disk.ok) bad.push('disk nearly full');
   if (h.certificate?.daysLeft != null && h.certificate.daysLeft < 7) bad.push(`certificate expires in ${h.certificate.daysLeft} days`);

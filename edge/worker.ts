@@ -17,6 +17,8 @@
  *   DNS_CHECK             "off" to skip the liveness check of DNS records, or a DNS-over-HTTPS JSON
  *                         endpoint to use instead of https://cloudflare-dns.com/dns-query
  *   MTA_STS_MODE, MTA_STS_MAX_AGE  must match what node/dns publishes (default enforce, 604800)
+ *   STANDBY_URL           optional: a standby node's HTTPS URL; promoted when the node has failed
+ *                         every probe for FAILOVER_AFTER_SECONDS (default 300) (edge/failover.ts)
  */
 import { createEdgeApp, type EdgeApp } from './app.js';
 import type { EdgeDeps } from './context.js';
@@ -40,6 +42,8 @@ export interface WorkerEnv {
   MTA_STS_MODE?: string;
   MTA_STS_MAX_AGE?: string;
   VERSION?: string;
+  STANDBY_URL?: string;
+  FAILOVER_AFTER_SECONDS?: string;
 }
 
 interface ExecutionContextLike {
@@ -63,6 +67,8 @@ export function depsFromEnv(env: WorkerEnv): EdgeDeps {
     dnsChecker: env.DNS_CHECK === 'off' ? null : env.DNS_CHECK?.startsWith('http') ? createDohChecker({ endpoint: env.DNS_CHECK }) : undefined,
     mtaSts: { mode: (env.MTA_STS_MODE as MtaStsMode) || undefined, maxAgeSeconds: env.MTA_STS_MAX_AGE ? Number(env.MTA_STS_MAX_AGE) : undefined },
     version: env.VERSION,
+    standbyUrl: env.STANDBY_URL || undefined,
+    failoverAfterMs: env.FAILOVER_AFTER_SECONDS ? Number(env.FAILOVER_AFTER_SECONDS) * 1000 : undefined,
   };
 }
 
@@ -83,6 +89,8 @@ export default {
         .probe({ scheduledTime: controller?.scheduledTime })
         .then((o) => {
           if (o.alertError) console.error(`edge probe: ${o.alertError}`);
+          if (o.failover?.error) console.error(`edge failover: promoting the standby failed: ${o.failover.error}`);
+          if (o.failover?.promoted) console.warn('edge failover: the standby was promoted');
         }),
     );
   },

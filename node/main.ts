@@ -51,6 +51,8 @@ export interface StartNodeOptions {
   outbound?: Partial<OutboundOptions>;
   /** Start the local admin UI on ports.admin (default true; it is skipped when edge/ offers no local server). */
   adminUi?: boolean;
+  /** HTTP client for the Hetzner API when a promoted standby moves its Floating IPs (tests). */
+  hetznerFetch?: typeof fetch;
 }
 
 export type ListenerName = 'smtp' | 'submission' | 'submissions' | 'imap' | 'imaps' | 'pop3' | 'pop3s' | 'managesieve' | 'http' | 'https' | 'admin';
@@ -122,6 +124,8 @@ export function importDkimCredentials(store: Store, dir: string | undefined, log
 }
 
 export async function startNode(config: Config, opts: StartNodeOptions = {}): Promise<NodeHandle> {
+  // A standby serves nothing until promoted: node/standby runs it (and calls this once promoted).
+  if (config.role === 'standby') throw new Error('role: standby is started with startStandby (node/standby), which serves nothing until promoted');
   const log = opts.log ?? silentLogger;
   const closers: Closer[] = [];
   const closeAll = async () => {
@@ -151,6 +155,10 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   // Loaded only with a replica configured: the S3 client is a large share of an idle node's memory.
   const replicationModule = config.replicaUrl ? await import('./replication/index.js') : null;
   const restored = replicationModule ? (await replicationModule.restoreOnEmptyDataDir(config, log)).restored : false;
+  // 1b. Fencing: take or resume this node's epoch in the replica before anything can be acknowledged;
+  // a node that finds a newer epoch (it was failed over) refuses every write (node/replication/failover).
+  const fence = replicationModule ? await replicationModule.startFence(config, log, restored) : null;
+  if (fence) closers.push({ name: 'fence', close: () => fence.close() });
 
   // 2. The master key. Generated only for a local run on an empty data directory.
   const allowGenerate = (opts.allowGeneratedKey ?? isLocalKey(config)) && !restored && !existsSync(join(config.dataDir, DIRECTORY_FILE));
@@ -170,7 +178,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     trimAfterMs: config.memory.trimIdleSeconds * 1000,
   });
   closers.push({ name: 'store', close: () => store.close() });
-  replication = replicationModule?.startReplication(config, store, log) ?? null;
+  replication = replicationModule?.startReplication(config, store, log, {}, fence?.guard) ?? null;
   const queue = queueFor(store);
   // The operations the admin API and the CLI (over the control socket) share: one writer, and a
   // change is reported done once the replica holds it.
@@ -332,6 +340,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
             queue,
             spam: rspamd ? () => rspamd.health() : undefined,
             eventLoop: () => watchdog.health(),
+            fence: fence ? () => fence.fence.state : undefined,
           },
         },
         { host, https: config.ports.https, http: config.ports.http },

@@ -8,6 +8,8 @@ import type { EdgeEnv } from '../context.js';
 import type { Edge } from '../edge.js';
 import type { DomainInfo, NodeHealth } from '../node-api.js';
 import { readProbeState } from '../probe.js';
+import { readFailoverState, type FailoverState } from '../failover.js';
+import type { StandbyHealth } from '../node-api.js';
 import { HistoryChart } from '../views/chart.js';
 import { bytes, seconds } from '../views/format.js';
 import { Badge, Stat, type Health } from '../views/layout.js';
@@ -36,6 +38,11 @@ const Parts = ({ h }: { h: NodeHealth }) => (
       {h.spam ? (
         <Stat label="Spam filter (rspamd)" kind={h.spam.rspamd === 'up' ? 'ok' : h.spam.rspamd === 'down' ? 'bad' : 'unk'}>
           {h.spam.rspamd === 'down' ? `down${h.spam.sinceSeconds != null ? ` for ${seconds(h.spam.sinceSeconds)}` : ''}: Haven's own score decides` : h.spam.rspamd === 'up' ? 'answering' : 'not asked yet'}
+        </Stat>
+      ) : null}
+      {h.role ? (
+        <Stat label="Role" kind={h.role.ok ? 'ok' : 'bad'}>
+          {h.role.ok ? `primary${h.role.epoch !== null ? ` (epoch ${h.role.epoch})` : ''}` : `${h.role.role}: epoch ${h.role.epoch ?? '?'}, newer ${h.role.newerEpoch ?? '?'} elsewhere`}
         </Stat>
       ) : null}
       <Stat label="Version">{h.version ?? '—'}</Stat>
@@ -97,6 +104,52 @@ const Transfers = ({ list }: { list: TransferInfo[] }) => (
   </>
 );
 
+/** The standby's unsigned /health; null when it does not answer. */
+async function standbyHealth(edge: Edge): Promise<StandbyHealth | null> {
+  try {
+    const f = edge.deps.nodeFetch ?? fetch;
+    const res = await f(`${edge.deps.standbyUrl!.replace(/\/+$/, '')}/health`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+    return (await res.json()) as StandbyHealth;
+  } catch {
+    return null;
+  }
+}
+
+const Standby = ({ url, s, f }: { url: string; s: StandbyHealth | null; f: FailoverState }) => (
+  <>
+    <h2>Standby</h2>
+    <div class="grid">
+      <Stat label="Standby" kind={!s ? 'bad' : s.ok ? 'ok' : 'warn'}>{!s ? 'unreachable' : s.role === 'standby' ? `following, lag ${seconds(s.follow?.lagSeconds ?? null)}` : s.role}</Stat>
+      <Stat label="Automatic failover" kind={f.promotion && !f.promotion.promoted ? 'bad' : f.failingSince ? 'warn' : 'ok'}>
+        {f.promotion ? (f.promotion.promoted ? `promoted ${new Date(f.promotion.at).toISOString()}` : `promotion failed: ${f.promotion.error ?? f.promotion.status}`) : f.failingSince ? `primary failing since ${new Date(f.failingSince).toISOString()}` : 'armed'}
+      </Stat>
+    </div>
+    <p>
+      <span class="mono">{url}</span>
+      {s?.follow?.lastError ? <span class="flash error"> {s.follow.lastError}</span> : null}
+    </p>
+    {s?.history?.length ? (
+      <>
+        <h2>Failover history</h2>
+        <table>
+          <tr>
+            <th>epoch</th>
+            <th>since</th>
+            <th>how</th>
+          </tr>
+          {s.history.map((h) => (
+            <tr>
+              <td>{h.epoch}</td>
+              <td>{new Date(h.at).toISOString()}</td>
+              <td>{h.how === 'promote' ? 'failover (promotion)' : h.how === 'rebuild' ? 'rebuilt from the replica' : 'first start'}</td>
+            </tr>
+          ))}
+        </table>
+      </>
+    ) : null}
+  </>
+);
+
 export function registerDashboard(app: Hono<EdgeEnv>, edge: Edge): void {
   app.get('/', async (c) => {
     const probe = await edge.node().health(edge.now);
@@ -130,6 +183,7 @@ export function registerDashboard(app: Hono<EdgeEnv>, edge: Edge): void {
         {probe.health ? <Parts h={probe.health} /> : null}
         {transfers.length ? <Transfers list={transfers} /> : null}
         {running ? <meta http-equiv="refresh" content="5" /> : null}
+        {edge.deps.standbyUrl ? <Standby url={edge.deps.standbyUrl} s={await standbyHealth(edge)} f={await readFailoverState(edge.deps.kv)} /> : null}
         <h2>Recent history</h2>
         <HistoryChart history={state.history} />
         {state.alerted === 'down' ? <p class="flash error">The scheduled probe considers the node down since {new Date(state.downSince ?? 0).toISOString()}; the alert webhook was called.</p> : null}

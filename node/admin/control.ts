@@ -21,10 +21,20 @@ import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
 import { isOperationName, runOperation, type OperationContext, type OperationInput, type OperationName, type OperationOutput, type Operations } from './operations.js';
 
-export type ControlRequest = { cmd: 'status' } | { cmd: 'backup'; timeoutMs?: number } | { cmd: 'flush'; timeoutMs?: number } | { cmd: 'op'; op: string; input?: unknown };
+export type ControlRequest =
+  | { cmd: 'status' }
+  | { cmd: 'backup'; timeoutMs?: number }
+  | { cmd: 'flush'; timeoutMs?: number }
+  | { cmd: 'op'; op: string; input?: unknown }
+  /** A standby's (node/admin/standby-control): its follow status, and the promotion. */
+  | { cmd: 'standby-status' }
+  | { cmd: 'promote' };
 
 export type ControlFailure = { ok: false; error: string; errorName?: string; domain?: boolean };
 export type ControlReply = Extract<ReplicationReply, { ok: true }> | { ok: true; result: unknown } | ControlFailure;
+
+/** What a standby's control socket says to anything it does not do. */
+export const STANDBY_REFUSAL = 'this node is a standby: it takes no changes and serves nothing until promoted (`haven promote`); send changes to the primary';
 
 /** Requests carry passwords at most; anything longer is not from our CLI. */
 const MAX_REQUEST = 64 * 1024;
@@ -45,8 +55,6 @@ export interface ControlDeps {
 export function serveControl(deps: ControlDeps): Promise<ControlServer> {
   const path = controlSocketPath(deps.dataDir);
   const log = deps.log.child({ proto: 'control' });
-  // A socket file left by a killed node: nobody listens on it any more (the data directory lock says so).
-  if (existsSync(path)) rmSync(path, { force: true });
   const answer = async (line: string): Promise<ControlReply> => {
     let req: ControlRequest;
     try {
@@ -63,6 +71,7 @@ export function serveControl(deps: ControlDeps): Promise<ControlServer> {
         if (!deps.replication) return { ok: false, error: 'replication is off on this node (replicaUrl is empty)' };
         return await deps.replication.handle(req);
       }
+      if (req.cmd === 'standby-status' || req.cmd === 'promote') return { ok: false, error: 'this node is the primary (role: primary), not a standby' };
       return { ok: false, error: `unknown control command ${JSON.stringify((req as { cmd?: unknown }).cmd)}` };
     } catch (err) {
       const e = err as Error;
@@ -72,6 +81,16 @@ export function serveControl(deps: ControlDeps): Promise<ControlServer> {
       return { ok: false, error: e?.message ?? String(err), errorName: e?.name };
     }
   };
+  return listenControl(path, answer, log);
+}
+
+/**
+ * The socket itself, shared by a serving node (serveControl) and a standby
+ * (node/admin/standby-control): one JSON line in, `answer`'s reply out.
+ */
+export function listenControl(path: string, answer: (line: string) => Promise<unknown>, log: Logger): Promise<ControlServer> {
+  // A socket file left by a killed node: nobody listens on it any more (the data directory lock says so).
+  if (existsSync(path)) rmSync(path, { force: true });
   const server: Server = createServer((sock) => {
     let buf = '';
     sock.setEncoding('utf8');

@@ -55,8 +55,15 @@ export async function withOperations<T>(
   // A node starting meanwhile finds the lock taken and says so; the CLI holds it only for this command.
   const lock = lockDataDir(config.dataDir);
   try {
+    if (!opts.readOnly && config.role === 'standby') {
+      throw new CommandError(`${config.dataDir} belongs to a standby (role: standby): it takes no changes; make them on the primary, or \`haven promote\` this node first`);
+    }
+    // The fence, as a node has it: a data directory whose primary role was taken over takes no change
+    // (the operations get WritesRefusedError) and writes nothing into the replica.
+    const replication = !opts.readOnly && config.replicaUrl ? await import('../replication/index.js') : null;
+    const fence = replication ? await replication.startFence(config, silentLogger, false) : null;
     // Before the store opens, so the replicator sees every database this process opens or creates.
-    const rep = !opts.readOnly && config.replicaUrl ? (await import('../replication/index.js')).replicate({ url: config.replicaUrl, dataDir: config.dataDir, log: silentLogger, retentionCheckMs: 0 }) : null;
+    const rep = replication ? replication.replicate({ url: config.replicaUrl, dataDir: config.dataDir, log: silentLogger, retentionCheckMs: 0, guard: fence?.guard }) : null;
     try {
       const store = Store.open({ dataDir: config.dataDir, masterKey: mk.key, keyMode: config.keyMode });
       try {
@@ -70,6 +77,7 @@ export async function withOperations<T>(
     } finally {
       // The closes above checkpoint; what they leave unshipped waits in the outbox for the node's next start.
       await rep?.stop(15_000);
+      fence?.close();
     }
   } finally {
     lock.release();

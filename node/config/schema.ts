@@ -77,6 +77,20 @@ export const OPTIONS = {
     expect: 's3://bucket/prefix?endpoint=…&region=… or file:///path',
     help: 'Off-site replica: s3://bucket/prefix?endpoint=https://…&region=… for any S3-compatible store (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), or file:///absolute/path. Empty turns replication off.',
   }),
+  role: oneOf(['primary', 'standby'] as const, 'primary', {
+    help: 'primary: serves mail and is the only node that writes the replica (it takes an epoch in the replica at start). standby: restores from replicaUrl and follows it, serving no mail and taking no writes, until `haven promote` (or the edge) makes it the primary. A primary that finds a newer epoch in the replica stops acknowledging and must be restarted as a standby.',
+  }),
+  failover: {
+    fenceCheckMs: int(1000, { min: 50, help: 'How often the primary looks in the replica for a newer epoch (a promoted standby); it stops acknowledging writes within about this long of a promotion.' }),
+    followMs: int(1000, { min: 50, help: 'How often a standby lists the replica for new objects to apply.' }),
+    hetznerToken: str('', {
+      secret: true,
+      expect: 'a Hetzner Cloud API token',
+      help: 'Hetzner Cloud API token allowed to assign the Floating IPs (its own project, read/write): after a promotion the node moves failover.floatingIps to itself. Empty: the addresses are not moved (move them by hand or with DNS).',
+    }),
+    floatingIps: list([], { item: 'Hetzner Floating IP ids', check: (v) => (/^\d+$/.test(v) ? undefined : 'a numeric Floating IP id'), help: 'Ids of the mail host\'s Floating IPs (IPv4 and IPv6) that move to this node when it is promoted.' }),
+    hetznerServerId: str('', { expect: 'a numeric Hetzner server id', check: (v) => (/^\d+$/.test(v) ? undefined : 'a numeric server id'), help: 'This server\'s Hetzner id; empty reads it from the metadata service (169.254.169.254).' }),
+  },
   tls: {
     certFile: str('', {
       isPath: true,

@@ -9,6 +9,7 @@ import {
   ConflictError,
   CorruptDatabaseError,
   DiskFullError,
+  WritesRefusedError,
   InvalidNameError,
   MailboxExistsError,
   MailboxLockedError,
@@ -98,6 +99,8 @@ export function toDavError(err: unknown, scope: ErrorScope = {}): DavError | nul
   if (err instanceof NotFoundError) return notFound(err.message);
   if (err instanceof MailboxLockedError) return new DavError(503, null, 'the mailbox is locked; sign in again', { 'Retry-After': '5' });
   if (err instanceof DiskFullError) return new DavError(507, null, 'the server is out of disk space; nothing was changed, retry later');
+  // RFC 9110 15.6.4: 503, a temporary condition; nothing was changed.
+  if (err instanceof WritesRefusedError) return new DavError(503, null, `${err.message}; nothing was changed`);
   if (err instanceof CorruptDatabaseError || err instanceof WrongKeyError)
     return new DavError(500, null, 'this account\'s data cannot be read; ask the operator to restore it');
   if (err instanceof ConflictError) return new DavError(409, null, `${err.message}`);

@@ -11,6 +11,7 @@ import {
   AuthFailedError,
   ConflictError,
   DiskFullError,
+  WritesRefusedError,
   DomainExistsError,
   InvalidNameError,
   MailboxLockedError,
@@ -41,5 +42,6 @@ export function toApiError(err: unknown): ApiError | null {
   if (err instanceof QuotaExceededError) return new ApiError(409, err.message);
   if (err instanceof DnsInputError) return new ApiError(409, `${err.message} (node configuration)`);
   if (err instanceof DiskFullError) return new ApiError(507, err.message);
+  if (err instanceof WritesRefusedError) return new ApiError(503, err.message);
   return null;
 }

@@ -36,6 +36,8 @@ export interface HealthSource {
   spam?: () => { state: 'unknown' | 'up' | 'down'; since?: number; error?: string };
   /** The event-loop watchdog (node/net LoopWatchdog): unhealthy while the loop stalls or just did. */
   eventLoop?: () => { ok: boolean; lagMs: number; maxLagMs: number; lastStallMs: number | null };
+  /** The fence (node/replication/epoch): this node's role in the replica; absent without a replica. */
+  fence?: () => { kind: string; epoch?: number; newer?: number };
 }
 
 export interface CertificateSource {
@@ -75,6 +77,8 @@ export interface Health {
    */
   spam?: { rspamd: 'unknown' | 'up' | 'down'; ok: boolean; sinceSeconds: number | null; error?: string };
   eventLoop: { ok: boolean; lagMs: number | null; maxLagMs: number | null; lastStallMs: number | null };
+  /** primary (holding `epoch`), or fenced: another node took the replica and this one refuses every write. */
+  role: { role: string; epoch: number | null; ok: boolean; newerEpoch?: number };
   version: string;
 }
 
@@ -181,7 +185,8 @@ export async function checkHealth(deps: HealthDeps, now = Date.now()): Promise<H
   }
 
   const eventLoop = src.eventLoop?.() ?? { ok: true, lagMs: null, maxLagMs: null, lastStallMs: null };
-
-  const ok = Object.values(listeners).every(Boolean) && store.ok && replication.ok && certificate.ok && disk.ok && eventLoop.ok;
-  return { ok, listeners, store, replication, queue, certificate, disk, eventLoop, ...(spam ? { spam } : {}), version: deps.version };
+  const f = src.fence?.() ?? null;
+  const role: Health['role'] = f ? { role: f.kind, epoch: f.epoch ?? null, ok: f.kind === 'primary', ...(f.newer !== undefined ? { newerEpoch: f.newer } : {}) } : { role: 'primary', epoch: null, ok: true };
+  const ok = Object.values(listeners).every(Boolean) && store.ok && replication.ok && certificate.ok && disk.ok && eventLoop.ok && role.ok;
+  return { ok, listeners, store, replication, queue, certificate, disk, eventLoop, ...(spam ? { spam } : {}), role, version: deps.version };
 }

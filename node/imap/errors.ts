@@ -4,7 +4,7 @@
  * one place store errors become IMAP replies (mox's user/server/syntax split).
  */
 import {
-  AuthFailedError, CorruptDatabaseError, DiskFullError, InvalidNameError, MailboxExistsError,
+  AuthFailedError, CorruptDatabaseError, DiskFullError, WritesRefusedError, InvalidNameError, MailboxExistsError,
   MailboxLockedError, NoSuchMailboxError, NotFoundError, QuotaExceededError,
 } from '../store/index.js';
 
@@ -40,6 +40,8 @@ export function toImapError(err: unknown, ctx: { tryCreate?: boolean } = {}): Im
   if (err instanceof AuthFailedError) return new ImapError('NO', 'AUTHENTICATIONFAILED', 'wrong address or password; check them, or use an app password');
   if (err instanceof MailboxLockedError) return new ImapError('NO', 'UNAVAILABLE', `${msg}; log in again`);
   if (err instanceof DiskFullError) return new ImapError('NO', 'LIMIT', msg);
+  // RFC 5530 3: UNAVAILABLE, "temporary failure ... the client may retry later".
+  if (err instanceof WritesRefusedError) return new ImapError('NO', 'UNAVAILABLE', msg);
   if (err instanceof CorruptDatabaseError) return new ImapError('NO', 'CONTACTADMIN', 'your mailbox cannot be read right now; the administrator has been told');
   return null;
 }

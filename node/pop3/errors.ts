@@ -8,6 +8,7 @@ import {
   AuthFailedError,
   CorruptDatabaseError,
   DiskFullError,
+  WritesRefusedError,
   MailboxLockedError,
   NoSuchMailboxError,
   WrongKeyError,
@@ -53,6 +54,7 @@ export function toPop3Error(err: unknown): Pop3Error | null {
     return new Pop3Error('IN-USE', 'another POP3 session has this maildrop open; close it (or wait for it to time out) and retry');
   if (err instanceof MailboxLockedError) return new Pop3Error('SYS/TEMP', 'mailbox is locked; log in again');
   if (err instanceof DiskFullError) return new Pop3Error('SYS/TEMP', 'the server is out of disk space; nothing was changed, retry later');
+  if (err instanceof WritesRefusedError) return new Pop3Error('SYS/TEMP', err.message);
   if (err instanceof CorruptDatabaseError || err instanceof WrongKeyError)
     return new Pop3Error('SYS/PERM', 'the mailbox cannot be read; ask the operator to restore it');
   if (err instanceof NoSuchMailboxError) return new Pop3Error('SYS/PERM', 'the mailbox has no INBOX; ask the operator to repair it');

@@ -22,7 +22,7 @@ import type { Logger } from '../util/log.js';
 import { ReplicaConfigError } from './errors.js';
 import { Replicator, type DatabaseStatus, type ReplicationStatus, type ReplicatorOptions } from './replicator.js';
 import { restoreIfEmpty, type RestoreProgress, type RestoreResult } from './restore.js';
-import { openTarget, type TargetCredentials } from './target.js';
+import { openTarget, type ReplicaTarget, type TargetCredentials } from './target.js';
 
 export interface ReplicateOptions extends Omit<ReplicatorOptions, 'target' | 'dataDir' | 'log'> {
   /** s3://bucket/prefix?endpoint=…&region=… or file:///path */
@@ -30,6 +30,8 @@ export interface ReplicateOptions extends Omit<ReplicatorOptions, 'target' | 'da
   dataDir: string;
   log: Logger;
   credentials?: TargetCredentials;
+  /** Wraps the target (the fence's guard: writes refused once this node is not the primary). */
+  guard?: (target: ReplicaTarget) => ReplicaTarget;
 }
 
 export interface Replication {
@@ -52,8 +54,8 @@ export interface LocalReplication extends Replication {
 
 /** Starts replicating a data directory (the building block; the node uses startReplication). */
 export function replicate(opts: ReplicateOptions): LocalReplication {
-  const { url, dataDir, log, credentials, ...rest } = opts;
-  const target = openTarget(url, credentials);
+  const { url, dataDir, log, credentials, guard, ...rest } = opts;
+  const target = guard ? guard(openTarget(url, credentials)) : openTarget(url, credentials);
   const r = new Replicator(target, dataDir, log.child({ mod: 'replication' }), rest);
   r.start();
   const handle: LocalReplication = {
@@ -74,9 +76,15 @@ export function replicate(opts: ReplicateOptions): LocalReplication {
  * configured (`replicaUrl` empty). Pass the open store so the databases it
  * already opened (directory, spool, any mailbox) are replicated too.
  */
-export function startReplication(config: Config, store: Store | null, log: Logger, tuning: Omit<ReplicatorOptions, 'target' | 'dataDir' | 'log'> = {}): Replication | null {
+export function startReplication(
+  config: Config,
+  store: Store | null,
+  log: Logger,
+  tuning: Omit<ReplicatorOptions, 'target' | 'dataDir' | 'log'> = {},
+  guard?: (target: ReplicaTarget) => ReplicaTarget,
+): Replication | null {
   if (!config.replicaUrl) return null;
-  const rep = replicate({ url: config.replicaUrl, dataDir: config.dataDir, log, ...tuning });
+  const rep = replicate({ url: config.replicaUrl, dataDir: config.dataDir, log, guard, ...tuning });
   if (store) {
     rep.adopt(directoryPath(store.dataDir), store.directory.db);
     rep.adopt(spoolPath(store.dataDir), store.spool.db);
@@ -134,6 +142,10 @@ export {
   type VerifyReport,
   type VerifyEntry,
 } from './restore.js';
+export { startFence, startStandbyReplica, type NodeFence, type StandbyReplica, type StandbyStatus } from './failover.js';
+export { Fence, epochHistory, latestEpoch, ReplicaFencedError, type EpochRecord } from './epoch.js';
+export type { FenceState } from './fence.js';
+export type { FollowStatus } from './follow.js';
 export { replicationControl, type ReplicationControl, type ReplicationRequest, type ReplicationReply } from './control.js';
 export { replicaSummary, type ReplicaDbSummary } from './summary.js';
 export { openTarget, FileTarget, S3Target, type ReplicaTarget, type ListedObject, type TargetCredentials } from './target.js';

@@ -17,7 +17,7 @@
  */
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { link, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { parseReplicaUrl } from '../config/urls.js';
 import { ReplicaConfigError } from './errors.js';
@@ -36,6 +36,13 @@ export interface ReplicaTarget {
   /** The URL without credentials, for logs and status. */
   readonly description: string;
   put(key: string, body: Buffer): Promise<void>;
+  /**
+   * Writes `key` only if no object has that name: true when this call made
+   * it, false when it existed already (another writer won). The fencing
+   * epoch (node/replication/epoch) rests on this and nothing else: an
+   * exclusive link for a directory, PutObject with `If-None-Match: *` for S3.
+   */
+  create(key: string, body: Buffer): Promise<boolean>;
   get(key: string): Promise<Buffer>;
   /** Every object under the prefix (keys relative to it). */
   list(): Promise<ListedObject[]>;
@@ -91,6 +98,32 @@ export class FileTarget implements ReplicaTarget {
     }
     await rename(tmp, path);
     fsyncDir(path);
+  }
+
+  async create(key: string, body: Buffer): Promise<boolean> {
+    const path = join(this.root, key);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Written whole and fsynced under a private name, then linked: link(2) fails with EEXIST when
+    // the name is taken, atomically, so two nodes racing for one name get exactly one success and
+    // nobody ever reads a half-written object.
+    const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`;
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeSync(fd, body);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      await link(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+    fsyncDir(path);
+    return true;
   }
 
   async get(key: string): Promise<Buffer> {
@@ -168,6 +201,19 @@ export class S3Target implements ReplicaTarget {
 
   async put(key: string, body: Buffer): Promise<void> {
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentLength: body.length }));
+  }
+
+  async create(key: string, body: Buffer): Promise<boolean> {
+    try {
+      // RFC 9110 13.1.2: If-None-Match: * makes the PUT fail when any current representation exists.
+      // AWS S3 (since 2024) and R2 answer 412 then; 409 is S3's answer to a conditional write racing another.
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentLength: body.length, IfNoneMatch: '*' }));
+      return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw err;
+    }
   }
 
   async get(key: string): Promise<Buffer> {

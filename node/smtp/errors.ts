@@ -12,6 +12,7 @@ import {
   AuthFailedError,
   CorruptDatabaseError,
   DiskFullError,
+  WritesRefusedError,
   MailboxLockedError,
   NotFoundError,
   QuotaExceededError,
@@ -111,6 +112,8 @@ export function toSmtpError(err: unknown, log?: Logger): SmtpError {
   if (err instanceof ClientGoneError) return replies.tempFailed('connection closed');
   if (err instanceof QuotaExceededError) return replies.overQuota();
   if (err instanceof DiskFullError) return new SmtpError(Reply.InsufficientStorage, '4.3.1', 'mail system full; try again later');
+  // RFC 3463 4.3.0: a transient mail-system condition; the sender's queue retries and reaches the primary.
+  if (err instanceof WritesRefusedError) return new SmtpError(Reply.LocalError, '4.3.0', err.message);
   if (err instanceof MailboxLockedError) return new SmtpError(Reply.MailboxBusy, '4.2.1', 'mailbox temporarily unavailable; try again later');
   if (err instanceof AuthFailedError) return replies.authFailed();
   if (err instanceof NotFoundError) return new SmtpError(Reply.MailboxUnavailable, '5.1.1', 'no such user here; check the address');

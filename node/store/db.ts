@@ -8,8 +8,8 @@
  */
 import Database from 'better-sqlite3-multiple-ciphers';
 import { chmodSync, closeSync, existsSync, openSync, promises as fsp, statSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { CorruptDatabaseError, WrongKeyError } from './errors.js';
+import { dirname, join, sep } from 'node:path';
+import { CorruptDatabaseError, WritesRefusedError, WrongKeyError } from './errors.js';
 
 export type Db = Database.Database;
 
@@ -32,6 +32,39 @@ export function addDbObserver(o: DbObserver): () => void {
 
 export function notifyCommitted(path: string, db: Db): void {
   for (const o of observers) o.committed(path, db);
+}
+
+/**
+ * Write gates, one per data directory: a function that returns why writes
+ * are refused now (null: allowed). The fence (node/replication/epoch)
+ * installs one, so a node that is not the primary takes no write, whatever
+ * protocol asks. Keyed by directory because tests run several nodes in one process.
+ */
+const gates = new Map<string, () => string | null>();
+
+export function setWriteGate(dataDir: string, why: () => string | null): () => void {
+  // join() as the layout's paths are made, so "./data" and "data/x.sqlite" agree.
+  const dir = join(dataDir, sep);
+  gates.set(dir, why);
+  return () => {
+    if (gates.get(dir) === why) gates.delete(dir);
+  };
+}
+
+/** Why writes under `path` are refused now, or null. */
+export function writeRefusal(path: string): string | null {
+  for (const [dir, why] of gates) {
+    if (!path.startsWith(dir)) continue;
+    const no = why();
+    if (no !== null) return no;
+  }
+  return null;
+}
+
+/** Throws WritesRefusedError when a gate over `path` refuses. */
+export function checkWriteGate(path: string): void {
+  const no = writeRefusal(path);
+  if (no !== null) throw new WritesRefusedError(no);
 }
 
 export interface OpenOptions {
@@ -128,6 +161,7 @@ export function closeDb(path: string, db: Db): void {
  * Every write in the store goes through here, so replication never misses one.
  */
 export function write<T>(path: string, db: Db, fn: () => T): T {
+  checkWriteGate(path);
   const result = db.transaction(fn).immediate();
   notifyCommitted(path, db);
   return result;
@@ -158,7 +192,8 @@ export function writeDeferred<T>(path: string, db: Db, fn: () => T): { result: T
     dir.catch(() => walDirSynced.delete(db));
   }
   const dirDone = dir;
-  return { result, durable: wal.then(() => dirDone) };
+  // Asked again once durable: a node fenced while the fsync ran must not acknowledge what it wrote.
+  return { result, durable: wal.then(() => dirDone).then(() => checkWriteGate(path)) };
 }
 
 /** Per connection: the fsync of its WAL file's directory entry. */

@@ -52,6 +52,12 @@ export class DiskFullError extends StoreError {
   }
 }
 export class ConflictError extends StoreError {}
+/**
+ * This node may not take writes now: it is a standby, or it lost the primary
+ * role to another node (node/replication/fence). Temporary by nature: the
+ * client retries and reaches the primary (SMTP 451, IMAP NO [UNAVAILABLE], HTTP 503).
+ */
+export class WritesRefusedError extends StoreError {}
 export class WeakPasswordError extends StoreError {}
 
 /** Maps SQLite's disk-full and I/O codes to domain errors; rethrows the rest. */

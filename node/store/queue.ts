@@ -9,7 +9,7 @@
  * returns, which is what lets submission answer 250 after enqueueing.
  */
 import { randomBytes } from 'node:crypto';
-import { write, type Db } from './db.js';
+import { write, writeRefusal, type Db } from './db.js';
 import { translateSqliteError } from './errors.js';
 
 export type RecipientState = 'queued' | 'sent' | 'failed';
@@ -146,6 +146,15 @@ export class Queue {
   onEnqueue(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /**
+   * Why this node may not work the queue now (it is not the primary: node/replication/fence),
+   * or null. An attempt whose outcome cannot be recorded must not start: the message would
+   * go out again from here, and once more from the node that now holds the queue.
+   */
+  refusal(): string | null {
+    return writeRefusal(this.path);
   }
 
   due(now = Date.now(), limit = 100): QueuedRecipient[] {

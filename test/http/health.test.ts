@@ -56,6 +56,8 @@ describe('/health', () => {
       certificate: { daysLeft: expect.any(Number), subject: 'CN=localhost', ok: true },
       disk: { freeBytes: expect.any(Number), ok: true },
       eventLoop: { ok: true, lagMs: null, maxLagMs: null, lastStallMs: null },
+      // No replica: no epoch, and the one node is the primary.
+      role: { role: 'primary', epoch: null, ok: true },
       version: '0.1.0',
     });
     expect(body.queue.oldestSeconds).toBeGreaterThanOrEqual(90);

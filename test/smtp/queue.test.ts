@@ -10,6 +10,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OUTBOUND, queueFor, startQueueRunner, type OutboundOptions, type QueueRunner, type RunnerEvent } from '../../node/smtp/index.js';
 import type { Store } from '../../node/store/index.js';
+import { setWriteGate } from '../../node/store/db.js';
 import { createSelfSignedCertificate } from '../../node/tls/self-signed.js';
 import { silentLogger } from '../../node/util/log.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
@@ -315,6 +316,33 @@ describe('address families', () => {
     } finally {
       await r.close();
       await v4.close();
+    }
+  });
+});
+
+describe('a node that is not the primary (issue 19: fenced or standing by)', () => {
+  it('starts no delivery while its writes are refused, so nothing leaves twice, and delivers once they are allowed', async () => {
+    const mx = await remoteMx('127.0.0.1');
+    dns.add('fenced.test', { MX: [{ exchange: 'mx.fenced.test', priority: 10 }] });
+    dns.add('mx.fenced.test', { A: ['127.0.0.1'] });
+    enqueue('u@fenced.test');
+    let refused: string | null = 'this node lost the primary role (epoch 1, the replica holds epoch 2); try again later';
+    const ungate = setWriteGate(t.dataDir, () => refused);
+    const r = runner({ port: mx.port });
+    try {
+      // kick runs the pump at once; with writes refused it starts nothing, so idle() has nothing to wait for.
+      r.kick();
+      await r.idle();
+      expect(mx.got).toEqual([]);
+      const done = results(r, 1, (e) => e.type === 'result' && e.rcpt === 'u@fenced.test');
+      refused = null;
+      r.kick();
+      expect((await done)[0]).toMatchObject({ outcome: 'sent' });
+      expect(mx.got.map((g) => g.rcpts)).toEqual([['u@fenced.test']]);
+    } finally {
+      ungate();
+      await r.close();
+      await mx.close();
     }
   });
 });

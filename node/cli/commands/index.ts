@@ -14,6 +14,7 @@ import { setupCommands } from './setup.js';
 import { sieveCommands } from './sieve.js';
 import { startCommands } from './start.js';
 import { upgradeCommands } from './upgrade.js';
+import { failoverCommands } from './failover.js';
 import { statusCommands } from './status.js';
 import { transferCommands } from './transfer.js';
 
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   ...sieveCommands,
   ...transferCommands,
   ...replicationCommands,
+  ...failoverCommands,
   ...upgradeCommands,
   ...opsCommands,
 ];

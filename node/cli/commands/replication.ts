@@ -23,7 +23,9 @@ import {
   verifyBackup,
   type RestoreProgress,
 } from '../../replication/index.js';
-import { askReplication as askNode } from '../../admin/control.js';
+import { askNode as askAny, askReplication as askNode, STANDBY_REFUSAL } from '../../admin/control.js';
+import type { StandbyReply } from '../../admin/standby-control.js';
+import { printStandby } from './failover.js';
 import { accountInReplica } from '../../replication/lookup.js';
 import { databaseFiles, directoryPath } from '../../store/layout.js';
 import { lockDataDir } from '../../util/data-dir-lock.js';
@@ -243,6 +245,11 @@ export const replicationCommands: Command[] = [
         return missing.length > 0 ? 1 : 0;
       }
       io.out(`replica: ${target.description}`);
+      if (!live?.ok && live?.error === STANDBY_REFUSAL) {
+        // A standby ships nothing: its figures are how far behind the replica it is.
+        const sb = (await askAny(config.dataDir, { cmd: 'standby-status' }, 10_000)) as StandbyReply | null;
+        if (sb?.ok && 'standby' in sb) printStandby(io, sb.standby);
+      }
       if (node) {
         const s = node.status;
         io.out(`node: running; lag ${s.lagMs} ms, ${s.pendingObjects} object(s) / ${s.pendingBytes} bytes waiting${s.outboxObjects ? ` (${s.outboxObjects} in the outbox)` : ''}, ${s.healthy ? 'healthy' : 'UNHEALTHY'}`);

@@ -8,7 +8,8 @@
  */
 import { newAppPassword } from '../../crypto/index.js';
 import type { ListenerName, NodeHandle } from '../../main.js';
-import { createLogger } from '../../util/log.js';
+import type { Config } from '../../config/index.js';
+import { createLogger, type Logger } from '../../util/log.js';
 import { cliConfig } from '../context.js';
 import { terminalLogger } from '../log-format.js';
 import type { CliIo, Command } from '../types.js';
@@ -107,6 +108,7 @@ export const startCommands: Command[] = [
       // Listen for the stop signal before booting: a SIGTERM during a long first-boot restore
       // then ends the node once it is consistent, instead of killing it halfway.
       const stop = io.waitForStop();
+      if (config.role === 'standby') return runStandby(config, log, io, stop);
       // Loaded here, not at the top: the other commands should not pay for loading every server.
       const { startNode } = await import('../../main.js');
       // An error nobody caught is logged and counted; the node keeps serving everyone else (node/net/process-policy).
@@ -128,3 +130,15 @@ export const startCommands: Command[] = [
     },
   },
 ];
+
+/** `haven start` with role: standby: follow the replica until stopped, or serve once promoted. */
+async function runStandby(config: Config, log: Logger, io: CliIo, stop: Promise<string>): Promise<void> {
+  const { startStandby } = await import('../../standby.js');
+  const standby = await startStandby(config, { log });
+  io.out(`haven standby: following ${config.replicaUrl.replace(/\/\/[^/@]*@/, '//')} into ${config.dataDir}; serving nothing until \`haven promote\``);
+  io.out('ready; stop with Ctrl-C (SIGINT) or SIGTERM');
+  const signal = await stop;
+  log.info({ signal }, 'shutting down');
+  await standby.close();
+  io.err(`haven: stopped (${signal})`);
+}

@@ -106,6 +106,7 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
   let closed = false;
   let pumping = false;
   let again = false;
+  let fencedLogged = false;
 
   const emit = (e: RunnerEvent) => events.emit('event', e);
 
@@ -126,6 +127,15 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
     }
     pumping = true;
     try {
+      // A node that lost the primary role sends nothing: it could not record the attempt, so the
+      // message would leave again from here and once more from the new primary.
+      const refused = queue.refusal();
+      if (refused !== null) {
+        if (!fencedLogged) log.warn({ why: refused }, 'queue: not delivering; this node takes no writes');
+        fencedLogged = true;
+        return;
+      }
+      fencedLogged = false;
       do {
         again = false;
         const due = queue.due(Date.now(), 500).filter((r) => !inflight.has(r.id));

@@ -1,0 +1,8 @@
+/**
+ * @module node/failover
+ * What a promoted standby does outside the node itself: moving the mail
+ * host's Hetzner Floating IPs to this server. (Which node may write, and the
+ * standby's following and promotion, are node/replication's: the replica is
+ * the arbiter.)
+ */
+export { moveFloatingIps, FloatingIpError, type FloatingIpOptions, type MovedIp } from './hetzner.js';

@@ -1,0 +1,136 @@
+/**
+ * @module node/replication/failover
+ * The node's side of fencing and standby, from its config:
+ *
+ * - `startFence` (a primary, before its store opens): takes or resumes the
+ *   epoch (node/replication/epoch), closes the data directory's write gate
+ *   whenever this node is not the primary (node/store/db: every protocol
+ *   then answers its temporary error), watches for a newer epoch, and hands
+ *   replication a target that refuses writes once fenced;
+ * - `startStandbyReplica` (a standby): the fence in standby, the follower
+ *   (node/replication/follow), and the promotion: take the next epoch,
+ *   wait until the old primary has had time to see it, apply the chain to
+ *   its end, and hand over to the caller, which starts serving.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setWriteGate } from '../store/db.js';
+import { replicationDir } from '../store/layout.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../util/log.js';
+import { Fence, epochHistory, type EpochRecord } from './epoch.js';
+import type { FenceState } from './fence.js';
+import { Follower, type FollowStatus } from './follow.js';
+import { setAsideDiverged, type DivergenceReport } from './rejoin.js';
+import { openTarget, type ReplicaTarget } from './target.js';
+
+export interface NodeFence {
+  readonly fence: Fence;
+  /** The replica target as replication must use it: writes refused unless primary. */
+  guard(target: ReplicaTarget): ReplicaTarget;
+  close(): void;
+}
+
+export async function startFence(config: Config, log: Logger, restored: boolean): Promise<NodeFence> {
+  const target = openTarget(config.replicaUrl);
+  const fence = new Fence(target, config.dataDir, log.child({ mod: 'fence' }), { role: 'primary', checkMs: config.failover.fenceCheckMs });
+  // The gate is closed until boot says otherwise: nothing may be acknowledged on an unconfirmed epoch.
+  const ungate = setWriteGate(config.dataDir, () => fence.refusal());
+  // A data directory with no replication state of its own was rebuilt (by this start, or by
+  // `haven restore --force`, which drops that state) or never shipped anything: it may take the
+  // next epoch. One that has shipped before holds its epoch, or is the old primary.
+  const rebuilt = restored || !existsSync(join(replicationDir(config.dataDir), 'state'));
+  try {
+    await fence.boot(rebuilt);
+  } catch (err) {
+    ungate();
+    target.close();
+    throw err;
+  }
+  fence.start();
+  return {
+    fence,
+    guard: (t) => fence.guard(t),
+    close: () => {
+      fence.stop();
+      ungate();
+      target.close();
+    },
+  };
+}
+
+export interface StandbyStatus {
+  role: 'standby' | 'promoting' | 'primary';
+  fence: FenceState;
+  follow: FollowStatus;
+  /** Every epoch in the replica, oldest first: who was primary when (the failover history). */
+  history: EpochRecord[];
+  /** Set when this node was a primary and rejoined: what it had that the replica lacks, set aside. */
+  diverged: DivergenceReport | null;
+}
+
+export interface StandbyReplica {
+  status(): Promise<StandbyStatus>;
+  /** Applies whatever is new now (tests and `haven replicate status` use it to be exact). */
+  catchUp(): Promise<void>;
+  /**
+   * Takes the next epoch. Resolves true once this node is primary and has
+   * applied the chain to its end (the caller then starts serving); false
+   * when another node took the epoch first (this node stays a standby).
+   */
+  promote(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function startStandbyReplica(config: Config, masterKey: Buffer, log: Logger): Promise<StandbyReplica> {
+  const target = openTarget(config.replicaUrl);
+  const flog = log.child({ mod: 'standby' });
+  const fence = new Fence(target, config.dataDir, flog, { role: 'standby', checkMs: config.failover.fenceCheckMs });
+  // A standby takes no write whatever asks (nothing serves, but the CLI's in-process operations could).
+  const ungate = setWriteGate(config.dataDir, () => fence.refusal());
+  await fence.boot(false);
+  // An old primary rejoining: its diverged history is set aside and reported, never merged.
+  const diverged = setAsideDiverged(config.dataDir, flog);
+  const follower = new Follower({ target, dataDir: config.dataDir, masterKey, log: flog, intervalMs: config.failover.followMs });
+  await follower.catchUp();
+  follower.start();
+  fence.start();
+  let promoting: Promise<boolean> | null = null;
+  return {
+    async status() {
+      const s = fence.state;
+      return { role: s.kind === 'primary' ? 'primary' : s.kind === 'promoting' ? 'promoting' : 'standby', fence: s, follow: follower.status(), history: await epochHistory(target), diverged };
+    },
+    catchUp: () => follower.catchUp(),
+    promote() {
+      return (promoting ??= (async () => {
+        await follower.pause();
+        fence.stop();
+        const won = await fence.promote();
+        if (!won) {
+          flog.warn({ fence: fence.state }, 'standby: another node took the epoch first; staying a standby');
+          follower.start();
+          fence.start();
+          promoting = null;
+          return false;
+        }
+        // The old primary, if alive, looks for our epoch every fenceCheckMs and stops shipping when it
+        // sees it; after twice that, what it shipped is what we apply. Its writes after that are refused.
+        await new Promise((r) => setTimeout(r, 2 * config.failover.fenceCheckMs));
+        await follower.catchUp();
+        const st = follower.status();
+        if (st.lastError) throw new Error(`promoted to epoch ${(fence.state as { epoch: number }).epoch} but the last objects could not be applied: ${st.lastError}; run \`haven restore --force\` before serving`);
+        flog.info({ epoch: (fence.state as { epoch: number }).epoch, databases: st.databases }, 'standby: promoted; the chain is applied, starting to serve');
+        await follower.stop();
+        ungate();
+        return true;
+      })());
+    },
+    async close() {
+      fence.stop();
+      await follower.stop();
+      ungate();
+      target.close();
+    },
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * @module node/replication/follow
+ * A standby following the replica: on a timer it lists the replica (one
+ * flat listing, grouped by node/replication/listing), finds each database
+ * whose newest chain position moved since it was last applied, and rebuilds
+ * that database into the data directory with the restore steps
+ * (restore-plan, restore-apply, restore-verify through `restore`). Nothing
+ * else has the databases open while a node stands by, so replacing files is
+ * safe; the directory is applied first, as in any restore.
+ *
+ * Lag, as `haven replicate status` and /health show it: how long the oldest
+ * object the standby has not yet applied has been in the replica (0 when it
+ * has applied everything it saw). Add the primary's own commit-to-replica
+ * lag for the age of an acknowledged write on the standby.
+ *
+ * This rebuilds a changed database from its newest snapshot each time, so
+ * its cost grows with the WAL since that snapshot (the primary snapshots
+ * every 256 MiB or 24 h); applying only the new WAL objects onto the file
+ * already here is the next step (restore-apply's Rebuild already does that
+ * object by object).
+ */
+import type { Logger } from '../util/log.js';
+import { groupListing, type ListedDatabase } from './listing.js';
+import { restore } from './restore.js';
+import { withRetry } from './restore-apply.js';
+import type { ReplicaTarget } from './target.js';
+
+export interface FollowStatus {
+  /** Databases applied at least once. */
+  databases: number;
+  /** Last pass that applied or found nothing new (ms since epoch; 0: none yet). */
+  caughtUpAt: number;
+  /** How long the oldest not-yet-applied object has waited in the replica (0: nothing waiting). */
+  lagMs: number;
+  /** Objects seen in the replica and not yet applied. */
+  behindObjects: number;
+  /** Replica-to-applied delay of recently applied objects (ms), newest last; for p50/p99. */
+  recentDelays: number[];
+  lastError: string | null;
+}
+
+interface Position {
+  generation: string;
+  index: number;
+}
+
+/** Per database, where its newest chain ends. Pure. */
+export function chainEnds(dbs: readonly ListedDatabase[]): Map<string, Position & { generationLinks: { modified: number; index: number }[] }> {
+  const out = new Map<string, Position & { generationLinks: { modified: number; index: number }[] }>();
+  for (const d of dbs) {
+    const g = d.generations[d.generations.length - 1];
+    if (!g || g.links.length === 0) continue;
+    const last = g.links[g.links.length - 1];
+    out.set(d.db, { generation: g.id, index: last.index, generationLinks: g.links.map((l) => ({ modified: l.modified, index: l.index })) });
+  }
+  return out;
+}
+
+/** What a pass must apply: databases whose chain end moved, with the objects new since `applied`. Pure. */
+export function whatIsNew(dbs: readonly ListedDatabase[], applied: ReadonlyMap<string, Position>): { db: string; end: Position; newLinks: { modified: number; index: number }[] }[] {
+  const out: { db: string; end: Position; newLinks: { modified: number; index: number }[] }[] = [];
+  for (const [db, end] of chainEnds(dbs)) {
+    const had = applied.get(db);
+    if (had && had.generation === end.generation && had.index >= end.index) continue;
+    const newLinks = had && had.generation === end.generation ? end.generationLinks.filter((l) => l.index > had.index) : end.generationLinks;
+    out.push({ db, end: { generation: end.generation, index: end.index }, newLinks });
+  }
+  return out;
+}
+
+export interface FollowerOptions {
+  target: ReplicaTarget;
+  dataDir: string;
+  masterKey: Buffer;
+  log: Logger;
+  /** Pause between passes (default 1 s). */
+  intervalMs?: number;
+}
+
+const MAX_DELAYS = 10_000;
+
+export class Follower {
+  private readonly applied = new Map<string, Position>();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private st: FollowStatus = { databases: 0, caughtUpAt: 0, lagMs: 0, behindObjects: 0, recentDelays: [], lastError: null };
+  private oldestWaiting = 0;
+
+  constructor(private readonly o: FollowerOptions) {}
+
+  status(): FollowStatus {
+    const lagMs = this.oldestWaiting > 0 ? Date.now() - this.oldestWaiting : 0;
+    return { ...this.st, databases: this.applied.size, lagMs, recentDelays: [...this.st.recentDelays] };
+  }
+
+  /** One pass: list, apply what is new. Concurrent callers share the pass in flight. */
+  catchUp(): Promise<void> {
+    return (this.running ??= this.pass().finally(() => (this.running = null)));
+  }
+
+  private async pass(): Promise<void> {
+    const { target, dataDir, masterKey, log } = this.o;
+    try {
+      const listing = await withRetry(() => target.list(), 3);
+      const todo = whatIsNew(groupListing(listing), this.applied);
+      const waiting = todo.flatMap((t) => t.newLinks.map((l) => l.modified)).filter((m) => m > 0);
+      this.oldestWaiting = waiting.length > 0 ? Math.min(...waiting) : 0;
+      this.st.behindObjects = todo.reduce((n, t) => n + t.newLinks.length, 0);
+      for (const t of todo) {
+        if (this.stopped) return;
+        const only = t.db === 'directory' || t.db === 'spool' ? t.db : t.db.slice('mailbox-'.length);
+        await restore({ target, into: dataDir, only, force: true, masterKey, log, concurrency: 1 });
+        this.applied.set(t.db, t.end);
+        const now = Date.now();
+        for (const l of t.newLinks) if (l.modified > 0) this.st.recentDelays.push(now - l.modified);
+        if (this.st.recentDelays.length > MAX_DELAYS) this.st.recentDelays.splice(0, this.st.recentDelays.length - MAX_DELAYS);
+      }
+      this.oldestWaiting = 0;
+      this.st.behindObjects = 0;
+      this.st.caughtUpAt = Date.now();
+      this.st.lastError = null;
+      if (todo.length > 0) log.debug({ databases: todo.length }, 'standby: applied new replica objects');
+    } catch (err) {
+      this.st.lastError = (err as Error).message;
+      log.warn({ err }, 'standby: could not apply the replica; will try again');
+    }
+  }
+
+  start(): void {
+    if (this.timer || this.stopped) return;
+    const tick = () => {
+      if (this.stopped) return;
+      void this.catchUp().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, this.o.intervalMs ?? 1000);
+      });
+    };
+    tick();
+  }
+
+  /** Stops the timer and waits for a pass in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** For promotion: stop the timer but allow a last, explicit pass. */
+  async pause(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.stopped = true;
+    await this.running;
+    this.stopped = false;
+  }
+}

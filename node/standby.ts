@@ -1,0 +1,153 @@
+/**
+ * @module node/standby
+ * A node started with `role: standby`: it holds the data directory's lock,
+ * follows the replica (node/replication/failover) and answers its control
+ * socket (`haven replicate status`, `haven promote`), and serves no mail and
+ * no DAV: no listener opens while it stands by. Promotion takes the next
+ * epoch, applies the chain to its end, and then boots the full node
+ * (node/main) in the same process, which resumes that epoch as primary.
+ */
+import type { Config } from './config/index.js';
+import type { ControlServer } from './admin/control.js';
+import { serveStandbyControl } from './admin/standby-control.js';
+import { startNode, type NodeHandle, type StartNodeOptions } from './main.js';
+import { masterKeyFor } from './master-key.js';
+import type { StandbyReplica, StandbyStatus } from './replication/failover.js';
+import { adminSecret } from './http/secret.js';
+import { standbyApp } from './http/standby-app.js';
+import { openCertificateStore } from './tls/index.js';
+import { lockDataDir } from './util/data-dir-lock.js';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server as HttpServer } from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import { silentLogger, type Logger } from './util/log.js';
+
+export interface StandbyHandle {
+  readonly config: Config;
+  /** Where the standby's HTTPS (/health, signed POST /api/v1/promote) listens; null when ports.https is off. */
+  readonly httpsPort: number | null;
+  /** The serving node once promoted; null while standing by. */
+  node(): NodeHandle | null;
+  status(): Promise<StandbyStatus>;
+  catchUp(): Promise<void>;
+  /** Takes over: true and a serving node, or false when another node took the epoch first. */
+  promote(): Promise<{ promoted: true; node: NodeHandle } | { promoted: false }>;
+  close(): Promise<void>;
+}
+
+export class StandbyConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StandbyConfigError';
+  }
+}
+
+export async function startStandby(config: Config, opts: StartNodeOptions = {}): Promise<StandbyHandle> {
+  const log = opts.log ?? silentLogger;
+  if (!config.replicaUrl) throw new StandbyConfigError('role: standby needs replicaUrl (HAVEN_REPLICA_URL): a standby follows the primary\'s replica');
+  const mk = masterKeyFor(config, { allowGenerate: false });
+  const { startStandbyReplica } = await import('./replication/failover.js');
+  let lock: { release(): void } | null = lockDataDir(config.dataDir);
+  let replica: StandbyReplica | null = null;
+  let control: ControlServer | null = null;
+  let node: NodeHandle | null = null;
+  let https: { port: number; close(): void } | null = null;
+  let promotion: Promise<{ promoted: true; node: NodeHandle } | { promoted: false }> | null = null;
+  const standingDown = async () => {
+    // Not awaited: the `promote` request that led here is still open on it, and closing waits for it.
+    void control?.close();
+    control = null;
+    // Its port is the serving node's next; a promotion asked over it is still being answered.
+    https?.close();
+    https = null;
+    await replica?.close();
+    replica = null;
+    lock?.release();
+    lock = null;
+  };
+  try {
+    replica = await startStandbyReplica(config, mk.key, log);
+    const rep = replica;
+    let handle: StandbyHandle | null = null;
+    const app = standbyApp({ status: () => rep.status(), promote: () => handle!.promote(), secret: adminSecret(config).secret, log });
+    https = config.ports.https === undefined ? null : await serveHttps(config, app.fetch);
+    handle = {
+      config,
+      httpsPort: https?.port ?? null,
+      node: () => node,
+      status: () => rep.status(),
+      catchUp: () => rep.catchUp(),
+      promote() {
+        return (promotion ??= (async () => {
+          const won = await rep.promote();
+          if (!won) {
+            promotion = null;
+            return { promoted: false } as const;
+          }
+          await standingDown();
+          node = await startNode({ ...config, role: 'primary' }, opts);
+          log.info({ ports: node.ports }, 'standby: promoted; serving as the primary');
+          await moveAddresses(config, log, opts.hetznerFetch);
+          return { promoted: true, node } as const;
+        })());
+      },
+      async close() {
+        await promotion?.catch(() => {});
+        if (node) await node.close();
+        await standingDown();
+      },
+    };
+    control = await serveStandbyControl(config.dataDir, handle, log);
+    const certainly: StandbyHandle = handle;
+    log.info({ dataDir: config.dataDir }, 'standby: following the replica; serving nothing until promoted (`haven promote`)');
+    return certainly;
+  } catch (err) {
+    await standingDown();
+    throw err;
+  }
+}
+
+/** The standby's one listener: HTTPS with the node's certificate (self-signed locally, ACME or files on a server). */
+async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) => Response | Promise<Response>): Promise<{ port: number; close(): void }> {
+  const certs = await openCertificateStore(config);
+  const http = createAdaptorServer({ fetch }) as HttpServer;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((raw) => {
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+    raw.setTimeout(60_000, () => raw.destroy());
+    const sock = new tls.TLSSocket(raw, { isServer: true, secureContext: certs.store.context, ALPNProtocols: ['http/1.1'] });
+    sock.on('error', () => sock.destroy());
+    sock.once('secure', () => http.emit('connection', sock));
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.ports.https, config.listenAddress, () => resolve((server.address() as net.AddressInfo).port));
+  });
+  return {
+    port,
+    close: () => {
+      server.close();
+      certs.store.close();
+      // Idle keep-alive sockets would hold nothing useful; the one answering a promotion finishes first.
+      setTimeout(() => {
+        for (const s of sockets) s.destroy();
+      }, 10_000).unref();
+    },
+  };
+}
+
+/** After a promotion: the mail host's Floating IPs to this server (failover.floatingIps), when configured. */
+async function moveAddresses(config: Config, log: Logger, f?: typeof fetch): Promise<void> {
+  const fo = config.failover;
+  if (!fo.hetznerToken || fo.floatingIps.length === 0) return;
+  const { moveFloatingIps } = await import('./failover/index.js');
+  try {
+    const moved = await moveFloatingIps({ token: fo.hetznerToken, ids: fo.floatingIps, serverId: fo.hetznerServerId || null, fetch: f });
+    log.info({ moved }, 'standby: the floating addresses now point at this node');
+  } catch (err) {
+    // Serving goes on: mail reaches this node once the addresses move, by hand if need be.
+    log.error({ err }, 'standby: promoted, but the floating addresses could not be moved; assign them in the Hetzner console (or `hcloud floating-ip assign`)');
+  }
+}

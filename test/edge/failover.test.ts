@@ -1,0 +1,156 @@
+/**
+ * Automatic promotion by the edge (issue 19): the Worker bundle in workerd
+ * (miniflare), its cron handler probing a primary that is down, and a real
+ * standby node (following a real file replica) whose admin app is served on
+ * loopback. The edge asks the standby to take over, with a signed POST
+ * /api/v1/promote, only once every probe has failed for five minutes (the
+ * default) by the cron's scheduled minutes, and only once; the promoted
+ * standby then serves the primary's mail.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { serve } from '@hono/node-server';
+import { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWorker } from '../../edge/build.js';
+import { FAILOVER_KEY, type FailoverState } from '../../edge/failover.js';
+import { COMPATIBILITY_DATE, PROBE_CRON } from '../../infra/edge.js';
+import { testConfig } from '../../node/config/index.js';
+import { standbyApp } from '../../node/http/standby-app.js';
+import { startNode } from '../../node/main.js';
+import { startStandby, type StandbyHandle } from '../../node/standby.js';
+import { silentLogger } from '../../node/util/log.js';
+import { Client, deadPort, passwordHash, SECRET } from './harness.js';
+
+const root = mkdtempSync(join(tmpdir(), 'haven-edge-failover-'));
+let standby: StandbyHandle;
+let server: Server;
+let mf: Miniflare;
+const promoteCalls: number[] = [];
+
+beforeAll(async () => {
+  const masterKey = randomBytes(32).toString('hex');
+  const replicaUrl = pathToFileURL(join(root, 'replica')).href;
+  // The primary lived, took mail, shipped it, and died (its port is closed: the probe gets no answer).
+  const primary = await startNode(testConfig(join(root, 'a'), { dnsbl: [], masterKey, replicaUrl }), { adminUi: false });
+  await primary.operations.call('domain.add', { name: 'example.org' });
+  await primary.operations.call('account.add', { address: 'alice@example.org', password: 'alice has a long password' });
+  await primary.replication!.flush(20_000);
+  await primary.close();
+
+  standby = await startStandby(testConfig(join(root, 'b'), { dnsbl: [], masterKey, replicaUrl, role: 'standby', failover: { fenceCheckMs: 100, followMs: 100 } }));
+  // The standby's own admin app, on plain HTTP here because workerd trusts no self-signed certificate.
+  const app = standbyApp({
+    status: () => standby.status(),
+    promote: () => {
+      promoteCalls.push(Date.now());
+      return standby.promote();
+    },
+    secret: SECRET,
+    log: silentLogger,
+  });
+  server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  await new Promise<void>((r) => (server.listening ? r() : server.once('listening', () => r())));
+  const standbyPort = (server.address() as { port: number }).port;
+
+  mf = new Miniflare({
+    modules: [{ type: 'ESModule', path: 'worker.js', contents: await buildWorker() }],
+    compatibilityDate: COMPATIBILITY_DATE,
+    kvNamespaces: ['KV'],
+    bindings: {
+      NODE_URL: `http://127.0.0.1:${await deadPort()}`,
+      STANDBY_URL: `http://127.0.0.1:${standbyPort}`,
+      EDGE_SHARED_SECRET: SECRET,
+      ADMIN_PASSWORD_HASH: await passwordHash(),
+      SESSION_SECRET: 'a session secret for the workerd failover test',
+      DNS_CHECK: 'off',
+    },
+  });
+  await mf.ready;
+}, 120_000);
+
+afterAll(async () => {
+  await mf?.dispose();
+  server?.closeAllConnections();
+  server?.close();
+  await standby?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('the edge promotes the standby', () => {
+  it('after five minutes of failed probes, once, and the standby then serves', async () => {
+    const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<{ outcome: string }> };
+    const kv = (await mf.getKVNamespace('KV')) as unknown as { get(key: string): Promise<string | null> };
+    const run = async (minute: string) => {
+      const r = await worker.scheduled({ cron: PROBE_CRON, scheduledTime: new Date(`2026-12-01T10:${minute}:00Z`) });
+      expect(r.outcome).toBe('ok');
+      return JSON.parse((await kv.get(FAILOVER_KEY)) ?? 'null') as FailoverState | null;
+    };
+    // Four minutes of failures: evidence, not yet enough.
+    for (const m of ['00', '01', '02', '03', '04']) {
+      const s = await run(m);
+      expect(s?.failingSince).toBe(Date.parse('2026-12-01T10:00:00Z'));
+      expect(s?.promotion).toBeNull();
+    }
+    expect(promoteCalls).toHaveLength(0);
+    expect(standby.node()).toBeNull();
+    expect((await standby.status()).role).toBe('standby');
+
+    // The admin UI shows the primary down, the standby following, the failover armed and the epoch history.
+    const ui = new Client({ request: (input: string, init?: RequestInit) => mf.dispatchFetch(input, init as never) as unknown as Promise<Response> });
+    expect((await ui.login()).status).toBe(303);
+    const page = await (await ui.fetch('/')).text();
+    expect(page).toContain('unreachable');
+    expect(page).toMatch(/following, lag/);
+    expect(page).toContain('primary failing since 2026-12-01T10:00:00.000Z');
+    expect(page).toMatch(/<td>1<\/td><td>[^<]+<\/td><td>first start<\/td>/);
+
+    // Five minutes: the edge asks, the standby takes the next epoch and serves.
+    const s5 = await run('05');
+    expect(promoteCalls).toHaveLength(1);
+    expect(s5?.promotion).toMatchObject({ promoted: true, status: 200, at: Date.parse('2026-12-01T10:05:00Z') });
+    const node = standby.node();
+    expect(node).not.toBeNull();
+    expect(node!.store.directory.getAccount('alice@example.org')).toBeTruthy();
+    expect(node!.ports.smtp).toBeGreaterThan(0);
+
+    // The primary's URL still fails here (no floating address moved in this test): no second promotion.
+    await run('06');
+    expect(promoteCalls).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('the rule (edge/failover decide), pure', () => {
+  it('asks only after afterMs of failures in a row, once per outage, and forgets the outage when the primary answers', async () => {
+    const { decide } = await import('../../edge/failover.js');
+    let s: FailoverState = { failingSince: null, promotion: null };
+    let d = decide(s, false, 0, 300_000);
+    expect(d.action.kind).toBe('none');
+    s = d.state;
+    d = decide(s, false, 299_999, 300_000);
+    expect(d.action.kind).toBe('none');
+    d = decide(s, false, 300_000, 300_000);
+    expect(d.action.kind).toBe('promote');
+    // A refused promotion (e.g. the standby was unreachable) is asked again next run; a done one is not.
+    s = { ...d.state, promotion: { at: 300_000, status: 0, promoted: false } };
+    expect(decide(s, false, 360_000, 300_000).action.kind).toBe('promote');
+    s = { ...d.state, promotion: { at: 300_000, status: 200, promoted: true } };
+    expect(decide(s, false, 360_000, 300_000).action.kind).toBe('none');
+    // One answer from the primary ends the outage: the clock starts again at the next failure.
+    const up = decide(s, true, 420_000, 300_000).state;
+    expect(up.failingSince).toBeNull();
+    expect(decide(up, false, 480_000, 300_000).action.kind).toBe('none');
+  });
+});
+
+describe('the standby admin app', () => {
+  it('refuses an unsigned promotion (401) and serves nothing but /health and promote', async () => {
+    const app = standbyApp({ status: () => standby.status(), promote: async () => ({ promoted: false }), secret: SECRET, log: silentLogger });
+    expect((await app.request('/api/v1/promote', { method: 'POST' })).status).toBe(401);
+    expect((await app.request('/api/v1/domains')).status).toBe(503);
+  });
+});
