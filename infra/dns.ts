@@ -1,10 +1,9 @@
 /**
  * @module infra/dns
- * Creates in Cloudflare the records `node/dns` lists for the mail domains,
- * plus the ones infra adds (`hostRecords`: SPF for the mail host's own name,
- * ManageSieve SRV): fully qualified names, never proxied (mail and its PTR
- * checks need the server's own addresses). DKIM records wait until the node
- * holds their key. Before anything is created, the zones' existing records
+ * Creates in Cloudflare exactly the records `node/dns` lists for the mail
+ * domains (the list `haven doctor` and the admin API check): fully qualified
+ * names, never proxied (mail and its PTR checks need the server's own
+ * addresses). DKIM records wait until the node holds their key. Before anything is created, the zones' existing records
  * are read and any that would clash are named in a warning (`conflicts`).
  *
  * Record values depend on outputs (addresses, DKIM keys), but resources must
@@ -30,34 +29,12 @@ export interface DnsValues {
 
 export type DnsLayoutInput = Omit<MailDnsInput, 'ipv4' | 'ipv6' | 'domains'> & { domains: { name: string; selector: string }[] };
 
-/** ManageSieve's port (RFC 5804 §1.8 registers _sieve._tcp for it). */
-export const MANAGESIEVE_PORT = 4190;
-
 /**
- * Records infra publishes beyond node/dns's list:
- * - SPF for the mail host's own name: bounces and DSNs go out with an empty
- *   MAIL FROM, so receivers check SPF against the HELO name (RFC 7208 §2.3);
- *   without a record there the result is "none".
- * - `_sieve._tcp` SRV per domain (RFC 5804 §1.8), so Sieve clients find the
- *   ManageSieve service on the mail host.
+ * node/dns's list, the one the node's doctor and admin API expect too, with
+ * the mail host's own SPF record (RFC 7208 §2.3) and `_sieve._tcp` (RFC 5804
+ * §1.8: the node infra deploys runs ManageSieve on 4190, manageSieve's default).
  */
-export function hostRecords(layout: DnsLayoutInput, v: Pick<DnsValues, 'ipv4' | 'ipv6'>, ttl = 3600): DnsRecord[] {
-  const zoneOfHost = [...layout.domains].sort((a, b) => b.name.length - a.name.length).find((d) => layout.mailHost === d.name || layout.mailHost.endsWith('.' + d.name));
-  if (!zoneOfHost) throw new Error(`the mail host ${layout.mailHost} is not under any mail domain`);
-  return [
-    { type: 'TXT', name: layout.mailHost, zone: zoneOfHost.name, ttl, content: `v=spf1 ip4:${v.ipv4} ip6:${v.ipv6} -all`, purpose: 'SPF for the HELO name: bounces (empty MAIL FROM) are checked against it' },
-    ...layout.domains.map(
-      (d): DnsRecord => ({ type: 'SRV', name: `_sieve._tcp.${d.name}`, zone: d.name, ttl, priority: 0, weight: 1, port: MANAGESIEVE_PORT, target: layout.mailHost, purpose: 'RFC 5804: ManageSieve (Sieve filter scripts)' }),
-    ),
-  ];
-}
-
 export function recordsFor(layout: DnsLayoutInput, v: DnsValues): DnsRecord[] {
-  return [...nodeRecordsFor(layout, v), ...hostRecords(layout, v)];
-}
-
-/** node/dns's list alone: what haven doctor and the admin API expect. */
-export function nodeRecordsFor(layout: DnsLayoutInput, v: DnsValues): DnsRecord[] {
   return mailDnsRecords({
     ...layout,
     ipv4: v.ipv4,

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { OPTION_LIST } from '../node/config/index.js';
-import { DEFAULT_DMARC_POLICY, type DmarcPolicy } from '../node/dns/index.js';
+import { DEFAULT_DMARC_POLICY, MANAGESIEVE_PORT, type DmarcPolicy } from '../node/dns/index.js';
 import { AUTHORIZED_KEYS, CONFIG_PATH, CREDENTIALS_DIR, CREDENTIALS_DROPIN, DATA_DIR, ENV_PATH, RSPAMD_URL, RUNTIME_CREDENTIALS_DIR } from './layout.js';
 import { tar, type TarFile } from './tar.js';
 
@@ -71,7 +71,7 @@ export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'a
     hostname: input.mailHost,
     listenAddress: '::',
     // ManageSieve on its registered port (RFC 5804 §1.8; the firewall and the _sieve._tcp SRV say 4190), once the node has it.
-    ports: { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, http: 80, https: 443, admin: 8081, ...(HAS_OPTION('ports.managesieve') ? { managesieve: 4190 } : {}) },
+    ports: { smtp: 25, submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, http: 80, https: 443, admin: 8081, ...(HAS_OPTION('ports.managesieve') ? { managesieve: MANAGESIEVE_PORT } : {}) },
     masterKeyFile: `${RUNTIME_CREDENTIALS_DIR}/master-key`,
     replicaUrl: input.replicaUrl,
     // The SPF record infra publishes carries these terms (a relay's include): the node must expect the same one.

@@ -11,6 +11,7 @@ export {
   DKIM_SELECTOR_RE,
   DMARC_POLICIES,
   DnsInputError,
+  MANAGESIEVE_PORT,
   dkimTxt,
   dmarcPolicyProblem,
   formatRecord,

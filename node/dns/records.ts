@@ -54,6 +54,11 @@ export interface MailDnsInput {
   ipv6: string;
   /** Whether POP3 is offered (adds _pop3s._tcp). */
   pop3: boolean;
+  /**
+   * Whether ManageSieve is offered (adds _sieve._tcp). Default true: the node
+   * always runs it (ports.managesieve), and infra opens 4190 for it.
+   */
+  manageSieve?: boolean;
   /** Where mta-sts.<domain>, autoconfig.<domain> and autodiscover.<domain> point. Default: the mail host. */
   webHost?: string;
   /** DMARC policy. Default DEFAULT_DMARC_POLICY (quarantine). */
@@ -92,8 +97,11 @@ export class DnsInputError extends Error {
   override name = 'DnsInputError';
 }
 
-/** The SRV services of RFC 6186 (mail), RFC 8314 (implicit TLS) and RFC 6764 (DAV). */
-export function srvServices(pop3: boolean): { service: string; port: number; priority: number; purpose: string }[] {
+/** ManageSieve's registered port (RFC 5804 §1.8), where the node serves it in production and _sieve._tcp points. */
+export const MANAGESIEVE_PORT = 4190;
+
+/** The SRV services of RFC 6186 (mail), RFC 8314 (implicit TLS), RFC 5804 (ManageSieve) and RFC 6764 (DAV). */
+export function srvServices(pop3: boolean, manageSieve = true): { service: string; port: number; priority: number; purpose: string }[] {
   return [
     { service: '_submissions._tcp', port: 465, priority: 0, purpose: 'RFC 8314: submission over implicit TLS' },
     { service: '_submission._tcp', port: 587, priority: 1, purpose: 'RFC 6186: submission with STARTTLS' },
@@ -101,6 +109,8 @@ export function srvServices(pop3: boolean): { service: string; port: number; pri
     { service: '_imap._tcp', port: 0, priority: 0, purpose: 'RFC 6186: IMAP without TLS is not offered' },
     { service: '_imaps._tcp', port: 993, priority: 0, purpose: 'RFC 6186: IMAP over implicit TLS' },
     ...(pop3 ? [{ service: '_pop3s._tcp', port: 995, priority: 10, purpose: 'RFC 6186: POP3 over implicit TLS (less preferred than IMAP)' }] : []),
+    // RFC 5804 §1.8 registers _sieve._tcp; clients read it as RFC 6186 reads the mail services (RFC 2782 fields).
+    ...(manageSieve ? [{ service: '_sieve._tcp', port: MANAGESIEVE_PORT, priority: 0, purpose: 'RFC 5804: ManageSieve (Sieve filter scripts)' }] : []),
     { service: '_caldavs._tcp', port: 443, priority: 0, purpose: 'RFC 6764: CalDAV over HTTPS' },
     { service: '_carddavs._tcp', port: 443, priority: 0, purpose: 'RFC 6764: CardDAV over HTTPS' },
     { service: '_autodiscover._tcp', port: 443, priority: 0, purpose: 'Outlook autodiscover' },
@@ -230,6 +240,9 @@ export function mailDnsRecords(input: MailDnsInput): DnsRecord[] {
   const out: DnsRecord[] = [
     { type: 'A', name: mailHost, zone: hostZone.name, ttl, content: ipv4, purpose: 'mail host IPv4; the PTR of this address names the mail host' },
     { type: 'AAAA', name: mailHost, zone: hostZone.name, ttl, content: ipv6, purpose: 'mail host IPv6 (the address the MTA sends from); its PTR names the mail host' },
+    // Bounces and DSNs go out with an empty MAIL FROM, so receivers check SPF against the HELO name, which is the
+    // mail host (RFC 7208 §2.3); without a record there the result is "none". No spfExtra: a relay greets with its own name.
+    { type: 'TXT', name: mailHost, zone: hostZone.name, ttl, content: spfTxt(ipv4, ipv6), purpose: 'SPF for the HELO name: bounces (empty MAIL FROM) are checked against it' },
   ];
   const mode = input.mtaStsMode ?? 'enforce';
   const policy = mtaStsPolicy({ mode, mx: [mailHost], maxAgeSeconds: input.mtaStsMaxAgeSeconds ?? 604800 });
@@ -246,7 +259,7 @@ export function mailDnsRecords(input: MailDnsInput): DnsRecord[] {
       { type: 'CNAME', name: `mta-sts.${zone}`, zone, ttl, content: webHost, purpose: 'MTA-STS policy host (serves /.well-known/mta-sts.txt over HTTPS)' },
       { type: 'TXT', name: `_smtp._tls.${zone}`, zone, ttl, content: `v=TLSRPTv1; rua=mailto:${report}`, purpose: 'TLS-RPT: where senders report TLS failures' },
     );
-    for (const s of srvServices(input.pop3)) {
+    for (const s of srvServices(input.pop3, input.manageSieve ?? true)) {
       out.push({ type: 'SRV', name: `${s.service}.${zone}`, zone, ttl, priority: s.priority, weight: s.port === 0 ? 0 : 1, port: s.port, target: s.port === 0 ? '.' : mailHost, purpose: s.purpose });
     }
     out.push(

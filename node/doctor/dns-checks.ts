@@ -90,6 +90,19 @@ export async function checkSpfRecord(l: Lookup, rec: Rec<'TXT'>, addresses: read
   return ok(id, title, `"${found.record}" authorises ${addresses.join(' and ')}${extra.length ? ` and lists ${extra.join(' ')}` : ''}`);
 }
 
+/**
+ * SPF for the mail host's own name. Bounces and DSNs carry an empty MAIL
+ * FROM, so receivers check the HELO identity, the mail host (RFC 7208 §2.3
+ * and §2.4); without a record there a bounce gets "none" and DMARC has
+ * nothing to align. The node always greets as the mail host (a relay greets
+ * with its own name), so no spfExtra terms are expected here.
+ */
+export async function checkHeloSpf(l: Lookup, rec: Rec<'TXT'>, addresses: readonly string[]): Promise<DoctorCheck> {
+  const c = await checkSpfRecord(l, rec, addresses);
+  const why = 'bounces (empty MAIL FROM) are checked against the HELO name (RFC 7208 §2.3)';
+  return { ...c, title: `SPF for the mail host ${rec.name} (HELO)`, ...(c.status === 'ok' ? {} : { detail: `${c.detail}; ${why}` }) };
+}
+
 /** Tag-value list (RFC 6376 §3.2). */
 function tags(txt: string): Record<string, string> {
   const out: Record<string, string> = {};

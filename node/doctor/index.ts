@@ -2,8 +2,9 @@
  * @module node/doctor
  * `haven doctor`: everything outside the node that decides whether its mail
  * is delivered and trusted — DNS (A/AAAA, MX, forward-confirmed PTR for
- * both addresses, SPF, DKIM against the keys in use, DMARC, MTA-STS record
- * and policy, TLS-RPT, SRV, CAA), outbound SMTP, the certificate, DNS
+ * both addresses, SPF for each domain and for the mail host's own name,
+ * DKIM against the keys in use, DMARC, MTA-STS record and policy, TLS-RPT,
+ * SRV for clients and ManageSieve, CAA), outbound SMTP, the certificate, DNS
  * blocklists — plus replication lag and the queue. `runDoctor` returns the
  * report; the CLI prints it (or its JSON) and the admin API returns it.
  * The expected records come from node/dns, the one list.
@@ -11,7 +12,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { mailDnsRecords, mtaStsPolicyFor, type DnsRecord, type MailDnsInput } from '../dns/index.js';
 import type { Resolver } from '../smtp/index.js';
-import { checkAddressRecord, checkCaa, checkDkim, checkDmarc, checkMtaStsPolicy, checkMtaStsTxt, checkMx, checkPtr, checkSpfRecord, checkSrv, checkTlsRpt } from './dns-checks.js';
+import { checkAddressRecord, checkCaa, checkDkim, checkDmarc, checkHeloSpf, checkMtaStsPolicy, checkMtaStsTxt, checkMx, checkPtr, checkSpfRecord, checkSrv, checkTlsRpt } from './dns-checks.js';
 import { Lookup } from './lookup.js';
 import type { PolicyFetchOptions } from './mta-sts.js';
 import { checkAcmeDns, checkBlocklists, checkCertificate, checkOutbound, checkQueue, checkReplication, DEFAULT_BLOCKLISTS, type OutboundProbe, type ReplicationSnapshot, type ZoneFinder } from './node-checks.js';
@@ -95,6 +96,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
   for (const r of byType(recs, 'A')) jobs.push(checkAddressRecord(l, r));
   for (const r of byType(recs, 'AAAA')) jobs.push(checkAddressRecord(l, r));
   jobs.push(checkPtr(l, 'ipv4', deps.ipv4, mailHost), checkPtr(l, 'ipv6', deps.ipv6, mailHost));
+  jobs.push(checkHeloSpf(l, byType(recs, 'TXT', (r) => r.name === mailHost)[0], addresses));
   for (const d of input.domains) {
     const zone = d.name.toLowerCase();
     const inZone = (r: DnsRecord) => r.zone === zone;

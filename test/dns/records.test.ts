@@ -1,7 +1,8 @@
 /**
  * @module test/dns/records
  * The DNS record list every consumer shares (infra, admin API, doctor): its
- * exact contents for a domain, the POP3 switch, DKIM/SPF/MTA-STS values and
+ * exact contents for a domain, the POP3 and ManageSieve switches, the mail
+ * host's own SPF record, DKIM/SPF/MTA-STS values and
  * the errors bad input gets.
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -10,6 +11,7 @@ import {
   DEFAULT_DMARC_POLICY,
   DMARC_POLICIES,
   DnsInputError,
+  MANAGESIEVE_PORT,
   dmarcPolicyProblem,
   spfMechanismProblem,
   formatRecord,
@@ -47,6 +49,7 @@ describe('mailDnsRecords', () => {
     expect(lines).toEqual([
       'mail.example.com. 3600 IN A 203.0.113.10',
       'mail.example.com. 3600 IN AAAA 2001:db8:1234:5678::1',
+      'mail.example.com. 3600 IN TXT "v=spf1 ip4:203.0.113.10 ip6:2001:db8:1234:5678::1 -all"',
       'example.com. 3600 IN MX 10 mail.example.com.',
       'example.com. 3600 IN TXT "v=spf1 ip4:203.0.113.10 ip6:2001:db8:1234:5678::1 -all"',
       `haven._domainkey.example.com. 3600 IN TXT "v=DKIM1; k=rsa; p=${DER_B64}"`,
@@ -58,6 +61,7 @@ describe('mailDnsRecords', () => {
       '_submission._tcp.example.com. 3600 IN SRV 1 1 587 mail.example.com.',
       '_imap._tcp.example.com. 3600 IN SRV 0 0 0 .',
       '_imaps._tcp.example.com. 3600 IN SRV 0 1 993 mail.example.com.',
+      '_sieve._tcp.example.com. 3600 IN SRV 0 1 4190 mail.example.com.',
       '_caldavs._tcp.example.com. 3600 IN SRV 0 1 443 mail.example.com.',
       '_carddavs._tcp.example.com. 3600 IN SRV 0 1 443 mail.example.com.',
       '_autodiscover._tcp.example.com. 3600 IN SRV 0 1 443 mail.example.com.',
@@ -72,6 +76,44 @@ describe('mailDnsRecords', () => {
     expect(find(mailDnsRecords(input()), 'SRV', '_pop3s._tcp.example.com')).toEqual([]);
     const [srv] = find(mailDnsRecords(input({ pop3: true })), 'SRV', '_pop3s._tcp.example.com');
     expect(srv).toMatchObject({ port: 995, target: 'mail.example.com', priority: 10 });
+  });
+
+  // RFC 5804 §1.8: "_sieve._tcp" names the ManageSieve service; its SRV fields mean what RFC 2782 says and RFC 6186 §3
+  // uses for the mail services: priority 0, weight 1, the registered port 4190, the mail host as target.
+  it('adds _sieve._tcp (SRV 0 1 4190 <mail host>) in every domain unless ManageSieve is off', () => {
+    const two = [
+      { name: 'example.com', dkim: { selector: 'haven', publicKey: PEM } },
+      { name: 'example.org', dkim: { selector: 'haven', publicKey: PEM } },
+    ];
+    const on = mailDnsRecords(input({ domains: two }));
+    expect(MANAGESIEVE_PORT).toBe(4190);
+    for (const zone of ['example.com', 'example.org']) {
+      expect(find(on, 'SRV', `_sieve._tcp.${zone}`).map(formatRecord)).toEqual([`_sieve._tcp.${zone}. 3600 IN SRV 0 1 4190 mail.example.com.`]);
+      expect(find(on, 'SRV', `_sieve._tcp.${zone}`)[0].zone).toBe(zone);
+    }
+    expect(mailDnsRecords(input({ domains: two, manageSieve: true }))).toEqual(on);
+    const off = mailDnsRecords(input({ domains: two, manageSieve: false }));
+    expect(off.filter((r) => r.name.startsWith('_sieve.'))).toEqual([]);
+    // Nothing else depends on it.
+    expect(off).toEqual(on.filter((r) => !r.name.startsWith('_sieve.')));
+  });
+
+  // RFC 7208 §2.3: verifiers check the HELO identity, and §2.4: with a null reverse-path (bounces, DSNs) the MAIL FROM
+  // identity is postmaster@<HELO name>. The node's HELO name is the mail host, so it needs its own SPF record.
+  it('gives the mail host (the HELO name) its own SPF record, in the zone it is under, without the relay', () => {
+    const rs = mailDnsRecords(
+      input({
+        mailHost: 'mx1.eu.example.com',
+        spfExtra: ['include:spf.relay.example.net'],
+        domains: [
+          { name: 'example.com', dkim: { selector: 'haven', publicKey: PEM } },
+          { name: 'eu.example.com', dkim: { selector: 's2', publicKey: PEM } },
+        ],
+      }),
+    );
+    // A relay greets with its own name, so its include has no business under the node's HELO name.
+    expect(find(rs, 'TXT', 'mx1.eu.example.com')).toMatchObject([{ zone: 'eu.example.com', content: 'v=spf1 ip4:203.0.113.10 ip6:2001:db8:1234:5678::1 -all' }]);
+    expect(find(rs, 'TXT', 'example.com')).toMatchObject([{ content: 'v=spf1 ip4:203.0.113.10 ip6:2001:db8:1234:5678::1 include:spf.relay.example.net -all' }]);
   });
 
   it('publishes the DKIM key as the base64 SubjectPublicKeyInfo, from PEM or base64 alike', () => {

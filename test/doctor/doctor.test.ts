@@ -109,6 +109,14 @@ const SCENARIOS: Record<string, Scenario> = {
   // The zone as published before the policy was raised to reject in the config.
   'dmarc-weaker': { n: 20, over: { dns: REJECT_DNS }, records: (r) => r.map((x) => (x.type === 'TXT' && x.name.startsWith('_dmarc.') ? { ...x, content: x.content.replace('p=reject', 'p=quarantine') } : x)) },
   // Published stricter than the node (default quarantine) expects.
+  // The zone as published before infra added the mail host's own SPF record (RFC 7208 §2.3).
+  'helo-spf-missing': { n: 22, records: (r, s) => r.filter((x) => !(x.type === 'TXT' && x.name === s.mailHost)) },
+  // The zone as published before ManageSieve landed: no _sieve._tcp (RFC 5804 §1.8).
+  'sieve-missing': { n: 23, records: (r) => r.filter((x) => !x.name.startsWith('_sieve._tcp.')) },
+  // An SRV record pointing clients at the wrong port (4190 is the one RFC 5804 §1.8 registers and the node listens on).
+  'sieve-port': { n: 24, records: (r) => r.map((x) => (x.type === 'SRV' && x.name.startsWith('_sieve._tcp.') ? { ...x, port: 2000 } : x)) },
+  // A node that does not offer ManageSieve: node/dns leaves _sieve._tcp out of the zone and the doctor does not ask for it.
+  'sieve-off': { n: 25, over: { dns: { manageSieve: false } } },
   'dmarc-stricter': { n: 21, records: (r) => r.map((x) => (x.type === 'TXT' && x.name.startsWith('_dmarc.') ? { ...x, content: x.content.replace('p=quarantine', 'p=reject') } : x)) },
 };
 
@@ -229,6 +237,7 @@ describe('haven doctor against Knot on loopback', () => {
         'queue',
         'replication',
         'spf:good.test',
+        'spf:mail.good.test',
         'srv:good.test',
         'tls-rpt:good.test',
         'outbound-smtp',
@@ -256,6 +265,9 @@ describe('haven doctor against Knot on loopback', () => {
     ['srv-missing', {}, { 'srv:srv-missing.test': /^publish:\n_imaps\._tcp\.srv-missing\.test\. 3600 IN SRV 0 1 993 mail\.srv-missing\.test\.$/ }],
     ['caa-wrong', {}, { 'caa:caa-wrong.test': /^publish:\ncaa-wrong\.test\. 3600 IN CAA 0 issue "letsencrypt\.org"$/, 'caa:mail.caa-wrong.test': /CAA 0 issue "letsencrypt\.org"/ }],
     ['relay-missing', {}, { 'spf:relay-missing.test': /^publish relay-missing\.test\. 3600 IN TXT "v=spf1 ip4:192\.0\.2\.18 ip6:2001:db8::12 include:spf\.relay\.test -all" \(or add include:spf\.relay\.test before the all\)$/ }],
+    ['helo-spf-missing', {}, { 'spf:mail.helo-spf-missing.test': /^publish mail\.helo-spf-missing\.test\. 3600 IN TXT "v=spf1 ip4:192\.0\.2\.22 ip6:2001:db8::16 -all"$/ }],
+    ['sieve-missing', {}, { 'srv:sieve-missing.test': /^publish:\n_sieve\._tcp\.sieve-missing\.test\. 3600 IN SRV 0 1 4190 mail\.sieve-missing\.test\.$/ }],
+    ['sieve-port', {}, { 'srv:sieve-port.test': /^publish:\n_sieve\._tcp\.sieve-port\.test\. 3600 IN SRV 0 1 4190 mail\.sieve-port\.test\.$/ }],
     ['dmarc-weaker', {}, { 'dmarc:dmarc-weaker.test': /^publish _dmarc\.dmarc-weaker\.test\. 3600 IN TXT "v=DMARC1; p=reject; rua=mailto:postmaster@dmarc-weaker\.test; adkim=s; aspf=s"$/ }],
     ['dnsbl-listed', {}, { 'dnsbl:192.0.2.15': /^find and stop what sent spam from 192\.0\.2\.15, then ask each list to delist it/ }],
     ['good', { outbound: { host: '127.0.0.1', port: 0, timeoutMs: 2000 } }, { 'outbound-smtp': /Hetzner new accounts must ask support to lift the block \(or set smarthost/ }],
@@ -278,6 +290,39 @@ describe('haven doctor against Knot on loopback', () => {
     expect(report.checks.filter((c) => c.status === 'warn')).toEqual([]);
     expect(report.ok).toBe(false);
     expect(formatDoctorReport(report).some((l) => l.startsWith('FAIL  '))).toBe(true);
+  });
+
+  // RFC 7208 §2.3 (verifiers check the HELO identity) and §2.4 (a bounce's null reverse-path makes the MAIL FROM
+  // identity postmaster@<HELO name>): the mail host, the node's HELO name, needs SPF of its own.
+  it('checks the SPF record of the mail host itself, the HELO name bounces are judged by', async () => {
+    const good = await runDoctor(deps('good'));
+    expect(good.checks.find((c) => c.id === 'spf:mail.good.test')).toEqual({
+      id: 'spf:mail.good.test',
+      title: 'SPF for the mail host mail.good.test (HELO)',
+      status: 'ok',
+      detail: '"v=spf1 ip4:192.0.2.1 ip6:2001:db8::1 -all" authorises 192.0.2.1 and 2001:db8::1',
+    });
+    const missing = await runDoctor(deps('helo-spf-missing'));
+    expect(missing.checks.find((c) => c.id === 'spf:mail.helo-spf-missing.test')).toMatchObject({
+      status: 'fail',
+      detail: 'no v=spf1 TXT record at mail.helo-spf-missing.test; bounces (empty MAIL FROM) are checked against the HELO name (RFC 7208 §2.3)',
+    });
+    // With a relay the HELO record stays without the include (the relay greets with its own name) and passes.
+    const relay = await runDoctor(deps('relay'));
+    expect(relay.checks.find((c) => c.id === 'spf:mail.relay.test')).toMatchObject({ status: 'ok', detail: '"v=spf1 ip4:192.0.2.17 ip6:2001:db8::11 -all" authorises 192.0.2.17 and 2001:db8::11' });
+  });
+
+  // RFC 5804 §1.8: clients find ManageSieve through _sieve._tcp, read with RFC 2782/6186 SRV semantics (target and port).
+  it('asks for _sieve._tcp only from a node that offers ManageSieve', async () => {
+    const off = await runDoctor(deps('sieve-off'));
+    expect(off.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+    // The same zone, lacking _sieve._tcp, fails for a node that does offer it, naming the record.
+    const on = await runDoctor({ ...deps('sieve-off'), dns: undefined });
+    expect(on.checks.filter((c) => c.status !== 'ok').map((c) => [c.id, c.status, c.fix])).toEqual([['srv:sieve-off.test', 'fail', 'publish:\n_sieve._tcp.sieve-off.test. 3600 IN SRV 0 1 4190 mail.sieve-off.test.']]);
+    // Knot answers the good zone's _sieve._tcp as the node wants it: one more SRV than the sieve-off zone holds.
+    const srv = (r: Awaited<ReturnType<typeof runDoctor>>, zone: string) => r.checks.find((c) => c.id === `srv:${zone}`)!.detail;
+    expect(srv(await runDoctor(deps('good')), 'good.test')).toBe('9 records');
+    expect(srv(off, 'sieve-off.test')).toBe('8 records');
   });
 
   it('with a relay in spfExtra, the SPF record infra publishes passes every check', async () => {

@@ -157,6 +157,10 @@ describe('domains', () => {
     expect(records).toContainEqual(expect.objectContaining({ type: 'A', name: MAIL_HOST, value: ADDRESSES.ipv4 }));
     expect(records).toContainEqual(expect.objectContaining({ type: 'SRV', name: '_imaps._tcp.example.org', value: `1 993 ${MAIL_HOST}`, priority: 0 }));
     expect(records).toContainEqual(expect.objectContaining({ type: 'CAA', name: 'example.org', value: '0 issue "letsencrypt.org"' }));
+    // The two records infra used to add on its own, now on the node's list too: SPF for the HELO name (RFC 7208
+    // §2.3: bounces are checked against it) and ManageSieve's SRV (RFC 5804 §1.8, the node listens on 4190).
+    expect(records).toContainEqual(expect.objectContaining({ type: 'TXT', name: MAIL_HOST, value: `v=spf1 ip4:${ADDRESSES.ipv4} ip6:${ADDRESSES.ipv6} -all` }));
+    expect(records).toContainEqual(expect.objectContaining({ type: 'SRV', name: '_sieve._tcp.example.org', value: `1 4190 ${MAIL_HOST}`, priority: 0 }));
     const dkim = records.find((r: any) => r.name === `${key.selector}._domainkey.example.org`);
     expect(dkim.value).toBe(`v=DKIM1; k=rsa; p=${key.publicKeyDns}`);
     for (const r of records) {
