@@ -57,6 +57,8 @@ export interface Lease {
   readonly mailbox: Mailbox;
   /** How the login was proven. */
   readonly via: 'password' | 'app' | 'recovery' | 'master' | 'cached';
+  /** Which secret proved it, also when the proof came from the login cache: what may be done can depend on it (only the main password manages app passwords). */
+  readonly credential: Exclude<Lease['via'], 'cached'>;
   release(): void;
 }
 
@@ -93,7 +95,7 @@ export class Store {
   private readonly masterKey: Buffer;
   private readonly open = new Map<string, OpenEntry>();
   /** sha256(account id, secret) -> expiry; lets a repeat login skip the KDF while the key is in memory. */
-  private readonly authCache = new Map<string, { accountId: string; expires: number; wrapId: string; blob: string }>();
+  private readonly authCache = new Map<string, { accountId: string; expires: number; wrapId: string; blob: string; credential: Lease['credential'] }>();
   private readonly idleCloseMs: number;
   private readonly maxOpen: number;
   private closed = false;
@@ -182,7 +184,7 @@ export class Store {
    * App passwords are tried first: they are cheap (HKDF) and most logins from
    * mail clients use them. A wrong secret costs one scrypt either way.
    */
-  private async unlockKey(account: Account, secret: string, allowRecovery = false): Promise<{ key: Buffer; via: Lease['via']; wrap: KeyWrapRecord }> {
+  private async unlockKey(account: Account, secret: string, allowRecovery = false): Promise<{ key: Buffer; via: Lease['credential']; wrap: KeyWrapRecord }> {
     const wraps = this.directory.wraps(account.id);
     const norm = normalizeSecret(secret);
     for (const w of wraps.filter((x) => x.kind === 'app' || (allowRecovery && x.kind === 'recovery'))) {
@@ -219,14 +221,14 @@ export class Store {
     // The wrap the secret opened must still be there, unchanged: a password changed or an app password
     // revoked by another process (the CLI) reaches this one only through the directory file.
     if (cached && cached.expires > Date.now() && this.open.has(account.id) && this.directory.wraps(account.id).some((w) => w.id === cached.wrapId && w.wrapped.blob === cached.blob)) {
-      return this.lease(account, 'cached');
+      return this.lease(account, 'cached', cached.credential);
     }
     if (cached) this.authCache.delete(ck);
     const { key, via, wrap } = await this.unlockKey(account, secret);
     if (via === 'app') this.directory.touchWrap(wrap.id);
-    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS, wrapId: wrap.id, blob: wrap.wrapped.blob });
+    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS, wrapId: wrap.id, blob: wrap.wrapped.blob, credential: via });
     this.ensureOpen(account, key);
-    return this.lease(account, via);
+    return this.lease(account, via, via);
   }
 
   /**
@@ -241,7 +243,7 @@ export class Store {
       if (!master) throw new MailboxLockedError(accountId);
       this.ensureOpen(account, await unwrapKey(master.wrapped, this.masterKey));
     }
-    return this.lease(account, 'master');
+    return this.lease(account, 'master', 'master');
   }
 
   /**
@@ -272,7 +274,7 @@ export class Store {
     return e;
   }
 
-  private lease(account: Account, via: Lease['via']): Lease {
+  private lease(account: Account, via: Lease['via'], credential: Lease['credential']): Lease {
     const e = this.open.get(account.id)!;
     e.refs++;
     e.lastUsed = Date.now();
@@ -285,6 +287,7 @@ export class Store {
       account,
       mailbox: e.mailbox,
       via,
+      credential,
       release: () => {
         if (released) return;
         released = true;
