@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Checked } from './checker.js';
-import { Raw, login, startFixture, type ImapFixture } from './helpers.js';
+import { loggedIn, startFixture, type ImapFixture } from './helpers.js';
 
 let f: ImapFixture;
 beforeAll(async () => {
@@ -16,9 +16,7 @@ beforeAll(async () => {
 afterAll(async () => f.close());
 
 async function session(): Promise<Checked> {
-  const raw = await Raw.connect(f.port);
-  await login(raw, f);
-  return new Checked(raw);
+  return new Checked(await loggedIn(f));
 }
 
 function msg(subject: string): string {
