@@ -2,7 +2,7 @@
  * @module node/managesieve/server
  * The ManageSieve listener (RFC 5804; port 4190 in production) on the shared
  * net layer (node/net): accept-time error handling, the per-IP and total
- * limits and the memory high-water refusal (serve, IpGate), the connection's
+ * limits and the memory high-water refusal (serve, sharedGate), the connection's
  * I/O with STARTTLS in place and the idle timeout (LineConnection). Socket
  * bytes go through the receiver into a session; until the client has
  * authenticated the receiver takes only limits.preLoginMaxBytes per line and
@@ -11,7 +11,7 @@
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { IpGate, LineConnection, listenOn, serve } from '../net/index.js';
+import { LineConnection, listenOn, serve, sharedGate } from '../net/index.js';
 import type { Store } from '../store/index.js';
 import { SIEVE_LIMITS } from '../store/index.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
@@ -50,17 +50,6 @@ const DEFAULTS: ManageSieveLimits = {
 export interface ManageSieveServer {
   port: number;
   close(): Promise<void>;
-}
-
-/** Connections per client address for the ManageSieve listener of one store. */
-const gates = new WeakMap<Store, IpGate>();
-
-function gateFor(store: Store, limits: ManageSieveLimits): IpGate {
-  let g = gates.get(store);
-  if (!g || g.limits.perIp !== limits.maxConnectionsPerIp || g.limits.total !== limits.maxConnections) {
-    gates.set(store, (g = new IpGate({ perIp: limits.maxConnectionsPerIp, total: limits.maxConnections })));
-  }
-  return g;
 }
 
 export async function startManageSieve(deps: ManageSieveDeps, listen: { host: string; port: number }): Promise<ManageSieveServer> {
@@ -108,7 +97,7 @@ export async function startManageSieve(deps: ManageSieveDeps, listen: { host: st
   const server = serve({
     protocol: 'managesieve',
     log: deps.log,
-    gate: gateFor(deps.store, limits),
+    gate: sharedGate(deps.store, 'managesieve', { perIp: limits.maxConnectionsPerIp, total: limits.maxConnections }),
     implicitTls: false,
     // RFC 5804 §1.3: BYE with TRYLATER, a temporary condition the client retries.
     refusal: (why) =>

@@ -6,7 +6,7 @@
  * (budget.ts), the event-loop watchdog (watchdog.ts) and the process-level
  * policy for errors nobody caught (process-policy.ts).
  */
-export { guard, IpGate, listenOn, normalizeIp, serve, type Refusal, type ServeOptions } from './accept.js';
+export { guard, IpGate, listenOn, normalizeIp, serve, sharedGate, type Refusal, type ServeOptions } from './accept.js';
 export { configureMemoryBudget, DEFAULT_BUDGET, memoryBudget, MemoryBudget, type BudgetOptions } from './budget.js';
 export { cpuClock, netMetrics } from './metrics.js';
 export { LineConnection, type LineConnectionOptions, type SessionIo } from './line-connection.js';

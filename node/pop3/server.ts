@@ -8,7 +8,7 @@
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { IpGate, LineConnection, listenOn, serve } from '../net/index.js';
+import { LineConnection, listenOn, serve, sharedGate } from '../net/index.js';
 import type { Store } from '../store/index.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import { connectionId, type Logger } from '../util/log.js';
@@ -41,23 +41,13 @@ export interface Pop3Server {
   close(): Promise<void>;
 }
 
-/** Per-IP connection counts shared by every POP3 listener on one store (110 and 995 count together). */
-const gates = new WeakMap<Store, IpGate>();
-
-function gateFor(store: Store, limits: Pop3Limits): IpGate {
-  let g = gates.get(store);
-  if (!g || g.limits.perIp !== limits.maxConnectionsPerIp || g.limits.total !== limits.maxConnections) {
-    gates.set(store, (g = new IpGate({ perIp: limits.maxConnectionsPerIp, total: limits.maxConnections })));
-  }
-  return g;
-}
-
 export async function startPop3(deps: Pop3Deps, listen: Pop3Listen): Promise<Pop3Server> {
   const limits: Pop3Limits = { ...DEFAULT_LIMITS, ...deps.limits };
   const backend = deps.backend ?? new StoreMaildrops(deps.store);
   /** Every open connection's destroyer: close() ends sessions without UPDATE. */
   const conns = new Set<() => void>();
-  const gate = gateFor(deps.store, limits);
+  // 110 and 995 count together.
+  const gate = sharedGate(deps.store, 'pop3', { perIp: limits.maxConnectionsPerIp, total: limits.maxConnections });
 
   function accept(raw: net.Socket, remote: string): void {
     const cid = connectionId();
