@@ -8,7 +8,8 @@
  */
 export type Token = { kind: 'atom'; value: string } | { kind: 'string'; value: string };
 
-export type Received = { kind: 'request'; tokens: Token[] } | { kind: 'bad'; reason: string; fatal: boolean };
+/** `tooBig`: a literal over the limit, skipped unread (a size refusal, not a syntax error). */
+export type Received = { kind: 'request'; tokens: Token[] } | { kind: 'bad'; reason: string; fatal: boolean; tooBig?: true };
 
 export interface ReceiverLimits {
   /** Longest text outside literals in one request. */
@@ -132,7 +133,7 @@ export class Receiver {
           this.skipping = n;
           this.skipLine = true;
           this.buf = b.subarray(start);
-          return { kind: 'bad', reason: `literal of ${n} octets is over the ${maxLiteral}-octet limit${when ? ` ${when}` : ''}`, fatal: false };
+          return { kind: 'bad', reason: `literal of ${n} octets is over the ${maxLiteral}-octet limit${when ? ` ${when}` : ''}`, fatal: false, tooBig: true };
         }
         if (b.length < start + n) return null;
         tokens.push({ kind: 'string', value: b.toString('utf8', start, start + n) });

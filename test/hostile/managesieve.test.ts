@@ -65,7 +65,7 @@ describe('before AUTHENTICATE (limits.preLoginMaxBytes, 8 KB)', () => {
     c.write(`PUTSCRIPT "big" {${SIZE}+}\r\n`);
     // The refusal comes as soon as the size is read, before the octets.
     await c.until((t) => /\r\nNO "literal of/.test(t));
-    expect(c.text()).toMatch(/\r\nNO "literal of 134217728 octets is over the 8192-octet limit before authentication; AUTHENTICATE first/);
+    expect(c.text()).toMatch(/\r\nNO "literal of 134217728 octets is over the 8192-octet limit before authentication; AUTHENTICATE first"\r\n/);
     const chunk = Buffer.alloc(1024 * 1024, 0x23);
     for (let sent = 0; sent < SIZE; sent += chunk.length) {
       if (!c.socket.write(chunk)) await new Promise((r) => c.socket.once('drain', r));
@@ -81,7 +81,7 @@ describe('before AUTHENTICATE (limits.preLoginMaxBytes, 8 KB)', () => {
     // AUTHENTICATE's initial response as a literal: an 8 KB one is more than any PLAIN response needs.
     c.write(`AUTHENTICATE "PLAIN" {${16 * 1024}+}\r\n${'A'.repeat(16 * 1024)}\r\n`);
     await c.until((t) => /NO "literal of 16384 octets/.test(t));
-    expect(c.text()).toMatch(/NO "literal of 16384 octets is over the 8192-octet limit before authentication; AUTHENTICATE first/);
+    expect(c.text()).toMatch(/\r\nNO "literal of 16384 octets is over the 8192-octet limit before authentication; AUTHENTICATE first"\r\n/);
     c.write('NOOP\r\n');
     await c.until((t) => (t.match(/OK "Done"/g) ?? []).length === 2);
     expect(h.child.proc.exitCode).toBeNull();
