@@ -1,10 +1,10 @@
 /**
  * @module node/pop3/server
- * The POP3 listener: accepts connections (plain with STLS, or implicit TLS),
- * enforces connection limits, feeds socket bytes through the receiver into a
- * session, and implements the session's I/O: backpressure-aware writes and
- * the in-place TLS upgrade. TLS material comes from deps.tls on every
- * handshake, so a renewed certificate applies to the next connection.
+ * The POP3 listener on the shared net layer (node/net): accepts connections
+ * (plain with STLS, or implicit TLS) under the connection limits (serve,
+ * sharedGate) and feeds socket bytes through the receiver into a session;
+ * the session's I/O (backpressured writes, the in-place TLS upgrade, the
+ * autologout timer) is node/net's LineConnection.
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
