@@ -8,8 +8,8 @@
  */
 export type Token = { kind: 'atom'; value: string } | { kind: 'string'; value: string };
 
-/** `tooBig`: a literal over the limit, skipped unread (a size refusal, not a syntax error). */
-export type Received = { kind: 'request'; tokens: Token[] } | { kind: 'bad'; reason: string; fatal: boolean; tooBig?: true };
+/** `tooBig`: a literal over the limit, skipped unread (a size refusal, not a syntax error); `tryLater`: one refused for now. */
+export type Received = { kind: 'request'; tokens: Token[] } | { kind: 'bad'; reason: string; fatal: boolean; tooBig?: true; tryLater?: true };
 
 export interface ReceiverLimits {
   /** Longest text outside literals in one request. */
@@ -18,6 +18,12 @@ export interface ReceiverLimits {
   maxLiteral: number;
   /** Said after a refused literal's limit (before authentication the limit is the pre-login one). */
   when?: string | null;
+  /**
+   * Asked while a literal within the limit is still arriving (the process's
+   * memory budget): false skips it like one over the limit, as a temporary
+   * refusal the client retries.
+   */
+  admit?: (size: number) => boolean;
 }
 
 export class Receiver {
@@ -135,7 +141,15 @@ export class Receiver {
           this.buf = b.subarray(start);
           return { kind: 'bad', reason: `literal of ${n} octets is over the ${maxLiteral}-octet limit${when ? ` ${when}` : ''}`, fatal: false, tooBig: true };
         }
-        if (b.length < start + n) return null;
+        if (b.length < start + n) {
+          if (this.limits.admit && !this.limits.admit(n)) {
+            this.skipping = n;
+            this.skipLine = true;
+            this.buf = b.subarray(start);
+            return { kind: 'bad', reason: 'the server is short of memory right now; try again in a few minutes', fatal: false, tooBig: true, tryLater: true };
+          }
+          return null;
+        }
         tokens.push({ kind: 'string', value: b.toString('utf8', start, start + n) });
         text += start - i;
         i = start + n;

@@ -2,7 +2,8 @@
  * @module node/managesieve/server
  * The ManageSieve listener (RFC 5804; port 4190 in production) on the shared
  * net layer (node/net): accept-time error handling, the per-IP and total
- * limits and the memory high-water refusal (serve, sharedGate), the connection's
+ * limits and the memory high-water refusal of new connections (serve,
+ * sharedGate) and of scripts still arriving (NO (TRYLATER)), the connection's
  * I/O with STARTTLS in place and the idle timeout (LineConnection). Socket
  * bytes go through the receiver into a session; until the client has
  * authenticated the receiver takes only limits.preLoginMaxBytes per line and
@@ -11,7 +12,7 @@
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { LineConnection, listenOn, serve, sharedGate } from '../net/index.js';
+import { LineConnection, listenOn, memoryBudget, serve, sharedGate } from '../net/index.js';
 import type { Store } from '../store/index.js';
 import { SIEVE_LIMITS } from '../store/index.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
@@ -56,8 +57,10 @@ export async function startManageSieve(deps: ManageSieveDeps, listen: { host: st
   const limits = { ...DEFAULTS, ...deps.limits };
   const conns = new Set<() => void>();
   // Scripts are small: a literal may be a little over the script limit so the reply can say why.
-  const authenticated = { maxLine: limits.maxLineBytes, maxLiteral: SIEVE_LIMITS.maxScriptBytes * 2, when: null };
-  const preLogin = { maxLine: Math.min(limits.maxLineBytes, limits.preLoginMaxBytes), maxLiteral: limits.preLoginMaxBytes, when: 'before authentication; AUTHENTICATE first' };
+  // Near the memory high-water mark a script still arriving is refused for now (NO (TRYLATER)), as IMAP refuses literals.
+  const admit = () => !memoryBudget().underPressure();
+  const authenticated = { maxLine: limits.maxLineBytes, maxLiteral: SIEVE_LIMITS.maxScriptBytes * 2, when: null, admit };
+  const preLogin = { maxLine: Math.min(limits.maxLineBytes, limits.preLoginMaxBytes), maxLiteral: limits.preLoginMaxBytes, when: 'before authentication; AUTHENTICATE first', admit };
 
   function accept(raw: net.Socket, remote: string): void {
     const cid = connectionId();

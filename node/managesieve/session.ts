@@ -101,7 +101,7 @@ export class SieveSession {
     try {
       if (it.kind === 'bad') {
         if (it.fatal) throw new SieveProtoError('BYE', null, `${it.reason}; closing`);
-        throw no(null, it.tooBig ? it.reason : `${it.reason}; see RFC 5804 §4 for the syntax`);
+        throw no(it.tryLater ? 'TRYLATER' : null, it.tooBig ? it.reason : `${it.reason}; see RFC 5804 §4 for the syntax`);
       }
       if (this.state.kind === 'sasl') return await this.saslResponse(it.tokens);
       const cmd = parseCommand(it.tokens);

@@ -33,6 +33,18 @@ describe('receiver', () => {
     expect(out[0]).toMatchObject({ kind: 'bad', fatal: false });
     expect(out[1]).toEqual({ kind: 'request', tokens: [{ kind: 'atom', value: 'NOOP' }] });
   });
+  it('skips a literal the memory budget refuses while it arrives, as a temporary refusal, then goes on', () => {
+    let admit = false;
+    const r = new Receiver({ maxLine: 1000, maxLiteral: 100, admit: () => admit });
+    const out = [...r.push(Buffer.from('PUTSCRIPT "x" {20+}\r\n0123456789')), ...r.push(Buffer.from('0123456789\r\nNOOP\r\n'))];
+    expect(out[0]).toEqual({ kind: 'bad', reason: 'the server is short of memory right now; try again in a few minutes', fatal: false, tooBig: true, tryLater: true });
+    expect(out[1]).toEqual({ kind: 'request', tokens: [{ kind: 'atom', value: 'NOOP' }] });
+    // A literal whose octets are all here already costs nothing more to take.
+    expect(r.push(Buffer.from('CHECKSCRIPT {5+}\r\nkeep;\r\n'))).toEqual([{ kind: 'request', tokens: [{ kind: 'atom', value: 'CHECKSCRIPT' }, { kind: 'string', value: 'keep;' }] }]);
+    admit = true;
+    expect(r.push(Buffer.from('CHECKSCRIPT {5+}\r\nke')).concat(r.push(Buffer.from('ep;\r\n')))).toEqual([{ kind: 'request', tokens: [{ kind: 'atom', value: 'CHECKSCRIPT' }, { kind: 'string', value: 'keep;' }] }]);
+  });
+
   it('reports an endless line once, as fatal', () => {
     const r = new Receiver({ maxLine: 100, maxLiteral: 10 });
     expect(r.push(Buffer.alloc(500, 0x41))).toEqual([{ kind: 'bad', reason: 'line too long', fatal: true }]);
