@@ -6,8 +6,8 @@
  * through the strict response checker (checker.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checked } from './checker.js';
-import { loggedIn, startFixture, type ImapFixture } from './helpers.js';
+import { checkedSession, type Checked } from './checker.js';
+import { startFixture, type ImapFixture } from './helpers.js';
 
 let f: ImapFixture;
 beforeAll(async () => {
@@ -15,9 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => f.close());
 
-async function session(): Promise<Checked> {
-  return new Checked(await loggedIn(f));
-}
+const session = () => checkedSession(f);
 
 function msg(subject: string): string {
   return `Subject: ${subject}\r\n\r\nbody\r\n`;
