@@ -309,7 +309,12 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     log,
     authLimiter,
     tls: certs.store,
-    limits: { maxConnectionsPerIp: config.limits.maxConnectionsPerIp, allowPlaintextOnLoopback: config.allowPlaintextAuthOnLoopback, idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000 },
+    limits: {
+      maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+      allowPlaintextOnLoopback: config.allowPlaintextAuthOnLoopback,
+      idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+      preLoginMaxBytes: config.limits.preLoginMaxBytes,
+    },
   };
   await bind('managesieve', config.ports.managesieve, () => startManageSieve(sieveDeps, { host, port: config.ports.managesieve }), (h) => h.port);
 

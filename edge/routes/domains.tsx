@@ -182,7 +182,13 @@ export function registerDomains(app: Hono<EdgeEnv>, edge: Edge): void {
         }
         return redirectWith(c, edge, `/domains/${enc(name)}`, 'ok', `${name} has no domain filter now.`);
       }
-      await edge.node().put(`/api/v1/domains/${enc(name)}/sieve/before`, { source });
+      try {
+        await edge.node().put(`/api/v1/domains/${enc(name)}/sieve/before`, { source });
+      } catch (err) {
+        // The node names the line; the admin also needs to know that nothing changed and what to do.
+        if (err instanceof NodeApiError && err.status === 400) throw new InputError(`${err.message}. Nothing was saved and the filter in force is unchanged: correct the script at that line and save it again.`);
+        throw err;
+      }
       return redirectWith(c, edge, `/domains/${enc(name)}`, 'ok', `Saved the filter for ${name}; it applies to the next message.`);
     });
   });

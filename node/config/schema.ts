@@ -157,7 +157,7 @@ export const OPTIONS = {
     messagesPerHourPerAccount: int(500, { min: 1, help: 'Messages an account may submit per hour; more get a temporary 451 so a stolen password cannot spray spam.' }),
     preLoginMaxBytes: bytes(8 * 1024, {
       min: 1024,
-      help: 'Longest IMAP line, literal or request before login succeeds (a LOGIN or AUTHENTICATE fits in a few KB): a bigger literal is refused with NO [TOOBIG] before it is sent, a longer line or unasked literal closes the connection with BYE.',
+      help: 'Longest IMAP or ManageSieve line, literal or request before login succeeds (a LOGIN or AUTHENTICATE fits in a few KB): IMAP refuses a bigger literal with NO [TOOBIG] before it is sent, and closes the connection with BYE on a longer line or unasked literal; ManageSieve skips a bigger literal unread and answers NO.',
     }),
     memoryBudgetBytes: bytes(256 * 1024 * 1024, {
       min: 1024 * 1024,

@@ -5,7 +5,9 @@
  * failed-login policy as DAV), each user switches vacation replies on and
  * off with their text and dates, sees and edits their Sieve script with its
  * check result and the last error it had at delivery, and manages their app
- * passwords. Plain HTML forms, no script. The vacation form writes a script
+ * passwords; creating and revoking those takes the main password, so an app
+ * password (kept in a phone, a mail client's settings) cannot mint more or
+ * lock the owner's other devices out. Plain HTML forms, no script. The vacation form writes a script
  * of its own ("haven-vacation") that delivery runs after the owner's.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +23,10 @@ export interface AccountDeps {
   authLimiter: AuthLimiter;
   log: Logger;
 }
+
+/** Said wherever app passwords cannot be managed because the sign-in used one. */
+const MAIN_PASSWORD_NEEDED =
+  'App passwords are created and revoked only when you sign in with your main password, not an app password. Close this browser window (or open a private one), come back to this page and sign in with your main password.';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const OWN_SCRIPT = 'main';
@@ -63,7 +69,7 @@ export function accountApp(deps: AccountDeps): Hono {
     } catch (err) {
       if (!(err instanceof AuthFailedError)) throw err;
       deps.authLimiter.fail(ip, user);
-      return challenge('wrong address or password');
+      return challenge('wrong address or password; sign in with your full email address and its password');
     }
   }
 
@@ -82,6 +88,7 @@ export function accountApp(deps: AccountDeps): Hono {
     const lastError = sieve.lastError(id);
     const apps = deps.store.listAppPasswords(lease.account.address);
     const script = draft?.script ?? own?.source ?? '';
+    const main = lease.credential === 'password';
     return page(
       lease.account.address,
       `<section><h2>Vacation reply</h2><form method="post" action="/account/vacation">
@@ -93,15 +100,15 @@ export function accountApp(deps: AccountDeps): Hono {
 <button>Save</button></form></section>
 <section><h2>Filter (Sieve)</h2><form method="post" action="/account/sieve">
 <p>${own ? `Active script: <b>${esc(own.name)}</b>.` : 'No active script: mail goes to INBOX (or Junk).'} Mail clients can manage scripts too (ManageSieve, port 4190).</p>
-${draft?.error ? `<p class="bad">Not saved: ${esc(draft.error)}</p>` : ''}
-${lastError ? `<p class="bad">Last problem at delivery (${new Date(lastError.at).toISOString()}): ${esc(lastError.message)}. The message was kept in INBOX.</p>` : ''}
+${draft?.error ? `<p class="bad">Not saved: ${esc(draft.error)}. Correct the script at that line and check it again; the filter in force is unchanged.</p>` : ''}
+${lastError ? `<p class="bad">Last problem at delivery (${new Date(lastError.at).toISOString()}): ${esc(lastError.message)}. The message was kept in INBOX. Correct the script below and save it; until then such messages keep going to INBOX.</p>` : ''}
 <textarea name="script" rows="14" spellcheck="false">${esc(script)}</textarea>
 <button name="do" value="check">Check</button> <button name="do" value="save">Save and activate</button> <button name="do" value="off">Turn filtering off</button></form></section>
 <section><h2>App passwords</h2>
 ${draft?.newPassword ? `<p class="ok">New app password (shown once): <code>${esc(draft.newPassword)}</code></p>` : ''}
 <table><tr><th>Label</th><th>Created</th><th>Last used</th><th></th></tr>
-${apps.map((a) => `<tr><td>${esc(a.label ?? '')}</td><td>${new Date(a.createdAt).toISOString().slice(0, 10)}</td><td>${a.lastUsedAt ? new Date(a.lastUsedAt).toISOString().slice(0, 10) : 'never'}</td><td><form method="post" action="/account/app-passwords/${esc(a.id)}/revoke"><button>Revoke</button></form></td></tr>`).join('\n')}
-</table><form method="post" action="/account/app-passwords"><label>Label <input name="label" required placeholder="phone"></label><button>Create</button></form></section>`,
+${apps.map((a) => `<tr><td>${esc(a.label ?? '')}</td><td>${new Date(a.createdAt).toISOString().slice(0, 10)}</td><td>${a.lastUsedAt ? new Date(a.lastUsedAt).toISOString().slice(0, 10) : 'never'}</td><td>${main ? `<form method="post" action="/account/app-passwords/${esc(a.id)}/revoke"><button>Revoke</button></form>` : ''}</td></tr>`).join('\n')}
+</table>${main ? '<form method="post" action="/account/app-passwords"><label>Label <input name="label" required placeholder="phone"></label><button>Create</button></form>' : `<p>${esc(MAIN_PASSWORD_NEEDED)}</p>`}</section>`,
       notice,
     );
   }
@@ -110,13 +117,16 @@ ${apps.map((a) => `<tr><td>${esc(a.label ?? '')}</td><td>${new Date(a.createdAt)
     const lease = await login(c);
     if (lease instanceof Response) return lease;
     try {
-      if (c.req.method === 'POST' && !sameOrigin(c)) return c.text('this form must be sent from the account page itself\n', 403);
+      if (c.req.method === 'POST' && !sameOrigin(c)) return c.text('this form must be sent from the account page itself: open /account and use the form there\n', 403);
       return await fn(c, lease);
     } finally {
       lease.release();
     }
   };
-  const html = (c: Context, body: string, status: 200 | 400 = 200) => c.html(body, status, { 'Cache-Control': 'no-store', 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'" });
+  /** Managing app passwords takes the main password (see the module header). */
+  const withMainPassword = (fn: (c: Context, lease: Lease) => Promise<Response> | Response) =>
+    withLease((c, lease) => (lease.credential === 'password' ? fn(c, lease) : html(c, render(lease, `!${MAIN_PASSWORD_NEEDED}`), 403)));
+  const html = (c: Context, body: string, status: 200 | 400 | 403 = 200) => c.html(body, status, { 'Cache-Control': 'no-store', 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'" });
 
   app.get('/account', withLease((c, lease) => html(c, render(lease))));
 
@@ -131,8 +141,8 @@ ${apps.map((a) => `<tr><td>${esc(a.label ?? '')}</td><td>${new Date(a.createdAt)
         subject: String(f.subject ?? '').slice(0, 200),
         text: String(f.text ?? '').slice(0, 8000),
       };
-      if (s.enabled && !s.text.trim()) return html(c, render(lease, '!Write the message your correspondents will get.'), 400);
-      if ((s.from && !/^\d{4}-\d{2}-\d{2}$/.test(s.from)) || (s.until && !/^\d{4}-\d{2}-\d{2}$/.test(s.until))) return html(c, render(lease, '!Dates are YYYY-MM-DD.'), 400);
+      if (s.enabled && !s.text.trim()) return html(c, render(lease, '!Nothing was saved: write the message your correspondents will get, then save again.'), 400);
+      if ((s.from && !/^\d{4}-\d{2}-\d{2}$/.test(s.from)) || (s.until && !/^\d{4}-\d{2}-\d{2}$/.test(s.until))) return html(c, render(lease, '!Nothing was saved: write dates as YYYY-MM-DD (such as 2026-12-31), or leave them empty.'), 400);
       sieve.put(lease.account.id, VACATION_SCRIPT, vacationScript(s));
       return html(c, render(lease, s.enabled ? 'Vacation replies are on.' : 'Vacation replies are off.'));
     }),
@@ -163,7 +173,7 @@ ${apps.map((a) => `<tr><td>${esc(a.label ?? '')}</td><td>${new Date(a.createdAt)
 
   app.post(
     '/account/app-passwords',
-    withLease(async (c, lease) => {
+    withMainPassword(async (c, lease) => {
       const f = await c.req.parseBody();
       const label = String(f.label ?? '').trim().slice(0, 64) || 'app';
       const { password } = await deps.store.addAppPassword(lease.account.address, label);
@@ -173,11 +183,11 @@ ${apps.map((a) => `<tr><td>${esc(a.label ?? '')}</td><td>${new Date(a.createdAt)
 
   app.post(
     '/account/app-passwords/:id/revoke',
-    withLease((c, lease) => {
+    withMainPassword((c, lease) => {
       try {
         deps.store.revokeAppPassword(lease.account.address, c.req.param('id') ?? '');
       } catch (err) {
-        if (err instanceof NotFoundError) return html(c, render(lease, '!No such app password.'), 400);
+        if (err instanceof NotFoundError) return html(c, render(lease, '!No such app password: it may have been revoked already. The list below is current.'), 400);
         throw err;
       }
       return html(c, render(lease, 'App password revoked.'));

@@ -8,7 +8,7 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
-import { cpuClock, guard, IpGate, listenOn, memoryBudget, netMetrics, serve } from '../net/index.js';
+import { cpuClock, guard, listenOn, memoryBudget, netMetrics, serve, sharedGate } from '../net/index.js';
 import type { Store } from '../store/index.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import { connectionId, type Logger } from '../util/log.js';
@@ -348,17 +348,14 @@ class Connection implements Transport {
   }
 }
 
-/** Connections per client address, counted across every IMAP listener of one store (143 and 993 together). */
-const gates = new WeakMap<Store, IpGate>();
-
 export async function startImap(deps: ImapDeps, listen: ImapListen): Promise<{ port: number; close(): Promise<void> }> {
   const limits = { ...DEFAULT_IMAP_LIMITS, ...deps.limits };
   // One message body may sit unread on top of the 1 MB a response waits at.
   if (deps.limits?.maxUnsentBytes === undefined) limits.maxUnsentBytes = Math.max(limits.appendLimit, limits.maxLiteral) + 8 * 1024 * 1024;
   const ctx = new ServerContext(deps.store, deps.authLimiter, deps.hostname, limits, deps.allowPlaintextOnLoopback ?? false);
   const conns = new Set<Connection>();
-  let gate = gates.get(deps.store);
-  if (!gate || gate.limits.perIp !== limits.maxConnectionsPerIp) gates.set(deps.store, (gate = new IpGate({ perIp: limits.maxConnectionsPerIp })));
+  // Connections per client address, counted across every IMAP listener of one store (143 and 993 together).
+  const gate = sharedGate(deps.store, 'imap', { perIp: limits.maxConnectionsPerIp });
   const server = serve({
     protocol: 'imap',
     log: deps.log,

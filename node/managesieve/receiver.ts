@@ -8,7 +8,23 @@
  */
 export type Token = { kind: 'atom'; value: string } | { kind: 'string'; value: string };
 
-export type Received = { kind: 'request'; tokens: Token[] } | { kind: 'bad'; reason: string; fatal: boolean };
+/** `tooBig`: a literal over the limit, skipped unread (a size refusal, not a syntax error); `tryLater`: one refused for now. */
+export type Received = { kind: 'request'; tokens: Token[] } | { kind: 'bad'; reason: string; fatal: boolean; tooBig?: true; tryLater?: true };
+
+export interface ReceiverLimits {
+  /** Longest text outside literals in one request. */
+  maxLine: number;
+  /** Largest literal; a bigger one is skipped as it arrives, never buffered. */
+  maxLiteral: number;
+  /** Said after a refused literal's limit (before authentication the limit is the pre-login one). */
+  when?: string | null;
+  /**
+   * Asked while a literal within the limit is still arriving (the process's
+   * memory budget): false skips it like one over the limit, as a temporary
+   * refusal the client retries.
+   */
+  admit?: (size: number) => boolean;
+}
 
 export class Receiver {
   private buf: Buffer = Buffer.alloc(0);
@@ -16,10 +32,8 @@ export class Receiver {
   private skipping = 0;
   private skipLine = false;
 
-  constructor(
-    private readonly maxLine: number,
-    private readonly maxLiteral: number,
-  ) {}
+  /** Replaced as a whole when the session's state changes (AUTHENTICATE, UNAUTHENTICATE). */
+  constructor(public limits: ReceiverLimits) {}
 
   push(chunk: Buffer): Received[] {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
@@ -42,7 +56,7 @@ export class Receiver {
       }
       const r = this.scan();
       if (r === null) {
-        if (this.buf.length > this.maxLine && this.buf.indexOf(0x7b) < 0) {
+        if (this.buf.length > this.limits.maxLine && this.buf.indexOf(0x7b) < 0) {
           this.buf = Buffer.alloc(0);
           out.push({ kind: 'bad', reason: 'line too long', fatal: true });
         }
@@ -73,7 +87,7 @@ export class Receiver {
       return { kind: 'bad', reason, fatal: false };
     };
     for (;;) {
-      if (text > this.maxLine) return bad('line too long', i);
+      if (text > this.limits.maxLine) return bad('line too long', i);
       if (i >= b.length) return null;
       const c = b[i];
       if (c === 0x20) {
@@ -119,14 +133,23 @@ export class Receiver {
         const start = b[close + 1] === 0x0d && b[close + 2] === 0x0a ? close + 3 : b[close + 1] === 0x0a ? close + 2 : -1;
         if (start < 0) return bad('a literal must be followed by CRLF', close);
         const n = Number(m[1]);
-        if (n > this.maxLiteral) {
+        const { maxLiteral, when } = this.limits;
+        if (n > maxLiteral) {
           // Skip its bytes as they come, then the rest of its line: nothing of it is buffered.
           this.skipping = n;
           this.skipLine = true;
           this.buf = b.subarray(start);
-          return { kind: 'bad', reason: `literal of ${n} octets is over the ${this.maxLiteral}-octet limit`, fatal: false };
+          return { kind: 'bad', reason: `literal of ${n} octets is over the ${maxLiteral}-octet limit${when ? ` ${when}` : ''}`, fatal: false, tooBig: true };
         }
-        if (b.length < start + n) return null;
+        if (b.length < start + n) {
+          if (this.limits.admit && !this.limits.admit(n)) {
+            this.skipping = n;
+            this.skipLine = true;
+            this.buf = b.subarray(start);
+            return { kind: 'bad', reason: 'the server is short of memory right now; try again in a few minutes', fatal: false, tooBig: true, tryLater: true };
+          }
+          return null;
+        }
         tokens.push({ kind: 'string', value: b.toString('utf8', start, start + n) });
         text += start - i;
         i = start + n;

@@ -1,21 +1,25 @@
 /**
  * @module node/managesieve/server
- * The ManageSieve listener (RFC 5804; port 4190 in production): accepts
- * connections under a total and a per-IP limit, feeds socket bytes through
- * the receiver into a session, and does the session's I/O: writes, the
- * STARTTLS upgrade in place, the idle timeout. TLS material comes from
- * deps.tls on every handshake, so a renewed certificate applies at once.
+ * The ManageSieve listener (RFC 5804; port 4190 in production) on the shared
+ * net layer (node/net): accept-time error handling, the per-IP and total
+ * limits and the memory high-water refusal of new connections (serve,
+ * sharedGate) and of scripts still arriving (NO (TRYLATER)), the connection's
+ * I/O with STARTTLS in place and the idle timeout (LineConnection). Socket
+ * bytes go through the receiver into a session; until the client has
+ * authenticated the receiver takes only limits.preLoginMaxBytes per line and
+ * literal, as IMAP does, so an unauthenticated client cannot make the node
+ * hold a script-sized literal.
  */
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import { LineConnection, listenOn, memoryBudget, serve, sharedGate } from '../net/index.js';
 import type { Store } from '../store/index.js';
 import { SIEVE_LIMITS } from '../store/index.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import { connectionId, type Logger } from '../util/log.js';
 import { isLoopback } from '../util/loopback.js';
-import { metrics } from '../util/metrics.js';
 import { Receiver } from './receiver.js';
-import { SieveSession, type SieveIo } from './session.js';
+import { SieveSession } from './session.js';
 
 export interface ManageSieveDeps {
   store: Store;
@@ -30,10 +34,19 @@ export interface ManageSieveLimits {
   maxConnectionsPerIp: number;
   idleTimeoutMs: number;
   maxLineBytes: number;
+  /** Longest line and largest literal before AUTHENTICATE succeeds (an AUTHENTICATE PLAIN fits in a few hundred bytes). */
+  preLoginMaxBytes: number;
   allowPlaintextOnLoopback: boolean;
 }
 
-const DEFAULTS: ManageSieveLimits = { maxConnections: 1000, maxConnectionsPerIp: 20, idleTimeoutMs: 30 * 60_000, maxLineBytes: 8192, allowPlaintextOnLoopback: true };
+const DEFAULTS: ManageSieveLimits = {
+  maxConnections: 1000,
+  maxConnectionsPerIp: 20,
+  idleTimeoutMs: 30 * 60_000,
+  maxLineBytes: 8192,
+  preLoginMaxBytes: 8 * 1024,
+  allowPlaintextOnLoopback: true,
+};
 
 export interface ManageSieveServer {
   port: number;
@@ -43,98 +56,36 @@ export interface ManageSieveServer {
 export async function startManageSieve(deps: ManageSieveDeps, listen: { host: string; port: number }): Promise<ManageSieveServer> {
   const limits = { ...DEFAULTS, ...deps.limits };
   const conns = new Set<() => void>();
-  const perIp = new Map<string, number>();
+  // Scripts are small: a literal may be a little over the script limit so the reply can say why.
+  // Near the memory high-water mark a script still arriving is refused for now (NO (TRYLATER)), as IMAP refuses literals.
+  const admit = () => !memoryBudget().underPressure();
+  const authenticated = { maxLine: limits.maxLineBytes, maxLiteral: SIEVE_LIMITS.maxScriptBytes * 2, when: null, admit };
+  const preLogin = { maxLine: Math.min(limits.maxLineBytes, limits.preLoginMaxBytes), maxLiteral: limits.preLoginMaxBytes, when: 'before authentication; AUTHENTICATE first', admit };
 
-  function accept(raw: net.Socket): void {
-    const remote = (raw.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+  function accept(raw: net.Socket, remote: string): void {
     const cid = connectionId();
     const log = deps.log.child({ proto: 'managesieve', cid, remote });
-    metrics.connections.inc({ protocol: 'managesieve' });
-    raw.on('error', () => raw.destroy());
-    if (conns.size >= limits.maxConnections || (perIp.get(remote) ?? 0) >= limits.maxConnectionsPerIp) {
-      log.warn('managesieve connection refused: too many connections');
-      raw.end('BYE (TRYLATER) "too many connections from your address; close some and retry"\r\n');
-      return;
-    }
-    let socket: net.Socket = raw;
-    const destroy = () => {
-      socket.destroy();
-      raw.destroy();
-    };
+    const receiver = new Receiver(preLogin);
+    const conn: LineConnection = new LineConnection(raw, {
+      protocol: 'managesieve',
+      log,
+      tls: deps.tls,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      onIdle: () => void conn.write('BYE "idle too long; reconnect when you need me"\r\n').then(() => conn.end()),
+      onData: (chunk) => {
+        // The limits follow the state the bytes arrive in (UNAUTHENTICATE returns to the pre-login ones).
+        receiver.limits = session.state.kind === 'auth' ? authenticated : preLogin;
+        session.receive(receiver.push(chunk));
+      },
+      onUpgrade: () => receiver.reset(),
+      onClose: () => {
+        conns.delete(destroy);
+        session.closedByPeer();
+      },
+    });
+    const destroy = () => conn.destroy();
     conns.add(destroy);
-    perIp.set(remote, (perIp.get(remote) ?? 0) + 1);
-    // Scripts are small: a literal may be a little over the script limit so the reply can say why.
-    const receiver = new Receiver(limits.maxLineBytes, SIEVE_LIMITS.maxScriptBytes * 2);
-    let handshaking = false;
-    const idle = setTimeout(() => {
-      if (!handshaking) void io.write('BYE "idle too long; reconnect when you need me"\r\n').then(() => io.end());
-      else destroy();
-    }, limits.idleTimeoutMs);
-    idle.unref();
-    const onData = (chunk: Buffer) => {
-      idle.refresh();
-      session.receive(receiver.push(chunk));
-    };
-    let gone = false;
-    const onClose = () => {
-      if (gone) return;
-      gone = true;
-      clearTimeout(idle);
-      conns.delete(destroy);
-      const n = (perIp.get(remote) ?? 1) - 1;
-      if (n > 0) perIp.set(remote, n);
-      else perIp.delete(remote);
-      session.closedByPeer();
-    };
-    const attach = (s: net.Socket) => {
-      socket = s;
-      s.on('data', onData);
-      s.on('error', () => s.destroy());
-      s.once('close', onClose);
-    };
-    const io: SieveIo = {
-      write: (s) =>
-        new Promise((resolve) => {
-          idle.refresh();
-          if (socket.destroyed || !socket.writable) return resolve();
-          if (socket.write(s)) return resolve();
-          const done = () => {
-            socket.off('drain', done).off('close', done);
-            resolve();
-          };
-          socket.on('drain', done).on('close', done);
-        }),
-      async upgrade(reply) {
-        // Stop reading plaintext before the OK leaves: bytes sent ahead of the handshake must not count (CVE-2011-0411).
-        raw.off('data', onData);
-        raw.off('close', onClose);
-        raw.pause();
-        receiver.reset();
-        await new Promise<void>((resolve) => raw.write(reply, () => resolve()));
-        raw.once('close', onClose);
-        handshaking = true;
-        const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: deps.tls.secureContext(), SNICallback: (_n, cb) => cb(null, deps.tls.secureContext()) });
-        const ok = await new Promise<boolean>((resolve) => {
-          secure.once('secure', () => resolve(true));
-          secure.once('error', () => resolve(false));
-          secure.once('close', () => resolve(false));
-        });
-        handshaking = false;
-        if (!ok) {
-          secure.destroy();
-          return false;
-        }
-        attach(secure);
-        return true;
-      },
-      pause: () => socket.pause(),
-      resume: () => socket.resume(),
-      end: () => {
-        socket.end();
-        setTimeout(() => socket.destroy(), 5_000).unref();
-      },
-    };
-    const session = new SieveSession(io, {
+    const session = new SieveSession(conn, {
       id: cid,
       remote,
       secure: false,
@@ -143,21 +94,22 @@ export async function startManageSieve(deps: ManageSieveDeps, listen: { host: st
       authLimiter: deps.authLimiter,
       log,
     });
-    attach(raw);
-    raw.setNoDelay(true);
-    void session.greet();
+    void conn.start(false).then(() => session.greet());
   }
 
-  const server = net.createServer(accept);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const server = serve({
+    protocol: 'managesieve',
+    log: deps.log,
+    gate: sharedGate(deps.store, 'managesieve', { perIp: limits.maxConnectionsPerIp, total: limits.maxConnections }),
+    implicitTls: false,
+    // RFC 5804 §1.3: BYE with TRYLATER, a temporary condition the client retries.
+    refusal: (why) =>
+      why === 'memory'
+        ? 'BYE (TRYLATER) "the server is short of memory right now; try again in a few minutes"\r\n'
+        : 'BYE (TRYLATER) "too many connections from your address; close some and retry"\r\n',
+    accept,
   });
-  server.on('error', (err) => deps.log.error({ err }, 'managesieve listener error'));
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenOn(server, listen.port, listen.host);
   deps.log.info({ host: listen.host, port }, 'managesieve listening');
   return {
     port,

@@ -6,6 +6,7 @@
  * wire, anything else becomes NO (TRYLATER) and is logged with its stack.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SessionIo } from '../net/index.js';
 import { AuthFailedError, type Store } from '../store/index.js';
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
@@ -17,14 +18,8 @@ import type { Received } from './receiver.js';
 import { response, str } from './respond.js';
 import { SIEVE_CAPABILITY } from './capability.js';
 
-export interface SieveIo {
-  write(s: string): Promise<void>;
-  /** Writes the reply, then runs the TLS handshake; false when it failed (the connection is gone). */
-  upgrade(reply: string): Promise<boolean>;
-  pause(): void;
-  resume(): void;
-  end(): void;
-}
+/** What the session needs from its connection (node/net's LineConnection). */
+export type SieveIo = SessionIo<string>;
 
 export interface SessionOptions {
   id: string;
@@ -106,7 +101,7 @@ export class SieveSession {
     try {
       if (it.kind === 'bad') {
         if (it.fatal) throw new SieveProtoError('BYE', null, `${it.reason}; closing`);
-        throw no(null, `${it.reason}; see RFC 5804 §4 for the syntax`);
+        throw no(it.tryLater ? 'TRYLATER' : null, it.tooBig ? it.reason : `${it.reason}; see RFC 5804 §4 for the syntax`);
       }
       if (this.state.kind === 'sasl') return await this.saslResponse(it.tokens);
       const cmd = parseCommand(it.tokens);

@@ -72,6 +72,18 @@ export class IpGate {
   }
 }
 
+/** One gate per protocol per owner (the store a node's listeners share): 143 and 993 count together, as do 110 and 995. */
+const gates = new WeakMap<object, Map<string, IpGate>>();
+
+/** The gate of `protocol` for `owner`; a new one when the limits changed (a listener restarted with other settings). */
+export function sharedGate(owner: object, protocol: string, limits: { perIp: number; total?: number }): IpGate {
+  let byProtocol = gates.get(owner);
+  if (!byProtocol) gates.set(owner, (byProtocol = new Map()));
+  let g = byProtocol.get(protocol);
+  if (!g || g.limits.perIp !== limits.perIp || g.limits.total !== limits.total) byProtocol.set(protocol, (g = new IpGate(limits)));
+  return g;
+}
+
 export interface ServeOptions {
   /** The metrics label and log name: imap, imaps, pop3, https… */
   protocol: string;

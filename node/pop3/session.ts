@@ -8,7 +8,7 @@
  */
 import type { AuthLimiter } from '../util/auth-limiter.js';
 import type { Logger } from '../util/log.js';
-import { cpuClock } from '../net/index.js';
+import { cpuClock, type SessionIo } from '../net/index.js';
 import { recordCommand } from '../util/metrics.js';
 import { reportUnexpected } from '../util/unexpected.js';
 import { auth, saslResponse } from './commands/auth.js';
@@ -49,16 +49,8 @@ const COMMANDS: { [V in Verb]: CommandSpec<V> } = {
   QUIT: quit,
 };
 
-/** What the session needs from its connection. */
-export interface Pop3Io {
-  write(reply: Buffer): Promise<void>;
-  /** Writes `reply`, then runs the TLS handshake on the same connection; false (connection closed) when it fails. */
-  upgrade(reply: Buffer): Promise<boolean>;
-  pause(): void;
-  resume(): void;
-  /** Close after what was written is flushed. */
-  end(): void;
-}
+/** What the session needs from its connection (node/net's LineConnection). */
+export type Pop3Io = SessionIo<Buffer>;
 
 export interface SessionOptions {
   id: string;

@@ -69,6 +69,8 @@ export interface Lease {
   readonly mailbox: Mailbox;
   /** How the login was proven. */
   readonly via: 'password' | 'app' | 'recovery' | 'master' | 'cached';
+  /** Which secret proved it, also when the proof came from the login cache: what may be done can depend on it (only the main password manages app passwords). */
+  readonly credential: Exclude<Lease['via'], 'cached'>;
   release(): void;
 }
 
@@ -105,7 +107,7 @@ export class Store {
   private readonly masterKey: Buffer;
   private readonly open = new Map<string, OpenEntry>();
   /** sha256(account id, secret) -> expiry; lets a repeat login skip the KDF while the key is in memory. */
-  private readonly authCache = new Map<string, { accountId: string; expires: number }>();
+  private readonly authCache = new Map<string, { accountId: string; expires: number; credential: Lease['credential'] }>();
   private readonly idleCloseMs: number;
   private readonly maxOpen: number;
   private readonly mailboxCacheKiB: number;
@@ -198,7 +200,7 @@ export class Store {
    * App passwords are tried first: they are cheap (HKDF) and most logins from
    * mail clients use them. A wrong secret costs one scrypt either way.
    */
-  private async unlockKey(account: Account, secret: string, allowRecovery = false): Promise<{ key: Buffer; via: Lease['via']; wrap: KeyWrapRecord }> {
+  private async unlockKey(account: Account, secret: string, allowRecovery = false): Promise<{ key: Buffer; via: Lease['credential']; wrap: KeyWrapRecord }> {
     const wraps = this.directory.wraps(account.id);
     const norm = normalizeSecret(secret);
     for (const w of wraps.filter((x) => x.kind === 'app' || (allowRecovery && x.kind === 'recovery'))) {
@@ -234,13 +236,13 @@ export class Store {
     const cached = this.authCache.get(ck);
     // Every change of a wrap (password, app password, reset) happens in this process, the one writer,
     // and forgets the account's cached logins there; so a cached login is still good while it lasts.
-    if (cached && cached.expires > Date.now() && this.open.has(account.id)) return this.lease(account, 'cached');
+    if (cached && cached.expires > Date.now() && this.open.has(account.id)) return this.lease(account, 'cached', cached.credential);
     if (cached) this.authCache.delete(ck);
     const { key, via, wrap } = await this.unlockKey(account, secret);
     if (via === 'app') this.directory.touchWrap(wrap.id);
-    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS });
+    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS, credential: via });
     this.ensureOpen(account, key);
-    return this.lease(account, via);
+    return this.lease(account, via, via);
   }
 
   /**
@@ -255,7 +257,7 @@ export class Store {
       if (!master) throw new MailboxLockedError(accountId);
       this.ensureOpen(account, await unwrapKey(master.wrapped, this.masterKey));
     }
-    return this.lease(account, 'master');
+    return this.lease(account, 'master', 'master');
   }
 
   /**
@@ -286,7 +288,7 @@ export class Store {
     return e;
   }
 
-  private lease(account: Account, via: Lease['via']): Lease {
+  private lease(account: Account, via: Lease['via'], credential: Lease['credential']): Lease {
     const e = this.open.get(account.id)!;
     e.refs++;
     e.lastUsed = Date.now();
@@ -299,6 +301,7 @@ export class Store {
       account,
       mailbox: e.mailbox,
       via,
+      credential,
       release: () => {
         if (released) return;
         released = true;

@@ -4,7 +4,9 @@
  * fetch over node:https that trusts the test certificate (handed to tsdav
  * and used for raw transcripts), and helpers to make clients.
  */
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import { createDAVClient } from 'tsdav';
 import { startDavServer } from '../../node/dav/index.js';
@@ -15,6 +17,18 @@ import { addAccount, makeTestStore, testTls, type TestStore } from '../helpers/s
 
 export const ALICE = { address: 'alice@example.test', password: 'correct horse battery' };
 export const BOB = { address: 'bob@example.test', password: 'staple battery horse' };
+
+/** Alice's default calendar and address book. */
+export const ALICE_CAL = '/dav/calendars/alice@example.test/default/';
+export const ALICE_BOOK = '/dav/addressbooks/alice@example.test/default/';
+export const ICS = { 'Content-Type': 'text/calendar; charset=utf-8' };
+export const VCF = { 'Content-Type': 'text/vcard; charset=utf-8' };
+
+/** An example taken from an RFC's own text (test/fixtures/dav/rfc). */
+export const rfcFixture = (name: string): string => readFileSync(join(import.meta.dirname, '..', 'fixtures', 'dav', 'rfc', name), 'utf8');
+
+/** PUT of a body, as iCalendar unless other headers are given. */
+export const putAs = (h: DavHarness, path: string, body: string, headers: Record<string, string> = ICS) => dav(h, 'PUT', path, { body, headers });
 
 export interface DavHarness {
   t: TestStore;

@@ -26,13 +26,13 @@ import { performance } from 'node:perf_hooks';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runChild, type Child } from '../helpers/child.js';
-import { CHILD_ACCOUNTS } from './fixtures/accounts.js';
+import type { Child } from '../helpers/child.js';
+import { NODE_CHILD_ACCOUNTS, startNodeChild } from '../helpers/node-child.js';
 
 /** The node idles around 220 MB here and peaked at 240 MB under these attacks; a SECONDLY time zone from 1601 took it to 4.7 GB before the fix. */
 const RSS_BOUND_MB = 400;
 const PROBE_LIMIT_MS = 1000;
-const { alice: ALICE, bob: BOB } = CHILD_ACCOUNTS;
+const { alice: ALICE, bob: BOB } = NODE_CHILD_ACCOUNTS;
 const CAL = `/dav/calendars/${ALICE.address}/default/`;
 
 const vcal = (body: string[]): string => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Haven test//EN', ...body, 'END:VCALENDAR', ''].join('\r\n');
@@ -63,12 +63,10 @@ beforeAll(async () => {
   const seedBomb = join(dir, 'stored-tzbomb.ics');
   writeFileSync(seedNever, NEVER.replace('never@', 'stored-never@'));
   writeFileSync(seedBomb, TZ_BOMB.replace('tzbomb@', 'stored-tzbomb@'));
-  child = runChild(join(import.meta.dirname, 'fixtures', 'node-child.ts'), [join(dir, 'data'), seedNever, seedBomb]);
-  const line = await child.waitFor((l) => l.startsWith('READY ') || l.startsWith('__exit__'));
-  expect(line).toMatch(/^READY /);
-  const info = JSON.parse(line.slice(6)) as { ports: Record<string, number>; certFile: string };
-  ports = info.ports;
-  ca = readFileSync(info.certFile);
+  const node = await startNodeChild(join(dir, 'data'), { seeds: [seedNever, seedBomb] });
+  child = node.child;
+  ports = node.ports as Record<string, number>;
+  ca = node.ca;
   // The first login of an account derives its key (scrypt) and opens its mailbox: not what is measured here.
   await probe();
 });

@@ -6,21 +6,12 @@
  * filters, calendar-data in a type the server does not produce, and a vCard
  * with two UIDs.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dav, startHarness, vcard, type DavHarness } from './helpers.js';
+import { ALICE_BOOK as BOOK, ALICE_CAL as CAL, dav, ICS as ics, putAs, rfcFixture, startHarness, vcard, VCF as vcf, type DavHarness } from './helpers.js';
 
-const RFC = join(import.meta.dirname, '..', 'fixtures', 'dav', 'rfc');
-const fixture = (name: string) => readFileSync(join(RFC, name), 'utf8');
-const BASTILLE = fixture('rfc4791-5.3.2-bastille.ics');
-const US_EASTERN = fixture('rfc4791-5.3.1.2-us-eastern.ics');
-const SIMON = fixture('rfc6350-8-simon.vcf');
-
-const CAL = '/dav/calendars/alice@example.test/default/';
-const BOOK = '/dav/addressbooks/alice@example.test/default/';
-const ics = { 'Content-Type': 'text/calendar; charset=utf-8' };
-const vcf = { 'Content-Type': 'text/vcard; charset=utf-8' };
+const BASTILLE = rfcFixture('rfc4791-5.3.2-bastille.ics');
+const US_EASTERN = rfcFixture('rfc4791-5.3.1.2-us-eastern.ics');
+const SIMON = rfcFixture('rfc6350-8-simon.vcf');
 
 let h: DavHarness;
 beforeAll(async () => {
@@ -30,7 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => h.close());
 
-const put = (path: string, body: string, headers: Record<string, string> = ics) => dav(h, 'PUT', path, { body, headers });
+const put = (path: string, body: string, headers?: Record<string, string>) => putAs(h, path, body, headers);
 const withUid = (text: string, uid: string) => text.replace(/^UID:.*$/m, `UID:${uid}`);
 
 describe('RFC 4791 §4.1: a VTIMEZONE for every TZID', () => {

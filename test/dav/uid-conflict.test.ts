@@ -4,20 +4,13 @@
  * or MOVE that would put a second UID under one name, or one UID under two
  * names, is 403 with the precondition naming the resource in the way.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dav, startHarness, type DavHarness } from './helpers.js';
+import { ALICE_BOOK as BOOK, ALICE_CAL as CAL, dav, ICS as ics, putAs, rfcFixture, startHarness, VCF as vcf, type DavHarness } from './helpers.js';
 
-const RFC = join(import.meta.dirname, '..', 'fixtures', 'dav', 'rfc');
-const BASTILLE = readFileSync(join(RFC, 'rfc4791-5.3.2-bastille.ics'), 'utf8');
-const SIMON = readFileSync(join(RFC, 'rfc6350-8-simon.vcf'), 'utf8');
+const BASTILLE = rfcFixture('rfc4791-5.3.2-bastille.ics');
+const SIMON = rfcFixture('rfc6350-8-simon.vcf');
 
-const CAL = '/dav/calendars/alice@example.test/default/';
 const OTHER = '/dav/calendars/alice@example.test/work/';
-const BOOK = '/dav/addressbooks/alice@example.test/default/';
-const ics = { 'Content-Type': 'text/calendar; charset=utf-8' };
-const vcf = { 'Content-Type': 'text/vcard; charset=utf-8' };
 
 let h: DavHarness;
 beforeAll(async () => {
@@ -26,7 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => h.close());
 
-const put = (path: string, body: string, headers: Record<string, string> = ics) => dav(h, 'PUT', path, { body, headers });
+const put = (path: string, body: string, headers?: Record<string, string>) => putAs(h, path, body, headers);
 const withUid = (text: string, uid: string) => text.replace(/^UID:.*$/m, `UID:${uid}`);
 
 describe('RFC 4791 §5.3.2.1 and RFC 6352 §6.3.2.1: no-uid-conflict', () => {

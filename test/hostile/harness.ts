@@ -1,7 +1,7 @@
 /**
  * @module test/hostile/harness
- * A whole node in a child process (fixtures/node-child.ts: startNode with
- * the process policy, every listener on port 0) for the attack tests, and
+ * A whole node in a child process (test/helpers/node-child.ts: startNode
+ * with the process policy, every listener on port 0) for the attack tests, and
  * the one question every attack test asks while and after it attacks: does
  * the node still serve someone else? A second client's IMAP login and a
  * /health request must each answer within a second (see deadlineMs for a
@@ -20,10 +20,10 @@ import { ImapFlow } from 'imapflow';
 import { expect } from 'vitest';
 import type { ConfigInput } from '../../node/config/index.js';
 import type { ListenerName } from '../../node/main.js';
-import { runChild, type Child } from '../helpers/child.js';
+import type { Child } from '../helpers/child.js';
+import { NODE_CHILD_ACCOUNTS, startNodeChild } from '../helpers/node-child.js';
 
-export const ALICE = { address: 'alice@example.org', password: 'alice-password-1' };
-export const BOB = { address: 'bob@example.org', password: 'bob-password-1' };
+export const { alice: ALICE, bob: BOB } = NODE_CHILD_ACCOUNTS;
 /** The attacker's address: another loopback address, so its limits are its own. */
 export const ATTACKER = '127.0.0.2';
 
@@ -60,23 +60,20 @@ export async function startHostileNodeUnwarmed(overrides: ConfigInput = {}): Pro
   // watchdog rightly calls a stall; the attack tests judge responsiveness by the bystander's own 1 s deadline instead,
   // and leave /health's stall verdict to watchdog.test.ts (which sets its own, lower, threshold).
   const config = { ...overrides, limits: { maxEventLoopLagMs: 5000, ...(overrides.limits as object | undefined) } };
-  const child = runChild(join(import.meta.dirname, 'fixtures', 'node-child.ts'), [join(dir, 'data'), JSON.stringify(config), logFile]);
-  const line = await child.waitFor((l) => l.startsWith('READY ') || l.startsWith('__exit__'));
-  if (!line.startsWith('READY ')) throw new Error(`the node did not start: ${line}`);
-  const info = JSON.parse(line.slice(6)) as { ports: HostileNode['node']['ports']; certFile: string; pid: number };
+  const { child, ports, pid, ca } = await startNodeChild(join(dir, 'data'), { config, logFile, processPolicy: true });
   const h: HostileNode = {
-    node: { ports: info.ports, pid: info.pid },
-    ca: readFileSync(info.certFile),
+    node: { ports, pid },
+    ca,
     child,
     deadlineMs: 1000,
     misses: [],
     log: () => readFileSync(logFile, 'utf8'),
     rssMb() {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${info.pid}/status`, 'utf8'));
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       return Number(m![1]) / 1024;
     },
     cpuSeconds() {
-      const f = readFileSync(`/proc/${info.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
       // utime and stime are fields 14 and 15 of /proc/pid/stat (proc(5)); the split drops the first two.
       return (Number(f[11]) + Number(f[12])) / 100;
     },

@@ -15,7 +15,8 @@
  *   temporary failure the client retries; those admitted are delivered.
  * - Near the process's memory limit (limits.memoryHighWaterBytes) new mail
  *   connections get the protocol's temporary refusal (RFC 9051 §7.1.5 BYE,
- *   RFC 2449 §8.1.3 SYS/TEMP, RFC 5321 §3.1 421 with RFC 3463 4.3.2).
+ *   RFC 2449 §8.1.3 SYS/TEMP, RFC 5321 §3.1 421 with RFC 3463 4.3.2, RFC
+ *   5804 §1.3 BYE (TRYLATER)).
  */
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -205,13 +206,17 @@ describe('the process memory high-water mark', () => {
       const pop = await rawClient(low.node.ports.pop3!, { from: '127.0.0.1' });
       await pop.closed;
       expect(pop.text()).toMatch(/^-ERR \[SYS\/TEMP\] the server is short of memory/);
+      // ManageSieve: BYE with TRYLATER, a temporary condition (RFC 5804 §1.3).
+      const sieve = await rawClient(low.node.ports.managesieve!, { from: '127.0.0.1' });
+      await sieve.closed;
+      expect(sieve.text()).toBe('BYE (TRYLATER) "the server is short of memory right now; try again in a few minutes"\r\n');
       const smtp = await rawClient(low.node.ports.smtp!, { from: '127.0.0.1' });
       await smtp.until((t) => t.includes('\r\n'));
       expect(smtp.text()).toMatch(/^421 4\.3\.2 /);
       smtp.socket.destroy();
       const health = await getHealth(low);
       expect(health.body.store).toEqual({ ok: true });
-      expect(await low.metric('haven_connections_refused_total', { reason: 'memory' })).toBeGreaterThanOrEqual(3);
+      expect(await low.metric('haven_connections_refused_total', { reason: 'memory' })).toBeGreaterThanOrEqual(4);
     } finally {
       await low.close();
     }

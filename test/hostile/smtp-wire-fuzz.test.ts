@@ -8,34 +8,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../node/store/index.js';
-import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { mutate } from '../helpers/fuzz.js';
 import { rng } from '../helpers/rng.js';
-import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
-import { baseDeps, folderRaws, publishDomain, rawSession, startMx } from '../smtp/harness.js';
+import { sampleMessage } from '../helpers/store.js';
+import { folderRaws, MX_PASSWORD, rawSession, startMxFixture, type MxFixture } from '../smtp/harness.js';
 
-const PW = 'correct horse battery';
-let t: TestStore;
+const PW = MX_PASSWORD;
+let fx: MxFixture;
 let store: Store;
-let dns: TestDns;
 let mx: { port: number; close(): Promise<void> };
 
 beforeAll(async () => {
-  t = makeTestStore();
-  store = t.store;
-  dns = await startTestDns();
-  await addAccount(store, 'alice@example.test', PW);
-  publishDomain(dns, store, 'example.test');
-  dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
   // Probe limits out of the way: this run is about the command parser, and mutated recipients are mostly unknown.
-  mx = await startMx(baseDeps(store, dns, { limits: { maxMessageBytes: 64 * 1024, unknownRecipientsBeforeTarpit: 10_000, unknownRecipientsBeforeDisconnect: 10_000 } }));
+  fx = await startMxFixture({ limits: { maxMessageBytes: 64 * 1024, unknownRecipientsBeforeTarpit: 10_000, unknownRecipientsBeforeDisconnect: 10_000 } });
+  ({ store, mx } = fx);
 });
 
-afterAll(async () => {
-  await mx?.close();
-  await dns?.close();
-  t?.cleanup();
-});
+afterAll(async () => fx?.close());
 
 const SEEDS = [
   'EHLO client.sender.test',

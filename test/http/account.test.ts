@@ -2,7 +2,8 @@
  * The owner's page (issue 17, item 4) through the node's HTTPS app with
  * app.request: Basic sign-in with the mailbox's own password, vacation on
  * and off with text and dates, the Sieve script with its check result and
- * last delivery error, app passwords created and revoked; forms only from
+ * last delivery error, app passwords created and revoked (only when signed
+ * in with the main password, never with an app password); forms only from
  * the page itself.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -95,5 +96,32 @@ describe('/account', () => {
     expect(app.label).toBe('phone');
     expect(await (await post(`/account/app-passwords/${app.id}/revoke`, {})).text()).toContain('App password revoked.');
     expect(h.t.store.listAppPasswords('ann@example.org')).toEqual([]);
+  });
+
+  it('an app password signs in but cannot create or revoke app passwords, even once its login is cached; the page says to use the main password', async () => {
+    const made = /New app password \(shown once\): <code>([^<]+)<\/code>/.exec(await (await post('/account/app-passwords', { label: 'phone' })).text());
+    const [phone] = h.t.store.listAppPasswords('ann@example.org');
+    const asApp: [string, string] = ['ann@example.org', made![1]];
+    // Twice: the second sign-in is served from the store's login cache, which must still know it was an app password.
+    for (let i = 0; i < 2; i++) {
+      const page = await h.app.request(`${URL_BASE}/account`, { headers: auth(...asApp) });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('only when you sign in with your main password');
+      expect(html).not.toContain('action="/account/app-passwords"');
+      expect(html).not.toContain('/revoke"');
+      const create = await post('/account/app-passwords', { label: 'laptop' }, undefined, asApp);
+      expect(create.status).toBe(403);
+      const text = await create.text();
+      expect(text).toContain('sign in with your main password');
+      expect(text).not.toContain('New app password');
+      const revoke = await post(`/account/app-passwords/${phone.id}/revoke`, {}, undefined, asApp);
+      expect(revoke.status).toBe(403);
+      expect(h.t.store.listAppPasswords('ann@example.org').map((a) => a.label)).toEqual(['phone']);
+    }
+    // The main password still manages them, also from the cache.
+    for (let i = 0; i < 2; i++) expect((await post('/account/app-passwords', { label: `laptop${i}` })).status).toBe(200);
+    expect(await (await post(`/account/app-passwords/${phone.id}/revoke`, {})).text()).toContain('App password revoked.');
+    expect(h.t.store.listAppPasswords('ann@example.org').map((a) => a.label).sort()).toEqual(['laptop0', 'laptop1']);
   });
 });

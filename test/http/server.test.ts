@@ -122,21 +122,18 @@ describe('HTTPS listener', () => {
     const noAuth = await request({ path: '/dav/', method: 'PROPFIND', headers: { Depth: '0' } });
     expect(noAuth.status).toBe(401);
     const auth = 'Basic ' + Buffer.from('alice@example.org:correct horse battery').toString('base64');
-    const pf = await request({
-      path: '/dav/',
-      method: 'PROPFIND',
-      headers: { Depth: '0', Authorization: auth, 'Content-Type': 'application/xml' },
-      body: '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>',
-    });
+    const principal = (path: string) =>
+      request({
+        path,
+        method: 'PROPFIND',
+        headers: { Depth: '0', Authorization: auth, 'Content-Type': 'application/xml' },
+        body: '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>',
+      });
+    const pf = await principal('/dav/');
     expect(pf.status).toBe(207);
     expect(pf.body).toContain('alice@example.org');
     // RFC 6764 §6: a client with no context path asks the server root; the node's app hands it to DAV.
-    const root = await request({
-      path: '/',
-      method: 'PROPFIND',
-      headers: { Depth: '0', Authorization: auth, 'Content-Type': 'application/xml' },
-      body: '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>',
-    });
+    const root = await principal('/');
     expect(root.status).toBe(207);
     expect(root.body).toContain('<d:current-user-principal><d:href>/dav/principals/alice@example.org/</d:href>');
     expect((await request({ path: '/', method: 'GET' })).status).toBe(404);

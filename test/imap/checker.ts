@@ -15,7 +15,7 @@
  * - a FETCH whose UID contradicts the UID this number had, or UIDs that do
  *   not ascend with message numbers (RFC 9051 §2.3.1.1).
  */
-import type { Raw } from './helpers.js';
+import { loggedIn, type ImapFixture, type Raw } from './helpers.js';
 
 export interface CheckerOptions {
   /** The session did ENABLE IMAP4rev2: \Recent never appears. */
@@ -159,6 +159,11 @@ export class ResponseChecker {
       else if (!this.flags.has(f.toLowerCase())) this.fail(`keyword ${f} in FETCH not announced in FLAGS`, line);
     }
   }
+}
+
+/** A checked session logged in to the fixture as its account. */
+export async function checkedSession(f: ImapFixture, opts: CheckerOptions = {}): Promise<Checked> {
+  return new Checked(await loggedIn(f), opts);
 }
 
 /** A raw client whose every command and reply pass through a checker. */

@@ -6,8 +6,8 @@
  * CONDSTORE on and tells the client the mailbox's HIGHESTMODSEQ.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checked } from './checker.js';
-import { Raw, login, startFixture, type ImapFixture } from './helpers.js';
+import { checkedSession, type Checked } from './checker.js';
+import { startFixture, type ImapFixture } from './helpers.js';
 
 let f: ImapFixture;
 beforeAll(async () => {
@@ -15,11 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => f.close());
 
-async function session(): Promise<Checked> {
-  const raw = await Raw.connect(f.port);
-  await login(raw, f);
-  return new Checked(raw);
-}
+const session = () => checkedSession(f);
 
 async function fill(c: Checked, box: string, n: number): Promise<void> {
   await c.cmd('c', `CREATE ${box}`);

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { ImapFlow } from 'imapflow';
+import { expect } from 'vitest';
 import { startImap, type ImapDeps } from '../../node/imap/index.js';
 import { AuthLimiter } from '../../node/util/auth-limiter.js';
 import { silentLogger } from '../../node/util/log.js';
@@ -141,4 +142,40 @@ export class Raw {
 export async function login(raw: Raw, f: ImapFixture): Promise<void> {
   const r = await raw.cmd('L', `LOGIN ${f.address} "${f.password}"`);
   if (!r.includes('L OK')) throw new Error(r);
+}
+
+/** A raw session connected to the fixture and logged in as its account. */
+export async function loggedIn(f: ImapFixture): Promise<Raw> {
+  const raw = await Raw.connect(f.port);
+  await login(raw, f);
+  return raw;
+}
+
+/** The set-up most files share, for a beforeAll: a fixture and one logged-in raw session; `stop` for the afterAll. */
+export async function startSession(): Promise<{ f: ImapFixture; raw: Raw; stop(): Promise<void> }> {
+  const f = await startFixture();
+  const raw = await loggedIn(f);
+  return {
+    f,
+    raw,
+    async stop() {
+      raw.close();
+      await f.close();
+    },
+  };
+}
+
+/**
+ * Stores `messages` straight through the store in a new folder of the
+ * fixture's account, in order (sequence numbers 1..n), and SELECTs it on `raw`.
+ */
+export async function selectNewFolder(f: ImapFixture, raw: Raw, name: string, messages: Buffer[], opts: { internalDate?: number } = {}): Promise<void> {
+  const lease = await f.t.store.openMailbox(f.accountId);
+  try {
+    const id = lease.mailbox.folders.create(name).id;
+    for (const m of messages) lease.mailbox.messages.append(id, m, opts);
+  } finally {
+    lease.release();
+  }
+  expect(await raw.cmd('s', `SELECT ${name}`)).toMatch(/s OK/);
 }

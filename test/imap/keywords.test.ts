@@ -6,8 +6,8 @@
  * through the strict response checker (checker.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checked } from './checker.js';
-import { Raw, login, startFixture, type ImapFixture } from './helpers.js';
+import { checkedSession, type Checked } from './checker.js';
+import { startFixture, type ImapFixture } from './helpers.js';
 
 let f: ImapFixture;
 beforeAll(async () => {
@@ -15,11 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => f.close());
 
-async function session(): Promise<Checked> {
-  const raw = await Raw.connect(f.port);
-  await login(raw, f);
-  return new Checked(raw);
-}
+const session = () => checkedSession(f);
 
 function msg(subject: string): string {
   return `Subject: ${subject}\r\n\r\nbody\r\n`;

@@ -9,16 +9,14 @@
  * \Noselect level (RFC 3501 §6.3.4, §6.3.8).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checked } from './checker.js';
-import { Raw, login, startFixture, type ImapFixture } from './helpers.js';
+import { checkedSession, type Checked } from './checker.js';
+import { startFixture, type ImapFixture } from './helpers.js';
 
 let f: ImapFixture;
 let c: Checked;
 beforeAll(async () => {
   f = await startFixture();
-  const raw = await Raw.connect(f.port);
-  await login(raw, f);
-  c = new Checked(raw);
+  c = await checkedSession(f);
   // Fruit (unsubscribed) with Apple (unsubscribed) and Banana (subscribed); Tofu; Vegetable and Vegetable/Broccoli, both subscribed.
   for (const m of ['Fruit/Apple', 'Fruit/Banana', 'Tofu', 'Vegetable/Broccoli']) expect(await c.cmd('c', `CREATE ${m}`)).toMatch(/c OK/);
   for (const m of ['Fruit', 'Fruit/Apple']) expect(await c.cmd('u', `UNSUBSCRIBE ${m}`)).toMatch(/u OK/);

@@ -6,19 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleMessage } from '../helpers/store.js';
 import { decodeMailbox, encodeMailbox } from '../../node/imap/utf7.js';
-import { flow, Raw, login, startFixture, type ImapFixture } from './helpers.js';
+import { flow, loggedIn, startSession, type ImapFixture, type Raw } from './helpers.js';
 
 let f: ImapFixture;
 let raw: Raw;
-beforeAll(async () => {
-  f = await startFixture();
-  raw = await Raw.connect(f.port);
-  await login(raw, f);
-});
-afterAll(async () => {
-  raw.close();
-  await f.close();
-});
+let stop: () => Promise<void>;
+beforeAll(async () => ({ f, raw, stop } = await startSession()));
+afterAll(() => stop?.());
 
 describe('folders', () => {
   it('lists the default folders with special-use attributes', async () => {
@@ -82,8 +76,7 @@ describe('folders', () => {
     expect(decodeMailbox('&ZeVnLIqe- &- Co')).toBe('日本語 & Co');
     expect(await raw.cmd('u1', 'CREATE "Caf&AOk-"')).toBe('u1 OK CREATE completed\r\n');
     expect(await raw.cmd('u2', 'LIST "" "Caf*"')).toBe('* LIST (\\HasNoChildren) "/" Caf&AOk-\r\nu2 OK LIST completed\r\n');
-    const other = await Raw.connect(f.port);
-    await login(other, f);
+    const other = await loggedIn(f);
     await other.cmd('e', 'ENABLE UTF8=ACCEPT');
     expect(await other.cmd('u3', 'LIST "" "Caf*"')).toBe(Buffer.from('* LIST (\\HasNoChildren) "/" "Café"\r\nu3 OK LIST completed\r\n').toString('latin1'));
     expect(await other.cmd('u4', 'SELECT "Café"')).toContain('u4 OK');

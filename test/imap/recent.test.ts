@@ -11,8 +11,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checked } from './checker.js';
-import { Raw, login, startFixture, type ImapFixture } from './helpers.js';
+import { checkedSession, type Checked } from './checker.js';
+import { startFixture, type ImapFixture } from './helpers.js';
 
 let f: ImapFixture;
 const open: Checked[] = [];
@@ -28,9 +28,7 @@ afterAll(async () => {
 });
 
 async function session(rev2 = false): Promise<Checked> {
-  const raw = await Raw.connect(f.port);
-  await login(raw, f);
-  const c = new Checked(raw);
+  const c = await checkedSession(f);
   open.push(c);
   if (rev2) expect(await c.cmd('en', 'ENABLE IMAP4rev2')).toMatch(/ENABLED IMAP4rev2/);
   return c;

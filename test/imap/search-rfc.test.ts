@@ -9,7 +9,7 @@
  * socket (exact responses), with imapflow as an independent client.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Raw, flow, login, startFixture, type ImapFixture } from './helpers.js';
+import { flow, selectNewFolder, startSession, type ImapFixture, type Raw } from './helpers.js';
 
 let f: ImapFixture;
 let raw: Raw;
@@ -22,16 +22,7 @@ function mail(headers: string[], body: string | Buffer): Buffer {
 }
 
 /** Stores `messages` in a new folder, in order (sequence numbers 1..n), and selects it. */
-async function folder(name: string, messages: Buffer[]): Promise<void> {
-  const lease = await f.t.store.openMailbox(f.accountId);
-  try {
-    const id = lease.mailbox.folders.create(name).id;
-    for (const m of messages) lease.mailbox.messages.append(id, m);
-  } finally {
-    lease.release();
-  }
-  expect(await raw.cmd('s', `SELECT ${name}`)).toMatch(/s OK/);
-}
+const folder = (name: string, messages: Buffer[]) => selectNewFolder(f, raw, name, messages);
 
 /** The numbers of a SEARCH response; `args` may hold UTF-8, sent as a non-synchronizing literal (RFC 7888). */
 async function search(args: string, literal?: string): Promise<string> {
@@ -41,15 +32,9 @@ async function search(args: string, literal?: string): Promise<string> {
   return /^\* SEARCH(.*)\r\n/m.exec(r)![1].trim();
 }
 
-beforeAll(async () => {
-  f = await startFixture();
-  raw = await Raw.connect(f.port);
-  await login(raw, f);
-});
-afterAll(async () => {
-  raw.close();
-  await f.close();
-});
+let stop: () => Promise<void>;
+beforeAll(async () => ({ f, raw, stop } = await startSession()));
+afterAll(() => stop?.());
 
 describe('BODY, TEXT and SUBJECT are substring matches on the decoded text (RFC 9051 §6.4.4)', () => {
   beforeAll(() =>

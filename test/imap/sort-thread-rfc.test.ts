@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Raw, login, startFixture, type ImapFixture } from './helpers.js';
+import { selectNewFolder, startSession, type ImapFixture, type Raw } from './helpers.js';
 
 let f: ImapFixture;
 let raw: Raw;
@@ -19,16 +19,8 @@ function mail(headers: string[], body = 'body'): Buffer {
   return Buffer.from(headers.join('\r\n') + '\r\n\r\n' + body + '\r\n');
 }
 
-async function folder(name: string, messages: Buffer[]): Promise<void> {
-  const lease = await f.t.store.openMailbox(f.accountId);
-  try {
-    const id = lease.mailbox.folders.create(name).id;
-    for (const m of messages) lease.mailbox.messages.append(id, m, { internalDate: Date.UTC(2026, 0, 10) });
-  } finally {
-    lease.release();
-  }
-  expect(await raw.cmd('s', `SELECT ${name}`)).toMatch(/s OK/);
-}
+/** Stores `messages` in a new folder, in order, all with the internal date 10 January 2026, and selects it. */
+const folder = (name: string, messages: Buffer[]) => selectNewFolder(f, raw, name, messages, { internalDate: Date.UTC(2026, 0, 10) });
 
 /** The payload of the one untagged SORT or THREAD response. */
 async function ask(cmd: string): Promise<string> {
@@ -37,15 +29,9 @@ async function ask(cmd: string): Promise<string> {
   return /^\* (?:SORT|THREAD)(.*)\r\n/m.exec(r)![1].trim();
 }
 
-beforeAll(async () => {
-  f = await startFixture();
-  raw = await Raw.connect(f.port);
-  await login(raw, f);
-});
-afterAll(async () => {
-  raw.close();
-  await f.close();
-});
+let stop: () => Promise<void>;
+beforeAll(async () => ({ f, raw, stop } = await startSession()));
+afterAll(() => stop?.());
 
 describe('SORT (RFC 5256 §3, RFC 5957)', () => {
   beforeAll(() =>

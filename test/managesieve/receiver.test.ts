@@ -9,7 +9,7 @@ import { parseCommand } from '../../node/managesieve/parse.js';
 const input = Buffer.from('PUTSCRIPT "my \\"script\\"" {12+}\r\nkeep;\r\nstop;\r\nNOOP\r\nHAVESPACE "a" 500\r\nCHECKSCRIPT {5}\r\nkeep;\r\n');
 
 function feed(chunks: Buffer[]): Received[] {
-  const r = new Receiver(1000, 100);
+  const r = new Receiver({ maxLine: 1000, maxLiteral: 100 });
   return chunks.flatMap((c) => r.push(c));
 }
 
@@ -28,13 +28,25 @@ describe('receiver', () => {
     expect(feed([...input].map((b) => Buffer.from([b])))).toEqual(whole);
   });
   it('skips an oversized literal without buffering it, then goes on', () => {
-    const r = new Receiver(1000, 10);
+    const r = new Receiver({ maxLine: 1000, maxLiteral: 10 });
     const out = [...r.push(Buffer.from('PUTSCRIPT "x" {20+}\r\n0123456789')), ...r.push(Buffer.from('0123456789\r\nNOOP\r\n'))];
     expect(out[0]).toMatchObject({ kind: 'bad', fatal: false });
     expect(out[1]).toEqual({ kind: 'request', tokens: [{ kind: 'atom', value: 'NOOP' }] });
   });
+  it('skips a literal the memory budget refuses while it arrives, as a temporary refusal, then goes on', () => {
+    let admit = false;
+    const r = new Receiver({ maxLine: 1000, maxLiteral: 100, admit: () => admit });
+    const out = [...r.push(Buffer.from('PUTSCRIPT "x" {20+}\r\n0123456789')), ...r.push(Buffer.from('0123456789\r\nNOOP\r\n'))];
+    expect(out[0]).toEqual({ kind: 'bad', reason: 'the server is short of memory right now; try again in a few minutes', fatal: false, tooBig: true, tryLater: true });
+    expect(out[1]).toEqual({ kind: 'request', tokens: [{ kind: 'atom', value: 'NOOP' }] });
+    // A literal whose octets are all here already costs nothing more to take.
+    expect(r.push(Buffer.from('CHECKSCRIPT {5+}\r\nkeep;\r\n'))).toEqual([{ kind: 'request', tokens: [{ kind: 'atom', value: 'CHECKSCRIPT' }, { kind: 'string', value: 'keep;' }] }]);
+    admit = true;
+    expect(r.push(Buffer.from('CHECKSCRIPT {5+}\r\nke')).concat(r.push(Buffer.from('ep;\r\n')))).toEqual([{ kind: 'request', tokens: [{ kind: 'atom', value: 'CHECKSCRIPT' }, { kind: 'string', value: 'keep;' }] }]);
+  });
+
   it('reports an endless line once, as fatal', () => {
-    const r = new Receiver(100, 10);
+    const r = new Receiver({ maxLine: 100, maxLiteral: 10 });
     expect(r.push(Buffer.alloc(500, 0x41))).toEqual([{ kind: 'bad', reason: 'line too long', fatal: true }]);
   });
 });
@@ -45,7 +57,7 @@ describe('random bytes', () => {
     const rand = rng(4190);
     const pieces = ['{', '}', '+', '5', '999', '"', '\\', '\r', '\n', '\r\n', 'NOOP', ' ', 'a', '\0', '{3+}\r\nabc', '{2}\n'];
     for (let n = 0; n < 500; n++) {
-      const r = new Receiver(64, 16);
+      const r = new Receiver({ maxLine: 64, maxLiteral: 16 });
       for (let i = 0; i < 40; i++) {
         const out = r.push(Buffer.from(pieces[Math.floor(rand() * pieces.length)]));
         for (const x of out) if (x.kind === 'request') expect(() => parseCommand(x.tokens)).not.toThrow(TypeError);

@@ -15,7 +15,7 @@ import { startSmtp, type QueueRunner, type RunnerEvent, type SmtpDeps } from '..
 import { AuthLimiter } from '../../node/util/auth-limiter.js';
 import { silentLogger } from '../../node/util/log.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
-import { testTls } from '../helpers/store.js';
+import { addAccount, makeTestStore, testTls, type TestStore } from '../helpers/store.js';
 
 export const HOST = 'mx.haven.test';
 
@@ -130,6 +130,38 @@ export async function startRemoteMx(dns: TestDns, hostname = 'mx.remote.test'): 
 
 export async function startMx(deps: SmtpDeps) {
   return startSmtp(deps, { host: '127.0.0.1', port: 0, implicitTls: false, mode: 'mx' });
+}
+
+/** The hostile-input suites' MX: one account, alice@example.test (password MX_PASSWORD), its domain published, sender.test's SPF passing for 127.0.0.1. */
+export const MX_PASSWORD = 'correct horse battery';
+
+export interface MxFixture {
+  t: TestStore;
+  store: Store;
+  dns: TestDns;
+  mx: { port: number; close(): Promise<void> };
+  close(): Promise<void>;
+}
+
+export async function startMxFixture(extra: Partial<SmtpDeps> = {}, zone: (dns: TestDns) => void = () => undefined): Promise<MxFixture> {
+  const t = makeTestStore();
+  const dns = await startTestDns();
+  await addAccount(t.store, 'alice@example.test', MX_PASSWORD);
+  publishDomain(dns, t.store, 'example.test');
+  dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
+  zone(dns);
+  const mx = await startMx(baseDeps(t.store, dns, extra));
+  return {
+    t,
+    store: t.store,
+    dns,
+    mx,
+    async close() {
+      await mx.close();
+      await dns.close();
+      t.cleanup();
+    },
+  };
 }
 
 /** Resolves with the first runner event that matches. */

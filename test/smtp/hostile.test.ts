@@ -8,32 +8,22 @@ import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolverFor, type Resolver } from '../../node/smtp/index.js';
 import type { Store } from '../../node/store/index.js';
-import { startTestDns, type TestDns } from '../helpers/dns-server.js';
-import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
-import { baseDeps, client, folderRaws, publishDomain, rawSession, startMx } from './harness.js';
+import type { TestDns } from '../helpers/dns-server.js';
+import { sampleMessage } from '../helpers/store.js';
+import { baseDeps, client, folderRaws, MX_PASSWORD, rawSession, startMx, startMxFixture, type MxFixture } from './harness.js';
 
-const PW = 'correct horse battery';
-let t: TestStore;
+const PW = MX_PASSWORD;
+let fx: MxFixture;
 let store: Store;
 let dns: TestDns;
 let mx: { port: number; close(): Promise<void> };
 
 beforeAll(async () => {
-  t = makeTestStore();
-  store = t.store;
-  dns = await startTestDns();
-  await addAccount(store, 'alice@example.test', PW);
-  publishDomain(dns, store, 'example.test');
-  dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
-  dns.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] });
-  mx = await startMx(baseDeps(store, dns, { limits: { maxMessageBytes: 32 * 1024 } }));
+  fx = await startMxFixture({ limits: { maxMessageBytes: 32 * 1024 } }, (zone) => zone.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] }));
+  ({ store, dns, mx } = fx);
 });
 
-afterAll(async () => {
-  await mx?.close();
-  await dns?.close();
-  t?.cleanup();
-});
+afterAll(async () => fx?.close());
 
 async function greeted(port = mx.port) {
   const s = await rawSession(port);

@@ -17,7 +17,7 @@ import { AuthLimiter } from '../../node/util/auth-limiter.js';
 import { silentLogger } from '../../node/util/log.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { addAccount, makeTestStore, sampleMessage, testTls, type TestStore } from '../helpers/store.js';
-import { baseDeps, client, publishDomain, startMx } from './harness.js';
+import { baseDeps, client, folderRaws, publishDomain, startMx } from './harness.js';
 
 let t: TestStore;
 let store: Store;
@@ -190,15 +190,7 @@ describe('reject with other recipients (RFC 5429 §2.2)', () => {
     expect(notices[0].rcpts).toEqual(['bob@sender.test']);
     expect(notices[0].raw).toMatch(/Action: failed/);
     expect(notices[0].raw).toContain('550 5.7.1 Not for me.');
-    const bobInbox = await (async () => {
-      const lease = await store.authenticate('bob@example.test', PW);
-      try {
-        const f = lease.mailbox.folders.require('INBOX');
-        return lease.mailbox.messages.list(f.id).map((m) => lease.mailbox.messages.raw(m.blobId).toString());
-      } finally {
-        lease.release();
-      }
-    })();
+    const bobInbox = await folderRaws(store, 'bob@example.test', PW);
     expect(bobInbox.some((m) => m.includes('Subject: to both'))).toBe(true);
     await withImap(async (c) => expect(subjects(await folder(c, 'INBOX'))).not.toContain('to both'));
   });
