@@ -36,12 +36,17 @@ function checkAddresses(a: FloatingAddresses): void {
   if (!/^[0-9a-fA-F:]+$/.test(a.ipv6) || !a.ipv6.includes(':')) throw new Error(`floating IPv6 "${a.ipv6}" is not an IPv6 address`);
 }
 
+/** Where the files go: '' on a server; a test runs the scripts against a directory standing in for /. */
+export interface ScriptOptions {
+  root?: string;
+}
+
 /** Shared head: the interface carrying the default route, and how this server renders its network. */
-const DETECT = `if=$(ip -o -4 route show default | awk '{ print $5; exit }')
+const detect = (root: string) => `if=$(ip -o -4 route show default | awk '{ print $5; exit }')
 [ -n "$if" ] || fail "no IPv4 default route: cannot tell which interface faces the Internet"
-if command -v netplan >/dev/null 2>&1 && ls /etc/netplan/*.yaml >/dev/null 2>&1; then
+if command -v netplan >/dev/null 2>&1 && ls ${root}/etc/netplan/*.yaml >/dev/null 2>&1; then
   how=netplan
-elif [ -d /etc/network/interfaces.d ] && [ -f /etc/network/interfaces ] && grep -qs 'interfaces.d' /etc/network/interfaces; then
+elif [ -d ${root}/etc/network/interfaces.d ] && grep -qs 'interfaces.d' ${root}/etc/network/interfaces; then
   how=ifupdown
 else
   how=networkd
@@ -53,8 +58,9 @@ fi
  * writes the persistent configuration for the Floating IPs and adds them now.
  * Idempotent; prints what it did.
  */
-export function floatingIpScript(a: FloatingAddresses): string {
+export function floatingIpScript(a: FloatingAddresses, o: ScriptOptions = {}): string {
   checkAddresses(a);
+  const root = o.root ?? '';
   return `#!/bin/sh
 # Haven: the mail host's Floating IPs on this server's interface (infra/floating-ip.ts), from \`pulumi up\`.
 set -eu
@@ -62,11 +68,11 @@ V4=${a.ipv4}
 V6=${a.ipv6}
 say() { echo "haven-floating-ip: $*"; }
 fail() { echo "haven-floating-ip: $*" >&2; exit 1; }
-${DETECT}
+${detect(root)}
 case "$how" in
   netplan)
     umask 077
-    cat >${NETPLAN_FILE}.new <<EOF
+    cat >${root}${NETPLAN_FILE}.new <<EOF
 # Haven (pulumi up): the mail host's Floating IPs, on every Haven server; Hetzner's assignment decides which one receives them.
 network:
   version: 2
@@ -76,11 +82,11 @@ network:
         - $V4/32
         - $V6/64
 EOF
-    mv -f ${NETPLAN_FILE}.new ${NETPLAN_FILE}
-    say "wrote ${NETPLAN_FILE} (netplan, interface $if)"
+    mv -f ${root}${NETPLAN_FILE}.new ${root}${NETPLAN_FILE}
+    say "wrote ${root}${NETPLAN_FILE} (netplan, interface $if)"
     ;;
   ifupdown)
-    cat >${IFUPDOWN_FILE}.new <<EOF
+    cat >${root}${IFUPDOWN_FILE}.new <<EOF
 # Haven (pulumi up): the mail host's Floating IPs, on every Haven server; Hetzner's assignment decides which one receives them.
 auto $if:1
 iface $if:1 inet static
@@ -90,12 +96,12 @@ iface $if:1 inet6 static
     address $V6
     netmask 64
 EOF
-    mv -f ${IFUPDOWN_FILE}.new ${IFUPDOWN_FILE}
-    say "wrote ${IFUPDOWN_FILE} (ifupdown, interface $if)"
+    mv -f ${root}${IFUPDOWN_FILE}.new ${root}${IFUPDOWN_FILE}
+    say "wrote ${root}${IFUPDOWN_FILE} (ifupdown, interface $if)"
     ;;
   networkd)
     net=$(networkctl status "$if" 2>/dev/null | awk -F': ' '/Network File/ { print $2; exit }')
-    [ -n "$net" ] && [ -f "$net" ] || fail "systemd-networkd does not manage $if (no .network file): add $V4/32 and $V6/64 to it by hand"
+    if [ -z "$net" ] || [ ! -f "$net" ]; then fail "systemd-networkd does not manage $if (no .network file): add $V4/32 and $V6/64 to it by hand"; fi
     mkdir -p "$net.d"
     printf '# Haven (pulumi up): the mail host'"'"'s Floating IPs.\\n[Network]\\nAddress=%s/32\\nAddress=%s/64\\n' "$V4" "$V6" >"$net.d/${NETWORKD_DROPIN}"
     say "wrote $net.d/${NETWORKD_DROPIN} (systemd-networkd, interface $if)"
@@ -109,8 +115,9 @@ say "$V4 and $V6 configured on $if"
 }
 
 /** The script run when standby is turned off: removes the configuration and the addresses. */
-export function floatingIpRemoveScript(a: FloatingAddresses): string {
+export function floatingIpRemoveScript(a: FloatingAddresses, o: ScriptOptions = {}): string {
   checkAddresses(a);
+  const root = o.root ?? '';
   return `#!/bin/sh
 # Haven: the Floating IPs are gone from the stack; remove them from this server.
 set -eu
@@ -118,8 +125,8 @@ V4=${a.ipv4}
 V6=${a.ipv6}
 say() { echo "haven-floating-ip: $*"; }
 fail() { echo "haven-floating-ip: $*" >&2; exit 1; }
-${DETECT}
-rm -f ${NETPLAN_FILE} ${IFUPDOWN_FILE}
+${detect(root)}
+rm -f ${root}${NETPLAN_FILE} ${root}${IFUPDOWN_FILE}
 net=$(networkctl status "$if" 2>/dev/null | awk -F': ' '/Network File/ { print $2; exit }' || true)
 if [ -n "$net" ]; then rm -f "$net.d/${NETWORKD_DROPIN}"; fi
 ip addr del "$V4/32" dev "$if" 2>/dev/null || true
