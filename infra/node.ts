@@ -117,6 +117,8 @@ export class HavenNode extends pulumi.ComponentResource {
   readonly userData: pulumi.Output<string>;
   /** Done once the node holds the current configuration: DKIM records wait for it. */
   readonly configured: command.remote.Command;
+  /** With a standby: done once the Floating IPs are configured on this server's interface. */
+  readonly floatingConfigured?: command.remote.Command;
 
   constructor(name: string, args: HavenNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('haven:infra:Node', name, {}, opts);
@@ -226,7 +228,7 @@ export class HavenNode extends pulumi.ComponentResource {
     if (fo) {
       // Both servers carry the Floating IPs all the time; Hetzner's assignment decides which one receives them.
       const addresses = pulumi.output(fo.addresses);
-      new command.remote.Command(
+      this.floatingConfigured = new command.remote.Command(
         `${name}-floating-ip`,
         {
           connection: { host: ipv4.ipAddress, user: 'root', privateKey: deployKey.privateKeyOpenssh, dialErrorLimit: 40, perDialTimeout: 30 },

@@ -105,7 +105,9 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
     : undefined;
   const primary = second && cfg.primaryLocation === cfg.standbyLocation ? second : node;
   const standing = second && (primary === node ? second : node);
-  floating?.assignTo(primary.serverId);
+  const assignments = floating?.assignTo(primary.serverId) ?? [];
+  // DNS moves to the Floating IPs only once they reach the primary and both servers answer on them.
+  const ready = [...assignments.map((a) => a.id), ...[node, second].flatMap((n) => (n?.floatingConfigured ? [n.floatingConfigured.id] : []))];
 
   const dnsLayout = {
     domains: cfg.domains.map((d) => ({ name: d, selector: cfg.dkimSelector })),
@@ -117,7 +119,7 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
   const dns = new HavenDns(`${name}-dns`, {
     layout: dnsLayout,
     // The mail host's addresses: the Floating IPs with a standby, the node's own otherwise.
-    addresses: floating ? floating.addresses : pulumi.all([node.ipv4, node.ipv6]).apply(([ipv4, ipv6]) => ({ ipv4, ipv6 })),
+    addresses: floating ? pulumi.all([floating.addresses, pulumi.all(ready)]).apply(([a]) => a) : pulumi.all([node.ipv4, node.ipv6]).apply(([ipv4, ipv6]) => ({ ipv4, ipv6 })),
     dkimPublicKeys: Object.fromEntries(dkim.map((d) => [d.domain, d.key.publicKeyPem])),
     zoneIds,
     // A domain's DKIM record is published only once the node holds its key.

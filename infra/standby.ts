@@ -92,10 +92,11 @@ export class MailHostFloatingIps extends pulumi.ComponentResource {
    * addresses' ids). A resource of its own, so swapping haven:primaryLocation moves the addresses and
    * never replaces them.
    */
-  assignTo(serverId: pulumi.Input<string>): void {
-    for (const [type, fip] of [['ipv4', this.v4], ['ipv6', this.v6]] as const) {
-      new hcloud.FloatingIpAssignment(`${this.name}-${type}-assignment`, { floatingIpId: fip.id.apply(Number), serverId: pulumi.output(serverId).apply(Number) }, { parent: this });
-    }
+  assignTo(serverId: pulumi.Input<string>): hcloud.FloatingIpAssignment[] {
+    return (['ipv4', 'ipv6'] as const).map((type) => {
+      const fip = type === 'ipv4' ? this.v4 : this.v6;
+      return new hcloud.FloatingIpAssignment(`${this.name}-${type}-assignment`, { floatingIpId: fip.id.apply(Number), serverId: pulumi.output(serverId).apply(Number) }, { parent: this });
+    });
   }
 }
 
