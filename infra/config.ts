@@ -40,6 +40,16 @@ export interface HavenStackConfig {
   /** Cloudflare Access application audience tag and team name for the admin UI; both empty for the password login only. */
   accessAud: string;
   accessTeam: string;
+  /** A warm standby (issue 19): a second server in standbyLocation, Floating IPs for the mail host. */
+  standby: boolean;
+  /** The standby's Hetzner location; '' while standby is off. */
+  standbyLocation: string;
+  /** Which of the two locations runs the primary (`role: primary` in its config); location by default. */
+  primaryLocation: string;
+  /** The edge promotes the standby after the primary failed every probe for this long. */
+  failoverAfterSeconds: number;
+  /** Secret: the Hetzner Cloud API token the promoted node moves the Floating IPs with. */
+  failoverHetznerToken: pulumi.Output<string>;
 }
 
 /** Every key Pulumi.yaml declares under `config:` (project namespace `haven`). */
@@ -70,10 +80,15 @@ export const CONFIG_KEYS = [
   'alertWebhook',
   'accessAud',
   'accessTeam',
+  'standby',
+  'standbyLocation',
+  'primaryLocation',
+  'failoverAfterSeconds',
+  'failoverHetznerToken',
 ] as const;
 
 /** Keys whose values are secrets (read with getSecret/requireSecret). */
-export const SECRET_KEYS = ['masterKey', 'edgeSecret', 'adminPasswordHash', 'smarthost', 'alertWebhook'] as const;
+export const SECRET_KEYS = ['masterKey', 'edgeSecret', 'adminPasswordHash', 'smarthost', 'alertWebhook', 'failoverHetznerToken'] as const;
 
 export class StackConfigError extends Error {
   override name = 'StackConfigError';
@@ -97,6 +112,32 @@ function checkCidr(v: string): string {
   }
   // Hetzner's firewall wants CIDR notation.
   return bits === undefined ? `${ip}/${max}` : v;
+}
+
+/**
+ * Hetzner's network zones: a Floating IP is assigned only to servers in its
+ * own zone, so the standby must be in the primary's zone, in another location.
+ */
+export const NETWORK_ZONES: Readonly<Record<string, string>> = { fsn1: 'eu-central', nbg1: 'eu-central', hel1: 'eu-central', ash: 'us-east', hil: 'us-west', sin: 'ap-southeast' };
+
+function checkStandby(location: string, standbyLocation: string, primaryLocation: string, token: string): void {
+  if (standbyLocation === '') {
+    throw new StackConfigError(`haven:standby is true but haven:standbyLocation is empty: name a second Hetzner location in the same network zone as ${location}, e.g. \`pulumi config set haven:standbyLocation ${location === 'nbg1' ? 'fsn1' : 'nbg1'}\``);
+  }
+  if (standbyLocation === location) {
+    throw new StackConfigError(`haven:standbyLocation is ${location}, the primary's location: a standby in the same location fails with it; pick another location in its network zone`);
+  }
+  const zone = NETWORK_ZONES[location];
+  const szone = NETWORK_ZONES[standbyLocation];
+  if (zone !== undefined && szone !== undefined && zone !== szone) {
+    throw new StackConfigError(`haven:standbyLocation ${standbyLocation} is in network zone ${szone}, ${location} in ${zone}: Hetzner assigns a Floating IP only within its network zone, so both servers must share one (${Object.keys(NETWORK_ZONES).filter((l) => NETWORK_ZONES[l] === zone).join(', ')})`);
+  }
+  if (primaryLocation !== location && primaryLocation !== standbyLocation) {
+    throw new StackConfigError(`haven:primaryLocation is ${primaryLocation}: it must be haven:location (${location}) or haven:standbyLocation (${standbyLocation}), the location of the node that is primary now`);
+  }
+  if (token === '') {
+    throw new StackConfigError('haven:standby is true but haven:failoverHetznerToken is empty: create a Read & Write API token in the Hetzner project (Security > API tokens) and `pulumi config set --secret haven:failoverHetznerToken <token>`; the promoted node moves the Floating IPs with it');
+  }
 }
 
 function checkSpfMechanism(v: string): string {
@@ -142,11 +183,24 @@ export function readStackConfig(cfg: pulumi.Config = new pulumi.Config('haven'))
     if (!/^[0-9a-fA-F]{64}$/.test(s.trim())) throw new StackConfigError('haven:masterKey must be 64 hex characters: `pulumi config set --secret haven:masterKey "$(openssl rand -hex 32)"`');
     return s.trim();
   });
+  const location = cfg.get('location') ?? 'fsn1';
+  const standby = cfg.getBoolean('standby') ?? false;
+  const standbyLocation = (cfg.get('standbyLocation') ?? '').trim();
+  const primaryLocation = (cfg.get('primaryLocation') ?? '').trim() || location;
+  const failoverAfterSeconds = cfg.getNumber('failoverAfterSeconds') ?? 300;
+  if (!Number.isInteger(failoverAfterSeconds) || failoverAfterSeconds < 60) {
+    throw new StackConfigError(`haven:failoverAfterSeconds ${failoverAfterSeconds} is not a whole number of seconds, at least 60: the edge probes once a minute`);
+  }
+  // Read raw for its emptiness only, as alertWebhook; the value stays a secret below.
+  if (standby) checkStandby(location, standbyLocation, primaryLocation, pulumi.runtime.getConfig('haven:failoverHetznerToken') ?? '');
+  else if (primaryLocation !== location) {
+    throw new StackConfigError(`haven:primaryLocation is ${primaryLocation} but haven:standby is off: there is one node, in haven:location (${location}); remove primaryLocation (\`pulumi config rm haven:primaryLocation\`)`);
+  }
   return {
     domains,
     mailHost,
     cloudflareAccountId: cfg.require('cloudflareAccountId'),
-    location: cfg.get('location') ?? 'fsn1',
+    location,
     serverType: cfg.get('serverType') ?? 'cx23',
     image: cfg.get('image') ?? 'debian-13',
     volumeSizeGb: cfg.getNumber('volumeSizeGb') ?? 10,
@@ -171,5 +225,10 @@ export function readStackConfig(cfg: pulumi.Config = new pulumi.Config('haven'))
     hasAlertWebhook: (pulumi.runtime.getConfig('haven:alertWebhook') ?? '') !== '',
     accessAud,
     accessTeam,
+    standby,
+    standbyLocation: standby ? standbyLocation : '',
+    primaryLocation,
+    failoverAfterSeconds,
+    failoverHetznerToken: pulumi.secret(cfg.getSecret('failoverHetznerToken') ?? ''),
   };
 }

@@ -48,6 +48,8 @@ export interface EdgeWorkerArgs {
   alertWebhook?: pulumi.Input<string>;
   /** Cloudflare Access in front of the admin UI (edge/auth/access.ts); undefined for the password login only. */
   access?: { aud: string; team: string };
+  /** With a standby (haven:standby): the URL the edge promotes it at, and after how long. */
+  failover?: { standbyUrl: string; afterSeconds: number };
 }
 
 /** One text binding of the Worker (edge/worker.ts reads them from its env). */
@@ -63,7 +65,7 @@ export interface TextBinding<T> {
  * edge/worker.ts's WorkerEnv reads.
  */
 export function edgeTextBindings<T>(
-  args: Pick<EdgeWorkerArgs, 'nodeUrl' | 'mailHost' | 'domains' | 'pop3' | 'access'> & { edgeSecret: T; adminPasswordHash: T; alertWebhook?: T },
+  args: Pick<EdgeWorkerArgs, 'nodeUrl' | 'mailHost' | 'domains' | 'pop3' | 'access' | 'failover'> & { edgeSecret: T; adminPasswordHash: T; alertWebhook?: T },
 ): TextBinding<T | string>[] {
   return [
     { name: 'NODE_URL', text: args.nodeUrl, secret: false },
@@ -76,6 +78,10 @@ export function edgeTextBindings<T>(
     ...(args.alertWebhook ? [{ name: 'ALERT_WEBHOOK', text: args.alertWebhook, secret: true }] : []),
     // An audience tag and team name identify the Access application; they are not secret.
     ...(args.access ? [{ name: 'ACCESS_AUD', text: args.access.aud, secret: false }, { name: 'ACCESS_TEAM', text: args.access.team, secret: false }] : []),
+    // edge/failover.ts: promote the standby once every probe of NODE_URL failed for FAILOVER_AFTER_SECONDS. Unbound: no standby.
+    ...(args.failover
+      ? [{ name: 'STANDBY_URL', text: args.failover.standbyUrl, secret: false }, { name: 'FAILOVER_AFTER_SECONDS', text: String(args.failover.afterSeconds), secret: false }]
+      : []),
     // SESSION_SECRET stays unbound: the edge derives its session key from the shared secret (edge/edge.ts).
   ];
 }

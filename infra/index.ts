@@ -26,3 +26,4 @@ export const ssh = out.ssh;
 export const logs = out.logs;
 export const replicaAccessKeyId = out.replicaAccessKeyId;
 export const replicaSecretAccessKey = out.replicaSecretAccessKey;
+export const standbySsh = out.standbySsh;

@@ -33,12 +33,25 @@ export interface NodeConfigInput {
   /** The DMARC policy infra publishes (haven:dmarcPolicy): the node's DNS list and doctor expect it too. Default node/dns's. */
   dmarcPolicy?: DmarcPolicy;
   dkimKeys: readonly DkimPrivateKey[];
+  /**
+   * With a standby (haven:standby): this node's role, and what it moves to itself
+   * when promoted. Absent: a single node, and the config says nothing of roles.
+   */
+  failover?: {
+    role: 'primary' | 'standby';
+    /** Hetzner Floating IP ids of the mail host (IPv4 and IPv6). */
+    floatingIps: readonly string[];
+    /** This server's id: the node cannot ask the metadata service (the metadata guard hides it). */
+    hetznerServerId: string;
+  };
   secrets: {
     masterKey: string;
     edgeSecret: string;
     smarthost: string;
     replicaAccessKeyId: string;
     replicaSecretAccessKey: string;
+    /** With a standby: the Hetzner API token the promoted node assigns the Floating IPs with. */
+    hetznerToken?: string;
   };
   /** OpenSSH public keys for root: the deploy key `pulumi up` connects with, then the operators'. */
   authorizedKeys: readonly string[];
@@ -65,7 +78,12 @@ export function dkimCredentialName(k: Pick<DkimPrivateKey, 'domain' | 'selector'
 const HAS_OPTION = (path: string) => OPTION_LIST.some((o) => o.path === path);
 
 /** The node's config file (non-secret options only; secrets come from credentials and the environment). */
-export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl' | 'spfExtra' | 'dmarcPolicy'>): Record<string, unknown> {
+export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl' | 'spfExtra' | 'dmarcPolicy' | 'failover'>): Record<string, unknown> {
+  const fo = input.failover;
+  if (fo) {
+    if (!/^\d+$/.test(fo.hetznerServerId)) throw new NodeConfigError(`Hetzner server id "${fo.hetznerServerId}" is not numeric`);
+    for (const id of fo.floatingIps) if (!/^\d+$/.test(id)) throw new NodeConfigError(`Floating IP id "${id}" is not numeric`);
+  }
   return {
     dataDir: DATA_DIR,
     hostname: input.mailHost,
@@ -85,6 +103,8 @@ export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'a
     // rspamd runs on the server (cloud-init), on loopback. Set once the node has the option (the Sieve and
     // spam work adds spam.rspamdUrl); a node that lacks it would refuse the key.
     ...(HAS_OPTION('spam.rspamdUrl') ? { spam: { rspamdUrl: RSPAMD_URL } } : {}),
+    // Only with a standby, so a single node's config (and its bundle's hash) stays as it was.
+    ...(fo ? { role: fo.role, failover: { floatingIps: [...fo.floatingIps], hetznerServerId: fo.hetznerServerId } } : {}),
   };
 }
 
@@ -95,7 +115,9 @@ export function nodeEnvironment(input: Pick<NodeConfigInput, 'secrets'>): string
     '# From `pulumi up` (haven-apply); read by systemd (as root) for haven.service; mode 0600, root only.\n' +
     envLine('HAVEN_ADMIN_SECRET', s.edgeSecret) +
     (s.smarthost ? envLine('HAVEN_SMARTHOST', s.smarthost) : '') +
-    (s.replicaAccessKeyId ? envLine('AWS_ACCESS_KEY_ID', s.replicaAccessKeyId) + envLine('AWS_SECRET_ACCESS_KEY', s.replicaSecretAccessKey) : '')
+    (s.replicaAccessKeyId ? envLine('AWS_ACCESS_KEY_ID', s.replicaAccessKeyId) + envLine('AWS_SECRET_ACCESS_KEY', s.replicaSecretAccessKey) : '') +
+    // failover.hetznerToken (node/config): a secret, so never in the config file the node user reads.
+    (s.hetznerToken ? envLine('HAVEN_FAILOVER_HETZNER_TOKEN', s.hetznerToken) : '')
   );
 }
 

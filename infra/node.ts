@@ -16,7 +16,8 @@ import * as command from '@pulumi/command';
 import * as hcloud from '@pulumi/hcloud';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
-import { renderCloudInit } from './cloud-init.js';
+import { renderCloudInit, shQuote } from './cloud-init.js';
+import { floatingIpRemoveScript, floatingIpScript, type FloatingAddresses } from './floating-ip.js';
 import { APPLY_SCRIPT } from './layout.js';
 import { configBundle, type NodeConfigInput } from './node-config.js';
 
@@ -81,7 +82,24 @@ export interface HavenNodeArgs {
   /** Keep the volume and addresses: Hetzner delete protection, Pulumi protect, retained on destroy. */
   retainData: boolean;
   /** The node's configuration, secrets included (they stay Pulumi secrets). */
-  config: pulumi.Input<Omit<NodeConfigInput, 'authorizedKeys'>>;
+  config: pulumi.Input<Omit<NodeConfigInput, 'authorizedKeys' | 'failover'>>;
+  /**
+   * Set for the standby's own resources (its Hetzner names become
+   * haven-<stack>-<slot>-…; the server is named after them, since the
+   * primary's server already holds the mail host's name). Unset: the names
+   * a single node has always had.
+   */
+  slot?: string;
+  /** The PTR of the node's own addresses; the mail host by default (with a standby, the node's own name). */
+  ptrName?: string;
+  /** With a standby: this node's role, the mail host's Floating IPs, and the token that moves them. */
+  failover?: {
+    role: 'primary' | 'standby';
+    floatingIpIds: pulumi.Input<string[]>;
+    /** Configured on this server's interface (infra/floating-ip.ts). */
+    addresses: pulumi.Input<FloatingAddresses>;
+    hetznerToken: pulumi.Input<string>;
+  };
 }
 
 /** Hetzner names: the stack is part of each, so two stacks in one project never collide. */
@@ -99,6 +117,8 @@ export class HavenNode extends pulumi.ComponentResource {
   readonly userData: pulumi.Output<string>;
   /** Done once the node holds the current configuration: DKIM records wait for it. */
   readonly configured: command.remote.Command;
+  /** With a standby: done once the Floating IPs are configured on this server's interface. */
+  readonly floatingConfigured?: command.remote.Command;
 
   constructor(name: string, args: HavenNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('haven:infra:Node', name, {}, opts);
@@ -106,7 +126,7 @@ export class HavenNode extends pulumi.ComponentResource {
     // Data and identity outlive the server, `pulumi destroy` and a slip of the hand unless the stack says otherwise.
     const keep = { ...child, retainOnDelete: args.retainData, protect: args.retainData };
     const labels = { app: 'haven', stack: args.stack.toLowerCase().replace(/[^a-z0-9-]/g, '-'), node: name };
-    const hname = (what: string) => hetznerName(args.stack, what);
+    const hname = (what: string) => hetznerName(args.stack, args.slot ? `${args.slot}-${what}` : what);
 
     // The key `pulumi up` configures the node with; it lives in the stack's state (secret), nowhere else.
     const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: 'ED25519' }, child);
@@ -141,7 +161,8 @@ export class HavenNode extends pulumi.ComponentResource {
     const server = new hcloud.Server(
       `${name}-server`,
       {
-        name: args.mailHost,
+        // Hetzner server names are unique per project: the mail host's name goes to the first node.
+        name: args.slot ? hname('server') : args.mailHost,
         serverType: args.serverType,
         image: args.image,
         location: args.location,
@@ -169,13 +190,22 @@ export class HavenNode extends pulumi.ComponentResource {
 
     const v6 = ipv6.ipNetwork.apply(ipv6HostAddress);
     // The PTR is what receivers compare with the EHLO name and the A/AAAA records (FCrDNS).
-    new hcloud.Rdns(`${name}-ptr-ipv4`, { primaryIpId: ipv4.id.apply(Number), ipAddress: ipv4.ipAddress, dnsPtr: args.mailHost }, child);
-    new hcloud.Rdns(`${name}-ptr-ipv6`, { primaryIpId: ipv6.id.apply(Number), ipAddress: v6, dnsPtr: args.mailHost }, child);
+    new hcloud.Rdns(`${name}-ptr-ipv4`, { primaryIpId: ipv4.id.apply(Number), ipAddress: ipv4.ipAddress, dnsPtr: args.ptrName ?? args.mailHost }, child);
+    new hcloud.Rdns(`${name}-ptr-ipv6`, { primaryIpId: ipv6.id.apply(Number), ipAddress: v6, dnsPtr: args.ptrName ?? args.mailHost }, child);
 
     // The configuration channel. stdin (the bundle) is secret; a new bundle or a new server runs haven-apply.
-    const bundle = pulumi
-      .all([pulumi.output(args.config), deployKey.publicKeyOpenssh])
-      .apply(([config, deployPub]) => configBundle({ ...(config as Omit<NodeConfigInput, 'authorizedKeys'>), authorizedKeys: [deployPub.trim(), ...args.sshPublicKeys] }));
+    const fo = args.failover;
+    const failover = fo
+      ? pulumi.all([fo.floatingIpIds, server.id, fo.hetznerToken]).apply(([floatingIps, hetznerServerId, hetznerToken]) => ({ role: fo.role, floatingIps, hetznerServerId, hetznerToken }))
+      : pulumi.output(undefined);
+    const bundle = pulumi.all([pulumi.output(args.config), deployKey.publicKeyOpenssh, failover]).apply(([config, deployPub, f]) => {
+      const c = config as Omit<NodeConfigInput, 'authorizedKeys' | 'failover'>;
+      return configBundle({
+        ...c,
+        ...(f ? { failover: { role: f.role, floatingIps: f.floatingIps, hetznerServerId: f.hetznerServerId }, secrets: { ...c.secrets, hetznerToken: f.hetznerToken } } : {}),
+        authorizedKeys: [deployPub.trim(), ...args.sshPublicKeys],
+      });
+    });
     this.configured = new command.remote.Command(
       `${name}-config`,
       {
@@ -194,6 +224,24 @@ export class HavenNode extends pulumi.ComponentResource {
       },
       { ...child, dependsOn: [attachment], additionalSecretOutputs: ['stdin'] },
     );
+
+    if (fo) {
+      // Both servers carry the Floating IPs all the time; Hetzner's assignment decides which one receives them.
+      const addresses = pulumi.output(fo.addresses);
+      this.floatingConfigured = new command.remote.Command(
+        `${name}-floating-ip`,
+        {
+          connection: { host: ipv4.ipAddress, user: 'root', privateKey: deployKey.privateKeyOpenssh, dialErrorLimit: 40, perDialTimeout: 30 },
+          // Run by sh whatever root's login shell is.
+          create: addresses.apply((a) => `sh -c ${shQuote(floatingIpScript(a))}`),
+          update: addresses.apply((a) => `sh -c ${shQuote(floatingIpScript(a))}`),
+          // Standby turned off: the addresses leave the server with the stack's Floating IPs.
+          delete: addresses.apply((a) => `sh -c ${shQuote(floatingIpRemoveScript(a))}`),
+          triggers: [server.id, addresses],
+        },
+        { ...child, dependsOn: [this.configured] },
+      );
+    }
 
     this.ipv4 = ipv4.ipAddress;
     this.ipv6 = v6;

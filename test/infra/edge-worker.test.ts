@@ -28,7 +28,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const ACCESS = { aud: 'a1b2c3d4'.repeat(8), team: 'myteam' };
 
-function env(pop3: boolean, access?: typeof ACCESS): Record<string, unknown> {
+function env(pop3: boolean, access?: typeof ACCESS, failover?: { standbyUrl: string; afterSeconds: number }): Record<string, unknown> {
   const b = edgeTextBindings({
     nodeUrl: 'https://mail.example.com',
     mailHost: 'mail.example.com',
@@ -38,6 +38,7 @@ function env(pop3: boolean, access?: typeof ACCESS): Record<string, unknown> {
     adminPasswordHash: 'pbkdf2-sha256$placeholder',
     alertWebhook: 'https://hooks.example.net/x',
     access,
+    failover,
   });
   // DNS_CHECK is the edge's own switch for its DNS-over-HTTPS lookups: off, so the test stays on loopback.
   // KV is the namespace binding the program adds beside these texts.
@@ -80,6 +81,10 @@ describe('the edge Worker as the stack deploys it', () => {
     });
     // Without Access settings the edge keeps the password login only.
     expect(depsFromEnv(env(true) as WorkerEnv).access).toBeUndefined();
+    // haven:standby: the standby's URL and the failover delay reach edge/failover (seconds become milliseconds).
+    const withStandby = depsFromEnv(env(true, undefined, { standbyUrl: 'https://nbg1.mail.example.com', afterSeconds: 420 }) as WorkerEnv);
+    expect(withStandby).toMatchObject({ standbyUrl: 'https://nbg1.mail.example.com', failoverAfterMs: 420_000 });
+    expect(depsFromEnv(env(true) as WorkerEnv)).toMatchObject({ standbyUrl: undefined, failoverAfterMs: undefined });
   });
 
   it('offers the Cloudflare Access login when the stack configures it', async () => {

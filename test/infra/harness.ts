@@ -28,6 +28,10 @@ export const IPV4 = '203.0.113.10';
 export const IPV6_NETWORK = '2001:db8:1234:5678::/64';
 export const IPV6_HOST = '2001:db8:1234:5678::1';
 export const VOLUME_ID = '4242';
+/** The standby node's own resources (names under haven-standby), distinct from the primary's. */
+export const STANDBY = { ipv4: '203.0.113.20', ipv6Network: '2001:db8:aaaa:bbbb::/64', ipv6Host: '2001:db8:aaaa:bbbb::1', volumeId: '4343', serverId: '5006', firewallId: '3004', ipv4Id: '2001', ipv6Id: '2002' };
+/** The mail host's Floating IPs (haven:standby). */
+export const FLOATING = { ipv4: '198.51.100.80', ipv6Network: '2001:db8:f100:f100::/64', ipv6Host: '2001:db8:f100:f100::1', ipv4Id: '7001', ipv6Id: '7002' };
 export const TOKEN_ID = 'f00dfacef00dfacef00dfacef00dface';
 export const TOKEN_VALUE = 'cf-token-value-never-in-plaintext';
 export const R2_GROUP_ID = '2efd5506f9c8494dacb1fa10a3e7d5b6';
@@ -133,20 +137,33 @@ export async function installMocks(config: Record<string, string>, secretKeys = 
         const inputs = args.inputs as Record<string, unknown>;
         let id = `${args.name}-id`;
         let extra: Record<string, unknown> = {};
+        const standby = args.name.startsWith('haven-standby-');
         switch (args.type) {
+          case 'hcloud:index/floatingIp:FloatingIp':
+            id = reveal(inputs.type) === 'ipv4' ? FLOATING.ipv4Id : FLOATING.ipv6Id;
+            // Hetzner gives a Floating IPv6 as its /64; the provider reports the network's first address and the network.
+            extra = reveal(inputs.type) === 'ipv4' ? { ipAddress: FLOATING.ipv4 } : { ipAddress: FLOATING.ipv6Network.split('/')[0], ipNetwork: FLOATING.ipv6Network };
+            break;
           case 'hcloud:index/primaryIp:PrimaryIp':
+            if (standby) {
+              id = reveal(inputs.type) === 'ipv4' ? STANDBY.ipv4Id : STANDBY.ipv6Id;
+              extra = reveal(inputs.type) === 'ipv4' ? { ipAddress: STANDBY.ipv4 } : { ipAddress: STANDBY.ipv6Network.split('/')[0], ipNetwork: STANDBY.ipv6Network };
+              break;
+            }
             id = reveal(inputs.type) === 'ipv4' ? '1001' : '1002';
             extra = reveal(inputs.type) === 'ipv4' ? { ipAddress: IPV4 } : { ipAddress: IPV6_NETWORK.split('/')[0], ipNetwork: IPV6_NETWORK };
             break;
           case 'hcloud:index/volume:Volume':
-            id = VOLUME_ID;
+            id = standby ? STANDBY.volumeId : VOLUME_ID;
             break;
           case 'hcloud:index/firewall:Firewall':
-            id = '3003';
+            id = standby ? STANDBY.firewallId : '3003';
             break;
           case 'hcloud:index/server:Server':
-            id = '5005';
-            extra = { ipv4Address: IPV4, ipv6Network: IPV6_NETWORK, ipv6Address: IPV6_HOST, status: 'running' };
+            id = standby ? STANDBY.serverId : '5005';
+            extra = standby
+              ? { ipv4Address: STANDBY.ipv4, ipv6Network: STANDBY.ipv6Network, ipv6Address: STANDBY.ipv6Host, status: 'running' }
+              : { ipv4Address: IPV4, ipv6Network: IPV6_NETWORK, ipv6Address: IPV6_HOST, status: 'running' };
             break;
           case 'tls:index/privateKey:PrivateKey': {
             if (reveal(inputs.algorithm) === 'ED25519') {

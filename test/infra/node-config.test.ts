@@ -166,6 +166,31 @@ describe('what the node receives', () => {
     expect(env).not.toContain('HAVEN_SMARTHOST');
   });
 
+  it('a single node\'s config names no role and no failover (its bundle is what it was before standby existed)', () => {
+    expect(text('/etc/haven/haven.yaml')).not.toMatch(/^role:|^failover:/m);
+    expect(text('/etc/haven/haven.env')).not.toContain('HETZNER');
+  });
+
+  it('with a standby: the role, Floating IP ids and server id in the config, the token only in the environment file', () => {
+    const token = 'hcloud-token-'.padEnd(64, 'q');
+    const withStandby = input({
+      failover: { role: 'standby', floatingIps: ['7001', '7002'], hetznerServerId: '5006' },
+      secrets: { ...input().secrets, hetznerToken: token },
+    });
+    const f = new Map(nodeConfigFiles(withStandby).map((x) => [x.path, x]));
+    const path = join(dir, 'haven-standby.yaml');
+    writeFileSync(path, f.get('/etc/haven/haven.yaml')!.content);
+    const envText = f.get('/etc/haven/haven.env')!.content;
+    expect(envText).toContain(`HAVEN_FAILOVER_HETZNER_TOKEN="${token}"`);
+    expect(f.get('/etc/haven/haven.env')!.mode).toBe(0o600);
+    for (const [p, x] of f) if (p !== '/etc/haven/haven.env') expect(x.content, p).not.toContain(token);
+    const cfg = loadConfig({ env: { HAVEN_FAILOVER_HETZNER_TOKEN: token }, file: path });
+    expect(cfg.role).toBe('standby');
+    expect(cfg.failover).toMatchObject({ floatingIps: ['7001', '7002'], hetznerServerId: '5006', hetznerToken: token });
+    expect(() => nodeConfigFiles(input({ failover: { role: 'primary', floatingIps: ['7001'], hetznerServerId: 'abc' } }))).toThrow(/server id "abc" is not numeric/);
+    expect(() => nodeConfigFiles(input({ failover: { role: 'primary', floatingIps: ['x'], hetznerServerId: '5' } }))).toThrow(/Floating IP id "x"/);
+  });
+
   it('refuses what it cannot hand over safely', () => {
     expect(() => nodeConfigFiles(input({ secrets: { ...input().secrets, smarthost: 'smtp://a\nEVIL=1' } }))).toThrow(/line break/);
     expect(() => nodeConfigFiles(input({ dkimKeys: [{ domain: '../../etc', selector: 'haven', privateKeyPem: KEYS[0] }] }))).toThrow(NodeConfigError);

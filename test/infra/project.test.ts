@@ -49,7 +49,7 @@ describe('Pulumi.yaml', () => {
     for (const k of required) only[`haven:${k}`] = baseConfig()[`haven:${k}`];
     pulumi.runtime.setAllConfig(only, SECRET_KEYS.map((k) => `haven:${k}`));
     const cfg = readStackConfig() as unknown as Record<string, unknown>;
-    const derived: Record<string, unknown> = { mailHost: 'mail.example.com', acmeEmail: 'postmaster@example.com', adminHost: 'admin.example.com' };
+    const derived: Record<string, unknown> = { mailHost: 'mail.example.com', acmeEmail: 'postmaster@example.com', adminHost: 'admin.example.com', primaryLocation: 'fsn1' };
     for (const [key, d] of Object.entries(decls)) {
       if (d.default === undefined || (SECRET_KEYS as readonly string[]).includes(key)) continue;
       expect(cfg[key], key).toEqual(key in derived ? derived[key] : d.default);
