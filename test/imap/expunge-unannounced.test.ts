@@ -3,10 +3,11 @@
  * commands, the session never having been told of it. RFC 9051 §7.4.1: a
  * client's message numbers change only through EXISTS and EXPUNGE; §5.2: the
  * server must tell the client of a change once it may. If that session's own
- * EXPUNGE is the one that removes such a message, its EXISTS must not later
- * count it (the client would hold a message no FETCH returns and no EXPUNGE
- * removes); the same when another session removed it, or when a session in
- * QRESYNC mode hears of it as VANISHED (RFC 7162 §3.2.10).
+ * EXPUNGE is the one that removes such a message, it must not be counted by
+ * a later EXISTS without an EXPUNGE to follow (the client would hold a
+ * message no FETCH returns and no EXPUNGE removes: the load-consistency
+ * failure); the same when another session removed it, and under QRESYNC,
+ * where removals are told as VANISHED (RFC 7162 §3.2.10).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Checked, checkedSession } from './checker.js';
@@ -41,7 +42,7 @@ async function append(c: Checked, name: string, subject: string): Promise<void> 
 
 describe('a message added and expunged between two commands of a session (RFC 9051 §7.4.1, §5.2)', () => {
   for (const [title, enable] of [['EXPUNGE responses', undefined], ['VANISHED under QRESYNC (RFC 7162 §3.2.10)', 'QRESYNC']] as const) {
-    it(`its own EXPUNGE removing it never counts it in EXISTS: ${title}`, async () => {
+    it(`its own EXPUNGE removing it leaves no message in its view that the mailbox lacks: ${title}`, async () => {
       const box = enable ? 'Race2' : 'Race1';
       const a = await checkedSession(f);
       await a.cmd('c', `CREATE ${box}`);
@@ -55,7 +56,6 @@ describe('a message added and expunged between two commands of a session (RFC 90
       // b's EXPUNGE removes it: the tagged OK of a's APPEND and STORE came before, so both changes happened.
       const r = await b.cmd('x', 'EXPUNGE');
       expect(r).toMatch(/x OK/);
-      expect(r).not.toMatch(/\* 2 EXISTS/);
       await b.cmd('n', 'NOOP');
       await b.cmd('f', 'FETCH 1:* (UID)');
       const want = await truth(box);
@@ -67,7 +67,7 @@ describe('a message added and expunged between two commands of a session (RFC 90
     });
   }
 
-  it('another session removing it is not announced at all', async () => {
+  it('another session removing it leaves the view equal to the mailbox as well', async () => {
     const a = await checkedSession(f);
     await a.cmd('c', 'CREATE Race3');
     await append(a, 'Race3', 'first');
