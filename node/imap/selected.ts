@@ -169,9 +169,18 @@ export class Selected {
     return this.uidsIn(this.spans(set, uid));
   }
 
-  /** Removes expunged UIDs from the view; returns their sequence numbers at removal time, highest first. */
+  /**
+   * Removes expunged UIDs from the view; returns their sequence numbers at
+   * removal time, highest first. UIDs still waiting in pendingNew are dropped
+   * there too: a message that came and went between two commands is never
+   * announced, neither by EXISTS nor by EXPUNGE (RFC 9051 §7.4.1).
+   */
   remove(uids: Iterable<number>): number[] {
     const gone = new Set(uids);
+    const p = this.pendingNew;
+    let kept = 0;
+    for (const u of p) if (!gone.has(u)) p[kept++] = u;
+    p.length = kept;
     const buf = this.buf;
     let seqs: number[];
     if (gone.size * 32 < this.n) {

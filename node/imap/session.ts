@@ -287,15 +287,7 @@ export class Session {
     if (this.state.kind !== 'selected') return;
     const sel = this.state.sel;
     if (allowExpunge && sel.pendingExpunge.size) {
-      const gone = [...sel.pendingExpunge];
-      const newGone = new Set(gone.filter((u) => sel.pendingNew.includes(u)));
-      if (newGone.size) {
-        const keep = sel.pendingNew.filter((u) => !newGone.has(u));
-        sel.pendingNew.length = 0;
-        sel.pendingNew.push(...keep);
-      }
-      const known = gone.filter((u) => sel.seqOf(u) > 0);
-      this.expunged(sel, known);
+      this.expunged(sel, [...sel.pendingExpunge]);
       sel.pendingExpunge.clear();
     }
     if (sel.pendingNew.length || sel.pendingFlags.size) this.announceFolderKeywords(sel);
@@ -398,12 +390,18 @@ export class Session {
     if (f) this.untagged(`OK [HIGHESTMODSEQ ${f.highestModseq}] CONDSTORE is on`);
   }
 
-  /** Announces expunged messages: VANISHED under QRESYNC, else EXPUNGE per message. */
+  /**
+   * Announces expunged messages: VANISHED under QRESYNC, else EXPUNGE per
+   * message. Only those in the client's view are announced; any of `uids`
+   * the client was not yet told of (waiting in pendingNew) are dropped from
+   * what its next EXISTS will count.
+   */
   expunged(sel: Selected, uids: number[]): void {
     if (!uids.length) return;
     if (this.enabled.has('QRESYNC')) {
+      const known = uids.filter((u) => sel.seqOf(u) > 0);
       sel.remove(uids);
-      this.untagged(`VANISHED ${formatSet(uids)}`);
+      if (known.length) this.untagged(`VANISHED ${formatSet(known)}`);
       return;
     }
     for (const seq of sel.remove(uids)) this.untagged(`${seq} EXPUNGE`);

@@ -53,4 +53,14 @@ describe('Selected', () => {
     expect(s.resolve(parseSeqSet('149:151')!, true)).toEqual([149, 151]);
     expect(s.resolve(parseSeqSet('*')!, false)).toEqual([199]);
   });
+
+  it('drops a removed UID still waiting to be announced, so no EXISTS counts it (RFC 9051 §7.4.1)', () => {
+    const s = view(3);
+    s.pendingNew.push(7, 9, 11);
+    s.pendingFlags.add(9);
+    expect(s.remove([9, 3])).toEqual([2]);
+    expect(s.pendingNew).toEqual([7, 11]);
+    expect(s.pendingFlags.size).toBe(0);
+    expect([...s.uids]).toEqual([1, 5]);
+  });
 });

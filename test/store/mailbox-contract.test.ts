@@ -212,6 +212,39 @@ describe('messages', () => {
     expect(seen[0]).toMatchObject({ folderId: inbox, uids: [1], origin: 's1' });
   });
 
+  it('tells of a synchronous write when it returns, even if a listener of an earlier deferred write wrote meanwhile', async () => {
+    // An IDLE session hearing of new mail claims it as \Recent (a deferred write) from inside the listener;
+    // that must not hold back the events of the write whose commit released the earlier ones.
+    const m = lease.mailbox.messages;
+    const seen: MailboxChange[] = [];
+    const off = lease.mailbox.onChange((c) => {
+      seen.push(c);
+      if (c.type === 'exists') m.claimRecent(inbox, c.uids[c.uids.length - 1] + 1);
+    });
+    const { durable } = m.appendManyDeferred(inbox, [{ raw: sampleMessage() }], 's1');
+    m.copy(inbox, [1], inbox, 's2');
+    // COPY is answered now: its EXISTS must be out now, in commit order after the append's.
+    expect(seen.map((c) => [c.type, 'uids' in c ? c.uids : null])).toEqual([['exists', [1]], ['exists', [2]]]);
+    await durable;
+    off();
+    expect(seen).toHaveLength(2);
+  });
+
+  it('tells every listener of changes in commit order, even when one listener writes in reaction', async () => {
+    const m = lease.mailbox.messages;
+    // The first listener flags new mail at once (as a filter might); the second must still hear of the mail before its flags.
+    const offA = lease.mailbox.onChange((c) => {
+      if (c.type === 'exists') m.storeFlags(inbox, c.uids, 'add', ['\\Flagged']);
+    });
+    const seen: string[] = [];
+    const offB = lease.mailbox.onChange((c) => seen.push(c.type));
+    await m.appendManyDeferred(inbox, [{ raw: sampleMessage() }]).durable;
+    m.append(inbox, sampleMessage());
+    offA();
+    offB();
+    expect(seen).toEqual(['exists', 'flags', 'exists', 'flags']);
+  });
+
   it('POP3: lists INBOX and commits deletions or hides them in keep mode', () => {
     const m = lease.mailbox.messages;
     for (let i = 0; i < 3; i++) m.append(inbox, sampleMessage());

@@ -16,7 +16,8 @@ export const expunge: Handler<'EXPUNGE' | 'UIDEXPUNGE'> = {
     if (only && !only.length) return;
     const { result: gone, durable } = s.port.messages.expungeDeferred(sel.folderId, only, s.id);
     await durable;
-    s.expunged(sel, gone.filter((u) => sel.seqOf(u) > 0));
+    // All of them: one this session has not been told of yet (its EXISTS still pending) must leave that EXISTS too.
+    s.expunged(sel, gone);
     // The folder row has HIGHESTMODSEQ; status() would count every message.
     if (s.condstore) return { code: `HIGHESTMODSEQ ${s.port.folders.byId(sel.folderId)!.highestModseq}`, text: 'EXPUNGE completed' };
   },

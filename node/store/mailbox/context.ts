@@ -25,6 +25,9 @@ export class MailboxContext {
   private commitHooks: (() => void)[] = [];
   /** Events of deferred-sync writes, per write in commit order, held until durable. */
   private held: MailboxChange[][] = [];
+  /** Events being emitted now, and those queued behind them by a listener's own write. */
+  private readonly outbox: MailboxChange[] = [];
+  private delivering = false;
   private readonly getMeta;
   private readonly setMeta;
 
@@ -90,11 +93,13 @@ export class MailboxContext {
       translateSqliteError(err, this.path);
     }
     if (outer) this.runCommitHooks();
-    // A synchronous commit fsyncs the whole WAL: earlier deferred writes are durable now too.
-    this.release(this.held.length - 1);
+    // Taken before anything is emitted: a listener may write (an IDLE session claiming \Recent),
+    // and a deferred write would carry these off as its own, to be told only after its fsync.
     const out = this.pending;
     this.pending = [];
-    for (const c of out) this.bus.emit('change', c);
+    // A synchronous commit fsyncs the whole WAL: earlier deferred writes are durable now too.
+    this.release(this.held.length - 1);
+    this.deliver(out);
     return result;
   }
 
@@ -127,6 +132,22 @@ export class MailboxContext {
   /** Emits held events up to and including batch i (one fsync of the WAL covers every earlier frame). */
   private release(i: number): void {
     if (i < 0) return;
-    for (const b of this.held.splice(0, i + 1)) for (const c of b) this.bus.emit('change', c);
+    for (const b of this.held.splice(0, i + 1)) this.deliver(b);
+  }
+
+  /**
+   * Emits events in the order given, after any still being emitted: a
+   * listener that writes must not have its write's events (or later ones)
+   * reach the remaining listeners before the change it is reacting to does.
+   */
+  private deliver(changes: MailboxChange[]): void {
+    for (const c of changes) this.outbox.push(c);
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let c = this.outbox.shift(); c; c = this.outbox.shift()) this.bus.emit('change', c);
+    } finally {
+      this.delivering = false;
+    }
   }
 }
