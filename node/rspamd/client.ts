@@ -6,6 +6,11 @@
  * controller. It keeps rspamd's health as a small state (unknown, up, down
  * since when and why) that /health reports; a failed or slow call is an
  * RspamdUnavailableError, and callers go on without rspamd.
+ *
+ * One connection per request, deliberately: rspamd's normal worker (3.4)
+ * answers every request with "Connection: close", keep-alive asked or not,
+ * so a keep-alive agent would never reuse a socket. The message is sent as
+ * the one buffer the caller holds, not copied.
  */
 import http from 'node:http';
 import https from 'node:https';
