@@ -147,7 +147,9 @@ describe('learning from Junk', () => {
     }
     // A STORE's change is announced once it is durable, which may be just after the IMAP reply: wait for all six lessons.
     await lessons(6);
-    expect(learner.stats).toEqual({ learned: 6, already: 0, failed: 0, dropped: 0 });
+    // A lesson rspamd's learn conditions decline (Bayes already sure of that class: HTTP 204) counts as "already", not as a failure.
+    expect({ ...learner.stats, taught: learner.stats.learned + learner.stats.already }).toMatchObject({ taught: 6, failed: 0, dropped: 0 });
+    expect(learner.stats.learned).toBeGreaterThanOrEqual(2);
     expect(await bayes(probe)).toEqual(['BAYES_SPAM']);
     expect(await bayes(HAM(98))).toEqual(['BAYES_HAM']);
   });
