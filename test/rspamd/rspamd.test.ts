@@ -1,7 +1,8 @@
 /**
  * Content filtering with a real rspamd and Redis (issue 17): verdicts at
  * SMTP time through the real MX (GTUBE refused, a clean message delivered
- * and read back over IMAP), Bayes learning from IMAP MOVE into Junk and
+ * and read back over IMAP, a DMARC p=reject failure still refused while
+ * rspamd is asked alongside the verification), Bayes learning from IMAP MOVE into Junk and
  * $NotJunk, and mail still flowing on Haven's own score while rspamd is
  * down, with the outage on /health. Needs `rspamd` and `redis-server` (.ci/run).
  */
@@ -103,6 +104,24 @@ describe('verdicts at SMTP time', () => {
     );
     expect(err?.responseCode).toBe(550);
     expect(rspamd.health().state).toBe('up');
+  });
+
+  // rspamd is asked while Haven verifies; RFC 7489 §6.6.3's p=reject still refuses, whatever rspamd answers.
+  it('refuses a message failing DMARC p=reject although rspamd was asked alongside the verification', async () => {
+    dns.add('forged.test', { TXT: ['v=spf1 -all'] });
+    dns.add('_dmarc.forged.test', { TXT: ['v=DMARC1; p=reject'] });
+    const raw = Buffer.from(message('invoice', 'please pay the attached invoice', 'forged1').toString().replace('bob@sender.test', 'billing@forged.test'));
+    const err = await client(mx.port)
+      .sendMail({ envelope: { from: 'billing@forged.test', to: ['alice@example.test'] }, raw })
+      .then(
+        () => null,
+        (e: { responseCode?: number; response?: string }) => e,
+      );
+    expect(err?.responseCode).toBe(550);
+    expect(err?.response).toMatch(/5\.7\.1 .*DMARC policy of forged\.test/);
+    expect(rspamd.health().state).toBe('up');
+    const inbox = await folderRaws(store, 'alice@example.test', PW);
+    expect(inbox.some((m) => m.includes('<forged1@sender.test>'))).toBe(false);
   });
 
   it('delivers a clean message to INBOX with rspamd\'s verdict in X-Haven-Spam', async () => {
