@@ -5,8 +5,11 @@
  * process, into encrypted mailboxes (unlocked by default; `--locked` sends
  * them to the sealed spool as for logged-out zero-access owners). Every 250
  * means durable. SPF/DKIM/DMARC are checked against a loopback DNS server.
- * Prints messages per second, p50/p99 time to the final 250, and the node's
- * peak RSS during the load (VmHWM, reset after the accounts' logins).
+ * Prints messages per second, p50/p99 time to the final 250, the node's
+ * peak RSS during the load (VmHWM, reset after the accounts' logins), and
+ * the CPU time each message cost the node, rspamd (all its processes) and
+ * the sending client: on a shared machine the rate swings with the load,
+ * CPU per message much less.
  *
  * Then, when Debian's postfix and dovecot-lmtpd are installed (and we are
  * root), the same load goes to the peer the issue names: Postfix accepting
@@ -30,7 +33,7 @@
  *   npm run bench -- smtp [--messages 2000] [--sessions 10] [--new-connection] [--locked] [--no-peer] [--client node|smtp-source] [--sieve] [--rspamd]
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchMessage, connect, quit, reset, send } from './lib/smtp-client.js';
@@ -62,6 +65,23 @@ const PASSWORD = 'correct horse battery';
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
 if (args.client !== 'node' && args.client !== 'smtp-source') throw new Error('--client is node or smtp-source');
 if (args.client === 'smtp-source' && !existsSync(SMTP_SOURCE)) throw new Error('--client smtp-source needs Debian\'s postfix package (apt-get install postfix)');
+
+/** CPU time (user + system) of a process and, with `tree`, its children, in ms (Linux /proc; clock ticks of 10 ms). */
+function cpuMs(pid: number, tree = false): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let ms = (Number(f[11]) + Number(f[12])) * 10;
+    if (tree) {
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) ms += cpuMs(Number(child), true);
+      }
+    }
+    return ms;
+  } catch {
+    return 0; // gone (a worker restarted): counted up to its last reading
+  }
+}
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
@@ -145,6 +165,7 @@ const procStatus = () => readFileSync(`/proc/${child.proc.pid}/status`, 'utf8');
 let haven: Load;
 let hwm = 0;
 let restingKb = 0;
+let cpu = { node: 0, rspamd: 0, client: 0 };
 try {
   const line = await child.waitFor((l) => l.startsWith('PORT ') || l.startsWith('__exit__'));
   if (!line.startsWith('PORT ')) throw new Error(`node failed to start: ${line}`);
@@ -153,8 +174,11 @@ try {
   // (clear_refs 5, Linux 4.0+) so VmHWM covers the load alone.
   restingKb = Number(/VmRSS:\s+(\d+) kB/.exec(procStatus())?.[1] ?? 0);
   writeFileSync(`/proc/${child.proc.pid}/clear_refs`, '5');
+  const cpu0 = { node: cpuMs(child.proc.pid!), rspamd: rspamd ? cpuMs(rspamd.pid, true) : 0, client: process.cpuUsage() };
   haven = await drive(Number(line.split(' ')[1]), addresses);
   hwm = Number(/VmHWM:\s+(\d+) kB/.exec(procStatus())?.[1] ?? 0);
+  const client = process.cpuUsage(cpu0.client);
+  cpu = { node: (cpuMs(child.proc.pid!) - cpu0.node) / COUNT, rspamd: rspamd ? (cpuMs(rspamd.pid, true) - cpu0.rspamd) / COUNT : 0, client: (client.user + client.system) / 1000 / COUNT };
 } finally {
   // Also when the load failed: never leave the node running.
   if (child.proc.exitCode === null) child.proc.kill('SIGTERM');
@@ -168,6 +192,7 @@ const filters = [args.sieve ? 'a 20-rule Sieve script each' : '', args.rspamd ? 
 console.log(`smtp ingest: ${COUNT} messages (~${sizeKb} KB) over ${SESSIONS} ${NEW_CONNECTION ? 'senders, a new connection per message,' : 'sessions'} into ${addresses.length} ${args.locked ? 'locked (sealed spool)' : 'unlocked'} mailboxes, client ${args.client}${filters ? `; ${filters}` : ''}`);
 console.log(`  haven            ${describeLoad(haven, 'to the last 250 = stored durably; SPF/DKIM/DMARC checked')}`);
 console.log(`                   peak RSS during the load ${(hwm / 1024).toFixed(0)} MB (one process; ${(restingKb / 1024).toFixed(0)} MB before it)`);
+console.log(`                   CPU per message: node ${cpu.node.toFixed(2)} ms${rspamd ? `, rspamd ${cpu.rspamd.toFixed(2)} ms` : ''}, sending client ${cpu.client.toFixed(2)} ms`);
 
 // ---- Postfix -> LMTP -> Dovecot
 if (args['no-peer']) process.exit(0);

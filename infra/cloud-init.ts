@@ -248,12 +248,31 @@ Unattended-Upgrade::Automatic-Reboot-Time "04:30";
  * RSPAMD_URL). local.d is rspamd's documented place for site settings; Redis keeps
  * Bayes and fuzzy data. Debian's redis-server already binds 127.0.0.1 and ::1 only.
  */
+/**
+ * rspamd modules a Haven server switches off, each because Haven's design
+ * makes its per-message work wasted (or its memory better spent on the
+ * node): sized for a 2 GB, 2-core server. docs/filtering.md measures what
+ * rspamd costs per message. The test helper (test/helpers/rspamd.ts) runs
+ * the same list, so tests and the bench see what a server runs.
+ */
+export const RSPAMD_MODULES_OFF: readonly { module: string; why: string }[] = [
+  { module: 'greylist', why: 'Haven does not greylist (its own thresholds decide), so the module\'s Redis reads and writes per message buy nothing' },
+  { module: 'ratelimit', why: 'Haven limits connections, unknown-recipient probes and logins itself' },
+  { module: 'replies', why: 'it learns from outgoing mail, and Haven does not pass outgoing mail through rspamd' },
+  { module: 'dkim_signing', why: 'Haven signs outgoing mail itself' },
+  { module: 'neural', why: 'it needs thousands of learned messages and memory a 2 GB server keeps for the node' },
+];
+
 const RSPAMD_FILES: readonly [string, string][] = [
-  ['/etc/rspamd/local.d/worker-normal.inc', '# Written by cloud-init: the scanner the Haven node calls (spam.rspamdUrl).\nbind_socket = "127.0.0.1:11333";\n'],
+  [
+    '/etc/rspamd/local.d/worker-normal.inc',
+    '# Written by cloud-init: the scanner the Haven node calls (spam.rspamdUrl).\nbind_socket = "127.0.0.1:11333";\n# One process: on a 2-core server the Haven node needs the other core, and each process holds its own compiled rules.\ncount = 1;\n',
+  ],
   ['/etc/rspamd/local.d/worker-controller.inc', '# Written by cloud-init: learning and the web UI, loopback only (ssh -L to reach it).\nbind_socket = "127.0.0.1:11334";\n'],
   ['/etc/rspamd/local.d/worker-proxy.inc', '# Written by cloud-init: the milter proxy, unused by Haven; loopback only.\nbind_socket = "127.0.0.1:11332";\n'],
   ['/etc/rspamd/local.d/worker-fuzzy.inc', '# Written by cloud-init: fuzzy hash storage, loopback only.\nbind_socket = "127.0.0.1:11335";\n'],
-  ['/etc/rspamd/local.d/redis.conf', '# Written by cloud-init: Redis on loopback for Bayes, fuzzy hashes and rate limits.\nservers = "127.0.0.1:6379";\n'],
+  ['/etc/rspamd/local.d/redis.conf', '# Written by cloud-init: Redis on loopback for Bayes statistics and fuzzy hashes.\nservers = "127.0.0.1:6379";\n'],
+  ...RSPAMD_MODULES_OFF.map(({ module, why }): [string, string] => [`/etc/rspamd/local.d/${module}.conf`, `# Written by cloud-init: off on a Haven server: ${why}.\nenabled = false;\n`]),
 ];
 
 /** Packages the server installs (cloud-config `packages`); the rootfs test builds its image from this list. */

@@ -6,6 +6,11 @@
  * controller. It keeps rspamd's health as a small state (unknown, up, down
  * since when and why) that /health reports; a failed or slow call is an
  * RspamdUnavailableError, and callers go on without rspamd.
+ *
+ * One connection per request, deliberately: rspamd's normal worker (3.4)
+ * answers every request with "Connection: close", keep-alive asked or not,
+ * so a keep-alive agent would never reuse a socket. The message is sent as
+ * the one buffer the caller holds, not copied.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -102,14 +107,20 @@ export class Rspamd {
     };
   }
 
-  /** Teaches Bayes (RFC-free: rspamd's controller protocol); 'already' when rspamd had learned this message that way. */
+  /**
+   * Teaches Bayes (RFC-free: rspamd's controller protocol). 'already' when
+   * rspamd had learned this message that way (208), or when its learn
+   * conditions declined the lesson (204, "all learn conditions denied"):
+   * rspamd's default condition skips a message its classifier already puts
+   * in that class with confidence, so there is nothing left to teach.
+   */
   async learn(kind: 'spam' | 'ham', raw: Buffer, deliverTo?: string): Promise<'learned' | 'already'> {
     const headers: Record<string, string> = {};
     if (this.opts.password) headers.Password = this.opts.password;
     if (deliverTo) headers['Deliver-To'] = deliverTo;
     const { status, body } = await this.call(new URL(kind === 'spam' ? '/learnspam' : '/learnham', this.controller), headers, raw);
-    // 208: this message was already learned as this class.
-    if (status === 208) return 'already';
+    // 208: this message was already learned as this class; 204: rspamd's learn conditions declined it.
+    if (status === 208 || status === 204) return 'already';
     if (status !== 200) throw new Error(`rspamd did not learn the message: HTTP ${status} ${body.toString('utf8').slice(0, 200)}`);
     return 'learned';
   }

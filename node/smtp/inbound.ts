@@ -11,7 +11,7 @@ import { LineEndingCheck, MAIL_PARAMS, parseEnvelopeAddress, RCPT_PARAMS, unknow
 import { ClientGoneError, replies, SmtpError, toSmtpError } from './errors.js';
 import { clean, rfc5322Date, startsWithWhitespace, withoutFields } from './headers.js';
 import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.js';
-import { scoreMessage, spamHeader } from './spam.js';
+import { askContent, scoreMessage, spamHeader } from './spam.js';
 import { sendNotice, wantsNotice } from './outbound/notice.js';
 import { verifyMessage } from './verify.js';
 import { deliverFiltered } from './filter.js';
@@ -226,6 +226,19 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
     const key = ctx.store.directory.dkimKeys(fwdDomain).find((k) => k.algorithm === 'rsa');
     if (key) seal = { signingDomain: fwdDomain, selector: key.selector, privateKey: key.privateKeyPem };
   }
+  const envelope = {
+    ip: session.remoteAddress,
+    helo: session.hostNameAppearsAs || '',
+    mailFrom,
+    raw,
+    rcpts: session.envelope.rcptTo.map((r) => r.address),
+    queueId: session.id,
+    clientHostname: session.clientHostname || undefined,
+    deliverTo: plan.locals.size === 1 && plan.forwards.size === 0 ? rcptOf(ctx, routes, session, [...plan.locals.keys()][0]) : undefined,
+  };
+  // The content filter (rspamd) runs its own checks on the message as received and needs none of ours:
+  // asked now, it works while we verify instead of after (a message refused below only wastes its answer).
+  const content = askContent(envelope, ctx.spam);
   const verdict = await verifyMessage({
     raw,
     ip: session.remoteAddress,
@@ -239,22 +252,7 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
   if (verdict.arcOverride) ctx.log.info({ cid: session.id, sealer: verdict.arcOverride, from: verdict.fromDomain }, 'DMARC reject overridden by a trusted ARC sealer');
   if (verdict.dmarcReject) throw replies.dmarcReject(verdict.fromDomain ?? 'the sender');
   if (verdict.dmarcTempError) throw replies.dnsTempFail(verdict.fromDomain ?? 'the sender');
-  const spam = await scoreMessage(
-    {
-      ip: session.remoteAddress,
-      helo: session.hostNameAppearsAs || '',
-      mailFrom,
-      // What rspamd sees carries our Authentication-Results, so it can use the verdict we reached.
-      raw: Buffer.concat([Buffer.from(verdict.headers), raw]),
-      auth: verdict.result,
-      resolver: ctx.resolver,
-      rcpts: session.envelope.rcptTo.map((r) => r.address),
-      queueId: session.id,
-      clientHostname: session.clientHostname || undefined,
-      deliverTo: plan.locals.size === 1 && plan.forwards.size === 0 ? rcptOf(ctx, routes, session, [...plan.locals.keys()][0]) : undefined,
-    },
-    ctx.spam,
-  );
+  const spam = await scoreMessage({ ...envelope, auth: verdict.result, resolver: ctx.resolver }, ctx.spam, content);
   if (spam.action === 'reject') throw replies.spam();
   // Junk is filed away here, but forwarding it would spend our IP's reputation
   // on it (and the destination would likely refuse it anyway): refuse instead,

@@ -6,25 +6,32 @@
  * deliberately simple and explainable: every point comes with a reason that
  * lands in the X-Haven-Spam header. A content filter (rspamd, node/rspamd)
  * replaces these signals when it answers: it checks authentication and
- * blocklists too, so adding both would count them twice; while it does not
- * answer, Haven's own score decides alone.
+ * blocklists too, so adding both would count them twice, and Haven's DNSBL
+ * queries are not even made; while it does not answer, Haven's own score
+ * decides alone. The content filter needs nothing Haven's verification
+ * produces, so the MX asks it (askContent) before verifying and the two run
+ * side by side.
  */
 import type { AuthenticateResult } from 'mailauth';
 import { dnsblListings, type Resolver } from './dns.js';
 
-export interface SpamInput {
+/** What a content filter is told: the message as received and its SMTP envelope. */
+export interface ContentInput {
   ip: string;
   helo: string;
   mailFrom: string;
   raw: Buffer;
-  auth: AuthenticateResult;
-  resolver: Resolver;
   /** Envelope recipients and the transaction id, for a content filter's headers. */
   rcpts?: string[];
   queueId?: string;
   clientHostname?: string;
   /** The one local recipient (per-user statistics), when there is one. */
   deliverTo?: string;
+}
+
+export interface SpamInput extends ContentInput {
+  auth: AuthenticateResult;
+  resolver: Resolver;
 }
 
 /** A content filter's verdict on one message; null when it could not be asked (down, slow). */
@@ -36,7 +43,7 @@ export interface ContentVerdict {
 }
 
 export interface ContentFilter {
-  check(input: SpamInput): Promise<ContentVerdict | null>;
+  check(input: ContentInput): Promise<ContentVerdict | null>;
 }
 
 export interface SpamSignal {
@@ -92,8 +99,21 @@ export function authSignals(auth: AuthenticateResult): SpamSignal[] {
 
 const SEVERITY: Record<SpamAction, number> = { accept: 0, junk: 1, reject: 2 };
 
-export async function scoreMessage(input: SpamInput, opts: SpamOptions): Promise<SpamVerdict> {
-  const content = opts.content ? await opts.content.check(input) : null;
+/**
+ * Starts the content filter's check (null without one). Its answer is
+ * awaited by scoreMessage; a caller that refuses the message before that
+ * may drop it: a failure is then not reported as unhandled.
+ */
+export function askContent(input: ContentInput, opts: SpamOptions): Promise<ContentVerdict | null> | null {
+  if (!opts.content) return null;
+  const pending = opts.content.check(input);
+  pending.catch(() => undefined);
+  return pending;
+}
+
+/** `pending` is askContent's answer when the caller started it earlier; otherwise the filter is asked here. */
+export async function scoreMessage(input: SpamInput, opts: SpamOptions, pending?: Promise<ContentVerdict | null> | null): Promise<SpamVerdict> {
+  const content = (await (pending === undefined ? askContent(input, opts) : pending)) ?? null;
   const signals: SpamSignal[] = [];
   if (!content) {
     signals.push(...authSignals(input.auth));

@@ -3,8 +3,9 @@
  * A real rspamd (Debian `rspamd`) with its own Redis (`redis-server`) for
  * tests and benches: config in a temp dir on free loopback ports, no
  * systemd. Bayes learns after one message of each class (min_learns = 1);
- * modules that reach the internet are off and DNS goes to the test's own
- * server. Compiled regexps are cached in one directory under the system
+ * modules that reach the internet are off, DNS goes to the test's own
+ * server, and otherwise it is set up as a Haven server's (the modules it
+ * switches off, one scanner process). Compiled regexps are cached in one directory under the system
  * temp dir across runs, so only the first start pays for compiling them.
  * Resolves once both workers answer /ping.
  */
@@ -13,14 +14,19 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
+import { RSPAMD_MODULES_OFF } from '../../infra/cloud-init.js';
 
 export interface TestRspamd {
   url: string;
   controllerUrl: string;
+  /** The main process (its workers are its children), for a bench to read their CPU time. */
+  pid: number;
   stop(): Promise<void>;
 }
 
-const OFF = ['fuzzy_check', 'rbl', 'asn', 'greylist', 'neural', 'phishing', 'dmarc_report', 'replies', 'url_redirector', 'metadata_exporter', 'clickhouse', 'elastic'];
+/** Modules that would reach the internet (tests have none), and those a Haven server switches off (infra/cloud-init.ts). */
+const NETWORK = ['fuzzy_check', 'rbl', 'asn', 'phishing', 'dmarc_report', 'url_redirector', 'metadata_exporter', 'clickhouse', 'elastic'];
+const OFF = [...new Set([...NETWORK, ...RSPAMD_MODULES_OFF.map((m) => m.module)])];
 
 async function ping(url: string): Promise<boolean> {
   try {
@@ -57,7 +63,7 @@ options {
   .include(try=true; priority=10) "$LOCAL_CONFDIR/override.d/options.inc"
 }
 logging { type = "console"; level = "error"; }
-worker "normal" { bind_socket = "127.0.0.1:${normal}"; .include "$CONFDIR/worker-normal.inc" }
+worker "normal" { bind_socket = "127.0.0.1:${normal}"; .include "$CONFDIR/worker-normal.inc"; count = 1; }
 worker "controller" { bind_socket = "127.0.0.1:${controller}"; .include "$CONFDIR/worker-controller.inc" }
 `,
   );
@@ -90,5 +96,5 @@ worker "controller" { bind_socket = "127.0.0.1:${controller}"; .include "$CONFDI
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, controllerUrl, stop };
+  return { url, controllerUrl, pid: rspamd.pid!, stop };
 }
