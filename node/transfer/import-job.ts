@@ -26,7 +26,7 @@ export interface ImportOptions {
 export async function runImport(mailbox: Mailbox, source: ImportSource, o: ImportOptions): Promise<void> {
   const sink = new MailSink(mailbox);
   const maxN = o.batchMessages ?? 200;
-  const maxBytes = o.batchBytes ?? 4 * 1024 * 1024;
+  const maxBytes = o.batchBytes ?? 2 * 1024 * 1024;
   const p = o.progress;
   /** The pace counts from the first batch: connecting and listing folders must not earn a burst. */
   let paceFrom: number | null = null;
