@@ -205,7 +205,7 @@ async function* folderChunks(client: ImapFlow, folder: FolderPlan, after: number
   sizes.sort((a, b) => a.uid - b.uid);
   const maxN = o.chunkMessages ?? 100;
   const maxB = o.chunkBytes ?? 2 * 1024 * 1024;
-  // Chunks by count and bytes: 2 MB (haven import of 100 MB in 200 KB messages: peak RSS 167 MB with 2 MB chunks and batches, 238 MB with 4 MB; bench/import.ts); the next chunk's FETCH is asked for while this one is handed on.
+  // Chunks by count and bytes, 2 MB (haven import of 100 MB in 200 KB messages, bench/import.ts: peak RSS 167 MB with 2 MB chunks and batches, 178 MB with 1 MB; with 4 MB the in-process bench peaked 117 MB above its start). The next chunk's FETCH is asked for while this one is handed on.
   const chunks: number[][] = [];
   for (let i = 0; i < sizes.length; ) {
     let j = i;
