@@ -44,7 +44,7 @@ export interface DovecotAccounts {
  * With `accounts`, many users instead, their passwords hashed with SHA512-CRYPT and Dovecot's
  * auth cache on, login processes in high-performance mode (service_count = 0): Dovecot as deployed.
  */
-export async function startDovecot(protocol: DovecotProtocol, messages: Iterable<Buffer>, accounts?: DovecotAccounts): Promise<Dovecot> {
+export async function startDovecot(protocol: DovecotProtocol, messages: Iterable<Buffer>, accounts?: DovecotAccounts, folderOf?: (i: number) => string | null): Promise<Dovecot> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-dovecot-'));
   // Dovecot's auth and mail processes run as other users: they need to traverse this directory.
   chmodSync(dir, 0o755);
@@ -57,12 +57,16 @@ export async function startDovecot(protocol: DovecotProtocol, messages: Iterable
   const owner = userInfo().uid === 0 ? idsOf('nobody') : { uid: userInfo().uid, gid: userInfo().gid };
   const homes = join(dir, 'homes');
   const home = accounts ? join(homes, '%u') : join(dir, 'home');
-  const fill = (maildir: string, msgs: Iterable<Buffer>) => {
+  const fill = (maildir: string, msgs: Iterable<Buffer>, folder?: (i: number) => string | null) => {
     for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, d), { recursive: true });
     // S=<size> in the name spares Dovecot a stat per message; no flags, as Haven's copy has none.
     let i = 0;
     for (const m of msgs) {
-      writeFileSync(join(maildir, 'cur', `${1_700_000_000 + i}.M${i}P1.bench,S=${m.length}:2,`), m);
+      // A folder other than INBOX is a Maildir++ subfolder (.Name), made on first use.
+      const name = folder?.(i);
+      const dir = name ? join(maildir, `.${name}`) : maildir;
+      if (name) for (const d of ['cur', 'new', 'tmp']) mkdirSync(join(dir, d), { recursive: true });
+      writeFileSync(join(dir, 'cur', `${1_700_000_000 + i}.M${i}P1.bench,S=${m.length}:2,`), m);
       i++;
     }
   };
@@ -77,7 +81,7 @@ export async function startDovecot(protocol: DovecotProtocol, messages: Iterable
     });
     writeFileSync(join(dir, 'passwd'), lines.join('\n') + '\n');
   } else {
-    fill(maildir, messages);
+    fill(maildir, messages, folderOf);
     writeFileSync(join(dir, 'passwd'), `${user}:{PLAIN}${pass}::::::\n`);
   }
   if (userInfo().uid === 0) spawnSync('chown', ['-R', `${owner.uid}:${owner.gid}`, accounts ? homes : home]);

@@ -108,7 +108,7 @@ const transferSpec = z.union([
     address,
     password,
     source: z.union([
-      z.object({ type: z.literal('imap'), host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535), secure: z.boolean(), user: z.string().min(1).max(320), password: z.string().max(1024), insecure: z.boolean().optional(), folders: z.array(z.string().max(1000)).max(1000).optional() }),
+      z.object({ type: z.literal('imap'), host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535), secure: z.boolean(), user: z.string().min(1).max(320), password: z.string().max(1024), insecure: z.boolean().optional(), folders: z.array(z.string().max(1000)).max(1000).optional(), concurrency: z.number().int().min(1).max(16).optional() }),
       z.object({ type: z.literal('dav'), url: z.string().regex(/^https?:\/\/[^\s]+$/i, 'must be an http(s) URL').max(2048), user: z.string().min(1).max(320), password: z.string().max(1024), insecure: z.boolean().optional() }),
       z.object({ type: z.literal('path'), path: absPath, as: z.enum(['mbox', 'maildir', 'calendar', 'contacts', 'export']).optional(), into: z.string().min(1).max(512).optional(), variant: z.enum(['mboxrd', 'mboxo']).optional() }),
     ]),

@@ -8,11 +8,20 @@
  * over and the import keys drop what is already there), then FETCH in
  * chunks of bounded size so memory holds a chunk, never a folder. A lost
  * connection is retried with backoff from the last UID handed on.
+ *
+ * With `concurrency` N, N connections read different folders at once; their
+ * chunks are handed on one at a time through a single queue, each with its
+ * folder, so the job still writes one folder's batch at a time (and its rate
+ * limit paces the whole import). A connection waits until its chunk is taken
+ * before handing on the next: memory holds about two chunks per connection.
+ * Gmail's \All folder, which takes only what no label had, starts once
+ * every other folder has been handed on.
  */
 import { createHash } from 'node:crypto';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { backoffMs } from '../util/backoff.js';
 import { planFolders, type FolderPlan } from './imap-folders.js';
+import type { IncomingMessage } from './sink.js';
 import type { ImportSource, SourceContext, SourceEvent } from './source.js';
 
 export interface ImapSourceOptions {
@@ -30,6 +39,8 @@ export interface ImapSourceOptions {
   retries?: number;
   /** Only these source folders (paths as the server lists them). */
   folders?: string[];
+  /** Connections reading folders in parallel (default 1). */
+  concurrency?: number;
 }
 
 const RETRYABLE = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'NoConnection', 'ClosedAfterConnectTLS', 'ClosedAfterConnectText', 'EConnectionClosed']);
@@ -59,53 +70,142 @@ export function imapSource(o: ImapSourceOptions): ImportSource {
   };
 
   return async function* (ctx: SourceContext): AsyncIterable<SourceEvent> {
-    let client = await connect();
+    const first = await connect();
+    const clients: ImapFlow[] = [first];
+    const stop = new AbortController();
+    const ended = () => stop.signal.aborted || ctx.signal.aborted;
     try {
-      const listed = await client.list({ statusQuery: { messages: true } });
+      const listed = await first.list({ statusQuery: { messages: true } });
       let plan = planFolders(listed.map((l) => ({ path: l.path, delimiter: l.delimiter, flags: [...l.flags], specialUse: l.specialUse ?? null })));
       if (o.folders) plan = plan.filter((p) => o.folders!.includes(p.path));
       yield { type: 'total', messages: listed.filter((l) => plan.some((p) => p.path === l.path)).reduce((n, l) => n + (l.status?.messages ?? 0), 0), bytes: null };
-      for (const folder of plan) {
-        let failures = 0;
-        let after = -1;
-        let announced = false;
-        for (;;) {
-          try {
-            for await (const ev of folderEvents(client, folder, after, ctx, cursorKey(folder.path), o, !announced)) {
-              if (ev.type === 'folder') announced = true;
-              if (ev.type === 'message') after = ev.msg.uid!;
-              yield ev;
+      const queue = new HandOff<Unit>();
+      /** Reads folders off `todo` until none is left, handing their chunks on. */
+      const worker = async (slot: number, todo: FolderPlan[]) => {
+        for (let folder = todo.shift(); folder && !ended(); folder = todo.shift()) {
+          let failures = 0;
+          let after = -1;
+          const ev = folderEvent(folder, cursorKey(folder.path));
+          for (;;) {
+            try {
+              if (!clients[slot]) {
+                const c = await connect();
+                // The import ended while this connection opened: nothing will close it but us.
+                if (ended()) return void (await c.logout().catch(() => c.close()));
+                clients[slot] = c;
+              }
+              for await (const chunk of folderChunks(clients[slot], folder, after, ctx, ev, o)) {
+                if (ended()) return;
+                if (chunk.length) after = chunk[chunk.length - 1].uid!;
+                await queue.put({ folder: ev, msgs: chunk }, stop.signal);
+              }
+              break;
+            } catch (err) {
+              if (!retryable(err) || ++failures > (o.retries ?? 5) || ended()) throw err;
+              ctx.retried();
+              await new Promise((r) => setTimeout(r, backoffMs(failures, 500, 15_000)));
+              await clients[slot]?.logout().catch(() => undefined);
+              delete clients[slot];
             }
-            break;
-          } catch (err) {
-            if (!retryable(err) || ++failures > (o.retries ?? 5) || ctx.signal.aborted) throw err;
-            ctx.retried();
-            await new Promise((r) => setTimeout(r, backoffMs(failures, 500, 15_000)));
-            await client.logout().catch(() => undefined);
-            client = await connect();
           }
         }
+      };
+      const pool = async (folders: FolderPlan[]) => {
+        const todo = [...folders];
+        const n = Math.max(1, Math.min(o.concurrency ?? 1, todo.length));
+        await Promise.all(Array.from({ length: n }, (_, slot) => worker(slot, todo)));
+      };
+      // Labels and folders first, then \All (skip-if-anywhere) alone: it must see every other folder written.
+      const run = (async () => {
+        await pool(plan.filter((f) => f.policy !== 'skip-if-anywhere'));
+        await pool(plan.filter((f) => f.policy === 'skip-if-anywhere'));
+      })().then(
+        () => queue.close(),
+        (err: unknown) => queue.close(err),
+      );
+      let last: SourceEvent | null = null;
+      for (let u = await queue.take(); u; u = await queue.take()) {
+        // A folder is announced when the stream turns to it, so each batch the job writes is one folder's.
+        if (u.folder !== last) yield (last = u.folder);
+        for (const msg of u.msgs) yield { type: 'message', msg };
       }
+      await run;
     } finally {
-      await client.logout().catch(() => client.close());
+      stop.abort();
+      await Promise.all(clients.map((c) => c?.logout().catch(() => c.close())));
     }
   };
 }
 
-async function* folderEvents(client: ImapFlow, folder: FolderPlan, after: number, ctx: SourceContext, key: Buffer, o: ImapSourceOptions, announce: boolean): AsyncIterable<SourceEvent> {
+type FolderEvent = Extract<SourceEvent, { type: 'folder' }>;
+interface Unit {
+  folder: FolderEvent;
+  msgs: IncomingMessage[];
+}
+
+function folderEvent(folder: FolderPlan, key: Buffer): FolderEvent {
+  // UIDVALIDITY is filled in when the folder is opened (folderChunks), before any of its chunks is handed on.
+  return { type: 'folder', name: folder.name, specialUse: folder.specialUse, policy: folder.policy, cursor: { source: key, uidValidity: 0 } };
+}
+
+/**
+ * Many producers, one consumer: `put` resolves once the consumer has taken
+ * the item, so a producer holds one item waiting at most; `close` ends the
+ * stream (with an error, the consumer's `take` throws it).
+ */
+class HandOff<T> {
+  private waiting: { item: T; taken: () => void }[] = [];
+  private wake: (() => void) | null = null;
+  private done: { err?: unknown } | null = null;
+
+  put(item: T, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push({ item, taken: () => (signal.removeEventListener('abort', onAbort), resolve()) });
+      this.wake?.();
+    });
+  }
+
+  close(err?: unknown): void {
+    this.done = err === undefined ? {} : { err };
+    this.wake?.();
+  }
+
+  async take(): Promise<T | null> {
+    for (;;) {
+      const w = this.waiting.shift();
+      if (w) {
+        w.taken();
+        return w.item;
+      }
+      if (this.done) {
+        if ('err' in this.done) throw this.done.err;
+        return null;
+      }
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = null;
+    }
+  }
+}
+
+/** A folder's messages past the cursor, in chunks in UID order; the next chunk is fetched while this one is handed on. */
+async function* folderChunks(client: ImapFlow, folder: FolderPlan, after: number, ctx: SourceContext, ev: FolderEvent, o: ImapSourceOptions): AsyncIterable<IncomingMessage[]> {
   const box = await client.mailboxOpen(folder.path, { readOnly: true });
   const uidValidity = Number(box.uidValidity);
-  const cur = ctx.cursor(key);
+  ev.cursor!.uidValidity = uidValidity;
+  const cur = ctx.cursor(ev.cursor!.source);
   const done = Math.max(after, cur && cur.uidValidity === uidValidity ? cur.lastUid : 0);
-  if (announce) yield { type: 'folder', name: folder.name, specialUse: folder.specialUse, policy: folder.policy, cursor: { source: key, uidValidity } };
-  if (box.exists === 0) return;
+  // An empty folder is still handed on (empty), so it is made in the account.
+  if (box.exists === 0) return yield [];
   // UIDs and sizes first (a few bytes each), so FETCH can go in chunks of bounded bytes.
   const sizes: { uid: number; size: number }[] = [];
   for await (const m of client.fetch(`${done + 1}:*`, { uid: true, size: true }, { uid: true })) if (m.uid > done) sizes.push({ uid: m.uid, size: m.size ?? 0 });
   sizes.sort((a, b) => a.uid - b.uid);
   const maxN = o.chunkMessages ?? 100;
-  const maxB = o.chunkBytes ?? 4 * 1024 * 1024;
-  // Chunks by count and bytes (4 MB: peak RSS 74 MB above idle for 200 KB messages, 130 MB with 8 MB chunks); the next chunk's FETCH is asked for while this one is written (two chunks in memory at most).
+  const maxB = o.chunkBytes ?? 2 * 1024 * 1024;
+  // Chunks by count and bytes, 2 MB (haven import of 100 MB in 200 KB messages, bench/import.ts: peak RSS 167 MB with 2 MB chunks and batches, 178 MB with 1 MB; with 4 MB the in-process bench peaked 117 MB above its start). The next chunk's FETCH is asked for while this one is handed on.
   const chunks: number[][] = [];
   for (let i = 0; i < sizes.length; ) {
     let j = i;
@@ -122,7 +222,9 @@ async function* folderEvents(client: ImapFlow, folder: FolderPlan, after: number
     }
     return got.sort((a, b) => a.uid - b.uid);
   };
-  let next = chunks.length ? fetchChunk(chunks[0]) : null;
+  // Nothing new (a resumed folder): still handed on, as the folder's announcement.
+  if (!chunks.length) return yield [];
+  let next: Promise<Awaited<ReturnType<typeof fetchChunk>>> | null = fetchChunk(chunks[0]);
   // A chunk fetched ahead and never awaited (the consumer stopped) must not become an unhandled rejection.
   next?.catch(() => undefined);
   for (let c = 0; next; c++) {
@@ -130,6 +232,6 @@ async function* folderEvents(client: ImapFlow, folder: FolderPlan, after: number
     const got = await next;
     next = c + 1 < chunks.length ? fetchChunk(chunks[c + 1]) : null;
     next?.catch(() => undefined);
-    for (const g of got) yield { type: 'message', msg: { raw: g.raw, flags: g.flags, internalDate: g.internalDate, uid: g.uid } };
+    yield got.map((g) => ({ raw: g.raw, flags: g.flags, internalDate: g.internalDate, uid: g.uid }));
   }
 }

@@ -8,6 +8,7 @@
  * that pulls too fast).
  */
 import type { Folder, Mailbox } from '../store/index.js';
+import { MemoryBound } from './memory.js';
 import { Progress } from './progress.js';
 import { MailSink, type FolderPolicy, type IncomingMessage } from './sink.js';
 import type { ImportSource } from './source.js';
@@ -25,8 +26,9 @@ export interface ImportOptions {
 
 export async function runImport(mailbox: Mailbox, source: ImportSource, o: ImportOptions): Promise<void> {
   const sink = new MailSink(mailbox);
+  const memory = new MemoryBound();
   const maxN = o.batchMessages ?? 200;
-  const maxBytes = o.batchBytes ?? 4 * 1024 * 1024;
+  const maxBytes = o.batchBytes ?? 2 * 1024 * 1024;
   const p = o.progress;
   /** The pace counts from the first batch: connecting and listing folders must not earn a burst. */
   let paceFrom: number | null = null;
@@ -43,9 +45,10 @@ export async function runImport(mailbox: Mailbox, source: ImportSource, o: Impor
     const r = sink.write(folder.f, batch, folder.policy, cursor);
     p.add({ messages: r.imported + r.shared, skipped: r.skipped, bytes: batchBytes });
     sent += batch.length;
+    batch = [];
+    memory.check(batchBytes);
     // Let delivery and sessions run between batches: the node keeps serving while it imports.
     await new Promise((r) => setImmediate(r));
-    batch = [];
     batchBytes = 0;
     if (o.rate && o.rate > 0) {
       // Ahead of the allowed pace: wait until the pace catches up (the throttle, not a test's sleep).

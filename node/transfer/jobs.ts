@@ -25,7 +25,7 @@ import type { MboxVariant } from './mbox.js';
 import { Progress, type ProgressSnapshot } from './progress.js';
 
 export type ImportSourceSpec =
-  | { type: 'imap'; host: string; port: number; secure: boolean; user: string; password: string; insecure?: boolean; folders?: string[] }
+  | { type: 'imap'; host: string; port: number; secure: boolean; user: string; password: string; insecure?: boolean; folders?: string[]; concurrency?: number }
   | { type: 'dav'; url: string; user: string; password: string; insecure?: boolean }
   /** A file or directory on the node's disk; `as` forces how to read it (default: detect). */
   | { type: 'path'; path: string; as?: LocalKind; into?: string; variant?: MboxVariant };

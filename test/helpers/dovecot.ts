@@ -24,6 +24,8 @@ export interface TestDovecot {
   maildir: string;
   /** Drops every IMAP connection of the user (doveadm kick): a connection lost mid-transfer. */
   kick(): void;
+  /** The user's IMAP connections open now, as Dovecot counts them (doveadm who -1: one line each). */
+  sessions(): number;
   /** Stops Dovecot and waits for it to exit before removing its files. */
   stop(): Promise<void>;
 }
@@ -128,6 +130,11 @@ service stats {
     kick() {
       const r = spawnSync('/usr/bin/doveadm', ['-c', join(dir, 'dovecot.conf'), 'kick', user]);
       if (r.status !== 0) throw new Error(`doveadm kick failed: ${r.stderr.toString()}`);
+    },
+    sessions() {
+      const r = spawnSync('/usr/bin/doveadm', ['-c', join(dir, 'dovecot.conf'), 'who', '-1', user], { timeout: 10_000 });
+      if (r.status !== 0) throw new Error(`doveadm who failed: ${r.stderr.toString()}`);
+      return r.stdout.toString().split('\n').filter((l) => l.startsWith(`${user} `)).length;
     },
     async stop() {
       if (child.exitCode === null) {

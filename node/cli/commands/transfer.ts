@@ -78,7 +78,8 @@ export const transferCommands: Command[] = [
       into: { type: 'string', value: 'folder', help: 'mbox: the folder to import into (default: from the file name; mbox or inbox means INBOX).' },
       as: { type: 'string', value: 'kind', help: 'Read the path as mbox, maildir, calendar, contacts or export (default: detect).' },
       'mbox-variant': { type: 'string', value: 'mboxrd|mboxo', help: 'How the mbox quotes "From " lines (default mboxrd; mboxo for old Unix mail files).' },
-      rate: { type: 'string', value: 'msg/s', help: 'Most messages per second (spares the source; default: no limit).' },
+      rate: { type: 'string', value: 'msg/s', help: 'Most messages per second (spares the source; default: no limit). With --concurrency, for all connections together.' },
+      concurrency: { type: 'string', value: 'n', help: 'IMAP: connections reading folders in parallel (default 1, at most 16; Dovecot allows 10 per user and address unless configured otherwise).' },
       batch: { type: 'string', value: 'n', help: 'Messages per transaction (default 200).' },
       insecure: { type: 'boolean', help: 'Accept the source\'s certificate without checking it (a test or old server).' },
       json: { type: 'boolean', help: 'Print progress as JSON lines.' },
@@ -109,7 +110,9 @@ export const transferCommands: Command[] = [
           if (!user) throw new UsageError('the IMAP URL names no user: write imaps://user@host or give --user');
           const sourcePassword = await readSecret(args, io, { flag: 'source-password', prompt: `Password for ${user} on ${url.host}` });
           const folders = args.flags.folder as string[] | undefined;
-          source = { type: 'imap' as const, host: url.host, port: url.port, secure: url.secure, user, password: sourcePassword, insecure: args.flags.insecure === true || undefined, folders };
+          const concurrency = num(args, 'concurrency');
+          if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16)) throw new UsageError(`--concurrency expects a whole number from 1 to 16, got ${concurrency}`);
+          source = { type: 'imap' as const, host: url.host, port: url.port, secure: url.secure, user, password: sourcePassword, insecure: args.flags.insecure === true || undefined, folders, concurrency };
         } else {
           const path = isAbsolute(src) ? src : resolve(io.cwd, src);
           source = { type: 'path' as const, path, as: as as 'mbox' | undefined, into: str(args, 'into'), variant: variant as 'mboxrd' | undefined };

@@ -1,0 +1,41 @@
+/**
+ * The import's memory bound (node/transfer/memory.ts): past its slack it
+ * runs a full collection, which frees Buffers nothing holds any more; below
+ * the slack, or before enough bytes were imported since the last one, it
+ * costs nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemoryBound } from '../../node/transfer/memory.js';
+
+/** 64 MB written, so resident. */
+const big = () => Buffer.alloc(64 * 1024 * 1024, 1);
+
+describe('MemoryBound', () => {
+  it('past the slack, collects: the dead Buffers are freed', () => {
+    const m = new MemoryBound(0, 1);
+    let held: Buffer | null = big();
+    const before = process.memoryUsage().arrayBuffers;
+    expect(held.length).toBeGreaterThan(0);
+    // Dropped: now garbage, freed only by a collection.
+    held = null;
+    m.check(1);
+    expect(m.collections).toBe(1);
+    expect(process.memoryUsage().arrayBuffers).toBeLessThan(before - 32 * 1024 * 1024);
+  });
+
+  it('within the slack, or before enough bytes since the last collection, does nothing', () => {
+    const roomy = new MemoryBound(1024 * 1024 * 1024 * 1024, 1);
+    const held = big();
+    roomy.check(10);
+    expect(roomy.collections).toBe(0);
+    const early = new MemoryBound(0, 100);
+    // RSS grows past the start (the slack of 0) but only 10 of 100 bytes were imported.
+    held.fill(2);
+    const more = big();
+    early.check(10);
+    expect(early.collections).toBe(0);
+    early.check(90);
+    expect(early.collections).toBe(1);
+    expect(held.length + more.length).toBe(128 * 1024 * 1024);
+  });
+});
