@@ -132,10 +132,13 @@ beforeAll(async () => {
   setup = await inServer(doc.runcmd[0], { env: { npm_config_better_sqlite3_multiple_ciphers_binary_host: `http://127.0.0.1:${prebuildPort}` } });
 }, 20 * 60_000);
 
+// close() waits for npm's keep-alive connections to the addon server, which npm never ends; and the
+// unpacked root is a whole Debian system to delete.
 afterAll(async () => {
+  prebuildServer?.closeAllConnections();
   await new Promise((resolve) => prebuildServer?.close(resolve));
   rmSync(scratch, { recursive: true, force: true });
-});
+}, 5 * 60_000);
 
 describe('the first-boot script in Debian 13', () => {
   it('runs to the end', () => {
