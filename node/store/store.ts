@@ -9,7 +9,7 @@
  * open (and its key in memory) while any lease is held, plus a short grace
  * period so per-request clients (DAV) do not pay a key derivation each time.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import {
   DecryptError,
@@ -67,8 +67,13 @@ export const STORE_MEMORY_DEFAULTS = { maxOpen: 200, mailboxCacheKiB: 1024, trim
 export interface Lease {
   readonly account: Account;
   readonly mailbox: Mailbox;
-  /** How the login was proven. */
-  readonly via: 'password' | 'app' | 'recovery' | 'master' | 'cached';
+  /**
+   * How the login was proven: 'cached' skipped the KDF (the secret was proven
+   * while this mailbox was open), 'warm' the directory lookup as well (the
+   * same user and secret proven against this very open mailbox, nothing about
+   * the account changed since).
+   */
+  readonly via: 'password' | 'app' | 'recovery' | 'master' | 'cached' | 'warm';
   release(): void;
 }
 
@@ -96,6 +101,18 @@ export type DeliveryResult = { accountId: string; where: 'mailbox' | 'spool'; ui
 
 const BOX_PRIVATE_AAD = Buffer.from('haven-box-private-v1');
 const AUTH_CACHE_MS = 5 * 60_000;
+/** Warm logins remembered at once (a few hundred bytes each); past it the oldest is forgotten. */
+const WARM_LOGINS_MAX = 1024;
+
+/** A login proven earlier whose mailbox is still open: see Store.authenticate. */
+interface WarmLogin {
+  account: Account;
+  /** The open mailbox it was proven against: a closed and reopened mailbox is another entry. */
+  entry: OpenEntry;
+  /** Directory.accountGeneration when it was proven. */
+  generation: number;
+  expires: number;
+}
 
 export class Store {
   readonly directory: Directory;
@@ -106,6 +123,14 @@ export class Store {
   private readonly open = new Map<string, OpenEntry>();
   /** sha256(account id, secret) -> expiry; lets a repeat login skip the KDF while the key is in memory. */
   private readonly authCache = new Map<string, { accountId: string; expires: number }>();
+  /**
+   * HMAC(per-process key; user as sent, secret) -> a warm login. Lets a
+   * repeat request (DAV signs every one in with Basic, RFC 7617 §2) skip the
+   * directory lookup as well as the KDF. The key is random per process so a
+   * memory image does not offer a fast offline check of guessed passwords.
+   */
+  private readonly warmLogins = new Map<string, WarmLogin>();
+  private readonly warmKey = randomBytes(32);
   private readonly idleCloseMs: number;
   private readonly maxOpen: number;
   private readonly mailboxCacheKiB: number;
@@ -222,8 +247,26 @@ export class Store {
     return createHash('sha256').update(accountId).update('\0').update(secret).digest('base64');
   }
 
-  /** Logs in with a password or app password; unlocks and drains the mailbox. */
+  /**
+   * Logs in with a password or app password; unlocks and drains the mailbox.
+   *
+   * Warm path: the same user and secret proven before, while the mailbox it
+   * unlocked is still the open one, no account or wrap has changed since
+   * (Directory.accountGeneration) and within AUTH_CACHE_MS. Every change of
+   * a wrap, a disable or a removal happens in this process (the one writer)
+   * and moves the generation on; closing or locking the mailbox forgets its
+   * warm logins. A wrong secret never finds an entry, so failures always pay
+   * the full check and the callers' limiters see them as before.
+   */
   async authenticate(address: string, secret: string): Promise<Lease> {
+    const wk = createHmac('sha256', this.warmKey).update(address).update('\0').update(secret).digest('base64');
+    const warm = this.warmLogins.get(wk);
+    if (warm) {
+      if (warm.generation === this.directory.accountGeneration && warm.expires > Date.now() && this.open.get(warm.account.id) === warm.entry) return this.lease(warm.account, 'warm');
+      this.warmLogins.delete(wk);
+    }
+    // Read before any await: a change of wraps while the KDF runs must not leave the old secret cached.
+    const generation = this.directory.accountGeneration;
     const account = this.directory.getAccount(address);
     if (!account || account.disabled) {
       // Spend the same effort as a real attempt so timing does not reveal which addresses exist.
@@ -234,13 +277,26 @@ export class Store {
     const cached = this.authCache.get(ck);
     // Every change of a wrap (password, app password, reset) happens in this process, the one writer,
     // and forgets the account's cached logins there; so a cached login is still good while it lasts.
-    if (cached && cached.expires > Date.now() && this.open.has(account.id)) return this.lease(account, 'cached');
+    if (cached && cached.expires > Date.now() && this.open.has(account.id)) {
+      this.rememberWarm(wk, account, generation, cached.expires);
+      return this.lease(account, 'cached');
+    }
     if (cached) this.authCache.delete(ck);
     const { key, via, wrap } = await this.unlockKey(account, secret);
     if (via === 'app') this.directory.touchWrap(wrap.id);
-    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS });
-    this.ensureOpen(account, key);
+    const e = this.ensureOpen(account, key);
+    if (this.directory.accountGeneration === generation) {
+      const expires = Date.now() + AUTH_CACHE_MS;
+      this.authCache.set(ck, { accountId: account.id, expires });
+      this.rememberWarm(wk, account, generation, expires, e);
+    }
     return this.lease(account, via);
+  }
+
+  private rememberWarm(wk: string, account: Account, generation: number, expires: number, entry = this.open.get(account.id)): void {
+    if (!entry || generation !== this.directory.accountGeneration) return;
+    if (this.warmLogins.size >= WARM_LOGINS_MAX) this.warmLogins.delete(this.warmLogins.keys().next().value!);
+    this.warmLogins.set(wk, { account, entry, generation, expires });
   }
 
   /**
@@ -344,6 +400,7 @@ export class Store {
       e.key.fill(0);
       e.box.privateKey.fill(0);
       for (const [k, v] of this.authCache) if (v.accountId === accountId) this.authCache.delete(k);
+      for (const [k, v] of this.warmLogins) if (v.account.id === accountId) this.warmLogins.delete(k);
     }
   }
 
@@ -405,6 +462,7 @@ export class Store {
   /** A changed or revoked secret must stop working at once, even for cached logins. */
   private forgetLogins(accountId: string): void {
     for (const [k, v] of this.authCache) if (v.accountId === accountId) this.authCache.delete(k);
+    for (const [k, v] of this.warmLogins) if (v.account.id === accountId) this.warmLogins.delete(k);
   }
 
   /**
@@ -421,6 +479,8 @@ export class Store {
     if (master) {
       const key = await unwrapKey(master.wrapped, this.masterKey);
       this.directory.replaceWraps(account.id, ['password'], [{ id: newId(), kind: 'password', wrapped: await wrapKey('password', newPassword, key) }]);
+      // Again: a login with the old password may have finished while the new one was being wrapped.
+      this.forgetLogins(account.id);
       return { keptMail: true };
     }
     const e = this.open.get(account.id);
