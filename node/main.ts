@@ -168,6 +168,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     maxOpen: config.memory.maxOpenMailboxes,
     mailboxCacheKiB: config.memory.mailboxCacheBytes / 1024,
     trimAfterMs: config.memory.trimIdleSeconds * 1000,
+    davResponseCacheBytes: config.memory.davResponseCacheBytes,
   });
   closers.push({ name: 'store', close: () => store.close() });
   replication = replicationModule?.startReplication(config, store, log) ?? null;

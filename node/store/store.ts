@@ -55,6 +55,8 @@ export interface StoreOptions {
   mailboxCacheKiB?: number;
   /** How long an unused open mailbox keeps its page cache and flag indexes (ms); then they are released until it is used again. */
   trimAfterMs?: number;
+  /** Rendered DAV responses each open mailbox may keep (bytes; 0 turns the cache off). */
+  davResponseCacheBytes?: number;
 }
 
 /**
@@ -62,7 +64,7 @@ export interface StoreOptions {
  * 1 MiB of decrypted pages while in use and giving it back after 30 s unused.
  * Worst case in page cache: 200 MiB with every mailbox busy at once.
  */
-export const STORE_MEMORY_DEFAULTS = { maxOpen: 200, mailboxCacheKiB: 1024, trimAfterMs: 30_000 };
+export const STORE_MEMORY_DEFAULTS = { maxOpen: 200, mailboxCacheKiB: 1024, trimAfterMs: 30_000, davResponseCacheBytes: 4 * 1024 * 1024 };
 
 export interface Lease {
   readonly account: Account;
@@ -135,6 +137,7 @@ export class Store {
   private readonly maxOpen: number;
   private readonly mailboxCacheKiB: number;
   private readonly trimAfterMs: number;
+  private readonly davResponseCacheBytes: number;
   private closed = false;
   private readonly changeListeners = new Set<(accountId: string, mailbox: Mailbox, change: MailboxChange) => void>();
 
@@ -146,6 +149,7 @@ export class Store {
     this.maxOpen = opts.maxOpen ?? STORE_MEMORY_DEFAULTS.maxOpen;
     this.mailboxCacheKiB = opts.mailboxCacheKiB ?? STORE_MEMORY_DEFAULTS.mailboxCacheKiB;
     this.trimAfterMs = opts.trimAfterMs ?? STORE_MEMORY_DEFAULTS.trimAfterMs;
+    this.davResponseCacheBytes = opts.davResponseCacheBytes ?? STORE_MEMORY_DEFAULTS.davResponseCacheBytes;
     this.directory = directory;
     this.spool = spool;
   }
@@ -331,7 +335,7 @@ export class Store {
   private ensureOpen(account: Account, key: Buffer): OpenEntry {
     let e = this.open.get(account.id);
     if (e) return e;
-    const mailbox = Mailbox.open(account.id, this.mailboxPath(account.id), key, { cacheKiB: this.mailboxCacheKiB });
+    const mailbox = Mailbox.open(account.id, this.mailboxPath(account.id), key, { cacheKiB: this.mailboxCacheKiB, renderedCacheBytes: this.davResponseCacheBytes });
     mailbox.onChange((c) => this.changeListeners.forEach((fn) => fn(account.id, mailbox, c)));
     const box = { publicKey: account.boxPublic, privateKey: aeadOpen(key, account.boxPrivateSealed, BOX_PRIVATE_AAD) };
     mailbox.setQuota(account.quotaBytes);

@@ -22,6 +22,15 @@ export interface ReportProps {
   zone: FloatingZone | null;
   /** calendar-data computed ahead (in slices) by ETag: see prepareData. */
   prepared: Map<string, string>;
+  /**
+   * What the requested properties make of an object, as part of the key of
+   * the mailbox's rendered-response cache; null when the request cannot be
+   * answered from it (a data property shaped by <expand>, <comp> or
+   * <limit-recurrence-set>, whose text also depends on a zone and a range).
+   */
+  cacheKey: string | null;
+  /** The requested namespaces, in request order: see objectResponse. */
+  namespaces: string[];
 }
 
 /**
@@ -46,21 +55,27 @@ function checkDataType(el: XmlElement): void {
 export function reportProps(root: XmlElement, zone: FloatingZone | null = null): ReportProps {
   const prop = child(root, DAV, 'prop');
   prop?.children.forEach(checkDataType);
-  if (!prop) {
-    if (child(root, DAV, 'allprop')) return { req: { kind: 'allprop', names: [] }, elements: new Map(), zone, prepared: new Map() };
-    return { req: { kind: 'prop', names: [{ ns: DAV, local: 'getetag' }] }, elements: new Map(), zone, prepared: new Map() };
-  }
-  return {
-    req: { kind: 'prop', names: prop.children.map((c) => ({ ns: c.ns, local: c.local })) },
-    elements: new Map(prop.children.map((c) => [`{${c.ns}}${c.local}`, c])),
+  const of = (req: PropRequest, elements: Map<string, XmlElement>): ReportProps => ({
+    req,
+    elements,
     zone,
     prepared: new Map(),
-  };
+    cacheKey: [...elements.values()].some((e) => e.children.length > 0) ? null : `${req.kind}\n${req.names.map((n) => `{${n.ns}}${n.local}`).join('\n')}`,
+    namespaces: [...new Set(req.names.map((n) => n.ns))],
+  });
+  if (!prop) {
+    if (child(root, DAV, 'allprop')) return of({ kind: 'allprop', names: [] }, new Map());
+    return of({ kind: 'prop', names: [{ ns: DAV, local: 'getetag' }] }, new Map());
+  }
+  return of(
+    { kind: 'prop', names: prop.children.map((c) => ({ ns: c.ns, local: c.local })) },
+    new Map(prop.children.map((c) => [`{${c.ns}}${c.local}`, c])),
+  );
 }
 
 /** The namespaces the responses to these properties may use, for a streamed multistatus's root. */
 export function reportNamespaces(p: ReportProps): string[] {
-  return [...new Set(p.req.names.map((n) => n.ns))];
+  return p.namespaces;
 }
 
 /** Computes an expanded calendar-data ahead of objectResponse, walking in slices (RFC 4791 §9.6.5). */
@@ -69,8 +84,29 @@ export async function prepareData(p: ReportProps, obj: DavObject, pause: () => P
   if (text !== null) p.prepared.set(obj.etag, text);
 }
 
+/**
+ * One object's <response>. The text depends only on the requested
+ * properties, the href and the object's stored row (its modseq changes with
+ * every write, its ETag with its data), so the mailbox's rendered cache keeps
+ * it under those. The writer gives namespaces outside its fixed set prefixes
+ * in order of first use; rendering does that in request order, so on a hit
+ * the same prefixes are claimed in the same order and the document's root
+ * declares exactly what it would have.
+ */
 export function objectResponse(ctx: Ctx, w: XmlWriter, p: ReportProps, kind: CollectionKind, col: Collection, obj: DavObject, address: string): string {
+  const at = href.object(kind, address, col.name, obj.name);
+  const cache = ctx.lease.mailbox.dav.rendered;
+  const key = p.cacheKey === null || cache.maxBytes === 0 ? null : `${obj.modseq}\n${obj.etag}\n${at}\n${p.cacheKey}`;
+  if (key !== null) {
+    const hit = cache.get(key);
+    if (hit !== undefined) {
+      for (const ns of p.namespaces) w.prefix(ns);
+      return hit;
+    }
+  }
   const r: Resource = { t: 'object', kind, address, col, name: obj.name, obj };
   const { ok, missing } = evaluateProps(r, p.req, ctx, w, (ns, local) => dataProp(kind, obj, ns, local, p.elements.get(`{${ns}}${local}`) ?? null, w, p.zone, p.prepared.get(obj.etag)));
-  return propResponse(w, href.object(kind, address, col.name, obj.name), ok, missing);
+  const text = propResponse(w, at, ok, missing);
+  if (key !== null) cache.set(col.id, key, text);
+  return text;
 }

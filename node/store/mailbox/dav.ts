@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { ConflictError, MailboxExistsError, NotFoundError, QuotaExceededError } from '../errors.js';
 import type { Statement } from 'better-sqlite3';
 import type { MailboxContext } from './context.js';
+import { RenderedCache } from './rendered.js';
 
 export type CollectionKind = 'calendar' | 'addressbook';
 
@@ -103,7 +104,18 @@ export function etagOf(data: string): string {
 
 export class DavRepo {
   quotaBytes = 0;
-  constructor(private readonly ctx: MailboxContext) {}
+  /**
+   * Text the DAV layer rendered from this mailbox's objects (REPORT
+   * <response> fragments). Every write below drops the collection's entries,
+   * whatever the keys say, so nothing rendered before a write outlives it.
+   */
+  readonly rendered: RenderedCache;
+  constructor(
+    private readonly ctx: MailboxContext,
+    renderedCacheBytes = 0,
+  ) {
+    this.rendered = new RenderedCache(renderedCacheBytes);
+  }
 
   collections(kind?: CollectionKind): Collection[] {
     // Every DAV request looks at the calendars (the iTIP marker): statements prepared once.
@@ -121,6 +133,8 @@ export class DavRepo {
   createCollection(kind: CollectionKind, name: string, p: Partial<Pick<Collection, 'displayName' | 'description' | 'color' | 'components' | 'timezone' | 'props'>> = {}): Collection {
     return this.ctx.write(() => {
       if (this.collection(kind, name)) throw new MailboxExistsError(`a ${kind} named "${name}" already exists`);
+      // Collection ids of deleted collections can come back (SQLite rowids): start the new one clean.
+      this.rendered.clear();
       const modseq = this.ctx.nextModseq();
       this.ctx.db
         .prepare('INSERT INTO collections(kind, name, display_name, description, color, components, timezone, props, modseq, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
@@ -130,6 +144,7 @@ export class DavRepo {
   }
 
   updateCollection(id: number, p: Partial<Pick<Collection, 'displayName' | 'description' | 'color' | 'timezone' | 'props'>>): void {
+    this.rendered.dropCollection(id);
     this.ctx.write(() => {
       const set = (col: string, v: unknown) => this.ctx.db.prepare(`UPDATE collections SET ${col} = ? WHERE id = ?`).run(v, id);
       if (p.displayName !== undefined) set('display_name', p.displayName);
@@ -141,6 +156,7 @@ export class DavRepo {
   }
 
   deleteCollection(id: number): void {
+    this.rendered.dropCollection(id);
     this.ctx.write(() => {
       const size = this.ctx.db.prepare('SELECT coalesce(sum(length(data)), 0) FROM dav_objects WHERE collection_id = ?').pluck().get(id) as number;
       this.ctx.db.prepare('DELETE FROM collections WHERE id = ?').run(id);
@@ -236,6 +252,7 @@ export class DavRepo {
     if (sameUid && sameUid.name !== o.name) throw new UidConflictError(collectionId, sameUid.name);
     const delta = o.data.length - (existing?.data.length ?? 0);
     if (this.quotaBytes > 0 && delta > 0 && this.ctx.meta('used_bytes') + delta > this.quotaBytes) throw new QuotaExceededError(this.ctx.meta('used_bytes'), this.quotaBytes);
+    this.rendered.dropCollection(collectionId);
     const modseq = this.ctx.nextModseq();
     const etag = etagOf(o.data);
     const now = Date.now();
@@ -257,6 +274,7 @@ export class DavRepo {
     const existing = this.object(collectionId, name);
     if (!existing) throw new NotFoundError(`no object named ${name}`);
     if (ifMatch && ifMatch !== '*' && ifMatch !== existing.etag) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
+    this.rendered.dropCollection(collectionId);
     const modseq = this.ctx.nextModseq();
     this.stmt('del', 'DELETE FROM dav_objects WHERE collection_id = ? AND name = ?').run(collectionId, name);
     this.stmt('tomb', 'INSERT OR REPLACE INTO dav_tombstones(collection_id, name, modseq) VALUES (?, ?, ?)').run(collectionId, name, modseq);

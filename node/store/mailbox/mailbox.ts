@@ -36,20 +36,22 @@ export class Mailbox {
     readonly accountId: string,
     readonly path: string,
     ctx: MailboxContext,
+    renderedCacheBytes = 0,
   ) {
     this.ctx = ctx;
     this.folders = new FolderRepo(ctx);
     this.messages = new MessageRepo(ctx);
-    this.dav = new DavRepo(ctx);
+    this.dav = new DavRepo(ctx, renderedCacheBytes);
     this.search = new SearchRepo(ctx);
     this.imports = new ImportRepo(ctx);
   }
 
-  static open(accountId: string, path: string, key: Buffer, opts: { create?: boolean; cacheKiB?: number } = {}): Mailbox {
+  /** `renderedCacheBytes`: the DAV layer's rendered-response cache for this mailbox (0, the default, turns it off). */
+  static open(accountId: string, path: string, key: Buffer, opts: { create?: boolean; cacheKiB?: number; renderedCacheBytes?: number } = {}): Mailbox {
     const db = openEncrypted(path, key, { create: opts.create ?? false, cacheKiB: opts.cacheKiB });
     try {
       migrate(path, db, mailboxMigrations);
-      const mb = new Mailbox(accountId, path, new MailboxContext(path, db, accountId));
+      const mb = new Mailbox(accountId, path, new MailboxContext(path, db, accountId), opts.renderedCacheBytes);
       mb.folders.ensureDefaults();
       mb.dav.ensureDefaults();
       announceOpened(path, db, key);
@@ -119,8 +121,8 @@ export class Mailbox {
 
   /**
    * Gives back what an unused open mailbox holds beyond its connection: the
-   * page cache (decrypted pages; SQLite's shrink_memory) and the folders'
-   * flag indexes. Everything comes back on demand.
+   * page cache (decrypted pages; SQLite's shrink_memory), the folders'
+   * flag indexes and the rendered DAV responses. Everything comes back on demand.
    */
   /** The connection's page cache limit in KiB (what cacheKiB set). */
   pageCacheKiB(): number {
@@ -130,12 +132,14 @@ export class Mailbox {
   trimMemory(): void {
     if (!this.isOpen) return;
     this.messages.dropFlagIndexes();
+    this.dav.rendered.clear();
     this.ctx.db.pragma('shrink_memory');
   }
 
   close(): void {
     if (this.backfillTimer) clearTimeout(this.backfillTimer);
     this.backfillTimer = null;
+    this.dav.rendered.clear();
     closeDb(this.path, this.ctx.db);
   }
 }
