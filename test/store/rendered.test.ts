@@ -7,39 +7,47 @@ import { describe, expect, it } from 'vitest';
 import { RenderedCache } from '../../node/store/mailbox/rendered.js';
 
 describe('RenderedCache', () => {
-  it('never holds more than its bound, forgetting the least recently used first', () => {
+  it('never holds more than its bound, forgetting the oldest first', () => {
     const c = new RenderedCache(64 * 1024);
     const text = 'x'.repeat(1000);
     for (let i = 0; i < 200; i++) {
-      c.set(1, `k${i}`, text);
+      c.set(1, i, 'p', `/h${i}`, '"e"', text);
       expect(c.bytes).toBeLessThanOrEqual(64 * 1024);
-      if (i >= 1) expect(c.get('k0')).toBe(text); // k0 kept fresh by use
     }
-    expect(c.get('k0')).toBe(text);
-    expect(c.get('k1')).toBeUndefined();
-    expect(c.get('k199')).toBe(text);
+    expect(c.get(0, 'p', '/h0', '"e"')).toBeUndefined();
+    expect(c.get(199, 'p', '/h199', '"e"')).toBe(text);
     expect(c.size).toBeLessThan(40);
+  });
+
+  it('answers only for the same variant, href and ETag', () => {
+    const c = new RenderedCache(64 * 1024);
+    c.set(1, 7, 'etag+data', '/a.ics', '"1"', 'text');
+    expect(c.get(7, 'etag+data', '/a.ics', '"1"')).toBe('text');
+    expect(c.get(7, 'etag', '/a.ics', '"1"')).toBeUndefined();
+    expect(c.get(7, 'etag+data', '/b.ics', '"1"')).toBeUndefined();
+    expect(c.get(7, 'etag+data', '/a.ics', '"2"')).toBeUndefined();
+    expect(c.get(8, 'etag+data', '/a.ics', '"1"')).toBeUndefined();
   });
 
   it('refuses an entry over a quarter of its bound, and holds nothing when the bound is 0', () => {
     const c = new RenderedCache(4000);
-    c.set(1, 'big', 'y'.repeat(600));
-    expect(c.get('big')).toBeUndefined();
+    c.set(1, 1, 'p', '/big', '"e"', 'y'.repeat(600));
+    expect(c.get(1, 'p', '/big', '"e"')).toBeUndefined();
     const off = new RenderedCache(0);
-    off.set(1, 'k', 'v');
+    off.set(1, 1, 'p', '/k', '"e"', 'v');
     expect(off.size).toBe(0);
     expect(off.bytes).toBe(0);
   });
 
   it('drops one collection and keeps the others; replacing a key does not count it twice', () => {
     const c = new RenderedCache(1024 * 1024);
-    c.set(1, 'a', 'one');
-    c.set(2, 'b', 'two');
-    c.set(1, 'a', 'uno');
+    c.set(1, 1, 'p', '/a', '"e"', 'one');
+    c.set(2, 2, 'p', '/b', '"e"', 'two');
+    c.set(1, 1, 'p', '/a', '"e"', 'uno');
     const afterReplace = c.bytes;
     c.dropCollection(1);
-    expect(c.get('a')).toBeUndefined();
-    expect(c.get('b')).toBe('two');
+    expect(c.get(1, 'p', '/a', '"e"')).toBeUndefined();
+    expect(c.get(2, 'p', '/b', '"e"')).toBe('two');
     expect(c.bytes).toBeLessThan(afterReplace);
     c.clear();
     expect(c.bytes).toBe(0);

@@ -3,7 +3,7 @@
  * What the REPORTs share: the requested properties (with the data
  * property's own request element, for <expand>) and one <response> per object.
  */
-import type { CollectionKind, DavObject } from '../../store/index.js';
+import type { CollectionKind, DavObject, DavObjectHead } from '../../store/index.js';
 import type { Ctx, Resource } from '../context.js';
 import { href } from '../paths.js';
 import { evaluateProps, type PropRequest } from '../props.js';
@@ -85,28 +85,48 @@ export async function prepareData(p: ReportProps, obj: DavObject, pause: () => P
 }
 
 /**
- * One object's <response>. The text depends only on the requested
- * properties, the href and the object's stored row (its modseq changes with
- * every write, its ETag with its data), so the mailbox's rendered cache keeps
- * it under those. The writer gives namespaces outside its fixed set prefixes
- * in order of first use; rendering does that in request order, so on a hit
- * the same prefixes are claimed in the same order and the document's root
+ * What the mailbox's rendered cache holds for this object under these
+ * properties, if anything. An object's <response> depends only on the
+ * requested properties, its href and its stored row (its modseq changes with
+ * every write, its ETag with its data), so that is what the cache is keyed
+ * by. Call claimPrefixes before emitting a hit.
+ */
+export function cachedResponse(ctx: Ctx, p: ReportProps, kind: CollectionKind, col: Collection, head: DavObjectHead, address: string): string | undefined {
+  const cache = ctx.lease.mailbox.dav.rendered;
+  if (p.cacheKey === null || cache.maxBytes === 0) return undefined;
+  return cache.get(head.modseq, p.cacheKey, href.object(kind, address, col.name, head.name), head.etag);
+}
+
+/** Whether a reply to these properties can be answered from the mailbox's rendered cache. */
+export function cacheable(ctx: Ctx, p: ReportProps): boolean {
+  return p.cacheKey !== null && ctx.lease.mailbox.dav.rendered.maxBytes > 0;
+}
+
+/**
+ * The writer gives namespaces outside its fixed set prefixes in order of
+ * first use; rendering a response uses them in request order, so a cached
+ * one claims the same prefixes in the same order, and the document's root
  * declares exactly what it would have.
  */
+export function claimPrefixes(w: XmlWriter, p: ReportProps): void {
+  for (const ns of p.namespaces) w.prefix(ns);
+}
+
+/** One object's <response>, from the mailbox's rendered cache when it holds it, rendered (and kept there) otherwise. */
 export function objectResponse(ctx: Ctx, w: XmlWriter, p: ReportProps, kind: CollectionKind, col: Collection, obj: DavObject, address: string): string {
   const at = href.object(kind, address, col.name, obj.name);
   const cache = ctx.lease.mailbox.dav.rendered;
-  const key = p.cacheKey === null || cache.maxBytes === 0 ? null : `${obj.modseq}\n${obj.etag}\n${at}\n${p.cacheKey}`;
-  if (key !== null) {
-    const hit = cache.get(key);
+  const keep = p.cacheKey !== null && cache.maxBytes > 0;
+  if (keep) {
+    const hit = cache.get(obj.modseq, p.cacheKey!, at, obj.etag);
     if (hit !== undefined) {
-      for (const ns of p.namespaces) w.prefix(ns);
+      claimPrefixes(w, p);
       return hit;
     }
   }
   const r: Resource = { t: 'object', kind, address, col, name: obj.name, obj };
   const { ok, missing } = evaluateProps(r, p.req, ctx, w, (ns, local) => dataProp(kind, obj, ns, local, p.elements.get(`{${ns}}${local}`) ?? null, w, p.zone, p.prepared.get(obj.etag)));
   const text = propResponse(w, at, ok, missing);
-  if (key !== null) cache.set(col.id, key, text);
+  if (keep) cache.set(col.id, obj.modseq, p.cacheKey!, at, obj.etag, text);
   return text;
 }

@@ -42,6 +42,9 @@ export interface DavObject {
   size?: number;
 }
 
+/** An object without its data: enough to find what was rendered from it (RenderedCache). */
+export type DavObjectHead = Omit<DavObject, 'data' | 'size'>;
+
 export interface PutObject {
   name: string;
   uid: string;
@@ -84,6 +87,18 @@ const toCollection = (r: Row): Collection => ({
   timezone: (r.timezone as string) ?? null,
   props: JSON.parse(r.props as string),
   modseq: r.modseq as number,
+});
+const HEAD_COLUMNS = 'collection_id, name, uid, etag, component, first_start, last_end, modseq, updated_at';
+const toHead = (r: Row): DavObjectHead => ({
+  collectionId: r.collection_id as number,
+  name: r.name as string,
+  uid: r.uid as string,
+  etag: r.etag as string,
+  component: (r.component as string) ?? null,
+  firstStart: (r.first_start as number) ?? null,
+  lastEnd: (r.last_end as number) ?? null,
+  modseq: r.modseq as number,
+  updatedAt: r.updated_at as number,
 });
 const toObject = (r: Row): DavObject => ({
   collectionId: r.collection_id as number,
@@ -177,6 +192,20 @@ export class DavRepo {
     if (names.length === 0) return out;
     const rows = this.stmt('named', 'SELECT * FROM dav_objects WHERE collection_id = ? AND name IN (SELECT value FROM json_each(?))').all(collectionId, JSON.stringify(names)) as Row[];
     for (const r of rows) out.set(r.name as string, toObject(r));
+    return out;
+  }
+
+  /** Every object of a collection without its data, by name: what a reply answered from RenderedCache needs. */
+  objectHeads(collectionId: number): DavObjectHead[] {
+    return (this.stmt('heads', `SELECT ${HEAD_COLUMNS} FROM dav_objects WHERE collection_id = ? ORDER BY name`).all(collectionId) as Row[]).map(toHead);
+  }
+
+  /** The named objects of a collection without their data, by name; names not stored are absent. */
+  headsNamed(collectionId: number, names: readonly string[]): Map<string, DavObjectHead> {
+    const out = new Map<string, DavObjectHead>();
+    if (names.length === 0) return out;
+    const rows = this.stmt('headsNamed', `SELECT ${HEAD_COLUMNS} FROM dav_objects WHERE collection_id = ? AND name IN (SELECT value FROM json_each(?))`).all(collectionId, JSON.stringify(names)) as Row[];
+    for (const r of rows) out.set(r.name as string, toHead(r));
     return out;
   }
 

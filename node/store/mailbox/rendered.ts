@@ -5,28 +5,38 @@
  * full calendar-query copies a string instead of building it again. It is
  * owned by the open mailbox: it goes when the mailbox trims its memory or
  * closes, so it holds nothing the decrypted page cache did not already hold
- * while the mailbox was open. The DAV layer chooses the keys; the repository
- * drops a collection's entries on every write to that collection.
+ * while the mailbox was open. The repository drops a collection's entries on
+ * every write to that collection.
+ *
+ * An entry is found by the object's modseq (unique to one version of one
+ * object in the mailbox) and a variant (what was asked for, such as the
+ * requested properties), and is returned only when the href and ETag it was
+ * rendered for are the caller's too.
  */
 
 interface Entry {
   collectionId: number;
+  href: string;
+  etag: string;
   text: string;
   bytes: number;
 }
 
-/** What an entry costs besides its text: the key, the entry object and the map's slot (an estimate). */
+/** What an entry costs besides its strings: the key, the entry object and the map's slot (an estimate). */
 const OVERHEAD = 160;
+/** Distinct variants remembered; a client sending ever new property lists starts the cache over. */
+const MAX_VARIANTS = 64;
 
 export class RenderedCache {
-  /** Insertion order is recency: a hit moves its entry to the end, eviction takes from the front. */
+  /** Insertion order: eviction takes the oldest. */
   private readonly entries = new Map<string, Entry>();
+  private readonly variants = new Map<string, number>();
   private used = 0;
 
   /** `maxBytes` 0 turns the cache off. */
   constructor(readonly maxBytes: number) {}
 
-  /** Bytes held now (texts counted at two bytes a character, the most a JS string takes). */
+  /** Bytes held now (strings counted at two bytes a character, the most a JS string takes). */
   get bytes(): number {
     return this.used;
   }
@@ -35,29 +45,39 @@ export class RenderedCache {
     return this.entries.size;
   }
 
-  get(key: string): string | undefined {
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    return e.text;
+  private key(modseq: number, variant: string, add: boolean): string | null {
+    let v = this.variants.get(variant);
+    if (v === undefined) {
+      if (!add) return null;
+      if (this.variants.size >= MAX_VARIANTS) this.clear();
+      v = this.variants.size;
+      this.variants.set(variant, v);
+    }
+    return `${v}:${modseq}`;
   }
 
-  set(collectionId: number, key: string, text: string): void {
-    const bytes = 2 * (text.length + key.length) + OVERHEAD;
+  get(modseq: number, variant: string, href: string, etag: string): string | undefined {
+    const k = this.key(modseq, variant, false);
+    const e = k === null ? undefined : this.entries.get(k);
+    return e && e.href === href && e.etag === etag ? e.text : undefined;
+  }
+
+  set(collectionId: number, modseq: number, variant: string, href: string, etag: string, text: string): void {
+    const bytes = 2 * (text.length + href.length + etag.length) + OVERHEAD;
     // One entry larger than a quarter of the cache would push out many small ones for one hit.
     if (bytes > this.maxBytes / 4) return;
-    const old = this.entries.get(key);
+    const k = this.key(modseq, variant, true)!;
+    const old = this.entries.get(k);
     if (old) {
       this.used -= old.bytes;
-      this.entries.delete(key);
+      this.entries.delete(k);
     }
     while (this.used + bytes > this.maxBytes) {
-      const [k, e] = this.entries.entries().next().value!;
-      this.entries.delete(k);
-      this.used -= e.bytes;
+      const [ok, oe] = this.entries.entries().next().value!;
+      this.entries.delete(ok);
+      this.used -= oe.bytes;
     }
-    this.entries.set(key, { collectionId, text, bytes });
+    this.entries.set(k, { collectionId, href, etag, text, bytes });
     this.used += bytes;
   }
 
@@ -73,6 +93,7 @@ export class RenderedCache {
 
   clear(): void {
     this.entries.clear();
+    this.variants.clear();
     this.used = 0;
   }
 }
