@@ -160,6 +160,22 @@ describe('a write is seen by the next read', () => {
     expect(r.text).toMatch(/moved\.ics<\/d:href><d:propstat>.*UID:ev-4/s);
   });
 
+  it('a whole-calendar query (answered from the kept list of objects) sees a new object and a deleted one at once', async () => {
+    const body = `<C:calendar-query ${xmlns}><D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"/></C:comp-filter></C:filter></C:calendar-query>`;
+    const count = (t: string) => (t.match(/<d:response>/g) ?? []).length;
+    const before = await report(CAL, body);
+    expect((await report(CAL, body)).text).toBe(before.text);
+    expect((await dav(h, 'PUT', `${CAL}zz-new.ics`, { body: event('ev-new', '20260305T100000Z', '20260305T110000Z'), headers: { 'Content-Type': 'text/calendar' } })).status).toBe(201);
+    const added = await report(CAL, body);
+    expect(count(added.text)).toBe(count(before.text) + 1);
+    expect(added.text).toContain('UID:ev-new');
+    expect(added.text).toBe((await coldAndWarm(CAL, body))[0]);
+    expect((await dav(h, 'DELETE', `${CAL}zz-new.ics`)).status).toBe(204);
+    const removed = await report(CAL, body);
+    expect(removed.text).not.toContain('UID:ev-new');
+    expect(count(removed.text)).toBe(count(before.text));
+  });
+
   it('PROPPATCH of the calendar drops what was rendered from it', async () => {
     const c = await cache();
     await report(CAL, multiget('<D:getetag/><C:calendar-data/>', 'e5.ics', 'e6.ics'));

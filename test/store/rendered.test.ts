@@ -52,4 +52,22 @@ describe('RenderedCache', () => {
     c.clear();
     expect(c.bytes).toBe(0);
   });
+
+  it("keeps a collection's list of objects only for the modseq it was read at, inside the same bound", () => {
+    const c = new RenderedCache(64 * 1024);
+    const head = (name: string) => ({ collectionId: 1, name, uid: name, etag: '"e"', component: 'VEVENT', firstStart: null, lastEnd: null, modseq: 1, updatedAt: 0 });
+    c.setHeads(1, 10, [head('a.ics'), head('b.ics')]);
+    expect(c.headsAt(1, 10)?.byName.get('b.ics')?.name).toBe('b.ics');
+    expect(c.headsAt(1, 11)).toBeUndefined();
+    expect(c.headsAt(2, 10)).toBeUndefined();
+    const withHeads = c.bytes;
+    expect(withHeads).toBeGreaterThan(0);
+    c.dropCollection(1);
+    expect(c.headsAt(1, 10)).toBeUndefined();
+    expect(c.bytes).toBe(0);
+    // Too large for the bound: not kept.
+    c.setHeads(1, 10, Array.from({ length: 500 }, (_, i) => head(`n${i}.ics`)));
+    expect(c.headsAt(1, 10)).toBeUndefined();
+    expect(c.bytes).toBe(0);
+  });
 });

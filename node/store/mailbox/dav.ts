@@ -195,18 +195,40 @@ export class DavRepo {
     return out;
   }
 
-  /** Every object of a collection without its data, by name: what a reply answered from RenderedCache needs. */
+  /**
+   * Every object of a collection without its data, by name: what a reply
+   * answered from RenderedCache needs. Kept in that cache (when it is on) as
+   * of the collection's modseq, read here in the same breath, so a list kept
+   * before any write to the collection is never returned after it.
+   */
   objectHeads(collectionId: number): DavObjectHead[] {
-    return (this.stmt('heads', `SELECT ${HEAD_COLUMNS} FROM dav_objects WHERE collection_id = ? ORDER BY name`).all(collectionId) as Row[]).map(toHead);
+    const modseq = this.collectionModseq(collectionId);
+    const kept = this.rendered.headsAt(collectionId, modseq);
+    if (kept) return kept.list;
+    const list = (this.stmt('heads', `SELECT ${HEAD_COLUMNS} FROM dav_objects WHERE collection_id = ? ORDER BY name`).all(collectionId) as Row[]).map(toHead);
+    if (this.rendered.maxBytes > 0) this.rendered.setHeads(collectionId, modseq, list);
+    return list;
   }
 
   /** The named objects of a collection without their data, by name; names not stored are absent. */
   headsNamed(collectionId: number, names: readonly string[]): Map<string, DavObjectHead> {
     const out = new Map<string, DavObjectHead>();
     if (names.length === 0) return out;
+    const kept = this.rendered.headsAt(collectionId, this.collectionModseq(collectionId));
+    if (kept) {
+      for (const n of names) {
+        const h = kept.byName.get(n);
+        if (h) out.set(n, h);
+      }
+      return out;
+    }
     const rows = this.stmt('headsNamed', `SELECT ${HEAD_COLUMNS} FROM dav_objects WHERE collection_id = ? AND name IN (SELECT value FROM json_each(?))`).all(collectionId, JSON.stringify(names)) as Row[];
     for (const r of rows) out.set(r.name as string, toHead(r));
     return out;
+  }
+
+  private collectionModseq(collectionId: number): number {
+    return (this.stmt('collModseq', 'SELECT modseq FROM collections WHERE id = ?').pluck().get(collectionId) as number | undefined) ?? -1;
   }
 
   object(collectionId: number, name: string): DavObject | null {

@@ -8,11 +8,25 @@
  * while the mailbox was open. The repository drops a collection's entries on
  * every write to that collection.
  *
+ * It also keeps a collection's list of objects without their data, valid
+ * while the collection's modseq stays where it was, so a repeated full
+ * calendar-query or multiget reads no rows at all.
+ *
  * An entry is found by the object's modseq (unique to one version of one
  * object in the mailbox) and a variant (what was asked for, such as the
  * requested properties), and is returned only when the href and ETag it was
  * rendered for are the caller's too.
  */
+
+import type { DavObjectHead } from './dav.js';
+
+/** A collection's objects without their data, as of one collection modseq. */
+interface Heads {
+  modseq: number;
+  list: DavObjectHead[];
+  byName: Map<string, DavObjectHead>;
+  bytes: number;
+}
 
 interface Entry {
   collectionId: number;
@@ -31,6 +45,7 @@ export class RenderedCache {
   /** Insertion order: eviction takes the oldest. */
   private readonly entries = new Map<string, Entry>();
   private readonly variants = new Map<string, number>();
+  private readonly heads = new Map<number, Heads>();
   private used = 0;
 
   /** `maxBytes` 0 turns the cache off. */
@@ -72,17 +87,52 @@ export class RenderedCache {
       this.used -= old.bytes;
       this.entries.delete(k);
     }
-    while (this.used + bytes > this.maxBytes) {
-      const [ok, oe] = this.entries.entries().next().value!;
-      this.entries.delete(ok);
-      this.used -= oe.bytes;
-    }
+    this.evictFor(bytes);
     this.entries.set(k, { collectionId, href, etag, text, bytes });
     this.used += bytes;
   }
 
+  /**
+   * The objects of a collection without their data, when they were kept at
+   * the collection's current modseq (every write to its objects moves it).
+   */
+  headsAt(collectionId: number, modseq: number): { list: DavObjectHead[]; byName: Map<string, DavObjectHead> } | undefined {
+    const h = this.heads.get(collectionId);
+    return h && h.modseq === modseq ? h : undefined;
+  }
+
+  setHeads(collectionId: number, modseq: number, list: DavObjectHead[]): void {
+    const bytes = list.reduce((n, o) => n + 2 * (o.name.length + o.etag.length + o.uid.length) + OVERHEAD, 0);
+    this.dropHeads(collectionId);
+    if (bytes > this.maxBytes / 4) return;
+    this.evictFor(bytes);
+    this.heads.set(collectionId, { modseq, list, byName: new Map(list.map((o) => [o.name, o])), bytes });
+    this.used += bytes;
+  }
+
+  private dropHeads(collectionId: number): void {
+    const h = this.heads.get(collectionId);
+    if (!h) return;
+    this.heads.delete(collectionId);
+    this.used -= h.bytes;
+  }
+
+  /** Makes room for `bytes` more: the oldest rendered texts go first. */
+  private evictFor(bytes: number): void {
+    for (const [k, e] of this.entries) {
+      if (this.used + bytes <= this.maxBytes) return;
+      this.entries.delete(k);
+      this.used -= e.bytes;
+    }
+    for (const id of [...this.heads.keys()]) {
+      if (this.used + bytes <= this.maxBytes) return;
+      this.dropHeads(id);
+    }
+  }
+
   /** Forgets everything rendered from one collection (a write to it, or a change of its properties). */
   dropCollection(collectionId: number): void {
+    this.dropHeads(collectionId);
     if (this.entries.size === 0) return;
     for (const [k, e] of this.entries)
       if (e.collectionId === collectionId) {
@@ -93,6 +143,7 @@ export class RenderedCache {
 
   clear(): void {
     this.entries.clear();
+    this.heads.clear();
     this.variants.clear();
     this.used = 0;
   }
