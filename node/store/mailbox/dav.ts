@@ -214,7 +214,13 @@ export class DavRepo {
   headsNamed(collectionId: number, names: readonly string[]): Map<string, DavObjectHead> {
     const out = new Map<string, DavObjectHead>();
     if (names.length === 0) return out;
-    const kept = this.rendered.headsAt(collectionId, this.collectionModseq(collectionId));
+    const modseq = this.collectionModseq(collectionId);
+    let kept = this.rendered.headsAt(collectionId, modseq);
+    // Read twice at the same modseq: keep the whole list for the reads that follow.
+    if (!kept && this.rendered.maxBytes > 0 && this.rendered.readAgain(collectionId, modseq)) {
+      this.objectHeads(collectionId);
+      kept = this.rendered.headsAt(collectionId, modseq);
+    }
     if (kept) {
       for (const n of names) {
         const h = kept.byName.get(n);

@@ -46,6 +46,8 @@ export class RenderedCache {
   private readonly entries = new Map<string, Entry>();
   private readonly variants = new Map<string, number>();
   private readonly heads = new Map<number, Heads>();
+  /** Per collection, the modseq it was last read at without a kept list (see readAgain). */
+  private readonly lastRead = new Map<number, number>();
   private used = 0;
 
   /** `maxBytes` 0 turns the cache off. */
@@ -101,6 +103,19 @@ export class RenderedCache {
     return h && h.modseq === modseq ? h : undefined;
   }
 
+  /**
+   * Notes a read of some of a collection's objects at `modseq` and says
+   * whether the previous one was at the same modseq too: a collection read
+   * twice without a write between is worth keeping the whole list of, one
+   * written between every read is not (the list would be read for nothing).
+   */
+  readAgain(collectionId: number, modseq: number): boolean {
+    const again = this.lastRead.get(collectionId) === modseq;
+    if (this.lastRead.size >= MAX_VARIANTS && !this.lastRead.has(collectionId)) this.lastRead.clear();
+    this.lastRead.set(collectionId, modseq);
+    return again;
+  }
+
   setHeads(collectionId: number, modseq: number, list: DavObjectHead[]): void {
     const bytes = list.reduce((n, o) => n + 2 * (o.name.length + o.etag.length + o.uid.length) + OVERHEAD, 0);
     this.dropHeads(collectionId);
@@ -144,6 +159,7 @@ export class RenderedCache {
   clear(): void {
     this.entries.clear();
     this.heads.clear();
+    this.lastRead.clear();
     this.variants.clear();
     this.used = 0;
   }
