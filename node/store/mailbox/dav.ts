@@ -125,6 +125,11 @@ export class DavRepo {
    * whatever the keys say, so nothing rendered before a write outlives it.
    */
   readonly rendered: RenderedCache;
+  /**
+   * Collections by kind and name as last committed (every DAV request
+   * resolves one): only this repository writes them, and every write clears it.
+   */
+  private readonly colCache = new Map<string, Collection | null>();
   constructor(
     private readonly ctx: MailboxContext,
     renderedCacheBytes = 0,
@@ -141,12 +146,35 @@ export class DavRepo {
   }
 
   collection(kind: CollectionKind, name: string): Collection | null {
+    // Inside a transaction, what it wrote so far and nothing kept: it may yet be rolled back.
+    const committed = !this.ctx.db.inTransaction;
+    const k = `${kind}/${name}`;
+    const kept = committed ? this.colCache.get(k) : undefined;
+    if (kept !== undefined) return kept;
     const r = this.stmt('coll', 'SELECT * FROM collections WHERE kind = ? AND name = ?').get(kind, name) as Row | undefined;
-    return r ? toCollection(r) : null;
+    const col = r ? toCollection(r) : null;
+    if (committed) {
+      if (this.colCache.size >= 256) this.colCache.clear();
+      this.colCache.set(k, col);
+    }
+    return col;
+  }
+
+  /**
+   * Every write of this repository: collections read back afterwards come
+   * from the database again (an object write moves its collection's modseq,
+   * which is its ETag and sync token).
+   */
+  private write<T>(fn: () => T): T {
+    try {
+      return this.ctx.write(fn);
+    } finally {
+      this.colCache.clear();
+    }
   }
 
   createCollection(kind: CollectionKind, name: string, p: Partial<Pick<Collection, 'displayName' | 'description' | 'color' | 'components' | 'timezone' | 'props'>> = {}): Collection {
-    return this.ctx.write(() => {
+    return this.write(() => {
       if (this.collection(kind, name)) throw new MailboxExistsError(`a ${kind} named "${name}" already exists`);
       // Collection ids of deleted collections can come back (SQLite rowids): start the new one clean.
       this.rendered.clear();
@@ -160,7 +188,7 @@ export class DavRepo {
 
   updateCollection(id: number, p: Partial<Pick<Collection, 'displayName' | 'description' | 'color' | 'timezone' | 'props'>>): void {
     this.rendered.dropCollection(id);
-    this.ctx.write(() => {
+    this.write(() => {
       const set = (col: string, v: unknown) => this.ctx.db.prepare(`UPDATE collections SET ${col} = ? WHERE id = ?`).run(v, id);
       if (p.displayName !== undefined) set('display_name', p.displayName);
       if (p.description !== undefined) set('description', p.description);
@@ -172,7 +200,7 @@ export class DavRepo {
 
   deleteCollection(id: number): void {
     this.rendered.dropCollection(id);
-    this.ctx.write(() => {
+    this.write(() => {
       const size = this.ctx.db.prepare('SELECT coalesce(sum(length(data)), 0) FROM dav_objects WHERE collection_id = ?').pluck().get(id) as number;
       this.ctx.db.prepare('DELETE FROM collections WHERE id = ?').run(id);
       this.ctx.addUsage(-size);
@@ -206,7 +234,7 @@ export class DavRepo {
     const kept = this.rendered.headsAt(collectionId, modseq);
     if (kept) return kept.list;
     const list = (this.stmt('heads', `SELECT ${HEAD_COLUMNS} FROM dav_objects WHERE collection_id = ? ORDER BY name`).all(collectionId) as Row[]).map(toHead);
-    if (this.rendered.maxBytes > 0) this.rendered.setHeads(collectionId, modseq, list);
+    if (this.rendered.maxBytes > 0 && !this.ctx.db.inTransaction) this.rendered.setHeads(collectionId, modseq, list);
     return list;
   }
 
@@ -249,11 +277,11 @@ export class DavRepo {
 
   /** PUT with If-Match / If-None-Match; returns the new ETag and whether it was created. */
   put(collectionId: number, o: PutObject, origin?: string): { etag: string; created: boolean } {
-    return this.ctx.write(() => this.putTx(collectionId, o, origin));
+    return this.write(() => this.putTx(collectionId, o, origin));
   }
 
   delete(collectionId: number, name: string, ifMatch?: string, origin?: string): void {
-    this.ctx.write(() => this.deleteTx(collectionId, name, ifMatch, origin));
+    this.write(() => this.deleteTx(collectionId, name, ifMatch, origin));
   }
 
   /**
@@ -265,7 +293,7 @@ export class DavRepo {
     to: { collectionId: number; name: string; overwrite: boolean },
     origin?: string,
   ): { etag: string; created: boolean } {
-    return this.ctx.write(() => {
+    return this.write(() => {
       const src = this.object(from.collectionId, from.name);
       if (!src) throw new NotFoundError(`no object named ${from.name}`);
       if (from.ifMatch && from.ifMatch !== '*' && from.ifMatch !== src.etag) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
