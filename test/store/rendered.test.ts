@@ -1,6 +1,6 @@
 /**
  * The open mailbox's rendered-response cache stays inside its byte bound,
- * forgets least recently used entries first, and drops a collection's
+ * forgets the oldest entries first, and drops a collection's
  * entries on demand (what every DAV write does).
  */
 import { describe, expect, it } from 'vitest';
