@@ -86,8 +86,11 @@ interface OpenEntry {
   key: Buffer;
   box: BoxKeyPair;
   refs: number;
+  /** Armed while no lease is held (or since the last release); when it fires it looks at lastUsed and waits again if need be. */
   idleTimer: NodeJS.Timeout | null;
   lastUsed: number;
+  /** Its caches were given back since it was last used (trimAfterMs). */
+  trimmed: boolean;
 }
 
 export interface DeliveryOptions {
@@ -341,7 +344,7 @@ export class Store {
     mailbox.onChange((c) => this.changeListeners.forEach((fn) => fn(account.id, mailbox, c)));
     const box = { publicKey: account.boxPublic, privateKey: aeadOpen(key, account.boxPrivateSealed, BOX_PRIVATE_AAD) };
     mailbox.setQuota(account.quotaBytes);
-    e = { mailbox, key, box, refs: 0, idleTimer: null, lastUsed: Date.now() };
+    e = { mailbox, key, box, refs: 0, idleTimer: null, lastUsed: Date.now(), trimmed: false };
     this.open.set(account.id, e);
     this.drainSpool(account.id, e);
     this.evictIfNeeded();
@@ -352,10 +355,9 @@ export class Store {
     const e = this.open.get(account.id)!;
     e.refs++;
     e.lastUsed = Date.now();
-    if (e.idleTimer) {
-      clearTimeout(e.idleTimer);
-      e.idleTimer = null;
-    }
+    e.trimmed = false;
+    // The idle timer stays armed: when it fires it finds the mailbox in use, or used since, and waits again.
+    // Clearing and setting a timer on every request (DAV leases one per request) cost more than the lease.
     let released = false;
     return {
       account,
@@ -373,21 +375,25 @@ export class Store {
 
   /** Unused: first give back the mailbox's caches (trimAfterMs), then close it (idleCloseMs). */
   private armIdle(accountId: string, e: OpenEntry): void {
-    const close = () => {
-      e.idleTimer = setTimeout(() => this.closeEntry(accountId), Math.max(0, this.idleCloseMs - this.trimAfterMs));
+    if (e.idleTimer) return;
+    const trims = this.trimAfterMs < this.idleCloseMs;
+    const wait = (ms: number) => {
+      e.idleTimer = setTimeout(fire, Math.max(0, ms));
       e.idleTimer.unref();
     };
-    if (this.trimAfterMs >= this.idleCloseMs) {
-      e.idleTimer = setTimeout(() => this.closeEntry(accountId), this.idleCloseMs);
-      e.idleTimer.unref();
-      return;
-    }
-    e.idleTimer = setTimeout(() => {
-      if (e.refs > 0) return;
-      e.mailbox.trimMemory();
-      close();
-    }, this.trimAfterMs);
-    e.idleTimer.unref();
+    const fire = () => {
+      e.idleTimer = null;
+      // In use: the last release arms it again.
+      if (e.refs > 0 || this.open.get(accountId) !== e) return;
+      const idle = Date.now() - e.lastUsed;
+      if (idle >= this.idleCloseMs) return this.closeEntry(accountId);
+      if (trims && !e.trimmed && idle >= this.trimAfterMs) {
+        e.mailbox.trimMemory();
+        e.trimmed = true;
+      }
+      wait((trims && !e.trimmed ? this.trimAfterMs : this.idleCloseMs) - idle);
+    };
+    wait((trims ? this.trimAfterMs : this.idleCloseMs) - (Date.now() - e.lastUsed));
   }
 
   private closeEntry(accountId: string): void {
