@@ -68,11 +68,13 @@ export async function calendarQuery(ctx: Ctx, res: Resource, root: XmlElement): 
   const pause = () => slicer.tick();
   return streamMultistatus(w, reportNamespaces(props), ctx.log, ctx.holdLease(), async (emit) => {
     for (const { name } of order) {
-      await slicer.tick();
+      if (slicer.due()) await slicer.tick();
       const hit = hits.get(name);
       if (hit !== undefined) {
         claimPrefixes(w, props);
-        await emit(hit);
+        // Awaited only when the client has no room yet: most emits return at once.
+        const room = emit(hit);
+        if (room) await room;
         continue;
       }
       const obj = byName.get(name);

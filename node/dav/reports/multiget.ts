@@ -41,11 +41,13 @@ export async function multiget(ctx: Ctx, res: Resource, root: XmlElement, kind: 
   } else found = ctx.lease.mailbox.dav.objectsNamed(res.col.id, named);
   return streamMultistatus(w, reportNamespaces(props), ctx.log, ctx.holdLease(), async (emit) => {
     for (let i = 0; i < hrefs.length; i++) {
-      await pause();
+      if (slicer.due()) await pause();
       const hit = names[i] === null ? undefined : hits.get(names[i]!);
       if (hit !== undefined) {
         claimPrefixes(w, props);
-        await emit(hit);
+        // Awaited only when the client has no room yet: most emits return at once.
+        const room = emit(hit);
+        if (room) await room;
         continue;
       }
       const obj = names[i] === null ? undefined : found.get(names[i]!);
