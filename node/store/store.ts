@@ -9,7 +9,6 @@
  * open (and its key in memory) while any lease is held, plus a short grace
  * period so per-request clients (DAV) do not pay a key derivation each time.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import {
   DecryptError,
@@ -38,6 +37,7 @@ import { Mailbox, type MailboxChange } from './mailbox/mailbox.js';
 import { migrate } from './migrate.js';
 import { Spool } from './spool.js';
 import { fsyncDir } from '../util/fsync.js';
+import { LOGIN_CACHE_MS, LoginCache } from './login-cache.js';
 import { passwordProblem } from '../admin/password-policy.js';
 import { directoryPath, mailboxDir, mailboxPath, spoolPath } from './layout.js';
 
@@ -105,20 +105,6 @@ export interface DeliveryOptions {
 export type DeliveryResult = { accountId: string; where: 'mailbox' | 'spool'; uid?: number };
 
 const BOX_PRIVATE_AAD = Buffer.from('haven-box-private-v1');
-const AUTH_CACHE_MS = 5 * 60_000;
-/** Warm logins remembered at once (a few hundred bytes each); past it the oldest is forgotten. */
-const WARM_LOGINS_MAX = 1024;
-
-/** A login proven earlier whose mailbox is still open: see Store.authenticate. */
-interface WarmLogin {
-  account: Account;
-  /** The open mailbox it was proven against: a closed and reopened mailbox is another entry. */
-  entry: OpenEntry;
-  /** Directory.accountGeneration when it was proven. */
-  generation: number;
-  expires: number;
-}
-
 export class Store {
   readonly directory: Directory;
   readonly spool: Spool;
@@ -126,16 +112,8 @@ export class Store {
   readonly keyMode: KeyMode;
   private readonly masterKey: Buffer;
   private readonly open = new Map<string, OpenEntry>();
-  /** sha256(account id, secret) -> expiry; lets a repeat login skip the KDF while the key is in memory. */
-  private readonly authCache = new Map<string, { accountId: string; expires: number }>();
-  /**
-   * sha256(per-process key, user as sent, secret) -> a warm login. Lets a
-   * repeat request (DAV signs every one in with Basic, RFC 7617 §2) skip the
-   * directory lookup as well as the KDF. The key is random per process so a
-   * memory image does not offer a fast offline check of guessed passwords.
-   */
-  private readonly warmLogins = new Map<string, WarmLogin>();
-  private readonly warmKey = randomBytes(32);
+  /** Logins proven while their mailbox is open: see authenticate. */
+  private readonly logins = new LoginCache<OpenEntry>();
   private readonly idleCloseMs: number;
   private readonly maxOpen: number;
   private readonly mailboxCacheKiB: number;
@@ -250,31 +228,25 @@ export class Store {
     throw new AuthFailedError();
   }
 
-  private cacheKey(accountId: string, secret: string): string {
-    return createHash('sha256').update(accountId).update('\0').update(secret).digest('base64');
-  }
-
   /**
    * Logs in with a password or app password; unlocks and drains the mailbox.
    *
    * Warm path: the same user and secret proven before, while the mailbox it
    * unlocked is still the open one, no account or wrap has changed since
-   * (Directory.accountGeneration) and within AUTH_CACHE_MS. Every change of
+   * (Directory.accountGeneration) and within LOGIN_CACHE_MS. Every change of
    * a wrap, a disable or a removal happens in this process (the one writer)
    * and moves the generation on; closing or locking the mailbox forgets its
    * warm logins. A wrong secret never finds an entry, so failures always pay
    * the full check and the callers' limiters see them as before.
    */
   async authenticate(address: string, secret: string): Promise<Lease> {
-    // A keyed hash (the key first, then the user with its length so no two pairs run together): an HMAC
-    // object costs more than the rest of a warm login, and a lookup key needs no more than this.
-    const wk = createHash('sha256').update(this.warmKey).update(`${address.length}:${address}\0`).update(secret).digest('base64');
-    const warm = this.warmLogins.get(wk);
+    const wk = this.logins.warmKey(address, secret);
+    const warm = this.logins.getWarm(wk);
     if (warm) {
       if (warm.generation === this.directory.accountGeneration && warm.expires > Date.now() && this.open.get(warm.account.id) === warm.entry) return this.lease(warm.account, 'warm');
-      this.warmLogins.delete(wk);
+      this.logins.dropWarm(wk);
     }
-    // Read before any await: a change of wraps while the KDF runs must not leave the old secret cached.
+    // Read before any await: a change of wraps while the KDF runs must not leave the old secret remembered.
     const generation = this.directory.accountGeneration;
     const account = this.directory.getAccount(address);
     if (!account || account.disabled) {
@@ -282,30 +254,26 @@ export class Store {
       await wrapKey('password', secret, randomBytes(32)).catch(() => undefined);
       throw new AuthFailedError();
     }
-    const ck = this.cacheKey(account.id, secret);
-    const cached = this.authCache.get(ck);
     // Every change of a wrap (password, app password, reset) happens in this process, the one writer,
-    // and forgets the account's cached logins there; so a cached login is still good while it lasts.
-    if (cached && cached.expires > Date.now() && this.open.has(account.id)) {
-      this.rememberWarm(wk, account, generation, cached.expires);
+    // and forgets the account's remembered logins there; so a proven login is still good while it lasts.
+    const proven = this.open.has(account.id) ? this.logins.provenUntil(account.id, secret) : undefined;
+    if (proven !== undefined) {
+      this.rememberWarm(wk, account, generation, proven);
       return this.lease(account, 'cached');
     }
-    if (cached) this.authCache.delete(ck);
     const { key, via, wrap } = await this.unlockKey(account, secret);
     if (via === 'app') this.directory.touchWrap(wrap.id);
     const e = this.ensureOpen(account, key);
     if (this.directory.accountGeneration === generation) {
-      const expires = Date.now() + AUTH_CACHE_MS;
-      this.authCache.set(ck, { accountId: account.id, expires });
+      const expires = Date.now() + LOGIN_CACHE_MS;
+      this.logins.rememberProven(account.id, secret, expires);
       this.rememberWarm(wk, account, generation, expires, e);
     }
     return this.lease(account, via);
   }
 
   private rememberWarm(wk: string, account: Account, generation: number, expires: number, entry = this.open.get(account.id)): void {
-    if (!entry || generation !== this.directory.accountGeneration) return;
-    if (this.warmLogins.size >= WARM_LOGINS_MAX) this.warmLogins.delete(this.warmLogins.keys().next().value!);
-    this.warmLogins.set(wk, { account, entry, generation, expires });
+    if (entry && generation === this.directory.accountGeneration) this.logins.rememberWarm(wk, { account, entry, generation, expires });
   }
 
   /**
@@ -411,8 +379,7 @@ export class Store {
       e.mailbox.close();
       e.key.fill(0);
       e.box.privateKey.fill(0);
-      for (const [k, v] of this.authCache) if (v.accountId === accountId) this.authCache.delete(k);
-      for (const [k, v] of this.warmLogins) if (v.account.id === accountId) this.warmLogins.delete(k);
+      this.logins.forget(accountId);
     }
   }
 
@@ -473,8 +440,7 @@ export class Store {
 
   /** A changed or revoked secret must stop working at once, even for cached logins. */
   private forgetLogins(accountId: string): void {
-    for (const [k, v] of this.authCache) if (v.accountId === accountId) this.authCache.delete(k);
-    for (const [k, v] of this.warmLogins) if (v.account.id === accountId) this.warmLogins.delete(k);
+    this.logins.forget(accountId);
   }
 
   /**
