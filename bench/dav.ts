@@ -9,18 +9,23 @@
  * (bench/dav-node.ts), as Radicale does, so client and server do not share
  * an event loop. Prints requests per second, p50/p99 latency and requests
  * per CPU-second of the server (read from /proc, the figure that holds on a
- * shared machine) per phase. Then, when Radicale is installed (Debian's `radicale`), it starts
- * one on a free loopback port with a scratch storage folder and runs the
- * same client against it, and prints the ratio per phase. Radicale absent,
- * or `--no-radicale`: Haven's figures alone. `--radicale URL` uses a
- * Radicale already running (auth none).
+ * shared machine) per phase. Haven runs twice: over HTTPS, as clients meet
+ * it, and over plain HTTP on loopback, as Radicale is measured (TLS costs
+ * Haven a fifth of its CPU on small reads; `--radicale-tls` runs Radicale
+ * over HTTPS as well, with the same certificate). Then, when Radicale is
+ * installed (Debian's `radicale`), it starts one on a free loopback port
+ * with a scratch storage folder and runs the same client against it, and
+ * prints the ratios per phase, like for like and as deployed. Radicale
+ * absent, or `--no-radicale`: Haven's figures alone. `--radicale URL` uses a
+ * Radicale already running (auth none). `--haven-tls only` skips Haven's
+ * plain-HTTP run.
  *
- *   npm run bench -- dav [--events 10000] [--clients 20] [--seconds 10] [--queries 200] [--gets 4000] [--multigets 400] [--full 1000] [--full-queries 40] [--no-radicale] [--radicale URL]
+ *   npm run bench -- dav [--events 10000] [--clients 20] [--seconds 10] [--queries 200] [--gets 4000] [--multigets 400] [--full 1000] [--full-queries 40] [--no-radicale] [--radicale URL] [--radicale-tls] [--haven-tls only]
  *
  * HAVEN_BENCH_CPU_PROF=<dir> writes a CPU profile of the Haven server there.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +49,8 @@ const { values: args } = parseArgs({
     'full-queries': { type: 'string', default: '40' },
     radicale: { type: 'string' },
     'no-radicale': { type: 'boolean', default: false },
+    'radicale-tls': { type: 'boolean', default: false },
+    'haven-tls': { type: 'string', default: 'both' },
   },
 });
 const QUERIES = Number(args.queries);
@@ -262,12 +269,20 @@ function radicaleBinary(): string | null {
  * HTTP. Its default of 8 connections would leave most of our keep-alive
  * clients hanging in connect, so it gets room for all of them.
  */
-async function startRadicale(bin: string): Promise<{ url: string; pid?: number; stop(): Promise<void> }> {
+async function startRadicale(bin: string, secure: boolean): Promise<{ url: string; pid?: number; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-bench-radicale-'));
   const port = await freePort();
+  // Over TLS: the certificate Haven is measured with, in the scratch folder (0700 from mkdtemp).
+  const tlsArgs: string[] = [];
+  if (secure) {
+    const { key, cert } = testTls();
+    writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+    writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
+    tlsArgs.push('--server-ssl', '--server-certificate', join(dir, 'cert.pem'), '--server-key', join(dir, 'key.pem'));
+  }
   const child: ChildProcess = spawn(
     bin,
-    ['--config', '', '--server-hosts', `127.0.0.1:${port}`, '--auth-type', 'none', '--rights-type', 'owner_only', '--storage-filesystem-folder', join(dir, 'collections'), '--logging-level', 'warning', '--server-max-content-length', '100000000', '--server-max-connections', String(CLIENTS * 2)],
+    [...tlsArgs, '--config', '', '--server-hosts', `127.0.0.1:${port}`, '--auth-type', 'none', '--rights-type', 'owner_only', '--storage-filesystem-folder', join(dir, 'collections'), '--logging-level', 'warning', '--server-max-content-length', '100000000', '--server-max-connections', String(CLIENTS * 2)],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -283,7 +298,7 @@ async function startRadicale(bin: string): Promise<{ url: string; pid?: number; 
   const ready = (async () => {
     for (;;) {
       const ok = await new Promise<boolean>((resolve) => {
-        const req = http.get({ host: '127.0.0.1', port, path: '/' }, (res) => {
+        const req = (secure ? https : http).get({ host: '127.0.0.1', port, path: '/', rejectUnauthorized: false }, (res) => {
           res.resume();
           resolve(true);
         });
@@ -300,18 +315,28 @@ async function startRadicale(bin: string): Promise<{ url: string; pid?: number; 
     await stop();
     throw err;
   }
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop };
+  return { url: `${secure ? 'https' : 'http'}://127.0.0.1:${port}`, pid: child.pid, stop };
 }
 
 async function runRadicale(url: string, pid?: number): Promise<Figures> {
   const base = url.replace(/\/$/, '');
-  const t: Target = { name: 'Radicale', base, cal: '/bench/cal/', full: '/bench/full/', pid, auth: 'Basic ' + Buffer.from('bench:bench').toString('base64'), agent: new http.Agent({ keepAlive: true, maxSockets: CLIENTS }), mod: http };
+  const secure = base.startsWith('https:');
+  const t: Target = {
+    name: secure ? 'Radicale (HTTPS)' : 'Radicale (HTTP)',
+    base,
+    cal: '/bench/cal/',
+    full: '/bench/full/',
+    pid,
+    auth: 'Basic ' + Buffer.from('bench:bench').toString('base64'),
+    agent: secure ? new https.Agent({ keepAlive: true, maxSockets: CLIENTS, ca: testTls().cert }) : new http.Agent({ keepAlive: true, maxSockets: CLIENTS }),
+    mod: secure ? https : http,
+  };
   const mk = await request(t, 'MKCALENDAR', t.cal);
   check(mk.status === 201 || mk.status === 405 || mk.status === 409, `MKCALENDAR on Radicale -> ${mk.status} ${mk.text}`);
   return run(t);
 }
 
-async function runHaven(): Promise<Figures> {
+async function runHaven(secure: boolean): Promise<Figures> {
   const ts = makeTestStore();
   try {
     await addAccount(ts.store, 'bench@example.test', 'bench password 123');
@@ -319,7 +344,7 @@ async function runHaven(): Promise<Figures> {
     const { cert } = testTls();
     // The node in its own process, as Radicale runs in its own: client and server do not share an event loop.
     const prof = process.env.HAVEN_BENCH_CPU_PROF;
-    const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), '--import', 'tsx', join(import.meta.dirname, 'dav-node.ts'), ts.dataDir, ts.masterKey.toString('hex')], {
+    const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), '--import', 'tsx', join(import.meta.dirname, 'dav-node.ts'), ts.dataDir, ts.masterKey.toString('hex'), secure ? 'https' : 'http'], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...SERVICE_ENV },
     });
@@ -333,14 +358,14 @@ async function runHaven(): Promise<Figures> {
         void exited.then((code) => reject(new Error(`dav-node exited with ${code}`)));
       });
       const t: Target = {
-        name: 'Haven (HTTPS)',
-        base: `https://127.0.0.1:${port}`,
+        name: secure ? 'Haven (HTTPS)' : 'Haven (HTTP)',
+        base: `${secure ? 'https' : 'http'}://127.0.0.1:${port}`,
         cal: '/dav/calendars/bench@example.test/default/',
         full: '/dav/calendars/bench@example.test/full/',
         pid: child.pid,
         auth: 'Basic ' + Buffer.from('bench@example.test:bench password 123').toString('base64'),
-        agent: new https.Agent({ keepAlive: true, maxSockets: CLIENTS, ca: cert }),
-        mod: https,
+        agent: secure ? new https.Agent({ keepAlive: true, maxSockets: CLIENTS, ca: cert }) : new http.Agent({ keepAlive: true, maxSockets: CLIENTS }),
+        mod: secure ? https : http,
       };
       return await run(t);
     } finally {
@@ -352,36 +377,53 @@ async function runHaven(): Promise<Figures> {
   }
 }
 
+/** Haven beside a Radicale run, phase by phase: requests per second, and per CPU-second of each server. */
+function compare(haven: Figures, havenName: string, radicale: Figures, radicaleName: string): void {
+  console.log(`\n== ${havenName} / ${radicaleName} (requests per second, and per CPU-second of the server; target at least 10x)`);
+  for (const k of Object.keys(haven)) {
+    const ratio = radicale[k].rps > 0 ? (haven[k].rps / radicale[k].rps).toFixed(1) : 'inf';
+    const cpuRatio = radicale[k].perCpuSec > 0 ? (haven[k].perCpuSec / radicale[k].perCpuSec).toFixed(1) : '-';
+    console.log(`${k.padEnd(8)} Haven ${String(haven[k].rps).padStart(6)} rps p99 ${haven[k].p99} ms | Radicale ${String(radicale[k].rps).padStart(6)} rps p99 ${radicale[k].p99} ms | ${ratio}x | per CPU-second ${haven[k].perCpuSec} vs ${radicale[k].perCpuSec}: ${cpuRatio}x`);
+  }
+}
+
+/** Starts a Radicale, runs the phases against it, and stops it whatever happens. */
+async function withRadicale(bin: string, secure: boolean): Promise<Figures> {
+  const r = await startRadicale(bin, secure);
+  // A stopped bench must not leave Radicale running (or its scratch folder behind).
+  const onSignal = (sig: NodeJS.Signals) => void r.stop().finally(() => process.kill(process.pid, sig));
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    return await runRadicale(r.url, r.pid);
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await r.stop();
+  }
+}
+
 async function main() {
-  const haven = await runHaven();
+  const havenTls = await runHaven(true);
+  const havenPlain = args['haven-tls'] === 'only' ? null : await runHaven(false);
   let radicale: Figures | null = null;
-  if (args.radicale) radicale = await runRadicale(args.radicale);
-  else if (!args['no-radicale']) {
+  let radicaleTls: Figures | null = null;
+  if (args.radicale) {
+    const r = await runRadicale(args.radicale);
+    if (args.radicale.startsWith('https:')) radicaleTls = r;
+    else radicale = r;
+  } else if (!args['no-radicale']) {
     const bin = radicaleBinary();
     if (!bin) console.log('\nRadicale is not installed (Debian: apt install radicale): Haven figures only.');
     else {
-      const r = await startRadicale(bin);
-      // A stopped bench must not leave Radicale running (or its scratch folder behind).
-      const onSignal = (sig: NodeJS.Signals) => void r.stop().finally(() => process.kill(process.pid, sig));
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
-      try {
-        radicale = await runRadicale(r.url, r.pid);
-      } finally {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-        await r.stop();
-      }
+      radicale = await withRadicale(bin, false);
+      if (args['radicale-tls']) radicaleTls = await withRadicale(bin, true);
     }
   }
-  if (radicale) {
-    console.log('\n== Haven / Radicale (requests per second, and per CPU-second of the server; target at least 10x)');
-    for (const k of Object.keys(haven)) {
-      const ratio = radicale[k].rps > 0 ? (haven[k].rps / radicale[k].rps).toFixed(1) : 'inf';
-      const cpuRatio = radicale[k].perCpuSec > 0 ? (haven[k].perCpuSec / radicale[k].perCpuSec).toFixed(1) : '-';
-      console.log(`${k.padEnd(8)} Haven ${String(haven[k].rps).padStart(6)} rps p99 ${haven[k].p99} ms | Radicale ${String(radicale[k].rps).padStart(6)} rps p99 ${radicale[k].p99} ms | ${ratio}x | per CPU-second ${haven[k].perCpuSec} vs ${radicale[k].perCpuSec}: ${cpuRatio}x`);
-    }
-  }
+  // Like for like first (both over plain HTTP, both over HTTPS), then Haven as deployed against Radicale as usually measured.
+  if (radicale && havenPlain) compare(havenPlain, 'Haven (HTTP)', radicale, 'Radicale (HTTP)');
+  if (radicaleTls) compare(havenTls, 'Haven (HTTPS)', radicaleTls, 'Radicale (HTTPS)');
+  if (radicale) compare(havenTls, 'Haven (HTTPS)', radicale, 'Radicale (HTTP)');
 }
 
 await main();

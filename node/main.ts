@@ -176,6 +176,8 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     maxOpen: config.memory.maxOpenMailboxes,
     mailboxCacheKiB: config.memory.mailboxCacheBytes / 1024,
     trimAfterMs: config.memory.trimIdleSeconds * 1000,
+    davResponseCacheBytes: config.memory.davResponseCacheBytes,
+    davResponseCacheTotalBytes: config.memory.davResponseCacheTotalBytes,
   });
   closers.push({ name: 'store', close: () => store.close() });
   replication = replicationModule?.startReplication(config, store, log, {}, fence?.guard) ?? null;

@@ -186,6 +186,14 @@ export const OPTIONS = {
     maxOpenMailboxes: int(200, { min: 1, help: 'Most mailbox databases kept open at once; past it the least recently used unused ones close (in zero-access mode the next login derives the key again).' }),
     mailboxCacheBytes: bytes(1024 * 1024, { min: 64 * 1024, help: 'Decrypted-page cache of each open mailbox database (SQLite cache_size). Pages outside it are read again from the OS cache and decrypted (a few µs each).' }),
     trimIdleSeconds: seconds(30, { min: 1, help: 'An open mailbox nobody has used this long gives back its page cache and flag indexes (it stays open and unlocked until the idle close).' }),
+    davResponseCacheBytes: bytes(4 * 1024 * 1024, {
+      min: 0,
+      help: 'Rendered CalDAV/CardDAV REPORT responses (each object\'s <response> with its data) each open mailbox keeps, so a calendar app\'s repeated multiget or full calendar-query copies text instead of building it. Dropped with the page cache after trimIdleSeconds unused and when the mailbox closes; 0 turns it off.',
+    }),
+    davResponseCacheTotalBytes: bytes(32 * 1024 * 1024, {
+      min: 0,
+      help: 'What the rendered DAV responses of all open mailboxes hold together (each mailbox also keeps within davResponseCacheBytes); past it nothing more is kept until a mailbox trims or closes.',
+    }),
   },
   earlyTalker: {
     pauseMs: int(100, {

@@ -36,12 +36,14 @@ const HOMES: Record<string, CollectionKind> = { calendars: 'calendar', addressbo
 const HOME_OF: Record<CollectionKind, string> = { calendar: 'calendars', addressbook: 'addressbooks' };
 
 function decodeSegment(s: string): string {
-  let d: string;
-  try {
-    d = decodeURIComponent(s);
-  } catch {
-    throw new DavError(400, null, `bad percent-encoding in path segment "${s}"`);
-  }
+  let d = s;
+  // Most segments hold no escape: decoding them would give them back unchanged, at a cost per href of a multiget.
+  if (s.includes('%'))
+    try {
+      d = decodeURIComponent(s);
+    } catch {
+      throw new DavError(400, null, `bad percent-encoding in path segment "${s}"`);
+    }
   if (d === '' || d === '.' || d === '..' || /[\/\\\u0000-\u001f\u007f]/.test(d) || d.length > 255)
     throw new DavError(403, null, `path segment "${s}" is not allowed; use a plain name without slashes or dots-only`);
   return d;
@@ -92,8 +94,12 @@ export function deepPathOwner(pathname: string): string | null {
 }
 
 /** Percent-encodes a segment, leaving '@' (addresses read better and clients compare either way). */
+/** What encodeURIComponent leaves as it is, and @ (which enc leaves as it is too). */
+const UNRESERVED = /^[\w.~!*'()@-]*$/;
+
 export function enc(s: string): string {
-  return encodeURIComponent(s).replace(/%40/g, '@');
+  // Names made only of characters that are never escaped come back unchanged: skip the encoding (every href of a reply).
+  return UNRESERVED.test(s) ? s : encodeURIComponent(s).replace(/%40/g, '@');
 }
 
 export const href = {

@@ -3,7 +3,9 @@
  * davApp over HTTPS on its own listener, for tests and for a node that
  * serves DAV on a dedicated port. Each TLS handshake takes the current
  * context from deps.tls, so a renewed certificate applies without restart,
- * for SNI and non-SNI clients alike.
+ * for SNI and non-SNI clients alike. `implicitTls: false` serves plain HTTP,
+ * for measuring beside a server that speaks plain HTTP (bench/dav.ts on
+ * loopback); the node itself serves DAV only over HTTPS (node/http).
  */
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server as HttpServer } from 'node:http';
@@ -32,6 +34,10 @@ export async function startDavServer(
     sockets.add(raw);
     raw.once('close', () => sockets.delete(raw));
     raw.setTimeout(60_000, () => raw.destroy());
+    if (listen.implicitTls === false) {
+      http.emit('connection', raw);
+      return;
+    }
     const sock = new tls.TLSSocket(raw, {
       isServer: true,
       secureContext: deps.tls.secureContext(),

@@ -11,7 +11,7 @@ export { SieveRepo, ScriptExistsError, ActiveScriptError, ScriptQuotaError, SIEV
 export { Mailbox, type MailboxChange } from './mailbox/mailbox.js';
 export { SEPARATOR, canonicalName, DEFAULT_FOLDERS, type Folder, type FolderStatus, FolderRepo } from './mailbox/folders.js';
 export { MessageRepo, type MessageMeta, type AppendOptions, type AppendResult, type FlagMode, type FlagReader } from './mailbox/messages.js';
-export { DavRepo, etagOf, PreconditionFailedError, UidConflictError, type Collection, type CollectionKind, type DavObject, type PutObject } from './mailbox/dav.js';
+export { DavRepo, etagOf, PreconditionFailedError, UidConflictError, type Collection, type CollectionKind, type DavObject, type DavObjectHead, type PutObject } from './mailbox/dav.js';
 export { ImportRepo, type ImportCursor } from './mailbox/imports.js';
 export { MIN_INDEXED_CHARS, SearchRepo, type SortFields, type TextScope } from './mailbox/search.js';
 export { SYSTEM_FLAGS } from './mailbox/flags.js';

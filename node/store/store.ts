@@ -9,7 +9,6 @@
  * open (and its key in memory) while any lease is held, plus a short grace
  * period so per-request clients (DAV) do not pay a key derivation each time.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import {
   DecryptError,
@@ -38,6 +37,8 @@ import { Mailbox, type MailboxChange } from './mailbox/mailbox.js';
 import { migrate } from './migrate.js';
 import { Spool } from './spool.js';
 import { fsyncDir } from '../util/fsync.js';
+import { LOGIN_CACHE_MS, LoginCache, type LoginProof } from './login-cache.js';
+import { RenderedPool } from './mailbox/rendered.js';
 import { passwordProblem } from '../admin/password-policy.js';
 import { directoryPath, mailboxDir, mailboxPath, spoolPath } from './layout.js';
 
@@ -55,6 +56,10 @@ export interface StoreOptions {
   mailboxCacheKiB?: number;
   /** How long an unused open mailbox keeps its page cache and flag indexes (ms); then they are released until it is used again. */
   trimAfterMs?: number;
+  /** Rendered DAV responses each open mailbox may keep (bytes; 0 turns the cache off). */
+  davResponseCacheBytes?: number;
+  /** What the rendered DAV responses of all open mailboxes hold together. */
+  davResponseCacheTotalBytes?: number;
 }
 
 /**
@@ -62,15 +67,20 @@ export interface StoreOptions {
  * 1 MiB of decrypted pages while in use and giving it back after 30 s unused.
  * Worst case in page cache: 200 MiB with every mailbox busy at once.
  */
-export const STORE_MEMORY_DEFAULTS = { maxOpen: 200, mailboxCacheKiB: 1024, trimAfterMs: 30_000 };
+export const STORE_MEMORY_DEFAULTS = { maxOpen: 200, mailboxCacheKiB: 1024, trimAfterMs: 30_000, davResponseCacheBytes: 4 * 1024 * 1024, davResponseCacheTotalBytes: 32 * 1024 * 1024 };
 
 export interface Lease {
   readonly account: Account;
   readonly mailbox: Mailbox;
-  /** How the login was proven. */
-  readonly via: 'password' | 'app' | 'recovery' | 'master' | 'cached';
+  /**
+   * How the login was proven: 'cached' skipped the KDF (the secret was proven
+   * while this mailbox was open), 'warm' the directory lookup as well (the
+   * same user and secret proven against this very open mailbox, nothing about
+   * the account changed since).
+   */
+  readonly via: 'password' | 'app' | 'recovery' | 'master' | 'cached' | 'warm';
   /** Which secret proved it, also when the proof came from the login cache: what may be done can depend on it (only the main password manages app passwords). */
-  readonly credential: Exclude<Lease['via'], 'cached'>;
+  readonly credential: LoginProof;
   release(): void;
 }
 
@@ -81,8 +91,11 @@ interface OpenEntry {
   key: Buffer;
   box: BoxKeyPair;
   refs: number;
+  /** Armed while no lease is held (or since the last release); when it fires it looks at lastUsed and waits again if need be. */
   idleTimer: NodeJS.Timeout | null;
   lastUsed: number;
+  /** Its caches were given back since it was last used (trimAfterMs). */
+  trimmed: boolean;
 }
 
 export interface DeliveryOptions {
@@ -97,8 +110,6 @@ export interface DeliveryOptions {
 export type DeliveryResult = { accountId: string; where: 'mailbox' | 'spool'; uid?: number };
 
 const BOX_PRIVATE_AAD = Buffer.from('haven-box-private-v1');
-const AUTH_CACHE_MS = 5 * 60_000;
-
 export class Store {
   readonly directory: Directory;
   readonly spool: Spool;
@@ -106,12 +117,14 @@ export class Store {
   readonly keyMode: KeyMode;
   private readonly masterKey: Buffer;
   private readonly open = new Map<string, OpenEntry>();
-  /** sha256(account id, secret) -> expiry; lets a repeat login skip the KDF while the key is in memory. */
-  private readonly authCache = new Map<string, { accountId: string; expires: number; credential: Lease['credential'] }>();
+  /** Logins proven while their mailbox is open: see authenticate. */
+  private readonly logins = new LoginCache<OpenEntry>();
   private readonly idleCloseMs: number;
   private readonly maxOpen: number;
   private readonly mailboxCacheKiB: number;
   private readonly trimAfterMs: number;
+  private readonly davResponseCacheBytes: number;
+  private readonly renderedPool: RenderedPool;
   private closed = false;
   private readonly changeListeners = new Set<(accountId: string, mailbox: Mailbox, change: MailboxChange) => void>();
 
@@ -123,6 +136,8 @@ export class Store {
     this.maxOpen = opts.maxOpen ?? STORE_MEMORY_DEFAULTS.maxOpen;
     this.mailboxCacheKiB = opts.mailboxCacheKiB ?? STORE_MEMORY_DEFAULTS.mailboxCacheKiB;
     this.trimAfterMs = opts.trimAfterMs ?? STORE_MEMORY_DEFAULTS.trimAfterMs;
+    this.davResponseCacheBytes = opts.davResponseCacheBytes ?? STORE_MEMORY_DEFAULTS.davResponseCacheBytes;
+    this.renderedPool = new RenderedPool(opts.davResponseCacheTotalBytes ?? STORE_MEMORY_DEFAULTS.davResponseCacheTotalBytes);
     this.directory = directory;
     this.spool = spool;
   }
@@ -220,29 +235,52 @@ export class Store {
     throw new AuthFailedError();
   }
 
-  private cacheKey(accountId: string, secret: string): string {
-    return createHash('sha256').update(accountId).update('\0').update(secret).digest('base64');
-  }
-
-  /** Logs in with a password or app password; unlocks and drains the mailbox. */
+  /**
+   * Logs in with a password or app password; unlocks and drains the mailbox.
+   *
+   * Warm path: the same user and secret proven before, while the mailbox it
+   * unlocked is still the open one, no account or wrap has changed since
+   * (Directory.accountGeneration) and within LOGIN_CACHE_MS. Every change of
+   * a wrap, a disable or a removal happens in this process (the one writer)
+   * and moves the generation on; closing or locking the mailbox forgets its
+   * warm logins. A wrong secret never finds an entry, so failures always pay
+   * the full check and the callers' limiters see them as before.
+   */
   async authenticate(address: string, secret: string): Promise<Lease> {
+    const wk = this.logins.warmKey(address, secret);
+    const warm = this.logins.getWarm(wk);
+    if (warm) {
+      if (warm.generation === this.directory.accountGeneration && warm.expires > Date.now() && this.open.get(warm.account.id) === warm.entry) return this.lease(warm.account, 'warm', warm.credential);
+      this.logins.dropWarm(wk);
+    }
+    // Read before any await: a change of wraps while the KDF runs must not leave the old secret remembered.
+    const generation = this.directory.accountGeneration;
     const account = this.directory.getAccount(address);
     if (!account || account.disabled) {
       // Spend the same effort as a real attempt so timing does not reveal which addresses exist.
       await wrapKey('password', secret, randomBytes(32)).catch(() => undefined);
       throw new AuthFailedError();
     }
-    const ck = this.cacheKey(account.id, secret);
-    const cached = this.authCache.get(ck);
     // Every change of a wrap (password, app password, reset) happens in this process, the one writer,
-    // and forgets the account's cached logins there; so a cached login is still good while it lasts.
-    if (cached && cached.expires > Date.now() && this.open.has(account.id)) return this.lease(account, 'cached', cached.credential);
-    if (cached) this.authCache.delete(ck);
+    // and forgets the account's remembered logins there; so a proven login is still good while it lasts.
+    const proven = this.open.has(account.id) ? this.logins.provenLogin(account.id, secret) : undefined;
+    if (proven !== undefined) {
+      this.rememberWarm(wk, account, generation, proven.expires, proven.credential);
+      return this.lease(account, 'cached', proven.credential);
+    }
     const { key, via, wrap } = await this.unlockKey(account, secret);
     if (via === 'app') this.directory.touchWrap(wrap.id);
-    this.authCache.set(ck, { accountId: account.id, expires: Date.now() + AUTH_CACHE_MS, credential: via });
-    this.ensureOpen(account, key);
+    const e = this.ensureOpen(account, key);
+    if (this.directory.accountGeneration === generation) {
+      const expires = Date.now() + LOGIN_CACHE_MS;
+      this.logins.rememberProven(account.id, secret, expires, via);
+      this.rememberWarm(wk, account, generation, expires, via, e);
+    }
     return this.lease(account, via, via);
+  }
+
+  private rememberWarm(wk: string, account: Account, generation: number, expires: number, credential: LoginProof, entry = this.open.get(account.id)): void {
+    if (entry && generation === this.directory.accountGeneration) this.logins.rememberWarm(wk, { account, entry, generation, expires, credential });
   }
 
   /**
@@ -277,11 +315,11 @@ export class Store {
   private ensureOpen(account: Account, key: Buffer): OpenEntry {
     let e = this.open.get(account.id);
     if (e) return e;
-    const mailbox = Mailbox.open(account.id, this.mailboxPath(account.id), key, { cacheKiB: this.mailboxCacheKiB });
+    const mailbox = Mailbox.open(account.id, this.mailboxPath(account.id), key, { cacheKiB: this.mailboxCacheKiB, renderedCacheBytes: this.davResponseCacheBytes, renderedPool: this.renderedPool });
     mailbox.onChange((c) => this.changeListeners.forEach((fn) => fn(account.id, mailbox, c)));
     const box = { publicKey: account.boxPublic, privateKey: aeadOpen(key, account.boxPrivateSealed, BOX_PRIVATE_AAD) };
     mailbox.setQuota(account.quotaBytes);
-    e = { mailbox, key, box, refs: 0, idleTimer: null, lastUsed: Date.now() };
+    e = { mailbox, key, box, refs: 0, idleTimer: null, lastUsed: Date.now(), trimmed: false };
     this.open.set(account.id, e);
     this.drainSpool(account.id, e);
     this.evictIfNeeded();
@@ -292,10 +330,9 @@ export class Store {
     const e = this.open.get(account.id)!;
     e.refs++;
     e.lastUsed = Date.now();
-    if (e.idleTimer) {
-      clearTimeout(e.idleTimer);
-      e.idleTimer = null;
-    }
+    e.trimmed = false;
+    // The idle timer stays armed: when it fires it finds the mailbox in use, or used since, and waits again.
+    // Clearing and setting a timer on every request (DAV leases one per request) cost more than the lease.
     let released = false;
     return {
       account,
@@ -314,21 +351,25 @@ export class Store {
 
   /** Unused: first give back the mailbox's caches (trimAfterMs), then close it (idleCloseMs). */
   private armIdle(accountId: string, e: OpenEntry): void {
-    const close = () => {
-      e.idleTimer = setTimeout(() => this.closeEntry(accountId), Math.max(0, this.idleCloseMs - this.trimAfterMs));
+    if (e.idleTimer) return;
+    const trims = this.trimAfterMs < this.idleCloseMs;
+    const wait = (ms: number) => {
+      e.idleTimer = setTimeout(fire, Math.max(0, ms));
       e.idleTimer.unref();
     };
-    if (this.trimAfterMs >= this.idleCloseMs) {
-      e.idleTimer = setTimeout(() => this.closeEntry(accountId), this.idleCloseMs);
-      e.idleTimer.unref();
-      return;
-    }
-    e.idleTimer = setTimeout(() => {
-      if (e.refs > 0) return;
-      e.mailbox.trimMemory();
-      close();
-    }, this.trimAfterMs);
-    e.idleTimer.unref();
+    const fire = () => {
+      e.idleTimer = null;
+      // In use: the last release arms it again.
+      if (e.refs > 0 || this.open.get(accountId) !== e) return;
+      const idle = Date.now() - e.lastUsed;
+      if (idle >= this.idleCloseMs) return this.closeEntry(accountId);
+      if (trims && !e.trimmed && idle >= this.trimAfterMs) {
+        e.mailbox.trimMemory();
+        e.trimmed = true;
+      }
+      wait((trims && !e.trimmed ? this.trimAfterMs : this.idleCloseMs) - idle);
+    };
+    wait((trims ? this.trimAfterMs : this.idleCloseMs) - (Date.now() - e.lastUsed));
   }
 
   private closeEntry(accountId: string): void {
@@ -346,7 +387,7 @@ export class Store {
       e.mailbox.close();
       e.key.fill(0);
       e.box.privateKey.fill(0);
-      for (const [k, v] of this.authCache) if (v.accountId === accountId) this.authCache.delete(k);
+      this.logins.forget(accountId);
     }
   }
 
@@ -407,7 +448,7 @@ export class Store {
 
   /** A changed or revoked secret must stop working at once, even for cached logins. */
   private forgetLogins(accountId: string): void {
-    for (const [k, v] of this.authCache) if (v.accountId === accountId) this.authCache.delete(k);
+    this.logins.forget(accountId);
   }
 
   /**
@@ -424,6 +465,8 @@ export class Store {
     if (master) {
       const key = await unwrapKey(master.wrapped, this.masterKey);
       this.directory.replaceWraps(account.id, ['password'], [{ id: newId(), kind: 'password', wrapped: await wrapKey('password', newPassword, key) }]);
+      // Again: a login with the old password may have finished while the new one was being wrapped.
+      this.forgetLogins(account.id);
       return { keptMail: true };
     }
     const e = this.open.get(account.id);

@@ -70,9 +70,9 @@ export const tlsFetch: typeof globalThis.fetch = (async (input: string | URL | R
 }) as typeof globalThis.fetch;
 
 export async function startHarness(
-  opts: { limits?: Partial<DavLimits>; accounts?: { address: string; password: string }[]; maxFailures?: number; imip?: (t: TestStore) => ImipSender } = {},
+  opts: { limits?: Partial<DavLimits>; accounts?: { address: string; password: string }[]; maxFailures?: number; imip?: (t: TestStore) => ImipSender; davResponseCacheBytes?: number } = {},
 ): Promise<DavHarness> {
-  const t = makeTestStore();
+  const t = makeTestStore({ davResponseCacheBytes: opts.davResponseCacheBytes });
   for (const a of opts.accounts ?? [ALICE, BOB]) await addAccount(t.store, a.address, a.password);
   const ctx = tls.createSecureContext({ key, cert });
   const limiter = new AuthLimiter({ stepDelayMs: 0, maxFailures: opts.maxFailures ?? 10 });

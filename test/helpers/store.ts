@@ -17,16 +17,16 @@ export interface TestStore {
   cleanup(): void;
 }
 
-export function makeTestStore(opts: { keyMode?: KeyMode; idleCloseMs?: number } = {}): TestStore {
+export function makeTestStore(opts: { keyMode?: KeyMode; idleCloseMs?: number; davResponseCacheBytes?: number } = {}): TestStore {
   const dataDir = mkdtempSync(join(tmpdir(), 'haven-test-'));
   const masterKey = randomBytes(32);
   const t: TestStore = {
-    store: Store.open({ dataDir, masterKey, keyMode: opts.keyMode, idleCloseMs: opts.idleCloseMs }),
+    store: Store.open({ dataDir, masterKey, keyMode: opts.keyMode, idleCloseMs: opts.idleCloseMs, davResponseCacheBytes: opts.davResponseCacheBytes }),
     dataDir,
     masterKey,
     reopen() {
       t.store.close();
-      t.store = Store.open({ dataDir, masterKey, keyMode: opts.keyMode, idleCloseMs: opts.idleCloseMs });
+      t.store = Store.open({ dataDir, masterKey, keyMode: opts.keyMode, idleCloseMs: opts.idleCloseMs, davResponseCacheBytes: opts.davResponseCacheBytes });
       return t.store;
     },
     cleanup() {

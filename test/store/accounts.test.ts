@@ -108,7 +108,7 @@ describe('accounts and keys', () => {
     const { address, password } = await addAccount(t.store);
     const a = await t.store.authenticate(address, password);
     const b = await t.store.authenticate(address, password);
-    expect(b.via).toBe('cached');
+    expect(b.via).toBe('warm');
     await expect(t.store.authenticate(address, 'not the password')).rejects.toBeInstanceOf(AuthFailedError);
     a.release();
     b.release();
@@ -121,8 +121,10 @@ describe('accounts and keys', () => {
     const held = await t.store.authenticate(address, password);
     const app = await t.store.addAppPassword(address, 'phone');
     expect((await t.store.authenticate(address, app.password)).via).toBe('app');
+    // Adding the app password changed the account's wraps: the warm login of `held` is gone, the KDF-free one is not.
     expect((await t.store.authenticate(address, password)).via).toBe('cached');
-    expect((await t.store.authenticate(address, app.password)).via).toBe('cached');
+    expect((await t.store.authenticate(address, password)).via).toBe('warm');
+    expect((await t.store.authenticate(address, app.password)).via).toBe('warm');
     await t.store.changePassword(address, { password }, 'a brand new password, long enough');
     t.store.revokeAppPassword(address, app.id);
     await expect(t.store.authenticate(address, password)).rejects.toBeInstanceOf(AuthFailedError);
@@ -131,5 +133,65 @@ describe('accounts and keys', () => {
     expect(fresh.mailbox).toBe(held.mailbox);
     fresh.release();
     held.release();
+  });
+
+  describe('warm logins (skip the directory as well as the KDF)', () => {
+    const warmAgain = async (address: string, secret: string) => {
+      const l = await t.store.authenticate(address, secret);
+      l.release();
+      return l.via;
+    };
+
+    it('a repeat of a proven login is warm; a wrong secret or another spelling of it is not', async () => {
+      const { address, password } = await addAccount(t.store);
+      const held = await t.store.authenticate(address, password);
+      expect(await warmAgain(address, password)).toBe('warm');
+      await expect(t.store.authenticate(address, password + ' ')).rejects.toBeInstanceOf(AuthFailedError);
+      await expect(t.store.authenticate(address, password.slice(0, -1))).rejects.toBeInstanceOf(AuthFailedError);
+      held.release();
+    });
+
+    it('a disabled or removed account, a lock and a revoked app password end it at once', async () => {
+      const { address, password } = await addAccount(t.store);
+      const id = t.store.directory.getAccount(address)!.id;
+      const held = await t.store.authenticate(address, password);
+      const app = await t.store.addAppPassword(address, 'phone');
+      expect(await warmAgain(address, app.password)).toBe('app');
+      expect(await warmAgain(address, app.password)).toBe('warm');
+      t.store.revokeAppPassword(address, app.id);
+      await expect(t.store.authenticate(address, app.password)).rejects.toBeInstanceOf(AuthFailedError);
+
+      // The revocation forgot every remembered login of the account: the password is proven again.
+      expect(await warmAgain(address, password)).toBe('password');
+      expect(await warmAgain(address, password)).toBe('warm');
+      t.store.directory.updateAccount(id, { disabled: true });
+      await expect(t.store.authenticate(address, password)).rejects.toBeInstanceOf(AuthFailedError);
+      t.store.directory.updateAccount(id, { disabled: false });
+      expect(await warmAgain(address, password)).not.toBe('warm');
+      expect(await warmAgain(address, password)).toBe('warm');
+
+      held.release();
+      t.store.lock(id);
+      expect(t.store.isUnlocked(id)).toBe(false);
+      // Locked: the next login derives the key again (zero-access), it is not served from memory.
+      expect(await warmAgain(address, password)).toBe('password');
+      expect(await warmAgain(address, password)).toBe('warm');
+      t.store.lock(id);
+      t.store.removeAccount(address);
+      await expect(t.store.authenticate(address, password)).rejects.toBeInstanceOf(AuthFailedError);
+    });
+
+    it('a password reset ends it; the new password starts its own', async () => {
+      const { address, password } = await addAccount(t.store);
+      expect(await warmAgain(address, password)).toBe('password');
+      const held = await t.store.authenticate(address, password);
+      expect(held.via).toBe('warm');
+      held.release();
+      const { keptMail } = await t.store.resetPassword(address, 'the password after the reset');
+      expect(keptMail).toBe(false);
+      await expect(t.store.authenticate(address, password)).rejects.toBeInstanceOf(AuthFailedError);
+      expect(await warmAgain(address, 'the password after the reset')).toBe('password');
+      expect(await warmAgain(address, 'the password after the reset')).toBe('warm');
+    });
   });
 });

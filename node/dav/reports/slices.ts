@@ -12,6 +12,11 @@ export const SLICE_MS = 20;
 export class Slicer {
   private since = performance.now();
 
+  /** Whether tick would yield now: a loop over many objects awaits only then (an await per object costs a microtask each). */
+  due(): boolean {
+    return performance.now() - this.since >= SLICE_MS;
+  }
+
   async tick(): Promise<void> {
     if (performance.now() - this.since < SLICE_MS) return;
     await yieldToLoop();

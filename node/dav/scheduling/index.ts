@@ -14,7 +14,7 @@
  *   and UID) kept on the default calendar makes each message apply once.
  */
 import { performance } from 'node:perf_hooks';
-import type { Collection, DavRepo, Lease } from '../../store/index.js';
+import type { Collection, DavRepo, Lease, Mailbox } from '../../store/index.js';
 import type { Logger } from '../../util/log.js';
 import type { ImipSender } from '../context.js';
 import { DavError } from '../errors.js';
@@ -105,15 +105,41 @@ export function applyItip(dav: DavRepo, recipient: string, ics: string, sender: 
 const caughtUp = new WeakMap<object, string>();
 
 /**
+ * Per open mailbox, whether anything that could bring new INBOX mail (new
+ * messages anywhere, folders created, renamed or deleted) has committed
+ * since applyInbox last read INBOX to the end. Changes are announced on the
+ * mailbox's bus after they commit, so a quiet mailbox needs no look at all:
+ * not even the INBOX row.
+ */
+const quiet = new WeakMap<Mailbox, { quiet: boolean }>();
+
+function watch(mb: Mailbox): { quiet: boolean } {
+  let w = quiet.get(mb);
+  if (!w) {
+    const state = { quiet: false };
+    mb.onChange((c) => {
+      if (c.type === 'exists' || c.type === 'folders') state.quiet = false;
+    });
+    quiet.set(mb, (w = state));
+  }
+  return w;
+}
+
+/**
  * Applies the iTIP messages that reached INBOX since the last look. Cheap
  * when nothing arrived: one folder lookup.
  */
 export function applyInbox(lease: Lease, recipient: string, log: Logger): number {
   const mb = lease.mailbox;
+  const watched = watch(mb);
+  if (watched.quiet) return 0;
   const inbox = mb.folders.get('INBOX');
   if (!inbox) return 0;
   const state = `${inbox.uidValidity}:${inbox.uidNext}`;
-  if (caughtUp.get(mb) === state) return 0;
+  if (caughtUp.get(mb) === state) {
+    watched.quiet = true;
+    return 0;
+  }
   const holder = markerCollection(mb.dav);
   if (!holder) return 0;
   const mark = typeof holder.props[MARKER] === 'string' ? holder.props[MARKER] : '';
@@ -122,6 +148,7 @@ export function applyInbox(lease: Lease, recipient: string, log: Logger): number
   const from = fresh ? 1 : seen + 1;
   if (from >= inbox.uidNext) {
     caughtUp.set(mb, state);
+    watched.quiet = true;
     return 0;
   }
   const since = Date.now() - FIRST_LOOK_MS;
@@ -160,7 +187,10 @@ export function applyInbox(lease: Lease, recipient: string, log: Logger): number
     const current = mb.dav.collection('calendar', holder.name);
     if (current) mb.dav.updateCollection(current.id, { props: { ...current.props, [MARKER]: `${inbox.uidValidity}:${last}` } });
   }
-  if (!cut) caughtUp.set(mb, state);
+  if (!cut) {
+    caughtUp.set(mb, state);
+    watched.quiet = true;
+  }
   return applied;
 }
 

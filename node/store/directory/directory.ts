@@ -167,6 +167,27 @@ export class Directory {
     };
   }
 
+  /**
+   * Bumped by every write that can change who may sign in as whom (accounts,
+   * their wraps, domains): the store's warm-login cache holds entries only
+   * for the generation they were made in. Usage and last-used stamps do not
+   * count. The node is the only writer, so every such write passes here.
+   */
+  private generation = 0;
+  get accountGeneration(): number {
+    return this.generation;
+  }
+
+  /** A write to accounts or wraps: counts as a new generation even if it fails half-way. */
+  private wa<T>(fn: () => T): T {
+    this.generation++;
+    try {
+      return this.w(fn);
+    } finally {
+      this.generation++;
+    }
+  }
+
   private w<T>(fn: () => T): T {
     try {
       return write(this.path, this.db, fn);
@@ -210,7 +231,7 @@ export class Directory {
   }
 
   removeDomain(name: string): void {
-    this.w(() => {
+    this.wa(() => {
       const d = this.getDomain(name);
       if (!d) throw new NotFoundError(`no domain ${name}; see \`haven domain list\``);
       const n = (this.db.prepare('SELECT count(*) AS n FROM accounts WHERE domain_id = ?').get(d.id) as Row).n as number;
@@ -292,7 +313,7 @@ export class Directory {
   }): Account {
     const address = normalizeAddress(a.address);
     const { domain } = splitAddress(address);
-    return this.w(() => {
+    return this.wa(() => {
       const d = this.getDomain(domain);
       if (!d) throw new NotFoundError(`no domain ${domain}; add it first with \`haven domain add ${domain}\``);
       if (this.s.accountByAddress.get(address)) throw new AccountExistsError(`account ${address} already exists`);
@@ -330,11 +351,11 @@ export class Directory {
   }
 
   removeAccount(id: string): void {
-    this.w(() => this.db.prepare('DELETE FROM accounts WHERE id = ?').run(id));
+    this.wa(() => this.db.prepare('DELETE FROM accounts WHERE id = ?').run(id));
   }
 
   updateAccount(id: string, patch: { quotaBytes?: number; displayName?: string | null; pop3Keep?: boolean; disabled?: boolean }): Account {
-    this.w(() => {
+    this.wa(() => {
       if (patch.quotaBytes !== undefined) this.db.prepare('UPDATE accounts SET quota_bytes = ? WHERE id = ?').run(patch.quotaBytes, id);
       if (patch.displayName !== undefined) this.db.prepare('UPDATE accounts SET display_name = ? WHERE id = ?').run(patch.displayName, id);
       if (patch.pop3Keep !== undefined) this.db.prepare('UPDATE accounts SET pop3_keep = ? WHERE id = ?').run(patch.pop3Keep ? 1 : 0, id);
@@ -352,7 +373,7 @@ export class Directory {
     wraps: { id: string; kind: WrapKind; label?: string | null; wrapped: WrappedKey }[],
     extra?: { boxPublic: Buffer; boxPrivateSealed: Buffer },
   ): void {
-    this.w(() => {
+    this.wa(() => {
       const now = Date.now();
       for (const k of kinds) this.db.prepare('DELETE FROM key_wraps WHERE account_id = ? AND kind = ?').run(accountId, k);
       for (const w of wraps) this.insertWrapRow(accountId, w, now);
@@ -362,7 +383,7 @@ export class Directory {
   }
 
   addWrap(accountId: string, w: { id: string; kind: WrapKind; label?: string | null; wrapped: WrappedKey }): void {
-    this.w(() => this.insertWrapRow(accountId, w, Date.now()));
+    this.wa(() => this.insertWrapRow(accountId, w, Date.now()));
   }
 
   wraps(accountId: string): KeyWrapRecord[] {
@@ -370,7 +391,7 @@ export class Directory {
   }
 
   removeWrap(accountId: string, wrapId: string): boolean {
-    return this.w(() => this.db.prepare("DELETE FROM key_wraps WHERE account_id = ? AND id = ? AND kind = 'app'").run(accountId, wrapId).changes > 0);
+    return this.wa(() => this.db.prepare("DELETE FROM key_wraps WHERE account_id = ? AND id = ? AND kind = 'app'").run(accountId, wrapId).changes > 0);
   }
 
   touchWrap(wrapId: string): void {

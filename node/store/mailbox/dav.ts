@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { ConflictError, MailboxExistsError, NotFoundError, QuotaExceededError } from '../errors.js';
 import type { Statement } from 'better-sqlite3';
 import type { MailboxContext } from './context.js';
+import { RenderedCache, type RenderedPool } from './rendered.js';
 
 export type CollectionKind = 'calendar' | 'addressbook';
 
@@ -40,6 +41,9 @@ export interface DavObject {
   /** Bytes of data; set by objectMetas, where data is left out. */
   size?: number;
 }
+
+/** An object without its data: enough to find what was rendered from it (RenderedCache). */
+export type DavObjectHead = Omit<DavObject, 'data' | 'size'>;
 
 export interface PutObject {
   name: string;
@@ -84,6 +88,18 @@ const toCollection = (r: Row): Collection => ({
   props: JSON.parse(r.props as string),
   modseq: r.modseq as number,
 });
+const HEAD_COLUMNS = 'collection_id, name, uid, etag, component, first_start, last_end, modseq, updated_at';
+const toHead = (r: Row): DavObjectHead => ({
+  collectionId: r.collection_id as number,
+  name: r.name as string,
+  uid: r.uid as string,
+  etag: r.etag as string,
+  component: (r.component as string) ?? null,
+  firstStart: (r.first_start as number) ?? null,
+  lastEnd: (r.last_end as number) ?? null,
+  modseq: r.modseq as number,
+  updatedAt: r.updated_at as number,
+});
 const toObject = (r: Row): DavObject => ({
   collectionId: r.collection_id as number,
   name: r.name as string,
@@ -103,7 +119,24 @@ export function etagOf(data: string): string {
 
 export class DavRepo {
   quotaBytes = 0;
-  constructor(private readonly ctx: MailboxContext) {}
+  /**
+   * Text the DAV layer rendered from this mailbox's objects (REPORT
+   * <response> fragments). Every write below drops the collection's entries,
+   * whatever the keys say, so nothing rendered before a write outlives it.
+   */
+  readonly rendered: RenderedCache;
+  /**
+   * Collections by kind and name as last committed (every DAV request
+   * resolves one): only this repository writes them, and every write clears it.
+   */
+  private readonly colCache = new Map<string, Collection | null>();
+  constructor(
+    private readonly ctx: MailboxContext,
+    renderedCacheBytes = 0,
+    renderedPool: RenderedPool | null = null,
+  ) {
+    this.rendered = new RenderedCache(renderedCacheBytes, renderedPool);
+  }
 
   collections(kind?: CollectionKind): Collection[] {
     // Every DAV request looks at the calendars (the iTIP marker): statements prepared once.
@@ -114,13 +147,38 @@ export class DavRepo {
   }
 
   collection(kind: CollectionKind, name: string): Collection | null {
+    // Inside a transaction, what it wrote so far and nothing kept: it may yet be rolled back.
+    const committed = !this.ctx.db.inTransaction;
+    const k = `${kind}/${name}`;
+    const kept = committed ? this.colCache.get(k) : undefined;
+    if (kept !== undefined) return kept;
     const r = this.stmt('coll', 'SELECT * FROM collections WHERE kind = ? AND name = ?').get(kind, name) as Row | undefined;
-    return r ? toCollection(r) : null;
+    const col = r ? toCollection(r) : null;
+    if (committed) {
+      if (this.colCache.size >= 256) this.colCache.clear();
+      this.colCache.set(k, col);
+    }
+    return col;
+  }
+
+  /**
+   * Every write of this repository: collections read back afterwards come
+   * from the database again (an object write moves its collection's modseq,
+   * which is its ETag and sync token).
+   */
+  private write<T>(fn: () => T): T {
+    try {
+      return this.ctx.write(fn);
+    } finally {
+      this.colCache.clear();
+    }
   }
 
   createCollection(kind: CollectionKind, name: string, p: Partial<Pick<Collection, 'displayName' | 'description' | 'color' | 'components' | 'timezone' | 'props'>> = {}): Collection {
-    return this.ctx.write(() => {
+    return this.write(() => {
       if (this.collection(kind, name)) throw new MailboxExistsError(`a ${kind} named "${name}" already exists`);
+      // Collection ids of deleted collections can come back (SQLite rowids): start the new one clean.
+      this.rendered.clear();
       const modseq = this.ctx.nextModseq();
       this.ctx.db
         .prepare('INSERT INTO collections(kind, name, display_name, description, color, components, timezone, props, modseq, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
@@ -130,7 +188,8 @@ export class DavRepo {
   }
 
   updateCollection(id: number, p: Partial<Pick<Collection, 'displayName' | 'description' | 'color' | 'timezone' | 'props'>>): void {
-    this.ctx.write(() => {
+    this.rendered.dropCollection(id);
+    this.write(() => {
       const set = (col: string, v: unknown) => this.ctx.db.prepare(`UPDATE collections SET ${col} = ? WHERE id = ?`).run(v, id);
       if (p.displayName !== undefined) set('display_name', p.displayName);
       if (p.description !== undefined) set('description', p.description);
@@ -141,7 +200,8 @@ export class DavRepo {
   }
 
   deleteCollection(id: number): void {
-    this.ctx.write(() => {
+    this.rendered.dropCollection(id);
+    this.write(() => {
       const size = this.ctx.db.prepare('SELECT coalesce(sum(length(data)), 0) FROM dav_objects WHERE collection_id = ?').pluck().get(id) as number;
       this.ctx.db.prepare('DELETE FROM collections WHERE id = ?').run(id);
       this.ctx.addUsage(-size);
@@ -164,6 +224,48 @@ export class DavRepo {
     return out;
   }
 
+  /**
+   * Every object of a collection without its data, by name: what a reply
+   * answered from RenderedCache needs. Kept in that cache (when it is on) as
+   * of the collection's modseq, read here in the same breath, so a list kept
+   * before any write to the collection is never returned after it.
+   */
+  objectHeads(collectionId: number): DavObjectHead[] {
+    const modseq = this.collectionModseq(collectionId);
+    const kept = this.rendered.headsAt(collectionId, modseq);
+    if (kept) return kept.list;
+    const list = (this.stmt('heads', `SELECT ${HEAD_COLUMNS} FROM dav_objects WHERE collection_id = ? ORDER BY name`).all(collectionId) as Row[]).map(toHead);
+    if (this.rendered.maxBytes > 0 && !this.ctx.db.inTransaction) this.rendered.setHeads(collectionId, modseq, list);
+    return list;
+  }
+
+  /** The named objects of a collection without their data, by name; names not stored are absent. */
+  headsNamed(collectionId: number, names: readonly string[]): Map<string, DavObjectHead> {
+    const out = new Map<string, DavObjectHead>();
+    if (names.length === 0) return out;
+    const modseq = this.collectionModseq(collectionId);
+    let kept = this.rendered.headsAt(collectionId, modseq);
+    // Read twice at the same modseq: keep the whole list for the reads that follow.
+    if (!kept && this.rendered.maxBytes > 0 && this.rendered.readAgain(collectionId, modseq)) {
+      this.objectHeads(collectionId);
+      kept = this.rendered.headsAt(collectionId, modseq);
+    }
+    if (kept) {
+      for (const n of names) {
+        const h = kept.byName.get(n);
+        if (h) out.set(n, h);
+      }
+      return out;
+    }
+    const rows = this.stmt('headsNamed', `SELECT ${HEAD_COLUMNS} FROM dav_objects WHERE collection_id = ? AND name IN (SELECT value FROM json_each(?))`).all(collectionId, JSON.stringify(names)) as Row[];
+    for (const r of rows) out.set(r.name as string, toHead(r));
+    return out;
+  }
+
+  private collectionModseq(collectionId: number): number {
+    return (this.stmt('collModseq', 'SELECT modseq FROM collections WHERE id = ?').pluck().get(collectionId) as number | undefined) ?? -1;
+  }
+
   object(collectionId: number, name: string): DavObject | null {
     const r = this.stmt('byName', 'SELECT * FROM dav_objects WHERE collection_id = ? AND name = ?').get(collectionId, name) as Row | undefined;
     return r ? toObject(r) : null;
@@ -176,11 +278,11 @@ export class DavRepo {
 
   /** PUT with If-Match / If-None-Match; returns the new ETag and whether it was created. */
   put(collectionId: number, o: PutObject, origin?: string): { etag: string; created: boolean } {
-    return this.ctx.write(() => this.putTx(collectionId, o, origin));
+    return this.write(() => this.putTx(collectionId, o, origin));
   }
 
   delete(collectionId: number, name: string, ifMatch?: string, origin?: string): void {
-    this.ctx.write(() => this.deleteTx(collectionId, name, ifMatch, origin));
+    this.write(() => this.deleteTx(collectionId, name, ifMatch, origin));
   }
 
   /**
@@ -192,7 +294,7 @@ export class DavRepo {
     to: { collectionId: number; name: string; overwrite: boolean },
     origin?: string,
   ): { etag: string; created: boolean } {
-    return this.ctx.write(() => {
+    return this.write(() => {
       const src = this.object(from.collectionId, from.name);
       if (!src) throw new NotFoundError(`no object named ${from.name}`);
       if (from.ifMatch && from.ifMatch !== '*' && from.ifMatch !== src.etag) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
@@ -236,6 +338,7 @@ export class DavRepo {
     if (sameUid && sameUid.name !== o.name) throw new UidConflictError(collectionId, sameUid.name);
     const delta = o.data.length - (existing?.data.length ?? 0);
     if (this.quotaBytes > 0 && delta > 0 && this.ctx.meta('used_bytes') + delta > this.quotaBytes) throw new QuotaExceededError(this.ctx.meta('used_bytes'), this.quotaBytes);
+    this.rendered.dropCollection(collectionId);
     const modseq = this.ctx.nextModseq();
     const etag = etagOf(o.data);
     const now = Date.now();
@@ -257,6 +360,7 @@ export class DavRepo {
     const existing = this.object(collectionId, name);
     if (!existing) throw new NotFoundError(`no object named ${name}`);
     if (ifMatch && ifMatch !== '*' && ifMatch !== existing.etag) throw new PreconditionFailedError('the object changed since you read it (If-Match)');
+    this.rendered.dropCollection(collectionId);
     const modseq = this.ctx.nextModseq();
     this.stmt('del', 'DELETE FROM dav_objects WHERE collection_id = ? AND name = ?').run(collectionId, name);
     this.stmt('tomb', 'INSERT OR REPLACE INTO dav_tombstones(collection_id, name, modseq) VALUES (?, ?, ?)').run(collectionId, name, modseq);

@@ -6,6 +6,7 @@
 import { announceOpened, closeDb, openEncrypted } from '../db.js';
 import { migrate } from '../migrate.js';
 import { MailboxContext, type MailboxChange } from './context.js';
+import type { RenderedPool } from './rendered.js';
 import { DavRepo } from './dav.js';
 import { FolderRepo } from './folders.js';
 import { ImportRepo } from './imports.js';
@@ -36,20 +37,26 @@ export class Mailbox {
     readonly accountId: string,
     readonly path: string,
     ctx: MailboxContext,
+    renderedCacheBytes = 0,
+    renderedPool: RenderedPool | null = null,
   ) {
     this.ctx = ctx;
     this.folders = new FolderRepo(ctx);
     this.messages = new MessageRepo(ctx);
-    this.dav = new DavRepo(ctx);
+    this.dav = new DavRepo(ctx, renderedCacheBytes, renderedPool);
     this.search = new SearchRepo(ctx);
     this.imports = new ImportRepo(ctx);
   }
 
-  static open(accountId: string, path: string, key: Buffer, opts: { create?: boolean; cacheKiB?: number } = {}): Mailbox {
+  /**
+   * `renderedCacheBytes`: the DAV layer's rendered-response cache for this mailbox (0, the default, turns it off);
+   * `renderedPool`: the bound all open mailboxes' caches share.
+   */
+  static open(accountId: string, path: string, key: Buffer, opts: { create?: boolean; cacheKiB?: number; renderedCacheBytes?: number; renderedPool?: RenderedPool } = {}): Mailbox {
     const db = openEncrypted(path, key, { create: opts.create ?? false, cacheKiB: opts.cacheKiB });
     try {
       migrate(path, db, mailboxMigrations);
-      const mb = new Mailbox(accountId, path, new MailboxContext(path, db, accountId));
+      const mb = new Mailbox(accountId, path, new MailboxContext(path, db, accountId), opts.renderedCacheBytes, opts.renderedPool ?? null);
       mb.folders.ensureDefaults();
       mb.dav.ensureDefaults();
       announceOpened(path, db, key);
@@ -119,8 +126,8 @@ export class Mailbox {
 
   /**
    * Gives back what an unused open mailbox holds beyond its connection: the
-   * page cache (decrypted pages; SQLite's shrink_memory) and the folders'
-   * flag indexes. Everything comes back on demand.
+   * page cache (decrypted pages; SQLite's shrink_memory), the folders'
+   * flag indexes and the rendered DAV responses. Everything comes back on demand.
    */
   /** The connection's page cache limit in KiB (what cacheKiB set). */
   pageCacheKiB(): number {
@@ -130,12 +137,14 @@ export class Mailbox {
   trimMemory(): void {
     if (!this.isOpen) return;
     this.messages.dropFlagIndexes();
+    this.dav.rendered.clear();
     this.ctx.db.pragma('shrink_memory');
   }
 
   close(): void {
     if (this.backfillTimer) clearTimeout(this.backfillTimer);
     this.backfillTimer = null;
+    this.dav.rendered.clear();
     closeDb(this.path, this.ctx.db);
   }
 }
