@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RenderedCache } from '../../node/store/mailbox/rendered.js';
 import { ALICE, dav, event, startHarness, vcard, type DavHarness } from './helpers.js';
+import { rng } from '../helpers/rng.js';
 
 const CAL = '/dav/calendars/alice@example.test/default/';
 const BOOK = '/dav/addressbooks/alice@example.test/default/';
@@ -21,18 +22,6 @@ async function cache(): Promise<RenderedCache> {
   const lease = await h.t.store.openMailbox(h.t.store.directory.getAccount(ALICE.address)!.id);
   lease.release();
   return lease.mailbox.dav.rendered;
-}
-
-/** A seeded generator (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PROPS = [
