@@ -46,6 +46,10 @@ export interface FlagReader {
   flags(uid: number): string | null;
   /** 0 if the folder has no such UID. */
   modseqOf(uid: number): number;
+  /** The system-flag bits (store/mailbox/flags: SEEN, ANSWERED, ...), or -1 if the folder has no such UID. */
+  bitsOf(uid: number): number;
+  /** The keywords joined by spaces ("" for none): only meaningful for a UID bitsOf found. */
+  keywordsOf(uid: number): string;
   /** Every keyword any message here carries (and perhaps some none does now), by lower-cased name; it only grows. */
   keywordNames(): ReadonlyMap<string, string>;
 }
