@@ -7,7 +7,9 @@
  * sequence (LOGIN, SELECT INBOX, UID FETCH of 20 messages' FLAGS and
  * ENVELOPE, one BODY.PEEK[], a STORE of \Flagged, UID SEARCH UNSEEN, LOGOUT)
  * on a new connection. Prints commands per second (every command counts,
- * LOGIN and LOGOUT included), logins per second, p50/p99 and the ratio.
+ * LOGIN and LOGOUT included), logins per second, p50/p99, the server's CPU
+ * time per command (its process tree, from /proc: steadier than the rate on
+ * a shared machine) and both ratios.
  *
  * Haven runs as deployed: zero-access mode, so the first login to an
  * account since its mailbox closed derives the key from the password
@@ -25,6 +27,7 @@ import { addAccount, makeTestStore } from '../test/helpers/store.js';
 import { corpusMessage } from './lib/corpus.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { ImapClient } from './lib/imap-client.js';
+import { cpuSeconds } from './lib/cpu.js';
 import { peakRssMb, resetPeak } from './lib/rss.js';
 import { SERVICE_ENV } from '../infra/cloud-init.js';
 
@@ -57,6 +60,8 @@ interface Load {
   p99: number;
   errors: number;
   peakMb: number;
+  /** Server CPU time (its whole process tree) per command, ms: steadier than commands/s on a shared machine. */
+  cpuMs: number;
 }
 
 async function load(port: number, user: (a: number) => string, pid: number): Promise<Load> {
@@ -66,6 +71,7 @@ async function load(port: number, user: (a: number) => string, pid: number): Pro
   let seed = 4242;
   const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
   resetPeak(pid);
+  const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
   const deadline = t0 + SECONDS * 1000;
   await Promise.all(
@@ -96,13 +102,14 @@ async function load(port: number, user: (a: number) => string, pid: number): Pro
     }),
   );
   const secs = (performance.now() - t0) / 1000;
+  const cpuMs = ((cpuSeconds(pid) - cpu0) * 1000) / Math.max(1, latencies.length);
   latencies.sort((x, y) => x - y);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
-  return { commands: latencies.length, logins, perSec: latencies.length / secs, loginsPerSec: logins / secs, p50: q(0.5), p99: q(0.99), errors, peakMb: peakRssMb(pid) };
+  return { commands: latencies.length, logins, perSec: latencies.length / secs, loginsPerSec: logins / secs, p50: q(0.5), p99: q(0.99), errors, peakMb: peakRssMb(pid), cpuMs };
 }
 
 function describe(label: string, l: Load): string {
-  return `${label.padEnd(16)} ${l.perSec.toFixed(0).padStart(6)} commands/s  ${l.loginsPerSec.toFixed(0).padStart(4)} logins/s  p50 ${l.p50.toFixed(1)} ms  p99 ${l.p99.toFixed(1)} ms  (${l.commands} commands, ${l.errors} errors; peak RSS ${l.peakMb.toFixed(0)} MB)`;
+  return `${label.padEnd(16)} ${l.perSec.toFixed(0).padStart(6)} commands/s  ${l.loginsPerSec.toFixed(0).padStart(4)} logins/s  p50 ${l.p50.toFixed(1)} ms  p99 ${l.p99.toFixed(1)} ms  CPU ${l.cpuMs.toFixed(2)} ms/command  (${l.commands} commands, ${l.errors} errors; peak RSS ${l.peakMb.toFixed(0)} MB)`;
 }
 
 async function haven(): Promise<Load> {
@@ -163,5 +170,5 @@ console.log(describe('haven', h));
 const d = await dovecot();
 if (d) {
   console.log(describe(`dovecot ${d[0]}`, d[1]));
-  console.log(`ratio haven / dovecot: ${(h.perSec / d[1].perSec).toFixed(2)}x commands/s`);
+  console.log(`ratio haven / dovecot: ${(h.perSec / d[1].perSec).toFixed(2)}x commands/s; server CPU per command ${(h.cpuMs / d[1].cpuMs).toFixed(2)}x dovecot's`);
 }

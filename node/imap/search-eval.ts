@@ -5,17 +5,21 @@
  * the Date header's own calendar day; header keys on the decoded fields
  * (address fields in their plain form too); TEXT and BODY through the
  * store's substring search (trigram index, scan for short strings). Every
- * string key is a case-insensitive substring match.
+ * string key is a case-insensitive substring match. A program of flag,
+ * sequence, UID, MODSEQ and RECENT keys alone is answered from the folder's
+ * in-memory flag index (search-flags.ts) without reading a row.
  */
 import { fieldTexts, parseSentDate, scanHeader, type ParsedMessage } from '../mime/index.js';
 import { MIN_INDEXED_CHARS, type MessageMeta, type TextScope } from '../store/index.js';
 import type { SearchKey } from './parse.js';
 import type { MailPort } from './port.js';
 import type { Selected } from './selected.js';
+import { compileFlagProgram, runFlagProgram, type SearchHit } from './search-flags.js';
 import { inRanges, resolveRanges, type SeqSet } from './seqset.js';
 
 const DAY = 86_400_000;
 type Stored = Omit<ParsedMessage, 'headerText' | 'bodyText'>;
+type Meta = Omit<MessageMeta, 'threadId'>;
 
 export class SearchEval {
   private readonly parsedCache = new Map<number, Stored>();
@@ -34,13 +38,21 @@ export class SearchEval {
     this.lastUid = view.length ? view[view.length - 1] : 0;
   }
 
-  /** UIDs in the view matching `key`, ascending. */
-  run(key: SearchKey): MessageMeta[] {
+  /** The messages in the view matching `key`, ascending by UID. */
+  run(key: SearchKey): SearchHit[] {
+    const pred = compileFlagProgram(key, this.sel, this.count, this.lastUid);
+    if (pred) return runFlagProgram(pred, this.sel.uids, this.port.messages.flagLookup(this.sel.folderId));
+    return this.runRows(key);
+  }
+
+  /** run, reading each message's row: for programs with any key the flag index cannot answer. */
+  runRows(key: SearchKey): Meta[] {
     const view = this.sel.uids;
+    if (!view.length) return [];
     const cand = this.candidates(key);
     if (cand && cand.size * 2 < view.length) {
       // The index already ruled out most of the mailbox: read only the messages it left.
-      const out: MessageMeta[] = [];
+      const out: Meta[] = [];
       for (const uid of view) {
         if (!cand.has(uid)) continue;
         const m = this.port.messages.get(this.sel.folderId, uid);
@@ -48,7 +60,8 @@ export class SearchEval {
       }
       return out;
     }
-    const metas = this.port.messages.list(this.sel.folderId);
+    // No key here needs the thread id: the plain list spares a join per row.
+    const metas = this.port.messages.listPlain(this.sel.folderId, view[0], view[view.length - 1]);
     // Both ascend by UID: one walk keeps what the client can see.
     let k = 0;
     return metas.filter((m) => {
@@ -66,7 +79,7 @@ export class SearchEval {
     return false;
   }
 
-  private parsed(m: MessageMeta): Stored {
+  private parsed(m: Meta): Stored {
     let p = this.parsedCache.get(m.blobId);
     if (!p) this.parsedCache.set(m.blobId, (p = this.port.messages.parsed(m.blobId)));
     return p;
@@ -78,7 +91,7 @@ export class SearchEval {
     return inRanges(resolveRanges(set.ranges, max), n);
   }
 
-  private match(k: SearchKey, m: MessageMeta): boolean {
+  private match(k: SearchKey, m: Meta): boolean {
     switch (k.op) {
       case 'all': return true;
       case 'none': return false;
@@ -143,7 +156,7 @@ export class SearchEval {
    * message that has the field at all. The header index narrows the messages
    * read when the string is long enough to look up.
    */
-  private header(field: string, value: string, m: MessageMeta): boolean {
+  private header(field: string, value: string, m: Meta): boolean {
     if ([...value].length >= MIN_INDEXED_CHARS && !this.matches(value, 'headers').has(m.uid)) return false;
     const raw = this.port.messages.raw(m.blobId);
     const fields = scanHeader(raw, 0, raw.length).fields.filter((f) => f.name === field);
@@ -153,7 +166,7 @@ export class SearchEval {
     return fields.some((f) => fieldTexts(raw, f).some((t) => t.toLowerCase().includes(v)));
   }
 
-  private text(k: Extract<SearchKey, { op: 'text' }>, m: MessageMeta): boolean {
+  private text(k: Extract<SearchKey, { op: 'text' }>, m: Meta): boolean {
     return this.matches(k.value, k.body ? 'body' : 'text').has(m.uid);
   }
 }

@@ -14,7 +14,7 @@ export { MessageRepo, type MessageMeta, type AppendOptions, type AppendResult, t
 export { DavRepo, etagOf, PreconditionFailedError, UidConflictError, type Collection, type CollectionKind, type DavObject, type DavObjectHead, type PutObject } from './mailbox/dav.js';
 export { ImportRepo, type ImportCursor } from './mailbox/imports.js';
 export { MIN_INDEXED_CHARS, SearchRepo, type SortFields, type TextScope } from './mailbox/search.js';
-export { SYSTEM_FLAGS } from './mailbox/flags.js';
+export { SYSTEM_FLAGS, flagBit } from './mailbox/flags.js';
 export { Spool } from './spool.js';
 export { addDbObserver, openEncrypted, type Db, type DbObserver } from './db.js';
 export { normalizeAddress, splitAddress, validateDomainName } from './address.js';

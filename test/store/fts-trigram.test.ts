@@ -45,7 +45,10 @@ function writeOldMailbox(path: string): void {
   const folders = new FolderRepo(ctx);
   folders.ensureDefaults();
   const inbox = folders.require('INBOX').id;
+  // Today's MessageRepo also writes each envelope to its table (migration 6), which a version-2 file lacks: lend it one.
+  db.exec('CREATE TABLE envelopes(blob_id INTEGER PRIMARY KEY, envelope TEXT NOT NULL)');
   new MessageRepo(ctx).appendMany(inbox, Array.from({ length: COUNT }, (_, i) => ({ raw: message(i) })));
+  db.exec('DROP TABLE envelopes');
   db.close();
 }
 

@@ -6,7 +6,7 @@
  * (RFC 3516). Fetching a body without PEEK sets \Seen, and FLAGS is then
  * included as the RFC requires.
  */
-import type { ParsedMessage } from '../../mime/index.js';
+import type { Envelope, ParsedMessage } from '../../mime/index.js';
 import type { MessageMeta } from '../../store/index.js';
 import { ImapError } from '../errors.js';
 import type { FetchAtt } from '../parse.js';
@@ -50,6 +50,13 @@ class Lazy {
     }
     return this.parsedMsg;
   }
+  /** The envelope alone (its own small row) unless the whole structure is read anyway. */
+  get envelope(): Envelope {
+    if (this.parsedMsg) return this.parsedMsg.envelope;
+    const e = this.s.port.messages.envelope(this.blobId);
+    if (!e) throw new GoneError();
+    return e;
+  }
 }
 
 /**
@@ -67,7 +74,7 @@ export function fetchItems(s: Session, m: Meta, atts: FetchAtt[], withModseq: bo
       case 'FLAGS': out.push(` FLAGS ${s.state.kind === 'selected' ? s.flagsOf(s.state.sel, m.uid, m.flags) : flagList(m.flags)}`); break;
       case 'INTERNALDATE': out.push(` INTERNALDATE ${imapDate(m.internalDate)}`); break;
       case 'RFC822.SIZE': out.push(` RFC822.SIZE ${m.size}`); break;
-      case 'ENVELOPE': out.push(' ENVELOPE ', ...envelope(x.parsed.envelope)); break;
+      case 'ENVELOPE': out.push(' ENVELOPE ', ...envelope(x.envelope)); break;
       case 'BODYSTRUCTURE': out.push(' BODYSTRUCTURE ', ...bodyStructure(x.parsed.structure, true)); break;
       case 'BODY': out.push(' BODY ', ...bodyStructure(x.parsed.structure, false)); break;
       case 'RFC822': out.push(' RFC822 ', ...str(x.raw)); break;

@@ -4,14 +4,14 @@
  * (RFC 4731; the only form for IMAP4rev2 clients), SEARCHRES `$` (RFC 5182)
  * and the MODSEQ key and response (RFC 7162 §3.1.5).
  */
-import type { MessageMeta } from '../../store/index.js';
 import { qstr } from '../respond.js';
 import { SearchEval } from '../search-eval.js';
+import type { SearchHit } from '../search-flags.js';
 import { formatSet } from '../seqset.js';
 import type { Handler, Session } from '../session.js';
 
 /** Sends a result as SEARCH (rev1, no RETURN) or ESEARCH; shared with SORT's result path. */
-export function searchResult(s: Session, tag: string, uid: boolean, returns: string[] | null, hits: MessageMeta[], modseqKey: boolean): void {
+export function searchResult(s: Session, tag: string, uid: boolean, returns: string[] | null, hits: SearchHit[], modseqKey: boolean): void {
   const sel = s.sel;
   const nums = hits.map((m) => (uid ? m.uid : sel.seqOf(m.uid)));
   const top = hits.reduce((n, m) => Math.max(n, m.modseq), 0);
@@ -36,7 +36,7 @@ export function searchResult(s: Session, tag: string, uid: boolean, returns: str
  * mod-sequence of the message it returns; MIN and MAX without ALL or COUNT,
  * the higher of those two; anything else, the highest of all matches.
  */
-function esearchModseq(r: string[], hits: MessageMeta[], top: number): number {
+function esearchModseq(r: string[], hits: SearchHit[], top: number): number {
   if (r.includes('ALL') || r.includes('COUNT')) return top;
   const min = r.includes('MIN');
   const max = r.includes('MAX');

@@ -127,6 +127,17 @@ export class FolderFlags {
     return i < 0 ? 0 : this.modseqs[i];
   }
 
+  /** The message's system-flag bits, or -1 if the folder has no such UID (SEARCH's flag-only path). */
+  bitsOf(uid: number): number {
+    const i = this.indexOf(uid);
+    return i < 0 ? -1 : this.bits[i];
+  }
+
+  /** The message's keywords joined by spaces, "" for none. */
+  keywordsOf(uid: number): string {
+    return this.keywords.get(uid) ?? '';
+  }
+
   /** Where the last lookup found its UID: a FETCH asks in ascending order, so the next is usually one further on. */
   private hint = 0;
 

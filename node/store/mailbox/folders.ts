@@ -247,16 +247,18 @@ function likePrefix(s: string): string {
   return s.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
 }
 
-/** Drops one reference from each blob; a blob with none left is deleted with its index entry. */
+/** Drops one reference from each blob; a blob with none left is deleted with its index entry and envelope. */
 export function releaseBlobs(ctx: MailboxContext, blobIds: number[]): void {
   const dec = ctx.db.prepare('UPDATE blobs SET refs = refs - 1 WHERE id = ? RETURNING refs, size');
   const del = ctx.db.prepare('DELETE FROM blobs WHERE id = ?');
   const delFts = ctx.db.prepare('DELETE FROM fts WHERE rowid = ?');
+  const delEnvelope = ctx.db.prepare('DELETE FROM envelopes WHERE blob_id = ?');
   for (const id of blobIds) {
     const r = dec.get(id) as { refs: number; size: number } | undefined;
     if (r && r.refs <= 0) {
       del.run(id);
       delFts.run(id);
+      delEnvelope.run(id);
       ctx.addUsage(-r.size);
     }
   }

@@ -105,19 +105,23 @@ export class Mailbox {
   }
 
   /**
-   * Indexes mail stored before the trigram index a batch at a time while the
-   * mailbox is open; until it is done, search scans what is not indexed yet,
-   * so answers are whole throughout. Stops at close and resumes at the next open.
+   * Indexes mail stored before the trigram index, and copies its envelopes
+   * to their own table (schema migration 6), a batch at a time while the
+   * mailbox is open; until it is done, search scans what is not indexed yet
+   * and FETCH reads envelopes from the parse result, so answers are whole
+   * throughout. Stops at close and resumes at the next open.
    */
   private scheduleBackfill(): void {
-    if (!this.search.backfillPending()) return;
+    if (!this.search.backfillPending() && !this.messages.envelopeBackfillPending()) return;
     this.backfillTimer = setTimeout(() => {
       this.backfillTimer = null;
       if (!this.isOpen) return;
       try {
-        if (this.search.backfill(BACKFILL_BATCH)) this.scheduleBackfill();
+        const more = this.search.backfillPending() && this.search.backfill(BACKFILL_BATCH);
+        const moreEnvelopes = this.messages.envelopeBackfillPending() && this.messages.backfillEnvelopes(BACKFILL_BATCH);
+        if (more || moreEnvelopes) this.scheduleBackfill();
       } catch (err) {
-        // A full disk or a broken message: search keeps scanning what is left; the next open tries again.
+        // A full disk or a broken message: search keeps scanning what is left, FETCH reads the parse result; the next open tries again.
         reportUnexpected(err);
       }
     }, 0);

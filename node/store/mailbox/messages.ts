@@ -5,7 +5,7 @@
  * the reads FETCH needs. Every write bumps the folder's HIGHESTMODSEQ in the
  * same transaction as the change it describes.
  */
-import { parseMessage, type ParsedMessage } from '../../mime/index.js';
+import { parseMessage, type Envelope, type ParsedMessage } from '../../mime/index.js';
 import { NoSuchMailboxError, QuotaExceededError } from '../errors.js';
 import type { MailboxContext } from './context.js';
 import { FolderFlags, type FlagEntry } from './flag-index.js';
@@ -46,6 +46,10 @@ export interface FlagReader {
   flags(uid: number): string | null;
   /** 0 if the folder has no such UID. */
   modseqOf(uid: number): number;
+  /** The system-flag bits (store/mailbox/flags: SEEN, ANSWERED, ...), or -1 if the folder has no such UID. */
+  bitsOf(uid: number): number;
+  /** The keywords joined by spaces ("" for none): only meaningful for a UID bitsOf found. */
+  keywordsOf(uid: number): string;
   /** Every keyword any message here carries (and perhaps some none does now), by lower-cased name; it only grows. */
   keywordNames(): ReadonlyMap<string, string>;
 }
@@ -53,6 +57,7 @@ export interface FlagReader {
 export type FlagMode = 'set' | 'add' | 'remove';
 
 type Row = Record<string, unknown>;
+type Stored = Omit<ParsedMessage, 'headerText' | 'bodyText'>;
 const toMeta = (r: Row): MessageMeta => ({
   uid: r.uid as number,
   modseq: r.modseq as number,
@@ -104,6 +109,10 @@ export class MessageRepo {
       setFlags: p('UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE folder_id = ? AND uid = ?'),
       raw: p('SELECT raw FROM blobs WHERE id = ?').pluck(),
       parsed: p('SELECT parsed FROM blobs WHERE id = ?').pluck(),
+      envelope: p('SELECT envelope FROM envelopes WHERE blob_id = ?').pluck(),
+      // OR REPLACE: a blob id freed by the last delete can come back (no AUTOINCREMENT).
+      insertEnvelope: p('INSERT OR REPLACE INTO envelopes(blob_id, envelope) VALUES (?, ?)'),
+      toCopy: p('SELECT id, parsed FROM blobs WHERE id <= ? ORDER BY id DESC LIMIT ?'),
       deleteMsg: p('DELETE FROM messages WHERE folder_id = ? AND uid = ?'),
       tombstone: p('INSERT OR REPLACE INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)'),
       deletedUids: p('SELECT uid FROM messages WHERE folder_id = ? AND (flags & 8) != 0 ORDER BY uid').pluck(),
@@ -141,6 +150,7 @@ export class MessageRepo {
       }
     }
     const blobId = Number(this.s.insertBlob.run(raw, raw.length, JSON.stringify(stored), threadId ?? 0, parsed.sentAt, now).lastInsertRowid);
+    this.s.insertEnvelope.run(blobId, JSON.stringify(stored.envelope));
     if (threadId === null) {
       threadId = blobId;
       this.s.setThread.run(threadId, blobId);
@@ -306,6 +316,36 @@ export class MessageRepo {
   /** The stored parse result (without the full-text fields). */
   parsed(blobId: number): Omit<ParsedMessage, 'headerText' | 'bodyText'> {
     return JSON.parse(this.s.parsed.get(blobId) as string);
+  }
+
+  /**
+   * The stored envelope, or null if the blob is gone: from its own small
+   * row (schema migration 6), or from the whole parse result for mail the
+   * backfill has not reached yet.
+   */
+  envelope(blobId: number): Envelope | null {
+    const text = this.s.envelope.get(blobId) as string | undefined;
+    if (text !== undefined) return JSON.parse(text);
+    const parsed = this.s.parsed.get(blobId) as string | undefined;
+    return parsed === undefined ? null : (JSON.parse(parsed) as Stored).envelope;
+  }
+
+  /** Whether mail stored before the envelopes table is still waiting for its row. */
+  envelopeBackfillPending(): boolean {
+    return this.ctx.meta('envelope_backfill') > 0;
+  }
+
+  /** Copies up to `limit` envelopes of older mail into their table, newest first, in one write; whether any remain. */
+  backfillEnvelopes(limit: number): boolean {
+    return this.ctx.write(() => {
+      const upTo = this.ctx.meta('envelope_backfill');
+      if (upTo <= 0) return false;
+      const rows = this.s.toCopy.all(upTo, limit) as { id: number; parsed: string }[];
+      for (const r of rows) this.s.insertEnvelope.run(r.id, JSON.stringify((JSON.parse(r.parsed) as Stored).envelope));
+      const next = rows.length < limit ? 0 : rows[rows.length - 1].id - 1;
+      this.ctx.setMetaValue('envelope_backfill', next);
+      return next > 0;
+    });
   }
 
   /**
