@@ -137,14 +137,26 @@ export class Rspamd {
   private call(url: URL, headers: Record<string, string | string[]>, body: Buffer): Promise<{ status: number; body: Buffer }> {
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
+      // rspamd's controller (3.4) sometimes sends bytes after a reply it marked "Connection: close";
+      // Node's parser then reports an error although the whole reply (status and Content-Length
+      // bytes) has arrived. Such a reply is taken as it is; anything short of it is a failure.
+      let reply: { status: number; length: number; chunks: Buffer[] } | null = null;
+      const complete = () => reply !== null && reply.chunks.reduce((n, c) => n + c.length, 0) >= reply.length;
       const req = mod.request(url, { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) }, timeout: this.timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        res.on('error', (err) => reject(this.down(`rspamd connection failed: ${err.message}`)));
+        const r = { status: res.statusCode ?? 0, length: Number(res.headers['content-length'] ?? Infinity), chunks: [] as Buffer[] };
+        reply = r;
+        res.on('data', (d: Buffer) => r.chunks.push(d));
+        res.on('end', () => resolve({ status: r.status, body: Buffer.concat(r.chunks) }));
+        res.on('error', (err) => setImmediate(() => (complete() ? resolve({ status: r.status, body: Buffer.concat(r.chunks) }) : reject(this.down(`rspamd connection failed: ${err.message}`)))));
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on('error', (err) => reject(this.down(`rspamd at ${url.host} does not answer: ${err.message}`)));
+      // The reply's bytes may still sit in its stream when the error comes: judge once they have flowed.
+      req.on('error', (err) =>
+        setImmediate(() => {
+          if (reply && complete()) return resolve({ status: reply.status, body: Buffer.concat(reply.chunks) });
+          reject(this.down(`rspamd at ${url.host} does not answer: ${err.message}`));
+        }),
+      );
       req.end(body);
     });
   }

@@ -9,7 +9,7 @@
  */
 import type { Mailbox, MailboxChange, Store } from '../store/index.js';
 import type { Logger } from '../util/log.js';
-import type { Rspamd } from './client.js';
+import { RspamdUnavailableError, type Rspamd } from './client.js';
 
 const CONCURRENCY = 2;
 /** Beyond this many waiting lessons (or bytes) new ones are dropped: a bulk move must not hold its messages in memory. */
@@ -17,6 +17,13 @@ const MAX_WAITING = 200;
 const MAX_WAITING_BYTES = 32 * 1024 * 1024;
 /** Bigger messages are not lessons: their text is a sliver of their size (attachments), and rspamd would read it all. */
 const MAX_LESSON_BYTES = 2 * 1024 * 1024;
+/**
+ * A lesson whose connection failed is sent again this many times, a moment later: a controller
+ * restarting or a connection cut should not lose the owner's lesson, and learning the same
+ * message twice is harmless (208, already learned).
+ */
+const RETRIES = 2;
+const RETRY_MS = 250;
 
 function isJunk(f: { name: string; specialUse: string | null } | null): boolean {
   return !!f && (f.specialUse === '\\Junk' || f.name.toLowerCase() === 'junk');
@@ -51,7 +58,7 @@ export interface Learner {
 }
 
 export function startLearner(store: Store, rspamd: Rspamd, log: Logger): Learner {
-  const waiting: { kind: 'spam' | 'ham'; raw: Buffer; deliverTo: string }[] = [];
+  const waiting: { kind: 'spam' | 'ham'; raw: Buffer; deliverTo: string; tries?: number }[] = [];
   let waitingBytes = 0;
   let running = 0;
   let idleWaiters: (() => void)[] = [];
@@ -69,7 +76,15 @@ export function startLearner(store: Store, rspamd: Rspamd, log: Logger): Learner
             stats[r]++;
             log.debug({ kind: job.kind, result: r }, 'rspamd learned');
           },
-          (err: Error) => {
+          async (err: Error) => {
+            const tries = (job.tries ?? 0) + 1;
+            if (err instanceof RspamdUnavailableError && tries <= RETRIES && !stopped) {
+              log.debug({ kind: job.kind, err: err.message, tries }, 'rspamd learn failed; trying again');
+              await new Promise((r) => setTimeout(r, RETRY_MS));
+              waiting.unshift({ ...job, tries });
+              waitingBytes += job.raw.length;
+              return;
+            }
             stats.failed++;
             log.warn({ kind: job.kind, err: err.message }, 'rspamd could not learn');
           },
@@ -107,10 +122,12 @@ export function startLearner(store: Store, rspamd: Rspamd, log: Logger): Learner
   };
 
   const unsubscribe = store.onMailboxChange(onChange);
+  let stopped = false;
   return {
     stats,
     idle: () => (running === 0 && waiting.length === 0 ? Promise.resolve() : new Promise((r) => idleWaiters.push(r))),
     stop: () => {
+      stopped = true;
       unsubscribe();
       waiting.length = 0;
       waitingBytes = 0;

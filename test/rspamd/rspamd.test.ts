@@ -6,6 +6,7 @@
  * $NotJunk, and mail still flowing on Haven's own score while rspamd is
  * down, with the outage on /health. Needs `rspamd` and `redis-server` (.ci/run).
  */
+import net from 'node:net';
 import tls from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,6 +172,52 @@ describe('learning from Junk', () => {
     expect(learner.stats.learned).toBeGreaterThanOrEqual(2);
     expect(await bayes(probe)).toEqual(['BAYES_SPAM']);
     expect(await bayes(HAM(98))).toEqual(['BAYES_HAM']);
+  });
+});
+
+describe('a controller connection that breaks', () => {
+  it('is tried again, so the lesson is still learned', async () => {
+    // A TCP relay to the real controller that resets the first connection it is given.
+    const target = new URL(rs.controllerUrl);
+    let seen = 0;
+    const relay = net.createServer((sock) => {
+      sock.on('error', () => undefined);
+      if (seen++ === 0) return sock.resetAndDestroy();
+      const up = net.connect(Number(target.port), target.hostname);
+      up.on('error', () => sock.destroy());
+      sock.pipe(up).pipe(sock);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const second = startLearner(store, new Rspamd({ url: rs.url, controllerUrl: `http://127.0.0.1:${(relay.address() as net.AddressInfo).port}`, timeoutMs: 10_000 }), silentLogger);
+    try {
+      await send(mx.port, SPAM(70));
+      const c = new ImapFlow({ host: '127.0.0.1', port: imap.port, secure: false, doSTARTTLS: false, auth: { user: 'alice@example.test', pass: PW }, logger: false });
+      await c.connect();
+      try {
+        const lock = await c.getMailboxLock('INBOX');
+        try {
+          const uids: number[] = [];
+          for await (const m of c.fetch('1:*', { envelope: true, uid: true })) if (m.envelope?.subject === 'cheap pills viagra offer 70') uids.push(m.uid);
+          expect(uids).toHaveLength(1);
+          await c.messageMove(uids.join(','), 'Junk', { uid: true });
+        } finally {
+          lock.release();
+        }
+      } finally {
+        await c.logout();
+      }
+      const deadline = Date.now() + 30_000;
+      while (second.stats.learned + second.stats.already + second.stats.failed === 0 && Date.now() < deadline) {
+        await second.idle();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(seen).toBeGreaterThanOrEqual(2);
+      expect(second.stats).toMatchObject({ failed: 0, dropped: 0 });
+      expect(second.stats.learned + second.stats.already).toBe(1);
+    } finally {
+      second.stop();
+      await new Promise((r) => relay.close(r));
+    }
   });
 });
 
