@@ -11,23 +11,29 @@
  * time per command (its process tree, from /proc: steadier than the rate on
  * a shared machine) and both ratios.
  *
+ * `--memory-limit 1G` runs Haven's node (only the node: the bench fills the
+ * accounts before it starts) inside that limit with swap forbidden
+ * (bench/lib/memory-limit: systemd-run, cgroup v2 or v1, whichever works;
+ * needs root), and prints the limit, the mechanism, the cgroup's peak usage,
+ * how often the limit was met, OOM kills, swap used and the node's peak RSS.
+ *
  * Haven runs as deployed: zero-access mode, so the first login to an
  * account since its mailbox closed derives the key from the password
  * (scrypt); later logins are cached while the mailbox is open. Dovecot runs
  * as deployed too: passwords hashed with SHA512-CRYPT, its auth cache on,
  * login processes in high-performance mode.
  *
- *   npm run bench -- imap-accounts [--accounts 100] [--messages 500] [--clients 10] [--seconds 30] [--no-dovecot]
+ *   npm run bench -- imap-accounts [--accounts 100] [--messages 500] [--clients 10] [--seconds 30] [--no-dovecot] [--memory-limit 1G]
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runChild } from '../test/helpers/child.js';
 import { addAccount, makeTestStore } from '../test/helpers/store.js';
 import { corpusMessage } from './lib/corpus.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { ImapClient } from './lib/imap-client.js';
 import { cpuSeconds } from './lib/cpu.js';
+import { describeReading, memoryLimit, parseSize } from './lib/memory-limit.js';
 import { peakRssMb, resetPeak } from './lib/rss.js';
 import { SERVICE_ENV } from '../infra/cloud-init.js';
 
@@ -38,6 +44,7 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '30' },
     'no-dovecot': { type: 'boolean', default: false },
+    'memory-limit': { type: 'string' },
   },
 });
 const ACCOUNTS = Number(args.accounts);
@@ -45,6 +52,7 @@ const COUNT = Number(args.messages);
 const CLIENTS = Number(args.clients);
 const SECONDS = Number(args.seconds);
 const PASSWORD = 'bench password long enough';
+const MEMORY_LIMIT = args['memory-limit'] === undefined ? undefined : parseSize(args['memory-limit']);
 
 /** Account a's messages: a slice of the corpus, so every account differs. */
 function* messagesOf(a: number): Generator<Buffer> {
@@ -125,24 +133,29 @@ async function haven(): Promise<Load> {
     }
     t.store.close();
     console.log(`Haven: ${ACCOUNTS} accounts x ${COUNT} messages filled in ${((performance.now() - f0) / 1000).toFixed(1)} s`);
-    const child = spawn(
-      process.execPath,
-      [...(process.env.HAVEN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.HAVEN_BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, 'imap-node.ts'), t.dataDir, t.masterKey.toString('hex'), 'zero-access'],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...SERVICE_ENV } },
-    );
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const limit = MEMORY_LIMIT === undefined ? null : memoryLimit(MEMORY_LIMIT);
+    const prof = process.env.HAVEN_BENCH_CPU_PROF;
+    const child = runChild(join(import.meta.dirname, 'imap-node.ts'), [t.dataDir, t.masterKey.toString('hex'), 'zero-access'], {
+      nodeArgs: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [],
+      env: { ...process.env, ...SERVICE_ENV },
+      wrap: limit ? (argv) => limit.wrap(argv) : undefined,
+      stderr: 'inherit',
+    });
+    const pid = child.proc.pid!;
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        createInterface({ input: child.stdout! }).on('line', (l) => {
-          const m = /^PORT (\d+)/.exec(l);
-          if (m) resolve(Number(m[1]));
-        });
-        void exited.then((code) => reject(new Error(`imap-node exited with ${code}`)));
-      });
-      return await load(port, (a) => `user${a}@example.test`, child.pid!);
+      const line = await child.waitFor((l) => l.startsWith('PORT ') || l.startsWith('__exit__'));
+      if (!line.startsWith('PORT ')) throw new Error(`imap-node failed to start: ${line}`);
+      if (limit && !limit.holds(pid)) throw new Error(`imap-node (pid ${pid}) is not inside ${limit.where()}`);
+      try {
+        return await load(Number(line.split(' ')[1]), (a) => `user${a}@example.test`, pid);
+      } finally {
+        // Also when the load failed (an OOM kill among the reasons): read while the node's cgroup still exists.
+        if (limit) for (const l of describeReading(limit, limit.read(pid))) console.log(l);
+      }
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGTERM');
+      await child.exited;
+      limit?.close();
     }
   } finally {
     t.cleanup();

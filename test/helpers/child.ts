@@ -22,12 +22,29 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
-export function runChild(file: string, args: string[]): Child {
-  const proc = spawn(process.execPath, ['--import', TSX_LOADER, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export interface ChildOptions {
+  /** The child's environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Options for node itself, before the loader (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /**
+   * Turns the node command line into the one to spawn, e.g. a wrapper that
+   * puts it in a memory limit and execs it (the PID must stay node's: `proc`
+   * is what a test signals).
+   */
+  wrap?: (argv: string[]) => string[];
+  /** 'inherit' passes the child's stderr through (a bench's diagnostics) instead of keeping it for `__exit__`. */
+  stderr?: 'pipe' | 'inherit';
+}
+
+export function runChild(file: string, args: string[], opts: ChildOptions = {}): Child {
+  const argv = [process.execPath, ...(opts.nodeArgs ?? []), '--import', TSX_LOADER, file, ...args];
+  const [cmd, ...rest] = opts.wrap ? opts.wrap(argv) : argv;
+  const proc = spawn(cmd, rest, { stdio: ['ignore', 'pipe', opts.stderr ?? 'pipe'], env: opts.env ?? process.env });
   const lines: string[] = [];
   const waiters: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = [];
   let stderr = '';
-  proc.stderr!.on('data', (d) => (stderr += d));
+  proc.stderr?.on('data', (d) => (stderr += d));
   createInterface({ input: proc.stdout! }).on('line', (l) => {
     lines.push(l);
     for (const w of [...waiters]) if (w.pred(l)) {
