@@ -1,9 +1,10 @@
 /**
  * @module node/store/store
  * The store's front door: the directory, the sealed spool and the cache of
- * unlocked mailboxes. It is the only place that holds mailbox keys, and it
- * decides where each delivery lands: straight into an unlocked mailbox, or
- * sealed into the spool when the owner has not logged in (zero-access mode).
+ * unlocked mailboxes (kept, with its bounds, by open-mailboxes.ts). With that
+ * cache it is the only place that holds mailbox keys, and it decides where
+ * each delivery lands: straight into an unlocked mailbox, or sealed into the
+ * spool when the owner has not logged in (zero-access mode).
  *
  * Leases: every session that uses a mailbox holds a lease; the mailbox stays
  * open (and its key in memory) while any lease is held, plus a short grace
@@ -17,13 +18,11 @@ import {
   newId,
   newRecoveryKey,
   normalizeSecret,
-  open as aeadOpen,
   openSealed,
   seal as aeadSeal,
   sealTo,
   unwrapKey,
   wrapKey,
-  type BoxKeyPair,
   type WrapKind,
   type WrappedKey,
 } from '../crypto/index.js';
@@ -38,7 +37,7 @@ import { migrate } from './migrate.js';
 import { Spool } from './spool.js';
 import { fsyncDir } from '../util/fsync.js';
 import { LOGIN_CACHE_MS, LoginCache, type LoginProof } from './login-cache.js';
-import { RenderedPool } from './mailbox/rendered.js';
+import { BOX_PRIVATE_AAD, OpenMailboxes, type OpenEntry } from './open-mailboxes.js';
 import { passwordProblem } from '../admin/password-policy.js';
 import { directoryPath, mailboxDir, mailboxPath, spoolPath } from './layout.js';
 
@@ -86,18 +85,6 @@ export interface Lease {
 
 export type Credential = { password: string } | { recoveryKey: string };
 
-interface OpenEntry {
-  mailbox: Mailbox;
-  key: Buffer;
-  box: BoxKeyPair;
-  refs: number;
-  /** Armed while no lease is held (or since the last release); when it fires it looks at lastUsed and waits again if need be. */
-  idleTimer: NodeJS.Timeout | null;
-  lastUsed: number;
-  /** Its caches were given back since it was last used (trimAfterMs). */
-  trimmed: boolean;
-}
-
 export interface DeliveryOptions {
   folder?: string;
   flags?: string[];
@@ -109,35 +96,41 @@ export interface DeliveryOptions {
 
 export type DeliveryResult = { accountId: string; where: 'mailbox' | 'spool'; uid?: number };
 
-const BOX_PRIVATE_AAD = Buffer.from('haven-box-private-v1');
 export class Store {
   readonly directory: Directory;
   readonly spool: Spool;
   readonly dataDir: string;
   readonly keyMode: KeyMode;
   private readonly masterKey: Buffer;
-  private readonly open = new Map<string, OpenEntry>();
+  private readonly open: OpenMailboxes;
   /** Logins proven while their mailbox is open: see authenticate. */
   private readonly logins = new LoginCache<OpenEntry>();
-  private readonly idleCloseMs: number;
-  private readonly maxOpen: number;
-  private readonly mailboxCacheKiB: number;
-  private readonly trimAfterMs: number;
-  private readonly davResponseCacheBytes: number;
-  private readonly renderedPool: RenderedPool;
-  private closed = false;
   private readonly changeListeners = new Set<(accountId: string, mailbox: Mailbox, change: MailboxChange) => void>();
 
   private constructor(opts: StoreOptions, directory: Directory, spool: Spool) {
     this.dataDir = opts.dataDir;
     this.masterKey = opts.masterKey;
     this.keyMode = opts.keyMode ?? 'zero-access';
-    this.idleCloseMs = opts.idleCloseMs ?? 5 * 60_000;
-    this.maxOpen = opts.maxOpen ?? STORE_MEMORY_DEFAULTS.maxOpen;
-    this.mailboxCacheKiB = opts.mailboxCacheKiB ?? STORE_MEMORY_DEFAULTS.mailboxCacheKiB;
-    this.trimAfterMs = opts.trimAfterMs ?? STORE_MEMORY_DEFAULTS.trimAfterMs;
-    this.davResponseCacheBytes = opts.davResponseCacheBytes ?? STORE_MEMORY_DEFAULTS.davResponseCacheBytes;
-    this.renderedPool = new RenderedPool(opts.davResponseCacheTotalBytes ?? STORE_MEMORY_DEFAULTS.davResponseCacheTotalBytes);
+    this.open = new OpenMailboxes(
+      {
+        idleCloseMs: opts.idleCloseMs ?? 5 * 60_000,
+        maxOpen: opts.maxOpen ?? STORE_MEMORY_DEFAULTS.maxOpen,
+        mailboxCacheKiB: opts.mailboxCacheKiB ?? STORE_MEMORY_DEFAULTS.mailboxCacheKiB,
+        trimAfterMs: opts.trimAfterMs ?? STORE_MEMORY_DEFAULTS.trimAfterMs,
+        davResponseCacheBytes: opts.davResponseCacheBytes ?? STORE_MEMORY_DEFAULTS.davResponseCacheBytes,
+        davResponseCacheTotalBytes: opts.davResponseCacheTotalBytes ?? STORE_MEMORY_DEFAULTS.davResponseCacheTotalBytes,
+      },
+      {
+        path: (accountId) => this.mailboxPath(accountId),
+        opened: (accountId, e) => {
+          e.mailbox.onChange((c) => this.changeListeners.forEach((fn) => fn(accountId, e.mailbox, c)));
+          this.drainSpool(accountId, e);
+        },
+        // The directory's usage figure is a cache for quota checks while the mailbox is locked; refreshed at each close.
+        closing: (accountId, e) => this.directory.setUsage(accountId, e.mailbox.usedBytes()),
+        closed: (accountId) => this.logins.forget(accountId),
+      },
+    );
     this.directory = directory;
     this.spool = spool;
   }
@@ -270,7 +263,7 @@ export class Store {
     }
     const { key, via, wrap } = await this.unlockKey(account, secret);
     if (via === 'app') this.directory.touchWrap(wrap.id);
-    const e = this.ensureOpen(account, key);
+    const e = this.open.open(account, key);
     if (this.directory.accountGeneration === generation) {
       const expires = Date.now() + LOGIN_CACHE_MS;
       this.logins.rememberProven(account.id, secret, expires, via);
@@ -293,7 +286,7 @@ export class Store {
     if (!this.open.has(accountId)) {
       const master = this.directory.wraps(accountId).find((w) => w.kind === 'master');
       if (!master) throw new MailboxLockedError(accountId);
-      this.ensureOpen(account, await unwrapKey(master.wrapped, this.masterKey));
+      this.open.open(account, await unwrapKey(master.wrapped, this.masterKey));
     }
     return this.lease(account, 'master', 'master');
   }
@@ -312,27 +305,9 @@ export class Store {
     return this.open.has(accountId);
   }
 
-  private ensureOpen(account: Account, key: Buffer): OpenEntry {
-    let e = this.open.get(account.id);
-    if (e) return e;
-    const mailbox = Mailbox.open(account.id, this.mailboxPath(account.id), key, { cacheKiB: this.mailboxCacheKiB, renderedCacheBytes: this.davResponseCacheBytes, renderedPool: this.renderedPool });
-    mailbox.onChange((c) => this.changeListeners.forEach((fn) => fn(account.id, mailbox, c)));
-    const box = { publicKey: account.boxPublic, privateKey: aeadOpen(key, account.boxPrivateSealed, BOX_PRIVATE_AAD) };
-    mailbox.setQuota(account.quotaBytes);
-    e = { mailbox, key, box, refs: 0, idleTimer: null, lastUsed: Date.now(), trimmed: false };
-    this.open.set(account.id, e);
-    this.drainSpool(account.id, e);
-    this.evictIfNeeded();
-    return e;
-  }
-
   private lease(account: Account, via: Lease['via'], credential: Lease['credential']): Lease {
     const e = this.open.get(account.id)!;
-    e.refs++;
-    e.lastUsed = Date.now();
-    e.trimmed = false;
-    // The idle timer stays armed: when it fires it finds the mailbox in use, or used since, and waits again.
-    // Clearing and setting a timer on every request (DAV leases one per request) cost more than the lease.
+    this.open.acquire(e);
     let released = false;
     return {
       account,
@@ -342,64 +317,14 @@ export class Store {
       release: () => {
         if (released) return;
         released = true;
-        e.refs--;
-        e.lastUsed = Date.now();
-        if (e.refs === 0 && !this.closed) this.armIdle(account.id, e);
+        this.open.release(account.id, e);
       },
     };
   }
 
-  /** Unused: first give back the mailbox's caches (trimAfterMs), then close it (idleCloseMs). */
-  private armIdle(accountId: string, e: OpenEntry): void {
-    if (e.idleTimer) return;
-    const trims = this.trimAfterMs < this.idleCloseMs;
-    const wait = (ms: number) => {
-      e.idleTimer = setTimeout(fire, Math.max(0, ms));
-      e.idleTimer.unref();
-    };
-    const fire = () => {
-      e.idleTimer = null;
-      // In use: the last release arms it again.
-      if (e.refs > 0 || this.open.get(accountId) !== e) return;
-      const idle = Date.now() - e.lastUsed;
-      if (idle >= this.idleCloseMs) return this.closeEntry(accountId);
-      if (trims && !e.trimmed && idle >= this.trimAfterMs) {
-        e.mailbox.trimMemory();
-        e.trimmed = true;
-      }
-      wait((trims && !e.trimmed ? this.trimAfterMs : this.idleCloseMs) - idle);
-    };
-    wait((trims ? this.trimAfterMs : this.idleCloseMs) - (Date.now() - e.lastUsed));
-  }
-
-  private closeEntry(accountId: string): void {
-    const e = this.open.get(accountId);
-    if (!e || e.refs > 0) return;
-    if (e.idleTimer) clearTimeout(e.idleTimer);
-    this.open.delete(accountId);
-    try {
-      this.directory.setUsage(accountId, e.mailbox.usedBytes());
-    } catch {
-      // The directory's usage figure is a cache for quota checks while the
-      // mailbox is locked; failing to refresh it (a full disk) must not stop
-      // the mailbox from closing. It is refreshed at the next close.
-    } finally {
-      e.mailbox.close();
-      e.key.fill(0);
-      e.box.privateKey.fill(0);
-      this.logins.forget(accountId);
-    }
-  }
-
   /** Locks a mailbox now (closing it) if no session holds it. */
   lock(accountId: string): void {
-    this.closeEntry(accountId);
-  }
-
-  private evictIfNeeded(): void {
-    if (this.open.size <= this.maxOpen) return;
-    const idle = [...this.open.entries()].filter(([, e]) => e.refs === 0).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
-    for (const [id] of idle.slice(0, this.open.size - this.maxOpen)) this.closeEntry(id);
+    this.open.close(accountId);
   }
 
   /**
@@ -471,7 +396,7 @@ export class Store {
     }
     const e = this.open.get(account.id);
     if (e && e.refs > 0) throw new MailboxLockedError(account.id);
-    this.closeEntry(account.id);
+    this.open.close(account.id);
     const path = this.mailboxPath(account.id);
     const aside = `${path}.set-aside-${Date.now()}`;
     if (existsSync(path)) renameSync(path, aside);
@@ -522,7 +447,7 @@ export class Store {
     const account = this.requireAccount(address);
     const e = this.open.get(account.id);
     if (e && e.refs > 0) throw new MailboxLockedError(account.id);
-    this.closeEntry(account.id);
+    this.open.close(account.id);
     this.directory.removeAccount(account.id);
     this.spool.dropAll(account.id);
     const path = this.mailboxPath(account.id);
@@ -590,12 +515,7 @@ export class Store {
   }
 
   close(): void {
-    this.closed = true;
-    for (const id of [...this.open.keys()]) {
-      const e = this.open.get(id)!;
-      e.refs = 0;
-      this.closeEntry(id);
-    }
+    this.open.closeAll();
     this.spool.close();
     // Through closeDb like every other database, so replication keeps the directory's last frames.
     closeDb(this.directory.path, this.directory.db);
