@@ -32,8 +32,8 @@ import { join } from 'node:path';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { createInterface } from 'node:readline';
 import { SERVICE_ENV } from '../infra/cloud-init.js';
+import { runChild } from '../test/helpers/child.js';
 import { addAccount, makeTestStore, testTls } from '../test/helpers/store.js';
 import { freePort } from './lib/daemon.js';
 
@@ -344,33 +344,29 @@ async function runHaven(secure: boolean): Promise<Figures> {
     const { cert } = testTls();
     // The node in its own process, as Radicale runs in its own: client and server do not share an event loop.
     const prof = process.env.HAVEN_BENCH_CPU_PROF;
-    const child = spawn(process.execPath, [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), '--import', 'tsx', join(import.meta.dirname, 'dav-node.ts'), ts.dataDir, ts.masterKey.toString('hex'), secure ? 'https' : 'http'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const child = runChild(join(import.meta.dirname, 'dav-node.ts'), [ts.dataDir, ts.masterKey.toString('hex'), secure ? 'https' : 'http'], {
+      nodeArgs: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [],
       env: { ...process.env, ...SERVICE_ENV },
+      stderr: 'inherit',
     });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        createInterface({ input: child.stdout! }).on('line', (l) => {
-          const m = /^PORT (\d+)/.exec(l);
-          if (m) resolve(Number(m[1]));
-        });
-        void exited.then((code) => reject(new Error(`dav-node exited with ${code}`)));
-      });
+      const line = await child.waitFor((l) => l.startsWith('PORT ') || l.startsWith('__exit__'));
+      if (!line.startsWith('PORT ')) throw new Error(`dav-node failed to start: ${line}`);
+      const port = Number(line.split(' ')[1]);
       const t: Target = {
         name: secure ? 'Haven (HTTPS)' : 'Haven (HTTP)',
         base: `${secure ? 'https' : 'http'}://127.0.0.1:${port}`,
         cal: '/dav/calendars/bench@example.test/default/',
         full: '/dav/calendars/bench@example.test/full/',
-        pid: child.pid,
+        pid: child.proc.pid,
         auth: 'Basic ' + Buffer.from('bench@example.test:bench password 123').toString('base64'),
         agent: secure ? new https.Agent({ keepAlive: true, maxSockets: CLIENTS, ca: cert }) : new http.Agent({ keepAlive: true, maxSockets: CLIENTS }),
         mod: secure ? https : http,
       };
       return await run(t);
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGTERM');
+      await child.exited;
     }
   } finally {
     ts.cleanup();

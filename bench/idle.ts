@@ -11,7 +11,13 @@
  * to --logins of the mailboxes over IMAP (their mailboxes opened, then left
  * idle).
  *
- *   npm run bench -- idle [--mailboxes 1000] [--logins 50] [--seconds 10]
+ * `--memory-limit 1G` starts each measured node inside that limit with swap
+ * forbidden (bench/lib/memory-limit; a shell joins the cgroup and execs node,
+ * so the node is inside before it opens anything; needs root) and prints the
+ * limit, the mechanism, the cgroup's peak, how often the limit was met, OOM
+ * kills, swap used and the node's peak RSS.
+ *
+ *   npm run bench -- idle [--mailboxes 1000] [--logins 50] [--seconds 10] [--memory-limit 1G]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +31,7 @@ import { masterKeyFor } from '../node/master-key.js';
 import { Store } from '../node/store/index.js';
 import { sampleMessage } from '../test/helpers/store.js';
 import { ImapClient } from './lib/imap-client.js';
+import { describeReading, memoryLimit, parseSize, type MemoryLimit } from './lib/memory-limit.js';
 import { currentRssMb, rssMb } from './lib/rss.js';
 
 const { values: args } = parseArgs({
@@ -32,11 +39,13 @@ const { values: args } = parseArgs({
     mailboxes: { type: 'string', default: '1000' },
     logins: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '10' },
+    'memory-limit': { type: 'string' },
   },
 });
 const MAILBOXES = Number(args.mailboxes);
 const LOGINS = Math.min(Number(args.logins), MAILBOXES);
 const SECONDS = Number(args.seconds);
+const MEMORY_LIMIT = args['memory-limit'] === undefined ? undefined : parseSize(args['memory-limit']);
 const ROOT = join(import.meta.dirname, '..');
 const PASSWORD = 'idle bench password, long enough';
 const dir = mkdtempSync(join(tmpdir(), 'haven-bench-idle-'));
@@ -55,9 +64,11 @@ interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts `haven start` from `entry` and resolves once it prints its ready line. */
-function start(entry: string[], extra: Record<string, string> = {}): Promise<Running> {
-  const proc = spawn(process.execPath, entry, { cwd: ROOT, env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `haven start` from `entry` (inside `limit` when given) and resolves once it prints its ready line. */
+function start(entry: string[], extra: Record<string, string> = {}, limit?: MemoryLimit): Promise<Running> {
+  const argv = [process.execPath, ...entry];
+  const [cmd, ...rest] = limit ? limit.wrap(argv) : argv;
+  const proc = spawn(cmd, rest, { cwd: ROOT, env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
@@ -85,8 +96,13 @@ async function sample(pid: number): Promise<{ rss: number; pss: number }> {
 }
 
 async function measure(label: string, entry: string[], extra: Record<string, string> = {}): Promise<string[]> {
-  const node = await start(entry, extra);
+  const limit = MEMORY_LIMIT === undefined ? undefined : memoryLimit(MEMORY_LIMIT);
+  const node = await start(entry, extra, limit).catch((err) => {
+    limit?.close();
+    throw err;
+  });
   try {
+    if (limit && !limit.holds(node.proc.pid!)) throw new Error(`the node (pid ${node.proc.pid}) is not inside ${limit.where()}`);
     const idle = await sample(node.proc.pid!);
     // One after another (a node takes 20 connections per address): each mailbox stays open after LOGOUT until the store's idle close.
     for (let i = 0; i < LOGINS; i++) {
@@ -100,7 +116,10 @@ async function measure(label: string, entry: string[], extra: Record<string, str
     console.log(`${label}: idle ${idle.rss.toFixed(0)} MB RSS (${idle.pss.toFixed(0)} MB PSS); after ${LOGINS} logins and SELECTs, idle again: ${after.rss.toFixed(0)} MB RSS (${after.pss.toFixed(0)} MB PSS)`);
     return [idle.rss.toFixed(0), after.rss.toFixed(0)];
   } finally {
+    // Read while the node runs: a systemd scope goes with its last process.
+    if (limit) for (const l of describeReading(limit, limit.read(node.proc.pid!))) console.log(`  ${l}`);
     await node.stop();
+    limit?.close();
   }
 }
 

@@ -43,6 +43,9 @@ export interface MemoryReading {
   oomKills: number;
   /** Swap charged to the cgroup now, bytes (0 expected: it is forbidden). */
   swapBytes: number;
+  /** Anonymous memory and page cache charged to the cgroup now, bytes. */
+  anonBytes: number;
+  cacheBytes: number;
   /** Peak RSS (VmHWM) of the limited process and its descendants, bytes. */
   processPeakBytes: number;
 }
@@ -164,6 +167,8 @@ function cgroupV1(bytes: number, name: string): MemoryLimit {
         failcnt: num(join(dir, 'memory.failcnt')),
         oomKills: keyValues(read(join(dir, 'memory.oom_control'))).get('oom_kill') ?? NaN,
         swapBytes: stat.get('total_swap') ?? stat.get('swap') ?? 0,
+        anonBytes: stat.get('total_rss') ?? stat.get('rss') ?? NaN,
+        cacheBytes: stat.get('total_cache') ?? stat.get('cache') ?? NaN,
         processPeakBytes: processPeak(pid),
       };
     },
@@ -174,6 +179,7 @@ function cgroupV1(bytes: number, name: string): MemoryLimit {
 
 function v2Reading(dir: string, pid: number): MemoryReading {
   const events = keyValues(read(join(dir, 'memory.events')));
+  const stat = keyValues(read(join(dir, 'memory.stat')));
   return {
     // memory.peak came in Linux 5.19; before it only the current usage can be read.
     peakBytes: existsSync(join(dir, 'memory.peak')) ? num(join(dir, 'memory.peak')) : num(join(dir, 'memory.current')),
@@ -181,6 +187,8 @@ function v2Reading(dir: string, pid: number): MemoryReading {
     failcnt: events.get('max') ?? NaN,
     oomKills: events.get('oom_kill') ?? NaN,
     swapBytes: existsSync(join(dir, 'memory.swap.current')) ? num(join(dir, 'memory.swap.current')) : 0,
+    anonBytes: stat.get('anon') ?? NaN,
+    cacheBytes: stat.get('file') ?? NaN,
     processPeakBytes: processPeak(pid),
   };
 }
@@ -272,7 +280,9 @@ export function describeReading(limit: MemoryLimit, r: MemoryReading): string[] 
   const mb = (n: number) => (Number.isNaN(n) ? 'n/a' : `${(n / 2 ** 20).toFixed(0)} MB`);
   return [
     `memory limit ${formatSize(limit.limitBytes)}, swap forbidden, by ${limit.mechanism} (${limit.where()})`,
-    `  cgroup peak usage ${mb(r.peakBytes)} (RSS, page cache and kernel memory of the node's cgroup)`,
+    // A page is charged to the cgroup that first brought it in: node's binary and libraries, already cached
+    // by other processes, count in the node's RSS but not here, so the two figures can rank either way.
+    `  cgroup peak usage ${mb(r.peakBytes)} (what the node's cgroup was charged: its own memory and the page cache it brought in); now ${mb(r.anonBytes)} anonymous + ${mb(r.cacheBytes)} page cache`,
     `  limit reached ${Number.isNaN(r.failcnt) ? 'n/a' : r.failcnt} times (the kernel reclaimed), OOM kills ${r.oomKills}, swap used ${mb(r.swapBytes)}`,
     `  node peak RSS ${mb(r.processPeakBytes)}`,
   ];
