@@ -8,11 +8,11 @@
  * Mail as \\All, [Gmail]/Starred as \\Flagged). Tests fill it over IMAP with
  * a real client. Nothing of the system's Dovecot is touched.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { greets, idsOf } from '../../bench/lib/daemon.js';
+import { dovecotConfig, dovecotScratch, launchDovecot } from '../../bench/lib/dovecot.js';
 import { freePort } from './ports.js';
 
 export interface TestDovecot {
@@ -31,38 +31,26 @@ export interface TestDovecot {
 }
 
 export async function startTestDovecot(): Promise<TestDovecot> {
-  const dir = mkdtempSync(join(tmpdir(), 'haven-dovecot-'));
-  // Dovecot's auth and mail processes run as other users: they need to traverse this directory.
-  chmodSync(dir, 0o755);
+  const { dir, owner } = dovecotScratch();
   const port = await freePort();
   const tlsPort = await freePort();
-  const tlsDir = join(import.meta.dirname, '..', 'fixtures', 'tls');
   const user = 'mover@example.net';
   const pass = 'source-password';
-  const owner = userInfo().uid === 0 ? idsOf('nobody') : { uid: userInfo().uid, gid: userInfo().gid };
   const home = join(dir, 'home');
   const maildir = join(home, 'Maildir');
   mkdirSync(maildir, { recursive: true });
   if (userInfo().uid === 0) spawnSync('chown', ['-R', `${owner.uid}:${owner.gid}`, home]);
   writeFileSync(join(dir, 'passwd'), `${user}:{PLAIN}${pass}::::::\n`);
-  mkdirSync(join(dir, 'run'));
-  mkdirSync(join(dir, 'state'));
-  const conf = `
-base_dir = ${dir}/run
-state_dir = ${dir}/state
-log_path = ${dir}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = yes
-ssl_cert = <${tlsDir}/cert.pem
-ssl_key = <${tlsDir}/key.pem
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = ${owner.uid}
-last_valid_uid = ${owner.uid}
-first_valid_gid = 0
-mail_location = maildir:${maildir}
-namespace inbox {
+  const conf = dovecotConfig({
+    dir,
+    protocol: 'imap',
+    port,
+    tlsPort,
+    owner,
+    home,
+    maildir,
+    passdbArgs: `scheme=PLAIN username_format=%u ${dir}/passwd`,
+    extra: `namespace inbox {
   inbox = yes
   separator = /
   mailbox Sent {
@@ -90,37 +78,9 @@ namespace inbox {
     special_use = \\Flagged
     auto = create
   }
-}
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${dir}/passwd
-}
-userdb {
-  driver = static
-  args = uid=${owner.uid} gid=${owner.gid} home=${home}
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${port}
-  }
-  inet_listener imaps {
-    address = 127.0.0.1
-    port = ${tlsPort}
-    ssl = yes
-  }
-}
-service stats {
-  unix_listener stats-writer {
-    mode = 0666
-  }
-}
-`;
-  writeFileSync(join(dir, 'dovecot.conf'), conf);
-  const child: ChildProcess = spawn('/usr/sbin/dovecot', ['-F', '-c', join(dir, 'dovecot.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`dovecot exited with ${code}; see ${dir}/dovecot.log`))));
-  exited.catch(() => undefined);
-  await greets(port, 'dovecot', exited, `${dir}/dovecot.log`, 300);
+}`,
+  });
+  const child = await launchDovecot(dir, conf, port, 300);
   return {
     port,
     tlsPort,
