@@ -55,13 +55,7 @@ export interface ControlDeps {
 export function serveControl(deps: ControlDeps): Promise<ControlServer> {
   const path = controlSocketPath(deps.dataDir);
   const log = deps.log.child({ proto: 'control' });
-  const answer = async (line: string): Promise<ControlReply> => {
-    let req: ControlRequest;
-    try {
-      req = JSON.parse(line) as ControlRequest;
-    } catch {
-      return { ok: false, error: 'the request is not JSON' };
-    }
+  const answer = async (req: ControlRequest): Promise<ControlReply> => {
     try {
       if (req.cmd === 'op') {
         if (!isOperationName(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}; this haven command and the running node may be different versions` };
@@ -86,9 +80,19 @@ export function serveControl(deps: ControlDeps): Promise<ControlServer> {
 
 /**
  * The socket itself, shared by a serving node (serveControl) and a standby
- * (node/admin/standby-control): one JSON line in, `answer`'s reply out.
+ * (node/admin/standby-control): one JSON line in, `answer`'s reply out; a
+ * line that is not JSON is answered here.
  */
-export function listenControl(path: string, answer: (line: string) => Promise<unknown>, log: Logger): Promise<ControlServer> {
+export function listenControl(path: string, answer: (req: ControlRequest) => Promise<unknown>, log: Logger): Promise<ControlServer> {
+  const reply = (line: string): Promise<unknown> => {
+    let req: ControlRequest;
+    try {
+      req = JSON.parse(line) as ControlRequest;
+    } catch {
+      return Promise.resolve({ ok: false, error: 'the request is not JSON' } satisfies ControlFailure);
+    }
+    return answer(req);
+  };
   // A socket file left by a killed node: nobody listens on it any more (the data directory lock says so).
   if (existsSync(path)) rmSync(path, { force: true });
   const server: Server = createServer((sock) => {
@@ -105,7 +109,7 @@ export function listenControl(path: string, answer: (line: string) => Promise<un
       const line = buf.slice(0, nl);
       buf = '';
       sock.removeAllListeners('data');
-      void answer(line).then((reply) => sock.end(JSON.stringify(reply) + '\n'));
+      void reply(line).then((r) => sock.end(JSON.stringify(r) + '\n'));
     });
   });
   return new Promise((resolve, reject) => {

@@ -21,13 +21,7 @@ export type StandbyReply = { ok: true; standby: StandbyStatus } | { ok: true; pr
 
 export function serveStandbyControl(dataDir: string, standby: StandbyControlled, log: Logger): Promise<ControlServer> {
   const clog = log.child({ proto: 'control' });
-  const answer = async (line: string): Promise<StandbyReply> => {
-    let req: ControlRequest;
-    try {
-      req = JSON.parse(line) as ControlRequest;
-    } catch {
-      return { ok: false, error: 'the request is not JSON' };
-    }
+  const answer = async (req: ControlRequest): Promise<StandbyReply> => {
     try {
       if (req.cmd === 'standby-status') return { ok: true, standby: await standby.status() };
       if (req.cmd === 'promote') {
