@@ -32,10 +32,9 @@ import { join } from 'node:path';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { SERVICE_ENV } from '../infra/cloud-init.js';
-import { runChild } from '../test/helpers/child.js';
 import { addAccount, makeTestStore, testTls } from '../test/helpers/store.js';
 import { freePort } from './lib/daemon.js';
+import { withBenchNode } from './lib/node-child.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -343,31 +342,20 @@ async function runHaven(secure: boolean): Promise<Figures> {
     ts.store.close();
     const { cert } = testTls();
     // The node in its own process, as Radicale runs in its own: client and server do not share an event loop.
-    const prof = process.env.HAVEN_BENCH_CPU_PROF;
-    const child = runChild(join(import.meta.dirname, 'dav-node.ts'), [ts.dataDir, ts.masterKey.toString('hex'), secure ? 'https' : 'http'], {
-      nodeArgs: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [],
-      env: { ...process.env, ...SERVICE_ENV },
-      stderr: 'inherit',
-    });
-    try {
-      const line = await child.waitFor((l) => l.startsWith('PORT ') || l.startsWith('__exit__'));
-      if (!line.startsWith('PORT ')) throw new Error(`dav-node failed to start: ${line}`);
-      const port = Number(line.split(' ')[1]);
+    return await withBenchNode('dav-node.ts', [ts.dataDir, ts.masterKey.toString('hex'), secure ? 'https' : 'http'], /^PORT (\d+)/, async ({ ready, pid }) => {
+      const port = Number(ready[1]);
       const t: Target = {
         name: secure ? 'Haven (HTTPS)' : 'Haven (HTTP)',
         base: `${secure ? 'https' : 'http'}://127.0.0.1:${port}`,
         cal: '/dav/calendars/bench@example.test/default/',
         full: '/dav/calendars/bench@example.test/full/',
-        pid: child.proc.pid,
+        pid,
         auth: 'Basic ' + Buffer.from('bench@example.test:bench password 123').toString('base64'),
         agent: secure ? new https.Agent({ keepAlive: true, maxSockets: CLIENTS, ca: cert }) : new http.Agent({ keepAlive: true, maxSockets: CLIENTS }),
         mod: secure ? https : http,
       };
       return await run(t);
-    } finally {
-      if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGTERM');
-      await child.exited;
-    }
+    });
   } finally {
     ts.cleanup();
   }

@@ -25,17 +25,15 @@
  *
  *   npm run bench -- imap-accounts [--accounts 100] [--messages 500] [--clients 10] [--seconds 30] [--no-dovecot] [--memory-limit 1G]
  */
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runChild } from '../test/helpers/child.js';
 import { addAccount, makeTestStore } from '../test/helpers/store.js';
 import { corpusMessage } from './lib/corpus.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { ImapClient } from './lib/imap-client.js';
 import { cpuSeconds } from './lib/cpu.js';
 import { describeReading, memoryLimit, parseSize } from './lib/memory-limit.js';
+import { withBenchNode } from './lib/node-child.js';
 import { peakRssMb, resetPeak } from './lib/rss.js';
-import { SERVICE_ENV } from '../infra/cloud-init.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -134,27 +132,23 @@ async function haven(): Promise<Load> {
     t.store.close();
     console.log(`Haven: ${ACCOUNTS} accounts x ${COUNT} messages filled in ${((performance.now() - f0) / 1000).toFixed(1)} s`);
     const limit = MEMORY_LIMIT === undefined ? null : memoryLimit(MEMORY_LIMIT);
-    const prof = process.env.HAVEN_BENCH_CPU_PROF;
-    const child = runChild(join(import.meta.dirname, 'imap-node.ts'), [t.dataDir, t.masterKey.toString('hex'), 'zero-access'], {
-      nodeArgs: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [],
-      env: { ...process.env, ...SERVICE_ENV },
-      wrap: limit ? (argv) => limit.wrap(argv) : undefined,
-      stderr: 'inherit',
-    });
-    const pid = child.proc.pid!;
     try {
-      const line = await child.waitFor((l) => l.startsWith('PORT ') || l.startsWith('__exit__'));
-      if (!line.startsWith('PORT ')) throw new Error(`imap-node failed to start: ${line}`);
-      if (limit && !limit.holds(pid)) throw new Error(`imap-node (pid ${pid}) is not inside ${limit.where()}`);
-      try {
-        return await load(Number(line.split(' ')[1]), (a) => `user${a}@example.test`, pid);
-      } finally {
-        // Also when the load failed (an OOM kill among the reasons): read while the node's cgroup still exists.
-        if (limit) for (const l of describeReading(limit, limit.read(pid))) console.log(l);
-      }
+      return await withBenchNode(
+        'imap-node.ts',
+        [t.dataDir, t.masterKey.toString('hex'), 'zero-access'],
+        /^PORT (\d+)/,
+        async ({ ready, pid }) => {
+          if (limit && !limit.holds(pid)) throw new Error(`imap-node (pid ${pid}) is not inside ${limit.where()}`);
+          try {
+            return await load(Number(ready[1]), (a) => `user${a}@example.test`, pid);
+          } finally {
+            // Also when the load failed (an OOM kill among the reasons): read while the node's cgroup still exists.
+            if (limit) for (const l of describeReading(limit, limit.read(pid))) console.log(l);
+          }
+        },
+        { wrap: limit ? (argv) => limit.wrap(argv) : undefined },
+      );
     } finally {
-      if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGTERM');
-      await child.exited;
       limit?.close();
     }
   } finally {

@@ -16,16 +16,13 @@
  *
  *   npm run bench -- imap [--messages 100000] [--sessions 50] [--seconds 60] [--body 20000] [--no-dovecot]
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { addAccount, makeTestStore } from '../test/helpers/store.js';
 import { corpusMessage, NEEDLE } from './lib/corpus.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { ImapClient } from './lib/imap-client.js';
+import { withBenchNode } from './lib/node-child.js';
 import { peakRssMb, resetPeak, rssMb } from './lib/rss.js';
-import { SERVICE_ENV } from '../infra/cloud-init.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -227,21 +224,7 @@ async function haven(): Promise<Result> {
     const fillSecs = (performance.now() - f0) / 1000;
     console.log(`Haven: filled INBOX with ${COUNT} messages in ${fillSecs.toFixed(1)} s`);
 
-    const child = spawn(process.execPath, [...(process.env.HAVEN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.HAVEN_BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, 'imap-node.ts'), t.dataDir, t.masterKey.toString('hex')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...SERVICE_ENV } });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    try {
-      const port = await new Promise<number>((resolve, reject) => {
-        createInterface({ input: child.stdout! }).on('line', (l) => {
-          const m = /^PORT (\d+)/.exec(l);
-          if (m) resolve(Number(m[1]));
-        });
-        void exited.then((code) => reject(new Error(`imap-node exited with ${code}`)));
-      });
-      return await measure('Haven', child.pid!, port, acct.address, acct.password, fillSecs);
-    } finally {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    return await withBenchNode('imap-node.ts', [t.dataDir, t.masterKey.toString('hex')], /^PORT (\d+)/, ({ ready, pid }) => measure('Haven', pid, Number(ready[1]), acct.address, acct.password, fillSecs));
   } finally {
     t.cleanup();
   }

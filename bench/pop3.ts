@@ -12,15 +12,12 @@
  *
  * HAVEN_BENCH_CPU_PROF=<dir> writes a CPU profile of the Haven server there.
  */
-import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { addAccount, makeTestStore, testTls } from '../test/helpers/store.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
-import { SERVICE_ENV } from '../infra/cloud-init.js';
+import { withBenchNode } from './lib/node-child.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -173,23 +170,12 @@ try {
   console.log(`filled the Haven INBOX in ${((performance.now() - f0) / 1000).toFixed(1)} s`);
 
   // The server in its own process, as Dovecot's is: client and server do not share an event loop.
-  const child = spawn(process.execPath, [...(process.env.HAVEN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.HAVEN_BENCH_CPU_PROF] : []), '--import', 'tsx', join(import.meta.dirname, 'pop3-node.ts'), t.dataDir, t.masterKey.toString('hex')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...SERVICE_ENV } });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  try {
-    const [plain, secure] = await new Promise<number[]>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (l) => {
-        const m = /^PORTS (\d+) (\d+)/.exec(l);
-        if (m) resolve([Number(m[1]), Number(m[2])]);
-      });
-      void exited.then((code) => reject(new Error(`pop3-node exited with ${code}`)));
-    });
+  await withBenchNode('pop3-node.ts', [t.dataDir, t.masterKey.toString('hex')], /^PORTS (\d+) (\d+)/, async ({ ready }) => {
+    const [plain, secure] = [Number(ready[1]), Number(ready[2])];
     report('Haven: RETR one at a time (TCP)', await retrAll(plain, acct.address, acct.password, COUNT, 1));
     report(`Haven: RETR pipelined, ${WINDOW} in flight (TCP)`, await retrAll(plain, acct.address, acct.password, COUNT, WINDOW));
     report(`Haven: RETR pipelined, ${WINDOW} in flight (TLS)`, await retrAll(secure, acct.address, acct.password, COUNT, WINDOW, true));
-  } finally {
-    child.kill('SIGTERM');
-    await exited;
-  }
+  });
 } finally {
   t.cleanup();
 }
