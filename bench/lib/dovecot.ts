@@ -4,7 +4,9 @@
  * side-by-side POP3 and IMAP figures: its own config, base dir and Maildir
  * under a temporary directory, plaintext and TLS on loopback, a passwd-file
  * with one user. Nothing of the system's Dovecot is touched. Lives under
- * lib/ so bench/run.ts does not take it for a bench.
+ * lib/ so bench/run.ts does not take it for a bench. Its scratch directory,
+ * config builder and start (dovecotScratch, dovecotConfig, launchDovecot)
+ * also serve test/helpers/dovecot, the import tests' source server.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
