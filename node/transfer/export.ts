@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Mailbox } from '../store/index.js';
 import { joinCalendar } from './ical-split.js';
 import { dirForFolder, formatKeywordsFile, nameInfo, uniqueName } from './maildir.js';
-import { mboxrdEntry, toLf } from './mbox.js';
+import { mboxrdBound, mboxrdEntry, toLf } from './mbox.js';
 import { withMboxStatus } from './mbox-status.js';
 import type { Progress } from './progress.js';
 
@@ -47,7 +47,8 @@ const safeFile = (name: string) => name.replace(/[^A-Za-z0-9 ._@+-]/g, '_').repl
 /** Where an export goes: a directory on disk or a streamed ZIP. Paths are relative, '/'-separated. */
 export interface ExportTarget {
   dir(rel: string): Promise<void>;
-  begin(rel: string, mtimeMs?: number): Promise<void>;
+  /** `maxBytes`: the most the file will hold, when known before its data (a ZIP needs ZIP64 only past 4 GiB). */
+  begin(rel: string, mtimeMs?: number, maxBytes?: number): Promise<void>;
   write(data: Buffer): Promise<void>;
   end(): Promise<void>;
 }
@@ -76,8 +77,9 @@ export function directoryTarget(root: string): ExportTarget {
 }
 
 async function writeFile(t: ExportTarget, rel: string, data: Buffer | string, mtimeMs?: number): Promise<void> {
-  await t.begin(rel, mtimeMs);
-  await t.write(typeof data === 'string' ? Buffer.from(data) : data);
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  await t.begin(rel, mtimeMs, bytes.length);
+  await t.write(bytes);
   await t.end();
 }
 
@@ -122,7 +124,7 @@ export async function runExport(mailbox: Mailbox, t: ExportTarget, o: { format: 
       if (keywords.length) await writeFile(t, `${rel}/dovecot-keywords`, formatKeywordsFile(keywords));
     } else {
       rel = ['mail', ...f.name.split('/').map(safeFile)].join('/') + '.mbox';
-      await t.begin(rel);
+      await t.begin(rel, undefined, metas.reduce((n, m) => n + mboxrdBound(m.size, m.flags), 0));
       for (const m of metas) {
         o.signal.throwIfAborted();
         const raw = mailbox.messages.raw(m.blobId);
