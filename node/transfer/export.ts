@@ -42,7 +42,26 @@ export interface Manifest {
   addressBooks: { name: string; displayName: string | null; objects: number; path: string; sha256: string }[];
 }
 
-const safeFile = (name: string) => name.replace(/[^A-Za-z0-9 ._@+-]/g, '_').replace(/^\.+/, '_') || 'unnamed';
+/** A folder's or collection's name as a file name: letters and digits of any script kept, anything a file system could take amiss replaced. */
+const safeFile = (name: string) => name.normalize('NFC').replace(/[^\p{L}\p{N} ._@+-]/gu, '_').replace(/^\.+/, '_') || 'unnamed';
+
+/**
+ * Paths for one export, each used once: two names that come out the same
+ * ("Öl" and "Äl" once were both `_l`), or differ only in case (one file
+ * on macOS and Windows), would overwrite each other, so the later gets
+ * " 2", " 3"… The manifest records which path holds which folder.
+ */
+function pathNamer(): (dir: string, name: string, ext: string) => string {
+  const used = new Set<string>();
+  return (dir, name, ext) => {
+    for (let i = 1; ; i++) {
+      const rel = `${dir}/${name}${i > 1 ? ` ${i}` : ''}${ext}`;
+      if (used.has(rel.toLowerCase())) continue;
+      used.add(rel.toLowerCase());
+      return rel;
+    }
+  };
+}
 
 /** Where an export goes: a directory on disk or a streamed ZIP. Paths are relative, '/'-separated. */
 export interface ExportTarget {
@@ -96,6 +115,7 @@ export async function runExport(mailbox: Mailbox, t: ExportTarget, o: { format: 
   p.total(totalN, totalB);
   const manifest: Manifest = { haven: 'export-v1', format: o.format, exportedAt: new Date().toISOString(), folders: [], calendars: [], addressBooks: [] };
   let n = 0;
+  const path = pathNamer();
   for (const f of folders) {
     p.s.current = f.name;
     const digest = createHash('sha256');
@@ -123,7 +143,8 @@ export async function runExport(mailbox: Mailbox, t: ExportTarget, o: { format: 
       }
       if (keywords.length) await writeFile(t, `${rel}/dovecot-keywords`, formatKeywordsFile(keywords));
     } else {
-      rel = ['mail', ...f.name.split('/').map(safeFile)].join('/') + '.mbox';
+      const parts = f.name.split('/').map(safeFile);
+      rel = path(['mail', ...parts.slice(0, -1)].join('/'), parts[parts.length - 1], '.mbox');
       await t.begin(rel, undefined, metas.reduce((n, m) => n + mboxrdBound(m.size, m.flags), 0));
       for (const m of metas) {
         o.signal.throwIfAborted();
@@ -138,7 +159,7 @@ export async function runExport(mailbox: Mailbox, t: ExportTarget, o: { format: 
   for (const c of mailbox.dav.collections()) {
     const objs = mailbox.dav.objects(c.id);
     const text = c.kind === 'calendar' ? joinCalendar(objs.map((x) => x.data), { displayName: c.displayName, color: c.color }) : objs.map((x) => x.data.replace(/\r?\n$/, '') + '\r\n').join('');
-    const rel = `${c.kind === 'calendar' ? 'calendars' : 'contacts'}/${safeFile(c.name)}${c.kind === 'calendar' ? '.ics' : '.vcf'}`;
+    const rel = c.kind === 'calendar' ? path('calendars', safeFile(c.name), '.ics') : path('contacts', safeFile(c.name), '.vcf');
     await writeFile(t, rel, text);
     const sha256 = createHash('sha256').update(text).digest('hex');
     p.s.objects += objs.length;
