@@ -12,21 +12,31 @@
  *   npm run bench -- import [--messages 5000] [--kb 10] [--folders 1] [--concurrency 1]
  *   npm run bench -- import --mb 2048 --kb 200     (a 2 GB mailbox: --mb sets the count)
  *   npm run bench -- import --node-flags=--heap-prof (flags for the importing process)
+ *   npm run bench -- import --through-node [--mb 2048 --kb 200]
+ *
+ * --through-node starts the node (`haven start`, every listener on port 0)
+ * on the data directory first, so the CLI hands the import to it over the
+ * control socket and the job runs inside the node, as on a server: the
+ * bench then prints the node's RSS (once the job runs, and its peak while
+ * it runs) and the largest event-loop lag its watchdog saw (GET /health),
+ * since the node serves sessions meanwhile.
  *
  * --from dist (the default) builds first and runs dist/, as a release does;
  * --from source runs through tsx, which adds about 40 MB of RSS. With
  * --folders N the messages are spread over N folders, so --concurrency has
  * folders to share out.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { OPTIONS } from '../node/config/index.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 
 const { values: args } = parseArgs({
-  options: { messages: { type: 'string', default: '5000' }, kb: { type: 'string', default: '10' }, mb: { type: 'string' }, folders: { type: 'string', default: '1' }, concurrency: { type: 'string', default: '1' }, from: { type: 'string', default: 'dist' }, 'node-flags': { type: 'string', default: '' } },
+  options: { messages: { type: 'string', default: '5000' }, kb: { type: 'string', default: '10' }, mb: { type: 'string' }, folders: { type: 'string', default: '1' }, concurrency: { type: 'string', default: '1' }, from: { type: 'string', default: 'dist' }, 'node-flags': { type: 'string', default: '' }, 'through-node': { type: 'boolean', default: false } },
 });
 if (args.from !== 'dist' && args.from !== 'source') throw new Error('--from expects dist or source');
 /** Flags for the importing Node process (e.g. --max-semi-space-size=2), to see what moves its memory. */
@@ -72,26 +82,67 @@ if (args.from === 'dist') {
   if (b.status !== 0) throw new Error('npm run build failed');
   entry = [join(root, 'dist', 'node', 'cli.js')];
 }
+const THROUGH_NODE = args['through-node'];
 const haven = (argv: string[], stdin: string) => {
   const r = spawnSync(process.execPath, [...entry, ...argv], { env, input: stdin });
   if (r.status !== 0) throw new Error(`haven ${argv.join(' ')}: ${r.stderr.toString()}`);
 };
+let nodeProc: ChildProcess | null = null;
+/** The worst event-loop lag the node's watchdog saw since it started (GET /health; its own self-signed certificate, nothing to check it against here). */
+function worstLag(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpsGet({ host: '127.0.0.1', port, path: '/health', rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve((JSON.parse(body) as { eventLoop: { maxLagMs: number | null } }).eventLoop.maxLagMs ?? 0));
+    }).on('error', reject);
+  });
+}
+/** `haven start` on the bench's data directory, every listener on port 0; resolves with its pid and HTTP port once it is ready. */
+async function startNode(): Promise<{ pid: number; https: number }> {
+  const ports: NodeJS.ProcessEnv = { HAVEN_DNSBL: '' };
+  for (const name of Object.keys(OPTIONS.ports)) ports[`HAVEN_PORTS_${name.toUpperCase()}`] = '0';
+  const proc = spawn(process.execPath, [...entry, 'start'], { env: { ...env, ...ports }, stdio: ['ignore', 'pipe', 'ignore'] });
+  nodeProc = proc;
+  let out = '';
+  return new Promise((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`haven start exited ${code}: ${out}`)));
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!/^ready;/m.test(out)) return;
+      const https = /^ {2}https +127\.0\.0\.1:(\d+) /m.exec(out);
+      if (!https) reject(new Error(`no https port in the banner: ${out}`));
+      else resolve({ pid: proc.pid!, https: Number(https[1]) });
+    });
+  });
+}
 try {
   const password = 'bench account password';
   haven(['domain', 'add', 'example.test'], '');
   haven(['account', 'add', 'alice@example.test', '--password-stdin'], `${password}\n`);
+  const node = THROUGH_NODE ? await startNode() : null;
   const url = `imap://${dovecot.user}@127.0.0.1:${dovecot.port}`;
   const child = spawn(process.execPath, [...NODE_FLAGS, ...entry, 'import', 'alice@example.test', url, '--insecure', '--password-stdin', '--source-password-stdin', '--json', '--concurrency', String(CONCURRENCY)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdin.end(`${password}\n${dovecot.pass}\n`);
-  const status = (field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${child.pid}/status`, 'latin1'))?.[1] ?? 0);
+  const status = (field: 'VmRSS' | 'VmHWM', pid = child.pid) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] ?? 0);
   // Its RSS once the job runs with the mailbox open and nothing imported yet (the first progress line), and its peak, read every 50 ms.
   let base = 0;
   let peak = 0;
+  // The node's: its RSS when the job starts, and the most it reaches while the job runs (its VmHWM counts its start-up too).
+  let nodeBase = 0;
+  let nodePeak = 0;
+  /** The node's peak while the first half of the messages went in: a second half that peaks no higher is a bound, not a leak. */
+  let nodePeakFirstHalf = 0;
+  let lagBefore = 0;
   let started = 0;
   let last: { phase: string; messages: number; error: string | null } | null = null;
   const sampler = setInterval(() => {
     try {
       peak = Math.max(peak, status('VmHWM'));
+      if (node && started) {
+        nodePeak = Math.max(nodePeak, status('VmRSS', node.pid));
+        if ((last?.messages ?? 0) < COUNT / 2) nodePeakFirstHalf = nodePeak;
+      }
     } catch {
       /* exited */
     }
@@ -106,6 +157,10 @@ try {
       if (!started) {
         started = performance.now();
         base = status('VmRSS');
+        if (node) {
+          nodeBase = nodePeak = status('VmRSS', node.pid);
+          void worstLag(node.https).then((ms) => (lagBefore = ms));
+        }
       }
     }
   });
@@ -115,10 +170,16 @@ try {
   const end = last as { phase: string; messages: number; error: string | null } | null;
   if (code !== 0 || end?.phase !== 'done') throw new Error(`import ${end?.phase ?? 'did not start'} (exit ${code}): ${end?.error ?? ''}`);
   if (end.messages !== COUNT) throw new Error(`imported ${end.messages} of ${COUNT}`);
-  console.log(`dovecot ${dovecot.version}, ${COUNT} messages of ~${KB} KB (${(totalBytes / 1_048_576).toFixed(1)} MB) in ${FOLDERS} folder(s); haven import --concurrency ${CONCURRENCY} from ${args.from}${NODE_FLAGS.length ? ` (node ${NODE_FLAGS.join(' ')})` : ''}; load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores`);
+  console.log(`dovecot ${dovecot.version}, ${COUNT} messages of ~${KB} KB (${(totalBytes / 1_048_576).toFixed(1)} MB) in ${FOLDERS} folder(s); haven import --concurrency ${CONCURRENCY} from ${args.from}${node ? ', run inside the node' : ''}${NODE_FLAGS.length ? ` (node ${NODE_FLAGS.join(' ')})` : ''}; load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores`);
   console.log(`import: ${(COUNT / s).toFixed(0)} messages/s, ${(totalBytes / 1_048_576 / s).toFixed(1)} MB/s, ${s.toFixed(1)} s`);
-  console.log(`RSS of the haven import process: ${MB(base)} MB once the job runs (mailbox open, nothing imported), peak ${MB(peak)} MB (VmHWM)`);
+  if (node) {
+    const lagAfter = await worstLag(node.https);
+    console.log(`RSS of the node, which ran the job: ${MB(nodeBase)} MB once the job runs; peak (VmRSS every 50 ms) ${MB(nodePeakFirstHalf)} MB over the first half of the messages, ${MB(nodePeak)} MB over all`);
+    console.log(`the node's event loop, worst lag (its watchdog, GET /health): ${lagBefore} ms from its start to the job's, ${lagAfter} ms by the end${lagAfter > lagBefore ? ' (so during the import)' : ' (none worse during the import)'}`);
+    console.log(`RSS of the haven import CLI (only asks and prints): ${MB(base)} MB, peak ${MB(peak)} MB`);
+  } else console.log(`RSS of the haven import process: ${MB(base)} MB once the job runs (mailbox open, nothing imported), peak ${MB(peak)} MB (VmHWM)`);
 } finally {
+  (nodeProc as ChildProcess | null)?.kill('SIGTERM');
   dovecot.stop();
   rmSync(work, { recursive: true, force: true });
 }

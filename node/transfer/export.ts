@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Mailbox } from '../store/index.js';
 import { joinCalendar } from './ical-split.js';
 import { dirForFolder, formatKeywordsFile, nameInfo, uniqueName } from './maildir.js';
-import { mboxrdEntry, toLf } from './mbox.js';
+import { mboxrdBound, mboxrdEntry, toLf } from './mbox.js';
 import { withMboxStatus } from './mbox-status.js';
 import type { Progress } from './progress.js';
 
@@ -42,12 +42,32 @@ export interface Manifest {
   addressBooks: { name: string; displayName: string | null; objects: number; path: string; sha256: string }[];
 }
 
-const safeFile = (name: string) => name.replace(/[^A-Za-z0-9 ._@+-]/g, '_').replace(/^\.+/, '_') || 'unnamed';
+/** A folder's or collection's name as a file name: letters and digits of any script kept, anything a file system could take amiss replaced. */
+const safeFile = (name: string) => name.normalize('NFC').replace(/[^\p{L}\p{N} ._@+-]/gu, '_').replace(/^\.+/, '_') || 'unnamed';
+
+/**
+ * Paths for one export, each used once: two names that come out the same
+ * ("Öl" and "Äl" once were both `_l`), or differ only in case (one file
+ * on macOS and Windows), would overwrite each other, so the later gets
+ * " 2", " 3"… The manifest records which path holds which folder.
+ */
+function pathNamer(): (dir: string, name: string, ext: string) => string {
+  const used = new Set<string>();
+  return (dir, name, ext) => {
+    for (let i = 1; ; i++) {
+      const rel = `${dir}/${name}${i > 1 ? ` ${i}` : ''}${ext}`;
+      if (used.has(rel.toLowerCase())) continue;
+      used.add(rel.toLowerCase());
+      return rel;
+    }
+  };
+}
 
 /** Where an export goes: a directory on disk or a streamed ZIP. Paths are relative, '/'-separated. */
 export interface ExportTarget {
   dir(rel: string): Promise<void>;
-  begin(rel: string, mtimeMs?: number): Promise<void>;
+  /** `maxBytes`: the most the file will hold, when known before its data (a ZIP needs ZIP64 only past 4 GiB). */
+  begin(rel: string, mtimeMs?: number, maxBytes?: number): Promise<void>;
   write(data: Buffer): Promise<void>;
   end(): Promise<void>;
 }
@@ -76,8 +96,9 @@ export function directoryTarget(root: string): ExportTarget {
 }
 
 async function writeFile(t: ExportTarget, rel: string, data: Buffer | string, mtimeMs?: number): Promise<void> {
-  await t.begin(rel, mtimeMs);
-  await t.write(typeof data === 'string' ? Buffer.from(data) : data);
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  await t.begin(rel, mtimeMs, bytes.length);
+  await t.write(bytes);
   await t.end();
 }
 
@@ -94,6 +115,7 @@ export async function runExport(mailbox: Mailbox, t: ExportTarget, o: { format: 
   p.total(totalN, totalB);
   const manifest: Manifest = { haven: 'export-v1', format: o.format, exportedAt: new Date().toISOString(), folders: [], calendars: [], addressBooks: [] };
   let n = 0;
+  const path = pathNamer();
   for (const f of folders) {
     p.s.current = f.name;
     const digest = createHash('sha256');
@@ -121,8 +143,9 @@ export async function runExport(mailbox: Mailbox, t: ExportTarget, o: { format: 
       }
       if (keywords.length) await writeFile(t, `${rel}/dovecot-keywords`, formatKeywordsFile(keywords));
     } else {
-      rel = ['mail', ...f.name.split('/').map(safeFile)].join('/') + '.mbox';
-      await t.begin(rel);
+      const parts = f.name.split('/').map(safeFile);
+      rel = path(['mail', ...parts.slice(0, -1)].join('/'), parts[parts.length - 1], '.mbox');
+      await t.begin(rel, undefined, metas.reduce((n, m) => n + mboxrdBound(m.size, m.flags), 0));
       for (const m of metas) {
         o.signal.throwIfAborted();
         const raw = mailbox.messages.raw(m.blobId);
@@ -136,7 +159,7 @@ export async function runExport(mailbox: Mailbox, t: ExportTarget, o: { format: 
   for (const c of mailbox.dav.collections()) {
     const objs = mailbox.dav.objects(c.id);
     const text = c.kind === 'calendar' ? joinCalendar(objs.map((x) => x.data), { displayName: c.displayName, color: c.color }) : objs.map((x) => x.data.replace(/\r?\n$/, '') + '\r\n').join('');
-    const rel = `${c.kind === 'calendar' ? 'calendars' : 'contacts'}/${safeFile(c.name)}${c.kind === 'calendar' ? '.ics' : '.vcf'}`;
+    const rel = c.kind === 'calendar' ? path('calendars', safeFile(c.name), '.ics') : path('contacts', safeFile(c.name), '.vcf');
     await writeFile(t, rel, text);
     const sha256 = createHash('sha256').update(text).digest('hex');
     p.s.objects += objs.length;

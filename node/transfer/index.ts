@@ -8,3 +8,4 @@
 export { cancelJob, detectKind, jobEnded, jobStatus, listJobs, startJob, TransferInputError, type ImportSourceSpec, type JobSpec, type JobView, type LocalKind } from './jobs.js';
 export { formatProgress, type ProgressSnapshot } from './progress.js';
 export type { ExportFormat, Manifest } from './export.js';
+export { allowForcedCollections } from './memory.js';

@@ -58,12 +58,20 @@ async function maildirFolders(root: string): Promise<[string, string][]> {
   return out.sort((a, b) => (a[0] === 'INBOX' ? -1 : b[0] === 'INBOX' ? 1 : 0));
 }
 
+const numeric = new Intl.Collator('en', { numeric: true });
+/**
+ * Maildir names begin with the delivery time, then (Dovecot's, ours) `M`
+ * and a sequence number: compared as numbers, `M10` follows `M9`, so a
+ * folder's messages keep their order (their UIDs) through export and import.
+ */
+const byDelivery = (a: string, b: string) => numeric.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+
 async function messageFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const sub of ['cur', 'new']) {
     const d = join(dir, sub);
     if (!existsSync(d)) continue;
-    for (const f of (await fsp.readdir(d)).sort()) if (!f.startsWith('.')) out.push(join(d, f));
+    for (const f of (await fsp.readdir(d)).sort(byDelivery)) if (!f.startsWith('.')) out.push(join(d, f));
   }
   return out;
 }

@@ -156,6 +156,20 @@ export function toLf(raw: Buffer): Buffer {
 }
 
 /**
+ * The most bytes mboxrdEntry(withMboxStatus(raw, flags), …) can take for a
+ * stored message of `size` bytes, known before it is read (so a ZIP entry
+ * of a folder's mbox needs ZIP64 only when the folder may reach 4 GiB): the
+ * status headers add at most 44 bytes and the keywords, the From_ line at
+ * most 64 with its newline, the end 2; LF line ends only shrink it; a quote
+ * is one `>` for a line of at least 6 bytes (`From ` and its newline), so
+ * doubling bounds it with room to spare.
+ */
+export function mboxrdBound(size: number, flags: readonly string[]): number {
+  const status = 44 + flags.reduce((n, f) => n + Buffer.byteLength(f) + 1, 0);
+  return 2 * (size + status) + 64 + 2;
+}
+
+/**
  * One message as mboxrd: the From_ line, the LF body with every `>*From `
  * line quoted once more, ending in a newline, then the blank separator line.
  */

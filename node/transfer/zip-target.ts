@@ -23,9 +23,9 @@ export function zipTarget(out: (chunk: Buffer) => Promise<void>): ExportTarget &
     async dir(rel) {
       await parents(rel + '/x');
     },
-    async begin(rel, mtimeMs) {
+    async begin(rel, mtimeMs, maxBytes) {
       await parents(rel);
-      await zip.begin(rel, mtimeMs);
+      await zip.begin(rel, { mtimeMs, maxBytes });
     },
     write: (data) => zip.write(data),
     end: () => zip.close(),

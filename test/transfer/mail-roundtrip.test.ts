@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Mailbox, Store } from '../../node/store/index.js';
 import { jobEnded, startJob, type JobSpec } from '../../node/transfer/index.js';
 import { toCrlf } from '../../node/transfer/mbox.js';
-import { addAccount, makeTestStore, type TestStore } from '../helpers/store.js';
+import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'transfer');
 
@@ -143,6 +143,12 @@ describe('export, then import into a fresh account: the same mailbox (issue 18 r
     dav.put(cal.id, { name: 'ev1.ics', uid: 'ev1@example.test', data: ev, component: 'VEVENT' });
     const book = dav.collection('addressbook', 'default')!;
     dav.put(book.id, { name: 'c1.vcf', uid: 'c1', data: 'BEGIN:VCARD\r\nVERSION:4.0\r\nUID:c1\r\nFN:Zoë\r\nEMAIL:zoe@example.test\r\nEND:VCARD\r\n' });
+    const mb = lease.mailbox;
+    // Twelve messages of one second: their Maildir names differ only in the sequence number, M9 then M10, which must keep their order.
+    const same = mb.folders.create('Same second');
+    for (let i = 1; i <= 12; i++) mb.messages.append(same.id, sampleMessage({ subject: `same second ${i}` }), { internalDate: Date.UTC(2024, 5, 1, 8, 0, 0) });
+    // Two names whose mbox files could come out alike (letters of other scripts; case alone), and must not overwrite each other.
+    for (const name of ['Öl', 'Äl', 'Straße/Ärger', 'Straße/ärger']) mb.messages.append(mb.folders.create(name).id, sampleMessage({ subject: name }), { internalDate: Date.UTC(2024, 5, 2) });
     lease.release();
   });
 

@@ -2,16 +2,28 @@
  * The import's memory bound (node/transfer/memory.ts): past its slack it
  * runs a full collection, which frees Buffers nothing holds any more; below
  * the slack, or before enough bytes were imported since the last one, it
- * costs nothing.
+ * costs nothing. Only in a process that allowed it (the CLI running a job
+ * itself): the node never pauses its sessions for one.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryBound } from '../../node/transfer/memory.js';
+import { allowForcedCollections, MemoryBound } from '../../node/transfer/memory.js';
 
 /** 64 MB written, so resident. */
 const big = () => Buffer.alloc(64 * 1024 * 1024, 1);
 
 describe('MemoryBound', () => {
-  it('past the slack, collects: the dead Buffers are freed', () => {
+  // First, while this process is still a node's (nothing called allowForcedCollections).
+  it('in the node (not allowed): never collects, however far past the slack', () => {
+    const m = new MemoryBound(0, 1);
+    const held = big();
+    m.check(1024 * 1024 * 1024);
+    m.check(1024 * 1024 * 1024);
+    expect(m.collections).toBe(0);
+    expect(held.length).toBe(64 * 1024 * 1024);
+  });
+
+  it('past the slack, in the CLI\'s own process, collects: the dead Buffers are freed', () => {
+    allowForcedCollections();
     const m = new MemoryBound(0, 1);
     let held: Buffer | null = big();
     const before = process.memoryUsage().arrayBuffers;
@@ -24,6 +36,7 @@ describe('MemoryBound', () => {
   });
 
   it('within the slack, or before enough bytes since the last collection, does nothing', () => {
+    allowForcedCollections();
     const roomy = new MemoryBound(1024 * 1024 * 1024 * 1024, 1);
     const held = big();
     roomy.check(10);

@@ -66,6 +66,11 @@ describe('GET /export.zip', () => {
       writeFileSync(zip, Buffer.from(await res.arrayBuffer()));
       // Info-ZIP checks every entry's CRC-32 and the central directory.
       expect(execFileSync('unzip', ['-t', zip]).toString()).toMatch(/No errors detected/);
+      // A small export stays a plain ZIP (APPNOTE §4.4.3.2: version needed 2.0 for every entry, no ZIP64 end record,
+      // §4.3.14), which every unzipper opens; the mbox files' sizes are bounded before they are written (zip.ts).
+      const versions = execFileSync('python3', ['-c', 'import sys, zipfile; print(sorted({i.extract_version for i in zipfile.ZipFile(sys.argv[1]).infolist()}))', zip]).toString().trim();
+      expect(versions).toBe('[20]');
+      expect(readFileSync(zip).includes(Buffer.from([0x50, 0x4b, 0x06, 0x06]))).toBe(false);
       const dir = join(tmp, format);
       execFileSync('unzip', ['-q', zip, '-d', dir]);
       const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { format: string; folders: { name: string; messages: number }[] };

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { joinCalendar, resourceName, splitCalendar, splitVcards } from '../../node/transfer/ical-split.js';
 import { planFolders } from '../../node/transfer/imap-folders.js';
 import { dirForFolder, flagsFromName, folderFromDir, formatKeywordsFile, nameInfo, parseKeywordsFile } from '../../node/transfer/maildir.js';
-import { MboxSplitter, mboxrdEntry, parseFromLineDate, toCrlf, toLf, type MboxMessage } from '../../node/transfer/mbox.js';
+import { MboxSplitter, mboxrdBound, mboxrdEntry, parseFromLineDate, toCrlf, toLf, type MboxMessage } from '../../node/transfer/mbox.js';
 import { readMboxStatus, withMboxStatus } from '../../node/transfer/mbox-status.js';
 import { formatProgress, Progress } from '../../node/transfer/progress.js';
 import { decodeUtf7, encodeUtf7 } from '../../node/transfer/utf7.js';
@@ -104,6 +104,19 @@ describe('mbox (RFC 4155; mboxrd and mboxo quoting)', () => {
     const crlf = Buffer.from('a\r\nb\r\n\r\nc');
     expect(toCrlf(toLf(crlf)).equals(crlf)).toBe(true);
     expect(toCrlf(Buffer.from('a\nb\r\n')).toString()).toBe('a\r\nb\r\n');
+  });
+  it('mboxrdBound is never below what mboxrdEntry writes (the ZIP declares it before the data)', () => {
+    const worst = [
+      Buffer.from(''),
+      Buffer.from('no header end'),
+      Buffer.from('\n'.repeat(50)),
+      Buffer.from('Subject: s\r\n\r\n' + 'From \n'.repeat(100)),
+      Buffer.from('Subject: s\r\n\r\n' + '>>>From x\r\n'.repeat(100) + 'tail without newline'),
+    ];
+    const flagSets = [[], ['\\Seen', '\\Answered', '\\Flagged', '\\Draft', '\\Deleted', 'Work', '$Label1', 'Été']];
+    for (const raw of worst) {
+      for (const flags of flagSets) expect(mboxrdEntry(withMboxStatus(raw, flags), 'MAILER-DAEMON', Date.UTC(99999, 0, 1)).length).toBeLessThanOrEqual(mboxrdBound(raw.length, flags));
+    }
   });
 });
 

@@ -117,6 +117,8 @@ export const transferCommands: Command[] = [
           const path = isAbsolute(src) ? src : resolve(io.cwd, src);
           source = { type: 'path' as const, path, as: as as 'mbox' | undefined, into: str(args, 'into'), variant: variant as 'mboxrd' | undefined };
         }
+        // Run here (no node): this process serves nobody, so the import may pause it to free dead Buffers (transfer/memory.ts).
+        if (ops.where === 'local') (await import('../../transfer/index.js')).allowForcedCollections();
         const started = await ops.call('transfer.start', { kind: 'import', address, password, source, rate: num(args, 'rate'), batch: num(args, 'batch') });
         const json = args.flags.json === true;
         if (!json) io.out(`importing into ${address} from ${started.what} (job ${started.id}${ops.where === 'node' ? ', in the running node' : ''})`);
