@@ -43,6 +43,8 @@ export interface NodeConfigInput {
     floatingIps: readonly string[];
     /** This server's id: the node cannot ask the metadata service (the metadata guard hides it). */
     hetznerServerId: string;
+    /** This node's own name (<location>.<mail host>): a standby serves a certificate for it to the edge. */
+    nodeHost?: string;
   };
   secrets: {
     masterKey: string;
@@ -104,7 +106,7 @@ export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'a
     // spam work adds spam.rspamdUrl); a node that lacks it would refuse the key.
     ...(HAS_OPTION('spam.rspamdUrl') ? { spam: { rspamdUrl: RSPAMD_URL } } : {}),
     // Only with a standby, so a single node's config (and its bundle's hash) stays as it was.
-    ...(fo ? { role: fo.role, failover: { floatingIps: [...fo.floatingIps], hetznerServerId: fo.hetznerServerId } } : {}),
+    ...(fo ? { role: fo.role, failover: { floatingIps: [...fo.floatingIps], hetznerServerId: fo.hetznerServerId, ...(fo.nodeHost ? { nodeHost: fo.nodeHost } : {}) } } : {}),
   };
 }
 

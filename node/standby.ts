@@ -15,7 +15,8 @@ import { masterKeyFor } from './master-key.js';
 import type { StandbyReplica, StandbyStatus } from './replication/failover.js';
 import { adminSecret } from './http/secret.js';
 import { standbyApp } from './http/standby-app.js';
-import { openCertificateStore } from './tls/index.js';
+import { Http01Responder, installCarriedCertificate, openNodeHostCertificates } from './tls/index.js';
+import http from 'node:http';
 import { lockDataDir } from './util/data-dir-lock.js';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server as HttpServer } from 'node:http';
@@ -71,7 +72,7 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
     const rep = replica;
     let handle: StandbyHandle | null = null;
     const app = standbyApp({ status: () => rep.status(), promote: () => handle!.promote(), secret: adminSecret(config).secret, log });
-    https = config.ports.https === undefined ? null : await serveHttps(config, app.fetch);
+    https = config.ports.https === undefined ? null : await serveHttps(config, app.fetch, log);
     handle = {
       config,
       httpsPort: https?.port ?? null,
@@ -85,6 +86,7 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
             promotion = null;
             return { promoted: false } as const;
           }
+          if (config.tls.acme.enabled && !config.tls.certFile) await takeCarriedCertificate(config, rep, log);
           await standingDown();
           node = await startNode({ ...config, role: 'primary' }, opts);
           log.info({ ports: node.ports }, 'standby: promoted; serving as the primary');
@@ -108,9 +110,22 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
   }
 }
 
-/** The standby's one listener: HTTPS with the node's certificate (self-signed locally, ACME or files on a server). */
-async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) => Response | Promise<Response>): Promise<{ port: number; close(): void }> {
-  const certs = await openCertificateStore(config);
+/**
+ * The standby's HTTPS listener (/health, the signed promotion), with the
+ * certificate for its own name (failover.nodeHost, from ACME: the edge's
+ * fetch verifies it against public CAs) or else the node's; and, while ACME
+ * http-01 needs it, ports.http answering the CA's challenges and nothing else.
+ */
+async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) => Response | Promise<Response>, log: Logger): Promise<{ port: number; close(): void }> {
+  const responder = new Http01Responder();
+  const certs = await openNodeHostCertificates(config, { responder });
+  const challenges = certs.acme && config.tls.acme.challenge === 'http-01' && config.ports.http !== undefined ? await serveChallenges(config, responder) : null;
+  if (certs.acme) {
+    const acme = certs.acme;
+    acme.on('issued', (info) => log.info({ names: info.subjectAltName, validTo: info.validTo.toISOString() }, 'standby: installed a new ACME certificate for this node\'s own name'));
+    acme.on('warning', (err) => log.warn({ err: err.message }, 'standby: ACME certificate for this node\'s own name'));
+    acme.start();
+  }
   const http = createAdaptorServer({ fetch }) as HttpServer;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((raw) => {
@@ -129,6 +144,8 @@ async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) =
     port,
     close: () => {
       server.close();
+      certs.acme?.stop();
+      challenges?.close();
       certs.store.close();
       // Idle keep-alive sockets would hold nothing useful; the one answering a promotion finishes first.
       setTimeout(() => {
@@ -136,6 +153,38 @@ async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) =
       }, 10_000).unref();
     },
   };
+}
+
+/** ports.http for the CA's http-01 requests only (RFC 8555 §8.3); closed before the promoted node binds it. */
+async function serveChallenges(config: Config, responder: Http01Responder): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (!responder.handle(req, res)) res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.ports.http, config.listenAddress, () => resolve());
+  });
+  return server;
+}
+
+/**
+ * Before serving: the mail host's certificate from the replica (the
+ * primary ships it, node/replication/carried-cert), so clients see the
+ * same valid certificate at once; without one the node asks the CA at start.
+ */
+async function takeCarriedCertificate(config: Config, rep: StandbyReplica, log: Logger): Promise<void> {
+  try {
+    const pair = await rep.carriedCertificate();
+    if (!pair) {
+      log.warn('standby: the replica carries no certificate for the mail host; the promoted node requests one from the CA');
+      return;
+    }
+    const taken = installCarriedCertificate(config, pair);
+    log.info({ taken }, taken ? 'standby: serving the mail host\'s certificate the primary carried through the replica' : 'standby: the carried certificate is not newer than this node\'s own, or does not cover the mail host');
+  } catch (err) {
+    // Serving matters more: the node falls back to the CA.
+    log.error({ err }, 'standby: could not take the mail host\'s certificate from the replica; the promoted node requests one from the CA');
+  }
 }
 
 /** After a promotion: the mail host's Floating IPs to this server (failover.floatingIps), when configured. */

@@ -89,6 +89,11 @@ export const OPTIONS = {
       help: 'Hetzner Cloud API token allowed to assign the Floating IPs (its own project, read/write): after a promotion the node moves failover.floatingIps to itself. Empty: the addresses are not moved (move them by hand or with DNS).',
     }),
     floatingIps: list([], { item: 'Hetzner Floating IP ids', check: (v) => (/^\d+$/.test(v) ? undefined : 'a numeric Floating IP id'), help: 'Ids of the mail host\'s Floating IPs (IPv4 and IPv6) that move to this node when it is promoted.' }),
+    nodeHost: str('', {
+      check: checkHostname,
+      expect: 'a DNS hostname like fsn1.mail.example.com',
+      help: 'This node\'s own name (<location>.<hostname>, which the infra points at this server\'s own addresses). With tls.acme.enabled a standby gets a certificate for it and serves it on its HTTPS listener, where the edge calls it (STANDBY_URL); empty: the standby serves the node\'s certificate.',
+    }),
     hetznerServerId: str('', { expect: 'a numeric Hetzner server id', check: (v) => (/^\d+$/.test(v) ? undefined : 'a numeric server id'), help: 'This server\'s Hetzner id; empty reads it from the metadata service (169.254.169.254).' }),
   },
   tls: {

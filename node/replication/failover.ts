@@ -21,6 +21,7 @@ import type { Logger } from '../util/log.js';
 import { Fence, epochHistory, type EpochRecord } from './epoch.js';
 import type { FenceState } from './fence.js';
 import { Follower, type FollowStatus } from './follow.js';
+import { fetchCarriedCertificate, shipCertificate, type CarriedCertificate } from './carried-cert.js';
 import { setAsideDiverged, type DivergenceReport } from './rejoin.js';
 import { openTarget, type ReplicaTarget } from './target.js';
 
@@ -28,6 +29,8 @@ export interface NodeFence {
   readonly fence: Fence;
   /** The replica target as replication must use it: writes refused unless primary. */
   guard(target: ReplicaTarget): ReplicaTarget;
+  /** Ships the mail host's certificate for a promoted standby (node/replication/carried-cert); refused unless primary. */
+  shipCertificate(pair: CarriedCertificate, masterKey: Buffer): Promise<void>;
   close(): void;
 }
 
@@ -51,6 +54,7 @@ export async function startFence(config: Config, log: Logger, restored: boolean)
   return {
     fence,
     guard: (t) => fence.guard(t),
+    shipCertificate: (pair, masterKey) => shipCertificate(fence.guard(target), masterKey, pair),
     close: () => {
       fence.stop();
       ungate();
@@ -79,6 +83,8 @@ export interface StandbyReplica {
    * when another node took the epoch first (this node stays a standby).
    */
   promote(): Promise<boolean>;
+  /** The mail host's certificate the primary carried through the replica (null: none shipped). */
+  carriedCertificate(): Promise<CarriedCertificate | null>;
   close(): Promise<void>;
 }
 
@@ -102,6 +108,7 @@ export async function startStandbyReplica(config: Config, masterKey: Buffer, log
       return { role: s.kind === 'primary' ? 'primary' : s.kind === 'promoting' ? 'promoting' : 'standby', fence: s, follow: follower.status(), history: await epochHistory(target), diverged };
     },
     catchUp: () => follower.catchUp(),
+    carriedCertificate: () => fetchCarriedCertificate(target, masterKey),
     promote() {
       return (promoting ??= (async () => {
         await follower.pause();
