@@ -94,7 +94,14 @@ export async function startStandbyReplica(config: Config, masterKey: Buffer, log
   const fence = new Fence(target, config.dataDir, flog, { role: 'standby', checkMs: config.failover.fenceCheckMs });
   // A standby takes no write whatever asks (nothing serves, but the CLI's in-process operations could).
   const ungate = setWriteGate(config.dataDir, () => fence.refusal());
-  await fence.boot(false);
+  try {
+    // Refuses (StandbyHoldsEpochError) when this directory holds the newest epoch: nothing is set aside then.
+    await fence.boot(false);
+  } catch (err) {
+    ungate();
+    target.close();
+    throw err;
+  }
   // An old primary rejoining: its diverged history is set aside and reported, never merged.
   const diverged = setAsideDiverged(config.dataDir, flog);
   const follower = new Follower({ target, dataDir: config.dataDir, masterKey, log: flog, intervalMs: config.failover.followMs });

@@ -95,7 +95,28 @@ export type BootDecision =
   | { kind: 'claim'; epoch: number }
   | { kind: 'resume'; epoch: number }
   | { kind: 'fenced'; epoch: number; newer: number }
-  | { kind: 'standby'; seen: number };
+  | { kind: 'standby'; seen: number }
+  /** Started as a standby while this data directory holds the newest epoch: it is the primary, and the only copy of what it has not shipped. */
+  | { kind: 'refuse-standby'; held: number; latest: number };
+
+/**
+ * A node asked to stand by while it holds the newest epoch. Standing by
+ * would set its databases aside as diverged and restore from the replica,
+ * leaving no primary at all and its unshipped changes in a side directory;
+ * the operator decides instead.
+ */
+export class StandbyHoldsEpochError extends Error {
+  constructor(
+    readonly held: number,
+    readonly latest: number,
+  ) {
+    super(
+      `this node holds epoch ${held}, ${held === latest ? 'the newest in the replica' : `newer than the replica's ${latest}`}: it is the primary, and standing by would set its data aside with no primary left. ` +
+        'Start it as the primary (role: primary), or, to make it the standby, first promote the other node (`haven promote` there) and then start this one with role: standby',
+    );
+    this.name = 'StandbyHoldsEpochError';
+  }
+}
 
 /**
  * `held`: the epoch this data directory last held (null: none, e.g. a fresh
@@ -104,7 +125,7 @@ export type BootDecision =
  * (a replacement server taking over from a dead one).
  */
 export function bootDecision(role: Role, held: number | null, latest: number, restored: boolean): BootDecision {
-  if (role === 'standby') return { kind: 'standby', seen: latest };
+  if (role === 'standby') return held !== null && held >= latest ? { kind: 'refuse-standby', held, latest } : { kind: 'standby', seen: latest };
   if (held === null) {
     // A brand-new replica, or a server rebuilt from it: the next epoch is ours to take (if nobody beats us).
     if (latest === 0 || restored) return { kind: 'claim', epoch: latest + 1 };
@@ -127,5 +148,7 @@ export function stateAfterBoot(d: BootDecision): FenceState {
       return { kind: 'fenced', epoch: d.epoch, newer: d.newer };
     case 'standby':
       return { kind: 'standby', seen: d.seen };
+    case 'refuse-standby':
+      throw new StandbyHoldsEpochError(d.held, d.latest);
   }
 }
