@@ -90,6 +90,24 @@ export function refusal(s: FenceState): string | null {
   }
 }
 
+/**
+ * The primary's lease: it acknowledges only while its last confirmation
+ * that no newer epoch exists (a check of the replica that read nothing
+ * newer) began at most `leaseMs` ago. A standby that takes the next epoch
+ * at T made it after any such read began, so the old primary acknowledges
+ * nothing after T + leaseMs, wherever its clock stands and whether or not
+ * it can still reach the replica; the promoting standby waits that long
+ * before it applies the last objects. 0: no lease (acknowledge until a
+ * newer epoch is seen). Times are the same node's monotonic clock.
+ */
+export function leaseLapsed(confirmedAt: number, now: number, leaseMs: number): boolean {
+  return leaseMs > 0 && now - confirmedAt > leaseMs;
+}
+
+export function leaseRefusal(sinceMs: number): string {
+  return `this node could not confirm in the replica for ${(sinceMs / 1000).toFixed(1)} s that it is still the primary; try again later`;
+}
+
 /** What a node does at start, from its role, the epoch it last held and the newest in the replica. */
 export type BootDecision =
   | { kind: 'claim'; epoch: number }

@@ -39,7 +39,7 @@ export interface FollowStatus {
   lastError: string | null;
 }
 
-interface Position {
+export interface Position {
   generation: string;
   index: number;
 }
@@ -80,7 +80,7 @@ export interface FollowerOptions {
 const MAX_DELAYS = 10_000;
 
 export class Follower {
-  private readonly applied = new Map<string, Position>();
+  private readonly appliedAt = new Map<string, Position>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -91,7 +91,12 @@ export class Follower {
 
   status(): FollowStatus {
     const lagMs = this.oldestWaiting > 0 ? Date.now() - this.oldestWaiting : 0;
-    return { ...this.st, databases: this.applied.size, lagMs, recentDelays: [...this.st.recentDelays] };
+    return { ...this.st, databases: this.appliedAt.size, lagMs, recentDelays: [...this.st.recentDelays] };
+  }
+
+  /** Per database, the chain position applied last: what a promoted node took over (node/replication/takeover). */
+  applied(): Record<string, Position> {
+    return Object.fromEntries([...this.appliedAt].map(([db, p]) => [db, { ...p }]));
   }
 
   /** One pass: list, apply what is new. Concurrent callers share the pass in flight. */
@@ -103,7 +108,7 @@ export class Follower {
     const { target, dataDir, masterKey, log } = this.o;
     try {
       const listing = await withRetry(() => target.list(), 3);
-      const todo = whatIsNew(groupListing(listing), this.applied);
+      const todo = whatIsNew(groupListing(listing), this.appliedAt);
       const waiting = todo.flatMap((t) => t.newLinks.map((l) => l.modified)).filter((m) => m > 0);
       this.oldestWaiting = waiting.length > 0 ? Math.min(...waiting) : 0;
       this.st.behindObjects = todo.reduce((n, t) => n + t.newLinks.length, 0);
@@ -111,7 +116,7 @@ export class Follower {
         if (this.stopped) return;
         const only = t.db === 'directory' || t.db === 'spool' ? t.db : t.db.slice('mailbox-'.length);
         await restore({ target, into: dataDir, only, force: true, masterKey, log, concurrency: 1 });
-        this.applied.set(t.db, t.end);
+        this.appliedAt.set(t.db, t.end);
         const now = Date.now();
         for (const l of t.newLinks) if (l.modified > 0) this.st.recentDelays.push(now - l.modified);
         if (this.st.recentDelays.length > MAX_DELAYS) this.st.recentDelays.splice(0, this.st.recentDelays.length - MAX_DELAYS);
