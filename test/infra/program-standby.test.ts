@@ -233,6 +233,9 @@ describe('DNS and the edge', () => {
     const spf = 'v=spf1 ip4:198.51.100.80 ip6:2001:db8:f100:f100::1 include:spf.relay.example a:fsn1.mail.example.com a:nbg1.mail.example.com -all';
     expect(record('haven-dns-TXT-example.com').content).toBe(spf);
     expect(record('haven-dns-TXT-example.org').content).toBe(spf);
+    // The HELO name's own record (RFC 7208 §2.3: bounces are judged by it): the nodes greet as the mail host from
+    // their own addresses, so it names them too; the relay greets with its own name and stays out.
+    expect(record('haven-dns-TXT-mail.example.com').content).toBe('v=spf1 ip4:198.51.100.80 ip6:2001:db8:f100:f100::1 a:fsn1.mail.example.com a:nbg1.mail.example.com -all');
     for (const b of [bundles.primary, bundles.standby]) {
       expect(parseYaml(file(b, '/etc/haven/haven.yaml').content).spfExtra).toEqual(['include:spf.relay.example', 'a:fsn1.mail.example.com', 'a:nbg1.mail.example.com']);
     }
