@@ -90,7 +90,9 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
           await standingDown();
           node = await startNode({ ...config, role: 'primary' }, opts);
           log.info({ ports: node.ports }, 'standby: promoted; serving as the primary');
-          await moveAddresses(config, log, opts.hetznerFetch);
+          const moved = await moveAddresses(config, log, opts.hetznerFetch);
+          // No certificate came through the replica: http-01 for the mail host reaches this node only now.
+          if (moved && config.tls.acme.enabled && !config.tls.certFile && node.certificate.source !== 'acme') void certificateAfterMove(node, log);
           return { promoted: true, node } as const;
         })());
       },
@@ -187,16 +189,38 @@ async function takeCarriedCertificate(config: Config, rep: StandbyReplica, log: 
   }
 }
 
-/** After a promotion: the mail host's Floating IPs to this server (failover.floatingIps), when configured. */
-async function moveAddresses(config: Config, log: Logger, f?: typeof fetch): Promise<void> {
+/**
+ * The promoted node's first ACME attempt for the mail host ran before the
+ * Floating IPs moved, so the CA's http-01 request went to the old server;
+ * asks again now, a few times while Hetzner's routing settles, instead of
+ * waiting for the next 12-hourly check.
+ */
+async function certificateAfterMove(node: NodeHandle, log: Logger): Promise<void> {
+  for (const waitMs of [0, 2_000, 5_000, 15_000, 30_000]) {
+    if (waitMs) await new Promise((r) => setTimeout(r, waitMs).unref());
+    try {
+      const r = (await node.operations.call('certs.renew', {})) as { result?: string };
+      log.info({ result: r?.result }, 'standby: the promoted node has a certificate for the mail host');
+      return;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'standby: no certificate for the mail host yet; trying again');
+    }
+  }
+  log.error('standby: the promoted node could not get a certificate for the mail host; run `haven certs renew` once the Floating IPs answer here');
+}
+
+/** After a promotion: the mail host's Floating IPs to this server (failover.floatingIps), when configured. True when they moved. */
+async function moveAddresses(config: Config, log: Logger, f?: typeof fetch): Promise<boolean> {
   const fo = config.failover;
-  if (!fo.hetznerToken || fo.floatingIps.length === 0) return;
+  if (!fo.hetznerToken || fo.floatingIps.length === 0) return false;
   const { moveFloatingIps } = await import('./failover/index.js');
   try {
     const moved = await moveFloatingIps({ token: fo.hetznerToken, ids: fo.floatingIps, serverId: fo.hetznerServerId || null, fetch: f });
     log.info({ moved }, 'standby: the floating addresses now point at this node');
+    return true;
   } catch (err) {
     // Serving goes on: mail reaches this node once the addresses move, by hand if need be.
     log.error({ err }, 'standby: promoted, but the floating addresses could not be moved; assign them in the Hetzner console (or `hcloud floating-ip assign`)');
+    return false;
   }
 }

@@ -76,13 +76,13 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function config(name: string, role: 'primary' | 'standby', httpPort: number, nodeHost: string) {
+function config(name: string, role: 'primary' | 'standby', httpPort: number, nodeHost: string, replica = replicaDir) {
   return testConfig(join(root, name), {
     hostname: MAIL_HOST,
     dnsbl: [],
     masterKey,
     role,
-    replicaUrl: pathToFileURL(replicaDir).href,
+    replicaUrl: pathToFileURL(replica).href,
     ports: { http: httpPort },
     admin: { secret: SECRET },
     tls: { acme: { enabled: true, directoryUrl: pebble.directoryUrl } },
@@ -193,5 +193,40 @@ describe('standby certificates (issue 19 gap 1)', () => {
     const served = await verifiedPeer(promoted.ports.imaps!, MAIL_HOST, issuer);
     expect(served.fingerprint256).toBe(mailHostCert.fingerprint256);
     expect(promoted.certificate.source).toBe('acme');
+  }, 120_000);
+
+  it('with no certificate in the replica, the promoted node gets the mail host\'s from the CA once the Floating IPs point at it', async () => {
+    const replica = join(root, 'replica-2');
+    const cHttp = await freePort();
+    const dHttp = await freePort();
+    // The mail host's name reaches the old primary (which answers no challenge of the new one) until the addresses move.
+    routes.set(MAIL_HOST, cHttp);
+    routes.set(STANDBY_NAME, dHttp);
+    const issuer = await pebble.issuerRoot();
+    // A primary without ACME (a certificate of its own files, say): it carries nothing.
+    const c: NodeHandle = await startNode(testConfig(join(root, 'c'), { hostname: MAIL_HOST, dnsbl: [], masterKey, replicaUrl: pathToFileURL(replica).href, ports: { http: cHttp }, failover: { fenceCheckMs: 100 } }), { adminUi: false });
+    running.push(c);
+    await c.operations.call('domain.add', { name: 'example.org' });
+    await c.replication!.flush(20_000);
+    expect((await new FileTarget(replica).list()).some((o) => o.key === CARRIED_CERT_KEY)).toBe(false);
+
+    // Hetzner's API as node/failover speaks it: the assignment is what moves the traffic (here: the router's route).
+    const assigned: string[] = [];
+    const hetznerFetch = (async (input: string | URL | Request) => {
+      const m = /\/floating_ips\/(\d+)\/actions\/assign$/.exec(String(input));
+      if (!m) return new Response('{}', { status: 404 });
+      assigned.push(m[1]);
+      routes.set(MAIL_HOST, dHttp);
+      return new Response(JSON.stringify({ action: { id: Number(m[1]), status: 'success' } }), { status: 201, headers: { 'content-type': 'application/json' } });
+    }) as typeof fetch;
+    const base = config('d', 'standby', dHttp, STANDBY_NAME, replica);
+    const d: StandbyHandle = await startStandby({ ...base, failover: { ...base.failover, hetznerToken: 'a token', floatingIps: ['11', '12'], hetznerServerId: '7' } }, { hetznerFetch });
+    running.push(d);
+    await untilVerified(d.httpsPort!, STANDBY_NAME, issuer);
+    expect(await d.promote()).toMatchObject({ promoted: true });
+    expect(assigned).toEqual(['11', '12']);
+    // The first attempt, at start, went to the old server; the one after the move is served without a restart.
+    const served = await untilVerified(d.node()!.ports.imaps!, MAIL_HOST, issuer, 60_000);
+    expect(served.subjectAltName).toContain(`DNS:${MAIL_HOST}`);
   }, 120_000);
 });
