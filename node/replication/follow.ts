@@ -81,9 +81,31 @@ export interface FollowerOptions {
   log: Logger;
   /** Pause between passes (default 1 s). */
   intervalMs?: number;
+  /** Bytes of new objects applied at once (default INCREMENT_BYTES). */
+  incrementBytes?: number;
 }
 
 const MAX_DELAYS = 10_000;
+/** Bytes of new objects applied at once (a 1 GB server follows a primary's bulk import). */
+const INCREMENT_BYTES = 16 << 20;
+
+/** Consecutive groups of links of at most `max` bytes each (a larger link alone). Pure. */
+export function batches<T extends { size: number }>(links: readonly T[], max: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const l of links) {
+    if (cur.length > 0 && bytes + l.size > max) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(l);
+    bytes += l.size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
 
 export class Follower {
   private readonly appliedAt = new Map<string, Position>();
@@ -154,8 +176,13 @@ export class Follower {
       if (links.length === 0 && tail.index >= end.index) return;
       if (links.length > 0 && links.every((l, i) => l.index === tail.index + 1 + i)) {
         try {
-          const r = await applyIncrement(target, join(dataDir, pathForDbName(db)), tail, links);
-          this.tails.set(db, r.tail);
+          // In batches of at most INCREMENT_BYTES: each is held in memory whole until checked, and ends
+          // at a state of the chain, so a failure part way leaves the file at the last batch's end.
+          let at = tail;
+          for (const batch of batches(links, this.o.incrementBytes ?? INCREMENT_BYTES)) {
+            at = (await applyIncrement(target, join(dataDir, pathForDbName(db)), at, batch)).tail;
+            this.tails.set(db, at);
+          }
           this.counts.incremental++;
           return;
         } catch (err) {

@@ -16,11 +16,13 @@ import nodemailer from 'nodemailer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../node/config/index.js';
 import { startNode, type NodeHandle } from '../../node/main.js';
+import { batches, Follower } from '../../node/replication/follow.js';
 import { parseKey } from '../../node/replication/object.js';
 import { restore } from '../../node/replication/restore.js';
 import { FileTarget } from '../../node/replication/target.js';
 import { startStandby, type StandbyHandle } from '../../node/standby.js';
 import { databaseFiles } from '../../node/store/layout.js';
+import { silentLogger } from '../../node/util/log.js';
 
 const root = mkdtempSync(join(tmpdir(), 'haven-follow-'));
 const running: { close(): Promise<void> }[] = [];
@@ -46,6 +48,14 @@ async function send(port: number, n: number): Promise<void> {
 function files(dataDir: string): Record<string, Buffer> {
   return Object.fromEntries(databaseFiles(dataDir).map((f) => [f.name, readFileSync(f.path)]));
 }
+
+describe('increments in batches', () => {
+  it('cuts the new objects into consecutive groups of at most the limit, a larger object alone', () => {
+    const l = (size: number, i: number) => ({ size, i });
+    expect(batches([10, 10, 10, 25, 5, 5].map(l), 20).map((b) => b.map((x) => x.i))).toEqual([[0, 1], [2], [3], [4, 5]]);
+    expect(batches([], 20)).toEqual([]);
+  });
+});
 
 describe('a standby applies only what is new', () => {
   it('rebuilds once, then applies new objects onto its files, ending byte for byte where a fresh restore ends; a broken link is not built on', async () => {
@@ -83,6 +93,21 @@ describe('a standby applies only what is new', () => {
     const restored = files(fresh);
     expect(Object.keys(built).sort()).toEqual(Object.keys(restored).sort());
     for (const db of Object.keys(restored)) expect({ db, same: built[db].equals(restored[db]) }).toEqual({ db, same: true });
+
+    // Object by object (batches of one): each batch ends at a state of the chain, and the end is the same.
+    const one = new Follower({ target: new FileTarget(replica), dataDir: join(root, 'one'), masterKey: Buffer.from(masterKey, 'hex'), log: silentLogger, incrementBytes: 1 });
+    await one.catchUp();
+    for (let i = 0; i < 3; i++) await send(a.ports.smtp!, 50 + i);
+    await a.replication!.flush(20_000);
+    await one.catchUp();
+    expect(one.status()).toMatchObject({ lastError: null, behindObjects: 0 });
+    expect(one.status().applies.incremental).toBeGreaterThan(0);
+    await b.catchUp();
+    const fresh2 = join(root, 'fresh2');
+    await restore({ target: pathToFileURL(replica).href, into: fresh2, masterKey: Buffer.from(masterKey, 'hex') });
+    for (const [db, bytes] of Object.entries(files(fresh2))) {
+      expect({ db, one: files(join(root, 'one'))[db]?.equals(bytes), b: files(join(root, 'b'))[db]?.equals(bytes) }).toEqual({ db, one: true, b: true });
+    }
 
     // A replaced object (its bytes no longer the ones the chain links): the standby does not build on it.
     await send(a.ports.smtp!, 99);
