@@ -53,7 +53,7 @@ if (!line.startsWith('PORT ')) throw new Error(`primary failed to start: ${line}
 const port = Number(line.split(' ')[1]);
 
 const followMs = Number(args['follow-ms']);
-const standby = await startStandby(testConfig(join(root, 'b'), { dnsbl: [], masterKey, replicaUrl: url, role: 'standby', failover: { fenceCheckMs: 500, followMs } }));
+const standby = await startStandby(testConfig(join(root, 'b'), { dnsbl: [], masterKey, replicaUrl: url, role: 'standby', failover: { fenceCheckMs: 500, fenceLeaseMs: 3000, followMs } }));
 const gauge: number[] = [];
 const sampler = setInterval(() => void standby.status().then((s) => gauge.push(s.follow.lagMs)), 50);
 

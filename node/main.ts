@@ -384,6 +384,9 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   }
 
   watchdog.start();
+  // Starting took a while (keys, certificates, listeners): confirm the epoch afresh, so the first
+  // writes do not meet a primary's lease (failover.fenceLeaseMs) that ran out while it started.
+  if (fence) await fence.fence.check();
   let closing: Promise<void> | null = null;
   return {
     config,

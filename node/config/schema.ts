@@ -82,9 +82,9 @@ export const OPTIONS = {
   }),
   failover: {
     fenceCheckMs: int(1000, { min: 50, help: 'How often the primary looks in the replica for a newer epoch (a promoted standby); it stops acknowledging writes within about this long of a promotion.' }),
-    fenceLeaseMs: int(3000, {
+    fenceLeaseMs: int(0, {
       min: 0,
-      help: 'The primary acknowledges a write only while its last look at the replica that found no newer epoch began at most this long ago, so after a promotion it acknowledges nothing for longer than this, even cut off from the replica; a standby taking over waits this long before applying the last objects. The price: with the replica unreachable for longer, writes get temporary errors (SMTP 451) until it answers. 0: no lease (a single node with no standby may prefer that).',
+      help: 'With a standby (both nodes; the Pulumi program sets 3000): the primary acknowledges a write only while its last look at the replica that found no newer epoch began at most this long ago, so after a promotion it acknowledges nothing for longer than this, even cut off from the replica; a standby taking over waits this long before applying the last objects. The price: with the replica unreachable for longer, writes get temporary errors (SMTP 451) until it answers. 0: no lease, for a single node, whose mail must not stop when the replica does (a primary then acknowledges until it sees a newer epoch).',
     }),
     followMs: int(1000, { min: 50, help: 'How often a standby lists the replica for new objects to apply.' }),
     hetznerToken: str('', {

@@ -115,6 +115,9 @@ export async function startStandbyReplica(config: Config, masterKey: Buffer, log
     throw err;
   }
   // An old primary rejoining: its diverged history is set aside and reported, never merged.
+  // Without a lease the primary acknowledges until it sees a newer epoch: say so once, where the operator looks.
+  const current = fence.state.kind === 'standby' && fence.state.seen > 0 ? await readEpoch(target, fence.state.seen).catch(() => null) : null;
+  if (current && !current.leaseMs) flog.warn({ epoch: current.epoch, node: current.node }, 'standby: the primary holds no lease (failover.fenceLeaseMs is 0 there): cut off from the replica it would acknowledge mail after a promotion that only its rejoin report would show; set failover.fenceLeaseMs (3000) on both nodes');
   const held = readHeld(config.dataDir);
   const took = held === null ? null : await readTakeover(target, held + 1).catch(() => null);
   const diverged = setAsideDiverged(config.dataDir, flog, Date.now(), took);
