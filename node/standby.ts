@@ -121,7 +121,7 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
 async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) => Response | Promise<Response>, log: Logger): Promise<{ port: number; close(): void }> {
   const responder = new Http01Responder();
   const certs = await openNodeHostCertificates(config, { responder });
-  const challenges = certs.acme && config.tls.acme.challenge === 'http-01' && config.ports.http !== undefined ? await serveChallenges(config, responder) : null;
+  const challenges = certs.acme && config.tls.acme.challenge === 'http-01' && config.ports.http !== undefined ? await serveChallenges(config, responder, log) : null;
   if (certs.acme) {
     const acme = certs.acme;
     acme.on('issued', (info) => log.info({ names: info.subjectAltName, validTo: info.validTo.toISOString() }, 'standby: installed a new ACME certificate for this node\'s own name'));
@@ -157,16 +157,25 @@ async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) =
   };
 }
 
-/** ports.http for the CA's http-01 requests only (RFC 8555 §8.3); closed before the promoted node binds it. */
-async function serveChallenges(config: Config, responder: Http01Responder): Promise<http.Server> {
+/**
+ * ports.http for the CA's http-01 requests only (RFC 8555 §8.3); closed
+ * before the promoted node binds it. A port it cannot bind costs only the
+ * certificate for its own name (said in the log), never the standing by.
+ */
+async function serveChallenges(config: Config, responder: Http01Responder, log: Logger): Promise<http.Server | null> {
   const server = http.createServer((req, res) => {
     if (!responder.handle(req, res)) res.writeHead(404).end();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.ports.http, config.listenAddress, () => resolve());
-  });
-  return server;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.ports.http, config.listenAddress, () => resolve());
+    });
+    return server;
+  } catch (err) {
+    log.warn({ err: (err as Error).message, port: config.ports.http }, 'standby: cannot listen on ports.http for the ACME http-01 challenge; the certificate for this node\'s own name cannot be issued (use tls.acme.challenge dns-01, or free the port)');
+    return null;
+  }
 }
 
 /**
