@@ -10,7 +10,7 @@ import { startNode } from '../node/main.js';
 import { resolverFor } from '../node/smtp/index.js';
 
 const [dataDir, keyHex, url, dnsPort, password] = process.argv.slice(2);
-const node = await startNode(testConfig(dataDir, { dnsbl: [], masterKey: keyHex, replicaUrl: url, failover: { fenceCheckMs: 500 } }), { adminUi: false, resolver: resolverFor([`127.0.0.1:${dnsPort}`]) });
+const node = await startNode(testConfig(dataDir, { dnsbl: [], masterKey: keyHex, replicaUrl: url, failover: { fenceCheckMs: 500, fenceLeaseMs: 3000 } }), { adminUi: false, resolver: resolverFor([`127.0.0.1:${dnsPort}`]) });
 await node.operations.call('domain.add', { name: 'example.test' });
 await node.operations.call('account.add', { address: 'alice@example.test', password });
 console.log(`PORT ${node.ports.smtp}`);

@@ -53,7 +53,7 @@ if (!line.startsWith('PORT ')) throw new Error(`primary failed to start: ${line}
 const port = Number(line.split(' ')[1]);
 
 const followMs = Number(args['follow-ms']);
-const standby = await startStandby(testConfig(join(root, 'b'), { dnsbl: [], masterKey, replicaUrl: url, role: 'standby', failover: { fenceCheckMs: 500, followMs } }));
+const standby = await startStandby(testConfig(join(root, 'b'), { dnsbl: [], masterKey, replicaUrl: url, role: 'standby', failover: { fenceCheckMs: 500, fenceLeaseMs: 3000, followMs } }));
 const gauge: number[] = [];
 const sampler = setInterval(() => void standby.status().then((s) => gauge.push(s.follow.lagMs)), 50);
 
@@ -93,7 +93,9 @@ if (!reply.startsWith('250')) throw new Error(`the new primary answered ${reply}
 console.log(`standby: ${COUNT} messages over ${SESSIONS} sessions in ${seconds.toFixed(1)} s (${(COUNT / seconds).toFixed(0)} msg/s) into a file replica; standby polls every ${followMs} ms`);
 console.log(`  replica-to-standby per object: p50 ${ms(pct(delays, 50))}, p99 ${ms(pct(delays, 99))}, max ${ms(delays.at(-1) ?? NaN)} (${delays.length} objects)`);
 console.log(`  standby lag gauge (sampled every 50 ms): p50 ${ms(pct(g, 50))}, p99 ${ms(pct(g, 99))}, max ${ms(g.at(-1) ?? NaN)}`);
-console.log(`  takeover: promote returned after ${ms(promotedMs)} (includes 2 x fenceCheckMs = 1000 ms for a live old primary to notice); first 250 from the new primary ${ms(firstMs)} after the promote call`);
+const applies = (await standby.status()).follow.applies;
+console.log(`  databases brought up to date: ${applies.incremental} by applying only the new objects, ${applies.rebuilt} rebuilt from a snapshot`);
+console.log(`  takeover: promote returned after ${ms(promotedMs)} (includes the old primary's lease from its epoch record plus one fenceCheckMs: a live old primary acknowledges nothing after that); first 250 from the new primary ${ms(firstMs)} after the promote call`);
 await standby.close();
 await dns.close();
 rmSync(root, { recursive: true, force: true });

@@ -43,6 +43,8 @@ export interface NodeConfigInput {
     floatingIps: readonly string[];
     /** This server's id: the node cannot ask the metadata service (the metadata guard hides it). */
     hetznerServerId: string;
+    /** This node's own name (<location>.<mail host>): a standby serves a certificate for it to the edge. */
+    nodeHost?: string;
   };
   secrets: {
     masterKey: string;
@@ -77,6 +79,12 @@ export function dkimCredentialName(k: Pick<DkimPrivateKey, 'domain' | 'selector'
 /** Options the Sieve and spam work adds to the node: set only once the node knows them (it refuses unknown keys). */
 const HAS_OPTION = (path: string) => OPTION_LIST.some((o) => o.path === path);
 
+/**
+ * With a standby, each primary's lease (node/config failover.fenceLeaseMs): a primary cut off from the
+ * replica stops acknowledging this long after a promotion, and the promoting standby waits it out.
+ */
+export const FENCE_LEASE_MS = 3000;
+
 /** The node's config file (non-secret options only; secrets come from credentials and the environment). */
 export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl' | 'spfExtra' | 'dmarcPolicy' | 'failover'>): Record<string, unknown> {
   const fo = input.failover;
@@ -104,7 +112,7 @@ export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'a
     // spam work adds spam.rspamdUrl); a node that lacks it would refuse the key.
     ...(HAS_OPTION('spam.rspamdUrl') ? { spam: { rspamdUrl: RSPAMD_URL } } : {}),
     // Only with a standby, so a single node's config (and its bundle's hash) stays as it was.
-    ...(fo ? { role: fo.role, failover: { floatingIps: [...fo.floatingIps], hetznerServerId: fo.hetznerServerId } } : {}),
+    ...(fo ? { role: fo.role, failover: { floatingIps: [...fo.floatingIps], hetznerServerId: fo.hetznerServerId, fenceLeaseMs: FENCE_LEASE_MS, ...(fo.nodeHost ? { nodeHost: fo.nodeHost } : {}) } } : {}),
   };
 }
 

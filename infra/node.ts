@@ -202,7 +202,7 @@ export class HavenNode extends pulumi.ComponentResource {
       const c = config as Omit<NodeConfigInput, 'authorizedKeys' | 'failover'>;
       return configBundle({
         ...c,
-        ...(f ? { failover: { role: f.role, floatingIps: f.floatingIps, hetznerServerId: f.hetznerServerId }, secrets: { ...c.secrets, hetznerToken: f.hetznerToken } } : {}),
+        ...(f ? { failover: { role: f.role, floatingIps: f.floatingIps, hetznerServerId: f.hetznerServerId, nodeHost: args.ptrName }, secrets: { ...c.secrets, hetznerToken: f.hetznerToken } } : {}),
         authorizedKeys: [deployPub.trim(), ...args.sshPublicKeys],
       });
     });

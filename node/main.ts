@@ -362,6 +362,15 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     acme.on('warning', (err) => log.warn({ err: err.message }, 'ACME certificate renewal'));
     acme.start();
     closers.push({ name: 'acme', close: () => acme.stop() });
+    // With a replica, the certificate travels to a standby (sealed), which serves it the moment it is promoted.
+    if (fence) {
+      const carry = () => {
+        const cur = acme.current();
+        if (cur) fence.shipCertificate(cur, mk.key).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not ship the certificate to the replica; a promoted standby would request its own'));
+      };
+      acme.on('issued', carry);
+      carry();
+    }
   }
 
   // 8. The local admin UI: the edge app served from Node, on loopback only
@@ -375,6 +384,9 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
   }
 
   watchdog.start();
+  // Starting took a while (keys, certificates, listeners): confirm the epoch afresh, so the first
+  // writes do not meet a primary's lease (failover.fenceLeaseMs) that ran out while it started.
+  if (fence) await fence.fence.check();
   let closing: Promise<void> | null = null;
   return {
     config,

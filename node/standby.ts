@@ -15,7 +15,8 @@ import { masterKeyFor } from './master-key.js';
 import type { StandbyReplica, StandbyStatus } from './replication/failover.js';
 import { adminSecret } from './http/secret.js';
 import { standbyApp } from './http/standby-app.js';
-import { openCertificateStore } from './tls/index.js';
+import { Http01Responder, installCarriedCertificate, openNodeHostCertificates } from './tls/index.js';
+import http from 'node:http';
 import { lockDataDir } from './util/data-dir-lock.js';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server as HttpServer } from 'node:http';
@@ -71,7 +72,7 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
     const rep = replica;
     let handle: StandbyHandle | null = null;
     const app = standbyApp({ status: () => rep.status(), promote: () => handle!.promote(), secret: adminSecret(config).secret, log });
-    https = config.ports.https === undefined ? null : await serveHttps(config, app.fetch);
+    https = config.ports.https === undefined ? null : await serveHttps(config, app.fetch, log);
     handle = {
       config,
       httpsPort: https?.port ?? null,
@@ -85,10 +86,13 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
             promotion = null;
             return { promoted: false } as const;
           }
+          if (config.tls.acme.enabled && !config.tls.certFile) await takeCarriedCertificate(config, rep, log);
           await standingDown();
           node = await startNode({ ...config, role: 'primary' }, opts);
           log.info({ ports: node.ports }, 'standby: promoted; serving as the primary');
-          await moveAddresses(config, log, opts.hetznerFetch);
+          const moved = await moveAddresses(config, log, opts.hetznerFetch);
+          // No certificate came through the replica: http-01 for the mail host reaches this node only now.
+          if (moved && config.tls.acme.enabled && !config.tls.certFile && node.certificate.source !== 'acme') void certificateAfterMove(node, log);
           return { promoted: true, node } as const;
         })());
       },
@@ -108,9 +112,22 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
   }
 }
 
-/** The standby's one listener: HTTPS with the node's certificate (self-signed locally, ACME or files on a server). */
-async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) => Response | Promise<Response>): Promise<{ port: number; close(): void }> {
-  const certs = await openCertificateStore(config);
+/**
+ * The standby's HTTPS listener (/health, the signed promotion), with the
+ * certificate for its own name (failover.nodeHost, from ACME: the edge's
+ * fetch verifies it against public CAs) or else the node's; and, while ACME
+ * http-01 needs it, ports.http answering the CA's challenges and nothing else.
+ */
+async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) => Response | Promise<Response>, log: Logger): Promise<{ port: number; close(): void }> {
+  const responder = new Http01Responder();
+  const certs = await openNodeHostCertificates(config, { responder });
+  const challenges = certs.acme && config.tls.acme.challenge === 'http-01' && config.ports.http !== undefined ? await serveChallenges(config, responder, log) : null;
+  if (certs.acme) {
+    const acme = certs.acme;
+    acme.on('issued', (info) => log.info({ names: info.subjectAltName, validTo: info.validTo.toISOString() }, 'standby: installed a new ACME certificate for this node\'s own name'));
+    acme.on('warning', (err) => log.warn({ err: err.message }, 'standby: ACME certificate for this node\'s own name'));
+    acme.start();
+  }
   const http = createAdaptorServer({ fetch }) as HttpServer;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((raw) => {
@@ -129,6 +146,8 @@ async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) =
     port,
     close: () => {
       server.close();
+      certs.acme?.stop();
+      challenges?.close();
       certs.store.close();
       // Idle keep-alive sockets would hold nothing useful; the one answering a promotion finishes first.
       setTimeout(() => {
@@ -138,16 +157,79 @@ async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) =
   };
 }
 
-/** After a promotion: the mail host's Floating IPs to this server (failover.floatingIps), when configured. */
-async function moveAddresses(config: Config, log: Logger, f?: typeof fetch): Promise<void> {
+/**
+ * ports.http for the CA's http-01 requests only (RFC 8555 §8.3); closed
+ * before the promoted node binds it. A port it cannot bind costs only the
+ * certificate for its own name (said in the log), never the standing by.
+ */
+async function serveChallenges(config: Config, responder: Http01Responder, log: Logger): Promise<http.Server | null> {
+  const server = http.createServer((req, res) => {
+    if (!responder.handle(req, res)) res.writeHead(404).end();
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.ports.http, config.listenAddress, () => resolve());
+    });
+    return server;
+  } catch (err) {
+    log.warn({ err: (err as Error).message, port: config.ports.http }, 'standby: cannot listen on ports.http for the ACME http-01 challenge; the certificate for this node\'s own name cannot be issued (use tls.acme.challenge dns-01, or free the port)');
+    return null;
+  }
+}
+
+/**
+ * Before serving: the mail host's certificate from the replica (the
+ * primary ships it, node/replication/carried-cert), so clients see the
+ * same valid certificate at once; without one the node asks the CA at start.
+ */
+async function takeCarriedCertificate(config: Config, rep: StandbyReplica, log: Logger): Promise<void> {
+  try {
+    const pair = await rep.carriedCertificate();
+    if (!pair) {
+      log.warn('standby: the replica carries no certificate for the mail host; the promoted node requests one from the CA');
+      return;
+    }
+    const taken = installCarriedCertificate(config, pair);
+    log.info({ taken }, taken ? 'standby: serving the mail host\'s certificate the primary carried through the replica' : 'standby: the carried certificate is not newer than this node\'s own, or does not cover the mail host');
+  } catch (err) {
+    // Serving matters more: the node falls back to the CA.
+    log.error({ err }, 'standby: could not take the mail host\'s certificate from the replica; the promoted node requests one from the CA');
+  }
+}
+
+/**
+ * The promoted node's first ACME attempt for the mail host ran before the
+ * Floating IPs moved, so the CA's http-01 request went to the old server;
+ * asks again now, a few times while Hetzner's routing settles, instead of
+ * waiting for the next 12-hourly check.
+ */
+async function certificateAfterMove(node: NodeHandle, log: Logger): Promise<void> {
+  for (const waitMs of [0, 2_000, 5_000, 15_000, 30_000]) {
+    if (waitMs) await new Promise((r) => setTimeout(r, waitMs).unref());
+    try {
+      const r = (await node.operations.call('certs.renew', {})) as { result?: string };
+      log.info({ result: r?.result }, 'standby: the promoted node has a certificate for the mail host');
+      return;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'standby: no certificate for the mail host yet; trying again');
+    }
+  }
+  log.error('standby: the promoted node could not get a certificate for the mail host; run `haven certs renew` once the Floating IPs answer here');
+}
+
+/** After a promotion: the mail host's Floating IPs to this server (failover.floatingIps), when configured. True when they moved. */
+async function moveAddresses(config: Config, log: Logger, f?: typeof fetch): Promise<boolean> {
   const fo = config.failover;
-  if (!fo.hetznerToken || fo.floatingIps.length === 0) return;
+  if (!fo.hetznerToken || fo.floatingIps.length === 0) return false;
   const { moveFloatingIps } = await import('./failover/index.js');
   try {
     const moved = await moveFloatingIps({ token: fo.hetznerToken, ids: fo.floatingIps, serverId: fo.hetznerServerId || null, fetch: f });
     log.info({ moved }, 'standby: the floating addresses now point at this node');
+    return true;
   } catch (err) {
     // Serving goes on: mail reaches this node once the addresses move, by hand if need be.
     log.error({ err }, 'standby: promoted, but the floating addresses could not be moved; assign them in the Hetzner console (or `hcloud floating-ip assign`)');
+    return false;
   }
 }

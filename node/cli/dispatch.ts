@@ -207,6 +207,8 @@ const EXPECTED = new Set([
   'RestoreRefusedError',
   'RestoreVerifyError',
   'NothingToRestoreError',
+  'StandbyConfigError',
+  'StandbyHoldsEpochError',
 ]);
 
 /** The one catch: every error becomes one line (ConfigError: one per problem) and an exit code. */

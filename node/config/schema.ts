@@ -82,6 +82,10 @@ export const OPTIONS = {
   }),
   failover: {
     fenceCheckMs: int(1000, { min: 50, help: 'How often the primary looks in the replica for a newer epoch (a promoted standby); it stops acknowledging writes within about this long of a promotion.' }),
+    fenceLeaseMs: int(0, {
+      min: 0,
+      help: 'With a standby (both nodes; the Pulumi program sets 3000): the primary acknowledges a write only while its last look at the replica that found no newer epoch began at most this long ago, so after a promotion it acknowledges nothing for longer than this, even cut off from the replica; a standby taking over waits this long before applying the last objects. The price: with the replica unreachable for longer, writes get temporary errors (SMTP 451) until it answers. 0: no lease, for a single node, whose mail must not stop when the replica does (a primary then acknowledges until it sees a newer epoch).',
+    }),
     followMs: int(1000, { min: 50, help: 'How often a standby lists the replica for new objects to apply.' }),
     hetznerToken: str('', {
       secret: true,
@@ -89,6 +93,11 @@ export const OPTIONS = {
       help: 'Hetzner Cloud API token allowed to assign the Floating IPs (its own project, read/write): after a promotion the node moves failover.floatingIps to itself. Empty: the addresses are not moved (move them by hand or with DNS).',
     }),
     floatingIps: list([], { item: 'Hetzner Floating IP ids', check: (v) => (/^\d+$/.test(v) ? undefined : 'a numeric Floating IP id'), help: 'Ids of the mail host\'s Floating IPs (IPv4 and IPv6) that move to this node when it is promoted.' }),
+    nodeHost: str('', {
+      check: checkHostname,
+      expect: 'a DNS hostname like fsn1.mail.example.com',
+      help: 'This node\'s own name (<location>.<hostname>, which the infra points at this server\'s own addresses). With tls.acme.enabled a standby gets a certificate for it and serves it on its HTTPS listener, where the edge calls it (STANDBY_URL); empty: the standby serves the node\'s certificate.',
+    }),
     hetznerServerId: str('', { expect: 'a numeric Hetzner server id', check: (v) => (/^\d+$/.test(v) ? undefined : 'a numeric server id'), help: 'This server\'s Hetzner id; empty reads it from the metadata service (169.254.169.254).' }),
   },
   tls: {

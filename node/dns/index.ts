@@ -21,6 +21,7 @@ export {
   mtaStsPolicyId,
   publicKeyBase64,
   spfMechanismProblem,
+  nodeSpfTerms,
   spfTxt,
   srvServices,
   type DkimKey,

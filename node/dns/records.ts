@@ -162,6 +162,18 @@ export function spfMechanismProblem(term: string): string | undefined {
   return SPF_MECHANISM_RE.test(term) ? undefined : 'an SPF mechanism such as include:spf.relay.example or ip4:192.0.2.0/24 (one term, no "all")';
 }
 
+/**
+ * The extra terms that name this deployment's own nodes: `a:<name>` for a
+ * name under the mail host (infra/standby's `a:<location>.<mail host>`).
+ * With a standby the mail host's addresses (Floating IPs) only receive;
+ * each node sends from its own address while greeting as the mail host, so
+ * these belong in the HELO name's SPF too, unlike a relay's terms.
+ */
+export function nodeSpfTerms(extra: readonly string[], mailHost: string): string[] {
+  const suffix = `.${mailHost.toLowerCase()}`;
+  return extra.filter((t) => /^\+?a:/i.test(t) && t.slice(t.indexOf(':') + 1).toLowerCase().replace(/\.$/, '').endsWith(suffix));
+}
+
 /** The SPF TXT value authorising exactly the server's addresses (plus any relay). */
 export function spfTxt(ipv4: string, ipv6: string, extra: readonly string[] = []): string {
   return ['v=spf1', `ip4:${ipv4}`, `ip6:${ipv6}`, ...extra, '-all'].join(' ');
@@ -241,8 +253,9 @@ export function mailDnsRecords(input: MailDnsInput): DnsRecord[] {
     { type: 'A', name: mailHost, zone: hostZone.name, ttl, content: ipv4, purpose: 'mail host IPv4; the PTR of this address names the mail host' },
     { type: 'AAAA', name: mailHost, zone: hostZone.name, ttl, content: ipv6, purpose: 'mail host IPv6 (the address the MTA sends from); its PTR names the mail host' },
     // Bounces and DSNs go out with an empty MAIL FROM, so receivers check SPF against the HELO name, which is the
-    // mail host (RFC 7208 §2.3); without a record there the result is "none". No spfExtra: a relay greets with its own name.
-    { type: 'TXT', name: mailHost, zone: hostZone.name, ttl, content: spfTxt(ipv4, ipv6), purpose: 'SPF for the HELO name: bounces (empty MAIL FROM) are checked against it' },
+    // mail host (RFC 7208 §2.3); without a record there the result is "none". Of spfExtra only the deployment's own
+    // nodes (nodeSpfTerms: they greet as the mail host from their own addresses); a relay greets with its own name.
+    { type: 'TXT', name: mailHost, zone: hostZone.name, ttl, content: spfTxt(ipv4, ipv6, nodeSpfTerms(input.spfExtra ?? [], mailHost)), purpose: 'SPF for the HELO name: bounces (empty MAIL FROM) are checked against it' },
   ];
   const mode = input.mtaStsMode ?? 'enforce';
   const policy = mtaStsPolicy({ mode, mx: [mailHost], maxAgeSeconds: input.mtaStsMaxAgeSeconds ?? 604800 });

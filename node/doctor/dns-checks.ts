@@ -48,9 +48,9 @@ export async function checkMx(l: Lookup, rec: Rec<'MX'>): Promise<DoctorCheck> {
 }
 
 /** PTR of the address names the mail host, and the mail host resolves back to the address (FCrDNS). */
-export async function checkPtr(l: Lookup, family: 'ipv4' | 'ipv6', ip: string, mailHost: string): Promise<DoctorCheck> {
-  const id = `ptr:${family}`;
-  const title = `Reverse DNS (PTR) of ${ip}`;
+export async function checkPtr(l: Lookup, family: 'ipv4' | 'ipv6', ip: string, mailHost: string, label: { id?: string; title?: string } = {}): Promise<DoctorCheck> {
+  const id = label.id ?? `ptr:${family}`;
+  const title = label.title ?? `Reverse DNS (PTR) of ${ip}`;
   const fix = `set the reverse DNS of ${ip} to ${mailHost} where the address is hosted (Hetzner: Cloud Console → server → Networking → Edit reverse DNS; the Pulumi program does it with hcloud.Rdns)`;
   const r = await l.ptr(ip);
   if (r.error !== undefined) return fail(id, title, `lookup failed: ${r.error}`, fix);

@@ -41,6 +41,12 @@ export function publicAddresses(): { ipv4?: string; ipv6?: string } {
   return { ipv4: v4[0], ipv6: v6.find((a) => a.endsWith('::1')) ?? v6[0] };
 }
 
+/** Every public address on the machine's interfaces (a standby deployment's node has its own and the Floating IPs). */
+export function allPublicAddresses(): string[] {
+  const all = Object.values(networkInterfaces()).flat().filter((a) => a && !a.internal);
+  return all.filter((a) => (a!.family === 'IPv4' ? !NOT_PUBLIC.check(a!.address, 'ipv4') : GLOBAL_V6.check(a!.address, 'ipv6'))).map((a) => a!.address);
+}
+
 /** The certificate file the node serves with this config (the stored ACME one once issued). */
 export function servedCertificateFile(config: Config): string {
   if (config.tls.certFile) return config.tls.certFile;
@@ -63,6 +69,8 @@ export interface NodeDoctorOptions {
   queue?: () => { queued: number; oldestAt: number | null };
   /** Default: a Cloudflare client from tls.acme.cloudflareToken when ACME uses dns-01. */
   acmeDns?: ZoneFinder;
+  /** With failover.nodeHost: this machine's public addresses (default: allPublicAddresses()). */
+  interfaceAddresses?: readonly string[];
 }
 
 export function doctorDepsFor(o: NodeDoctorOptions): DoctorDeps {
@@ -106,5 +114,7 @@ export function doctorDepsFor(o: NodeDoctorOptions): DoctorDeps {
     blocklists: o.blocklists,
     replication: o.replication ?? (o.config.replicaUrl ? undefined : () => null),
     queue: o.queue,
+    // A standby deployment's node: Floating IPs for the mail host, its own addresses for sending.
+    ...(o.config.failover.nodeHost ? { standby: { nodeHost: o.config.failover.nodeHost, addresses: o.interfaceAddresses ?? allPublicAddresses() } } : {}),
   };
 }

@@ -14,6 +14,7 @@ import { mailDnsRecords, mtaStsPolicyFor, type DnsRecord, type MailDnsInput } fr
 import type { Resolver } from '../smtp/index.js';
 import { checkAddressRecord, checkCaa, checkDkim, checkDmarc, checkHeloSpf, checkMtaStsPolicy, checkMtaStsTxt, checkMx, checkPtr, checkSpfRecord, checkSrv, checkTlsRpt } from './dns-checks.js';
 import { Lookup } from './lookup.js';
+import { standbyLayout, type StandbyDoctorInput } from './standby-checks.js';
 import type { PolicyFetchOptions } from './mta-sts.js';
 import { checkAcmeDns, checkBlocklists, checkCertificate, checkOutbound, checkQueue, checkReplication, DEFAULT_BLOCKLISTS, type OutboundProbe, type ReplicationSnapshot, type ZoneFinder } from './node-checks.js';
 import type { CheckStatus, DoctorCheck, DoctorReport } from './types.js';
@@ -23,7 +24,8 @@ export { DEFAULT_BLOCKLISTS, type OutboundProbe, type ReplicationSnapshot, type 
 export { fetchMtaStsPolicy, parseMtaStsPolicy, type PolicyFetchOptions } from './mta-sts.js';
 export { checkSpf, type SpfOutcome, type SpfResult } from './spf.js';
 export { arpaName, reversedName } from './lookup.js';
-export { DEFAULT_OUTBOUND_PROBE, DoctorInputError, doctorDepsFor, publicAddresses, servedCertificateFile, type NodeDoctorOptions } from './from-node.js';
+export type { StandbyDoctorInput } from './standby-checks.js';
+export { allPublicAddresses, DEFAULT_OUTBOUND_PROBE, DoctorInputError, doctorDepsFor, publicAddresses, servedCertificateFile, type NodeDoctorOptions } from './from-node.js';
 
 /** A DKIM key the node signs with, as the directory holds it. */
 export interface DoctorDkimKey {
@@ -58,6 +60,11 @@ export interface DoctorDeps {
   /** The running node's replication status (null: replication is off). */
   replication?: () => ReplicationSnapshot | null;
   queue?: () => { queued: number; oldestAt: number | null };
+  /**
+   * A node of a standby deployment (failover.nodeHost set): ipv4/ipv6 are
+   * then the mail host's Floating IPs, picked from `addresses` (node/doctor/standby-checks).
+   */
+  standby?: StandbyDoctorInput;
   now?: Date;
 }
 
@@ -83,16 +90,32 @@ function byType<T extends DnsRecord['type']>(recs: readonly DnsRecord[], type: T
 }
 
 /** Runs every check; never throws for what it finds (bad input to node/dns does throw its DnsInputError). */
-export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
-  const now = deps.now ?? new Date();
-  const l = new Lookup(deps.resolver);
+export async function runDoctor(given: DoctorDeps): Promise<DoctorReport> {
+  const now = given.now ?? new Date();
+  const l = new Lookup(given.resolver);
+  const jobs: Promise<DoctorCheck | DoctorCheck[]>[] = [];
+  let deps = given;
+  // Where mail leaves from: the mail host's addresses, or with a standby each node's own as well.
+  let senders = [given.ipv4, given.ipv6];
+  if (given.standby) {
+    const sb = await standbyLayout(l, given.standby, { ipv4: given.ipv4, ipv6: given.ipv6 });
+    jobs.push(Promise.resolve(sb.checks));
+    const term = `a:${sb.nodeHost}`;
+    const extra = given.dns?.spfExtra ?? [];
+    // SPF authorises this node's own addresses through its name (infra publishes one a: term per node).
+    const spfExtra = extra.some((t) => t.toLowerCase().replace(/^\+/, '') === term) ? extra : [...extra, term];
+    deps = { ...given, ipv4: sb.floating.ipv4, ipv6: sb.floating.ipv6, dns: { ...given.dns, spfExtra } };
+    const own = [sb.own.ipv4, sb.own.ipv6].filter((a): a is string => !!a);
+    senders = [...new Set([deps.ipv4, deps.ipv6, ...own])];
+    if (sb.own.ipv4) jobs.push(checkPtr(l, 'ipv4', sb.own.ipv4, sb.nodeHost, { id: 'ptr:node-ipv4', title: `Reverse DNS (PTR) of ${sb.own.ipv4}, this node's own (mail leaves from it)` }));
+    if (sb.own.ipv6) jobs.push(checkPtr(l, 'ipv6', sb.own.ipv6, sb.nodeHost, { id: 'ptr:node-ipv6', title: `Reverse DNS (PTR) of ${sb.own.ipv6}, this node's own (mail leaves from it)` }));
+  }
   const input = doctorDnsInput(deps);
   const recs = mailDnsRecords(input);
   const mailHost = recs.find((r) => r.type === 'A')!.name;
   const policy = mtaStsPolicyFor(input);
-  const addresses = [deps.ipv4, deps.ipv6];
+  const addresses = senders;
 
-  const jobs: Promise<DoctorCheck | DoctorCheck[]>[] = [];
   for (const r of byType(recs, 'A')) jobs.push(checkAddressRecord(l, r));
   for (const r of byType(recs, 'AAAA')) jobs.push(checkAddressRecord(l, r));
   jobs.push(checkPtr(l, 'ipv4', deps.ipv4, mailHost), checkPtr(l, 'ipv6', deps.ipv6, mailHost));

@@ -12,11 +12,12 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { replicationDir } from '../store/layout.js';
 import type { Logger } from '../util/log.js';
 import { fsyncDir } from '../util/fsync.js';
-import { bootDecision, mayWriteReplica, refusal, stateAfterBoot, step, type FenceEvent, type FenceState, type Role } from './fence.js';
+import { bootDecision, leaseLapsed, leaseRefusal, mayWriteReplica, refusal, stateAfterBoot, step, type FenceEvent, type FenceState, type Role } from './fence.js';
 import type { ListedObject, ReplicaTarget } from './target.js';
 
 export const EPOCH_PREFIX = 'epoch/';
@@ -32,6 +33,13 @@ export interface EpochRecord {
   at: number;
   /** How it was taken: a primary's first start, a promotion, a rebuilt server. */
   how: 'first' | 'promote' | 'rebuild';
+  /**
+   * The holder's lease (fence.leaseLapsed): it acknowledges nothing more
+   * than this long after a newer epoch is made. The node that takes the
+   * next epoch waits this long before it applies the last objects. Absent
+   * in records made before leases.
+   */
+  leaseMs?: number;
 }
 
 /** The replica refused to this node: it is not the primary (typed so the replicator's retries stop saying "replica down"). */
@@ -109,6 +117,8 @@ export interface FenceOptions {
   checkMs?: number;
   /** Who this node is in epoch records (default: host name and pid). */
   nodeName?: string;
+  /** The primary's lease (fence.leaseLapsed); 0: none (default). */
+  leaseMs?: number;
 }
 
 export class Fence {
@@ -120,6 +130,9 @@ export class Fence {
   readonly nodeName: string;
   /** When the replica last answered a check (ms since epoch; 0: never). */
   lastCheckedAt = 0;
+  readonly leaseMs: number;
+  /** When (performance.now()) the last read that found no newer epoch began; the lease runs from there. */
+  private confirmedAt = -Infinity;
 
   constructor(
     private readonly target: ReplicaTarget,
@@ -130,6 +143,7 @@ export class Fence {
     this.s = opts.role === 'standby' ? { kind: 'standby', seen: 0 } : { kind: 'unclaimed' };
     this.checkMs = opts.checkMs ?? 1000;
     this.nodeName = opts.nodeName ?? `${hostname()}/${process.pid}`;
+    this.leaseMs = opts.leaseMs ?? 0;
   }
 
   get state(): FenceState {
@@ -137,7 +151,15 @@ export class Fence {
   }
 
   refusal(): string | null {
-    return refusal(this.s);
+    const no = refusal(this.s);
+    if (no !== null || this.s.kind !== 'primary') return no;
+    const now = performance.now();
+    return leaseLapsed(this.confirmedAt, now, this.leaseMs) ? leaseRefusal(now - this.confirmedAt) : null;
+  }
+
+  /** The primary's lease has run out (it may not acknowledge or ship until a check confirms it again). */
+  leaseLapsed(): boolean {
+    return leaseLapsed(this.confirmedAt, performance.now(), this.leaseMs);
   }
 
   onChange(fn: (s: FenceState, was: FenceState) => void): () => void {
@@ -163,7 +185,9 @@ export class Fence {
    */
   async boot(restored: boolean): Promise<FenceState> {
     const held = readHeld(this.dataDir);
+    const started = performance.now();
     const latest = await latestEpoch(this.target, held !== null ? Math.max(0, held - 1) : 0);
+    this.confirmedAt = started;
     this.lastCheckedAt = Date.now();
     const d = bootDecision(this.opts.role, held, latest, restored);
     const was = this.s;
@@ -175,9 +199,12 @@ export class Fence {
   }
 
   private async claim(epoch: number, how: EpochRecord['how']): Promise<boolean> {
-    const rec: EpochRecord = { epoch, node: this.nodeName, at: Date.now(), how };
+    const rec: EpochRecord = { epoch, node: this.nodeName, at: Date.now(), how, leaseMs: this.leaseMs };
+    const started = performance.now();
     const won = await this.target.create(epochKey(epoch), Buffer.from(JSON.stringify(rec)));
     if (won) {
+      // Nobody takes epoch+1 before reading ours, which did not exist until this create began.
+      this.confirmedAt = started;
       writeHeld(this.dataDir, epoch);
       this.apply({ kind: 'claimed', epoch });
       return true;
@@ -201,9 +228,11 @@ export class Fence {
       try {
         const s = this.s;
         const from = s.kind === 'primary' ? s.epoch : s.kind === 'fenced' ? s.newer : s.kind === 'standby' ? s.seen : 0;
+        const started = performance.now();
         const latest = await latestEpoch(this.target, from);
         this.lastCheckedAt = Date.now();
         if (this.s.kind !== 'promoting' && this.s.kind !== 'unclaimed') this.apply({ kind: 'observed', latest });
+        if (this.s.kind === 'primary' && latest <= this.s.epoch) this.confirmedAt = started;
       } catch (err) {
         this.log.warn({ err }, 'fence: could not read the replica\'s epoch; will try again');
       } finally {
@@ -232,8 +261,11 @@ export class Fence {
    */
   guard(target: ReplicaTarget): ReplicaTarget {
     const allowed = async (key: string) => {
-      if (key.endsWith('/0000000000000000.snapshot')) await this.check();
+      // A lapsed lease: a standby may have taken over and applied the chain already, so an object
+      // shipped now could land after it and be lost unnoticed; confirm first.
+      if (key.endsWith('/0000000000000000.snapshot') || this.leaseLapsed()) await this.check();
       if (!mayWriteReplica(this.s)) throw new ReplicaFencedError(this.s);
+      if (this.leaseLapsed()) throw new Error(`replica writes paused: ${leaseRefusal(this.leaseMs)}`);
     };
     return {
       description: target.description,

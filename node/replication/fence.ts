@@ -90,12 +90,51 @@ export function refusal(s: FenceState): string | null {
   }
 }
 
+/**
+ * The primary's lease: it acknowledges only while its last confirmation
+ * that no newer epoch exists (a check of the replica that read nothing
+ * newer) began at most `leaseMs` ago. A standby that takes the next epoch
+ * at T made it after any such read began, so the old primary acknowledges
+ * nothing after T + leaseMs, wherever its clock stands and whether or not
+ * it can still reach the replica; the promoting standby waits that long
+ * before it applies the last objects. 0: no lease (acknowledge until a
+ * newer epoch is seen). Times are the same node's monotonic clock.
+ */
+export function leaseLapsed(confirmedAt: number, now: number, leaseMs: number): boolean {
+  return leaseMs > 0 && now - confirmedAt > leaseMs;
+}
+
+export function leaseRefusal(sinceMs: number): string {
+  return `this node could not confirm in the replica for ${(sinceMs / 1000).toFixed(1)} s that it is still the primary; try again later`;
+}
+
 /** What a node does at start, from its role, the epoch it last held and the newest in the replica. */
 export type BootDecision =
   | { kind: 'claim'; epoch: number }
   | { kind: 'resume'; epoch: number }
   | { kind: 'fenced'; epoch: number; newer: number }
-  | { kind: 'standby'; seen: number };
+  | { kind: 'standby'; seen: number }
+  /** Started as a standby while this data directory holds the newest epoch: it is the primary, and the only copy of what it has not shipped. */
+  | { kind: 'refuse-standby'; held: number; latest: number };
+
+/**
+ * A node asked to stand by while it holds the newest epoch. Standing by
+ * would set its databases aside as diverged and restore from the replica,
+ * leaving no primary at all and its unshipped changes in a side directory;
+ * the operator decides instead.
+ */
+export class StandbyHoldsEpochError extends Error {
+  constructor(
+    readonly held: number,
+    readonly latest: number,
+  ) {
+    super(
+      `this node holds epoch ${held}, ${held === latest ? 'the newest in the replica' : `newer than the replica's ${latest}`}: it is the primary, and standing by would set its data aside with no primary left. ` +
+        'Start it as the primary (role: primary), or, to make it the standby, first promote the other node (`haven promote` there) and then start this one with role: standby',
+    );
+    this.name = 'StandbyHoldsEpochError';
+  }
+}
 
 /**
  * `held`: the epoch this data directory last held (null: none, e.g. a fresh
@@ -104,7 +143,7 @@ export type BootDecision =
  * (a replacement server taking over from a dead one).
  */
 export function bootDecision(role: Role, held: number | null, latest: number, restored: boolean): BootDecision {
-  if (role === 'standby') return { kind: 'standby', seen: latest };
+  if (role === 'standby') return held !== null && held >= latest ? { kind: 'refuse-standby', held, latest } : { kind: 'standby', seen: latest };
   if (held === null) {
     // A brand-new replica, or a server rebuilt from it: the next epoch is ours to take (if nobody beats us).
     if (latest === 0 || restored) return { kind: 'claim', epoch: latest + 1 };
@@ -127,5 +166,7 @@ export function stateAfterBoot(d: BootDecision): FenceState {
       return { kind: 'fenced', epoch: d.epoch, newer: d.newer };
     case 'standby':
       return { kind: 'standby', seen: d.seen };
+    case 'refuse-standby':
+      throw new StandbyHoldsEpochError(d.held, d.latest);
   }
 }

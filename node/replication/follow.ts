@@ -13,16 +13,20 @@
  * has applied everything it saw). Add the primary's own commit-to-replica
  * lag for the age of an acknowledged write on the standby.
  *
- * This rebuilds a changed database from its newest snapshot each time, so
- * its cost grows with the WAL since that snapshot (the primary snapshots
- * every 256 MiB or 24 h); applying only the new WAL objects onto the file
- * already here is the next step (restore-apply's Rebuild already does that
- * object by object).
+ * A database is rebuilt from its newest snapshot the first time (and
+ * whenever its generation changes, or a link does not check out); after
+ * that only the new objects are applied onto the file already here
+ * (restore-apply's applyIncrement, the same checks as a restore), so a pass
+ * costs what arrived since the last one, not the WAL since the snapshot.
+ * The chain end lives in memory only: a standby that restarts rebuilds
+ * every database once, so a pass cut short by a crash is never built on.
  */
 import type { Logger } from '../util/log.js';
 import { groupListing, type ListedDatabase } from './listing.js';
+import { join } from 'node:path';
+import { pathForDbName } from './object.js';
 import { restore } from './restore.js';
-import { withRetry } from './restore-apply.js';
+import { applyIncrement, withRetry, type ChainTail } from './restore-apply.js';
 import type { ReplicaTarget } from './target.js';
 
 export interface FollowStatus {
@@ -37,9 +41,11 @@ export interface FollowStatus {
   /** Replica-to-applied delay of recently applied objects (ms), newest last; for p50/p99. */
   recentDelays: number[];
   lastError: string | null;
+  /** Databases brought up to date so far: by applying only the new objects, or rebuilt from a snapshot. */
+  applies: { incremental: number; rebuilt: number };
 }
 
-interface Position {
+export interface Position {
   generation: string;
   index: number;
 }
@@ -75,23 +81,54 @@ export interface FollowerOptions {
   log: Logger;
   /** Pause between passes (default 1 s). */
   intervalMs?: number;
+  /** Bytes of new objects applied at once (default INCREMENT_BYTES). */
+  incrementBytes?: number;
 }
 
 const MAX_DELAYS = 10_000;
+/** Bytes of new objects applied at once (a 1 GB server follows a primary's bulk import). */
+const INCREMENT_BYTES = 16 << 20;
+
+/** Consecutive groups of links of at most `max` bytes each (a larger link alone). Pure. */
+export function batches<T extends { size: number }>(links: readonly T[], max: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const l of links) {
+    if (cur.length > 0 && bytes + l.size > max) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(l);
+    bytes += l.size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
 
 export class Follower {
-  private readonly applied = new Map<string, Position>();
+  private readonly appliedAt = new Map<string, Position>();
+  /** Per database, the chain end its file holds, to apply the next objects onto. */
+  private readonly tails = new Map<string, ChainTail>();
+  /** How passes applied databases: incrementally, or rebuilt from a snapshot (for status and the bench). */
+  readonly counts = { incremental: 0, rebuilt: 0 };
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
-  private st: FollowStatus = { databases: 0, caughtUpAt: 0, lagMs: 0, behindObjects: 0, recentDelays: [], lastError: null };
+  private st: Omit<FollowStatus, 'applies'> = { databases: 0, caughtUpAt: 0, lagMs: 0, behindObjects: 0, recentDelays: [], lastError: null };
   private oldestWaiting = 0;
 
   constructor(private readonly o: FollowerOptions) {}
 
   status(): FollowStatus {
     const lagMs = this.oldestWaiting > 0 ? Date.now() - this.oldestWaiting : 0;
-    return { ...this.st, databases: this.applied.size, lagMs, recentDelays: [...this.st.recentDelays] };
+    return { ...this.st, databases: this.appliedAt.size, lagMs, recentDelays: [...this.st.recentDelays], applies: { ...this.counts } };
+  }
+
+  /** Per database, the chain position applied last: what a promoted node took over (node/replication/takeover). */
+  applied(): Record<string, Position> {
+    return Object.fromEntries([...this.appliedAt].map(([db, p]) => [db, { ...p }]));
   }
 
   /** One pass: list, apply what is new. Concurrent callers share the pass in flight. */
@@ -103,15 +140,15 @@ export class Follower {
     const { target, dataDir, masterKey, log } = this.o;
     try {
       const listing = await withRetry(() => target.list(), 3);
-      const todo = whatIsNew(groupListing(listing), this.applied);
+      const grouped = groupListing(listing);
+      const todo = whatIsNew(grouped, this.appliedAt);
       const waiting = todo.flatMap((t) => t.newLinks.map((l) => l.modified)).filter((m) => m > 0);
       this.oldestWaiting = waiting.length > 0 ? Math.min(...waiting) : 0;
       this.st.behindObjects = todo.reduce((n, t) => n + t.newLinks.length, 0);
       for (const t of todo) {
         if (this.stopped) return;
-        const only = t.db === 'directory' || t.db === 'spool' ? t.db : t.db.slice('mailbox-'.length);
-        await restore({ target, into: dataDir, only, force: true, masterKey, log, concurrency: 1 });
-        this.applied.set(t.db, t.end);
+        await this.applyOne(t.db, t.end, grouped);
+        this.appliedAt.set(t.db, t.end);
         const now = Date.now();
         for (const l of t.newLinks) if (l.modified > 0) this.st.recentDelays.push(now - l.modified);
         if (this.st.recentDelays.length > MAX_DELAYS) this.st.recentDelays.splice(0, this.st.recentDelays.length - MAX_DELAYS);
@@ -125,6 +162,40 @@ export class Follower {
       this.st.lastError = (err as Error).message;
       log.warn({ err }, 'standby: could not apply the replica; will try again');
     }
+  }
+
+  /** The new objects onto the file when its chain end is known and the generation the same; a rebuild otherwise. */
+  private async applyOne(db: string, end: Position, grouped: readonly ListedDatabase[]): Promise<void> {
+    const { target, dataDir, masterKey, log } = this.o;
+    const tail = this.tails.get(db);
+    if (tail && tail.generation === end.generation) {
+      const gen = grouped.find((d) => d.db === db)?.generations.find((g) => g.id === end.generation);
+      const links = (gen?.links ?? []).filter((l) => l.index > tail.index && l.index <= end.index);
+      // Contiguous from the end we hold; a gap (an object listed late) waits for the next pass.
+      // A rebuild can reach past the listing that asked for it: then there is nothing new.
+      if (links.length === 0 && tail.index >= end.index) return;
+      if (links.length > 0 && links.every((l, i) => l.index === tail.index + 1 + i)) {
+        try {
+          // In batches of at most INCREMENT_BYTES: each is held in memory whole until checked, and ends
+          // at a state of the chain, so a failure part way leaves the file at the last batch's end.
+          let at = tail;
+          for (const batch of batches(links, this.o.incrementBytes ?? INCREMENT_BYTES)) {
+            at = (await applyIncrement(target, join(dataDir, pathForDbName(db)), at, batch)).tail;
+            this.tails.set(db, at);
+          }
+          this.counts.incremental++;
+          return;
+        } catch (err) {
+          log.warn({ err, db }, 'standby: could not apply the new objects onto the database; rebuilding it from its snapshot');
+        }
+      }
+    }
+    this.tails.delete(db);
+    const only = db === 'directory' || db === 'spool' ? db : db.slice('mailbox-'.length);
+    const res = await restore({ target, into: dataDir, only, force: true, masterKey, log, concurrency: 1 });
+    const restored = res.databases.find((d) => d.db === db);
+    if (restored?.tail) this.tails.set(db, restored.tail);
+    this.counts.rebuilt++;
   }
 
   start(): void {

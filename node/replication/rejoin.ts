@@ -17,6 +17,7 @@ import { fsyncDir } from '../util/fsync.js';
 import type { Logger } from '../util/log.js';
 import { continues, readDiskFacts } from './chain-state.js';
 import { readHeld } from './epoch.js';
+import { shippedPastTakeover, type TakeoverRecord } from './takeover.js';
 import { loadSaved } from './tracker.js';
 
 export interface DivergedDatabase {
@@ -29,6 +30,8 @@ export interface DivergedDatabase {
   neverShipped: boolean;
   /** The file no longer continues the shipped chain (changed by something that did not ship it): an unknown amount is unshipped. */
   changedSinceShipped: boolean;
+  /** It shipped objects past what the promoted node applied before serving (an upload that landed late): in the replica, not in the new primary's data. */
+  shippedPastTakeover: boolean;
 }
 
 export interface DivergenceReport {
@@ -50,7 +53,7 @@ function size(path: string): number {
 }
 
 /** What an old primary's data directory holds that the replica may not (read only). */
-export function unshippedIn(dataDir: string): DivergedDatabase[] {
+export function unshippedIn(dataDir: string, took: TakeoverRecord | null = null): DivergedDatabase[] {
   const stateDir = join(replicationDir(dataDir), 'state');
   const outboxDir = join(replicationDir(dataDir), 'outbox');
   return databaseFiles(dataDir).map((f) => {
@@ -60,7 +63,8 @@ export function unshippedIn(dataDir: string): DivergedDatabase[] {
     // A WAL that restarted since the saved position (a different salt) is all unshipped; otherwise what lies past it.
     const unshippedWalBytes = saved ? Math.max(0, wal - saved.pos.offset) : wal;
     const changedSinceShipped = saved !== null && !continues(saved, readDiskFacts(f.path));
-    return { db: f.name, unshippedWalBytes: changedSinceShipped ? wal : unshippedWalBytes, outboxObjects: box, neverShipped: saved === null, changedSinceShipped };
+    const past = took !== null && shippedPastTakeover(saved ? { generation: saved.generation, index: saved.index } : null, took.applied[f.name]);
+    return { db: f.name, unshippedWalBytes: changedSinceShipped ? wal : unshippedWalBytes, outboxObjects: box, neverShipped: saved === null, changedSinceShipped, shippedPastTakeover: past };
   });
 }
 
@@ -69,11 +73,11 @@ export function unshippedIn(dataDir: string): DivergedDatabase[] {
  * databases, moves them aside and reports; null when there is nothing to
  * set aside (a fresh standby, or one that stood by before).
  */
-export function setAsideDiverged(dataDir: string, log: Logger, now = Date.now()): DivergenceReport | null {
+export function setAsideDiverged(dataDir: string, log: Logger, now = Date.now(), took: TakeoverRecord | null = null): DivergenceReport | null {
   const held = readHeld(dataDir);
   const files = databaseFiles(dataDir);
   if (held === null || files.length === 0) return null;
-  const databases = unshippedIn(dataDir);
+  const databases = unshippedIn(dataDir, took);
   const dir = join(dataDir, `diverged-${new Date(now).toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(join(dir, 'mailboxes'), { recursive: true, mode: 0o700 });
   for (const f of files) {
@@ -82,7 +86,7 @@ export function setAsideDiverged(dataDir: string, log: Logger, now = Date.now())
   }
   if (existsSync(replicationDir(dataDir))) renameSync(replicationDir(dataDir), join(dir, '.replication'));
   mkdirSync(mailboxDir(dataDir), { recursive: true, mode: 0o700 });
-  const unshipped = databases.filter((d) => d.unshippedWalBytes > 0 || d.outboxObjects > 0 || d.neverShipped || d.changedSinceShipped).map((d) => d.db);
+  const unshipped = databases.filter((d) => d.unshippedWalBytes > 0 || d.outboxObjects > 0 || d.neverShipped || d.changedSinceShipped || d.shippedPastTakeover).map((d) => d.db);
   const report: DivergenceReport = { dir, heldEpoch: held, databases, unshipped };
   writeFileSync(join(dir, 'report.json'), JSON.stringify(report, null, 2), { mode: 0o600 });
   fsyncDir(join(dir, 'report.json'));

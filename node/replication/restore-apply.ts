@@ -22,6 +22,23 @@ import { fsyncDir } from '../util/fsync.js';
 
 const PREFETCH_BYTES = 48 << 20;
 
+/**
+ * Where a rebuilt database's chain ends, kept by a standby (node/replication/follow)
+ * so the next objects of the same generation apply onto the file as it is,
+ * checked against this end exactly as a restore checks each link.
+ */
+export interface ChainTail {
+  db: string;
+  generation: string;
+  index: number;
+  prev: ReplicaObject;
+  prevWal: ReplicaObject | null;
+  pageSize: number;
+  pageCount: number;
+  snapParts: number;
+  snapSeen: number;
+}
+
 /** Where the rebuild of one database stands, object by object. */
 interface Rebuild {
   readonly plan: Plan;
@@ -172,7 +189,46 @@ export async function restoreOne(
   for (const ext of ['-wal', '-shm']) rmSync(dest + ext, { force: true });
   renameSync(tmp, dest);
   fsyncDir(dest);
-  return { db: plan.db, path: dest, generation: plan.generation, objects: r.applied, bytes, pages: r.pageCount, pageSize: r.pageSize, stateAt: r.stateAt, verified };
+  // The latest state (no point in time): a follower may carry on from here.
+  const tail: ChainTail | undefined = r.t === undefined && r.prev ? { db: plan.db, generation: plan.generation, index: r.prev.header.index, prev: r.prev, prevWal: r.prevWal, pageSize: r.pageSize, pageCount: r.pageCount, snapParts: r.snapParts, snapSeen: r.snapSeen } : undefined;
+  return { db: plan.db, path: dest, generation: plan.generation, objects: r.applied, bytes, pages: r.pageCount, pageSize: r.pageSize, stateAt: r.stateAt, verified, tail };
+}
+
+/**
+ * Applies the objects after `tail` (the same generation, in chain order)
+ * onto `file`, which holds the state at `tail`. Every object is fetched and
+ * checked (its place in the chain, its link to the one before, the WAL's
+ * frame checksums) before a byte is written, so a fetch or a broken link
+ * leaves the file as it was: the caller tries again or restores afresh.
+ * Nothing may have the file open. Returns the new end.
+ */
+export async function applyIncrement(target: ReplicaTarget, file: string, tail: ChainTail, links: readonly ListedLink[]): Promise<{ tail: ChainTail; applied: number; bytes: number }> {
+  const plan: Plan = { db: tail.db, generation: tail.generation, objects: [...links] };
+  const fetch = prefetcher(target, plan, 32);
+  const objects: ReplicaObject[] = [];
+  let bytes = 0;
+  for (let i = 0; i < links.length; i++) {
+    objects.push(decodeObject(links[i].key, await fetch(i)));
+    bytes += links[i].size;
+  }
+  const fd = openSync(file, 'r+');
+  try {
+    const r: Rebuild = { plan, fd, pages: new PageWriter(fd), t: undefined, pageSize: tail.pageSize, pageCount: tail.pageCount, stateAt: 0, prev: tail.prev, prevWal: tail.prevWal, snapParts: tail.snapParts, snapSeen: tail.snapSeen, applied: 0, done: false };
+    for (let i = 0; i < objects.length; i++) {
+      const obj = objects[i];
+      const kind = obj.header.kind;
+      // Checked before applying: the PageWriter holds every page until the flush below.
+      const problem = linkProblem(r, links[i], obj) ?? (kind === 'snapshot' ? applySnapshot(r, obj) : kind === 'part' ? applyPart(r, obj) : applyWalObject(r, obj));
+      if (problem) throw new ReplicaCorruptError([{ db: plan.db, key: links[i].key, problem }]);
+      r.prev = obj;
+    }
+    r.pages.flush();
+    ftruncateSync(fd, r.pageCount * r.pageSize);
+    fsyncSync(fd);
+    return { tail: { ...tail, index: r.prev!.header.index, prev: r.prev!, prevWal: r.prevWal, pageSize: r.pageSize, pageCount: r.pageCount, snapParts: r.snapParts, snapSeen: r.snapSeen }, applied: r.applied, bytes };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Checks one WAL object's frames and writes the commits up to `t` into the file. */

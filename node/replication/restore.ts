@@ -13,7 +13,7 @@ import { directoryPath, mailboxDir, replicationDir } from '../store/layout.js';
 import { NothingToRestoreError, ReplicaCorruptError, RestoreRefusedError } from './errors.js';
 import { compareDbNames } from './listing.js';
 import { parseKey, pathForDbName } from './object.js';
-import { restoreOne, withRetry } from './restore-apply.js';
+import { restoreOne, withRetry, type ChainTail } from './restore-apply.js';
 import { planRestore } from './restore-plan.js';
 import { openTarget, type ReplicaTarget } from './target.js';
 import { fsyncDir } from '../util/fsync.js';
@@ -67,6 +67,8 @@ export interface RestoredDatabase {
   /** Time of the last commit restored (or the snapshot's time). */
   stateAt: number;
   verified: 'integrity_check' | 'structure';
+  /** Where the chain ended, for a follower to carry on (absent for a point in time). */
+  tail?: ChainTail;
 }
 
 export interface RestoreResult {

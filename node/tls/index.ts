@@ -33,5 +33,5 @@ export {
   type LocalCertificate,
   type SelfSignedOptions,
 } from './self-signed.js';
-export { acmeDir, acmeManagerFor, openCertificateStore, webNamesFor, type OpenCertificateOptions, type OpenedCertificates } from './from-config.js';
+export { acmeDir, acmeManagerFor, installCarriedCertificate, nodeHostAcmeDir, openCertificateStore, openNodeHostCertificates, webNamesFor, type OpenCertificateOptions, type OpenedCertificates } from './from-config.js';
 export { renewCertificate, type RenewOptions, type RenewResult } from './renew.js';

@@ -116,6 +116,14 @@ describe('mailDnsRecords', () => {
     expect(find(rs, 'TXT', 'example.com')).toMatchObject([{ content: 'v=spf1 ip4:203.0.113.10 ip6:2001:db8:1234:5678::1 include:spf.relay.example.net -all' }]);
   });
 
+  // With a standby (issue 19) the mail host's addresses are Floating IPs that only receive; each node sends from its own
+  // address, named <location>.<mail host>, while greeting as the mail host: its HELO identity (RFC 7208 §2.3) must pass.
+  it('names the deployment\'s own nodes (a:<location>.<mail host>) in the mail host\'s SPF as well, and never a relay or another host', () => {
+    const rs = mailDnsRecords(input({ mailHost: 'mail.example.com', spfExtra: ['include:spf.relay.example.net', 'a:fsn1.mail.example.com', 'a:nbg1.mail.example.com', 'a:other.example.com'] }));
+    expect(find(rs, 'TXT', 'mail.example.com')).toMatchObject([{ content: 'v=spf1 ip4:203.0.113.10 ip6:2001:db8:1234:5678::1 a:fsn1.mail.example.com a:nbg1.mail.example.com -all' }]);
+    expect(find(rs, 'TXT', 'example.com')).toMatchObject([{ content: 'v=spf1 ip4:203.0.113.10 ip6:2001:db8:1234:5678::1 include:spf.relay.example.net a:fsn1.mail.example.com a:nbg1.mail.example.com a:other.example.com -all' }]);
+  });
+
   it('publishes the DKIM key as the base64 SubjectPublicKeyInfo, from PEM or base64 alike', () => {
     const fromPem = find(mailDnsRecords(input()), 'TXT', 'haven._domainkey.example.com')[0];
     const fromB64 = find(mailDnsRecords(input({ domains: [{ name: 'example.com', dkim: { selector: 'haven', publicKey: DER_B64 } }] })), 'TXT', 'haven._domainkey.example.com')[0];

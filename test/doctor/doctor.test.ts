@@ -44,6 +44,18 @@ interface Scenario {
   policy?: (s: Names) => string;
   /** Deps beyond the defaults (the zone is made from node/dns with them too). */
   over?: Partial<DoctorDeps>;
+  /**
+   * A node of a standby deployment (issue 19): the mail host's addresses are Floating IPs, this node
+   * (fsn1.mail.<name>.test) sends from its own, 192.0.2.<n+100> and 2001:db8::<n+100>; the other node is nbg1.
+   */
+  standby?: {
+    /** PTR target of this node's own IPv4 (default its own name). */
+    nodePtr4?: string;
+    /** Leave the node's own A record out of the zone. */
+    noNodeA?: boolean;
+    /** This machine lacks the Floating IPv4. */
+    noFloating4?: boolean;
+  };
 }
 
 interface Names {
@@ -118,7 +130,25 @@ const SCENARIOS: Record<string, Scenario> = {
   // A node that does not offer ManageSieve: node/dns leaves _sieve._tcp out of the zone and the doctor does not ask for it.
   'sieve-off': { n: 25, over: { dns: { manageSieve: false } } },
   'dmarc-stricter': { n: 21, records: (r) => r.map((x) => (x.type === 'TXT' && x.name.startsWith('_dmarc.') ? { ...x, content: x.content.replace('p=quarantine', 'p=reject') } : x)) },
+  standby: { n: 26, standby: {}, over: { dns: { spfExtra: ['a:fsn1.mail.standby.test', 'a:nbg1.mail.standby.test'] } } },
+  // The mail host's SPF as infra published it before it named the nodes: their own addresses fail the HELO identity.
+  'standby-helo': {
+    n: 27,
+    standby: {},
+    over: { dns: { spfExtra: ['a:fsn1.mail.standby-helo.test', 'a:nbg1.mail.standby-helo.test'] } },
+    records: (r, s) => r.map((x) => (x.type === 'TXT' && x.name === s.mailHost ? { ...x, content: `v=spf1 ip4:${s.ipv4} ip6:${s.ipv6} -all` } : x)),
+  },
+  // The node's own address named after the mail host (as a single node's would be): FCrDNS of the sending address fails.
+  'standby-node-ptr': { n: 28, standby: { nodePtr4: 'mail.standby-node-ptr.test' }, over: { dns: { spfExtra: ['a:fsn1.mail.standby-node-ptr.test'] } } },
+  'standby-no-node-a': { n: 29, standby: { noNodeA: true }, over: { dns: { spfExtra: ['a:fsn1.mail.standby-no-node-a.test'] } } },
+  'standby-no-floating': { n: 30, standby: { noFloating4: true }, over: { dns: { spfExtra: ['a:fsn1.mail.standby-no-floating.test'] } } },
 };
+
+/** A standby scenario's own node: its name and its own addresses. */
+function nodeOf(name: string): { host: string; other: string; ipv4: string; ipv6: string; otherIpv4: string; otherIpv6: string } {
+  const n = SCENARIOS[name].n;
+  return { host: `fsn1.mail.${name}.test`, other: `nbg1.mail.${name}.test`, ipv4: `192.0.2.${n + 100}`, ipv6: `2001:db8::${(n + 100).toString(16)}`, otherIpv4: `192.0.2.${n + 150}`, otherIpv6: `2001:db8::${(n + 150).toString(16)}` };
+}
 
 function names(name: string): Names {
   const n = SCENARIOS[name].n;
@@ -153,8 +183,26 @@ function deps(name: string, over: Partial<DoctorDeps> = {}): DoctorDeps {
     mtaSts: { port: policyPort, ca: ca.certPem, address: '127.0.0.1', timeoutMs: 2000 },
     replication: () => ({ lagMs: 120, healthy: true, lastError: null }),
     queue: () => ({ queued: 2, oldestAt: Date.now() - 60_000 }),
+    ...standbyDeps(name),
     ...SCENARIOS[name].over,
     ...over,
+  };
+}
+
+/**
+ * A standby scenario's machine: its interfaces hold its own addresses first and the Floating IPs, and the
+ * address the doctor starts from is the first (its own), as publicAddresses() would pick; the doctor must
+ * tell them apart.
+ */
+function standbyDeps(name: string): Partial<DoctorDeps> {
+  const sb = SCENARIOS[name].standby;
+  if (!sb) return {};
+  const s = names(name);
+  const node = nodeOf(name);
+  return {
+    ipv4: node.ipv4,
+    ipv6: node.ipv6,
+    standby: { nodeHost: node.host, addresses: [node.ipv4, ...(sb.noFloating4 ? [] : [s.ipv4]), node.ipv6, s.ipv6] },
   };
 }
 
@@ -168,8 +216,18 @@ beforeAll(async () => {
   const policies = new Map<string, string>();
   for (const [name, sc] of Object.entries(SCENARIOS)) {
     const s = names(name);
-    const d = deps(name, { resolver: () => Promise.reject(new Error('unused')) });
+    // The zone as published: the mail host at its addresses (the Floating IPs for a standby scenario).
+    const d = deps(name, { resolver: () => Promise.reject(new Error('unused')), ipv4: s.ipv4, ipv6: s.ipv6 });
     let recs = mailDnsRecords(doctorDnsInput(d));
+    if (sc.standby) {
+      const node = nodeOf(name);
+      if (!sc.standby.noNodeA) recs.push({ type: 'A', name: node.host, zone: s.domain, ttl: 3600, content: node.ipv4, purpose: 'node' });
+      recs.push({ type: 'AAAA', name: node.host, zone: s.domain, ttl: 3600, content: node.ipv6, purpose: 'node' });
+      recs.push({ type: 'A', name: node.other, zone: s.domain, ttl: 3600, content: node.otherIpv4, purpose: 'other node' });
+      recs.push({ type: 'AAAA', name: node.other, zone: s.domain, ttl: 3600, content: node.otherIpv6, purpose: 'other node' });
+      zones['2.0.192.in-addr.arpa'].push(`${arpaName(node.ipv4)}. 300 IN PTR ${sc.standby.nodePtr4 ?? node.host}.`);
+      zones['0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa'].push(`${arpaName(node.ipv6)}. 300 IN PTR ${node.host}.`);
+    }
     recs.push({ type: 'TXT', name: `h2026e._domainkey.${s.domain}`, zone: s.domain, ttl: 3600, content: `v=DKIM1; k=ed25519; p=${ed.publicKeyDns}`, purpose: 'second key' });
     if (sc.records) recs = sc.records(recs, s);
     zones[s.domain] = recs.map(zoneLine);
@@ -275,6 +333,12 @@ describe('haven doctor against Knot on loopback', () => {
     ['good', { certificate: new X509Certificate(new TestCa().issue(['mail.other.test']).certPem) }, { certificate: /^set hostname to mail\.good\.test and run `haven certs renew`/ }],
     ['good', { replication: () => ({ lagMs: 180_000, healthy: false, lastError: 'S3 PUT: connect ECONNREFUSED', target: 's3://bucket/node' }) }, { replication: /^check the replica \(s3:\/\/bucket\/node\) is reachable/ }],
     ['good', { queue: () => ({ queued: 7, oldestAt: Date.now() - 48 * 3600_000 }) }, { queue: /outbound port 25 is blocked or a remote server refuses the node/ }],
+    // Standby deployments (issue 19). RFC 7208 §2.3: the HELO identity's SPF must pass for the address mail leaves from.
+    ['standby-helo', {}, { 'spf:mail.standby-helo.test': /^publish mail\.standby-helo\.test\. 3600 IN TXT "v=spf1 ip4:192\.0\.2\.27 ip6:2001:db8::1b a:fsn1\.mail\.standby-helo\.test a:nbg1\.mail\.standby-helo\.test -all"/ }],
+    ['standby-node-ptr', {}, { 'ptr:node-ipv4': /^set the reverse DNS of 192\.0\.2\.128 to fsn1\.mail\.standby-node-ptr\.test/ }],
+    // Started from the Floating IPs (the node's own cannot be told without its name).
+    ['standby-no-node-a', (d) => ({ ipv4: names('standby-no-node-a').ipv4, ipv6: names('standby-no-node-a').ipv6, standby: d.standby }), { 'node-host:fsn1.mail.standby-no-node-a.test': /^publish fsn1\.mail\.standby-no-node-a\.test\. IN A and AAAA with this server's own addresses/ }],
+    ['standby-no-floating', (d) => ({ ipv4: names('standby-no-floating').ipv4, standby: d.standby }), { 'floating:ipv4': /^configure the mail host's Floating IPv4/ }],
     // A database the replica does not hold at all is a failure even with no lag (issue 15: a restore would lose it).
     ['good', { replication: () => ({ lagMs: 0, healthy: true, lastError: null, missing: ['mailbox-abc'] }) }, { replication: /`haven backup` ships every database now$/ }],
   ];
@@ -290,6 +354,38 @@ describe('haven doctor against Knot on loopback', () => {
     expect(report.checks.filter((c) => c.status === 'warn')).toEqual([]);
     expect(report.ok).toBe(false);
     expect(formatDoctorReport(report).some((l) => l.startsWith('FAIL  '))).toBe(true);
+  });
+
+  it('a standby deployment\'s node: the mail host checked at the Floating IPs, the node\'s own name, address and PTR, and SPF (domain and HELO) for the address mail leaves from', async () => {
+    const report = await runDoctor(deps('standby'));
+    expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+    const by = Object.fromEntries(report.checks.map((c) => [c.id, c.detail]));
+    // The interfaces listed the node's own address first; the mail host is checked at the Floating IPs all the same.
+    expect(by['a:mail.standby.test']).toBe('mail.standby.test → 192.0.2.26');
+    expect(by['ptr:ipv4']).toBe('192.0.2.26 → mail.standby.test → 192.0.2.26 (forward-confirmed)');
+    expect(by['node-host:fsn1.mail.standby.test']).toBe('fsn1.mail.standby.test → 192.0.2.126, 2001:db8::7e (this machine\'s own addresses; mail leaves from them)');
+    expect(by['ptr:node-ipv4']).toBe('192.0.2.126 → fsn1.mail.standby.test → 192.0.2.126 (forward-confirmed)');
+    expect(by['ptr:node-ipv6']).toBe('2001:db8::7e → fsn1.mail.standby.test → 2001:db8::7e (forward-confirmed)');
+    expect(by['spf:mail.standby.test']).toMatch(/authorises 192\.0\.2\.26 and 2001:db8::1a and 192\.0\.2\.126 and 2001:db8::7e/);
+    expect(by['spf:standby.test']).toMatch(/authorises .*192\.0\.2\.126.* and lists a:fsn1\.mail\.standby\.test a:nbg1\.mail\.standby\.test/);
+    expect(Object.keys(by).filter((id) => id.startsWith('dnsbl:')).sort()).toEqual(['dnsbl:192.0.2.126', 'dnsbl:192.0.2.26', 'dnsbl:2001:db8::1a', 'dnsbl:2001:db8::7e']);
+    // A single node's doctor on the same machine would have judged the mail host by its own address.
+    const naive = await runDoctor({ ...deps('standby'), standby: undefined });
+    expect(naive.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(expect.arrayContaining(['a:mail.standby.test', 'ptr:ipv4']));
+  });
+
+  it('doctorDepsFor sees a standby deployment in failover.nodeHost and takes this machine\'s addresses', () => {
+    const d = doctorDepsFor({
+      config: loadConfig({ env: { HAVEN_FAILOVER_NODE_HOST: 'fsn1.mail.standby.test' } }),
+      directory: { listDomains: () => [{ name: 'standby.test' }], dkimKeys: () => KEYS },
+      ipv4: '192.0.2.126',
+      ipv6: '2001:db8::7e',
+      interfaceAddresses: ['192.0.2.126', '192.0.2.26', '2001:db8::7e', '2001:db8::1a'],
+      certificate: new X509Certificate(new TestCa().issue(['localhost']).certPem),
+    });
+    expect(d.standby).toEqual({ nodeHost: 'fsn1.mail.standby.test', addresses: ['192.0.2.126', '192.0.2.26', '2001:db8::7e', '2001:db8::1a'] });
+    const single = doctorDepsFor({ config: loadConfig({ env: {} }), directory: { listDomains: () => [{ name: 'x.test' }], dkimKeys: () => KEYS }, ipv4: '192.0.2.1', ipv6: '2001:db8::1', certificate: new X509Certificate(new TestCa().issue(['localhost']).certPem) });
+    expect(single.standby).toBeUndefined();
   });
 
   // RFC 7208 §2.3 (verifiers check the HELO identity) and §2.4 (a bounce's null reverse-path makes the MAIL FROM

@@ -178,9 +178,9 @@ describe('Floating IPs (Hetzner Cloud API: Floating IPs; Floating IP Actions: as
 describe('configuration bundles', () => {
   const nodeConfig = (b: Bundle) => parseYaml(file(b, '/etc/haven/haven.yaml').content);
 
-  it('each node gets its role, the Floating IP ids and its own server id', () => {
-    expect(nodeConfig(bundles.primary)).toMatchObject({ role: 'primary', failover: { floatingIps: [FLOATING.ipv4Id, FLOATING.ipv6Id], hetznerServerId: '5005' } });
-    expect(nodeConfig(bundles.standby)).toMatchObject({ role: 'standby', failover: { floatingIps: [FLOATING.ipv4Id, FLOATING.ipv6Id], hetznerServerId: STANDBY.serverId } });
+  it('each node gets its role, the Floating IP ids, its own server id and its own name (the standby\'s certificate names it: the edge calls https://<location>.<mail host>)', () => {
+    expect(nodeConfig(bundles.primary)).toMatchObject({ role: 'primary', failover: { floatingIps: [FLOATING.ipv4Id, FLOATING.ipv6Id], hetznerServerId: '5005', nodeHost: 'fsn1.mail.example.com', fenceLeaseMs: 3000 } });
+    expect(nodeConfig(bundles.standby)).toMatchObject({ role: 'standby', failover: { floatingIps: [FLOATING.ipv4Id, FLOATING.ipv6Id], hetznerServerId: STANDBY.serverId, nodeHost: 'nbg1.mail.example.com', fenceLeaseMs: 3000 } });
     // Same replica, same master key: the standby follows what the primary writes.
     expect(nodeConfig(bundles.standby).replicaUrl).toBe(nodeConfig(bundles.primary).replicaUrl);
     expect(file(bundles.standby, '/etc/haven/credentials/master-key').content).toBe(file(bundles.primary, '/etc/haven/credentials/master-key').content);
@@ -233,6 +233,9 @@ describe('DNS and the edge', () => {
     const spf = 'v=spf1 ip4:198.51.100.80 ip6:2001:db8:f100:f100::1 include:spf.relay.example a:fsn1.mail.example.com a:nbg1.mail.example.com -all';
     expect(record('haven-dns-TXT-example.com').content).toBe(spf);
     expect(record('haven-dns-TXT-example.org').content).toBe(spf);
+    // The HELO name's own record (RFC 7208 §2.3: bounces are judged by it): the nodes greet as the mail host from
+    // their own addresses, so it names them too; the relay greets with its own name and stays out.
+    expect(record('haven-dns-TXT-mail.example.com').content).toBe('v=spf1 ip4:198.51.100.80 ip6:2001:db8:f100:f100::1 a:fsn1.mail.example.com a:nbg1.mail.example.com -all');
     for (const b of [bundles.primary, bundles.standby]) {
       expect(parseYaml(file(b, '/etc/haven/haven.yaml').content).spfExtra).toEqual(['include:spf.relay.example', 'a:fsn1.mail.example.com', 'a:nbg1.mail.example.com']);
     }

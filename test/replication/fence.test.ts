@@ -6,7 +6,7 @@
  * acknowledging anything at once ... and can rejoin only as a standby".)
  */
 import { describe, expect, it } from 'vitest';
-import { bootDecision, FenceTransitionError, mayWriteReplica, refusal, stateAfterBoot, step, type FenceState } from '../../node/replication/fence.js';
+import { bootDecision, FenceTransitionError, StandbyHoldsEpochError, mayWriteReplica, refusal, stateAfterBoot, step, type FenceState } from '../../node/replication/fence.js';
 
 describe('fence transitions', () => {
   it('a primary that observes a newer epoch is fenced, and stays fenced whatever it sees next', () => {
@@ -76,5 +76,12 @@ describe('what a start decides', () => {
   });
   it('a standby only records what it saw', () => {
     expect(bootDecision('standby', 3, 5, false)).toEqual({ kind: 'standby', seen: 5 });
+    expect(bootDecision('standby', null, 5, false)).toEqual({ kind: 'standby', seen: 5 });
+  });
+  it('a node holding the newest epoch (a promoted standby restarted with its old role) refuses to stand by, naming what to do', () => {
+    expect(bootDecision('standby', 5, 5, false)).toEqual({ kind: 'refuse-standby', held: 5, latest: 5 });
+    expect(bootDecision('standby', 7, 2, false)).toEqual({ kind: 'refuse-standby', held: 7, latest: 2 });
+    expect(() => stateAfterBoot({ kind: 'refuse-standby', held: 5, latest: 5 })).toThrow(StandbyHoldsEpochError);
+    expect(() => stateAfterBoot({ kind: 'refuse-standby', held: 5, latest: 5 })).toThrow(/epoch 5, the newest.*role: primary.*haven promote/);
   });
 });

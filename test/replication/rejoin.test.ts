@@ -12,7 +12,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Fence } from '../../node/replication/epoch.js';
 import { replicate } from '../../node/replication/index.js';
 import { setAsideDiverged, unshippedIn, type DivergenceReport } from '../../node/replication/rejoin.js';
+import type { TakeoverRecord } from '../../node/replication/takeover.js';
 import { FileTarget } from '../../node/replication/target.js';
+import { loadSaved } from '../../node/replication/tracker.js';
 import { databaseFiles } from '../../node/store/layout.js';
 import { silentLogger } from '../../node/util/log.js';
 import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
@@ -60,6 +62,34 @@ describe('rejoin of an old primary', () => {
     expect(existsSync(join(t.dataDir, '.replication'))).toBe(false);
     // Done once: the directory is now a fresh standby's.
     expect(setAsideDiverged(t.dataDir, silentLogger)).toBeNull();
+  });
+
+  // Issue 19 gap 3: an upload the old primary began before its lease ran out may land after the new
+  // primary's last pass; the takeover record says what that pass applied, and the rest is reported.
+  it('names a database it shipped past what the promoted node took over (takeover/<epoch>), and only that one', async () => {
+    t = makeTestStore();
+    replicaDir = tempDir('rejoin-takeover');
+    const { account } = await addAccount(t.store, 'carol@example.test');
+    t.store.close();
+    const fence = new Fence(new FileTarget(replicaDir), t.dataDir, silentLogger, { role: 'primary' });
+    await fence.boot(false);
+    const rep = replicate({ url: `file://${replicaDir}`, dataDir: t.dataDir, log: silentLogger, retentionCheckMs: 0 });
+    const store = t.reopen();
+    await store.deliver(account.id, sampleMessage({ subject: 'shipped, then taken over' }));
+    await rep.flush(20_000);
+    store.close();
+    await rep.stop();
+    const stateDir = join(t.dataDir, '.replication', 'state');
+    const shipped = Object.fromEntries(databaseFiles(t.dataDir).map((f) => [f.name, loadSaved(stateDir, f.name)!]));
+    // The new primary applied everything but the spool's last object.
+    const applied = Object.fromEntries(Object.entries(shipped).map(([db, p]) => [db, { generation: p.generation, index: db === 'spool' ? p.index - 1 : p.index }]));
+    const took: TakeoverRecord = { epoch: 2, at: Date.now(), applied };
+    expect(unshippedIn(t.dataDir, took).filter((d) => d.shippedPastTakeover).map((d) => d.db)).toEqual(['spool']);
+    // Without a record (a promotion by a node that wrote none) there is nothing to compare with.
+    expect(unshippedIn(t.dataDir, null).some((d) => d.shippedPastTakeover)).toBe(false);
+    const report = setAsideDiverged(t.dataDir, silentLogger, Date.now(), took) as DivergenceReport;
+    expect(report.unshipped).toEqual(['spool']);
+    expect(report.databases.find((d) => d.db === 'spool')).toMatchObject({ shippedPastTakeover: true, unshippedWalBytes: 0, outboxObjects: 0 });
   });
 
   it('a directory that never held an epoch is not touched', async () => {
