@@ -107,8 +107,10 @@ async function filterOne(
   const plain: Plan = { account, copies: [{ folder: fallback }], actions: [], duplicates: [] };
   if (!before && !own && !page) return plain;
   const percent = Math.max(0, Math.min(100, Math.round((100 * spam.score) / Math.max(1, ctx.spam.rejectScore))));
-  // Folder names cost a lease on the mailbox: only for scripts that can ask (mailboxexists, RFC 5490).
-  const folders = [before, own?.source, page].some((src) => src && program(src).extensions.has('mailbox')) ? await folderNames(ctx, account.id) : null;
+  // Folder names cost a lease on the mailbox: only for scripts that can ask (mailboxexists, RFC 5490),
+  // themselves or through a script they include. Requiring "mailbox" for fileinto :create is not asking.
+  const asks = (src: string | null | undefined) => !!src && (program(src).uses.has('mailboxexists') || program(src).uses.has('include'));
+  const folders = [before, own?.source, page].some(asks) ? await folderNames(ctx, account.id) : null;
   const env = {
     message: message(),
     envelope: { from: mailFrom, to: rcpt },
