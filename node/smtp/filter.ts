@@ -154,8 +154,9 @@ async function filterOne(
     return { ...plain, copies: [{ folder: fallback === 'Junk' ? 'Junk' : undefined }] };
   }
   // A redirect that would loop is not carried out; without :copy it becomes a keep, so the message stays here.
-  const mark = redirectMark(account.id);
-  const looped = env.message.header('x-haven-redirected').some((v) => v.trim() === mark);
+  // The mark is a hash: worked out only for a message that carries some mark.
+  const marks = env.message.header('x-haven-redirected');
+  const looped = marks.length > 0 && marks.some((v) => v.trim() === redirectMark(account.id));
   const final = looped ? actions.flatMap((a): Action[] => (a.type !== 'redirect' ? [a] : a.copy ? [] : [{ type: 'keep', flags: [] }])) : actions;
   if (looped && actions.some((a) => a.type === 'redirect')) ctx.log.warn({ account: account.id }, 'sieve redirect loop: kept here instead');
   return { account, copies: placements(final, fallback), actions: final, duplicates };
