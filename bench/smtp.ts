@@ -36,6 +36,8 @@
  * the CPU per message of node and rspamd and how busy the node's event loop
  * was. `--profile <prefix>` writes a CPU profile of the node for each run
  * (<prefix>[-plain|-filtered-<round>].cpuprofile, for Chrome DevTools).
+ * `--rspamd-scanners <n>` runs rspamd with n scanner processes instead of
+ * what a Haven server runs (infra/cloud-init.ts RSPAMD_SCANNERS).
  *
  *   npm run bench -- smtp --compare [--rounds 2] [--messages 1000] [--profile /tmp/p]
  *   npm run bench -- smtp [--messages 2000] [--sessions 10] [--new-connection] [--locked] [--no-peer] [--client node|smtp-source] [--sieve] [--rspamd]
@@ -52,6 +54,7 @@ import { addAccount, makeTestStore } from '../test/helpers/store.js';
 import { postfixAvailable, startPostfixDovecot } from './lib/postfix.js';
 import { BENCH_SCRIPT } from './lib/sieve-script.js';
 import { startRspamd, type TestRspamd } from '../test/helpers/rspamd.js';
+import { RSPAMD_SCANNERS } from '../infra/cloud-init.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -67,6 +70,7 @@ const { values: args } = parseArgs({
     compare: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '2' },
     profile: { type: 'string' },
+    'rspamd-scanners': { type: 'string' },
   },
 });
 const COUNT = Number(args.messages);
@@ -226,9 +230,9 @@ if (args.compare) {
   // its own store and node process, the same message set, and rspamd stays up throughout
   // (idle during plain runs) so its start-up is not measured.
   const rounds = Number(args.rounds);
-  const rspamd = await startRspamd({ dnsPort: dns.port });
+  const rspamd = await startRspamd({ dnsPort: dns.port, scanners: args['rspamd-scanners'] ? Number(args['rspamd-scanners']) : undefined });
   const runs: { plain: HavenRun[]; filtered: HavenRun[] } = { plain: [], filtered: [] };
-  console.log(`smtp ingest, plain vs filtered (a 20-rule Sieve script each + rspamd checking every message): ${setting}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`smtp ingest, plain vs filtered (a 20-rule Sieve script each + rspamd checking every message, ${args['rspamd-scanners'] ?? RSPAMD_SCANNERS} scanner process(es)): ${setting}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   try {
     for (let i = 0; i < rounds; i++) {
       for (const kind of i % 2 === 0 ? (['plain', 'filtered'] as const) : (['filtered', 'plain'] as const)) {
@@ -251,7 +255,7 @@ if (args.compare) {
   process.exit(0);
 }
 
-const rspamd: TestRspamd | null = args.rspamd ? await startRspamd({ dnsPort: dns.port }) : null;
+const rspamd: TestRspamd | null = args.rspamd ? await startRspamd({ dnsPort: dns.port, scanners: args['rspamd-scanners'] ? Number(args['rspamd-scanners']) : undefined }) : null;
 let haven: HavenRun;
 try {
   haven = await runHaven({ sieve: args.sieve, rspamd, profile: args.profile ? `${args.profile}.cpuprofile` : undefined });

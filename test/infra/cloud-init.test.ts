@@ -216,7 +216,7 @@ describe('the service', () => {
     const dump = (...args: string[]) => run('rspamadm', [`--var=LOCAL_CONFDIR=${confdir}`, 'configdump', ...args]).then((r) => r.stdout);
     expect(await dump('worker')).toMatch(/normal \{[^}]*count = 1;/);
     const disabled = /Modules disabled \(explicitly\): (.*)/.exec(await dump('-m'))?.[1].split(/,\s*/) ?? [];
-    expect(RSPAMD_MODULES_OFF.map((m) => m.module)).toEqual(['greylist', 'ratelimit', 'replies', 'dkim_signing', 'neural']);
+    expect(RSPAMD_MODULES_OFF.map((m) => m.module)).toEqual(['greylist', 'ratelimit', 'replies', 'dkim_signing', 'neural', 'spf', 'dkim', 'dmarc', 'arc', 'history_redis']);
     expect(disabled).toEqual(expect.arrayContaining(RSPAMD_MODULES_OFF.map((m) => m.module)));
   });
 });
