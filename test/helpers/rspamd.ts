@@ -21,6 +21,8 @@ export interface TestRspamd {
   controllerUrl: string;
   /** The main process (its workers are its children), for a bench to read their CPU time. */
   pid: number;
+  /** Its Redis (Bayes statistics), likewise. */
+  redisPid: number;
   stop(): Promise<void>;
 }
 
@@ -97,5 +99,5 @@ worker "controller" { bind_socket = "127.0.0.1:${controller}"; .include "$CONFDI
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, controllerUrl, pid: rspamd.pid!, stop };
+  return { url, controllerUrl, pid: rspamd.pid!, redisPid: redis.pid!, stop };
 }
