@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { bool, bytes, checkHostname, checkIp, int, list, num, oneOf, port, seconds, str, parseUrl, type Opt } from './options.js';
 import { DEFAULT_DMARC_POLICY, DMARC_POLICIES, spfMechanismProblem } from '../dns/index.js';
-import { checkHttpUrl, checkReplicaUrl, checkSmarthostUrl } from './urls.js';
+import { checkHttpUrl, checkReplicaUrl, checkRspamdUrl, checkSmarthostUrl } from './urls.js';
 
 function checkMasterKey(v: string): string | undefined {
   const t = v.trim();
@@ -251,10 +251,10 @@ export const OPTIONS = {
     junkScore: num(5, { min: 0, help: 'Spam score at or above which a message is delivered to Junk.' }),
     rejectScore: num(15, { min: 0, help: 'Spam score at or above which a message is refused at SMTP time (550 5.7.1).' }),
     rspamdUrl: str('', {
-      check: checkHttpUrl,
+      check: checkRspamdUrl,
       type: 'url',
-      expect: 'an http:// or https:// URL such as http://127.0.0.1:11333',
-      help: "rspamd's normal worker (HTTP protocol, /checkv2). When set, every inbound message is scored by rspamd and its score replaces Haven's own (authentication results and DNS blocklists), which remains the fallback while rspamd does not answer. Empty: Haven's own score only.",
+      expect: 'an http:// or https:// URL such as http://127.0.0.1:11333, or unix:/run/rspamd/normal.sock',
+      help: "rspamd's normal worker (HTTP protocol, /checkv2), or its Unix socket as unix:/path. When set, every inbound message is scored by rspamd too: its score is added to Haven's own for SPF, DKIM and DMARC (rspamd is set up not to repeat those checks) and replaces Haven's DNS blocklist checks, which, with the rest of Haven's own score, remain the fallback while rspamd does not answer. Empty: Haven's own score only.",
     }),
     rspamdControllerUrl: str('', {
       check: checkHttpUrl,

@@ -99,3 +99,9 @@ export function checkHttpUrl(v: string): string | undefined {
   if (!u.hostname) return 'the URL needs a host';
   return undefined;
 }
+
+/** rspamd's normal worker: an http(s) URL with a host, or `unix:` and the absolute path of its socket. */
+export function checkRspamdUrl(v: string): string | undefined {
+  if (!v.startsWith('unix:')) return checkHttpUrl(v);
+  return v.startsWith('unix:/') && v.length > 'unix:/'.length ? undefined : 'a unix: address needs the absolute path of the socket, e.g. unix:/run/rspamd/normal.sock';
+}

@@ -10,15 +10,14 @@
  * One connection per request, deliberately: rspamd's normal worker (3.4)
  * answers every request with "Connection: close", keep-alive asked or not,
  * so a keep-alive agent would never reuse a socket. The message is sent as
- * the one buffer the caller holds, not copied.
+ * the one buffer the caller holds, not copied, over a bare socket (./http).
  */
-import http from 'node:http';
-import https from 'node:https';
+import { endpoint, exchange, HttpExchangeError, type Endpoint, type HttpReply } from './http.js';
 
 export interface RspamdOptions {
-  /** Normal worker, e.g. http://127.0.0.1:11333. */
+  /** Normal worker, e.g. http://127.0.0.1:11333, or its Unix socket, unix:/run/rspamd/normal.sock. */
   url: string;
-  /** Controller, e.g. http://127.0.0.1:11334 (default: url's host, port 11334). */
+  /** Controller, e.g. http://127.0.0.1:11334 (default: url's host, port 11334; 127.0.0.1 for a unix: url). */
   controllerUrl?: string;
   password?: string;
   timeoutMs?: number;
@@ -59,16 +58,16 @@ export class RspamdUnavailableError extends Error {
 
 export class Rspamd {
   private status: RspamdHealth = { state: 'unknown' };
-  private readonly controller: URL;
+  private readonly normal: Endpoint;
+  private readonly controller: Endpoint;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: RspamdOptions) {
     this.timeoutMs = opts.timeoutMs ?? 5000;
-    if (opts.controllerUrl) this.controller = new URL(opts.controllerUrl);
-    else {
-      this.controller = new URL(opts.url);
-      this.controller.port = '11334';
-    }
+    this.normal = endpoint(opts.url);
+    this.controller = opts.controllerUrl
+      ? endpoint(opts.controllerUrl)
+      : endpoint(`${this.normal.tls ? 'https' : 'http'}://${this.normal.socketPath ? '127.0.0.1' : this.normal.authority.replace(/:\d+$/, '')}:11334`);
   }
 
   health(): RspamdHealth {
@@ -88,7 +87,7 @@ export class Rspamd {
     if (c.queueId) headers['Queue-Id'] = c.queueId;
     if (c.deliverTo) headers['Deliver-To'] = c.deliverTo;
     if (c.mtaName) headers['MTA-Name'] = c.mtaName;
-    const { status, body } = await this.call(new URL('/checkv2', this.opts.url), headers, c.raw);
+    const { status, body } = await this.call(this.normal, '/checkv2', headers, c.raw);
     if (status !== 200) throw this.down(`rspamd answered HTTP ${status}`);
     let j: { action?: string; score?: number; required_score?: number; symbols?: Record<string, { name?: string; score?: number }>; messages?: { smtp_message?: string } };
     try {
@@ -118,7 +117,7 @@ export class Rspamd {
     const headers: Record<string, string> = {};
     if (this.opts.password) headers.Password = this.opts.password;
     if (deliverTo) headers['Deliver-To'] = deliverTo;
-    const { status, body } = await this.call(new URL(kind === 'spam' ? '/learnspam' : '/learnham', this.controller), headers, raw);
+    const { status, body } = await this.call(this.controller, kind === 'spam' ? '/learnspam' : '/learnham', headers, raw);
     // 208: this message was already learned as this class; 204: rspamd's learn conditions declined it.
     if (status === 208 || status === 204) return 'already';
     if (status !== 200) throw new Error(`rspamd did not learn the message: HTTP ${status} ${body.toString('utf8').slice(0, 200)}`);
@@ -134,30 +133,12 @@ export class Rspamd {
     return new RspamdUnavailableError(error);
   }
 
-  private call(url: URL, headers: Record<string, string | string[]>, body: Buffer): Promise<{ status: number; body: Buffer }> {
-    const mod = url.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
-      // rspamd's controller (3.4) sometimes sends bytes after a reply it marked "Connection: close";
-      // Node's parser then reports an error although the whole reply (status and Content-Length
-      // bytes) has arrived. Such a reply is taken as it is; anything short of it is a failure.
-      let reply: { status: number; length: number; chunks: Buffer[] } | null = null;
-      const complete = () => reply !== null && reply.chunks.reduce((n, c) => n + c.length, 0) >= reply.length;
-      const req = mod.request(url, { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) }, timeout: this.timeoutMs }, (res) => {
-        const r = { status: res.statusCode ?? 0, length: Number(res.headers['content-length'] ?? Infinity), chunks: [] as Buffer[] };
-        reply = r;
-        res.on('data', (d: Buffer) => r.chunks.push(d));
-        res.on('end', () => resolve({ status: r.status, body: Buffer.concat(r.chunks) }));
-        res.on('error', (err) => setImmediate(() => (complete() ? resolve({ status: r.status, body: Buffer.concat(r.chunks) }) : reject(this.down(`rspamd connection failed: ${err.message}`)))));
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      // The reply's bytes may still sit in its stream when the error comes: judge once they have flowed.
-      req.on('error', (err) =>
-        setImmediate(() => {
-          if (reply && complete()) return resolve({ status: reply.status, body: Buffer.concat(reply.chunks) });
-          reject(this.down(`rspamd at ${url.host} does not answer: ${err.message}`));
-        }),
-      );
-      req.end(body);
-    });
+  private async call(to: Endpoint, path: string, headers: Record<string, string | string[]>, body: Buffer): Promise<HttpReply> {
+    try {
+      return await exchange(to, path, headers, body, this.timeoutMs);
+    } catch (err) {
+      if (!(err instanceof HttpExchangeError)) throw err;
+      throw this.down(`rspamd at ${to.socketPath ?? `${to.host}:${to.port}`} does not answer: ${err.message}`);
+    }
   }
 }

@@ -157,17 +157,21 @@ export interface Node {
 export interface Program {
   commands: Node[];
   extensions: Set<string>;
+  /** Every command and test the script names, so delivery fetches only what a script can ask for. */
+  uses: Set<string>;
 }
 
 export function compile(src: string): Program {
   const tree = parseScript(src);
   const extensions = new Set<string>();
+  const uses = new Set<string>();
   const fail = (msg: string, pos: Position): never => {
     throw new SieveSyntaxError(msg, pos);
   };
 
   const check = (n: TestNode, spec: Spec | undefined, what: 'command' | 'test'): Node => {
     if (!spec) return fail(`unknown ${what} "${n.name}"`, n.pos);
+    uses.add(n.name);
     if (spec.ext && !spec.ext.some((e) => extensions.has(e))) fail(`"${n.name}" needs require "${spec.ext[0]}"`, n.pos);
     const tags = new Map<string, Value>();
     const groups = new Map<string, string>();
@@ -243,7 +247,7 @@ export function compile(src: string): Program {
     return out;
   };
 
-  return { commands: block(tree, true), extensions };
+  return { commands: block(tree, true), extensions, uses };
 
   function checkValues(n: TestNode, tags: Map<string, Value>, args: (string[] | number)[], failAt: (m: string, p: Position) => never): void {
     const cmp = tags.get('comparator');

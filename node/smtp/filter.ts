@@ -107,8 +107,10 @@ async function filterOne(
   const plain: Plan = { account, copies: [{ folder: fallback }], actions: [], duplicates: [] };
   if (!before && !own && !page) return plain;
   const percent = Math.max(0, Math.min(100, Math.round((100 * spam.score) / Math.max(1, ctx.spam.rejectScore))));
-  // Folder names cost a lease on the mailbox: only for scripts that can ask (mailboxexists, RFC 5490).
-  const folders = [before, own?.source, page].some((src) => src && program(src).extensions.has('mailbox')) ? await folderNames(ctx, account.id) : null;
+  // Folder names cost a lease on the mailbox: only for scripts that can ask (mailboxexists, RFC 5490),
+  // themselves or through a script they include. Requiring "mailbox" for fileinto :create is not asking.
+  const asks = (src: string | null | undefined) => !!src && (program(src).uses.has('mailboxexists') || program(src).uses.has('include'));
+  const folders = [before, own?.source, page].some(asks) ? await folderNames(ctx, account.id) : null;
   const env = {
     message: message(),
     envelope: { from: mailFrom, to: rcpt },
@@ -152,8 +154,9 @@ async function filterOne(
     return { ...plain, copies: [{ folder: fallback === 'Junk' ? 'Junk' : undefined }] };
   }
   // A redirect that would loop is not carried out; without :copy it becomes a keep, so the message stays here.
-  const mark = redirectMark(account.id);
-  const looped = env.message.header('x-haven-redirected').some((v) => v.trim() === mark);
+  // The mark is a hash: worked out only for a message that carries some mark.
+  const marks = env.message.header('x-haven-redirected');
+  const looped = marks.length > 0 && marks.some((v) => v.trim() === redirectMark(account.id));
   const final = looped ? actions.flatMap((a): Action[] => (a.type !== 'redirect' ? [a] : a.copy ? [] : [{ type: 'keep', flags: [] }])) : actions;
   if (looped && actions.some((a) => a.type === 'redirect')) ctx.log.warn({ account: account.id }, 'sieve redirect loop: kept here instead');
   return { account, copies: placements(final, fallback), actions: final, duplicates };

@@ -5,12 +5,13 @@
  * that decides reject / junk / accept against two thresholds. Scoring is
  * deliberately simple and explainable: every point comes with a reason that
  * lands in the X-Haven-Spam header. A content filter (rspamd, node/rspamd)
- * replaces these signals when it answers: it checks authentication and
- * blocklists too, so adding both would count them twice, and Haven's DNSBL
- * queries are not even made; while it does not answer, Haven's own score
- * decides alone. The content filter needs nothing Haven's verification
- * produces, so the MX asks it (askContent) before verifying and the two run
- * side by side.
+ * adds its score to Haven's authentication signals when it answers: a Haven
+ * server's rspamd does not check SPF, DKIM, DMARC or ARC (Haven verifies them
+ * anyway; infra/cloud-init.ts switches those modules off), but it does check
+ * blocklists, so Haven's own DNSBL queries are not made; while it does not
+ * answer, Haven's own score decides alone. The content filter needs nothing
+ * Haven's verification produces, so the MX asks it (askContent) before
+ * verifying and the two run side by side.
  */
 import type { AuthenticateResult } from 'mailauth';
 import { dnsblListings, type Resolver } from './dns.js';
@@ -64,7 +65,7 @@ export interface SpamOptions {
   /** Points per DNSBL listing. */
   dnsblScore?: number;
   scorers?: readonly SpamScorer[];
-  /** rspamd (or another engine): its score replaces the built-in signals when it answers. */
+  /** rspamd (or another engine): its score is added to the authentication signals and replaces the DNSBL checks when it answers. */
   content?: ContentFilter;
 }
 
@@ -114,9 +115,8 @@ export function askContent(input: ContentInput, opts: SpamOptions): Promise<Cont
 /** `pending` is askContent's answer when the caller started it earlier; otherwise the filter is asked here. */
 export async function scoreMessage(input: SpamInput, opts: SpamOptions, pending?: Promise<ContentVerdict | null> | null): Promise<SpamVerdict> {
   const content = (await (pending === undefined ? askContent(input, opts) : pending)) ?? null;
-  const signals: SpamSignal[] = [];
+  const signals: SpamSignal[] = authSignals(input.auth);
   if (!content) {
-    signals.push(...authSignals(input.auth));
     for (const zone of await dnsblListings(input.resolver, input.ip, opts.dnsbl)) {
       signals.push({ score: opts.dnsblScore ?? 5, reason: `dnsbl=${zone}` });
     }

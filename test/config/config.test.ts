@@ -204,6 +204,13 @@ describe('errors', () => {
     expect(problems({ env: { HAVEN_TLS_ACME_DIRECTORY_URL: 'http://ca.example/dir' } })[0]).toContain('expected an https:// URL');
   });
 
+  it('rspamd is reached by http(s) or a Unix socket with an absolute path', () => {
+    expect(loadConfig({ env: { HAVEN_SPAM_RSPAMD_URL: 'unix:/run/rspamd/normal.sock' } }).spam.rspamdUrl).toBe('unix:/run/rspamd/normal.sock');
+    expect(loadConfig({ env: { HAVEN_SPAM_RSPAMD_URL: 'http://127.0.0.1:11333' } }).spam.rspamdUrl).toBe('http://127.0.0.1:11333');
+    expect(problems({ env: { HAVEN_SPAM_RSPAMD_URL: 'unix:normal.sock' } })[0]).toContain('needs the absolute path of the socket');
+    expect(problems({ env: { HAVEN_SPAM_RSPAMD_URL: 'ftp://x' } })[0]).toContain('must start with http:// or https://');
+  });
+
   it('an unknown key in the file is named, with a suggestion', () => {
     const f = file('limits:\n  maxRecipient: 5\nportz:\n  imap: 1\n');
     expect(problems({ env: {}, file: f })).toEqual([

@@ -5,7 +5,7 @@
  * systemd. Bayes learns after one message of each class (min_learns = 1);
  * modules that reach the internet are off, DNS goes to the test's own
  * server, and otherwise it is set up as a Haven server's (the modules it
- * switches off, one scanner process). Compiled regexps are cached in one directory under the system
+ * switches off, as many scanner processes). Compiled regexps are cached in one directory under the system
  * temp dir across runs, so only the first start pays for compiling them.
  * Resolves once both workers answer /ping.
  */
@@ -14,13 +14,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
-import { RSPAMD_MODULES_OFF } from '../../infra/cloud-init.js';
+import { RSPAMD_MODULES_OFF, RSPAMD_SCANNERS } from '../../infra/cloud-init.js';
 
 export interface TestRspamd {
   url: string;
   controllerUrl: string;
   /** The main process (its workers are its children), for a bench to read their CPU time. */
   pid: number;
+  /** Its Redis (Bayes statistics), likewise. */
+  redisPid: number;
   stop(): Promise<void>;
 }
 
@@ -46,7 +48,8 @@ function stopChild(c: ChildProcess): Promise<void> {
   });
 }
 
-export async function startRspamd(opts: { dnsPort: number; startTimeoutMs?: number }): Promise<TestRspamd> {
+/** `scanners`: normal worker processes, by default as many as a Haven server runs (a bench may try others). */
+export async function startRspamd(opts: { dnsPort: number; startTimeoutMs?: number; scanners?: number }): Promise<TestRspamd> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-rspamd-'));
   const hsCache = join(tmpdir(), 'haven-rspamd-hs-cache');
   mkdirSync(hsCache, { recursive: true, mode: 0o700 });
@@ -63,7 +66,7 @@ options {
   .include(try=true; priority=10) "$LOCAL_CONFDIR/override.d/options.inc"
 }
 logging { type = "console"; level = "error"; }
-worker "normal" { bind_socket = "127.0.0.1:${normal}"; .include "$CONFDIR/worker-normal.inc"; count = 1; }
+worker "normal" { bind_socket = "127.0.0.1:${normal}"; .include "$CONFDIR/worker-normal.inc"; count = ${opts.scanners ?? RSPAMD_SCANNERS}; }
 worker "controller" { bind_socket = "127.0.0.1:${controller}"; .include "$CONFDIR/worker-controller.inc" }
 `,
   );
@@ -96,5 +99,5 @@ worker "controller" { bind_socket = "127.0.0.1:${controller}"; .include "$CONFDI
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, controllerUrl, pid: rspamd.pid!, stop };
+  return { url, controllerUrl, pid: rspamd.pid!, redisPid: redis.pid!, stop };
 }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { CloudInitError, HAVEN_BIN, HAVEN_GID, HAVEN_UID, NODESOURCE_KEY_FINGERPRINT, PACKAGES, RSPAMD_MODULES_OFF, renderCloudInit, shQuote, type CloudInitInput } from '../../infra/cloud-init.js';
+import { CloudInitError, HAVEN_BIN, HAVEN_GID, HAVEN_UID, NODESOURCE_KEY_FINGERPRINT, PACKAGES, RSPAMD_MODULES_OFF, RSPAMD_SCANNERS, renderCloudInit, shQuote, type CloudInitInput } from '../../infra/cloud-init.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'haven-cloud-init-'));
@@ -206,7 +206,7 @@ describe('the service', () => {
     expect(file(d, '/etc/rspamd/local.d/worker-fuzzy.inc').content).toContain('bind_socket = "127.0.0.1:11335";');
   });
 
-  // rspamd's own reading of the files (rspamadm configdump, Debian's rspamd): one scanner process,
+  // rspamd's own reading of the files (rspamadm configdump, Debian's rspamd): two scanner processes,
   // and the modules whose work Haven does itself (or never asks for) explicitly disabled.
   it('sizes rspamd for a 2-core, 2 GB server, as rspamd itself reads the files', async () => {
     const d = doc();
@@ -214,9 +214,10 @@ describe('the service', () => {
     mkdirSync(join(confdir, 'local.d'));
     for (const f of d.write_files.filter((w) => w.path.startsWith('/etc/rspamd/local.d/'))) writeFileSync(join(confdir, 'local.d', f.path.split('/').pop()!), f.content);
     const dump = (...args: string[]) => run('rspamadm', [`--var=LOCAL_CONFDIR=${confdir}`, 'configdump', ...args]).then((r) => r.stdout);
-    expect(await dump('worker')).toMatch(/normal \{[^}]*count = 1;/);
+    expect(await dump('worker')).toMatch(new RegExp(`normal \\{[^}]*count = ${RSPAMD_SCANNERS};`));
+    expect(RSPAMD_SCANNERS).toBe(2);
     const disabled = /Modules disabled \(explicitly\): (.*)/.exec(await dump('-m'))?.[1].split(/,\s*/) ?? [];
-    expect(RSPAMD_MODULES_OFF.map((m) => m.module)).toEqual(['greylist', 'ratelimit', 'replies', 'dkim_signing', 'neural']);
+    expect(RSPAMD_MODULES_OFF.map((m) => m.module)).toEqual(['greylist', 'ratelimit', 'replies', 'dkim_signing', 'neural', 'spf', 'dkim', 'dmarc', 'arc', 'history_redis']);
     expect(disabled).toEqual(expect.arrayContaining(RSPAMD_MODULES_OFF.map((m) => m.module)));
   });
 });

@@ -137,6 +137,28 @@ describe('verdicts at SMTP time', () => {
   });
 });
 
+// Haven verifies SPF (RFC 7208), DKIM (RFC 6376), DMARC (RFC 7489) and ARC (RFC 8617) itself; the
+// server's rspamd has those modules off (infra/cloud-init.ts), so each result is scored once, by Haven.
+describe('authentication is scored once, by Haven', () => {
+  it('rspamd does not repeat SPF, DKIM, DMARC or ARC, even for a sender it would check', async () => {
+    // A public address: rspamd skips these checks for loopback senders anyway, so only this shows the modules are off.
+    const v = await rspamd.check({ raw: message('hello', 'a plain note', 'auth1'), ip: '203.0.113.5', helo: 'mail.sender.test', mailFrom: 'bob@sender.test', rcpts: ['alice@example.test'] });
+    expect(v.symbols.map((s) => s.name).filter((n) => /^(R_SPF_|R_DKIM_|DKIM_|DMARC_|ARC_)/.test(n))).toEqual([]);
+  });
+
+  it('adds Haven\'s own SPF result to rspamd\'s score in X-Haven-Spam', async () => {
+    dns.add('nospf.test', { TXT: ['v=spf1 -all'] });
+    const raw = Buffer.from(message('lunch on friday', 'Shall we have lunch on Friday at the usual place near the office?', 'nospf1').toString().replace('bob@sender.test', 'bob@nospf.test'));
+    await client(mx.port).sendMail({ envelope: { from: 'bob@nospf.test', to: ['alice@example.test'] }, raw });
+    const all = [...(await folderRaws(store, 'alice@example.test', PW)), ...(await folderRaws(store, 'alice@example.test', PW, 'Junk').catch(() => []))];
+    const header = /^X-Haven-Spam: .*$/m.exec(all.find((m) => m.includes('<nospf1@sender.test>')) ?? '')?.[0] ?? '';
+    // RFC 7208 §2.6.2 "fail": Haven's 3 points, and 1 for a message neither SPF nor DKIM vouches for.
+    expect(header).toMatch(/ spf=fail\(3\) unauthenticated\(1\)/);
+    const [, total, own] = /score=(-?[0-9.]+); rspamd=[a-z-]+\((-?[0-9.]+)\)/.exec(header) ?? [];
+    expect(Number(total)).toBeCloseTo(Number(own) + 4, 1);
+  });
+});
+
 describe('learning from Junk', () => {
   const bayes = async (raw: Buffer) => (await rspamd.check({ raw, ip: '127.0.0.1', helo: 'client.remote.test', mailFrom: 'bob@sender.test', rcpts: ['alice@example.test'] })).symbols.map((s) => s.name).filter((n) => n.startsWith('BAYES'));
 

@@ -129,6 +129,22 @@ describe('fileinto and imap4flags at delivery', () => {
     });
   });
 
+  // RFC 5490 §3.1: mailboxexists is true when every named mailbox exists. Delivery reads the
+  // folder list only for scripts that can ask (this one, or one it includes), so both are checked.
+  it('mailboxexists sees the open mailbox\'s folders, in the script and in one it includes (RFC 5490 §3.1, RFC 6609 §3.2)', async () => {
+    const ask = (tag: string) => `if mailboxexists "Projects" { fileinto "Projects"; } else { fileinto :create "Missing-${tag}"; }`;
+    store.directory.sieve.put(aliceId, 'asks', `require ["fileinto", "mailbox"]; ${ask('included')}`);
+    await withImap(async (c) => {
+      await c.mailboxCreate('Projects');
+      activate(`require ["fileinto", "mailbox"]; if header :contains "subject" "direct" { ${ask('direct')} }`);
+      await send({ subject: 'direct ask' });
+      activate('require ["include"]; include :personal "asks";');
+      await send({ subject: 'asked by an included script' });
+      expect(subjects(await folder(c, 'Projects')).sort()).toEqual(['asked by an included script', 'direct ask']);
+      expect((await c.list()).map((f) => f.path).filter((p) => p.startsWith('Missing'))).toEqual([]);
+    });
+  });
+
   it('fileinto a folder that does not exist, without :create, keeps the message in INBOX', async () => {
     activate('require "fileinto"; fileinto "Nowhere";');
     await send({ subject: 'to nowhere' });
