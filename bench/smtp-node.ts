@@ -37,7 +37,8 @@ if (process.env.HAVEN_BENCH_PROFILE) {
 const elu0 = performance.eventLoopUtilization();
 console.log(`PORT ${server.port}`);
 process.on('SIGTERM', async () => {
-  console.error(`event loop utilization ${(performance.eventLoopUtilization(elu0).utilization * 100).toFixed(0)}%`);
+  // Read by bench/smtp.ts from stdout once the node has exited.
+  console.log(`ELU ${(performance.eventLoopUtilization(elu0).utilization * 100).toFixed(0)}%`);
   if (profiler) {
     const { writeFileSync } = await import('node:fs');
     await new Promise<void>((r) =>
