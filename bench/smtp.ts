@@ -312,5 +312,5 @@ try {
   console.log(`                   peak memory ${(peakKb / 1024).toFixed(0)} MB (sum of PSS over every process)   ${peer.versions}`);
   console.log(`  ratio            haven / postfix+dovecot ${(delivered.seconds / haven.load.seconds).toFixed(2)}x   haven / postfix (to its queue) ${(accepted.seconds / haven.load.seconds).toFixed(2)}x`);
 } finally {
-  peer.stop();
+  await peer.stop();
 }

@@ -30,7 +30,8 @@ export interface PostfixDovecot {
   stored(user: string): number;
   /** Memory of both servers now: the sum of every process's proportional set size (kB). */
   memoryKb(): number;
-  stop(): void;
+  /** Stops both and removes their directory once they have exited (Dovecot's processes write state while they stop). */
+  stop(): Promise<void>;
 }
 
 /**
@@ -177,11 +178,14 @@ maillog_file = ${dir}/postfix.log
       }
       return kb;
     },
-    stop() {
+    async stop() {
+      const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r())));
       spawnSync(POSTFIX, ['-c', etc, 'stop'], { stdio: 'ignore' });
       postfix.kill('SIGTERM');
       dovecot.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
+      await Promise.all([exited(postfix), exited(dovecot)]);
+      // A helper the master left behind may still be closing a file there: rmSync retries ENOTEMPTY.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }

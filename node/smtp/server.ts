@@ -20,6 +20,7 @@ import { submissionHandlers } from './submission.js';
 import type { SmtpDeps, SmtpListen, SmtpServerHandle } from './types.js';
 import { isLoopback } from '../util/loopback.js';
 import { GreetPause, greetPauseOption, patchGreetPause } from './greet-pause.js';
+import { patchCidrParsing } from './cidr.js';
 
 const ENHANCED_PREFIX = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 const HAVEN = Symbol.for('haven.smtp');
@@ -112,6 +113,7 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
   patchEnhancedCodes();
   patchLoopbackAuth();
   patchGreetPause();
+  patchCidrParsing();
   const ctx = makeContext(deps);
   const { limits } = ctx;
   // smtp-server guards its own sockets from accept on (and, on 465, calls onConnect only after TLS); the count is the shared gate's.

@@ -8,6 +8,7 @@
  */
 import Database from 'better-sqlite3-multiple-ciphers';
 import { chmodSync, closeSync, existsSync, openSync, promises as fsp, statSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { CorruptDatabaseError, WritesRefusedError, WrongKeyError } from './errors.js';
 
@@ -153,6 +154,7 @@ export function closeDb(path: string, db: Db): void {
   if (!db.open) return;
   for (const o of observers) o.closing(path, db);
   db.close();
+  releaseWal(db);
 }
 
 /** fsync a directory so a newly created file's name is durable too. */
@@ -175,29 +177,28 @@ export function write<T>(path: string, db: Db, fn: () => T): T {
  * the disk's flushes instead of blocking the event loop one fsync at a time.
  */
 export function writeDeferred<T>(path: string, db: Db, fn: () => T): { result: T; durable: Promise<void> } {
-  db.pragma('synchronous = NORMAL');
+  const s = walState(path, db);
+  s.normal.run();
   let result: T;
   try {
     result = write(path, db, fn);
   } finally {
-    db.pragma('synchronous = FULL');
+    s.full.run();
   }
-  const wal = syncWal(`${path}-wal`);
+  const wal = syncWal(s);
   // The first time for a connection, the WAL file may be new: its name must be
   // durable too. Later writes wait for that same directory sync.
-  let dir = walDirSynced.get(db);
-  if (!dir) {
-    dir = wal.then(() => fsyncDirAsync(path));
-    walDirSynced.set(db, dir);
-    dir.catch(() => walDirSynced.delete(db));
+  if (!s.dirSynced) {
+    const dir = wal.then(() => fsyncDirAsync(path));
+    s.dirSynced = dir;
+    dir.catch(() => {
+      if (s.dirSynced === dir) s.dirSynced = null;
+    });
   }
-  const dirDone = dir;
+  const dirDone = s.dirSynced;
   // Asked again once durable: a node fenced while the fsync ran must not acknowledge what it wrote.
   return { result, durable: wal.then(() => dirDone).then(() => checkWriteGate(path)) };
 }
-
-/** Per connection: the fsync of its WAL file's directory entry. */
-const walDirSynced = new WeakMap<Db, Promise<void>>();
 
 async function fsyncDirAsync(file: string): Promise<void> {
   const fh = await fsp.open(dirname(file), 'r');
@@ -209,47 +210,92 @@ async function fsyncDirAsync(file: string): Promise<void> {
 }
 
 /**
- * Group commit for one WAL file: an fsync already running may have started
- * before this caller's commit, so the caller waits for the next one, which
- * every caller that arrives meanwhile shares. Fifty deliveries to one mailbox
- * cost a handful of open/fsync/close rounds instead of fifty.
+ * What deferred writes keep per connection: the synchronous pragmas, prepared
+ * once (db.pragma prepares a statement on every call), the WAL file held open
+ * for the connection's life, and its group commit.
+ *
+ * The WAL is opened once rather than per fsync: an open, fsync and close on
+ * the thread pool per commit cost three round trips and their promises, and
+ * Linux reports a writeback error to a descriptor only if it was open when
+ * the error happened, so a descriptor opened afterwards could fsync "clean"
+ * over lost frames. While this connection is open the WAL file is never
+ * replaced (SQLite deletes it only when the last connection closes), so the
+ * one descriptor is the right file throughout.
+ *
+ * Group commit: an fsync already running may have started before a caller's
+ * commit, so the caller waits for the next one, which every caller that
+ * arrives meanwhile shares. Fifty deliveries to one mailbox cost a handful of
+ * fsyncs instead of fifty.
  */
-interface WalSync {
-  running: Promise<void>;
+interface WalState {
+  file: string;
+  normal: Database.Statement;
+  full: Database.Statement;
+  handle: Promise<FileHandle | null> | null;
+  running: Promise<void> | null;
   queued: Promise<void> | null;
+  /** The fsync of the WAL file's directory entry, once per connection. */
+  dirSynced: Promise<void> | null;
 }
-const walSyncs = new Map<string, WalSync>();
+const walStates = new WeakMap<Db, WalState>();
 const ignore = () => undefined;
 
-function syncWal(file: string): Promise<void> {
-  const s = walSyncs.get(file);
-  if (!s) return startWalSync(file);
-  s.queued ??= s.running.then(ignore, ignore).then(() => startWalSync(file));
+function walState(path: string, db: Db): WalState {
+  let s = walStates.get(db);
+  if (!s) {
+    s = { file: `${path}-wal`, normal: db.prepare('PRAGMA synchronous = NORMAL'), full: db.prepare('PRAGMA synchronous = FULL'), handle: null, running: null, queued: null, dirSynced: null };
+    walStates.set(db, s);
+  }
+  return s;
+}
+
+function syncWal(s: WalState): Promise<void> {
+  if (!s.running) return startWalSync(s);
+  s.queued ??= s.running.then(ignore, ignore).then(() => {
+    s.queued = null;
+    return startWalSync(s);
+  });
   return s.queued;
 }
 
-function startWalSync(file: string): Promise<void> {
-  const entry: WalSync = { running: Promise.resolve(), queued: null };
-  entry.running = fsyncWal(file).finally(() => {
-    if (walSyncs.get(file) === entry && !entry.queued) walSyncs.delete(file);
+function startWalSync(s: WalState): Promise<void> {
+  const p: Promise<void> = fsyncWal(s).finally(() => {
+    if (s.running === p) s.running = null;
   });
-  walSyncs.set(file, entry);
-  return entry.running;
+  s.running = p;
+  return p;
 }
 
-async function fsyncWal(file: string): Promise<void> {
-  let fh;
-  try {
-    fh = await fsp.open(file, 'r');
-  } catch (err) {
+async function fsyncWal(s: WalState): Promise<void> {
+  s.handle ??= fsp.open(s.file, 'r').catch((err: NodeJS.ErrnoException) => {
     // No WAL file: the database was closed meanwhile, and closing checkpoints
     // every frame into the main file and syncs it before removing the WAL.
-    if ((err as { code?: string }).code === 'ENOENT') return;
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  const handle = s.handle;
+  let fh: FileHandle | null;
+  try {
+    fh = await handle;
+  } catch (err) {
+    if (s.handle === handle) s.handle = null; // tried again by the next commit
     throw err;
   }
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+  if (!fh) {
+    if (s.handle === handle) s.handle = null;
+    return;
   }
+  await fh.sync();
+}
+
+/** At close: the WAL's descriptor is let go once the fsyncs already asked for have run on it. */
+function releaseWal(db: Db): void {
+  const s = walStates.get(db);
+  if (!s) return;
+  walStates.delete(db);
+  const last = s.queued ?? s.running ?? Promise.resolve();
+  last
+    .then(ignore, ignore)
+    .then(async () => (await s.handle)?.close())
+    .catch(ignore);
 }

@@ -84,8 +84,10 @@ export class MessageRepo {
     const p = (sql: string) => ctx.db.prepare(sql);
     this.s = {
       folder: p('SELECT * FROM folders WHERE id = ?'),
-      insertBlob: p('INSERT INTO blobs(raw, size, parsed, refs, thread_id, sent_at, created_at) VALUES (?, ?, ?, 0, ?, ?, ?)'),
-      setThread: p('UPDATE blobs SET thread_id = ? WHERE id = ?'),
+      // The id SQLite would pick itself (no AUTOINCREMENT: the largest plus one), taken inside the write
+      // so a new thread's id (its first blob's) goes into the row as it is inserted; see insertBlob.
+      nextBlobId: p('SELECT coalesce(max(id), 0) + 1 FROM blobs').pluck(),
+      insertBlob: p('INSERT INTO blobs(id, raw, size, parsed, refs, thread_id, sent_at, created_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)'),
       threadOf: p('SELECT thread_id FROM msgids WHERE message_id = ?').pluck(),
       insertMsgid: p('INSERT OR IGNORE INTO msgids(message_id, thread_id) VALUES (?, ?)'),
       insertFts: p('INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)'),
@@ -138,7 +140,13 @@ export class MessageRepo {
     if (this.quotaBytes > 0 && this.usedBytes() + extra > this.quotaBytes) throw new QuotaExceededError(this.usedBytes(), this.quotaBytes);
   }
 
-  /** Stores a new blob with its parse result, thread and full-text entry; call inside a write. */
+  /**
+   * Stores a new blob, with its one reference, parse result, thread and
+   * full-text entry; call inside a write. The row is written once, complete:
+   * SQLite rebuilds a whole record on UPDATE, so setting a new thread's id
+   * afterwards (and its blobs_thread entry) copied the raw message through
+   * its overflow pages a second time, and the reference count a third.
+   */
   private insertBlob(raw: Buffer, parsed: ParsedMessage, now: number): { blobId: number; threadId: number } {
     const { headerText, bodyText, ...stored } = parsed;
     let threadId: number | null = null;
@@ -149,12 +157,11 @@ export class MessageRepo {
         break;
       }
     }
-    const blobId = Number(this.s.insertBlob.run(raw, raw.length, JSON.stringify(stored), threadId ?? 0, parsed.sentAt, now).lastInsertRowid);
+    const blobId = this.s.nextBlobId.get() as number;
+    // A new thread is named after its first message.
+    threadId ??= blobId;
+    this.s.insertBlob.run(blobId, raw, raw.length, JSON.stringify(stored), threadId, parsed.sentAt, now);
     this.s.insertEnvelope.run(blobId, JSON.stringify(stored.envelope));
-    if (threadId === null) {
-      threadId = blobId;
-      this.s.setThread.run(threadId, blobId);
-    }
     for (const id of [parsed.messageId, ...parsed.references, ...parsed.inReplyTo]) if (id) this.s.insertMsgid.run(id, threadId);
     this.s.insertFts.run(blobId, headerText, bodyText);
     this.ctx.addUsage(raw.length);
@@ -193,7 +200,6 @@ export class MessageRepo {
     const added: FlagEntry[] = [];
     for (const p of prepared) {
       const { blobId } = this.insertBlob(p.raw, p.parsed, now);
-      this.s.ref.run(blobId);
       const { bits, keywords } = splitFlags(p.flags ?? []);
       this.s.insertMsg.run(folderId, uid, blobId, modseq, bits, keywords.join(' '), p.internalDate ?? now, p.raw.length);
       out.push({ uid, uidValidity: f.uidValidity, modseq, folderId });
