@@ -58,8 +58,9 @@ async function launch(port: number): Promise<ChildProcess> {
   });
   const state: { dead: Error | null } = { dead: null };
   void failed.then((e) => (state.dead = e));
-  // Python's start-up is a second or more on a quiet machine, many under load: wait for the answer itself.
-  const until = Date.now() + 60_000;
+  // Python's start-up is a second on a quiet machine, several under load: wait for the answer itself
+  // (within the suite's 60 s hook timeout, leaving room for a retry on another port).
+  const until = Date.now() + 40_000;
   while (!state.dead && Date.now() < until) {
     if (await answers(port)) return proc;
     await new Promise((r) => setTimeout(r, 50));
@@ -68,7 +69,7 @@ async function launch(port: number): Promise<ChildProcess> {
     proc.kill('SIGKILL');
     await exited(proc);
   }
-  throw state.dead ?? new Error(`moto_server did not answer on port ${port} within 60 s:\n${output}`);
+  throw state.dead ?? new Error(`moto_server did not answer on port ${port} within 40 s:\n${output}`);
 }
 
 export async function startMoto(): Promise<TestMoto> {
@@ -95,14 +96,21 @@ export async function startMoto(): Promise<TestMoto> {
     client.destroy();
   }
   const running = proc;
+  // A test worker that ends without afterAll (a crash, a timeout) takes its moto with it.
+  const orphan = () => running.kill('SIGKILL');
+  process.once('exit', orphan);
   return {
     port,
     endpoint,
     url: (prefix) => `s3://${MOTO_BUCKET}/${prefix}?endpoint=${endpoint}&region=us-east-1`,
     async stop() {
+      process.off('exit', orphan);
       if (running.exitCode !== null || running.signalCode !== null) return;
       running.kill('SIGTERM');
+      // Python ends on SIGTERM at once; one stuck in a request thread is killed rather than left behind.
+      const stuck = setTimeout(() => running.kill('SIGKILL'), 10_000);
       await exited(running);
+      clearTimeout(stuck);
     },
   };
 }
