@@ -10,8 +10,19 @@
  * One server per test file, in memory, on a free loopback port, with the
  * replica bucket made; `stop()` ends that process (by its pid) and waits for
  * it to exit. A machine without moto fails loudly with what to install.
+ *
+ * It serves one request at a time. moto checks `If-None-Match` and then
+ * stores the object in two steps (moto/s3/responses.py), and `moto_server`
+ * runs werkzeug with a thread per request, so two conditional PUTs of one
+ * key can both succeed: tried here with 3 × 300 rounds of 8 racing creates,
+ * 3 rounds had two winners. AWS documents the conditional write as one act
+ * (a racing one gets 412 or 409); serving requests one by one gives moto
+ * that, so the races in these tests are Haven's, not moto's. So the server
+ * is moto's own WSGI app (what `moto_server` serves) under werkzeug's
+ * run_simple with threads off, in the Python that runs `moto_server`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
 import { request } from 'node:http';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { freePort } from './ports.js';
@@ -46,15 +57,32 @@ function exited(proc: ChildProcess): Promise<void> {
   return proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((resolve) => proc.once('exit', () => resolve()));
 }
 
-async function launch(port: number): Promise<ChildProcess> {
-  // The pyenv shim execs Python in place, so the pid spawned is the server's own.
-  const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** moto_server's serving, with werkzeug's threads off (see the header). */
+const SERIAL_MOTO = [
+  'import sys',
+  'from werkzeug.serving import run_simple',
+  'from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app',
+  'run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)',
+].join('\n');
+
+/** The Python that runs moto_server: its script's interpreter, or (a pyenv shim is a shell script) python3 on PATH. */
+function motoPython(): string {
+  const found = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' });
+  if (found.status !== 0) throw new Error(MOTO_MISSING);
+  const first = readFileSync(realpathSync(found.stdout.trim()), 'utf8').split('\n', 1)[0];
+  const m = /^#!\s*(\S*python[\d.]*)\s*$/.exec(first);
+  return m ? m[1] : 'python3';
+}
+
+async function launch(python: string, port: number): Promise<ChildProcess> {
+  // Spawned directly (a pyenv shim execs in place too), so the pid is the server's own.
+  const proc = spawn(python, ['-c', SERIAL_MOTO, '127.0.0.1', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MOTO_PORT: String(port) } });
   let output = '';
   proc.stdout!.on('data', (d) => (output = (output + d).slice(-4000)));
   proc.stderr!.on('data', (d) => (output = (output + d).slice(-4000)));
   const failed = new Promise<Error>((resolve) => {
     proc.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? new Error(MOTO_MISSING) : err));
-    proc.once('exit', (code, signal) => resolve(new Error(`moto_server exited (${code ?? signal}) before it answered on port ${port}:\n${output}`)));
+    proc.once('exit', (code, signal) => resolve(new Error(/No module named '?(moto|werkzeug)/.test(output) ? `${MOTO_MISSING}\n(${python} cannot import it:\n${output})` : `moto (${python}) exited (${code ?? signal}) before it answered on port ${port}:\n${output}`)));
   });
   const state: { dead: Error | null } = { dead: null };
   void failed.then((e) => (state.dead = e));
@@ -69,11 +97,11 @@ async function launch(port: number): Promise<ChildProcess> {
     proc.kill('SIGKILL');
     await exited(proc);
   }
-  throw state.dead ?? new Error(`moto_server did not answer on port ${port} within 40 s:\n${output}`);
+  throw state.dead ?? new Error(`moto did not answer on port ${port} within 40 s:\n${output}`);
 }
 
 export async function startMoto(): Promise<TestMoto> {
-  if (spawnSync('sh', ['-c', 'command -v moto_server'], { stdio: 'ignore' }).status !== 0) throw new Error(MOTO_MISSING);
+  const python = motoPython();
   // moto accepts any credentials; the node reads these (node/replication/target) unless a test set its own.
   process.env.HAVEN_REPLICA_ACCESS_KEY_ID ??= 'moto';
   process.env.HAVEN_REPLICA_SECRET_ACCESS_KEY ??= 'moto';
@@ -83,9 +111,9 @@ export async function startMoto(): Promise<TestMoto> {
   for (let attempt = 1; !proc; attempt++) {
     port = await freePort();
     try {
-      proc = await launch(port);
+      proc = await launch(python, port);
     } catch (err) {
-      if (attempt >= 3 || (err as Error).message === MOTO_MISSING) throw err;
+      if (attempt >= 3 || (err as Error).message.startsWith(MOTO_MISSING)) throw err;
     }
   }
   const endpoint = `http://127.0.0.1:${port}`;

@@ -13,10 +13,11 @@
  * fenced by a newer epoch) runs on moto too, in epoch.test.ts; the two-node
  * failover in failover.test.ts and failover-kill.test.ts.
  *
- * What moto does not give: its check and its store are two steps
- * (responses.py reads the key, then puts it) in a threaded server, not one
- * atomic act as AWS documents; in 370 rounds of 16 racing creates tried
- * here, every round had exactly one winner.
+ * What moto does not give by itself: its check and its store are two steps
+ * (moto/s3/responses.py), and `moto_server` serves each request on a thread
+ * of its own, so racing conditional PUTs can both succeed (3 rounds of 900
+ * tried had two winners). startMoto serves one request at a time, which
+ * makes each conditional PUT one act, as AWS documents it.
  */
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
