@@ -1,8 +1,9 @@
 /**
  * Failover after a crash (issue 19, "Done means"): a primary in its own
  * process takes mail over SMTP from several concurrent senders; it is killed
- * with SIGKILL mid-stream; the standby (following the same file replica) is
- * promoted and serves. Every message whose 250 (RFC 5321 4.2: the server has
+ * with SIGKILL mid-stream; the standby (following the same replica: a
+ * directory, and moto's S3 server, test/replication/replicas) is promoted
+ * and serves. Every message whose 250 (RFC 5321 4.2: the server has
  * taken responsibility for it) came more than the replication bound before
  * the kill must be in the new primary's mailbox. The figures are printed.
  */
@@ -10,36 +11,40 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../node/config/index.js';
 import { startStandby, type StandbyHandle } from '../../node/standby.js';
 import { runChild } from '../helpers/child.js';
+import { replicaKinds } from './replicas.js';
 
 /** The primary ships a commit within this of its 250 (DESIGN: replication lag p99 under a second); older ones must survive. */
 const REPLICATION_BOUND_MS = 1000;
 const PASSWORD = 'alice has a long password';
 
 const root = mkdtempSync(join(tmpdir(), 'haven-failover-kill-'));
-let standby: StandbyHandle | null = null;
-afterAll(async () => {
-  await standby?.close().catch(() => {});
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe('SIGKILL the primary under load, promote the standby', () => {
+describe.each(replicaKinds())('SIGKILL the primary under load, promote the standby, on a $name replica ($server)', (kind) => {
+  let standby: StandbyHandle | null = null;
+  beforeAll(() => kind.setup());
+  afterAll(async () => {
+    await standby?.close().catch(() => {});
+    await kind.teardown();
+  });
+
   it('every message acknowledged more than the replication bound before the kill is on the new primary', async () => {
     const masterKey = randomBytes(32).toString('hex');
-    const url = pathToFileURL(join(root, 'replica')).href;
-    const primary = runChild(join(import.meta.dirname, 'fixtures', 'failover-primary.ts'), [join(root, 'a'), url, masterKey, PASSWORD]);
+    const { url } = kind.fresh('kill');
+    const dataDir = (name: string) => join(root, `${kind.name}-${name}`);
+    const primary = runChild(join(import.meta.dirname, 'fixtures', 'failover-primary.ts'), [dataDir('a'), url, masterKey, PASSWORD]);
     const smtpLine = await primary.waitFor((l) => l.startsWith('smtp ') || l.startsWith('__exit__'));
     expect(smtpLine).toMatch(/^smtp \d+$/);
     await primary.waitFor((l) => l === 'ready');
     const port = Number(smtpLine.slice(5));
 
-    standby = await startStandby(testConfig(join(root, 'b'), { dnsbl: [], masterKey, replicaUrl: url, role: 'standby', failover: { fenceCheckMs: 200, followMs: 200 } }));
+    standby = await startStandby(testConfig(dataDir('b'), { dnsbl: [], masterKey, replicaUrl: url, role: 'standby', failover: { fenceCheckMs: 200, followMs: 200 } }));
 
     // Four senders, each on its own connection, until the kill.
     const acked = new Map<string, number>();
@@ -74,10 +79,10 @@ describe('SIGKILL the primary under load, promote the standby', () => {
     await Promise.allSettled(senders);
 
     const t0 = Date.now();
-    const r = await standby.promote();
+    const r = await standby!.promote();
     const promoteMs = Date.now() - t0;
     expect(r.promoted).toBe(true);
-    const node = standby.node()!;
+    const node = standby!.node()!;
 
     const c = new ImapFlow({ host: '127.0.0.1', port: node.ports.imaps!, secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@example.org', pass: PASSWORD }, logger: false });
     await c.connect();
@@ -92,14 +97,14 @@ describe('SIGKILL the primary under load, promote the standby', () => {
     const recent = [...acked].filter(([, at]) => at >= killedAt - REPLICATION_BOUND_MS).map(([s]) => s);
     const lostOld = old.filter((s) => !present.has(s));
     const lostRecent = recent.filter((s) => !present.has(s));
-    console.log(`failover: ${acked.size} acknowledged; ${old.length} more than ${REPLICATION_BOUND_MS} ms before the kill, ${lostOld.length} of them missing; ${recent.length} within the bound, ${lostRecent.length} of them missing; promote took ${promoteMs} ms`);
+    console.log(`failover on ${kind.name}: ${acked.size} acknowledged; ${old.length} more than ${REPLICATION_BOUND_MS} ms before the kill, ${lostOld.length} of them missing; ${recent.length} within the bound, ${lostRecent.length} of them missing; promote took ${promoteMs} ms`);
     expect(old.length).toBeGreaterThan(0);
     expect(lostOld).toEqual([]);
     // Nothing appears that was never sent.
     for (const s of present) expect(s).toMatch(/^load \d+$/);
 
     // The killed primary restarted on its own data: fenced at start, its SMTP answers 451 4.3.0.
-    const back = runChild(join(import.meta.dirname, 'fixtures', 'failover-primary.ts'), [join(root, 'a'), url, masterKey, PASSWORD, 'again']);
+    const back = runChild(join(import.meta.dirname, 'fixtures', 'failover-primary.ts'), [dataDir('a'), url, masterKey, PASSWORD, 'again']);
     try {
       const backLine = await back.waitFor((l) => l.startsWith('smtp ') || l.startsWith('__exit__'));
       expect(backLine).toMatch(/^smtp \d+$/);

@@ -1,5 +1,6 @@
 /**
- * Two real nodes on loopback sharing one file replica (issue 19): a
+ * Two real nodes on loopback sharing one replica (issue 19), run on a
+ * directory and on moto's S3 server (test/replication/replicas): a
  * primary takes mail over SMTP; a standby (`role: standby`) follows the
  * replica, serves nothing and takes no change; `promote` on its control
  * socket takes the next epoch, applies the chain and starts serving with
@@ -13,30 +14,34 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askNode } from '../../node/admin/control.js';
 import { testConfig } from '../../node/config/index.js';
 import { startNode, type NodeHandle } from '../../node/main.js';
+import { epochHistory } from '../../node/replication/epoch.js';
 import { parseKey } from '../../node/replication/object.js';
-import { FileTarget } from '../../node/replication/target.js';
 import { startStandby, type StandbyHandle } from '../../node/standby.js';
+import { replicaKinds, type Replica } from './replicas.js';
 
 const root = mkdtempSync(join(tmpdir(), 'haven-failover-'));
-const running: { close(): Promise<void> }[] = [];
-afterAll(async () => {
-  for (const n of running.reverse()) await n.close().catch(() => {});
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const masterKey = randomBytes(32).toString('hex');
-const replicaDir = join(root, 'replica');
 const PASSWORD = 'alice has a long password';
 
-function config(name: string, role: 'primary' | 'standby') {
-  return testConfig(join(root, name), { dnsbl: [], masterKey, replicaUrl: pathToFileURL(replicaDir).href, role, failover: { fenceCheckMs: 100, followMs: 100 } });
+function configFor(replica: Replica, name: string, role: 'primary' | 'standby', followMs = 100) {
+  return testConfig(join(root, name), { dnsbl: [], masterKey, replicaUrl: replica.url, role, failover: { fenceCheckMs: 100, followMs } });
+}
+
+async function replicaKeys(replica: Replica): Promise<string[]> {
+  const t = replica.target();
+  try {
+    return (await t.list()).map((o) => o.key);
+  } finally {
+    t.close();
+  }
 }
 
 function send(port: number, n: number) {
@@ -90,8 +95,19 @@ async function firstRefusal(port: number, deadlineMs = 20_000): Promise<{ respon
   throw new Error('the old primary kept accepting mail');
 }
 
-describe('standby and failover on one file replica', () => {
+describe.each(replicaKinds())('standby and failover on one $name replica ($server)', (kind) => {
+  const running: { close(): Promise<void> }[] = [];
+  beforeAll(() => kind.setup());
+  // Nodes first, then the replica's server: a node closing still talks to it.
+  afterAll(async () => {
+    for (const n of running.reverse()) await n.close().catch(() => {});
+    await kind.teardown();
+  });
+
   it('a standby follows, takes no change, promotes with every message, the old primary is fenced (451) even after a restart, and rejoins as a standby', async () => {
+    const replica = kind.fresh('failover');
+    const config = (name: string, role: 'primary' | 'standby') => configFor(replica, `${kind.name}-${name}`, role);
+    const dataDir = (name: string) => join(root, `${kind.name}-${name}`);
     const a: NodeHandle = await startNode(config('a', 'primary'), { adminUi: false });
     running.push(a);
     await a.operations.call('domain.add', { name: 'example.org' });
@@ -109,16 +125,16 @@ describe('standby and failover on one file replica', () => {
     expect(st.history.map((h) => [h.epoch, h.how])).toEqual([[1, 'first']]);
     expect(b.node()).toBeNull();
     // Its control socket refuses changes and names the primary as the place for them.
-    const refused = await askNode(join(root, 'b'), { cmd: 'op', op: 'domain.add', input: { name: 'x.org' } });
+    const refused = await askNode(dataDir('b'), { cmd: 'op', op: 'domain.add', input: { name: 'x.org' } });
     expect(refused).toMatchObject({ ok: false, error: expect.stringMatching(/standby/) });
 
     // More mail after the standby's first pass: it follows.
     for (let i = 5; i < 8; i++) await send(a.ports.smtp!, i);
     await a.replication!.flush(20_000);
 
-    const gensOf = async () => new Set((await new FileTarget(replicaDir).list()).map((o) => parseKey(o.key)?.generation).filter((g): g is string => !!g));
+    const gensOf = async () => new Set((await replicaKeys(replica)).map((k) => parseKey(k)?.generation).filter((g): g is string => !!g));
     const primaryGens = await gensOf();
-    const promoted = await askNode(join(root, 'b'), { cmd: 'promote' });
+    const promoted = await askNode(dataDir('b'), { cmd: 'promote' });
     expect(promoted).toEqual({ ok: true, promoted: true });
     const bNode = b.node()!;
     expect(bNode).not.toBeNull();
@@ -153,13 +169,13 @@ describe('standby and failover on one file replica', () => {
     // Generations the new primary started on promotion: its objects may keep landing in these.
     const newPrimaryGens = [...(await gensOf())].filter((g) => !primaryGens.has(g));
     expect(newPrimaryGens.length).toBeGreaterThan(0);
-    const before = new Set((await new FileTarget(replicaDir).list()).map((o) => o.key));
+    const before = new Set(await replicaKeys(replica));
     const again = await startNode(config('a', 'primary'), { adminUi: false });
     running.push(again);
     const err2 = await firstRefusal(again.ports.smtp!, 2_000);
     expect(err2.responseCode).toBe(451);
     await again.close();
-    const added = (await new FileTarget(replicaDir).list()).map((o) => o.key).filter((k) => !before.has(k));
+    const added = (await replicaKeys(replica)).filter((k) => !before.has(k));
     expect(added.filter((k) => !newPrimaryGens.includes(parseKey(k)?.generation ?? ''))).toEqual([]);
 
     // Restarted as a standby it rejoins: its old databases set aside with a report, a fresh restore, and it follows.
@@ -172,5 +188,56 @@ describe('standby and failover on one file replica', () => {
     expect(rs.follow.lastError).toBeNull();
     expect(rs.follow.databases).toBe(rs.diverged!.databases.length);
     expect(rs.history.map((h) => h.epoch)).toEqual([1, 2]);
+  }, 120_000);
+
+  it('two standbys promoted at the same moment: exactly one node ends as the primary and takes mail; the other serves nothing or is fenced (451)', async () => {
+    const replica = kind.fresh('race');
+    const config = (name: string, role: 'primary' | 'standby', followMs?: number) => configFor(replica, `${kind.name}-race-${name}`, role, followMs);
+    const a: NodeHandle = await startNode(config('a', 'primary'), { adminUi: false });
+    running.push(a);
+    await a.operations.call('domain.add', { name: 'example.org' });
+    await a.operations.call('account.add', { address: 'alice@example.org', password: PASSWORD });
+    for (let i = 0; i < 3; i++) await send(a.ports.smtp!, i);
+    await a.replication!.flush(20_000);
+
+    // Both caught up and with no pass of their own due (followMs of ten minutes), so that both
+    // promotions go straight to reading the newest epoch and creating the next: a collision on one name.
+    const standbys: StandbyHandle[] = [await startStandby(config('b', 'standby', 600_000)), await startStandby(config('c', 'standby', 600_000))];
+    running.push(...standbys);
+    await Promise.all(standbys.map((s) => s.catchUp()));
+    const results = await Promise.all(standbys.map((s) => s.promote()));
+    const won = results.filter((r) => r.promoted).length;
+
+    const t = replica.target();
+    const history = await epochHistory(t).finally(() => t.close());
+    // Every win is an epoch of its own, one after another; none is shared.
+    expect(history.map((h) => [h.epoch, h.how])).toEqual([[1, 'first'], ...Array.from({ length: won }, (_, i) => [i + 2, 'promote'])]);
+    const latest = history.at(-1)!.epoch;
+    for (const [i, r] of results.entries()) {
+      if (r.promoted) continue;
+      // The loser stands by: no listener, its role says so.
+      expect(standbys[i].node()).toBeNull();
+      expect((await standbys[i].status()).role).toBe('standby');
+    }
+
+    // A node that won an older epoch sees the newer one within its check interval and is fenced: wait for
+    // the roles to settle (a condition), then exactly one serving node is the primary, at the newest epoch.
+    const serving = standbys.map((s) => s.node()).filter((n): n is NodeHandle => n !== null);
+    expect(serving).toHaveLength(won);
+    let roles: { role: unknown; epoch?: unknown }[] = [];
+    for (const until = Date.now() + 20_000; Date.now() < until; ) {
+      roles = await Promise.all(serving.map(async (n) => (await health(n.ports.https!)).role as { role: unknown; epoch?: unknown }));
+      if (roles.filter((r) => r.role === 'primary').length <= 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(roles.filter((r) => r.role === 'primary')).toEqual([expect.objectContaining({ role: 'primary', epoch: latest })]);
+    const primary = serving[roles.findIndex((r) => r.role === 'primary')];
+    for (const n of serving.filter((n) => n !== primary)) expect((await firstRefusal(n.ports.smtp!, 5_000)).responseCode).toBe(451);
+    console.log(`promotion race of two nodes on ${kind.name}: ${won === 1 ? 'a collision on epoch 2, one winner' : `${won} epochs taken in turn, the older holder fenced`}`);
+
+    // The one primary takes mail and has everything; the old primary refuses with 451.
+    await send(primary.ports.smtp!, 3);
+    expect(await inboxCount(primary.ports.imaps!)).toBe(4);
+    expect((await firstRefusal(a.ports.smtp!)).responseCode).toBe(451);
   }, 120_000);
 });

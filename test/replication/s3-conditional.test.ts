@@ -1,102 +1,110 @@
 /**
  * The fence's exclusive create on an S3 replica (node/replication/target
- * S3Target.create): PutObject with `If-None-Match: *` (RFC 9110 13.1.2;
- * AWS S3 conditional writes, also R2), and a 412 Precondition Failed read
- * as "somebody else holds this epoch".
+ * S3Target.create) against a real S3 server that implements conditional
+ * writes: moto 5.2.1 (test/helpers/moto). PutObject carries
+ * `If-None-Match: *`. RFC 9110 13.1.2: with "*" the condition fails when the
+ * origin server has any current representation of the target, and a failed
+ * condition on a method other than GET/HEAD means the method is not
+ * performed and the answer is 412 (Precondition Failed). AWS S3 user guide,
+ * "conditional writes" (PutObject, since August 2024; R2 the same): the
+ * upload happens only when no object has that key, otherwise 412; a
+ * conflicting concurrent write may get 409 ConditionalRequestConflict.
+ * The whole fence (epochs, promotion races between processes, a primary
+ * fenced by a newer epoch) runs on moto too, in epoch.test.ts; the two-node
+ * failover in failover.test.ts and failover-kill.test.ts.
  *
- * s3rver, the S3 server the suite runs, stores objects but ignores
- * conditional headers on PUT (its putObject never reads them; only GET
- * honours If-None-Match), and no S3-compatible server that implements
- * conditional writes installs here (MinIO, SeaweedFS and Garage are not in
- * npm or Debian; Debian's radosgw needs a running Ceph cluster). So the
- * requests go through a small pass-through in front of s3rver that records
- * them and applies AWS's documented rule for If-None-Match: * (a HEAD on
- * s3rver; 412 with the PreconditionFailed error when the key exists). The
- * file replica's exclusive create is tested for real, racing processes
- * included, in epoch.test.ts.
+ * What moto does not give by itself: its check and its store are two steps
+ * (moto/s3/responses.py), and `moto_server` serves each request on a thread
+ * of its own, so racing conditional PUTs can both succeed (3 rounds of 900
+ * tried had two winners). startMoto serves one request at a time, which
+ * makes each conditional PUT one act, as AWS documents it.
  */
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fence } from '../../node/replication/epoch.js';
-import { openTarget } from '../../node/replication/target.js';
-import { silentLogger } from '../../node/util/log.js';
-import { startS3, tempDir, type TestS3 } from './helpers.js';
+import { openTarget, type ReplicaTarget } from '../../node/replication/target.js';
+import { freePort } from '../helpers/ports.js';
+import { MOTO_BUCKET, startMoto, type TestMoto } from '../helpers/moto.js';
 
-let s3: TestS3;
-let proxy: Server;
-let proxyPort: number;
-const puts: { url: string; ifNoneMatch: string | undefined; status: number }[] = [];
+let moto: TestMoto;
+beforeAll(async () => {
+  moto = await startMoto();
+});
+afterAll(async () => {
+  await moto?.stop();
+});
 
-function forward(req: IncomingMessage, body: Buffer, method = req.method!): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const r = request({ host: '127.0.0.1', port: s3.port, method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${s3.port}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    r.on('error', reject);
-    r.end(method === 'HEAD' ? undefined : body);
-  });
+let prefixes = 0;
+async function withTarget<T>(fn: (t: ReplicaTarget, prefix: string) => Promise<T>): Promise<T> {
+  const prefix = `conditional-${++prefixes}`;
+  const t = openTarget(moto.url(prefix));
+  try {
+    return await fn(t, prefix);
+  } finally {
+    t.close();
+  }
 }
 
-beforeAll(async () => {
-  s3 = await startS3('fence');
-  proxy = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks);
-    const inm = req.headers['if-none-match'] as string | undefined;
-    if (req.method === 'PUT' && inm === '*') {
-      // The request is signed for its own method, so the key is looked up in s3rver's storage itself.
-      const key = decodeURIComponent(new URL(req.url!, 'http://x').pathname).replace(/^\/haven-replica\//, '');
-      if ([...s3.objects().keys()].some((k) => k === `${key}._S3rver_object`)) {
-        puts.push({ url: new URL(req.url!, 'http://x').pathname, ifNoneMatch: inm, status: 412 });
-        res.writeHead(412, { 'content-type': 'application/xml' });
-        return res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>');
+describe('exclusive create on S3 (PutObject If-None-Match: *)', () => {
+  it('the server answers a second conditional PUT of a key with 412 PreconditionFailed and keeps the first body; create reads that as taken', async () => {
+    await withTarget(async (t, prefix) => {
+      expect(await t.create('epoch/0000000000000001', Buffer.from('first'))).toBe(true);
+      // The answer create() interprets, seen through the SDK directly.
+      const sdk = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'moto', secretAccessKey: 'moto' } });
+      try {
+        const err = (await sdk.send(new PutObjectCommand({ Bucket: MOTO_BUCKET, Key: `${prefix}/epoch/0000000000000001`, Body: 'raw', IfNoneMatch: '*' })).then(
+          () => null,
+          (e: unknown) => e,
+        )) as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
+        expect(err?.$metadata?.httpStatusCode).toBe(412);
+        expect(err?.name).toBe('PreconditionFailed');
+      } finally {
+        sdk.destroy();
       }
-    }
-    const out = await forward(req, body);
-    if (req.method === 'PUT') puts.push({ url: new URL(req.url!, 'http://x').pathname, ifNoneMatch: inm, status: out.status });
-    res.writeHead(out.status, out.headers as Record<string, string>);
-    res.end(out.body);
+      expect(await t.create('epoch/0000000000000001', Buffer.from('second'))).toBe(false);
+      expect((await t.get('epoch/0000000000000001')).toString()).toBe('first');
+    });
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-  proxyPort = (proxy.address() as { port: number }).port;
-});
 
-afterAll(async () => {
-  proxy?.close();
-  await s3?.cleanup();
-});
+  it('an ordinary put carries no condition: it replaces an object, and a create of that name afterwards is refused', async () => {
+    await withTarget(async (t) => {
+      await t.put('directory/x', Buffer.from('one'));
+      await t.put('directory/x', Buffer.from('two'));
+      expect((await t.get('directory/x')).toString()).toBe('two');
+      expect(await t.create('directory/x', Buffer.from('three'))).toBe(false);
+      expect((await t.get('directory/x')).toString()).toBe('two');
+    });
+  });
 
-const url = () => `s3://haven-replica/fence?endpoint=http://127.0.0.1:${proxyPort}&region=us-east-1`;
-
-describe('exclusive create on S3', () => {
-  it('sends If-None-Match: * and reads 412 as taken', async () => {
-    const t = openTarget(url());
+  it('of many nodes (each its own client and connections) creating one key together, exactly one is told it made it', async () => {
+    const prefix = `conditional-${++prefixes}`;
+    const nodes = Array.from({ length: 8 }, () => openTarget(moto.url(prefix)));
     try {
-      expect(await t.create('epoch/a', Buffer.from('first'))).toBe(true);
-      expect(await t.create('epoch/a', Buffer.from('second'))).toBe(false);
-      expect((await t.get('epoch/a')).toString()).toBe('first');
-      expect(puts.filter((p) => p.url.endsWith('/epoch/a')).map((p) => [p.ifNoneMatch, p.status])).toEqual([
-        ['*', 200],
-        ['*', 412],
-      ]);
-      // An ordinary put (replica objects) carries no condition.
-      await t.put('directory/x', Buffer.from('x'));
-      expect(puts.find((p) => p.url.endsWith('/directory/x'))?.ifNoneMatch).toBeUndefined();
+      for (let round = 0; round < 10; round++) {
+        const key = `epoch/${round.toString(16).padStart(16, '0')}`;
+        const results = await Promise.all(nodes.map((t, i) => t.create(key, Buffer.from(`node ${i}`))));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        // The body kept is the winner's.
+        expect((await nodes[0].get(key)).toString()).toBe(`node ${results.indexOf(true)}`);
+      }
     } finally {
-      t.close();
+      for (const t of nodes) t.close();
     }
   });
 
-  it('a primary and a promoting standby on one S3 replica: the standby takes epoch 2 and the primary is fenced', async () => {
-    const primary = new Fence(openTarget(url()), tempDir('s3-a'), silentLogger, { role: 'primary' });
-    const standby = new Fence(openTarget(url()), tempDir('s3-b'), silentLogger, { role: 'standby' });
-    expect(await primary.boot(false)).toEqual({ kind: 'primary', epoch: 1 });
-    await standby.boot(false);
-    expect(await standby.promote()).toBe(true);
-    await primary.check();
-    expect(primary.state).toEqual({ kind: 'fenced', epoch: 1, newer: 2 });
+  it('an error that is not a failed condition is thrown, never read as losing the race', async () => {
+    // A bucket that does not exist: 404 NoSuchBucket.
+    const missing = openTarget(`s3://no-such-bucket/x?endpoint=${moto.endpoint}&region=us-east-1`);
+    try {
+      await expect(missing.create('epoch/0000000000000001', Buffer.from('x'))).rejects.toMatchObject({ name: 'NoSuchBucket' });
+    } finally {
+      missing.close();
+    }
+    // Nothing listening: the connection is refused.
+    const down = openTarget(`s3://${MOTO_BUCKET}/x?endpoint=http://127.0.0.1:${await freePort()}&region=us-east-1`);
+    try {
+      await expect(down.create('epoch/0000000000000001', Buffer.from('x'))).rejects.toThrow();
+    } finally {
+      down.close();
+    }
   });
 });
