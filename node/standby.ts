@@ -18,6 +18,7 @@ import { standbyApp } from './http/standby-app.js';
 import { Http01Responder, installCarriedCertificate, openNodeHostCertificates } from './tls/index.js';
 import http from 'node:http';
 import { lockDataDir } from './util/data-dir-lock.js';
+import { startWitness, type Witness } from './failover/witness.js';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server as HttpServer } from 'node:http';
 import net from 'node:net';
@@ -32,7 +33,9 @@ export interface StandbyHandle {
   node(): NodeHandle | null;
   status(): Promise<StandbyStatus>;
   catchUp(): Promise<void>;
-  /** Takes over: true and a serving node, or false when another node took the epoch first. */
+  /** The standby's own look at the primary (node/failover/witness): what it sees, and whether it agrees to the edge's promotion. */
+  readonly witness: Witness;
+  /** Takes over: true and a serving node, or false when another node took the epoch first. Not subject to the witness: that is the edge's path (node/http/standby-app). */
   promote(): Promise<{ promoted: true; node: NodeHandle } | { promoted: false }>;
   close(): Promise<void>;
 }
@@ -54,6 +57,8 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
   let control: ControlServer | null = null;
   let node: NodeHandle | null = null;
   let https: { port: number; close(): void } | null = null;
+  // Watches the primary from here while standing by; a promoted node has no primary to watch.
+  const witness = startWitness(config, log);
   let promotion: Promise<{ promoted: true; node: NodeHandle } | { promoted: false }> | null = null;
   const standingDown = async () => {
     // Not awaited: the `promote` request that led here is still open on it, and closing waits for it.
@@ -62,6 +67,7 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
     // Its port is the serving node's next; a promotion asked over it is still being answered.
     https?.close();
     https = null;
+    witness.close();
     await replica?.close();
     replica = null;
     lock?.release();
@@ -71,11 +77,12 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
     replica = await startStandbyReplica(config, mk.key, log);
     const rep = replica;
     let handle: StandbyHandle | null = null;
-    const app = standbyApp({ status: () => rep.status(), promote: () => handle!.promote(), secret: adminSecret(config).secret, log });
+    const app = standbyApp({ status: () => rep.status(), promote: () => handle!.promote(), witness, secret: adminSecret(config).secret, log });
     https = config.ports.https === undefined ? null : await serveHttps(config, app.fetch, log);
     handle = {
       config,
       httpsPort: https?.port ?? null,
+      witness,
       node: () => node,
       status: () => rep.status(),
       catchUp: () => rep.catchUp(),

@@ -99,6 +99,19 @@ export const OPTIONS = {
       help: 'This node\'s own name (<location>.<hostname>, which the infra points at this server\'s own addresses). With tls.acme.enabled a standby gets a certificate for it and serves it on its HTTPS listener, where the edge calls it (STANDBY_URL); empty: the standby serves the node\'s certificate.',
     }),
     hetznerServerId: str('', { expect: 'a numeric Hetzner server id', check: (v) => (/^\d+$/.test(v) ? undefined : 'a numeric server id'), help: 'This server\'s Hetzner id; empty reads it from the metadata service (169.254.169.254).' }),
+    witness: {
+      host: str('', {
+        check: (v) => (checkIp(v) === undefined ? undefined : checkHostname(v)),
+        expect: 'the primary\'s own DNS name or IP address',
+        help: 'On a standby: the primary\'s own address (its own name or IP, not the Floating IPs). The standby checks it every failover.witness.intervalMs from its own datacentre and refuses the edge\'s automatic promotion (HTTP 409) while the primary answers there, or until it has seen the primary fail for failover.witness.agreementMs. Empty: no witness; the standby takes the edge\'s word, as one vantage point. `haven promote` is never subject to it.',
+      }),
+      healthUrl: str('', { check: checkHttpUrl, type: 'url', expect: 'an http:// or https:// URL', defaultDoc: 'https://<failover.witness.host>/health', help: 'The primary\'s /health as the standby fetches it (certificate not verified: the witness asks whether the primary answers, not who it is).' }),
+      smtpPort: int(25, { min: 0, max: 65535, help: 'The primary\'s SMTP port the witness expects a 220 greeting on; 0 skips this check.' }),
+      imapsPort: int(993, { min: 0, max: 65535, help: 'The primary\'s IMAPS port the witness expects a TLS handshake and `* OK` greeting on; 0 skips this check.' }),
+      intervalMs: int(10_000, { min: 100, help: 'How often the standby checks the primary.' }),
+      timeoutMs: int(5_000, { min: 100, help: 'How long each check waits for an answer.' }),
+      agreementMs: int(120_000, { min: 0, help: 'How long the standby must itself have seen every check fail before it agrees to the edge\'s automatic promotion.' }),
+    },
   },
   tls: {
     certFile: str('', {

@@ -6,3 +6,5 @@
  * the arbiter.)
  */
 export { moveFloatingIps, FloatingIpError, type FloatingIpOptions, type MovedIp } from './hetzner.js';
+export { startWitness, witnessSummary, witnessTarget, type Witness, type WitnessView } from './witness.js';
+export { judge, observe, parseEvidence, INITIAL_WITNESS, type CheckResult, type EdgeEvidence, type Verdict, type WitnessRule, type WitnessState } from './witness-rule.js';

@@ -9,6 +9,7 @@
 import { askNode } from '../../admin/control.js';
 import type { StandbyReply } from '../../admin/standby-control.js';
 import type { StandbyStatus } from '../../replication/failover.js';
+import { witnessSummary } from '../../failover/index.js';
 import { cliConfig } from '../context.js';
 import { CommandError, JSON_OPTION, type CliIo, type Command } from '../types.js';
 
@@ -45,7 +46,10 @@ export const failoverCommands: Command[] = [
       const r = await ask(config.dataDir, { cmd: 'standby-status' }, 10_000);
       if (!('standby' in r)) throw new CommandError('the node sent no standby status');
       if (args.flags.json) io.out(JSON.stringify(r.standby));
-      else printStandby(io, r.standby);
+      else {
+        printStandby(io, r.standby);
+        if (r.witness) io.out(witnessSummary(r.witness));
+      }
     },
   },
   {
@@ -54,11 +58,14 @@ export const failoverCommands: Command[] = [
     details:
       'The old primary, if it still runs, sees the newer epoch within failover.fenceCheckMs and stops acknowledging\n' +
       '(SMTP 451, IMAP NO [UNAVAILABLE], HTTP 503); restart it with role: standby to make it the new standby.\n' +
-      'Exit 1 when another node took the epoch first (this one stays a standby).',
+      'Exit 1 when another node took the epoch first (this one stays a standby).\n' +
+      'Not subject to the standby\'s witness (failover.witness), which only gates the edge\'s automatic promotion:\n' +
+      'it prints what the witness saw of the primary, and promotes regardless.',
     async run(args, io) {
       const config = cliConfig(args, io);
       const r = await ask(config.dataDir, { cmd: 'promote' }, 600_000);
       if (!('promoted' in r)) throw new CommandError('the node sent no promotion result');
+      if (r.witness) io.out(`before promoting, ${witnessSummary(r.witness)}`);
       if (!r.promoted) {
         io.err('haven: another node took the primary role first; this node stays a standby');
         return 1;
