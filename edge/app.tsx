@@ -12,7 +12,7 @@ import type { EdgeDeps, EdgeEnv } from './context.js';
 import { Edge, errorText, InputError } from './edge.js';
 import { NodeApiError } from './node-api.js';
 import { runProbe, type ProbeOutcome } from './probe.js';
-import { runFailover, type FailoverOutcome } from './failover.js';
+import { coloOf, runFailover, type FailoverOutcome } from './failover.js';
 import { NodeApi } from './node-api.js';
 import { registerAccounts } from './routes/accounts.js';
 import { loadSession, registerAuth, requireAdmin } from './routes/auth.js';
@@ -93,7 +93,7 @@ export function createEdgeApp(deps: EdgeDeps): EdgeApp {
     probe: async (opts) => {
       const outcome = await runProbe({ kv: deps.kv, node: edge.node(), alertWebhook: deps.alertWebhook, fetch: deps.fetch, now: edge.now, scheduledTime: opts?.scheduledTime });
       if (!standby) return outcome;
-      const failover = await runFailover({ kv: deps.kv, standby, afterMs: deps.failoverAfterMs }, outcome.probe, opts?.scheduledTime ?? edge.now());
+      const failover = await runFailover({ kv: deps.kv, standby, afterMs: deps.failoverAfterMs, colo: () => coloOf(deps.coloTraceUrl, deps.fetch) }, outcome.probe, opts?.scheduledTime ?? edge.now());
       return { ...outcome, failover };
     },
   };

@@ -56,6 +56,8 @@ export interface EdgeDeps {
   standbyUrl?: string;
   /** How long every probe must have failed before the standby is promoted (default 5 minutes). */
   failoverAfterMs?: number;
+  /** Where the edge learns which Cloudflare data centre ran the probe (edge/failover coloOf); unset in the local run. */
+  coloTraceUrl?: string;
 }
 
 export function clientPorts(deps: Pick<EdgeDeps, 'ports'>): ClientPorts {

@@ -13,27 +13,54 @@
  * failure, promotion, recovery). After a promotion the edge does not ask
  * again until the primary has been seen up (the promoted node, once the
  * floating addresses moved, answers at the same NODE_URL).
+ *
+ * The edge is one vantage point (wherever Cloudflare runs the cron), so the
+ * call carries its evidence (failing since, failed probes in a row, and the
+ * Cloudflare data centre the probes ran in, learnt from /cdn-cgi/trace since
+ * a cron has no request.cf) and the standby, its own witness from its own
+ * datacentre, may refuse it with 409 while it still reaches the primary
+ * (node/failover/witness-rule). A refusal is kept in the state (the last
+ * few, for the admin UI) and the edge asks again on the next run.
  */
 import type { EdgeKv } from './kv.js';
 import type { HealthProbe, NodeApi } from './node-api.js';
 
 export const FAILOVER_KEY = 'failover:v1';
 export const DEFAULT_FAILOVER_AFTER_MS = 5 * 60_000;
+/** Refusals kept for the admin UI: one a minute while the standby disagrees, so only the latest. */
+export const MAX_REFUSALS = 10;
+
+export interface Refusal {
+  at: number;
+  reason: string;
+}
 
 export interface FailoverState {
   /** Scheduled time of the first failed probe of the current outage; null while the primary answers. */
   failingSince: number | null;
-  /** The last promotion asked for, and what the standby said. */
-  promotion: { at: number; status: number; promoted: boolean; error?: string } | null;
+  /** Failed probes in a row in the current outage (absent in state written before it was kept). */
+  failedProbes?: number;
+  /** The last promotion asked for, and what the standby said; refused: its witness disagreed (409). */
+  promotion: { at: number; status: number; promoted: boolean; refused?: boolean; error?: string } | null;
+  /** The standby's latest refusals (newest last), kept across outages for the failover history. */
+  refusals?: Refusal[];
+}
+
+/** What the edge tells the standby it saw (node/failover/witness-rule's EdgeEvidence). */
+export interface EdgeEvidence {
+  failingSince: number;
+  failedProbes: number;
+  colo: string | null;
+  lastError?: string;
 }
 
 export type FailoverAction = { kind: 'none' } | { kind: 'promote' };
 
 /** The rule, pure: what to do after a probe at `at`. */
 export function decide(s: FailoverState, probeOk: boolean, at: number, afterMs: number): { state: FailoverState; action: FailoverAction } {
-  if (probeOk) return { state: { failingSince: null, promotion: s.failingSince === null ? s.promotion : null }, action: { kind: 'none' } };
+  if (probeOk) return { state: { failingSince: null, failedProbes: 0, promotion: s.failingSince === null ? s.promotion : null, refusals: s.refusals ?? [] }, action: { kind: 'none' } };
   const failingSince = s.failingSince ?? at;
-  const state = { ...s, failingSince };
+  const state: FailoverState = { ...s, failingSince, failedProbes: s.failingSince === null ? 1 : (s.failedProbes ?? 0) + 1, refusals: s.refusals ?? [] };
   // One successful promotion per outage; a refused or failed call is asked again on the next run.
   if (s.promotion?.promoted) return { state, action: { kind: 'none' } };
   return { state, action: at - failingSince >= afterMs ? { kind: 'promote' } : { kind: 'none' } };
@@ -48,7 +75,24 @@ export async function readFailoverState(kv: EdgeKv): Promise<FailoverState> {
       // replaced below
     }
   }
-  return { failingSince: null, promotion: null };
+  return { failingSince: null, failedProbes: 0, promotion: null, refusals: [] };
+}
+
+/**
+ * The Cloudflare data centre this run is in: a scheduled event has no
+ * request.cf, but any subrequest leaves from the data centre running the
+ * Worker, and /cdn-cgi/trace answers `colo=XXX` for it. Null when it cannot
+ * be learnt (no trace URL, as in the local run; or no answer).
+ */
+export async function coloOf(traceUrl: string | undefined, f: typeof fetch = fetch): Promise<string | null> {
+  if (!traceUrl) return null;
+  try {
+    const res = await f(traceUrl, { signal: AbortSignal.timeout(3000) });
+    const m = /^colo=([A-Za-z0-9-]{1,16})$/m.exec(await res.text());
+    return m ? m[1] : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface FailoverDeps {
@@ -56,6 +100,8 @@ export interface FailoverDeps {
   /** The standby's admin API (signed with the same secret as the primary's). */
   standby: NodeApi;
   afterMs?: number;
+  /** Where this run is (coloOf); asked only when a promotion is. */
+  colo?: () => Promise<string | null>;
 }
 
 export interface FailoverOutcome {
@@ -71,14 +117,18 @@ export async function runFailover(deps: FailoverDeps, probe: HealthProbe, at: nu
   let error: string | undefined;
   if (action.kind === 'promote') {
     try {
-      await deps.standby.call('POST', '/api/v1/promote');
+      const evidence: EdgeEvidence = { failingSince: state.failingSince!, failedProbes: state.failedProbes ?? 1, colo: (await deps.colo?.()) ?? null, ...(probe.error ? { lastError: probe.error.slice(0, 300) } : {}) };
+      await deps.standby.call('POST', '/api/v1/promote', { evidence });
       promoted = true;
       state.promotion = { at, status: 200, promoted: true };
     } catch (err) {
       const e = err as { status?: number; message: string };
       promoted = false;
       error = e.message;
-      state.promotion = { at, status: e.status ?? 0, promoted: false, error: e.message.slice(0, 300) };
+      // 409 is the standby's answer, not a fault: its witness still sees the primary, or another node took the epoch.
+      const refused = e.status === 409;
+      state.promotion = { at, status: e.status ?? 0, promoted: false, ...(refused ? { refused } : {}), error: e.message.slice(0, 300) };
+      if (refused) state.refusals = [...(state.refusals ?? []), { at, reason: e.message.slice(0, 300) }].slice(-MAX_REFUSALS);
     }
   }
   if (JSON.stringify(state) !== JSON.stringify(before)) await deps.kv.put(FAILOVER_KEY, JSON.stringify(state));

@@ -42,6 +42,8 @@ export interface StandbyHealth {
   follow?: { lagSeconds: number; behindObjects: number; databases: number; lastError: string | null; caughtUpAt: string | null };
   /** Who was primary since when: one entry per epoch. */
   history?: { epoch: number; at: number; how: string }[];
+  /** The standby's own look at the primary (node/failover/witness); null or absent when it has none. */
+  witness?: { enabled: boolean; agreementSeconds: number; primaryUp: boolean | null; checkedAt: string | null; failingSince: string | null; checks: { name: string; ok: boolean; detail: string }[] } | null;
 }
 
 export interface HealthProbe {

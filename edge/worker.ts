@@ -19,6 +19,8 @@
  *   MTA_STS_MODE, MTA_STS_MAX_AGE  must match what node/dns publishes (default enforce, 604800)
  *   STANDBY_URL           optional: a standby node's HTTPS URL; promoted when the node has failed
  *                         every probe for FAILOVER_AFTER_SECONDS (default 300) (edge/failover.ts)
+ *   COLO_TRACE            where the cron learns its Cloudflare data centre for the promotion's evidence
+ *                         (default https://www.cloudflare.com/cdn-cgi/trace; "off" sends none)
  */
 import { createEdgeApp, type EdgeApp } from './app.js';
 import type { EdgeDeps } from './context.js';
@@ -44,6 +46,7 @@ export interface WorkerEnv {
   VERSION?: string;
   STANDBY_URL?: string;
   FAILOVER_AFTER_SECONDS?: string;
+  COLO_TRACE?: string;
 }
 
 interface ExecutionContextLike {
@@ -69,6 +72,7 @@ export function depsFromEnv(env: WorkerEnv): EdgeDeps {
     version: env.VERSION,
     standbyUrl: env.STANDBY_URL || undefined,
     failoverAfterMs: env.FAILOVER_AFTER_SECONDS ? Number(env.FAILOVER_AFTER_SECONDS) * 1000 : undefined,
+    coloTraceUrl: env.COLO_TRACE === 'off' ? undefined : env.COLO_TRACE || 'https://www.cloudflare.com/cdn-cgi/trace',
   };
 }
 
@@ -89,7 +93,8 @@ export default {
         .probe({ scheduledTime: controller?.scheduledTime })
         .then((o) => {
           if (o.alertError) console.error(`edge probe: ${o.alertError}`);
-          if (o.failover?.error) console.error(`edge failover: promoting the standby failed: ${o.failover.error}`);
+          if (o.failover?.error && o.failover.state.promotion?.refused) console.warn(`edge failover: the standby refused the promotion: ${o.failover.error}`);
+          else if (o.failover?.error) console.error(`edge failover: promoting the standby failed: ${o.failover.error}`);
           if (o.failover?.promoted) console.warn('edge failover: the standby was promoted');
         }),
     );

@@ -120,10 +120,39 @@ const Standby = ({ url, s, f }: { url: string; s: StandbyHealth | null; f: Failo
     <h2>Standby</h2>
     <div class="grid">
       <Stat label="Standby" kind={!s ? 'bad' : s.ok ? 'ok' : 'warn'}>{!s ? 'unreachable' : s.role === 'standby' ? `following, lag ${seconds(s.follow?.lagSeconds ?? null)}` : s.role}</Stat>
-      <Stat label="Automatic failover" kind={f.promotion && !f.promotion.promoted ? 'bad' : f.failingSince ? 'warn' : 'ok'}>
-        {f.promotion ? (f.promotion.promoted ? `promoted ${new Date(f.promotion.at).toISOString()}` : `promotion failed: ${f.promotion.error ?? f.promotion.status}`) : f.failingSince ? `primary failing since ${new Date(f.failingSince).toISOString()}` : 'armed'}
+      <Stat label="Automatic failover" kind={f.promotion && !f.promotion.promoted ? (f.promotion.refused ? 'warn' : 'bad') : f.failingSince ? 'warn' : 'ok'}>
+        {f.promotion
+          ? f.promotion.promoted
+            ? `promoted ${new Date(f.promotion.at).toISOString()}`
+            : f.promotion.refused
+              ? `refused by the standby ${new Date(f.promotion.at).toISOString()}`
+              : `promotion failed: ${f.promotion.error ?? f.promotion.status}`
+          : f.failingSince
+            ? `primary failing since ${new Date(f.failingSince).toISOString()}`
+            : 'armed'}
+      </Stat>
+      <Stat label="Standby's witness" kind={!s?.witness?.enabled ? 'warn' : s.witness.primaryUp ? 'ok' : 'bad'}>
+        {!s ? 'unknown' : !s.witness?.enabled ? 'off: the standby takes the edge\'s word' : s.witness.primaryUp === null ? 'not checked yet' : s.witness.primaryUp ? 'sees the primary up' : `primary failing from there since ${s.witness.failingSince}`}
       </Stat>
     </div>
+    {s?.witness?.checks.length ? <p class="small muted">From the standby: {s.witness.checks.map((c) => `${c.name} ${c.ok ? 'up' : 'down'} (${c.detail})`).join(', ')}</p> : null}
+    {f.refusals?.length ? (
+      <>
+        <h2>Refused promotions</h2>
+        <table>
+          <tr>
+            <th>at</th>
+            <th>the standby said</th>
+          </tr>
+          {f.refusals.map((r) => (
+            <tr>
+              <td>{new Date(r.at).toISOString()}</td>
+              <td>{r.reason}</td>
+            </tr>
+          ))}
+        </table>
+      </>
+    ) : null}
     <p>
       <span class="mono">{url}</span>
       {s?.follow?.lastError ? <span class="flash error"> {s.follow.lastError}</span> : null}

@@ -77,7 +77,7 @@ export function standbyApp(deps: StandbyAppDeps): Hono {
     const verdict = deps.witness?.judge(ev.evidence) ?? { agree: true, why: 'no witness on this standby' };
     if (!verdict.agree) {
       log.warn({ evidence: ev.evidence, why: verdict.why }, 'standby: refused the edge\'s automatic promotion');
-      return c.json({ promoted: false, refused: true, error: `the standby refuses: ${verdict.why}` }, 409);
+      return c.json({ promoted: false, refused: true, error: `automatic promotion refused: ${verdict.why}` }, 409);
     }
     log.warn({ evidence: ev.evidence, why: verdict.why }, 'standby: promotion requested over the admin API (the edge saw the primary down)');
     const r = await deps.promote();

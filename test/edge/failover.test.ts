@@ -6,6 +6,16 @@
  * /api/v1/promote, only once every probe has failed for five minutes (the
  * default) by the cron's scheduled minutes, and only once; the promoted
  * standby then serves the primary's mail.
+ *
+ * The edge is one vantage point (issue 19 item 3: "several probe locations'
+ * worth of evidence"), so the standby is a second witness: here the edge's
+ * NODE_URL leads nowhere (a broken path between Cloudflare and the primary)
+ * while the primary itself runs, so the standby, checking the primary from
+ * its own side, refuses the promotion (409) and the edge records and shows
+ * the refusal; once the primary really dies and the standby has seen it
+ * fail for its agreement window, the edge's next run promotes. The edge's
+ * call carries its evidence: failing since, failed probes, and the
+ * Cloudflare colo from /cdn-cgi/trace (served here by the test's server).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,28 +31,33 @@ import { FAILOVER_KEY, type FailoverState } from '../../edge/failover.js';
 import { COMPATIBILITY_DATE, PROBE_CRON } from '../../infra/edge.js';
 import { testConfig } from '../../node/config/index.js';
 import { standbyApp } from '../../node/http/standby-app.js';
-import { startNode } from '../../node/main.js';
+import { startNode, type NodeHandle } from '../../node/main.js';
 import { startStandby, type StandbyHandle } from '../../node/standby.js';
 import { silentLogger } from '../../node/util/log.js';
 import { Client, deadPort, passwordHash, SECRET } from './harness.js';
 
 const root = mkdtempSync(join(tmpdir(), 'haven-edge-failover-'));
 let standby: StandbyHandle;
+let primary: NodeHandle | null = null;
 let server: Server;
 let mf: Miniflare;
 const promoteCalls: number[] = [];
+/** The bodies of the edge's promotion calls: its evidence. */
+const promoteBodies: unknown[] = [];
+const AGREEMENT_MS = 1_500;
 
 beforeAll(async () => {
   const masterKey = randomBytes(32).toString('hex');
   const replicaUrl = pathToFileURL(join(root, 'replica')).href;
-  // The primary lived, took mail, shipped it, and died (its port is closed: the probe gets no answer).
-  const primary = await startNode(testConfig(join(root, 'a'), { dnsbl: [], masterKey, replicaUrl }), { adminUi: false });
-  await primary.operations.call('domain.add', { name: 'example.org' });
-  await primary.operations.call('account.add', { address: 'alice@example.org', password: 'alice has a long password' });
-  await primary.replication!.flush(20_000);
-  await primary.close();
+  // The primary runs, takes mail and ships it; the edge cannot reach it (its NODE_URL is a closed port), the standby can.
+  const p = await startNode(testConfig(join(root, 'a'), { dnsbl: [], masterKey, replicaUrl }), { adminUi: false });
+  primary = p;
+  await p.operations.call('domain.add', { name: 'example.org' });
+  await p.operations.call('account.add', { address: 'alice@example.org', password: 'alice has a long password' });
+  await p.replication!.flush(20_000);
 
-  standby = await startStandby(testConfig(join(root, 'b'), { dnsbl: [], masterKey, replicaUrl, role: 'standby', failover: { fenceCheckMs: 100, followMs: 100 } }));
+  const witness = { host: '127.0.0.1', healthUrl: `https://127.0.0.1:${p.ports.https}/health`, smtpPort: p.ports.smtp!, imapsPort: p.ports.imaps!, intervalMs: 200, timeoutMs: 2_000, agreementMs: AGREEMENT_MS };
+  standby = await startStandby(testConfig(join(root, 'b'), { dnsbl: [], masterKey, replicaUrl, role: 'standby', failover: { fenceCheckMs: 100, followMs: 100, witness } }));
   // The standby's own admin app, on plain HTTP here because workerd trusts no self-signed certificate.
   const app = standbyApp({
     status: () => standby.status(),
@@ -50,10 +65,21 @@ beforeAll(async () => {
       promoteCalls.push(Date.now());
       return standby.promote();
     },
+    witness: standby.witness,
     secret: SECRET,
     log: silentLogger,
   });
-  server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  server = serve({
+    fetch: async (req: Request, env: unknown) => {
+      const path = new URL(req.url).pathname;
+      // What Cloudflare's /cdn-cgi/trace answers a Worker's subrequest: one key=value a line, colo among them.
+      if (path === '/cdn-cgi/trace') return new Response('fl=1f1\nh=127.0.0.1\nts=1764583200.000\nvisit_scheme=http\ncolo=TST\nhttp=http/1.1\n');
+      if (path === '/api/v1/promote') promoteBodies.push(JSON.parse((await req.clone().text()) || 'null'));
+      return app.fetch(req, env);
+    },
+    port: 0,
+    hostname: '127.0.0.1',
+  }) as Server;
   await new Promise<void>((r) => (server.listening ? r() : server.once('listening', () => r())));
   const standbyPort = (server.address() as { port: number }).port;
 
@@ -64,6 +90,7 @@ beforeAll(async () => {
     bindings: {
       NODE_URL: `http://127.0.0.1:${await deadPort()}`,
       STANDBY_URL: `http://127.0.0.1:${standbyPort}`,
+      COLO_TRACE: `http://127.0.0.1:${standbyPort}/cdn-cgi/trace`,
       EDGE_SHARED_SECRET: SECRET,
       ADMIN_PASSWORD_HASH: await passwordHash(),
       SESSION_SECRET: 'a session secret for the workerd failover test',
@@ -78,11 +105,12 @@ afterAll(async () => {
   server?.closeAllConnections();
   server?.close();
   await standby?.close();
+  await primary?.close();
   rmSync(root, { recursive: true, force: true });
 });
 
 describe('the edge promotes the standby', () => {
-  it('after five minutes of failed probes, once, and the standby then serves', async () => {
+  it('after five minutes of failed probes, once the standby\'s own witness agrees, once, and the standby then serves', async () => {
     const worker = (await mf.getWorker()) as unknown as { scheduled(o: { cron: string; scheduledTime: Date }): Promise<{ outcome: string }> };
     const kv = (await mf.getKVNamespace('KV')) as unknown as { get(key: string): Promise<string | null> };
     const run = async (minute: string) => {
@@ -109,20 +137,52 @@ describe('the edge promotes the standby', () => {
     expect(page).toContain('primary failing since 2026-12-01T10:00:00.000Z');
     expect(page).toMatch(/<td>1<\/td><td>[^<]+<\/td><td>first start<\/td>/);
 
-    // Five minutes: the edge asks, the standby takes the next epoch and serves.
+    // Five minutes: the edge asks, with its evidence; the standby still reaches the primary and refuses.
+    await waitFor(() => standby.witness.view().state.last?.up === true);
     const s5 = await run('05');
+    expect(promoteBodies).toEqual([{ evidence: { failingSince: Date.parse('2026-12-01T10:00:00Z'), failedProbes: 6, colo: 'TST', lastError: expect.stringContaining('could not be reached') } }]);
+    expect(promoteCalls).toHaveLength(0);
+    expect(s5?.promotion).toMatchObject({ promoted: false, refused: true, status: 409, at: Date.parse('2026-12-01T10:05:00Z') });
+    expect(s5?.promotion?.error).toMatch(/^automatic promotion refused: the standby still reaches the primary \(health: 200 ok, smtp: 220 greeting, imaps: TLS and \* OK greeting\)/);
+    expect(s5?.refusals).toEqual([{ at: Date.parse('2026-12-01T10:05:00Z'), reason: s5?.promotion?.error }]);
+    expect(standby.node()).toBeNull();
+    // The admin UI shows the refusal, its reason and what the standby's witness sees.
+    const refusedPage = await (await ui.fetch('/')).text();
+    expect(refusedPage).toContain('refused by the standby 2026-12-01T10:05:00.000Z');
+    expect(refusedPage).toContain('Refused promotions');
+    expect(refusedPage).toContain('sees the primary up');
+    expect(refusedPage).toContain('the standby still reaches the primary');
+
+    // The primary dies. Until the standby has seen it fail for its agreement window, it still refuses; then the next run promotes.
+    await primary!.close();
+    primary = null;
+    await waitFor(() => standby.witness.view().state.failingSince !== null);
+    await waitFor(() => standby.witness.judge(null).agree);
+    const s6 = await run('06');
     expect(promoteCalls).toHaveLength(1);
-    expect(s5?.promotion).toMatchObject({ promoted: true, status: 200, at: Date.parse('2026-12-01T10:05:00Z') });
+    expect(promoteBodies.at(-1)).toMatchObject({ evidence: { failedProbes: 7, colo: 'TST' } });
+    expect(s6?.promotion).toMatchObject({ promoted: true, status: 200, at: Date.parse('2026-12-01T10:06:00Z') });
+    // The refusal stays in the failover history.
+    expect(s6?.refusals).toHaveLength(1);
     const node = standby.node();
     expect(node).not.toBeNull();
     expect(node!.store.directory.getAccount('alice@example.org')).toBeTruthy();
     expect(node!.ports.smtp).toBeGreaterThan(0);
 
     // The primary's URL still fails here (no floating address moved in this test): no second promotion.
-    await run('06');
+    await run('07');
     expect(promoteCalls).toHaveLength(1);
   }, 120_000);
 });
+
+/** Waits for a condition the standby's witness reaches on its own (it checks every 200 ms here). */
+async function waitFor(pred: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('timed out waiting for the standby\'s witness');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('the rule (edge/failover decide), pure', () => {
   it('asks only after afterMs of failures in a row, once per outage, and forgets the outage when the primary answers', async () => {
@@ -135,6 +195,9 @@ describe('the rule (edge/failover decide), pure', () => {
     expect(d.action.kind).toBe('none');
     d = decide(s, false, 300_000, 300_000);
     expect(d.action.kind).toBe('promote');
+    // The count of failed probes in a row travels in the promotion's evidence.
+    expect(d.state.failedProbes).toBe(2);
+    expect(decide(d.state, true, 300_001, 300_000).state.failedProbes).toBe(0);
     // A refused promotion (e.g. the standby was unreachable) is asked again next run; a done one is not.
     s = { ...d.state, promotion: { at: 300_000, status: 0, promoted: false } };
     expect(decide(s, false, 360_000, 300_000).action.kind).toBe('promote');

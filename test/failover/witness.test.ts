@@ -102,7 +102,7 @@ describe('the standby as a second witness', () => {
     const r1 = await promote(port, evidence);
     expect(r1.status).toBe(409);
     expect(r1.body).toMatchObject({ promoted: false, refused: true });
-    expect(String(r1.body.error)).toMatch(/^the standby refuses: the standby still reaches the primary \(health: 200 ok, smtp: 220 greeting, imaps: TLS and \* OK greeting\)/);
+    expect(String(r1.body.error)).toMatch(/^automatic promotion refused: the standby still reaches the primary \(health: 200 ok, smtp: 220 greeting, imaps: TLS and \* OK greeting\)/);
     expect(sb.node()).toBeNull();
     // The edge's dashboard reads this.
     const h = await request(port, 'GET', '/health');
