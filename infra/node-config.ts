@@ -45,6 +45,8 @@ export interface NodeConfigInput {
     hetznerServerId: string;
     /** This node's own name (<location>.<mail host>): a standby serves a certificate for it to the edge. */
     nodeHost?: string;
+    /** The other node's own name: while this one stands by, its witness checks the primary there (node/failover/witness). */
+    witnessHost?: string;
   };
   secrets: {
     masterKey: string;
@@ -85,6 +87,13 @@ const HAS_OPTION = (path: string) => OPTION_LIST.some((o) => o.path === path);
  */
 export const FENCE_LEASE_MS = 3000;
 
+/**
+ * The SMTP port the standby's witness greets the primary on: submission, not 25. Hetzner blocks outbound
+ * 25 (and 465) from new cloud servers until asked, so from the standby port 25 would always time out; the
+ * submission listener is the same process's event loop greeting 220 (RFC 6409 §4 keeps RFC 5321's greeting).
+ */
+export const WITNESS_SMTP_PORT = 587;
+
 /** The node's config file (non-secret options only; secrets come from credentials and the environment). */
 export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'acmeEmail' | 'replicaUrl' | 'spfExtra' | 'dmarcPolicy' | 'failover'>): Record<string, unknown> {
   const fo = input.failover;
@@ -112,7 +121,7 @@ export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'a
     // spam work adds spam.rspamdUrl); a node that lacks it would refuse the key.
     ...(HAS_OPTION('spam.rspamdUrl') ? { spam: { rspamdUrl: RSPAMD_URL } } : {}),
     // Only with a standby, so a single node's config (and its bundle's hash) stays as it was.
-    ...(fo ? { role: fo.role, failover: { floatingIps: [...fo.floatingIps], hetznerServerId: fo.hetznerServerId, fenceLeaseMs: FENCE_LEASE_MS, ...(fo.nodeHost ? { nodeHost: fo.nodeHost } : {}) } } : {}),
+    ...(fo ? { role: fo.role, failover: { floatingIps: [...fo.floatingIps], hetznerServerId: fo.hetznerServerId, fenceLeaseMs: FENCE_LEASE_MS, ...(fo.nodeHost ? { nodeHost: fo.nodeHost } : {}), ...(fo.witnessHost ? { witness: { host: fo.witnessHost, smtpPort: WITNESS_SMTP_PORT } } : {}) } } : {}),
   };
 }
 

@@ -99,6 +99,8 @@ export interface HavenNodeArgs {
     /** Configured on this server's interface (infra/floating-ip.ts). */
     addresses: pulumi.Input<FloatingAddresses>;
     hetznerToken: pulumi.Input<string>;
+    /** The other node's own name, which this node's witness checks while it stands by. */
+    witnessHost?: string;
   };
 }
 
@@ -202,7 +204,7 @@ export class HavenNode extends pulumi.ComponentResource {
       const c = config as Omit<NodeConfigInput, 'authorizedKeys' | 'failover'>;
       return configBundle({
         ...c,
-        ...(f ? { failover: { role: f.role, floatingIps: f.floatingIps, hetznerServerId: f.hetznerServerId, nodeHost: args.ptrName }, secrets: { ...c.secrets, hetznerToken: f.hetznerToken } } : {}),
+        ...(f ? { failover: { role: f.role, floatingIps: f.floatingIps, hetznerServerId: f.hetznerServerId, nodeHost: args.ptrName, ...(fo?.witnessHost ? { witnessHost: fo.witnessHost } : {}) }, secrets: { ...c.secrets, hetznerToken: f.hetznerToken } } : {}),
         authorizedKeys: [deployPub.trim(), ...args.sshPublicKeys],
       });
     });

@@ -93,6 +93,9 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
       floatingIpIds: floating.ids,
       addresses: floating.addresses,
       hetznerToken: cfg.failoverHetznerToken,
+      // Each node names the other: whichever stands by checks the primary from its own location, by its own name
+      // (not the Floating IPs, which follow whoever is primary).
+      witnessHost: locationHost(location === cfg.location ? cfg.standbyLocation : cfg.location, cfg.mailHost),
     };
   const node = new HavenNode(name, {
     ...nodeArgs,

@@ -178,9 +178,9 @@ describe('Floating IPs (Hetzner Cloud API: Floating IPs; Floating IP Actions: as
 describe('configuration bundles', () => {
   const nodeConfig = (b: Bundle) => parseYaml(file(b, '/etc/haven/haven.yaml').content);
 
-  it('each node gets its role, the Floating IP ids, its own server id and its own name (the standby\'s certificate names it: the edge calls https://<location>.<mail host>)', () => {
-    expect(nodeConfig(bundles.primary)).toMatchObject({ role: 'primary', failover: { floatingIps: [FLOATING.ipv4Id, FLOATING.ipv6Id], hetznerServerId: '5005', nodeHost: 'fsn1.mail.example.com', fenceLeaseMs: 3000 } });
-    expect(nodeConfig(bundles.standby)).toMatchObject({ role: 'standby', failover: { floatingIps: [FLOATING.ipv4Id, FLOATING.ipv6Id], hetznerServerId: STANDBY.serverId, nodeHost: 'nbg1.mail.example.com', fenceLeaseMs: 3000 } });
+  it('each node gets its role, the Floating IP ids, its own server id, its own name (the standby\'s certificate names it: the edge calls https://<location>.<mail host>) and the other node\'s name for its witness', () => {
+    expect(nodeConfig(bundles.primary)).toMatchObject({ role: 'primary', failover: { floatingIps: [FLOATING.ipv4Id, FLOATING.ipv6Id], hetznerServerId: '5005', nodeHost: 'fsn1.mail.example.com', fenceLeaseMs: 3000, witness: { host: 'nbg1.mail.example.com', smtpPort: 587 } } });
+    expect(nodeConfig(bundles.standby)).toMatchObject({ role: 'standby', failover: { floatingIps: [FLOATING.ipv4Id, FLOATING.ipv6Id], hetznerServerId: STANDBY.serverId, nodeHost: 'nbg1.mail.example.com', fenceLeaseMs: 3000, witness: { host: 'fsn1.mail.example.com', smtpPort: 587 } } });
     // Same replica, same master key: the standby follows what the primary writes.
     expect(nodeConfig(bundles.standby).replicaUrl).toBe(nodeConfig(bundles.primary).replicaUrl);
     expect(file(bundles.standby, '/etc/haven/credentials/master-key').content).toBe(file(bundles.primary, '/etc/haven/credentials/master-key').content);
