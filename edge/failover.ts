@@ -38,10 +38,14 @@ export interface Refusal {
 export interface FailoverState {
   /** Scheduled time of the first failed probe of the current outage; null while the primary answers. */
   failingSince: number | null;
-  /** Failed probes in a row in the current outage (absent in state written before it was kept). */
+  /**
+   * No longer kept (older state may carry it): a count that changes every
+   * minute would cost a KV write a minute for a whole outage, past the free
+   * plan's 1,000 a day; failedProbesSince derives it.
+   */
   failedProbes?: number;
   /** The last promotion asked for, and what the standby said; refused: its witness disagreed (409). */
-  promotion: { at: number; status: number; promoted: boolean; refused?: boolean; error?: string } | null;
+  promotion: { at: number; status: number; promoted: boolean; refused?: boolean; error?: string; tries?: number } | null;
   /** The standby's latest refusals (newest last), kept across outages for the failover history. */
   refusals?: Refusal[];
 }
@@ -56,14 +60,39 @@ export interface EdgeEvidence {
 
 export type FailoverAction = { kind: 'none' } | { kind: 'promote' };
 
-/** The rule, pure: what to do after a probe at `at`. */
+const MINUTE = 60_000;
+/** After this many refusals in one outage the edge asks at most every MAX_ASK_GAP_MINUTES. */
+const MAX_ASK_GAP_MINUTES = 15;
+
+/**
+ * Failed probes in a row since `failingSince`: the cron runs once a minute
+ * and `at` is its scheduled minute, and any probe that answered would have
+ * ended the outage, so every minute since failed (a run Cloudflare skipped
+ * is counted as failed: an upper bound by the skipped runs).
+ */
+export function failedProbesSince(failingSince: number, at: number): number {
+  return Math.floor((at - failingSince) / MINUTE) + 1;
+}
+
+/**
+ * The rule, pure: what to do after a probe at `at`. The state it returns
+ * changes only when the outage starts or ends, or a promotion is asked, so
+ * a long outage costs a few KV writes, not one a minute. A promotion that
+ * failed (the standby refused: its own witness still sees the primary; or
+ * it could not be reached) is asked again after 1, 2, 4, 8, then every 15
+ * minutes.
+ */
 export function decide(s: FailoverState, probeOk: boolean, at: number, afterMs: number): { state: FailoverState; action: FailoverAction } {
-  if (probeOk) return { state: { failingSince: null, failedProbes: 0, promotion: s.failingSince === null ? s.promotion : null, refusals: s.refusals ?? [] }, action: { kind: 'none' } };
+  const { failedProbes: _dropped, ...kept } = s;
+  if (probeOk) return { state: { ...kept, failingSince: null, promotion: s.failingSince === null ? s.promotion : null, refusals: s.refusals ?? [] }, action: { kind: 'none' } };
   const failingSince = s.failingSince ?? at;
-  const state: FailoverState = { ...s, failingSince, failedProbes: s.failingSince === null ? 1 : (s.failedProbes ?? 0) + 1, refusals: s.refusals ?? [] };
-  // One successful promotion per outage; a refused or failed call is asked again on the next run.
+  const state: FailoverState = { ...kept, failingSince, refusals: s.refusals ?? [] };
+  // One successful promotion per outage.
   if (s.promotion?.promoted) return { state, action: { kind: 'none' } };
-  return { state, action: at - failingSince >= afterMs ? { kind: 'promote' } : { kind: 'none' } };
+  if (at - failingSince < afterMs) return { state, action: { kind: 'none' } };
+  const last = s.promotion && s.promotion.at >= failingSince ? s.promotion : null;
+  if (last && at - last.at < Math.min(2 ** ((last.tries ?? 1) - 1), MAX_ASK_GAP_MINUTES) * MINUTE) return { state, action: { kind: 'none' } };
+  return { state, action: { kind: 'promote' } };
 }
 
 export async function readFailoverState(kv: EdgeKv): Promise<FailoverState> {
@@ -75,7 +104,7 @@ export async function readFailoverState(kv: EdgeKv): Promise<FailoverState> {
       // replaced below
     }
   }
-  return { failingSince: null, failedProbes: 0, promotion: null, refusals: [] };
+  return { failingSince: null, promotion: null, refusals: [] };
 }
 
 /**
@@ -117,7 +146,7 @@ export async function runFailover(deps: FailoverDeps, probe: HealthProbe, at: nu
   let error: string | undefined;
   if (action.kind === 'promote') {
     try {
-      const evidence: EdgeEvidence = { failingSince: state.failingSince!, failedProbes: state.failedProbes ?? 1, colo: (await deps.colo?.()) ?? null, ...(probe.error ? { lastError: probe.error.slice(0, 300) } : {}) };
+      const evidence: EdgeEvidence = { failingSince: state.failingSince!, failedProbes: failedProbesSince(state.failingSince!, at), colo: (await deps.colo?.()) ?? null, ...(probe.error ? { lastError: probe.error.slice(0, 300) } : {}) };
       await deps.standby.call('POST', '/api/v1/promote', { evidence });
       promoted = true;
       state.promotion = { at, status: 200, promoted: true };
@@ -127,7 +156,8 @@ export async function runFailover(deps: FailoverDeps, probe: HealthProbe, at: nu
       error = e.message;
       // 409 is the standby's answer, not a fault: its witness still sees the primary, or another node took the epoch.
       const refused = e.status === 409;
-      state.promotion = { at, status: e.status ?? 0, promoted: false, ...(refused ? { refused } : {}), error: e.message.slice(0, 300) };
+      const prev = before.promotion && state.failingSince !== null && before.promotion.at >= state.failingSince ? before.promotion : null;
+      state.promotion = { at, status: e.status ?? 0, promoted: false, ...(refused ? { refused } : {}), error: e.message.slice(0, 300), tries: (prev?.tries ?? 0) + 1 };
       if (refused) state.refusals = [...(state.refusals ?? []), { at, reason: e.message.slice(0, 300) }].slice(-MAX_REFUSALS);
     }
   }

@@ -195,9 +195,8 @@ describe('the rule (edge/failover decide), pure', () => {
     expect(d.action.kind).toBe('none');
     d = decide(s, false, 300_000, 300_000);
     expect(d.action.kind).toBe('promote');
-    // The count of failed probes in a row travels in the promotion's evidence.
-    expect(d.state.failedProbes).toBe(2);
-    expect(decide(d.state, true, 300_001, 300_000).state.failedProbes).toBe(0);
+    // The state does not change while an outage merely goes on: no KV write a minute.
+    expect(d.state).toEqual(s);
     // A refused promotion (e.g. the standby was unreachable) is asked again next run; a done one is not.
     s = { ...d.state, promotion: { at: 300_000, status: 0, promoted: false } };
     expect(decide(s, false, 360_000, 300_000).action.kind).toBe('promote');
@@ -207,6 +206,31 @@ describe('the rule (edge/failover decide), pure', () => {
     const up = decide(s, true, 420_000, 300_000).state;
     expect(up.failingSince).toBeNull();
     expect(decide(up, false, 480_000, 300_000).action.kind).toBe('none');
+  });
+
+  it('counts the failed probes from the scheduled minutes, and asks a standby that refused again after 1, 2, 4, 8, then every 15 minutes', async () => {
+    const { decide, failedProbesSince } = await import('../../edge/failover.js');
+    // The cron runs every minute (infra PROBE_CRON) and any answer ends the outage.
+    expect(failedProbesSince(0, 0)).toBe(1);
+    expect(failedProbesSince(0, 5 * 60_000)).toBe(6);
+    const M = 60_000;
+    const asked: number[] = [];
+    let s: FailoverState = { failingSince: null, promotion: null };
+    let tries = 0;
+    for (let minute = 0; minute <= 60; minute++) {
+      const d = decide(s, false, minute * M, 5 * M);
+      s = d.state;
+      if (d.action.kind === 'promote') {
+        asked.push(minute);
+        tries++;
+        s = { ...s, promotion: { at: minute * M, status: 409, promoted: false, refused: true, tries } };
+      }
+    }
+    expect(asked).toEqual([5, 6, 8, 12, 20, 35, 50]);
+    // A new outage starts the schedule again.
+    s = decide(s, true, 61 * M, 5 * M).state;
+    expect(decide(s, false, 62 * M, 5 * M).state.failingSince).toBe(62 * M);
+    expect(decide(decide(s, false, 62 * M, 5 * M).state, false, 67 * M, 5 * M).action.kind).toBe('promote');
   });
 });
 
