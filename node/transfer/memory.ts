@@ -47,6 +47,11 @@ export function allowForcedCollections(): void {
   forcedAllowed = true;
 }
 
+/** Whether this process serves nobody but its job (the CLI with no node running): then an import may hold the event loop longer. */
+export function processRunsAlone(): boolean {
+  return forcedAllowed;
+}
+
 export class MemoryBound {
   private readonly start = process.memoryUsage.rss();
   private sinceLast = 0;

@@ -2,9 +2,9 @@
  * @module node/transfer/sink
  * Where imported mail lands: one account's open mailbox. Folders are found
  * or made (a source's special-use folder maps onto the account's own Sent,
- * Drafts, Trash, Junk, Archive); each batch is written in one transaction
- * together with its import keys and the source cursor, so a kill leaves
- * either all of a batch and its record or none of it. A message whose key
+ * Drafts, Trash, Junk, Archive); each batch (or slice of one, in the node)
+ * is written in one transaction together with its import keys and the
+ * source cursor, so a kill leaves either all of it and its record or none. A message whose key
  * the folder already has is skipped; one whose key another folder has
  * (a Gmail label) is copied there, sharing its stored bytes.
  */
@@ -59,16 +59,23 @@ export class MailSink {
     this.mailbox.imports.setCursor(source, c);
   }
 
-  /** Writes one batch into `folder`, with the cursor that says the source is done up to its last UID. */
-  write(folder: Folder, batch: readonly IncomingMessage[], policy: FolderPolicy, cursor?: { source: Buffer; value: ImportCursor }): BatchResult {
+  /**
+   * Writes messages of `batch` from `from` on into `folder` in one
+   * transaction, with the cursor that says the source folder is done up to
+   * the last one written (when the source has UIDs). With `budgetMs`, stops taking messages once that much work
+   * is done (at least one is always taken) and returns how many it took, so
+   * the caller can yield to the event loop and write the rest in the next
+   * slice: inside the node every SMTP, IMAP and DAV session waits while this
+   * runs (issue 18: import must not stop mail delivery).
+   */
+  write(folder: Folder, batch: readonly IncomingMessage[], policy: FolderPolicy, cursor?: { source: Buffer; uidValidity: number }, slice: { from?: number; budgetMs?: number } = {}): BatchResult & { taken: number } {
     const { imports, messages } = this.mailbox;
-    const prepared = batch.map((m) => {
-      const parsed = parseMessage(m.raw);
-      return { m, parsed, key: importKey(m.raw, parsed) };
-    });
+    const from = slice.from ?? 0;
+    const budget = slice.budgetMs ?? Infinity;
+    const started = performance.now();
     return imports.atomically(() => {
-      const r: BatchResult = { imported: 0, shared: 0, skipped: 0 };
-      let fresh: typeof prepared = [];
+      const r = { imported: 0, shared: 0, skipped: 0, taken: 0 };
+      let fresh: { m: IncomingMessage; parsed: ParsedMessage; key: Buffer }[] = [];
       // Appends go in runs, flushed before each copy, so UIDs keep the source's order.
       const appendFresh = () => {
         if (!fresh.length) return;
@@ -83,14 +90,20 @@ export class MailSink {
         fresh = [];
       };
       const seen = new Set<string>();
-      for (const p of prepared) {
-        const k = p.key.toString('hex');
-        if (seen.has(k) || imports.has(folder.id, p.key)) {
+      for (let i = from; i < batch.length; i++) {
+        // Measured before each message but the first: parsing, hashing and indexing are most of a slice's cost.
+        if (r.taken > 0 && performance.now() - started >= budget) break;
+        const m = batch[i];
+        r.taken++;
+        const parsed = parseMessage(m.raw);
+        const key = importKey(m.raw, parsed);
+        const k = key.toString('hex');
+        if (seen.has(k) || imports.has(folder.id, key)) {
           r.skipped++;
           continue;
         }
         seen.add(k);
-        const elsewhere = imports.find(p.key);
+        const elsewhere = imports.find(key);
         if (elsewhere && policy === 'skip-if-anywhere') {
           r.skipped++;
           continue;
@@ -101,16 +114,19 @@ export class MailSink {
           const { pairs } = messages.copy(elsewhere.folderId, [elsewhere.uid], folder.id, 'import');
           if (pairs.length) {
             const uid = pairs[0][1];
-            messages.storeFlags(folder.id, [uid], 'set', p.m.flags, { origin: 'import' });
-            imports.record(folder.id, p.key, uid);
+            messages.storeFlags(folder.id, [uid], 'set', m.flags, { origin: 'import' });
+            imports.record(folder.id, key, uid);
             r.shared++;
             continue;
           }
         }
-        fresh.push(p);
+        fresh.push({ m, parsed, key });
+        // In slices each message is stored as it comes, so the clock above counts its storing (full-text index) too.
+        if (budget !== Infinity) appendFresh();
       }
       appendFresh();
-      if (cursor) imports.setCursor(cursor.source, cursor.value);
+      const lastUid = batch[from + r.taken - 1]?.uid;
+      if (cursor && lastUid !== undefined) imports.setCursor(cursor.source, { uidValidity: cursor.uidValidity, lastUid });
       return r;
     });
   }
