@@ -12,7 +12,7 @@
 import type { Folder, Mailbox } from '../store/index.js';
 import { MemoryBound, processRunsAlone } from './memory.js';
 import { Progress } from './progress.js';
-import { MailSink, type FolderPolicy, type IncomingMessage } from './sink.js';
+import { MailSink, type FolderPolicy, type IncomingMessage, type Prepared } from './sink.js';
 import type { ImportSource } from './source.js';
 
 export interface ImportOptions {
@@ -69,8 +69,16 @@ export async function runImport(mailbox: Mailbox, source: ImportSource, o: Impor
   const flush = async () => {
     if (!folder || batch.length === 0) return;
     paceFrom ??= Date.now();
+    const ready: Prepared[] = [];
     for (let from = 0; from < batch.length; ) {
-      const r = sink.write(folder.f, batch, folder.policy, folder.cursor, { from, budgetMs: sliceMs });
+      // In slices, messages are parsed in one turn of the event loop and stored in the next: a large message's two halves wait apart.
+      let to = batch.length;
+      if (sliceMs !== Infinity) {
+        to = sink.prepare(batch, ready, from, sliceMs);
+        await new Promise((r) => setImmediate(r));
+        o.signal.throwIfAborted();
+      }
+      const r = sink.write(folder.f, batch, folder.policy, folder.cursor, { from, to, budgetMs: sliceMs, ready });
       let bytes = 0;
       for (let i = from; i < from + r.taken; i++) bytes += batch[i].raw.length;
       from += r.taken;
