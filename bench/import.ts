@@ -29,6 +29,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
+import { connect, type Socket } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -56,6 +57,15 @@ if (!dovecotAvailable('imap')) {
   console.error('dovecot-imapd is not installed (apt-get install dovecot-imapd): no source to import from');
   process.exit(2);
 }
+// Built before Dovecot starts: a failed build must not leave a Dovecot running.
+const root = join(import.meta.dirname, '..');
+// The importing process is `haven import` itself, as a user runs it: from the build (what a release runs; tsx adds ~40 MB) unless --from source.
+let entry = [join(root, 'bin', 'haven.js')];
+if (args.from === 'dist') {
+  const b = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  if (b.status !== 0) throw new Error('npm run build failed');
+  entry = [join(root, 'dist', 'node', 'cli.js')];
+}
 // Generated one at a time into Dovecot's Maildir, so this process never holds the mailbox.
 let totalBytes = 0;
 const dovecot = await startDovecot(
@@ -72,16 +82,8 @@ const dovecot = await startDovecot(
   (i) => (i % FOLDERS === 0 ? null : `Folder${i % FOLDERS}`),
 );
 const MB = (kb: number) => (kb / 1024).toFixed(0);
-const root = join(import.meta.dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'haven-bench-import-'));
 const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HAVEN_DATA_DIR: join(work, 'data') };
-// The importing process is `haven import` itself, as a user runs it: from the build (what a release runs; tsx adds ~40 MB) unless --from source.
-let entry = [join(root, 'bin', 'haven.js')];
-if (args.from === 'dist') {
-  const b = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-  if (b.status !== 0) throw new Error('npm run build failed');
-  entry = [join(root, 'dist', 'node', 'cli.js')];
-}
 const THROUGH_NODE = args['through-node'];
 const haven = (argv: string[], stdin: string) => {
   const r = spawnSync(process.execPath, [...entry, ...argv], { env, input: stdin });
@@ -98,8 +100,54 @@ function worstLag(port: number): Promise<number> {
     }).on('error', reject);
   });
 }
+/**
+ * Another client's view of the node while it imports: NOOP after NOOP on a
+ * plain IMAP connection (RFC 9051 §6.1.2: valid before login, changes
+ * nothing), one every 5 ms at most (the node refuses more than 500 commands
+ * a second), each round trip recorded. The watchdog's worst lag is one
+ * event; these say how often and how long sessions waited.
+ */
+function noopProbe(port: number): { stop(): number[] } {
+  const rtts: number[] = [];
+  let stopped = false;
+  let socket: Socket | null = null;
+  const run = async () => {
+    while (!stopped) {
+      // A new connection when the node closed the last (an unauthenticated session has a time limit).
+      const s = (socket = connect({ host: '127.0.0.1', port }));
+      s.setNoDelay(true);
+      let buf = '';
+      let wake: (() => void) | null = null;
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        wake?.();
+      });
+      s.on('close', () => wake?.());
+      s.on('error', () => undefined);
+      const until = (re: RegExp) => new Promise<boolean>((r) => ((wake = () => (re.test(buf) ? r(true) : s.destroyed ? r(false) : undefined)), wake()));
+      if (!(await until(/^\* OK/m))) continue;
+      for (let tag = 0, last = 0; !stopped && !s.destroyed; tag++) {
+        const pause = last + 5 - performance.now();
+        if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+        buf = '';
+        const t0 = (last = performance.now());
+        s.write(`N${tag} NOOP\r\n`);
+        if (await until(new RegExp(`^N${tag} OK`, 'm'))) rtts.push(performance.now() - t0);
+      }
+      s.destroy();
+    }
+  };
+  void run();
+  return {
+    stop() {
+      stopped = true;
+      socket?.destroy();
+      return rtts;
+    },
+  };
+}
 /** `haven start` on the bench's data directory, every listener on port 0; resolves with its pid and HTTP port once it is ready. */
-async function startNode(): Promise<{ pid: number; https: number }> {
+async function startNode(): Promise<{ pid: number; https: number; imap: number }> {
   const ports: NodeJS.ProcessEnv = { HAVEN_DNSBL: '' };
   for (const name of Object.keys(OPTIONS.ports)) ports[`HAVEN_PORTS_${name.toUpperCase()}`] = '0';
   const proc = spawn(process.execPath, [...entry, 'start'], { env: { ...env, ...ports }, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -111,8 +159,9 @@ async function startNode(): Promise<{ pid: number; https: number }> {
       out += d.toString();
       if (!/^ready;/m.test(out)) return;
       const https = /^ {2}https +127\.0\.0\.1:(\d+) /m.exec(out);
-      if (!https) reject(new Error(`no https port in the banner: ${out}`));
-      else resolve({ pid: proc.pid!, https: Number(https[1]) });
+      const imap = /^ {2}imap +127\.0\.0\.1:(\d+) /m.exec(out);
+      if (!https || !imap) reject(new Error(`no https or imap port in the banner: ${out}`));
+      else resolve({ pid: proc.pid!, https: Number(https[1]), imap: Number(imap[1]) });
     });
   });
 }
@@ -134,6 +183,7 @@ try {
   /** The node's peak while the first half of the messages went in: a second half that peaks no higher is a bound, not a leak. */
   let nodePeakFirstHalf = 0;
   let lagBefore = 0;
+  let probe: ReturnType<typeof noopProbe> | null = null;
   let started = 0;
   let last: { phase: string; messages: number; error: string | null } | null = null;
   const sampler = setInterval(() => {
@@ -160,6 +210,7 @@ try {
         if (node) {
           nodeBase = nodePeak = status('VmRSS', node.pid);
           void worstLag(node.https).then((ms) => (lagBefore = ms));
+          probe = noopProbe(node.imap);
         }
       }
     }
@@ -167,6 +218,7 @@ try {
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   const s = (performance.now() - started) / 1000;
   clearInterval(sampler);
+  const rtts = (probe as ReturnType<typeof noopProbe> | null)?.stop() ?? [];
   const end = last as { phase: string; messages: number; error: string | null } | null;
   if (code !== 0 || end?.phase !== 'done') throw new Error(`import ${end?.phase ?? 'did not start'} (exit ${code}): ${end?.error ?? ''}`);
   if (end.messages !== COUNT) throw new Error(`imported ${end.messages} of ${COUNT}`);
@@ -176,6 +228,10 @@ try {
     const lagAfter = await worstLag(node.https);
     console.log(`RSS of the node, which ran the job: ${MB(nodeBase)} MB once the job runs; peak (VmRSS every 50 ms) ${MB(nodePeakFirstHalf)} MB over the first half of the messages, ${MB(nodePeak)} MB over all`);
     console.log(`the node's event loop, worst lag (its watchdog, GET /health): ${lagBefore} ms from its start to the job's, ${lagAfter} ms by the end${lagAfter > lagBefore ? ' (so during the import)' : ' (none worse during the import)'}`);
+    const sorted = [...rtts].sort((a, b) => a - b);
+    const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(1);
+    const over = (ms: number) => (sorted.filter((x) => x > ms).reduce((a, b) => a + b, 0) / 1000 / s) * 100;
+    console.log(`another client's IMAP NOOP during the import (${sorted.length} round trips): p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, p99 ${at(0.99)} ms, worst ${at(1)} ms; it waited in round trips over 50 ms for ${over(50).toFixed(0)}% of the import, over 100 ms for ${over(100).toFixed(0)}%`);
     console.log(`RSS of the haven import CLI (only asks and prints): ${MB(base)} MB, peak ${MB(peak)} MB`);
   } else console.log(`RSS of the haven import process: ${MB(base)} MB once the job runs (mailbox open, nothing imported), peak ${MB(peak)} MB (VmHWM)`);
 } finally {

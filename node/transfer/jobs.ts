@@ -2,8 +2,9 @@
  * @module node/transfer/jobs
  * Imports and exports as jobs of the process that holds the data directory
  * (the node, or the CLI when no node runs): started by an operation, they
- * run in the background while the node keeps delivering (each batch is one
- * short transaction and the job yields to the event loop between batches),
+ * run in the background while the node keeps delivering (each batch is
+ * written in slices of about 20 ms of work, one transaction each, and the
+ * job yields to the event loop between slices: import-job.ts),
  * and anyone the node answers (the CLI over the control socket, the admin
  * API) reads their progress by id. The job opens the mailbox with the
  * owner's password or an app password, as a login would (zero-access mode
@@ -18,7 +19,8 @@ import { ConflictError, NotFoundError, StoreError } from '../store/index.js';
 import { importDavFile } from './dav-import.js';
 import { importFromDav } from './dav-source.js';
 import { directoryTarget, runExport, type ExportFormat, type Manifest } from './export.js';
-import { runImport } from './import-job.js';
+import { NODE_BATCH_BYTES, runImport } from './import-job.js';
+import { processRunsAlone } from './memory.js';
 import { imapSource } from './imap-source.js';
 import { exportDirSource, maildirSource, mboxSource } from './local-sources.js';
 import type { MboxVariant } from './mbox.js';
@@ -126,7 +128,8 @@ export async function startJob(store: Store, spec: JobSpec): Promise<JobView> {
     }
     const s = spec.source;
     const opts = { signal: abort.signal, progress, rate: spec.rate, batchMessages: spec.batch };
-    if (s.type === 'imap') return runImport(lease.mailbox, imapSource(s), opts);
+    // Inside the node, FETCH in chunks no larger than the job's batches: a chunk and the one fetched ahead are held until written (import-job.ts NODE_BATCH_BYTES).
+    if (s.type === 'imap') return runImport(lease.mailbox, imapSource({ ...s, chunkBytes: processRunsAlone() ? undefined : NODE_BATCH_BYTES }), opts);
     if (s.type === 'dav') return importFromDav(lease.mailbox, s, progress, abort.signal);
     const kind = s.as ?? detectKind(s.path);
     if (kind === 'calendar' || kind === 'contacts') return importDavFile(lease.mailbox, s.path, progress);

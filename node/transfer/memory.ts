@@ -20,7 +20,12 @@
  * the Buffers report; the import's batches bound what is live. Measured
  * with `npm run bench -- import --through-node --mb 2048 --kb 200` (load
  * 7.5 on 2 cores): the node went from 139 MB to a 256 MB peak, reached in
- * the first half of the messages and not passed in the second.
+ * the first half of the messages and not passed in the second (302 MB in
+ * a later run at load 3). With 512 KB batches and IMAP chunks in the node
+ * (import-job.ts NODE_BATCH_BYTES) and slices: 148 MB to a 210 MB peak
+ * (204 MB over the first half), load 3.2. At the peak the node's V8 heap
+ * was about 100 MB of it (parsed text and its garbage between V8's own
+ * collections) and Buffers 15 to 30 MB.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -45,6 +50,11 @@ let forcedAllowed = false;
 /** Called by the CLI when it runs a job in its own process; never by the node, whose sessions a collection would pause. */
 export function allowForcedCollections(): void {
   forcedAllowed = true;
+}
+
+/** Whether this process serves nobody but its job (the CLI with no node running): then an import may hold the event loop longer. */
+export function processRunsAlone(): boolean {
+  return forcedAllowed;
 }
 
 export class MemoryBound {

@@ -31,6 +31,8 @@ export interface HostileNode {
   node: { ports: Partial<Record<ListenerName, number>>; pid: number };
   ca: Buffer;
   child: Child;
+  /** The node's data directory (for `haven` commands, which then ask the node over its control socket). */
+  dataDir: string;
   /** How long the bystander may take: 1 s, or four times an unattacked check on a loaded machine. */
   deadlineMs: number;
   /** Bystander checks that missed the deadline once and made it on the retry (see stillServing). */
@@ -65,6 +67,7 @@ export async function startHostileNodeUnwarmed(overrides: ConfigInput = {}): Pro
     node: { ports, pid },
     ca,
     child,
+    dataDir: join(dir, 'data'),
     deadlineMs: 1000,
     misses: [],
     log: () => readFileSync(logFile, 'utf8'),
