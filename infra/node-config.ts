@@ -9,6 +9,7 @@
  * is in user data. Pure.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { stringify } from 'yaml';
 import { OPTION_LIST } from '../node/config/index.js';
 import { DEFAULT_DMARC_POLICY, MANAGESIEVE_PORT, type DmarcPolicy } from '../node/dns/index.js';
@@ -47,6 +48,12 @@ export interface NodeConfigInput {
     nodeHost?: string;
     /** The other node's own name: while this one stands by, its witness checks the primary there (node/failover/witness). */
     witnessHost?: string;
+    /**
+     * The mail host's Floating IPs (IPv4 and the IPv6 ::1): outbound mail leaves from them
+     * (node/config outbound.sourceAddresses), so the connecting address's PTR, A/AAAA, SPF and the
+     * EHLO name all say the mail host.
+     */
+    sourceAddresses?: readonly string[];
   };
   secrets: {
     masterKey: string;
@@ -100,6 +107,7 @@ export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'a
   if (fo) {
     if (!/^\d+$/.test(fo.hetznerServerId)) throw new NodeConfigError(`Hetzner server id "${fo.hetznerServerId}" is not numeric`);
     for (const id of fo.floatingIps) if (!/^\d+$/.test(id)) throw new NodeConfigError(`Floating IP id "${id}" is not numeric`);
+    for (const a of fo.sourceAddresses ?? []) if (isIP(a) === 0) throw new NodeConfigError(`source address "${a}" is not an IP address`);
   }
   return {
     dataDir: DATA_DIR,
@@ -121,6 +129,8 @@ export function nodeConfig(input: Pick<NodeConfigInput, 'mailHost' | 'pop3' | 'a
     // spam work adds spam.rspamdUrl); a node that lacks it would refuse the key.
     ...(HAS_OPTION('spam.rspamdUrl') ? { spam: { rspamdUrl: RSPAMD_URL } } : {}),
     // Only with a standby, so a single node's config (and its bundle's hash) stays as it was.
+    // Mail leaves from the Floating IPs (RFC 5321 §4.1.1.1 EHLO names the mail host; its PTR and SPF are theirs).
+    ...(fo?.sourceAddresses?.length ? { outbound: { sourceAddresses: [...fo.sourceAddresses] } } : {}),
     ...(fo ? { role: fo.role, failover: { floatingIps: [...fo.floatingIps], hetznerServerId: fo.hetznerServerId, fenceLeaseMs: FENCE_LEASE_MS, ...(fo.nodeHost ? { nodeHost: fo.nodeHost } : {}), ...(fo.witnessHost ? { witness: { host: fo.witnessHost, smtpPort: WITNESS_SMTP_PORT } } : {}) } } : {}),
   };
 }

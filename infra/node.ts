@@ -198,13 +198,13 @@ export class HavenNode extends pulumi.ComponentResource {
     // The configuration channel. stdin (the bundle) is secret; a new bundle or a new server runs haven-apply.
     const fo = args.failover;
     const failover = fo
-      ? pulumi.all([fo.floatingIpIds, server.id, fo.hetznerToken]).apply(([floatingIps, hetznerServerId, hetznerToken]) => ({ role: fo.role, floatingIps, hetznerServerId, hetznerToken }))
+      ? pulumi.all([fo.floatingIpIds, server.id, fo.hetznerToken, fo.addresses]).apply(([floatingIps, hetznerServerId, hetznerToken, a]) => ({ role: fo.role, floatingIps, hetznerServerId, hetznerToken, sourceAddresses: [a.ipv4, a.ipv6] }))
       : pulumi.output(undefined);
     const bundle = pulumi.all([pulumi.output(args.config), deployKey.publicKeyOpenssh, failover]).apply(([config, deployPub, f]) => {
       const c = config as Omit<NodeConfigInput, 'authorizedKeys' | 'failover'>;
       return configBundle({
         ...c,
-        ...(f ? { failover: { role: f.role, floatingIps: f.floatingIps, hetznerServerId: f.hetznerServerId, nodeHost: args.ptrName, ...(fo?.witnessHost ? { witnessHost: fo.witnessHost } : {}) }, secrets: { ...c.secrets, hetznerToken: f.hetznerToken } } : {}),
+        ...(f ? { failover: { role: f.role, floatingIps: f.floatingIps, hetznerServerId: f.hetznerServerId, nodeHost: args.ptrName, sourceAddresses: f.sourceAddresses, ...(fo?.witnessHost ? { witnessHost: fo.witnessHost } : {}) }, secrets: { ...c.secrets, hetznerToken: f.hetznerToken } } : {}),
         authorizedKeys: [deployPub.trim(), ...args.sshPublicKeys],
       });
     });

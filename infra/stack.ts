@@ -56,7 +56,8 @@ export function createHaven(cfg: HavenStackConfig, name = 'haven'): HavenOutputs
     retainData: cfg.retainData,
   });
 
-  // With a standby, both nodes' own addresses send mail (the Floating IPs only receive): SPF names them.
+  // With a standby, mail leaves from the Floating IPs, and from a node's own address while it cannot use them
+  // (infra/standby standbySpfTerms): SPF names both nodes too.
   const spfExtra = cfg.standby ? [...cfg.spfExtra, ...standbySpfTerms([cfg.location, cfg.standbyLocation], cfg.mailHost)] : cfg.spfExtra;
   // Sent over SSH on every `pulumi up` that changes it (infra/node.ts); never in user data.
   const config = pulumi

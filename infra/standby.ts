@@ -26,10 +26,15 @@ export function locationHost(location: string, mailHost: string): string {
 }
 
 /**
- * SPF terms for the two nodes' own addresses, which outbound mail leaves
- * from (the Floating IPs receive; the kernel sends from the interface's
- * primary address). One `a:` term per node: each is one DNS lookup of the ten
- * SPF allows (RFC 7208 §4.6.4) and covers both its A and AAAA.
+ * SPF terms for the two nodes' own addresses. Outbound mail leaves from the
+ * Floating IPs (outbound.sourceAddresses), but a node still sends from its
+ * own address when it cannot use them: a promoted standby until Hetzner has
+ * moved them to it (or for good when the move fails), and any node whose
+ * interface does not carry them yet (the first `pulumi up` configures them
+ * after the node's config). Without these terms that mail would fail SPF
+ * instead of merely lacking a matching PTR. One `a:` term per node: each is
+ * one DNS lookup of the ten SPF allows (RFC 7208 §4.6.4) and covers both its
+ * A and AAAA.
  */
 export function standbySpfTerms(locations: readonly string[], mailHost: string): string[] {
   return locations.map((l) => `a:${locationHost(l, mailHost)}`);

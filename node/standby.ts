@@ -95,9 +95,12 @@ export async function startStandby(config: Config, opts: StartNodeOptions = {}):
           }
           if (config.tls.acme.enabled && !config.tls.certFile) await takeCarriedCertificate(config, rep, log);
           await standingDown();
-          node = await startNode({ ...config, role: 'primary' }, opts);
+          // outbound.sourceAddresses (the Floating IPs) are on this interface already, but Hetzner routes their
+          // replies to the old primary until they move: mail leaves from this node's own address until then.
+          node = await startNode({ ...config, role: 'primary' }, { ...opts, outbound: { ...opts.outbound, sourceHeld: false } });
           log.info({ ports: node.ports }, 'standby: promoted; serving as the primary');
           const moved = await moveAddresses(config, log, opts.hetznerFetch);
+          if (moved) node.queueRunner.setSourceHeld(true);
           // No certificate came through the replica: http-01 for the mail host reaches this node only now.
           if (moved && config.tls.acme.enabled && !config.tls.certFile && node.certificate.source !== 'acme') void certificateAfterMove(node, log);
           return { promoted: true, node } as const;

@@ -6,6 +6,7 @@
  * local run's: unprivileged ports on 127.0.0.1, a data directory beside the
  * checkout, a self-signed certificate. Production overrides them in a file.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { bool, bytes, checkHostname, checkIp, int, list, num, oneOf, port, seconds, str, parseUrl, type Opt } from './options.js';
 import { DEFAULT_DMARC_POLICY, DMARC_POLICIES, spfMechanismProblem } from '../dns/index.js';
@@ -15,6 +16,17 @@ function checkMasterKey(v: string): string | undefined {
   const t = v.trim();
   const key = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, 'hex') : /^[A-Za-z0-9+/_-]+={0,2}$/.test(t) ? Buffer.from(t, /[-_]/.test(t) ? 'base64url' : 'base64') : Buffer.alloc(0);
   return key.length === 32 ? undefined : '64 hex characters or base64 of 32 bytes (make one with: openssl rand -hex 32)';
+}
+
+/** One literal address to bind to: not a wildcard, multicast or (for IPv6) link-local, which needs a zone. */
+function checkSourceAddress(v: string): string | undefined {
+  const family = isIP(v);
+  if (family === 0) return 'an IP address like 203.0.113.5 or 2001:db8::1';
+  const t = v.toLowerCase();
+  if (t === '0.0.0.0' || /^[0:]+$/.test(t)) return 'a specific address, not the wildcard (leave the list empty for the kernel\'s choice)';
+  if (family === 4 ? Number(t.split('.')[0]) >= 224 : /^ff/.test(t)) return 'a unicast address (not multicast or broadcast)';
+  if (family === 6 && /^fe[89ab]/.test(t)) return 'a global IPv6 address (a link-local one needs an interface zone)';
+  return undefined;
 }
 
 function checkHttpsUrl(v: string): string | undefined {
@@ -156,6 +168,13 @@ export const OPTIONS = {
     expect: 'smtp://user:password@host:587 or smtps://user:password@host:465',
     help: 'Relay all outbound mail through this host (many providers block outbound port 25): smtp://user:password@host:587 (STARTTLS) or smtps://…:465. Empty delivers directly to each domain\'s MX.',
   }),
+  outbound: {
+    sourceAddresses: list([], {
+      item: 'IP addresses',
+      check: checkSourceAddress,
+      help: 'Addresses outbound SMTP connections leave from: at most one IPv4 and one IPv6, each used for targets of its own family (a target of a family not listed gets the kernel\'s default source). Set them to the addresses whose PTR, A/AAAA and SPF name the mail host (with haven:standby the Pulumi program sets the Floating IPs). On a node that is promoted from standby they are used only once the Floating IPs have moved to it. An address this machine does not have is skipped for that attempt (logged once, counted in haven_outbound_source_fallbacks_total), never holding mail back. Empty: the kernel picks the source.',
+    }),
+  },
   spfExtra: list([], {
     item: 'SPF mechanisms',
     check: spfMechanismProblem,
@@ -355,6 +374,10 @@ export const configSchema = (buildSchema(OPTIONS) as z.ZodType<Config>).superRef
   }
   if (c.tls.acme.enabled && c.tls.acme.challenge === 'dns-01' && !c.tls.acme.cloudflareToken) {
     ctx.addIssue({ code: 'custom', path: ['tls', 'acme', 'cloudflareToken'], message: 'a Cloudflare API token, required by the dns-01 challenge' });
+  }
+  for (const family of [4, 6] as const) {
+    const same = c.outbound.sourceAddresses.filter((a) => isIP(a) === family);
+    if (same.length > 1) ctx.addIssue({ code: 'custom', path: ['outbound', 'sourceAddresses'], message: `at most one IPv${family} address (found ${same.join(', ')}): each target is reached from the one address of its family` });
   }
   if (c.spam.rejectScore < c.spam.junkScore) {
     ctx.addIssue({ code: 'custom', path: ['spam', 'rejectScore'], message: `a score >= spam.junkScore (${c.spam.junkScore})` });

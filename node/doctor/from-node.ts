@@ -71,6 +71,16 @@ export interface NodeDoctorOptions {
   acmeDns?: ZoneFinder;
   /** With failover.nodeHost: this machine's public addresses (default: allPublicAddresses()). */
   interfaceAddresses?: readonly string[];
+  /** With outbound.sourceAddresses: every address on this machine's interfaces (default: machineAddresses()). */
+  machineAddresses?: readonly string[];
+}
+
+/** Every address on the machine's interfaces, loopback and private ones included: what a socket can bind. */
+export function machineAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => !!a)
+    .map((a) => a!.address);
 }
 
 export function doctorDepsFor(o: NodeDoctorOptions): DoctorDeps {
@@ -116,5 +126,7 @@ export function doctorDepsFor(o: NodeDoctorOptions): DoctorDeps {
     queue: o.queue,
     // A standby deployment's node: Floating IPs for the mail host, its own addresses for sending.
     ...(o.config.failover.nodeHost ? { standby: { nodeHost: o.config.failover.nodeHost, addresses: o.interfaceAddresses ?? allPublicAddresses() } } : {}),
+    // Where outbound mail leaves from, and whether this machine has those addresses (loopback included).
+    ...(o.config.outbound.sourceAddresses.length > 0 ? { outboundSource: { addresses: o.config.outbound.sourceAddresses, onMachine: o.machineAddresses ?? machineAddresses() } } : {}),
   };
 }

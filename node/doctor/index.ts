@@ -10,11 +10,12 @@
  * The expected records come from node/dns, the one list.
  */
 import type { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { mailDnsRecords, mtaStsPolicyFor, type DnsRecord, type MailDnsInput } from '../dns/index.js';
 import type { Resolver } from '../smtp/index.js';
 import { checkAddressRecord, checkCaa, checkDkim, checkDmarc, checkHeloSpf, checkMtaStsPolicy, checkMtaStsTxt, checkMx, checkPtr, checkSpfRecord, checkSrv, checkTlsRpt } from './dns-checks.js';
 import { Lookup } from './lookup.js';
-import { standbyLayout, type StandbyDoctorInput } from './standby-checks.js';
+import { checkSourceAddresses, standbyLayout, type StandbyDoctorInput } from './standby-checks.js';
 import type { PolicyFetchOptions } from './mta-sts.js';
 import { checkAcmeDns, checkBlocklists, checkCertificate, checkOutbound, checkQueue, checkReplication, DEFAULT_BLOCKLISTS, type OutboundProbe, type ReplicationSnapshot, type ZoneFinder } from './node-checks.js';
 import type { CheckStatus, DoctorCheck, DoctorReport } from './types.js';
@@ -65,6 +66,11 @@ export interface DoctorDeps {
    * then the mail host's Floating IPs, picked from `addresses` (node/doctor/standby-checks).
    */
   standby?: StandbyDoctorInput;
+  /**
+   * outbound.sourceAddresses and the addresses this machine has (all of them, loopback included): mail
+   * leaves from the configured ones, which must be here (node/doctor/standby-checks checkSourceAddresses).
+   */
+  outboundSource?: { addresses: readonly string[]; onMachine: readonly string[] };
   now?: Date;
 }
 
@@ -97,8 +103,12 @@ export async function runDoctor(given: DoctorDeps): Promise<DoctorReport> {
   let deps = given;
   // Where mail leaves from: the mail host's addresses, or with a standby each node's own as well.
   let senders = [given.ipv4, given.ipv6];
+  const sources = given.outboundSource?.addresses ?? [];
+  const sourceOf = (family: 4 | 6) => sources.find((a) => isIP(a) === family);
   if (given.standby) {
-    const sb = await standbyLayout(l, given.standby, { ipv4: given.ipv4, ipv6: given.ipv6 });
+    // The source addresses are the Floating IPs (infra sets them so): the surest way to tell them from the node's own.
+    const hint = { ipv4: sourceOf(4) ?? given.ipv4, ipv6: sourceOf(6) ?? given.ipv6 };
+    const sb = await standbyLayout(l, { ...given.standby, sendsFromSource: sources.length > 0 }, hint);
     jobs.push(Promise.resolve(sb.checks));
     const term = `a:${sb.nodeHost}`;
     const extra = given.dns?.spfExtra ?? [];
@@ -107,8 +117,14 @@ export async function runDoctor(given: DoctorDeps): Promise<DoctorReport> {
     deps = { ...given, ipv4: sb.floating.ipv4, ipv6: sb.floating.ipv6, dns: { ...given.dns, spfExtra } };
     const own = [sb.own.ipv4, sb.own.ipv6].filter((a): a is string => !!a);
     senders = [...new Set([deps.ipv4, deps.ipv6, ...own])];
-    if (sb.own.ipv4) jobs.push(checkPtr(l, 'ipv4', sb.own.ipv4, sb.nodeHost, { id: 'ptr:node-ipv4', title: `Reverse DNS (PTR) of ${sb.own.ipv4}, this node's own (mail leaves from it)` }));
-    if (sb.own.ipv6) jobs.push(checkPtr(l, 'ipv6', sb.own.ipv6, sb.nodeHost, { id: 'ptr:node-ipv6', title: `Reverse DNS (PTR) of ${sb.own.ipv6}, this node's own (mail leaves from it)` }));
+    const when = sources.length > 0 ? 'mail leaves from it while the Floating IPs cannot be used' : 'mail leaves from it';
+    if (sb.own.ipv4) jobs.push(checkPtr(l, 'ipv4', sb.own.ipv4, sb.nodeHost, { id: 'ptr:node-ipv4', title: `Reverse DNS (PTR) of ${sb.own.ipv4}, this node's own (${when})` }));
+    if (sb.own.ipv6) jobs.push(checkPtr(l, 'ipv6', sb.own.ipv6, sb.nodeHost, { id: 'ptr:node-ipv6', title: `Reverse DNS (PTR) of ${sb.own.ipv6}, this node's own (${when})` }));
+  }
+  if (given.outboundSource && sources.length > 0) {
+    jobs.push(Promise.resolve(checkSourceAddresses(sources, given.outboundSource.onMachine, [deps.ipv4, deps.ipv6])));
+    // SPF must pass for them too (when they are the mail host's, they are in the list already).
+    senders = [...new Set([...senders, ...sources])];
   }
   const input = doctorDnsInput(deps);
   const recs = mailDnsRecords(input);

@@ -3,24 +3,30 @@
  * `haven doctor` on a node of a standby deployment (issue 19). There the
  * mail host's addresses are Hetzner Floating IPs, configured on both
  * servers and routed to the primary; they receive mail, and their PTR names
- * the mail host. Each node sends from its own address, whose PTR names the
- * node's own name (`<location>.<mail host>`, failover.nodeHost), and greets
- * as the mail host. So the doctor must check:
+ * the mail host. The primary sends from them too (outbound.sourceAddresses,
+ * which the Pulumi program sets to them), greeting as the mail host; a node
+ * that cannot use them (a promoted standby before they have moved to it, or
+ * a machine that lacks them) sends from its own address, whose PTR names
+ * the node's own name (`<location>.<mail host>`, failover.nodeHost). So the
+ * doctor must check:
  *
  * - the node's own name resolves to addresses this machine has (its own);
  * - those addresses' PTR names the node's own name and is forward-confirmed
  *   (receivers' FCrDNS test is against the sending address);
- * - the mail host's A/AAAA and PTR against the Floating IPs (the machine's
- *   other public addresses), not against whichever address the interface
- *   lists first;
+ * - the mail host's A/AAAA and PTR against the Floating IPs (the source
+ *   addresses when set, else the machine's other public addresses), not
+ *   against whichever address the interface lists first;
+ * - the source addresses are on this machine (else the node falls back to
+ *   its own address: checkSourceAddresses);
  * - SPF of every domain and of the mail host (the HELO identity, RFC 7208
- *   §2.3) passes for the sending addresses, through `a:<node name>`.
+ *   §2.3) passes for every address mail may leave from: the Floating IPs,
+ *   and the node's own through `a:<node name>`.
  *
  * The node's own name is looked up only to tell which of this machine's
  * addresses is its own; every check then compares against the machine.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { fail, ok, type DoctorCheck } from './types.js';
+import { fail, ok, warn, type DoctorCheck } from './types.js';
 import { type Lookup, normName, sameIp } from './lookup.js';
 
 export interface StandbyDoctorInput {
@@ -28,6 +34,8 @@ export interface StandbyDoctorInput {
   nodeHost: string;
   /** Every public address on this machine's interfaces: its own and any Floating IPs configured on it. */
   addresses: readonly string[];
+  /** outbound.sourceAddresses is set: the node's own addresses send only when the Floating IPs cannot be used. */
+  sendsFromSource?: boolean;
 }
 
 export interface StandbyLayout {
@@ -79,7 +87,31 @@ export async function standbyLayout(l: Lookup, s: StandbyDoctorInput, hint: { ip
   if (problems.length > 0) {
     checks.push(fail(id, title, `${nodeHost}: ${problems.join('; ')}`, `publish ${nodeHost}. IN A and AAAA with this server's own addresses (not the Floating IPs); \`pulumi up\` does it (infra/standby nodeHostRecords)`));
   } else {
-    checks.push(ok(id, title, `${nodeHost} → ${found.join(', ')} (this machine's own addresses; mail leaves from them)`));
+    checks.push(ok(id, title, `${nodeHost} → ${found.join(', ')} (this machine's own addresses; ${s.sendsFromSource ? 'mail leaves from them only while the Floating IPs cannot be used' : 'mail leaves from them'})`));
   }
   return { nodeHost, own, floating, checks };
+}
+
+/**
+ * outbound.sourceAddresses against this machine: an address it does not
+ * have cannot be bound, and the node then sends from its default source
+ * (node/smtp/outbound/source: logged once, counted in
+ * haven_outbound_source_fallbacks_total), whose PTR names the node, not the
+ * mail host. All of 127.0.0.0/8 counts as present: Linux routes it to lo.
+ * Whether Hetzner routes a Floating IP here is not visible from the machine:
+ * the node uses them after a promotion only once it has moved them itself.
+ */
+export function checkSourceAddresses(configured: readonly string[], onMachine: readonly string[], mailHostAddresses: readonly string[]): DoctorCheck[] {
+  return configured.map((a) => {
+    const id = `outbound-source:${a}`;
+    const title = `Outbound source address ${a} (outbound.sourceAddresses)`;
+    const here = onMachine.some((m) => sameIp(m, a)) || (isIPv4(a) && a.startsWith('127.') && onMachine.some((m) => m.startsWith('127.')));
+    if (!here) {
+      return fail(id, title, `${a} is not on this machine's interfaces: outbound mail leaves from the default source instead, whose PTR does not name the mail host (haven_outbound_source_fallbacks_total counts each time)`, `configure ${a} on the interface (\`pulumi up\` does it for the Floating IPs on both servers), or correct outbound.sourceAddresses`);
+    }
+    if (!mailHostAddresses.some((m) => sameIp(m, a))) {
+      return warn(id, title, `${a} is on this machine, but it is not the mail host's address: receivers compare its PTR with the EHLO name (the mail host)`, `publish the mail host's A/AAAA at ${a}, or send from the mail host's address`);
+    }
+    return ok(id, title, `on this machine, and the mail host's own address: mail leaves from it`);
+  });
 }

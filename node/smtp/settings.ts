@@ -1,7 +1,8 @@
 /**
  * @module node/smtp/settings
  * The one mapping from the node's configuration to SMTP's options: limits,
- * the spam thresholds and DNS blocklists, the smarthost, and the three
+ * the spam thresholds and DNS blocklists, the smarthost, outbound source
+ * addresses, and the three
  * listeners with their ports. main.ts passes these on, so an option in the
  * config file reaches the listener that uses it.
  */
@@ -44,9 +45,10 @@ export function smtpSettings(config: Config): SmtpSettings {
       // limits.idleTimeoutSeconds, which is sized for IMAP IDLE.
     },
     spam: { dnsbl: [...config.dnsbl], junkScore: config.spam.junkScore, rejectScore: config.spam.rejectScore },
-    outbound: relay
-      ? { smarthost: { host: relay.host, port: relay.port, secure: relay.secure, auth: relay.user ? { user: relay.user, pass: relay.pass ?? '' } : undefined } }
-      : {},
+    outbound: {
+      ...(relay ? { smarthost: { host: relay.host, port: relay.port, secure: relay.secure, auth: relay.user ? { user: relay.user, pass: relay.pass ?? '' } : undefined } } : {}),
+      ...(config.outbound.sourceAddresses.length > 0 ? { sourceAddresses: [...config.outbound.sourceAddresses] } : {}),
+    },
     allowPlaintextAuthOnLoopback: config.allowPlaintextAuthOnLoopback,
     greetPause: {
       pauseMs: config.earlyTalker.pauseMs,

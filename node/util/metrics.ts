@@ -231,6 +231,7 @@ export const metrics = {
   commandSeconds: registry.histogram('haven_command_duration_seconds', 'Time to handle one protocol command, per protocol.', ['protocol']),
   deliveries: registry.counter('haven_deliveries_total', 'Inbound deliveries per recipient: local (into an open mailbox), spool (sealed for a locked mailbox), forward (queued to an outside address).', ['kind']),
   outbound: registry.counter('haven_outbound_attempts_total', 'Outbound delivery attempts per recipient, by outcome (sent, deferred, failed).', ['outcome']),
+  outboundSourceFallbacks: registry.counter('haven_outbound_source_fallbacks_total', 'Outbound connections that could not bind the configured source address (outbound.sourceAddresses: not on this machine) and left from the default source instead, by family.', ['family']),
   failedLogins: registry.counter('haven_failed_logins_total', 'Failed logins over every protocol (wrong password, unknown account).'),
   lockouts: registry.gauge('haven_auth_lockouts', 'IP addresses and accounts currently locked out after repeated failed logins.'),
   queueDepth: registry.gauge('haven_queue_depth', 'Outbound recipients waiting in the queue.'),

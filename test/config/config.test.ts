@@ -189,6 +189,27 @@ describe('errors', () => {
     expect(line).toMatch(/^spfExtra \(HAVEN_SPF_EXTRA\): got "include:spf\.relay\.example,\+all" from the environment; expected an SPF mechanism such as include:/);
   });
 
+  it('outbound.sourceAddresses takes one IPv4 and one IPv6 literal to bind to (issue 19)', () => {
+    expect(loadConfig({ env: {} }).outbound.sourceAddresses).toEqual([]);
+    expect(loadConfig({ env: { HAVEN_OUTBOUND_SOURCE_ADDRESSES: '203.0.113.5, 2001:db8::1' } }).outbound.sourceAddresses).toEqual(['203.0.113.5', '2001:db8::1']);
+    expect(loadConfig({ env: {}, file: file('outbound:\n  sourceAddresses: [2001:db8::1]\n') }).outbound.sourceAddresses).toEqual(['2001:db8::1']);
+    // A name, a wildcard, multicast and link-local cannot be bound as a source.
+    for (const [bad, why] of [
+      ['mail.example.com', 'an IP address'],
+      ['0.0.0.0', 'a specific address, not the wildcard'],
+      ['::', 'a specific address, not the wildcard'],
+      ['224.0.0.1', 'a unicast address'],
+      ['ff02::1', 'a unicast address'],
+      ['fe80::1', 'a global IPv6 address'],
+    ]) {
+      const [line] = problems({ env: { HAVEN_OUTBOUND_SOURCE_ADDRESSES: bad } });
+      expect(line).toMatch(new RegExp(`^outbound\\.sourceAddresses \\(HAVEN_OUTBOUND_SOURCE_ADDRESSES\\): got .* from the environment; expected ${why}`));
+    }
+    // Each target is reached from the one source of its family: two of a family is ambiguous.
+    const [line] = problems({ env: { HAVEN_OUTBOUND_SOURCE_ADDRESSES: '203.0.113.5,203.0.113.6' } });
+    expect(line).toContain('at most one IPv4 address (found 203.0.113.5, 203.0.113.6)');
+  });
+
   it('dmarcPolicy takes the policies infra accepts for haven:dmarcPolicy, with the same default', () => {
     expect(loadConfig({ env: {} }).dmarcPolicy).toBe(DEFAULT_DMARC_POLICY);
     for (const p of DMARC_POLICIES) expect(loadConfig({ env: { HAVEN_DMARC_POLICY: p } }).dmarcPolicy).toBe(p);

@@ -374,6 +374,34 @@ describe('haven doctor against Knot on loopback', () => {
     expect(naive.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(expect.arrayContaining(['a:mail.standby.test', 'ptr:ipv4']));
   });
 
+  // Issue 19: the nodes send from the Floating IPs (outbound.sourceAddresses), so the connecting address's PTR names the
+  // mail host they greet as (RFC 5321 §4.1.1.1) and SPF for the HELO identity (RFC 7208 §2.3) is judged at it.
+  it('with outbound.sourceAddresses: the Floating IPs are the configured sources, each must be on this machine, and SPF still covers the node\'s own fallback address', async () => {
+    const s = names('standby');
+    const node = nodeOf('standby');
+    // Another public IPv4 listed before the Floating IP: without the sources the doctor would take it for the mail host's.
+    const addresses = [node.ipv4, '192.0.2.250', s.ipv4, node.ipv6, s.ipv6];
+    const onMachine = ['127.0.0.1', '::1', ...addresses];
+    const withSource = await runDoctor(deps('standby', { standby: { nodeHost: node.host, addresses }, outboundSource: { addresses: [s.ipv4, s.ipv6], onMachine } }));
+    expect(withSource.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+    const by = Object.fromEntries(withSource.checks.map((c) => [c.id, c]));
+    expect(by['outbound-source:192.0.2.26'].detail).toBe('on this machine, and the mail host\'s own address: mail leaves from it');
+    expect(by['outbound-source:2001:db8::1a'].status).toBe('ok');
+    expect(by['ptr:ipv4'].detail).toBe('192.0.2.26 → mail.standby.test → 192.0.2.26 (forward-confirmed)');
+    expect(by['node-host:fsn1.mail.standby.test'].detail).toMatch(/mail leaves from them only while the Floating IPs cannot be used/);
+    // The node's own address still sends when the Floating IPs cannot be used, so SPF must keep passing for it.
+    expect(by['spf:mail.standby.test'].detail).toMatch(/authorises 192\.0\.2\.26 and 2001:db8::1a and 192\.0\.2\.126 and 2001:db8::7e/);
+    const guessed = await runDoctor(deps('standby', { standby: { nodeHost: node.host, addresses } }));
+    expect(guessed.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toContain('ptr:ipv4');
+
+    // A source this machine lacks: the node sends from its own address instead; the doctor says so and how to fix it.
+    const missing = await runDoctor(deps('standby', { outboundSource: { addresses: [s.ipv4, s.ipv6], onMachine: ['127.0.0.1', node.ipv4, node.ipv6, s.ipv6] } }));
+    expect(missing.checks.filter((c) => c.status !== 'ok').map((c) => [c.id, c.status])).toEqual([['outbound-source:192.0.2.26', 'fail']]);
+    const miss = missing.checks.find((c) => c.id === 'outbound-source:192.0.2.26')!;
+    expect(miss.detail).toMatch(/^192\.0\.2\.26 is not on this machine's interfaces: outbound mail leaves from the default source instead/);
+    expect(miss.fix).toMatch(/^configure 192\.0\.2\.26 on the interface/);
+  });
+
   it('doctorDepsFor sees a standby deployment in failover.nodeHost and takes this machine\'s addresses', () => {
     const d = doctorDepsFor({
       config: loadConfig({ env: { HAVEN_FAILOVER_NODE_HOST: 'fsn1.mail.standby.test' } }),
@@ -386,6 +414,16 @@ describe('haven doctor against Knot on loopback', () => {
     expect(d.standby).toEqual({ nodeHost: 'fsn1.mail.standby.test', addresses: ['192.0.2.126', '192.0.2.26', '2001:db8::7e', '2001:db8::1a'] });
     const single = doctorDepsFor({ config: loadConfig({ env: {} }), directory: { listDomains: () => [{ name: 'x.test' }], dkimKeys: () => KEYS }, ipv4: '192.0.2.1', ipv6: '2001:db8::1', certificate: new X509Certificate(new TestCa().issue(['localhost']).certPem) });
     expect(single.standby).toBeUndefined();
+    expect(single.outboundSource).toBeUndefined();
+    const sourced = doctorDepsFor({
+      config: loadConfig({ env: { HAVEN_OUTBOUND_SOURCE_ADDRESSES: '192.0.2.26,2001:db8::1a' } }),
+      directory: { listDomains: () => [{ name: 'x.test' }], dkimKeys: () => KEYS },
+      ipv4: '192.0.2.1',
+      ipv6: '2001:db8::1',
+      machineAddresses: ['127.0.0.1', '192.0.2.26'],
+      certificate: new X509Certificate(new TestCa().issue(['localhost']).certPem),
+    });
+    expect(sourced.outboundSource).toEqual({ addresses: ['192.0.2.26', '2001:db8::1a'], onMachine: ['127.0.0.1', '192.0.2.26'] });
   });
 
   // RFC 7208 §2.3 (verifiers check the HELO identity) and §2.4 (a bounce's null reverse-path makes the MAIL FROM

@@ -167,7 +167,7 @@ describe('what the node receives', () => {
   });
 
   it('a single node\'s config names no role and no failover (its bundle is what it was before standby existed)', () => {
-    expect(text('/etc/haven/haven.yaml')).not.toMatch(/^role:|^failover:/m);
+    expect(text('/etc/haven/haven.yaml')).not.toMatch(/^role:|^failover:|^outbound:/m);
     expect(text('/etc/haven/haven.env')).not.toContain('HETZNER');
   });
 
@@ -189,6 +189,12 @@ describe('what the node receives', () => {
     expect(cfg.failover).toMatchObject({ floatingIps: ['7001', '7002'], hetznerServerId: '5006', hetznerToken: token });
     expect(() => nodeConfigFiles(input({ failover: { role: 'primary', floatingIps: ['7001'], hetznerServerId: 'abc' } }))).toThrow(/server id "abc" is not numeric/);
     expect(() => nodeConfigFiles(input({ failover: { role: 'primary', floatingIps: ['x'], hetznerServerId: '5' } }))).toThrow(/Floating IP id "x"/);
+    // The Floating IPs as the source of outbound mail; anything but an address is refused before it reaches a server.
+    const withSource = input({ failover: { role: 'primary', floatingIps: ['7001', '7002'], hetznerServerId: '5005', sourceAddresses: ['198.51.100.80', '2001:db8:f100:f100::1'] } });
+    const sourcePath = join(dir, 'haven-source.yaml');
+    writeFileSync(sourcePath, nodeConfigFiles(withSource).find((x) => x.path === '/etc/haven/haven.yaml')!.content);
+    expect(loadConfig({ env: {}, file: sourcePath }).outbound.sourceAddresses).toEqual(['198.51.100.80', '2001:db8:f100:f100::1']);
+    expect(() => nodeConfigFiles(input({ failover: { role: 'primary', floatingIps: ['7001'], hetznerServerId: '5', sourceAddresses: ['mail.example.com'] } }))).toThrow(/source address "mail.example.com" is not an IP address/);
   });
 
   it('refuses what it cannot hand over safely', () => {

@@ -186,6 +186,19 @@ describe('configuration bundles', () => {
     expect(file(bundles.standby, '/etc/haven/credentials/master-key').content).toBe(file(bundles.primary, '/etc/haven/credentials/master-key').content);
   });
 
+  it('both nodes send from the mail host\'s Floating IPs (outbound.sourceAddresses): the connecting address\'s PTR names the mail host the nodes greet as (RFC 5321 §4.1.1.1, RFC 7208 §2.3)', () => {
+    for (const b of [bundles.primary, bundles.standby]) {
+      expect(nodeConfig(b).outbound).toEqual({ sourceAddresses: [FLOATING.ipv4, FLOATING.ipv6Host] });
+      const dir = mkdtempSync(join(tmpdir(), 'haven-standby-source-'));
+      try {
+        writeFileSync(join(dir, 'haven.yaml'), file(b, '/etc/haven/haven.yaml').content);
+        expect(loadConfig({ env: {}, file: join(dir, 'haven.yaml') }).outbound.sourceAddresses).toEqual([FLOATING.ipv4, FLOATING.ipv6Host]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('the Hetzner token is in the root-only environment file alone, and the node loads it as failover.hetznerToken', () => {
     for (const b of [bundles.primary, bundles.standby]) {
       const env = file(b, '/etc/haven/haven.env');

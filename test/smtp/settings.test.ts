@@ -47,6 +47,8 @@ it('maps limits, blocklists, thresholds, listeners and the smarthost from the co
     ['submission', true],
   ]);
   expect(smtpSettings(testConfig(t.dataDir)).outbound.smarthost).toBeUndefined();
+  expect(smtpSettings(testConfig(t.dataDir, { outbound: { sourceAddresses: ['203.0.113.25', '2001:db8::25'] } })).outbound.sourceAddresses).toEqual(['203.0.113.25', '2001:db8::25']);
+  expect(smtpSettings(testConfig(t.dataDir)).outbound.sourceAddresses).toBeUndefined();
   expect(smtpSettings(testConfig(t.dataDir, { allowPlaintextAuthOnLoopback: false })).allowPlaintextAuthOnLoopback).toBe(false);
   expect(s.allowPlaintextAuthOnLoopback).toBe(true);
 

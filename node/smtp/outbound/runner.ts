@@ -23,7 +23,8 @@ import type { DsnAction, DsnRecipient } from './dsn.js';
 import { sendNotice, wantsNotice } from './notice.js';
 import { httpsPolicyFetcher, MtaSts, type PolicyFetcher } from './mta-sts.js';
 import { hostAddresses, mxHosts, NoMailDomainError } from './mx.js';
-import { sendOnce, type RcptOutcome, type SendTarget } from './send.js';
+import { sendOnce, type RcptOutcome, type SendResult, type SendTarget } from './send.js';
+import { SourceAddresses } from './source.js';
 
 export interface OutboundOptions {
   /** Port remote MX hosts listen on (25; tests use a loopback port). */
@@ -50,6 +51,10 @@ export interface OutboundOptions {
   mtaStsFetch?: PolicyFetcher;
   /** Port the policy hosts listen on (443; tests use a loopback port). */
   mtaStsPort?: number;
+  /** Local addresses to connect from, one per family (outbound.sourceAddresses; node/smtp/outbound/source). */
+  sourceAddresses?: readonly string[];
+  /** False: the source addresses do not route here yet (a promoted standby before its Floating IPs move); see QueueRunner.setSourceHeld. */
+  sourceHeld?: boolean;
 }
 
 export const DEFAULT_OUTBOUND: OutboundOptions = {
@@ -85,6 +90,8 @@ export interface QueueRunner {
   readonly events: EventEmitter;
   /** Resolves when no delivery is in flight. */
   idle(): Promise<void>;
+  /** Whether outbound.sourceAddresses route to this node now: a promoted standby says so once its Floating IPs have moved. */
+  setSourceHeld(held: boolean): void;
   close(): Promise<void>;
 }
 
@@ -98,6 +105,7 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
     save: (domain, json) => deps.store.directory.setSetting(`mta-sts.policy.${domain}`, json),
   });
   const log = deps.log.child({ proto: 'queue' });
+  const source = new SourceAddresses(opts.sourceAddresses ?? [], log, opts.sourceHeld ?? true);
   const events = new EventEmitter();
   const inflight = new Set<number>();
   const perDomain = new Map<string, number>();
@@ -276,12 +284,25 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
         continue;
       }
       for (const address of addresses) {
-        const r = await sendOnce(t.target(address), job);
+        const r = await sendFrom(t.target(address), job);
         if (r.kind === 'done') return { outcomes: r.outcomes, host: t.host };
         lastError = `${t.host} [${address}]: ${r.error}`;
       }
     }
     return { outcomes: job.rcpts.map((rcpt) => ({ rcpt, code: null, response: lastError })), host: null };
+  }
+
+  /**
+   * One attempt from the configured source of the target's family; when that address cannot be bound
+   * here, the same attempt again from the default source: a wrong source setting costs reputation, never mail.
+   */
+  async function sendFrom(target: SendTarget, job: Parameters<typeof sendOnce>[1]): Promise<SendResult> {
+    const localAddress = source.for(target.address, opts.families);
+    if (!localAddress) return sendOnce(target, job);
+    const r = await sendOnce({ ...target, localAddress }, job);
+    if (r.kind !== 'source-unavailable') return r;
+    source.unavailable(localAddress, r.error);
+    return sendOnce(target, job);
   }
 
   /** Sends a DSN to the message's sender: its account's INBOX, or out again (never for a null sender). */
@@ -305,6 +326,7 @@ export function startQueueRunner(deps: QueueRunnerDeps): QueueRunner {
   return {
     kick: pump,
     events,
+    setSourceHeld: (held) => source.setHeld(held),
     async idle() {
       while (running.size > 0) await Promise.allSettled([...running]);
     },

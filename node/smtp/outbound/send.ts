@@ -7,6 +7,7 @@
  * apart from replies, so the caller can move on to the next address or MX.
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { isSourceBindError } from './source.js';
 
 export interface SendTarget {
   /** IP address or host name to connect to. */
@@ -21,6 +22,8 @@ export interface SendTarget {
   verifyCert: boolean;
   ca?: string | Buffer | (string | Buffer)[];
   auth?: { user: string; pass: string };
+  /** Local address to connect from (outbound.sourceAddresses, node/smtp/outbound/source). */
+  localAddress?: string;
 }
 
 export interface SendJob {
@@ -36,10 +39,15 @@ export type RcptOutcome = { rcpt: string; code: number | null; response: string 
 export type SendResult =
   /** The host could not be reached or would not talk to us: try the next one. */
   | { kind: 'unreachable'; error: string }
+  /** target.localAddress could not be bound (not on this machine): nothing was sent; try again without it. */
+  | { kind: 'source-unavailable'; error: string }
   | { kind: 'done'; outcomes: RcptOutcome[] };
 
 interface MailerError extends Error {
   code?: string;
+  /** The system error's own code (EADDRNOTAVAIL) once nodemailer has set `code` to its own (ESOCKET). */
+  originalCode?: string;
+  syscall?: string;
   responseCode?: number;
   response?: string;
   recipient?: string;
@@ -63,6 +71,7 @@ export function sendOnce(target: SendTarget, job: SendJob): Promise<SendResult> 
       socketTimeout: job.timeoutMs,
       logger: false,
       allowInternalNetworkInterfaces: true,
+      ...(target.localAddress ? { localAddress: target.localAddress } : {}),
       tls: {
         servername: target.servername,
         rejectUnauthorized: target.verifyCert,
@@ -83,7 +92,8 @@ export function sendOnce(target: SendTarget, job: SendJob): Promise<SendResult> 
       resolve(r);
     };
     conn.on('error', (err: MailerError) => {
-      if (stage !== 'send') finish({ kind: 'unreachable', error: describe(err) });
+      if (stage === 'connect' && target.localAddress && isSourceBindError(err)) finish({ kind: 'source-unavailable', error: describe(err) });
+      else if (stage !== 'send') finish({ kind: 'unreachable', error: describe(err) });
       else finish(allSame(job.rcpts, err));
     });
     conn.connect(() => {
