@@ -15,7 +15,7 @@ import { masterKeyFor } from './master-key.js';
 import type { StandbyReplica, StandbyStatus } from './replication/failover.js';
 import { adminSecret } from './http/secret.js';
 import { standbyApp } from './http/standby-app.js';
-import { Http01Responder, installCarriedCertificate, openNodeHostCertificates } from './tls/index.js';
+import { Http01Responder, installCarriedCertificate, listenHttp01, openNodeHostCertificates } from './tls/index.js';
 import http from 'node:http';
 import { lockDataDir } from './util/data-dir-lock.js';
 import { startWitness, type Witness } from './failover/witness.js';
@@ -173,15 +173,8 @@ async function serveHttps(config: Config, fetch: (req: Request, env?: unknown) =
  * certificate for its own name (said in the log), never the standing by.
  */
 async function serveChallenges(config: Config, responder: Http01Responder, log: Logger): Promise<http.Server | null> {
-  const server = http.createServer((req, res) => {
-    if (!responder.handle(req, res)) res.writeHead(404).end();
-  });
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.ports.http, config.listenAddress, () => resolve());
-    });
-    return server;
+    return await listenHttp01(config, responder);
   } catch (err) {
     log.warn({ err: (err as Error).message, port: config.ports.http }, 'standby: cannot listen on ports.http for the ACME http-01 challenge; the certificate for this node\'s own name cannot be issued (use tls.acme.challenge dns-01, or free the port)');
     return null;

@@ -34,4 +34,4 @@ export {
   type SelfSignedOptions,
 } from './self-signed.js';
 export { acmeDir, acmeManagerFor, installCarriedCertificate, nodeHostAcmeDir, openCertificateStore, openNodeHostCertificates, webNamesFor, type OpenCertificateOptions, type OpenedCertificates } from './from-config.js';
-export { renewCertificate, type RenewOptions, type RenewResult } from './renew.js';
+export { listenHttp01, renewCertificate, type RenewOptions, type RenewResult } from './renew.js';

@@ -38,17 +38,26 @@ export interface RenewResult {
   answeredBy?: 'this-process' | 'running-node';
 }
 
-/** Listens on ports.http for the CA, or returns null when something (the node) already does. */
-async function listenForChallenges(config: Config, responder: Http01Responder): Promise<http.Server | null> {
+/**
+ * A plain-HTTP server on ports.http that answers only the CA's http-01
+ * requests (RFC 8555 §8.3) and 404 to anything else; rejects with the
+ * listen error, which each caller weighs in its own way.
+ */
+export async function listenHttp01(config: Config, responder: Http01Responder): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     if (!responder.handle(req, res)) res.writeHead(404).end();
   });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.ports.http, config.listenAddress, () => resolve());
+  });
+  return server;
+}
+
+/** Listens on ports.http for the CA, or returns null when something (the node) already does. */
+async function listenForChallenges(config: Config, responder: Http01Responder): Promise<http.Server | null> {
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.ports.http, config.listenAddress, () => resolve());
-    });
-    return server;
+    return await listenHttp01(config, responder);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return null;
     throw new CertificateError(`cannot listen on ${config.listenAddress}:${config.ports.http} for the ACME http-01 challenge (${(err as Error).message}); run as a user allowed to bind it, or use tls.acme.challenge dns-01`);

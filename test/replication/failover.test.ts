@@ -15,7 +15,6 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askNode } from '../../node/admin/control.js';
 import { testConfig } from '../../node/config/index.js';
@@ -23,13 +22,13 @@ import { startNode, type NodeHandle } from '../../node/main.js';
 import { epochHistory } from '../../node/replication/epoch.js';
 import { parseKey } from '../../node/replication/object.js';
 import { startStandby, type StandbyHandle } from '../../node/standby.js';
+import { ALICE_PASSWORD, aliceInboxCount, seedAlice, sendToAlice } from './alice.js';
 import { replicaKinds, type Replica } from './replicas.js';
 
 const root = mkdtempSync(join(tmpdir(), 'haven-failover-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const masterKey = randomBytes(32).toString('hex');
-const PASSWORD = 'alice has a long password';
 
 function configFor(replica: Replica, name: string, role: 'primary' | 'standby', followMs = 100) {
   return testConfig(join(root, name), { dnsbl: [], masterKey, replicaUrl: replica.url, role, failover: { fenceCheckMs: 100, followMs } });
@@ -44,21 +43,6 @@ async function replicaKeys(replica: Replica): Promise<string[]> {
   }
 }
 
-function send(port: number, n: number) {
-  const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, tls: { rejectUnauthorized: false } });
-  return t.sendMail({ from: 'bob@example.net', to: 'alice@example.org', subject: `message ${n}`, text: `body ${n}` }).finally(() => t.close());
-}
-
-async function inboxCount(port: number): Promise<number> {
-  const c = new ImapFlow({ host: '127.0.0.1', port, secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@example.org', pass: PASSWORD }, logger: false });
-  await c.connect();
-  try {
-    const s = await c.status('INBOX', { messages: true });
-    return s ? (s.messages ?? -1) : -1;
-  } finally {
-    await c.logout();
-  }
-}
 
 async function health(port: number): Promise<{ role: unknown }> {
   return new Promise((resolve, reject) => {
@@ -72,7 +56,7 @@ async function health(port: number): Promise<{ role: unknown }> {
 
 function davPut(port: number, path: string, body: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path, method: 'PUT', rejectUnauthorized: false, headers: { 'content-type': 'text/calendar', authorization: `Basic ${Buffer.from(`alice@example.org:${PASSWORD}`).toString('base64')}` } }, (res) => {
+    const req = https.request({ host: '127.0.0.1', port, path, method: 'PUT', rejectUnauthorized: false, headers: { 'content-type': 'text/calendar', authorization: `Basic ${Buffer.from(`alice@example.org:${ALICE_PASSWORD}`).toString('base64')}` } }, (res) => {
       let b = '';
       res.on('data', (d) => (b += d));
       res.on('end', () => resolve({ status: res.statusCode!, body: b }));
@@ -87,7 +71,7 @@ async function firstRefusal(port: number, deadlineMs = 20_000): Promise<{ respon
   const until = Date.now() + deadlineMs;
   for (let i = 0; Date.now() < until; i++) {
     try {
-      await send(port, 1000 + i);
+      await sendToAlice(port, 1000 + i);
     } catch (err) {
       return err as { responseCode?: number; response?: string };
     }
@@ -110,10 +94,7 @@ describe.each(replicaKinds())('standby and failover on one $name replica ($serve
     const dataDir = (name: string) => join(root, `${kind.name}-${name}`);
     const a: NodeHandle = await startNode(config('a', 'primary'), { adminUi: false });
     running.push(a);
-    await a.operations.call('domain.add', { name: 'example.org' });
-    await a.operations.call('account.add', { address: 'alice@example.org', password: PASSWORD });
-    for (let i = 0; i < 5; i++) await send(a.ports.smtp!, i);
-    await a.replication!.flush(20_000);
+    await seedAlice(a, 5);
 
     const b: StandbyHandle = await startStandby(config('b', 'standby'));
     running.push(b);
@@ -129,7 +110,7 @@ describe.each(replicaKinds())('standby and failover on one $name replica ($serve
     expect(refused).toMatchObject({ ok: false, error: expect.stringMatching(/standby/) });
 
     // More mail after the standby's first pass: it follows.
-    for (let i = 5; i < 8; i++) await send(a.ports.smtp!, i);
+    for (let i = 5; i < 8; i++) await sendToAlice(a.ports.smtp!, i);
     await a.replication!.flush(20_000);
 
     const gensOf = async () => new Set((await replicaKeys(replica)).map((k) => parseKey(k)?.generation).filter((g): g is string => !!g));
@@ -139,7 +120,7 @@ describe.each(replicaKinds())('standby and failover on one $name replica ($serve
     expect(promoted).toEqual({ ok: true, promoted: true, witness: expect.objectContaining({ enabled: false }) });
     const bNode = b.node()!;
     expect(bNode).not.toBeNull();
-    expect(await inboxCount(bNode.ports.imaps!)).toBe(8);
+    expect(await aliceInboxCount(bNode.ports.imaps!)).toBe(8);
 
     // The old primary stops acknowledging: a temporary 451 4.3.0, never a 5xx.
     const err = await firstRefusal(a.ports.smtp!);
@@ -152,7 +133,7 @@ describe.each(replicaKinds())('standby and failover on one $name replica ($serve
 
     // IMAP on the old primary: logging in drains the sealed mail into the mailbox, a write, so it is
     // refused with a temporary code (RFC 5530 3, UNAVAILABLE: "temporary failure ... the client may retry later").
-    const ic = new ImapFlow({ host: '127.0.0.1', port: a.ports.imaps!, secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@example.org', pass: PASSWORD }, logger: false });
+    const ic = new ImapFlow({ host: '127.0.0.1', port: a.ports.imaps!, secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@example.org', pass: ALICE_PASSWORD }, logger: false });
     const loginErr = await ic.connect().then(() => null, (e: Error & { serverResponseCode?: string }) => e);
     expect(loginErr?.serverResponseCode).toBe('UNAVAILABLE');
 
@@ -161,8 +142,8 @@ describe.each(replicaKinds())('standby and failover on one $name replica ($serve
     expect(put.status).toBe(503);
 
     // The new primary takes mail.
-    await send(bNode.ports.smtp!, 99);
-    expect(await inboxCount(bNode.ports.imaps!)).toBe(9);
+    await sendToAlice(bNode.ports.smtp!, 99);
+    expect(await aliceInboxCount(bNode.ports.imaps!)).toBe(9);
 
     // The old primary restarted: fenced at start, 451 at once, and not one object written to the replica.
     await a.close();
@@ -196,10 +177,7 @@ describe.each(replicaKinds())('standby and failover on one $name replica ($serve
     const config = (name: string, role: 'primary' | 'standby', followMs?: number) => configFor(replica, `${kind.name}-race-${name}`, role, followMs);
     const a: NodeHandle = await startNode(config('a', 'primary'), { adminUi: false });
     running.push(a);
-    await a.operations.call('domain.add', { name: 'example.org' });
-    await a.operations.call('account.add', { address: 'alice@example.org', password: PASSWORD });
-    for (let i = 0; i < 3; i++) await send(a.ports.smtp!, i);
-    await a.replication!.flush(20_000);
+    await seedAlice(a, 3);
 
     // Both caught up and with no pass of their own due (followMs of ten minutes), so that both
     // promotions go straight to reading the newest epoch and creating the next: a collision on one name.
@@ -237,8 +215,8 @@ describe.each(replicaKinds())('standby and failover on one $name replica ($serve
     console.log(`promotion race of two nodes on ${kind.name}: ${won === 1 ? 'a collision on epoch 2, one winner' : `${won} epochs taken in turn, the older holder fenced`}`);
 
     // The one primary takes mail and has everything; the old primary refuses with 451.
-    await send(primary.ports.smtp!, 3);
-    expect(await inboxCount(primary.ports.imaps!)).toBe(4);
+    await sendToAlice(primary.ports.smtp!, 3);
+    expect(await aliceInboxCount(primary.ports.imaps!)).toBe(4);
     expect((await firstRefusal(a.ports.smtp!)).responseCode).toBe(451);
   }, 120_000);
 });

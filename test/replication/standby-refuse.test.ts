@@ -11,14 +11,13 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ImapFlow } from 'imapflow';
-import nodemailer from 'nodemailer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryIo, runCli } from '../../node/cli/index.js';
 import { testConfig } from '../../node/config/index.js';
 import { startNode, type NodeHandle } from '../../node/main.js';
 import { StandbyHoldsEpochError } from '../../node/replication/fence.js';
 import { startStandby, type StandbyHandle } from '../../node/standby.js';
+import { aliceInboxCount, seedAlice, sendToAlice } from './alice.js';
 
 const root = mkdtempSync(join(tmpdir(), 'haven-standby-refuse-'));
 const running: { close(): Promise<void> }[] = [];
@@ -29,41 +28,22 @@ afterAll(async () => {
 
 const masterKey = randomBytes(32).toString('hex');
 const replicaUrl = pathToFileURL(join(root, 'replica')).href;
-const PASSWORD = 'alice has a long password';
 
 function config(name: string, role: 'primary' | 'standby') {
   return testConfig(join(root, name), { dnsbl: [], masterKey, replicaUrl, role, failover: { fenceCheckMs: 100, followMs: 100 } });
 }
 
-async function send(port: number, n: number): Promise<void> {
-  const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
-  await t.sendMail({ from: 'bob@example.net', to: 'alice@example.org', subject: `message ${n}`, text: `body ${n}` }).finally(() => t.close());
-}
-
-async function inboxCount(port: number): Promise<number> {
-  const c = new ImapFlow({ host: '127.0.0.1', port, secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@example.org', pass: PASSWORD }, logger: false });
-  await c.connect();
-  try {
-    const s = await c.status('INBOX', { messages: true });
-    return s ? (s.messages ?? -1) : -1;
-  } finally {
-    await c.logout();
-  }
-}
 
 describe('a node holding the newest epoch started as a standby', () => {
   it('refuses, says what to do, sets nothing aside, and serves everything when started as the primary', async () => {
     const a: NodeHandle = await startNode(config('a', 'primary'), { adminUi: false });
     running.push(a);
-    await a.operations.call('domain.add', { name: 'example.org' });
-    await a.operations.call('account.add', { address: 'alice@example.org', password: PASSWORD });
-    for (let i = 0; i < 3; i++) await send(a.ports.smtp!, i);
-    await a.replication!.flush(20_000);
+    await seedAlice(a, 3);
     const b: StandbyHandle = await startStandby(config('b', 'standby'));
     running.push(b);
     expect(await b.promote()).toMatchObject({ promoted: true });
     // The promoted node takes mail of its own (epoch 2), then stops; so does the old primary.
-    for (let i = 3; i < 5; i++) await send(b.node()!.ports.smtp!, i);
+    for (let i = 3; i < 5; i++) await sendToAlice(b.node()!.ports.smtp!, i);
     await b.close();
     await a.close();
 
@@ -91,6 +71,6 @@ describe('a node holding the newest epoch started as a standby', () => {
     // Started as the primary, it resumes epoch 2 with all five messages.
     const again: NodeHandle = await startNode(config('b', 'primary'), { adminUi: false });
     running.push(again);
-    expect(await inboxCount(again.ports.imaps!)).toBe(5);
+    expect(await aliceInboxCount(again.ports.imaps!)).toBe(5);
   }, 120_000);
 });
