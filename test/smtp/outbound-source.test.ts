@@ -10,7 +10,7 @@
  * does not have, which must cost nothing but the source.
  */
 import { networkInterfaces } from 'node:os';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,32 @@ describe('outbound.sourceAddresses', () => {
     } finally {
       await new Promise<void>((res) => sink6.close(() => res()));
     }
+  });
+});
+
+describe('what the fallback warning says', () => {
+  /** The error text a real bind gives (node:net), as nodemailer's describe passes it on. */
+  function bindError(host: string, localAddress: string): Promise<string> {
+    return new Promise((resolve) => {
+      const s = connect({ host, port: 9, localAddress });
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(`ESOCKET ${e.message}`));
+      s.on('connect', () => {
+        s.destroy();
+        resolve('connected');
+      });
+    });
+  }
+
+  it('names the family mismatch for EINVAL and the missing interface address for EADDRNOTAVAIL', async () => {
+    const seen: string[] = [];
+    const log = { ...silentLogger, warn: (_o: unknown, msg: string) => void seen.push(msg) } as unknown as Logger;
+    const s = new SourceAddresses(['127.0.0.2'], log);
+    // An IPv4 source for an IPv6 peer: bind answers EINVAL (a smarthost name with only AAAA records).
+    s.unavailable('127.0.0.2', await bindError('::1', '127.0.0.2'));
+    expect(seen[0]).toContain("the host has no address of this source's family");
+    // TEST-NET-1 (RFC 5737) is on no interface here: EADDRNOTAVAIL.
+    s.unavailable('192.0.2.1', await bindError('127.0.0.1', '192.0.2.1'));
+    expect(seen[1]).toContain("not on this machine's interfaces");
   });
 });
 

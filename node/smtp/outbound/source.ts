@@ -76,9 +76,12 @@ export class SourceAddresses {
     metrics.outboundSourceFallbacks.inc({ family: isIP(address) === 6 ? 'ipv6' : 'ipv4' });
     if (this.warned.has(address)) return;
     this.warned.add(address);
+    // EINVAL/EAFNOSUPPORT: the host's addresses are of the other family than this source (a
+    // smarthost name with only IPv6, say); EADDRNOTAVAIL: the address is not on an interface.
+    const why = /EINVAL|EAFNOSUPPORT/.test(error) ? 'the host has no address of this source\'s family' : 'not on this machine\'s interfaces?';
     this.log.warn(
       { sourceAddress: address, error },
-      'outbound: cannot send from the configured source address (not on this machine\'s interfaces?); sending from the default source instead. Receivers will see a PTR and SPF for this node, not the mail host: check outbound.sourceAddresses and `haven doctor`',
+      `outbound: cannot send from the configured source address (${why}); sending from the default source instead. Receivers will see a PTR and SPF for this node, not the mail host: check outbound.sourceAddresses and \`haven doctor\``,
     );
   }
 }
