@@ -24,7 +24,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchMessage, connect, reset, send } from './lib/smtp-client.js';
+import { benchMessage, sendLoad } from './lib/smtp-client.js';
 import { randomBytes } from 'node:crypto';
 import { replicate, restore } from '../node/replication/index.js';
 import type { Lease } from '../node/store/index.js';
@@ -49,24 +49,8 @@ const ACCOUNTS = Number(args.accounts);
 const PASSWORD = 'correct horse battery';
 if (args.target !== 's3' && args.target !== 'file') throw new Error('--target is s3 or file');
 
-async function drive(port: number, addresses: string[]): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: SESSIONS }, async () => {
-      const c = await connect(port);
-      for (;;) {
-        const i = next++;
-        if (i >= COUNT) break;
-        const to = addresses[i % addresses.length];
-        const res = await send(c, `sender${i}@sender.test`, to, benchMessage(i, to));
-        if (!res.startsWith('250')) throw new Error(`unexpected reply: ${res}`);
-        await reset(c);
-      }
-      c.quit();
-    }),
-  );
-  return (performance.now() - started) / 1000;
+function drive(port: number, addresses: string[]): Promise<number> {
+  return sendLoad(port, COUNT, SESSIONS, (i) => addresses[i % addresses.length]);
 }
 
 /** s3rver in its own process (see s3rver-node.ts), with the test helpers' bucket and credentials. */

@@ -24,7 +24,7 @@ import { startStandby } from '../node/standby.js';
 import { runChild } from '../test/helpers/child.js';
 import { startTestDns } from '../test/helpers/dns-server.js';
 import { tempDir } from '../test/replication/helpers.js';
-import { benchMessage, connect, reset, send } from './lib/smtp-client.js';
+import { benchMessage, connect, send, sendLoad } from './lib/smtp-client.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,22 +57,7 @@ const standby = await startStandby(testConfig(join(root, 'b'), { dnsbl: [], mast
 const gauge: number[] = [];
 const sampler = setInterval(() => void standby.status().then((s) => gauge.push(s.follow.lagMs)), 50);
 
-let next = 0;
-const started = performance.now();
-await Promise.all(
-  Array.from({ length: SESSIONS }, async () => {
-    const c = await connect(port);
-    for (;;) {
-      const i = next++;
-      if (i >= COUNT) break;
-      const res = await send(c, `sender${i}@sender.test`, TO, benchMessage(i, TO));
-      if (!res.startsWith('250')) throw new Error(`unexpected reply: ${res}`);
-      await reset(c);
-    }
-    c.quit();
-  }),
-);
-const seconds = (performance.now() - started) / 1000;
+const seconds = await sendLoad(port, COUNT, SESSIONS, () => TO);
 // Let the standby take the last objects before the figures are read.
 await standby.catchUp();
 clearInterval(sampler);

@@ -48,3 +48,28 @@ export function quit(c: SMTPConnection): Promise<void> {
 export function reset(c: SMTPConnection): Promise<void> {
   return new Promise((resolve, reject) => c.reset((err) => (err ? reject(err) : resolve())));
 }
+
+/**
+ * A steady load over reused connections: `count` bench messages over
+ * `sessions` connections to `port`, message i to `to(i)` and each answered
+ * 250 (any other reply throws). Resolves with the seconds it took.
+ */
+export async function sendLoad(port: number, count: number, sessions: number, to: (i: number) => string): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: sessions }, async () => {
+      const c = await connect(port);
+      for (;;) {
+        const i = next++;
+        if (i >= count) break;
+        const rcpt = to(i);
+        const res = await send(c, `sender${i}@sender.test`, rcpt, benchMessage(i, rcpt));
+        if (!res.startsWith('250')) throw new Error(`unexpected reply: ${res}`);
+        await reset(c);
+      }
+      c.quit();
+    }),
+  );
+  return (performance.now() - started) / 1000;
+}
