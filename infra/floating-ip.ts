@@ -53,6 +53,18 @@ else
 fi
 `;
 
+/** Both scripts' opening: the shell, the addresses, the messages' prefix and the interface's detection. */
+function prelude(a: FloatingAddresses, root: string, what: string): string {
+  return `#!/bin/sh
+# Haven: ${what}
+set -eu
+V4=${a.ipv4}
+V6=${a.ipv6}
+say() { echo "haven-floating-ip: $*"; }
+fail() { echo "haven-floating-ip: $*" >&2; exit 1; }
+${detect(root)}`;
+}
+
 /**
  * The script `pulumi up` runs over SSH on each server when standby is on:
  * writes the persistent configuration for the Floating IPs and adds them now.
@@ -61,14 +73,7 @@ fi
 export function floatingIpScript(a: FloatingAddresses, o: ScriptOptions = {}): string {
   checkAddresses(a);
   const root = o.root ?? '';
-  return `#!/bin/sh
-# Haven: the mail host's Floating IPs on this server's interface (infra/floating-ip.ts), from \`pulumi up\`.
-set -eu
-V4=${a.ipv4}
-V6=${a.ipv6}
-say() { echo "haven-floating-ip: $*"; }
-fail() { echo "haven-floating-ip: $*" >&2; exit 1; }
-${detect(root)}
+  return `${prelude(a, root, "the mail host's Floating IPs on this server's interface (infra/floating-ip.ts), from \`pulumi up\`.")}
 case "$how" in
   netplan)
     umask 077
@@ -118,14 +123,7 @@ say "$V4 and $V6 configured on $if"
 export function floatingIpRemoveScript(a: FloatingAddresses, o: ScriptOptions = {}): string {
   checkAddresses(a);
   const root = o.root ?? '';
-  return `#!/bin/sh
-# Haven: the Floating IPs are gone from the stack; remove them from this server.
-set -eu
-V4=${a.ipv4}
-V6=${a.ipv6}
-say() { echo "haven-floating-ip: $*"; }
-fail() { echo "haven-floating-ip: $*" >&2; exit 1; }
-${detect(root)}
+  return `${prelude(a, root, 'the Floating IPs are gone from the stack; remove them from this server.')}
 rm -f ${root}${NETPLAN_FILE} ${root}${IFUPDOWN_FILE}
 net=$(networkctl status "$if" 2>/dev/null | awk -F': ' '/Network File/ { print $2; exit }' || true)
 if [ -n "$net" ]; then rm -f "$net.d/${NETWORKD_DROPIN}"; fi
