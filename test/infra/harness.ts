@@ -230,6 +230,27 @@ export async function installMocks(config: Record<string, string>, secretKeys = 
   return world;
 }
 
+/**
+ * Runs the program inside a root stack, as the Pulumi CLI does, so a stack
+ * transformation sees every resource's options (recorded into `options` by
+ * name when given), and waits until every registration reached the mocks.
+ */
+export async function runProgram(options?: Map<string, pulumi.CustomResourceOptions>): Promise<typeof import('../../infra/index.js')> {
+  let program: typeof import('../../infra/index.js') | undefined;
+  await pulumi.runtime.runInPulumiStack(async () => {
+    if (options)
+      pulumi.runtime.registerStackTransformation((args) => {
+        options.set(args.name, args.opts);
+        return undefined;
+      });
+    program = await import('../../infra/index.js');
+    return {};
+  });
+  await valueOf(program!.dnsRecords);
+  await settle();
+  return program!;
+}
+
 /** Resolves an Output's value (mocks resolve everything). */
 export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply((v) => resolve(v)));

@@ -7,7 +7,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { baseConfig, extractBundle, installMocks, reveal, SECRETS, settle, valueOf, type MockWorld } from './harness.js';
+import { baseConfig, extractBundle, installMocks, type MockWorld, reveal, runProgram, SECRETS } from './harness.js';
 
 let world: MockWorld;
 let program: typeof import('../../infra/index.js');
@@ -31,16 +31,7 @@ beforeAll(async () => {
   delete config['haven:dmarcPolicy'];
   delete config['haven:alertWebhook'];
   world = await installMocks(config);
-  await pulumi.runtime.runInPulumiStack(async () => {
-    pulumi.runtime.registerStackTransformation((args) => {
-      options.set(args.name, args.opts);
-      return undefined;
-    });
-    program = await import('../../infra/index.js');
-    return {};
-  });
-  await valueOf(program.dnsRecords);
-  await settle();
+  program = await runProgram(options);
 });
 
 describe('minimal stack', () => {

@@ -5,10 +5,9 @@
  * limit in @pulumi/hcloud's Server), since every per-domain thing (DKIM keys,
  * records) travels in the configuration bundle and in Cloudflare.
  */
-import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderCloudInit } from '../../infra/cloud-init.js';
-import { baseConfig, extractBundle, installMocks, settle, valueOf, VOLUME_ID, type MockWorld } from './harness.js';
+import { baseConfig, extractBundle, installMocks, type MockWorld, runProgram, VOLUME_ID } from './harness.js';
 
 const DOMAINS = Array.from({ length: 100 }, (_, i) => `mail-domain-${String(i).padStart(3, '0')}.example`);
 let world: MockWorld;
@@ -16,12 +15,7 @@ let program: typeof import('../../infra/index.js');
 
 beforeAll(async () => {
   world = await installMocks(baseConfig({ 'haven:domains': JSON.stringify(DOMAINS), 'haven:mailHost': `mail.${DOMAINS[0]}` }), undefined, { oneRsaKey: true });
-  await pulumi.runtime.runInPulumiStack(async () => {
-    program = await import('../../infra/index.js');
-    return {};
-  });
-  await valueOf(program.dnsRecords);
-  await settle();
+  program = await runProgram();
 }, 240_000);
 
 describe('100 domains', () => {

@@ -10,7 +10,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { readStackConfig, StackConfigError } from '../../infra/config.js';
-import { baseConfig, extractBundle, installMocks, reveal, SECRETS, settle, STANDBY, valueOf, type MockWorld } from './harness.js';
+import { baseConfig, extractBundle, installMocks, type MockWorld, reveal, runProgram, SECRETS, STANDBY, valueOf } from './harness.js';
 
 const SECRET_KEYS = [...Object.keys(SECRETS), 'failoverHetznerToken'].map((k) => `haven:${k}`);
 const standbyConfig = (extra: Record<string, string> = {}) => baseConfig({ 'haven:standby': 'true', 'haven:standbyLocation': 'nbg1', 'haven:failoverHetznerToken': 'hcloud-token', ...extra });
@@ -20,12 +20,7 @@ let program: typeof import('../../infra/index.js');
 
 beforeAll(async () => {
   world = await installMocks(standbyConfig({ 'haven:primaryLocation': 'nbg1' }), SECRET_KEYS);
-  await pulumi.runtime.runInPulumiStack(async () => {
-    program = await import('../../infra/index.js');
-    return {};
-  });
-  await valueOf(program.dnsRecords);
-  await settle();
+  program = await runProgram();
 });
 
 describe('haven:primaryLocation names the promoted node', () => {

@@ -25,14 +25,14 @@ import {
   installMocks,
   IPV4,
   IPV6_HOST,
+  type MockWorld,
   plainStrings,
   reveal,
+  runProgram,
   SECRETS,
-  settle,
   STANDBY,
   valueOf,
   VOLUME_ID,
-  type MockWorld,
 } from './harness.js';
 
 const T = {
@@ -62,16 +62,7 @@ beforeAll(async () => {
     baseConfig({ 'haven:standby': 'true', 'haven:standbyLocation': 'nbg1', 'haven:failoverHetznerToken': HETZNER_TOKEN }),
     [...Object.keys(SECRETS), 'failoverHetznerToken'].map((k) => `haven:${k}`),
   );
-  await pulumi.runtime.runInPulumiStack(async () => {
-    pulumi.runtime.registerStackTransformation((args) => {
-      options.set(args.name, args.opts);
-      return undefined;
-    });
-    program = await import('../../infra/index.js');
-    return {};
-  });
-  await valueOf(program.dnsRecords);
-  await settle();
+  program = await runProgram(options);
   bundles.primary = await extractBundle(world.one(T.command, 'haven-config').inputs.stdin);
   bundles.standby = await extractBundle(world.one(T.command, 'haven-standby-config').inputs.stdin);
 });

@@ -24,18 +24,18 @@ import {
   IPV4,
   IPV6_HOST,
   isSecretWrapped,
+  type MockWorld,
   plainStrings,
   R2_GROUP_ID,
   R2_READ_GROUP_ID,
+  type Recorded,
   reveal,
+  runProgram,
   SECRETS,
-  settle,
   TOKEN_ID,
   TOKEN_VALUE,
   valueOf,
   VOLUME_ID,
-  type MockWorld,
-  type Recorded,
 } from './harness.js';
 
 const T = {
@@ -75,17 +75,7 @@ function writeFile(path: string): string {
 
 beforeAll(async () => {
   world = await installMocks(baseConfig({ 'haven:accessAud': ACCESS_AUD, 'haven:accessTeam': 'myteam' }));
-  // Run the program inside a root stack, as the Pulumi CLI does, so a stack transformation can see options.
-  await pulumi.runtime.runInPulumiStack(async () => {
-    pulumi.runtime.registerStackTransformation((args) => {
-      options.set(args.name, args.opts);
-      return undefined;
-    });
-    program = await import('../../infra/index.js');
-    return {};
-  });
-  await valueOf(program.dnsRecords);
-  await settle();
+  program = await runProgram(options);
   const userData = world.one(T.server).inputs.userData as string;
   expect(userData.startsWith('#cloud-config\n')).toBe(true);
   cloudInit = parseYaml(userData);
