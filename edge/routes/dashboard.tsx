@@ -13,6 +13,7 @@ import type { StandbyHealth } from '../node-api.js';
 import { HistoryChart } from '../views/chart.js';
 import { bytes, seconds } from '../views/format.js';
 import { Badge, Stat, type Health } from '../views/layout.js';
+import type { JobView } from '../../node/transfer/jobs.js';
 import { formatProgress, type ProgressSnapshot } from '../../node/transfer/progress.js';
 import { render } from './render.js';
 
@@ -62,15 +63,8 @@ const Parts = ({ h }: { h: NodeHealth }) => (
   </>
 );
 
-/** A job as GET /api/v1/transfers lists it (node/transfer JobView). */
-interface TransferInfo {
-  id: string;
-  kind: 'import' | 'export';
-  address: string;
-  what: string;
-  startedAt: string;
-  progress: ProgressSnapshot;
-}
+/** A job as GET /api/v1/transfers lists it; the dashboard does not show the manifest. */
+type TransferInfo = Omit<JobView, 'manifest'>;
 
 const phaseKind = (p: ProgressSnapshot['phase']): Health => (p === 'failed' ? 'bad' : p === 'done' ? 'ok' : p === 'cancelled' ? 'warn' : 'unk');
 
