@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../node/config/index.js';
-import { startNode } from '../../node/main.js';
+import { startNode, type NodeHandle } from '../../node/main.js';
 import type { Mailbox, Store } from '../../node/store/index.js';
 import { cliHarness, type CliHarness } from '../cli/helpers.js';
 import { startTestDovecot, type TestDovecot } from '../helpers/dovecot.js';
@@ -237,13 +237,25 @@ describe('a killed import, run again', () => {
   }, 120_000);
 });
 
+/** A running node on a fresh data directory (with its CLI harness) holding example.org and `address`. */
+async function nodeWithAccount(address: string): Promise<{ harness: CliHarness; node: NodeHandle }> {
+  const harness = cliHarness();
+  const node = await startNode(testConfig(harness.dataDir, { dnsbl: [], masterKey: randomBytes(32).toString('hex') }), { adminUi: false });
+  try {
+    await node.operations.call('domain.add', { name: 'example.org' });
+    await node.operations.call('account.add', { address, password: pw });
+  } catch (err) {
+    await node.close();
+    harness.cleanup();
+    throw err;
+  }
+  return { harness, node };
+}
+
 describe('a lost connection', () => {
   it('is retried from the last message handed on, and the import ends complete', async () => {
-    const harness = cliHarness();
-    const node = await startNode(testConfig(harness.dataDir, { dnsbl: [], masterKey: randomBytes(32).toString('hex') }), { adminUi: false });
+    const { harness, node } = await nodeWithAccount('dave@example.org');
     try {
-      await node.operations.call('domain.add', { name: 'example.org' });
-      await node.operations.call('account.add', { address: 'dave@example.org', password: pw });
       const job = await node.operations.call('transfer.start', {
         kind: 'import',
         address: 'dave@example.org',
@@ -283,11 +295,8 @@ describe('a lost connection', () => {
 
 describe('through a running node (the one writer)', () => {
   it('the CLI asks the node, the import runs there, and mail is delivered meanwhile', async () => {
-    const harness = cliHarness();
-    const node = await startNode(testConfig(harness.dataDir, { dnsbl: [], masterKey: randomBytes(32).toString('hex') }), { adminUi: false });
+    const { harness, node } = await nodeWithAccount('carol@example.org');
     try {
-      await node.operations.call('domain.add', { name: 'example.org' });
-      await node.operations.call('account.add', { address: 'carol@example.org', password: pw });
       const running = harness.run(['import', 'carol@example.org', `imap://${dovecot.user}@127.0.0.1:${dovecot.port}`, '--insecure', '--password-stdin', '--source-password-stdin', '--rate', '40'], { stdin: `${pw}\n${dovecot.pass}\n` });
       // While the job runs in the node, delivery to the same account goes on.
       const account = node.store.directory.getAccount('carol@example.org')!;
