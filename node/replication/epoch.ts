@@ -10,13 +10,13 @@
  * can read. A primary holding n watches for n+1 alone: whoever fences it
  * must create n+1 first, since epochs are taken one after another.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { replicationDir } from '../store/layout.js';
 import type { Logger } from '../util/log.js';
-import { fsyncDir } from '../util/fsync.js';
+import { writeDurable } from '../util/fsync.js';
 import { bootDecision, leaseLapsed, leaseRefusal, mayWriteReplica, refusal, stateAfterBoot, step, type FenceEvent, type FenceState, type Role } from './fence.js';
 import type { ListedObject, ReplicaTarget } from './target.js';
 
@@ -97,16 +97,7 @@ export function readHeld(dataDir: string): number | null {
 function writeHeld(dataDir: string, epoch: number): void {
   const path = heldFile(dataDir);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify({ epoch }));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncDir(path);
+  writeDurable(path, Buffer.from(JSON.stringify({ epoch })));
 }
 
 // ------------------------------------------------------------------ the fence

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
 import { RESET_POS } from './chain-state.js';
 import { decodeObject, objectKey, type ObjectHeader } from './object.js';
-import { writeDurable, type Pending } from './tracker.js';
+import { writeDurable } from '../util/fsync.js';
+import type { Pending } from './tracker.js';
 
 /** The outbox file for one object: generation and index in the name keep a directory listing in chain order. */
 export function outboxFile(outboxDir: string, db: string, h: ObjectHeader): string {

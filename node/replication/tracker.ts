@@ -5,10 +5,10 @@
  * uploaded in chain order, the commits not cut yet, and the state file in
  * `<dataDir>/.replication/state/` that lets a restart continue the chain.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../store/db.js';
-import { fsyncDir } from '../util/fsync.js';
+import { writeDurable } from '../util/fsync.js';
 import { headOf, NONE, RESET_POS, type ChainHead, type ChainState, type FileStat, type WalPos } from './chain-state.js';
 import type { ObjectHeader } from './object.js';
 
@@ -124,18 +124,4 @@ export function fileSize(path: string): number {
   } catch {
     return 0;
   }
-}
-
-/** Write to a temporary name, fsync, rename, fsync the directory: the file is whole or absent. */
-export function writeDurable(path: string, data: Buffer): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncDir(path);
 }

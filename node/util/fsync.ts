@@ -4,7 +4,7 @@
  * data, and the directory entry that names it (a file created or renamed is
  * only durable once its directory is flushed too).
  */
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** Flushes the directory that holds `file`, so a create or rename of it survives a crash. */
@@ -25,4 +25,19 @@ export function fsyncFile(path: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Write to a temporary name, fsync, rename, fsync the directory: the file is whole or absent. */
+export function writeDurable(path: string, data: Buffer): void {
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    let done = 0;
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  fsyncDir(path);
 }
