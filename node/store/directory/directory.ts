@@ -17,6 +17,7 @@ import {
 } from '../errors.js';
 import { normalizeAddress, splitAddress, validateDomainName } from '../address.js';
 import { SieveRepo } from './sieve.js';
+import { ReadCache } from './read-cache.js';
 
 export interface Domain {
   id: number;
@@ -143,13 +144,16 @@ export class Directory {
   private readonly s;
   /** Sieve scripts and filtering memory. */
   readonly sieve: SieveRepo;
+  /** Rows read per RCPT and per delivery; emptied by any change to the database (read-cache.ts). */
+  private readonly cache: ReadCache;
 
   constructor(
     readonly path: string,
     readonly db: Db,
   ) {
     const p = (sql: string) => db.prepare(sql);
-    this.sieve = new SieveRepo(path, db);
+    this.cache = new ReadCache(db);
+    this.sieve = new SieveRepo(path, db, this.cache);
     this.s = {
       domainByName: p('SELECT * FROM domains WHERE name = ?'),
       domains: p('SELECT * FROM domains ORDER BY name'),
@@ -222,8 +226,11 @@ export class Directory {
   }
 
   getDomain(name: string): Domain | null {
-    const r = this.s.domainByName.get(name.toLowerCase()) as Row | undefined;
-    return r ? { id: r.id as number, name: r.name as string, createdAt: r.created_at as number } : null;
+    const domain = name.toLowerCase();
+    return this.cache.get('domain', domain, () => {
+      const r = this.s.domainByName.get(domain) as Row | undefined;
+      return r ? Object.freeze({ id: r.id as number, name: r.name as string, createdAt: r.created_at as number }) : null;
+    });
   }
 
   listDomains(): Domain[] {
@@ -337,13 +344,33 @@ export class Directory {
   }
 
   getAccount(address: string): Account | null {
-    const r = this.s.accountByAddress.get(address.trim().toLowerCase()) as Row | undefined;
-    return r ? toAccount(r) : null;
+    return this.accountRow(address.trim().toLowerCase());
   }
 
   getAccountById(id: string): Account | null {
-    const r = this.s.accountById.get(id) as Row | undefined;
-    return r ? toAccount(r) : null;
+    return this.cache.get('account-id', id, () => {
+      const r = this.s.accountById.get(id) as Row | undefined;
+      return r ? Object.freeze(toAccount(r)) : null;
+    });
+  }
+
+  /** The account with exactly this (normalised) address. */
+  private accountRow(address: string): Account | null {
+    return this.cache.get('account', address, () => {
+      const r = this.s.accountByAddress.get(address) as Row | undefined;
+      return r ? Object.freeze(toAccount(r)) : null;
+    });
+  }
+
+  /** The alias with exactly this (normalised) address, or the catch-all `*@domain`. */
+  private aliasRow(address: string): Alias | null {
+    return this.cache.get('alias', address, () => {
+      const r = this.s.aliasByAddress.get(address) as Row | undefined;
+      if (!r) return null;
+      const a = toAlias(r);
+      Object.freeze(a.targets);
+      return Object.freeze(a);
+    });
   }
 
   listAccounts(domain?: string): Account[] {
@@ -455,20 +482,20 @@ export class Directory {
     }
     if (!this.getDomain(parts.domain)) return undefined;
     const full = `${parts.local}@${parts.domain}`;
-    const acct = this.s.accountByAddress.get(full) as Row | undefined;
-    if (acct) return { kind: 'account', account: toAccount(acct), tag: null };
-    const alias = this.s.aliasByAddress.get(full) as Row | undefined;
-    if (alias) return { kind: 'alias', alias: toAlias(alias) };
+    const acct = this.accountRow(full);
+    if (acct) return { kind: 'account', account: acct, tag: null };
+    const alias = this.aliasRow(full);
+    if (alias) return { kind: 'alias', alias };
     const plus = parts.local.indexOf('+');
     if (plus > 0) {
       const base = `${parts.local.slice(0, plus)}@${parts.domain}`;
-      const a2 = this.s.accountByAddress.get(base) as Row | undefined;
-      if (a2) return { kind: 'account', account: toAccount(a2), tag: parts.local.slice(plus + 1) };
-      const al2 = this.s.aliasByAddress.get(base) as Row | undefined;
-      if (al2) return { kind: 'alias', alias: toAlias(al2) };
+      const a2 = this.accountRow(base);
+      if (a2) return { kind: 'account', account: a2, tag: parts.local.slice(plus + 1) };
+      const al2 = this.aliasRow(base);
+      if (al2) return { kind: 'alias', alias: al2 };
     }
-    const catchAll = this.s.aliasByAddress.get(`*@${parts.domain}`) as Row | undefined;
-    if (catchAll) return { kind: 'alias', alias: toAlias(catchAll) };
+    const catchAll = this.aliasRow(`*@${parts.domain}`);
+    if (catchAll) return { kind: 'alias', alias: catchAll };
     return null;
   }
 

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { write, type Db } from '../db.js';
 import { NotFoundError, StoreError, translateSqliteError } from '../errors.js';
+import { ReadCache } from './read-cache.js';
 
 export class ScriptExistsError extends StoreError {}
 export class ActiveScriptError extends StoreError {}
@@ -68,6 +69,8 @@ export class SieveRepo {
   constructor(
     private readonly path: string,
     private readonly db: Db,
+    /** The directory's: every delivery reads the same scripts (read-cache.ts says why it is never stale). */
+    private readonly cache = new ReadCache(db),
   ) {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
@@ -108,11 +111,14 @@ export class SieveRepo {
   }
 
   get(accountId: string, name: string): string | null {
-    return ((this.s.get.get(accountId, name) as { source: string } | undefined)?.source ?? null) as string | null;
+    return this.cache.get('sieve', `${accountId}\0${name}`, () => (this.s.get.get(accountId, name) as { source: string } | undefined)?.source ?? null);
   }
 
   active(accountId: string): { name: string; source: string } | null {
-    return (this.s.active.get(accountId) as { name: string; source: string } | undefined) ?? null;
+    return this.cache.get('sieve-active', accountId, () => {
+      const r = this.s.active.get(accountId) as { name: string; source: string } | undefined;
+      return r ? Object.freeze({ name: r.name, source: r.source }) : null;
+    });
   }
 
   /** Throws ScriptQuotaError when the script or the count would pass the limits (RFC 5804 §2.3 HAVESPACE). */
@@ -153,7 +159,8 @@ export class SieveRepo {
   }
 
   domainScript(domain: string, name: string): string | null {
-    return ((this.s.domainGet.get(domain.toLowerCase(), name) as { source: string } | undefined)?.source ?? null) as string | null;
+    const d = domain.toLowerCase();
+    return this.cache.get('sieve-domain', `${d}\0${name}`, () => (this.s.domainGet.get(d, name) as { source: string } | undefined)?.source ?? null);
   }
 
   domainScripts(domain: string): { name: string; updatedAt: number }[] {
@@ -195,6 +202,10 @@ export class SieveRepo {
   }
 
   lastError(accountId: string): { message: string; at: number } | null {
-    return (this.s.getError.get(accountId) as { message: string; at: number } | undefined) ?? null;
+    // Asked after every script that ran (to clear an old error): usually there is none.
+    return this.cache.get('sieve-error', accountId, () => {
+      const r = this.s.getError.get(accountId) as { message: string; at: number } | undefined;
+      return r ? Object.freeze({ message: r.message, at: r.at }) : null;
+    });
   }
 }
