@@ -48,14 +48,45 @@ abstract class Metric {
     for (const l of labelNames) if (!LABEL_RE.test(l) || l.startsWith('__')) throw new Error(`label ${l} of ${name} is not a valid Prometheus label name`);
   }
 
-  protected key(labels: Labels | undefined): { key: string; values: string[] } {
-    const values = this.labelNames.map((n) => {
-      const v = labels?.[n];
-      if (v === undefined) throw new Error(`metric ${this.name} needs label ${n}`);
+  /**
+   * The map key of one label set, checked against the declared names. Called
+   * for every event (several per SMTP message), so it allocates nothing for
+   * the common sets: no labels, or one (its value is the key); more than one
+   * are keyed by their JSON array.
+   */
+  protected key(labels: Labels | undefined): string {
+    const names = this.labelNames;
+    let given = 0;
+    if (labels) for (const _ in labels) given++;
+    if (names.length === 0) {
+      if (given > 0) this.badLabels(labels);
+      return '';
+    }
+    if (given !== names.length) this.badLabels(labels);
+    if (names.length === 1) {
+      const v = labels![names[0]];
+      if (v === undefined) this.badLabels(labels);
       return String(v);
-    });
-    if (labels) for (const k of Object.keys(labels)) if (!this.labelNames.includes(k)) throw new Error(`metric ${this.name} has no label ${k}`);
-    return { key: JSON.stringify(values), values };
+    }
+    const values: string[] = new Array(names.length);
+    for (let i = 0; i < names.length; i++) {
+      const v = labels![names[i]];
+      if (v === undefined) this.badLabels(labels);
+      values[i] = String(v);
+    }
+    return JSON.stringify(values);
+  }
+
+  /** The label values behind a key made by key(), for a new series. */
+  protected valuesOf(key: string): string[] {
+    return this.labelNames.length === 0 ? [] : this.labelNames.length === 1 ? [key] : (JSON.parse(key) as string[]);
+  }
+
+  /** Says what is wrong with a label set key() refused: a declared label missing, or one not declared. */
+  private badLabels(labels: Labels | undefined): never {
+    for (const n of this.labelNames) if (labels?.[n] === undefined) throw new Error(`metric ${this.name} needs label ${n}`);
+    for (const k of Object.keys(labels ?? {})) if (!this.labelNames.includes(k)) throw new Error(`metric ${this.name} has no label ${k}`);
+    throw new Error(`metric ${this.name} got labels ${JSON.stringify(labels)}`);
   }
 
   abstract render(): string[];
@@ -67,14 +98,14 @@ export class Counter extends Metric {
 
   inc(labels?: Labels, by = 1): void {
     if (!(by >= 0)) throw new Error(`counter ${this.name} can only go up (got ${by})`);
-    const { key, values } = this.key(labels);
+    const key = this.key(labels);
     const e = this.values.get(key);
     if (e) e.value += by;
-    else this.values.set(key, { labels: values, value: by });
+    else this.values.set(key, { labels: this.valuesOf(key), value: by });
   }
 
   get(labels?: Labels): number {
-    return this.values.get(this.key(labels).key)?.value ?? 0;
+    return this.values.get(this.key(labels))?.value ?? 0;
   }
 
   render(): string[] {
@@ -88,15 +119,17 @@ export class Gauge extends Metric {
   private collector: (() => void) | null = null;
 
   set(labels: Labels | undefined, value: number): void {
-    const { key, values } = this.key(labels);
-    this.values.set(key, { labels: values, value });
+    const key = this.key(labels);
+    const e = this.values.get(key);
+    if (e) e.value = value;
+    else this.values.set(key, { labels: this.valuesOf(key), value });
   }
 
   inc(labels?: Labels, by = 1): void {
-    const { key, values } = this.key(labels);
+    const key = this.key(labels);
     const e = this.values.get(key);
     if (e) e.value += by;
-    else this.values.set(key, { labels: values, value: by });
+    else this.values.set(key, { labels: this.valuesOf(key), value: by });
   }
 
   dec(labels?: Labels, by = 1): void {
@@ -104,7 +137,7 @@ export class Gauge extends Metric {
   }
 
   get(labels?: Labels): number {
-    return this.values.get(this.key(labels).key)?.value ?? 0;
+    return this.values.get(this.key(labels))?.value ?? 0;
   }
 
   /**
@@ -143,10 +176,10 @@ export class Histogram extends Metric {
   }
 
   observe(labels: Labels | undefined, value: number): void {
-    const { key, values } = this.key(labels);
+    const key = this.key(labels);
     let e = this.values.get(key);
     if (!e) {
-      e = { labels: values, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      e = { labels: this.valuesOf(key), counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.values.set(key, e);
     }
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) e.counts[i]++;
@@ -165,7 +198,7 @@ export class Histogram extends Metric {
   }
 
   count(labels?: Labels): number {
-    return this.values.get(this.key(labels).key)?.count ?? 0;
+    return this.values.get(this.key(labels))?.count ?? 0;
   }
 
   render(): string[] {
