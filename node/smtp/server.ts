@@ -7,6 +7,7 @@
  * pause (greet-pause.ts) on the MX. Session logic lives in inbound.ts
  * and submission.ts.
  */
+import { randomBytes } from 'node:crypto';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
@@ -97,6 +98,46 @@ function countReplies(protocol: string) {
       };
       return fn(...args);
     }) as F;
+}
+
+/** Random bytes for session ids, drawn POOL_IDS ids at a time. */
+const ID_BYTES = 10;
+const POOL_IDS = 256;
+let idPool = Buffer.alloc(0);
+let idAt = 0;
+
+/**
+ * A session id as smtp-server makes it (80 random bits as 16 base-32
+ * characters, unique across restarts: it names the message in our Received
+ * field and 250 reply), from a pool of random bytes rather than a
+ * synchronous call into OpenSSL for every connection.
+ */
+export function sessionId(): string {
+  if (idAt + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_BYTES * POOL_IDS);
+    idAt = 0;
+  }
+  const hex = idPool.toString('hex', idAt, idAt + ID_BYTES);
+  idAt += ID_BYTES;
+  return BigInt(`0x${hex}`).toString(32).padStart(16, '0');
+}
+
+/**
+ * smtp-server's `_handleProxy` runs for every accepted socket: without the
+ * PROXY protocol it only names the session (and checks ignoredHosts) and
+ * continues on the next turn. Ours names it from the pool; a server that uses
+ * either option keeps the library's own.
+ */
+function pooledSessionIds(server: SMTPServer): void {
+  const s = server as unknown as {
+    options: SMTPServerOptions;
+    _handleProxy(socket: import('node:net').Socket, cb: (err: Error | null, opts?: { id: string; ignore?: boolean }) => void): void;
+  };
+  if (s.options.useProxy || s.options.ignoredHosts) return;
+  s._handleProxy = (_socket, cb) => {
+    const opts = { id: sessionId() };
+    setImmediate(() => cb(null, opts));
+  };
 }
 
 /** A Map stand-in so every handshake (STARTTLS, implicit TLS, with or without SNI) asks deps.tls for the current context. */
@@ -204,6 +245,7 @@ export async function startSmtp(deps: SmtpDeps, listen: SmtpListen): Promise<Smt
     ...(handlers.onAuth ? { onAuth: counted(handlers.onAuth) } : {}),
   };
   const server = new SMTPServer(options);
+  pooledSessionIds(server);
   (server as unknown as { secureContext: Map<string, tls.SecureContext> }).secureContext = new LiveContexts(deps.tls);
   server.on('error', (err) => log.warn({ err: (err as Error).message }, 'smtp connection error'));
 
