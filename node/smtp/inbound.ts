@@ -9,7 +9,7 @@
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { LineEndingCheck, MAIL_PARAMS, parseEnvelopeAddress, RCPT_PARAMS, unknownParam } from './address.js';
 import { ClientGoneError, replies, SmtpError, toSmtpError } from './errors.js';
-import { clean, rfc5322Date, startsWithWhitespace, withoutFields } from './headers.js';
+import { clean, headerEnd, rfc5322Date, startsWithWhitespace, withoutFields } from './headers.js';
 import { addToPlan, emptyPlan, resolveRecipient, type RcptRoute } from './route.js';
 import { askContent, scoreMessage, spamHeader } from './spam.js';
 import { sendNotice, wantsNotice } from './outbound/notice.js';
@@ -200,12 +200,23 @@ export function mxHandlers(ctx: Context) {
 }
 
 /**
+ * A line withoutFields could name Authentication-Results or X-Haven-Spam
+ * (its trim() strips what \s matches; DATA has no bare CR or LF, so within a
+ * line that is \s less CR and LF), and a few it would not. Whitespace is
+ * matched within one line only: a pattern free to cross lines could take
+ * quadratic time on a header of blank-looking lines.
+ */
+const VERDICT_FIELD = /^[^\S\r\n]*(?:authentication-results|x-haven-spam)[^\S\r\n]*:/im;
+
+/**
  * RFC 8601 §5: a border MTA removes Authentication-Results fields that claim
  * its own authserv-id, or a sender could pre-write "dmarc=pass" for us. Our
  * X-Haven-Spam verdict is dropped from incoming mail for the same reason.
  * Verification already ran on the bytes as received.
  */
 export function withoutForgedVerdicts(raw: Buffer, hostname: string): Buffer {
+  // Most mail carries neither field: one scan of the header block settles it without splitting it into fields.
+  if (!VERDICT_FIELD.test(raw.toString('latin1', 0, headerEnd(raw)))) return raw;
   const us = hostname.toLowerCase();
   return withoutFields(raw, (name, value) => name === 'x-haven-spam' || (name === 'authentication-results' && value.split(';')[0].trim().split(/\s+/)[0].toLowerCase() === us));
 }

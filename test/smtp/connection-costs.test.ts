@@ -4,10 +4,17 @@
  * - session ids from a pool of random bytes: RFC 5321 §4.4, the Received
  *   field's "id" clause names the transaction; ours also ends the 250 reply
  *   to DATA. Every connection gets its own, in smtp-server's shape.
+ * - forged verdicts found by one scan of the header before it is split into
+ *   fields: RFC 8601 §5, a border MTA removes Authentication-Results claiming
+ *   its own authserv-id (and we our X-Haven-Spam); the scan must never miss
+ *   one the full check would remove, and mail without any is stored as sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../node/store/index.js';
 import { sessionId } from '../../node/smtp/server.js';
+import { withoutForgedVerdicts } from '../../node/smtp/inbound.js';
+import { withoutFields } from '../../node/smtp/headers.js';
+import { rng } from '../helpers/rng.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
 import { baseDeps, client, publishDomain, startMx } from './harness.js';
@@ -69,5 +76,53 @@ describe('RFC 5321 §4.4 session ids', () => {
       const m = stored.find((x) => x.includes(marker))!;
       expect(m).toMatch(new RegExp(`^Received: from [^\\r]*\\r\\n\\tby mx\\.haven\\.test \\(Haven\\) with E?SMTPS?( \\([^)]*\\))? id ${ids[i]}\\b`));
     }
+  });
+});
+
+describe('RFC 8601 §5 forged verdicts, scanned before they are parsed', () => {
+  /** The check without the scan in front: what withoutForgedVerdicts must always equal. */
+  const reference = (raw: Buffer) =>
+    withoutFields(raw, (name, value) => name === 'x-haven-spam' || (name === 'authentication-results' && value.split(';')[0].trim().split(/\s+/)[0].toLowerCase() === 'mx.haven.test'));
+
+  it('removes exactly what the full check removes, for names in any case with any blank around them', () => {
+    const next = rng(20);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)];
+    const blanks = ['', ' ', '\t', '\xa0', '\v', '\f', ' \t'];
+    const names = ['Authentication-Results', 'authentication-results', 'AUTHENTICATION-RESULTS', 'X-Haven-Spam', 'x-haven-spam', 'X-HAVEN-SPAM', 'Subject', 'Received', 'X-Authentication-Results', 'Authentication-Results-Old'];
+    const values = ['mx.haven.test; dmarc=pass', 'MX.Haven.Test; spf=pass', 'other.example; spf=pass', 'yes; score=99', 'hello'];
+    let removed = 0;
+    for (let i = 0; i < 3000; i++) {
+      const lines: string[] = [];
+      for (let n = 1 + Math.floor(next() * 5); n > 0; n--) {
+        lines.push(`${pick(blanks)}${pick(names)}${pick(blanks)}:${pick(blanks)}${pick(values)}`);
+        if (next() < 0.2) lines.push(` ${pick(values)}`); // a folded continuation
+      }
+      if (lines[0].startsWith(' ') || lines[0].startsWith('\t')) lines[0] = lines[0].trimStart(); // the MX refuses those (startsWithWhitespace)
+      const raw = Buffer.from(`${lines.join('\r\n')}\r\n\r\nbody\r\n`, 'latin1');
+      const want = reference(raw);
+      if (want !== raw) removed++;
+      expect(withoutForgedVerdicts(raw, 'mx.haven.test').equals(want), JSON.stringify(raw.toString('latin1'))).toBe(true);
+    }
+    // The inputs exercised both outcomes.
+    expect(removed).toBeGreaterThan(500);
+    expect(removed).toBeLessThan(2900);
+  });
+
+  it('returns the very same bytes when the header names neither field', () => {
+    const raw = sampleMessage({ from: 'someone@sender.test', subject: 'Authentication-Results: in a subject only', body: 'x-haven-spam: in the body' });
+    expect(withoutForgedVerdicts(raw, 'mx.haven.test')).toBe(raw);
+  });
+
+  it('a message without verdict fields arrives byte for byte after our own fields; a forged one loses it', async () => {
+    const plain = sampleMessage({ from: 'someone@sender.test', subject: 'plain one', body: 'marker-plain' });
+    await send(plain);
+    const forged = Buffer.concat([Buffer.from('authentication-results\t: mx.haven.test; dmarc=pass header.from=bank.test\r\n', 'latin1'), sampleMessage({ from: 'someone@sender.test', body: 'marker-forged' })]);
+    await send(forged);
+    const stored = await inbox();
+    const p = stored.find((x) => x.includes('marker-plain'))!;
+    expect(p.endsWith(plain.toString('latin1'))).toBe(true);
+    const f = stored.find((x) => x.includes('marker-forged'))!;
+    expect(f).not.toContain('bank.test');
+    expect(f.match(/^authentication-results/gim)).toHaveLength(1); // ours
   });
 });
