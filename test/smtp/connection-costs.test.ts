@@ -8,12 +8,13 @@
  *   fields: RFC 8601 §5, a border MTA removes Authentication-Results claiming
  *   its own authserv-id (and we our X-Haven-Spam); the scan must never miss
  *   one the full check would remove, and mail without any is stored as sent.
+ * - the Received field's date from tables made once: RFC 5322 §3.3.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../node/store/index.js';
 import { sessionId } from '../../node/smtp/server.js';
 import { withoutForgedVerdicts } from '../../node/smtp/inbound.js';
-import { withoutFields } from '../../node/smtp/headers.js';
+import { rfc5322Date, withoutFields } from '../../node/smtp/headers.js';
 import { rng } from '../helpers/rng.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
@@ -124,5 +125,19 @@ describe('RFC 8601 §5 forged verdicts, scanned before they are parsed', () => {
     const f = stored.find((x) => x.includes('marker-forged'))!;
     expect(f).not.toContain('bank.test');
     expect(f.match(/^authentication-results/gim)).toHaveLength(1); // ours
+  });
+});
+
+describe('RFC 5322 §3.3 the date in our Received field', () => {
+  it('is day-name, day month year hh:mm:ss +0000, in UTC', () => {
+    expect(rfc5322Date(new Date(Date.UTC(2026, 0, 5, 3, 4, 5)))).toBe('Mon, 5 Jan 2026 03:04:05 +0000');
+    expect(rfc5322Date(new Date(Date.UTC(2024, 11, 31, 23, 59, 59)))).toBe('Tue, 31 Dec 2024 23:59:59 +0000');
+    // Any instant: the fields of toUTCString (RFC 7231's IMF-fixdate), the day without its leading zero.
+    const next = rng(5322);
+    for (let i = 0; i < 500; i++) {
+      const d = new Date(Math.floor(next() * 4102444800000));
+      const [, wd, day, mon, year, time] = /^(\w{3}), (\d{2}) (\w{3}) (\d{4}) (\d{2}:\d{2}:\d{2}) GMT$/.exec(d.toUTCString())!;
+      expect(rfc5322Date(d)).toBe(`${wd}, ${Number(day)} ${mon} ${year} ${time} +0000`);
+    }
   });
 });
