@@ -67,17 +67,45 @@ function patchEnhancedCodes(): void {
     send(code: number, data?: unknown, context?: unknown): void;
     [HAVEN]?: true;
     _server: { options: Record<symbol, unknown> };
+    _socket?: import('node:net').Socket;
   };
   if (proto[HAVEN]) return;
   const original = proto.send;
   proto.send = function (this: typeof proto, code: number, data?: unknown, context?: unknown) {
-    if (this._server?.options?.[HAVEN] && typeof data === 'string') {
-      const m = ENHANCED_PREFIX.exec(data);
-      if (m && m[1][0] === String(code)[0]) return original.call(this, code, `${m[1]} ${m[2]}`, false);
+    if (!this._server?.options?.[HAVEN]) return original.call(this, code, data, context);
+    const socket = this._socket;
+    batchReplies(socket, code);
+    try {
+      if (typeof data === 'string') {
+        const m = ENHANCED_PREFIX.exec(data);
+        if (m && m[1][0] === String(code)[0]) return original.call(this, code, `${m[1]} ${m[2]}`, false);
+      }
+      return original.call(this, code, data, context);
+    } finally {
+      // A 220 (greeting, or STARTTLS about to hand the socket to TLS) and the replies that close go out at once, with anything before them.
+      if (code === 220 || code === 221 || code === 421) flushReplies(socket);
     }
-    return original.call(this, code, data, context);
   };
   proto[HAVEN] = true;
+}
+
+/**
+ * RFC 2920 §3.2: a client that pipelines (MAIL, RCPT and DATA in one packet,
+ * as Postfix does) gets its replies in order, and the server may send them in
+ * groups. smtp-server writes each reply on its own, a system call apiece; our
+ * hooks answer MAIL and RCPT in the same turn, so replies written in one turn
+ * are gathered (cork) and leave together when the turn ends (process.nextTick
+ * runs before any I/O is waited for, so nothing is held back). A client that
+ * waits for each reply sees no difference.
+ */
+function batchReplies(socket: import('node:net').Socket | undefined, code: number): void {
+  if (!socket || socket.writableCorked || code === 220 || code === 221 || code === 421 || socket.destroyed) return;
+  socket.cork();
+  process.nextTick(flushReplies, socket);
+}
+
+function flushReplies(socket: import('node:net').Socket | undefined): void {
+  while (socket && socket.writableCorked > 0) socket.uncork();
 }
 
 /**

@@ -9,7 +9,12 @@
  *   its own authserv-id (and we our X-Haven-Spam); the scan must never miss
  *   one the full check would remove, and mail without any is stored as sent.
  * - the Received field's date from tables made once: RFC 5322 §3.3.
+ * - replies to pipelined commands gathered into one write: RFC 2920 §3.2,
+ *   every command answered, in order, none held back; swaks pipelining end
+ *   to end.
  */
+import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../node/store/index.js';
 import { sessionId } from '../../node/smtp/server.js';
@@ -139,5 +144,54 @@ describe('RFC 5322 §3.3 the date in our Received field', () => {
       const [, wd, day, mon, year, time] = /^(\w{3}), (\d{2}) (\w{3}) (\d{4}) (\d{2}:\d{2}:\d{2}) GMT$/.exec(d.toUTCString())!;
       expect(rfc5322Date(d)).toBe(`${wd}, ${Number(day)} ${mon} ${year} ${time} +0000`);
     }
+  });
+});
+
+describe('RFC 2920 §3.2 replies to pipelined commands', () => {
+  /** A raw client that keeps every chunk the server's writes arrived in (whether they were gathered is not visible from here: client and MX share this process's event loop). */
+  async function rawClient() {
+    const sock = net.connect(mx.port, '127.0.0.1');
+    const chunks: string[] = [];
+    let waiting: (() => void) | null = null;
+    sock.on('data', (d) => {
+      chunks.push(d.toString('latin1'));
+      waiting?.();
+    });
+    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    const text = () => chunks.join('');
+    /** Waits until the whole conversation so far holds `n` final reply lines. */
+    const until = async (n: number) => {
+      while ((text().match(/^\d{3} [^\r\n]*\r\n/gm) ?? []).length < n) await new Promise<void>((r) => (waiting = r));
+    };
+    return { sock, chunks, text, until };
+  }
+
+  it('answers MAIL, RCPT, RCPT and DATA sent in one packet, each of them, in order, and holds nothing back', async () => {
+    const c = await rawClient();
+    await c.until(1); // 220
+    c.sock.write('EHLO client.remote.test\r\n');
+    await c.until(2);
+    const before = c.chunks.length;
+    c.sock.write('MAIL FROM:<someone@sender.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nobody@example.test>\r\nDATA\r\n');
+    await c.until(6);
+    const batch = c.chunks.slice(before).join('');
+    expect(batch).toMatch(/^250 [^\r]*\r\n250 [^\r]*\r\n550 5\.1\.1 [^\r]*nobody@example\.test[^\r]*\r\n354 [^\r]*\r\n$/);
+    c.sock.write(Buffer.concat([sampleMessage({ from: 'someone@sender.test', subject: 'pipelined', body: 'marker-pipelined' }), Buffer.from('.\r\nQUIT\r\n')]));
+    await c.until(8);
+    expect(c.text()).toMatch(/\r\n250 [^\r]*queued as [0-9a-v]{16}\r\n221 [^\r]*\r\n$/);
+    c.sock.destroy();
+    expect((await inbox()).some((m) => m.includes('marker-pipelined'))).toBe(true);
+  });
+
+  it('swaks, pipelining, delivers through the MX', async () => {
+    // The MX runs in this process: swaks must not block its event loop (no spawnSync).
+    const args = ['--server', '127.0.0.1', '--port', String(mx.port), '--pipeline', '--from', 'someone@sender.test', '--to', 'alice@example.test', '--header', 'Subject: marker-swaks-pipelined'];
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('swaks', args, { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stdout}${stderr}`)) : resolve(stdout))),
+    );
+    // swaks sent MAIL, RCPT and DATA together (its transcript shows them before any reply).
+    expect(out).toMatch(/ -> MAIL FROM:<someone@sender\.test>\r?\n -> RCPT TO:<alice@example\.test>\r?\n -> DATA\r?\n<- {2}250 /);
+    expect(out).toMatch(/<- {2}250 [^\n]*queued as/);
+    expect((await inbox()).some((m) => m.includes('marker-swaks-pipelined'))).toBe(true);
   });
 });
