@@ -96,10 +96,10 @@ export class IndexScheduler {
     private readonly schedule: IndexSchedule,
   ) {}
 
-  /** One more message waits. */
-  added(): void {
+  /** `n` more messages wait (one delivered, or a tail found at open that a crash or a close left). */
+  added(n = 1): void {
     if (this.closed) return;
-    this.waiting++;
+    this.waiting += n;
     if (this.waiting >= this.schedule.batch) this.now();
     else if (!this.timer && !this.immediate) {
       this.timer = setTimeout(() => {
@@ -110,7 +110,7 @@ export class IndexScheduler {
     }
   }
 
-  /** Runs at the next turn of the event loop (a mailbox opened with a tail left by a crash, or a full batch). */
+  /** Runs at the next turn of the event loop. */
   now(): void {
     if (this.closed || this.immediate) return;
     if (this.timer) clearTimeout(this.timer);

@@ -80,8 +80,9 @@ export class Mailbox {
       mb.dav.ensureDefaults();
       announceOpened(path, db, key);
       mb.scheduleBackfill();
-      // Mail stored unindexed before a crash or a close: search scans it meanwhile.
-      if (mb.search.unindexedCount() > 0) mb.indexer.now();
+      // Mail stored unindexed before a crash or a close: search scans it meanwhile, the indexer takes it as new mail.
+      const tail = mb.search.unindexedCount();
+      if (tail > 0) mb.indexer.added(tail);
       return mb;
     } catch (err) {
       db.close();
