@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEncrypted, type Db } from '../../node/store/db.js';
+import { PendingText, PendingTextPool } from '../../node/store/mailbox/fts-queue.js';
 import { Mailbox } from '../../node/store/mailbox/mailbox.js';
 
 let dir: string;
@@ -214,5 +215,20 @@ describe('full-text rows after delivery', () => {
     } finally {
       delayed.close();
     }
+  });
+
+  it('keeps waiting text within one bound across mailboxes, and gives it back as it is indexed or closed', () => {
+    const pool = new PendingTextPool(10);
+    const a = new PendingText(pool);
+    const b = new PendingText(pool);
+    a.put(1, { headers: 'abc', body: 'def' });
+    b.put(1, { headers: 'ghi', body: 'jkl' }); // 6 + 6 > 10: not kept, the indexer decodes it instead
+    expect([a.size, b.size, pool.used]).toEqual([1, 0, 6]);
+    expect(b.take(1)).toBeUndefined();
+    a.dropUpTo(1);
+    b.put(2, { headers: 'ghi', body: 'jkl' });
+    expect([a.size, b.size, pool.used]).toEqual([0, 1, 6]);
+    b.clear();
+    expect(pool.used).toBe(0);
   });
 });
