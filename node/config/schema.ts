@@ -240,7 +240,7 @@ export const OPTIONS = {
     indexBatch: int(64, {
       min: 1,
       max: 100_000,
-      help: 'New mail\'s full-text index rows are written after delivery, many messages to a transaction (one per message cost most of a delivery\'s time); the indexer runs once this many messages wait. Until then SEARCH reads the waiting messages themselves, so answers are the same.',
+      help: 'New mail\'s full-text index rows are written after delivery, many messages to a transaction (FTS5 writes an index segment at every commit, so one message per transaction cost several times its share of a batch); the indexer runs once this many messages wait. Until then SEARCH reads the waiting messages themselves, so answers are the same.',
     }),
     indexDelayMs: int(250, {
       min: 0,
