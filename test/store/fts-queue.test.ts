@@ -14,6 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openEncrypted, type Db } from '../../node/store/db.js';
+import { searchableText, type ParsedMessage } from '../../node/mime/index.js';
+import { MailboxContext } from '../../node/store/mailbox/context.js';
+import { FolderRepo } from '../../node/store/mailbox/folders.js';
+import { MessageRepo } from '../../node/store/mailbox/messages.js';
+import { mailboxMigrations } from '../../node/store/mailbox/schema.js';
+import { migrate } from '../../node/store/migrate.js';
 import { PendingText, PendingTextPool } from '../../node/store/mailbox/fts-queue.js';
 import { Mailbox } from '../../node/store/mailbox/mailbox.js';
 
@@ -230,5 +236,38 @@ describe('full-text rows after delivery', () => {
     expect([a.size, b.size, pool.used]).toEqual([0, 1, 6]);
     b.clear();
     expect(pool.used).toBe(0);
+  });
+
+  it('upgrades a mailbox whose mail was indexed at delivery (schema 6): nothing to index again, new mail waits as usual', () => {
+    // What schema 6 left: every message's row written in its delivery's transaction.
+    const db = openEncrypted(path, key);
+    migrate(path, db, mailboxMigrations.slice(0, 6));
+    const ctx = new MailboxContext(path, db, 'a');
+    const folders = new FolderRepo(ctx);
+    folders.ensureDefaults();
+    const inbox = folders.require('INBOX').id;
+    new MessageRepo(ctx).appendMany(inbox, ['oldalpha', 'oldbeta'].map((w) => ({ raw: message(w) })));
+    const rows = db.prepare('SELECT id, raw, parsed FROM blobs').all() as { id: number; raw: Buffer; parsed: string }[];
+    const insert = db.prepare('INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)');
+    for (const r of rows) {
+      const t = searchableText(r.raw, (JSON.parse(r.parsed) as ParsedMessage).structure);
+      insert.run(r.id, t.headers, t.body);
+    }
+    db.close();
+
+    const mb = Mailbox.open('a', path, key, { indexSchedule: NEVER });
+    try {
+      expect(mb.search.unindexedCount()).toBe(0);
+      expect(sorted(mb.search.matchText(inbox, 'oldbeta', 'text'))).toEqual([2]);
+      mb.messages.append(inbox, message('newgamma'));
+      expect(mb.search.unindexedCount()).toBe(1);
+      expect(sorted(mb.search.matchText(inbox, 'newgamma', 'body'))).toEqual([3]);
+      mb.search.indexNew(1000, 256);
+      expect(indexRows('oldalpha')).toEqual([1]);
+      expect(indexRows('newgamma')).toEqual([3]);
+      integrity();
+    } finally {
+      mb.close();
+    }
   });
 });
