@@ -161,5 +161,5 @@ describe('SEARCH right after the 250 (RFC 9051 §6.4.4)', () => {
     } finally {
       await again.node.close();
     }
-  });
+  }, 90_000); // three node starts, one in a child process
 });
