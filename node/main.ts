@@ -178,6 +178,7 @@ async function boot(config: Config, opts: StartNodeOptions, log: Logger, closers
     trimAfterMs: config.memory.trimIdleSeconds * 1000,
     davResponseCacheBytes: config.memory.davResponseCacheBytes,
     davResponseCacheTotalBytes: config.memory.davResponseCacheTotalBytes,
+    indexSchedule: { batch: config.search.indexBatch, delayMs: config.search.indexDelayMs },
   });
   closers.push({ name: 'store', close: () => store.close() });
   replication = replicationModule?.startReplication(config, store, log, {}, fence?.guard) ?? null;

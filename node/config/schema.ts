@@ -236,6 +236,18 @@ export const OPTIONS = {
       help: 'What the rendered DAV responses of all open mailboxes hold together (each mailbox also keeps within davResponseCacheBytes); past it nothing more is kept until a mailbox trims or closes.',
     }),
   },
+  search: {
+    indexBatch: int(64, {
+      min: 1,
+      max: 100_000,
+      help: 'New mail\'s full-text index rows are written after delivery, many messages to a transaction (FTS5 writes an index segment at every commit, so one message per transaction cost several times its share of a batch); the indexer runs once this many messages wait. Until then SEARCH reads the waiting messages themselves, so answers are the same.',
+    }),
+    indexDelayMs: int(250, {
+      min: 0,
+      max: 3_600_000,
+      help: 'Longest new mail waits for the full-text indexer when fewer than indexBatch messages are waiting (ms).',
+    }),
+  },
   earlyTalker: {
     pauseMs: int(100, {
       min: 0,

@@ -11,6 +11,7 @@
 import { open as aeadOpen, type BoxKeyPair } from '../crypto/index.js';
 import type { Account } from './directory/directory.js';
 import { Mailbox } from './mailbox/mailbox.js';
+import type { IndexSchedule } from './mailbox/fts-queue.js';
 import { RenderedPool } from './mailbox/rendered.js';
 
 /** The associated data that seals each account's box private key under its mailbox key. */
@@ -35,6 +36,7 @@ export interface OpenMailboxLimits {
   trimAfterMs: number;
   davResponseCacheBytes: number;
   davResponseCacheTotalBytes: number;
+  indexSchedule: IndexSchedule;
 }
 
 export interface OpenMailboxHooks {
@@ -76,8 +78,8 @@ export class OpenMailboxes {
   open(account: Account, key: Buffer): OpenEntry {
     let e = this.entries.get(account.id);
     if (e) return e;
-    const { mailboxCacheKiB, davResponseCacheBytes } = this.limits;
-    const mailbox = Mailbox.open(account.id, this.hooks.path(account.id), key, { cacheKiB: mailboxCacheKiB, renderedCacheBytes: davResponseCacheBytes, renderedPool: this.renderedPool });
+    const { mailboxCacheKiB, davResponseCacheBytes, indexSchedule } = this.limits;
+    const mailbox = Mailbox.open(account.id, this.hooks.path(account.id), key, { cacheKiB: mailboxCacheKiB, renderedCacheBytes: davResponseCacheBytes, renderedPool: this.renderedPool, indexSchedule });
     const box = { publicKey: account.boxPublic, privateKey: aeadOpen(key, account.boxPrivateSealed, BOX_PRIVATE_AAD) };
     mailbox.setQuota(account.quotaBytes);
     e = { mailbox, key, box, refs: 0, idleTimer: null, lastUsed: Date.now(), trimmed: false };

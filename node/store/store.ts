@@ -38,6 +38,7 @@ import { Spool } from './spool.js';
 import { fsyncDir } from '../util/fsync.js';
 import { LOGIN_CACHE_MS, LoginCache, type LoginProof } from './login-cache.js';
 import { BOX_PRIVATE_AAD, OpenMailboxes, type OpenEntry } from './open-mailboxes.js';
+import { DEFAULT_INDEX_SCHEDULE, type IndexSchedule } from './mailbox/fts-queue.js';
 import { passwordProblem } from '../admin/password-policy.js';
 import { directoryPath, mailboxDir, mailboxPath, spoolPath } from './layout.js';
 
@@ -59,6 +60,8 @@ export interface StoreOptions {
   davResponseCacheBytes?: number;
   /** What the rendered DAV responses of all open mailboxes hold together. */
   davResponseCacheTotalBytes?: number;
+  /** When new mail's full-text rows are written (mailbox/fts-queue.ts). */
+  indexSchedule?: IndexSchedule;
 }
 
 /**
@@ -119,6 +122,7 @@ export class Store {
         trimAfterMs: opts.trimAfterMs ?? STORE_MEMORY_DEFAULTS.trimAfterMs,
         davResponseCacheBytes: opts.davResponseCacheBytes ?? STORE_MEMORY_DEFAULTS.davResponseCacheBytes,
         davResponseCacheTotalBytes: opts.davResponseCacheTotalBytes ?? STORE_MEMORY_DEFAULTS.davResponseCacheTotalBytes,
+        indexSchedule: opts.indexSchedule ?? DEFAULT_INDEX_SCHEDULE,
       },
       {
         path: (accountId) => this.mailboxPath(accountId),

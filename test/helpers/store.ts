@@ -41,6 +41,28 @@ export function makeTestStore(opts: { keyMode?: KeyMode; idleCloseMs?: number; d
   return t;
 }
 
+/**
+ * Waits until the open mailboxes of these accounts have written the
+ * full-text rows of their new mail, which follow delivery by up to
+ * search.indexDelayMs (store/mailbox/fts-queue.ts): for tests that compare
+ * database files or pages, which that write would change. A locked mailbox
+ * has nothing waiting (its mail is in the sealed spool).
+ */
+export async function indexSettled(store: Store, accountIds: string[]): Promise<void> {
+  for (const id of accountIds) {
+    if (!store.isUnlocked(id)) continue;
+    const lease = await store.openMailbox(id);
+    try {
+      for (let i = 0; lease.mailbox.search.unindexedCount() > 0; i++) {
+        if (i > 2000) throw new Error('the full-text index never caught up');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      lease.release();
+    }
+  }
+}
+
 /** Adds a domain and an account; returns the account and its recovery key. */
 export async function addAccount(store: Store, address = 'alice@example.test', password = 'correct horse battery') {
   const domain = address.split('@')[1];

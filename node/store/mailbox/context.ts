@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { write, writeDeferred, type Db } from '../db.js';
 import { translateSqliteError } from '../errors.js';
+import { PendingText } from './fts-queue.js';
 
 export type MailboxChange =
   /** copiedFrom: the folder a COPY or MOVE took them from (absent for new mail), so "moved into Junk" can be told apart. */
@@ -21,6 +22,8 @@ export type MailboxChange =
 
 export class MailboxContext {
   readonly bus = new EventEmitter();
+  /** Decoded text of mail stored but not yet in the full-text index (fts-queue.ts). */
+  readonly pendingText = new PendingText();
   private pending: MailboxChange[] = [];
   private commitHooks: (() => void)[] = [];
   /** Events of deferred-sync writes, per write in commit order, held until durable. */

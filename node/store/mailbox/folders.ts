@@ -247,19 +247,29 @@ function likePrefix(s: string): string {
   return s.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
 }
 
-/** Drops one reference from each blob; a blob with none left is deleted with its index entry and envelope. */
+/**
+ * Drops one reference from each blob; a blob with none left is deleted with
+ * its envelope and, if the indexer wrote one (search.ts: ids above
+ * fts_backfill up to fts_indexed), its index entry. A message deleted before
+ * the indexer reached it has no entry, and the indexer never sees it.
+ */
 export function releaseBlobs(ctx: MailboxContext, blobIds: number[]): void {
   const dec = ctx.db.prepare('UPDATE blobs SET refs = refs - 1 WHERE id = ? RETURNING refs, size');
   const del = ctx.db.prepare('DELETE FROM blobs WHERE id = ?');
   const delFts = ctx.db.prepare('DELETE FROM fts WHERE rowid = ?');
   const delEnvelope = ctx.db.prepare('DELETE FROM envelopes WHERE blob_id = ?');
+  const indexedAbove = ctx.meta('fts_backfill');
+  const indexedTo = ctx.meta('fts_indexed');
+  const freed: number[] = [];
   for (const id of blobIds) {
     const r = dec.get(id) as { refs: number; size: number } | undefined;
     if (r && r.refs <= 0) {
       del.run(id);
-      delFts.run(id);
+      if (id > indexedAbove && id <= indexedTo) delFts.run(id);
       delEnvelope.run(id);
       ctx.addUsage(-r.size);
+      freed.push(id);
     }
   }
+  if (freed.length) ctx.afterCommit(() => freed.forEach((id) => ctx.pendingText.drop(id)));
 }

@@ -9,6 +9,7 @@ import { MailboxContext, type MailboxChange } from './context.js';
 import type { RenderedPool } from './rendered.js';
 import { DavRepo } from './dav.js';
 import { FolderRepo } from './folders.js';
+import { DEFAULT_INDEX_SCHEDULE, IndexScheduler, type IndexSchedule } from './fts-queue.js';
 import { ImportRepo } from './imports.js';
 import { MessageRepo } from './messages.js';
 import { mailboxMigrations } from './schema.js';
@@ -22,6 +23,14 @@ import { reportUnexpected } from '../../util/unexpected.js';
  */
 const BACKFILL_BATCH = 100;
 
+/**
+ * The indexer's slice of new mail: at most this many messages, and no more
+ * taken once this long has gone (ms), so a slice holds the event loop about
+ * 10-15 ms with its commit (the import's slices do the same).
+ */
+const INDEX_SLICE_ROWS = 256;
+const INDEX_SLICE_MS = 8;
+
 export class Mailbox {
   readonly folders: FolderRepo;
   readonly messages: MessageRepo;
@@ -32,6 +41,7 @@ export class Mailbox {
   readonly imports: ImportRepo;
   private readonly ctx: MailboxContext;
   private backfillTimer: NodeJS.Timeout | null = null;
+  private readonly indexer: IndexScheduler;
 
   private constructor(
     readonly accountId: string,
@@ -39,6 +49,7 @@ export class Mailbox {
     ctx: MailboxContext,
     renderedCacheBytes = 0,
     renderedPool: RenderedPool | null = null,
+    indexSchedule: IndexSchedule = DEFAULT_INDEX_SCHEDULE,
   ) {
     this.ctx = ctx;
     this.folders = new FolderRepo(ctx);
@@ -46,21 +57,32 @@ export class Mailbox {
     this.dav = new DavRepo(ctx, renderedCacheBytes, renderedPool);
     this.search = new SearchRepo(ctx);
     this.imports = new ImportRepo(ctx);
+    this.indexer = new IndexScheduler(() => this.isOpen && this.search.indexNew(INDEX_SLICE_MS, INDEX_SLICE_ROWS), indexSchedule);
+    ctx.pendingText.onPut = () => this.indexer.added();
   }
 
   /**
    * `renderedCacheBytes`: the DAV layer's rendered-response cache for this mailbox (0, the default, turns it off);
-   * `renderedPool`: the bound all open mailboxes' caches share.
+   * `renderedPool`: the bound all open mailboxes' caches share;
+   * `indexSchedule`: when new mail's full-text rows are written (fts-queue.ts).
    */
-  static open(accountId: string, path: string, key: Buffer, opts: { create?: boolean; cacheKiB?: number; renderedCacheBytes?: number; renderedPool?: RenderedPool } = {}): Mailbox {
+  static open(
+    accountId: string,
+    path: string,
+    key: Buffer,
+    opts: { create?: boolean; cacheKiB?: number; renderedCacheBytes?: number; renderedPool?: RenderedPool; indexSchedule?: IndexSchedule } = {},
+  ): Mailbox {
     const db = openEncrypted(path, key, { create: opts.create ?? false, cacheKiB: opts.cacheKiB });
     try {
       migrate(path, db, mailboxMigrations);
-      const mb = new Mailbox(accountId, path, new MailboxContext(path, db, accountId), opts.renderedCacheBytes, opts.renderedPool ?? null);
+      const mb = new Mailbox(accountId, path, new MailboxContext(path, db, accountId), opts.renderedCacheBytes, opts.renderedPool ?? null, opts.indexSchedule);
       mb.folders.ensureDefaults();
       mb.dav.ensureDefaults();
       announceOpened(path, db, key);
       mb.scheduleBackfill();
+      // Mail stored unindexed before a crash or a close: search scans it meanwhile, the indexer takes it as new mail.
+      const tail = mb.search.unindexedCount();
+      if (tail > 0) mb.indexer.added(tail);
       return mb;
     } catch (err) {
       db.close();
@@ -146,6 +168,8 @@ export class Mailbox {
   }
 
   close(): void {
+    this.indexer.close();
+    this.ctx.pendingText.clear();
     if (this.backfillTimer) clearTimeout(this.backfillTimer);
     this.backfillTimer = null;
     this.dav.rendered.clear();

@@ -1,6 +1,6 @@
 /**
  * @module node/store/mailbox/messages
- * Messages in folders: append (parse once, index once), flags with modseq,
+ * Messages in folders: append (parse once; indexed in batches, fts-queue.ts), flags with modseq,
  * expunge with tombstones for QRESYNC, copy and move sharing one blob, and
  * the reads FETCH needs. Every write bumps the folder's HIGHESTMODSEQ in the
  * same transaction as the change it describes.
@@ -90,7 +90,6 @@ export class MessageRepo {
       insertBlob: p('INSERT INTO blobs(id, raw, size, parsed, refs, thread_id, sent_at, created_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)'),
       threadOf: p('SELECT thread_id FROM msgids WHERE message_id = ?').pluck(),
       insertMsgid: p('INSERT OR IGNORE INTO msgids(message_id, thread_id) VALUES (?, ?)'),
-      insertFts: p('INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)'),
       ref: p('UPDATE blobs SET refs = refs + 1 WHERE id = ?'),
       insertMsg: p('INSERT INTO messages(folder_id, uid, blob_id, modseq, flags, keywords, internal_date, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       bumpFolder: p('UPDATE folders SET uidnext = ?, highestmodseq = ? WHERE id = ?'),
@@ -141,8 +140,9 @@ export class MessageRepo {
   }
 
   /**
-   * Stores a new blob, with its one reference, parse result, thread and
-   * full-text entry; call inside a write. The row is written once, complete:
+   * Stores a new blob, with its one reference, parse result and thread; call
+   * inside a write. Its full-text row comes later, with others' (fts-queue.ts):
+   * its decoded text waits in memory once this commits. The row is written once, complete:
    * SQLite rebuilds a whole record on UPDATE, so setting a new thread's id
    * afterwards (and its blobs_thread entry) copied the raw message through
    * its overflow pages a second time, and the reference count a third.
@@ -163,7 +163,9 @@ export class MessageRepo {
     this.s.insertBlob.run(blobId, raw, raw.length, JSON.stringify(stored), threadId, parsed.sentAt, now);
     this.s.insertEnvelope.run(blobId, JSON.stringify(stored.envelope));
     for (const id of [parsed.messageId, ...parsed.references, ...parsed.inReplyTo]) if (id) this.s.insertMsgid.run(id, threadId);
-    this.s.insertFts.run(blobId, headerText, bodyText);
+    // A freed id taken again (no AUTOINCREMENT) at or below what the indexer passed: move the mark back below it.
+    if (blobId <= this.ctx.meta('fts_indexed')) this.ctx.setMetaValue('fts_indexed', Math.max(blobId - 1, this.ctx.meta('fts_backfill')));
+    this.ctx.afterCommit(() => this.ctx.pendingText.put(blobId, { headers: headerText, body: bodyText }));
     this.ctx.addUsage(raw.length);
     return { blobId, threadId };
   }

@@ -4,11 +4,17 @@
  * through the FTS5 trigram index (TEXT, BODY, and candidates for the header
  * keys), the decoded-text scan for what the index cannot answer, the
  * per-message fields SORT and THREAD order by (one pass instead of one query
- * a message), and the batched re-indexing of mail stored before the index
- * was trigrams (schema migration 3).
+ * a message), the batched indexing of new mail (fts-queue.ts schedules it)
+ * and the re-indexing of mail stored before the index was trigrams (schema
+ * migration 3).
+ *
+ * What the index holds, durably: the blobs with ids above meta fts_backfill
+ * and up to meta fts_indexed. Each mark moves in the transaction that writes
+ * the rows it covers, so after a crash the rows and the marks agree.
  */
 import { bodyText, scanHeader, searchableText, searchHeaderText, type ParsedMessage } from '../../mime/index.js';
 import type { MailboxContext } from './context.js';
+import type { SearchText } from './fts-queue.js';
 
 export interface SortFields {
   uid: number;
@@ -49,6 +55,12 @@ export class SearchRepo {
       candidates: p('SELECT m.uid, b.raw, b.parsed FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? AND m.blob_id IN (SELECT rowid FROM fts WHERE fts MATCH ?)'),
       // Messages whose text is not in the index: all of them for a scan, or those the backfill has not reached.
       unindexed: p('SELECT m.uid, b.raw, b.parsed FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.folder_id = ? AND m.blob_id <= ?'),
+      // New mail the indexer has not reached: by blob id, so the tail costs what it holds, not the folder's size.
+      tail: p('SELECT m.uid, b.raw, b.parsed FROM messages m INDEXED BY messages_blob JOIN blobs b ON b.id = m.blob_id WHERE m.blob_id > ? AND m.folder_id = ?'),
+      // Ids from the small covering index: the blobs rows sit among the raw bytes' pages.
+      newIds: p('SELECT id FROM blobs INDEXED BY blobs_thread WHERE id > ? ORDER BY id LIMIT ?').pluck(),
+      countNew: p('SELECT count(*) FROM blobs INDEXED BY blobs_thread WHERE id > ?').pluck(),
+      blob: p('SELECT raw, parsed FROM blobs WHERE id = ?'),
       toIndex: p('SELECT id, raw, parsed FROM blobs WHERE id <= ? ORDER BY id DESC LIMIT ?'),
       insertFts: p('INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)'),
       sortFields: p(
@@ -63,14 +75,16 @@ export class SearchRepo {
    * fields alone for `headers` (a superset for one header key, which the
    * caller narrows to its field). Exact: for strings of three characters or
    * more the index names the messages holding all their trigrams and each is
-   * confirmed on its decoded text; shorter strings, and messages the
-   * backfill has not reached, are scanned.
+   * confirmed on its decoded text; shorter strings, messages the backfill
+   * has not reached and new mail the indexer has not reached are scanned.
    */
   matchText(folderId: number, text: string, scope: TextScope): Set<number> {
     if ([...text].length < MIN_INDEXED_CHARS) return this.scan(folderId, text, scope, Number.MAX_SAFE_INTEGER);
     const out = this.confirm(this.s.candidates.iterate(folderId, trigramQuery(text)) as IterableIterator<Row>, text, scope);
     const pending = this.ctx.meta('fts_backfill');
     if (pending > 0) for (const uid of this.scan(folderId, text, scope, pending)) out.add(uid);
+    const tail = this.s.tail.iterate(this.ctx.meta('fts_indexed'), folderId) as IterableIterator<Row>;
+    for (const uid of this.confirm(tail, text, scope)) out.add(uid);
     return out;
   }
 
@@ -122,6 +136,48 @@ export class SearchRepo {
       this.ctx.setMetaValue('fts_backfill', next);
       return next > 0;
     });
+  }
+
+  /** How many stored messages wait for the indexer (blobs above fts_indexed). */
+  unindexedCount(): number {
+    return this.s.countNew.get(this.ctx.meta('fts_indexed')) as number;
+  }
+
+  /**
+   * Writes the index rows of new mail, oldest first, in one transaction of
+   * at most `maxRows` messages that stops taking more once `budgetMs` has
+   * gone (the event loop is held for the slice), and moves fts_indexed past
+   * them in the same transaction. Its commit is fsynced off the event loop
+   * and acknowledges nothing: a crash before the fsync loses rows and mark
+   * together, and the next open writes them again. Returns whether more wait.
+   */
+  indexNew(budgetMs: number, maxRows: number): boolean {
+    if (this.s.newIds.get(this.ctx.meta('fts_indexed'), 1) === undefined) return false;
+    const { result, durable } = this.ctx.writeDeferred(() => {
+      const from = this.ctx.meta('fts_indexed');
+      const ids = this.s.newIds.all(from, maxRows) as number[];
+      if (ids.length === 0) return false;
+      const deadline = performance.now() + budgetMs;
+      let last = from;
+      for (const id of ids) {
+        const t = this.ctx.pendingText.take(id) ?? this.decode(id);
+        this.s.insertFts.run(id, t.headers, t.body);
+        last = id;
+        if (performance.now() > deadline) break;
+      }
+      this.ctx.setMetaValue('fts_indexed', last);
+      this.ctx.pendingText.dropUpTo(last);
+      return last !== ids[ids.length - 1] || ids.length === maxRows;
+    });
+    durable.catch(() => undefined); // nothing waits on it; a lost slice is written again from the marks
+    return result;
+  }
+
+  /** A stored message's searchable text, decoded again (after a restart, or past PendingText's bound). */
+  private decode(blobId: number): SearchText {
+    const r = this.s.blob.get(blobId) as { raw: Buffer; parsed: string };
+    const { structure } = JSON.parse(r.parsed) as Pick<ParsedMessage, 'structure'>;
+    return searchableText(r.raw, structure);
   }
 
   /** Every message's sort and thread fields in UID order. */
