@@ -1,0 +1,168 @@
+/**
+ * @module node/smtp/verify/thread
+ * The main thread's side of the verification worker (worker.ts): one worker
+ * for the process (on the 2-core servers Haven targets one is right: the
+ * main thread keeps one core, the worker takes the other), started with the
+ * first message and stopped after a quiet minute, so an idle node pays no
+ * memory for it. It sends each message's bytes, answers the worker's DNS
+ * questions with the caller's resolver, and turns the worker's death into a
+ * VerifierGoneError for every message it held.
+ *
+ * While a new worker starts, messages queue for it (its port buffers them)
+ * rather than being verified here: verifying inline would load mailauth
+ * into the main thread again, and a message that had just killed the worker
+ * would be retried where it can take the whole node down with it.
+ */
+import type { Worker } from 'node:worker_threads';
+import type { Resolver } from '../dns.js';
+import { silentLogger, type Logger } from '../../util/log.js';
+import { startWorker } from '../../util/worker.js';
+import { fromWire, ownCopy, toWire, VerifierGoneError, type AuthOptions, type FromWorker, type ToWorker } from './protocol.js';
+
+/** Bytes per slice of a large message; smaller messages go whole in one post. */
+const SLICE = 64 * 1024;
+/** A worker with nothing to do for this long exits; the next message starts another (about 50–150 ms). */
+const IDLE_MS = 60_000;
+/**
+ * The worker's heap. mailauth keeps a message's header section (and only
+ * the slices in flight of its body) in memory, so this is room for any
+ * honest header many times over; a hostile one that needs more kills the
+ * worker, not the node, and its sender gets a 4xx.
+ */
+const HEAP_MB = 128;
+
+interface Job {
+  raw: Buffer;
+  at: number;
+  resolver: Resolver;
+  resolve: (result: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+interface Thread {
+  worker: Worker;
+  jobs: Map<number, Job>;
+  /** Why it is going away when we stopped it; its 'error' event's error when it crashed. */
+  cause: Error | null;
+  stopping: boolean;
+  idle: NodeJS.Timeout | null;
+}
+
+class VerifyThread {
+  private thread: Thread | null = null;
+  private nextId = 0;
+  private log: Logger = silentLogger;
+  /** Workers started so far (tests check that the worker really ran, and restarted). */
+  started = 0;
+
+  /** mailauth's `authenticate(raw, opts)` in the worker, with `resolver` answering its DNS questions. */
+  authenticate(raw: Buffer, opts: AuthOptions, resolver: Resolver, log?: Logger): Promise<unknown> {
+    if (log) this.log = log;
+    const th = this.thread ?? this.spawn();
+    if (th.idle) clearTimeout(th.idle);
+    th.idle = null;
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      th.jobs.set(id, { raw, at: 0, resolver, resolve, reject });
+      if (raw.length <= SLICE) {
+        const bytes = ownCopy(raw);
+        this.post(th, { t: 'job', id, opts, size: raw.length, bytes }, [bytes.buffer as ArrayBuffer]);
+      } else this.post(th, { t: 'job', id, opts, size: raw.length });
+    });
+  }
+
+  /** Stops the worker now; messages it held get a VerifierGoneError (tests use this to kill it mid-verification; the node at shutdown). */
+  async stop(why = 'stopped'): Promise<void> {
+    const th = this.thread;
+    if (!th) return;
+    this.thread = null;
+    th.cause = new Error(why);
+    th.stopping = true;
+    if (th.idle) clearTimeout(th.idle);
+    await th.worker.terminate();
+  }
+
+  /** Messages being verified right now. */
+  get inFlight(): number {
+    return this.thread?.jobs.size ?? 0;
+  }
+
+  private spawn(): Thread {
+    const worker = startWorker(import.meta.url, './worker', { resourceLimits: { maxOldGenerationSizeMb: HEAP_MB } });
+    // The listeners keep the process alive; an idle verifier must not.
+    worker.unref();
+    const th: Thread = { worker, jobs: new Map(), cause: null, stopping: false, idle: null };
+    this.thread = th;
+    this.started++;
+    worker.on('message', (m: FromWorker) => this.onMessage(th, m));
+    worker.on('error', (err) => {
+      th.cause = err;
+    });
+    worker.on('exit', (code) => this.onExit(th, code));
+    return th;
+  }
+
+  private post(th: Thread, m: ToWorker, transfer: ArrayBuffer[] = []): void {
+    th.worker.postMessage(m, transfer);
+  }
+
+  private onMessage(th: Thread, m: FromWorker): void {
+    switch (m.t) {
+      case 'pull': {
+        const job = th.jobs.get(m.id);
+        if (!job || job.at > job.raw.length) return;
+        if (job.at === job.raw.length) {
+          job.at++;
+          return this.post(th, { t: 'chunk', id: m.id, bytes: null });
+        }
+        const bytes = ownCopy(job.raw.subarray(job.at, (job.at += SLICE)));
+        if (job.at > job.raw.length) job.at = job.raw.length;
+        return this.post(th, { t: 'chunk', id: m.id, bytes }, [bytes.buffer as ArrayBuffer]);
+      }
+      case 'dns': {
+        const job = th.jobs.get(m.id);
+        const asked = job ? job.resolver(m.name, m.type) : Promise.reject(Object.assign(new Error('query for a finished message'), { code: 'ECANCELLED' }));
+        asked.then(
+          (value) => {
+            try {
+              this.post(th, { t: 'dns', q: m.q, ok: true, value });
+            } catch (err) {
+              this.post(th, { t: 'dns', q: m.q, ok: false, error: toWire(err) });
+            }
+          },
+          (err) => this.post(th, { t: 'dns', q: m.q, ok: false, error: toWire(err) }),
+        );
+        return;
+      }
+      case 'done':
+      case 'fail': {
+        const job = th.jobs.get(m.id);
+        if (!job) return;
+        th.jobs.delete(m.id);
+        if (m.t === 'done') job.resolve(m.result);
+        else job.reject(fromWire(m.error));
+        if (th.jobs.size === 0 && this.thread === th) {
+          th.idle = setTimeout(() => void this.stop('idle'), IDLE_MS);
+          th.idle.unref();
+        }
+        return;
+      }
+    }
+  }
+
+  private onExit(th: Thread, code: number): void {
+    if (this.thread === th) this.thread = null;
+    if (th.idle) clearTimeout(th.idle);
+    const why = th.cause ? th.cause.message : `exited with code ${code}`;
+    if (th.jobs.size === 0) {
+      if (!th.stopping) this.log.warn({ err: th.cause ?? undefined, code }, 'verification worker died while idle; the next message starts a new one');
+      return;
+    }
+    this.log.error({ err: th.cause ?? undefined, code, messages: th.jobs.size }, 'verification worker died with messages in flight; they are refused with a 4xx and the next message starts a new worker');
+    for (const job of th.jobs.values()) job.reject(new VerifierGoneError(why));
+    th.jobs.clear();
+  }
+}
+
+/** The process's one verification worker. */
+export const verifyThread = new VerifyThread();

@@ -1,0 +1,1 @@
+export const answer2: number = 1;
