@@ -43,10 +43,13 @@ export type ToWorker =
   | { t: 'chunk'; id: number; bytes: Uint8Array | null }
   /** The answer to a DNS question the worker asked. */
   | { t: 'dns'; q: number; ok: true; value: unknown }
-  | { t: 'dns'; q: number; ok: false; error: WireError };
+  | { t: 'dns'; q: number; ok: false; error: WireError }
+  /** Is the event loop free? (the watchdog) */
+  | { t: 'ping' };
 
 /** Worker to main thread. */
 export type FromWorker =
+  | { t: 'pong' }
   | { t: 'pull'; id: number }
   | { t: 'dns'; id: number; q: number; name: string; type: string }
   | { t: 'done'; id: number; result: unknown }

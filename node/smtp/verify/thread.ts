@@ -30,6 +30,13 @@ const IDLE_MS = 60_000;
  * worker, not the node, and its sender gets a 4xx.
  */
 const HEAP_MB = 128;
+/**
+ * A worker whose event loop has not answered a ping for this long is taken
+ * to be wedged (some input sent mailauth into a loop) and is replaced. Time
+ * spent waiting on DNS does not count: the loop answers pings meanwhile, and
+ * a large body reaches it in slices, so honest work never holds it this long.
+ */
+const WEDGED_MS = 30_000;
 
 interface Job {
   raw: Buffer;
@@ -46,6 +53,10 @@ interface Thread {
   cause: Error | null;
   stopping: boolean;
   idle: NodeJS.Timeout | null;
+  /** The watchdog, running while messages are in flight. */
+  watch: NodeJS.Timeout | null;
+  /** When the ping still unanswered was sent; 0 when none is. */
+  pingSent: number;
 }
 
 class VerifyThread {
@@ -54,6 +65,10 @@ class VerifyThread {
   private log: Logger = silentLogger;
   /** Workers started so far (tests check that the worker really ran, and restarted). */
   started = 0;
+  /** Why the last worker that died with messages in flight died. */
+  lastDeath: string | null = null;
+  /** How long an unanswered ping means a wedged worker (tests shorten it). */
+  wedgedMs = WEDGED_MS;
 
   /** mailauth's `authenticate(raw, opts)` in the worker, with `resolver` answering its DNS questions. */
   authenticate(raw: Buffer, opts: AuthOptions, resolver: Resolver, log?: Logger): Promise<unknown> {
@@ -62,6 +77,10 @@ class VerifyThread {
     if (th.idle) clearTimeout(th.idle);
     th.idle = null;
     const id = ++this.nextId;
+    if (!th.watch) {
+      th.watch = setInterval(() => this.watchdog(th), Math.max(10, this.wedgedMs / 5));
+      th.watch.unref();
+    }
     return new Promise((resolve, reject) => {
       th.jobs.set(id, { raw, at: 0, resolver, resolve, reject });
       if (raw.length <= SLICE) {
@@ -73,13 +92,7 @@ class VerifyThread {
 
   /** Stops the worker now; messages it held get a VerifierGoneError (tests use this to kill it mid-verification; the node at shutdown). */
   async stop(why = 'stopped'): Promise<void> {
-    const th = this.thread;
-    if (!th) return;
-    this.thread = null;
-    th.cause = new Error(why);
-    th.stopping = true;
-    if (th.idle) clearTimeout(th.idle);
-    await th.worker.terminate();
+    if (this.thread) await this.kill(this.thread, why);
   }
 
   /** Messages being verified right now. */
@@ -87,11 +100,36 @@ class VerifyThread {
     return this.thread?.jobs.size ?? 0;
   }
 
+  private async kill(th: Thread, why: string): Promise<void> {
+    if (this.thread === th) this.thread = null;
+    th.cause = new Error(why);
+    th.stopping = true;
+    this.quiet(th);
+    await th.worker.terminate();
+  }
+
+  /** No more timers for this worker: it is idle or gone. */
+  private quiet(th: Thread): void {
+    if (th.idle) clearTimeout(th.idle);
+    if (th.watch) clearInterval(th.watch);
+    th.idle = th.watch = null;
+    th.pingSent = 0;
+  }
+
+  private watchdog(th: Thread): void {
+    if (th.pingSent === 0) {
+      th.pingSent = Date.now();
+      return this.post(th, { t: 'ping' });
+    }
+    const silent = Date.now() - th.pingSent;
+    if (silent >= this.wedgedMs) void this.kill(th, `unresponsive for ${silent} ms (wedged on a message)`);
+  }
+
   private spawn(): Thread {
     const worker = startWorker(import.meta.url, './worker', { resourceLimits: { maxOldGenerationSizeMb: HEAP_MB } });
     // The listeners keep the process alive; an idle verifier must not.
     worker.unref();
-    const th: Thread = { worker, jobs: new Map(), cause: null, stopping: false, idle: null };
+    const th: Thread = { worker, jobs: new Map(), cause: null, stopping: false, idle: null, watch: null, pingSent: 0 };
     this.thread = th;
     this.started++;
     worker.on('message', (m: FromWorker) => this.onMessage(th, m));
@@ -108,6 +146,9 @@ class VerifyThread {
 
   private onMessage(th: Thread, m: FromWorker): void {
     switch (m.t) {
+      case 'pong':
+        th.pingSent = 0;
+        return;
       case 'pull': {
         const job = th.jobs.get(m.id);
         if (!job || job.at > job.raw.length) return;
@@ -142,6 +183,7 @@ class VerifyThread {
         if (m.t === 'done') job.resolve(m.result);
         else job.reject(fromWire(m.error));
         if (th.jobs.size === 0 && this.thread === th) {
+          this.quiet(th);
           th.idle = setTimeout(() => void this.stop('idle'), IDLE_MS);
           th.idle.unref();
         }
@@ -152,12 +194,13 @@ class VerifyThread {
 
   private onExit(th: Thread, code: number): void {
     if (this.thread === th) this.thread = null;
-    if (th.idle) clearTimeout(th.idle);
+    this.quiet(th);
     const why = th.cause ? th.cause.message : `exited with code ${code}`;
     if (th.jobs.size === 0) {
       if (!th.stopping) this.log.warn({ err: th.cause ?? undefined, code }, 'verification worker died while idle; the next message starts a new one');
       return;
     }
+    this.lastDeath = why;
     this.log.error({ err: th.cause ?? undefined, code, messages: th.jobs.size }, 'verification worker died with messages in flight; they are refused with a 4xx and the next message starts a new worker');
     for (const job of th.jobs.values()) job.reject(new VerifierGoneError(why));
     th.jobs.clear();

@@ -58,6 +58,8 @@ async function run(id: number, opts: AuthOptions, bytes: Uint8Array | undefined)
 
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
+    case 'ping':
+      return post({ t: 'pong' });
     case 'job':
       void run(m.id, m.opts, m.bytes);
       return;
