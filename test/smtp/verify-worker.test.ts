@@ -129,6 +129,23 @@ describe('DNS answers reach the worker from the main thread', () => {
   });
 });
 
+describe('the worker comes and goes with the mail', () => {
+  it('exits after a quiet spell (an idle node pays no memory for it) and the next message starts a new one', async () => {
+    const idle = verifyThread.idleMs;
+    verifyThread.idleMs = 50;
+    try {
+      await send(fx.mx.port, 'someone@sender.test', sampleMessage({ from: 'someone@sender.test', body: 'marker-before-idle' }));
+      await expect.poll(() => verifyThread.running).toBe(false);
+    } finally {
+      verifyThread.idleMs = idle;
+    }
+    const started = verifyThread.started;
+    await send(fx.mx.port, 'alerts@bank.test', await signed('marker-after-idle'));
+    expect(verifyThread.started).toBe(started + 1);
+    expect((await inbox()).find((m) => m.includes('marker-after-idle'))).toMatch(/dkim=pass/);
+  });
+});
+
 describe('the worker dies mid-verification', () => {
   it('answers the messages it held 451 4.3.0, keeps what was acknowledged, and verifies the next message in a new worker', async () => {
     // Acknowledged before the death: it must survive it.

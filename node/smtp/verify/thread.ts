@@ -76,6 +76,8 @@ class VerifyThread {
   lastDeath: string | null = null;
   /** How long an unanswered ping means a wedged worker (tests shorten it). */
   wedgedMs = WEDGED_MS;
+  /** How long a worker with nothing to do lives on (tests shorten it). */
+  idleMs = IDLE_MS;
 
   /** mailauth's `authenticate(raw, opts)` in the worker, with `resolver` answering its DNS questions. */
   authenticate(raw: Buffer, opts: AuthOptions, resolver: Resolver, log?: Logger): Promise<unknown> {
@@ -105,6 +107,11 @@ class VerifyThread {
   /** Messages being verified right now. */
   get inFlight(): number {
     return this.thread?.jobs.size ?? 0;
+  }
+
+  /** Whether a worker is there now (it is not before the first message, nor after a quiet spell). */
+  get running(): boolean {
+    return this.thread !== null;
   }
 
   private async kill(th: Thread, why: string): Promise<void> {
@@ -191,7 +198,7 @@ class VerifyThread {
         else job.reject(fromWire(m.error));
         if (th.jobs.size === 0 && this.thread === th) {
           this.quiet(th);
-          th.idle = setTimeout(() => void this.stop('idle'), IDLE_MS);
+          th.idle = setTimeout(() => void this.stop('idle'), this.idleMs);
           th.idle.unref();
         }
         return;
