@@ -1,1 +1,0 @@
-export const answer2: number = 1;
