@@ -8,6 +8,7 @@
  */
 import type { Logger } from '../util/log.js';
 import { reportUnexpected } from '../util/unexpected.js';
+import { VerifierGoneError } from './verify/protocol.js';
 import {
   AuthFailedError,
   CorruptDatabaseError,
@@ -76,6 +77,8 @@ export const replies = {
   spam: () => new SmtpError(Reply.MailboxUnavailable, '5.7.1', 'message refused as spam; contact the postmaster if this is wrong'),
   spamNotForwarded: () =>
     new SmtpError(Reply.MailboxUnavailable, '5.7.1', 'message looks like spam and this address forwards elsewhere, so it is refused; contact the postmaster if this is wrong'),
+  verifyInterrupted: () =>
+    new SmtpError(Reply.LocalError, '4.3.0', 'the authentication checks (SPF, DKIM, DMARC) of this message were interrupted by a local fault; try again later'),
   tempFailed: (why: string) => new SmtpError(Reply.LocalError, '4.3.0', `${why}; try again later`),
   authRequired: () => new SmtpError(Reply.AuthRequired, '5.7.0', 'authentication required; log in with AUTH first'),
   tlsRequired: () => new SmtpError(Reply.AuthRequired, '5.7.0', 'must issue STARTTLS first; this port sends passwords only over TLS'),
@@ -111,6 +114,11 @@ export function toSmtpError(err: unknown, log?: Logger): SmtpError {
   // I/O errors close quietly: the reply goes nowhere.
   if (err instanceof ClientGoneError) return replies.tempFailed('connection closed');
   if (err instanceof QuotaExceededError) return replies.overQuota();
+  // The verification worker died holding the message (verify/thread.ts logged why): nothing was decided, so the sender retries.
+  if (err instanceof VerifierGoneError) {
+    log?.warn({ err: err.message }, 'message deferred: its verification was interrupted');
+    return replies.verifyInterrupted();
+  }
   if (err instanceof DiskFullError) return new SmtpError(Reply.InsufficientStorage, '4.3.1', 'mail system full; try again later');
   // RFC 3463 4.3.0: a transient mail-system condition; the sender's queue retries and reaches the primary.
   if (err instanceof WritesRefusedError) return new SmtpError(Reply.LocalError, '4.3.0', err.message);

@@ -259,6 +259,7 @@ async function acceptMessage(ctx: Context, session: SMTPServerSession, raw: Buff
     resolver: ctx.resolver,
     seal,
     trustedArcSealers: ctx.trustedArcSealers,
+    log: ctx.log,
   });
   if (verdict.arcOverride) ctx.log.info({ cid: session.id, sealer: verdict.arcOverride, from: verdict.fromDomain }, 'DMARC reject overridden by a trusted ARC sealer');
   if (verdict.dmarcReject) throw replies.dmarcReject(verdict.fromDomain ?? 'the sender');

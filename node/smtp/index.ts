@@ -9,6 +9,7 @@ export { startQueueRunner, DEFAULT_OUTBOUND, type QueueRunnerDeps, type QueueRun
 export { SmtpError, Reply, replies, toSmtpError } from './errors.js';
 export { systemResolver, resolverFor, type Resolver } from './dns.js';
 export { Srs } from './srs.js';
+export { verifyThread, VerifierGoneError } from './verify.js';
 export { GreetPause, DEFAULT_GREET_PAUSE, type GreetPauseOptions } from './greet-pause.js';
 export { queueFor, srsFor } from './context.js';
 export { smtpSettings, type SmtpSettings } from './settings.js';

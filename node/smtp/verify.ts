@@ -4,10 +4,18 @@
  * the Authentication-Results header (RFC 8601), the DMARC p=reject decision
  * and, for messages we forward, the ARC seal (RFC 8617) that lets the next
  * hop trust our verdict after SRS changed the envelope.
+ *
+ * mailauth itself runs on the verification worker (verify/thread.ts), which
+ * takes its CPU (DKIM body hashing, RSA and Ed25519, header parsing) off the
+ * thread that serves every session; the decisions below stay here.
  */
-import { Readable } from 'node:stream';
-import { authenticate, type AuthenticateResult } from 'mailauth';
+import type { AuthenticateResult } from 'mailauth';
+import type { Logger } from '../util/log.js';
 import type { Resolver } from './dns.js';
+import { verifyThread } from './verify/thread.js';
+
+export { VerifierGoneError } from './verify/protocol.js';
+export { verifyThread } from './verify/thread.js';
 
 export interface VerifyInput {
   raw: Buffer;
@@ -25,6 +33,8 @@ export interface VerifyInput {
    * §6.7 local policy), and p=reject does not refuse the message.
    */
   trustedArcSealers?: readonly string[];
+  /** Where a worker's death is reported. */
+  log?: Logger;
 }
 
 export interface Verdict {
@@ -40,38 +50,25 @@ export interface Verdict {
   fromDomain: string | null;
 }
 
-/** Bytes of a message mailauth hashes per turn of the event loop. */
-const SLICE = 64 * 1024;
-
-/**
- * The message as a stream of slices, each pushed on its own turn of the
- * event loop: mailauth's DKIM body hashing walks every byte in JavaScript,
- * and handed one 50 MB Buffer it would hold the loop (every session of every
- * protocol) for as long as that takes.
- */
-export function sliced(raw: Buffer, size = SLICE): Readable {
-  let at = 0;
-  return new Readable({
-    highWaterMark: size,
-    read() {
-      setImmediate(() => {
-        if (at >= raw.length) return void this.push(null);
-        this.push(raw.subarray(at, (at += size)));
-      });
+/** Throws VerifierGoneError when the worker died with the message (the caller answers 4xx). */
+export async function verifyMessage(input: VerifyInput): Promise<Verdict> {
+  const result = (await verifyThread.authenticate(
+    input.raw,
+    {
+      ip: input.ip.startsWith('::ffff:') ? input.ip.slice(7) : input.ip,
+      helo: input.helo,
+      sender: input.mailFrom,
+      mta: input.hostname,
+      seal: input.seal,
     },
-  });
+    input.resolver,
+    input.log,
+  )) as AuthenticateResult;
+  return judge(result, input.trustedArcSealers ?? []);
 }
 
-export async function verifyMessage(input: VerifyInput): Promise<Verdict> {
-  const result = await authenticate(input.raw.length > SLICE ? sliced(input.raw) : input.raw, {
-    ip: input.ip.startsWith('::ffff:') ? input.ip.slice(7) : input.ip,
-    helo: input.helo,
-    sender: input.mailFrom,
-    mta: input.hostname,
-    resolver: input.resolver,
-    disableBimi: true,
-    seal: input.seal,
-  });
+/** The decisions Haven takes on mailauth's result. */
+export function judge(result: AuthenticateResult, trustedArcSealers: readonly string[]): Verdict {
   const dmarc = result.dmarc || null;
   // RFC 7489 §6.6.3: "reject" (or sp=reject for a subdomain) on a failed check,
   // unless a trusted forwarder's ARC chain explains the failure.
@@ -80,7 +77,7 @@ export async function verifyMessage(input: VerifyInput): Promise<Verdict> {
   // Anyone can seal with their own key, so a passing chain proves only who sealed it; it counts when we trust that sealer.
   const arc = result.arc as { status?: { result?: string }; signature?: { signingDomain?: string } } | undefined;
   const sealer = arc?.status?.result === 'pass' ? (arc.signature?.signingDomain ?? '').toLowerCase() : '';
-  const trusted = sealer !== '' && (input.trustedArcSealers ?? []).some((d) => sealer === d.toLowerCase() || sealer.endsWith(`.${d.toLowerCase()}`));
+  const trusted = sealer !== '' && trustedArcSealers.some((d) => sealer === d.toLowerCase() || sealer.endsWith(`.${d.toLowerCase()}`));
   const arcOverride = failedReject && trusted ? sealer : null;
   const dmarcReject = failedReject && !arcOverride;
   // RFC 7489 leaves DNS errors to the receiver. Accepting would let a forged
