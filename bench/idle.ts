@@ -33,6 +33,7 @@ import { sampleMessage } from '../test/helpers/store.js';
 import { ImapClient } from './lib/imap-client.js';
 import { describeReading, memoryLimit, parseSize, type MemoryLimit } from './lib/memory-limit.js';
 import { currentRssMb, rssMb } from './lib/rss.js';
+import { indexNow } from './lib/fill.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -137,6 +138,7 @@ try {
     const { account } = await store.createAccount(`user${i}@idle.example`, PASSWORD);
     const lease = await store.openMailbox(account.id);
     lease.mailbox.messages.append(lease.mailbox.folders.require('INBOX').id, sampleMessage({ subject: `hello ${i}` }));
+    indexNow(lease.mailbox);
     lease.release();
   }
   store.close();

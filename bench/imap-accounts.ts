@@ -28,6 +28,7 @@
 import { parseArgs } from 'node:util';
 import { addAccount, makeTestStore } from '../test/helpers/store.js';
 import { corpusMessage } from './lib/corpus.js';
+import { indexNow } from './lib/fill.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { ImapClient } from './lib/imap-client.js';
 import { cpuSeconds } from './lib/cpu.js';
@@ -127,6 +128,7 @@ async function haven(): Promise<Load> {
       const lease = await t.store.authenticate(`user${a}@example.test`, PASSWORD);
       const inbox = lease.mailbox.folders.require('INBOX').id;
       lease.mailbox.messages.appendMany(inbox, [...messagesOf(a)].map((raw) => ({ raw })));
+      indexNow(lease.mailbox);
       lease.release();
     }
     t.store.close();

@@ -19,6 +19,7 @@
 import { parseArgs } from 'node:util';
 import { addAccount, makeTestStore } from '../test/helpers/store.js';
 import { corpusMessage, NEEDLE } from './lib/corpus.js';
+import { indexNow } from './lib/fill.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { ImapClient } from './lib/imap-client.js';
 import { withBenchNode } from './lib/node-child.js';
@@ -219,6 +220,7 @@ async function haven(): Promise<Result> {
       }
     }
     if (batch.length) lease.mailbox.messages.appendMany(inbox, batch);
+    indexNow(lease.mailbox);
     lease.release();
     t.store.close();
     const fillSecs = (performance.now() - f0) / 1000;

@@ -17,6 +17,7 @@ import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { addAccount, makeTestStore, testTls } from '../test/helpers/store.js';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
+import { indexNow } from './lib/fill.js';
 import { withBenchNode } from './lib/node-child.js';
 
 const { values: args } = parseArgs({
@@ -165,6 +166,7 @@ try {
   const inbox = lease.mailbox.folders.require('INBOX').id;
   const f0 = performance.now();
   for (let i = 0; i < COUNT; i += 500) lease.mailbox.messages.appendMany(inbox, messages.slice(i, i + 500).map((raw) => ({ raw })));
+  indexNow(lease.mailbox);
   lease.release();
   t.store.close();
   console.log(`filled the Haven INBOX in ${((performance.now() - f0) / 1000).toFixed(1)} s`);
