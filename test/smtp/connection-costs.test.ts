@@ -21,32 +21,19 @@ import { sessionId } from '../../node/smtp/server.js';
 import { withoutForgedVerdicts } from '../../node/smtp/inbound.js';
 import { rfc5322Date, withoutFields } from '../../node/smtp/headers.js';
 import { rng } from '../helpers/rng.js';
-import { startTestDns, type TestDns } from '../helpers/dns-server.js';
-import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
-import { baseDeps, client, publishDomain, startMx } from './harness.js';
+import { sampleMessage } from '../helpers/store.js';
+import { client, startMxFixture, type MxFixture } from './harness.js';
 
-let t: TestStore;
+let f: MxFixture;
 let store: Store;
-let dns: TestDns;
-let mx: { port: number; close(): Promise<void> };
-const PW = 'correct horse battery';
+let mx: MxFixture['mx'];
 
 beforeAll(async () => {
-  t = makeTestStore({ keyMode: 'managed' });
-  store = t.store;
-  dns = await startTestDns();
-  await addAccount(store, 'alice@example.test', PW);
-  publishDomain(dns, store, 'example.test');
-  dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
-  dns.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] });
-  mx = await startMx(baseDeps(store, dns));
+  f = await startMxFixture({}, (dns) => dns.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] }), { keyMode: 'managed' });
+  ({ store, mx } = f);
 });
 
-afterAll(async () => {
-  await mx?.close();
-  await dns?.close();
-  t?.cleanup();
-});
+afterAll(() => f?.close());
 
 /** Every message in alice's INBOX, as stored. */
 async function inbox(): Promise<string[]> {

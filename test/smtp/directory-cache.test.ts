@@ -13,33 +13,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEncrypted, type Store } from '../../node/store/index.js';
 import { ReadCache } from '../../node/store/directory/read-cache.js';
-import { startTestDns, type TestDns } from '../helpers/dns-server.js';
-import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
-import { baseDeps, client, publishDomain, startMx } from './harness.js';
+import { addAccount, sampleMessage, type TestStore } from '../helpers/store.js';
+import { client, MX_PASSWORD, startMxFixture, type MxFixture } from './harness.js';
 
+let f: MxFixture;
 let t: TestStore;
 let store: Store;
-let dns: TestDns;
-let mx: { port: number; close(): Promise<void> };
-const PW = 'correct horse battery';
+let mx: MxFixture['mx'];
 
 beforeAll(async () => {
-  t = makeTestStore();
-  store = t.store;
-  dns = await startTestDns();
-  await addAccount(store, 'alice@example.test', PW);
-  await addAccount(store, 'bob@example.test', PW);
-  publishDomain(dns, store, 'example.test');
-  dns.add('sender.test', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
-  dns.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] });
-  mx = await startMx(baseDeps(store, dns));
+  f = await startMxFixture({}, (dns) => dns.add('_dmarc.sender.test', { TXT: ['v=DMARC1; p=none'] }));
+  ({ t, store, mx } = f);
+  await addAccount(store, 'bob@example.test', MX_PASSWORD);
 });
 
-afterAll(async () => {
-  await mx?.close();
-  await dns?.close();
-  t?.cleanup();
-});
+afterAll(() => f?.close());
 
 /** One message to one recipient on its own connection: the reply code and text of the step that ended it. */
 async function send(to: string, body = 'cache test'): Promise<{ code: number; text: string }> {

@@ -143,8 +143,8 @@ export interface MxFixture {
   close(): Promise<void>;
 }
 
-export async function startMxFixture(extra: Partial<SmtpDeps> = {}, zone: (dns: TestDns) => void = () => undefined): Promise<MxFixture> {
-  const t = makeTestStore();
+export async function startMxFixture(extra: Partial<SmtpDeps> = {}, zone: (dns: TestDns) => void = () => undefined, opts: Parameters<typeof makeTestStore>[0] = {}): Promise<MxFixture> {
+  const t = makeTestStore(opts);
   const dns = await startTestDns();
   await addAccount(t.store, 'alice@example.test', MX_PASSWORD);
   publishDomain(dns, t.store, 'example.test');
