@@ -281,6 +281,22 @@ export class DavRepo {
     return this.write(() => this.putTx(collectionId, o, origin));
   }
 
+  /**
+   * put with its commit fsynced off the event loop (ctx.writeDeferred): the
+   * caller acknowledges only once `durable` resolves. A synchronous commit
+   * holds the event loop for one fsync per PUT, so twenty clients syncing a
+   * calendar wait in line for each other's flushes; deferred, the PUTs that
+   * arrive while one fsync runs share the next.
+   */
+  putDeferred(collectionId: number, o: PutObject, origin?: string): { etag: string; created: boolean; durable: Promise<void> } {
+    try {
+      const { result, durable } = this.ctx.writeDeferred(() => this.putTx(collectionId, o, origin));
+      return { ...result, durable };
+    } finally {
+      this.colCache.clear();
+    }
+  }
+
   delete(collectionId: number, name: string, ifMatch?: string, origin?: string): void {
     this.write(() => this.deleteTx(collectionId, name, ifMatch, origin));
   }
