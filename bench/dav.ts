@@ -24,7 +24,11 @@
  * their own, so the timed phases measure a running server rather than its
  * start-up; --warmup 0 measures from cold.
  *
- *   npm run bench -- dav [--warmup 200] [--events 10000] [--clients 20] [--seconds 10] [--queries 200] [--gets 4000] [--multigets 400] [--full 1000] [--full-queries 40] [--no-radicale] [--radicale URL] [--radicale-tls] [--haven-tls only]
+ * --replica: Haven's node streams every commit to a directory replica (in
+ * the scratch folder), as a node in service does; without it the node runs
+ * no replicator and SQLite checkpoints by itself.
+ *
+ *   npm run bench -- dav [--warmup 200] [--replica] [--events 10000] [--clients 20] [--seconds 10] [--queries 200] [--gets 4000] [--multigets 400] [--full 1000] [--full-queries 40] [--no-radicale] [--radicale URL] [--radicale-tls] [--haven-tls only]
  *
  * HAVEN_BENCH_CPU_PROF=<dir> writes a CPU profile of the Haven server there.
  */
@@ -55,6 +59,7 @@ const { values: args } = parseArgs({
     'radicale-tls': { type: 'boolean', default: false },
     'haven-tls': { type: 'string', default: 'both' },
     warmup: { type: 'string', default: '200' },
+    replica: { type: 'boolean', default: false },
   },
 });
 const QUERIES = Number(args.queries);
@@ -357,12 +362,15 @@ async function runRadicale(url: string, pid?: number): Promise<Figures> {
 
 async function runHaven(secure: boolean): Promise<Figures> {
   const ts = makeTestStore();
+  let replicaDir: string | null = null;
   try {
     await addAccount(ts.store, 'bench@example.test', 'bench password 123');
     ts.store.close();
     const { cert } = testTls();
     // The node in its own process, as Radicale runs in its own: client and server do not share an event loop.
-    return await withBenchNode('dav-node.ts', [ts.dataDir, ts.masterKey.toString('hex'), secure ? 'https' : 'http'], /^PORT (\d+)/, async ({ ready, pid }) => {
+    replicaDir = args.replica ? mkdtempSync(join(tmpdir(), 'haven-bench-dav-replica-')) : null;
+    const replica = replicaDir ? [`file://${replicaDir}`] : [];
+    return await withBenchNode('dav-node.ts', [ts.dataDir, ts.masterKey.toString('hex'), secure ? 'https' : 'http', ...replica], /^PORT (\d+)/, async ({ ready, pid }) => {
       const port = Number(ready[1]);
       const t: Target = {
         name: secure ? 'Haven (HTTPS)' : 'Haven (HTTP)',
@@ -379,6 +387,7 @@ async function runHaven(secure: boolean): Promise<Figures> {
     });
   } finally {
     ts.cleanup();
+    if (replicaDir) rmSync(replicaDir, { recursive: true, force: true });
   }
 }
 
