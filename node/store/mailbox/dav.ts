@@ -301,6 +301,15 @@ export class DavRepo {
     this.write(() => this.deleteTx(collectionId, name, ifMatch, origin));
   }
 
+  /** delete with its commit fsynced off the event loop, as putDeferred: acknowledge once `durable` resolves. */
+  deleteDeferred(collectionId: number, name: string, ifMatch?: string, origin?: string): { durable: Promise<void> } {
+    try {
+      return { durable: this.ctx.writeDeferred(() => this.deleteTx(collectionId, name, ifMatch, origin)).durable };
+    } finally {
+      this.colCache.clear();
+    }
+  }
+
   /**
    * MOVE of one object, in one transaction: the destination is written (with
    * its own preconditions) and the source deleted, or neither.

@@ -1,5 +1,5 @@
 /**
- * A PUT's 201 means the object is stored (RFC 4791 §5.3.2; RFC 4918 §9.7.1:
+ * A PUT's 201 (and a DELETE's 204) means the object is stored (RFC 4791 §5.3.2; RFC 4918 §9.7.1:
  * "the server MUST create ... the resource"), and Haven's rule that nothing
  * acknowledged is lost. The PUT's commit is fsynced off the event loop and
  * group-committed with the PUTs that arrive meanwhile, so the reply must wait
@@ -130,6 +130,49 @@ it('RFC 4791 §5.3.2: the 201 waits for the commit to be durable; a node fenced 
   } finally {
     ungate();
     unobserve();
+    await h.close();
+  }
+});
+
+it('RFC 4918 §9.6: the 204 of a DELETE waits for the commit to be durable; a node fenced between commit and fsync answers 503, not 204', async () => {
+  const h = await startHarness();
+  let armed = false;
+  let fenced = false;
+  const unobserve = addDbObserver({ opened: () => undefined, closing: () => undefined, committed: () => void (fenced ||= armed) });
+  const ungate = setWriteGate(h.t.dataDir, () => (fenced ? 'another node is the primary now' : null));
+  try {
+    expect((await putAs(h, `${ALICE_CAL}doomed.ics`, event('doomed'))).status).toBe(201);
+    armed = true;
+    const r = await dav(h, 'DELETE', `${ALICE_CAL}doomed.ics`);
+    expect(fenced).toBe(true);
+    expect(r.status).toBe(503);
+  } finally {
+    ungate();
+    unobserve();
+    await h.close();
+  }
+});
+
+it('RFC 4918 §9.6 with RFC 6578 §3.2: DELETEs from several clients at once are each answered 204 once durable, and sync-collection reports every one removed', async () => {
+  const h = await startHarness();
+  try {
+    const names = Array.from({ length: 12 }, (_, i) => `gone-${i}`);
+    for (const n of names) expect((await putAs(h, `${ALICE_CAL}${n}.ics`, event(n))).status).toBe(201);
+    const sync = (token: string) =>
+      dav(h, 'REPORT', ALICE_CAL, { body: `<D:sync-collection xmlns:D="DAV:"><D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`, headers: { 'Content-Type': 'application/xml' } });
+    const first = (await sync('')).text;
+    const token = /<[^>]*sync-token>([^<]+)</.exec(first)![1];
+    const statuses = await Promise.all(names.map((n) => dav(h, 'DELETE', `${ALICE_CAL}${n}.ics`).then((r) => r.status)));
+    expect(statuses).toEqual(names.map(() => 204));
+    const after = await sync(token);
+    expect(after.status).toBe(207);
+    // §3.5.2: a removed member comes back as a response with its href and a 404 status.
+    const removed = after.text
+      .split(/<[A-Za-z0-9]*:?response>/)
+      .filter((r) => /HTTP\/1\.1 404/.test(r))
+      .map((r) => /([^/<>]+)\.ics<\/[A-Za-z0-9]*:?href>/.exec(r)?.[1]);
+    expect(removed.sort()).toEqual([...names].sort());
+  } finally {
     await h.close();
   }
 });
