@@ -7,7 +7,7 @@
  * very next request, and failures still count against the sign-in limiter.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALICE, dav, startHarness, type DavHarness } from './helpers.js';
+import { ALICE, BOB, dav, startHarness, type DavHarness } from './helpers.js';
 
 const A_CAL = '/dav/calendars/alice@example.test/default/';
 let h: DavHarness;
@@ -48,6 +48,20 @@ describe('RFC 7617 Basic on every request, with warm logins', () => {
     const id = h.t.store.directory.getAccount(ALICE.address)!.id;
     h.t.store.directory.updateAccount(id, { disabled: true });
     expectChallenge(await dav(h, 'PROPFIND', A_CAL, { headers: { Depth: '0' } }));
+  });
+
+  it('§2: first requests that arrive together share one login, yet each is judged on its own credentials, and each failure counts', async () => {
+    const wrong = { ...ALICE, password: 'not the password' };
+    const B_CAL = '/dav/calendars/bob@example.test/default/';
+    const propfind = (user: typeof ALICE, path = A_CAL) => dav(h, 'PROPFIND', path, { user, headers: { Depth: '0' } });
+    // All sent at once, before any login was proven: the right ones wait on the first right one, the wrong ones on the first wrong one.
+    const replies = await Promise.all([...Array.from({ length: 8 }, () => propfind(ALICE)), propfind(wrong), propfind(wrong), ...Array.from({ length: 4 }, () => propfind(BOB, B_CAL))]);
+    expect(replies.slice(0, 8).map((r) => r.status)).toEqual(Array(8).fill(207));
+    for (const r of replies.slice(8, 10)) expectChallenge(r);
+    expect(replies.slice(10).map((r) => r.status)).toEqual(Array(4).fill(207));
+    // Both wrong ones were counted: with maxFailures 3, one more locks the address out, the right password too.
+    expectChallenge(await propfind(wrong));
+    expect((await propfind(ALICE)).status).toBe(429);
   });
 
   it('wrong passwords still count against the limiter while the right one is remembered, and the lockout covers the right one too', async () => {

@@ -14,7 +14,8 @@ export async function del(ctx: Ctx): Promise<Response> {
   const { ifMatch } = conditionalHeaders(ctx.req);
   if (res.t === 'object') {
     if (!res.obj) throw new DavError(404, null, 'no such object; it may have been deleted already');
-    ctx.lease.mailbox.dav.delete(res.col.id, res.name, ifMatch, ctx.origin);
+    // The 204 says the object is gone (RFC 4918 §9.6): once the commit is on disk, group-committed like PUT's.
+    await ctx.lease.mailbox.dav.deleteDeferred(res.col.id, res.name, ifMatch, ctx.origin).durable;
     // RFC 6638 §3.2: an organizer's delete cancels, an attendee's declines.
     if (res.kind === 'calendar') await sendFor(ctx.imip, ctx.log, ctx.address, res.obj.data, null);
     return new Response(null, { status: 204 });

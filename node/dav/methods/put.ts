@@ -46,7 +46,8 @@ export async function put(ctx: Ctx): Promise<Response> {
   }
   const cond = conditionalHeaders(ctx.req);
   const before = res.obj?.data ?? null;
-  const r = ctx.lease.mailbox.dav.put(res.col.id, { name: res.name, uid, data: body, component, firstStart, lastEnd, ...cond }, ctx.origin);
+  // RFC 4791 §5.3.2's 201 says the object is stored: resolved only once its commit is on disk.
+  const r = await ctx.lease.mailbox.dav.putQueued(res.col.id, { name: res.name, uid, data: body, component, firstStart, lastEnd, ...cond }, ctx.origin);
   if (parsed) {
     primeSpans(r.etag, parsed);
     // RFC 6638 §3.2: the organizer's save invites, the attendee's answer replies. After the durable commit.

@@ -7,7 +7,7 @@
  * here; this module stores text and the indexed fields it is given.
  */
 import { createHash } from 'node:crypto';
-import { ConflictError, MailboxExistsError, NotFoundError, QuotaExceededError } from '../errors.js';
+import { ConflictError, MailboxExistsError, NotFoundError, QuotaExceededError, translateSqliteError } from '../errors.js';
 import type { Statement } from 'better-sqlite3';
 import type { MailboxContext } from './context.js';
 import { RenderedCache, type RenderedPool } from './rendered.js';
@@ -113,6 +113,23 @@ const toObject = (r: Row): DavObject => ({
   updatedAt: r.updated_at as number,
 });
 
+interface QueuedPut {
+  collectionId: number;
+  o: PutObject;
+  origin?: string;
+  resolve(r: { etag: string; created: boolean }): void;
+  reject(err: unknown): void;
+}
+
+/** A PUT's own failure as the store's callers expect it (a full disk as DiskFullError, and so on). */
+function asStoreError(err: unknown, path: string): unknown {
+  try {
+    translateSqliteError(err, path);
+  } catch (e) {
+    return e;
+  }
+}
+
 export function etagOf(data: string): string {
   return '"' + createHash('sha256').update(data).digest('base64url').slice(0, 27) + '"';
 }
@@ -136,6 +153,7 @@ export class DavRepo {
     renderedPool: RenderedPool | null = null,
   ) {
     this.rendered = new RenderedCache(renderedCacheBytes, renderedPool);
+    this.savepoint = ctx.db.transaction((fn: () => { etag: string; created: boolean }) => fn());
   }
 
   collections(kind?: CollectionKind): Collection[] {
@@ -281,8 +299,75 @@ export class DavRepo {
     return this.write(() => this.putTx(collectionId, o, origin));
   }
 
+  /**
+   * PUT for the DAV server: the PUTs that reach the store in one turn of the
+   * event loop (several clients syncing at once) commit in one transaction,
+   * each in a savepoint of its own, so one's failed precondition or UID
+   * conflict rejects that PUT alone. One commit writes the collection's and
+   * the counters' pages once rather than per PUT (about 26 KB of WAL per PUT
+   * alone, 3.4 KB each in tens: less to encrypt, write and replicate), and it
+   * is fsynced off the event loop (ctx.writeDeferred), the PUTs that arrive
+   * meanwhile sharing the next. Resolves, or rejects with the PUT's own
+   * error, once the commit is durable: the caller acknowledges only then.
+   */
+  putQueued(collectionId: number, o: PutObject, origin?: string): Promise<{ etag: string; created: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.putQueue.push({ collectionId, o, origin, resolve, reject });
+      // setImmediate, not a microtask: the requests whose bytes arrived in the same poll get in too.
+      if (this.putQueue.length === 1) setImmediate(() => this.flushPuts());
+    });
+  }
+
+  private putQueue: QueuedPut[] = [];
+  /** Runs its argument in a savepoint when called inside a transaction (better-sqlite3 nests that way). */
+  private readonly savepoint: (fn: () => { etag: string; created: boolean }) => { etag: string; created: boolean };
+
+  private flushPuts(): void {
+    const batch = this.putQueue;
+    this.putQueue = [];
+    const outcomes: ({ ok: true; r: { etag: string; created: boolean } } | { ok: false; err: unknown })[] = [];
+    let durable: Promise<void>;
+    try {
+      durable = this.ctx.writeDeferred(() => {
+        for (const p of batch) {
+          try {
+            outcomes.push({ ok: true, r: this.savepoint(() => this.putTx(p.collectionId, p.o, p.origin)) });
+          } catch (err) {
+            outcomes.push({ ok: false, err });
+          }
+        }
+      }).durable;
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    } finally {
+      this.colCache.clear();
+    }
+    // Refusals wait too: what they were judged against (an earlier PUT of the batch) is durable only now.
+    durable.then(
+      () =>
+        batch.forEach((p, i) => {
+          const out = outcomes[i];
+          if (out.ok) p.resolve(out.r);
+          else p.reject(asStoreError(out.err, this.ctx.path));
+        }),
+      (err) => {
+        for (const p of batch) p.reject(err);
+      },
+    );
+  }
+
   delete(collectionId: number, name: string, ifMatch?: string, origin?: string): void {
     this.write(() => this.deleteTx(collectionId, name, ifMatch, origin));
+  }
+
+  /** delete with its commit fsynced off the event loop (ctx.writeDeferred): acknowledge once `durable` resolves. */
+  deleteDeferred(collectionId: number, name: string, ifMatch?: string, origin?: string): { durable: Promise<void> } {
+    try {
+      return { durable: this.ctx.writeDeferred(() => this.deleteTx(collectionId, name, ifMatch, origin)).durable };
+    } finally {
+      this.colCache.clear();
+    }
   }
 
   /**
