@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restore, replicate } from '../../node/replication/index.js';
 import { Store } from '../../node/store/index.js';
-import { silentLogger } from '../../node/util/log.js';
+import pino from 'pino';
 import { startS3, tempDir, type TestS3 } from './helpers.js';
 
 const NODE = join(import.meta.dirname, 'fixtures', 'replicating-node.ts');
@@ -51,7 +51,10 @@ describe('SIGKILL during replication', () => {
     expect(second[0]).toBe(`account ${accountId}`);
 
     // Restart in this process: replication picks up where the killed node left off.
-    const rep = replicate({ url: s3.url, dataDir, log: silentLogger, retentionCheckMs: 0 });
+    // What the replicator says, so a broken chain names its database and why in the failure.
+    const said: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void said.push(l) });
+    const rep = replicate({ url: s3.url, dataDir, log, retentionCheckMs: 0 });
     const store = Store.open({ dataDir, masterKey });
     const lease = await store.openMailbox(accountId);
     const inbox = lease.mailbox.folders.require('INBOX');
@@ -59,7 +62,7 @@ describe('SIGKILL during replication', () => {
     lease.release();
     await rep.flush();
     // Every database continued its chain: a lost position would have forced a new generation.
-    expect(rep.status().generationsStarted).toBe(0);
+    expect(rep.status().generationsStarted, said.filter((l) => l.includes('generation')).join('')).toBe(0);
     store.close();
     await rep.stop();
     // At least everything acknowledged before each kill (a delivery in flight at the kill may also have landed).
