@@ -42,6 +42,7 @@ import { reportUnexpected } from '../util/unexpected.js';
 import { dbNameForPath, pathForDbName, encodeObject, newGeneration, objectKey, type ObjectHeader, type ReplicaObject } from './object.js';
 import type { ReplicaTarget } from './target.js';
 import { readAt } from '../util/read-at.js';
+import { committedWalEnd } from './wal.js';
 
 export type { DatabaseStatus, ReplicationStatus } from './status.js';
 
@@ -188,7 +189,7 @@ export class Replicator implements DbObserver {
     const t = this.trackers.get(path);
     if (!t || this.stopped) return;
     try {
-      const end = fileSize(t.walPath);
+      const end = committedEnd(t);
       t.commits.push({ end, at: Date.now() });
       const unshipped = end - t.pos.offset;
       if (unshipped > this.o.walAlarmBytes && !t.alarmed) {
@@ -250,7 +251,7 @@ export class Replicator implements DbObserver {
   /** Cuts committed frames past the shipped position into one object. Returns false when there was nothing. */
   private cut(t: Tracker): boolean {
     if (!t.db || !t.db.open || t.chain.kind !== 'chain') return false;
-    const c = cutWal(t.name, t.chain.head, t.walPath, fileSize(t.walPath), t.commits, this.o.maxObjectBytes);
+    const c = cutWal(t.name, t.chain.head, t.walPath, committedEnd(t), t.commits, this.o.maxObjectBytes);
     if (c.kind === 'lost') t.chain = lost(t.chain, c.why);
     if (c.kind !== 'object') return false;
     t.commits = t.commits.filter((x) => x.end > c.end);
@@ -306,7 +307,7 @@ export class Replicator implements DbObserver {
   /** Checkpoints a fully shipped WAL, and takes a snapshot when one is due. */
   private maybeCheckpoint(t: Tracker): void {
     if (!t.db || !t.db.open || t.q.length > 0 || t.chain.kind !== 'chain' || t.chain.head.index < 0) return;
-    const size = fileSize(t.walPath);
+    const size = committedEnd(t);
     if (size !== t.chain.head.pos.offset) return; // frames not cut yet (or none)
     // Only a database that changed since its last snapshot needs another.
     const snapshotDue =
@@ -465,7 +466,7 @@ export class Replicator implements DbObserver {
   private isIdle(): boolean {
     for (const t of this.trackers.values()) {
       if (t.running || t.q.length > 0) return false;
-      if (t.db?.open && (t.needsGeneration || t.forceSnapshot || fileSize(t.walPath) > t.pos.offset)) return false;
+      if (t.db?.open && (t.needsGeneration || t.forceSnapshot || committedEnd(t) > t.pos.offset)) return false;
     }
     return true;
   }
@@ -554,5 +555,23 @@ export class Replicator implements DbObserver {
     // Let the upload loops see `stopped` and leave.
     while ([...this.trackers.values()].some((t) => t.running)) await new Promise((r) => setTimeout(r, 5));
     this.target.close();
+  }
+}
+
+/**
+ * The end of what a commit just made durable in the WAL: SQLite's own count
+ * of committed frames (wal.ts, committedWalEnd), or the file's size where
+ * the wal-index cannot be read. After a crash left an uncommitted tail, the
+ * size overstated it: the next cut took the stale frames past the real end
+ * for a commit it had been told of and gave the chain up as lost, and
+ * flush and the checkpoint waited for frames that would never be cut.
+ */
+function committedEnd(t: Tracker): number {
+  const size = fileSize(t.walPath);
+  try {
+    const end = committedWalEnd(readAt(`${t.path}-shm`, 0, 48), t.pageSize);
+    return end === null ? size : Math.min(end, size);
+  } catch {
+    return size;
   }
 }

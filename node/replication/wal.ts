@@ -136,3 +136,25 @@ export function dbHeaderInfo(page1: Buffer): { pageSize: number; reserved: numbe
   if (page1[21] !== 64 || page1[22] !== 32 || page1[23] !== 32) return null;
   return { pageSize, reserved: page1[20] };
 }
+
+/** The wal-index header's format number (walformat.html §2.1: iVersion). */
+const WAL_INDEX_VERSION = 3007000;
+
+/**
+ * Where the WAL's committed frames end, from the first bytes of its
+ * wal-index (the -shm file): SQLite keeps the count of committed frames,
+ * mxFrame, at offset 16 of the header, in the machine's byte order
+ * (https://www.sqlite.org/walformat.html §2.1). The WAL file's size is not
+ * that end: a transaction that never committed (a crash in the middle of
+ * one) leaves valid-looking frames past the last commit, and the next
+ * transaction overwrites them from the last commit on, so the file can stay
+ * longer than what is committed. Null when the header is not one we know.
+ */
+export function committedWalEnd(shmHeader: Buffer, pageSize: number): number | null {
+  if (shmHeader.length < 48) return null;
+  const le = shmHeader.readUInt32LE(0) === WAL_INDEX_VERSION;
+  if (!le && shmHeader.readUInt32BE(0) !== WAL_INDEX_VERSION) return null;
+  if (shmHeader[12] !== 1) return null; // isInit: the header is not valid yet
+  const mxFrame = le ? shmHeader.readUInt32LE(16) : shmHeader.readUInt32BE(16);
+  return mxFrame === 0 ? WAL_HEADER_SIZE : WAL_HEADER_SIZE + mxFrame * (FRAME_HEADER_SIZE + pageSize);
+}
