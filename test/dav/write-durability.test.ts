@@ -11,30 +11,19 @@
  * fsync ran (another node became the primary) must not answer 201 for it.
  */
 import http from 'node:http';
-import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { addDbObserver, setWriteGate } from '../../node/store/db.js';
 import { runChild } from '../helpers/child.js';
 import { addAccount, makeTestStore, type TestStore } from '../helpers/store.js';
 import { ALICE, ALICE_CAL, basic, dav, putAs, startHarness } from './helpers.js';
+import { connectionRefused } from '../helpers/ports.js';
 
 let t: TestStore;
 beforeEach(() => {
   t = makeTestStore();
 });
 afterEach(() => t.cleanup());
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', () => resolve(true));
-  });
-}
 
 const event = (name: string) =>
   ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Haven test//EN', 'BEGIN:VEVENT', `UID:${name}@example.test`, 'DTSTAMP:20260101T000000Z', 'DTSTART:20260105T100000Z', 'DTEND:20260105T110000Z', `SUMMARY:${name}`, 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
@@ -96,7 +85,7 @@ it('RFC 4791 §5.3.2: every PUT answered 201 is stored, with the ETag it was ans
   await child.kill();
   expect(killed).toBe(true);
   expect(child.proc.signalCode).toBe('SIGKILL');
-  expect(await refused(port)).toBe(true);
+  expect(await connectionRefused(port)).toBe(true);
   // Other clients were mid-request when the kill came; none of them got a 201 after it.
   expect(acked.size).toBeLessThanOrEqual(killedAt + 6);
 

@@ -29,3 +29,15 @@ export async function freeTcpUdpPort(): Promise<number> {
     if (free) return port;
   }
 }
+
+/** Whether a connection to 127.0.0.1:`port` is refused: nothing listens there (a killed server's port, say). */
+export function connectionRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}

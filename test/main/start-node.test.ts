@@ -23,6 +23,7 @@ import { startNode, ListenError, type NodeHandle } from '../../node/main.js';
 import { DataDirBusyError } from '../../node/util/data-dir-lock.js';
 import type { RunnerEvent } from '../../node/smtp/index.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
+import { connectionRefused } from '../helpers/ports.js';
 
 const ADDRESS = 'alice@example.org';
 const PASSWORD = 'alice-password-1';
@@ -70,17 +71,6 @@ function request(o: { port: number; method: string; path: string; secure: boolea
     });
     req.on('error', reject);
     req.end(o.body);
-  });
-}
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
   });
 }
 
@@ -259,7 +249,7 @@ describe('startNode', () => {
     expect(err).toBeInstanceOf(DataDirBusyError);
     expect((err as Error).message).toMatch(/^a Haven node \(pid \d+\) is already running on .*data; stop it first/);
     // The running node is untouched: still serving.
-    expect(await refused(node.ports.imap!)).toBe(false);
+    expect(await connectionRefused(node.ports.imap!)).toBe(false);
   });
 
   it('takes over a lock left by a node that died (SIGKILL, power loss)', async () => {
@@ -278,7 +268,7 @@ describe('startNode', () => {
     expect(second.admin?.url).toBe(`http://127.0.0.1:${second.ports.admin}/`);
     const ports = Object.values(second.ports);
     expect(ports).toHaveLength(11);
-    expect(await refused(second.ports.imap!)).toBe(false);
+    expect(await connectionRefused(second.ports.imap!)).toBe(false);
     expect(readFileSync(join(dir, 'data2', 'node.pid'), 'utf8').trim()).toBe(String(process.pid));
 
     // Sessions still open at shutdown (an IMAP client in IDLE, a POP3 and an SMTP connection) do not hold it up.
@@ -298,7 +288,7 @@ describe('startNode', () => {
     await Promise.all(raw.map((r) => r.greeted));
 
     await second.close();
-    for (const p of ports) expect(await refused(p!), `port ${p}`).toBe(true);
+    for (const p of ports) expect(await connectionRefused(p!), `port ${p}`).toBe(true);
     await idlerClosed;
     await idling;
     await Promise.all(raw.map((r) => r.closed));

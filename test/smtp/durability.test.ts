@@ -6,12 +6,12 @@
  * into the spool, drained when the owner logs in) and once with them open
  * (mail goes through the group-commit batcher into the mailbox).
  */
-import net from 'node:net';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { runChild } from '../helpers/child.js';
 import { addAccount, makeTestStore, sampleMessage, type TestStore } from '../helpers/store.js';
+import { connectionRefused } from '../helpers/ports.js';
 
 const PW = 'correct horse battery';
 const USERS = ['alice@example.test', 'bob@example.test'];
@@ -20,17 +20,6 @@ beforeEach(() => {
   t = makeTestStore();
 });
 afterEach(() => t.cleanup());
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', () => resolve(true));
-  });
-}
 
 async function burstThenKill(unlocked: boolean): Promise<void> {
   for (const u of USERS) await addAccount(t.store, u, PW);
@@ -72,7 +61,7 @@ async function burstThenKill(unlocked: boolean): Promise<void> {
   await child.kill();
   expect(killed).toBe(true);
   expect(child.proc.signalCode).toBe('SIGKILL');
-  expect(await refused(port)).toBe(true);
+  expect(await connectionRefused(port)).toBe(true);
   // Other sessions were mid-transaction when the kill came; none of them got a 250 after it.
   expect(acked.length).toBeLessThanOrEqual(killedAt + 6);
 
