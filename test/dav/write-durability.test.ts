@@ -101,43 +101,56 @@ it('RFC 4791 §5.3.2: every PUT answered 201 is stored, with the ETag it was ans
   }
 }, 60_000);
 
-it('RFC 4791 §5.3.2: the 201 waits for the commit to be durable; a node fenced between commit and fsync answers 503, not 201', async () => {
-  const h = await startHarness();
+/**
+ * Once armed, fences the node the moment the next transaction commits, before
+ * its fsync has run: every write is refused from then on, that one's
+ * acknowledgement included.
+ */
+function fenceAtNextCommit(dataDir: string) {
   let armed = false;
   let fenced = false;
-  // Fences the node the moment the PUT's transaction commits, before its fsync has run.
   const unobserve = addDbObserver({ opened: () => undefined, closing: () => undefined, committed: () => void (fenced ||= armed) });
-  const ungate = setWriteGate(h.t.dataDir, () => (fenced ? 'another node is the primary now' : null));
+  const ungate = setWriteGate(dataDir, () => (fenced ? 'another node is the primary now' : null));
+  return {
+    arm: () => void (armed = true),
+    get fenced() {
+      return fenced;
+    },
+    release() {
+      ungate();
+      unobserve();
+    },
+  };
+}
+
+it('RFC 4791 §5.3.2: the 201 waits for the commit to be durable; a node fenced between commit and fsync answers 503, not 201', async () => {
+  const h = await startHarness();
+  const fence = fenceAtNextCommit(h.t.dataDir);
   try {
     // The mailbox opened and its calendars made before the test arms the fence.
     expect((await dav(h, 'PROPFIND', ALICE_CAL, { headers: { Depth: '0' } })).status).toBe(207);
-    armed = true;
+    fence.arm();
     const r = await putAs(h, `${ALICE_CAL}fenced.ics`, event('fenced'));
-    expect(fenced).toBe(true);
+    expect(fence.fenced).toBe(true);
     expect(r.status).toBe(503);
     expect(r.headers.get('etag')).toBeNull();
   } finally {
-    ungate();
-    unobserve();
+    fence.release();
     await h.close();
   }
 });
 
 it('RFC 4918 §9.6: the 204 of a DELETE waits for the commit to be durable; a node fenced between commit and fsync answers 503, not 204', async () => {
   const h = await startHarness();
-  let armed = false;
-  let fenced = false;
-  const unobserve = addDbObserver({ opened: () => undefined, closing: () => undefined, committed: () => void (fenced ||= armed) });
-  const ungate = setWriteGate(h.t.dataDir, () => (fenced ? 'another node is the primary now' : null));
+  const fence = fenceAtNextCommit(h.t.dataDir);
   try {
     expect((await putAs(h, `${ALICE_CAL}doomed.ics`, event('doomed'))).status).toBe(201);
-    armed = true;
+    fence.arm();
     const r = await dav(h, 'DELETE', `${ALICE_CAL}doomed.ics`);
-    expect(fenced).toBe(true);
+    expect(fence.fenced).toBe(true);
     expect(r.status).toBe(503);
   } finally {
-    ungate();
-    unobserve();
+    fence.release();
     await h.close();
   }
 });
