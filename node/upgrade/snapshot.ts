@@ -12,14 +12,14 @@
  * ciphertext, like the data directory itself.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { unwrapKey } from '../crypto/index.js';
 import { liveImage } from '../replication/index.js';
 import { dbHeaderInfo } from '../replication/wal.js';
 import { Directory, openEncrypted } from '../store/index.js';
 import { chownTo, dataOwner } from './owner.js';
-import { fsyncDir, fsyncFile } from '../util/fsync.js';
+import { fsyncDir, fsyncFile, writeSynced } from '../util/fsync.js';
 
 export interface SnapshotFile {
   /** Path relative to the data directory. */
@@ -181,14 +181,8 @@ function readHead(path: string, length: number): Buffer {
   }
 }
 
+/** The snapshot's own files are new names in a directory of their own: written in place, then the name synced. */
 function writeDurable(path: string, data: Buffer): void {
-  const fd = openSync(path, 'w', 0o600);
-  try {
-    let done = 0;
-    while (done < data.length) done += writeSync(fd, data, done, data.length - done);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeSynced(path, data);
   fsyncDir(path);
 }

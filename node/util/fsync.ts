@@ -27,10 +27,9 @@ export function fsyncFile(path: string): void {
   }
 }
 
-/** Write to a temporary name, fsync, rename, fsync the directory: the file is whole or absent. */
-export function writeDurable(path: string, data: Buffer): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
+/** Every byte of `data` written to `path` (created 0600) and fsynced; its name is the caller's to make durable. */
+export function writeSynced(path: string, data: Buffer): void {
+  const fd = openSync(path, 'w', 0o600);
   try {
     let done = 0;
     while (done < data.length) done += writeSync(fd, data, done, data.length - done);
@@ -38,6 +37,12 @@ export function writeDurable(path: string, data: Buffer): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Write to a temporary name, fsync, rename, fsync the directory: the file is whole or absent. */
+export function writeDurable(path: string, data: Buffer): void {
+  const tmp = `${path}.tmp`;
+  writeSynced(tmp, data);
   renameSync(tmp, path);
   fsyncDir(path);
 }
