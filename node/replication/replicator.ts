@@ -466,7 +466,8 @@ export class Replicator implements DbObserver {
   private isIdle(): boolean {
     for (const t of this.trackers.values()) {
       if (t.running || t.q.length > 0) return false;
-      if (t.db?.open && (t.needsGeneration || t.forceSnapshot || committedEnd(t) > t.pos.offset)) return false;
+      // The file's size bounds the committed end: the wal-index is read only when the file is longer than what is shipped.
+      if (t.db?.open && (t.needsGeneration || t.forceSnapshot || (fileSize(t.walPath) > t.pos.offset && committedEnd(t) > t.pos.offset))) return false;
     }
     return true;
   }
